@@ -1,0 +1,47 @@
+"""Exceptions and warnings raised by imputer.
+
+Every exception the library raises on purpose derives from :class:`ImputerError`,
+so ``except imputer.ImputerError`` catches all of them. The concrete classes also
+derive from the matching built-in (:class:`ValueError` or :class:`TypeError`), so
+code written against the built-ins keeps working.
+
+Messages name the column, parameter or field at fault.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ImputerError",
+    "ImputerValueError",
+    "ImputerTypeError",
+    "NotFittedError",
+    "ImputerWarning",
+    "ConvergenceWarning",
+]
+
+
+class ImputerError(Exception):
+    """Root of every exception raised by imputer."""
+
+
+class ImputerValueError(ImputerError, ValueError):
+    """An argument has the right type but an invalid value (bad data, option out of range)."""
+
+
+class ImputerTypeError(ImputerError, TypeError):
+    """An argument has the wrong type (e.g. a non-numeric column where numbers are required)."""
+
+
+class NotFittedError(ImputerError, AttributeError):
+    """An estimator was used before ``fit`` was called."""
+
+
+class ImputerWarning(UserWarning):
+    """Root of every warning issued by imputer."""
+
+
+class ConvergenceWarning(ImputerWarning):
+    """An iterative fit stopped before meeting its convergence criterion.
+
+    The result is still returned, with ``converged=False``.
+    """
