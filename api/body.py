@@ -1,0 +1,49 @@
+"""Read the request body with a byte limit (``IMPUTER_MAX_BODY_BYTES``) -> 413.
+
+The limit is enforced on the bytes actually received from the ASGI ``receive``
+stream, so chunked bodies (no ``Content-Length``) and lying ``Content-Length``
+headers are caught too; a declared ``Content-Length`` over the limit is refused
+before anything is read. Reading stops at the first chunk past the limit: at most
+``limit`` bytes plus one chunk are ever held in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from api.settings import Settings, get_settings
+
+__all__ = ["read_body", "too_large"]
+
+
+def too_large(limit: int) -> HTTPException:
+    """The 413 error for a body over ``limit`` bytes."""
+    return HTTPException(
+        status_code=413,
+        detail=f"The request body exceeds the limit of {limit} bytes (IMPUTER_MAX_BODY_BYTES).",
+        headers={"Connection": "close"},
+    )
+
+
+async def read_body(
+    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+) -> bytes:
+    """The request body, at most ``settings.max_body_bytes`` bytes (else 413)."""
+    limit = settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise too_large(limit)
+        except ValueError:
+            raise HTTPException(status_code=400, detail="Content-Length is not an integer.") from None
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,219 @@
+"""Media types in and out: JSON (split orientation), CSV and Parquet tables.
+
+Input: ``application/json`` (validated by the pydantic models, non-finite tokens
+rejected), ``text/csv`` (read by pandas with the parse options given as query
+parameters) and ``application/vnd.apache.parquet`` (read by pyarrow). Anything else
+is answered with 415. Output: JSON by default; ``Accept: text/csv`` returns the
+completed table as CSV (missing or non-finite cells empty). An ``Accept`` header
+admitting neither is answered with 406.
+
+All parsing happens in the worker processes (see :mod:`api.tasks`), never on the
+event loop; the media-type negotiation here only looks at headers.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import HTTPException
+
+from api.schemas.common import SplitFrame
+from imputer.errors import ImputerValueError
+
+__all__ = [
+    "JSON",
+    "CSV",
+    "PARQUET",
+    "InputKind",
+    "OutputKind",
+    "request_kind",
+    "response_kind",
+    "frame_from_split",
+    "read_csv_body",
+    "read_parquet_body",
+    "frame_to_csv",
+]
+
+JSON = "application/json"
+CSV = "text/csv"
+PARQUET = "application/vnd.apache.parquet"
+_PARQUET_ALIASES = {PARQUET, "application/x-parquet", "application/parquet"}
+
+InputKind = Literal["json", "csv", "parquet"]
+OutputKind = Literal["json", "csv"]
+
+
+def _media_type(header: str) -> str:
+    return header.split(";", 1)[0].strip().lower()
+
+
+def request_kind(content_type: str | None, allowed: Sequence[InputKind]) -> InputKind:
+    """Classify the request's ``Content-Type``; 415 when it is missing or not allowed."""
+    media = _media_type(content_type or "")
+    kind: InputKind | None = None
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        kind = "json"
+    elif media in (CSV, "application/csv"):
+        kind = "csv"
+    elif media in _PARQUET_ALIASES:
+        kind = "parquet"
+    if kind is None or kind not in allowed:
+        names = {"json": JSON, "csv": CSV, "parquet": PARQUET}
+        accepted = ", ".join(names[k] for k in allowed)
+        got = f"'{media}'" if media else "no Content-Type"
+        raise HTTPException(
+            status_code=415, detail=f"Unsupported media type {got}; send one of: {accepted}."
+        )
+    return kind
+
+
+def _parse_accept(accept: str) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        if not fields[0]:
+            continue
+        q = 1.0
+        for f in fields[1:]:
+            if f.lower().startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+                if not math.isfinite(q):
+                    q = 0.0
+        out.append((fields[0].lower(), q))
+    return out
+
+
+def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",)) -> OutputKind:
+    """Choose the response format from ``Accept`` (JSON unless CSV is preferred); 406 if none fits."""
+    if not accept or not accept.strip():
+        return "json"
+    offers: dict[OutputKind, str] = {"json": JSON, "csv": CSV}
+    best: tuple[float, int, OutputKind] | None = None
+    for rank, kind in enumerate(allowed):
+        media = offers[kind]
+        main = media.split("/")[0]
+        q = max(
+            (
+                qv
+                for m, qv in _parse_accept(accept)
+                if m in (media, f"{main}/*", "*/*")
+                or (kind == "json" and m == "application/problem+json")
+            ),
+            default=0.0,
+        )
+        if q > 0 and (best is None or (q, -rank) > (best[0], best[1])):
+            best = (q, -rank, kind)
+    if best is None:
+        names = ", ".join(offers[k] for k in allowed)
+        raise HTTPException(status_code=406, detail=f"Cannot answer Accept: {accept!r}; available: {names}.")
+    return best[2]
+
+
+def _column_as_numbers(values: list[object]) -> np.ndarray | None:
+    """float64 array when every cell is a number or None, else None."""
+    if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    return None
+
+
+def frame_from_split(split: SplitFrame) -> pd.DataFrame:
+    """DataFrame from a validated split-orientation table (numeric columns as float64)."""
+    n = len(split.data)
+    cols: dict[str, object] = {}
+    for j, name in enumerate(split.columns):
+        values = [row[j] for row in split.data]
+        numbers = _column_as_numbers(values)
+        cols[name] = numbers if numbers is not None else pd.array(values, dtype="object")
+    index = pd.Index(split.index) if split.index is not None else pd.RangeIndex(n)
+    return pd.DataFrame(cols, index=index, columns=list(split.columns))
+
+
+def _reject_infinite(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_float_dtype(col.dtype):
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            bad = np.isinf(values)
+            if bad.any():
+                row = frame.index[int(np.argmax(bad))]
+                raise ImputerValueError(
+                    f"{where}: column {name!r} holds an infinite value (row {row!r}); "
+                    "send finite numbers, with empty cells for missing values"
+                )
+    return frame
+
+
+def read_csv_body(
+    body: bytes,
+    *,
+    sep: str = ",",
+    decimal: str = ".",
+    na_values: Sequence[str] = (),
+    index_col: str | None = None,
+) -> pd.DataFrame:
+    """Read a CSV request body (header row required).
+
+    Raises
+    ------
+    ImputerValueError
+        When the body is empty or not parseable, or ``index_col`` is not a column.
+    """
+    if not body.strip():
+        raise ImputerValueError("body: the CSV body is empty; send a header row and data rows")
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(body),
+            sep=sep,
+            decimal=decimal,
+            na_values=list(na_values) or None,
+            index_col=None,
+        )
+    except UnicodeDecodeError as exc:
+        raise ImputerValueError(f"body: the CSV is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImputerValueError(f"body: the CSV could not be parsed: {first}") from None
+    if index_col is not None:
+        if index_col not in frame.columns:
+            raise ImputerValueError(
+                f"index_col: {index_col!r} is not a column of the CSV (columns: {list(map(str, frame.columns))})"
+            )
+        frame = frame.set_index(index_col)
+    frame.columns = [str(c) for c in frame.columns]
+    return _reject_infinite(frame, "body")
+
+
+def read_parquet_body(body: bytes) -> pd.DataFrame:
+    """Read a Parquet request body (the pandas index is restored when stored).
+
+    Raises
+    ------
+    ImputerValueError
+        When the body is not a readable Parquet file.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(body))
+        frame = table.to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImputerValueError(f"body: the Parquet file could not be read: {first}") from None
+    frame.columns = [str(c) for c in frame.columns]
+    return _reject_infinite(frame, "body")
+
+
+def frame_to_csv(frame: pd.DataFrame) -> bytes:
+    """CSV bytes of ``frame`` (index written unless it is the default 0..n-1)."""
+    default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+    out = frame.replace([np.inf, -np.inf], np.nan) if len(frame.columns) else frame
+    return out.to_csv(index=not default_index, na_rep="", lineterminator="\n").encode()

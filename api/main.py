@@ -1,0 +1,75 @@
+"""The ASGI application ``api.main:app`` (serve with ``uvicorn api.main:app``).
+
+Composes the routers, installs the problem+json error handlers and the OpenAPI
+generator, and runs the worker pool for the lifetime of the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import imputer
+from api.jobs import JobRunner
+from api.openapi import install_openapi
+from api.problems import install_problem_handlers
+from api.routers import health, impute, mixed
+from api.schemas.impute import ImputeRequest
+from api.schemas.mixed import MixedFrameRequest, MixedRequest
+from api.settings import Settings, get_settings
+
+__all__ = ["app", "create_app"]
+
+DESCRIPTION = """\
+EM imputation of incomplete tables (multivariate normal) and EM-REML mixed models.
+
+Send a table, read back the completed table and the estimates. Every error is
+RFC 9457 `application/problem+json`. Authentication (`X-API-Key`) applies when
+`IMPUTER_API_KEYS` is set; `/healthz` and `/readyz` stay open.
+"""
+
+
+def _settings_of(app: FastAPI) -> Settings:
+    provider = app.dependency_overrides.get(get_settings, get_settings)
+    return provider()  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the worker pool on startup, stop (and reap) it on shutdown."""
+    settings = _settings_of(app)
+    runner = JobRunner(
+        settings.max_concurrent_jobs,
+        max_queue=settings.max_queue,
+        queue_timeout_s=settings.queue_timeout_s,
+        retry_after_s=settings.retry_after_s,
+        worker_threads=settings.worker_threads,
+    )
+    app.state.runner = runner
+    await runner.start()
+    try:
+        yield
+    finally:
+        await runner.stop()
+
+
+def create_app() -> FastAPI:
+    """Build the FastAPI application (routers, error handlers, OpenAPI, lifespan)."""
+    app = FastAPI(
+        title="imputer",
+        version=imputer.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runner = JobRunner(1)  # placeholder, not started: 503 until the lifespan runs
+    app.include_router(health.router)
+    app.include_router(impute.router)
+    app.include_router(mixed.router)
+    install_problem_handlers(app)
+    install_openapi(app, [ImputeRequest, MixedRequest, MixedFrameRequest])
+    return app
+
+
+app = create_app()

@@ -1,0 +1,198 @@
+"""RFC 9457 problem details (``application/problem+json``) for every error.
+
+A problem is a JSON object ``{type, title, status, detail, instance}``; validation
+failures add ``errors``, a list of ``{loc, msg, type}`` naming each offending field
+(``loc`` is the path into the request, e.g. ``["body", "data", "data", 3, 1]``).
+No problem body ever carries a traceback: unexpected exceptions become a generic 500
+whose detail says only that the failure was logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from imputer.errors import ImputerError
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPES",
+    "ProblemResponse",
+    "problem_body",
+    "problem_response",
+    "clean_validation_errors",
+    "install_problem_handlers",
+]
+
+logger = logging.getLogger("api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+#: problem ``type`` URI (relative references, documented in the README) by status.
+PROBLEM_TYPES: dict[int, str] = {
+    401: "/problems/unauthorized",
+    406: "/problems/not-acceptable",
+    413: "/problems/body-too-large",
+    415: "/problems/unsupported-media-type",
+    422: "/problems/invalid-request",
+    500: "/problems/internal-error",
+    503: "/problems/saturated",
+    504: "/problems/timeout",
+}
+
+
+class ProblemResponse(JSONResponse):
+    """JSON response with media type ``application/problem+json``."""
+
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # pragma: no cover - non-standard status
+        return "Error"
+
+
+def problem_body(
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    title: str | None = None,
+    type_: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Build the JSON-ready problem object (``errors`` only when given)."""
+    body: dict[str, Any] = {
+        "type": type_ or PROBLEM_TYPES.get(status, "about:blank"),
+        "title": title or _title(status),
+        "status": status,
+        "detail": detail,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = [dict(e) for e in errors]
+    return body
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    title: str | None = None,
+    type_: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    """A ``ProblemResponse`` carrying :func:`problem_body`."""
+    body = problem_body(
+        status, detail, instance=instance, title=title, type_=type_, errors=errors
+    )
+    return ProblemResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+_UNION_TAGS = {"float", "str", "int", "bool", "none", "list", "dict"}
+
+
+def _json_loc_item(item: Any) -> str | int:
+    return item if isinstance(item, int) else str(item)
+
+
+def _is_union_tag(item: Any) -> bool:
+    # pydantic names the union member it tried: 'float', 'list[RandomTerm]', ...
+    return isinstance(item, str) and (item in _UNION_TAGS or "[" in item)
+
+
+def clean_validation_errors(
+    errors: Iterable[Mapping[str, Any]], prefix: Sequence[str | int] = ()
+) -> list[dict[str, Any]]:
+    """Reduce pydantic errors to ``{loc, msg, type}``, one per location.
+
+    A union reports a failing value once per member, tagging ``loc`` with the member
+    (``..., 3, 1, 'float'``). The tags are dropped, the first (most specific) message
+    per location is kept, and a member's plain type mismatch at a location is dropped
+    when another member got further (reported an error deeper inside it). The echoed
+    ``input`` and ``ctx`` are never returned.
+    """
+    cleaned: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in errors:
+        loc = tuple(
+            _json_loc_item(x) for x in (*prefix, *err.get("loc", ())) if not _is_union_tag(x)
+        )
+        if loc in seen:
+            continue
+        seen.add(loc)
+        cleaned.append({"loc": list(loc), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+
+    def deeper_exists(loc: list[Any]) -> bool:
+        n = len(loc)
+        return any(len(o["loc"]) > n and o["loc"][:n] == loc for o in cleaned)
+
+    kept = [
+        e for e in cleaned if not (e["type"].endswith("_type") and deeper_exists(e["loc"]))
+    ]
+    return kept or cleaned
+
+
+def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One-line summary of the first few validation errors (``loc: msg; ...``)."""
+    parts = [
+        f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors[:3]
+    ]
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more if parts else "The request is invalid."
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> ProblemResponse:
+    errors = clean_validation_errors(exc.errors())
+    return problem_response(
+        422,
+        validation_detail(errors),
+        instance=request.url.path,
+        title="Invalid request",
+        errors=errors,
+    )
+
+
+async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else _title(exc.status_code)
+    return problem_response(
+        exc.status_code,
+        detail,
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _on_imputer_error(request: Request, exc: ImputerError) -> ProblemResponse:
+    return problem_response(
+        422, str(exc), instance=request.url.path, title="Invalid data or options"
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        500,
+        "The server failed to process the request; the failure has been logged.",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the problem+json exception handlers on ``app``."""
+    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(ImputerError, _on_imputer_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,81 @@
+"""``POST /v1/impute``: complete a table by multivariate-normal EM (JSON, CSV, Parquet)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from api.body import read_body
+from api.deps import error_responses, get_runner
+from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
+from api.jobs import JobRunner
+from api.schemas.impute import ImputeQuery, ImputeResponse
+from api.security import require_api_key
+from api.settings import Settings, get_settings
+from api.tasks import impute_task
+
+router = APIRouter(prefix="/v1", tags=["impute"], dependencies=[Depends(require_api_key)])
+
+
+def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind:
+    return request_kind(content_type, ("json", "csv", "parquet"))
+
+
+def _output_kind(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> OutputKind:
+    return response_kind(accept, ("json", "csv"))
+
+
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The incomplete table: JSON (split orientation, with options), "
+        "CSV (header row; options as query parameters) or Parquet.",
+        "content": {
+            JSON: {"schema": {"$ref": "#/components/schemas/ImputeRequest"}},
+            CSV: {"schema": {"type": "string"}},
+            PARQUET: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/impute",
+    response_model=ImputeResponse,
+    summary="Impute missing values (multivariate-normal EM)",
+    openapi_extra=_REQUEST_BODY,
+    responses={
+        200: {
+            "description": "The completed table and the estimates (JSON), or the completed "
+            "table alone with `Accept: text/csv`.",
+            "content": {CSV: {"schema": {"type": "string"}}},
+        },
+        **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
+    },
+)
+async def impute(
+    request: Request,
+    query: Annotated[ImputeQuery, Query()],
+    kind: Annotated[InputKind, Depends(_input_kind)],
+    output: Annotated[OutputKind, Depends(_output_kind)],
+    body: Annotated[bytes, Depends(read_body)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    runner: Annotated[JobRunner, Depends(get_runner)],
+) -> Response:
+    """Fill every missing cell with its conditional expectation under the ML estimate.
+
+    Missing cells are `null` (JSON) or empty (CSV). Options mirror the keyword
+    arguments of `imputer.impute`; with `conditional_var` the conditional variances
+    of the filled cells are returned too.
+    """
+    status, media, payload = await runner.run(
+        impute_task,
+        kind,
+        body,
+        query.model_dump(),
+        output,
+        request.url.path,
+        timeout_s=settings.timeout_s,
+    )
+    return Response(payload, status_code=status, media_type=media)

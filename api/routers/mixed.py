@@ -1,0 +1,85 @@
+"""``POST /v1/mixed`` (matrix form) and ``POST /v1/mixed/frame`` (table form): EM-REML mixed models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from api.body import read_body
+from api.deps import error_responses, get_runner
+from api.formats import JSON, InputKind, OutputKind, request_kind, response_kind
+from api.jobs import JobRunner
+from api.schemas.mixed import MixedResponse
+from api.security import require_api_key
+from api.settings import Settings, get_settings
+from api.tasks import mixed_frame_task, mixed_task
+
+router = APIRouter(prefix="/v1", tags=["mixed"], dependencies=[Depends(require_api_key)])
+
+
+def _json_only(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind:
+    return request_kind(content_type, ("json",))
+
+
+def _json_out(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> OutputKind:
+    return response_kind(accept, ("json",))
+
+
+def _body(model: str, description: str) -> dict[str, object]:
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
+
+
+_ERRORS = error_responses(401, 406, 413, 415, 422, 500, 503, 504)
+
+
+@router.post(
+    "/mixed",
+    response_model=MixedResponse,
+    summary="Fit a mixed model (matrix form)",
+    openapi_extra=_body("MixedRequest", "Response y, fixed design X and random terms ZETA."),
+    responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
+)
+async def mixed(
+    request: Request,
+    _kind: Annotated[InputKind, Depends(_json_only)],
+    _out: Annotated[OutputKind, Depends(_json_out)],
+    body: Annotated[bytes, Depends(read_body)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    runner: Annotated[JobRunner, Depends(get_runner)],
+) -> Response:
+    """Fit `y = X b + sum_k Z_k u_k + e` by EM-REML (or ML) and predict the missing `y`."""
+    status, media, payload = await runner.run(
+        mixed_task, body, request.url.path, timeout_s=settings.timeout_s
+    )
+    return Response(payload, status_code=status, media_type=media)
+
+
+@router.post(
+    "/mixed/frame",
+    response_model=MixedResponse,
+    summary="Fit a mixed model (table form)",
+    openapi_extra=_body(
+        "MixedFrameRequest", "A table plus the response, fixed-effect and grouping column names."
+    ),
+    responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
+)
+async def mixed_frame(
+    request: Request,
+    _kind: Annotated[InputKind, Depends(_json_only)],
+    _out: Annotated[OutputKind, Depends(_json_out)],
+    body: Annotated[bytes, Depends(read_body)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    runner: Annotated[JobRunner, Depends(get_runner)],
+) -> Response:
+    """Fit `response ~ fixed + (1 | g) for g in random` by EM-REML from a table."""
+    status, media, payload = await runner.run(
+        mixed_frame_task, body, request.url.path, timeout_s=settings.timeout_s
+    )
+    return Response(payload, status_code=status, media_type=media)

@@ -1,0 +1,38 @@
+"""Pydantic request/response models of the service (apart from the numeric code)."""
+
+from api.schemas.common import (
+    FieldError,
+    Health,
+    LabelledMatrix,
+    Problem,
+    Readiness,
+    SplitFrame,
+    SplitFrameOut,
+)
+from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
+from api.schemas.mixed import (
+    MixedFrameRequest,
+    MixedOptions,
+    MixedRequest,
+    MixedResponse,
+    RandomTerm,
+)
+
+__all__ = [
+    "FieldError",
+    "Health",
+    "LabelledMatrix",
+    "Problem",
+    "Readiness",
+    "SplitFrame",
+    "SplitFrameOut",
+    "ImputeOptions",
+    "ImputeQuery",
+    "ImputeRequest",
+    "ImputeResponse",
+    "MixedFrameRequest",
+    "MixedOptions",
+    "MixedRequest",
+    "MixedResponse",
+    "RandomTerm",
+]

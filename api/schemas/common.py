@@ -1,0 +1,156 @@
+"""Shared wire types: tables in pandas "split" orientation, matrices, problems, health.
+
+Numbers sent *to* the service must be finite (``NaN``/``Infinity`` tokens and
+overflowing literals such as ``1e999`` are rejected); a missing cell is ``null``.
+Numbers sent *back* may be ``null`` wherever the computation produced a non-finite
+value, and every such field is declared nullable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "RequestModel",
+    "ResponseModel",
+    "Cell",
+    "OutCell",
+    "IndexLabel",
+    "SplitFrame",
+    "SplitFrameOut",
+    "LabelledMatrix",
+    "FieldError",
+    "Problem",
+    "Health",
+    "Readiness",
+]
+
+#: an input cell: a finite number, a string (non-numeric columns) or null (missing).
+Cell = float | str | None
+#: an output cell: a number, a string, a boolean or null (missing or non-finite).
+OutCell = float | str | bool | None
+#: a row label.
+IndexLabel = int | float | str
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: unknown fields and non-finite numbers are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ResponseModel(BaseModel):
+    """Base of response bodies (non-finite numbers are sent as ``null``)."""
+
+    model_config = ConfigDict(extra="ignore", ser_json_inf_nan="null")
+
+
+class SplitFrame(RequestModel):
+    """A table in pandas "split" orientation (``DataFrame.to_dict(orient="split")``)."""
+
+    columns: list[str] = Field(
+        ..., min_length=1, description="Column names, unique, one per entry of each row."
+    )
+    index: list[IndexLabel] | None = Field(
+        None,
+        description="Row labels, one per row; omitted or null means 0, 1, ..., n-1.",
+    )
+    data: list[list[Cell]] = Field(
+        ...,
+        min_length=1,
+        description="Rows, each a list with one cell per column: a finite number, a string "
+        "(non-numeric columns) or null for a missing value.",
+    )
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> SplitFrame:
+        ncol = len(self.columns)
+        seen: set[str] = set()
+        for name in self.columns:
+            if name in seen:
+                raise ValueError(f"column names must be unique; {name!r} appears twice")
+            seen.add(name)
+        for i, row in enumerate(self.data):
+            if len(row) != ncol:
+                raise ValueError(
+                    f"row {i} of 'data' has {len(row)} cells but there are {ncol} columns"
+                )
+        if self.index is not None and len(self.index) != len(self.data):
+            raise ValueError(
+                f"'index' has {len(self.index)} labels but 'data' has {len(self.data)} rows"
+            )
+        return self
+
+
+class SplitFrameOut(ResponseModel):
+    """A table in pandas "split" orientation (missing or non-finite cells are null)."""
+
+    columns: list[str] = Field(..., description="Column names.")
+    index: list[IndexLabel | None] = Field(..., description="Row labels, one per row.")
+    data: list[list[OutCell]] = Field(
+        ..., description="Rows, one cell per column; null where missing or non-finite."
+    )
+
+
+class LabelledMatrix(ResponseModel):
+    """A square matrix with its row/column labels."""
+
+    columns: list[str] = Field(..., description="Labels of the rows and of the columns.")
+    data: list[list[float | None]] = Field(
+        ..., description="Rows of the matrix (null where non-finite)."
+    )
+
+
+class FieldError(BaseModel):
+    """One validation failure."""
+
+    loc: list[str | int] = Field(
+        ...,
+        description='Path to the offending field, e.g. ["body", "data", "data", 3, 1] or '
+        '["query", "max_iter"].',
+    )
+    msg: str = Field(..., description="What is wrong with it.")
+    type: str = Field(..., description="Machine-readable error code.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (media type ``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        "about:blank", description="URI reference identifying the problem type."
+    )
+    title: str = Field(..., description="Short summary of the problem type.")
+    status: int = Field(..., description="HTTP status code.")
+    detail: str = Field(..., description="Explanation of this occurrence, naming the field at fault.")
+    instance: str | None = Field(None, description="Path of the request that failed.")
+    errors: list[FieldError] | None = Field(
+        None, description="Validation failures, one per offending field (422 only)."
+    )
+
+
+class Health(BaseModel):
+    """Liveness: the process answers."""
+
+    status: Literal["ok"] = Field("ok", description="Always 'ok' when the server answers.")
+    version: str = Field(..., description="Version of the imputer package.")
+
+
+class Readiness(BaseModel):
+    """Readiness: the worker pool is up and would accept a computation."""
+
+    status: Literal["ready", "unavailable"] = Field(..., description="'ready' or 'unavailable'.")
+    workers: int = Field(..., description="Configured worker processes.")
+    alive: int = Field(..., description="Worker processes currently alive.")
+    idle: int = Field(..., description="Workers free to start a computation now.")
+    busy: int = Field(..., description="Workers running a computation.")
+    waiting: int = Field(..., description="Requests waiting for a worker.")
+    max_queue: int = Field(..., description="Requests allowed to wait before 503.")
+
+
+def dump_json(model: BaseModel, **kwargs: Any) -> bytes:
+    """Serialise a response model to JSON bytes (non-finite -> null)."""
+    return model.model_dump_json(**kwargs).encode()

@@ -1,0 +1,133 @@
+"""Request and response bodies of ``POST /v1/impute`` (multivariate-normal EM imputation).
+
+The options mirror the keyword arguments of :func:`imputer.impute`; an option left
+out (or null) takes the engine's default. The response mirrors
+``ImputeResult.to_dict()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame, SplitFrameOut
+
+__all__ = ["ImputeOptions", "ImputeRequest", "ImputeQuery", "ImputeResponse"]
+
+
+class ImputeOptions(RequestModel):
+    """Options of the EM fit (``imputer.impute`` keyword arguments)."""
+
+    columns: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Columns to model and fill (numeric); null means every numeric column. "
+        "Other columns are passed through unchanged.",
+    )
+    tol: float | None = Field(
+        None, gt=0, description="Convergence tolerance of EM; null: engine default."
+    )
+    max_iter: int | None = Field(
+        None, ge=1, le=1_000_000, description="Largest number of EM iterations; null: engine default."
+    )
+    ridge: float = Field(
+        0.0, ge=0, description="Ridge added to the covariance diagonal (regularisation), >= 0."
+    )
+    accelerate: bool = Field(True, description="Use SQUAREM acceleration of EM.")
+    conditional_var: bool = Field(
+        False,
+        description="Also return the conditional variance of every filled cell "
+        "(null where observed).",
+    )
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`imputer.impute` (defaults left to the engine)."""
+        out: dict[str, Any] = {"ridge": self.ridge, "accelerate": self.accelerate}
+        for name in ("columns", "tol", "max_iter"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+class ImputeRequest(RequestModel):
+    """JSON body: the table to complete and the options."""
+
+    data: SplitFrame = Field(..., description="The incomplete table (missing cells are null).")
+    options: ImputeOptions = Field(
+        default_factory=ImputeOptions, description="Options of the fit."
+    )
+
+
+class ImputeQuery(BaseModel):
+    """Query parameters of ``POST /v1/impute`` for CSV and Parquet bodies.
+
+    The parse options apply to CSV only; the fit options to CSV and Parquet (a JSON
+    body carries its options in ``options``; there the query is ignored).
+    """
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    sep: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
+    decimal: str = Field(".", min_length=1, max_length=1, description="CSV decimal mark.")
+    na_values: list[str] = Field(
+        default_factory=list,
+        description="Extra CSV strings read as missing (besides empty, NA, NaN, null...).",
+    )
+    index_col: str | None = Field(
+        None, description="CSV column holding the row labels; none by default."
+    )
+    columns: list[str] | None = Field(
+        None, description="Columns to model and fill; all numeric columns by default."
+    )
+    tol: float | None = Field(None, gt=0, description="Convergence tolerance of EM.")
+    max_iter: int | None = Field(
+        None, ge=1, le=1_000_000, description="Largest number of EM iterations."
+    )
+    ridge: float = Field(0.0, ge=0, description="Ridge added to the covariance diagonal.")
+    accelerate: bool = Field(True, description="Use SQUAREM acceleration.")
+    conditional_var: bool = Field(
+        False, description="Also return conditional variances (JSON responses only)."
+    )
+
+    def options(self) -> ImputeOptions:
+        """The fit options carried by the query."""
+        return ImputeOptions(
+            columns=self.columns or None,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            ridge=self.ridge,
+            accelerate=self.accelerate,
+            conditional_var=self.conditional_var,
+        )
+
+
+class ImputeResponse(ResponseModel):
+    """Result of the EM fit (mirrors ``ImputeResult.to_dict()``)."""
+
+    columns: list[str] = Field(..., description="The modelled columns, in order.")
+    completed: SplitFrameOut = Field(
+        ..., description="The input table with every missing cell of the modelled columns "
+        "filled by its conditional expectation; observed values unchanged."
+    )
+    mean: dict[str, float | None] = Field(..., description="Estimated mean, column -> value.")
+    cov: LabelledMatrix = Field(..., description="Estimated covariance matrix.")
+    corr: LabelledMatrix = Field(..., description="Estimated correlation matrix.")
+    loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate.")
+    loglik_history: list[float | None] = Field(
+        ..., description="Observed-data log-likelihood after each iteration."
+    )
+    n_iter: int = Field(..., description="EM iterations run.")
+    converged: bool = Field(
+        ..., description="Whether the tolerance was met within max_iter (false is a warning, "
+        "not an error)."
+    )
+    n_rows: int = Field(..., description="Rows of the table.")
+    n_missing: dict[str, int] = Field(..., description="Missing cells per modelled column.")
+    options: dict[str, Any] = Field(..., description="The options used, defaults filled in.")
+    conditional_var: SplitFrameOut | None = Field(
+        None,
+        description="Conditional variance of each filled cell given the observed cells of "
+        "its row (0 or null where observed); present only when asked for.",
+    )

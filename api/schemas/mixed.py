@@ -1,0 +1,141 @@
+"""Request and response bodies of ``POST /v1/mixed`` and ``POST /v1/mixed/frame``.
+
+Model: ``y = X beta + sum_k Z_k u_k + e`` with ``u_k ~ N(0, sigma_k^2 K_k)`` and
+``e ~ N(0, sigma_e^2 I)``, fitted by EM-(RE)ML; missing ``y`` are predicted by
+``X beta + sum_k Z_k u_k``. The options mirror :func:`imputer.fit_mixed`'s keyword
+arguments and the response mirrors ``MixedResult.to_dict()``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame
+
+__all__ = [
+    "MixedOptions",
+    "RandomTerm",
+    "MixedRequest",
+    "MixedFrameRequest",
+    "MixedResponse",
+]
+
+
+
+def _rectangular(rows: list[list[float]]) -> list[list[float]]:
+    if rows:
+        width = len(rows[0])
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                raise ValueError(
+                    f"all rows must have the same length; row {i} has {len(row)} "
+                    f"entries, row 0 has {width}"
+                )
+    return rows
+
+
+#: a rectangular matrix as a list of rows of finite numbers.
+Matrix = Annotated[list[list[float]], AfterValidator(_rectangular)]
+
+
+class MixedOptions(RequestModel):
+    """Options of the EM-(RE)ML fit."""
+
+    method: Literal["REML", "ML"] = Field("REML", description="Restricted or full maximum likelihood.")
+    tol: float | None = Field(None, gt=0, description="Convergence tolerance; null: engine default.")
+    max_iter: int | None = Field(
+        None, ge=1, le=1_000_000, description="Largest number of EM iterations; null: engine default."
+    )
+    accelerate: bool = Field(True, description="Use SQUAREM acceleration of EM.")
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the engine (defaults left to the engine)."""
+        out: dict[str, Any] = {"method": self.method, "accelerate": self.accelerate}
+        for name in ("tol", "max_iter"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+class RandomTerm(RequestModel):
+    """One random effect: incidence matrix ``Z`` (n x q) and covariance structure ``K`` (q x q)."""
+
+    Z: Matrix = Field(..., min_length=1, description="Incidence/design matrix, n rows of q numbers.")
+    K: Matrix | None = Field(
+        None, description="Known covariance structure (q x q, symmetric positive "
+        "semi-definite); null means the identity."
+    )
+
+
+class MixedRequest(RequestModel):
+    """Matrix form: response vector, fixed-effect design and random-effect terms."""
+
+    y: list[float | None] = Field(
+        ..., min_length=1, description="Response, n values; null marks a value to predict."
+    )
+    X: Matrix | None = Field(
+        None, description="Fixed-effect design (n x p); null means an intercept column."
+    )
+    ZETA: list[RandomTerm] | dict[str, RandomTerm] = Field(
+        ...,
+        description="Random-effect terms: a list (named u1, u2, ...) or an object name -> term.",
+    )
+    options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
+
+
+class MixedFrameRequest(RequestModel):
+    """Table form: one row per observation, model given by column names."""
+
+    data: SplitFrame = Field(..., description="The table (missing response cells are null).")
+    response: str = Field(..., min_length=1, description="Column holding the response.")
+    fixed: list[str] | None = Field(
+        None, description="Numeric columns entering the fixed effects (besides the intercept)."
+    )
+    random: list[str] = Field(
+        ..., min_length=1, description="Grouping columns, one random intercept per level of each."
+    )
+    kernels: dict[str, Matrix] | None = Field(
+        None,
+        description="Optional covariance structure per grouping column (levels in sorted "
+        "order); identity when absent.",
+    )
+    intercept: bool = Field(True, description="Include an intercept in the fixed effects.")
+    options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
+
+
+class MixedResponse(ResponseModel):
+    """Result of the fit (mirrors ``MixedResult.to_dict()``)."""
+
+    var_comp: dict[str, float | None] = Field(
+        ..., description="Variance components, name -> value, residual last."
+    )
+    beta: dict[str, float | None] = Field(..., description="Fixed effects (BLUE), name -> value.")
+    var_beta: LabelledMatrix = Field(..., description="Covariance matrix of the fixed effects.")
+    u: dict[str, dict[str, float | None]] = Field(
+        ..., description="Predicted random effects (BLUP), component -> level -> value."
+    )
+    pev: dict[str, dict[str, float | None]] = Field(
+        ..., description="Prediction error variances of u, component -> level -> value."
+    )
+    fitted: list[float | None] = Field(..., description="X beta + sum Z u for every observation.")
+    completed: list[float | None] = Field(
+        ..., description="The response with missing values replaced by their prediction."
+    )
+    residuals: list[float | None] = Field(
+        ..., description="y - fitted (null where y is missing)."
+    )
+    loglik: float | None = Field(..., description="(Restricted) log-likelihood at the estimate.")
+    aic: float | None = Field(..., description="Akaike information criterion.")
+    bic: float | None = Field(..., description="Bayesian information criterion.")
+    n_iter: int = Field(..., description="EM iterations run.")
+    converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
+    method: str = Field(..., description="REML or ML.")
+    boundary: Any = Field(..., description="Variance components estimated at the boundary (0).")
+    loglik_history: list[float | None] = Field(
+        ..., description="Log-likelihood after each iteration."
+    )
+    n_obs: int = Field(..., description="Observations with a response.")
+    n_missing: int = Field(..., description="Missing responses (predicted).")

@@ -1,0 +1,82 @@
+"""Service settings, read from ``IMPUTER_*`` environment variables.
+
+The settings object is built once per process (:func:`get_settings` is cached) and
+handed to path operations as a FastAPI dependency, so tests replace it with
+``app.dependency_overrides[get_settings] = lambda: Settings(...)``.
+
+==========================  ===========  ==================================================
+variable                    default      meaning
+==========================  ===========  ==================================================
+IMPUTER_MAX_BODY_BYTES      67108864     largest request body accepted (bytes received,
+                                         chunked or not); larger -> 413
+IMPUTER_API_KEYS            (empty)      comma-separated keys accepted in ``X-API-Key``;
+                                         empty disables authentication
+IMPUTER_TIMEOUT_S           60           wall-clock limit of one computation; the worker
+                                         process is killed and replaced -> 504
+IMPUTER_MAX_CONCURRENT_JOBS CPU count    worker processes (computations running at once)
+IMPUTER_MAX_QUEUE           16           requests allowed to wait for a worker; beyond
+                                         that -> 503 with Retry-After
+IMPUTER_QUEUE_TIMEOUT_S     30           longest wait for a free worker -> 503
+IMPUTER_RETRY_AFTER_S       5            value of the Retry-After header on 503
+IMPUTER_WORKER_THREADS      1            BLAS/OpenMP threads per worker process
+==========================  ===========  ==================================================
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    """Configuration of the REST service (environment variables ``IMPUTER_<NAME>``)."""
+
+    model_config = SettingsConfigDict(env_prefix="IMPUTER_", extra="ignore", frozen=True)
+
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1, description="Largest request body accepted, in bytes."
+    )
+    api_keys: str = Field(
+        "", description="Comma-separated API keys for X-API-Key; empty disables authentication."
+    )
+    timeout_s: float = Field(
+        60.0, gt=0, description="Wall-clock limit of one computation, in seconds."
+    )
+    max_concurrent_jobs: int = Field(
+        default_factory=_default_workers,
+        ge=1,
+        description="Number of worker processes, i.e. computations running at once.",
+    )
+    max_queue: int = Field(
+        16, ge=0, description="Requests allowed to wait for a free worker before 503."
+    )
+    queue_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait for a free worker before 503, in seconds."
+    )
+    retry_after_s: int = Field(5, ge=0, description="Retry-After value sent with 503, seconds.")
+    worker_threads: int = Field(
+        1, ge=1, description="BLAS/OpenMP threads used by each worker process."
+    )
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        """The accepted API keys (empty: authentication disabled)."""
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once from the environment (FastAPI dependency)."""
+    return Settings()

@@ -1,0 +1,155 @@
+"""The computations run in worker processes: parse, validate, fit, serialise.
+
+Each task takes the raw request body (bytes) and the negotiated formats, and returns
+``(status, media_type, body_bytes)`` ready to send. Parsing, validation and JSON
+encoding happen here, in the worker, so the event loop never touches the numbers.
+Expected failures are answered as problem details: pydantic validation errors (with
+the offending field's location) and engine errors (:class:`imputer.errors.ImputerError`,
+whose messages name the column or parameter) give 422. A
+:class:`imputer.errors.ConvergenceWarning` is not an error: the result says
+``converged: false``.
+
+This module is imported by the forkserver before workers are forked, so the engines
+are loaded once.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+import imputer
+from api.formats import (
+    JSON,
+    InputKind,
+    OutputKind,
+    frame_from_split,
+    frame_to_csv,
+    read_csv_body,
+    read_parquet_body,
+)
+from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
+from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
+from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
+from imputer.errors import ConvergenceWarning, ImputerError
+
+__all__ = ["JobOutput", "impute_task", "mixed_task", "mixed_frame_task"]
+
+#: (HTTP status, media type, body)
+JobOutput = tuple[int, str, bytes]
+
+CSV_MEDIA = "text/csv; charset=utf-8"
+
+
+def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
+    body = problem_body(status, detail, instance=instance, **kw)
+    return status, PROBLEM_MEDIA_TYPE, json.dumps(body).encode()
+
+
+def _invalid(exc: ValidationError, instance: str) -> JobOutput:
+    errors = clean_validation_errors(exc.errors(), prefix=("body",))
+    return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
+
+
+def _json_ok(model: BaseModel) -> JobOutput:
+    return 200, JSON, model.model_dump_json(exclude_unset=True).encode()
+
+
+def _parse(model: type[BaseModel], body: bytes) -> Any:
+    # strict: no string -> number coercion; the models reject NaN/Infinity/1e999
+    return model.model_validate_json(body, strict=True)
+
+
+def impute_task(
+    kind: InputKind,
+    body: bytes,
+    query: dict[str, Any],
+    output: OutputKind,
+    instance: str,
+) -> JobOutput:
+    """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result."""
+    try:
+        if kind == "json":
+            request = _parse(ImputeRequest, body)
+            frame = frame_from_split(request.data)
+            options: ImputeOptions = request.options
+        else:
+            q = ImputeQuery.model_validate(query)
+            if kind == "csv":
+                frame = read_csv_body(
+                    body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col
+                )
+            else:
+                frame = read_parquet_body(body)
+            options = q.options()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = imputer.impute(frame, **options.engine_kwargs())
+        if output == "csv":
+            return 200, CSV_MEDIA, frame_to_csv(result.completed)
+        payload = result.to_dict(conditional_var=options.conditional_var)
+        return _json_ok(ImputeResponse.model_validate(payload))
+    except ValidationError as exc:
+        return _invalid(exc, instance)
+    except ImputerError as exc:
+        return _problem(422, str(exc), instance, title="Invalid data or options")
+
+
+def _matrix(rows: list[list[float]] | None) -> np.ndarray | None:
+    return None if rows is None else np.asarray(rows, dtype=float)
+
+
+def mixed_task(body: bytes, instance: str) -> JobOutput:
+    """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`."""
+    try:
+        request = _parse(MixedRequest, body)
+        y = np.array([np.nan if v is None else v for v in request.y], dtype=float)
+        def term(t: Any) -> dict[str, np.ndarray]:
+            out = {"Z": _matrix(t.Z)}
+            if t.K is not None:
+                out["K"] = _matrix(t.K)
+            return out
+        if isinstance(request.ZETA, dict):
+            zeta: Any = {name: term(t) for name, t in request.ZETA.items()}
+        else:
+            zeta = [term(t) for t in request.ZETA]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs())
+        return _json_ok(MixedResponse.model_validate(result.to_dict()))
+    except ValidationError as exc:
+        return _invalid(exc, instance)
+    except ImputerError as exc:
+        return _problem(422, str(exc), instance, title="Invalid data or options")
+
+
+def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
+    """``POST /v1/mixed/frame``: table form, run :func:`imputer.fit_mixed_frame`."""
+    try:
+        request = _parse(MixedFrameRequest, body)
+        frame = frame_from_split(request.data)
+        kernels = (
+            None
+            if request.kernels is None
+            else {name: _matrix(k) for name, k in request.kernels.items()}
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = imputer.fit_mixed_frame(
+                frame,
+                request.response,
+                fixed=request.fixed,
+                random=request.random,
+                kernels=kernels,
+                intercept=request.intercept,
+                **request.options.engine_kwargs(),
+            )
+        return _json_ok(MixedResponse.model_validate(result.to_dict()))
+    except ValidationError as exc:
+        return _invalid(exc, instance)
+    except ImputerError as exc:
+        return _problem(422, str(exc), instance, title="Invalid data or options")
