@@ -33,3 +33,6 @@ __all__ = [
 ]
 
 # --- engines (each line is owned by the engine's module; keep one import per line) ---
+from imputer.mvn import ImputeResult, impute  # noqa: E402  (mvn engine)
+
+__all__ += ["ImputeResult", "impute"]

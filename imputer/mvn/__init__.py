@@ -1,0 +1,16 @@
+"""Multivariate-normal EM engine.
+
+* :func:`impute` -- maximum-likelihood (or ridge posterior-mode) estimate of
+  ``N_p(mu, Sigma)`` from incomplete rows by EM, SQUAREM-accelerated, with every missing
+  cell filled by its conditional expectation; returns an :class:`ImputeResult`.
+* :func:`fill_conditional` -- conditional means and variances of the missing cells under
+  given ``(mu, Sigma)`` (used by ``EMImputer.transform`` and the command line).
+"""
+
+from __future__ import annotations
+
+from imputer.mvn.api import impute
+from imputer.mvn.conditional import fill_conditional
+from imputer.mvn.result import ImputeResult
+
+__all__ = ["ImputeResult", "fill_conditional", "impute"]

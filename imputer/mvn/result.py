@@ -1,0 +1,222 @@
+"""The result of :func:`imputer.impute`: completed table, estimates, diagnostics.
+
+Everything is labelled with the caller's row index and column names. ``to_dict()`` is
+JSON-ready (plain Python numbers, strings and None; non-finite floats become None), so
+the REST layer returns it as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imputer._render import render_fields, render_table, render_title
+
+__all__ = ["ImputeResult", "json_value"]
+
+
+def json_value(value: Any) -> Any:
+    """One cell or label as a JSON-ready Python value (non-finite floats -> None)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, (pd.Timestamp, pd.Timedelta)):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, tuple):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+def _labels(labels: Any) -> list[Any]:
+    return [json_value(v) for v in labels]
+
+
+def _split(frame: pd.DataFrame) -> dict[str, Any]:
+    """``{"columns", "index", "data"}`` (pandas split orientation), JSON-ready."""
+    cols = [frame.iloc[:, k] for k in range(frame.shape[1])]
+    converted = []
+    for col in cols:
+        if col.dtype == np.float64:
+            arr = col.to_numpy()
+            vals = arr.tolist()
+            if not np.isfinite(arr).all():
+                vals = [v if math.isfinite(v) else None for v in vals]
+            converted.append(vals)
+        else:
+            converted.append([json_value(v) for v in col.tolist()])
+    data = [list(row) for row in zip(*converted)] if converted else [[] for _ in range(frame.shape[0])]
+    return {"columns": _labels(frame.columns), "index": _labels(frame.index), "data": data}
+
+
+def _square(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "columns": _labels(frame.columns),
+        "data": [[json_value(v) for v in row] for row in frame.to_numpy(dtype=float).tolist()],
+    }
+
+
+@dataclass(frozen=True)
+class ImputeResult:
+    """Maximum-likelihood (or posterior-mode) multivariate-normal fit and completed table.
+
+    Attributes
+    ----------
+    completed : DataFrame, shape (n, k)
+        The input with every missing cell of a modelled column replaced by its
+        conditional expectation given the row's observed modelled cells, under the
+        final estimates. Index, columns, column order and unmodelled columns are the
+        input's; observed cells are bit-for-bit the input's. Dtypes: a modelled column
+        with no missing cell keeps its dtype; a modelled column with missing cells
+        becomes ``float64`` (numpy input dtypes) or ``Float64`` (pandas nullable dtypes
+        such as ``Int64``/``Float64``), since the conditional means are not integers.
+    mean : Series, shape (p,)
+        Estimated mean, indexed by the modelled columns.
+    cov : DataFrame, shape (p, p)
+        Estimated covariance (divisor ``n`` -- the MLE -- or ``n + ridge`` with a prior).
+    corr : DataFrame, shape (p, p)
+        The correlation matrix of ``cov``.
+    loglik : float
+        Observed-data log-likelihood at the estimate, constants included:
+        ``sum_i log N(x_{i,obs}; mu_obs, Sigma_obs,obs)`` (rows with nothing observed
+        contribute 0). It does not include the ridge penalty.
+    loglik_history : ndarray, shape (n_iter,)
+        The objective at each accepted iterate, non-decreasing: the observed-data
+        log-likelihood when ``ridge == 0``, the log-posterior (log-likelihood plus log
+        prior, up to an additive constant, see :func:`imputer.impute`) when ``ridge > 0``.
+        The final estimate is one EM update past the last entry.
+    n_iter : int
+        Iterations (plain EM steps, or SQUAREM cycles when accelerated).
+    n_evals : int
+        EM-map evaluations (E-step + M-step), the honest cost measure.
+    converged : bool
+        Whether the parameter change fell to ``tol`` (and the covariance is not singular).
+    conditional_var : DataFrame, shape (n, p)
+        Conditional variance of each modelled cell given the row's observed cells under
+        the final estimates; 0 where observed.
+    columns : tuple
+        Labels of the modelled columns.
+    n_missing : Series, shape (p,)
+        Missing cells per modelled column.
+    n_rows : int
+        Rows of the input.
+    ridge, tol : float
+    max_iter : int
+    accelerate : bool
+        The options of the fit.
+    """
+
+    completed: pd.DataFrame
+    mean: pd.Series
+    cov: pd.DataFrame
+    corr: pd.DataFrame
+    loglik: float
+    loglik_history: np.ndarray
+    n_iter: int
+    n_evals: int
+    converged: bool
+    conditional_var: pd.DataFrame
+    columns: tuple[Hashable, ...]
+    n_missing: pd.Series
+    n_rows: int
+    ridge: float
+    tol: float
+    max_iter: int
+    accelerate: bool
+    n_patterns: int
+
+    def summary(self) -> str:
+        """Readable text: data size, missingness, iterations, convergence, estimates."""
+        n_cells = self.n_rows * len(self.columns)
+        miss = int(self.n_missing.sum())
+        method = "maximum likelihood" if self.ridge == 0 else f"posterior mode, ridge prior {self.ridge:g}"
+        fields = [
+            ("rows", self.n_rows),
+            ("modelled columns", len(self.columns)),
+            ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / n_cells:.1f}%)"),
+            ("missingness patterns", self.n_patterns),
+            ("estimate", method),
+            ("acceleration", "SQUAREM" if self.accelerate else "none (plain EM)"),
+            ("iterations", self.n_iter),
+            ("EM evaluations", self.n_evals),
+            ("converged", self.converged),
+            ("tolerance", self.tol),
+            ("log-likelihood", self.loglik),
+        ]
+        if self.ridge > 0 and self.loglik_history.size:
+            fields.append(("log-posterior (last iterate)", float(self.loglik_history[-1])))
+        per_col = pd.DataFrame(
+            {
+                "missing": self.n_missing.astype(int),
+                "mean": self.mean,
+                "sd": np.sqrt(np.diag(self.cov.to_numpy(dtype=float))),
+            },
+            index=self.mean.index,
+        )
+        parts = [
+            render_title("Multivariate-normal EM imputation"),
+            render_fields(fields),
+            "",
+            "Per column",
+            render_table(per_col),
+            "",
+            "Correlation",
+            render_table(self.corr, digits=4),
+        ]
+        return "\n".join(parts)
+
+    def to_dict(self, conditional_var: bool = False) -> dict[str, Any]:
+        """JSON-ready dictionary of the result.
+
+        Parameters
+        ----------
+        conditional_var : bool, default False
+            Include the ``n x p`` conditional variances (``{"columns", "index", "data"}``).
+
+        Returns
+        -------
+        dict
+            Keys ``columns``, ``completed`` (``{"columns", "index", "data"}``), ``mean``,
+            ``cov`` and ``corr`` (``{"columns", "data"}``), ``loglik``, ``loglik_history``,
+            ``n_iter``, ``n_evals``, ``converged``, ``n_rows``, ``n_missing``, ``options``
+            (``tol``, ``max_iter``, ``ridge``, ``accelerate``) and, when asked,
+            ``conditional_var``. Plain Python values; non-finite floats are None.
+        """
+        cols = _labels(self.columns)
+        out: dict[str, Any] = {
+            "columns": cols,
+            "completed": _split(self.completed),
+            "mean": {str(k): json_value(v) for k, v in zip(cols, self.mean.to_numpy(dtype=float))},
+            "cov": _square(self.cov),
+            "corr": _square(self.corr),
+            "loglik": json_value(self.loglik),
+            "loglik_history": [json_value(v) for v in self.loglik_history.tolist()],
+            "n_iter": int(self.n_iter),
+            "n_evals": int(self.n_evals),
+            "converged": bool(self.converged),
+            "n_rows": int(self.n_rows),
+            "n_missing": {str(k): int(v) for k, v in zip(cols, self.n_missing.to_numpy())},
+            "options": {
+                "tol": float(self.tol),
+                "max_iter": int(self.max_iter),
+                "ridge": float(self.ridge),
+                "accelerate": bool(self.accelerate),
+            },
+        }
+        if conditional_var:
+            out["conditional_var"] = _split(self.conditional_var)
+        return out
