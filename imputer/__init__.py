@@ -36,3 +36,6 @@ __all__ = [
 from imputer.mvn import ImputeResult, impute  # noqa: E402  (mvn engine)
 
 __all__ += ["ImputeResult", "impute"]
+from imputer.mvn.estimator import EMImputer  # noqa: E402  (scikit-learn-style estimator)
+
+__all__ += ["EMImputer"]
