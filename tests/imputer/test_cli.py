@@ -263,3 +263,16 @@ def test_console_script_subprocess(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------------------ examples
+
+
+def test_example_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    # The shipped examples/impute_airquality.py runs end to end and reports its findings.
+    import runpy
+
+    runpy.run_path(str(ROOT / "examples" / "impute_airquality.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Multivariate-normal EM imputation" in out
+    assert "log-normal model: fills from" in out
