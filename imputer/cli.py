@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--tol", type=float, default=defaults["tol"],
-        help="convergence tolerance on the relative parameter change (default: %(default)g)",
+        help="convergence tolerance: largest change of a mean or covariance entry between "
+        "iterations, in standard-deviation units (default: %(default)g)",
     )
     imp.add_argument(
         "--max-iter", type=int, default=defaults["max_iter"],

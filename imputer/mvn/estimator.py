@@ -205,8 +205,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     Parameters
     ----------
     tol : float
-        Convergence tolerance passed to :func:`imputer.impute` (relative change of the
-        parameters between iterations).
+        Convergence tolerance passed to :func:`imputer.impute`: the largest change of a
+        mean or covariance entry between EM iterates, in standard-deviation units.
     max_iter : int
         Maximum number of EM iterations.
     ridge : float
