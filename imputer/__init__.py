@@ -39,3 +39,6 @@ __all__ += ["ImputeResult", "impute"]
 from imputer.mvn.estimator import EMImputer  # noqa: E402  (scikit-learn-style estimator)
 
 __all__ += ["EMImputer"]
+from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame  # noqa: E402  (mixed-model engine)
+
+__all__ += ["MixedResult", "fit_mixed", "fit_mixed_frame"]

@@ -1,0 +1,220 @@
+"""From a DataFrame to the matrices of a mixed model (:func:`imputer.fit_mixed_frame`).
+
+* Fixed effects (``fixed``): a numeric column is a covariate (its name labels it); a
+  categorical, string, object or boolean column is treatment-coded: one 0/1 column per
+  level except the first (labels ``"col[T.level]"``), or, without an intercept, one per
+  level for the first such column (labels ``"col[level]"``). Levels are the categories
+  of a categorical column (in their order, unused ones dropped), otherwise the sorted
+  distinct values.
+* Random effects (``random``): a term ``"g"`` is a random intercept per level of column
+  ``g``; a term ``"a:b"`` (any number of columns) is a random intercept per *observed*
+  combination, labelled ``"a1:b1"``. ``Z`` is the sparse n x q incidence matrix.
+* ``kernels[term]``: a DataFrame ``K`` indexed (rows and columns) by the term's levels;
+  its index defines the levels (and their order), so levels without data (e.g.
+  genotyped individuals without a record) get a BLUP too.
+
+Missing values are allowed only in the response (they are predicted); a missing value
+in a fixed-effect or grouping column is an error naming the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.mixed._validate import Component, Problem, _check_rank, factor_kernel, METHODS
+
+__all__ = ["build_frame_problem"]
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes and levels of a grouping/categorical column (unused levels dropped)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cat = s.cat.remove_unused_categories()
+        return np.asarray(cat.cat.codes, dtype=np.int64), pd.Index(cat.cat.categories)
+    try:
+        codes, uniques = pd.factorize(s, sort=True)
+    except TypeError:  # mixed, unorderable types: order of appearance
+        codes, uniques = pd.factorize(s, sort=False)
+    return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
+
+
+def _column(data: pd.DataFrame, col: Any, role: str) -> pd.Series:
+    if col not in data.columns:
+        raise ImputerValueError(f"{role}: column {col!r} is not in data (columns: {list(data.columns)})")
+    s = data[col]
+    if isinstance(s, pd.DataFrame):
+        raise ImputerValueError(f"{role}: column name {col!r} is not unique in data")
+    if s.isna().any():
+        raise ImputerValueError(f"{role}: column {col!r} has {int(s.isna().sum())} missing value(s)")
+    return s
+
+
+def _as_list(value: Any, role: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence) or isinstance(value, pd.Index):
+        return list(value)
+    raise ImputerTypeError(f"{role} must be a list of column names, got {type(value).__name__}")
+
+
+def _fixed_design(data: pd.DataFrame, fixed: list, intercept: bool) -> pd.DataFrame:
+    n = len(data)
+    cols: dict[str, np.ndarray] = {}
+    if intercept:
+        cols["(Intercept)"] = np.ones(n)
+    full_rank_done = intercept
+    for col in fixed:
+        s = _column(data, col, "fixed")
+        if _is_numeric(s):
+            vals = s.to_numpy(dtype=float)
+            if not np.all(np.isfinite(vals)):
+                raise ImputerValueError(f"fixed: column {col!r} has non-finite values")
+            cols[str(col)] = vals
+            continue
+        codes, levels = _codes(s)
+        start = 1 if full_rank_done else 0
+        for j in range(start, len(levels)):
+            label = f"{col}[T.{levels[j]}]" if full_rank_done else f"{col}[{levels[j]}]"
+            cols[label] = (codes == j).astype(float)
+        full_rank_done = True
+    if not cols:
+        raise ImputerValueError("fixed: no fixed effects (intercept=False and no fixed columns)")
+    return pd.DataFrame(cols, index=data.index)
+
+
+def _term(data: pd.DataFrame, term: str) -> tuple[np.ndarray, pd.Index]:
+    if term in data.columns:  # a column, even if its name contains ':'
+        return _codes(_column(data, term, "random"))
+    parts = [t.strip() for t in str(term).split(":")]
+    if any(not t for t in parts):
+        raise ImputerValueError(f"random: term {term!r} is malformed (expected 'g' or 'a:b')")
+    if len(parts) == 1:
+        return _codes(_column(data, parts[0], "random"))
+    codes_list, levels_list = [], []
+    for t in parts:
+        c, lv = _codes(_column(data, t, f"random term {term!r}"))
+        codes_list.append(c)
+        levels_list.append(lv)
+    key = np.zeros(len(data), dtype=np.int64)
+    for c, lv in zip(codes_list, levels_list):
+        key = key * len(lv) + c
+    uniq, codes = np.unique(key, return_inverse=True)
+    labels = []
+    for u in uniq:
+        idx = []
+        for lv in reversed(levels_list):
+            idx.append(int(u % len(lv)))
+            u //= len(lv)
+        labels.append(":".join(str(lv[i]) for lv, i in zip(levels_list, reversed(idx))))
+    return codes.astype(np.int64), pd.Index(labels)
+
+
+def _kernel_levels(term: str, K: Any, codes: np.ndarray, levels: pd.Index) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    if not isinstance(K, pd.DataFrame):
+        raise ImputerTypeError(f"kernels[{term!r}] must be a DataFrame indexed by the levels of {term!r}")
+    if not K.index.equals(K.columns):
+        raise ImputerValueError(f"kernels[{term!r}]: the index and the columns must hold the same levels in the same order")
+    if not K.index.is_unique:
+        raise ImputerValueError(f"kernels[{term!r}]: the levels in the index are not unique")
+    pos = K.index.get_indexer(levels)
+    if np.any(pos < 0):
+        pos = pd.Index(K.index.map(str)).get_indexer(levels.map(str))
+    if np.any(pos < 0):
+        missing = [str(v) for v in levels[pos < 0][:5]]
+        raise ImputerValueError(
+            f"kernels[{term!r}] has no row for level(s) {missing} of {term!r} "
+            f"({int(np.sum(pos < 0))} missing)"
+        )
+    try:
+        Kd = K.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise ImputerTypeError(f"kernels[{term!r}] must be numeric") from None
+    if not np.all(np.isfinite(Kd)):
+        raise ImputerValueError(f"kernels[{term!r}] contains non-finite values (NaN or inf)")
+    return pos[codes], pd.Index(K.index), Kd
+
+
+def build_frame_problem(
+    data: Any,
+    response: Any,
+    fixed: Any,
+    random: Any,
+    kernels: Any,
+    intercept: bool,
+    method: str,
+) -> Problem:
+    """Validate the DataFrame entry point's arguments into a :class:`Problem`.
+
+    Returns
+    -------
+    Problem
+        ``y`` (n,), ``X`` (n, p) with labels, and one sparse-incidence component per
+        random term (named by the term).
+    """
+    if method not in METHODS:
+        raise ImputerValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if not isinstance(data, pd.DataFrame):
+        raise ImputerTypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if not isinstance(intercept, (bool, np.bool_)):
+        raise ImputerTypeError(f"intercept must be True or False, got {intercept!r}")
+    if response not in data.columns:
+        raise ImputerValueError(f"response: column {response!r} is not in data")
+    ys = data[response]
+    if isinstance(ys, pd.DataFrame):
+        raise ImputerValueError(f"response: column name {response!r} is not unique in data")
+    if not _is_numeric(ys):
+        raise ImputerTypeError(f"response: column {response!r} is not numeric (dtype {ys.dtype})")
+    y = ys.to_numpy(dtype=float, na_value=np.nan)
+    if np.any(np.isinf(y)):
+        raise ImputerValueError(f"response: column {response!r} has infinite values")
+    fixed_l = _as_list(fixed, "fixed")
+    random_l = _as_list(random, "random")
+    if not random_l:
+        raise ImputerValueError("random: give at least one grouping term, e.g. random=['batch']")
+    for col in fixed_l:
+        if col == response:
+            raise ImputerValueError(f"fixed: {col!r} is the response")
+    if len(set(map(str, random_l))) != len(random_l):
+        raise ImputerValueError(f"random: terms are not unique: {random_l}")
+    kernels = {} if kernels is None else kernels
+    if not isinstance(kernels, Mapping):
+        raise ImputerTypeError(f"kernels must be a dict term -> DataFrame, got {type(kernels).__name__}")
+    unknown = [t for t in kernels if t not in random_l]
+    if unknown:
+        raise ImputerValueError(f"kernels: term(s) {unknown} are not in random={random_l}")
+    observed = ~np.isnan(y)
+    n_obs = int(observed.sum())
+    if n_obs == 0:
+        raise ImputerValueError(f"response: column {response!r} is entirely missing")
+    Xdf = _fixed_design(data, fixed_l, bool(intercept))
+    X = Xdf.to_numpy(dtype=float)
+    names = [str(c) for c in Xdf.columns]
+    if n_obs <= X.shape[1]:
+        raise ImputerValueError(
+            f"response: only {n_obs} observed values for {X.shape[1]} fixed effects: "
+            "need more observed y than fixed effects"
+        )
+    _check_rank(X[observed], names)
+    comps = []
+    n = len(data)
+    for term in random_l:
+        codes, levels = _term(data, term)
+        eig = None
+        if term in kernels:
+            codes, levels, Kd = _kernel_levels(term, kernels[term], codes, levels)
+            eig = factor_kernel(Kd, str(term))
+        Z = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))
+        comps.append(Component(name=str(term), Z=Z, eig=eig, levels=levels))
+    return Problem(y=y, X=X, x_names=names, components=comps, index=data.index, observed=observed)

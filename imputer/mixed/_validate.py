@@ -1,0 +1,324 @@
+"""Validation and coercion of the inputs of :func:`imputer.fit_mixed`.
+
+Turns ``y``, ``X`` and ``ZETA`` (arrays, scipy.sparse matrices or pandas objects)
+into one clean :class:`Problem`: float arrays, CSR incidence matrices, labels for
+every fixed effect, component and level, and a factor ``K_i = L_i L_i'`` of each
+relationship matrix. Every failure raises :class:`~imputer.errors.ImputerValueError`
+or :class:`~imputer.errors.ImputerTypeError` naming the argument at fault.
+
+Relationship matrices are factored by their eigendecomposition
+``K = Q diag(w) Q'``: eigenvalues ``w_j <= q * eps * max(w)`` (``eps`` the float64
+machine epsilon) are treated as exact zeros and dropped, so ``L = Q_+ diag(sqrt(w_+))``
+has ``rank(K)`` columns. A singular or near-singular ``K`` therefore needs no jitter:
+the random effect lives exactly on the range of ``K``. ``K`` is *not* positive
+semi-definite when ``min(w) < -1e-8 * max(|w|)``; smaller negative eigenvalues are
+rounding noise and are dropped with the zeros.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from imputer.errors import ImputerTypeError, ImputerValueError
+
+__all__ = ["Component", "Problem", "build_problem", "factor_kernel", "METHODS"]
+
+METHODS = ("REML", "ML")
+_SYM_RTOL = 1e-8
+_PSD_RTOL = 1e-8
+
+
+@dataclass(frozen=True)
+class Component:
+    """One random effect ``Z u`` with ``u ~ N(0, s2 K)``.
+
+    ``Z`` is CSR, shape (n, q); ``eig`` is ``None`` when ``K`` is the identity, else the
+    eigendecomposition ``(w, Q)`` of ``K`` (ascending, negligible eigenvalues set to 0);
+    ``levels`` labels the q columns.
+    """
+
+    name: str
+    Z: sp.csr_matrix
+    eig: tuple[np.ndarray, np.ndarray] | None
+    levels: pd.Index
+
+    @property
+    def q(self) -> int:
+        return int(self.Z.shape[1])
+
+    @functools.cached_property
+    def L(self) -> np.ndarray | None:
+        """Factor ``L``, shape (q, rank(K)), with ``K = L L'``; None for the identity."""
+        if self.eig is None:
+            return None
+        w, Q = self.eig
+        keep = w > 0
+        return Q[:, keep] * np.sqrt(w[keep])
+
+    @property
+    def r(self) -> int:
+        """Dimension of the random effect in the factored form: ``rank(K)``."""
+        return self.q if self.eig is None else int(np.count_nonzero(self.eig[0] > 0))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Clean inputs: ``y`` (n,) with NaN for missing, ``X`` (n, p), the components."""
+
+    y: np.ndarray
+    X: np.ndarray
+    x_names: list[str]
+    components: list[Component]
+    index: pd.Index
+    observed: np.ndarray
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.observed.sum())
+
+
+def _finite_or_raise(values: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise ImputerValueError(f"{what} contains non-finite values (NaN or inf)")
+
+
+def _as_float(values: Any, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ImputerTypeError(f"{what} must be numeric ({exc})") from None
+    return arr
+
+
+def _coerce_y(y: Any) -> tuple[np.ndarray, pd.Index]:
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ImputerValueError(f"y must be one column, got a DataFrame with {y.shape[1]}")
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        index = y.index
+        arr = _as_float(y.to_numpy(dtype=float, na_value=np.nan), "y")
+    else:
+        arr = _as_float(y, "y")
+        index = pd.RangeIndex(arr.shape[0] if arr.ndim else 0)
+    if arr.ndim != 1:
+        arr = arr.squeeze() if arr.ndim == 2 and 1 in arr.shape else arr
+        if arr.ndim != 1:
+            raise ImputerValueError(f"y must be 1-D, got shape {np.shape(y)}")
+    if np.any(np.isinf(arr)):
+        raise ImputerValueError("y contains infinite values (use NaN for missing)")
+    return arr.copy(), index
+
+
+def _coerce_X(X: Any, n: int, index: pd.Index, observed: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    if X is None:
+        return np.ones((n, 1)), ["(Intercept)"]
+    if sp.issparse(X):
+        X = X.toarray()
+    if isinstance(X, pd.Series):
+        X = X.to_frame()
+    if isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        bad = [str(c) for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        if bad:
+            raise ImputerTypeError(f"X column(s) {bad} are not numeric")
+        if not isinstance(index, pd.RangeIndex) and len(X) == n and not X.index.equals(index):
+            raise ImputerValueError("X's index does not match y's index")
+        arr = X.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        arr = _as_float(X, "X")
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        names = [f"x{j + 1}" for j in range(arr.shape[1])] if arr.ndim == 2 else []
+    if arr.ndim != 2:
+        raise ImputerValueError(f"X must be 2-D (n, p), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ImputerValueError(f"X has {arr.shape[0]} rows but y has {n}")
+    if arr.shape[1] == 0:
+        raise ImputerValueError("X has no columns: give at least one fixed effect (e.g. an intercept)")
+    if len(set(names)) != len(names):
+        raise ImputerValueError(f"X column names are not unique: {names}")
+    if np.any(np.isnan(arr)):
+        cols = [names[j] for j in np.flatnonzero(np.isnan(arr).any(axis=0))]
+        raise ImputerValueError(f"X contains NaN in column(s) {cols}")
+    _finite_or_raise(arr, "X")
+    _check_rank(arr[observed], names)
+    return arr.copy(), names
+
+
+def _check_rank(Xo: np.ndarray, names: list[str]) -> None:
+    from scipy.linalg import qr
+
+    p = Xo.shape[1]
+    if Xo.shape[0] == 0:
+        return
+    scale = np.sqrt((Xo**2).sum(axis=0))
+    zero = [names[j] for j in np.flatnonzero(scale == 0)]
+    if zero:
+        raise ImputerValueError(
+            f"X is rank-deficient: column(s) {zero} are zero on the rows with observed y"
+        )
+    _, R, piv = qr(Xo / scale, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    rank = int(np.sum(diag > max(Xo.shape) * np.finfo(float).eps * 10 * diag[0]))
+    if rank < p:
+        dependent = sorted(names[j] for j in piv[rank:])
+        raise ImputerValueError(
+            f"X is rank-deficient (rank {rank} < {p} columns on the rows with observed y): "
+            f"column(s) {dependent} are linear combinations of the others"
+        )
+
+
+def factor_kernel(K: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Validate a relationship matrix and eigendecompose it (None for the identity).
+
+    Parameters
+    ----------
+    K : ndarray, shape (q, q)
+    name : str
+        Component name for messages.
+
+    Returns
+    -------
+    (w, Q) or None
+        Eigenvalues (q,) ascending, with the negligible ones set to exactly 0, and
+        eigenvectors (q, q); None when ``K`` is exactly the identity.
+    """
+    q = K.shape[0]
+    scale = float(np.max(np.abs(K))) if K.size else 0.0
+    if scale == 0.0:
+        raise ImputerValueError(f"K of random effect '{name}' is all zero")
+    if np.max(np.abs(K - K.T)) > _SYM_RTOL * scale:
+        raise ImputerValueError(f"K of random effect '{name}' is not symmetric")
+    if np.array_equal(K, np.eye(q)):
+        return None
+    try:
+        w, Q = np.linalg.eigh((K + K.T) / 2.0)
+    except np.linalg.LinAlgError as exc:  # pragma: no cover - eigh on a finite symmetric matrix
+        raise ImputerValueError(f"K of random effect '{name}': eigendecomposition failed ({exc})") from None
+    wmax = float(np.max(np.abs(w)))
+    if w[0] < -_PSD_RTOL * wmax:
+        raise ImputerValueError(
+            f"K of random effect '{name}' is not positive semi-definite "
+            f"(smallest eigenvalue {w[0]:.3g}, largest {w[-1]:.3g})"
+        )
+    w = np.where(w > q * np.finfo(float).eps * wmax, w, 0.0)
+    return w, Q
+
+
+def _coerce_component(name: str, spec: Any, n: int) -> Component:
+    if not isinstance(spec, Mapping):
+        raise ImputerTypeError(
+            f"random effect '{name}' must be a dict with keys 'Z' and optional 'K', got {type(spec).__name__}"
+        )
+    unknown = sorted(set(spec) - {"Z", "K"})
+    if unknown:
+        raise ImputerValueError(f"random effect '{name}' has unknown key(s) {unknown}; expected 'Z' and 'K'")
+    if "Z" not in spec or spec["Z"] is None:
+        raise ImputerValueError(f"random effect '{name}' has no 'Z'")
+    Z = spec["Z"]
+    levels: pd.Index | None = None
+    if isinstance(Z, pd.DataFrame):
+        levels = pd.Index(Z.columns)
+        Z = Z.to_numpy(dtype=float, na_value=np.nan)
+    if sp.issparse(Z):
+        Zs = sp.csr_matrix(Z, dtype=float)
+        _finite_or_raise(Zs.data, f"Z of random effect '{name}'")
+    else:
+        Zd = _as_float(Z, f"Z of random effect '{name}'")
+        if Zd.ndim == 1:
+            Zd = Zd[:, None]
+        if Zd.ndim != 2:
+            raise ImputerValueError(f"Z of random effect '{name}' must be 2-D, got shape {Zd.shape}")
+        _finite_or_raise(Zd, f"Z of random effect '{name}'")
+        Zs = sp.csr_matrix(Zd)
+    if Zs.shape[0] != n:
+        raise ImputerValueError(f"Z of random effect '{name}' has {Zs.shape[0]} rows but y has {n}")
+    q = Zs.shape[1]
+    if q == 0:
+        raise ImputerValueError(f"Z of random effect '{name}' has no columns")
+    if levels is None:
+        levels = pd.RangeIndex(q)
+    K = spec.get("K")
+    eig = None
+    if K is not None:
+        if isinstance(K, pd.DataFrame):
+            if isinstance(spec["Z"], pd.DataFrame):
+                if not (K.index.equals(K.columns) and set(K.index) == set(levels) and len(K) == q):
+                    raise ImputerValueError(
+                        f"K of random effect '{name}' must be indexed (rows and columns) by Z's column labels"
+                    )
+                K = K.loc[levels, levels]
+            K = K.to_numpy(dtype=float, na_value=np.nan)
+        elif sp.issparse(K):
+            K = K.toarray()
+        Kd = _as_float(K, f"K of random effect '{name}'")
+        if Kd.ndim != 2 or Kd.shape[0] != Kd.shape[1]:
+            raise ImputerValueError(f"K of random effect '{name}' must be square, got shape {Kd.shape}")
+        if Kd.shape[0] != q:
+            raise ImputerValueError(
+                f"K of random effect '{name}' is {Kd.shape[0]} x {Kd.shape[1]} but Z has {q} columns"
+            )
+        _finite_or_raise(Kd, f"K of random effect '{name}'")
+        eig = factor_kernel(Kd, name)
+    Zs.sum_duplicates()
+    Zs.eliminate_zeros()
+    return Component(name=name, Z=Zs, eig=eig, levels=levels)
+
+
+def _components(ZETA: Any, n: int) -> list[Component]:
+    if ZETA is None:
+        return []
+    if isinstance(ZETA, Mapping):
+        if set(ZETA) <= {"Z", "K"} and "Z" in ZETA:
+            raise ImputerTypeError("ZETA must be a list or dict of random effects, e.g. [{'Z': Z, 'K': K}]")
+        items = [(str(k), v) for k, v in ZETA.items()]
+    elif isinstance(ZETA, Sequence) and not isinstance(ZETA, (str, bytes)):
+        items = [(f"u{i + 1}", v) for i, v in enumerate(ZETA)]
+    else:
+        raise ImputerTypeError(f"ZETA must be a list or dict of random effects, got {type(ZETA).__name__}")
+    names = [k for k, _ in items]
+    if "residual" in names:
+        raise ImputerValueError("ZETA: 'residual' is reserved for the residual variance")
+    if len(set(names)) != len(names):
+        raise ImputerValueError(f"ZETA: component names are not unique: {names}")
+    return [_coerce_component(k, v, n) for k, v in items]
+
+
+def build_problem(y: Any, X: Any, ZETA: Any, method: str) -> Problem:
+    """Validate ``fit_mixed``'s arguments into a :class:`Problem`.
+
+    Parameters
+    ----------
+    y : array-like or Series, shape (n,)
+    X : array-like, DataFrame or None, shape (n, p)
+    ZETA : list or dict of ``{"Z": (n, q_i), "K": (q_i, q_i)}``, or None
+    method : str
+
+    Returns
+    -------
+    Problem
+    """
+    if method not in METHODS:
+        raise ImputerValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    yv, index = _coerce_y(y)
+    n = yv.shape[0]
+    observed = ~np.isnan(yv)
+    n_obs = int(observed.sum())
+    if n_obs == 0:
+        raise ImputerValueError("y: all values are missing")
+    Xv, names = _coerce_X(X, n, index, observed)
+    if n_obs <= Xv.shape[1]:
+        raise ImputerValueError(
+            f"y: only {n_obs} observed values for {Xv.shape[1]} fixed effects: "
+            "need more observed y than fixed effects"
+        )
+    comps = _components(ZETA, n)
+    return Problem(y=yv, X=Xv, x_names=names, components=comps, index=index, observed=observed)

@@ -1,0 +1,317 @@
+r"""Public entry points: :func:`fit_mixed` (matrices) and :func:`fit_mixed_frame` (a DataFrame).
+
+Model
+-----
+
+.. math::
+
+    y = X b + \sum_{i=1}^k Z_i u_i + e,\qquad u_i \sim N(0, \sigma^2_i K_i),\qquad
+    e \sim N(0, \sigma^2_e I),
+
+with the variance components ``sigma^2`` estimated by REML (default) or ML through EM
+(accelerated by SQUAREM), ``b`` by generalised least squares and ``u_i`` by their BLUPs.
+Rows with missing ``y`` are left out of the fit and predicted by ``x_i'b + sum z_i'u``.
+
+Engine choice: one random effect whose ``Z K Z'`` is dense (a kernel) and at least
+half the size of the data goes through the EMMA spectral path
+(:mod:`imputer.mixed._spectral`, one eigendecomposition, ``O(n)`` per iteration);
+everything else through Henderson's mixed-model equations (:mod:`imputer.mixed._mme`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
+from imputer.mixed._design import build_frame_problem
+from imputer.mixed._emreml import MMEEngine, run_em
+from imputer.mixed._mme import Gram
+from imputer.mixed._spectral import SpectralEngine
+from imputer.mixed._validate import Problem, build_problem
+from imputer.mixed.result import MixedResult
+
+__all__ = ["fit_mixed", "fit_mixed_frame", "fit_problem"]
+
+DEFAULT_TOL = 1e-9
+DEFAULT_MAX_ITER = 10_000
+_SPECTRAL_MAX_N = 20_000
+
+
+def _check_options(tol: Any, max_iter: Any, accelerate: Any) -> tuple[float, int]:
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)):
+        raise ImputerTypeError(f"tol must be a positive number, got {tol!r}")
+    if not (np.isfinite(tol) and tol > 0):
+        raise ImputerValueError(f"tol must be a positive finite number, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
+        raise ImputerTypeError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if max_iter < 1:
+        raise ImputerValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not isinstance(accelerate, (bool, np.bool_)):
+        raise ImputerTypeError(f"accelerate must be True or False, got {accelerate!r}")
+    return float(tol), int(max_iter)
+
+
+def _init(init: Any, names: list[str], default: np.ndarray) -> np.ndarray:
+    if init is None:
+        return default
+    k1 = len(names) + 1
+    labels = names + ["residual"]
+    if isinstance(init, Mapping):
+        missing = [n for n in labels if n not in init]
+        extra = [str(n) for n in init if n not in labels]
+        if missing or extra:
+            raise ImputerValueError(f"init must give a variance for each of {labels}; missing {missing}, unknown {extra}")
+        vals = [init[n] for n in labels]
+    elif isinstance(init, pd.Series):
+        return _init(init.to_dict(), names, default)
+    elif isinstance(init, Sequence) or isinstance(init, np.ndarray):
+        vals = list(np.asarray(init, dtype=object).ravel())
+        if len(vals) != k1:
+            raise ImputerValueError(f"init must have {k1} variances ({labels}), got {len(vals)}")
+    else:
+        raise ImputerTypeError(f"init must be a dict, Series or sequence of variances, got {type(init).__name__}")
+    try:
+        arr = np.asarray(vals, dtype=float)
+    except (TypeError, ValueError):
+        raise ImputerTypeError(f"init must contain numbers, got {vals!r}") from None
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ImputerValueError(f"init variances must be positive and finite, got {arr.tolist()}")
+    return arr
+
+
+def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, ml: bool, force: str | None):
+    obs = problem.observed
+    comps = problem.components
+    Zo = [c.Z[obs] for c in comps]
+    n, p = Xo.shape
+    use_spectral = False
+    if len(comps) == 1:
+        c = comps[0]
+        ztz = (Zo[0].T @ Zo[0]).tocsr()
+        incidence = c.eig is None and ztz.nnz == np.count_nonzero(ztz.diagonal())
+        use_spectral = not incidence and p + c.r > n / 2 and n <= _SPECTRAL_MAX_N
+    if force is not None:
+        use_spectral = force == "spectral"
+    if use_spectral:
+        c = comps[0]
+        return SpectralEngine(Xo, y0, Zo[0], c.eig, c.r, ml), "spectral"
+    return MMEEngine(Gram(Xo, y0, Zo, [c.L for c in comps]), ml), "mme"
+
+
+def fit_mixed(
+    y: Any,
+    X: Any = None,
+    ZETA: Any = None,
+    *,
+    method: str = "REML",
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    init: Any = None,
+    accelerate: bool = True,
+) -> MixedResult:
+    """Fit ``y = X b + sum_i Z_i u_i + e`` by EM-REML (or EM-ML).
+
+    Parameters
+    ----------
+    y : array-like or Series, shape (n,)
+        Response; NaN marks missing values, which are predicted.
+    X : array-like or DataFrame, shape (n, p), optional
+        Fixed-effect design (full column rank on the observed rows). Default: an
+        intercept column ``"(Intercept)"``. A DataFrame's columns label ``beta``.
+    ZETA : list or dict of dict, optional
+        Random effects, each ``{"Z": Z, "K": K}``: ``Z`` shape (n, q_i), dense,
+        scipy.sparse or DataFrame (its columns label the levels); ``K`` shape (q_i, q_i),
+        symmetric positive semi-definite (identity when absent). A dict's keys name the
+        components; a list's are named ``u1, u2, ...``.
+    method : {"REML", "ML"}
+    tol : float
+        Convergence tolerance on the relative change of the variance components
+        (see :mod:`imputer.mixed._emreml`).
+    max_iter : int
+        Maximum number of outer iterations.
+    init : dict, Series or sequence, optional
+        Starting variances for the components and ``"residual"`` (all > 0). Default:
+        the residual variance of the OLS fit, shared equally.
+    accelerate : bool, default True
+        SQUAREM acceleration of EM; False runs plain EM.
+
+    Returns
+    -------
+    MixedResult
+
+    Raises
+    ------
+    ImputerValueError, ImputerTypeError
+        Invalid input; the message names the argument or column at fault.
+    """
+    problem = build_problem(y, X, ZETA, method)
+    return fit_problem(
+        problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate
+    )
+
+
+def fit_mixed_frame(
+    data: pd.DataFrame,
+    response: str,
+    *,
+    fixed: Sequence[str] | None = None,
+    random: Sequence[str],
+    kernels: Mapping[str, pd.DataFrame] | None = None,
+    intercept: bool = True,
+    method: str = "REML",
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    init: Any = None,
+    accelerate: bool = True,
+) -> MixedResult:
+    """Fit a linear mixed model from the columns of a DataFrame.
+
+    ``fit_mixed_frame(df, "Yield", random=["Batch"])`` is lme4's
+    ``lmer(Yield ~ 1 + (1 | Batch), df)``; ``random=["batch", "batch:cask"]`` adds a
+    random intercept per observed ``batch x cask`` combination.
+
+    Parameters
+    ----------
+    data : DataFrame, shape (n, ...)
+        One row per observation; the response may be NaN (those rows are predicted).
+    response : str
+        Column holding ``y``.
+    fixed : list of str, optional
+        Fixed-effect columns: numeric ones enter as covariates, categorical/string/boolean
+        ones as treatment-coded dummies (first level dropped; labels like ``"sample[T.B]"``).
+    random : list of str
+        Grouping terms, each a random intercept: a column (``"batch"``) or an
+        interaction of columns (``"batch:cask"``, levels labelled ``"A:a"``).
+    kernels : dict of str -> DataFrame, optional
+        Relationship matrix ``K`` per term (``u ~ N(0, s2 K)``), indexed by level in its
+        rows and columns; default identity. Its index defines the term's levels, so
+        levels without observations are predicted too.
+    intercept : bool, default True
+        Include an ``"(Intercept)"`` column.
+    method, tol, max_iter, init, accelerate
+        As in :func:`fit_mixed`; ``init`` keys are the term names and ``"residual"``.
+
+    Returns
+    -------
+    MixedResult
+        Components named by their terms; ``fitted``/``completed``/``residuals`` indexed
+        like ``data``.
+
+    Raises
+    ------
+    ImputerValueError, ImputerTypeError
+        Naming the column, term or argument at fault.
+    """
+    problem = build_frame_problem(data, response, fixed, random, kernels, intercept, method)
+    return fit_problem(problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate)
+
+
+def fit_problem(
+    problem: Problem,
+    *,
+    method: str,
+    tol: float,
+    max_iter: int,
+    init: Any,
+    accelerate: bool,
+    engine_name: str | None = None,
+) -> MixedResult:
+    """Fit a validated :class:`~imputer.mixed._validate.Problem` (shared by both entry points).
+
+    ``engine_name`` forces ``"mme"`` or ``"spectral"`` (tests cross-check the two);
+    None chooses as described in the module docstring.
+    """
+    tol, max_iter = _check_options(tol, max_iter, accelerate)
+    ml = method == "ML"
+    obs = problem.observed
+    Xo, yo = problem.X[obs], problem.y[obs]
+    n, p = Xo.shape
+    b_ols, *_ = np.linalg.lstsq(Xo, yo, rcond=None)
+    y0 = yo - Xo @ b_ols  # centre on the OLS fit: same variance components, better conditioning
+    names = [c.name for c in problem.components]
+    k = len(names)
+    s2_ols = float(y0 @ y0) / (n - p)
+    if s2_ols <= 0:
+        raise ImputerValueError("y: the observed values are fitted exactly by X; the variance components are not identifiable")
+    engine, engine_name = _engine(problem, Xo, y0, ml, engine_name)
+    default = np.empty(k + 1)
+    for i, c in enumerate(problem.components):
+        Zo = c.Z[obs]
+        scale = float(Zo.multiply(Zo).sum()) / n if c.L is None else float(np.sum(np.asarray(Zo @ c.L) ** 2)) / n
+        default[i] = s2_ols / (k + 1) / max(scale, 1e-12)
+    default[k] = s2_ols / (k + 1)
+    theta0 = _init(init, names, default)
+    em = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
+    if not em.converged:
+        warnings.warn(
+            f"fit_mixed: EM did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
+            "the result is the last iterate",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    try:
+        fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
+    except np.linalg.LinAlgError as exc:
+        raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
+    return _result(problem, em, fin, b_ols, method, engine_name)
+
+
+def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, method: str, engine_name: str) -> MixedResult:
+    names = [c.name for c in problem.components]
+    k = len(names)
+    index = problem.index
+    b = b_ols + fin["b"]
+    fitted = problem.X @ b
+    u: dict[str, pd.Series] = {}
+    pev: dict[str, pd.Series] = {}
+    for i, c in enumerate(problem.components):
+        ui = np.asarray(fin["u"][i], dtype=float)
+        fitted = fitted + np.asarray(c.Z @ ui).ravel()
+        u[c.name] = pd.Series(ui, index=c.levels, name=c.name)
+        pev[c.name] = pd.Series(np.asarray(fin["pev"][i], dtype=float), index=c.levels, name=c.name)
+    y = problem.y
+    obs = problem.observed
+    completed = np.where(obs, y, fitted)
+    residuals = np.where(obs, y - fitted, np.nan)
+    theta = em.theta.copy()
+    theta[list(em.boundary)] = 0.0
+    n_obs = problem.n_obs
+    p = problem.X.shape[1]
+    d = p + k + 1
+    var_beta = pd.DataFrame(fin["var_b"], index=problem.x_names, columns=problem.x_names)
+    for arr in [theta, b, fitted[obs]]:
+        if not np.all(np.isfinite(arr)):
+            raise ImputerValueError("the fit produced non-finite estimates; check the scaling of y, X and K")
+    return MixedResult(
+        var_comp=pd.Series(theta, index=names + ["residual"], name="variance"),
+        beta=pd.Series(b, index=problem.x_names, name="beta"),
+        var_beta=var_beta,
+        u=u,
+        pev=pev,
+        fitted=pd.Series(fitted, index=index, name="fitted"),
+        completed=pd.Series(completed, index=index, name="completed"),
+        residuals=pd.Series(residuals, index=index, name="residuals"),
+        loglik=em.loglik,
+        aic=-2.0 * em.loglik + 2.0 * d,
+        bic=-2.0 * em.loglik + d * float(np.log(n_obs)),
+        n_iter=em.n_iter,
+        converged=em.converged,
+        loglik_history=_readonly(em.history),
+        boundary=tuple(names[i] for i in em.boundary),
+        method=method,
+        n_obs=n_obs,
+        n_missing=int((~obs).sum()),
+        n_evals=em.n_evals,
+        engine=engine_name,
+    )
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float)
+    a.setflags(write=False)
+    return a
