@@ -276,3 +276,12 @@ def test_example_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "Multivariate-normal EM imputation" in out
     assert "log-normal model: fills from" in out
+
+
+def test_mixed_example_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    # examples/mixed_sleepstudy.py: the EM-REML fit matches lme4's printed values.
+    import runpy
+
+    runpy.run_path(str(ROOT / "examples" / "mixed_sleepstudy.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Against lme4" in out and "Day 9 hidden for 3 subjects" in out
