@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -169,16 +170,19 @@ def read_csv_body(
     if not body.strip():
         raise ImputerValueError("body: the CSV body is empty; send a header row and data rows")
     try:
-        frame = pd.read_csv(
-            io.BytesIO(body),
-            sep=sep,
-            decimal=decimal,
-            na_values=list(na_values) or None,
-            index_col=None,
-        )
+        with warnings.catch_warnings():
+            # rows longer than the header: an error, not a silently dropped cell
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(body),
+                sep=sep,
+                decimal=decimal,
+                na_values=list(na_values) or None,
+                index_col=False,
+            )
     except UnicodeDecodeError as exc:
         raise ImputerValueError(f"body: the CSV is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImputerValueError(f"body: the CSV could not be parsed: {first}") from None
     if index_col is not None:

@@ -54,7 +54,13 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
 
+#: RFC 9110 reason phrases (Python's HTTPStatus names differ across versions).
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
 def _title(status: int) -> str:
+    if status in _TITLES:
+        return _TITLES[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:  # pragma: no cover - non-standard status

@@ -8,7 +8,7 @@ value, and every such field is declared nullable.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,7 +30,7 @@ __all__ = [
 #: an input cell: a finite number, a string (non-numeric columns) or null (missing).
 Cell = float | str | None
 #: an output cell: a number, a string, a boolean or null (missing or non-finite).
-OutCell = float | str | bool | None
+OutCell = bool | int | float | str | None
 #: a row label.
 IndexLabel = int | float | str
 
@@ -149,8 +149,3 @@ class Readiness(BaseModel):
     busy: int = Field(..., description="Workers running a computation.")
     waiting: int = Field(..., description="Requests waiting for a worker.")
     max_queue: int = Field(..., description="Requests allowed to wait before 503.")
-
-
-def dump_json(model: BaseModel, **kwargs: Any) -> bytes:
-    """Serialise a response model to JSON bytes (non-finite -> null)."""
-    return model.model_dump_json(**kwargs).encode()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame, SplitFrameOut
 
-__all__ = ["ImputeOptions", "ImputeRequest", "ImputeQuery", "ImputeResponse"]
+__all__ = ["ImputeOptions", "ImputeRequest", "ImputeQuery", "ImputeOptionsUsed", "ImputeResponse"]
 
 
 class ImputeOptions(RequestModel):
@@ -103,6 +103,15 @@ class ImputeQuery(BaseModel):
         )
 
 
+class ImputeOptionsUsed(ResponseModel):
+    """The options of the fit, engine defaults filled in."""
+
+    tol: float | None = Field(..., description="Convergence tolerance.")
+    max_iter: int = Field(..., description="Largest number of iterations.")
+    ridge: float | None = Field(..., description="Ridge added to the covariance diagonal.")
+    accelerate: bool = Field(..., description="Whether SQUAREM acceleration was used.")
+
+
 class ImputeResponse(ResponseModel):
     """Result of the EM fit (mirrors ``ImputeResult.to_dict()``)."""
 
@@ -119,13 +128,14 @@ class ImputeResponse(ResponseModel):
         ..., description="Observed-data log-likelihood after each iteration."
     )
     n_iter: int = Field(..., description="EM iterations run.")
+    n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(
         ..., description="Whether the tolerance was met within max_iter (false is a warning, "
         "not an error)."
     )
     n_rows: int = Field(..., description="Rows of the table.")
     n_missing: dict[str, int] = Field(..., description="Missing cells per modelled column.")
-    options: dict[str, Any] = Field(..., description="The options used, defaults filled in.")
+    options: ImputeOptionsUsed = Field(..., description="The options used, defaults filled in.")
     conditional_var: SplitFrameOut | None = Field(
         None,
         description="Conditional variance of each filled cell given the observed cells of "

@@ -133,7 +133,9 @@ class MixedResponse(ResponseModel):
     n_iter: int = Field(..., description="EM iterations run.")
     converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
     method: str = Field(..., description="REML or ML.")
-    boundary: Any = Field(..., description="Variance components estimated at the boundary (0).")
+    boundary: list[str] = Field(
+        ..., description="Names of the variance components estimated at the boundary (0)."
+    )
     loglik_history: list[float | None] = Field(
         ..., description="Log-likelihood after each iteration."
     )

@@ -1,0 +1,76 @@
+"""Fixtures: an app with its worker pool running (TestClient), settings overrides, data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import Settings, get_settings
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def base_settings(**changes: Any) -> Settings:
+    """Test settings: 2 workers, generous limits, then ``changes``."""
+    values: dict[str, Any] = {
+        "max_concurrent_jobs": 2,
+        "max_queue": 8,
+        "timeout_s": 60.0,
+        "api_keys": "",
+        "max_body_bytes": 64 * 1024 * 1024,
+    }
+    values.update(changes)
+    return Settings(**values)
+
+
+def _default_settings() -> Settings:
+    # no parameters: FastAPI would read them as query parameters of every route
+    return base_settings()
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    application = create_app()
+    application.dependency_overrides[get_settings] = _default_settings
+    return application
+
+
+@pytest.fixture(scope="session")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A TestClient whose lifespan (the worker pool) spans the session."""
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def settings_override(app: FastAPI) -> Iterator[Callable[..., Any]]:
+    """``settings_override(**changes)``: per-request settings for the rest of the test."""
+
+    def apply(**changes: Any) -> None:
+        app.dependency_overrides[get_settings] = lambda: base_settings(**changes)
+
+    yield apply
+    app.dependency_overrides[get_settings] = _default_settings
+
+
+@pytest.fixture(scope="session")
+def airquality() -> pd.DataFrame:
+    return pd.read_csv(DATA / "airquality.csv")
+
+
+@pytest.fixture(scope="session")
+def airquality_csv() -> bytes:
+    return (DATA / "airquality.csv").read_bytes()
+
+
+def split_of(frame: pd.DataFrame) -> dict[str, Any]:
+    """``frame`` in split orientation with NaN as null (what a client would send)."""
+    return json.loads(frame.to_json(orient="split"))
