@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Estimate the mean and covariance of the numeric columns by EM and write the "
             "table with each missing numeric cell replaced by its conditional expectation "
             "given the row's observed cells. Observed cells and non-numeric columns are "
-            "written unchanged."
+            "written unchanged. A CSV whose header starts with an empty cell (as written by "
+            "pandas' to_csv) is read with that first column as the row index, and the "
+            "index is written back; otherwise no index column is added."
         ),
     )
     imp.add_argument("input", metavar="IN", help="input table (.csv or .parquet)")

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import imputer
 from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
@@ -160,6 +162,29 @@ def test_transform_new_rows_is_conditional_mean(Est: type, air: pd.DataFrame, ro
         else:
             cv = c
         np.testing.assert_allclose(var[i, m], np.diag(cv), rtol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 30),
+    rate=st.floats(0.0, 1.0),
+    scale=st.sampled_from([1e-3, 1.0, 1e4]),
+)
+def test_transform_property(seed: int, n: int, rate: float, scale: float) -> None:
+    # Any new rows, any missingness: observed cells bit-for-bit, no NaN left, fills finite.
+    rng = np.random.default_rng(seed)
+    train = rng.normal(size=(40, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 1.0]])
+    train[rng.random(train.shape) < 0.2] = np.nan
+    est = sk_module.EMImputer().fit(train * scale)
+    x = rng.normal(size=(n, 3)) * scale
+    x[rng.random(x.shape) < rate] = np.nan
+    out = est.transform(x)
+    obs = ~np.isnan(x)
+    assert np.array_equal(out[obs], x[obs])
+    assert np.isfinite(out).all()
+    var = est.conditional_variance(x)
+    assert np.all(var[obs] == 0.0) and np.all(var[~obs] > 0.0)
 
 
 def test_transform_accepts_nullable_and_does_not_mutate(Est: type, air: pd.DataFrame) -> None:
