@@ -84,6 +84,8 @@ def _fixed_design(data: pd.DataFrame, fixed: list, intercept: bool) -> pd.DataFr
             cols[str(col)] = vals
             continue
         codes, levels = _codes(s)
+        if len(levels) < 2 and full_rank_done:
+            raise ImputerValueError(f"fixed: column {col!r} has only one level ({levels[0]!r}): it has no effect to estimate")
         start = 1 if full_rank_done else 0
         for j in range(start, len(levels)):
             label = f"{col}[T.{levels[j]}]" if full_rank_done else f"{col}[{levels[j]}]"

@@ -169,10 +169,13 @@ def _check_rank(Xo: np.ndarray, names: list[str]) -> None:
     diag = np.abs(np.diag(R))
     rank = int(np.sum(diag > max(Xo.shape) * np.finfo(float).eps * 10 * diag[0]))
     if rank < p:
-        dependent = sorted(names[j] for j in piv[rank:])
+        # the columns taking part in a linear dependency: support of the null space
+        _, _, vt = np.linalg.svd(Xo / scale, full_matrices=True)
+        null = vt[rank:]
+        involved = [names[j] for j in range(p) if np.max(np.abs(null[:, j])) > 1e-8]
         raise ImputerValueError(
             f"X is rank-deficient (rank {rank} < {p} columns on the rows with observed y): "
-            f"column(s) {dependent} are linear combinations of the others"
+            f"column(s) {involved} are linearly dependent"
         )
 
 
