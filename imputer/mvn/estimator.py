@@ -81,7 +81,10 @@ class _LocalBaseEstimator:
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def __sklearn_clone__(self) -> _LocalBaseEstimator:
-        return type(self)(**self.get_params())
+        twin = type(self)(**self.get_params())
+        if "_output" in self.__dict__:  # keep set_output's choice, as scikit-learn does
+            twin._output = self._output  # type: ignore[attr-defined]
+        return twin
 
 
 class _LocalTransformerMixin:

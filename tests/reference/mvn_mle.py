@@ -38,9 +38,10 @@ set ``o``, ``n_g`` rows, group mean ``xbar_g``, centred scatter ``C_g``); with
 
 Optional prior (for ``ridge > 0``)
 ----------------------------------
-:class:`NormalInvWishartPrior`-style penalties are supplied as a callable
-``prior(mu, Sigma) -> (logprior, dlogprior/dmu, dlogprior/dSigma)``; the
-reference then maximises ``ell + logprior`` (the log-posterior, i.e. the MAP).
+A log prior (e.g. the engine's inverse-Wishart-type ridge penalty, written out in
+tests/imputer/mvn/test_reference_agreement.py) is supplied as a callable
+``prior(mu, Sigma) -> (logprior, dlogprior/dmu, dlogprior/dSigma)`` on the original
+scale; the reference then maximises ``ell + logprior`` (the log-posterior: the MAP).
 
 Numerics
 --------

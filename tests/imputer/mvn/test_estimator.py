@@ -318,10 +318,11 @@ def test_pipeline_and_clone(air: pd.DataFrame) -> None:
 def test_local_clone_protocol(air: pd.DataFrame) -> None:
     from sklearn.base import clone
 
-    est = LOCAL_MODULE.EMImputer(ridge=0.25).fit(air)
+    est = LOCAL_MODULE.EMImputer(ridge=0.25).set_output(transform="pandas").fit(air)
     twin = clone(est)
     assert type(twin) is LOCAL_MODULE.EMImputer and twin.ridge == 0.25
     assert not hasattr(twin, "mean_")
+    assert isinstance(twin.fit_transform(air), pd.DataFrame)
 
 
 def test_local_set_output_rejects_unknown() -> None:
