@@ -180,3 +180,26 @@ def test_airquality_ridge_posterior_mode(ridge: float) -> None:
 def test_simulated_ridge_posterior_mode(seed: int, n: int, p: int, ridge: float) -> None:
     # p >= n: the likelihood has no maximum; the posterior mode exists and is unique.
     _check_agreement(_simulate(seed, n, p, "MCAR"), ridge=ridge)
+
+
+def _hard(seed: int) -> pd.DataFrame:
+    """Slow EM: correlations ~0.9 and half the cells missing (large fraction of missing info)."""
+    rng = np.random.default_rng(seed)
+    p = 4
+    cov = 0.9 * np.ones((p, p)) + 0.1 * np.eye(p)
+    x = rng.multivariate_normal(np.zeros(p), cov, size=200)
+    x[rng.random(x.shape) < 0.5] = np.nan
+    return pd.DataFrame(x, columns=[f"x{j}" for j in range(p)])
+
+
+@pytest.mark.parametrize("accelerate", [True, False], ids=["squarem", "plain-em"])
+def test_high_missing_information(accelerate: bool) -> None:
+    frame = _hard(8)
+    res = imputer.impute(frame, accelerate=accelerate)
+    values = frame.to_numpy(dtype=float)
+    ref = mvn_mle(values)
+    assert ref.grad_norm < 1e-9
+    d_mean, d_cov = _sd_units(res.mean.to_numpy(), res.cov.to_numpy(), ref.mean, ref.cov)
+    assert d_mean < AGREE and d_cov < AGREE, (d_mean, d_cov, res.n_iter)
+    assert res.loglik >= ref.objective - LL_SLACK * abs(ref.objective)
+    assert res.converged
