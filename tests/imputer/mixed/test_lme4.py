@@ -29,7 +29,8 @@ import imputer
 # Until imputer.fit_mixed is merged, the engine tests are skipped (the reference and
 # closed-form checks run regardless). TEMPORARY: removed once the engine lands.
 needs_engine = pytest.mark.skipif(
-    not hasattr(imputer, "fit_mixed"), reason="imputer.fit_mixed not merged yet"
+    not (hasattr(imputer, "fit_mixed") and hasattr(imputer, "fit_mixed_frame")),
+    reason="imputer.fit_mixed / fit_mixed_frame not merged yet",
 )
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -328,3 +329,31 @@ def test_closed_forms_agree_with_lme4() -> None:
         ref = fixture(name)[method]["var_comp"]
         for k, v in make()["var_comp"].items():
             assert v == pytest.approx(ref["Residual" if k == "residual" else k], rel=1e-6), (name, k)
+
+
+# ---------------------------------------------------------------------------------------
+# The DataFrame entry point builds the same model from column names (lme4's formula
+# terms: "batch:cask" is the interaction, levels "A:a").
+@needs_engine
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_frame_entry_point_matches_lme4(name: str, method: str) -> None:
+    spec = MODELS[name]
+    ref = fixture(name)[method]
+    res = imputer.fit_mixed_frame(
+        load(name), spec["y"], fixed=spec["fixed"] or None, random=spec["random"], method=method
+    )
+    assert list(res.var_comp.index) == [*spec["random"], "residual"]
+    assert list(res.beta.index) == list(ref["fixef"])
+    resid = ref["var_comp"]["Residual"]
+    for term in spec["random"]:
+        want = ref["var_comp"][lme4_name(term)]
+        assert abs(res.var_comp[term] - want) <= RTOL_VC * max(want, 1e-3 * resid), term
+        want_u = pd.Series(ref["ranef"][lme4_name(term)])
+        got_u = res.u[term]
+        assert sorted(map(str, got_u.index)) == sorted(want_u.index)
+        got_u = pd.Series(got_u.to_numpy(), index=got_u.index.astype(str)).loc[want_u.index]
+        scale = max(float(np.max(np.abs(want_u))), 1e-3 * np.sqrt(resid))
+        np.testing.assert_allclose(got_u.to_numpy(), want_u.to_numpy(), rtol=0, atol=1e-5 * scale)
+    for k, v in ref["fixef"].items():
+        assert res.beta[k] == pytest.approx(v, rel=RTOL_VC), k
+    assert res.loglik == pytest.approx(ref["loglik"], rel=RTOL_LOGLIK)

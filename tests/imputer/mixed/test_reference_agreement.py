@@ -29,7 +29,8 @@ from tests.reference.mixed_reml import fit_reference, loglik
 # Until imputer.fit_mixed is merged, the engine tests are skipped (the reference and
 # closed-form checks run regardless). TEMPORARY: removed once the engine lands.
 needs_engine = pytest.mark.skipif(
-    not hasattr(imputer, "fit_mixed"), reason="imputer.fit_mixed not merged yet"
+    not (hasattr(imputer, "fit_mixed") and hasattr(imputer, "fit_mixed_frame")),
+    reason="imputer.fit_mixed / fit_mixed_frame not merged yet",
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "lme4"
@@ -169,6 +170,28 @@ def test_predictions_of_missing_rows(kernel: str, method: str) -> None:
     assert np.array_equal(completed[~missing], y.to_numpy()[~missing])
     np.testing.assert_allclose(completed[missing], ref.fitted[missing], rtol=0, atol=1e-5 * sd)
     assert not np.any(np.isnan(completed))
+
+
+
+@needs_engine
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_frame_entry_point_with_kernels(method: str) -> None:
+    """fit_mixed_frame with kernels indexed by level gives the reference's answer."""
+    y, X, zeta, missing = simulated("full-rank")
+    ind = zeta["g"]["Z"].idxmax(axis=1)
+    time = zeta["t"]["Z"].idxmax(axis=1)
+    data = pd.DataFrame({"y": y, "x": X["x"], "ind": ind, "time": time})
+    kernels = {
+        "ind": pd.DataFrame(zeta["g"]["K"], index=zeta["g"]["Z"].columns, columns=zeta["g"]["Z"].columns),
+        "time": pd.DataFrame(zeta["t"]["K"], index=zeta["t"]["Z"].columns, columns=zeta["t"]["Z"].columns),
+    }
+    res = imputer.fit_mixed_frame(data, "y", fixed=["x"], random=["ind", "time"], kernels=kernels, method=method)
+    ref = reference("full-rank", method)
+    np.testing.assert_allclose(res.var_comp.to_numpy(), ref.var_comp, rtol=1e-5)
+    u = res.u["ind"].loc[zeta["g"]["Z"].columns]
+    np.testing.assert_allclose(u.to_numpy(), ref.u["g"], rtol=0, atol=1e-5 * float(np.max(np.abs(ref.u["g"]))))
+    sd = float(np.nanstd(y.to_numpy()))
+    np.testing.assert_allclose(np.asarray(res.completed, dtype=float)[missing], ref.fitted[missing], rtol=0, atol=1e-5 * sd)
 
 
 # ---------------------------------------------------------------------------------------
