@@ -2,9 +2,9 @@ r"""EM driver: standardise, iterate (SQUAREM-accelerated), detect degeneracy, fi
 
 The engine works in standardised units ``z_ij = (x_ij - c_j) / s_j`` with ``c_j`` and
 ``s_j`` the mean and standard deviation (divisor ``n_j``) of column ``j``'s observed
-cells. Then the ridge prior's diagonal ``D = diag(s_j^2)`` is the identity, the start
-``(mu, Sigma) = (0, I)`` is the available-case moment estimate without correlations, and
-the convergence measure is the same in both unit systems.
+cells. Then the ridge prior's diagonal ``D = diag(s_j^2)`` is the identity and
+the convergence measure is the same in both unit systems. The start is the zero mean
+and the pairwise-complete correlation made positive definite (:func:`start_values`).
 
 Parameter vector for SQUAREM: ``x = (mu, vech(Sigma))`` (mean, then the lower triangle
 of the covariance row by row). An iterate whose covariance is not numerically positive
@@ -24,6 +24,8 @@ identical in original and standardised units.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,16 +34,30 @@ from imputer._squarem import squarem
 from imputer.mvn._kernels import (
     Infeasible,
     StandardData,
-    block_bounds,
     conditional_blocks,
     estep,
-    fill_block,
     mstep,
     precision,
+    prepare_blocks,
+    update_block,
 )
 from imputer.mvn._patterns import Patterns, build_patterns
 
-__all__ = ["FitOutcome", "Scaling", "standardise", "run_em", "fill_missing", "min_corr_eig"]
+__all__ = [
+    "FitOutcome",
+    "Scaling",
+    "blas_threads",
+    "conditional_variances",
+    "fill_missing",
+    "min_corr_eig",
+    "run_em",
+    "standardise",
+]
+
+#: Up to this many columns the row-level products are small, memory-bound GEMMs on which
+#: BLAS threads only add synchronisation cost (measured 3-5x slower with 2 threads on a
+#: 2-core machine under load), so BLAS is limited to one thread while the engine runs.
+SINGLE_THREAD_MAX_P = 64
 
 #: Smallest eigenvalue of the correlation matrix below which a covariance is treated as
 #: singular (a column is, to ~5 significant digits, a linear combination of the others).
@@ -86,21 +102,34 @@ class FitOutcome:
 
 
 def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling) -> StandardData:
-    """Build :class:`StandardData` from column vectors (NaN = missing) and the scaling."""
+    """Build :class:`StandardData` from column vectors (NaN = missing) and the scaling.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (n, p)
+        True where missing.
+    values : tuple of p ndarrays, each shape (n,)
+        Column values in original units (NaN where missing).
+    scaling : Scaling
+        ``z = (x - center) / scale``.
+    """
     patterns: Patterns = build_patterns(mask)
     p = len(values)
     inc = patterns.incomplete_rows
     comp = patterns.complete_rows
-    z_inc = np.empty((inc.size, p), dtype=float)
+    work = np.empty((inc.size, p), dtype=float)
     z_comp = np.empty((comp.size, p), dtype=float)
     for j, v in enumerate(values):
         col = (v[inc] - scaling.center[j]) / scaling.scale[j]
         col[np.isnan(col)] = 0.0
-        z_inc[:, j] = col
+        work[:, j] = col
         z_comp[:, j] = (v[comp] - scaling.center[j]) / scaling.scale[j]
-    s1 = z_comp.sum(axis=0)
+    s1 = np.ones(comp.size) @ z_comp
     s2 = z_comp.T @ z_comp
-    return StandardData(patterns=patterns, z_inc=z_inc, s1_complete=s1, s2_complete=s2)
+    del z_comp
+    return StandardData(
+        patterns=patterns, work=work, blocks=prepare_blocks(patterns), s1_complete=s1, s2_complete=s2
+    )
 
 
 def min_corr_eig(sigma: np.ndarray) -> float:
@@ -110,6 +139,21 @@ def min_corr_eig(sigma: np.ndarray) -> float:
         return 0.0
     corr = sigma / np.outer(d, d)
     return float(np.linalg.eigvalsh(corr)[0])
+
+
+@contextmanager
+def blas_threads(p: int) -> Iterator[None]:
+    """Limit BLAS to one thread for ``p <= SINGLE_THREAD_MAX_P`` (needs threadpoolctl; else no-op)."""
+    if p > SINGLE_THREAD_MAX_P:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it BLAS keeps its own thread count
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 class _Codec:
@@ -139,8 +183,40 @@ class _Codec:
         return float(max(d_mu.max(), d_sig.max()))
 
 
+def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
+    """Starting point: zero mean and the pairwise-complete correlation, made positive definite.
+
+    In standardised units the available-case means are 0 and variances 1; the
+    correlation of columns ``j, k`` is estimated from the rows observing both (0 when no
+    row does) and shrunk toward the identity, ``(1 - t) R + t I``, just enough to make its
+    smallest eigenvalue at least 0.01. Call before the first E-step (it reads the work
+    array while its missing cells are 0).
+    """
+    p = data.p
+    s2 = data.s2_complete + data.work.T @ data.work
+    observed = []
+    weights = []
+    for group in data.patterns.groups:
+        obs = np.ones((group.n_patterns, p))
+        np.put_along_axis(obs, group.miss, 0.0, axis=1)
+        observed.append(obs)
+        weights.append(group.counts.astype(float))
+    counts = np.full((p, p), float(data.n_complete))
+    if observed:
+        obs_all = np.concatenate(observed)
+        counts += obs_all.T @ (obs_all * np.concatenate(weights)[:, None])
+    corr = np.divide(s2, counts, out=np.zeros((p, p)), where=counts > 0)
+    np.fill_diagonal(corr, 1.0)
+    corr = np.clip(0.5 * (corr + corr.T), -1.0, 1.0)
+    e_min = float(np.linalg.eigvalsh(corr)[0])
+    if e_min < 0.01:
+        t = (0.01 - e_min) / (1.0 - e_min)
+        corr = (1.0 - t) * corr + t * np.eye(p)
+    return np.zeros(p), corr
+
+
 def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> FitOutcome:
-    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from ``(0, I)``."""
+    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from :func:`start_values`."""
     p = data.p
     codec = _Codec(p)
     best: dict[str, object] = {"obj": -np.inf, "x": None}
@@ -158,7 +234,7 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
         mu_new, sigma_new = mstep(data, mu, stats, ridge)
         return codec.pack(mu_new, sigma_new), stats.objective
 
-    x0 = codec.pack(np.zeros(p), np.eye(p))
+    x0 = codec.pack(*start_values(data))
     res = squarem(step, x0, distance=codec.distance, tol=tol, max_iter=max_iter, accelerate=accelerate)
     history = res.history
     finite = np.isfinite(history)
@@ -196,46 +272,42 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
 
 
 def fill_missing(
-    patterns: Patterns,
-    z_rows: np.ndarray,
-    mu: np.ndarray,
-    sigma: np.ndarray,
-    out: np.ndarray,
-    cond_var: np.ndarray | None,
-    scaling: Scaling | None = None,
+    data: StandardData, mu: np.ndarray, sigma: np.ndarray, out: np.ndarray, scaling: Scaling
 ) -> None:
-    """Write conditional means (and variances) of the missing cells into ``out``.
+    """Write the conditional means of the missing cells, in original units, into ``out``.
 
     Parameters
     ----------
-    patterns : Patterns
-        Patterns of the rows.
-    z_rows : ndarray, shape (n_inc, p)
-        Incomplete rows in the stacked (group, pattern) order of ``patterns``, in the
-        units of ``mu``/``sigma`` (missing cells: any finite value).
+    data : StandardData
+        The standardised data (its work array is overwritten).
     mu, sigma : ndarray, shapes (p,), (p, p)
-        Parameters (``sigma`` positive definite).
+        Standardised parameters (``sigma`` positive definite).
     out : ndarray, shape (n, p)
-        Receives ``c + s * E[z_M | z_O]`` at the missing cells (other cells untouched).
-    cond_var : ndarray, shape (n, p), or None
-        Receives ``s^2 * Var(z_j | z_O)`` at the missing cells.
-    scaling : Scaling, optional
-        Map to ``out``'s units (identity when None).
+        Receives ``center + scale * E[z_M | z_O]`` at the missing cells; other cells are
+        left untouched.
+    scaling : Scaling
+        The map to original units.
     """
     prec, _ = precision(sigma)
-    p = patterns.n_cols
-    center = np.zeros(p) if scaling is None else scaling.center
-    scale = np.ones(p) if scaling is None else scaling.scale
+    prec_mu = prec @ mu
+    groups = data.patterns.groups
+    per_group = [(conditional_blocks(prec, g)[0], mu[g.miss]) for g in groups]
+    inc = data.patterns.incomplete_rows
+    for blk in data.blocks:
+        cond, miss_mu = per_group[blk.group]
+        miss_all = groups[blk.group].miss
+        block = data.work[blk.start : blk.stop]
+        update_block(block, blk, miss_mu, cond, prec, prec_mu, miss_all)
+        miss = miss_all[blk.loc]
+        z = block.reshape(-1)[blk.flat]
+        out[inc[blk.start : blk.stop, None], miss] = scaling.center[miss] + scaling.scale[miss] * z
+
+
+def conditional_variances(patterns: Patterns, sigma: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
+    """Write ``scale_j^2 Var(z_j | z_O)`` at the missing cells of ``out`` (shape (n, p))."""
+    prec, _ = precision(sigma)
     for group in patterns.groups:
         cond, _ = conditional_blocks(prec, group)
         cdiag = np.diagonal(cond, axis1=1, axis2=2)
-        for a, b in block_bounds(group.n_rows, p):
-            dev = z_rows[group.offset + a : group.offset + b] - mu
-            loc = group.row_pattern[a:b]
-            miss = group.miss[loc]
-            fill_block(dev, miss, cond[loc], prec)
-            rows = group.rows[a:b, None]
-            zm = np.take_along_axis(dev, miss, axis=1) + mu[miss]
-            out[rows, miss] = center[miss] + scale[miss] * zm
-            if cond_var is not None:
-                cond_var[rows, miss] = scale[miss] ** 2 * cdiag[loc]
+        miss = group.miss[group.row_pattern]
+        out[group.rows[:, None], miss] = scale[miss] ** 2 * cdiag[group.row_pattern]

@@ -8,10 +8,16 @@ missing set ``M`` and observed set ``O``, with precision ``Lambda = Sigma^{-1}``
     z_M \mid z_O \sim N\big(\mu_M - C_M \Lambda_{MO}(z_O - \mu_O),\; C_M\big),
     \qquad C_M = (\Lambda_{MM})^{-1}.
 
-Only ``m x m`` blocks are factorised per pattern (``m`` = number of missing cells, usually
-much smaller than the number observed), and ``Lambda_{MO}(z_O - mu_O)`` is the ``M`` part
-of ``Lambda d`` with ``d`` the row's deviation with missing cells set to zero -- one dense
-``n x p`` by ``p x p`` product over the rows, as fast as the cross-product itself.
+Only ``m x m`` blocks are inverted per pattern (``m`` = number of missing cells, usually
+much smaller than the number observed), by a sweep vectorised over the patterns of a
+group, and ``Lambda_{MO}(z_O - mu_O)`` is the ``M`` part of ``Lambda (v - mu)`` where ``v``
+is the row with its missing cells set to ``mu_M`` -- one dense ``n x p`` by ``p x p``
+product over the rows per iteration, about the cost of the cross-product itself.
+
+Row-level storage: one work array holding the incomplete rows (observed cells fixed,
+missing cells overwritten by every E-step with the conditional means at the current
+parameters), plus precomputed flat indices of the missing cells. The complete rows only
+enter through their sum and cross-product, computed once.
 
 E-step statistics at ``theta = (mu, Sigma)``, with ``zhat_i`` the row completed by its
 conditional mean:
@@ -51,12 +57,16 @@ from imputer.mvn._patterns import PatternGroup, Patterns
 __all__ = [
     "Infeasible",
     "StandardData",
+    "Block",
     "EStep",
+    "block_bounds",
     "conditional_blocks",
     "estep",
     "mstep",
-    "fill_block",
     "precision",
+    "spd_inverse_batch",
+    "prepare_blocks",
+    "update_block",
 ]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -69,6 +79,32 @@ class Infeasible(Exception):
 
 
 @dataclass(frozen=True)
+class Block:
+    """A run of incomplete rows of one pattern group, with its missing-cell indices.
+
+    Attributes
+    ----------
+    group : int
+        Index of the pattern group (all rows have ``m`` missing cells).
+    start, stop : int
+        Rows ``start:stop`` of the work array.
+    loc : ndarray of intp, shape (r,)
+        Pattern (within the group) of each row.
+    flat : ndarray of intp, shape (r, m)
+        Flat positions of the missing cells in the C-ordered ``(r, p)`` block.
+    flat_t : ndarray of intp, shape (r, m)
+        Flat positions of the missing cells in the C-ordered transposed ``(p, r)`` block.
+    """
+
+    group: int
+    start: int
+    stop: int
+    loc: np.ndarray
+    flat: np.ndarray
+    flat_t: np.ndarray
+
+
+@dataclass(frozen=True)
 class StandardData:
     """Data prepared for EM, in standardised units.
 
@@ -76,8 +112,11 @@ class StandardData:
     ----------
     patterns : Patterns
         Missingness patterns of the rows.
-    z_inc : ndarray, shape (n_inc, p), C order
-        Incomplete rows in stacked (group, pattern) order, missing cells 0.
+    work : ndarray, shape (n_inc, p), C order -- mutable
+        Incomplete rows in stacked (group, pattern) order; each E-step overwrites the
+        missing cells with conditional means at its parameters.
+    blocks : tuple of Block
+        Row blocks of ``work``.
     s1_complete : ndarray, shape (p,)
         Sum of the complete rows.
     s2_complete : ndarray, shape (p, p)
@@ -85,7 +124,8 @@ class StandardData:
     """
 
     patterns: Patterns
-    z_inc: np.ndarray
+    work: np.ndarray
+    blocks: tuple[Block, ...]
     s1_complete: np.ndarray
     s2_complete: np.ndarray
 
@@ -124,6 +164,35 @@ class EStep:
     scatter: np.ndarray
 
 
+def block_bounds(n_rows: int, p: int) -> list[tuple[int, int]]:
+    """Split ``range(n_rows)`` into blocks of about ``_BLOCK_ELEMENTS / p`` rows."""
+    size = max(256, _BLOCK_ELEMENTS // max(p, 1))
+    return [(a, min(a + size, n_rows)) for a in range(0, n_rows, size)]
+
+
+def prepare_blocks(patterns: Patterns) -> tuple[Block, ...]:
+    """Row blocks of the work array with the flat indices of their missing cells."""
+    p = patterns.n_cols
+    blocks = []
+    for gi, group in enumerate(patterns.groups):
+        for a, b in block_bounds(group.n_rows, p):
+            loc = group.row_pattern[a:b]
+            miss = group.miss[loc]
+            r = b - a
+            rows = np.arange(r, dtype=np.intp)[:, None]
+            blocks.append(
+                Block(
+                    group=gi,
+                    start=group.offset + a,
+                    stop=group.offset + b,
+                    loc=loc,
+                    flat=rows * p + miss,
+                    flat_t=miss * r + rows,
+                )
+            )
+    return tuple(blocks)
+
+
 def precision(sigma: np.ndarray) -> tuple[np.ndarray, float]:
     """``(Sigma^-1, log|Sigma|)`` through a Cholesky factor; raises :class:`Infeasible`."""
     if not np.all(np.isfinite(sigma)):
@@ -136,8 +205,48 @@ def precision(sigma: np.ndarray) -> tuple[np.ndarray, float]:
     if np.any(diag <= 0.0):
         raise Infeasible("singular covariance")
     prec = scipy.linalg.cho_solve((chol, True), np.eye(sigma.shape[0]), check_finite=False)
-    prec = 0.5 * (prec + prec.T)
+    prec = np.ascontiguousarray(0.5 * (prec + prec.T))
     return prec, 2.0 * float(np.sum(np.log(diag)))
+
+
+def spd_inverse_batch(mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverses and log-determinants of a stack of symmetric positive-definite matrices.
+
+    Gauss-Jordan sweep on every pivot, vectorised over the stack (``m`` vector
+    operations on ``(G, m, m)``); the pivots are the successive Schur complements, so a
+    non-positive pivot means the matrix is not positive definite.
+
+    Parameters
+    ----------
+    mats : ndarray, shape (G, m, m)
+
+    Returns
+    -------
+    inv : ndarray, shape (G, m, m)
+    logdet : ndarray, shape (G,)
+        ``log|mats|``.
+    """
+    a = np.array(mats, dtype=float, copy=True)
+    g, m, _ = a.shape
+    if m == 1:
+        d = a[:, 0, 0]
+        if not np.all(d > 0.0):
+            raise Infeasible("matrix not positive definite")
+        return (1.0 / d)[:, None, None], np.log(d)
+    logdet = np.zeros(g)
+    tmp = np.empty_like(a)
+    for k in range(m):
+        d = a[:, k, k].copy()
+        if not np.all(d > 0.0):
+            raise Infeasible("matrix not positive definite")
+        logdet += np.log(d)
+        rd = a[:, k, :] / d[:, None]
+        np.multiply(a[:, k, :, None], rd[:, None, :], out=tmp)
+        a -= tmp
+        a[:, k, :] = rd
+        a[:, :, k] = rd
+        a[:, k, k] = -1.0 / d
+    return np.negative(a, out=a), logdet
 
 
 def conditional_blocks(prec: np.ndarray, group: PatternGroup) -> tuple[np.ndarray, np.ndarray]:
@@ -158,89 +267,84 @@ def conditional_blocks(prec: np.ndarray, group: PatternGroup) -> tuple[np.ndarra
         ``log|C_M|``.
     """
     miss = group.miss
-    if group.n_miss == 1:
-        d = prec[miss[:, 0], miss[:, 0]]
-        if not np.all(d > 0.0):
-            raise Infeasible("non-positive precision diagonal")
-        return (1.0 / d)[:, None, None], -np.log(d)
     block = prec[miss[:, :, None], miss[:, None, :]]
-    try:
-        chol = np.linalg.cholesky(block)
-    except np.linalg.LinAlgError as exc:
-        raise Infeasible(str(exc)) from None
-    diag = np.diagonal(chol, axis1=1, axis2=2)
-    if not np.all(diag > 0.0):
-        raise Infeasible("singular precision block")
-    logdet = -2.0 * np.sum(np.log(diag), axis=1)
-    inv_chol = np.linalg.inv(chol)
-    cond = np.matmul(np.swapaxes(inv_chol, 1, 2), inv_chol)
-    return cond, logdet
+    inv, logdet = spd_inverse_batch(block)
+    return inv, -logdet
 
 
-def fill_block(
-    dev: np.ndarray, miss_rows: np.ndarray, cond_rows: np.ndarray, prec: np.ndarray
+def update_block(
+    block: np.ndarray,
+    blk: Block,
+    miss_mu: np.ndarray,
+    cond: np.ndarray,
+    prec: np.ndarray,
+    prec_mu: np.ndarray,
+    miss: np.ndarray,
 ) -> None:
-    """Replace the missing cells of a block of centred rows by their conditional deviations.
+    """Overwrite the missing cells of a block of rows with their conditional means.
 
     Parameters
     ----------
-    dev : ndarray, shape (r, p), C order, modified in place
-        ``z_i - mu`` for rows that all have ``m`` missing cells (missing cells: any value).
-        On return the missing cells hold ``E[z_M | z_O] - mu_M``.
-    miss_rows : ndarray of intp, shape (r, m)
-        Missing columns of each row.
-    cond_rows : ndarray, shape (r, m, m)
-        Conditional covariance ``C_M`` of each row's pattern.
+    block : ndarray, shape (r, p), C order, modified in place
+        Rows that all have ``m`` missing cells.
+    blk : Block
+        Its indices.
+    miss_mu : ndarray, shape (G, m)
+        ``mu_M`` of every pattern of the group.
+    cond : ndarray, shape (G, m, m)
+        ``C_M`` of every pattern of the group.
     prec : ndarray, shape (p, p)
-        Precision matrix.
+        ``Lambda``.
+    prec_mu : ndarray, shape (p,)
+        ``Lambda mu``.
+    miss : ndarray of intp, shape (G, m)
+        Missing columns of every pattern of the group.
     """
-    r, p = dev.shape
-    flat = np.arange(r, dtype=np.intp)[:, None] * p + miss_rows
-    dflat = dev.reshape(-1)
-    dflat[flat] = 0.0
-    lam_d = (dev @ prec).reshape(-1)[flat]  # (r, m): Lambda_MO (z_O - mu_O)
-    if miss_rows.shape[1] == 1:
-        dflat[flat] = -cond_rows[:, 0, :] * lam_d
+    flat_block = block.reshape(-1)
+    mu_rows = miss_mu[blk.loc]
+    flat_block[blk.flat] = mu_rows
+    # (Lambda (v - mu))_M for every row, from the transposed product (faster for tall blocks)
+    lam = (prec @ block.T).reshape(-1)[blk.flat_t] - prec_mu[miss[blk.loc]]
+    if cond.shape[1] == 1:
+        flat_block[blk.flat] = mu_rows - cond[blk.loc, 0, :] * lam
     else:
-        dflat[flat] = -np.matmul(cond_rows, lam_d[:, :, None])[:, :, 0]
-
-
-def block_bounds(n_rows: int, p: int) -> list[tuple[int, int]]:
-    """Split ``range(n_rows)`` into blocks of about ``_BLOCK_ELEMENTS / p`` rows."""
-    size = max(256, _BLOCK_ELEMENTS // max(p, 1))
-    return [(a, min(a + size, n_rows)) for a in range(0, n_rows, size)]
+        c = cond[blk.loc]
+        flat_block[blk.flat] = mu_rows - np.matmul(c, lam[:, :, None])[:, :, 0]
 
 
 def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> EStep:
     """E-step statistics and observed-data log-likelihood at ``(mu, Sigma)``.
 
-    Raises :class:`Infeasible` when ``Sigma`` (or a block of its inverse) is not
-    numerically positive definite.
+    Leaves the conditional means at ``(mu, Sigma)`` in ``data.work``. Raises
+    :class:`Infeasible` when ``Sigma`` (or a block of its inverse) is not numerically
+    positive definite.
     """
     n, p = data.n, data.p
     prec, logdet_sigma = precision(sigma)
-    nc = data.n_complete
-    s1 = data.s1_complete
-    dsum = s1 - nc * mu
-    scatter = data.s2_complete - np.outer(s1, mu) - np.outer(mu, s1) + nc * np.outer(mu, mu)
+    prec_mu = prec @ mu
     entropy = 0.0
     cond_sum = np.zeros(p * p)
+    per_group = []
     for group in data.patterns.groups:
         cond, logdet = conditional_blocks(prec, group)
         w = group.counts.astype(float)
-        m = group.n_miss
-        entropy += float(w @ (m * (LOG_2PI + 1.0) + logdet))
+        entropy += float(w @ (group.n_miss * (LOG_2PI + 1.0) + logdet))
         idx = group.miss[:, :, None] * p + group.miss[:, None, :]
         cond_sum += np.bincount(idx.reshape(-1), weights=(w[:, None, None] * cond).reshape(-1), minlength=p * p)
-        loc_all = group.row_pattern
-        for a, b in block_bounds(group.n_rows, p):
-            dev = data.z_inc[group.offset + a : group.offset + b] - mu
-            loc = loc_all[a:b]
-            fill_block(dev, group.miss[loc], cond[loc], prec)
-            dsum += dev.sum(axis=0)
-            scatter += dev.T @ dev
-    scatter += cond_sum.reshape(p, p)
+        per_group.append((cond, mu[group.miss]))
+    s1 = data.s1_complete.copy()
+    s2 = data.s2_complete.copy()
+    groups = data.patterns.groups
+    for blk in data.blocks:
+        cond, miss_mu = per_group[blk.group]
+        block = data.work[blk.start : blk.stop]
+        update_block(block, blk, miss_mu, cond, prec, prec_mu, groups[blk.group].miss)
+        s1 += np.ones(block.shape[0]) @ block
+        s2 += block.T @ block
+    # scatter about mu: sum (z - mu)(z - mu)' = S2 - s1 mu' - mu s1' + n mu mu'
+    scatter = s2 - np.outer(s1, mu) - np.outer(mu, s1) + n * np.outer(mu, mu) + cond_sum.reshape(p, p)
     scatter = 0.5 * (scatter + scatter.T)
+    dsum = s1 - n * mu
     loglik = -0.5 * (n * p * LOG_2PI + n * logdet_sigma + float(np.sum(prec * scatter))) + 0.5 * entropy
     objective = loglik
     if ridge > 0.0:

@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from imputer.errors import ConvergenceWarning, ImputerValueError
-from imputer.mvn._fit import Scaling, fill_missing, run_em, standardise
-from imputer.mvn._kernels import conditional_blocks, precision
+from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
 from imputer.mvn._validate import check_options, prepare
 from imputer.mvn.result import ImputeResult
 
@@ -64,17 +63,6 @@ def _scaling(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask
             )
         center[j], scale[j], n_obs[j] = c, s, obs.size
     return Scaling(center=center, scale=scale, n_observed=n_obs)
-
-
-def _conditional_variances(patterns: Any, sigma_z: np.ndarray, scaling: Scaling, n: int) -> np.ndarray:
-    out = np.zeros((n, patterns.n_cols), order="F")
-    prec, _ = precision(sigma_z)
-    for group in patterns.groups:
-        cond, _ = conditional_blocks(prec, group)
-        cdiag = np.diagonal(cond, axis1=1, axis2=2)
-        miss = group.miss[group.row_pattern]
-        out[group.rows[:, None], miss] = scaling.scale[miss] ** 2 * cdiag[group.row_pattern]
-    return out
 
 
 def _completed_frame(frame: pd.DataFrame, columns: tuple[Hashable, ...], filled: np.ndarray, n_missing: np.ndarray) -> pd.DataFrame:
@@ -171,9 +159,10 @@ def impute(
             "pass ridge > 0 (e.g. ridge=1) for a regularised estimate"
         )
 
-    std = standardise(mask, prep.values, scaling)
-    del mask
-    fit = run_em(std, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    with blas_threads(p):
+        std = standardise(mask, prep.values, scaling)
+        del mask
+        fit = run_em(std, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
     if fit.singular:
         warnings.warn(
             f"the covariance estimate is (nearly) singular (smallest eigenvalue of the correlation matrix "
@@ -194,12 +183,12 @@ def impute(
     filled = np.empty((n, p), order="F")
     for j, v in enumerate(prep.values):
         filled[:, j] = v
-    patterns = std.patterns
-    z_inc = std.z_inc
-    del std
-    fill_missing(patterns, z_inc, fit.mu, fit.sigma, filled, None, scaling)
-    del z_inc
-    cond_var = _conditional_variances(patterns, fit.sigma, scaling, n)
+    with blas_threads(p):
+        fill_missing(std, fit.mu, fit.sigma, filled, scaling)
+        patterns = std.patterns
+        del std  # the work array and indices go before the conditional variances come
+        cond_var = np.zeros((n, p), order="F")
+        conditional_variances(patterns, fit.sigma, scaling.scale, cond_var)
 
     labels = pd.Index(list(prep.columns), tupleize_cols=False)
     mean = pd.Series(scaling.mean_to_original(fit.mu), index=labels, name="mean")

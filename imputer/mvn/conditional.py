@@ -19,9 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from imputer.errors import ImputerValueError
-from imputer.mvn._fit import Scaling, fill_missing
+from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
 from imputer.mvn._kernels import Infeasible
-from imputer.mvn._patterns import build_patterns
 
 __all__ = ["fill_conditional"]
 
@@ -99,12 +98,12 @@ def fill_conditional(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> t
     sd = np.sqrt(np.diag(sigma))
     corr = sigma / np.outer(sd, sd)
     scaling = Scaling(center=mu, scale=sd, n_observed=np.zeros(p))
-    patterns = build_patterns(mask)
-    inc = patterns.incomplete_rows
-    z = (x[inc] - mu) / sd
-    z[np.isnan(z)] = 0.0
+    columns = tuple(np.ascontiguousarray(x[:, j]) for j in range(p))
     try:
-        fill_missing(patterns, np.ascontiguousarray(z), np.zeros(p), corr, filled, cond_var, scaling)
+        with blas_threads(p):
+            data = standardise(mask, columns, scaling)
+            fill_missing(data, np.zeros(p), corr, filled, scaling)
+            conditional_variances(data.patterns, corr, sd, cond_var)
     except Infeasible:
         raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
     return filled, cond_var
