@@ -26,13 +26,6 @@ import pytest
 
 import imputer
 
-# Until imputer.fit_mixed is merged, the engine tests are skipped (the reference and
-# closed-form checks run regardless). TEMPORARY: removed once the engine lands.
-needs_engine = pytest.mark.skipif(
-    not (hasattr(imputer, "fit_mixed") and hasattr(imputer, "fit_mixed_frame")),
-    reason="imputer.fit_mixed / fit_mixed_frame not merged yet",
-)
-
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURES = DATA / "lme4"
 
@@ -123,7 +116,6 @@ PUBLISHED = {
 }
 
 
-@needs_engine
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_published_lme4_reml(name: str) -> None:
     vc, fe, ll = PUBLISHED[name]
@@ -141,7 +133,6 @@ def test_published_lme4_reml(name: str) -> None:
 CASES = [(n, m) for n in MODELS for m in METHODS]
 
 
-@needs_engine
 @pytest.mark.parametrize(("name", "method"), CASES)
 def test_variance_components_match_lme4(name: str, method: str) -> None:
     ref = fixture(name)[method]
@@ -158,7 +149,6 @@ def test_variance_components_match_lme4(name: str, method: str) -> None:
     assert res.var_comp["residual"] == pytest.approx(scale, rel=RTOL_VC)
 
 
-@needs_engine
 @pytest.mark.parametrize(("name", "method"), CASES)
 def test_fixed_effects_and_likelihood_match_lme4(name: str, method: str) -> None:
     ref = fixture(name)[method]
@@ -174,7 +164,6 @@ def test_fixed_effects_and_likelihood_match_lme4(name: str, method: str) -> None
     np.testing.assert_allclose(var_beta, np.array(ref["vcov_fixef"]), rtol=1e-5)
 
 
-@needs_engine
 @pytest.mark.parametrize(("name", "method"), CASES)
 def test_blups_and_pev_match_lme4(name: str, method: str) -> None:
     ref = fixture(name)[method]
@@ -197,7 +186,6 @@ def test_blups_and_pev_match_lme4(name: str, method: str) -> None:
     np.testing.assert_allclose(fitted, np.array(ref["fitted"]), rtol=1e-6)
 
 
-@needs_engine
 def test_dyestuff2_batch_component_is_on_the_boundary() -> None:
     for method in METHODS:
         res = fit("dyestuff2", method)
@@ -305,7 +293,6 @@ EXACT = {
 }
 
 
-@needs_engine
 @pytest.mark.parametrize(("name", "method"), sorted(EXACT))
 def test_balanced_designs_match_closed_form(name: str, method: str) -> None:
     exact = EXACT[(name, method)]()
@@ -334,7 +321,6 @@ def test_closed_forms_agree_with_lme4() -> None:
 # ---------------------------------------------------------------------------------------
 # The DataFrame entry point builds the same model from column names (lme4's formula
 # terms: "batch:cask" is the interaction, levels "A:a").
-@needs_engine
 @pytest.mark.parametrize(("name", "method"), CASES)
 def test_frame_entry_point_matches_lme4(name: str, method: str) -> None:
     spec = MODELS[name]

@@ -26,13 +26,6 @@ import pytest
 import imputer
 from tests.reference.mixed_reml import fit_reference, loglik
 
-# Until imputer.fit_mixed is merged, the engine tests are skipped (the reference and
-# closed-form checks run regardless). TEMPORARY: removed once the engine lands.
-needs_engine = pytest.mark.skipif(
-    not (hasattr(imputer, "fit_mixed") and hasattr(imputer, "fit_mixed_frame")),
-    reason="imputer.fit_mixed / fit_mixed_frame not merged yet",
-)
-
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "lme4"
 
 N_IND, N_REC, N_TIME, N_MARKERS = 50, 3, 10, 200
@@ -116,7 +109,6 @@ def test_reference_is_at_an_interior_optimum(kernel: str, method: str) -> None:
     assert np.all(ref.var_comp > 0.05)
 
 
-@needs_engine
 @pytest.mark.parametrize(("kernel", "method"), CASES)
 def test_variance_components_and_likelihood(kernel: str, method: str) -> None:
     ref = reference(kernel, method)
@@ -130,7 +122,6 @@ def test_variance_components_and_likelihood(kernel: str, method: str) -> None:
     assert res.bic == pytest.approx(ref.bic, rel=1e-8)
 
 
-@needs_engine
 @pytest.mark.parametrize(("kernel", "method"), CASES)
 def test_fixed_effects(kernel: str, method: str) -> None:
     ref = reference(kernel, method)
@@ -142,7 +133,6 @@ def test_fixed_effects(kernel: str, method: str) -> None:
     np.testing.assert_allclose(np.asarray(res.var_beta, dtype=float), ref.var_beta, rtol=1e-4)
 
 
-@needs_engine
 @pytest.mark.parametrize(("kernel", "method"), CASES)
 def test_blups_and_pev(kernel: str, method: str) -> None:
     ref = reference(kernel, method)
@@ -156,7 +146,6 @@ def test_blups_and_pev(kernel: str, method: str) -> None:
         np.testing.assert_allclose(res.pev[name].to_numpy(), ref.pev[name], rtol=1e-4)
 
 
-@needs_engine
 @pytest.mark.parametrize(("kernel", "method"), CASES)
 def test_predictions_of_missing_rows(kernel: str, method: str) -> None:
     y, _, _, missing = simulated(kernel)
@@ -173,7 +162,6 @@ def test_predictions_of_missing_rows(kernel: str, method: str) -> None:
 
 
 
-@needs_engine
 @pytest.mark.parametrize("method", ["REML", "ML"])
 def test_frame_entry_point_with_kernels(method: str) -> None:
     """fit_mixed_frame with kernels indexed by level gives the reference's answer."""
