@@ -119,14 +119,21 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
 
 
 def _column_as_numbers(values: list[object]) -> np.ndarray | None:
-    """float64 array when every cell is a number or None, else None."""
-    if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
-        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-    return None
+    """int64 when every cell is an integer, float64 when every cell is a number or
+    None (missing -> NaN), else None (a text/mixed column, kept as objects)."""
+    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        return None
+    if all(isinstance(v, int) for v in values) and all(abs(v) < 2**63 for v in values):  # type: ignore[arg-type]
+        return np.array(values, dtype=np.int64)
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)  # type: ignore[arg-type]
 
 
 def frame_from_split(split: SplitFrame) -> pd.DataFrame:
-    """DataFrame from a validated split-orientation table (numeric columns as float64)."""
+    """DataFrame from a validated split-orientation table.
+
+    Integer columns become int64, other numeric columns (missing = null) float64,
+    anything else (text, mixed) an object column.
+    """
     n = len(split.data)
     cols: dict[str, object] = {}
     for j, name in enumerate(split.columns):

@@ -20,6 +20,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 import imputer
@@ -135,7 +136,10 @@ def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
         kernels = (
             None
             if request.kernels is None
-            else {name: _matrix(k) for name, k in request.kernels.items()}
+            else {
+                name: pd.DataFrame(_matrix(k.data), index=k.levels, columns=k.levels)
+                for name, k in request.kernels.items()
+            }
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

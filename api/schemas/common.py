@@ -27,8 +27,9 @@ __all__ = [
     "Readiness",
 ]
 
-#: an input cell: a finite number, a string (non-numeric columns) or null (missing).
-Cell = float | str | None
+#: an input cell: a finite number, a string (non-numeric columns) or null (missing);
+#: integers stay integers (an all-integer column is an int64 column).
+Cell = float | int | str | None
 #: an output cell: a number, a string, a boolean or null (missing or non-finite).
 OutCell = bool | int | float | str | None
 #: a row label.

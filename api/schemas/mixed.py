@@ -17,6 +17,7 @@ from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, Spli
 __all__ = [
     "MixedOptions",
     "RandomTerm",
+    "Kernel",
     "MixedRequest",
     "MixedFrameRequest",
     "MixedResponse",
@@ -86,21 +87,34 @@ class MixedRequest(RequestModel):
     options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
 
 
+class Kernel(RequestModel):
+    """A relationship matrix ``K`` of one random term, labelled by level."""
+
+    levels: list[str] = Field(..., min_length=1, description="Level labels, one per row and column.")
+    data: Matrix = Field(..., min_length=1, description="The matrix, one row per level.")
+
+
 class MixedFrameRequest(RequestModel):
     """Table form: one row per observation, model given by column names."""
 
     data: SplitFrame = Field(..., description="The table (missing response cells are null).")
     response: str = Field(..., min_length=1, description="Column holding the response.")
     fixed: list[str] | None = Field(
-        None, description="Numeric columns entering the fixed effects (besides the intercept)."
+        None,
+        description="Fixed-effect columns (besides the intercept): numeric ones as covariates, "
+        "text ones as treatment-coded dummies.",
     )
     random: list[str] = Field(
-        ..., min_length=1, description="Grouping columns, one random intercept per level of each."
+        ...,
+        min_length=1,
+        description="Random-intercept terms: a grouping column ('batch') or an interaction "
+        "of columns ('batch:cask').",
     )
-    kernels: dict[str, Matrix] | None = Field(
+    kernels: dict[str, Kernel] | None = Field(
         None,
-        description="Optional covariance structure per grouping column (levels in sorted "
-        "order); identity when absent.",
+        description="Optional relationship matrix per random term, labelled by level "
+        "(its labels define the term's levels; levels without observations are predicted "
+        "too); identity when absent.",
     )
     intercept: bool = Field(True, description="Include an intercept in the fixed effects.")
     options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
