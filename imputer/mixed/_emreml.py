@@ -8,8 +8,11 @@ extrapolates and falls back to plain EM whenever an extrapolated point is infeas
 (a component <= 0) or has a lower likelihood, so the recorded history is non-decreasing.
 
 Convergence: the fit stops when one EM step changes every variance component by at most
-``tol`` relative to the total variance ``sum(theta)``:
-``max_i |F(theta)_i - theta_i| / sum(theta) <= tol``.
+``tol`` relative to itself (floored at ``1e-10`` of the total variance ``sum(theta)``):
+``max_i |F(theta)_i - theta_i| / max(theta_i, 1e-10 sum(theta)) <= tol``. Near the
+optimum the log-likelihood then changes by ``O(tol^2)``, so no separate criterion on it
+is needed; a component crawling towards zero never meets this criterion and is settled
+by the boundary probe below instead.
 
 Zero boundary. Where the REML/ML optimum has ``s2_i = 0``, EM (accelerated or not)
 approaches it only sublinearly (``s2_i`` falls like ``1/t``). Whenever a component's share
@@ -35,6 +38,7 @@ __all__ = ["MMEEngine", "EMResult", "run_em"]
 _PROBE_SHARE = 1e-3
 _CHUNK = 100
 _SCORE_TOL = 1e-9
+_FLOOR = 1e-10
 
 
 class MMEEngine:
@@ -95,7 +99,8 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
     total = float(np.sum(np.abs(b)))
     if not np.isfinite(total) or total <= 0:
         return np.inf
-    return float(np.max(np.abs(b - a))) / total
+    scale = np.maximum(np.abs(b), _FLOOR * total)
+    return float(np.max(np.abs(b - a) / scale))
 
 
 def _fit_active(engine, theta: np.ndarray, active: tuple[int, ...], tol: float, max_iter: int, accelerate: bool):
