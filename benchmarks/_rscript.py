@@ -68,7 +68,13 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, na_rep="NA", float_format="%.17g")
 
 
-def run_amelia(df: pd.DataFrame, *, repeats: int = 3, timeout: float = TIMEOUT) -> dict[str, Any] | None:
+def run_amelia(
+    df: pd.DataFrame,
+    *,
+    repeats: int = 3,
+    tolerance: float | None = None,
+    timeout: float = TIMEOUT,
+) -> dict[str, Any] | None:
     """Time one Amelia EM chain on ``df`` (``amelia(x, m=1, boot.type="none")``).
 
     Parameters
@@ -77,6 +83,8 @@ def run_amelia(df: pd.DataFrame, *, repeats: int = 3, timeout: float = TIMEOUT) 
         Numeric columns, NaN = missing.
     repeats : int
         Runs inside one R process; the median is reported.
+    tolerance : float, optional
+        Amelia's EM tolerance (on its standardised scale); default Amelia's own (1e-4).
     timeout : float
         Seconds before the R process is abandoned.
 
@@ -90,7 +98,10 @@ def run_amelia(df: pd.DataFrame, *, repeats: int = 3, timeout: float = TIMEOUT) 
     with tempfile.TemporaryDirectory(prefix="imputer-amelia-") as tmp:
         path = Path(tmp) / "data.csv"
         _write_csv(df, path)
-        return _run("amelia_em.R", [str(path), str(int(repeats))], "Amelia", timeout)
+        args = [str(path), str(int(repeats))]
+        if tolerance is not None:
+            args.append(repr(float(tolerance)))
+        return _run("amelia_em.R", args, "Amelia", timeout)
 
 
 def run_lme4(
