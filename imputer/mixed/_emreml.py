@@ -16,7 +16,7 @@ by the boundary probe below instead.
 
 Zero boundary. Where the REML/ML optimum has ``s2_i = 0``, EM (accelerated or not)
 approaches it only sublinearly (``s2_i`` falls like ``1/t``). Whenever a component's share
-``s2_i / sum(theta)`` drops below ``1e-3`` (and again each time it falls another factor 10
+``s2_i / sum(theta)`` drops below ``1e-2`` (and again each time it falls another factor 10
 after a rejected probe), the driver *probes the boundary*: it fits the model without that
 component and accepts ``s2_i = 0`` when (a) the likelihood there is at least the current
 one and (b) the derivative of the log-likelihood in ``s2_i`` at ``0`` is ``<= 0`` (the
@@ -35,8 +35,7 @@ from imputer.mixed._mme import Gram, System
 
 __all__ = ["MMEEngine", "EMResult", "run_em"]
 
-_PROBE_SHARE = 1e-3
-_CHUNK = 100
+_PROBE_SHARE = 1e-2
 _SCORE_TOL = 1e-9
 _FLOOR = 1e-10
 
@@ -103,10 +102,38 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(b - a) / scale))
 
 
-def _fit_active(engine, theta: np.ndarray, active: tuple[int, ...], tol: float, max_iter: int, accelerate: bool):
-    """SQUAREM on the active components and the residual; returns (theta, AccelResult)."""
+class _Stop(Exception):
+    """Raised from the SQUAREM callback to hand control back for a boundary probe."""
+
+
+@dataclass
+class _Run:
+    theta: np.ndarray
+    history: list[float]
+    n_iter: int
+    n_evals: int
+    converged: bool
+
+
+def _fit_active(
+    engine,
+    theta: np.ndarray,
+    active: tuple[int, ...],
+    tol: float,
+    max_iter: int,
+    accelerate: bool,
+    stop=None,
+) -> _Run:
+    """SQUAREM on the active components and the residual.
+
+    ``stop(theta_full) -> bool`` is checked at every accepted iterate; when it returns
+    True the run ends early at that (feasible) iterate with ``converged=False``.
+    """
     k = engine.k
     idx = np.array(list(active) + [k])
+    evals = [0]
+    history: list[float] = []
+    last: list[np.ndarray] = []
 
     def embed(x: np.ndarray) -> np.ndarray:
         full = np.zeros(k + 1)
@@ -114,6 +141,7 @@ def _fit_active(engine, theta: np.ndarray, active: tuple[int, ...], tol: float, 
         return full
 
     def step(x: np.ndarray):
+        evals[0] += 1
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             return x, -np.inf
         full = embed(x)
@@ -122,8 +150,21 @@ def _fit_active(engine, theta: np.ndarray, active: tuple[int, ...], tol: float, 
             return x, -np.inf
         return new[idx], ll
 
-    res = squarem(step, theta[idx], distance=_distance, tol=tol, max_iter=max_iter, accelerate=accelerate)
-    return embed(res.x), res
+    def callback(x: np.ndarray, obj: float) -> None:
+        history.append(float(obj))
+        full = embed(x)
+        if stop is not None and stop(full):
+            last.append(full)
+            raise _Stop
+
+    try:
+        res = squarem(
+            step, theta[idx], distance=_distance, tol=tol, max_iter=max_iter,
+            accelerate=accelerate, callback=callback,
+        )
+    except _Stop:
+        return _Run(last[0], history, len(history), evals[0], False)
+    return _Run(embed(res.x), history, res.n_iter, res.n_evals, res.converged)
 
 
 def run_em(
@@ -154,42 +195,48 @@ def run_em(
     n_iter = n_evals = 0
     converged = False
     rejected: dict[int, float] = {}
-    while n_iter < max_iter:
-        budget = min(_CHUNK, max_iter - n_iter)
-        theta, res = _fit_active(engine, theta, active, tol, budget, accelerate)
-        n_iter += res.n_iter
-        n_evals += res.n_evals
-        history.extend(res.history.tolist())
-        total = float(theta.sum())
-        cands = [
+
+    def candidates(th: np.ndarray) -> list[int]:
+        total = float(th.sum())
+        return [
             i for i in active
-            if theta[i] < _PROBE_SHARE * total and theta[i] < rejected.get(i, np.inf) / 10.0
+            if th[i] < _PROBE_SHARE * total and th[i] < rejected.get(i, np.inf) / 10.0
         ]
+
+    while n_iter < max_iter:
+        run = _fit_active(
+            engine, theta, active, tol, max_iter - n_iter, accelerate,
+            stop=lambda th: bool(candidates(th)),
+        )
+        theta = run.theta
+        n_iter += run.n_iter
+        n_evals += run.n_evals
+        history.extend(run.history)
+        cands = candidates(theta)
         if not cands:
-            if res.converged:
-                converged = True
-                break
-            continue
+            converged = run.converged
+            break
         j = min(cands, key=lambda i: theta[i])
         ll_cur, _ = engine.evaluate(theta[:k], float(theta[k]), active)
         n_evals += 1
         reduced = tuple(i for i in active if i != j)
         trial = theta.copy()
         trial[j] = 0.0
-        trial, res0 = _fit_active(engine, trial, reduced, tol, max(1, max_iter - n_iter), accelerate)
-        n_iter += res0.n_iter
-        n_evals += res0.n_evals + 1
+        run0 = _fit_active(engine, trial, reduced, tol, max(1, max_iter - n_iter), accelerate)
+        trial = run0.theta
+        n_iter += run0.n_iter
+        n_evals += run0.n_evals + 2
         ll0, _ = engine.evaluate(trial[:k], float(trial[k]), reduced)
         score = engine.score_at_zero(trial[:k], float(trial[k]), reduced, j)
         ok = (
-            res0.converged
+            run0.converged
             and np.isfinite(score)
             and score * trial[k] <= _SCORE_TOL * engine.n
             and ll0 >= ll_cur - 1e-12 * max(1.0, abs(ll_cur))
         )
         if ok:
             theta, active = trial, reduced
-            history.extend(h for h in res0.history.tolist() if h >= ll_cur)
+            history.extend(h for h in run0.history if h >= ll_cur)
             history.append(ll0)
         else:
             rejected[j] = float(theta[j])
