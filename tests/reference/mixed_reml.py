@@ -147,7 +147,8 @@ class _Problem:
         self.n = self.y.size
         self.p = int(np.linalg.matrix_rank(self.X))
 
-    def pieces(self, s: np.ndarray) -> dict[str, np.ndarray | float]:
+    def pieces(self, s: np.ndarray) -> dict:
+        """Cholesky factors of V and X'V^-1X, GLS beta, V^-1 r, V^-1 X and ell at ``s``."""
         V = sum(si * Ai for si, Ai in zip(s, self.A))
         cf = scipy.linalg.cho_factor(V, lower=True)
         logdet_v = 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
@@ -164,11 +165,10 @@ class _Problem:
             ll = -0.5 * (self.n * _LOG2PI + logdet_v + quad)
         else:
             ll = -0.5 * ((self.n - self.p) * _LOG2PI + logdet_v + logdet_x + quad)
-        return {
-            "cf": cf, "cx": cx, "beta": beta, "Vi_r": Vi_r, "Vi_X": Vi_X, "loglik": ll,
-        }
+        return {"cf": cf, "cx": cx, "beta": beta, "Vi_r": Vi_r, "Vi_X": Vi_X, "loglik": ll}
 
     def P(self, pc: dict) -> np.ndarray:
+        """The matrix in the trace term of the gradient: V^-1 (ML) or P (REML)."""
         Vi = scipy.linalg.cho_solve(pc["cf"], np.eye(self.n))
         if self.method == "ML":
             return Vi
@@ -184,7 +184,10 @@ class _Problem:
         return float(pc["loglik"]), g
 
 
-def _objective(prob: _Problem, phi: np.ndarray, free: np.ndarray, full: np.ndarray):
+def _objective(
+    prob: _Problem, phi: np.ndarray, free: np.ndarray, full: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """-ell / n and its gradient over the log-variances of the free components."""
     s = full.copy()
     s[free] = np.exp(phi)
     try:
@@ -194,7 +197,11 @@ def _objective(prob: _Problem, phi: np.ndarray, free: np.ndarray, full: np.ndarr
     return -ll / prob.n, -(g[free] * s[free]) / prob.n
 
 
-def _newton_polish(prob, phi, free, full, gtol, max_steps=50):
+def _newton_polish(
+    prob: _Problem, phi: np.ndarray, free: np.ndarray, full: np.ndarray, gtol: float,
+    max_steps: int = 50,
+) -> tuple[np.ndarray, float]:
+    """Newton steps (finite-difference Hessian of the analytic gradient, backtracking)."""
     def grad(x):
         return _objective(prob, x, free, full)[1]
 
@@ -225,7 +232,10 @@ def _newton_polish(prob, phi, free, full, gtol, max_steps=50):
     return phi, float(np.max(np.abs(g))) if g.size else 0.0
 
 
-def _maximise(prob: _Problem, free: np.ndarray, full: np.ndarray, starts, gtol):
+def _maximise(
+    prob: _Problem, free: np.ndarray, full: np.ndarray, starts: list[np.ndarray], gtol: float
+) -> tuple[np.ndarray, float]:
+    """Best L-BFGS-B run over the starts, then Newton polish; returns all variances."""
     best = None
     for s0 in starts:
         x0 = np.log(np.asarray(s0, dtype=float)[free])
