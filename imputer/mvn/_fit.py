@@ -156,6 +156,10 @@ def blas_threads(p: int) -> Iterator[None]:
         yield
 
 
+class _SingularUpdate(Exception):
+    """Raised inside the EM map when an update is numerically singular."""
+
+
 class _Codec:
     """Pack ``(mu, Sigma)`` into ``x = (mu, vech(Sigma))`` and back; the distance."""
 
@@ -220,8 +224,12 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
     p = data.p
     codec = _Codec(p)
     best: dict[str, object] = {"obj": -np.inf, "x": None}
+    # monotone record of the objectives seen, the history if the run has to be cut short
+    histories: list[float] = []
+    counter = [0]
 
     def step(x: np.ndarray) -> tuple[np.ndarray, float]:
+        counter[0] += 1
         mu, sigma = codec.unpack(x)
         if min_corr_eig(sigma) < SINGULAR_EIG:
             return x, -np.inf
@@ -231,17 +239,33 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
             return x, -np.inf
         if stats.objective > best["obj"]:  # type: ignore[operator]
             best["obj"], best["x"] = stats.objective, x
+            histories.append(stats.objective)
         mu_new, sigma_new = mstep(data, mu, stats, ridge)
+        eig_new = min_corr_eig(sigma_new)
+        if eig_new < SINGULAR_EIG:
+            # an EM update from a valid point is (numerically) singular: the likelihood
+            # increases toward a singular covariance -- stop here
+            raise _SingularUpdate(eig_new)
         return codec.pack(mu_new, sigma_new), stats.objective
 
     x0 = codec.pack(*start_values(data))
-    res = squarem(step, x0, distance=codec.distance, tol=tol, max_iter=max_iter, accelerate=accelerate)
-    history = res.history
-    finite = np.isfinite(history)
-    if not finite.all():
-        history = history[: int(np.argmin(finite))]
-    converged = res.converged
-    mu, sigma = codec.unpack(res.x)
+    singular_eig: float | None = None
+    try:
+        res = squarem(step, x0, distance=codec.distance, tol=tol, max_iter=max_iter, accelerate=accelerate)
+    except _SingularUpdate as exc:
+        res = None
+        singular_eig = float(exc.args[0])
+    if res is not None:
+        history = res.history
+        finite = np.isfinite(history)
+        if not finite.all():
+            history = history[: int(np.argmin(finite))]
+        converged, n_iter, n_evals = res.converged, res.n_iter, res.n_evals
+        mu, sigma = codec.unpack(res.x)
+    else:
+        history = np.asarray(histories, dtype=float)
+        converged, n_iter, n_evals = False, len(histories), counter[0]
+        mu, sigma = codec.unpack(best["x"])  # type: ignore[arg-type]
     min_eig = min_corr_eig(sigma)
     stats = None
     if min_eig >= SINGULAR_EIG:
@@ -256,15 +280,17 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
         mu, sigma = codec.unpack(best["x"])  # type: ignore[arg-type]
         min_eig = min_corr_eig(sigma)
         stats = estep(data, mu, sigma, ridge)
-    singular = min_eig < 1e3 * SINGULAR_EIG
+    singular = min_eig < 1e3 * SINGULAR_EIG or singular_eig is not None
+    if singular_eig is not None:
+        min_eig = singular_eig
     return FitOutcome(
         mu=mu,
         sigma=sigma,
         loglik=stats.loglik,
         objective=stats.objective,
         history=history,
-        n_iter=res.n_iter,
-        n_evals=res.n_evals,
+        n_iter=n_iter,
+        n_evals=n_evals,
         converged=bool(converged and not singular),
         singular=bool(singular),
         min_eig=min_eig,

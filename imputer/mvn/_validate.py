@@ -96,8 +96,10 @@ def _array_to_frame(data: Any) -> pd.DataFrame:
         return pd.DataFrame(arr)
     if arr.dtype.kind == "b":
         raise ImputerTypeError("data: a boolean array has no numeric column to model")
-    if arr.dtype.kind != "O":
+    if arr.dtype.kind not in "OUS":
         raise ImputerTypeError(f"data: array of dtype {arr.dtype} has no numeric column to model")
+    if arr.dtype.kind != "O":  # a nested list mixing numbers and strings: keep the numbers
+        arr = np.asarray(data, dtype=object)
     # object array: None / NaN / pd.NA are missing, everything else must be a real number
     out = np.empty(arr.shape, dtype=float)
     for (i, j), v in np.ndenumerate(arr):

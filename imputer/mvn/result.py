@@ -94,11 +94,13 @@ class ImputeResult:
         Observed-data log-likelihood at the estimate, constants included:
         ``sum_i log N(x_{i,obs}; mu_obs, Sigma_obs,obs)`` (rows with nothing observed
         contribute 0). It does not include the ridge penalty.
-    loglik_history : ndarray, shape (n_iter,)
+    loglik_history : ndarray, shape (k,)
         The objective at each accepted iterate, non-decreasing: the observed-data
         log-likelihood when ``ridge == 0``, the log-posterior (log-likelihood plus log
-        prior, up to an additive constant, see :func:`imputer.impute`) when ``ridge > 0``.
-        The final estimate is one EM update past the last entry.
+        prior, see :func:`imputer.impute`) when ``ridge > 0``. Plain EM: one entry per
+        iteration (``k = n_iter``). SQUAREM: the start of every cycle and the point it
+        accepted within the cycle (``n_iter <= k <= 2 n_iter``). The final estimate is
+        one EM update past the last entry, so its objective is at least the last entry.
     n_iter : int
         Iterations (plain EM steps, or SQUAREM cycles when accelerated).
     n_evals : int

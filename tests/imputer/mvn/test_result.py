@@ -1,0 +1,147 @@
+"""ImputeResult: labelled outputs, dtype handling, immutability, summary() and to_dict()."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imputer
+
+
+def _mixed_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 40
+    base = rng.normal(size=(n, 3)) @ np.array([[1.0, 0.6, 0.2], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    df = pd.DataFrame(
+        {
+            "name": pd.array([f"r{i}" for i in range(n)], dtype="string"),
+            "f": base[:, 0],
+            "i_na": pd.array(np.round(base[:, 1] * 10).astype(int), dtype="Int64"),
+            "F_na": pd.array(base[:, 2], dtype="Float64"),
+            "i_full": np.arange(n, dtype=np.int64) % 7,
+            "cat": pd.Categorical(["u", "v"] * (n // 2)),
+            "when": pd.date_range("2020-01-01", periods=n, freq="D"),
+            "flag": [True, False] * (n // 2),
+        },
+        index=pd.Index([f"id{i}" for i in range(n)], name="rowid"),
+    )
+    df.loc[df.index[::5], "f"] = np.nan
+    df.loc[df.index[1::6], "i_na"] = pd.NA
+    df.loc[df.index[2::7], "F_na"] = pd.NA
+    return df
+
+
+def test_dtypes_and_unmodelled_columns() -> None:
+    df = _mixed_frame()
+    before = df.copy(deep=True)
+    res = imputer.impute(df)
+    pd.testing.assert_frame_equal(df, before)  # caller's frame untouched
+    out = res.completed
+    assert list(out.columns) == list(df.columns)
+    assert out.index.equals(df.index) and out.index.name == "rowid"
+    assert res.columns == ("f", "i_na", "F_na", "i_full")
+    # carried through unchanged
+    for col in ["name", "cat", "when", "flag"]:
+        pd.testing.assert_series_equal(out[col], df[col])
+    # integer column without missing cells keeps its dtype; filled columns become float
+    assert out["i_full"].dtype == np.int64
+    pd.testing.assert_series_equal(out["i_full"], df["i_full"])
+    assert out["f"].dtype == np.float64
+    assert out["i_na"].dtype == pd.Float64Dtype()
+    assert out["F_na"].dtype == pd.Float64Dtype()
+    assert not out[list(res.columns)].isna().any().any()
+    # observed cells as given
+    for col in ["f", "i_na", "F_na"]:
+        obs = df[col].notna().to_numpy()
+        a = out[col].to_numpy(dtype=float)[obs]
+        b = df[col].to_numpy(dtype=float, na_value=np.nan)[obs]
+        assert np.array_equal(a, b)
+    assert res.n_missing.to_dict() == {"f": 8, "i_na": 7, "F_na": 6, "i_full": 0}
+
+
+def test_columns_selects_and_orders_the_model() -> None:
+    df = _mixed_frame()
+    res = imputer.impute(df, columns=["F_na", "f"])
+    assert res.columns == ("F_na", "f")
+    assert list(res.mean.index) == ["F_na", "f"]
+    assert list(res.cov.columns) == ["F_na", "f"] and list(res.conditional_var.columns) == ["F_na", "f"]
+    # the unselected numeric column keeps its missing cells
+    pd.testing.assert_series_equal(res.completed["i_na"], df["i_na"])
+    assert not res.completed[["F_na", "f"]].isna().any().any()
+
+
+def test_array_input_and_duplicate_index_labels() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 3))
+    x[::4, 1] = np.nan
+    res = imputer.impute(x)
+    assert list(res.completed.columns) == [0, 1, 2]
+    assert res.completed.shape == (30, 3)
+    obj = x.astype(object)
+    obj[0, 0] = None
+    obj[1, 2] = pd.NA
+    res2 = imputer.impute(obj.tolist())
+    assert res2.n_missing.tolist() == [1, 8, 1]
+    df = pd.DataFrame(x, index=[0, 0, 1] * 10, columns=["a", "b", "c"])
+    res3 = imputer.impute(df)
+    assert res3.completed.index.equals(df.index)
+    assert res3.conditional_var.index.equals(df.index)
+
+
+def test_result_is_frozen_and_consistent() -> None:
+    res = imputer.impute(_mixed_frame())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.loglik = 0.0  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        res.loglik_history[0] = 0.0
+    cov = res.cov.to_numpy()
+    sd = np.sqrt(np.diag(cov))
+    np.testing.assert_allclose(res.corr.to_numpy(), cov / np.outer(sd, sd), rtol=1e-12)
+    assert np.allclose(cov, cov.T)
+    assert res.n_rows == 40 and res.tol == 1e-8 and res.ridge == 0.0
+
+
+def test_to_dict_is_json_ready() -> None:
+    df = _mixed_frame()
+    res = imputer.impute(df, ridge=0.5)
+    d = res.to_dict()
+    text = json.dumps(d, allow_nan=False)  # plain Python values, no NaN/inf
+    back = json.loads(text)
+    assert set(back) == {
+        "columns", "completed", "mean", "cov", "corr", "loglik", "loglik_history",
+        "n_iter", "n_evals", "converged", "n_rows", "n_missing", "options",
+    }
+    assert back["columns"] == ["f", "i_na", "F_na", "i_full"]
+    assert back["completed"]["columns"] == list(df.columns)
+    assert back["completed"]["index"] == list(df.index)
+    assert len(back["completed"]["data"]) == 40 and len(back["completed"]["data"][0]) == 8
+    row0 = back["completed"]["data"][0]
+    assert row0[0] == "r0" and row0[5] == "u" and row0[6].startswith("2020-01-01") and row0[7] is True
+    assert back["mean"]["f"] == pytest.approx(float(res.mean["f"]))
+    assert back["cov"]["data"][0][0] == pytest.approx(float(res.cov.iloc[0, 0]))
+    assert back["options"] == {"tol": 1e-8, "max_iter": 1000, "ridge": 0.5, "accelerate": True}
+    assert back["n_missing"] == {"f": 8, "i_na": 7, "F_na": 6, "i_full": 0}
+    assert back["loglik_history"] == pytest.approx(res.loglik_history.tolist())
+    with_var = res.to_dict(conditional_var=True)
+    cv = with_var["conditional_var"]
+    assert cv["columns"] == back["columns"] and len(cv["data"]) == 40
+    assert cv["data"][0][0] > 0.0  # row id0 misses f
+
+
+def test_to_dict_maps_non_finite_to_none() -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.5], "b": [1.0, 0.0, 2.0, 1.5], "note": [np.nan, np.inf, 1.0, 2.0]})
+    res = imputer.impute(df, columns=["a", "b"])
+    d = res.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert [row[2] for row in d["completed"]["data"]] == [None, None, 1.0, 2.0]
+
+
+def test_summary_reports_the_fit() -> None:
+    res = imputer.impute(_mixed_frame())
+    text = res.summary()
+    for needle in ["rows:", "40", "missing cells:", "21 of 160", "iterations:", "converged:", "yes", "log-likelihood:", "i_na", "Correlation"]:
+        assert needle in text

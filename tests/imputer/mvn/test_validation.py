@@ -1,0 +1,97 @@
+"""Bad input to ``imputer.impute`` raises an error from imputer.errors naming what is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imputer
+from imputer.errors import ImputerError, ImputerTypeError, ImputerValueError
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "a": [1.0, 2.0, np.nan, 4.0, 5.5],
+            "b": [2.0, np.nan, 3.5, 1.0, 0.5],
+            "label": ["x", "y", "z", "x", "y"],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "kwargs", "error", "match"),
+    [
+        (pd.DataFrame(), {}, ImputerValueError, r"data is empty \(0 rows x 0 columns\)"),
+        (pd.DataFrame({"a": pd.Series([], dtype=float)}), {}, ImputerValueError, r"data is empty \(0 rows"),
+        (pd.DataFrame({"s": ["a", "b"], "t": ["c", "d"]}), {}, ImputerTypeError, r"no numeric column to model"),
+        (
+            pd.DataFrame([[1.0, 2.0], [3.0, 4.0]], columns=["a", "a"]),
+            {},
+            ImputerValueError,
+            r"duplicate column names: \['a'\]",
+        ),
+        (pd.DataFrame({"a": [1.0], "b": [2.0]}), {}, ImputerValueError, r"single row"),
+        (
+            pd.DataFrame({"a": [1.0, 2.0, 3.0], "gone": [np.nan, np.nan, np.nan]}),
+            {},
+            ImputerValueError,
+            r"column 'gone' has no observed value",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, np.inf, 2.0]}),
+            {},
+            ImputerValueError,
+            r"column 'b' contains an infinite value",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "k": [7.0, 7.0, np.nan, 7.0]}),
+            {},
+            ImputerValueError,
+            r"column 'k' is constant.*columns=",
+        ),
+        (
+            pd.DataFrame(np.arange(12.0).reshape(3, 4) ** 1.5, columns=list("abcd")),
+            {},
+            ImputerValueError,
+            r"3 rows for 4 modelled columns.*pass ridge > 0",
+        ),
+        (_frame(), {"columns": ["a", "nope"]}, ImputerValueError, r"columns: unknown column 'nope'"),
+        (_frame(), {"columns": ["a", "a"]}, ImputerValueError, r"columns: column 'a' is listed twice"),
+        (_frame(), {"columns": []}, ImputerValueError, r"columns is empty"),
+        (_frame(), {"columns": "a"}, ImputerTypeError, r"columns must be a list of column names"),
+        (_frame(), {"columns": ["a", "label"]}, ImputerTypeError, r"column 'label' has non-numeric dtype"),
+        (_frame(), {"tol": 0.0}, ImputerValueError, r"tol must be a finite number > 0"),
+        (_frame(), {"tol": float("nan")}, ImputerValueError, r"tol must be a finite number > 0"),
+        (_frame(), {"tol": "small"}, ImputerTypeError, r"tol must be a real number"),
+        (_frame(), {"max_iter": 0}, ImputerValueError, r"max_iter must be >= 1"),
+        (_frame(), {"max_iter": 2.5}, ImputerTypeError, r"max_iter must be an integer"),
+        (_frame(), {"max_iter": True}, ImputerTypeError, r"max_iter must be an integer"),
+        (_frame(), {"ridge": -1.0}, ImputerValueError, r"ridge must be a finite number >= 0"),
+        (_frame(), {"ridge": float("inf")}, ImputerValueError, r"ridge must be a finite number >= 0"),
+        (_frame(), {"accelerate": "yes"}, ImputerTypeError, r"accelerate must be True or False"),
+        (np.arange(5.0), {}, ImputerValueError, r"data must be 2-D .* 1 dimension"),
+        ([[1.0, "x"], [2.0, 3.0]], {}, ImputerTypeError, r"column 1 \(row 0\) holds the non-numeric value 'x'"),
+        (np.array([[True, False], [False, True]]), {}, ImputerTypeError, r"no numeric column"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_named_error(data, kwargs, error, match) -> None:
+    with pytest.raises(error, match=match) as info:
+        imputer.impute(data, **kwargs)
+    assert isinstance(info.value, ImputerError)
+    assert isinstance(info.value, (ValueError, TypeError))
+
+
+def test_ridge_lifts_the_rows_for_columns_error() -> None:
+    data = pd.DataFrame(np.random.default_rng(0).normal(size=(3, 4)), columns=list("abcd"))
+    res = imputer.impute(data, ridge=2.0)
+    assert np.all(np.isfinite(res.cov.to_numpy()))
+
+
+def test_errors_leave_the_callers_frame_alone() -> None:
+    df = _frame()
+    before = df.copy(deep=True)
+    with pytest.raises(ImputerValueError):
+        imputer.impute(df, tol=-1.0)
+    pd.testing.assert_frame_equal(df, before)
