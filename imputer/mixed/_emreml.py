@@ -174,8 +174,9 @@ def run_em(
     tol: float,
     max_iter: int,
     accelerate: bool,
+    active: tuple[int, ...] | None = None,
 ) -> EMResult:
-    """Maximise the REML/ML likelihood from ``theta0`` (all components > 0).
+    """Maximise the REML/ML likelihood from ``theta0`` (active components > 0).
 
     Parameters
     ----------
@@ -187,10 +188,14 @@ def run_em(
         Budget of outer iterations, boundary probes included.
     accelerate : bool
         SQUAREM (True) or plain EM.
+    active : tuple of int, optional
+        Components free to vary (default all); the others are held at zero. A boundary
+        probe calls this function recursively without the probed component, so that
+        several components can settle on the boundary.
     """
     k = engine.k
     theta = np.asarray(theta0, dtype=float).copy()
-    active = tuple(range(k))
+    active = tuple(range(k)) if active is None else tuple(active)
     history: list[float] = []
     n_iter = n_evals = 0
     converged = False
@@ -222,22 +227,22 @@ def run_em(
         reduced = tuple(i for i in active if i != j)
         trial = theta.copy()
         trial[j] = 0.0
-        run0 = _fit_active(engine, trial, reduced, tol, max(1, max_iter - n_iter), accelerate)
-        trial = run0.theta
-        n_iter += run0.n_iter
-        n_evals += run0.n_evals + 2
-        ll0, _ = engine.evaluate(trial[:k], float(trial[k]), reduced)
-        score = engine.score_at_zero(trial[:k], float(trial[k]), reduced, j)
+        sub = run_em(
+            engine, trial, tol=tol, max_iter=max(1, max_iter - n_iter), accelerate=accelerate, active=reduced
+        )
+        n_iter += sub.n_iter
+        n_evals += sub.n_evals + 1
+        ll0 = sub.loglik
+        score = engine.score_at_zero(sub.theta[:k], float(sub.theta[k]), sub.active, j)
         ok = (
-            run0.converged
+            sub.converged
             and np.isfinite(score)
-            and score * trial[k] <= _SCORE_TOL * engine.n
+            and score * sub.theta[k] <= _SCORE_TOL * engine.n
             and ll0 >= ll_cur - 1e-12 * max(1.0, abs(ll_cur))
         )
         if ok:
-            theta, active = trial, reduced
-            history.extend(h for h in run0.history if h >= ll_cur)
-            history.append(ll0)
+            theta, active = sub.theta.copy(), sub.active
+            history.extend(float(h) for h in sub.history if h >= ll_cur)
         else:
             rejected[j] = float(theta[j])
     ll, _ = engine.evaluate(theta[:k], float(theta[k]), active)

@@ -283,3 +283,29 @@ def test_summary_names_components_and_effects() -> None:
     text = fit_frame("pastes").summary()
     for token in ("REML", "batch:cask", "residual", "(Intercept)", "log-likelihood", "AIC"):
         assert token in text
+
+
+@pytest.mark.parametrize("accelerate", [True, False])
+def test_two_components_on_the_boundary(accelerate: bool) -> None:
+    # balanced 10 x 8 crossed design, 3 replicates, row and column means removed: both
+    # between-group mean squares are 0, so REML puts both components at 0 and the
+    # residual variance is the total sum of squares over n - 1.
+    rng = np.random.default_rng(8)
+    a, b, r = 10, 8, 3
+    e = rng.normal(size=(a, b, r))
+    cell = e.mean(axis=2, keepdims=True)
+    y = e - cell.mean(axis=1, keepdims=True) - cell.mean(axis=0, keepdims=True) + cell.mean()
+    df = pd.DataFrame(
+        {
+            "y": y.ravel() + 5.0,
+            "f": np.repeat(np.arange(a), b * r),
+            "h": np.tile(np.repeat(np.arange(b), r), a),
+        }
+    )
+    res = fit_mixed_frame(df, "y", random=["f", "h"], accelerate=accelerate)
+    assert res.converged
+    assert set(res.boundary) == {"f", "h"}
+    assert res.var_comp["f"] == 0.0 and res.var_comp["h"] == 0.0
+    assert res.var_comp["residual"] == pytest.approx(df["y"].var(ddof=1), rel=1e-10)
+    h = res.loglik_history
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:]))
