@@ -252,7 +252,7 @@ def fit_problem(
             f"fit_mixed: EM did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
             "the result is the last iterate",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     try:
         fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
