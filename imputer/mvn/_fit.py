@@ -317,11 +317,15 @@ def fill_missing(
     prec, _ = precision(sigma)
     prec_mu = prec @ mu
     groups = data.patterns.groups
-    per_group = [(conditional_blocks(prec, g)[0], mu[g.miss]) for g in groups]
     inc = data.patterns.incomplete_rows
+    current = -1
+    cond = miss_mu = np.empty(0)
     for blk in data.blocks:
-        cond, miss_mu = per_group[blk.group]
         miss_all = groups[blk.group].miss
+        if blk.group != current:
+            current = blk.group
+            cond = conditional_blocks(prec, groups[blk.group])[0]
+            miss_mu = mu[miss_all]
         block = data.work[blk.start : blk.stop]
         update_block(block, blk, miss_mu, cond, prec, prec_mu, miss_all)
         miss = miss_all[blk.loc]

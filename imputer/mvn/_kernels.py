@@ -90,9 +90,9 @@ class Block:
         Rows ``start:stop`` of the work array.
     loc : ndarray of intp, shape (r,)
         Pattern (within the group) of each row.
-    flat : ndarray of intp, shape (r, m)
+    flat : ndarray of int32 (intp for huge blocks), shape (r, m)
         Flat positions of the missing cells in the C-ordered ``(r, p)`` block.
-    flat_t : ndarray of intp, shape (r, m)
+    flat_t : ndarray of int32 (intp for huge blocks), shape (r, m)
         Flat positions of the missing cells in the C-ordered transposed ``(p, r)`` block.
     """
 
@@ -173,6 +173,8 @@ def block_bounds(n_rows: int, p: int) -> list[tuple[int, int]]:
 def prepare_blocks(patterns: Patterns) -> tuple[Block, ...]:
     """Row blocks of the work array with the flat indices of their missing cells."""
     p = patterns.n_cols
+    # int32 halves the index memory; numpy converts per block when indexing
+    itype = np.int32 if max(256 * p, _BLOCK_ELEMENTS) + p < np.iinfo(np.int32).max else np.intp
     blocks = []
     for gi, group in enumerate(patterns.groups):
         for a, b in block_bounds(group.n_rows, p):
@@ -186,8 +188,8 @@ def prepare_blocks(patterns: Patterns) -> tuple[Block, ...]:
                     start=group.offset + a,
                     stop=group.offset + b,
                     loc=loc,
-                    flat=rows * p + miss,
-                    flat_t=miss * r + rows,
+                    flat=(rows * p + miss).astype(itype),
+                    flat_t=(miss * r + rows).astype(itype),
                 )
             )
     return tuple(blocks)
@@ -324,21 +326,23 @@ def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -
     prec_mu = prec @ mu
     entropy = 0.0
     cond_sum = np.zeros(p * p)
-    per_group = []
-    for group in data.patterns.groups:
-        cond, logdet = conditional_blocks(prec, group)
-        w = group.counts.astype(float)
-        entropy += float(w @ (group.n_miss * (LOG_2PI + 1.0) + logdet))
-        idx = group.miss[:, :, None] * p + group.miss[:, None, :]
-        cond_sum += np.bincount(idx.reshape(-1), weights=(w[:, None, None] * cond).reshape(-1), minlength=p * p)
-        per_group.append((cond, mu[group.miss]))
     s1 = data.s1_complete.copy()
     s2 = data.s2_complete.copy()
     groups = data.patterns.groups
+    current = -1
+    cond = miss_mu = np.empty(0)
     for blk in data.blocks:
-        cond, miss_mu = per_group[blk.group]
+        group = groups[blk.group]
+        if blk.group != current:  # blocks come in group order: one group's blocks at a time
+            current = blk.group
+            cond, logdet = conditional_blocks(prec, group)
+            miss_mu = mu[group.miss]
+            w = group.counts.astype(float)
+            entropy += float(w @ (group.n_miss * (LOG_2PI + 1.0) + logdet))
+            idx = group.miss[:, :, None] * p + group.miss[:, None, :]
+            cond_sum += np.bincount(idx.reshape(-1), weights=(w[:, None, None] * cond).reshape(-1), minlength=p * p)
         block = data.work[blk.start : blk.stop]
-        update_block(block, blk, miss_mu, cond, prec, prec_mu, groups[blk.group].miss)
+        update_block(block, blk, miss_mu, cond, prec, prec_mu, group.miss)
         s1 += np.ones(block.shape[0]) @ block
         s2 += block.T @ block
     # scatter about mu: sum (z - mu)(z - mu)' = S2 - s1 mu' - mu s1' + n mu mu'
