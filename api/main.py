@@ -68,7 +68,11 @@ def create_app() -> FastAPI:
     app.include_router(impute.router)
     app.include_router(mixed.router)
     install_problem_handlers(app)
-    install_openapi(app, [ImputeRequest, MixedRequest, MixedFrameRequest])
+    install_openapi(
+        app,
+        [ImputeRequest, MixedRequest, MixedFrameRequest],
+        auth_required=lambda: bool(_settings_of(app).api_key_set),
+    )
     return app
 
 

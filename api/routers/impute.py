@@ -32,8 +32,21 @@ _REQUEST_BODY = {
         "description": "The incomplete table: JSON (split orientation, with options), "
         "CSV (header row; options as query parameters) or Parquet.",
         "content": {
-            JSON: {"schema": {"$ref": "#/components/schemas/ImputeRequest"}},
-            CSV: {"schema": {"type": "string"}},
+            JSON: {
+                "schema": {"$ref": "#/components/schemas/ImputeRequest"},
+                "example": {
+                    "data": {
+                        "columns": ["height", "weight"],
+                        "index": ["a", "b", "c", "d", "e"],
+                        "data": [[1.62, 58.0], [1.75, None], [1.80, 81.5], [None, 70.2], [1.68, 64.0]],
+                    },
+                    "options": {"tol": 1e-8, "conditional_var": True},
+                },
+            },
+            CSV: {
+                "schema": {"type": "string"},
+                "example": "height,weight\n1.62,58.0\n1.75,\n1.80,81.5\n,70.2\n1.68,64.0\n",
+            },
             PARQUET: {"schema": {"type": "string", "format": "binary"}},
         },
     }

@@ -26,14 +26,35 @@ def _json_out(accept: Annotated[str | None, Header(include_in_schema=False)] = N
     return response_kind(accept, ("json",))
 
 
-def _body(model: str, description: str) -> dict[str, object]:
+def _body(model: str, description: str, example: dict[str, object]) -> dict[str, object]:
     return {
         "requestBody": {
             "required": True,
             "description": description,
-            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+            "content": {
+                JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}, "example": example}
+            },
         }
     }
+
+
+_MATRIX_EXAMPLE = {
+    "y": [10.1, 11.3, 9.8, None, 14.2, 15.0, 13.1, 12.2, 12.9],
+    "X": [[1.0]] * 9,
+    "ZETA": {"batch": {"Z": [[1, 0, 0], [1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0],
+                             [0, 0, 1], [0, 0, 1], [0, 0, 1]]}},
+    "options": {"method": "REML"},
+}
+_FRAME_EXAMPLE = {
+    "data": {
+        "columns": ["Batch", "Yield"],
+        "data": [["A", 1545], ["A", 1440], ["A", 1440], ["B", 1540], ["B", 1555], ["B", None],
+                 ["C", 1595], ["C", 1550], ["C", 1605], ["D", 1445], ["D", 1440], ["D", 1595]],
+    },
+    "response": "Yield",
+    "random": ["Batch"],
+    "options": {"method": "REML"},
+}
 
 
 _ERRORS = error_responses(401, 406, 413, 415, 422, 500, 503, 504)
@@ -43,7 +64,9 @@ _ERRORS = error_responses(401, 406, 413, 415, 422, 500, 503, 504)
     "/mixed",
     response_model=MixedResponse,
     summary="Fit a mixed model (matrix form)",
-    openapi_extra=_body("MixedRequest", "Response y, fixed design X and random terms ZETA."),
+    openapi_extra=_body(
+        "MixedRequest", "Response y, fixed design X and random terms ZETA.", _MATRIX_EXAMPLE
+    ),
     responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
 )
 async def mixed(
@@ -66,7 +89,9 @@ async def mixed(
     response_model=MixedResponse,
     summary="Fit a mixed model (table form)",
     openapi_extra=_body(
-        "MixedFrameRequest", "A table plus the response, fixed-effect and grouping column names."
+        "MixedFrameRequest",
+        "A table plus the response, fixed-effect and grouping column names.",
+        _FRAME_EXAMPLE,
     ),
     responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame
 
@@ -90,8 +90,23 @@ class MixedRequest(RequestModel):
 class Kernel(RequestModel):
     """A relationship matrix ``K`` of one random term, labelled by level."""
 
-    levels: list[str] = Field(..., min_length=1, description="Level labels, one per row and column.")
+    levels: list[str] = Field(
+        ..., min_length=1, description="Level labels (unique), one per row and column."
+    )
     data: Matrix = Field(..., min_length=1, description="The matrix, one row per level.")
+
+    @model_validator(mode="after")
+    def _check_square(self) -> Kernel:
+        k = len(self.levels)
+        if len(set(self.levels)) != k:
+            raise ValueError("'levels' must be unique")
+        if len(self.data) != k or any(len(row) != k for row in self.data):
+            width = len(self.data[0]) if self.data else 0
+            raise ValueError(
+                f"'data' must be {k} x {k} (one row and column per level), got "
+                f"{len(self.data)} x {width}"
+            )
+        return self
 
 
 class MixedFrameRequest(RequestModel):

@@ -175,6 +175,12 @@ def test_engine_errors_are_422(client: TestClient, path: str, body: dict[str, An
         ("/v1/mixed", {"y": [], "ZETA": []}, ["body", "y"], "List should have at least 1 item after validation, not 0"),
         ("/v1/mixed/frame", {"data": {"columns": ["y"], "data": [[1]]}, "response": "y", "random": []},
          ["body", "random"], "List should have at least 1 item after validation, not 0"),
+        ("/v1/mixed/frame", {"data": {"columns": ["y", "g"], "data": [[1, "a"]]}, "response": "y",
+                             "random": ["g"], "kernels": {"g": {"levels": ["a", "b"], "data": [[1.0]]}}},
+         ["body", "kernels", "g"], "Value error, 'data' must be 2 x 2 (one row and column per level), got 1 x 1"),
+        ("/v1/mixed/frame", {"data": {"columns": ["y", "g"], "data": [[1, "a"]]}, "response": "y",
+                             "random": ["g"], "kernels": {"g": {"levels": ["a", "a"], "data": [[1, 0], [0, 1]]}}},
+         ["body", "kernels", "g"], "Value error, 'levels' must be unique"),
     ],
 )
 def test_invalid_mixed_bodies_are_422_with_location(
