@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi import FastAPI
@@ -74,3 +75,15 @@ def airquality_csv() -> bytes:
 def split_of(frame: pd.DataFrame) -> dict[str, Any]:
     """``frame`` in split orientation with NaN as null (what a client would send)."""
     return json.loads(frame.to_json(orient="split"))
+
+
+def slow_impute_body() -> dict[str, Any]:
+    """An EM fit that runs for many minutes: 1500 x 10, 30% missing, tol ~ 0, no acceleration."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1500, 10)) @ rng.standard_normal((10, 10))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    frame = pd.DataFrame(np.round(x, 3), columns=[f"c{i}" for i in range(10)])
+    return {
+        "data": split_of(frame),
+        "options": {"tol": 1e-300, "max_iter": 100000, "accelerate": False},
+    }

@@ -7,7 +7,6 @@ Retry-After), /healthz answering while every worker is busy, clean shutdown.
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
@@ -15,11 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import numpy as np
-import pandas as pd
 import pytest
 
-from tests.api.conftest import DATA
+from tests.api.conftest import DATA, slow_impute_body
 from tests.api.live import alive, descendants, uvicorn_server
 
 pytestmark = pytest.mark.timeout(180)
@@ -39,18 +36,6 @@ def server() -> Iterator[tuple[str, Any]]:
     }
     with uvicorn_server(env) as (url, proc):
         yield url, proc
-
-
-def slow_body() -> dict[str, Any]:
-    """An EM fit that runs for many minutes: 1500 x 10, 30% missing, tol ~ 0."""
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((1500, 10)) @ rng.standard_normal((10, 10))
-    x[rng.random(x.shape) < 0.3] = np.nan
-    frame = pd.DataFrame(np.round(x, 3), columns=[f"c{i}" for i in range(10)])
-    return {
-        "data": json.loads(frame.to_json(orient="split")),
-        "options": {"tol": 1e-300, "max_iter": 100000, "accelerate": False},
-    }
 
 
 def test_impute_csv_over_http(server: tuple[str, Any]) -> None:
@@ -94,7 +79,7 @@ def test_slow_job_is_killed_504_health_stays_up_and_saturation_is_503(server: tu
     result: dict[str, httpx.Response] = {}
 
     def run_slow() -> None:
-        result["slow"] = httpx.post(f"{url}/v1/impute", json=slow_body(), timeout=60)
+        result["slow"] = httpx.post(f"{url}/v1/impute", json=slow_impute_body(), timeout=60)
 
     thread = threading.Thread(target=run_slow)
     thread.start()

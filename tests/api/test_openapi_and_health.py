@@ -1,0 +1,117 @@
+"""The OpenAPI document declares every response and error; health endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import imputer
+from api.main import create_app
+from api.settings import Settings, get_settings
+from tests.api.conftest import slow_impute_body
+
+pytestmark = pytest.mark.timeout(120)
+
+OPERATIONS = [("/v1/impute", "post"), ("/v1/mixed", "post"), ("/v1/mixed/frame", "post")]
+ERRORS = ["401", "406", "413", "415", "422", "500", "503", "504"]
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+@pytest.fixture(scope="module")
+def spec(client: TestClient) -> dict[str, Any]:
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    return r.json()
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_error_is_declared_as_problem_json(spec: dict[str, Any], path: str, method: str) -> None:
+    responses = spec["paths"][path][method]["responses"]
+    for status in ERRORS:
+        assert responses[status]["content"] == {"application/problem+json": {"schema": PROBLEM_REF}}, status
+    assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_request_bodies_declare_the_media_types(spec: dict[str, Any]) -> None:
+    impute = spec["paths"]["/v1/impute"]["post"]["requestBody"]["content"]
+    assert set(impute) == {"application/json", "text/csv", "application/vnd.apache.parquet"}
+    assert impute["application/json"]["schema"] == {"$ref": "#/components/schemas/ImputeRequest"}
+    for path, model in [("/v1/mixed", "MixedRequest"), ("/v1/mixed/frame", "MixedFrameRequest")]:
+        content = spec["paths"][path]["post"]["requestBody"]["content"]
+        assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
+    for name in ["ImputeRequest", "ImputeOptions", "SplitFrame", "MixedRequest", "RandomTerm", "MixedFrameRequest"]:
+        assert name in spec["components"]["schemas"]
+
+
+def test_impute_answers_json_or_csv(spec: dict[str, Any]) -> None:
+    ok = spec["paths"]["/v1/impute"]["post"]["responses"]["200"]["content"]
+    assert ok["application/json"]["schema"] == {"$ref": "#/components/schemas/ImputeResponse"}
+    assert ok["text/csv"]["schema"] == {"type": "string"}
+
+
+def test_non_finite_outputs_are_nullable(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    null = {"type": "null"}
+    impute = schemas["ImputeResponse"]["properties"]
+    assert null in impute["loglik"]["anyOf"]
+    assert null in impute["mean"]["additionalProperties"]["anyOf"]
+    assert null in schemas["LabelledMatrix"]["properties"]["data"]["items"]["items"]["anyOf"]
+    mixed = schemas["MixedResponse"]["properties"]
+    for field in ["loglik", "aic", "bic"]:
+        assert null in mixed[field]["anyOf"]
+    assert null in mixed["fitted"]["items"]["anyOf"]
+
+
+def test_every_field_is_documented(spec: dict[str, Any]) -> None:
+    for name, schema in spec["components"]["schemas"].items():
+        for field, prop in schema.get("properties", {}).items():
+            assert prop.get("description"), f"{name}.{field} has no description"
+
+
+def test_api_key_optional_without_keys_and_required_with(spec: dict[str, Any]) -> None:
+    assert spec["paths"]["/v1/impute"]["post"]["security"] == [{"APIKeyHeader": []}, {}]
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: Settings(api_keys="k")
+    secured = TestClient(app).get("/openapi.json").json()
+    assert secured["paths"]["/v1/impute"]["post"]["security"] == [{"APIKeyHeader": []}]
+    assert "security" not in secured["paths"]["/healthz"]["get"]
+
+
+def test_docs_page(client: TestClient) -> None:
+    r = client.get("/docs")
+    assert r.status_code == 200 and "swagger" in r.text.lower()
+
+
+def test_healthz(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.json() == {"status": "ok", "version": imputer.__version__}
+
+
+def test_readyz_reports_the_pool(client: TestClient) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {
+        "status": "ready", "workers": 2, "alive": 2, "idle": 2, "busy": 0, "waiting": 0, "max_queue": 8
+    }
+
+
+def test_readyz_503_before_the_pool_starts() -> None:
+    app = create_app()
+    r = TestClient(app).get("/readyz")  # no lifespan: workers never started
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["retry-after"] == "5"
+    assert r.json()["detail"] == "Not ready: 0/1 workers alive, 0 idle, 0/16 requests waiting."
+
+
+def test_timeout_in_process_is_504(client: TestClient, settings_override: Callable[..., None], app: Any) -> None:
+    settings_override(timeout_s=0.5)
+    before = set(app.state.runner.worker_pids())
+    r = client.post("/v1/impute", json=slow_impute_body())
+    assert r.status_code == 504, r.text[:300]
+    assert r.json()["detail"] == "The computation exceeded the time limit of 0.5 s and was stopped."
+    after = set(app.state.runner.worker_pids())
+    assert len(before - after) == 1 and len(after) == 2
