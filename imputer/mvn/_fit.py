@@ -57,7 +57,7 @@ __all__ = [
 #: Up to this many columns the row-level products are small, memory-bound GEMMs on which
 #: BLAS threads only add synchronisation cost (measured 3-5x slower with 2 threads on a
 #: 2-core machine under load), so BLAS is limited to one thread while the engine runs.
-SINGLE_THREAD_MAX_P = 64
+SINGLE_THREAD_MAX_P = 256
 
 #: Smallest eigenvalue of the correlation matrix below which a covariance is treated as
 #: singular (a column is, to ~5 significant digits, a linear combination of the others).
