@@ -21,7 +21,8 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 @pytest.fixture(scope="module")
-def spec(client: TestClient) -> dict[str, Any]:
+def spec(client: TestClient, app: Any) -> dict[str, Any]:
+    app.openapi_schema = None  # built once per app and cached; rebuild with default settings
     r = client.get("/openapi.json")
     assert r.status_code == 200
     return r.json()
