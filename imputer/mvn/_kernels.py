@@ -72,6 +72,8 @@ __all__ = [
 LOG_2PI = float(np.log(2.0 * np.pi))
 # rows per block in the row-level pass: about 2 MB of float64 per temporary
 _BLOCK_ELEMENTS = 1 << 18
+# pattern blocks of this size or larger are inverted by LAPACK instead of the sweep
+_SWEEP_MAX_M = 10
 
 
 class Infeasible(Exception):
@@ -214,9 +216,10 @@ def precision(sigma: np.ndarray) -> tuple[np.ndarray, float]:
 def spd_inverse_batch(mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverses and log-determinants of a stack of symmetric positive-definite matrices.
 
-    Gauss-Jordan sweep on every pivot, vectorised over the stack (``m`` vector
-    operations on ``(G, m, m)``); the pivots are the successive Schur complements, so a
-    non-positive pivot means the matrix is not positive definite.
+    For ``m < 10``: Gauss-Jordan sweep on every pivot, vectorised over the stack (``m``
+    vector operations on ``(G, m, m)``); the pivots are the successive Schur complements,
+    so a non-positive pivot means the matrix is not positive definite. For larger ``m``
+    the per-matrix LAPACK calls (Cholesky, inverse) are faster (measured crossover).
 
     Parameters
     ----------
@@ -235,6 +238,16 @@ def spd_inverse_batch(mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not np.all(d > 0.0):
             raise Infeasible("matrix not positive definite")
         return (1.0 / d)[:, None, None], np.log(d)
+    if m >= _SWEEP_MAX_M:
+        try:
+            chol = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            raise Infeasible("matrix not positive definite") from None
+        diag = np.diagonal(chol, axis1=1, axis2=2)
+        if not np.all(diag > 0.0):
+            raise Infeasible("matrix not positive definite")
+        inv = np.linalg.inv(a)
+        return 0.5 * (inv + np.swapaxes(inv, 1, 2)), 2.0 * np.sum(np.log(diag), axis=1)
     logdet = np.zeros(g)
     tmp = np.empty_like(a)
     for k in range(m):
