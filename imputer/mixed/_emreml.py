@@ -56,6 +56,10 @@ class MMEEngine:
             self._systems[active] = System(self.g, active)
         return self._systems[active]
 
+    def dense_size(self) -> int:
+        """Order ``m`` of the dense Schur complement with every component active."""
+        return self.system(tuple(range(self.k))).m
+
     def evaluate(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]):
         return self.system(active).evaluate(sig2, s2e, self.ml)
 

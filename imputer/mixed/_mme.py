@@ -237,17 +237,20 @@ class System:
             Lt, off = f.Lc, 0
         out: dict[int, float] = {}
         size = self.m - off
+        Sinv = None
         if size > 0:
             Linv = sla.solve_triangular(Lt, np.eye(size), lower=True, check_finite=False)
-            dinv = np.einsum("ij,ij->j", Linv, Linv)  # diag of S^-1
+            Sinv = Linv.T @ Linv  # the dense-part block of C^-1 (or C_zz^-1)
+            dinv = np.diag(Sinv)
             for i in self.dense:
                 s = self.sl[i]
                 out[i] = float(dinv[s.start - off : s.stop - off].sum())
         if self.e is not None:
+            # tr[diag(1/dg) + Bs' S^-1 Bs] = sum(1/dg) + <S^-1, Bs Bs'>: one GEMM, no solve with q_e columns
             t = float(np.sum(1.0 / f.dg))
-            if size > 0:
-                T = sla.solve_triangular(Lt, f.Bs[off:], lower=True, check_finite=False)
-                t += float(np.einsum("ij,ij->", T, T))
+            if Sinv is not None:
+                Bs = f.Bs[off:]
+                t += float(np.einsum("ij,ij->", Sinv, Bs @ Bs.T))
             out[self.e] = t
         return out
 

@@ -20,8 +20,9 @@ everything else through Henderson's mixed-model equations (:mod:`imputer.mixed._
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = ["fit_mixed", "fit_mixed_frame", "fit_problem"]
 DEFAULT_TOL = 1e-9
 DEFAULT_MAX_ITER = 10_000
 _SPECTRAL_MAX_N = 20_000
+_BLAS_SMALL = 512
 
 
 def _check_options(tol: Any, max_iter: Any, accelerate: Any) -> tuple[float, int]:
@@ -82,6 +84,28 @@ def _init(init: Any, names: list[str], default: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ImputerValueError(f"init variances must be positive and finite, got {arr.tolist()}")
     return arr
+
+
+@contextlib.contextmanager
+def _single_blas_thread(engine) -> Iterator[None]:
+    """Run the iterations with one BLAS thread when the per-iteration matrices are small.
+
+    The EM iterations work on small dense systems (Henderson: the ``m x m`` Schur
+    complement; spectral: ``n x p``); for these, multi-threaded BLAS only adds
+    synchronisation cost (measured: 100,000-row crossed design 4x faster on 2 busy
+    cores). Uses :mod:`threadpoolctl` when it is installed; otherwise a no-op.
+    """
+    small = isinstance(engine, SpectralEngine) or engine.dense_size() < _BLAS_SMALL
+    if not small:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional dependency
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, ml: bool, force: str | None):
@@ -246,7 +270,12 @@ def fit_problem(
         default[i] = s2_ols / (k + 1) / max(scale, 1e-12)
     default[k] = s2_ols / (k + 1)
     theta0 = _init(init, names, default)
-    em = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
+    with _single_blas_thread(engine):
+        em = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
+        try:
+            fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
+        except np.linalg.LinAlgError as exc:
+            raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
     if not em.converged:
         warnings.warn(
             f"fit_mixed: EM did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
@@ -254,10 +283,6 @@ def fit_problem(
             ConvergenceWarning,
             stacklevel=3,
         )
-    try:
-        fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
-    except np.linalg.LinAlgError as exc:
-        raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
     return _result(problem, em, fin, b_ols, method, engine_name)
 
 
