@@ -42,7 +42,7 @@ from imputer.mvn.result import ImputeResult
 __all__ = ["impute", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
 
 #: Default convergence tolerance (largest parameter change in standard-deviation units).
-DEFAULT_TOL = 1e-8
+DEFAULT_TOL = 1e-7
 #: Default iteration limit.
 DEFAULT_MAX_ITER = 1000
 
@@ -102,7 +102,7 @@ def impute(
         with columns ``0 .. k-1``.
     columns : sequence of labels, optional
         The columns to model (numeric, in this order). Default: every numeric column.
-    tol : float, default 1e-8
+    tol : float, default 1e-7
         Stop when the largest change of a parameter between successive EM iterates,
         ``max_j |mu'_j - mu_j| / sqrt(s_jj)`` and ``max_jk |s'_jk - s_jk| /
         sqrt(s_jj s_kk)`` (standard-deviation units of the older iterate), is ``<= tol``.

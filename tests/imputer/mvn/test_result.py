@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import imputer
+from imputer.mvn.api import DEFAULT_TOL
 
 
 def _mixed_frame() -> pd.DataFrame:
@@ -102,7 +103,7 @@ def test_result_is_frozen_and_consistent() -> None:
     sd = np.sqrt(np.diag(cov))
     np.testing.assert_allclose(res.corr.to_numpy(), cov / np.outer(sd, sd), rtol=1e-12)
     assert np.allclose(cov, cov.T)
-    assert res.n_rows == 40 and res.tol == 1e-8 and res.ridge == 0.0
+    assert res.n_rows == 40 and res.tol == DEFAULT_TOL and res.ridge == 0.0
 
 
 def test_to_dict_is_json_ready() -> None:
@@ -123,7 +124,7 @@ def test_to_dict_is_json_ready() -> None:
     assert row0[0] == "r0" and row0[5] == "u" and row0[6].startswith("2020-01-01") and row0[7] is True
     assert back["mean"]["f"] == pytest.approx(float(res.mean["f"]))
     assert back["cov"]["data"][0][0] == pytest.approx(float(res.cov.iloc[0, 0]))
-    assert back["options"] == {"tol": 1e-8, "max_iter": 1000, "ridge": 0.5, "accelerate": True}
+    assert back["options"] == {"tol": DEFAULT_TOL, "max_iter": 1000, "ridge": 0.5, "accelerate": True}
     assert back["n_missing"] == {"f": 8, "i_na": 7, "F_na": 6, "i_full": 0}
     assert back["loglik_history"] == pytest.approx(res.loglik_history.tolist())
     with_var = res.to_dict(conditional_var=True)
