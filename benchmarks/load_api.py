@@ -1,0 +1,250 @@
+"""Bounded load test of the REST service on loopback (127.0.0.1 only).
+
+Starts ``uvicorn api.main:app`` on a free port (or uses ``--url`` of a server already
+running on this machine), then for each scenario runs ``--clients`` concurrent
+clients (httpx, asyncio) for ``--duration`` seconds, each posting the same
+pre-serialised request in a loop, and stops by itself. Reports throughput, latency
+percentiles (p50/p95/p99) and the count of non-2xx answers per status. During the
+large scenario a probe also times ``GET /healthz`` (the event loop must stay free).
+
+Baseline, measured in the same run: the library call itself (``imputer.impute`` on
+the same table, in this process); the ratio p50 / baseline is the service overhead
+(parsing, validation, process hop, JSON encoding, HTTP) plus queueing.
+
+Scenarios: ``small`` = airquality (153 x 6, 44 missing cells) as JSON;
+``large`` = 20,000 x 10 correlated normal table with MAR missingness in 5 columns
+(missingness depends on the fully observed column c0), as JSON. The small table is
+also run with a single client: its latency is the service time without queueing.
+
+    python benchmarks/load_api.py            # 20 s per scenario
+    python benchmarks/load_api.py --quick    # 4 s per scenario, 5,000-row large table
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+AIRQUALITY = ROOT / "tests" / "data" / "airquality.csv"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+# ---------------------------------------------------------------- data
+def small_frame() -> pd.DataFrame:
+    return pd.read_csv(AIRQUALITY)
+
+
+def mar_frame(n: int, p: int = 10, seed: int = 2026) -> pd.DataFrame:
+    """``n x p`` correlated normal; columns c5..c9 missing at random given c0 (about 25%)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((p, p)) / np.sqrt(p)
+    x = rng.standard_normal((n, p)) @ (a + np.eye(p))
+    frame = pd.DataFrame(np.round(x, 4), columns=[f"c{i}" for i in range(p)])
+    z = (frame["c0"] - frame["c0"].mean()) / frame["c0"].std()
+    for j in range(p // 2, p):
+        prob = 1.0 / (1.0 + np.exp(-(-1.3 + 1.2 * z.to_numpy() * (1 if j % 2 else -1))))
+        frame.loc[rng.random(n) < prob, f"c{j}"] = np.nan
+    return frame
+
+
+def json_body(frame: pd.DataFrame) -> bytes:
+    return json.dumps({"data": json.loads(frame.to_json(orient="split"))}).encode()
+
+
+# ---------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(workers: int, max_queue: int, timeout_s: float) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "IMPUTER_MAX_CONCURRENT_JOBS": str(workers),
+        "IMPUTER_MAX_QUEUE": str(max_queue),
+        "IMPUTER_TIMEOUT_S": str(timeout_s),
+        "IMPUTER_QUEUE_TIMEOUT_S": str(timeout_s),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"uvicorn exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return url, proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("uvicorn did not become ready within 60 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- load
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)  # seconds, 2xx only
+    statuses: Counter[int | str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+    probe: list[float] = field(default_factory=list)  # /healthz latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+async def client_loop(client: httpx.AsyncClient, url: str, body: bytes, end: float, run: Run) -> None:
+    headers = {"content-type": "application/json"}
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        try:
+            r = await client.post(url, content=body, headers=headers)
+            status: int | str = r.status_code
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        dt = time.perf_counter() - t0
+        run.statuses[status] += 1
+        if isinstance(status, int) and 200 <= status < 300:
+            run.latencies.append(dt)
+        elif status == 503:
+            await asyncio.sleep(0.05)  # saturated: back off briefly, as a client honouring Retry-After would
+
+
+async def probe_loop(client: httpx.AsyncClient, url: str, end: float, run: Run) -> None:
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        r = await client.get(url)
+        if r.status_code == 200:
+            run.probe.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.1)
+
+
+async def load(base: str, body: bytes, clients: int, duration: float, probe: bool) -> Run:
+    run = Run()
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(300.0), limits=limits) as client:
+        # warm-up: one request per worker slot, not measured
+        await asyncio.gather(*[client.post(f"{base}/v1/impute", content=body,
+                                           headers={"content-type": "application/json"})
+                               for _ in range(min(clients, 2))])
+        start = time.perf_counter()
+        end = start + duration
+        tasks = [client_loop(client, f"{base}/v1/impute", body, end, run) for _ in range(clients)]
+        if probe:
+            tasks.append(probe_loop(client, f"{base}/healthz", end, run))
+        await asyncio.gather(*tasks)
+        run.elapsed = time.perf_counter() - start
+    return run
+
+
+def baseline(frame: pd.DataFrame, repeats: int) -> float:
+    import imputer
+
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            imputer.impute(frame)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def report(name: str, shape: tuple[int, int], body: bytes, run: Run, base_s: float, clients: int) -> None:
+    ok = len(run.latencies)
+    non2xx = {k: v for k, v in run.statuses.items() if not (isinstance(k, int) and 200 <= k < 300)}
+    p50 = pct(run.latencies, 50)
+    print(f"\n[{name}] {shape[0]} x {shape[1]}, body {len(body) / 1e6:.2f} MB, {clients} clients, "
+          f"{run.elapsed:.1f} s")
+    print(f"  requests {sum(run.statuses.values())}, 2xx {ok}, non-2xx {sum(non2xx.values())} {dict(non2xx) or ''}")
+    print(f"  throughput {ok / run.elapsed:8.2f} req/s")
+    print(f"  latency ms  p50 {p50 * 1e3:8.1f}  p95 {pct(run.latencies, 95) * 1e3:8.1f}  "
+          f"p99 {pct(run.latencies, 99) * 1e3:8.1f}  max {max(run.latencies, default=float('nan')) * 1e3:8.1f}")
+    print(f"  baseline imputer.impute in-process {base_s * 1e3:.1f} ms; p50 / baseline = {p50 / base_s:.2f}")
+    if run.probe:
+        print(f"  /healthz during load: n {len(run.probe)}, p50 {pct(run.probe, 50) * 1e3:.1f} ms, "
+              f"p99 {pct(run.probe, 99) * 1e3:.1f} ms, max {max(run.probe) * 1e3:.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", help="base URL of a server already running on loopback (default: start one)")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds per scenario (default 20)")
+    ap.add_argument("--clients", type=int, default=8, help="concurrent clients, small scenario (default 8)")
+    ap.add_argument("--large-clients", type=int, default=4, help="concurrent clients, large scenario (default 4)")
+    ap.add_argument("--large-rows", type=int, default=20_000, help="rows of the large table (default 20000)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes of the started server")
+    ap.add_argument("--max-queue", type=int, default=16, help="IMPUTER_MAX_QUEUE of the started server")
+    ap.add_argument("--quick", action="store_true", help="4 s per scenario and a 5,000-row large table")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.duration = min(args.duration, 4.0)
+        args.large_rows = min(args.large_rows, 5_000)
+    if args.duration <= 0 or args.duration > 600:
+        raise SystemExit("--duration must be in (0, 600] seconds")
+
+    proc = None
+    if args.url:
+        host = urlparse(args.url).hostname or ""
+        if host not in LOOPBACK:
+            raise SystemExit(f"refusing to load {host!r}: only loopback (127.0.0.1, localhost) is allowed")
+        base = args.url.rstrip("/")
+    else:
+        base, proc = start_server(args.workers, args.max_queue, timeout_s=300)
+    try:
+        print(f"server {base} ({'started here, ' + str(args.workers) + ' workers' if proc else 'external'}), "
+              f"{os.cpu_count()} CPUs")
+        small = small_frame()
+        large = mar_frame(args.large_rows)
+        for name, frame, clients, probe, reps in [
+            ("small, 1 client (service latency)", small, 1, False, 20),
+            ("small", small, args.clients, False, 20),
+            ("large", large, args.large_clients, True, 3),
+        ]:
+            body = json_body(frame)
+            run = asyncio.run(load(base, body, clients, args.duration, probe))
+            report(name, frame.shape, body, run, baseline(frame, reps), clients)
+    finally:
+        if proc is not None:
+            stop_server(proc)
+
+
+if __name__ == "__main__":
+    main()
