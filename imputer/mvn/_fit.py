@@ -220,7 +220,11 @@ def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> FitOutcome:
-    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from :func:`start_values`."""
+    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from :func:`start_values`.
+
+    On return ``data.work`` holds the conditional means at the returned estimate (the
+    last E-step is evaluated there).
+    """
     p = data.p
     codec = _Codec(p)
     best: dict[str, object] = {"obj": -np.inf, "x": None}
@@ -298,7 +302,13 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
 
 
 def fill_missing(
-    data: StandardData, mu: np.ndarray, sigma: np.ndarray, out: np.ndarray, scaling: Scaling
+    data: StandardData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    out: np.ndarray,
+    scaling: Scaling,
+    *,
+    refresh: bool = True,
 ) -> None:
     """Write the conditional means of the missing cells, in original units, into ``out``.
 
@@ -313,11 +323,21 @@ def fill_missing(
         left untouched.
     scaling : Scaling
         The map to original units.
+    refresh : bool, default True
+        Recompute the conditional means. False reuses what the work array holds, which
+        is correct right after :func:`run_em` (its last E-step is at the returned
+        estimate).
     """
-    prec, _ = precision(sigma)
-    prec_mu = prec @ mu
     groups = data.patterns.groups
     inc = data.patterns.incomplete_rows
+    if not refresh:
+        for blk in data.blocks:
+            miss = groups[blk.group].miss[blk.loc]
+            z = data.work[blk.start : blk.stop].reshape(-1)[blk.flat]
+            out[inc[blk.start : blk.stop, None], miss] = scaling.center[miss] + scaling.scale[miss] * z
+        return
+    prec, _ = precision(sigma)
+    prec_mu = prec @ mu
     current = -1
     cond = miss_mu = np.empty(0)
     for blk in data.blocks:

@@ -184,7 +184,7 @@ def impute(
     for j, v in enumerate(prep.values):
         filled[:, j] = v
     with blas_threads(p):
-        fill_missing(std, fit.mu, fit.sigma, filled, scaling)
+        fill_missing(std, fit.mu, fit.sigma, filled, scaling, refresh=False)
         patterns = std.patterns
         del std  # the work array and indices go before the conditional variances come
         cond_var = np.zeros((n, p), order="F")
