@@ -27,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from imputer.errors import ImputerTypeError, ImputerValueError
-from imputer.mixed._validate import Component, Problem, _check_rank, factor_kernel, METHODS
+from imputer.mixed._validate import METHODS, Component, Problem, _check_rank, check_informative, factor_kernel
 
 __all__ = ["build_frame_problem"]
 
@@ -219,4 +219,5 @@ def build_frame_problem(
             eig = factor_kernel(Kd, str(term))
         Z = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))
         comps.append(Component(name=str(term), Z=Z, eig=eig, levels=levels))
+    check_informative(comps, observed)
     return Problem(y=y, X=X, x_names=names, components=comps, index=data.index, observed=observed)

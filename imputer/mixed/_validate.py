@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from imputer.errors import ImputerTypeError, ImputerValueError
 
-__all__ = ["Component", "Problem", "build_problem", "factor_kernel", "METHODS"]
+__all__ = ["Component", "Problem", "build_problem", "check_informative", "factor_kernel", "METHODS"]
 
 METHODS = ("REML", "ML")
 _SYM_RTOL = 1e-8
@@ -216,7 +216,7 @@ def factor_kernel(K: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray] | N
     return w, Q
 
 
-def _coerce_component(name: str, spec: Any, n: int) -> Component:
+def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> Component:
     if not isinstance(spec, Mapping):
         raise ImputerTypeError(
             f"random effect '{name}' must be a dict with keys 'Z' and optional 'K', got {type(spec).__name__}"
@@ -229,6 +229,8 @@ def _coerce_component(name: str, spec: Any, n: int) -> Component:
     Z = spec["Z"]
     levels: pd.Index | None = None
     if isinstance(Z, pd.DataFrame):
+        if index is not None and len(Z) == len(index) and not Z.index.equals(index):
+            raise ImputerValueError(f"Z of random effect '{name}': its index does not match y's index")
         levels = pd.Index(Z.columns)
         Z = Z.to_numpy(dtype=float, na_value=np.nan)
     if sp.issparse(Z):
@@ -276,7 +278,7 @@ def _coerce_component(name: str, spec: Any, n: int) -> Component:
     return Component(name=name, Z=Zs, eig=eig, levels=levels)
 
 
-def _components(ZETA: Any, n: int) -> list[Component]:
+def _components(ZETA: Any, n: int, index: pd.Index | None) -> list[Component]:
     if ZETA is None:
         return []
     if isinstance(ZETA, Mapping):
@@ -292,7 +294,7 @@ def _components(ZETA: Any, n: int) -> list[Component]:
         raise ImputerValueError("ZETA: 'residual' is reserved for the residual variance")
     if len(set(names)) != len(names):
         raise ImputerValueError(f"ZETA: component names are not unique: {names}")
-    return [_coerce_component(k, v, n) for k, v in items]
+    return [_coerce_component(k, v, n, index) for k, v in items]
 
 
 def build_problem(y: Any, X: Any, ZETA: Any, method: str) -> Problem:
@@ -323,5 +325,21 @@ def build_problem(y: Any, X: Any, ZETA: Any, method: str) -> Problem:
             f"y: only {n_obs} observed values for {Xv.shape[1]} fixed effects: "
             "need more observed y than fixed effects"
         )
-    comps = _components(ZETA, n)
+    comps = _components(ZETA, n, None if isinstance(index, pd.RangeIndex) else index)
+    check_informative(comps, observed)
     return Problem(y=yv, X=Xv, x_names=names, components=comps, index=index, observed=observed)
+
+
+def check_informative(comps: list[Component], observed: np.ndarray) -> None:
+    """Every random effect must touch at least one row with observed ``y``.
+
+    A ``Z`` that is zero on all observed rows leaves the likelihood constant in that
+    variance component (it is not identifiable).
+    """
+    for c in comps:
+        Zo = c.Z[observed]
+        if Zo.nnz == 0 or not np.any(Zo.data != 0):
+            raise ImputerValueError(
+                f"random effect '{c.name}': Z is zero on every row with observed y, "
+                "so its variance cannot be estimated"
+            )

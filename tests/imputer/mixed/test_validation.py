@@ -85,6 +85,20 @@ def test_rank_is_checked_on_the_observed_rows() -> None:
         fit_mixed(y, Xd, [{"Z": Z}])
 
 
+def test_random_effect_without_observed_rows_is_rejected() -> None:
+    y = Y.copy()
+    y[: N // Q] = np.nan  # level 0 only
+    Z0 = Z[:, :1]
+    with pytest.raises(ImputerValueError, match=r"random effect 'lonely': Z is zero on every row with observed y"):
+        fit_mixed(y, None, {"g": {"Z": Z}, "lonely": {"Z": Z0}})
+
+
+def test_z_dataframe_index_must_match_y() -> None:
+    ys = pd.Series(Y, index=np.arange(N) + 100)
+    with pytest.raises(ImputerValueError, match=r"Z of random effect 'g': its index does not match y's index"):
+        fit_mixed(ys, None, {"g": {"Z": pd.DataFrame(Z)}})
+
+
 def test_mismatched_labelled_kernel_is_rejected() -> None:
     Zdf = pd.DataFrame(Z, columns=list("abcd"))
     K = pd.DataFrame(np.eye(4), index=list("abcx"), columns=list("abcx"))
