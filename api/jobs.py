@@ -50,9 +50,19 @@ _PRELOAD = ["api.tasks"]
 _context_lock = threading.Lock()
 
 
-def _worker_main(conn: Connection) -> None:
-    """Worker loop: receive ``(func, args, kwargs)``, reply ``("ok", value)`` or ``("error", name)``."""
+def _worker_main(conn: Connection, memory_limit_mb: int = 0) -> None:
+    """Worker loop: receive ``(func, args, kwargs)``, reply ``("ok", value)`` or ``("error", name)``.
+
+    With ``memory_limit_mb > 0`` the address space of the worker is capped
+    (``RLIMIT_AS``), so an oversized problem raises ``MemoryError`` in the worker
+    instead of exhausting the machine.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops workers itself
+    if memory_limit_mb > 0:
+        import resource
+
+        limit = memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
             msg = conn.recv()
@@ -79,10 +89,12 @@ def _worker_main(conn: Connection) -> None:
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, memory_limit_mb: int = 0) -> None:
         parent, child = ctx.Pipe(duplex=True)
         self.conn: Connection = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="imputer-worker")
+        self.proc = ctx.Process(
+            target=_worker_main, args=(child, memory_limit_mb), daemon=True, name="imputer-worker"
+        )
         self.proc.start()
         child.close()
 
@@ -137,6 +149,8 @@ class JobRunner:
     worker_threads : int
         BLAS/OpenMP threads in each worker (set through the environment of the
         forkserver, unless the variables are already set).
+    memory_limit_mb : int
+        Address-space cap of each worker in MiB (``RLIMIT_AS``); 0 for none.
     """
 
     def __init__(
@@ -147,6 +161,7 @@ class JobRunner:
         queue_timeout_s: float = 30.0,
         retry_after_s: int = 5,
         worker_threads: int = 1,
+        memory_limit_mb: int = 0,
     ) -> None:
         if n_workers < 1:
             raise ImputerValueError(f"n_workers must be >= 1, got {n_workers}")
@@ -155,6 +170,7 @@ class JobRunner:
         self.queue_timeout_s = queue_timeout_s
         self.retry_after_s = retry_after_s
         self.worker_threads = worker_threads
+        self.memory_limit_mb = memory_limit_mb
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
         self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
@@ -182,7 +198,7 @@ class JobRunner:
         loop = asyncio.get_running_loop()
         ctx = self._context()
         workers = await loop.run_in_executor(
-            self._executor, lambda: [_Worker(ctx) for _ in range(self.n_workers)]
+            self._executor, lambda: [_Worker(ctx, self.memory_limit_mb) for _ in range(self.n_workers)]
         )
         self._workers = list(workers)
         self._idle = list(workers)
@@ -291,7 +307,7 @@ class JobRunner:
                 return
             ctx = self._context()
             try:
-                fresh = await loop.run_in_executor(self._executor, _Worker, ctx)
+                fresh = await loop.run_in_executor(self._executor, _Worker, ctx, self.memory_limit_mb)
             except Exception:  # noqa: BLE001 - keep serving with one slot fewer
                 logger.exception("could not start a replacement worker")
                 return

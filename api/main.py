@@ -46,6 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue_timeout_s=settings.queue_timeout_s,
         retry_after_s=settings.retry_after_s,
         worker_threads=settings.worker_threads,
+        memory_limit_mb=settings.worker_memory_mb,
     )
     app.state.runner = runner
     await runner.start()

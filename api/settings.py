@@ -19,6 +19,9 @@ IMPUTER_MAX_QUEUE           16           requests allowed to wait for a worker; 
 IMPUTER_QUEUE_TIMEOUT_S     30           longest wait for a free worker -> 503
 IMPUTER_RETRY_AFTER_S       5            value of the Retry-After header on 503
 IMPUTER_WORKER_THREADS      1            BLAS/OpenMP threads per worker process
+IMPUTER_WORKER_MEMORY_MB    0            address-space cap per worker (RLIMIT_AS); an
+                                         oversized problem then fails with 422; 0 = none
+IMPUTER_MAX_COLUMNS         2000         most columns one imputation may model -> 422
 ==========================  ===========  ==================================================
 """
 
@@ -68,6 +71,12 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(5, ge=0, description="Retry-After value sent with 503, seconds.")
     worker_threads: int = Field(
         1, ge=1, description="BLAS/OpenMP threads used by each worker process."
+    )
+    worker_memory_mb: int = Field(
+        0, ge=0, description="Address-space cap of each worker process in MiB (0: none)."
+    )
+    max_columns: int = Field(
+        2000, ge=1, description="Most columns one imputation may model (memory grows as p^2)."
     )
 
     @property

@@ -36,7 +36,7 @@ from api.formats import (
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
-from imputer.errors import ConvergenceWarning, ImputerError
+from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 
 __all__ = ["JobOutput", "impute_task", "mixed_task", "mixed_frame_task"]
 
@@ -65,12 +65,35 @@ def _parse(model: type[BaseModel], body: bytes) -> Any:
     return model.model_validate_json(body, strict=True)
 
 
+_TOO_BIG = (
+    "The problem is too large for the memory available to a worker "
+    "(IMPUTER_WORKER_MEMORY_MB); send fewer rows, columns or random-effect levels."
+)
+
+
+def _check_width(frame: pd.DataFrame, options: ImputeOptions, max_columns: int) -> None:
+    if options.columns is not None:
+        width = len(options.columns)
+    else:
+        width = sum(
+            1 for name in frame.columns
+            if pd.api.types.is_numeric_dtype(frame[name].dtype)
+            and not pd.api.types.is_bool_dtype(frame[name].dtype)
+        )
+    if width > max_columns:
+        raise ImputerValueError(
+            f"columns: {width} columns to model exceed the limit of {max_columns} "
+            "(IMPUTER_MAX_COLUMNS); select fewer with the 'columns' option"
+        )
+
+
 def impute_task(
     kind: InputKind,
     body: bytes,
     query: dict[str, Any],
     output: OutputKind,
     instance: str,
+    max_columns: int = 2000,
 ) -> JobOutput:
     """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result."""
     try:
@@ -87,6 +110,7 @@ def impute_task(
             else:
                 frame = read_parquet_body(body)
             options = q.options()
+        _check_width(frame, options, max_columns)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = imputer.impute(frame, **options.engine_kwargs())
@@ -98,6 +122,8 @@ def impute_task(
         return _invalid(exc, instance)
     except ImputerError as exc:
         return _problem(422, str(exc), instance, title="Invalid data or options")
+    except MemoryError:
+        return _problem(422, _TOO_BIG, instance, title="Invalid data or options")
 
 
 def _matrix(rows: list[list[float]] | None) -> np.ndarray | None:
@@ -126,6 +152,8 @@ def mixed_task(body: bytes, instance: str) -> JobOutput:
         return _invalid(exc, instance)
     except ImputerError as exc:
         return _problem(422, str(exc), instance, title="Invalid data or options")
+    except MemoryError:
+        return _problem(422, _TOO_BIG, instance, title="Invalid data or options")
 
 
 def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
@@ -157,3 +185,5 @@ def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
         return _invalid(exc, instance)
     except ImputerError as exc:
         return _problem(422, str(exc), instance, title="Invalid data or options")
+    except MemoryError:
+        return _problem(422, _TOO_BIG, instance, title="Invalid data or options")

@@ -89,6 +89,7 @@ async def impute(
         query.model_dump(),
         output,
         request.url.path,
+        settings.max_columns,
         timeout_s=settings.timeout_s,
     )
     return Response(payload, status_code=status, media_type=media)

@@ -158,3 +158,14 @@ def test_not_started_runner_refuses_with_503() -> None:
 def test_pool_size_is_validated() -> None:
     with pytest.raises(ImputerValueError, match="n_workers must be >= 1, got 0"):
         JobRunner(0)
+
+
+def test_worker_memory_cap_turns_exhaustion_into_memoryerror_in_the_worker() -> None:
+    async def body(r: JobRunner) -> tuple[HTTPException, int]:
+        with pytest.raises(HTTPException) as info:
+            await r.run(bytearray, 2**31, timeout_s=30)  # 2 GiB > 1 GiB cap
+        return info.value, len(await r.run(bytearray, 2**20, timeout_s=30))
+
+    exc, small = with_runner(body, n=1, memory_limit_mb=1024)
+    assert exc.status_code == 500  # a bare MemoryError outside a task
+    assert small == 2**20  # the same worker keeps serving
