@@ -26,18 +26,41 @@ reported in ``boundary``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from imputer._squarem import squarem
 from imputer.mixed._mme import Gram, System
 
-__all__ = ["MMEEngine", "EMResult", "run_em"]
+__all__ = ["Engine", "MMEEngine", "EMResult", "run_em"]
 
 _PROBE_SHARE = 1e-2
 _SCORE_TOL = 1e-9
 _FLOOR = 1e-10
+
+
+class Engine(Protocol):
+    """What the driver needs from an engine (Henderson or spectral)."""
+
+    k: int
+    n: int
+
+    def evaluate(
+        self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]
+    ) -> tuple[float, np.ndarray | None]:
+        """Log-likelihood at ``(sig2, s2e)`` and the EM update, shape (k + 1,) (None: infeasible)."""
+        ...
+
+    def score_at_zero(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...], j: int) -> float:
+        """Derivative of the log-likelihood in ``s2_j`` at 0 (``j`` not active)."""
+        ...
+
+    def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> dict:
+        """``b``, ``var_b``, and per component ``u`` and ``pev``."""
+        ...
 
 
 class MMEEngine:
@@ -88,6 +111,8 @@ class MMEEngine:
 
 @dataclass
 class EMResult:
+    """Outcome of :func:`run_em`; ``boundary`` holds the indices of components at zero."""
+
     theta: np.ndarray  # (k + 1,)
     active: tuple[int, ...]
     loglik: float
@@ -120,13 +145,13 @@ class _Run:
 
 
 def _fit_active(
-    engine,
+    engine: Engine,
     theta: np.ndarray,
     active: tuple[int, ...],
     tol: float,
     max_iter: int,
     accelerate: bool,
-    stop=None,
+    stop: Callable[[np.ndarray], bool] | None = None,
 ) -> _Run:
     """SQUAREM on the active components and the residual.
 
@@ -172,7 +197,7 @@ def _fit_active(
 
 
 def run_em(
-    engine,
+    engine: Engine,
     theta0: np.ndarray,
     *,
     tol: float,
