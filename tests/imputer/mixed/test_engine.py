@@ -309,3 +309,32 @@ def test_two_components_on_the_boundary(accelerate: bool) -> None:
     assert res.var_comp["residual"] == pytest.approx(df["y"].var(ddof=1), rel=1e-10)
     h = res.loglik_history
     assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:]))
+
+
+@pytest.mark.parametrize("engine", ["mme", "spectral"])
+def test_kernel_component_on_the_boundary_in_both_engines(engine: str) -> None:
+    # no genetic signal; with this seed the REML optimum is at s2_g = 0 (checked below
+    # with the dense likelihood), where the model is ordinary least squares
+    rng = np.random.default_rng(0)
+    n = 40
+    G = rng.normal(size=(n, 80))
+    K = G @ G.T / 80
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = X @ [1.0, 2.0] + rng.normal(size=n)
+    res = fit_problem(build_problem(y, X, {"g": {"Z": np.eye(n), "K": K}}, "REML"), method="REML", tol=1e-9,
+                      max_iter=10_000, init=None, accelerate=True, engine_name=engine)
+    assert res.engine == engine and res.converged
+    assert res.boundary == ("g",) and res.var_comp["g"] == 0.0
+    b, *_ = np.linalg.lstsq(X, y, rcond=None)
+    rss = float(np.sum((y - X @ b) ** 2))
+    assert res.var_comp["residual"] == pytest.approx(rss / (n - 2), rel=1e-9)
+    np.testing.assert_allclose(res.beta, b, rtol=1e-9)
+    s2e = res.var_comp["residual"]
+    at_zero = dense_loglik(y, X, [np.eye(n)], [K], np.array([0.0, s2e]), "REML")
+    assert res.loglik == pytest.approx(at_zero, rel=1e-12)
+    for eps in (1e-6, 1e-3, 1e-1):  # moving into the interior lowers the likelihood
+        inside = max(
+            dense_loglik(y, X, [np.eye(n)], [K], np.array([eps * s2e, f * s2e]), "REML")
+            for f in np.linspace(0.8, 1.05, 26)
+        )
+        assert inside < at_zero
