@@ -176,7 +176,6 @@ class JobRunner:
         self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
-        self._replacing = 0
 
     # ------------------------------------------------------------------ lifecycle
     def _context(self) -> Any:
@@ -296,28 +295,24 @@ class JobRunner:
     async def _replace(self, worker: _Worker) -> None:
         """Kill ``worker`` and put a fresh process in its slot."""
         loop = asyncio.get_running_loop()
-        self._replacing += 1
+        await loop.run_in_executor(self._executor, worker.kill)
         try:
-            await loop.run_in_executor(self._executor, worker.kill)
-            try:
-                self._workers.remove(worker)
-            except ValueError:
-                return
-            if not self._started:
-                return
-            ctx = self._context()
-            try:
-                fresh = await loop.run_in_executor(self._executor, _Worker, ctx, self.memory_limit_mb)
-            except Exception:  # noqa: BLE001 - keep serving with one slot fewer
-                logger.exception("could not start a replacement worker")
-                return
-            if not self._started:
-                await loop.run_in_executor(self._executor, fresh.stop)
-                return
-            self._workers.append(fresh)
-            self._release(fresh)
-        finally:
-            self._replacing -= 1
+            self._workers.remove(worker)
+        except ValueError:
+            return
+        if not self._started:
+            return
+        ctx = self._context()
+        try:
+            fresh = await loop.run_in_executor(self._executor, _Worker, ctx, self.memory_limit_mb)
+        except Exception:  # noqa: BLE001 - keep serving with one slot fewer
+            logger.exception("could not start a replacement worker")
+            return
+        if not self._started:
+            await loop.run_in_executor(self._executor, fresh.stop)
+            return
+        self._workers.append(fresh)
+        self._release(fresh)
 
     async def run(
         self,
@@ -339,9 +334,9 @@ class JobRunner:
             died (details are logged, never returned).
         """
         worker = await self._acquire()
-        if not worker.alive():
+        while not worker.alive():  # died while idle (e.g. killed from outside): replace, retry
             await self._replace(worker)
-            raise HTTPException(status_code=500, detail="A worker process had ended; retry the request.")
+            worker = await self._acquire()
         loop = asyncio.get_running_loop()
         call = loop.run_in_executor(self._executor, worker.call, (func, args, kwargs))
         try:

@@ -169,3 +169,15 @@ def test_worker_memory_cap_turns_exhaustion_into_memoryerror_in_the_worker() -> 
     exc, small = with_runner(body, n=1, memory_limit_mb=1024)
     assert exc.status_code == 500  # a bare MemoryError outside a task
     assert small == 2**20  # the same worker keeps serving
+
+
+def test_worker_killed_while_idle_is_replaced_before_use() -> None:
+    async def body(r: JobRunner) -> tuple[int, int, list[int]]:
+        victim = r.worker_pids()[0]
+        os.kill(victim, 9)
+        await asyncio.sleep(0.2)
+        pid = await r.run(os.getpid, timeout_s=30)
+        return victim, pid, r.worker_pids()
+
+    victim, pid, workers = with_runner(body, n=1)
+    assert pid != victim and workers == [pid]
