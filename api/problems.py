@@ -116,7 +116,9 @@ def _json_loc_item(item: Any) -> str | int:
 
 def _is_union_tag(item: Any) -> bool:
     # pydantic names the union member it tried: 'float', 'list[RandomTerm]', ...
-    return isinstance(item, str) and (item in _UNION_TAGS or "[" in item)
+    return isinstance(item, str) and (
+        item in _UNION_TAGS or "[" in item or item.startswith("constrained-")
+    )
 
 
 def clean_validation_errors(

@@ -8,7 +8,7 @@ value, and every such field is declared nullable.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,8 +28,9 @@ __all__ = [
 ]
 
 #: an input cell: a finite number, a string (non-numeric columns) or null (missing);
-#: integers stay integers (an all-integer column is an int64 column).
-Cell = float | int | str | None
+#: 64-bit integers stay integers (an all-integer column is an int64 column), larger
+#: ones are read as floats (and must be finite).
+Cell = float | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str | None
 #: an output cell: a number, a string, a boolean or null (missing or non-finite).
 OutCell = bool | int | float | str | None
 #: a row label.

@@ -139,6 +139,8 @@ def test_auth_is_checked_before_the_body(client: TestClient, settings_override: 
          ["body", "data", "data", 1, 0], "Input should be a finite number"),
         (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [1e999, 3]]}}',
          ["body", "data", "data", 1, 0], "Input should be a finite number"),
+        (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [1' + b"0" * 400 + b', 3]]}}',
+         ["body", "data", "data", 1, 0], "Input should be a finite number"),
         (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [true, 3]]}}',
          ["body", "data", "data", 1, 0], "Input should be a valid number"),
         (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [3]]}}',

@@ -132,6 +132,17 @@ def test_frame_from_split_types() -> None:
     assert np.isnan(frame.loc["b", "x"])
 
 
+def test_frame_from_split_integers() -> None:
+    split = SplitFrame.model_validate_json(
+        b'{"columns": ["i", "big", "mixed"], "data": [[1, 100000000000000000000000000000, 1], [2, 3, 2.5]]}',
+        strict=True,
+    )
+    frame = frame_from_split(split)
+    assert frame["i"].dtype == np.int64
+    assert frame["big"].dtype == np.float64 and frame["big"].iloc[0] == 1e29
+    assert frame["mixed"].dtype == np.float64
+
+
 def test_frame_to_csv_index_and_missing() -> None:
     plain = pd.DataFrame({"x": [1.0, np.nan, np.inf], "y": ["u", None, "w"]})
     assert frame_to_csv(plain) == b"x,y\n1.0,u\n,\n,w\n"
