@@ -200,10 +200,10 @@ def factor_kernel(K: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray] | N
         raise ImputerValueError(f"K of random effect '{name}' is all zero")
     if np.max(np.abs(K - K.T)) > _SYM_RTOL * scale:
         raise ImputerValueError(f"K of random effect '{name}' is not symmetric")
-    if np.array_equal(K, np.eye(q)):
-        return None
+    if np.all(np.diagonal(K) == 1.0) and np.count_nonzero(K) == q:
+        return None  # exactly the identity
     try:
-        w, Q = np.linalg.eigh((K + K.T) / 2.0)
+        w, Q = np.linalg.eigh(K)  # reads the lower triangle; K is symmetric to 1e-8
     except np.linalg.LinAlgError as exc:  # pragma: no cover - eigh on a finite symmetric matrix
         raise ImputerValueError(f"K of random effect '{name}': eigendecomposition failed ({exc})") from None
     wmax = float(np.max(np.abs(w)))

@@ -266,7 +266,11 @@ def fit_problem(
     default = np.empty(k + 1)
     for i, c in enumerate(problem.components):
         Zo = c.Z[obs]
-        scale = float(Zo.multiply(Zo).sum()) / n if c.L is None else float(np.sum(np.asarray(Zo @ c.L) ** 2)) / n
+        if c.eig is None:
+            scale = float(Zo.multiply(Zo).sum()) / n  # tr(Z_o Z_o') / n
+        else:  # tr(Z_o K Z_o') / n from K = Q diag(w) Q', without forming K's factor
+            w, Q = c.eig
+            scale = float(np.sum(np.asarray(Zo @ Q) ** 2 @ w)) / n
         default[i] = s2_ols / (k + 1) / max(scale, 1e-12)
     default[k] = s2_ols / (k + 1)
     theta0 = _init(init, names, default)
