@@ -203,7 +203,8 @@ def read_csv_body(
 
 
 def read_parquet_body(body: bytes) -> pd.DataFrame:
-    """Read a Parquet request body (the pandas index is restored when stored).
+    """Read a Parquet request body (the pandas index is restored when stored; a
+    MultiIndex becomes one string label per row, levels joined by ``|``).
 
     Raises
     ------
@@ -220,6 +221,9 @@ def read_parquet_body(body: bytes) -> pd.DataFrame:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImputerValueError(f"body: the Parquet file could not be read: {first}") from None
     frame.columns = [str(c) for c in frame.columns]
+    if isinstance(frame.index, pd.MultiIndex):  # one label per row: "level1|level2"
+        frame.index = pd.Index(["|".join(map(str, key)) for key in frame.index], name="|".join(
+            str(n) for n in frame.index.names if n is not None) or None)
     return _reject_infinite(frame, "body")
 
 

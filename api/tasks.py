@@ -16,6 +16,7 @@ are loaded once.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from typing import Any
 
@@ -40,6 +41,8 @@ from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 
 __all__ = ["JobOutput", "impute_task", "mixed_task", "mixed_frame_task"]
 
+logger = logging.getLogger("api.tasks")
+
 #: (HTTP status, media type, body)
 JobOutput = tuple[int, str, bytes]
 
@@ -56,8 +59,14 @@ def _invalid(exc: ValidationError, instance: str) -> JobOutput:
     return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
 
 
-def _json_ok(model: BaseModel) -> JobOutput:
-    return 200, JSON, model.model_dump_json(exclude_unset=True).encode()
+def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> JobOutput:
+    """200 with the validated result, or 500 if it does not fit ``model`` (a server bug)."""
+    try:
+        validated = model.model_validate(payload)
+    except ValidationError as exc:
+        logger.error("result does not match %s: %s", model.__name__, exc)
+        return _problem(500, "The result could not be encoded; the failure has been logged.", instance)
+    return 200, JSON, validated.model_dump_json(exclude_unset=True).encode()
 
 
 def _parse(model: type[BaseModel], body: bytes) -> Any:
@@ -117,7 +126,7 @@ def impute_task(
         if output == "csv":
             return 200, CSV_MEDIA, frame_to_csv(result.completed)
         payload = result.to_dict(conditional_var=options.conditional_var)
-        return _json_ok(ImputeResponse.model_validate(payload))
+        return _json_ok(ImputeResponse, payload, instance)
     except ValidationError as exc:
         return _invalid(exc, instance)
     except ImputerError as exc:
@@ -147,7 +156,7 @@ def mixed_task(body: bytes, instance: str) -> JobOutput:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs())
-        return _json_ok(MixedResponse.model_validate(result.to_dict()))
+        return _json_ok(MixedResponse, result.to_dict(), instance)
     except ValidationError as exc:
         return _invalid(exc, instance)
     except ImputerError as exc:
@@ -180,7 +189,7 @@ def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
                 intercept=request.intercept,
                 **request.options.engine_kwargs(),
             )
-        return _json_ok(MixedResponse.model_validate(result.to_dict()))
+        return _json_ok(MixedResponse, result.to_dict(), instance)
     except ValidationError as exc:
         return _invalid(exc, instance)
     except ImputerError as exc:

@@ -161,3 +161,13 @@ def test_clean_validation_errors_drops_union_noise() -> None:
         {"loc": ["body", "data", "data", 3, 1], "msg": "Input should be a finite number", "type": "finite_number"},
         {"loc": ["body", "ZETA", 0, "Z"], "msg": "bad Z", "type": "value_error"},
     ]
+
+
+def test_parquet_multiindex_becomes_string_labels() -> None:
+    frame = pd.DataFrame(
+        {"x": [1.0, 2.0]}, index=pd.MultiIndex.from_tuples([(1, "a"), (2, "b")], names=["k", "s"])
+    )
+    buf = io.BytesIO()
+    frame.to_parquet(buf)
+    back = read_parquet_body(buf.getvalue())
+    assert list(back.index) == ["1|a", "2|b"] and back.index.name == "k|s"

@@ -59,3 +59,15 @@ def test_memory_exhaustion_in_a_task_is_422(
     problem = json.loads(body)
     assert problem["detail"].startswith("The problem is too large for the memory available to a worker")
     assert problem["instance"] == args[-1]
+
+
+def test_result_not_fitting_the_response_model_is_500_not_422(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Odd:
+        def to_dict(self, conditional_var: bool = False) -> dict[str, Any]:
+            return {"columns": ["a"]}  # most keys missing
+
+    monkeypatch.setattr(imputer, "impute", lambda *a, **k: Odd())
+    body = json.dumps({"data": {"columns": ["a", "b"], "data": [[1, 2], [2, None], [3, 1]]}}).encode()
+    status, media, payload = tasks.impute_task("json", body, {}, "json", "/v1/impute")
+    assert status == 500 and media == "application/problem+json"
+    assert json.loads(payload)["detail"] == "The result could not be encoded; the failure has been logged."
