@@ -190,7 +190,7 @@ class JobRunner:
         """Start the worker processes (in a thread: spawning may take a moment)."""
         if self._started:
             return
-        # one thread per worker for the blocking pipe I/O, plus one for (re)spawning
+        # blocking pipe I/O (one thread per running job) plus kills and (re)spawns
         self._executor = ThreadPoolExecutor(
             max_workers=2 * self.n_workers + 2, thread_name_prefix="imputer-jobs"
         )
@@ -355,6 +355,8 @@ class JobRunner:
             return value
         if kind == "died":
             await self._replace(worker)
+            if not self._started:
+                raise self._saturated("The computation service is shutting down.")
             logger.error("worker %s died while running %s", worker.pid, getattr(func, "__name__", func))
             raise HTTPException(
                 status_code=500, detail="The worker process ended unexpectedly; the failure has been logged."
