@@ -1,0 +1,1 @@
+"""imputer REST service (FastAPI): ``uvicorn api.main:app``; see :mod:`api.main`."""
