@@ -14,7 +14,10 @@ the same table, in this process); the ratio p50 / baseline is the service overhe
 Scenarios: ``small`` = airquality (153 x 6, 44 missing cells) as JSON;
 ``large`` = 20,000 x 10 correlated normal table with MAR missingness in 5 columns
 (missingness depends on the fully observed column c0), as JSON. The small table is
-also run with a single client: its latency is the service time without queueing.
+also run with a single client (its latency is the service time without queueing) and
+with more clients than workers plus waiting places (``overload``): the excess is
+answered 503 with Retry-After (clients back off 50 ms), latency of the accepted
+requests stays bounded and ``/healthz`` keeps answering.
 
     python benchmarks/load_api.py            # 20 s per scenario
     python benchmarks/load_api.py --quick    # 4 s per scenario, 5,000-row large table
@@ -209,6 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per scenario (default 20)")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients, small scenario (default 8)")
     ap.add_argument("--large-clients", type=int, default=4, help="concurrent clients, large scenario (default 4)")
+    ap.add_argument(
+        "--overload-clients", type=int, default=48,
+        help="clients of the overload scenario, beyond workers + queue: expect 503s (default 48; 0 skips)",
+    )
     ap.add_argument("--large-rows", type=int, default=20_000, help="rows of the large table (default 20000)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes of the started server")
     ap.add_argument("--max-queue", type=int, default=16, help="IMPUTER_MAX_QUEUE of the started server")
@@ -237,7 +244,10 @@ def main(argv: list[str] | None = None) -> None:
             ("small, 1 client (service latency)", small, 1, False, 20),
             ("small", small, args.clients, False, 20),
             ("large", large, args.large_clients, True, 3),
+            ("small, overload", small, args.overload_clients, True, 20),
         ]:
+            if clients < 1:
+                continue
             body = json_body(frame)
             run = asyncio.run(load(base, body, clients, args.duration, probe))
             report(name, frame.shape, body, run, baseline(frame, reps), clients)
