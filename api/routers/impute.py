@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner
+from api.deps import error_responses, get_runner, run_in_worker
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
 from api.jobs import JobRunner
 from api.schemas.impute import ImputeQuery, ImputeResponse
@@ -82,7 +82,9 @@ async def impute(
     arguments of `imputer.impute`; with `conditional_var` the conditional variances
     of the filled cells are returned too.
     """
-    status, media, payload = await runner.run(
+    return await run_in_worker(
+        request,
+        runner,
         impute_task,
         kind,
         body,
@@ -92,4 +94,3 @@ async def impute(
         settings.max_columns,
         timeout_s=settings.timeout_s,
     )
-    return Response(payload, status_code=status, media_type=media)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner
+from api.deps import error_responses, get_runner, run_in_worker
 from api.formats import JSON, InputKind, OutputKind, request_kind, response_kind
 from api.jobs import JobRunner
 from api.schemas.mixed import MixedResponse
@@ -78,10 +78,9 @@ async def mixed(
     runner: Annotated[JobRunner, Depends(get_runner)],
 ) -> Response:
     """Fit `y = X b + sum_k Z_k u_k + e` by EM-REML (or ML) and predict the missing `y`."""
-    status, media, payload = await runner.run(
-        mixed_task, body, request.url.path, timeout_s=settings.timeout_s
+    return await run_in_worker(
+        request, runner, mixed_task, body, request.url.path, timeout_s=settings.timeout_s
     )
-    return Response(payload, status_code=status, media_type=media)
 
 
 @router.post(
@@ -104,7 +103,6 @@ async def mixed_frame(
     runner: Annotated[JobRunner, Depends(get_runner)],
 ) -> Response:
     """Fit `response ~ fixed + (1 | g) for g in random` by EM-REML from a table."""
-    status, media, payload = await runner.run(
-        mixed_frame_task, body, request.url.path, timeout_s=settings.timeout_s
+    return await run_in_worker(
+        request, runner, mixed_frame_task, body, request.url.path, timeout_s=settings.timeout_s
     )
-    return Response(payload, status_code=status, media_type=media)

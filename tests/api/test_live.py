@@ -130,3 +130,20 @@ def test_shutdown_reaps_every_worker() -> None:
     while time.monotonic() < deadline and any(alive(p) for p in kids):
         time.sleep(0.1)
     assert not any(alive(p) for p in kids)
+
+
+def test_client_that_gives_up_frees_its_worker() -> None:
+    """A client disconnecting mid-job gets its worker killed and replaced (not at 120 s)."""
+    with uvicorn_server({"IMPUTER_MAX_CONCURRENT_JOBS": "1", "IMPUTER_TIMEOUT_S": "120"}) as (url, proc):
+        before = descendants(proc.pid)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{url}/v1/impute", json=slow_impute_body(), timeout=httpx.Timeout(30, read=1.5))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            gone = {p for p in before if not alive(p)}
+            if gone and httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                break
+            time.sleep(0.1)
+        assert len({p for p in before if not alive(p)}) == 1
+        ready = httpx.get(f"{url}/readyz", timeout=5).json()
+        assert ready["idle"] == 1 and ready["alive"] == 1
