@@ -50,14 +50,17 @@ _PRELOAD = ["api.tasks"]
 _context_lock = threading.Lock()
 
 
-def _worker_main(conn: Connection, memory_limit_mb: int = 0) -> None:
+def _worker_main(conn: Connection, memory_limit_mb: int = 0, nice: int = 0) -> None:
     """Worker loop: receive ``(func, args, kwargs)``, reply ``("ok", value)`` or ``("error", name)``.
 
     With ``memory_limit_mb > 0`` the address space of the worker is capped
     (``RLIMIT_AS``), so an oversized problem raises ``MemoryError`` in the worker
-    instead of exhausting the machine.
+    instead of exhausting the machine. ``nice > 0`` lowers the worker's CPU priority, so
+    the server's event loop (health checks, 503 answers) keeps the CPU it needs.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops workers itself
+    if nice > 0:
+        os.nice(nice)
     if memory_limit_mb > 0:
         import resource
 
@@ -89,11 +92,14 @@ def _worker_main(conn: Connection, memory_limit_mb: int = 0) -> None:
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, ctx: Any, memory_limit_mb: int = 0) -> None:
+    def __init__(self, ctx: Any, memory_limit_mb: int = 0, nice: int = 0) -> None:
         parent, child = ctx.Pipe(duplex=True)
         self.conn: Connection = parent
         self.proc = ctx.Process(
-            target=_worker_main, args=(child, memory_limit_mb), daemon=True, name="imputer-worker"
+            target=_worker_main,
+            args=(child, memory_limit_mb, nice),
+            daemon=True,
+            name="imputer-worker",
         )
         self.proc.start()
         child.close()
@@ -151,6 +157,8 @@ class JobRunner:
         forkserver, unless the variables are already set).
     memory_limit_mb : int
         Address-space cap of each worker in MiB (``RLIMIT_AS``); 0 for none.
+    nice : int
+        Niceness added to each worker process (lower CPU priority than the server).
     """
 
     def __init__(
@@ -162,6 +170,7 @@ class JobRunner:
         retry_after_s: int = 5,
         worker_threads: int = 1,
         memory_limit_mb: int = 0,
+        nice: int = 0,
     ) -> None:
         if n_workers < 1:
             raise ImputerValueError(f"n_workers must be >= 1, got {n_workers}")
@@ -171,6 +180,7 @@ class JobRunner:
         self.retry_after_s = retry_after_s
         self.worker_threads = worker_threads
         self.memory_limit_mb = memory_limit_mb
+        self.nice = nice
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
         self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
@@ -197,7 +207,7 @@ class JobRunner:
         loop = asyncio.get_running_loop()
         ctx = self._context()
         workers = await loop.run_in_executor(
-            self._executor, lambda: [_Worker(ctx, self.memory_limit_mb) for _ in range(self.n_workers)]
+            self._executor, lambda: [_Worker(ctx, self.memory_limit_mb, self.nice) for _ in range(self.n_workers)]
         )
         self._workers = list(workers)
         self._idle = list(workers)
@@ -304,7 +314,9 @@ class JobRunner:
             return
         ctx = self._context()
         try:
-            fresh = await loop.run_in_executor(self._executor, _Worker, ctx, self.memory_limit_mb)
+            fresh = await loop.run_in_executor(
+                self._executor, _Worker, ctx, self.memory_limit_mb, self.nice
+            )
         except Exception:  # noqa: BLE001 - keep serving with one slot fewer
             logger.exception("could not start a replacement worker")
             return

@@ -47,6 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         retry_after_s=settings.retry_after_s,
         worker_threads=settings.worker_threads,
         memory_limit_mb=settings.worker_memory_mb,
+        nice=settings.worker_nice,
     )
     app.state.runner = runner
     await runner.start()

@@ -21,6 +21,8 @@ IMPUTER_RETRY_AFTER_S       5            value of the Retry-After header on 503
 IMPUTER_WORKER_THREADS      1            BLAS/OpenMP threads per worker process
 IMPUTER_WORKER_MEMORY_MB    0            address-space cap per worker (RLIMIT_AS); an
                                          oversized problem then fails with 422; 0 = none
+IMPUTER_WORKER_NICE         5            niceness of the workers: computations yield the
+                                         CPU to the server (health checks, 503s)
 IMPUTER_MAX_COLUMNS         2000         most columns one imputation may model -> 422
 ==========================  ===========  ==================================================
 """
@@ -74,6 +76,9 @@ class Settings(BaseSettings):
     )
     worker_memory_mb: int = Field(
         0, ge=0, description="Address-space cap of each worker process in MiB (0: none)."
+    )
+    worker_nice: int = Field(
+        5, ge=0, le=19, description="Niceness of the worker processes (CPU priority below the server)."
     )
     max_columns: int = Field(
         2000, ge=1, description="Most columns one imputation may model (memory grows as p^2)."

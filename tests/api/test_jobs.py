@@ -181,3 +181,10 @@ def test_worker_killed_while_idle_is_replaced_before_use() -> None:
 
     victim, pid, workers = with_runner(body, n=1)
     assert pid != victim and workers == [pid]
+
+
+def test_workers_run_at_lower_cpu_priority() -> None:
+    async def body(r: JobRunner) -> int:
+        return await r.run(os.getpriority, os.PRIO_PROCESS, 0, timeout_s=30)
+
+    assert with_runner(body, n=1, nice=7) == os.getpriority(os.PRIO_PROCESS, 0) + 7
