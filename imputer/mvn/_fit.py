@@ -99,6 +99,7 @@ class FitOutcome:
     converged: bool
     singular: bool
     min_eig: float
+    cond_diag: tuple[np.ndarray, ...] = ()
 
 
 def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling) -> StandardData:
@@ -117,13 +118,22 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
     p = len(values)
     inc = patterns.incomplete_rows
     comp = patterns.complete_rows
-    work = np.empty((inc.size, p), dtype=float)
-    z_comp = np.empty((comp.size, p), dtype=float)
+    # columns are written contiguously (Fortran order), then the incomplete rows are made
+    # C-contiguous for the row-block kernels
+    work_f = np.empty((inc.size, p), dtype=float, order="F")
+    z_comp = np.empty((comp.size, p), dtype=float, order="F")
     for j, v in enumerate(values):
-        col = (v[inc] - scaling.center[j]) / scaling.scale[j]
+        col = work_f[:, j]
+        np.take(v, inc, out=col)
+        col -= scaling.center[j]
+        col /= scaling.scale[j]
         col[np.isnan(col)] = 0.0
-        work[:, j] = col
-        z_comp[:, j] = (v[comp] - scaling.center[j]) / scaling.scale[j]
+        zc = z_comp[:, j]
+        np.take(v, comp, out=zc)
+        zc -= scaling.center[j]
+        zc /= scaling.scale[j]
+    work = np.ascontiguousarray(work_f)
+    del work_f
     s1 = np.ones(comp.size) @ z_comp
     s2 = z_comp.T @ z_comp
     del z_comp
@@ -298,6 +308,7 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
         converged=bool(converged and not singular),
         singular=bool(singular),
         min_eig=min_eig,
+        cond_diag=stats.cond_diag,
     )
 
 
@@ -353,11 +364,24 @@ def fill_missing(
         out[inc[blk.start : blk.stop, None], miss] = scaling.center[miss] + scaling.scale[miss] * z
 
 
-def conditional_variances(patterns: Patterns, sigma: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
-    """Write ``scale_j^2 Var(z_j | z_O)`` at the missing cells of ``out`` (shape (n, p))."""
-    prec, _ = precision(sigma)
-    for group in patterns.groups:
-        cond, _ = conditional_blocks(prec, group)
-        cdiag = np.diagonal(cond, axis1=1, axis2=2)
+def conditional_variances(
+    patterns: Patterns,
+    sigma: np.ndarray,
+    scale: np.ndarray,
+    out: np.ndarray,
+    cond_diag: tuple[np.ndarray, ...] | None = None,
+) -> None:
+    """Write ``scale_j^2 Var(z_j | z_O)`` at the missing cells of ``out`` (shape (n, p)).
+
+    ``cond_diag`` (per group, the (G, m) diagonals of ``C_M`` at ``sigma``, as an E-step
+    at ``sigma`` returns them) saves recomputing the pattern blocks.
+    """
+    prec = precision(sigma)[0] if cond_diag is None else None
+    for gi, group in enumerate(patterns.groups):
+        if cond_diag is None:
+            cond, _ = conditional_blocks(prec, group)  # type: ignore[arg-type]
+            cdiag = np.diagonal(cond, axis1=1, axis2=2)
+        else:
+            cdiag = cond_diag[gi]
         miss = group.miss[group.row_pattern]
         out[group.rows[:, None], miss] = scale[miss] ** 2 * cdiag[group.row_pattern]

@@ -73,7 +73,7 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 # rows per block in the row-level pass: about 2 MB of float64 per temporary
 _BLOCK_ELEMENTS = 1 << 18
 # pattern blocks of this size or larger are inverted by LAPACK instead of the sweep
-_SWEEP_MAX_M = 10
+_SWEEP_MAX_M = 22
 
 
 class Infeasible(Exception):
@@ -158,12 +158,15 @@ class EStep:
         ``sum_i (zhat_i - mu)``.
     scatter : ndarray, shape (p, p)
         ``A``, the expected scatter about ``mu`` (conditional covariances included).
+    cond_diag : tuple of ndarray, one (G, m) per pattern group
+        Diagonals of the conditional covariances ``C_M`` (standardised units).
     """
 
     loglik: float
     objective: float
     dsum: np.ndarray
     scatter: np.ndarray
+    cond_diag: tuple[np.ndarray, ...] = ()
 
 
 def block_bounds(n_rows: int, p: int) -> list[tuple[int, int]]:
@@ -216,7 +219,7 @@ def precision(sigma: np.ndarray) -> tuple[np.ndarray, float]:
 def spd_inverse_batch(mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverses and log-determinants of a stack of symmetric positive-definite matrices.
 
-    For ``m < 10``: Gauss-Jordan sweep on every pivot, vectorised over the stack (``m``
+    For ``m < 22``: Gauss-Jordan sweep on every pivot, vectorised over the stack (``m``
     vector operations on ``(G, m, m)``); the pivots are the successive Schur complements,
     so a non-positive pivot means the matrix is not positive definite. For larger ``m``
     the per-matrix LAPACK calls (Cholesky, inverse) are faster (measured crossover).
@@ -248,20 +251,27 @@ def spd_inverse_batch(mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             raise Infeasible("matrix not positive definite")
         inv = np.linalg.inv(a)
         return 0.5 * (inv + np.swapaxes(inv, 1, 2)), 2.0 * np.sum(np.log(diag), axis=1)
-    logdet = np.zeros(g)
+    # batch dimension last, so that every elementwise loop runs over the contiguous
+    # stack rather than over rows of length m (2-2.5x faster for m = 3..9)
+    a = np.ascontiguousarray(a.transpose(1, 2, 0))
+    pivots = np.empty((m, g))
     tmp = np.empty_like(a)
-    for k in range(m):
-        d = a[:, k, k].copy()
-        if not np.all(d > 0.0):
-            raise Infeasible("matrix not positive definite")
-        logdet += np.log(d)
-        rd = a[:, k, :] / d[:, None]
-        np.multiply(a[:, k, :, None], rd[:, None, :], out=tmp)
-        a -= tmp
-        a[:, k, :] = rd
-        a[:, :, k] = rd
-        a[:, k, k] = -1.0 / d
-    return np.negative(a, out=a), logdet
+    # positivity is checked once at the end: a non-positive pivot makes the later
+    # steps meaningless (and possibly inf/nan), but the matrix is rejected anyway
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for k in range(m):
+            d = pivots[k]
+            d[:] = a[k, k]
+            rd = a[k] / d
+            np.multiply(a[:, k][:, None, :], rd[None, :, :], out=tmp)
+            a -= tmp
+            a[k] = rd
+            a[:, k] = rd
+            a[k, k] = -1.0 / d
+    if not np.all(pivots > 0.0):
+        raise Infeasible("matrix not positive definite")
+    logdet = np.log(pivots).sum(axis=0)
+    return np.negative(a, out=a).transpose(2, 0, 1), logdet
 
 
 def conditional_blocks(prec: np.ndarray, group: PatternGroup) -> tuple[np.ndarray, np.ndarray]:
@@ -344,11 +354,13 @@ def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -
     groups = data.patterns.groups
     current = -1
     cond = miss_mu = np.empty(0)
+    diags: list[np.ndarray] = []
     for blk in data.blocks:
         group = groups[blk.group]
         if blk.group != current:  # blocks come in group order: one group's blocks at a time
             current = blk.group
             cond, logdet = conditional_blocks(prec, group)
+            diags.append(np.diagonal(cond, axis1=1, axis2=2).copy())
             miss_mu = mu[group.miss]
             w = group.counts.astype(float)
             entropy += float(w @ (group.n_miss * (LOG_2PI + 1.0) + logdet))
@@ -368,7 +380,7 @@ def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -
         objective -= 0.5 * ridge * (logdet_sigma + float(np.trace(prec)))
     if not np.isfinite(objective):
         raise Infeasible("non-finite objective")
-    return EStep(loglik=loglik, objective=objective, dsum=dsum, scatter=scatter)
+    return EStep(loglik=loglik, objective=objective, dsum=dsum, scatter=scatter, cond_diag=tuple(diags))
 
 
 def mstep(data: StandardData, mu: np.ndarray, stats: EStep, ridge: float) -> tuple[np.ndarray, np.ndarray]:

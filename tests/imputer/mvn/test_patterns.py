@@ -47,7 +47,7 @@ def test_wide_masks_use_the_same_grouping() -> None:
         assert np.array_equal(np.sort(ga.miss + 70, axis=0), np.sort(gb.miss, axis=0))
 
 
-@pytest.mark.parametrize("m", [1, 2, 3, 7, 12])
+@pytest.mark.parametrize("m", [1, 2, 3, 7, 12, 25])
 def test_spd_inverse_batch(m) -> None:
     rng = np.random.default_rng(m)
     a = rng.normal(size=(30, m, m + 2))
