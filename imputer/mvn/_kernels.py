@@ -333,8 +333,7 @@ def update_block(
     if cond.shape[1] == 1:
         flat_block[blk.flat] = mu_rows - cond[blk.loc, 0, :] * lam
     else:
-        c = cond[blk.loc]
-        flat_block[blk.flat] = mu_rows - np.matmul(c, lam[:, :, None])[:, :, 0]
+        flat_block[blk.flat] = mu_rows - np.einsum("rjk,rk->rj", cond[blk.loc], lam)
 
 
 def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> EStep:
