@@ -83,7 +83,7 @@ def fill_conditional(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> t
     >>> import numpy as np
     >>> from imputer.mvn.conditional import fill_conditional
     >>> filled, var = fill_conditional(np.array([[1.0, np.nan]]), np.zeros(2), np.array([[1.0, 0.5], [0.5, 1.0]]))
-    >>> filled.tolist(), var.tolist()
+    >>> filled.tolist(), np.round(var, 12).tolist()
     ([[1.0, 0.5]], [[0.0, 0.75]])
     """
     x, mu, sigma = _check(values, mean, cov)
