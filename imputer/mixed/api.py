@@ -20,14 +20,14 @@ everything else through Henderson's mixed-model equations (:mod:`imputer.mixed._
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mixed._design import build_frame_problem
 from imputer.mixed._emreml import MMEEngine, run_em
@@ -86,26 +86,13 @@ def _init(init: Any, names: list[str], default: np.ndarray) -> np.ndarray:
     return arr
 
 
-@contextlib.contextmanager
-def _single_blas_thread(engine) -> Iterator[None]:
-    """Run the iterations with one BLAS thread when the per-iteration matrices are small.
+def _small_system(engine) -> bool:
+    """Whether the per-iteration matrices are small enough for one BLAS thread.
 
-    The EM iterations work on small dense systems (Henderson: the ``m x m`` Schur
-    complement; spectral: ``n x p``); for these, multi-threaded BLAS only adds
-    synchronisation cost (measured: 100,000-row crossed design 4x faster on 2 busy
-    cores). Uses :mod:`threadpoolctl` when it is installed; otherwise a no-op.
+    Henderson: the ``m x m`` Schur complement; spectral: ``n x p`` (measured:
+    100,000-row crossed design 4x faster on 2 busy cores with one thread).
     """
-    small = isinstance(engine, SpectralEngine) or engine.dense_size() < _BLAS_SMALL
-    if not small:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional dependency
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    return isinstance(engine, SpectralEngine) or engine.dense_size() < _BLAS_SMALL
 
 
 def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, ml: bool, force: str | None):
@@ -274,7 +261,7 @@ def fit_problem(
         default[i] = s2_ols / (k + 1) / max(scale, 1e-12)
     default[k] = s2_ols / (k + 1)
     theta0 = _init(init, names, default)
-    with _single_blas_thread(engine):
+    with single_blas_thread(_small_system(engine)):
         em = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
             fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
