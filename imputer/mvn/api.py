@@ -54,8 +54,14 @@ def _scaling(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask
     n_obs = np.empty(p)
     for j, v in enumerate(values):
         obs = v[~mask[:, j]]
-        c = float(obs.mean())
-        s = float(np.sqrt(np.mean((obs - c) ** 2)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = float(obs.mean())
+            s = float(np.sqrt(np.mean((obs - c) ** 2)))
+        if not (np.isfinite(c) and np.isfinite(s * s)):
+            raise ImputerValueError(
+                f"column {columns[j]!r}: its values are too large in magnitude for float64 "
+                "(its mean or variance overflows); rescale the column, e.g. divide it by a power of 10"
+            )
         if not s > 16 * np.finfo(float).eps * max(abs(c), np.finfo(float).tiny):
             raise ImputerValueError(
                 f"column {columns[j]!r} is constant (every observed value equals {c:g}): it has no variance "

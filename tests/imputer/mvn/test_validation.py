@@ -52,6 +52,18 @@ def _frame() -> pd.DataFrame:
             r"column 'k' is constant.*columns=",
         ),
         (
+            pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "huge": [1e308, -1e308, np.nan, 5e307]}),
+            {},
+            ImputerValueError,
+            r"column 'huge': its values are too large in magnitude.*rescale",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "big": [3e154, -2e154, np.nan, 1e154]}),
+            {},
+            ImputerValueError,
+            r"column 'big': its values are too large",
+        ),
+        (
             pd.DataFrame(np.arange(12.0).reshape(3, 4) ** 1.5, columns=list("abcd")),
             {},
             ImputerValueError,
