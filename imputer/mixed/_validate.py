@@ -331,15 +331,35 @@ def build_problem(y: Any, X: Any, ZETA: Any, method: str) -> Problem:
 
 
 def check_informative(comps: list[Component], observed: np.ndarray) -> None:
-    """Every random effect must touch at least one row with observed ``y``.
+    """Every random effect's variance must be identifiable from the observed ``y``.
 
     A ``Z`` that is zero on all observed rows leaves the likelihood constant in that
-    variance component (it is not identifiable).
+    variance component. With ``K = I`` and every observed row in a level of its own
+    (``Z_o Z_o' = c I``), ``V = (c s2_u + s2_e) I`` depends on the two variances only
+    through their sum, so they cannot be told apart (lme4 refuses such a model too).
     """
     for c in comps:
-        Zo = c.Z[observed]
-        if Zo.nnz == 0 or not np.any(Zo.data != 0):
+        Zo = c.Z[observed].tocsr()
+        Zo.eliminate_zeros()
+        if Zo.nnz == 0:
             raise ImputerValueError(
                 f"random effect '{c.name}': Z is zero on every row with observed y, "
                 "so its variance cannot be estimated"
             )
+        if c.eig is None and _proportional_to_identity(Zo):
+            raise ImputerValueError(
+                f"random effect '{c.name}': every observed y is in a level of its own "
+                "(Z Z' is proportional to the identity) and K is the identity, so its variance "
+                "cannot be told apart from the residual variance; drop the effect or give its K"
+            )
+
+
+def _proportional_to_identity(Zo: sp.csr_matrix) -> bool:
+    """Whether ``Zo Zo' = c I``: one equal-magnitude entry per row, no column shared."""
+    row_counts = np.diff(Zo.indptr)
+    if not np.all(row_counts == 1):
+        return False
+    if np.unique(Zo.indices).size != Zo.shape[0]:
+        return False
+    magnitude = np.abs(Zo.data)
+    return bool(np.all(magnitude == magnitude[0]))

@@ -93,6 +93,20 @@ def test_random_effect_without_observed_rows_is_rejected() -> None:
         fit_mixed(y, None, {"g": {"Z": Z}, "lonely": {"Z": Z0}})
 
 
+@pytest.mark.parametrize("scale", [1.0, -2.5])
+def test_one_observation_per_level_with_identity_k_is_not_identifiable(scale: float) -> None:
+    y = Y.copy()
+    y[-1] = np.nan  # the unobserved row's level does not help: still Z_o Z_o' = c I
+    with pytest.raises(ImputerValueError, match=r"random effect 'unit': every observed y is in a level of its own"):
+        fit_mixed(y, None, {"g": {"Z": Z}, "unit": {"Z": scale * np.eye(N)}})
+
+
+def test_one_observation_per_level_is_fine_with_a_kernel() -> None:
+    K = 0.5 ** np.abs(np.subtract.outer(np.arange(N), np.arange(N)))  # AR(1): identifiable
+    res = fit_mixed(Y, None, {"unit": {"Z": np.eye(N), "K": K}})
+    assert res.converged and np.all(np.isfinite(res.var_comp))
+
+
 def test_z_dataframe_index_must_match_y() -> None:
     ys = pd.Series(Y, index=np.arange(N) + 100)
     with pytest.raises(ImputerValueError, match=r"Z of random effect 'g': its index does not match y's index"):
