@@ -34,6 +34,7 @@ from imputer._squarem import squarem
 from imputer.mvn._kernels import (
     Infeasible,
     StandardData,
+    chunk_conditional,
     conditional_blocks,
     estep,
     mstep,
@@ -339,27 +340,22 @@ def fill_missing(
         is correct right after :func:`run_em` (its last E-step is at the returned
         estimate).
     """
-    groups = data.patterns.groups
     inc = data.patterns.incomplete_rows
-    if not refresh:
-        for blk in data.blocks:
-            miss = groups[blk.group].miss[blk.loc]
-            z = data.work[blk.start : blk.stop].reshape(-1)[blk.flat]
-            out[inc[blk.start : blk.stop, None], miss] = scaling.center[miss] + scaling.scale[miss] * z
-        return
-    prec, _ = precision(sigma)
-    prec_mu = prec @ mu
-    current = -1
-    cond = miss_mu = np.empty(0)
+    if refresh:
+        prec, _ = precision(sigma)
+        prec_mu = prec @ mu
+        groups = data.patterns.groups
+        current = (-1, -1)
+        cond = np.empty(0)
     for blk in data.blocks:
-        miss_all = groups[blk.group].miss
-        if blk.group != current:
-            current = blk.group
-            cond = conditional_blocks(prec, groups[blk.group])[0]
-            miss_mu = mu[miss_all]
         block = data.work[blk.start : blk.stop]
-        update_block(block, blk, miss_mu, cond, prec, prec_mu, miss_all)
-        miss = miss_all[blk.loc]
+        if refresh:
+            if (blk.group, blk.pat_start) != current:
+                current = (blk.group, blk.pat_start)
+                cond_t = chunk_conditional(prec, groups[blk.group].miss[blk.pat_start : blk.pat_stop])[0]
+                cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
+            update_block(block, blk, cond, prec, prec_mu)
+        miss = blk.cols
         z = block.reshape(-1)[blk.flat]
         out[inc[blk.start : blk.stop, None], miss] = scaling.center[miss] + scaling.scale[miss] * z
 
