@@ -395,14 +395,15 @@ def update_block(block: np.ndarray, blk: Block, cond: np.ndarray, prec: np.ndarr
         ``Lambda mu``.
     """
     flat_block = block.reshape(-1)
-    # (Lambda (w - mu))_M for every row, from the transposed product (faster for tall blocks)
-    lam = (prec @ block.T).reshape(-1)[blk.flat_t]
-    lam -= prec_mu[blk.cols]
+    # (Lambda (w - mu))_M for every row, from the transposed product (faster for tall
+    # blocks); np.take is 1.3-3x faster than fancy indexing for these gathers
+    lam = np.take((prec @ block.T).reshape(-1), blk.flat_t)
+    lam -= np.take(prec_mu, blk.cols)
     if cond.shape[1] == 1:
-        step = cond[blk.loc, 0, :] * lam
+        step = np.take(cond[:, 0, :], blk.loc, axis=0) * lam
     else:
-        step = np.einsum("rjk,rk->rj", cond[blk.loc], lam)
-    flat_block[blk.flat] = flat_block[blk.flat] - step
+        step = np.einsum("rjk,rk->rj", np.take(cond, blk.loc, axis=0), lam)
+    flat_block[blk.flat] = np.take(flat_block, blk.flat) - step
 
 
 def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> EStep:
