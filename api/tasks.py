@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -124,7 +125,8 @@ def impute_task(
     max_columns: int = 2000,
 ) -> JobOutput:
     """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result."""
-    try:
+
+    def compute() -> JobOutput:
         if kind == "json":
             request = _parse(ImputeRequest, body)
             frame = frame_from_split(request.data)
@@ -139,13 +141,24 @@ def impute_task(
                 frame = read_parquet_body(body)
             options = q.options()
         _check_width(frame, options, max_columns)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            result = imputer.impute(frame, **options.engine_kwargs())
+        result = imputer.impute(frame, **options.engine_kwargs())
         if output == "csv":
             return 200, CSV_MEDIA, frame_to_csv(result.completed)
         payload = result.to_dict(conditional_var=options.conditional_var)
         return _json_ok(ImputeResponse, payload, instance)
+
+    return _guarded(instance, compute)
+
+
+def _guarded(instance: str, compute: Callable[[], JobOutput]) -> JobOutput:
+    """Run ``compute`` and answer its expected failures as problem details (422).
+
+    A :class:`ConvergenceWarning` is not a failure: the result says ``converged: false``.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return compute()
     except ValidationError as exc:
         return _invalid(exc, instance)
     except ImputerError as exc:
@@ -158,35 +171,33 @@ def _matrix(rows: list[list[float]] | None) -> np.ndarray | None:
     return None if rows is None else np.asarray(rows, dtype=float)
 
 
+def _zeta_term(t: Any) -> dict[str, np.ndarray | None]:
+    out = {"Z": _matrix(t.Z)}
+    if t.K is not None:
+        out["K"] = _matrix(t.K)
+    return out
+
+
 def mixed_task(body: bytes, instance: str) -> JobOutput:
     """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`."""
-    try:
+
+    def compute() -> JobOutput:
         request = _parse(MixedRequest, body)
         y = np.array([np.nan if v is None else v for v in request.y], dtype=float)
-        def term(t: Any) -> dict[str, np.ndarray]:
-            out = {"Z": _matrix(t.Z)}
-            if t.K is not None:
-                out["K"] = _matrix(t.K)
-            return out
         if isinstance(request.ZETA, dict):
-            zeta: Any = {name: term(t) for name, t in request.ZETA.items()}
+            zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
-            zeta = [term(t) for t in request.ZETA]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs())
+            zeta = [_zeta_term(t) for t in request.ZETA]
+        result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs())
         return _json_ok(MixedResponse, result.to_dict(), instance)
-    except ValidationError as exc:
-        return _invalid(exc, instance)
-    except ImputerError as exc:
-        return _problem(422, str(exc), instance, title="Invalid data or options")
-    except MemoryError:
-        return _problem(422, _TOO_BIG, instance, title="Invalid data or options")
+
+    return _guarded(instance, compute)
 
 
 def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
     """``POST /v1/mixed/frame``: table form, run :func:`imputer.fit_mixed_frame`."""
-    try:
+
+    def compute() -> JobOutput:
         request = _parse(MixedFrameRequest, body)
         frame = frame_from_split(request.data)
         kernels = (
@@ -197,21 +208,15 @@ def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
                 for name, k in request.kernels.items()
             }
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            result = imputer.fit_mixed_frame(
-                frame,
-                request.response,
-                fixed=request.fixed,
-                random=request.random,
-                kernels=kernels,
-                intercept=request.intercept,
-                **request.options.engine_kwargs(),
-            )
+        result = imputer.fit_mixed_frame(
+            frame,
+            request.response,
+            fixed=request.fixed,
+            random=request.random,
+            kernels=kernels,
+            intercept=request.intercept,
+            **request.options.engine_kwargs(),
+        )
         return _json_ok(MixedResponse, result.to_dict(), instance)
-    except ValidationError as exc:
-        return _invalid(exc, instance)
-    except ImputerError as exc:
-        return _problem(422, str(exc), instance, title="Invalid data or options")
-    except MemoryError:
-        return _problem(422, _TOO_BIG, instance, title="Invalid data or options")
+
+    return _guarded(instance, compute)
