@@ -36,6 +36,8 @@ from imputer.mvn._kernels import (
     StandardData,
     chunk_conditional,
     conditional_blocks,
+    dense_pattern_counts,
+    dense_statistics,
     estep,
     mstep,
     precision,
@@ -146,8 +148,17 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
     s1 = np.ones(comp.size) @ z_comp
     s2 = z_comp.T @ z_comp
     del z_comp
+    n_dense = dense_pattern_counts(patterns)
+    dense = dense_statistics(work, patterns, n_dense) if any(n_dense) else ()
     return StandardData(
-        patterns=patterns, work=work, blocks=prepare_blocks(patterns), s1_complete=s1, s2_complete=s2
+        patterns=patterns,
+        work=work,
+        blocks=prepare_blocks(patterns, n_dense),
+        s1_complete=s1,
+        s2_complete=s2,
+        dense=dense,
+        s1_dense=sum((d.t.sum(axis=0) for d in dense), np.zeros(p)),
+        s2_dense=sum((d.T.sum(axis=0) for d in dense), np.zeros((p, p))),
     )
 
 
@@ -257,7 +268,8 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
         if min_corr_eig(sigma) < SINGULAR_EIG:
             return x, -np.inf
         try:
-            stats = estep(data, mu, sigma, ridge)
+            # the EM map needs only the statistics: frequent patterns are summed per pattern
+            stats = estep(data, mu, sigma, ridge, rows=False)
         except Infeasible:
             return x, -np.inf
         if stats.objective > best["obj"]:  # type: ignore[operator]

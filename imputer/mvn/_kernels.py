@@ -69,10 +69,13 @@ __all__ = [
     "Infeasible",
     "StandardData",
     "Block",
+    "DenseStats",
     "EStep",
     "block_bounds",
     "chunk_conditional",
     "conditional_blocks",
+    "dense_pattern_counts",
+    "dense_statistics",
     "pattern_chunks",
     "estep",
     "mstep",
@@ -85,6 +88,8 @@ __all__ = [
 LOG_2PI = float(np.log(2.0 * np.pi))
 # rows per block in the row-level pass: about 2 MB of float64 per temporary
 _BLOCK_ELEMENTS = 1 << 18
+# fewest rows of a pattern treated at the pattern level (see dense_pattern_counts)
+_DENSE_MIN_ROWS = 8
 # patterns per chunk in the pattern-level pass: about 512 kB of m x m blocks (measured:
 # 2-5x faster than whole groups, whose sweep runs from memory instead of cache)
 _CHUNK_ELEMENTS = 1 << 16
@@ -118,6 +123,8 @@ class Block:
         Flat positions of the missing cells in the C-ordered transposed ``(p, r)`` block.
     cols : ndarray of int16 (int32 for p >= 2**15), shape (r, m)
         Missing columns of each row.
+    dense : bool
+        The chunk's patterns are frequent ones, with :class:`DenseStats`.
     """
 
     group: int
@@ -129,6 +136,30 @@ class Block:
     flat: np.ndarray
     flat_t: np.ndarray
     cols: np.ndarray
+    dense: bool = False
+
+
+@dataclass(frozen=True)
+class DenseStats:
+    """Observed-part sums of the rows of a group's frequent patterns (constant over EM).
+
+    With ``v`` a row with its missing cells set to 0:
+
+    Attributes
+    ----------
+    t : ndarray, shape (D, p)
+        ``t_g = sum v`` over the rows of pattern ``g``.
+    T : ndarray, shape (D, p, p)
+        ``T_g = sum v v'`` over the rows of pattern ``g`` (zero in the missing rows and
+        columns).
+    """
+
+    t: np.ndarray
+    T: np.ndarray
+
+    @property
+    def n_patterns(self) -> int:
+        return int(self.t.shape[0])
 
 
 @dataclass(frozen=True)
@@ -148,6 +179,12 @@ class StandardData:
         Sum of the complete rows.
     s2_complete : ndarray, shape (p, p)
         Sum of outer products of the complete rows.
+    dense : tuple of DenseStats
+        Per pattern group, the observed-part statistics of its frequent patterns (the
+        first ``n_patterns`` of the group), which the EM-map E-step treats at the
+        pattern level (see :func:`estep`). Empty when no pattern is frequent enough.
+    s1_dense, s2_dense : ndarray, shapes (p,), (p, p)
+        ``sum t`` and ``sum T`` over all frequent patterns.
     """
 
     patterns: Patterns
@@ -155,6 +192,9 @@ class StandardData:
     blocks: tuple[Block, ...]
     s1_complete: np.ndarray
     s2_complete: np.ndarray
+    dense: tuple[DenseStats, ...] = ()
+    s1_dense: np.ndarray | None = None
+    s2_dense: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -206,8 +246,32 @@ def pattern_chunks(n_patterns: int, m: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, n_patterns)) for a in range(0, n_patterns, size)]
 
 
-def prepare_blocks(patterns: Patterns) -> tuple[Block, ...]:
-    """Row blocks of the work array, by pattern chunk, with the indices of their missing cells."""
+def dense_pattern_counts(patterns: Patterns) -> tuple[int, ...]:
+    """How many leading (most frequent) patterns of each group the E-step treats per pattern.
+
+    A pattern qualifies with at least ``max(_DENSE_MIN_ROWS, p / 2)`` rows (below that the
+    row-level pass is cheaper), and at most ``n / (4 p)`` patterns qualify, the most
+    frequent ones, so that their ``p x p`` statistics take at most a quarter of the
+    memory of the data.
+    """
+    groups = patterns.groups
+    if not groups:
+        return ()
+    p = patterns.n_cols
+    min_rows = max(_DENSE_MIN_ROWS, p // 2)
+    budget = patterns.n_rows // (4 * p)
+    counts = np.sort(np.concatenate([g.counts for g in groups]))[::-1]
+    if counts.size > budget:
+        min_rows = max(min_rows, int(counts[budget]) + 1)
+    return tuple(int(np.count_nonzero(g.counts >= min_rows)) for g in groups)
+
+
+def prepare_blocks(patterns: Patterns, n_dense: tuple[int, ...] | None = None) -> tuple[Block, ...]:
+    """Row blocks of the work array, by pattern chunk, with the indices of their missing cells.
+
+    ``n_dense`` (per group, as :func:`dense_pattern_counts`) marks the chunks of frequent
+    patterns: they never mix with the others.
+    """
     p = patterns.n_cols
     # int32 halves the index memory; numpy converts per block when indexing
     itype = np.int32 if max(256 * p, _BLOCK_ELEMENTS) + p < np.iinfo(np.int32).max else np.intp
@@ -216,7 +280,10 @@ def prepare_blocks(patterns: Patterns) -> tuple[Block, ...]:
     for gi, group in enumerate(patterns.groups):
         # rows are sorted by pattern: a chunk of patterns owns a contiguous run of rows
         row_starts = np.searchsorted(group.row_pattern, np.arange(group.n_patterns + 1))
-        for pa, pb in pattern_chunks(group.n_patterns, group.n_miss):
+        d = n_dense[gi] if n_dense else 0
+        chunks = [(a, b, True) for a, b in pattern_chunks(d, group.n_miss)]
+        chunks += [(d + a, d + b, False) for a, b in pattern_chunks(group.n_patterns - d, group.n_miss)]
+        for pa, pb, dense in chunks:
             lo, hi = int(row_starts[pa]), int(row_starts[pb])
             for a, b in block_bounds(hi - lo, p):
                 loc = group.row_pattern[lo + a : lo + b] - pa
@@ -234,9 +301,27 @@ def prepare_blocks(patterns: Patterns) -> tuple[Block, ...]:
                         flat=(rows * p + miss).astype(itype),
                         flat_t=(miss * r + rows).astype(itype),
                         cols=miss.astype(ctype),
+                        dense=dense,
                     )
                 )
     return tuple(blocks)
+
+
+def dense_statistics(work: np.ndarray, patterns: Patterns, n_dense: tuple[int, ...]) -> tuple[DenseStats, ...]:
+    """:class:`DenseStats` of the frequent patterns; ``work`` must hold 0 in the missing cells."""
+    out = []
+    for group, d in zip(patterns.groups, n_dense):
+        p = patterns.n_cols
+        t = np.zeros((d, p))
+        T = np.zeros((d, p, p))
+        start = group.offset
+        for g in range(d):
+            rows = work[start : start + int(group.counts[g])]
+            start += int(group.counts[g])
+            t[g] = np.ones(rows.shape[0]) @ rows
+            T[g] = rows.T @ rows
+        out.append(DenseStats(t=t, T=T))
+    return tuple(out)
 
 
 def precision(sigma: np.ndarray) -> tuple[np.ndarray, float]:
@@ -411,12 +496,44 @@ def update_block(block: np.ndarray, blk: Block, cond: np.ndarray, prec: np.ndarr
     flat_block[blk.flat] = np.take(flat_block, blk.flat) - step
 
 
-def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> EStep:
+def _dense_chunk(
+    cond: np.ndarray, miss: np.ndarray, prec: np.ndarray, prec_mu: np.ndarray, counts: np.ndarray, stats: DenseStats,
+    pa: int, pb: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Pattern-level E-step sums over the rows of a chunk of frequent patterns.
+
+    With ``K = C_M Lambda_{M.}`` and ``a = C_M (Lambda mu)_M``, every row of pattern ``g``
+    completes to ``zhat_M = a - K v`` (module docstring), so over its ``c`` rows
+
+    .. math::
+
+        \sum \hat z_M = c a - K t, \quad
+        \sum \hat z_M v^\top = a t^\top - K T, \quad
+        \sum \hat z_M \hat z_M^\top = c a a^\top - a (Kt)^\top - (Kt) a^\top + K T K^\top.
+
+    Returns ``(u, X, Y)``, shapes ``(g, m)``, ``(g, m, p)``, ``(g, m, m)``: these three sums.
+    """
+    t, T = stats.t[pa:pb], stats.T[pa:pb]
+    K = cond @ prec[miss]
+    a = np.einsum("gjk,gk->gj", cond, prec_mu[miss])
+    Kt = np.einsum("gjq,gq->gj", K, t)
+    KT = K @ T
+    u = counts[:, None] * a - Kt
+    X = a[:, :, None] * t[:, None, :] - KT
+    aK = a[:, :, None] * Kt[:, None, :]
+    Y = counts[:, None, None] * a[:, :, None] * a[:, None, :] - aK - aK.transpose(0, 2, 1) + KT @ K.transpose(0, 2, 1)
+    return u, X, Y
+
+
+def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float, *, rows: bool = True) -> EStep:
     """E-step statistics and observed-data log-likelihood at ``(mu, Sigma)``.
 
-    Leaves the conditional means at ``(mu, Sigma)`` in ``data.work``. Raises
-    :class:`Infeasible` when ``Sigma`` (or a block of its inverse) is not numerically
-    positive definite.
+    With ``rows=True`` every incomplete row is completed in ``data.work`` (which then
+    holds the conditional means at ``(mu, Sigma)``). With ``rows=False`` (the EM map) the
+    rows of frequent patterns are not touched: their contribution is computed per pattern
+    from :class:`DenseStats` (:func:`_dense_chunk`); the statistics are the same up to
+    rounding. Raises :class:`Infeasible` when ``Sigma`` (or a block of its inverse) is
+    not numerically positive definite.
     """
     n, p = data.n, data.p
     prec, logdet_sigma = precision(sigma)
@@ -425,6 +542,9 @@ def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -
     cond_sum = np.zeros(p * p)
     s1 = data.s1_complete.copy()
     s2 = data.s2_complete.copy()
+    s1_flat = np.zeros(p)
+    s2_flat = np.zeros(p * p)
+    cols_p = np.arange(p)
     groups = data.patterns.groups
     current = (-1, -1)
     cond = np.empty(0)
@@ -434,16 +554,30 @@ def estep(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -
         if (blk.group, blk.pat_start) != current:
             current = (blk.group, blk.pat_start)
             group = groups[blk.group]
-            cond_t, logdet, cells = chunk_conditional(prec, group.miss[blk.pat_start : blk.pat_stop])
+            miss = group.miss[blk.pat_start : blk.pat_stop]
+            cond_t, logdet, cells = chunk_conditional(prec, miss)
             w = group.counts[blk.pat_start : blk.pat_stop].astype(float)
             entropy += float(w @ (group.n_miss * (LOG_2PI + 1.0) + logdet))
-            cond_sum += np.bincount(cells.reshape(-1), weights=(cond_t * w).reshape(-1), minlength=p * p)
+            weights = cond_t * w
             diags[blk.group].append(np.diagonal(cond_t).copy())  # (g, m)
             cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
+            if blk.dense and not rows:
+                u, X, Y = _dense_chunk(cond, miss, prec, prec_mu, w, data.dense[blk.group], blk.pat_start, blk.pat_stop)
+                s1_flat += np.bincount(miss.reshape(-1), weights=u.reshape(-1), minlength=p)
+                pos = miss[:, :, None] * p + cols_p
+                s2_flat += np.bincount(pos.reshape(-1), weights=X.reshape(-1), minlength=p * p)
+                weights += Y.transpose(1, 2, 0)
+            cond_sum += np.bincount(cells.reshape(-1), weights=weights.reshape(-1), minlength=p * p)
+        if blk.dense and not rows:
+            continue
         block = data.work[blk.start : blk.stop]
         update_block(block, blk, cond, prec, prec_mu)
         s1 += np.ones(block.shape[0]) @ block
         s2 += block.T @ block
+    if not rows and data.dense:
+        cross = s2_flat.reshape(p, p)
+        s1 += data.s1_dense + s1_flat
+        s2 += data.s2_dense + cross + cross.T
     # scatter about mu: sum (z - mu)(z - mu)' = S2 - s1 mu' - mu s1' + n mu mu'
     scatter = s2 - np.outer(s1, mu) - np.outer(mu, s1) + n * np.outer(mu, mu) + cond_sum.reshape(p, p)
     scatter = 0.5 * (scatter + scatter.T)

@@ -8,6 +8,10 @@ missing cells ``m``: within a group every pattern has an ``m x m`` block, so the
 pattern-level linear algebra is batched over the group, and the row-level work is done
 on contiguous blocks of rows sorted by (group, pattern).
 
+Within a group, patterns are ordered by decreasing number of rows (then by an arbitrary
+but fixed id), so that the frequent patterns, which the E-step can treat at the pattern
+level, come first.
+
 Rows with no missing cell (the complete pattern) are kept apart: their contribution to
 the sufficient statistics does not change between iterations.
 """
@@ -32,7 +36,7 @@ class PatternGroup:
     miss : ndarray of intp, shape (G, m)
         Missing column indices of each pattern, ascending.
     counts : ndarray of int64, shape (G,)
-        Number of rows with each pattern.
+        Number of rows with each pattern, non-increasing.
     rows : ndarray of intp, shape (r,)
         Original indices of the group's rows, sorted by pattern (``r = counts.sum()``).
     row_pattern : ndarray of intp, shape (r,)
@@ -125,8 +129,9 @@ def build_patterns(mask: np.ndarray) -> Patterns:
     n, p = mask.shape
     pmask, inverse, counts = _pattern_ids(mask)
     n_miss = pmask.sum(axis=1)
-    # order patterns by (number missing, pattern id); rows by their pattern's rank
-    porder = np.lexsort((np.arange(pmask.shape[0]), n_miss))
+    # order patterns by (number missing, most rows first, pattern id); rows by their
+    # pattern's rank
+    porder = np.lexsort((np.arange(pmask.shape[0]), -counts, n_miss))
     rank = np.empty(porder.size, dtype=np.intp)
     rank[porder] = np.arange(porder.size)
     row_rank = rank[inverse]
