@@ -310,16 +310,15 @@ def prepare_blocks(patterns: Patterns, n_dense: tuple[int, ...] | None = None) -
 def dense_statistics(work: np.ndarray, patterns: Patterns, n_dense: tuple[int, ...]) -> tuple[DenseStats, ...]:
     """:class:`DenseStats` of the frequent patterns; ``work`` must hold 0 in the missing cells."""
     out = []
+    p = patterns.n_cols
     for group, d in zip(patterns.groups, n_dense):
-        p = patterns.n_cols
-        t = np.zeros((d, p))
-        T = np.zeros((d, p, p))
-        start = group.offset
+        ends = np.cumsum(group.counts[:d])
+        rows = work[group.offset : group.offset + (int(ends[-1]) if d else 0)]
+        t = np.add.reduceat(rows, ends - group.counts[:d], axis=0) if d else np.zeros((0, p))
+        T = np.empty((d, p, p))
         for g in range(d):
-            rows = work[start : start + int(group.counts[g])]
-            start += int(group.counts[g])
-            t[g] = np.ones(rows.shape[0]) @ rows
-            T[g] = rows.T @ rows
+            block = rows[int(ends[g] - group.counts[g]) : int(ends[g])]
+            np.matmul(block.T, block, out=T[g])
         out.append(DenseStats(t=t, T=T))
     return tuple(out)
 

@@ -135,7 +135,9 @@ def build_patterns(mask: np.ndarray) -> Patterns:
     rank = np.empty(porder.size, dtype=np.intp)
     rank[porder] = np.arange(porder.size)
     row_rank = rank[inverse]
-    order = np.argsort(row_rank, kind="stable")
+    # a stable sort of 16-bit keys is a radix sort (10x faster than for 64-bit keys)
+    key = row_rank.astype(np.uint16) if porder.size <= np.iinfo(np.uint16).max + 1 else row_rank
+    order = np.argsort(key, kind="stable")
     starts = np.concatenate(([0], np.cumsum(counts[porder])))
 
     m_sorted = n_miss[porder]
