@@ -250,16 +250,16 @@ def dense_pattern_counts(patterns: Patterns) -> tuple[int, ...]:
     """How many leading (most frequent) patterns of each group the E-step treats per pattern.
 
     A pattern qualifies with at least ``max(_DENSE_MIN_ROWS, p / 2)`` rows (below that the
-    row-level pass is cheaper), and at most ``n / (4 p)`` patterns qualify, the most
-    frequent ones, so that their ``p x p`` statistics take at most a quarter of the
-    memory of the data.
+    row-level pass is cheaper), and at most ``n / (8 p)`` patterns qualify, the most
+    frequent ones, so that their ``p x p`` statistics take at most an eighth of the
+    memory of the data (peak memory is bounded by 3x the input).
     """
     groups = patterns.groups
     if not groups:
         return ()
     p = patterns.n_cols
     min_rows = max(_DENSE_MIN_ROWS, p // 2)
-    budget = patterns.n_rows // (4 * p)
+    budget = patterns.n_rows // (8 * p)
     counts = np.sort(np.concatenate([g.counts for g in groups]))[::-1]
     if counts.size > budget:
         min_rows = max(min_rows, int(counts[budget]) + 1)
