@@ -24,13 +24,13 @@ identical in original and standardised units.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 
 from imputer._squarem import squarem
+from imputer._threads import single_blas_thread
 from imputer.mvn._kernels import (
     Infeasible,
     StandardData,
@@ -171,19 +171,9 @@ def min_corr_eig(sigma: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(corr)[0])
 
 
-@contextmanager
-def blas_threads(p: int) -> Iterator[None]:
-    """Limit BLAS to one thread for ``p <= SINGLE_THREAD_MAX_P`` (needs threadpoolctl; else no-op)."""
-    if p > SINGLE_THREAD_MAX_P:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own thread count
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+def blas_threads(p: int) -> AbstractContextManager[None]:
+    """One BLAS thread for ``p <= SINGLE_THREAD_MAX_P`` (small, memory-bound products)."""
+    return single_blas_thread(p <= SINGLE_THREAD_MAX_P)
 
 
 class _SingularUpdate(Exception):
