@@ -23,15 +23,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
 import sys
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,31 +33,9 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._datasets import CROSSED_TRUTH, KERNEL_TRUTH, crossed_intercepts, single_kernel  # noqa: E402
+from benchmarks._timing import machine, timed  # noqa: E402
 from benchmarks._rscript import have_r, run_lme4  # noqa: E402
 from imputer import fit_mixed, fit_mixed_frame  # noqa: E402
-
-
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
-    """Median seconds over ``repeats`` calls, all timings, and the last result."""
-    secs, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        secs.append(time.perf_counter() - t0)
-    return statistics.median(secs), secs, out
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
 
 
 def bench_crossed(n: int, n1: int, n2: int, repeats: int, use_r: bool) -> None:
@@ -80,7 +52,7 @@ def bench_crossed(n: int, n1: int, n2: int, repeats: int, use_r: bool) -> None:
           f"{fast.n_iter} iterations, {fast.n_evals} EM evaluations, converged={fast.converged}")
     print(f"imputer (plain EM): {t_slow:.3f} s, {slow.n_iter} iterations, {slow.n_evals} EM evaluations; "
           f"SQUAREM/plain time {t_fast / t_slow:.2f}")
-    print(f"  variance components: " + ", ".join(f"{k} {v:.6f}" for k, v in fast.var_comp.items())
+    print("  variance components: " + ", ".join(f"{k} {v:.6f}" for k, v in fast.var_comp.items())
           + f"  (truth g1 {CROSSED_TRUTH['s2_g1']}, g2 {CROSSED_TRUTH['s2_g2']}, residual {CROSSED_TRUTH['s2_e']})")
     d_plain = float(np.max(np.abs(fast.var_comp - slow.var_comp) / slow.var_comp))
     print(f"  max relative difference SQUAREM vs plain EM: {d_plain:.2e}; REML loglik {fast.loglik:.6f}")

@@ -34,16 +34,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
-import statistics
 import sys
-import time
 import tracemalloc
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,34 +45,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._datasets import count_patterns, mar_mvn  # noqa: E402
+from benchmarks._timing import machine, timed  # noqa: E402
 from benchmarks._rscript import have_r, run_amelia  # noqa: E402
 import imputer  # noqa: E402
 from imputer.mvn import _fit, _kernels  # noqa: E402
 from imputer.mvn.api import _scaling  # noqa: E402
-
-
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Median wall-clock seconds over ``repeats`` calls, and the last result."""
-    secs, out = [], None
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        out = fn()
-        secs.append(time.perf_counter() - t0)
-    return statistics.median(secs), out
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, numpy {np.__version__}"
 
 
 def sd_units(mean: np.ndarray, cov: np.ndarray, ref_mean: np.ndarray, ref_cov: np.ndarray) -> float:
@@ -136,8 +107,8 @@ def bench_main(n: int, p: int, repeats: int, use_sklearn: bool, use_r: bool) -> 
           f"{df.isna().to_numpy().mean():.1%} of cells missing, input array {in_bytes / 1e6:.1f} MB ==")
     imputer.impute(df)  # warm-up (imports, caches)
 
-    t_fast, fast = timed(lambda: imputer.impute(df), repeats)
-    t_plain, plain = timed(lambda: imputer.impute(df, accelerate=False), repeats)
+    t_fast, _, fast = timed(lambda: imputer.impute(df), repeats)
+    t_plain, _, plain = timed(lambda: imputer.impute(df, accelerate=False), repeats)
     tight = imputer.impute(df, tol=1e-13, max_iter=100_000)
     ref_mu, ref_cov = tight.mean.to_numpy(), tight.cov.to_numpy()
     acc_fast = sd_units(fast.mean.to_numpy(), fast.cov.to_numpy(), ref_mu, ref_cov)
@@ -169,7 +140,7 @@ def bench_main(n: int, p: int, repeats: int, use_sklearn: bool, use_r: bool) -> 
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                t_sk, _ = timed(lambda: IterativeImputer().fit_transform(df.to_numpy()), 1)
+                t_sk, _, _ = timed(lambda: IterativeImputer().fit_transform(df.to_numpy()), 1)
             print(f"scikit-learn IterativeImputer() (defaults, 1 run): {t_sk:.2f} s -> imputer is "
                   f"{t_sk / t_fast:.1f}x faster (a different estimator: chained regressions, not the MLE)")
     if use_r:
@@ -185,7 +156,7 @@ def bench_main(n: int, p: int, repeats: int, use_sklearn: bool, use_r: bool) -> 
                   f"(imputer's default: {acc_fast:.2e} SD)")
             # accuracy-matched comparison: our loosest tolerance still at least as accurate
             for tol in (1e-4, 1e-5, 1e-6):
-                t_tol, r_tol = timed(lambda: imputer.impute(df, tol=tol), repeats)
+                t_tol, _, r_tol = timed(lambda: imputer.impute(df, tol=tol), repeats)
                 acc = sd_units(r_tol.mean.to_numpy(), r_tol.cov.to_numpy(), ref_mu, ref_cov)
                 if acc <= am_acc:
                     print(f"  accuracy-matched: imputer tol={tol:g} reaches {acc:.2e} SD (<= Amelia's) in "
@@ -202,8 +173,8 @@ def bench_scaling(cases: list[tuple[int, int, int | None, str]], repeats: int) -
     for n, p, k, label in cases:
         df = mar_mvn(n, p, seed=0, n_patterns=k)
         reps = 1 if n * p >= 10_000_000 else repeats
-        t_fast, fast = timed(lambda: imputer.impute(df), reps)
-        t_plain, plain = timed(lambda: imputer.impute(df, accelerate=False), reps)
+        t_fast, _, fast = timed(lambda: imputer.impute(df), reps)
+        t_plain, _, plain = timed(lambda: imputer.impute(df, accelerate=False), reps)
         t_xtx = crossprod_seconds(df, repeats=5)
         per_eval = t_fast / fast.n_evals
         print(f"{n:>9,} {p:>4} {count_patterns(df):>9,} {label:<14} {t_fast:>10.3f} {fast.n_evals:>6} "
