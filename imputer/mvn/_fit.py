@@ -351,6 +351,10 @@ def fill_missing(
         estimate).
     """
     inc = data.patterns.incomplete_rows
+    n = out.shape[0]
+    # ``out`` is Fortran-ordered: cell (i, j) is element ``j * n + i`` of the flat view of
+    # ``out.T``, so each block's missing cells are written by one 1-D scatter
+    out_flat = out.T.reshape(-1) if out.flags.f_contiguous else None
     if refresh:
         prec, _ = precision(sigma)
         prec_mu = prec @ mu
@@ -366,8 +370,15 @@ def fill_missing(
                 cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
             update_block(block, blk, cond, prec, prec_mu)
         miss = blk.cols
-        z = block.reshape(-1)[blk.flat]
-        out[inc[blk.start : blk.stop, None], miss] = scaling.center[miss] + scaling.scale[miss] * z
+        z = np.take(block.reshape(-1), blk.flat)
+        z *= np.take(scaling.scale, miss)
+        z += np.take(scaling.center, miss)
+        if out_flat is None:
+            out[inc[blk.start : blk.stop, None], miss] = z
+        else:
+            pos = miss.astype(np.intp) * n
+            pos += inc[blk.start : blk.stop, None]
+            np.put(out_flat, pos, z)
 
 
 def conditional_variances(

@@ -36,6 +36,7 @@ import pandas as pd
 
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
+from imputer.mvn._patterns import Patterns
 from imputer.mvn._validate import check_options, prepare
 from imputer.mvn.result import ImputeResult
 
@@ -168,10 +169,17 @@ def impute(
             "pass ridge > 0 (e.g. ridge=1) for a regularised estimate"
         )
 
+    # one BLAS thread-limit context for the whole engine (entering one costs ~1 ms)
     with blas_threads(p):
         std = standardise(mask, prep.values, scaling)
         del mask
         fit = run_em(std, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        filled = np.empty((n, p), order="F")
+        for j, v in enumerate(prep.values):
+            filled[:, j] = v
+        fill_missing(std, fit.mu, fit.sigma, filled, scaling, refresh=False)
+        patterns = std.patterns
+        del std  # the work array and indices go before the result is built
     if fit.singular:
         warnings.warn(
             f"the covariance estimate is (nearly) singular (smallest eigenvalue of the correlation matrix "
@@ -189,15 +197,6 @@ def impute(
             stacklevel=2,
         )
 
-    filled = np.empty((n, p), order="F")
-    for j, v in enumerate(prep.values):
-        filled[:, j] = v
-    with blas_threads(p):
-        fill_missing(std, fit.mu, fit.sigma, filled, scaling, refresh=False)
-        patterns = std.patterns
-        del std  # the work array and indices go before the conditional variances come
-        cond_var = np.zeros((n, p), order="F")
-        conditional_variances(patterns, fit.sigma, scaling.scale, cond_var, fit.cond_diag)
 
     labels = pd.Index(list(prep.columns), tupleize_cols=False)
     mean = pd.Series(scaling.mean_to_original(fit.mu), index=labels, name="mean")
@@ -216,7 +215,7 @@ def impute(
         n_iter=fit.n_iter,
         n_evals=fit.n_evals,
         converged=fit.converged,
-        conditional_var=pd.DataFrame(cond_var, index=prep.frame.index, columns=labels, copy=False),
+        conditional_var_source=_ConditionalVariances(patterns, fit.sigma, scaling.scale, fit.cond_diag, prep.frame.index, labels),
         columns=prep.columns,
         n_missing=pd.Series(n_missing.astype(np.int64), index=labels, name="n_missing"),
         n_rows=n,
@@ -226,6 +225,40 @@ def impute(
         accelerate=accelerate,
         n_patterns=patterns.n_patterns,
     )
+
+
+class _ConditionalVariances:
+    """The ``n x p`` conditional variances of an :class:`ImputeResult`, built on first use.
+
+    They are exact (the diagonals of the pattern blocks ``C_M`` at the final estimate,
+    kept from the last E-step) but an ``n x p`` array most callers never read, so the
+    array is built, once, when ``ImputeResult.conditional_var`` is first accessed; the
+    pattern indices it needs are then released. Picklable.
+    """
+
+    def __init__(
+        self,
+        patterns: Patterns,
+        sigma: np.ndarray,
+        scale: np.ndarray,
+        cond_diag: tuple[np.ndarray, ...],
+        index: pd.Index,
+        labels: pd.Index,
+    ) -> None:
+        self._inputs: tuple[Any, ...] | None = (patterns, sigma, scale, cond_diag)
+        self._index, self._labels = index, labels
+        self._frame: pd.DataFrame | None = None
+
+    def __call__(self) -> pd.DataFrame:
+        if self._frame is None:
+            assert self._inputs is not None
+            patterns, sigma, scale, cond_diag = self._inputs
+            out = np.zeros((patterns.n_rows, patterns.n_cols), order="F")
+            with blas_threads(patterns.n_cols):  # used only if the diagonals must be recomputed
+                conditional_variances(patterns, sigma, scale, out, cond_diag or None)
+            self._frame = pd.DataFrame(out, index=self._index, columns=self._labels, copy=False)
+            self._inputs = None
+        return self._frame
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -8,8 +8,9 @@ the REST layer returns it as it is.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -109,7 +110,9 @@ class ImputeResult:
         Whether the parameter change fell to ``tol`` (and the covariance is not singular).
     conditional_var : DataFrame, shape (n, p)
         Conditional variance of each modelled cell given the row's observed cells under
-        the final estimates; 0 where observed.
+        the final estimates; 0 where observed. Built on first access (from the pattern
+        blocks kept from the final E-step) and cached; the constructor takes
+        ``conditional_var_source``, a zero-argument callable returning it.
     columns : tuple
         Labels of the modelled columns.
     n_missing : Series, shape (p,)
@@ -131,7 +134,6 @@ class ImputeResult:
     n_iter: int
     n_evals: int
     converged: bool
-    conditional_var: pd.DataFrame
     columns: tuple[Hashable, ...]
     n_missing: pd.Series
     n_rows: int
@@ -140,6 +142,12 @@ class ImputeResult:
     max_iter: int
     accelerate: bool
     n_patterns: int
+    conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+
+    @cached_property
+    def conditional_var(self) -> pd.DataFrame:
+        """See the class docstring (computed on first access, then cached)."""
+        return self.conditional_var_source()
 
     def summary(self) -> str:
         """Readable text: data size, missingness, iterations, convergence, estimates."""
