@@ -7,6 +7,7 @@ the REST layer returns it as it is.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pandas as pd
 
 from imputer._render import render_fields, render_table, render_title
 
-__all__ = ["ImputeResult", "json_value"]
+__all__ = ["ImputeResult", "json_key", "json_value"]
 
 
 def json_value(value: Any) -> Any:
@@ -45,6 +46,22 @@ def json_value(value: Any) -> Any:
 
 def _labels(labels: Any) -> list[Any]:
     return [json_value(v) for v in labels]
+
+
+def json_key(label: Hashable) -> str:
+    """A column label as a JSON object key (the keys of ``mean`` and ``n_missing``).
+
+    A string stays as it is; a tuple (a ``MultiIndex`` column) becomes the JSON text of
+    its entry in ``columns``, e.g. ``('x', 1)`` -> ``'["x", 1]'`` (unambiguous and
+    parseable back with ``json.loads``); any other label is ``str`` of its JSON value
+    (``1`` -> ``'1'``, ``1.5`` -> ``'1.5'``).
+    """
+    value = json_value(label)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return json.dumps(value, allow_nan=False)
+    return str(value)
 
 
 def _split(frame: pd.DataFrame) -> dict[str, Any]:
@@ -205,12 +222,15 @@ class ImputeResult:
             ``n_iter``, ``n_evals``, ``converged``, ``n_rows``, ``n_missing``, ``options``
             (``tol``, ``max_iter``, ``ridge``, ``accelerate``) and, when asked,
             ``conditional_var``. Plain Python values; non-finite floats are None.
+            ``mean`` and ``n_missing`` are objects keyed by :func:`json_key` of each
+            modelled column (a string label as it is, a tuple label as the JSON text
+            of its ``columns`` entry, e.g. ``'["x", 1]'``).
         """
         cols = _labels(self.columns)
         out: dict[str, Any] = {
             "columns": cols,
             "completed": _split(self.completed),
-            "mean": {str(k): json_value(v) for k, v in zip(cols, self.mean.to_numpy(dtype=float))},
+            "mean": {json_key(k): json_value(v) for k, v in zip(self.columns, self.mean.to_numpy(dtype=float))},
             "cov": _square(self.cov),
             "corr": _square(self.corr),
             "loglik": json_value(self.loglik),
@@ -219,7 +239,7 @@ class ImputeResult:
             "n_evals": int(self.n_evals),
             "converged": bool(self.converged),
             "n_rows": int(self.n_rows),
-            "n_missing": {str(k): int(v) for k, v in zip(cols, self.n_missing.to_numpy())},
+            "n_missing": {json_key(k): int(v) for k, v in zip(self.columns, self.n_missing.to_numpy())},
             "options": {
                 "tol": float(self.tol),
                 "max_iter": int(self.max_iter),

@@ -146,3 +146,24 @@ def test_summary_reports_the_fit() -> None:
     text = res.summary()
     for needle in ["rows:", "40", "missing cells:", "21 of 160", "iterations:", "converged:", "yes", "log-likelihood:", "i_na", "Correlation"]:
         assert needle in text
+
+
+def test_to_dict_keys_of_tuple_labels() -> None:
+    # MultiIndex columns: the keys of mean / n_missing are the JSON text of the label's
+    # entry in "columns", the same rule for both
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(30, 3))
+    x[::5, 0] = np.nan
+    x[1::7, 2] = np.nan
+    df = pd.DataFrame(x, columns=pd.MultiIndex.from_tuples([("x", 1), ("x", 2), ("y", 1)]))
+    res = imputer.impute(df)
+    d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert d["columns"] == [["x", 1], ["x", 2], ["y", 1]]
+    keys = ['["x", 1]', '["x", 2]', '["y", 1]']
+    assert list(d["mean"]) == keys and list(d["n_missing"]) == keys
+    assert [json.loads(k) for k in d["mean"]] == d["columns"]
+    assert d["n_missing"] == {'["x", 1]': 6, '["x", 2]': 0, '["y", 1]': 5}
+    assert d["mean"]['["y", 1]'] == pytest.approx(float(res.mean[("y", 1)]))
+    # plain labels are unchanged: strings as they are, numbers as str
+    d2 = imputer.impute(pd.DataFrame(x)).to_dict()
+    assert list(d2["mean"]) == ["0", "1", "2"] and list(d2["n_missing"]) == ["0", "1", "2"]
