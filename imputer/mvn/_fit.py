@@ -138,7 +138,7 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
         block = work[a:b]
         np.subtract(buf[:, : b - a].T, center, out=block)
         block /= scale
-        block[np.isnan(block)] = 0.0
+        np.copyto(block, 0.0, where=np.isnan(block))
     z_comp = np.empty((comp.size, p), dtype=float, order="F")
     for j, v in enumerate(values):
         zc = z_comp[:, j]

@@ -141,6 +141,10 @@ def build_patterns(mask: np.ndarray) -> Patterns:
     starts = np.concatenate(([0], np.cumsum(counts[porder])))
 
     m_sorted = n_miss[porder]
+    # missing columns of every pattern in rank order, row-major: a group's patterns are
+    # consecutive ranks, so its (G, m) index is one slice of this
+    miss_all = np.nonzero(pmask[porder])[1].astype(np.intp)
+    cell_starts = np.concatenate(([0], np.cumsum(m_sorted)))
     complete_rows = np.empty(0, dtype=np.intp)
     groups: list[PatternGroup] = []
     offset = 0
@@ -151,7 +155,7 @@ def build_patterns(mask: np.ndarray) -> Patterns:
             complete_rows = np.sort(rows)
             continue
         pids = porder[lo:hi]
-        miss = np.nonzero(pmask[pids])[1].reshape(hi - lo, int(m)).astype(np.intp)
+        miss = miss_all[cell_starts[lo] : cell_starts[hi]].reshape(hi - lo, int(m))
         groups.append(
             PatternGroup(
                 n_miss=int(m),
