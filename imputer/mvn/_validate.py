@@ -138,7 +138,7 @@ def prepare(data: Any, columns: Sequence[Hashable] | None) -> Prepared:
         dup = list(dict.fromkeys(frame.columns[frame.columns.duplicated()]))
         raise ImputerValueError(f"data has duplicate column names: {dup!r}; column names must be unique")
     if columns is None:
-        chosen = [c for c in frame.columns if is_numeric(frame[c].dtype)]
+        chosen = [c for c, dtype in zip(frame.columns, frame.dtypes, strict=True) if is_numeric(dtype)]
         if not chosen:
             raise ImputerTypeError(
                 "data has no numeric column to model (dtypes: "
