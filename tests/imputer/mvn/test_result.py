@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -167,3 +168,19 @@ def test_to_dict_keys_of_tuple_labels() -> None:
     # plain labels are unchanged: strings as they are, numbers as str
     d2 = imputer.impute(pd.DataFrame(x)).to_dict()
     assert list(d2["mean"]) == ["0", "1", "2"] and list(d2["n_missing"]) == ["0", "1", "2"]
+
+
+def test_conditional_var_built_on_first_access_and_picklable() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(60, 4)) @ np.array([[1, 0.5, 0, 0], [0, 1, 0.3, 0], [0, 0, 1, 0.2], [0, 0, 0, 1.0]])
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[:, 0] = rng.normal(size=60)  # one always-observed column
+    df = pd.DataFrame(x, columns=list("abcd"))
+    res = imputer.impute(df)
+    early = pickle.loads(pickle.dumps(res))  # before the variances are built
+    cv = res.conditional_var
+    assert res.conditional_var is cv  # built once, cached
+    pd.testing.assert_frame_equal(early.conditional_var, cv)
+    late = pickle.loads(pickle.dumps(res))
+    pd.testing.assert_frame_equal(late.conditional_var, cv)
+    assert np.all(cv.to_numpy()[~np.isnan(x)] == 0.0) and np.all(cv.to_numpy()[np.isnan(x)] > 0.0)
