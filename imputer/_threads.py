@@ -9,12 +9,21 @@ caller says the work is small.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+import numpy  # noqa: F401  (numpy's and scipy's BLAS must be loaded before the
+import scipy.linalg  # noqa: F401  controller below takes its one snapshot of them)
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["single_blas_thread"]
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    # Scanning the loaded libraries costs about 1 ms; do it once per process.
+    return ThreadpoolController()
 
 
 @contextmanager
@@ -23,5 +32,5 @@ def single_blas_thread(enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _controller().limit(limits=1, user_api="blas"):
         yield
