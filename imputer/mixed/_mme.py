@@ -184,6 +184,13 @@ class System:
         return out
 
     # ------------------------------------------------------------------ factorisation
+    def ratios(self, sig2: np.ndarray, s2e: float) -> np.ndarray:
+        """``lambda_i = s2e / s2_i`` for the active components (0 for the others), shape (k,)."""
+        lam = np.zeros(self.g.k)
+        for i in self.active:
+            lam[i] = s2e / sig2[i]
+        return lam
+
     def factor(self, lam: np.ndarray, ml: bool) -> Factor | None:
         """Factor ``C`` at ``lam`` (per component); None if not positive definite."""
         A = self.A0.copy()
@@ -271,9 +278,7 @@ class System:
             New ``(sig2, s2e)``; inactive entries are 0.
         """
         g = self.g
-        lam = np.zeros(g.k)
-        for i in self.active:
-            lam[i] = s2e / sig2[i]
+        lam = self.ratios(sig2, s2e)
         f = self.factor(lam, ml)
         if f is None:
             return -np.inf, None
@@ -307,9 +312,7 @@ class System:
         component ``j`` (REML; for ML ``P`` is ``V^-1`` applied to ``y - X b``).
         """
         g = self.g
-        lam = np.zeros(g.k)
-        for i in self.active:
-            lam[i] = s2e / sig2[i]
+        lam = self.ratios(sig2, s2e)
         f = self.factor(lam, ml)
         if f is None:
             return np.nan
@@ -345,9 +348,7 @@ class System:
         (full (r_i, r_i) when ``K_i != I``, else its diagonal (r_i,)).
         """
         g = self.g
-        lam = np.zeros(g.k)
-        for i in self.active:
-            lam[i] = s2e / sig2[i]
+        lam = self.ratios(sig2, s2e)
         f = self.factor(lam, ml=False)
         if f is None:
             raise np.linalg.LinAlgError("mixed-model equations are not positive definite")
