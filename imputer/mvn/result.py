@@ -7,8 +7,6 @@ the REST layer returns it as it is.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,75 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._json import json_key, json_labels, json_value, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
 
-__all__ = ["ImputeResult", "json_key", "json_value"]
-
-
-def json_value(value: Any) -> Any:
-    """One cell or label as a JSON-ready Python value (non-finite floats -> None)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, (pd.Timestamp, pd.Timedelta)):
-        return value.isoformat()
-    if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else str(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, tuple):
-        return [json_value(v) for v in value]
-    return str(value)
-
-
-def _labels(labels: Any) -> list[Any]:
-    return [json_value(v) for v in labels]
-
-
-def json_key(label: Hashable) -> str:
-    """A column label as a JSON object key (the keys of ``mean`` and ``n_missing``).
-
-    A string stays as it is; a tuple (a ``MultiIndex`` column) becomes the JSON text of
-    its entry in ``columns``, e.g. ``('x', 1)`` -> ``'["x", 1]'`` (unambiguous and
-    parseable back with ``json.loads``); any other label is ``str`` of its JSON value
-    (``1`` -> ``'1'``, ``1.5`` -> ``'1.5'``).
-    """
-    value = json_value(label)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return json.dumps(value, allow_nan=False)
-    return str(value)
-
-
-def _split(frame: pd.DataFrame) -> dict[str, Any]:
-    """``{"columns", "index", "data"}`` (pandas split orientation), JSON-ready."""
-    cols = [frame.iloc[:, k] for k in range(frame.shape[1])]
-    converted = []
-    for col in cols:
-        if col.dtype == np.float64:
-            arr = col.to_numpy()
-            vals = arr.tolist()
-            if not np.isfinite(arr).all():
-                vals = [v if math.isfinite(v) else None for v in vals]
-            converted.append(vals)
-        else:
-            converted.append([json_value(v) for v in col.tolist()])
-    data = [list(row) for row in zip(*converted)] if converted else [[] for _ in range(frame.shape[0])]
-    return {"columns": _labels(frame.columns), "index": _labels(frame.index), "data": data}
-
-
-def _square(frame: pd.DataFrame) -> dict[str, Any]:
-    return {
-        "columns": _labels(frame.columns),
-        "data": [[json_value(v) for v in row] for row in frame.to_numpy(dtype=float).tolist()],
-    }
+__all__ = ["ImputeResult"]
 
 
 @dataclass(frozen=True)
@@ -226,13 +159,13 @@ class ImputeResult:
             modelled column (a string label as it is, a tuple label as the JSON text
             of its ``columns`` entry, e.g. ``'["x", 1]'``).
         """
-        cols = _labels(self.columns)
+        cols = json_labels(self.columns)
         out: dict[str, Any] = {
             "columns": cols,
-            "completed": _split(self.completed),
+            "completed": split_frame(self.completed),
             "mean": {json_key(k): json_value(v) for k, v in zip(self.columns, self.mean.to_numpy(dtype=float))},
-            "cov": _square(self.cov),
-            "corr": _square(self.corr),
+            "cov": square_frame(self.cov),
+            "corr": square_frame(self.corr),
             "loglik": json_value(self.loglik),
             "loglik_history": [json_value(v) for v in self.loglik_history.tolist()],
             "n_iter": int(self.n_iter),
@@ -248,5 +181,5 @@ class ImputeResult:
             },
         }
         if conditional_var:
-            out["conditional_var"] = _split(self.conditional_var)
+            out["conditional_var"] = split_frame(self.conditional_var)
         return out
