@@ -187,8 +187,15 @@ def read_csv_body(
                 na_values=list(na_values) or None,
                 index_col=False,
             )
-    except UnicodeDecodeError as exc:
-        raise ImputerValueError(f"body: the CSV is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        # pandas decodes piece by piece: its offset is within a field, not the body
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImputerValueError(
+                f"body: the CSV is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
+        raise  # pragma: no cover - pandas failed on a body that decodes
     except (pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImputerValueError(f"body: the CSV could not be parsed: {first}") from None

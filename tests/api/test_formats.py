@@ -103,6 +103,8 @@ def test_csv_options() -> None:
         (b'a,b\n"1,2\n', "body: the CSV could not be parsed"),
         (b"a,b\n1,2,3,4\n", "body: the CSV could not be parsed"),
         (b"a,b\n-inf,1\n", "body: column 'a' holds an infinite value \\(row 0\\)"),
+        # the offset is in the body (pandas reports it within the field)
+        (b"a,b\n1,2\n3,4\xff5\n", "body: the CSV is not valid UTF-8 \\(invalid start byte at byte 11\\)$"),
     ],
 )
 def test_csv_errors(body: bytes, match: str) -> None:
