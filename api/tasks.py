@@ -39,6 +39,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_bo
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
+from imputer.mvn._validate import is_numeric
 
 __all__ = ["JobOutput", "impute_task", "mixed_task", "mixed_frame_task"]
 
@@ -104,11 +105,7 @@ def _check_width(frame: pd.DataFrame, options: ImputeOptions, max_columns: int) 
     if options.columns is not None:
         width = len(options.columns)
     else:
-        width = sum(
-            1 for name in frame.columns
-            if pd.api.types.is_numeric_dtype(frame[name].dtype)
-            and not pd.api.types.is_bool_dtype(frame[name].dtype)
-        )
+        width = sum(map(is_numeric, frame.dtypes))  # the engine's own choice of columns
     if width > max_columns:
         raise ImputerValueError(
             f"columns: {width} columns to model exceed the limit of {max_columns} "
