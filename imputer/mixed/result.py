@@ -11,21 +11,16 @@ parameters, residual included; ``n`` the number of observed ``y``, also for REML
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from imputer._json import finite_or_none as _num
 from imputer._render import render_fields, render_table, render_title
 
 __all__ = ["MixedResult"]
-
-
-def _num(x: Any) -> float | None:
-    v = float(x)
-    return v if math.isfinite(v) else None
 
 
 def _series_dict(s: pd.Series) -> dict[str, float | None]:
