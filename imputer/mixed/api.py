@@ -98,10 +98,8 @@ def _small_system(engine) -> bool:
     return isinstance(engine, SpectralEngine) or engine.dense_size() < _BLAS_SMALL
 
 
-def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, ml: bool, force: str | None):
-    obs = problem.observed
+def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, Zo: list, ml: bool, force: str | None):
     comps = problem.components
-    Zo = [c.Z[obs] for c in comps]
     n, p = Xo.shape
     use_spectral = False
     if len(comps) == 1:
@@ -252,15 +250,16 @@ def fit_problem(
     s2_ols = float(y0 @ y0) / (n - p)
     if s2_ols <= 0:
         raise ImputerValueError("y: the observed values are fitted exactly by X; the variance components are not identifiable")
-    engine, engine_name = _engine(problem, Xo, y0, ml, engine_name)
+    Zo = [c.Z[obs] for c in problem.components]  # observed rows, shared with the engine
+    engine, engine_name = _engine(problem, Xo, y0, Zo, ml, engine_name)
     default = np.empty(k + 1)
     for i, c in enumerate(problem.components):
-        Zo = c.Z[obs]
+        Zi = Zo[i]
         if c.eig is None:
-            scale = float(Zo.multiply(Zo).sum()) / n  # tr(Z_o Z_o') / n
+            scale = float(Zi.multiply(Zi).sum()) / n  # tr(Z_o Z_o') / n
         else:  # tr(Z_o K Z_o') / n from K = Q diag(w) Q', without forming K's factor
             w, Q = c.eig
-            scale = float(np.sum(np.asarray(Zo @ Q) ** 2 @ w)) / n
+            scale = float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n
         default[i] = s2_ols / (k + 1) / max(scale, 1e-12)
     default[k] = s2_ols / (k + 1)
     theta0 = _init(init, names, default)
