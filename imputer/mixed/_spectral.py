@@ -50,6 +50,8 @@ class SpectralEngine:
         Observed rows of the incidence matrix.
     eig : (w, Q) or None
         Eigendecomposition of ``K`` (None: identity).
+    L : ndarray, shape (q, r), or None
+        Factor ``K = L L'`` (:attr:`imputer.mixed._validate.Component.L`; None: identity).
     r : int
         ``rank(K)``.
     ml : bool
@@ -57,7 +59,7 @@ class SpectralEngine:
 
     k = 1
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, Z: sp.csr_matrix, eig, r: int, ml: bool):
+    def __init__(self, X: np.ndarray, y: np.ndarray, Z: sp.csr_matrix, eig, L: np.ndarray | None, r: int, ml: bool):
         self.n, self.p = X.shape
         self.r = [r]
         self.ml = ml
@@ -67,14 +69,11 @@ class SpectralEngine:
             H = Q * w  # K Z' U = Q diag(w)
             self.diagK = np.einsum("ij,ij->i", Q * w, Q)
         else:
-            if eig is None:
+            Lk = L
+            if Lk is None:
                 ZL = Z.toarray()
-                Lk = None
                 self.diagK = np.ones(Z.shape[1])
             else:
-                w, Q = eig
-                keep = w > 0
-                Lk = Q[:, keep] * np.sqrt(w[keep])
                 ZL = np.asarray(Z @ Lk)
                 self.diagK = np.einsum("ij,ij->i", Lk, Lk)
             s, U = np.linalg.eigh(ZL @ ZL.T)

@@ -111,7 +111,7 @@ def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, Zo: list, ml: bool
         use_spectral = force == "spectral"
     if use_spectral:
         c = comps[0]
-        return SpectralEngine(Xo, y0, Zo[0], c.eig, c.r, ml), "spectral"
+        return SpectralEngine(Xo, y0, Zo[0], c.eig, c.L, c.r, ml), "spectral"
     return MMEEngine(Gram(Xo, y0, Zo, [c.L for c in comps]), ml), "mme"
 
 
