@@ -132,6 +132,17 @@ def count_patterns(data: pd.DataFrame | np.ndarray) -> int:
     return int(np.unique(np.packbits(mask, axis=1), axis=0).shape[0])
 
 
+def _masked_frame(out: np.ndarray, seed: int) -> pd.DataFrame:
+    """``out`` (n, p, NaN where missing) as a DataFrame with ``attrs`` seed, missing_rate, n_patterns."""
+    df = pd.DataFrame(out, columns=_columns(out.shape[1]))
+    df.attrs.update(
+        seed=seed,
+        missing_rate=float(np.isnan(out).mean()),
+        n_patterns=count_patterns(out),
+    )
+    return df
+
+
 def _calibrated_intercept(z: np.ndarray, slope: float, rate: float) -> float:
     """Solve mean(expit(a + slope * z)) = rate for a."""
 
@@ -223,13 +234,7 @@ def mar_mvn(
         mask = lib[idx]
     out = full.copy()
     out[:, 1:][mask] = np.nan
-    df = pd.DataFrame(out, columns=_columns(p))
-    df.attrs.update(
-        seed=seed,
-        missing_rate=float(np.isnan(out).mean()),
-        n_patterns=count_patterns(out),
-    )
-    return df
+    return _masked_frame(out, seed)
 
 
 def mcar_mvn(n: int, p: int, *, missing_rate: float = 0.17, seed: int = 0) -> pd.DataFrame:
@@ -256,13 +261,7 @@ def mcar_mvn(n: int, p: int, *, missing_rate: float = 0.17, seed: int = 0) -> pd
     rng = np.random.default_rng([seed, 4])
     out = full.copy()
     out[:, 1:][rng.random((n, p - 1)) < missing_rate] = np.nan
-    df = pd.DataFrame(out, columns=_columns(p))
-    df.attrs.update(
-        seed=seed,
-        missing_rate=float(np.isnan(out).mean()),
-        n_patterns=count_patterns(out),
-    )
-    return df
+    return _masked_frame(out, seed)
 
 
 def _levels(prefix: str, k: int) -> list[str]:
