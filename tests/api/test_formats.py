@@ -17,7 +17,7 @@ from api.formats import (
     request_kind,
     response_kind,
 )
-from api.problems import clean_validation_errors
+from api.problems import clean_validation_errors, validation_detail
 from api.schemas.common import SplitFrame
 from imputer.errors import ImputerValueError
 
@@ -163,6 +163,20 @@ def test_clean_validation_errors_drops_union_noise() -> None:
         {"loc": ["body", "data", "data", 3, 1], "msg": "Input should be a finite number", "type": "finite_number"},
         {"loc": ["body", "ZETA", 0, "Z"], "msg": "bad Z", "type": "value_error"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("n", "detail"),
+    [
+        (0, "The request is invalid."),
+        (1, "body.data.0: bad"),
+        (3, "body.data.0: bad; body.data.1: bad; body.data.2: bad"),
+        (5, "body.data.0: bad; body.data.1: bad; body.data.2: bad (and 2 more)"),
+    ],
+)
+def test_validation_detail_names_the_first_three_fields(n: int, detail: str) -> None:
+    errors = [{"loc": ["body", "data", i], "msg": "bad", "type": "value_error"} for i in range(n)]
+    assert validation_detail(errors) == detail
 
 
 def test_parquet_multiindex_becomes_string_labels() -> None:
