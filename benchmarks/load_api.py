@@ -31,7 +31,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -46,6 +45,10 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._timing import machine, timed
+
 AIRQUALITY = ROOT / "tests" / "data" / "airquality.csv"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -180,14 +183,9 @@ async def load(base: str, body: bytes, clients: int, duration: float, probe: boo
 def baseline(frame: pd.DataFrame, repeats: int) -> float:
     import imputer
 
-    times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            imputer.impute(frame)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        return timed(lambda: imputer.impute(frame), repeats)[0]
 
 
 def report(name: str, shape: tuple[int, int], body: bytes, run: Run, base_s: float, clients: int) -> None:
@@ -236,8 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         base, proc = start_server(args.workers, args.max_queue, timeout_s=300)
     try:
-        print(f"server {base} ({'started here, ' + str(args.workers) + ' workers' if proc else 'external'}), "
-              f"{os.cpu_count()} CPUs")
+        print(f"server {base} ({'started here, ' + str(args.workers) + ' workers' if proc else 'external'}); "
+              f"{machine()}")
         small = small_frame()
         large = mar_frame(args.large_rows)
         for name, frame, clients, probe, reps in [
