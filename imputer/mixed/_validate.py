@@ -126,6 +126,8 @@ def _coerce_X(X: Any, n: int, index: pd.Index, observed: np.ndarray) -> tuple[np
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
+        if len(set(names)) != len(names):
+            raise ImputerValueError(f"X column names are not unique: {names}")
         bad = [str(c) for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
         if bad:
             raise ImputerTypeError(f"X column(s) {bad} are not numeric")
@@ -143,8 +145,6 @@ def _coerce_X(X: Any, n: int, index: pd.Index, observed: np.ndarray) -> tuple[np
         raise ImputerValueError(f"X has {arr.shape[0]} rows but y has {n}")
     if arr.shape[1] == 0:
         raise ImputerValueError("X has no columns: give at least one fixed effect (e.g. an intercept)")
-    if len(set(names)) != len(names):
-        raise ImputerValueError(f"X column names are not unique: {names}")
     if np.any(np.isnan(arr)):
         cols = [names[j] for j in np.flatnonzero(np.isnan(arr).any(axis=0))]
         raise ImputerValueError(f"X contains NaN in column(s) {cols}")

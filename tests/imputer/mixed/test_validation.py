@@ -52,6 +52,19 @@ def _k(a: np.ndarray) -> dict:
         ({"init": [1.0, 1.0, 1.0]}, ImputerValueError, r"init must have 2 variances"),
         ({"init": {"u1": 1.0}}, ImputerValueError, r"init must give a variance for each of \['u1', 'residual'\]"),
         ({"init": [1.0, 0.0]}, ImputerValueError, r"init variances must be positive"),
+        ({"tol": "1e-8"}, ImputerTypeError, r"tol must be a positive number, got '1e-8'"),
+        ({"init": 3.0}, ImputerTypeError, r"init must be a dict, Series or sequence of variances, got float"),
+        ({"init": ["a", 1.0]}, ImputerTypeError, r"init must contain numbers"),
+        ({"X": np.empty((N, 0))}, ImputerValueError, r"X has no columns"),
+        ({"X": np.ones((N, 2, 1))}, ImputerValueError, r"X must be 2-D \(n, p\), got shape \(24, 2, 1\)"),
+        ({"X": pd.DataFrame(X, columns=["a", "a"])}, ImputerValueError, r"X column names are not unique: \['a', 'a'\]"),
+        ({"X": pd.DataFrame(X, columns=[1, "1"])}, ImputerValueError, r"X column names are not unique: \['1', '1'\]"),
+        ({"ZETA": [_k(np.zeros((4, 4)))]}, ImputerValueError, r"K of random effect 'u1' is all zero"),
+        ({"ZETA": [{"Z": np.ones((N, 2, 2))}]}, ImputerValueError, r"Z of random effect 'u1' must be 2-D"),
+        ({"ZETA": [{"Z": np.ones((N, 0))}]}, ImputerValueError, r"Z of random effect 'u1' has no columns"),
+        ({"ZETA": [{"Z": np.full((N, Q), "a")}]}, ImputerTypeError, r"Z of random effect 'u1' must be numeric"),
+        ({"ZETA": {1: {"Z": Z}, "1": {"Z": Z}}}, ImputerValueError, r"ZETA: component names are not unique: \['1', '1'\]"),
+        ({"ZETA": {"Z": Z}}, ImputerTypeError, r"ZETA must be a list or dict of random effects, e\.g\."),
     ],
 )
 def test_bad_arguments(kwargs: dict, err: type, match: str) -> None:
@@ -67,6 +80,7 @@ def test_bad_arguments(kwargs: dict, err: type, match: str) -> None:
         (np.where(np.arange(N) < N - 2, np.nan, Y), r"y: only 2 observed values for 2 fixed effects"),
         (np.where(np.arange(N) == 0, np.inf, Y), r"y contains infinite values"),
         (np.ones((N, 2)), r"y must be 1-D"),
+        (pd.DataFrame({"a": Y, "b": Y}), r"y must be one column, got a DataFrame with 2"),
     ],
 )
 def test_bad_response(y: np.ndarray, match: str) -> None:
@@ -184,6 +198,22 @@ FRAME = pd.DataFrame(
         ({"random": ["g"], "method": "reml"}, ImputerValueError, r"method must be one of"),
         ({"random": ["g"], "intercept": "yes"}, ImputerTypeError, r"intercept must be True or False"),
         ({"random": "g", "fixed": 3}, ImputerTypeError, r"fixed must be a list of column names"),
+        ({"random": ["g"], "kernels": [np.eye(4)]}, ImputerTypeError, r"kernels must be a dict term -> DataFrame, got list"),
+        (
+            {"random": ["g"], "kernels": {"g": pd.DataFrame(np.eye(4), index=list("abcc"), columns=list("abcc"))}},
+            ImputerValueError,
+            r"kernels\['g'\]: the levels in the index are not unique",
+        ),
+        (
+            {"random": ["g"], "kernels": {"g": pd.DataFrame(np.full((4, 4), "s"), index=list("abcd"), columns=list("abcd"))}},
+            ImputerTypeError,
+            r"kernels\['g'\] must be numeric",
+        ),
+        (
+            {"random": ["g"], "kernels": {"g": pd.DataFrame(np.diag([1.0, np.nan, 1.0, 1.0]), index=list("abcd"), columns=list("abcd"))}},
+            ImputerValueError,
+            r"kernels\['g'\] contains non-finite values",
+        ),
     ],
 )
 def test_bad_frame_arguments(kwargs: dict, err: type, match: str) -> None:
@@ -210,6 +240,19 @@ def test_bad_frame_values(column: str, value: object, err: type, match: str) -> 
         data = data.astype({"x": float})
     with pytest.raises(err, match=match):
         fit_mixed_frame(data, "y", fixed=["x"], random=["g"])
+
+
+@pytest.mark.parametrize(
+    ("data", "fixed", "match"),
+    [
+        (pd.concat([FRAME, FRAME[["y"]]], axis=1), None, r"response: column name 'y' is not unique in data"),
+        (pd.concat([FRAME, FRAME[["x"]]], axis=1), ["x"], r"fixed: column name 'x' is not unique in data"),
+        (FRAME.assign(x=np.where(np.arange(N) == 2, np.inf, FRAME["x"])), ["x"], r"fixed: column 'x' has non-finite values"),
+    ],
+)
+def test_bad_frame_columns(data: pd.DataFrame, fixed: list | None, match: str) -> None:
+    with pytest.raises(ImputerValueError, match=match):
+        fit_mixed_frame(data, "y", fixed=fixed, random=["g"])
 
 
 def test_frame_requires_a_dataframe_and_a_response_column() -> None:
