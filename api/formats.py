@@ -118,14 +118,21 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
     return best[2]
 
 
+_NUMBER_CELL_TYPES = {int, float, type(None)}
+
+
 def _column_as_numbers(values: list[object]) -> np.ndarray | None:
     """int64 when every cell is an integer, float64 when every cell is a number or
     None (missing -> NaN), else None (a text/mixed column, kept as objects)."""
-    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+    # the set of exact types settles validated cells in one C-level pass; subclasses
+    # (other than bool) fall back to the isinstance test
+    if not set(map(type, values)) <= _NUMBER_CELL_TYPES and not all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values
+    ):
         return None
     if all(isinstance(v, int) for v in values) and all(abs(v) < 2**63 for v in values):  # type: ignore[arg-type]
         return np.array(values, dtype=np.int64)
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)  # type: ignore[arg-type]
+    return np.array(values, dtype=float)  # None -> NaN
 
 
 def frame_from_split(split: SplitFrame) -> pd.DataFrame:
