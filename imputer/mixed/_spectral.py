@@ -67,7 +67,7 @@ class SpectralEngine:
             w, Q = eig
             s, U = w, Q
             H = Q * w  # K Z' U = Q diag(w)
-            self.diagK = np.einsum("ij,ij->i", Q * w, Q)
+            self.diagK = np.einsum("ij,ij->i", H, Q)
         else:
             Lk = L
             if Lk is None:
