@@ -118,7 +118,6 @@ class Gram:
 class Factor:
     """Factorisation of ``C`` at one value of the variance components."""
 
-    lam: np.ndarray  # (k,) lambda per component, 0 for inactive
     Lc: np.ndarray  # Cholesky factor of S (lower)
     dg: np.ndarray | None  # diagonal of the eliminated block (d + lambda_e)
     Bs: np.ndarray | None  # B diag(1/dg), shape (m, q_e)
@@ -218,7 +217,7 @@ class System:
         sol_e = None
         if self.e is not None:
             sol_e = self.rhs_e / dg - Bs.T @ sol_a
-        f = Factor(lam=lam, Lc=Lc, dg=dg, Bs=Bs, sol_a=sol_a, sol_e=sol_e, logdet_c=logdet)
+        f = Factor(Lc=Lc, dg=dg, Bs=Bs, sol_a=sol_a, sol_e=sol_e, logdet_c=logdet)
         if ml:
             p = self.g.p
             f.logdet_czz = float(np.sum(np.log(dg))) if dg is not None else 0.0
