@@ -143,12 +143,11 @@ def clean_validation_errors(
         seen.add(loc)
         cleaned.append({"loc": list(loc), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
 
-    def deeper_exists(loc: list[Any]) -> bool:
-        n = len(loc)
-        return any(len(o["loc"]) > n and o["loc"][:n] == loc for o in cleaned)
-
+    # locations with an error deeper inside them: every proper prefix of a location
+    # (a set, not a scan per error: a large body can carry many thousands of errors)
+    outer = {tuple(e["loc"][:k]) for e in cleaned for k in range(len(e["loc"]))}
     kept = [
-        e for e in cleaned if not (e["type"].endswith("_type") and deeper_exists(e["loc"]))
+        e for e in cleaned if not (e["type"].endswith("_type") and tuple(e["loc"]) in outer)
     ]
     return kept or cleaned
 
