@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from imputer import fit_mixed, fit_mixed_frame
+from imputer import ConvergenceWarning, fit_mixed, fit_mixed_frame
 from imputer.mixed._validate import build_problem
 from imputer.mixed.api import fit_problem
 
@@ -154,6 +154,15 @@ def test_small_interior_component_is_not_forced_to_zero() -> None:
     np.testing.assert_allclose(res.var_comp, ref.var_comp, rtol=1e-6)
 
 
+def test_init_as_series_is_read_by_label() -> None:
+    init = pd.Series({"residual": 3000.0, "Batch": 2000.0})  # not in component order
+    with pytest.warns(ConvergenceWarning):  # one EM step: the start shows in the result
+        res = fit_frame("dyestuff", init=init, max_iter=1, accelerate=False)
+    with pytest.warns(ConvergenceWarning):
+        ref = fit_frame("dyestuff", init={"Batch": 2000.0, "residual": 3000.0}, max_iter=1, accelerate=False)
+    pd.testing.assert_series_equal(res.var_comp, ref.var_comp)
+
+
 @pytest.mark.parametrize("init", [[1e-3, 100.0], [50.0, 0.01], {"Batch": 2000.0, "residual": 3000.0}])
 def test_optimum_does_not_depend_on_init(init) -> None:
     base = fit_frame("dyestuff")
@@ -218,6 +227,15 @@ def test_spectral_and_henderson_engines_agree(method: str, rank: int | None) -> 
     np.testing.assert_allclose(a.u["g"], b.u["g"], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(a.pev["g"], b.pev["g"], rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(a.fitted, b.fitted, rtol=1e-7)
+
+
+def test_engine_is_chosen_by_the_shape_of_the_random_effects() -> None:
+    # one dense kernel at least half the size of the data: spectral; an incidence
+    # (K = I, ZZ' block-diagonal) or several effects: Henderson (api module docstring)
+    y, X, Z1, K, Z2 = kernel_data()
+    assert fit_mixed(y, X, {"g": {"Z": Z1, "K": K}}).engine == "spectral"
+    assert fit_mixed(y, X, {"g": {"Z": Z1}}).engine == "mme"
+    assert fit_mixed(y, X, {"g": {"Z": Z1, "K": K}, "h": {"Z": Z2}}).engine == "mme"
 
 
 def test_singular_kernel_equals_the_factored_identity_model() -> None:
