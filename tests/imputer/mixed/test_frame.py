@@ -148,3 +148,21 @@ def test_outputs_are_indexed_like_data_and_missing_response_is_predicted() -> No
     row = df.loc["r3"]
     manual = res.beta["(Intercept)"] + res.u["batch"][row["batch"]] + res.u["batch:cask"][f"{row['batch']}:{row['cask']}"]
     assert res.fitted["r3"] == pytest.approx(manual, rel=1e-12)
+
+
+def test_a_column_named_with_a_colon_is_a_term_not_an_interaction() -> None:
+    df = pastes()
+    combo = df["batch"] + ":" + df["cask"]
+    res = fit_mixed_frame(df.assign(**{"batch:cask": combo, "batch": "x"}), "strength", random=["batch:cask"])
+    ref = fit_mixed_frame(df, "strength", random=["batch:cask"])
+    assert list(res.u["batch:cask"].index) == list(ref.u["batch:cask"].index)
+    np.testing.assert_allclose(res.var_comp, ref.var_comp, rtol=1e-12)
+
+
+def test_grouping_levels_of_unorderable_types_keep_their_order_of_appearance() -> None:
+    rng = np.random.default_rng(4)
+    day = pd.Timestamp("2020-01-01")
+    g = np.array(["b", day, 1, "a"] * 4, dtype=object)  # Timestamp vs int: pandas cannot sort these
+    df = pd.DataFrame({"y": rng.normal(size=16), "g": g})
+    res = fit_mixed_frame(df, "y", random=["g"])
+    assert list(res.u["g"].index) == ["b", day, 1, "a"]
