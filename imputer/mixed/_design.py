@@ -112,14 +112,10 @@ def _term(data: pd.DataFrame, term: str) -> tuple[np.ndarray, pd.Index]:
     key = np.zeros(len(data), dtype=np.int64)
     for c, lv in zip(codes_list, levels_list):
         key = key * len(lv) + c
-    uniq, codes = np.unique(key, return_inverse=True)
-    labels = []
-    for u in uniq:
-        idx = []
-        for lv in reversed(levels_list):
-            idx.append(int(u % len(lv)))
-            u //= len(lv)
-        labels.append(":".join(str(lv[i]) for lv, i in zip(levels_list, reversed(idx))))
+    _, first, codes = np.unique(key, return_index=True, return_inverse=True)
+    # label of each combination from the levels at its first row
+    parts_at_first = [map(str, lv[c[first]]) for c, lv in zip(codes_list, levels_list)]
+    labels = [":".join(parts) for parts in zip(*parts_at_first)]
     return codes.astype(np.int64), pd.Index(labels)
 
 
