@@ -180,7 +180,7 @@ def mixed_task(body: bytes, instance: str) -> JobOutput:
 
     def compute() -> JobOutput:
         request = _parse(MixedRequest, body)
-        y = np.array([np.nan if v is None else v for v in request.y], dtype=float)
+        y = np.array(request.y, dtype=float)  # None -> NaN
         if isinstance(request.ZETA, dict):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
