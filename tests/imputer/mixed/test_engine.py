@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from imputer import ConvergenceWarning, fit_mixed, fit_mixed_frame
 from imputer.mixed._validate import build_problem
 from imputer.mixed.api import fit_problem
+from tests.reference.mixed_reml import loglik as reference_loglik
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 LOG2PI = np.log(2 * np.pi)
@@ -62,23 +63,9 @@ def kernel_data(n: int = 40, q: int = 30, seed: int = 1, rank: int | None = None
 
 
 def dense_loglik(y, X, Zs, Ks, var_comp, method):
-    """REML/ML log-likelihood with the dense V, the textbook way (lme4's logLik convention)."""
-    obs = ~np.isnan(y)
-    y, X = y[obs], X[obs]
-    n, p = X.shape
-    V = var_comp[-1] * np.eye(n)
-    for Z, K, s2 in zip(Zs, Ks, var_comp[:-1]):
-        Zo = Z[obs]
-        V += s2 * Zo @ K @ Zo.T
-    Vi = np.linalg.inv(V)
-    XtViX = X.T @ Vi @ X
-    b = np.linalg.solve(XtViX, X.T @ Vi @ y)
-    r = y - X @ b
-    quad = r @ Vi @ r
-    logdetV = np.linalg.slogdet(V)[1]
-    if method == "ML":
-        return -0.5 * (n * LOG2PI + logdetV + quad)
-    return -0.5 * ((n - p) * LOG2PI + logdetV + np.linalg.slogdet(XtViX)[1] + quad)
+    """REML/ML log-likelihood with the dense V (:func:`tests.reference.mixed_reml.loglik`)."""
+    random = {f"u{i}": (Z, K) for i, (Z, K) in enumerate(zip(Zs, Ks))}
+    return reference_loglik(np.asarray(var_comp, dtype=float), y, X, random, method=method)
 
 
 # ------------------------------------------------------------------------ input forms
