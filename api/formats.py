@@ -97,6 +97,7 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
     if not accept or not accept.strip():
         return "json"
     offers: dict[OutputKind, str] = {"json": JSON, "csv": CSV}
+    ranges = _parse_accept(accept)
     best: tuple[float, int, OutputKind] | None = None
     for rank, kind in enumerate(allowed):
         media = offers[kind]
@@ -104,7 +105,7 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
         q = max(
             (
                 qv
-                for m, qv in _parse_accept(accept)
+                for m, qv in ranges
                 if m in (media, f"{main}/*", "*/*")
                 or (kind == "json" and m == "application/problem+json")
             ),
