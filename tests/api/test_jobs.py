@@ -188,3 +188,20 @@ def test_workers_run_at_lower_cpu_priority() -> None:
         return await r.run(os.getpriority, os.PRIO_PROCESS, 0, timeout_s=30)
 
     assert with_runner(body, n=1, nice=7) == os.getpriority(os.PRIO_PROCESS, 0) + 7
+
+
+def test_stopping_answers_the_running_and_the_waiting_job_with_503() -> None:
+    async def main() -> list[BaseException | None]:
+        runner = JobRunner(1, max_queue=1)
+        await runner.start()
+        running = asyncio.ensure_future(runner.run(time.sleep, 30, timeout_s=60))
+        await asyncio.sleep(0.3)
+        waiting = asyncio.ensure_future(runner.run(os.getpid, timeout_s=60))
+        await asyncio.sleep(0.1)
+        await runner.stop()
+        done = await asyncio.gather(running, waiting, return_exceptions=True)
+        return [d if isinstance(d, BaseException) else None for d in done]
+
+    for exc in asyncio.run(main()):
+        assert isinstance(exc, HTTPException) and exc.status_code == 503
+        assert exc.detail == "The computation service is shutting down."
