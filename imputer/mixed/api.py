@@ -45,6 +45,8 @@ DEFAULT_TOL = 1e-10
 DEFAULT_MAX_ITER = 10_000
 _SPECTRAL_MAX_N = 20_000
 _BLAS_SMALL = 512
+#: Relative size ``||y - X b_ols|| / ||y||`` under which y counts as fitted exactly by X.
+_EXACT_FIT_RTOL = 100 * np.finfo(float).eps
 
 
 def _check_options(tol: Any, max_iter: Any, accelerate: Any) -> tuple[float, int]:
@@ -247,8 +249,10 @@ def fit_problem(
     y0 = yo - Xo @ b_ols  # centre on the OLS fit: same variance components, better conditioning
     names = [c.name for c in problem.components]
     k = len(names)
-    s2_ols = float(y0 @ y0) / (n - p)
-    if s2_ols <= 0:
+    rss = float(y0 @ y0)
+    s2_ols = rss / (n - p)
+    # exact fit up to rounding (e.g. a constant y with an intercept leaves ~1e-16 residuals)
+    if rss <= (_EXACT_FIT_RTOL**2) * float(yo @ yo):
         raise ImputerValueError("y: the observed values are fitted exactly by X; the variance components are not identifiable")
     Zo = [c.Z[obs] for c in problem.components]  # observed rows, shared with the engine
     engine, engine_name = _engine(problem, Xo, y0, Zo, ml, engine_name)

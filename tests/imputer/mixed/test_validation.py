@@ -88,6 +88,19 @@ def test_bad_response(y: np.ndarray, match: str) -> None:
         fit_mixed(y, X, [{"Z": Z}])
 
 
+@pytest.mark.parametrize(
+    ("y", "x"),
+    [
+        (np.zeros(N), None),
+        (np.full(N, 2.0), None),  # residuals of ~1e-16 from rounding, not exactly zero
+        (np.where(np.arange(N) == 0, np.nan, 0.1 + 0.3 * X[:, 1]), X),
+    ],
+)
+def test_y_fitted_exactly_by_x_is_rejected(y: np.ndarray, x: np.ndarray | None) -> None:
+    with pytest.raises(ImputerValueError, match=r"y: the observed values are fitted exactly by X"):
+        fit_mixed(y, x, [{"Z": Z}])
+
+
 def test_rank_is_checked_on_the_observed_rows() -> None:
     # column 'b' is non-zero only where y is missing: rank-deficient for the fit
     b = np.zeros(N)
