@@ -1,0 +1,98 @@
+"""How an EM run went: :class:`EMTrace`, one type carried by every result.
+
+An EM run produces a sequence of accepted iterates ``x_0, x_1, ...`` with objective
+values ``L(x_0) <= L(x_1) <= ...`` (EM, and SQUAREM with its monotonicity safeguard,
+never decrease the objective: a log-likelihood, a restricted log-likelihood or a
+log-posterior). The trace records that sequence, the work it took and why it ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from imputer._util import readonly
+
+__all__ = ["EMTrace", "STOP_REASONS", "StopReason"]
+
+#: Why a run ended:
+#:
+#: * ``"converged"``: the convergence measure fell to ``tol`` or below;
+#: * ``"max_iter"``: the iteration limit was reached first;
+#: * ``"singular"``: the objective increases toward the edge of the parameter space
+#:   (e.g. a singular covariance), where it has no maximum;
+#: * ``"stopped"``: the caller's ``stop`` hook asked to end the run early;
+#: * ``"infeasible"``: the starting point was not a valid parameter.
+StopReason = Literal["converged", "max_iter", "singular", "stopped", "infeasible"]
+STOP_REASONS: tuple[str, ...] = get_args(StopReason)
+
+
+@dataclass(frozen=True, eq=False)
+class EMTrace:
+    """How an EM run went.
+
+    Attributes
+    ----------
+    n_iter : int
+        Outer iterations (one plain EM step, or one SQUAREM cycle of up to three).
+    n_evals : int
+        Evaluations of the EM map, the honest measure of cost.
+    converged : bool
+        Whether the convergence measure reached ``tol`` (``stop_reason == "converged"``).
+    history : ndarray, shape (k,), read-only
+        Objective at every accepted iterate, in order; non-decreasing. The objective is
+        the one EM increases: the log-likelihood, or the log-posterior under a prior.
+    stop_reason : {"converged", "max_iter", "singular", "stopped", "infeasible"}
+        Why the run ended (see :data:`StopReason`).
+    n_rejected : int, default 0
+        SQUAREM extrapolations rejected by the monotonicity safeguard.
+    """
+
+    n_iter: int
+    n_evals: int
+    converged: bool
+    history: np.ndarray = field(repr=False)
+    stop_reason: StopReason
+    n_rejected: int = 0
+
+    def __post_init__(self) -> None:
+        if self.stop_reason not in STOP_REASONS:
+            raise ValueError(f"stop_reason must be one of {STOP_REASONS}, got {self.stop_reason!r}")
+        if self.converged != (self.stop_reason == "converged"):
+            raise ValueError(f"converged={self.converged} contradicts stop_reason={self.stop_reason!r}")
+        object.__setattr__(self, "history", readonly(self.history).reshape(-1))
+        object.__setattr__(self, "n_iter", int(self.n_iter))
+        object.__setattr__(self, "n_evals", int(self.n_evals))
+        object.__setattr__(self, "n_rejected", int(self.n_rejected))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EMTrace):
+            return NotImplemented
+        return (
+            (self.n_iter, self.n_evals, self.converged, self.stop_reason, self.n_rejected)
+            == (other.n_iter, other.n_evals, other.converged, other.stop_reason, other.n_rejected)
+            and self.history.shape == other.history.shape
+            and bool(np.array_equal(self.history, other.history, equal_nan=True))
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.n_iter, self.n_evals, self.converged, self.stop_reason, self.n_rejected, self.history.tobytes()))
+
+    def shifted(self, offset: float) -> EMTrace:
+        """The same trace with ``offset`` added to every objective value (a change of units)."""
+        return EMTrace(self.n_iter, self.n_evals, self.converged, self.history + offset, self.stop_reason, self.n_rejected)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: plain ints, bools, str, and the history as floats (non-finite -> None)."""
+        from imputer._json import finite_or_none
+
+        return {
+            "n_iter": self.n_iter,
+            "n_evals": self.n_evals,
+            "converged": bool(self.converged),
+            "stop_reason": self.stop_reason,
+            "n_rejected": self.n_rejected,
+            "history": [finite_or_none(float(v)) for v in self.history],
+        }

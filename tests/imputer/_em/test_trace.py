@@ -1,0 +1,56 @@
+"""EMTrace: validation, read-only history, value equality, hashing, JSON form."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from imputer._em import EMTrace
+
+
+def make(**kw):
+    args = dict(n_iter=3, n_evals=7, converged=True, history=[-3.0, -2.0, -1.5], stop_reason="converged")
+    args.update(kw)
+    return EMTrace(**args)
+
+
+def test_history_is_a_readonly_copy() -> None:
+    src = np.array([-3.0, -2.0])
+    t = make(history=src)
+    src[0] = 99.0
+    assert t.history[0] == -3.0
+    with pytest.raises(ValueError, match="read-only"):
+        t.history[0] = 1.0
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"stop_reason": "bored"}, "stop_reason must be one of"),
+        ({"converged": False}, "contradicts stop_reason='converged'"),
+        ({"converged": True, "stop_reason": "max_iter"}, "contradicts stop_reason='max_iter'"),
+    ],
+)
+def test_rejects_inconsistent_fields(kw, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        make(**kw)
+
+
+def test_equality_and_hash_are_by_value() -> None:
+    a, b = make(), make(history=np.array([-3.0, -2.0, -1.5]))
+    assert a == b and hash(a) == hash(b)
+    assert a != make(history=[-3.0, -2.0, -1.4])
+    assert a != make(n_evals=8)
+    assert len({a, b}) == 1
+    assert pickle.loads(pickle.dumps(a)) == a
+
+
+def test_shifted_and_to_dict() -> None:
+    t = make(history=[-1.0, np.inf]).shifted(2.0)
+    assert t.history.tolist() == [1.0, np.inf]
+    assert t.to_dict() == {
+        "n_iter": 3, "n_evals": 7, "converged": True, "stop_reason": "converged",
+        "n_rejected": 0, "history": [1.0, None],
+    }
