@@ -5,8 +5,8 @@ Two engines share one exception root (:mod:`imputer.errors`):
 * :func:`impute` / :class:`EMImputer` -- maximum-likelihood multivariate-normal
   estimation with missing values by the EM algorithm, filling every missing
   cell with its conditional expectation.
-* :func:`fit_mixed` -- variance components, fixed effects and BLUPs of
-  ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``.
+* :func:`fit_mixed` / :func:`fit_mixed_frame` -- variance components, fixed effects
+  and BLUPs of ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``.
 """
 
 from __future__ import annotations
@@ -19,26 +19,24 @@ from imputer.errors import (
     ImputerWarning,
     NotFittedError,
 )
+from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
+from imputer.mvn import ImputeResult, impute
+from imputer.mvn.estimator import EMImputer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
-    "ImputerError",
-    "ImputerValueError",
-    "ImputerTypeError",
-    "NotFittedError",
-    "ImputerWarning",
     "ConvergenceWarning",
+    "EMImputer",
+    "ImputeResult",
+    "ImputerError",
+    "ImputerTypeError",
+    "ImputerValueError",
+    "ImputerWarning",
+    "MixedResult",
+    "NotFittedError",
+    "fit_mixed",
+    "fit_mixed_frame",
+    "impute",
 ]
-
-# --- engines (each line is owned by the engine's module; keep one import per line) ---
-from imputer.mvn import ImputeResult, impute  # noqa: E402  (mvn engine)
-
-__all__ += ["ImputeResult", "impute"]
-from imputer.mvn.estimator import EMImputer  # noqa: E402  (scikit-learn-style estimator)
-
-__all__ += ["EMImputer"]
-from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame  # noqa: E402  (mixed-model engine)
-
-__all__ += ["MixedResult", "fit_mixed", "fit_mixed_frame"]
