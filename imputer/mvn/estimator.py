@@ -206,9 +206,7 @@ def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | Non
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         label = names[j] if names is not None else f"x{j}"
-        raise ImputerValueError(
-            f"EMImputer.{where}: column {label!r} contains an infinite value"
-        )
+        raise ImputerValueError(f"EMImputer.{where}: column {label!r} contains an infinite value")
     return values, names
 
 
@@ -479,11 +477,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
 
 
 def _warn_unreliable(fit: FitOutcome, tol: float, max_iter: int) -> None:
-    """The warnings of :func:`imputer.impute` for a fit that is not a reliable maximum.
-
-    The same wording as ``impute`` (one helper for both once the orchestrators share a
-    warning step); ``stacklevel`` points at the caller of :meth:`EMImputer.fit`.
-    """
+    """:func:`imputer.impute`'s warnings (same words) for a fit that is no reliable maximum."""
     if fit.singular:
         warnings.warn(
             f"the covariance estimate is (nearly) singular (smallest eigenvalue of the correlation matrix "
