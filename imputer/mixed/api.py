@@ -134,8 +134,8 @@ def fit_mixed(
         REML (restricted maximum likelihood) or ML (full maximum likelihood).
     tol : float, default 1e-10
         Convergence tolerance: EM stops when no variance component changes by more than
-        tol, relative to its value, between successive iterates (see
-        :mod:`imputer.mixed._emreml`).
+        tol, relative to its value, between successive iterates. See
+        :mod:`imputer.mixed._emreml`.
     max_iter : int, default 10000
         Iteration limit (outer EM iterations); stopping there without meeting tol is a
         warning and converged=false.

@@ -116,9 +116,9 @@ def impute(
         Other columns are carried through unchanged.
     tol : float, default 1e-7
         Convergence tolerance: EM stops when no mean or covariance entry changes by
-        more than tol between successive iterates, in standard-deviation units: ``max_j
-        |mu'_j - mu_j| / sqrt(s_jj)`` and ``max_jk |s'_jk - s_jk| / sqrt(s_jj s_kk)``
-        (units of the older iterate) are ``<= tol``. At the default the estimate is
+        more than tol between successive iterates, in standard-deviation units. That is,
+        ``max_j |mu'_j - mu_j| / sqrt(s_jj)`` and ``max_jk |s'_jk - s_jk| / sqrt(s_jj
+        s_kk)`` (units of the older iterate) are ``<= tol``. At the default the estimate is
         typically within 1e-6 standard deviations of the exact maximiser (3e-8 on the
         100,000 x 20 benchmark of ``benchmarks/bench_mvn.py``).
     max_iter : int, default 1000
