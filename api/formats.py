@@ -24,6 +24,7 @@ import pandas as pd
 from fastapi import HTTPException
 
 from api.schemas.common import SplitFrame
+from imputer._util import first_line
 from imputer.errors import ImputerValueError
 
 __all__ = [
@@ -205,8 +206,7 @@ def read_csv_body(
             ) from None
         raise  # pragma: no cover - pandas failed on a body that decodes
     except (pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ImputerValueError(f"body: the CSV could not be parsed: {first}") from None
+        raise ImputerValueError(f"body: the CSV could not be parsed: {first_line(exc)}") from None
     if index_col is not None:
         if index_col not in frame.columns:
             raise ImputerValueError(
@@ -233,8 +233,7 @@ def read_parquet_body(body: bytes) -> pd.DataFrame:
         table = pq.read_table(pa.BufferReader(body))
         frame = table.to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ImputerValueError(f"body: the Parquet file could not be read: {first}") from None
+        raise ImputerValueError(f"body: the Parquet file could not be read: {first_line(exc)}") from None
     frame.columns = [str(c) for c in frame.columns]
     if isinstance(frame.index, pd.MultiIndex):  # one label per row: "level1|level2"
         frame.index = pd.Index(["|".join(map(str, key)) for key in frame.index], name="|".join(

@@ -39,7 +39,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_bo
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
-from imputer.mvn._validate import is_numeric
+from imputer.columns import is_modelled as is_numeric  # the engine's own definition (public)
 
 __all__ = ["JobOutput", "impute_task", "mixed_task", "mixed_frame_task"]
 

@@ -25,7 +25,9 @@ from pathlib import Path
 import pandas as pd
 
 from imputer import __version__
+from imputer._util import first_line
 from imputer.errors import ImputerError, ImputerWarning
+from imputer.options import MVN_OPTIONS, Option
 
 __all__ = ["main", "build_parser"]
 
@@ -99,8 +101,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, bool]:
     except pd.errors.EmptyDataError:
         raise CliError(f"input file {str(path)!r} is empty (no header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"cannot read {str(path)!r}: {first}") from None
+        raise CliError(f"cannot read {str(path)!r}: {first_line(exc)}") from None
 
 
 def write_table(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
@@ -115,8 +116,7 @@ def write_table(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
     except CliError:
         raise
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"cannot write {str(path)!r}: {first}") from None
+        raise CliError(f"cannot write {str(path)!r}: {first_line(exc)}") from None
 
 
 # ------------------------------------------------------------------------------ commands
@@ -143,14 +143,9 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     frame, has_index = read_table(src)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
-        result = imputer.impute(
-            frame,
-            columns=_columns(args.columns),
-            tol=args.tol,
-            max_iter=args.max_iter,
-            ridge=args.ridge,
-            accelerate=not args.no_accelerate,
-        )
+        options = {name: getattr(args, name) for name in MVN_OPTIONS}
+        options["columns"] = _columns(options["columns"])
+        result = imputer.impute(frame, **options)
     for w in caught:
         print(f"imputer: warning: {_one_line(str(w.message))}", file=sys.stderr)
     print(result.summary())
@@ -199,11 +194,34 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_option(parser: argparse.ArgumentParser, option: Option) -> argparse.Action:
+    """Add ``--name`` for an option of :data:`~imputer.options.MVN_OPTIONS`.
+
+    Default and help come from the table; ``argparse`` converts the text (``float``,
+    ``int``), the engine checks the value (a bad one exits with status 1 naming it). A
+    boolean option that defaults to on becomes ``--no-name``; a list of column names is
+    given comma-separated.
+    """
+    flag = "--" + option.name.replace("_", "-")
+    text = option.help.replace("%", "%%")  # argparse formats help with %
+    if option.kind == "boolean" and option.default is True:
+        return parser.add_argument(
+            f"--no-{option.name.replace('_', '-')}", dest=option.name, action="store_false",
+            help=f"turn {option.name} off. {text}",
+        )
+    if option.kind == "labels":
+        return parser.add_argument(
+            flag, metavar="A,B,...", default=option.default, help=f"comma-separated names. {text}"
+        )
+    convert = {"real": float, "integer": int}[option.kind]
+    fmt = "%(default)g" if option.kind == "real" else "%(default)d"
+    return parser.add_argument(
+        flag, type=convert, default=option.default, help=f"{text} (default: {fmt})"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``imputer`` argument parser (subcommands ``impute`` and ``serve``)."""
-    from imputer.mvn.estimator import EMImputer
-
-    defaults = EMImputer().get_params()
     parser = argparse.ArgumentParser(
         prog="imputer",
         description="EM imputation for incomplete tables (multivariate normal).",
@@ -229,27 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="OUT", required=True,
         help="output table (.csv or .parquet, chosen by extension)",
     )
-    imp.add_argument(
-        "--columns", metavar="A,B,...",
-        help="comma-separated columns to model (default: every numeric column)",
-    )
-    imp.add_argument(
-        "--tol", type=float, default=defaults["tol"],
-        help="convergence tolerance: largest change of a mean or covariance entry between "
-        "iterations, in standard-deviation units (default: %(default)g)",
-    )
-    imp.add_argument(
-        "--max-iter", type=int, default=defaults["max_iter"],
-        help="maximum number of EM iterations (default: %(default)d)",
-    )
-    imp.add_argument(
-        "--ridge", type=float, default=defaults["ridge"],
-        help="ridge prior strength on the covariance, for wide or collinear data "
-        "(default: %(default)g)",
-    )
-    imp.add_argument(
-        "--no-accelerate", action="store_true", help="plain EM, without SQUAREM acceleration"
-    )
+    for option in MVN_OPTIONS.values():
+        _add_option(imp, option)
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE"
     )

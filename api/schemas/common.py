@@ -8,9 +8,11 @@ value, and every such field is declared nullable.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from imputer.options import Option
 
 __all__ = [
     "RequestModel",
@@ -25,6 +27,8 @@ __all__ = [
     "Problem",
     "Health",
     "Readiness",
+    "MAX_ITER_LIMIT",
+    "option_field",
 ]
 
 #: an input cell: a finite number, a string (non-numeric columns) or null (missing);
@@ -35,6 +39,26 @@ Cell = float | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str | None
 OutCell = bool | int | float | str | None
 #: a row label.
 IndexLabel = int | float | str
+
+
+#: Largest ``max_iter`` the service accepts (a service limit on top of the engine's bound).
+MAX_ITER_LIMIT = 1_000_000
+
+
+def option_field(option: Option, *, null_means_default: bool = False, **extra: Any) -> Any:
+    """A pydantic ``Field`` for an engine option, from :mod:`imputer.options`.
+
+    Default, lower bound (``gt``/``ge``) and description are the option's; ``extra``
+    adds service-side constraints (e.g. ``le`` on ``max_iter``). With
+    ``null_means_default`` the description says that null takes the default (for
+    fields typed ``X | None``).
+    """
+    bounds: dict[str, Any] = {}
+    if option.low is not None:
+        low = int(option.low) if option.kind == "integer" else float(option.low)
+        bounds["gt" if option.low_open else "ge"] = low
+    description = option.help + (" Null: the default." if null_means_default else "")
+    return Field(option.default, description=description, **bounds, **extra)
 
 
 class RequestModel(BaseModel):

@@ -1,8 +1,9 @@
 """Request and response bodies of ``POST /v1/impute`` (multivariate-normal EM imputation).
 
-The options mirror the keyword arguments of :func:`imputer.impute`; an option left
-out (or null) takes the engine's default. The response mirrors
-``ImputeResult.to_dict()``.
+The options mirror the keyword arguments of :func:`imputer.impute`: default, bound and
+description of each come from :data:`imputer.options.MVN_OPTIONS`; an option left out
+(or, for ``columns``, ``tol`` and ``max_iter``, null) takes the engine's default. The
+response mirrors ``ImputeResult.to_dict()``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame, SplitFrameOut
+from api.schemas.common import (
+    MAX_ITER_LIMIT,
+    LabelledMatrix,
+    RequestModel,
+    ResponseModel,
+    SplitFrame,
+    SplitFrameOut,
+    option_field,
+)
+from imputer.options import MVN_OPTIONS
 
 __all__ = ["ImputeOptions", "ImputeRequest", "ImputeQuery", "ImputeOptionsUsed", "ImputeResponse"]
 
@@ -19,22 +29,11 @@ __all__ = ["ImputeOptions", "ImputeRequest", "ImputeQuery", "ImputeOptionsUsed",
 class ImputeOptions(RequestModel):
     """Options of the EM fit (``imputer.impute`` keyword arguments)."""
 
-    columns: list[str] | None = Field(
-        None,
-        min_length=1,
-        description="Columns to model and fill (numeric); null means every numeric column. "
-        "Other columns are passed through unchanged.",
-    )
-    tol: float | None = Field(
-        None, gt=0, description="Convergence tolerance of EM; null: engine default."
-    )
-    max_iter: int | None = Field(
-        None, ge=1, le=1_000_000, description="Largest number of EM iterations; null: engine default."
-    )
-    ridge: float = Field(
-        0.0, ge=0, description="Ridge added to the covariance diagonal (regularisation), >= 0."
-    )
-    accelerate: bool = Field(True, description="Use SQUAREM acceleration of EM.")
+    columns: list[str] | None = option_field(MVN_OPTIONS["columns"], min_length=1)
+    tol: float | None = option_field(MVN_OPTIONS["tol"], null_means_default=True)
+    max_iter: int | None = option_field(MVN_OPTIONS["max_iter"], null_means_default=True, le=MAX_ITER_LIMIT)
+    ridge: float = option_field(MVN_OPTIONS["ridge"])
+    accelerate: bool = option_field(MVN_OPTIONS["accelerate"])
     conditional_var: bool = Field(
         False,
         description="Also return the conditional variance of every filled cell "
@@ -42,13 +41,9 @@ class ImputeOptions(RequestModel):
     )
 
     def engine_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`imputer.impute` (defaults left to the engine)."""
-        out: dict[str, Any] = {"ridge": self.ridge, "accelerate": self.accelerate}
-        for name in ("columns", "tol", "max_iter"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
+        """Keyword arguments for :func:`imputer.impute` (a null option is left to the engine)."""
+        values = {name: getattr(self, name) for name in MVN_OPTIONS}
+        return {name: value for name, value in values.items() if value is not None}
 
 
 class ImputeRequest(RequestModel):
@@ -78,15 +73,11 @@ class ImputeQuery(BaseModel):
     index_col: str | None = Field(
         None, description="CSV column holding the row labels; none by default."
     )
-    columns: list[str] | None = Field(
-        None, description="Columns to model and fill; all numeric columns by default."
-    )
-    tol: float | None = Field(None, gt=0, description="Convergence tolerance of EM.")
-    max_iter: int | None = Field(
-        None, ge=1, le=1_000_000, description="Largest number of EM iterations."
-    )
-    ridge: float = Field(0.0, ge=0, description="Ridge added to the covariance diagonal.")
-    accelerate: bool = Field(True, description="Use SQUAREM acceleration.")
+    columns: list[str] | None = option_field(MVN_OPTIONS["columns"])
+    tol: float | None = option_field(MVN_OPTIONS["tol"])
+    max_iter: int | None = option_field(MVN_OPTIONS["max_iter"], le=MAX_ITER_LIMIT)
+    ridge: float = option_field(MVN_OPTIONS["ridge"])
+    accelerate: bool = option_field(MVN_OPTIONS["accelerate"])
     conditional_var: bool = Field(
         False, description="Also return conditional variances (JSON responses only)."
     )
@@ -106,10 +97,10 @@ class ImputeQuery(BaseModel):
 class ImputeOptionsUsed(ResponseModel):
     """The options of the fit, engine defaults filled in."""
 
-    tol: float | None = Field(..., description="Convergence tolerance.")
-    max_iter: int = Field(..., description="Largest number of iterations.")
-    ridge: float | None = Field(..., description="Ridge added to the covariance diagonal.")
-    accelerate: bool = Field(..., description="Whether SQUAREM acceleration was used.")
+    tol: float | None = Field(..., description=MVN_OPTIONS["tol"].help)
+    max_iter: int = Field(..., description=MVN_OPTIONS["max_iter"].help)
+    ridge: float | None = Field(..., description=MVN_OPTIONS["ridge"].help)
+    accelerate: bool = Field(..., description=MVN_OPTIONS["accelerate"].help)
 
 
 class ImputeResponse(ResponseModel):
@@ -125,7 +116,9 @@ class ImputeResponse(ResponseModel):
     corr: LabelledMatrix = Field(..., description="Estimated correlation matrix.")
     loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate.")
     loglik_history: list[float | None] = Field(
-        ..., description="Observed-data log-likelihood after each iteration."
+        ...,
+        description="The objective EM maximises at each accepted iterate: the observed-data "
+        "log-likelihood, or the log-posterior when ridge > 0; non-decreasing.",
     )
     n_iter: int = Field(..., description="EM iterations run.")
     n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")

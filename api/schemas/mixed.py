@@ -3,7 +3,8 @@
 Model: ``y = X beta + sum_k Z_k u_k + e`` with ``u_k ~ N(0, sigma_k^2 K_k)`` and
 ``e ~ N(0, sigma_e^2 I)``, fitted by EM-(RE)ML; missing ``y`` are predicted by
 ``X beta + sum_k Z_k u_k``. The options mirror :func:`imputer.fit_mixed`'s keyword
-arguments and the response mirrors ``MixedResult.to_dict()``.
+arguments (default, bound and description from :data:`imputer.options.MIXED_OPTIONS`)
+and the response mirrors ``MixedResult.to_dict()``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame
+from api.schemas.common import (
+    MAX_ITER_LIMIT,
+    LabelledMatrix,
+    RequestModel,
+    ResponseModel,
+    SplitFrame,
+    option_field,
+)
+from imputer.options import MIXED_OPTIONS
 
 __all__ = [
     "MixedOptions",
@@ -44,21 +53,15 @@ Matrix = Annotated[list[list[float]], AfterValidator(_rectangular)]
 class MixedOptions(RequestModel):
     """Options of the EM-(RE)ML fit."""
 
-    method: Literal["REML", "ML"] = Field("REML", description="Restricted or full maximum likelihood.")
-    tol: float | None = Field(None, gt=0, description="Convergence tolerance; null: engine default.")
-    max_iter: int | None = Field(
-        None, ge=1, le=1_000_000, description="Largest number of EM iterations; null: engine default."
-    )
-    accelerate: bool = Field(True, description="Use SQUAREM acceleration of EM.")
+    method: Literal["REML", "ML"] = option_field(MIXED_OPTIONS["method"])
+    tol: float | None = option_field(MIXED_OPTIONS["tol"], null_means_default=True)
+    max_iter: int | None = option_field(MIXED_OPTIONS["max_iter"], null_means_default=True, le=MAX_ITER_LIMIT)
+    accelerate: bool = option_field(MIXED_OPTIONS["accelerate"])
 
     def engine_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for the engine (defaults left to the engine)."""
-        out: dict[str, Any] = {"method": self.method, "accelerate": self.accelerate}
-        for name in ("tol", "max_iter"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
+        """Keyword arguments for the engine (a null option is left to the engine)."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        return {name: value for name, value in values.items() if value is not None}
 
 
 class RandomTerm(RequestModel):
@@ -166,7 +169,9 @@ class MixedResponse(ResponseModel):
         ..., description="Names of the variance components estimated at the boundary (0)."
     )
     loglik_history: list[float | None] = Field(
-        ..., description="Log-likelihood after each iteration."
+        ...,
+        description="The objective EM maximises, the (restricted) log-likelihood, at each "
+        "accepted iterate; non-decreasing.",
     )
     n_obs: int = Field(..., description="Observations with a response.")
     n_missing: int = Field(..., description="Missing responses (predicted).")

@@ -26,14 +26,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from imputer.columns import is_modelled as _is_numeric
 from imputer.errors import ImputerTypeError, ImputerValueError
-from imputer.mixed._validate import METHODS, Component, Problem, _check_rank, check_informative, factor_kernel
+from imputer.mixed._validate import Component, Problem, _check_rank, check_informative, check_method, factor_kernel
 
 __all__ = ["build_frame_problem"]
-
-
-def _is_numeric(s: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -161,8 +158,7 @@ def build_frame_problem(
         ``y`` (n,), ``X`` (n, p) with labels, and one sparse-incidence component per
         random term (named by the term).
     """
-    if method not in METHODS:
-        raise ImputerValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    check_method(method)
     if not isinstance(data, pd.DataFrame):
         raise ImputerTypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not isinstance(intercept, (bool, np.bool_)):

@@ -13,6 +13,10 @@ has ``rank(K)`` columns. A singular or near-singular ``K`` therefore needs no ji
 the random effect lives exactly on the range of ``K``. ``K`` is *not* positive
 semi-definite when ``min(w) < -1e-8 * max(|w|)``; smaller negative eigenvalues are
 rounding noise and are dropped with the zeros.
+
+The fitting options (``method``, ``tol``, ``max_iter``, ``accelerate``) are checked
+against :data:`imputer.options.MIXED_OPTIONS` by :func:`check_method` and
+:func:`check_options`.
 """
 
 from __future__ import annotations
@@ -27,10 +31,21 @@ import pandas as pd
 import scipy.sparse as sp
 
 from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.options import MIXED_OPTIONS
 
-__all__ = ["Component", "Problem", "build_problem", "check_informative", "factor_kernel", "METHODS"]
+__all__ = [
+    "Component",
+    "Problem",
+    "build_problem",
+    "check_informative",
+    "check_method",
+    "check_options",
+    "factor_kernel",
+    "METHODS",
+]
 
-METHODS = ("REML", "ML")
+#: The estimation methods (the choices of :data:`~imputer.options.MIXED_OPTIONS` ``method``).
+METHODS = MIXED_OPTIONS["method"].choices
 _SYM_RTOL = 1e-8
 _PSD_RTOL = 1e-8
 
@@ -82,6 +97,23 @@ class Problem:
     @property
     def n_obs(self) -> int:
         return int(self.observed.sum())
+
+
+def check_method(method: Any) -> str:
+    """Validate ``method`` (``"REML"`` or ``"ML"``); raise :class:`ImputerValueError` otherwise."""
+    return MIXED_OPTIONS["method"].check(method)
+
+
+def check_options(tol: Any, max_iter: Any, accelerate: Any) -> tuple[float, int]:
+    """Validate ``tol``, ``max_iter`` and ``accelerate``; return ``(float(tol), int(max_iter))``.
+
+    Raises
+    ------
+    ImputerTypeError, ImputerValueError
+        The first invalid option, named in the message.
+    """
+    o = MIXED_OPTIONS.check(tol=tol, max_iter=max_iter, accelerate=accelerate)
+    return o["tol"], o["max_iter"]
 
 
 def _finite_or_raise(values: np.ndarray, what: str) -> None:
@@ -311,8 +343,7 @@ def build_problem(y: Any, X: Any, ZETA: Any, method: str) -> Problem:
     -------
     Problem
     """
-    if method not in METHODS:
-        raise ImputerValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    check_method(method)
     yv, index = _coerce_y(y)
     n = yv.shape[0]
     observed = ~np.isnan(yv)

@@ -34,33 +34,21 @@ from imputer.mixed._emreml import MMEEngine, run_em
 from imputer.mixed._mme import Gram
 from imputer.mixed._spectral import SpectralEngine
 from imputer.mixed._validate import Problem, build_problem
+from imputer.mixed._validate import check_options as _check_options
 from imputer.mixed.result import MixedResult
+from imputer.options import MIXED_OPTIONS
 
 __all__ = ["fit_mixed", "fit_mixed_frame", "fit_problem"]
 
-#: Default tolerance on the relative change of each variance component. Where EM is
-#: slow (Pastes: rate ~0.9) the distance to the optimum is ~10x the last step, so
-#: 1e-10 leaves the estimate within ~1e-9 relative of the exact REML solution.
-DEFAULT_TOL = 1e-10
-DEFAULT_MAX_ITER = 10_000
+#: Default tolerance on the relative change of each variance component (see
+#: :data:`imputer.options.MIXED_OPTIONS` for why 1e-10).
+DEFAULT_TOL: float = MIXED_OPTIONS["tol"].default
+#: Default iteration limit.
+DEFAULT_MAX_ITER: int = MIXED_OPTIONS["max_iter"].default
 _SPECTRAL_MAX_N = 20_000
 _BLAS_SMALL = 512
 #: Relative size ``||y - X b_ols|| / ||y||`` under which y counts as fitted exactly by X.
 _EXACT_FIT_RTOL = 100 * np.finfo(float).eps
-
-
-def _check_options(tol: Any, max_iter: Any, accelerate: Any) -> tuple[float, int]:
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)):
-        raise ImputerTypeError(f"tol must be a positive number, got {tol!r}")
-    if not (np.isfinite(tol) and tol > 0):
-        raise ImputerValueError(f"tol must be a positive finite number, got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
-        raise ImputerTypeError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if max_iter < 1:
-        raise ImputerValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if not isinstance(accelerate, (bool, np.bool_)):
-        raise ImputerTypeError(f"accelerate must be True or False, got {accelerate!r}")
-    return float(tol), int(max_iter)
 
 
 def _init(init: Any, names: list[str], default: np.ndarray) -> np.ndarray:
@@ -142,17 +130,21 @@ def fit_mixed(
         scipy.sparse or DataFrame (its columns label the levels); ``K`` shape (q_i, q_i),
         symmetric positive semi-definite (identity when absent). A dict's keys name the
         components; a list's are named ``u1, u2, ...``.
-    method : {"REML", "ML"}
+    method : {"REML", "ML"}, default "REML"
+        REML (restricted maximum likelihood) or ML (full maximum likelihood).
     tol : float, default 1e-10
-        Convergence tolerance on the relative change of the variance components
-        (see :mod:`imputer.mixed._emreml`).
-    max_iter : int
-        Maximum number of outer iterations.
+        Convergence tolerance: EM stops when no variance component changes by more than
+        tol, relative to its value, between successive iterates. See
+        :mod:`imputer.mixed._emreml`.
+    max_iter : int, default 10000
+        Iteration limit (outer EM iterations); stopping there without meeting tol is a
+        warning and converged=false.
     init : dict, Series or sequence, optional
-        Starting variances for the components and ``"residual"`` (all > 0). Default:
-        the residual variance of the OLS fit, shared equally.
+        Starting variances of the components and of 'residual' (all > 0); default: the
+        residual variance of the OLS fit, shared equally.
     accelerate : bool, default True
-        SQUAREM acceleration of EM; False runs plain EM.
+        SQUAREM acceleration of EM with a safeguard that never lets the objective
+        decrease; off runs plain EM.
 
     Returns
     -------

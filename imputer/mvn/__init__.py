@@ -4,7 +4,7 @@
   ``N_p(mu, Sigma)`` from incomplete rows by EM, SQUAREM-accelerated, with every missing
   cell filled by its conditional expectation; returns an :class:`ImputeResult`.
 * :func:`fill_conditional` -- conditional means and variances of the missing cells under
-  given ``(mu, Sigma)`` (used by ``EMImputer.transform`` and the command line).
+  given ``(mu, Sigma)``, for new rows.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ The job: turn what a user passes (a DataFrame, or a 2-D array-like) into a DataF
 plus the list of modelled columns as float64 vectors with NaN for missing, or raise an
 error from :mod:`imputer.errors` that names the column or parameter at fault.
 
-A column is *numeric* (modelled by default) when its dtype is a real integer or float
-dtype, numpy or pandas nullable (``Int64``, ``Float64``, ...); booleans, strings,
-categoricals, datetimes, timedeltas and object columns are carried through unmodelled.
+The options are checked against :data:`imputer.options.MVN_OPTIONS`; which columns are
+numeric (modelled by default) is :func:`imputer.columns.is_modelled`. The checks on a
+modelled column's values (:func:`check_column`) and on the table's size
+(:func:`check_rows`) are shared with :class:`imputer.EMImputer`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
-
+from imputer.columns import is_modelled, modelled_columns
 from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.options import MVN_OPTIONS
 
-__all__ = ["Prepared", "check_options", "prepare"]
+__all__ = ["Prepared", "check_column", "check_options", "check_rows", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -52,37 +53,56 @@ class Prepared:
         return int(self.frame.shape[0])
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ImputerTypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(value)
-
-
 def check_options(tol: Any, max_iter: Any, ridge: Any, accelerate: Any) -> tuple[float, int, float, bool]:
-    """Validate the fitting options; return them as (float, int, float, bool)."""
-    tol_f = _number("tol", tol)
-    if not (math.isfinite(tol_f) and tol_f > 0.0):
-        raise ImputerValueError(f"tol must be a finite number > 0, got {tol!r}")
-    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, numbers.Integral):
-        raise ImputerTypeError(f"max_iter must be an integer, got {type(max_iter).__name__} {max_iter!r}")
-    if int(max_iter) < 1:
-        raise ImputerValueError(f"max_iter must be >= 1, got {max_iter!r}")
-    ridge_f = _number("ridge", ridge)
-    if not (math.isfinite(ridge_f) and ridge_f >= 0.0):
-        raise ImputerValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
-    if not isinstance(accelerate, (bool, np.bool_)):
-        raise ImputerTypeError(f"accelerate must be True or False, got {accelerate!r}")
-    return tol_f, int(max_iter), ridge_f, bool(accelerate)
+    """Validate the fitting options against :data:`~imputer.options.MVN_OPTIONS`.
+
+    Returns
+    -------
+    (tol, max_iter, ridge, accelerate) : (float, int, float, bool)
+
+    Raises
+    ------
+    ImputerTypeError, ImputerValueError
+        The first invalid option, named in the message.
+    """
+    o = MVN_OPTIONS.check(tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    return o["tol"], o["max_iter"], o["ridge"], o["accelerate"]
 
 
-def is_numeric(dtype: Any) -> bool:
-    """Whether a column dtype is modelled: real integer or float, numpy or nullable."""
-    return bool(
-        ptypes.is_numeric_dtype(dtype)
-        and not ptypes.is_bool_dtype(dtype)
-        and not ptypes.is_complex_dtype(dtype)
-        and not ptypes.is_timedelta64_dtype(dtype)
-    )
+def check_column(label: Hashable, values: np.ndarray) -> None:
+    """A modelled column must have an observed value and no infinite value.
+
+    Parameters
+    ----------
+    label : hashable
+        The column's label, for the message.
+    values : ndarray of float, shape (n,)
+        Its values, NaN where missing.
+
+    Raises
+    ------
+    ImputerValueError
+        Every value missing, or an infinite value.
+    """
+    if not np.isfinite(values).any():
+        raise ImputerValueError(f"column {label!r} has no observed value; drop it or leave it out of columns=")
+    if np.isinf(values).any():
+        raise ImputerValueError(f"column {label!r} contains an infinite value; replace it (e.g. by NaN for missing)")
+
+
+def check_rows(n: int, p: int, ridge: float) -> None:
+    """Without a ridge prior the covariance of ``p`` columns needs more than ``p`` rows.
+
+    Raises
+    ------
+    ImputerValueError
+        ``ridge == 0`` and ``n <= p``.
+    """
+    if ridge == 0.0 and n <= p:
+        raise ImputerValueError(
+            f"data has {n} rows for {p} modelled columns: the covariance of p columns needs more than p rows; "
+            "pass ridge > 0 (e.g. ridge=1) for a regularised estimate"
+        )
 
 
 def _array_to_frame(data: Any) -> pd.DataFrame:
@@ -138,7 +158,7 @@ def prepare(data: Any, columns: Sequence[Hashable] | None) -> Prepared:
         dup = list(dict.fromkeys(frame.columns[frame.columns.duplicated()]))
         raise ImputerValueError(f"data has duplicate column names: {dup!r}; column names must be unique")
     if columns is None:
-        chosen = [c for c, dtype in zip(frame.columns, frame.dtypes, strict=True) if is_numeric(dtype)]
+        chosen = modelled_columns(frame)
         if not chosen:
             raise ImputerTypeError(
                 "data has no numeric column to model (dtypes: "
@@ -158,17 +178,13 @@ def prepare(data: Any, columns: Sequence[Hashable] | None) -> Prepared:
             if c in seen:
                 raise ImputerValueError(f"columns: column {c!r} is listed twice")
             seen.add(c)
-            if not is_numeric(frame[c].dtype):
+            if not is_modelled(frame[c]):
                 raise ImputerTypeError(f"columns: column {c!r} has non-numeric dtype {frame[c].dtype} and cannot be modelled")
     if n < 2:
         raise ImputerValueError("data has a single row: estimating a covariance needs at least 2 rows")
     values = []
     for c in chosen:
         v = _float_values(frame[c])
-        finite = np.isfinite(v)
-        if not finite.any():
-            raise ImputerValueError(f"column {c!r} has no observed value; drop it or leave it out of columns=")
-        if np.isinf(v).any():
-            raise ImputerValueError(f"column {c!r} contains an infinite value; replace it (e.g. by NaN for missing)")
+        check_column(c, v)
         values.append(v)
     return Prepared(frame=frame, columns=tuple(chosen), values=tuple(values))

@@ -39,13 +39,14 @@ from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_
 from imputer.mvn._patterns import Patterns
 from imputer.mvn._validate import check_options, prepare
 from imputer.mvn.result import ImputeResult
+from imputer.options import MVN_OPTIONS
 
 __all__ = ["impute", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
 
 #: Default convergence tolerance (largest parameter change in standard-deviation units).
-DEFAULT_TOL = 1e-7
+DEFAULT_TOL: float = MVN_OPTIONS["tol"].default
 #: Default iteration limit.
-DEFAULT_MAX_ITER = 1000
+DEFAULT_MAX_ITER: int = MVN_OPTIONS["max_iter"].default
 
 
 def _scaling(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask: np.ndarray) -> Scaling:
@@ -111,20 +112,27 @@ def impute(
         datetimes, booleans) are carried through unchanged. An array becomes a DataFrame
         with columns ``0 .. k-1``.
     columns : sequence of labels, optional
-        The columns to model (numeric, in this order). Default: every numeric column.
+        Columns to model (numeric, in this order); default: every numeric column.
+        Other columns are carried through unchanged.
     tol : float, default 1e-7
-        Stop when the largest change of a parameter between successive EM iterates,
-        ``max_j |mu'_j - mu_j| / sqrt(s_jj)`` and ``max_jk |s'_jk - s_jk| /
-        sqrt(s_jj s_kk)`` (standard-deviation units of the older iterate), is ``<= tol``.
-        At the default the estimate is typically within 1e-6 standard deviations of the
-        exact maximiser (3e-8 on the 100,000 x 20 benchmark of ``benchmarks/bench_mvn.py``).
+        Convergence tolerance: EM stops when no mean or covariance entry changes by
+        more than tol between successive iterates, in standard-deviation units. That is,
+        ``max_j |mu'_j - mu_j| / sqrt(s_jj)`` and ``max_jk |s'_jk - s_jk| / sqrt(s_jj
+        s_kk)`` (units of the older iterate) are ``<= tol``. At the default the estimate is
+        typically within 1e-6 standard deviations of the exact maximiser (3e-8 on the
+        100,000 x 20 benchmark of ``benchmarks/bench_mvn.py``).
     max_iter : int, default 1000
-        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated).
+        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated);
+        stopping there without meeting tol is a warning and converged=false.
     ridge : float, default 0.0
-        Prior strength ``lambda >= 0`` in pseudo-rows (see the module docstring); > 0
-        makes wide (``p >= n``) or collinear data give a positive-definite estimate.
+        Strength lambda >= 0 of an inverse-Wishart prior on the covariance worth lambda
+        pseudo-rows with the observed variances and no correlation, which EM then
+        maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
+        positive-definite estimate for wide (p >= n) or collinear data. See the module
+        docstring.
     accelerate : bool, default True
-        SQUAREM acceleration with a monotonicity safeguard; False runs plain EM.
+        SQUAREM acceleration of EM with a safeguard that never lets the objective
+        decrease; off runs plain EM.
 
     Returns
     -------

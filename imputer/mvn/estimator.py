@@ -2,15 +2,23 @@
 
 Model. Rows ``x_i`` in ``R^p`` are i.i.d. ``N(mu, Sigma)`` with cells missing at random.
 :meth:`EMImputer.fit` computes the maximum-likelihood (or, with ``ridge > 0``, the
-posterior-mode) estimate ``(mu, Sigma)`` by EM through :func:`imputer.impute`.
-:meth:`EMImputer.transform` fills each missing cell of a (possibly new) row with its
-conditional expectation given the row's observed cells ``o`` under the fitted parameters,
+posterior-mode) estimate ``(mu, Sigma)`` by EM, with the engine of :func:`imputer.impute`
+run directly on the float columns. :meth:`EMImputer.transform` fills each missing cell of
+a (possibly new) row with its conditional expectation given the row's observed cells
+``o`` under the fitted parameters,
 
 .. math::
 
     E[x_m \\mid x_o] = \\mu_m + \\Sigma_{mo} \\Sigma_{oo}^{-1} (x_o - \\mu_o),
 
-leaving observed cells bit-for-bit unchanged (a row with nothing observed gets ``mu``).
+leaving observed cells bit-for-bit unchanged (a row with nothing observed gets ``mu``);
+:meth:`EMImputer.conditional_variance` gives ``Var(x_m | x_o)``, computed only when asked.
+
+Validation. ``X`` is converted as scikit-learn converts array-likes (its messages, which
+``check_estimator`` matches); the options, which columns are numeric
+(:func:`imputer.columns.is_modelled`) and the checks on each column's values and on the
+number of rows are the engine's own (:mod:`imputer.mvn._validate`,
+:data:`imputer.options.MVN_OPTIONS`).
 
 scikit-learn is optional. When it is importable the estimator derives from
 ``sklearn.base.BaseEstimator`` and ``TransformerMixin`` (so ``clone``, ``Pipeline``,
@@ -22,24 +30,22 @@ from small local classes with the same behaviour for ``get_params``/``set_params
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
-from imputer.mvn import impute
-from imputer.mvn.conditional import fill_conditional
+from imputer.columns import is_modelled
+from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError, NotFittedError
+from imputer.mvn._fit import FitOutcome, Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
+from imputer.mvn._kernels import Infeasible
+from imputer.mvn._patterns import build_patterns
+from imputer.mvn._validate import check_column, check_options, check_rows
+from imputer.mvn.api import _scaling
+from imputer.options import MVN_OPTIONS
 
 __all__ = ["EMImputer"]
-
-
-def _impute_defaults() -> dict[str, Any]:
-    params = inspect.signature(impute).parameters
-    return {k: params[k].default for k in ("tol", "max_iter", "ridge", "accelerate")}
-
-
-_DEFAULTS = _impute_defaults()
 
 
 # ------------------------------------------------------------------ local sklearn stand-ins
@@ -131,6 +137,8 @@ except ImportError:  # pragma: no cover - covered by reloading with sklearn hidd
 def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | None]:
     """Validate ``X`` and return it as float64 ``(n, p)`` with NaN for missing.
 
+    A copy in Fortran order (each column contiguous), never a view of the caller's data.
+
     The second value is the list of column names when ``X`` is a DataFrame whose
     column names are all strings (scikit-learn's rule for ``feature_names_in_``).
     """
@@ -146,7 +154,7 @@ def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | Non
             raise ImputerValueError(f"EMImputer.{where}: duplicate column name {dup!r}")
         for col in X.columns:
             dtype = X[col].dtype
-            if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+            if not is_modelled(dtype):
                 raise ImputerTypeError(
                     f"EMImputer.{where}: column {col!r} has non-numeric dtype {dtype}; "
                     "EMImputer models numeric columns only (select them, or use "
@@ -154,12 +162,17 @@ def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | Non
                 )
         if all(isinstance(c, str) for c in X.columns):
             names = list(X.columns)
-        values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = np.array(X.to_numpy(dtype=np.float64, na_value=np.nan), order="F")
     else:
         arr = np.asarray(X)
         if np.iscomplexobj(arr):
             raise ImputerValueError(f"EMImputer.{where}: Complex data not supported")
-        if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "b":
+            raise ImputerTypeError(
+                f"EMImputer.{where}: X has non-numeric dtype bool; EMImputer models numeric "
+                "columns only"
+            )
+        if arr.dtype.kind not in "iuf":
             try:
                 if arr.ndim == 2:
                     arr = pd.DataFrame(arr).apply(pd.to_numeric).to_numpy(
@@ -178,7 +191,7 @@ def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | Non
                 "Reshape your data with X.reshape(-1, 1) for a single feature or "
                 "X.reshape(1, -1) for a single sample"
             )
-        values = np.array(arr, dtype=np.float64)
+        values = np.array(arr, dtype=np.float64, order="F")
     if values.shape[0] == 0:
         raise ImputerValueError(
             f"EMImputer.{where}: Found array with 0 sample(s) (shape={values.shape}) while "
@@ -193,9 +206,7 @@ def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | Non
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         label = names[j] if names is not None else f"x{j}"
-        raise ImputerValueError(
-            f"EMImputer.{where}: column {label!r} contains an infinite value"
-        )
+        raise ImputerValueError(f"EMImputer.{where}: column {label!r} contains an infinite value")
     return values, names
 
 
@@ -205,18 +216,25 @@ def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | Non
 class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     """Multivariate-normal EM imputer (scikit-learn transformer conventions).
 
+    The options are those of :func:`imputer.impute` (:data:`imputer.options.MVN_OPTIONS`)
+    and are checked by the same rules in :meth:`fit`; every column of ``X`` is modelled.
+
     Parameters
     ----------
-    tol : float
-        Convergence tolerance passed to :func:`imputer.impute`: the largest change of a
-        mean or covariance entry between EM iterates, in standard-deviation units.
-    max_iter : int
-        Maximum number of EM iterations.
-    ridge : float
-        Strength of the ridge prior on the covariance (0 = plain maximum likelihood); see
-        :func:`imputer.impute`.
-    accelerate : bool
-        Use SQUAREM acceleration of EM.
+    tol : float, default 1e-7
+        Convergence tolerance: EM stops when no mean or covariance entry changes by more
+        than tol between successive iterates, in standard-deviation units.
+    max_iter : int, default 1000
+        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated);
+        stopping there without meeting tol is a warning and converged=false.
+    ridge : float, default 0.0
+        Strength lambda >= 0 of an inverse-Wishart prior on the covariance worth lambda
+        pseudo-rows with the observed variances and no correlation, which EM then
+        maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
+        positive-definite estimate for wide (p >= n) or collinear data.
+    accelerate : bool, default True
+        SQUAREM acceleration of EM with a safeguard that never lets the objective
+        decrease; off runs plain EM.
 
     Attributes
     ----------
@@ -234,9 +252,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     converged_ : bool
         Whether EM met ``tol`` within ``max_iter``.
     loglik_ : float
-        Observed-data log-likelihood (log-posterior when ``ridge > 0``) at the estimate.
-    result_ : ImputeResult
-        The full result of :func:`imputer.impute` on the training data.
+        Observed-data log-likelihood at the estimate, all constants included (also when
+        ``ridge > 0``: the log-posterior EM then maximises is not this number), equal to
+        ``imputer.impute(X).loglik``.
 
     Examples
     --------
@@ -250,10 +268,10 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     def __init__(
         self,
         *,
-        tol: float = _DEFAULTS["tol"],
-        max_iter: int = _DEFAULTS["max_iter"],
-        ridge: float = _DEFAULTS["ridge"],
-        accelerate: bool = _DEFAULTS["accelerate"],
+        tol: float = MVN_OPTIONS["tol"].default,
+        max_iter: int = MVN_OPTIONS["max_iter"].default,
+        ridge: float = MVN_OPTIONS["ridge"].default,
+        accelerate: bool = MVN_OPTIONS["accelerate"].default,
     ) -> None:
         self.tol = tol
         self.max_iter = max_iter
@@ -283,34 +301,47 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         -------
         EMImputer
             ``self``, fitted.
+
+        Raises
+        ------
+        ImputerValueError, ImputerTypeError
+            Input scikit-learn would refuse, an option out of range, a column with no
+            observed value or a constant column, ``n_samples <= n_features`` without
+            a ridge prior (the rules of :func:`imputer.impute`).
+
+        Warns
+        -----
+        ConvergenceWarning
+            No convergence within ``max_iter``, or the covariance heading to singular.
         """
         values, names = _to_float_matrix(X, where="fit")
-        if values.shape[0] < 2:
+        n, p = values.shape
+        if n < 2:
             raise ImputerValueError(
                 "EMImputer.fit: X has 1 sample (n_samples=1); estimating a covariance "
                 "needs at least 2 rows"
             )
-        labels = names if names is not None else [f"x{j}" for j in range(values.shape[1])]
-        frame = pd.DataFrame(values, columns=pd.Index(labels, dtype=object))
-        result = impute(
-            frame,
-            columns=labels,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            ridge=self.ridge,
-            accelerate=self.accelerate,
-        )
-        self.result_ = result
-        self.mean_ = result.mean.loc[labels].to_numpy(dtype=np.float64)
-        self.covariance_ = result.cov.loc[labels, labels].to_numpy(dtype=np.float64)
-        self.n_features_in_ = values.shape[1]
+        tol, max_iter, ridge, accelerate = check_options(self.tol, self.max_iter, self.ridge, self.accelerate)
+        labels = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
+        columns = tuple(values[:, j] for j in range(p))  # contiguous: values is Fortran-ordered
+        for label, v in zip(labels, columns, strict=True):
+            check_column(label, v)
+        mask = np.isnan(values)
+        scaling = _scaling(labels, columns, mask)
+        check_rows(n, p, ridge)
+        with blas_threads(p):
+            fit = run_em(standardise(mask, columns, scaling), tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        _warn_unreliable(fit, tol, max_iter)
+        self.mean_ = scaling.mean_to_original(fit.mu)
+        self.covariance_ = scaling.cov_to_original(fit.sigma)
+        self.n_features_in_ = p
         if names is not None:
             self.feature_names_in_ = np.asarray(names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.n_iter_ = int(result.n_iter)
-        self.converged_ = bool(result.converged)
-        self.loglik_ = float(result.loglik)
+        self.n_iter_ = int(fit.n_iter)
+        self.converged_ = bool(fit.converged)
+        self.loglik_ = float(fit.loglik + scaling.loglik_offset(ridge)[0])
         return self
 
     # ------------------------------------------------------------------------ transform
@@ -343,6 +374,22 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 f"expecting {self.n_features_in_} features as input"
             )
 
+    def _standard_form(self) -> tuple[Scaling, np.ndarray]:
+        """The fitted normal in units of its own standard deviations: ``(x - mean_) / sd``.
+
+        Returns the map ``x = mean_ + sd z`` and the correlation matrix, shape (p, p),
+        the covariance of ``z`` (whose mean is 0).
+        """
+        sd = np.sqrt(np.diag(self.covariance_))
+        corr = self.covariance_ / np.outer(sd, sd)
+        return Scaling(center=self.mean_, scale=sd, n_observed=np.zeros(sd.size)), corr
+
+    def _input(self, X: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted(where)
+        values, names = _to_float_matrix(X, where=where)
+        self._check_columns(X, values, names)
+        return values, np.isnan(values)
+
     def transform(self, X: Any) -> Any:
         """Fill missing cells with their conditional mean under the fitted parameters.
 
@@ -357,13 +404,17 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         ndarray, shape (n_samples, n_features_in_)
             Completed data (a DataFrame under ``set_output(transform="pandas")``).
         """
-        self._check_fitted("transform")
-        values, names = _to_float_matrix(X, where="transform")
-        self._check_columns(X, values, names)
-        filled, _ = fill_conditional(values, self.mean_, self.covariance_)
-        missing = np.isnan(values)
-        out = values.copy()
-        out[missing] = np.asarray(filled, dtype=np.float64)[missing]
+        out, mask = self._input(X, "transform")  # out: a Fortran-ordered copy of X
+        if mask.any():
+            scaling, corr = self._standard_form()
+            p = out.shape[1]
+            columns = tuple(out[:, j] for j in range(p))
+            try:
+                with blas_threads(p):
+                    data = standardise(mask, columns, scaling)
+                    fill_missing(data, np.zeros(p), corr, out, scaling)
+            except Infeasible:
+                raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
         if isinstance(self, _LocalTransformerMixin):  # without scikit-learn
             return self._wrap_output(out, X)
         return out  # scikit-learn's set_output wraps this when asked
@@ -378,12 +429,19 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         Returns
         -------
         ndarray, shape (n_samples, n_features_in_)
+            ``Var(x_j | x_o)`` at the missing cells (the marginal variance in a row with
+            nothing observed), 0 at the observed cells.
         """
-        self._check_fitted("conditional_variance")
-        values, names = _to_float_matrix(X, where="conditional_variance")
-        self._check_columns(X, values, names)
-        _, cond_var = fill_conditional(values, self.mean_, self.covariance_)
-        return np.where(np.isnan(values), np.asarray(cond_var, dtype=np.float64), 0.0)
+        values, mask = self._input(X, "conditional_variance")
+        out = np.zeros(values.shape, order="F")
+        if mask.any():
+            scaling, corr = self._standard_form()
+            try:
+                with blas_threads(out.shape[1]):
+                    conditional_variances(build_patterns(mask), corr, scaling.scale, out)
+            except Infeasible:
+                raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names (the input's: this transformer is one-to-one).
@@ -416,3 +474,23 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 f"n_features_in_ ({self.n_features_in_}), got {len(given)}"
             )
         return np.asarray(given, dtype=object)
+
+
+def _warn_unreliable(fit: FitOutcome, tol: float, max_iter: int) -> None:
+    """:func:`imputer.impute`'s warnings (same words) for a fit that is no reliable maximum."""
+    if fit.singular:
+        warnings.warn(
+            f"the covariance estimate is (nearly) singular (smallest eigenvalue of the correlation matrix "
+            f"{fit.min_eig:.2g}): the likelihood has no maximum for these data (too few rows observe some "
+            "columns together, or columns are collinear); the estimates are not reliable. Pass ridge > 0 "
+            "(e.g. 0.5-1% of the rows) for a regularised estimate",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    elif not fit.converged:
+        warnings.warn(
+            f"EM did not converge within max_iter={max_iter} iterations (tol={tol:g}); "
+            "increase max_iter or tol",
+            ConvergenceWarning,
+            stacklevel=3,
+        )

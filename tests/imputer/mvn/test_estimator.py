@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imputer
-from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
+from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError, NotFittedError
 from imputer.mvn import estimator as sk_module
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -107,6 +107,36 @@ def test_fit_validates_params_through_impute(
         Est(**params).fit(air)
 
 
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"max_iter": 1}, r"EM did not converge within max_iter=1 iterations"),
+        ({"tol": "small"}, None),
+    ],
+    ids=["not-converged", "bad-type"],
+)
+def test_fit_warns_and_fails_as_impute_does(
+    Est: type, air: pd.DataFrame, params: dict[str, Any], match: str | None
+) -> None:
+    if match is None:
+        with pytest.raises(ImputerTypeError) as mine:
+            Est(**params).fit(air)
+        with pytest.raises(ImputerTypeError) as theirs:
+            imputer.impute(air, **params)
+        assert str(mine.value) == str(theirs.value)
+        return
+    with pytest.warns(ConvergenceWarning, match=match):
+        est = Est(**params).fit(air)
+    assert est.converged_ is False
+
+
+@pytest.mark.parametrize("ridge", [0.0, 2.0])
+def test_loglik_is_the_log_likelihood_also_under_ridge(Est: type, air: pd.DataFrame, ridge: float) -> None:
+    est = Est(ridge=ridge).fit(air)
+    res = imputer.impute(air, ridge=ridge)
+    assert est.loglik_ == res.loglik  # impute's log-likelihood, not the log-posterior
+
+
 # ----------------------------------------------------------------------- fit / transform
 
 
@@ -186,6 +216,31 @@ def test_transform_property(seed: int, n: int, rate: float, scale: float) -> Non
     assert np.isfinite(out).all()
     var = est.conditional_variance(x)
     assert np.all(var[obs] == 0.0) and np.all(var[~obs] > 0.0)
+
+
+def test_transform_computes_no_variances_and_conditional_variance_no_means(
+    Est: type, air: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = sys.modules[Est.__module__]
+    est = Est().fit(air)
+    expected_out, expected_var = est.transform(air), est.conditional_variance(air)
+
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("not needed for this answer")
+
+    monkeypatch.setattr(module, "conditional_variances", forbidden)
+    np.testing.assert_array_equal(est.transform(air), expected_out)
+    monkeypatch.undo()
+    monkeypatch.setattr(module, "fill_missing", forbidden)
+    np.testing.assert_array_equal(est.conditional_variance(air), expected_var)
+
+
+def test_boolean_array_is_refused_as_impute_refuses_it(Est: type) -> None:
+    X = np.array([[True, False], [False, True], [True, True]])
+    with pytest.raises(ImputerTypeError, match="EMImputer.fit: X has non-numeric dtype bool"):
+        Est().fit(X)
+    with pytest.raises(ImputerTypeError, match="boolean array has no numeric column"):
+        imputer.impute(X)
 
 
 def test_transform_accepts_nullable_and_does_not_mutate(Est: type, air: pd.DataFrame) -> None:

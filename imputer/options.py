@@ -1,0 +1,304 @@
+"""The fitting options of both engines, declared once: kind, bounds or choices, default, help.
+
+Each option is an :class:`Option` record; each engine's options form an
+:class:`OptionTable`:
+
+* :data:`MVN_OPTIONS` -- :func:`imputer.impute`, :class:`imputer.EMImputer`, the
+  ``imputer impute`` command and the ``POST /v1/impute`` options;
+* :data:`MIXED_OPTIONS` -- :func:`imputer.fit_mixed`, :func:`imputer.fit_mixed_frame` and
+  the ``POST /v1/mixed`` options.
+
+The table is the one source of the defaults (function signatures, ``EMImputer``'s
+constructor, argparse, pydantic ``Field`` defaults), of the bounds (the checker below
+and the pydantic ``gt``/``ge`` constraints) and of the help text (``--help``, the OpenAPI
+descriptions and the numpydoc ``Parameters`` entries, which start with it);
+``tests/imputer/test_options.py`` fails if any of those places drifts from the table.
+
+Checking (scikit-learn's ``_parameter_constraints`` idea): :meth:`OptionTable.check`
+validates values against their options and returns them coerced (``float``, ``int``,
+``bool``, ``str``) or raises :class:`~imputer.errors.ImputerTypeError` (wrong type) or
+:class:`~imputer.errors.ImputerValueError` (out of range, unknown choice) naming the
+option. The messages come from the option's kind and bounds in one of two wordings,
+kept because callers match them: ``"symbolic"`` (``tol must be a finite number > 0``)
+for the multivariate-normal engine and ``"plain"`` (``tol must be a positive finite
+number``) for the mixed-model engine. Options of kind ``"labels"`` and ``"values"``
+depend on the data and are checked by the engine (``columns`` by
+:func:`imputer.mvn._validate.prepare`, ``init`` by :func:`imputer.fit_mixed`); the table
+holds their default and help.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from imputer.errors import ImputerTypeError, ImputerValueError
+
+__all__ = ["MIXED_OPTIONS", "MVN_OPTIONS", "Option", "OptionTable"]
+
+Kind = Literal["real", "integer", "boolean", "choice", "labels", "values"]
+Wording = Literal["symbolic", "plain"]
+
+#: kinds checked by :meth:`Option.check` (the others depend on the data)
+CHECKED_KINDS = frozenset({"real", "integer", "boolean", "choice"})
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: what it accepts, its default and its help text.
+
+    Attributes
+    ----------
+    name : str
+        Keyword-argument name (``max_iter``; the command line spells it ``--max-iter``).
+    kind : {"real", "integer", "boolean", "choice", "labels", "values"}
+        ``real``: a finite real number (not a bool); ``integer``: an integral number (not
+        a bool); ``boolean``: True or False; ``choice``: one of ``choices``; ``labels``
+        (a list of column names) and ``values`` (anything else) are checked by the engine.
+    default : object
+        Value used when the option is not given.
+    help : str
+        One plain-text description (no markup), shown by ``--help``, in the OpenAPI
+        document and first in the docstrings' ``Parameters`` entry.
+    low : float, optional
+        Lower bound of a ``real`` or ``integer`` option.
+    low_open : bool, default False
+        The bound is exclusive (``value > low``) rather than inclusive (``value >= low``).
+    choices : tuple of str
+        Allowed values of a ``choice`` option.
+    wording : {"symbolic", "plain"}
+        Wording of the error messages (see the module docstring). ``"plain"`` words the
+        bounds ``> 0`` (real) and ``>= 1`` (integer) as "positive".
+    """
+
+    name: str
+    kind: Kind
+    default: Any
+    help: str
+    low: float | None = None
+    low_open: bool = False
+    choices: tuple[str, ...] = ()
+    wording: Wording = "symbolic"
+
+    def __post_init__(self) -> None:
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"option {self.name}: default {self.default!r} is not a choice")
+        if self.wording == "plain" and self.kind in ("real", "integer"):
+            plain = (0.0, True) if self.kind == "real" else (1.0, False)
+            if (self.low, self.low_open) != plain:
+                raise ValueError(f"option {self.name}: plain wording needs the bound > 0 (real) or >= 1 (integer)")
+        if self.kind in CHECKED_KINDS and self.default is not None:
+            self.check(self.default)  # a default must pass its own check
+
+    @property
+    def checked(self) -> bool:
+        """Whether :meth:`check` validates this option (kinds real, integer, boolean, choice)."""
+        return self.kind in CHECKED_KINDS
+
+    @property
+    def bound(self) -> str:
+        """The lower bound as text, ``"> 0"`` or ``">= 1"`` (empty when unbounded)."""
+        if self.low is None:
+            return ""
+        low = int(self.low) if self.kind == "integer" else self.low
+        return f"{'>' if self.low_open else '>='} {low:g}"
+
+    def check(self, value: Any) -> Any:
+        """Validate ``value``; return it as ``float``, ``int``, ``bool`` or ``str`` by kind.
+
+        Raises
+        ------
+        ImputerTypeError
+            Wrong type (a bool where a number is expected, a string, ...).
+        ImputerValueError
+            Out of range (not finite, below the bound) or not one of the choices.
+        """
+        if self.kind == "real":
+            return self._check_real(value)
+        if self.kind == "integer":
+            return self._check_integer(value)
+        if self.kind == "boolean":
+            if not isinstance(value, (bool, np.bool_)):
+                raise ImputerTypeError(f"{self.name} must be True or False, got {value!r}")
+            return bool(value)
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise ImputerValueError(f"{self.name} must be one of {list(self.choices)!r}, got {value!r}")
+            return value
+        raise TypeError(f"option {self.name} of kind {self.kind!r} is checked by its engine")
+
+    def _in_range(self, x: float) -> bool:
+        if self.low is None:
+            return True
+        return x > self.low if self.low_open else x >= self.low
+
+    def _check_real(self, value: Any) -> float:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            if self.wording == "plain":
+                raise ImputerTypeError(f"{self.name} must be a positive number, got {value!r}")
+            raise ImputerTypeError(f"{self.name} must be a real number, got {type(value).__name__} {value!r}")
+        x = float(value)
+        if not (math.isfinite(x) and self._in_range(x)):
+            if self.wording == "plain":
+                raise ImputerValueError(f"{self.name} must be a positive finite number, got {value!r}")
+            bound = f" {self.bound}" if self.bound else ""
+            raise ImputerValueError(f"{self.name} must be a finite number{bound}, got {value!r}")
+        return x
+
+    def _check_integer(self, value: Any) -> int:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            if self.wording == "plain":
+                raise ImputerTypeError(f"{self.name} must be a positive integer, got {value!r}")
+            raise ImputerTypeError(f"{self.name} must be an integer, got {type(value).__name__} {value!r}")
+        if not self._in_range(int(value)):
+            if self.wording == "plain":
+                raise ImputerValueError(f"{self.name} must be a positive integer, got {value!r}")
+            raise ImputerValueError(f"{self.name} must be {self.bound}, got {value!r}")
+        return int(value)
+
+
+class OptionTable(Mapping[str, Option]):
+    """The options of one engine, by name, in declaration order (read only).
+
+    Parameters
+    ----------
+    owner : str
+        The public function the options belong to (for messages and docs).
+    options : iterable of Option
+    """
+
+    def __init__(self, owner: str, options: Iterable[Option]) -> None:
+        self.owner = owner
+        self._options = {o.name: o for o in options}
+
+    def __getitem__(self, name: str) -> Option:
+        return self._options[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._options)
+
+    def __len__(self) -> int:
+        return len(self._options)
+
+    def __repr__(self) -> str:
+        return f"OptionTable({self.owner!r}, {list(self._options)})"
+
+    def defaults(self) -> dict[str, Any]:
+        """Default value of every option, by name."""
+        return {name: o.default for name, o in self._options.items()}
+
+    def check(self, **values: Any) -> dict[str, Any]:
+        """Validate the given options in the table's order; return them coerced.
+
+        Parameters
+        ----------
+        **values
+            Option values by name (a subset of the table's checked options).
+
+        Returns
+        -------
+        dict
+            The same names, values coerced by :meth:`Option.check`.
+
+        Raises
+        ------
+        ImputerTypeError, ImputerValueError
+            The first invalid option in the table's order, named in the message.
+        """
+        unknown = [k for k in values if k not in self._options]
+        if unknown:
+            raise TypeError(f"{self.owner}: no option(s) {unknown}")
+        return {name: o.check(values[name]) for name, o in self._options.items() if name in values}
+
+
+_ACCELERATE_HELP = "SQUAREM acceleration of EM with a safeguard that never lets the objective decrease; off runs plain EM."
+
+#: Options of :func:`imputer.impute` and :class:`imputer.EMImputer` (multivariate normal).
+MVN_OPTIONS = OptionTable(
+    "impute",
+    [
+        Option(
+            "columns",
+            "labels",
+            None,
+            "Columns to model (numeric, in this order); default: every numeric column. "
+            "Other columns are carried through unchanged.",
+        ),
+        Option(
+            "tol",
+            "real",
+            1e-7,
+            "Convergence tolerance: EM stops when no mean or covariance entry changes by more "
+            "than tol between successive iterates, in standard-deviation units.",
+            low=0.0,
+            low_open=True,
+        ),
+        Option(
+            "max_iter",
+            "integer",
+            1000,
+            "Iteration limit (SQUAREM cycles of up to three EM steps when accelerated); "
+            "stopping there without meeting tol is a warning and converged=false.",
+            low=1,
+        ),
+        Option(
+            "ridge",
+            "real",
+            0.0,
+            "Strength lambda >= 0 of an inverse-Wishart prior on the covariance worth lambda "
+            "pseudo-rows with the observed variances and no correlation, which EM then "
+            "maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a "
+            "positive-definite estimate for wide (p >= n) or collinear data.",
+            low=0.0,
+        ),
+        Option("accelerate", "boolean", True, _ACCELERATE_HELP),
+    ],
+)
+
+#: Options of :func:`imputer.fit_mixed` and :func:`imputer.fit_mixed_frame`.
+#: ``tol``: where EM is slow (Pastes: rate ~0.9) the distance to the optimum is ~10x the
+#: last step, so 1e-10 leaves the estimate within ~1e-9 relative of the exact REML solution.
+MIXED_OPTIONS = OptionTable(
+    "fit_mixed",
+    [
+        Option(
+            "method",
+            "choice",
+            "REML",
+            "REML (restricted maximum likelihood) or ML (full maximum likelihood).",
+            choices=("REML", "ML"),
+        ),
+        Option(
+            "tol",
+            "real",
+            1e-10,
+            "Convergence tolerance: EM stops when no variance component changes by more than "
+            "tol, relative to its value, between successive iterates.",
+            low=0.0,
+            low_open=True,
+            wording="plain",
+        ),
+        Option(
+            "max_iter",
+            "integer",
+            10_000,
+            "Iteration limit (outer EM iterations); stopping there without meeting tol is a "
+            "warning and converged=false.",
+            low=1,
+            wording="plain",
+        ),
+        Option(
+            "init",
+            "values",
+            None,
+            "Starting variances of the components and of 'residual' (all > 0); default: the "
+            "residual variance of the OLS fit, shared equally.",
+        ),
+        Option("accelerate", "boolean", True, _ACCELERATE_HELP, wording="plain"),
+    ],
+)
