@@ -44,6 +44,7 @@ from api.errors import (
     PoolNotRunning,
     PoolSaturated,
     PoolStopping,
+    PoolUnavailable,
     WorkerCrashed,
 )
 from api.worker import Call, Task, WorkerProcess
@@ -92,7 +93,8 @@ class PoolStatus(TypedDict):
     max_queue: int
 
 
-_Slot = WorkerProcess | asyncio.Future  # an idle worker taken at once, or a place in line
+#: an idle worker taken at once, or a place in the waiting line.
+_Slot = WorkerProcess | asyncio.Future[WorkerProcess]
 
 
 class Job(Generic[T]):
@@ -321,7 +323,7 @@ class WorkerPool:
         return job
 
     # ------------------------------------------------------------------ scheduling
-    def _unavailable(self, cls: type[PoolSaturated] | type[PoolNotRunning], message: str) -> PoolError:
+    def _unavailable(self, cls: type[PoolUnavailable], message: str) -> PoolUnavailable:
         return cls(message, retry_after=self.retry_after_s)
 
     def _stopping(self) -> PoolStopping:
