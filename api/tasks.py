@@ -45,7 +45,7 @@ from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.mvn._validate import is_numeric
 
-__all__ = ["JobOutput", "ImputeTask", "MixedTask", "MixedFrameTask", "ServiceTask"]
+__all__ = ["JobOutput", "ImputeTask", "MixedTask", "MixedFrameTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -269,7 +269,3 @@ class MixedFrameTask:
             **request.options.engine_kwargs(),
         )
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
-
-
-#: every task the service runs in its workers.
-ServiceTask = ImputeTask | MixedTask | MixedFrameTask
