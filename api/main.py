@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import imputer
-from api.jobs import JobRunner
 from api.openapi import install_openapi
+from api.pool import WorkerPool
 from api.problems import install_problem_handlers
 from api.routers import health, impute, mixed
 from api.schemas.impute import ImputeRequest
@@ -31,6 +31,10 @@ RFC 9457 `application/problem+json`. Authentication (`X-API-Key`) applies when
 """
 
 
+#: imported once by the workers' forkserver, so each worker starts with the engines loaded.
+TASK_MODULES = ("api.tasks",)
+
+
 def _settings_of(app: FastAPI) -> Settings:
     provider = app.dependency_overrides.get(get_settings, get_settings)
     return provider()  # type: ignore[no-any-return]
@@ -40,7 +44,7 @@ def _settings_of(app: FastAPI) -> Settings:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the worker pool on startup, stop (and reap) it on shutdown."""
     settings = _settings_of(app)
-    runner = JobRunner(
+    runner = WorkerPool(
         settings.max_concurrent_jobs,
         max_queue=settings.max_queue,
         queue_timeout_s=settings.queue_timeout_s,
@@ -48,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker_threads=settings.worker_threads,
         memory_limit_mb=settings.worker_memory_mb,
         nice=settings.worker_nice,
+        preload=TASK_MODULES,
     )
     app.state.runner = runner
     await runner.start()
@@ -65,7 +70,7 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.runner = JobRunner(1)  # placeholder, not started: 503 until the lifespan runs
+    app.state.runner = WorkerPool(1)  # placeholder, not started: 503 until the lifespan runs
     app.include_router(health.router)
     app.include_router(impute.router)
     app.include_router(mixed.router)

@@ -5,6 +5,11 @@ failures add ``errors``, a list of ``{loc, msg, type}`` naming each offending fi
 (``loc`` is the path into the request, e.g. ``["body", "data", "data", 3, 1]``).
 No problem body ever carries a traceback: unexpected exceptions become a generic 500
 whose detail says only that the failure was logged.
+
+The service's own errors (:mod:`api.errors`: the worker pool refusing, timing out or
+losing a job) are mapped here, by class, to their status and headers
+(:func:`service_problem`): 503 with ``Retry-After``, 504, or a 500 whose detail says
+only that the failure was logged.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.errors import JobFailed, JobTimedOut, PoolUnavailable, ServiceError, WorkerCrashed
 from imputer.errors import ImputerError
 
 __all__ = [
@@ -28,6 +34,8 @@ __all__ = [
     "problem_body",
     "problem_response",
     "clean_validation_errors",
+    "SERVICE_STATUS",
+    "service_problem",
     "install_problem_handlers",
 ]
 
@@ -188,13 +196,41 @@ async def _on_imputer_error(request: Request, exc: ImputerError) -> ProblemRespo
     )
 
 
+#: status of each service error class (looked up along the class's MRO).
+SERVICE_STATUS: dict[type[ServiceError], int] = {
+    PoolUnavailable: 503,  # not running, saturated, stopping
+    JobTimedOut: 504,
+    JobFailed: 500,
+    WorkerCrashed: 500,
+}
+
+_LOGGED = "The server failed to process the request; the failure has been logged."
+
+
+def service_problem(exc: ServiceError) -> tuple[int, str, dict[str, str]]:
+    """``(status, detail, headers)`` answering a service error.
+
+    The messages of :mod:`api.errors` are written for clients and become the
+    ``detail``; a 503 carries ``Retry-After``. A service error with no status of its
+    own (e.g. :class:`~api.errors.JobCancelled`, which the synchronous endpoints never
+    answer) is a 500 with the generic detail, and is logged.
+    """
+    status = next((SERVICE_STATUS[c] for c in type(exc).__mro__ if c in SERVICE_STATUS), None)
+    if status is None:
+        logger.error("service error without an HTTP mapping: %r", exc)
+        return 500, _LOGGED, {}
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, PoolUnavailable) else {}
+    return status, str(exc), headers
+
+
+async def _on_service_error(request: Request, exc: ServiceError) -> ProblemResponse:
+    status, detail, headers = service_problem(exc)
+    return problem_response(status, detail, instance=request.url.path, headers=headers)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(
-        500,
-        "The server failed to process the request; the failure has been logged.",
-        instance=request.url.path,
-    )
+    return problem_response(500, _LOGGED, instance=request.url.path)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -202,4 +238,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(ImputerError, _on_imputer_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ServiceError, _on_service_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

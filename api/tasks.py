@@ -1,8 +1,11 @@
 """The computations run in worker processes: parse, validate, fit, serialise.
 
-Each task takes the raw request body (bytes) and the negotiated formats, and returns
-``(status, media_type, body_bytes)`` ready to send. Parsing, validation and JSON
-encoding happen here, in the worker, so the event loop never touches the numbers.
+A task is a frozen, picklable dataclass naming its inputs (:class:`ImputeTask`,
+:class:`MixedTask`, :class:`MixedFrameTask`): the raw request body (bytes), the
+negotiated formats and the limits. The worker pool (:mod:`api.pool`) sends it to a
+worker, which calls its ``run()``; ``run()`` returns ``(status, media_type,
+body_bytes)`` ready to send. Parsing, validation and JSON encoding happen there, in
+the worker, so the event loop never touches the numbers.
 Expected failures are answered as problem details: pydantic validation errors (with
 the offending field's location) and engine errors (:class:`imputer.errors.ImputerError`,
 whose messages name the column or parameter) give 422. A
@@ -18,7 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,7 +45,7 @@ from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.columns import is_modelled as is_numeric  # the engine's own definition (public)
 
-__all__ = ["JobOutput", "impute_task", "mixed_task", "mixed_frame_task"]
+__all__ = ["JobOutput", "ImputeTask", "MixedTask", "MixedFrameTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -113,38 +117,58 @@ def _check_width(frame: pd.DataFrame, options: ImputeOptions, max_columns: int) 
         )
 
 
-def impute_task(
-    kind: InputKind,
-    body: bytes,
-    query: dict[str, Any],
-    output: OutputKind,
-    instance: str,
-    max_columns: int = 2000,
-) -> JobOutput:
-    """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result."""
+@dataclass(frozen=True)
+class ImputeTask:
+    """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result.
 
-    def compute() -> JobOutput:
-        if kind == "json":
-            request = _parse(ImputeRequest, body)
+    Attributes
+    ----------
+    kind : {"json", "csv", "parquet"}
+        Format of ``body``.
+    body : bytes
+        The request body.
+    query : Mapping[str, Any]
+        The query parameters (``ImputeQuery.model_dump()``: CSV parsing and, for CSV
+        and Parquet bodies, the options).
+    output : {"json", "csv"}
+        Format of the answer.
+    instance : str
+        Request path, the ``instance`` of problem details.
+    max_columns : int
+        Most columns one imputation may model (``IMPUTER_MAX_COLUMNS``).
+    """
+
+    kind: InputKind
+    body: bytes
+    query: Mapping[str, Any] = field(default_factory=dict)
+    output: OutputKind = "json"
+    instance: str = "/v1/impute"
+    max_columns: int = 2000
+
+    def run(self) -> JobOutput:
+        """Answer the request (in a worker process)."""
+        return _guarded(self.instance, self._compute)
+
+    def _compute(self) -> JobOutput:
+        if self.kind == "json":
+            request = _parse(ImputeRequest, self.body)
             frame = frame_from_split(request.data)
             options: ImputeOptions = request.options
         else:
-            q = ImputeQuery.model_validate(query)
-            if kind == "csv":
+            q = ImputeQuery.model_validate(dict(self.query))
+            if self.kind == "csv":
                 frame = read_csv_body(
-                    body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col
+                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col
                 )
             else:
-                frame = read_parquet_body(body)
+                frame = read_parquet_body(self.body)
             options = q.options()
-        _check_width(frame, options, max_columns)
+        _check_width(frame, options, self.max_columns)
         result = imputer.impute(frame, **options.engine_kwargs())
-        if output == "csv":
+        if self.output == "csv":
             return 200, CSV_MEDIA, frame_to_csv(result.completed)
         payload = result.to_dict(conditional_var=options.conditional_var)
-        return _json_ok(ImputeResponse, payload, instance)
-
-    return _guarded(instance, compute)
+        return _json_ok(ImputeResponse, payload, self.instance)
 
 
 def _guarded(instance: str, compute: Callable[[], JobOutput]) -> JobOutput:
@@ -175,27 +199,57 @@ def _zeta_term(t: Any) -> dict[str, np.ndarray | None]:
     return out
 
 
-def mixed_task(body: bytes, instance: str) -> JobOutput:
-    """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`."""
+@dataclass(frozen=True)
+class MixedTask:
+    """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`.
 
-    def compute() -> JobOutput:
-        request = _parse(MixedRequest, body)
+    Attributes
+    ----------
+    body : bytes
+        The JSON request body (:class:`~api.schemas.mixed.MixedRequest`).
+    instance : str
+        Request path, the ``instance`` of problem details.
+    """
+
+    body: bytes
+    instance: str = "/v1/mixed"
+
+    def run(self) -> JobOutput:
+        """Answer the request (in a worker process)."""
+        return _guarded(self.instance, self._compute)
+
+    def _compute(self) -> JobOutput:
+        request = _parse(MixedRequest, self.body)
         y = np.array(request.y, dtype=float)  # None -> NaN
         if isinstance(request.ZETA, dict):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs())
-        return _json_ok(MixedResponse, result.to_dict(), instance)
-
-    return _guarded(instance, compute)
+        return _json_ok(MixedResponse, result.to_dict(), self.instance)
 
 
-def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
-    """``POST /v1/mixed/frame``: table form, run :func:`imputer.fit_mixed_frame`."""
+@dataclass(frozen=True)
+class MixedFrameTask:
+    """``POST /v1/mixed/frame``: table form, run :func:`imputer.fit_mixed_frame`.
 
-    def compute() -> JobOutput:
-        request = _parse(MixedFrameRequest, body)
+    Attributes
+    ----------
+    body : bytes
+        The JSON request body (:class:`~api.schemas.mixed.MixedFrameRequest`).
+    instance : str
+        Request path, the ``instance`` of problem details.
+    """
+
+    body: bytes
+    instance: str = "/v1/mixed/frame"
+
+    def run(self) -> JobOutput:
+        """Answer the request (in a worker process)."""
+        return _guarded(self.instance, self._compute)
+
+    def _compute(self) -> JobOutput:
+        request = _parse(MixedFrameRequest, self.body)
         frame = frame_from_split(request.data)
         kernels = (
             None
@@ -214,6 +268,4 @@ def mixed_frame_task(body: bytes, instance: str) -> JobOutput:
             intercept=request.intercept,
             **request.options.engine_kwargs(),
         )
-        return _json_ok(MixedResponse, result.to_dict(), instance)
-
-    return _guarded(instance, compute)
+        return _json_ok(MixedResponse, result.to_dict(), self.instance)

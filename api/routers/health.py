@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 
 import imputer
 from api.deps import error_responses, get_runner
-from api.jobs import JobRunner
+from api.pool import WorkerPool
 from api.schemas.common import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -26,7 +26,7 @@ async def healthz() -> Health:
     summary="Readiness",
     responses=error_responses(503),
 )
-async def readyz(runner: Annotated[JobRunner, Depends(get_runner)]) -> Readiness:
+async def readyz(runner: Annotated[WorkerPool, Depends(get_runner)]) -> Readiness:
     """Ready to compute: the worker pool is up and would accept a job (else 503)."""
     st = runner.status()
     if not runner.ready():

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner, run_in_worker
+from api.deps import error_responses, get_runner
+from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
-from api.jobs import JobRunner
+from api.pool import WorkerPool
 from api.schemas.impute import ImputeQuery, ImputeResponse
 from api.security import require_api_key
 from api.settings import Settings, get_settings
-from api.tasks import impute_task
+from api.tasks import ImputeTask
 
 router = APIRouter(prefix="/v1", tags=["impute"], dependencies=[Depends(require_api_key)])
 
@@ -74,7 +75,7 @@ async def impute(
     output: Annotated[OutputKind, Depends(_output_kind)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
-    runner: Annotated[JobRunner, Depends(get_runner)],
+    runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
     """Fill every missing cell with its conditional expectation under the ML estimate.
 
@@ -82,15 +83,12 @@ async def impute(
     arguments of `imputer.impute`; with `conditional_var` the conditional variances
     of the filled cells are returned too.
     """
-    return await run_in_worker(
-        request,
-        runner,
-        impute_task,
-        kind,
-        body,
-        query.model_dump(),
-        output,
-        request.url.path,
-        settings.max_columns,
-        timeout_s=settings.timeout_s,
+    task = ImputeTask(
+        kind=kind,
+        body=body,
+        query=query.model_dump(),
+        output=output,
+        instance=request.url.path,
+        max_columns=settings.max_columns,
     )
+    return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

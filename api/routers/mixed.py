@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner, run_in_worker
+from api.deps import error_responses, get_runner
+from api.dispatch import answer_while_connected
 from api.formats import JSON, InputKind, OutputKind, request_kind, response_kind
-from api.jobs import JobRunner
+from api.pool import WorkerPool
 from api.schemas.mixed import MixedResponse
 from api.security import require_api_key
 from api.settings import Settings, get_settings
-from api.tasks import mixed_frame_task, mixed_task
+from api.tasks import MixedFrameTask, MixedTask
 
 router = APIRouter(prefix="/v1", tags=["mixed"], dependencies=[Depends(require_api_key)])
 
@@ -75,12 +76,11 @@ async def mixed(
     _out: Annotated[OutputKind, Depends(_json_out)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
-    runner: Annotated[JobRunner, Depends(get_runner)],
+    runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
     """Fit `y = X b + sum_k Z_k u_k + e` by EM-REML (or ML) and predict the missing `y`."""
-    return await run_in_worker(
-        request, runner, mixed_task, body, request.url.path, timeout_s=settings.timeout_s
-    )
+    task = MixedTask(body=body, instance=request.url.path)
+    return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
 
 
 @router.post(
@@ -100,9 +100,8 @@ async def mixed_frame(
     _out: Annotated[OutputKind, Depends(_json_out)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
-    runner: Annotated[JobRunner, Depends(get_runner)],
+    runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
     """Fit `response ~ fixed + (1 | g) for g in random` by EM-REML from a table."""
-    return await run_in_worker(
-        request, runner, mixed_frame_task, body, request.url.path, timeout_s=settings.timeout_s
-    )
+    task = MixedFrameTask(body=body, instance=request.url.path)
+    return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

@@ -40,12 +40,12 @@ def _raise_memory_error(*args: Any, **kwargs: Any) -> Any:
 @pytest.mark.parametrize(
     ("task", "engine", "args"),
     [
-        (tasks.impute_task, "impute",
+        (tasks.ImputeTask, "impute",
          ("json", json.dumps({"data": {"columns": ["a", "b"], "data": [[1, 2], [2, None], [3, 1]]}}).encode(),
           {}, "json", "/v1/impute")),
-        (tasks.mixed_task, "fit_mixed",
+        (tasks.MixedTask, "fit_mixed",
          (json.dumps({"y": [1, 2, 3], "ZETA": [{"Z": [[1], [1], [0]]}]}).encode(), "/v1/mixed")),
-        (tasks.mixed_frame_task, "fit_mixed_frame",
+        (tasks.MixedFrameTask, "fit_mixed_frame",
          (json.dumps({"data": {"columns": ["y", "g"], "data": [[1, "a"], [2, "b"]]}, "response": "y",
                       "random": ["g"]}).encode(), "/v1/mixed/frame")),
     ],
@@ -54,7 +54,7 @@ def test_memory_exhaustion_in_a_task_is_422(
     monkeypatch: pytest.MonkeyPatch, task: Callable[..., Any], engine: str, args: tuple[Any, ...]
 ) -> None:
     monkeypatch.setattr(imputer, engine, _raise_memory_error)
-    status, media, body = task(*args)
+    status, media, body = task(*args).run()
     assert status == 422 and media == "application/problem+json"
     problem = json.loads(body)
     assert problem["detail"].startswith("The problem is too large for the memory available to a worker")
@@ -68,6 +68,6 @@ def test_result_not_fitting_the_response_model_is_500_not_422(monkeypatch: pytes
 
     monkeypatch.setattr(imputer, "impute", lambda *a, **k: Odd())
     body = json.dumps({"data": {"columns": ["a", "b"], "data": [[1, 2], [2, None], [3, 1]]}}).encode()
-    status, media, payload = tasks.impute_task("json", body, {}, "json", "/v1/impute")
+    status, media, payload = tasks.ImputeTask("json", body, {}, "json", "/v1/impute").run()
     assert status == 500 and media == "application/problem+json"
     assert json.loads(payload)["detail"] == "The result could not be encoded; the failure has been logged."
