@@ -43,7 +43,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_bo
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
-from imputer.columns import is_modelled as is_numeric  # the engine's own definition (public)
+from imputer.columns import is_modelled
 
 __all__ = ["JobOutput", "ImputeTask", "MixedTask", "MixedFrameTask"]
 
@@ -109,7 +109,7 @@ def _check_width(frame: pd.DataFrame, options: ImputeOptions, max_columns: int) 
     if options.columns is not None:
         width = len(options.columns)
     else:
-        width = sum(map(is_numeric, frame.dtypes))  # the engine's own choice of columns
+        width = sum(map(is_modelled, frame.dtypes))  # the engine's own choice of columns
     if width > max_columns:
         raise ImputerValueError(
             f"columns: {width} columns to model exceed the limit of {max_columns} "
