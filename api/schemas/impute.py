@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame, SplitFrameOut
+from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame, SplitFrameOut, Trace
 
 __all__ = ["ImputeOptions", "ImputeRequest", "ImputeQuery", "ImputeOptionsUsed", "ImputeResponse"]
 
@@ -108,7 +108,11 @@ class ImputeOptionsUsed(ResponseModel):
 
     tol: float | None = Field(..., description="Convergence tolerance.")
     max_iter: int = Field(..., description="Largest number of iterations.")
-    ridge: float | None = Field(..., description="Ridge added to the covariance diagonal.")
+    ridge: float | None = Field(
+        ...,
+        description="Strength of the inverse-Wishart prior on the covariance, in pseudo-rows "
+        "with the observed variances and no correlation (0: maximum likelihood).",
+    )
     accelerate: bool = Field(..., description="Whether SQUAREM acceleration was used.")
 
 
@@ -125,14 +129,17 @@ class ImputeResponse(ResponseModel):
     corr: LabelledMatrix = Field(..., description="Estimated correlation matrix.")
     loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate.")
     loglik_history: list[float | None] = Field(
-        ..., description="Observed-data log-likelihood after each iteration."
+        ...,
+        description="The objective at each accepted iterate, non-decreasing: the observed-data "
+        "log-likelihood, or the log-posterior when ridge > 0 (trace.history).",
     )
-    n_iter: int = Field(..., description="EM iterations run.")
+    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
     n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(
         ..., description="Whether the tolerance was met within max_iter (false is a warning, "
         "not an error)."
     )
+    trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     n_rows: int = Field(..., description="Rows of the table.")
     n_missing: dict[str, int] = Field(..., description="Missing cells per modelled column.")
     options: ImputeOptionsUsed = Field(..., description="The options used, defaults filled in.")

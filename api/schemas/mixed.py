@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from api.schemas.common import LabelledMatrix, RequestModel, ResponseModel, SplitFrame
+from api.schemas.common import IndexLabel, LabelledMatrix, RequestModel, ResponseModel, SplitFrame, Trace
 
 __all__ = [
     "MixedOptions",
@@ -20,6 +20,7 @@ __all__ = [
     "Kernel",
     "MixedRequest",
     "MixedFrameRequest",
+    "MixedOptionsUsed",
     "MixedResponse",
 ]
 
@@ -135,6 +136,15 @@ class MixedFrameRequest(RequestModel):
     options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
 
 
+class MixedOptionsUsed(ResponseModel):
+    """The options of the fit, engine defaults filled in."""
+
+    method: Literal["REML", "ML"] = Field(..., description="Restricted or full maximum likelihood.")
+    tol: float = Field(..., description="Convergence tolerance (relative change of the components).")
+    max_iter: int = Field(..., description="Largest number of iterations.")
+    accelerate: bool = Field(..., description="Whether SQUAREM acceleration was used.")
+
+
 class MixedResponse(ResponseModel):
     """Result of the fit (mirrors ``MixedResult.to_dict()``)."""
 
@@ -149,6 +159,11 @@ class MixedResponse(ResponseModel):
     pev: dict[str, dict[str, float | None]] = Field(
         ..., description="Prediction error variances of u, component -> level -> value."
     )
+    index: list[IndexLabel | None] = Field(
+        ...,
+        description="Row labels (the table's index, or 0..n-1), one per entry of fitted, "
+        "completed and residuals.",
+    )
     fitted: list[float | None] = Field(..., description="X beta + sum Z u for every observation.")
     completed: list[float | None] = Field(
         ..., description="The response with missing values replaced by their prediction."
@@ -159,14 +174,24 @@ class MixedResponse(ResponseModel):
     loglik: float | None = Field(..., description="(Restricted) log-likelihood at the estimate.")
     aic: float | None = Field(..., description="Akaike information criterion.")
     bic: float | None = Field(..., description="Bayesian information criterion.")
-    n_iter: int = Field(..., description="EM iterations run.")
+    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
+    n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
+    trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     method: str = Field(..., description="REML or ML.")
+    engine: Literal["mme", "spectral"] = Field(
+        ...,
+        description="'mme' (Henderson's mixed-model equations) or 'spectral' (one dense "
+        "kernel, one eigendecomposition).",
+    )
     boundary: list[str] = Field(
         ..., description="Names of the variance components estimated at the boundary (0)."
     )
     loglik_history: list[float | None] = Field(
-        ..., description="Log-likelihood after each iteration."
+        ...,
+        description="The objective at each accepted iterate, non-decreasing: the restricted "
+        "(REML) or full (ML) log-likelihood (trace.history).",
     )
     n_obs: int = Field(..., description="Observations with a response.")
     n_missing: int = Field(..., description="Missing responses (predicted).")
+    options: MixedOptionsUsed = Field(..., description="The options used, defaults filled in.")
