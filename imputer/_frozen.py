@@ -77,7 +77,9 @@ class ReadOnlyField:
     Declared as a field's default (``mean: pd.Series = ReadOnlyField()``); the field
     still has no default (the class-level read raises ``AttributeError``, which tells
     :mod:`dataclasses` so). A second assignment raises ``FrozenInstanceError``; pickling
-    and ``copy`` work on the stored value through the instance ``__dict__``.
+    and ``copy`` work on the stored value through the instance ``__dict__``. A mapping is
+    stored as a ``dict`` (a ``MappingProxyType`` cannot be pickled) and read as a
+    read-only mapping of views.
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -91,6 +93,8 @@ class ReadOnlyField:
     def __set__(self, obj: Any, value: Any) -> None:
         if self._name in obj.__dict__:
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {self._name!r}")
+        if isinstance(value, Mapping):  # stored as a dict (picklable, unlike MappingProxyType)
+            value = dict(value)
         obj.__dict__[self._name] = value
 
 

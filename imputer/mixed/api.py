@@ -29,7 +29,6 @@ import pandas as pd
 
 from imputer._em.trace import EMTrace
 from imputer._threads import single_blas_thread
-from imputer._util import readonly_mapping
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mixed._design import build_frame_problem
 from imputer.mixed._emreml import MMEEngine, run_em
@@ -318,8 +317,8 @@ def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, engine_name: str
         var_comp=pd.Series(theta, index=names + ["residual"], name="variance"),
         beta=pd.Series(b, index=problem.x_names, name="beta"),
         var_beta=var_beta,
-        u=readonly_mapping(u),
-        pev=readonly_mapping(pev),
+        u=u,
+        pev=pev,
         fitted=pd.Series(fitted, index=index, name="fitted"),
         completed=pd.Series(completed, index=index, name="completed"),
         residuals=pd.Series(residuals, index=index, name="residuals"),

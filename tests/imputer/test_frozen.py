@@ -14,6 +14,7 @@ import pytest
 
 from imputer import _frozen
 from imputer._frozen import ReadOnlyField, same_fields, same_value, view
+from imputer._util import readonly_mapping
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -148,3 +149,9 @@ F = pd.DataFrame({"x": [1.0, np.nan]}, index=["a", "b"])
 def test_same_value(a: Any, b: Any, equal: bool) -> None:
     assert same_value(a, b) is equal
     assert same_value(b, a) is equal
+
+
+def test_a_mapping_given_read_only_is_stored_picklable() -> None:
+    h = _holder()
+    h2 = _Holder(series=h.series, frame=h.frame, groups=readonly_mapping({"g": h.groups["g"]}))
+    assert same_fields(pickle.loads(pickle.dumps(h2)), h)
