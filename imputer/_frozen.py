@@ -5,8 +5,9 @@ holds could still be changed in place (``res.mean.iloc[0] = 99``, ``res.complete
 = 1``, ``res.mean.index.name = "z"``). This module makes results real values:
 
 * :class:`ReadOnlyField`, a dataclass field descriptor: the value is stored once (by
-  the dataclass ``__init__``) and every read returns :func:`view` of it, a new object
-  over the same data. Whatever a caller does to what a read returned, the result keeps
+  the dataclass ``__init__``), itself as a :func:`view` (so the caller's later edits of
+  the objects passed in don't reach it), and every read returns :func:`view` of it, a
+  new object over the same data. Whatever a caller does to what a read returned, the result keeps
   its value: under pandas' Copy-on-Write (always on from pandas 3, opt-in in 2.x) a
   shallow copy copies its data before its first write; without it the read is a deep
   copy. Axes are fresh objects too (``Index.name`` is settable in place).
@@ -72,7 +73,7 @@ def view(value: Any) -> Any:
 
 
 class ReadOnlyField:
-    """Dataclass field descriptor: set once by ``__init__``, read as :func:`view` of the value.
+    """Dataclass field descriptor: set once by ``__init__``, stored and read as :func:`view` of the value.
 
     Declared as a field's default (``mean: pd.Series = ReadOnlyField()``); the field
     still has no default (the class-level read raises ``AttributeError``, which tells
@@ -93,6 +94,7 @@ class ReadOnlyField:
     def __set__(self, obj: Any, value: Any) -> None:
         if self._name in obj.__dict__:
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {self._name!r}")
+        value = view(value)  # the result's own objects: the caller's later edits don't reach it
         if isinstance(value, Mapping):  # stored as a dict (picklable, unlike MappingProxyType)
             value = dict(value)
         obj.__dict__[self._name] = value

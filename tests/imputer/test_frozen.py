@@ -155,3 +155,15 @@ def test_a_mapping_given_read_only_is_stored_picklable() -> None:
     h = _holder()
     h2 = _Holder(series=h.series, frame=h.frame, groups=readonly_mapping({"g": h.groups["g"]}))
     assert same_fields(pickle.loads(pickle.dumps(h2)), h)
+
+
+@pytest.mark.parametrize("cow", [True, False], ids=["copy-on-write", "deep-copy"])
+def test_the_callers_objects_are_not_shared(monkeypatch: pytest.MonkeyPatch, cow: bool) -> None:
+    monkeypatch.setattr(_frozen, "copy_on_write", lambda: cow)
+    series = pd.Series([1.0, 2.0], index=pd.Index(["a", "b"], name="k"))
+    groups = {"g": series}
+    h = _Holder(series=series, frame=pd.DataFrame({"x": [1.0]}), groups=groups)
+    series.index.name = "edited"  # Index.name is settable in place
+    series.iloc[0] = 99.0
+    groups["h"] = series
+    assert h.series.index.name == "k" and h.series.iloc[0] == 1.0 and list(h.groups) == ["g"]
