@@ -1,7 +1,28 @@
-"""JSON-ready conversion of results: plain Python values, non-finite floats as None.
+"""JSON-ready conversion of results, and the one wire convention of every ``to_dict()``.
 
-Shared by the results' ``to_dict()`` methods, whose output the REST service returns
-as it is.
+Both results (:class:`~imputer.mvn.result.ImputeResult`,
+:class:`~imputer.mixed.result.MixedResult`) build their ``to_dict()`` from the helpers
+here, and the REST service returns it as it is. The convention:
+
+* **Values** are plain Python ``bool``/``int``/``float``/``str``/``None``
+  (:func:`json_value`); a non-finite float is ``None`` (JSON has no NaN or infinity).
+* **Labels in a list** (``columns``, ``index``, ``boundary``) are :func:`json_value` of
+  the label: a string as it is, a number as a number, a tuple (a ``MultiIndex`` entry)
+  as a list, a timestamp as ISO text.
+* **Labels as object keys** are :func:`json_key` of the label: a string as it is, a
+  tuple as the JSON text of its list (``'["x", 1]'``, parseable back), anything else as
+  ``str`` of its JSON value (``1`` -> ``"1"``). One function for both results.
+* **A vector labelled by parameters** (``mean``, ``n_missing``, ``var_comp``,
+  ``beta``, each ``u[name]`` and ``pev[name]``) is an object ``{key: value}`` in label
+  order (:func:`labelled_values`).
+* **Per-row values carry the row labels**: a table is pandas' split orientation
+  ``{"columns", "index", "data"}`` (:func:`split_frame`); per-row vectors (the mixed
+  model's ``fitted``, ``completed``, ``residuals``) are lists aligned with a top-level
+  ``"index"`` list (:func:`float_list`).
+* **A square matrix** is ``{"columns", "data"}`` (:func:`square_frame`).
+* **How the fit went** is ``"trace"`` (:meth:`imputer._em.trace.EMTrace.to_dict`), with
+  the flat keys ``n_iter``, ``n_evals``, ``converged`` and ``loglik_history`` kept
+  beside it; **the options the fit used** are ``"options"``.
 """
 
 from __future__ import annotations
@@ -14,7 +35,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["json_value", "json_key", "json_labels", "split_frame", "square_frame", "finite_or_none"]
+__all__ = [
+    "finite_or_none",
+    "float_list",
+    "json_key",
+    "json_labels",
+    "json_value",
+    "labelled_values",
+    "split_frame",
+    "square_frame",
+]
 
 
 def json_value(value: Any) -> Any:
@@ -45,7 +75,7 @@ def json_labels(labels: Any) -> list[Any]:
 
 
 def json_key(label: Hashable) -> str:
-    """A column label as a JSON object key (the keys of ``mean`` and ``n_missing``).
+    """A label as a JSON object key (``mean``, ``n_missing``, ``var_comp``, ``u``, ... keys).
 
     A string stays as it is; a tuple (a ``MultiIndex`` column) becomes the JSON text of
     its entry in ``columns``, e.g. ``('x', 1)`` -> ``'["x", 1]'`` (unambiguous and
@@ -84,6 +114,37 @@ def square_frame(frame: pd.DataFrame) -> dict[str, Any]:
         "data": [[json_value(v) for v in row] for row in frame.to_numpy(dtype=float).tolist()],
     }
 
+
+def labelled_values(series: pd.Series) -> dict[str, Any]:
+    """``{json_key(label): json_value(value)}`` of a labelled vector, in label order.
+
+    Parameters
+    ----------
+    series : Series, shape (k,)
+
+    Returns
+    -------
+    dict of str -> JSON value, k entries
+    """
+    return {json_key(k): json_value(v) for k, v in zip(series.index, series.tolist())}
+
+
+def float_list(values: Any) -> list[float | None]:
+    """A 1-D float array-like as a list of floats, non-finite entries as None.
+
+    Parameters
+    ----------
+    values : array-like, shape (n,)
+
+    Returns
+    -------
+    list, n entries
+    """
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    out = arr.tolist()
+    if not np.isfinite(arr).all():
+        out = [v if math.isfinite(v) else None for v in out]
+    return out
 
 
 def finite_or_none(x: Any) -> float | None:

@@ -8,6 +8,7 @@ from api.schemas.common import (
     Readiness,
     SplitFrame,
     SplitFrameOut,
+    Trace,
 )
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import (
@@ -26,6 +27,7 @@ __all__ = [
     "Readiness",
     "SplitFrame",
     "SplitFrameOut",
+    "Trace",
     "ImputeOptions",
     "ImputeQuery",
     "ImputeRequest",

@@ -23,6 +23,7 @@ __all__ = [
     "SplitFrame",
     "SplitFrameOut",
     "LabelledMatrix",
+    "Trace",
     "FieldError",
     "Problem",
     "Health",
@@ -68,9 +69,14 @@ class RequestModel(BaseModel):
 
 
 class ResponseModel(BaseModel):
-    """Base of response bodies (non-finite numbers are sent as ``null``)."""
+    """Base of response bodies (non-finite numbers are sent as ``null``).
 
-    model_config = ConfigDict(extra="ignore", ser_json_inf_nan="null")
+    A response describes every key the engine's ``to_dict()`` produces: an unknown key
+    is an error (``additionalProperties: false`` in the OpenAPI document), so the
+    document and the answers cannot drift apart.
+    """
+
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
 
 
 class SplitFrame(RequestModel):
@@ -126,6 +132,28 @@ class LabelledMatrix(ResponseModel):
     columns: list[str] = Field(..., description="Labels of the rows and of the columns.")
     data: list[list[float | None]] = Field(
         ..., description="Rows of the matrix (null where non-finite)."
+    )
+
+
+class Trace(ResponseModel):
+    """How the EM run went (``EMTrace.to_dict()``)."""
+
+    n_iter: int = Field(..., description="Outer iterations: EM steps, or SQUAREM cycles when accelerated.")
+    n_evals: int = Field(..., description="EM-map evaluations (E-step + M-step), acceleration included.")
+    converged: bool = Field(..., description="Whether the convergence measure reached tol.")
+    stop_reason: Literal["converged", "max_iter", "singular", "stopped", "infeasible"] = Field(
+        ...,
+        description="Why the run ended: 'converged' (tol met), 'max_iter' (iteration limit), "
+        "'singular' (the objective increases toward a singular covariance: no maximum), "
+        "'stopped' (stopped early on request), 'infeasible' (invalid starting point).",
+    )
+    n_rejected: int = Field(
+        ..., description="SQUAREM extrapolations rejected by the monotonicity safeguard."
+    )
+    history: list[float | None] = Field(
+        ...,
+        description="The objective EM maximises at each accepted iterate, non-decreasing "
+        "(log-likelihood, restricted log-likelihood or log-posterior).",
     )
 
 

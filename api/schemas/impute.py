@@ -19,6 +19,7 @@ from api.schemas.common import (
     ResponseModel,
     SplitFrame,
     SplitFrameOut,
+    Trace,
     option_field,
 )
 from imputer.options import MVN_OPTIONS
@@ -117,15 +118,16 @@ class ImputeResponse(ResponseModel):
     loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate.")
     loglik_history: list[float | None] = Field(
         ...,
-        description="The objective EM maximises at each accepted iterate: the observed-data "
-        "log-likelihood, or the log-posterior when ridge > 0; non-decreasing.",
+        description="The objective at each accepted iterate, non-decreasing: the observed-data "
+        "log-likelihood, or the log-posterior when ridge > 0 (trace.history).",
     )
-    n_iter: int = Field(..., description="EM iterations run.")
+    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
     n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(
         ..., description="Whether the tolerance was met within max_iter (false is a warning, "
         "not an error)."
     )
+    trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     n_rows: int = Field(..., description="Rows of the table.")
     n_missing: dict[str, int] = Field(..., description="Missing cells per modelled column.")
     options: ImputeOptionsUsed = Field(..., description="The options used, defaults filled in.")

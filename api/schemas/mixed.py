@@ -14,11 +14,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from api.schemas.common import (
+    IndexLabel,
     MAX_ITER_LIMIT,
     LabelledMatrix,
     RequestModel,
     ResponseModel,
     SplitFrame,
+    Trace,
     option_field,
 )
 from imputer.options import MIXED_OPTIONS
@@ -29,6 +31,7 @@ __all__ = [
     "Kernel",
     "MixedRequest",
     "MixedFrameRequest",
+    "MixedOptionsUsed",
     "MixedResponse",
 ]
 
@@ -138,6 +141,15 @@ class MixedFrameRequest(RequestModel):
     options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
 
 
+class MixedOptionsUsed(ResponseModel):
+    """The options of the fit, engine defaults filled in."""
+
+    method: Literal["REML", "ML"] = Field(..., description=MIXED_OPTIONS["method"].help)
+    tol: float = Field(..., description=MIXED_OPTIONS["tol"].help)
+    max_iter: int = Field(..., description=MIXED_OPTIONS["max_iter"].help)
+    accelerate: bool = Field(..., description=MIXED_OPTIONS["accelerate"].help)
+
+
 class MixedResponse(ResponseModel):
     """Result of the fit (mirrors ``MixedResult.to_dict()``)."""
 
@@ -152,6 +164,11 @@ class MixedResponse(ResponseModel):
     pev: dict[str, dict[str, float | None]] = Field(
         ..., description="Prediction error variances of u, component -> level -> value."
     )
+    index: list[IndexLabel | None] = Field(
+        ...,
+        description="Row labels (the table's index, or 0..n-1), one per entry of fitted, "
+        "completed and residuals.",
+    )
     fitted: list[float | None] = Field(..., description="X beta + sum Z u for every observation.")
     completed: list[float | None] = Field(
         ..., description="The response with missing values replaced by their prediction."
@@ -162,16 +179,24 @@ class MixedResponse(ResponseModel):
     loglik: float | None = Field(..., description="(Restricted) log-likelihood at the estimate.")
     aic: float | None = Field(..., description="Akaike information criterion.")
     bic: float | None = Field(..., description="Bayesian information criterion.")
-    n_iter: int = Field(..., description="EM iterations run.")
+    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
+    n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
+    trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     method: str = Field(..., description="REML or ML.")
+    engine: Literal["mme", "spectral"] = Field(
+        ...,
+        description="'mme' (Henderson's mixed-model equations) or 'spectral' (one dense "
+        "kernel, one eigendecomposition).",
+    )
     boundary: list[str] = Field(
         ..., description="Names of the variance components estimated at the boundary (0)."
     )
     loglik_history: list[float | None] = Field(
         ...,
-        description="The objective EM maximises, the (restricted) log-likelihood, at each "
-        "accepted iterate; non-decreasing.",
+        description="The objective at each accepted iterate, non-decreasing: the restricted "
+        "(REML) or full (ML) log-likelihood (trace.history).",
     )
     n_obs: int = Field(..., description="Observations with a response.")
     n_missing: int = Field(..., description="Missing responses (predicted).")
+    options: MixedOptionsUsed = Field(..., description="The options used, defaults filled in.")

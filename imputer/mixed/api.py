@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._em.trace import EMTrace
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mixed._design import build_frame_problem
@@ -272,10 +273,12 @@ def fit_problem(
             ConvergenceWarning,
             stacklevel=3,
         )
-    return _result(problem, em, fin, b_ols, method, engine_name)
+    options = {"method": method, "tol": tol, "max_iter": max_iter, "accelerate": bool(accelerate)}
+    return _result(problem, em, fin, b_ols, engine_name, options)
 
 
-def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, method: str, engine_name: str) -> MixedResult:
+def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, engine_name: str, options: dict[str, Any]) -> MixedResult:
+    """The :class:`MixedResult` of a finished fit (``options``: method, tol, max_iter, accelerate)."""
     names = [c.name for c in problem.components]
     k = len(names)
     index = problem.index
@@ -301,6 +304,7 @@ def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, method: str, eng
     for arr in [theta, b, fitted[obs]]:
         if not np.all(np.isfinite(arr)):
             raise ImputerValueError("the fit produced non-finite estimates; check the scaling of y, X and K")
+    trace = EMTrace(em.n_iter, em.n_evals, em.converged, em.history, "converged" if em.converged else "max_iter")
     return MixedResult(
         var_comp=pd.Series(theta, index=names + ["residual"], name="variance"),
         beta=pd.Series(b, index=problem.x_names, name="beta"),
@@ -313,19 +317,10 @@ def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, method: str, eng
         loglik=em.loglik,
         aic=-2.0 * em.loglik + 2.0 * d,
         bic=-2.0 * em.loglik + d * float(np.log(n_obs)),
-        n_iter=em.n_iter,
-        converged=em.converged,
-        loglik_history=_readonly(em.history),
+        trace=trace,
         boundary=tuple(names[i] for i in em.boundary),
-        method=method,
         n_obs=n_obs,
         n_missing=int((~obs).sum()),
-        n_evals=em.n_evals,
         engine=engine_name,
+        **options,
     )
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=float)
-    a.setflags(write=False)
-    return a

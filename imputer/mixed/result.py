@@ -7,29 +7,48 @@ variance components, fixed effects with their covariance ``(X'V^-1 X)^-1``, BLUP
 ``logLik`` convention (constants included) with ``AIC = -2 loglik + 2 d`` and
 ``BIC = -2 loglik + d log(n)``, ``d = p + k + 1`` (fixed effects plus variance
 parameters, residual included; ``n`` the number of observed ``y``, also for REML).
+
+The result is a value: equal fits compare equal and hash alike, and nothing read from it
+can change it (see :mod:`imputer._frozen`). ``to_dict()`` follows the wire convention
+of :mod:`imputer._json`, shared with :class:`~imputer.mvn.result.ImputeResult`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from imputer._json import finite_or_none as _num
+from imputer._em.trace import EMTrace
+from imputer._frozen import ReadOnlyField, same_fields
+from imputer._json import float_list, json_labels, json_value, labelled_values, square_frame
 from imputer._render import render_fields, render_table, render_title
 
 __all__ = ["MixedResult"]
 
+#: The stop reasons in words, for ``summary()``.
+_STOP_TEXT = {
+    "converged": "converged (relative change of the components <= tol)",
+    "max_iter": "iteration limit (max_iter) reached",
+}
 
-def _series_dict(s: pd.Series) -> dict[str, float | None]:
-    return {str(k): _num(v) for k, v in s.items()}
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MixedResult:
-    """Fitted linear mixed model (immutable).
+    """Fitted linear mixed model (an immutable value).
+
+    ``==`` compares every field (labelled pandas objects with their labels and dtypes,
+    the BLUP mappings, the trace, the options; NaN equals NaN) and ``hash`` agrees with
+    it: two fits of the same data with the same options are equal, bit for bit, and
+    tests, caches and deduplication want to say so (hence value equality rather than
+    ``eq=False`` and identity). Reading a pandas field returns a new object over the
+    same data and ``u``/``pev`` are read-only mappings of such objects
+    (:class:`imputer._frozen.ReadOnlyField`), so changing what was read
+    (``res.beta.iloc[0] = 0``, ``res.u["g"]["new"] = 1``) leaves the result unchanged,
+    and ``res.u["g"] = ...`` raises ``TypeError``.
 
     Attributes
     ----------
@@ -39,9 +58,9 @@ class MixedResult:
         Fixed effects (GLS estimate at the variance components), labelled by ``X``'s columns.
     var_beta : DataFrame, shape (p, p)
         Covariance matrix of ``beta``, ``(X' V^-1 X)^-1``.
-    u : dict of str -> Series
+    u : Mapping of str -> Series, read-only
         BLUPs of each random effect, shape (q_i,), labelled by level.
-    pev : dict of str -> Series
+    pev : Mapping of str -> Series, read-only
         Prediction error variances ``diag Var(u_i - u_i_hat)``, shape (q_i,)
         (accounting for the estimation of ``b``; zero for a component at the boundary).
     fitted : Series, shape (n,)
@@ -54,11 +73,20 @@ class MixedResult:
         REML or ML log-likelihood with all constants (lme4's ``logLik``).
     aic, bic : float
         lme4's conventions (see module docstring).
+    trace : EMTrace
+        How the run went: iterations, EM-map evaluations, convergence, why it stopped
+        (``"converged"`` or ``"max_iter"``) and the objective history.
     n_iter : int
-        Outer iterations (SQUAREM cycles or plain EM steps, boundary probes included).
+        ``trace.n_iter``: outer iterations (SQUAREM cycles or plain EM steps, boundary
+        probes included).
+    n_evals : int
+        ``trace.n_evals``: EM-map evaluations (the honest cost measure).
     converged : bool
-    loglik_history : ndarray, shape (n_hist,)
-        Log-likelihood at every accepted iterate; non-decreasing.
+        ``trace.converged``.
+    loglik_history : ndarray, shape (n_hist,), read-only
+        ``trace.history``: the objective at every accepted iterate, non-decreasing: the
+        restricted log-likelihood for ``method="REML"``, the log-likelihood for ``"ML"``
+        (lme4's constants).
     boundary : tuple of str
         Components whose estimate is exactly zero (optimum on the boundary).
     method : str
@@ -67,32 +95,63 @@ class MixedResult:
         Number of observed ``y`` used in the fit.
     n_missing : int
         Number of missing ``y`` (predicted).
-    n_evals : int
-        EM-map evaluations (the honest cost measure).
     engine : str
         ``"mme"`` (Henderson's equations) or ``"spectral"`` (single kernel, EMMA).
+    tol : float
+    max_iter : int
+    accelerate : bool
+        The options of the fit (``method`` above is one too).
     """
 
-    var_comp: pd.Series
-    beta: pd.Series
-    var_beta: pd.DataFrame
-    u: dict[str, pd.Series]
-    pev: dict[str, pd.Series]
-    fitted: pd.Series
-    completed: pd.Series
-    residuals: pd.Series
+    var_comp: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    beta: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    var_beta: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
+    u: Mapping[str, pd.Series] = ReadOnlyField()  # type: ignore[assignment]
+    pev: Mapping[str, pd.Series] = ReadOnlyField()  # type: ignore[assignment]
+    fitted: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    completed: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    residuals: pd.Series = ReadOnlyField()  # type: ignore[assignment]
     loglik: float
     aic: float
     bic: float
-    n_iter: int
-    converged: bool
-    loglik_history: np.ndarray = field(repr=False)
+    trace: EMTrace
     boundary: tuple[str, ...]
     method: str
     n_obs: int
-    n_missing: int = 0
-    n_evals: int = 0
-    engine: str = "mme"
+    n_missing: int
+    engine: str
+    tol: float
+    max_iter: int
+    accelerate: bool
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MixedResult):
+            return NotImplemented
+        return self is other or same_fields(self, other)
+
+    def __hash__(self) -> int:
+        t = self.trace
+        return hash(("MixedResult", self.method, self.engine, self.n_obs, t.n_iter, t.n_evals, t.stop_reason))
+
+    @property
+    def loglik_history(self) -> np.ndarray:
+        """``trace.history`` (read-only): the objective at every accepted iterate."""
+        return self.trace.history
+
+    @property
+    def n_iter(self) -> int:
+        """``trace.n_iter``: outer iterations."""
+        return self.trace.n_iter
+
+    @property
+    def n_evals(self) -> int:
+        """``trace.n_evals``: EM-map evaluations."""
+        return self.trace.n_evals
+
+    @property
+    def converged(self) -> bool:
+        """``trace.converged``: whether the relative change of the components fell to ``tol``."""
+        return self.trace.converged
 
     @property
     def se_beta(self) -> pd.Series:
@@ -100,7 +159,7 @@ class MixedResult:
         return pd.Series(np.sqrt(np.diag(self.var_beta.to_numpy())), index=self.beta.index, name="se")
 
     def summary(self) -> str:
-        """Text summary: fit statistics, variance components, fixed effects."""
+        """Text summary: fit statistics, how EM stopped, variance components, fixed effects."""
         vc = pd.DataFrame({"variance": self.var_comp, "std.dev": np.sqrt(self.var_comp)})
         fe = pd.DataFrame({"estimate": self.beta, "std.error": self.se_beta})
         fe["t value"] = fe["estimate"] / fe["std.error"]
@@ -114,7 +173,9 @@ class MixedResult:
                     ("AIC", self.aic),
                     ("BIC", self.bic),
                     ("iterations", self.n_iter),
+                    ("EM evaluations", self.n_evals),
                     ("converged", self.converged),
+                    ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
                     ("at zero boundary", ", ".join(self.boundary) if self.boundary else "none"),
                 ]
             ),
@@ -128,28 +189,49 @@ class MixedResult:
         return "\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: plain floats/ints/str/None, level labels as strings."""
-        vb = self.var_beta
+        """JSON-ready dict in the wire convention of :mod:`imputer._json`.
+
+        Returns
+        -------
+        dict
+            ``var_comp``, ``beta``: objects keyed by label; ``var_beta``:
+            ``{"columns", "data"}``; ``u``, ``pev``: component -> level key -> value;
+            ``index``: the row labels, and ``fitted``, ``completed``, ``residuals``:
+            lists aligned with it (n entries); ``loglik``, ``aic``, ``bic``;
+            ``n_iter``, ``n_evals``, ``converged``, ``loglik_history`` and ``trace``
+            (:meth:`EMTrace.to_dict`); ``method``, ``engine``, ``boundary``, ``n_obs``,
+            ``n_missing``; ``options`` (``method``, ``tol``, ``max_iter``,
+            ``accelerate``). Plain Python values; non-finite floats are None; keys are
+            :func:`~imputer._json.json_key` of the labels (``1`` -> ``"1"``).
+        """
+        fitted = self.fitted
         return {
-            "var_comp": _series_dict(self.var_comp),
-            "beta": _series_dict(self.beta),
-            "var_beta": {
-                "columns": [str(c) for c in vb.columns],
-                "data": [[_num(x) for x in row] for row in vb.to_numpy()],
-            },
-            "u": {name: _series_dict(s) for name, s in self.u.items()},
-            "pev": {name: _series_dict(s) for name, s in self.pev.items()},
-            "fitted": [_num(x) for x in self.fitted.to_numpy()],
-            "completed": [_num(x) for x in self.completed.to_numpy()],
-            "residuals": [_num(x) for x in self.residuals.to_numpy()],
-            "loglik": _num(self.loglik),
-            "aic": _num(self.aic),
-            "bic": _num(self.bic),
+            "var_comp": labelled_values(self.var_comp.astype(float)),
+            "beta": labelled_values(self.beta.astype(float)),
+            "var_beta": square_frame(self.var_beta),
+            "u": {name: labelled_values(s.astype(float)) for name, s in self.u.items()},
+            "pev": {name: labelled_values(s.astype(float)) for name, s in self.pev.items()},
+            "index": json_labels(fitted.index),
+            "fitted": float_list(fitted.to_numpy(dtype=float)),
+            "completed": float_list(self.completed.to_numpy(dtype=float)),
+            "residuals": float_list(self.residuals.to_numpy(dtype=float)),
+            "loglik": json_value(float(self.loglik)),
+            "aic": json_value(float(self.aic)),
+            "bic": json_value(float(self.bic)),
             "n_iter": int(self.n_iter),
+            "n_evals": int(self.n_evals),
             "converged": bool(self.converged),
+            "trace": self.trace.to_dict(),
             "method": str(self.method),
+            "engine": str(self.engine),
             "boundary": [str(b) for b in self.boundary],
-            "loglik_history": [_num(x) for x in self.loglik_history],
+            "loglik_history": float_list(self.loglik_history),
             "n_obs": int(self.n_obs),
             "n_missing": int(self.n_missing),
+            "options": {
+                "method": str(self.method),
+                "tol": float(self.tol),
+                "max_iter": int(self.max_iter),
+                "accelerate": bool(self.accelerate),
+            },
         }

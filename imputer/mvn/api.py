@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._em.trace import EMTrace
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
 from imputer.mvn._patterns import Patterns
@@ -83,7 +84,7 @@ def _completed_frame(frame: pd.DataFrame, columns: tuple[Hashable, ...], filled:
         col = frame.iloc[:, k]
         j = position.get(label)
         if j is None or n_missing[j] == 0:
-            parts[k] = col.array
+            parts[k] = col.array.copy()  # the result owns its data: later edits of the input don't reach it
         elif isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
             parts[k] = pd.array(filled[:, j], dtype="Float64")
         else:
@@ -216,16 +217,16 @@ def impute(
     corr_arr = cov_arr / np.outer(sd, sd)
     np.fill_diagonal(corr_arr, 1.0)
     ll_off, obj_off = scaling.loglik_offset(ridge)
+    stop = "converged" if fit.converged else ("singular" if fit.singular else "max_iter")
+    # the history is in standardised units; shifted to the data's (the same objective)
+    trace = EMTrace(fit.n_iter, fit.n_evals, fit.converged, fit.history, stop).shifted(obj_off)
     return ImputeResult(
         completed=_completed_frame(prep.frame, prep.columns, filled, n_missing),
         mean=mean,
         cov=pd.DataFrame(cov_arr, index=labels, columns=labels),
         corr=pd.DataFrame(corr_arr, index=labels, columns=labels),
         loglik=fit.loglik + ll_off,
-        loglik_history=_readonly(fit.history + obj_off),
-        n_iter=fit.n_iter,
-        n_evals=fit.n_evals,
-        converged=fit.converged,
+        trace=trace,
         conditional_var_source=_ConditionalVariances(patterns, fit.sigma, scaling.scale, fit.cond_diag, prep.frame.index, labels),
         columns=prep.columns,
         n_missing=pd.Series(n_missing.astype(np.int64), index=labels, name="n_missing"),
@@ -243,8 +244,8 @@ class _ConditionalVariances:
 
     They are exact (the diagonals of the pattern blocks ``C_M`` at the final estimate,
     kept from the last E-step) but an ``n x p`` array most callers never read, so the
-    array is built, once, when ``ImputeResult.conditional_var`` is first accessed; the
-    pattern indices it needs are then released. Picklable.
+    array is built, once, when ``ImputeResult.conditional_var`` is first accessed (then
+    non-writeable); the pattern indices it needs are then released. Picklable.
     """
 
     def __init__(
@@ -267,12 +268,8 @@ class _ConditionalVariances:
             out = np.zeros((patterns.n_rows, patterns.n_cols), order="F")
             with blas_threads(patterns.n_cols):  # used only if the diagonals must be recomputed
                 conditional_variances(patterns, sigma, scale, out, cond_diag or None)
+            out.flags.writeable = False  # cached on a frozen result: a cell write raises
             self._frame = pd.DataFrame(out, index=self._index, columns=self._labels, copy=False)
             self._inputs = None
         return self._frame
 
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=float)
-    a.flags.writeable = False
-    return a

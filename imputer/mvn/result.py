@@ -1,8 +1,10 @@
 """The result of :func:`imputer.impute`: completed table, estimates, diagnostics.
 
-Everything is labelled with the caller's row index and column names. ``to_dict()`` is
-JSON-ready (plain Python numbers, strings and None; non-finite floats become None), so
-the REST layer returns it as it is.
+Everything is labelled with the caller's row index and column names. The result is a
+value: equal fits compare equal and hash alike, and nothing read from it can change it
+(see :mod:`imputer._frozen`). ``to_dict()`` follows the wire convention of
+:mod:`imputer._json` (shared with the mixed-model result), so the REST layer returns it
+as it is.
 """
 
 from __future__ import annotations
@@ -15,15 +17,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imputer._json import json_key, json_labels, json_value, split_frame, square_frame
+from imputer._em.trace import EMTrace
+from imputer._frozen import ReadOnlyField, same_fields
+from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
 
 __all__ = ["ImputeResult"]
 
+#: The stop reasons in words, for ``summary()``.
+_STOP_TEXT = {
+    "converged": "converged (parameter change <= tol)",
+    "max_iter": "iteration limit (max_iter) reached",
+    "singular": "covariance heading to singular (no maximum; try ridge > 0)",
+}
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class ImputeResult:
     """Maximum-likelihood (or posterior-mode) multivariate-normal fit and completed table.
+
+    A value: ``==`` compares every field but ``conditional_var_source`` (labelled pandas
+    objects with their labels and dtypes, the trace, the options; NaN equals NaN) and
+    ``hash`` agrees with it. Value equality was chosen over ``eq=False`` and identity
+    because two runs on the same data give the same estimates bit for bit, and tests,
+    caches and deduplication want to say so; the conditional variances are left out
+    because they are a function of the fit and building them would defeat their lazy
+    construction. Reading a pandas field returns a new object over the same data
+    (:class:`imputer._frozen.ReadOnlyField`), so changing it (``res.mean.iloc[0] = 99``,
+    ``res.completed["x"] = 0``) leaves the result unchanged; ``res.completed.copy()``
+    is an ordinary, writeable table.
 
     Attributes
     ----------
@@ -45,24 +67,31 @@ class ImputeResult:
         Observed-data log-likelihood at the estimate, constants included:
         ``sum_i log N(x_{i,obs}; mu_obs, Sigma_obs,obs)`` (rows with nothing observed
         contribute 0). It does not include the ridge penalty.
-    loglik_history : ndarray, shape (k,)
-        The objective at each accepted iterate, non-decreasing: the observed-data
-        log-likelihood when ``ridge == 0``, the log-posterior (log-likelihood plus log
-        prior, see :func:`imputer.impute`) when ``ridge > 0``. Plain EM: one entry per
-        iteration (``k = n_iter``). SQUAREM: the start of every cycle and the point it
-        accepted within the cycle (``n_iter <= k <= 2 n_iter``). The final estimate is
-        one EM update past the last entry, so its objective is at least the last entry.
+    trace : EMTrace
+        How the run went: iterations, EM-map evaluations, convergence, why it stopped
+        (``"converged"``, ``"max_iter"`` or ``"singular"``) and the objective history
+        in the units of the data (see ``loglik_history``).
+    loglik_history : ndarray, shape (k,), read-only
+        ``trace.history``: the objective EM maximises at each accepted iterate,
+        non-decreasing. It is the observed-data log-likelihood when ``ridge == 0`` and
+        the log-posterior (log-likelihood plus log prior, see :func:`imputer.impute`),
+        not the log-likelihood, when ``ridge > 0``. Plain EM: one entry per iteration
+        (``k = n_iter``). SQUAREM: the start of every cycle and the point it accepted
+        within the cycle (``n_iter <= k <= 2 n_iter``). The final estimate is one EM
+        update past the last entry, so its objective is at least the last entry.
     n_iter : int
-        Iterations (plain EM steps, or SQUAREM cycles when accelerated).
+        ``trace.n_iter``: iterations (plain EM steps, or SQUAREM cycles when accelerated).
     n_evals : int
-        EM-map evaluations (E-step + M-step), the honest cost measure.
+        ``trace.n_evals``: EM-map evaluations (E-step + M-step), the honest cost measure.
     converged : bool
-        Whether the parameter change fell to ``tol`` (and the covariance is not singular).
+        ``trace.converged``: whether the parameter change fell to ``tol`` (and the
+        covariance is not singular).
     conditional_var : DataFrame, shape (n, p)
         Conditional variance of each modelled cell given the row's observed cells under
         the final estimates; 0 where observed. Built on first access (from the pattern
-        blocks kept from the final E-step) and cached; the constructor takes
-        ``conditional_var_source``, a zero-argument callable returning it.
+        blocks kept from the final E-step) and cached: the same object on every access,
+        backed by a non-writeable array (writing a cell raises ``ValueError``). The
+        constructor takes ``conditional_var_source``, a zero-argument callable returning it.
     columns : tuple
         Labels of the modelled columns.
     n_missing : Series, shape (p,)
@@ -73,19 +102,18 @@ class ImputeResult:
     max_iter : int
     accelerate : bool
         The options of the fit.
+    n_patterns : int
+        Distinct missingness patterns of the modelled columns.
     """
 
-    completed: pd.DataFrame
-    mean: pd.Series
-    cov: pd.DataFrame
-    corr: pd.DataFrame
+    completed: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
+    mean: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    cov: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
+    corr: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
     loglik: float
-    loglik_history: np.ndarray
-    n_iter: int
-    n_evals: int
-    converged: bool
+    trace: EMTrace
     columns: tuple[Hashable, ...]
-    n_missing: pd.Series
+    n_missing: pd.Series = ReadOnlyField()  # type: ignore[assignment]
     n_rows: int
     ridge: float
     tol: float
@@ -93,6 +121,35 @@ class ImputeResult:
     accelerate: bool
     n_patterns: int
     conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ImputeResult):
+            return NotImplemented
+        return self is other or same_fields(self, other)
+
+    def __hash__(self) -> int:
+        t = self.trace
+        return hash(("ImputeResult", self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason))
+
+    @property
+    def loglik_history(self) -> np.ndarray:
+        """``trace.history`` (read-only): the objective at each accepted iterate (see the class docstring)."""
+        return self.trace.history
+
+    @property
+    def n_iter(self) -> int:
+        """``trace.n_iter``: iterations (plain EM steps or SQUAREM cycles)."""
+        return self.trace.n_iter
+
+    @property
+    def n_evals(self) -> int:
+        """``trace.n_evals``: EM-map evaluations."""
+        return self.trace.n_evals
+
+    @property
+    def converged(self) -> bool:
+        """``trace.converged``: whether the parameter change fell to ``tol``."""
+        return self.trace.converged
 
     @cached_property
     def conditional_var(self) -> pd.DataFrame:
@@ -114,6 +171,7 @@ class ImputeResult:
             ("iterations", self.n_iter),
             ("EM evaluations", self.n_evals),
             ("converged", self.converged),
+            ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
             ("tolerance", self.tol),
             ("log-likelihood", self.loglik),
         ]
@@ -152,27 +210,30 @@ class ImputeResult:
         dict
             Keys ``columns``, ``completed`` (``{"columns", "index", "data"}``), ``mean``,
             ``cov`` and ``corr`` (``{"columns", "data"}``), ``loglik``, ``loglik_history``,
-            ``n_iter``, ``n_evals``, ``converged``, ``n_rows``, ``n_missing``, ``options``
-            (``tol``, ``max_iter``, ``ridge``, ``accelerate``) and, when asked,
-            ``conditional_var``. Plain Python values; non-finite floats are None.
-            ``mean`` and ``n_missing`` are objects keyed by :func:`json_key` of each
-            modelled column (a string label as it is, a tuple label as the JSON text
-            of its ``columns`` entry, e.g. ``'["x", 1]'``).
+            ``n_iter``, ``n_evals``, ``converged``, ``trace`` (:meth:`EMTrace.to_dict`),
+            ``n_rows``, ``n_missing``, ``options`` (``tol``, ``max_iter``, ``ridge``,
+            ``accelerate``) and, when asked, ``conditional_var``. The wire convention of
+            :mod:`imputer._json`: plain Python values, non-finite floats as None;
+            ``mean`` and ``n_missing`` are objects keyed by :func:`~imputer._json.json_key`
+            of each modelled column (a string label as it is, a tuple label as the JSON
+            text of its ``columns`` entry, e.g. ``'["x", 1]'``).
         """
         cols = json_labels(self.columns)
+        mean = self.mean.astype(float)
         out: dict[str, Any] = {
             "columns": cols,
             "completed": split_frame(self.completed),
-            "mean": {json_key(k): json_value(v) for k, v in zip(self.columns, self.mean.to_numpy(dtype=float))},
+            "mean": labelled_values(mean),
             "cov": square_frame(self.cov),
             "corr": square_frame(self.corr),
             "loglik": json_value(self.loglik),
-            "loglik_history": [json_value(v) for v in self.loglik_history.tolist()],
+            "loglik_history": float_list(self.loglik_history),
             "n_iter": int(self.n_iter),
             "n_evals": int(self.n_evals),
             "converged": bool(self.converged),
+            "trace": self.trace.to_dict(),
             "n_rows": int(self.n_rows),
-            "n_missing": {json_key(k): int(v) for k, v in zip(self.columns, self.n_missing.to_numpy())},
+            "n_missing": labelled_values(self.n_missing.astype(np.int64)),
             "options": {
                 "tol": float(self.tol),
                 "max_iter": int(self.max_iter),

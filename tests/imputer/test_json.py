@@ -1,4 +1,4 @@
-"""Tests of the JSON-ready conversion shared by the results' to_dict()."""
+"""The JSON-ready conversion and the one wire convention shared by both results' to_dict()."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imputer._json import finite_or_none, json_key, json_value, split_frame, square_frame
+import imputer
+from imputer._json import finite_or_none, float_list, json_key, json_labels, json_value, labelled_values, split_frame, square_frame
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,48 @@ def test_split_and_square_frames_are_json_serialisable_with_nulls() -> None:
     square = square_frame(pd.DataFrame([[1.0, np.inf], [np.inf, 2.0]], index=["a", "b"], columns=["a", "b"]))
     assert square == {"columns": ["a", "b"], "data": [[1.0, None], [None, 2.0]]}
     json.dumps([split, square], allow_nan=False)
+
+
+def test_labelled_values_and_float_list() -> None:
+    s = pd.Series([1.5, np.nan, 2.0], index=pd.Index(["a", 3, ("x", 1)], tupleize_cols=False))
+    assert labelled_values(s) == {"a": 1.5, "3": None, '["x", 1]': 2.0}
+    assert float_list(np.array([1.0, np.inf, -2.5])) == [1.0, None, -2.5]
+    assert float_list([]) == []
+    assert json_labels(pd.Index(["a", 2, 2.5])) == ["a", 2, 2.5]
+
+
+def _both() -> tuple[dict[str, object], dict[str, object]]:
+    """An MVN and a mixed-model fit whose labels are tuples (MultiIndex columns / levels)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(20, 2))
+    x[::4, 1] = np.nan
+    cols = pd.MultiIndex.from_tuples([("x", 0), ("x", 1)])
+    index = pd.Index([f"r{i}" for i in range(20)])
+    mvn = imputer.impute(pd.DataFrame(x, columns=cols, index=index))
+    g = np.repeat(np.arange(4), 5)
+    Z = pd.get_dummies(g).astype(float).set_axis(index)
+    Z.columns = pd.MultiIndex.from_tuples([("x", i) for i in range(4)])
+    y = pd.Series(rng.normal(size=20) + g, index=index)
+    mixed = imputer.fit_mixed(y, None, {"g": {"Z": Z}})
+    return (json.loads(json.dumps(mvn.to_dict(), allow_nan=False)), json.loads(json.dumps(mixed.to_dict(), allow_nan=False)))
+
+
+def test_both_results_share_one_convention() -> None:
+    mvn, mixed = _both()
+    # how the fit went: the same keys, types and layout
+    for d in (mvn, mixed):
+        assert set(d["trace"]) == {"n_iter", "n_evals", "converged", "stop_reason", "n_rejected", "history"}
+        assert (d["n_iter"], d["n_evals"], d["converged"]) == (d["trace"]["n_iter"], d["trace"]["n_evals"], d["trace"]["converged"])
+        assert d["loglik_history"] == d["trace"]["history"]
+    shared = set(mvn) & set(mixed)
+    assert {"trace", "n_iter", "n_evals", "converged", "loglik", "loglik_history", "options"} <= shared
+    for key in shared - {"completed", "n_missing"}:  # a table vs a vector; per column vs a count
+        assert type(mvn[key]) is type(mixed[key]), key
+    # the options: the shared ones have the same types
+    for key in ("tol", "max_iter", "accelerate"):
+        assert type(mvn["options"][key]) is type(mixed["options"][key]), key
+    # labels: tuple labels become the JSON text of their list, as keys, in both
+    assert list(mvn["mean"]) == ['["x", 0]', '["x", 1]'] and mvn["columns"] == [["x", 0], ["x", 1]]
+    assert list(mixed["u"]["g"]) == ['["x", 0]', '["x", 1]', '["x", 2]', '["x", 3]']
+    # per-row values carry the row labels
+    assert mvn["completed"]["index"] == mixed["index"] == [f"r{i}" for i in range(20)]

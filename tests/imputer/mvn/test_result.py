@@ -1,10 +1,13 @@
-"""ImputeResult: labelled outputs, dtype handling, immutability, summary() and to_dict()."""
+"""ImputeResult: labelled outputs, dtype handling, immutability, value equality, summary() and to_dict()."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import pickle
+import re
+import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,7 +118,7 @@ def test_to_dict_is_json_ready() -> None:
     back = json.loads(text)
     assert set(back) == {
         "columns", "completed", "mean", "cov", "corr", "loglik", "loglik_history",
-        "n_iter", "n_evals", "converged", "n_rows", "n_missing", "options",
+        "n_iter", "n_evals", "converged", "n_rows", "n_missing", "options", "trace",
     }
     assert back["columns"] == ["f", "i_na", "F_na", "i_full"]
     assert back["completed"]["columns"] == list(df.columns)
@@ -184,3 +187,158 @@ def test_conditional_var_built_on_first_access_and_picklable() -> None:
     late = pickle.loads(pickle.dumps(res))
     pd.testing.assert_frame_equal(late.conditional_var, cv)
     assert np.all(cv.to_numpy()[~np.isnan(x)] == 0.0) and np.all(cv.to_numpy()[np.isnan(x)] > 0.0)
+
+
+# ------------------------------------------------------------------ a result is a value
+def _small() -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(30, 3)) @ np.array([[1.0, 0.5, 0.2], [0.0, 1.0, 0.4], [0.0, 0.0, 1.0]])
+    x[rng.random(x.shape) < 0.15] = np.nan
+    x[:, 0] = np.round(rng.normal(size=30), 3)  # always observed
+    return pd.DataFrame(x, columns=["a", "b", "c"], index=pd.Index([f"r{i}" for i in range(30)], name="row")).assign(
+        label=[f"s{i % 4}" for i in range(30)]
+    )
+
+
+def test_equal_fits_are_equal_and_hash_alike() -> None:
+    df = _small()
+    a, b = imputer.impute(df), imputer.impute(df.copy())
+    assert a == b and not (a != b) and hash(a) == hash(b)
+    assert len({a, b}) == 1
+    back = pickle.loads(pickle.dumps(a))
+    assert back == a and hash(back) == hash(a)
+    a.conditional_var  # noqa: B018 -- built and cached on one side only: not part of the value
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda df: imputer.impute(df, tol=1e-3),
+        lambda df: imputer.impute(df, ridge=1.0),
+        lambda df: imputer.impute(df, accelerate=False),
+        lambda df: imputer.impute(df, max_iter=500),  # same numbers, other options
+        lambda df: imputer.impute(df, columns=["a", "b"]),
+        lambda df: imputer.impute(df.set_axis([f"x{i}" for i in range(30)])),  # other row labels
+        lambda df: imputer.impute(df.assign(label="same")),  # an unmodelled column
+    ],
+    ids=["tol", "ridge", "plain-em", "max_iter", "columns", "index", "unmodelled"],
+)
+def test_different_fits_differ(change: Any) -> None:
+    df = _small()
+    base, other = imputer.impute(df), change(df)
+    assert base != other and not (base == other)
+    hash(other)  # never raises
+
+
+def test_comparison_with_other_types() -> None:
+    res = imputer.impute(_small())
+    assert res.__eq__(1) is NotImplemented
+    assert res != 1 and res != res.to_dict() and res != None  # noqa: E711
+
+
+def test_trace_and_derived_counters() -> None:
+    res = imputer.impute(_small(), ridge=0.5)
+    t = res.trace
+    assert (res.n_iter, res.n_evals, res.converged) == (t.n_iter, t.n_evals, t.converged)
+    assert res.loglik_history is t.history and t.stop_reason == "converged"
+    # the history is shifted to the data's units: without a prior its last entry is the
+    # log-likelihood one EM update before the estimate
+    ml = imputer.impute(_small())
+    assert ml.loglik_history[-1] <= ml.loglik + 1e-9 * abs(ml.loglik)
+    assert ml.loglik_history[-1] == pytest.approx(ml.loglik, rel=1e-8)
+    assert res.to_dict()["trace"] == t.to_dict()
+    with pytest.raises(AttributeError):
+        res.n_iter = 0  # type: ignore[misc]
+    with pytest.warns(imputer.ConvergenceWarning, match="max_iter=2"):
+        stopped = imputer.impute(_small(), max_iter=2)
+    assert stopped.trace.stop_reason == "max_iter" and not stopped.converged
+    assert "iteration limit (max_iter) reached" in stopped.summary()
+    assert re.search(r"stopped because: +converged \(parameter change <= tol\)", res.summary())
+
+
+def test_singular_fit_has_stop_reason_singular() -> None:
+    # two rows observe y: the regression of y on x fits them exactly, Var(y | x) -> 0
+    x = np.random.default_rng(3).normal(size=30)
+    y = np.full(30, np.nan)
+    y[[0, 1]] = [1.0, 2.5]
+    df = pd.DataFrame({"x": x, "y": y})
+    with pytest.warns(imputer.ConvergenceWarning, match="singular"):
+        res = imputer.impute(df)
+    assert res.trace.stop_reason == "singular" and res.converged is False
+    assert "covariance heading to singular" in res.summary()
+
+
+FIELDS = ["completed", "mean", "cov", "corr", "n_missing"]
+
+
+def _set_cell(obj: Any) -> None:
+    if isinstance(obj, pd.DataFrame):
+        obj.iloc[0, 1] = 99.0
+    else:
+        obj.iloc[0] = 99.0
+
+
+def _add_label(obj: Any) -> None:
+    obj["__new__"] = 1.0
+
+
+def _write_values(obj: Any) -> None:
+    obj.to_numpy()[0] = 99.0
+
+
+def _rename_axis(obj: Any) -> None:
+    obj.index.name = "__renamed__"
+
+
+@pytest.mark.parametrize("name", FIELDS)
+@pytest.mark.parametrize("mutate", [_set_cell, _add_label, _write_values, _rename_axis], ids=lambda f: f.__name__)
+def test_changing_a_read_field_leaves_the_result_unchanged(name: str, mutate: Any) -> None:
+    res = imputer.impute(_small())
+    before = pickle.loads(pickle.dumps(res))
+    obj = getattr(res, name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mutate(obj)
+    except (ValueError, TypeError):
+        pass  # refused: fine
+    assert res == before
+    pd.testing.assert_frame_equal(res.completed, before.completed)
+
+
+def test_literal_item_assignment_leaves_the_result_unchanged() -> None:
+    res = imputer.impute(_small())
+    mean0, cov00 = float(res.mean.iloc[0]), float(res.cov.iloc[0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 warns that chained assignment never works
+        res.mean.iloc[0] = 99.0
+        res.cov.iloc[0, 0] = 99.0
+        res.completed["b"] = 0.0
+    assert float(res.mean.iloc[0]) == mean0 and float(res.cov.iloc[0, 0]) == cov00
+    assert res.completed["b"].isna().sum() == 0 and (res.completed["b"] != 0.0).all()
+
+
+@pytest.mark.parametrize("name", ["loglik_history", "conditional_var"])
+def test_arrays_and_cached_variances_refuse_writes(name: str) -> None:
+    res = imputer.impute(_small())
+    obj = getattr(res, name)
+    with pytest.raises(ValueError, match="read-only"):
+        if isinstance(obj, pd.DataFrame):
+            obj.iloc[0, 1] = 99.0
+        else:
+            obj[0] = 99.0
+    with pytest.raises(ValueError, match="WRITEABLE"):
+        np.asarray(obj.to_numpy() if isinstance(obj, pd.DataFrame) else obj).flags.writeable = True
+
+
+def test_callers_frame_and_completed_are_independent() -> None:
+    df = _small()
+    res = imputer.impute(df)
+    snapshot = res.completed.copy()
+    df.iloc[0, 0] = 1e6  # the caller edits their frame afterwards (an always-observed column)
+    df.iloc[0, 3] = "edited"
+    pd.testing.assert_frame_equal(res.completed, snapshot)
+    mine = res.completed.copy()  # what users do to edit the completed table
+    mine.iloc[0, 0] = -1.0
+    assert mine.iloc[0, 0] == -1.0 and res.completed.iloc[0, 0] == snapshot.iloc[0, 0]
