@@ -30,8 +30,9 @@ import pandas as pd
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mixed._design import build_frame_problem
-from imputer.mixed._emreml import MMEEngine, run_em
+from imputer.mixed._emreml import MMEEngine, MixedFit, fit_components
 from imputer.mixed._mme import Gram
+from imputer.mixed._problem import Estimates
 from imputer.mixed._spectral import SpectralEngine
 from imputer.mixed._validate import Problem, build_problem
 from imputer.mixed.result import MixedResult
@@ -145,7 +146,7 @@ def fit_mixed(
     method : {"REML", "ML"}
     tol : float, default 1e-10
         Convergence tolerance on the relative change of the variance components
-        (see :mod:`imputer.mixed._emreml`).
+        (see :mod:`imputer.mixed._problem`).
     max_iter : int
         Maximum number of outer iterations.
     init : dict, Series or sequence, optional
@@ -268,7 +269,7 @@ def fit_problem(
     default[k] = s2_ols / (k + 1)
     theta0 = _init(init, names, default)
     with single_blas_thread(_small_system(engine)):
-        em = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
+        em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
             fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
         except np.linalg.LinAlgError as exc:
@@ -283,19 +284,19 @@ def fit_problem(
     return _result(problem, em, fin, b_ols, method, engine_name)
 
 
-def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, method: str, engine_name: str) -> MixedResult:
+def _result(problem: Problem, em: MixedFit, fin: Estimates, b_ols: np.ndarray, method: str, engine_name: str) -> MixedResult:
     names = [c.name for c in problem.components]
     k = len(names)
     index = problem.index
-    b = b_ols + fin["b"]
+    b = b_ols + fin.b
     fitted = problem.X @ b
     u: dict[str, pd.Series] = {}
     pev: dict[str, pd.Series] = {}
     for i, c in enumerate(problem.components):
-        ui = np.asarray(fin["u"][i], dtype=float)
+        ui = np.asarray(fin.u[i], dtype=float)
         fitted = fitted + np.asarray(c.Z @ ui).ravel()
         u[c.name] = pd.Series(ui, index=c.levels, name=c.name)
-        pev[c.name] = pd.Series(np.asarray(fin["pev"][i], dtype=float), index=c.levels, name=c.name)
+        pev[c.name] = pd.Series(np.asarray(fin.pev[i], dtype=float), index=c.levels, name=c.name)
     y = problem.y
     obs = problem.observed
     completed = np.where(obs, y, fitted)
@@ -305,7 +306,7 @@ def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, method: str, eng
     n_obs = problem.n_obs
     p = problem.X.shape[1]
     d = p + k + 1
-    var_beta = pd.DataFrame(fin["var_b"], index=problem.x_names, columns=problem.x_names)
+    var_beta = pd.DataFrame(fin.var_b, index=problem.x_names, columns=problem.x_names)
     for arr in [theta, b, fitted[obs]]:
         if not np.all(np.isfinite(arr)):
             raise ImputerValueError("the fit produced non-finite estimates; check the scaling of y, X and K")

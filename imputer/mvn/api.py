@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from imputer.errors import ConvergenceWarning, ImputerValueError
-from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
+from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
 from imputer.mvn._patterns import Patterns
+from imputer.mvn._problem import fit_mvn
 from imputer.mvn._validate import check_options, prepare
 from imputer.mvn.result import ImputeResult
 
@@ -176,7 +177,7 @@ def impute(
     with blas_threads(p):
         std = standardise(mask, prep.values, scaling)
         del mask
-        fit = run_em(std, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        fit = fit_mvn(std, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
         filled = np.empty((n, p), order="F")
         for j, v in enumerate(prep.values):
             filled[:, j] = v
