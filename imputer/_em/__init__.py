@@ -9,6 +9,6 @@
 
 from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, run_em
-from imputer._em.trace import STOP_REASONS, EMTrace, StopReason
+from imputer._em.trace import STOP_REASONS, EMTrace, StopReason, TraceFields
 
-__all__ = ["EMProblem", "EMRun", "EMTrace", "STOP_REASONS", "StopHook", "StopReason", "run_em"]
+__all__ = ["EMProblem", "EMRun", "EMTrace", "STOP_REASONS", "StopHook", "StopReason", "TraceFields", "run_em"]

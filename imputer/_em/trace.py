@@ -15,7 +15,7 @@ import numpy as np
 
 from imputer._util import readonly
 
-__all__ = ["EMTrace", "STOP_REASONS", "StopReason"]
+__all__ = ["EMTrace", "STOP_REASONS", "StopReason", "TraceFields"]
 
 #: Why a run ended:
 #:
@@ -125,3 +125,29 @@ class EMTrace:
             "n_rejected": self.n_rejected,
             "history": [finite_or_none(float(v)) for v in self.history],
         }
+
+
+class TraceFields:
+    """Mixin for outcomes with a ``trace: EMTrace`` attribute: its counters as read-only properties."""
+
+    trace: EMTrace
+
+    @property
+    def n_iter(self) -> int:
+        """``trace.n_iter``."""
+        return self.trace.n_iter
+
+    @property
+    def n_evals(self) -> int:
+        """``trace.n_evals``."""
+        return self.trace.n_evals
+
+    @property
+    def converged(self) -> bool:
+        """``trace.converged``."""
+        return self.trace.converged
+
+    @property
+    def history(self) -> np.ndarray:
+        """``trace.history``."""
+        return self.trace.history

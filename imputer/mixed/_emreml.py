@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imputer._em import EMTrace, StopHook, StopReason, run_em
+from imputer._em import EMTrace, StopHook, StopReason, TraceFields, run_em
 from imputer.mixed._mme import Gram, System
 from imputer.mixed._problem import Engine, Estimates, MixedProblem
 
@@ -97,7 +97,7 @@ class MMEEngine:
 
 
 @dataclass(frozen=True, eq=False)
-class MixedFit:
+class MixedFit(TraceFields):
     """Outcome of :func:`fit_components`.
 
     Attributes
@@ -112,6 +112,8 @@ class MixedFit:
         REML (or ML) log-likelihood at ``theta``.
     trace : EMTrace
         The composed trace of every run and probe (module docstring).
+    n_iter, n_evals, converged, history
+        Read-only properties: the trace's (:class:`~imputer._em.TraceFields`).
     """
 
     theta: np.ndarray = field(repr=False)
@@ -119,26 +121,6 @@ class MixedFit:
     boundary: tuple[int, ...]
     loglik: float
     trace: EMTrace
-
-    @property
-    def n_iter(self) -> int:
-        """``trace.n_iter``."""
-        return self.trace.n_iter
-
-    @property
-    def n_evals(self) -> int:
-        """``trace.n_evals``."""
-        return self.trace.n_evals
-
-    @property
-    def converged(self) -> bool:
-        """``trace.converged``."""
-        return self.trace.converged
-
-    @property
-    def history(self) -> np.ndarray:
-        """``trace.history``."""
-        return self.trace.history
 
 
 def _fit_active(

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from imputer._em import EMTrace, run_em
+from imputer._em import EMTrace, TraceFields, run_em
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
 from imputer.mvn._kernels import EStep, Infeasible, StandardData, estep, mstep
 
@@ -150,7 +150,7 @@ class MVNProblem:
 
 
 @dataclass(frozen=True, eq=False)
-class MVNFit:
+class MVNFit(TraceFields):
     """What the EM fit of the multivariate normal produced (standardised units).
 
     Attributes
@@ -171,6 +171,8 @@ class MVNFit:
         Diagonals of the conditional covariances at the estimate (from its E-step).
     trace : EMTrace
         How the run went; ``history`` holds objectives in standardised units.
+    n_iter, n_evals, converged, history
+        Read-only properties: the trace's (:class:`~imputer._em.TraceFields`).
     """
 
     mu: np.ndarray = field(repr=False)
@@ -181,26 +183,6 @@ class MVNFit:
     min_eig: float
     cond_diag: tuple[np.ndarray, ...] = field(repr=False)
     trace: EMTrace
-
-    @property
-    def n_iter(self) -> int:
-        """``trace.n_iter``."""
-        return self.trace.n_iter
-
-    @property
-    def n_evals(self) -> int:
-        """``trace.n_evals``."""
-        return self.trace.n_evals
-
-    @property
-    def converged(self) -> bool:
-        """``trace.converged``."""
-        return self.trace.converged
-
-    @property
-    def history(self) -> np.ndarray:
-        """``trace.history``."""
-        return self.trace.history
 
 
 def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> MVNFit:

@@ -68,3 +68,19 @@ def test_then_adds_counts_and_continues_the_history(floor, extra, tail) -> None:
     assert both.converged and both.stop_reason == "converged"
     assert both.history.tolist() == [-3.0, -2.0, -1.5] + tail
     assert not both.history.flags.writeable
+
+
+def test_trace_fields_mixin_reads_the_trace() -> None:
+    from dataclasses import dataclass
+
+    from imputer._em import TraceFields
+
+    @dataclass(frozen=True)
+    class Outcome(TraceFields):
+        estimate: float
+        trace: EMTrace
+
+    t = make()
+    out = Outcome(1.0, t)
+    assert (out.n_iter, out.n_evals, out.converged) == (3, 7, True)
+    assert out.history is t.history
