@@ -6,11 +6,20 @@ components). The driver (SQUAREM with a monotonicity safeguard) needs only
 
 * ``step(x) -> (F(x), L(x))``: one EM update from ``x`` and the objective *at* ``x``
   (which an E-step computes anyway). ``L = -inf`` marks an infeasible ``x``; ``F(x)`` is
-  then ignored. This is the package's EM map: standard errors by SEM (numerical
-  differentiation of ``F`` at the optimum) and data-augmentation steps reuse it.
+  then ignored. When ``x`` is valid but its update is not (``L(x)`` finite, the update
+  outside the parameter space, e.g. a numerically singular covariance: the objective
+  increases toward the edge, where it has no maximum), ``step`` returns
+  ``(None, L(x))``; the driver then ends the run with ``stop_reason="singular"`` at the
+  best iterate seen. ``step`` never raises for either case: the driver needs no
+  exception to leave its loop. This is the package's EM map: standard errors by SEM
+  (numerical differentiation of ``F`` at the optimum) and data-augmentation steps
+  reuse it.
 * ``distance(x_old, x_new) -> float``: the convergence measure compared with ``tol``.
 * ``feasible(x) -> bool``: whether ``x`` is a valid parameter (positive variances, a
-  positive-definite covariance); extrapolations outside are rejected.
+  positive-definite covariance); the driver checks the start and every extrapolated
+  point with it and rejects those outside without calling ``step``. ``step`` must still
+  return ``L = -inf`` for an ``x`` it finds invalid (feasibility may only show inside the
+  E-step).
 
 and, to talk to the rest of the engine, ``pack(params) -> x`` and ``unpack(x) -> params``
 between the packed vector and the engine's typed parameters.
@@ -38,8 +47,8 @@ class EMProblem(Protocol[P]):
         """Typed parameters of a packed vector ``x``, shape (d,)."""
         ...
 
-    def step(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """One EM update ``F(x)`` (shape (d,)) and the objective ``L(x)`` (``-inf``: infeasible)."""
+    def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """One EM update ``F(x)`` (shape (d,); None: singular) and the objective ``L(x)`` (``-inf``: infeasible)."""
         ...
 
     def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 
 from imputer._util import readonly
 
-__all__ = ["EMTrace", "STOP_REASONS", "StopReason"]
+__all__ = ["EMTrace", "STOP_REASONS", "StopReason", "TraceFields"]
 
 #: Why a run ended:
 #:
@@ -84,6 +84,35 @@ class EMTrace:
         """The same trace with ``offset`` added to every objective value (a change of units)."""
         return EMTrace(self.n_iter, self.n_evals, self.converged, self.history + offset, self.stop_reason, self.n_rejected)
 
+    def then(self, other: EMTrace, *, floor: float = -np.inf, extra_evals: int = 0) -> EMTrace:
+        """This run continued by ``other`` (a restart from where it ended, or a sub-fit).
+
+        Parameters
+        ----------
+        other : EMTrace
+            The run that followed.
+        floor : float, default -inf
+            Only ``other``'s objective values ``>= floor`` join the history (``inf``: none),
+            so that a sub-fit starting lower does not break monotonicity.
+        extra_evals : int, default 0
+            EM-map evaluations made between the two runs, outside either.
+
+        Returns
+        -------
+        EMTrace
+            Iterations, evaluations and rejected extrapolations added up; the history
+            concatenated; ``converged`` and ``stop_reason`` are ``other``'s.
+        """
+        tail = other.history[other.history >= floor]
+        return EMTrace(
+            n_iter=self.n_iter + other.n_iter,
+            n_evals=self.n_evals + other.n_evals + extra_evals,
+            converged=other.converged,
+            history=np.concatenate([self.history, tail]),
+            stop_reason=other.stop_reason,
+            n_rejected=self.n_rejected + other.n_rejected,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: plain ints, bools, str, and the history as floats (non-finite -> None)."""
         from imputer._json import finite_or_none
@@ -96,3 +125,29 @@ class EMTrace:
             "n_rejected": self.n_rejected,
             "history": [finite_or_none(float(v)) for v in self.history],
         }
+
+
+class TraceFields:
+    """Mixin for outcomes with a ``trace: EMTrace`` attribute: its counters as read-only properties."""
+
+    trace: EMTrace
+
+    @property
+    def n_iter(self) -> int:
+        """``trace.n_iter``."""
+        return self.trace.n_iter
+
+    @property
+    def n_evals(self) -> int:
+        """``trace.n_evals``."""
+        return self.trace.n_evals
+
+    @property
+    def converged(self) -> bool:
+        """``trace.converged``."""
+        return self.trace.converged
+
+    @property
+    def history(self) -> np.ndarray:
+        """``trace.history``."""
+        return self.trace.history

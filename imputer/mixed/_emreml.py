@@ -1,9 +1,10 @@
-r"""EM-REML / EM-ML driver: SQUAREM acceleration, boundary detection, convergence.
+r"""EM-REML / EM-ML fit: SQUAREM-accelerated EM with boundary detection (:func:`fit_components`).
 
 The parameter is ``theta = (s2_1, ..., s2_k, s2_e)``. One EM map ``theta -> F(theta)``
 and the log-likelihood at ``theta`` come from an engine (:class:`MMEEngine`, Henderson's
-equations; or :class:`~imputer.mixed._spectral.SpectralEngine`). EM never decreases the
-likelihood and keeps every component positive; SQUAREM (:func:`imputer._squarem.squarem`)
+equations; or :class:`~imputer.mixed._spectral.SpectralEngine`), wrapped as an EM problem
+(:class:`~imputer.mixed._problem.MixedProblem`). EM never decreases the likelihood and
+keeps every component positive; the driver (:func:`imputer._em.run_em`, SQUAREM)
 extrapolates and falls back to plain EM whenever an extrapolated point is infeasible
 (a component <= 0) or has a lower likelihood, so the recorded history is non-decreasing.
 
@@ -21,46 +22,30 @@ after a rejected probe), the driver *probes the boundary*: it fits the model wit
 component and accepts ``s2_i = 0`` when (a) the likelihood there is at least the current
 one and (b) the derivative of the log-likelihood in ``s2_i`` at ``0`` is ``<= 0`` (the
 Karush-Kuhn-Tucker condition for a maximum on the boundary). Accepted components are
-reported in ``boundary``.
+reported in ``boundary``. The driver's ``stop`` hook hands control back for a probe.
+
+Trace. The runs of one fit (between probes, and inside each probe's sub-fit) compose into
+one :class:`~imputer._em.EMTrace`: iterations, EM-map evaluations and rejected
+extrapolations add up (the probes' extra engine evaluations -- the log-likelihood before
+a probe, the score at zero, the final log-likelihood -- count as evaluations); the
+history concatenates the runs' histories, keeping from an accepted probe only the values
+not below the log-likelihood it started from, so it stays non-decreasing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from imputer._squarem import squarem
+from imputer._em import EMTrace, StopHook, StopReason, TraceFields, run_em
 from imputer.mixed._mme import Gram, System
+from imputer.mixed._problem import Engine, Estimates, MixedProblem
 
-__all__ = ["Engine", "MMEEngine", "EMResult", "run_em"]
+__all__ = ["Engine", "MMEEngine", "MixedFit", "fit_components"]
 
 _PROBE_SHARE = 1e-2
 _SCORE_TOL = 1e-9
-_FLOOR = 1e-10
-
-
-class Engine(Protocol):
-    """What the driver needs from an engine (Henderson or spectral)."""
-
-    k: int
-    n: int
-
-    def evaluate(
-        self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]
-    ) -> tuple[float, np.ndarray | None]:
-        """Log-likelihood at ``(sig2, s2e)`` and the EM update, shape (k + 1,) (None: infeasible)."""
-        ...
-
-    def score_at_zero(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...], j: int) -> float:
-        """Derivative of the log-likelihood in ``s2_j`` at 0 (``j`` not active)."""
-        ...
-
-    def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> dict:
-        """``b``, ``var_b``, and per component ``u`` and ``pev``."""
-        ...
 
 
 class MMEEngine:
@@ -89,59 +74,53 @@ class MMEEngine:
     def score_at_zero(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...], j: int) -> float:
         return self.system(active).score_at_zero(sig2, s2e, j, self.ml)
 
-    def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> dict:
+    def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> Estimates:
         """``b`` (p,), ``var_b``, and per component ``u`` (q_i,), ``pev`` (q_i,)."""
-        out = self.system(active).final(sig2, s2e)
-        u: dict[int, np.ndarray] = {}
-        pev: dict[int, np.ndarray] = {}
+        sol = self.system(active).final(sig2, s2e)
+        u: list[np.ndarray] = []
+        pev: list[np.ndarray] = []
         for i in range(self.k):
             L = self.g.L[i]
             q = self.r[i] if L is None else L.shape[0]
             if i not in active:
-                u[i], pev[i] = np.zeros(q), np.zeros(q)
+                u.append(np.zeros(q))
+                pev.append(np.zeros(q))
                 continue
-            v, Cii = out["v"][i], out["Cii"][i]
+            v, Cii = sol.v[i], sol.Cii[i]
             if L is None:
-                u[i], pev[i] = v, s2e * Cii
+                u.append(v)
+                pev.append(s2e * Cii)
             else:
-                u[i] = L @ v
-                pev[i] = s2e * np.einsum("ij,ij->i", L @ Cii, L)
-        return {"b": out["b"], "var_b": out["var_b"], "u": u, "pev": pev}
+                u.append(L @ v)
+                pev.append(s2e * np.einsum("ij,ij->i", L @ Cii, L))
+        return Estimates(b=sol.b, var_b=sol.var_b, u=tuple(u), pev=tuple(pev))
 
 
-@dataclass
-class EMResult:
-    """Outcome of :func:`run_em`; ``boundary`` holds the indices of components at zero."""
+@dataclass(frozen=True, eq=False)
+class MixedFit(TraceFields):
+    """Outcome of :func:`fit_components`.
 
-    theta: np.ndarray  # (k + 1,)
+    Attributes
+    ----------
+    theta : ndarray, shape (k + 1,)
+        Variance components, residual last (components on the boundary are 0).
+    active : tuple of int
+        Components free at the estimate.
+    boundary : tuple of int
+        Components settled at zero (the complement of ``active``).
+    loglik : float
+        REML (or ML) log-likelihood at ``theta``.
+    trace : EMTrace
+        The composed trace of every run and probe (module docstring).
+    n_iter, n_evals, converged, history
+        Read-only properties: the trace's (:class:`~imputer._em.TraceFields`).
+    """
+
+    theta: np.ndarray = field(repr=False)
     active: tuple[int, ...]
-    loglik: float
-    history: np.ndarray
-    n_iter: int
-    n_evals: int
-    converged: bool
     boundary: tuple[int, ...]
-
-
-def _distance(a: np.ndarray, b: np.ndarray) -> float:
-    total = float(np.sum(np.abs(b)))
-    if not np.isfinite(total) or total <= 0:
-        return np.inf
-    scale = np.maximum(np.abs(b), _FLOOR * total)
-    return float(np.max(np.abs(b - a) / scale))
-
-
-class _Stop(Exception):
-    """Raised from the SQUAREM callback to hand control back for a boundary probe."""
-
-
-@dataclass
-class _Run:
-    theta: np.ndarray
-    history: list[float]
-    n_iter: int
-    n_evals: int
-    converged: bool
+    loglik: float
+    trace: EMTrace
 
 
 def _fit_active(
@@ -151,52 +130,20 @@ def _fit_active(
     tol: float,
     max_iter: int,
     accelerate: bool,
-    stop: Callable[[np.ndarray], bool] | None = None,
-) -> _Run:
-    """SQUAREM on the active components and the residual.
+    stop: StopHook | None,
+) -> tuple[np.ndarray, EMTrace]:
+    """EM (SQUAREM) on the active components and the residual, from ``theta`` (k + 1,).
 
-    ``stop(theta_full) -> bool`` is checked at every accepted iterate; when it returns
-    True the run ends early at that (feasible) iterate with ``converged=False``.
+    ``stop(theta_full, loglik) -> bool`` is checked at every accepted iterate; True ends
+    the run there (``stop_reason="stopped"``). Returns the full ``theta`` and the trace.
     """
-    k = engine.k
-    idx = np.array(list(active) + [k])
-    evals = [0]
-    history: list[float] = []
-    last: list[np.ndarray] = []
-
-    def embed(x: np.ndarray) -> np.ndarray:
-        full = np.zeros(k + 1)
-        full[idx] = x
-        return full
-
-    def step(x: np.ndarray):
-        evals[0] += 1
-        if not np.all(np.isfinite(x)) or np.any(x <= 0):
-            return x, -np.inf
-        full = embed(x)
-        ll, new = engine.evaluate(full[:k], float(full[k]), active)
-        if new is None or np.any(new[idx] <= 0):
-            return x, -np.inf
-        return new[idx], ll
-
-    def callback(x: np.ndarray, obj: float) -> None:
-        history.append(float(obj))
-        full = embed(x)
-        if stop is not None and stop(full):
-            last.append(full)
-            raise _Stop
-
-    try:
-        res = squarem(
-            step, theta[idx], distance=_distance, tol=tol, max_iter=max_iter,
-            accelerate=accelerate, callback=callback,
-        )
-    except _Stop:
-        return _Run(last[0], history, len(history), evals[0], False)
-    return _Run(embed(res.x), history, res.n_iter, res.n_evals, res.converged)
+    problem = MixedProblem(engine, active)
+    hook = None if stop is None else (lambda x, obj: stop(problem.unpack(x), obj))
+    run = run_em(problem, problem.pack(theta), tol=tol, max_iter=max_iter, accelerate=accelerate, stop=hook)
+    return problem.unpack(run.x), run.trace
 
 
-def run_em(
+def fit_components(
     engine: Engine,
     theta0: np.ndarray,
     *,
@@ -204,7 +151,7 @@ def run_em(
     max_iter: int,
     accelerate: bool,
     active: tuple[int, ...] | None = None,
-) -> EMResult:
+) -> MixedFit:
     """Maximise the REML/ML likelihood from ``theta0`` (active components > 0).
 
     Parameters
@@ -212,7 +159,7 @@ def run_em(
     engine : MMEEngine or SpectralEngine
     theta0 : ndarray, shape (k + 1,)
     tol : float
-        Convergence tolerance (see module docstring).
+        Convergence tolerance (see :mod:`imputer.mixed._problem`).
     max_iter : int
         Budget of outer iterations, boundary probes included.
     accelerate : bool
@@ -221,13 +168,16 @@ def run_em(
         Components free to vary (default all); the others are held at zero. A boundary
         probe calls this function recursively without the probed component, so that
         several components can settle on the boundary.
+
+    Returns
+    -------
+    MixedFit
     """
     k = engine.k
     theta = np.asarray(theta0, dtype=float).copy()
     active = tuple(range(k)) if active is None else tuple(active)
-    history: list[float] = []
-    n_iter = n_evals = 0
-    converged = False
+    trace: EMTrace | None = None
+    reason: StopReason = "max_iter"
     rejected: dict[int, float] = {}
 
     def candidates(th: np.ndarray) -> list[int]:
@@ -237,47 +187,52 @@ def run_em(
             if th[i] < _PROBE_SHARE * total and th[i] < rejected.get(i, np.inf) / 10.0
         ]
 
-    while n_iter < max_iter:
-        run = _fit_active(
+    while trace is None or trace.n_iter < max_iter:
+        n_iter = 0 if trace is None else trace.n_iter
+        theta, run = _fit_active(
             engine, theta, active, tol, max_iter - n_iter, accelerate,
-            stop=lambda th: bool(candidates(th)),
+            stop=lambda th, obj: bool(candidates(th)),
         )
-        theta = run.theta
-        n_iter += run.n_iter
-        n_evals += run.n_evals
-        history.extend(run.history)
+        trace = run if trace is None else trace.then(run)
         cands = candidates(theta)
         if not cands:
-            converged = run.converged
+            reason = run.stop_reason
             break
         j = min(cands, key=lambda i: theta[i])
         ll_cur, _ = engine.evaluate(theta[:k], float(theta[k]), active)
-        n_evals += 1
         reduced = tuple(i for i in active if i != j)
         trial = theta.copy()
         trial[j] = 0.0
-        sub = run_em(
-            engine, trial, tol=tol, max_iter=max(1, max_iter - n_iter), accelerate=accelerate, active=reduced
+        sub = fit_components(
+            engine, trial, tol=tol, max_iter=max(1, max_iter - trace.n_iter), accelerate=accelerate, active=reduced
         )
-        n_iter += sub.n_iter
-        n_evals += sub.n_evals + 1
-        ll0 = sub.loglik
         score = engine.score_at_zero(sub.theta[:k], float(sub.theta[k]), sub.active, j)
         ok = (
             sub.converged
             and np.isfinite(score)
             and score * sub.theta[k] <= _SCORE_TOL * engine.n
-            and ll0 >= ll_cur - 1e-12 * max(1.0, abs(ll_cur))
+            and sub.loglik >= ll_cur - 1e-12 * max(1.0, abs(ll_cur))
         )
+        # two engine evaluations besides the runs: the log-likelihood here, the score
+        trace = trace.then(sub.trace, floor=ll_cur if ok else np.inf, extra_evals=2)
         if ok:
             theta, active = sub.theta.copy(), sub.active
-            history.extend(float(h) for h in sub.history if h >= ll_cur)
         else:
             rejected[j] = float(theta[j])
+    assert trace is not None
     ll, _ = engine.evaluate(theta[:k], float(theta[k]), active)
-    n_evals += 1
-    if np.isfinite(ll) and (not history or ll >= history[-1] - 1e-12 * max(1.0, abs(ll))):
-        history.append(float(ll))
-    hist = np.asarray(history) if history else np.asarray([ll])
+    history = trace.history
+    if np.isfinite(ll) and (history.size == 0 or ll >= history[-1] - 1e-12 * max(1.0, abs(ll))):
+        history = np.append(history, ll)
+    if history.size == 0:
+        history = np.asarray([ll])
+    trace = EMTrace(
+        n_iter=trace.n_iter,
+        n_evals=trace.n_evals + 1,  # the final log-likelihood
+        converged=reason == "converged",
+        history=history,
+        stop_reason=reason,
+        n_rejected=trace.n_rejected,
+    )
     boundary = tuple(i for i in range(k) if i not in active)
-    return EMResult(theta, active, float(ll), hist, n_iter, n_evals, converged, boundary)
+    return MixedFit(theta=theta, active=active, boundary=boundary, loglik=float(ll), trace=trace)

@@ -45,7 +45,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-__all__ = ["Gram", "System", "Factor"]
+__all__ = ["Gram", "System", "Factor", "Solution"]
 
 _LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -126,6 +126,28 @@ class Factor:
     logdet_c: float
     Lzz: np.ndarray | None = None  # Cholesky of S_zz (ML)
     logdet_czz: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """Solution and prediction-error quantities of the mixed-model equations at an estimate.
+
+    Attributes
+    ----------
+    b : ndarray, shape (p,)
+    var_b : ndarray, shape (p, p)
+        ``s2_e [C^-1]_XX``.
+    v : dict of int -> ndarray (r_i,)
+        Per active component, its solution ``v_i``.
+    Cii : dict of int -> ndarray
+        Per active component, the ``i`` block of ``C^-1``: full (r_i, r_i) when
+        ``K_i != I``, else its diagonal (r_i,).
+    """
+
+    b: np.ndarray
+    var_b: np.ndarray
+    v: dict[int, np.ndarray]
+    Cii: dict[int, np.ndarray]
 
 
 class System:
@@ -337,28 +359,22 @@ class System:
         T = (g.trZZ[j] - tr) / s2e
         return 0.5 * (float(gvec @ gvec) - T)
 
-    def final(self, sig2: np.ndarray, s2e: float) -> dict:
-        """Solution and prediction-error quantities at the estimate.
-
-        Returns
-        -------
-        dict with ``b`` (p,), ``var_b`` (p, p) = s2_e [C^-1]_XX, and per active
-        component ``i``: ``v[i]`` (r_i,) and ``Cii[i]``: the ``i`` block of ``C^-1``
-        (full (r_i, r_i) when ``K_i != I``, else its diagonal (r_i,)).
-        """
+    def final(self, sig2: np.ndarray, s2e: float) -> Solution:
+        """Solution and prediction-error quantities at the estimate (:class:`Solution`)."""
         g = self.g
         lam = self.ratios(sig2, s2e)
         f = self.factor(lam, ml=False)
         if f is None:
             raise np.linalg.LinAlgError("mixed-model equations are not positive definite")
         Sinv = sla.cho_solve((f.Lc, True), np.eye(self.m), check_finite=False)
-        out = {"b": f.sol_a[: g.p].copy(), "var_b": s2e * Sinv[: g.p, : g.p], "v": {}, "Cii": {}}
+        v: dict[int, np.ndarray] = {}
+        cii: dict[int, np.ndarray] = {}
         for i in self.active:
-            out["v"][i] = self.v(f, i).copy()
+            v[i] = self.v(f, i).copy()
             if i == self.e:
                 T = sla.solve_triangular(f.Lc, f.Bs, lower=True, check_finite=False)
-                out["Cii"][i] = 1.0 / f.dg + np.einsum("ij,ij->j", T, T)
+                cii[i] = 1.0 / f.dg + np.einsum("ij,ij->j", T, T)
             else:
                 block = Sinv[self.sl[i], self.sl[i]]
-                out["Cii"][i] = block if g.L[i] is not None else np.diag(block).copy()
-        return out
+                cii[i] = block if g.L[i] is not None else np.diag(block).copy()
+        return Solution(b=f.sol_a[: g.p].copy(), var_b=s2e * Sinv[: g.p, : g.p], v=v, Cii=cii)

@@ -26,6 +26,8 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from imputer.mixed._problem import Estimates
+
 __all__ = ["SpectralEngine"]
 
 _LOG2PI = float(np.log(2.0 * np.pi))
@@ -136,8 +138,8 @@ class SpectralEngine:
         v, w, Xw, cf, b, res, Py = got
         return 0.5 * (float(self.s @ (Py * Py)) - float(self.s @ self._pdiag(w, Xw, cf)))
 
-    def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> dict:
-        """``b`` (p,), ``var_b`` (p, p), ``u`` {0: (q,)} and ``pev`` {0: (q,)}."""
+    def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> Estimates:
+        """``b`` (p,), ``var_b`` (p, p), ``u`` ((q,),) and ``pev`` ((q,),)."""
         s2 = float(sig2[0]) if active else 0.0
         got = self._solve(s2, s2e)
         if got is None:
@@ -146,10 +148,10 @@ class SpectralEngine:
         var_b = sla.cho_solve(cf, np.eye(self.p), check_finite=False)
         q = self.H.shape[0]
         if not active:
-            return {"b": b, "var_b": var_b, "u": {0: np.zeros(q)}, "pev": {0: np.zeros(q)}}
+            return Estimates(b=b, var_b=var_b, u=(np.zeros(q),), pev=(np.zeros(q),))
         u = s2 * (self.H @ Py)
         HXw = self.H @ Xw  # (q, p)
         term1 = np.einsum("ij,ij->i", self.H * w, self.H)
         term2 = np.einsum("ij,ji->i", HXw, sla.cho_solve(cf, HXw.T, check_finite=False))
         pev = s2 * self.diagK - s2 * s2 * (term1 - term2)
-        return {"b": b, "var_b": var_b, "u": {0: u}, "pev": {0: np.clip(pev, 0.0, None)}}
+        return Estimates(b=b, var_b=var_b, u=(u,), pev=(np.clip(pev, 0.0, None),))

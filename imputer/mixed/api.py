@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imputer._em.trace import EMTrace
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mixed._design import build_frame_problem
-from imputer.mixed._emreml import MMEEngine, run_em
+from imputer.mixed._emreml import MMEEngine, MixedFit, fit_components
 from imputer.mixed._mme import Gram
+from imputer.mixed._problem import Estimates
 from imputer.mixed._spectral import SpectralEngine
 from imputer.mixed._validate import Problem, build_problem
 from imputer.mixed._validate import check_options as _check_options
@@ -136,7 +136,7 @@ def fit_mixed(
     tol : float, default 1e-10
         Convergence tolerance: EM stops when no variance component changes by more than
         tol, relative to its value, between successive iterates. See
-        :mod:`imputer.mixed._emreml`.
+        :mod:`imputer.mixed._problem`.
     max_iter : int, default 10000
         Iteration limit (outer EM iterations); stopping there without meeting tol is a
         warning and converged=false.
@@ -261,7 +261,7 @@ def fit_problem(
     default[k] = s2_ols / (k + 1)
     theta0 = _init(init, names, default)
     with single_blas_thread(_small_system(engine)):
-        em = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
+        em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
             fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
         except np.linalg.LinAlgError as exc:
@@ -277,20 +277,22 @@ def fit_problem(
     return _result(problem, em, fin, b_ols, engine_name, options)
 
 
-def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, engine_name: str, options: dict[str, Any]) -> MixedResult:
+def _result(
+    problem: Problem, em: MixedFit, fin: Estimates, b_ols: np.ndarray, engine_name: str, options: dict[str, Any]
+) -> MixedResult:
     """The :class:`MixedResult` of a finished fit (``options``: method, tol, max_iter, accelerate)."""
     names = [c.name for c in problem.components]
     k = len(names)
     index = problem.index
-    b = b_ols + fin["b"]
+    b = b_ols + fin.b
     fitted = problem.X @ b
     u: dict[str, pd.Series] = {}
     pev: dict[str, pd.Series] = {}
     for i, c in enumerate(problem.components):
-        ui = np.asarray(fin["u"][i], dtype=float)
+        ui = np.asarray(fin.u[i], dtype=float)
         fitted = fitted + np.asarray(c.Z @ ui).ravel()
         u[c.name] = pd.Series(ui, index=c.levels, name=c.name)
-        pev[c.name] = pd.Series(np.asarray(fin["pev"][i], dtype=float), index=c.levels, name=c.name)
+        pev[c.name] = pd.Series(np.asarray(fin.pev[i], dtype=float), index=c.levels, name=c.name)
     y = problem.y
     obs = problem.observed
     completed = np.where(obs, y, fitted)
@@ -300,11 +302,10 @@ def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, engine_name: str
     n_obs = problem.n_obs
     p = problem.X.shape[1]
     d = p + k + 1
-    var_beta = pd.DataFrame(fin["var_b"], index=problem.x_names, columns=problem.x_names)
+    var_beta = pd.DataFrame(fin.var_b, index=problem.x_names, columns=problem.x_names)
     for arr in [theta, b, fitted[obs]]:
         if not np.all(np.isfinite(arr)):
             raise ImputerValueError("the fit produced non-finite estimates; check the scaling of y, X and K")
-    trace = EMTrace(em.n_iter, em.n_evals, em.converged, em.history, "converged" if em.converged else "max_iter")
     return MixedResult(
         var_comp=pd.Series(theta, index=names + ["residual"], name="variance"),
         beta=pd.Series(b, index=problem.x_names, name="beta"),
@@ -317,7 +318,7 @@ def _result(problem: Problem, em, fin: dict, b_ols: np.ndarray, engine_name: str
         loglik=em.loglik,
         aic=-2.0 * em.loglik + 2.0 * d,
         bic=-2.0 * em.loglik + d * float(np.log(n_obs)),
-        trace=trace,
+        trace=em.trace,
         boundary=tuple(names[i] for i in em.boundary),
         n_obs=n_obs,
         n_missing=int((~obs).sum()),

@@ -1,25 +1,13 @@
-r"""EM driver: standardise, iterate (SQUAREM-accelerated), detect degeneracy, fill.
+r"""MVN engine plumbing around the EM fit: standardise, start values, fill in.
 
 The engine works in standardised units ``z_ij = (x_ij - c_j) / s_j`` with ``c_j`` and
 ``s_j`` the mean and standard deviation (divisor ``n_j``) of column ``j``'s observed
 cells. Then the ridge prior's diagonal ``D = diag(s_j^2)`` is the identity and
 the convergence measure is the same in both unit systems. The start is the zero mean
 and the pairwise-complete correlation made positive definite (:func:`start_values`).
-
-Parameter vector for SQUAREM: ``x = (mu, vech(Sigma))`` (mean, then the lower triangle
-of the covariance row by row). An iterate whose covariance is not numerically positive
-definite is infeasible (objective ``-inf``), so extrapolations that leave the cone are
-rejected by the safeguard.
-
-Convergence measure (``tol``): the largest change of a parameter between successive EM
-iterates in standard-deviation units of the older iterate,
-
-.. math::
-
-    \delta = \max\Big(\max_j \frac{|\mu'_j - \mu_j|}{\sqrt{\sigma_{jj}}},\;
-             \max_{j,k} \frac{|\sigma'_{jk} - \sigma_{jk}|}{\sqrt{\sigma_{jj}\sigma_{kk}}}\Big),
-
-identical in original and standardised units.
+The EM iteration itself (packed parameters, EM map, convergence measure, singular
+updates) is :mod:`imputer.mvn._problem`; after it, :func:`fill_missing` writes the
+conditional means and :func:`conditional_variances` their variances.
 """
 
 from __future__ import annotations
@@ -29,17 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imputer._squarem import squarem
 from imputer._threads import single_blas_thread
 from imputer.mvn._kernels import (
-    Infeasible,
     StandardData,
     chunk_conditional,
     conditional_blocks,
     dense_pattern_counts,
     dense_statistics,
-    estep,
-    mstep,
     precision,
     prepare_blocks,
     update_block,
@@ -47,14 +31,14 @@ from imputer.mvn._kernels import (
 from imputer.mvn._patterns import Patterns, build_patterns
 
 __all__ = [
-    "FitOutcome",
+    "SINGULAR_EIG",
     "Scaling",
     "blas_threads",
     "conditional_variances",
     "fill_missing",
     "min_corr_eig",
-    "run_em",
     "standardise",
+    "start_values",
 ]
 
 #: Up to this many columns the row-level products are small, memory-bound GEMMs on which
@@ -89,23 +73,6 @@ class Scaling:
         log_s = np.log(self.scale)
         ll = -float(self.n_observed @ log_s)
         return ll, ll - ridge * float(np.sum(log_s))
-
-
-@dataclass(frozen=True)
-class FitOutcome:
-    """What the EM run produced (standardised units)."""
-
-    mu: np.ndarray
-    sigma: np.ndarray
-    loglik: float
-    objective: float
-    history: np.ndarray
-    n_iter: int
-    n_evals: int
-    converged: bool
-    singular: bool
-    min_eig: float
-    cond_diag: tuple[np.ndarray, ...] = ()
 
 
 def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling) -> StandardData:
@@ -178,37 +145,6 @@ def blas_threads(p: int) -> AbstractContextManager[None]:
     return single_blas_thread(p <= SINGLE_THREAD_MAX_P)
 
 
-class _SingularUpdate(Exception):
-    """Raised inside the EM map when an update is numerically singular."""
-
-
-class _Codec:
-    """Pack ``(mu, Sigma)`` into ``x = (mu, vech(Sigma))`` and back; the distance."""
-
-    def __init__(self, p: int) -> None:
-        self.p = p
-        self.rows, self.cols = np.tril_indices(p)
-
-    def pack(self, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        return np.concatenate([mu, sigma[self.rows, self.cols]])
-
-    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = self.p
-        sigma = np.empty((p, p))
-        sigma[self.rows, self.cols] = x[p:]
-        sigma[self.cols, self.rows] = x[p:]
-        return x[:p].copy(), sigma
-
-    def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
-        p = self.p
-        diag_pos = p + (np.arange(1, p + 1) * np.arange(2, p + 2)) // 2 - 1
-        var = np.abs(x_old[diag_pos])
-        sd = np.sqrt(np.where(var > 0.0, var, np.inf))
-        d_mu = np.abs(x_new[:p] - x_old[:p]) / sd
-        d_sig = np.abs(x_new[p:] - x_old[p:]) / (sd[self.rows] * sd[self.cols])
-        return float(max(d_mu.max(), d_sig.max()))
-
-
 def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
     """Starting point: zero mean and the pairwise-complete correlation, made positive definite.
 
@@ -241,90 +177,6 @@ def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(p), corr
 
 
-def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> FitOutcome:
-    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from :func:`start_values`.
-
-    On return ``data.work`` holds the conditional means at the returned estimate (the
-    last E-step is evaluated there).
-    """
-    p = data.p
-    codec = _Codec(p)
-    best: dict[str, object] = {"obj": -np.inf, "x": None}
-    # monotone record of the objectives seen, the history if the run has to be cut short
-    histories: list[float] = []
-    counter = [0]
-
-    def step(x: np.ndarray) -> tuple[np.ndarray, float]:
-        counter[0] += 1
-        mu, sigma = codec.unpack(x)
-        if min_corr_eig(sigma) < SINGULAR_EIG:
-            return x, -np.inf
-        try:
-            # the EM map needs only the statistics: frequent patterns are summed per pattern
-            stats = estep(data, mu, sigma, ridge, rows=False)
-        except Infeasible:
-            return x, -np.inf
-        if stats.objective > best["obj"]:  # type: ignore[operator]
-            best["obj"], best["x"] = stats.objective, x
-            histories.append(stats.objective)
-        mu_new, sigma_new = mstep(data, mu, stats, ridge)
-        eig_new = min_corr_eig(sigma_new)
-        if eig_new < SINGULAR_EIG:
-            # an EM update from a valid point is (numerically) singular: the likelihood
-            # increases toward a singular covariance -- stop here
-            raise _SingularUpdate(eig_new)
-        return codec.pack(mu_new, sigma_new), stats.objective
-
-    x0 = codec.pack(*start_values(data))
-    singular_eig: float | None = None
-    try:
-        res = squarem(step, x0, distance=codec.distance, tol=tol, max_iter=max_iter, accelerate=accelerate)
-    except _SingularUpdate as exc:
-        res = None
-        singular_eig = float(exc.args[0])
-    if res is not None:
-        history = res.history
-        finite = np.isfinite(history)
-        if not finite.all():
-            history = history[: int(np.argmin(finite))]
-        converged, n_iter, n_evals = res.converged, res.n_iter, res.n_evals
-        mu, sigma = codec.unpack(res.x)
-    else:
-        history = np.asarray(histories, dtype=float)
-        converged, n_iter, n_evals = False, len(histories), counter[0]
-        mu, sigma = codec.unpack(best["x"])  # type: ignore[arg-type]
-    min_eig = min_corr_eig(sigma)
-    stats = None
-    if min_eig >= SINGULAR_EIG:
-        try:
-            stats = estep(data, mu, sigma, ridge)
-        except Infeasible:
-            stats = None
-    if stats is None:
-        # the last EM update left the positive-definite cone: fall back to the best
-        # feasible iterate seen; the likelihood is heading to a singular covariance
-        converged = False
-        mu, sigma = codec.unpack(best["x"])  # type: ignore[arg-type]
-        min_eig = min_corr_eig(sigma)
-        stats = estep(data, mu, sigma, ridge)
-    singular = min_eig < 1e3 * SINGULAR_EIG or singular_eig is not None
-    if singular_eig is not None:
-        min_eig = singular_eig
-    return FitOutcome(
-        mu=mu,
-        sigma=sigma,
-        loglik=stats.loglik,
-        objective=stats.objective,
-        history=history,
-        n_iter=n_iter,
-        n_evals=n_evals,
-        converged=bool(converged and not singular),
-        singular=bool(singular),
-        min_eig=min_eig,
-        cond_diag=stats.cond_diag,
-    )
-
-
 def fill_missing(
     data: StandardData,
     mu: np.ndarray,
@@ -349,8 +201,8 @@ def fill_missing(
         The map to original units.
     refresh : bool, default True
         Recompute the conditional means. False reuses what the work array holds, which
-        is correct right after :func:`run_em` (its last E-step is at the returned
-        estimate).
+        is correct right after :func:`~imputer.mvn._problem.fit_mvn` (its last E-step is at
+        the returned estimate).
     """
     inc = data.patterns.incomplete_rows
     n = out.shape[0]

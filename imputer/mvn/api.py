@@ -27,18 +27,17 @@ choice is ``ridge`` = 0.5-1% of the rows). EM never decreases this objective.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from imputer._em.trace import EMTrace
-from imputer.errors import ConvergenceWarning, ImputerValueError
-from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
+from imputer.errors import ImputerValueError
+from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
 from imputer.mvn._patterns import Patterns
-from imputer.mvn._validate import check_options, prepare
+from imputer.mvn._problem import fit_mvn, warn_if_unreliable
+from imputer.mvn._validate import check_options, check_rows, prepare
 from imputer.mvn.result import ImputeResult
 from imputer.options import MVN_OPTIONS
 
@@ -175,39 +174,20 @@ def impute(
         mask[:, j] = np.isnan(v)
     n_missing = mask.sum(axis=0)
     scaling = _scaling(prep.columns, prep.values, mask)
-    if ridge == 0.0 and n <= p:
-        raise ImputerValueError(
-            f"data has {n} rows for {p} modelled columns: the covariance of p columns needs more than p rows; "
-            "pass ridge > 0 (e.g. ridge=1) for a regularised estimate"
-        )
+    check_rows(n, p, ridge)
 
     # one BLAS thread-limit context for the whole engine (entering one costs ~1 ms)
     with blas_threads(p):
         std = standardise(mask, prep.values, scaling)
         del mask
-        fit = run_em(std, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        fit = fit_mvn(std, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
         filled = np.empty((n, p), order="F")
         for j, v in enumerate(prep.values):
             filled[:, j] = v
         fill_missing(std, fit.mu, fit.sigma, filled, scaling, refresh=False)
         patterns = std.patterns
         del std  # the work array and indices go before the result is built
-    if fit.singular:
-        warnings.warn(
-            f"the covariance estimate is (nearly) singular (smallest eigenvalue of the correlation matrix "
-            f"{fit.min_eig:.2g}): the likelihood has no maximum for these data (too few rows observe some "
-            "columns together, or columns are collinear); the estimates are not reliable. Pass ridge > 0 "
-            "(e.g. 0.5-1% of the rows) for a regularised estimate",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    elif not fit.converged:
-        warnings.warn(
-            f"EM did not converge within max_iter={max_iter} iterations (tol={tol:g}); "
-            "increase max_iter or tol",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    warn_if_unreliable(fit, tol, max_iter, stacklevel=2)
 
 
     labels = pd.Index(list(prep.columns), tupleize_cols=False)
@@ -217,9 +197,7 @@ def impute(
     corr_arr = cov_arr / np.outer(sd, sd)
     np.fill_diagonal(corr_arr, 1.0)
     ll_off, obj_off = scaling.loglik_offset(ridge)
-    stop = "converged" if fit.converged else ("singular" if fit.singular else "max_iter")
-    # the history is in standardised units; shifted to the data's (the same objective)
-    trace = EMTrace(fit.n_iter, fit.n_evals, fit.converged, fit.history, stop).shifted(obj_off)
+    trace = fit.trace.shifted(obj_off)  # the objective in original units
     return ImputeResult(
         completed=_completed_frame(prep.frame, prep.columns, filled, n_missing),
         mean=mean,

@@ -30,15 +30,15 @@ from small local classes with the same behaviour for ``get_params``/``set_params
 from __future__ import annotations
 
 import inspect
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from imputer.columns import is_modelled
-from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError, NotFittedError
-from imputer.mvn._fit import FitOutcome, Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
+from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
+from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
+from imputer.mvn._problem import fit_mvn, warn_if_unreliable
 from imputer.mvn._kernels import Infeasible
 from imputer.mvn._patterns import build_patterns
 from imputer.mvn._validate import check_column, check_options, check_rows
@@ -330,8 +330,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         scaling = _scaling(labels, columns, mask)
         check_rows(n, p, ridge)
         with blas_threads(p):
-            fit = run_em(standardise(mask, columns, scaling), tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
-        _warn_unreliable(fit, tol, max_iter)
+            fit = fit_mvn(standardise(mask, columns, scaling), tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        warn_if_unreliable(fit, tol, max_iter, stacklevel=2)
         self.mean_ = scaling.mean_to_original(fit.mu)
         self.covariance_ = scaling.cov_to_original(fit.sigma)
         self.n_features_in_ = p
@@ -474,23 +474,3 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 f"n_features_in_ ({self.n_features_in_}), got {len(given)}"
             )
         return np.asarray(given, dtype=object)
-
-
-def _warn_unreliable(fit: FitOutcome, tol: float, max_iter: int) -> None:
-    """:func:`imputer.impute`'s warnings (same words) for a fit that is no reliable maximum."""
-    if fit.singular:
-        warnings.warn(
-            f"the covariance estimate is (nearly) singular (smallest eigenvalue of the correlation matrix "
-            f"{fit.min_eig:.2g}): the likelihood has no maximum for these data (too few rows observe some "
-            "columns together, or columns are collinear); the estimates are not reliable. Pass ridge > 0 "
-            "(e.g. 0.5-1% of the rows) for a regularised estimate",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    elif not fit.converged:
-        warnings.warn(
-            f"EM did not converge within max_iter={max_iter} iterations (tol={tol:g}); "
-            "increase max_iter or tol",
-            ConvergenceWarning,
-            stacklevel=3,
-        )

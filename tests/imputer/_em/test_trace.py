@@ -54,3 +54,33 @@ def test_shifted_and_to_dict() -> None:
         "n_iter": 3, "n_evals": 7, "converged": True, "stop_reason": "converged",
         "n_rejected": 0, "history": [1.0, None],
     }
+
+
+@pytest.mark.parametrize(
+    ("floor", "extra", "tail"),
+    [(-np.inf, 0, [-1.5, -1.0, -0.5]), (-1.0, 2, [-1.0, -0.5]), (np.inf, 1, [])],
+)
+def test_then_adds_counts_and_continues_the_history(floor, extra, tail) -> None:
+    first = make(n_iter=3, n_evals=7, converged=False, stop_reason="stopped", n_rejected=1)
+    second = make(n_iter=2, n_evals=5, history=[-1.5, -1.0, -0.5], n_rejected=2)
+    both = first.then(second, floor=floor, extra_evals=extra)
+    assert (both.n_iter, both.n_evals, both.n_rejected) == (5, 12 + extra, 3)
+    assert both.converged and both.stop_reason == "converged"
+    assert both.history.tolist() == [-3.0, -2.0, -1.5] + tail
+    assert not both.history.flags.writeable
+
+
+def test_trace_fields_mixin_reads_the_trace() -> None:
+    from dataclasses import dataclass
+
+    from imputer._em import TraceFields
+
+    @dataclass(frozen=True)
+    class Outcome(TraceFields):
+        estimate: float
+        trace: EMTrace
+
+    t = make()
+    out = Outcome(1.0, t)
+    assert (out.n_iter, out.n_evals, out.converged) == (3, 7, True)
+    assert out.history is t.history

@@ -1,0 +1,258 @@
+r"""The multivariate normal as an EM problem (:class:`MVNProblem`) and its fit (:func:`fit_mvn`).
+
+Packed parameter: ``x = (mu, vech(Sigma))``, the mean then the lower triangle of the
+covariance row by row, shape ``(p + p(p+1)/2,)``, in the engine's standardised units
+(:mod:`imputer.mvn._fit`). The EM map ``F`` is one E-step at ``(mu, Sigma)`` (expected
+sufficient statistics and the objective) followed by the M-step (:mod:`imputer.mvn._kernels`);
+the objective is the observed-data log-likelihood, minus the ridge penalty when
+``ridge > 0`` (a log-posterior).
+
+Feasible: ``Sigma`` numerically positive definite, i.e. the smallest eigenvalue of its
+correlation matrix at least :data:`~imputer.mvn._fit.SINGULAR_EIG` (and the E-step's
+factorisations succeed). When the likelihood has no maximum (too few rows observe some
+columns together, collinear columns), EM drives ``Sigma`` toward singular: an update
+from a feasible point falls below that threshold. :meth:`MVNProblem.step` then reports
+the update as singular (``(None, L(x))``), the driver stops with ``stop_reason="singular"``
+and :func:`fit_mvn` returns the best feasible iterate with ``singular=True``.
+
+Convergence measure (``tol``): the largest change of a parameter between successive EM
+iterates in standard-deviation units of the older iterate,
+
+.. math::
+
+    \delta = \max\Big(\max_j \frac{|\mu'_j - \mu_j|}{\sqrt{\sigma_{jj}}},\;
+             \max_{j,k} \frac{|\sigma'_{jk} - \sigma_{jk}|}{\sqrt{\sigma_{jj}\sigma_{kk}}}\Big),
+
+identical in original and standardised units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from imputer._em import EMTrace, TraceFields, run_em
+from imputer.errors import ConvergenceWarning
+from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
+from imputer.mvn._kernels import EStep, Infeasible, StandardData, estep, mstep
+
+__all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
+
+#: An estimate whose correlation matrix has its smallest eigenvalue below this is
+#: reported as (nearly) singular, even when EM converged to it.
+NEAR_SINGULAR_EIG = 1e3 * SINGULAR_EIG
+
+
+class MeanCov(NamedTuple):
+    """Typed parameters of the multivariate normal: ``mu`` shape (p,), ``sigma`` shape (p, p)."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+
+
+class MVNProblem:
+    """EM for ``N_p(mu, Sigma)`` on standardised incomplete data (an :class:`~imputer._em.EMProblem`).
+
+    Parameters
+    ----------
+    data : StandardData
+        The standardised data (:func:`imputer.mvn._fit.standardise`). The EM map does
+        not touch the rows of frequent patterns in its work array; the others are
+        overwritten with conditional means at the evaluated point.
+    ridge : float
+        Prior strength ``lambda >= 0`` in pseudo-rows (0: maximum likelihood).
+    """
+
+    def __init__(self, data: StandardData, ridge: float) -> None:
+        self.data = data
+        self.ridge = float(ridge)
+        p = data.p
+        self.p = p
+        self._rows, self._cols = np.tril_indices(p)
+        # position of sigma_jj in x: p + j(j+1)/2 + j
+        self._diag_pos = p + (np.arange(1, p + 1) * np.arange(2, p + 2)) // 2 - 1
+
+    @property
+    def dim(self) -> int:
+        """Length ``p + p(p+1)/2`` of the packed vector."""
+        return self.p + self._rows.size
+
+    def pack(self, params: MeanCov | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``x = (mu, vech(Sigma))``, shape (dim,)."""
+        mu, sigma = params
+        return np.concatenate([mu, sigma[self._rows, self._cols]])
+
+    def unpack(self, x: np.ndarray) -> MeanCov:
+        """``(mu, Sigma)`` of a packed vector (fresh arrays)."""
+        p = self.p
+        sigma = np.empty((p, p))
+        sigma[self._rows, self._cols] = x[p:]
+        sigma[self._cols, self._rows] = x[p:]
+        return MeanCov(x[:p].copy(), sigma)
+
+    def feasible(self, x: np.ndarray) -> bool:
+        """Whether ``Sigma`` is numerically positive definite (correlation eigenvalue >= SINGULAR_EIG)."""
+        return min_corr_eig(self.unpack(x).sigma) >= SINGULAR_EIG
+
+    def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
+        """Largest parameter change in standard-deviation units of ``x_old`` (module docstring)."""
+        p = self.p
+        var = np.abs(x_old[self._diag_pos])
+        sd = np.sqrt(np.where(var > 0.0, var, np.inf))
+        d_mu = np.abs(x_new[:p] - x_old[:p]) / sd
+        d_sig = np.abs(x_new[p:] - x_old[p:]) / (sd[self._rows] * sd[self._cols])
+        return float(max(d_mu.max(), d_sig.max()))
+
+    def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """The EM map: ``(F(x), L(x))``; ``L = -inf`` if ``x`` is infeasible, ``F = None`` if its update is singular.
+
+        Parameters
+        ----------
+        x : ndarray, shape (dim,)
+
+        Returns
+        -------
+        update : ndarray, shape (dim,), or None
+        objective : float
+            Log-likelihood (log-posterior when ``ridge > 0``) at ``x``, standardised units.
+        """
+        mu, sigma = self.unpack(x)
+        if min_corr_eig(sigma) < SINGULAR_EIG:
+            return x, -np.inf
+        # The E- and M-step of the EM map: the one place the engine's kernels are called
+        # for it. Frequent patterns are summed per pattern (rows=False).
+        try:
+            stats = estep(self.data, mu, sigma, self.ridge, rows=False)
+        except Infeasible:
+            return x, -np.inf
+        mu_new, sigma_new = mstep(self.data, mu, stats, self.ridge)
+        if min_corr_eig(sigma_new) < SINGULAR_EIG:
+            # an EM update from a valid point is (numerically) singular: the likelihood
+            # increases toward a singular covariance
+            return None, stats.objective
+        return self.pack((mu_new, sigma_new)), stats.objective
+
+    def evaluate(self, params: MeanCov) -> EStep | None:
+        """Full E-step at ``params`` (None if infeasible): objective, log-likelihood, ``cond_diag``.
+
+        Unlike :meth:`step` it completes every incomplete row of ``data.work`` with its
+        conditional mean at ``params``, which :func:`~imputer.mvn._fit.fill_missing` can
+        then reuse.
+        """
+        if min_corr_eig(params.sigma) < SINGULAR_EIG:
+            return None
+        try:
+            return estep(self.data, params.mu, params.sigma, self.ridge)
+        except Infeasible:
+            return None
+
+
+@dataclass(frozen=True, eq=False)
+class MVNFit(TraceFields):
+    """What the EM fit of the multivariate normal produced (standardised units).
+
+    Attributes
+    ----------
+    mu : ndarray, shape (p,)
+    sigma : ndarray, shape (p, p)
+    loglik : float
+        Observed-data log-likelihood at the estimate.
+    objective : float
+        ``loglik`` minus the ridge penalty (equal when ``ridge = 0``).
+    singular : bool
+        The covariance is (nearly) singular: EM's update left the positive-definite cone,
+        or the estimate's correlation matrix has an eigenvalue below ``NEAR_SINGULAR_EIG``.
+        Then ``trace.stop_reason == "singular"`` (and conversely).
+    min_eig : float
+        Smallest eigenvalue of the estimate's correlation matrix.
+    cond_diag : tuple of ndarray, one (G, m) per pattern group
+        Diagonals of the conditional covariances at the estimate (from its E-step).
+    trace : EMTrace
+        How the run went; ``history`` holds objectives in standardised units.
+    n_iter, n_evals, converged, history
+        Read-only properties: the trace's (:class:`~imputer._em.TraceFields`).
+    """
+
+    mu: np.ndarray = field(repr=False)
+    sigma: np.ndarray = field(repr=False)
+    loglik: float
+    objective: float
+    singular: bool
+    min_eig: float
+    cond_diag: tuple[np.ndarray, ...] = field(repr=False)
+    trace: EMTrace
+
+
+def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> MVNFit:
+    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from :func:`~imputer.mvn._fit.start_values`.
+
+    On return ``data.work`` holds the conditional means at the returned estimate (its
+    final E-step is evaluated there), for :func:`~imputer.mvn._fit.fill_missing` with
+    ``refresh=False``.
+
+    Parameters
+    ----------
+    data : StandardData
+    tol, max_iter, ridge, accelerate
+        As in :func:`imputer.impute`.
+
+    Returns
+    -------
+    MVNFit
+    """
+    problem = MVNProblem(data, ridge)
+    run = run_em(problem, problem.pack(start_values(data)), tol=tol, max_iter=max_iter, accelerate=accelerate)
+    trace = run.trace
+    params = problem.unpack(run.x)
+    stats = problem.evaluate(params)
+    fell_back = stats is None
+    if fell_back:
+        # the returned iterate (an unevaluated EM update) is not a valid normal after all:
+        # fall back to the best feasible iterate seen; the likelihood heads to singular
+        params = problem.unpack(run.best)
+        stats = problem.evaluate(params)
+        if stats is None:  # not reached: the best iterate passed the EM map's E-step
+            raise Infeasible("no feasible iterate")
+    min_eig = min_corr_eig(params.sigma)
+    singular = fell_back or trace.stop_reason == "singular" or min_eig < NEAR_SINGULAR_EIG
+    if singular and trace.stop_reason != "singular":
+        trace = dataclasses.replace(trace, converged=False, stop_reason="singular")
+    return MVNFit(
+        mu=params.mu,
+        sigma=params.sigma,
+        loglik=stats.loglik,
+        objective=stats.objective,
+        singular=singular,
+        min_eig=min_eig,
+        cond_diag=stats.cond_diag,
+        trace=trace,
+    )
+
+
+def warn_if_unreliable(fit: MVNFit, tol: float, max_iter: int, *, stacklevel: int) -> None:
+    """Warn (:class:`~imputer.errors.ConvergenceWarning`) when ``fit`` is no reliable maximum.
+
+    One wording for :func:`imputer.impute` and :class:`imputer.EMImputer`: a (nearly)
+    singular covariance (the likelihood has no maximum), else no convergence within
+    ``max_iter``. ``stacklevel`` counts from the caller of this function (2: its caller's caller).
+    """
+    if fit.singular:
+        warnings.warn(
+            f"the covariance estimate is (nearly) singular (smallest eigenvalue of the correlation matrix "
+            f"{fit.min_eig:.2g}): the likelihood has no maximum for these data (too few rows observe some "
+            "columns together, or columns are collinear); the estimates are not reliable. Pass ridge > 0 "
+            "(e.g. 0.5-1% of the rows) for a regularised estimate",
+            ConvergenceWarning,
+            stacklevel=stacklevel + 1,
+        )
+    elif not fit.converged:
+        warnings.warn(
+            f"EM did not converge within max_iter={max_iter} iterations (tol={tol:g}); "
+            "increase max_iter or tol",
+            ConvergenceWarning,
+            stacklevel=stacklevel + 1,
+        )
