@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -112,6 +113,9 @@ class WorkerProcess:
         )
         self.proc.start()
         child.close()
+        # kill() may run from two executor threads at once (a job's own replacement and
+        # the pool's stop()): the lock makes it idempotent, so the pipe is closed once
+        self._kill_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -136,11 +140,13 @@ class WorkerProcess:
             return ("died", None)
 
     def kill(self) -> None:
-        """Kill the process (SIGKILL), reap it and close the pipe."""
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(timeout=10)
-        self.conn.close()
+        """Kill the process (SIGKILL), reap it and close the pipe; safe to call repeatedly."""
+        with self._kill_lock:
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(timeout=10)
+            if not self.conn.closed:
+                self.conn.close()
 
     def stop(self, grace_s: float = 2.0) -> None:
         """Ask the worker to exit; kill it if it has not after ``grace_s`` seconds."""
