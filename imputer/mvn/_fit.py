@@ -31,20 +31,11 @@ import numpy as np
 
 from imputer._squarem import squarem
 from imputer._threads import single_blas_thread
-from imputer.mvn._kernels import (
-    Infeasible,
-    StandardData,
-    chunk_conditional,
-    conditional_blocks,
-    dense_pattern_counts,
-    dense_statistics,
-    estep,
-    mstep,
-    precision,
-    prepare_blocks,
-    update_block,
-)
-from imputer.mvn._patterns import Patterns, build_patterns
+from imputer._gaussian.chunks import iter_chunks, update_block
+from imputer._gaussian.layout import Block, StandardData, assemble
+from imputer._gaussian.linalg import Infeasible, precision
+from imputer._gaussian.patterns import Patterns, build_patterns
+from imputer.mvn._emmap import em_update, evaluate
 
 __all__ = [
     "FitOutcome",
@@ -150,18 +141,7 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
     s1 = np.ones(comp.size) @ z_comp
     s2 = z_comp.T @ z_comp
     del z_comp
-    n_dense = dense_pattern_counts(patterns)
-    dense = dense_statistics(work, patterns, n_dense) if any(n_dense) else ()
-    return StandardData(
-        patterns=patterns,
-        work=work,
-        blocks=prepare_blocks(patterns, n_dense),
-        s1_complete=s1,
-        s2_complete=s2,
-        dense=dense,
-        s1_dense=sum((d.t.sum(axis=0) for d in dense), np.zeros(p)),
-        s2_dense=sum((d.T.sum(axis=0) for d in dense), np.zeros((p, p))),
-    )
+    return assemble(patterns, work, s1, s2)
 
 
 def min_corr_eig(sigma: np.ndarray) -> float:
@@ -261,13 +241,13 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
             return x, -np.inf
         try:
             # the EM map needs only the statistics: frequent patterns are summed per pattern
-            stats = estep(data, mu, sigma, ridge, rows=False)
+            stats = em_update(data, mu, sigma, ridge)
         except Infeasible:
             return x, -np.inf
         if stats.objective > best["obj"]:  # type: ignore[operator]
             best["obj"], best["x"] = stats.objective, x
             histories.append(stats.objective)
-        mu_new, sigma_new = mstep(data, mu, stats, ridge)
+        mu_new, sigma_new = stats.mu, stats.sigma
         eig_new = min_corr_eig(sigma_new)
         if eig_new < SINGULAR_EIG:
             # an EM update from a valid point is (numerically) singular: the likelihood
@@ -297,7 +277,7 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
     stats = None
     if min_eig >= SINGULAR_EIG:
         try:
-            stats = estep(data, mu, sigma, ridge)
+            stats = evaluate(data, mu, sigma, ridge)
         except Infeasible:
             stats = None
     if stats is None:
@@ -306,7 +286,7 @@ def run_em(data: StandardData, *, tol: float, max_iter: int, ridge: float, accel
         converged = False
         mu, sigma = codec.unpack(best["x"])  # type: ignore[arg-type]
         min_eig = min_corr_eig(sigma)
-        stats = estep(data, mu, sigma, ridge)
+        stats = evaluate(data, mu, sigma, ridge)
     singular = min_eig < 1e3 * SINGULAR_EIG or singular_eig is not None
     if singular_eig is not None:
         min_eig = singular_eig
@@ -357,22 +337,10 @@ def fill_missing(
     # ``out`` is Fortran-ordered: cell (i, j) is element ``j * n + i`` of the flat view of
     # ``out.T``, so each block's missing cells are written by one 1-D scatter
     out_flat = out.T.reshape(-1) if out.flags.f_contiguous else None
-    if refresh:
-        prec, _ = precision(sigma)
-        prec_mu = prec @ mu
-        groups = data.patterns.groups
-        current = (-1, -1)
-        cond = np.empty(0)
-    for blk in data.blocks:
-        block = data.work[blk.start : blk.stop]
-        if refresh:
-            if (blk.group, blk.pat_start) != current:
-                current = (blk.group, blk.pat_start)
-                cond_t = chunk_conditional(prec, groups[blk.group].miss[blk.pat_start : blk.pat_stop])[0]
-                cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
-            update_block(block, blk, cond, prec, prec_mu)
+
+    def write(blk: Block) -> None:
         miss = blk.cols
-        z = np.take(block.reshape(-1), blk.flat)
+        z = np.take(data.work[blk.start : blk.stop].reshape(-1), blk.flat)
         z *= np.take(scaling.scale, miss)
         z += np.take(scaling.center, miss)
         if out_flat is None:
@@ -381,6 +349,18 @@ def fill_missing(
             pos = miss.astype(np.intp) * n
             pos += inc[blk.start : blk.stop, None]
             np.put(out_flat, pos, z)
+
+    if not refresh:
+        for blk in data.blocks:
+            write(blk)
+        return
+    prec, _ = precision(sigma)
+    prec_mu = prec @ mu
+    for ch in iter_chunks(data.patterns, prec, data.chunks):
+        for blk in data.blocks[ch.spec.block_start : ch.spec.block_stop]:
+            # complete the block, then write it while it is in cache
+            update_block(data.work[blk.start : blk.stop], blk, ch.cond, prec, prec_mu)
+            write(blk)
 
 
 def conditional_variances(
@@ -395,12 +375,11 @@ def conditional_variances(
     ``cond_diag`` (per group, the (G, m) diagonals of ``C_M`` at ``sigma``, as an E-step
     at ``sigma`` returns them) saves recomputing the pattern blocks.
     """
-    prec = precision(sigma)[0] if cond_diag is None else None
-    for gi, group in enumerate(patterns.groups):
-        if cond_diag is None:
-            cond, _ = conditional_blocks(prec, group)  # type: ignore[arg-type]
-            cdiag = np.diagonal(cond, axis1=1, axis2=2)
-        else:
-            cdiag = cond_diag[gi]
+    if cond_diag is None:
+        diags: list[list[np.ndarray]] = [[] for _ in patterns.groups]
+        for ch in iter_chunks(patterns, precision(sigma)[0]):
+            diags[ch.spec.group].append(np.diagonal(ch.cond, axis1=1, axis2=2))
+        cond_diag = tuple(np.concatenate(d) for d in diags)
+    for group, cdiag in zip(patterns.groups, cond_diag):
         miss = group.miss[group.row_pattern]
         out[group.rows[:, None], miss] = scale[miss] ** 2 * cdiag[group.row_pattern]

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._gaussian.patterns import Patterns
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, run_em, standardise
-from imputer.mvn._patterns import Patterns
 from imputer.mvn._validate import check_options, prepare
 from imputer.mvn.result import ImputeResult
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imputer.mvn._kernels import Infeasible, spd_inverse_batch
-from imputer.mvn._patterns import build_patterns
+from imputer._gaussian.linalg import Infeasible, spd_inverse_batch
+from imputer._gaussian.patterns import build_patterns
 
 
 @pytest.mark.parametrize(("n", "p", "rate"), [(500, 6, 0.3), (300, 70, 0.05), (200, 3, 0.0), (100, 4, 1.0)])
