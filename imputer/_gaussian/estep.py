@@ -161,6 +161,7 @@ def _estep(
     cond_sum = np.zeros(p * p)
     s1_flat = np.zeros(p)
     s2_flat = np.zeros(p * p)
+    y_flat = np.zeros(p * p)
     cols_p = np.arange(p)
     for ch in iter_chunks(data.patterns, prec, data.chunks):
         spec = ch.spec
@@ -175,7 +176,7 @@ def _estep(
             s1_flat += np.bincount(ch.miss.reshape(-1), weights=u.reshape(-1), minlength=p)
             pos = ch.miss[:, :, None] * p + cols_p
             s2_flat += np.bincount(pos.reshape(-1), weights=X.reshape(-1), minlength=p * p)
-            cweights += Y.transpose(1, 2, 0)
+            y_flat += np.bincount(ch.cells.reshape(-1), weights=Y.transpose(1, 2, 0).reshape(-1), minlength=p * p)
         cond_sum += np.bincount(ch.cells.reshape(-1), weights=cweights.reshape(-1), minlength=p * p)
         if skip_rows:
             continue
@@ -192,7 +193,7 @@ def _estep(
     if dense:
         cross = s2_flat.reshape(p, p)
         s1 += data.s1_dense + s1_flat
-        s2 += data.s2_dense + cross + cross.T
+        s2 += data.s2_dense + cross + cross.T + y_flat.reshape(p, p)
     return SufficientStats(
         weight=total_w,
         cov_weight=total_v,
