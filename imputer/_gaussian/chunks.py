@@ -37,7 +37,7 @@ from imputer._gaussian.layout import Block, ChunkSpec, chunk_specs
 from imputer._gaussian.linalg import cholesky_batch, chunk_conditional
 from imputer._gaussian.patterns import Patterns
 
-__all__ = ["Chunk", "iter_chunks", "update_block"]
+__all__ = ["Chunk", "cond_diagonals", "iter_chunks", "update_block"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,14 @@ def iter_chunks(
             logdet=logdet,
             chol=cholesky_batch(cond) if factor else None,
         )
+
+
+def cond_diagonals(patterns: Patterns, prec: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per pattern group, the diagonals of every ``C_M``: a tuple of ``(G, m)`` arrays."""
+    diags: list[list[np.ndarray]] = [[] for _ in patterns.groups]
+    for ch in iter_chunks(patterns, prec):
+        diags[ch.spec.group].append(np.diagonal(ch.cond, axis1=1, axis2=2))
+    return tuple(np.concatenate(d) for d in diags)
 
 
 def update_block(block: np.ndarray, blk: Block, cond: np.ndarray, prec: np.ndarray, prec_mu: np.ndarray) -> None:

@@ -75,3 +75,9 @@ class SufficientStats:
             cond=self.cond + other.cond,
             entropy=self.entropy + other.entropy,
         )
+
+    def __radd__(self, other: object) -> SufficientStats:
+        """``0 + stats`` is ``stats``, so that ``sum(parts)`` works."""
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        return NotImplemented

@@ -31,7 +31,7 @@ import numpy as np
 
 from imputer._squarem import squarem
 from imputer._threads import single_blas_thread
-from imputer._gaussian.chunks import iter_chunks, update_block
+from imputer._gaussian.chunks import cond_diagonals, iter_chunks, update_block
 from imputer._gaussian.layout import Block, StandardData, assemble
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.patterns import Patterns, build_patterns
@@ -99,7 +99,9 @@ class FitOutcome:
     cond_diag: tuple[np.ndarray, ...] = ()
 
 
-def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling) -> StandardData:
+def standardise(
+    mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling, *, keep_complete: bool = False
+) -> StandardData:
     """Build :class:`StandardData` from column vectors (NaN = missing) and the scaling.
 
     Parameters
@@ -110,6 +112,9 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
         Column values in original units (NaN where missing).
     scaling : Scaling
         ``z = (x - center) / scale``.
+    keep_complete : bool, default False
+        Keep the complete rows in the layout (weighted E-steps, per-row functions and
+        draws need them; the EM fit does not, and saves their memory).
     """
     patterns: Patterns = build_patterns(mask)
     p = len(values)
@@ -140,8 +145,9 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
         zc /= scaling.scale[j]
     s1 = np.ones(comp.size) @ z_comp
     s2 = z_comp.T @ z_comp
+    complete = np.ascontiguousarray(z_comp) if keep_complete else None
     del z_comp
-    return assemble(patterns, work, s1, s2)
+    return assemble(patterns, work, s1, s2, complete)
 
 
 def min_corr_eig(sigma: np.ndarray) -> float:
@@ -376,10 +382,7 @@ def conditional_variances(
     at ``sigma`` returns them) saves recomputing the pattern blocks.
     """
     if cond_diag is None:
-        diags: list[list[np.ndarray]] = [[] for _ in patterns.groups]
-        for ch in iter_chunks(patterns, precision(sigma)[0]):
-            diags[ch.spec.group].append(np.diagonal(ch.cond, axis1=1, axis2=2))
-        cond_diag = tuple(np.concatenate(d) for d in diags)
+        cond_diag = cond_diagonals(patterns, precision(sigma)[0])
     for group, cdiag in zip(patterns.groups, cond_diag):
         miss = group.miss[group.row_pattern]
         out[group.rows[:, None], miss] = scale[miss] ** 2 * cdiag[group.row_pattern]

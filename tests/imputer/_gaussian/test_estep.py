@@ -90,3 +90,10 @@ def test_not_positive_definite_is_infeasible(ref) -> None:
     case = ref.make_case("small")
     with pytest.raises(Infeasible):
         estep(build_layout(case.x), case.mean, -case.cov)
+
+
+def test_sum_of_parts(ref) -> None:
+    """``sum(parts)`` starts from 0: the statistics of three row splits add to those of all rows."""
+    case = ref.make_case("medium")
+    parts = [estep(build_layout(case.x[k::3]), case.mean, case.cov) for k in range(3)]
+    ref.assert_stats(sum(parts), estep(build_layout(case.x), case.mean, case.cov), rtol=1e-10)
