@@ -172,7 +172,8 @@ def _estep(
             diags[spec.group].append(np.diagonal(ch.cond_t).copy())  # (g, m)
         skip_rows = dense and spec.dense
         if skip_rows:
-            u, X, Y = _dense_chunk(ch.cond, ch.miss, prec, prec_mu, cw, data.dense[spec.group], spec.pat_start, spec.pat_stop)
+            dstats = data.dense[spec.group]
+            u, X, Y = _dense_chunk(ch.cond, ch.miss, prec, prec_mu, cw, dstats, spec.pat_start, spec.pat_stop)
             s1_flat += np.bincount(ch.miss.reshape(-1), weights=u.reshape(-1), minlength=p)
             pos = ch.miss[:, :, None] * p + cols_p
             s2_flat += np.bincount(pos.reshape(-1), weights=X.reshape(-1), minlength=p * p)

@@ -64,7 +64,8 @@ def naive_row(row: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.nd
 def naive_stats(x: np.ndarray, mean: np.ndarray, cov: np.ndarray, w: np.ndarray, v: np.ndarray) -> dict:
     """Weighted E-step sums, one row at a time (the formulas of imputer/_gaussian/stats.py)."""
     p = x.shape[1]
-    out = {"weight": 0.0, "cov_weight": 0.0, "s1": np.zeros(p), "s2": np.zeros((p, p)), "cond": np.zeros((p, p)), "entropy": 0.0}
+    out = {"weight": 0.0, "cov_weight": 0.0, "entropy": 0.0}
+    out.update(s1=np.zeros(p), s2=np.zeros((p, p)), cond=np.zeros((p, p)))
     for row, wi, vi in zip(x, w, v):
         zhat, c, logdet = naive_row(row, mean, cov)
         m = int(np.isnan(row).sum())
