@@ -48,7 +48,7 @@ from benchmarks._datasets import count_patterns, mar_mvn  # noqa: E402
 from benchmarks._timing import machine, timed  # noqa: E402
 from benchmarks._rscript import have_r, run_amelia  # noqa: E402
 import imputer  # noqa: E402
-from imputer.mvn import _fit, _kernels  # noqa: E402
+from imputer.mvn import _emmap, _fit  # noqa: E402
 from imputer.mvn.api import _scaling  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def crossprod_seconds(df: pd.DataFrame, repeats: int = 20) -> float:
 def em_eval_seconds(df: pd.DataFrame, repeats: int = 10) -> float:
     """Median time of one EM evaluation (E-step + M-step) on the prepared data, at the MLE.
 
-    The E-step is the EM map's (``rows=False``: frequent patterns summed per pattern), as
+    The EM map (:func:`imputer.mvn._emmap.em_update`: frequent patterns summed per pattern), as
     inside :func:`imputer.impute`'s iterations.
     """
     res = imputer.impute(df)
@@ -84,8 +84,7 @@ def em_eval_seconds(df: pd.DataFrame, repeats: int = 10) -> float:
         data = _fit.standardise(mask, values, scaling)
 
         def one() -> None:
-            stats = _kernels.estep(data, mu, sigma, 0.0, rows=False)
-            _kernels.mstep(data, mu, stats, 0.0)
+            _emmap.em_update(data, mu, sigma, 0.0)
 
         return timed(one, repeats)[0]
 

@@ -18,17 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer._threads import single_blas_thread
-from imputer.mvn._kernels import (
-    StandardData,
-    chunk_conditional,
-    conditional_blocks,
-    dense_pattern_counts,
-    dense_statistics,
-    precision,
-    prepare_blocks,
-    update_block,
-)
-from imputer.mvn._patterns import Patterns, build_patterns
+from imputer._gaussian.chunks import cond_diagonals, iter_chunks, update_block
+from imputer._gaussian.layout import Block, StandardData, assemble
+from imputer._gaussian.linalg import precision
+from imputer._gaussian.patterns import Patterns, build_patterns
 
 __all__ = [
     "SINGULAR_EIG",
@@ -75,7 +68,9 @@ class Scaling:
         return ll, ll - ridge * float(np.sum(log_s))
 
 
-def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling) -> StandardData:
+def standardise(
+    mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling, *, keep_complete: bool = False
+) -> StandardData:
     """Build :class:`StandardData` from column vectors (NaN = missing) and the scaling.
 
     Parameters
@@ -86,6 +81,9 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
         Column values in original units (NaN where missing).
     scaling : Scaling
         ``z = (x - center) / scale``.
+    keep_complete : bool, default False
+        Keep the complete rows in the layout (weighted E-steps, per-row functions and
+        draws need them; the EM fit does not, and saves their memory).
     """
     patterns: Patterns = build_patterns(mask)
     p = len(values)
@@ -116,19 +114,9 @@ def standardise(mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scali
         zc /= scaling.scale[j]
     s1 = np.ones(comp.size) @ z_comp
     s2 = z_comp.T @ z_comp
+    complete = np.ascontiguousarray(z_comp) if keep_complete else None
     del z_comp
-    n_dense = dense_pattern_counts(patterns)
-    dense = dense_statistics(work, patterns, n_dense) if any(n_dense) else ()
-    return StandardData(
-        patterns=patterns,
-        work=work,
-        blocks=prepare_blocks(patterns, n_dense),
-        s1_complete=s1,
-        s2_complete=s2,
-        dense=dense,
-        s1_dense=sum((d.t.sum(axis=0) for d in dense), np.zeros(p)),
-        s2_dense=sum((d.T.sum(axis=0) for d in dense), np.zeros((p, p))),
-    )
+    return assemble(patterns, work, s1, s2, complete)
 
 
 def min_corr_eig(sigma: np.ndarray) -> float:
@@ -209,22 +197,10 @@ def fill_missing(
     # ``out`` is Fortran-ordered: cell (i, j) is element ``j * n + i`` of the flat view of
     # ``out.T``, so each block's missing cells are written by one 1-D scatter
     out_flat = out.T.reshape(-1) if out.flags.f_contiguous else None
-    if refresh:
-        prec, _ = precision(sigma)
-        prec_mu = prec @ mu
-        groups = data.patterns.groups
-        current = (-1, -1)
-        cond = np.empty(0)
-    for blk in data.blocks:
-        block = data.work[blk.start : blk.stop]
-        if refresh:
-            if (blk.group, blk.pat_start) != current:
-                current = (blk.group, blk.pat_start)
-                cond_t = chunk_conditional(prec, groups[blk.group].miss[blk.pat_start : blk.pat_stop])[0]
-                cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
-            update_block(block, blk, cond, prec, prec_mu)
+
+    def write(blk: Block) -> None:
         miss = blk.cols
-        z = np.take(block.reshape(-1), blk.flat)
+        z = np.take(data.work[blk.start : blk.stop].reshape(-1), blk.flat)
         z *= np.take(scaling.scale, miss)
         z += np.take(scaling.center, miss)
         if out_flat is None:
@@ -233,6 +209,18 @@ def fill_missing(
             pos = miss.astype(np.intp) * n
             pos += inc[blk.start : blk.stop, None]
             np.put(out_flat, pos, z)
+
+    if not refresh:
+        for blk in data.blocks:
+            write(blk)
+        return
+    prec, _ = precision(sigma)
+    prec_mu = prec @ mu
+    for ch in iter_chunks(data.patterns, prec, data.chunks):
+        for blk in data.blocks[ch.spec.block_start : ch.spec.block_stop]:
+            # complete the block, then write it while it is in cache
+            update_block(data.work[blk.start : blk.stop], blk, ch.cond, prec, prec_mu)
+            write(blk)
 
 
 def conditional_variances(
@@ -247,12 +235,8 @@ def conditional_variances(
     ``cond_diag`` (per group, the (G, m) diagonals of ``C_M`` at ``sigma``, as an E-step
     at ``sigma`` returns them) saves recomputing the pattern blocks.
     """
-    prec = precision(sigma)[0] if cond_diag is None else None
-    for gi, group in enumerate(patterns.groups):
-        if cond_diag is None:
-            cond, _ = conditional_blocks(prec, group)  # type: ignore[arg-type]
-            cdiag = np.diagonal(cond, axis1=1, axis2=2)
-        else:
-            cdiag = cond_diag[gi]
+    if cond_diag is None:
+        cond_diag = cond_diagonals(patterns, precision(sigma)[0])
+    for group, cdiag in zip(patterns.groups, cond_diag):
         miss = group.miss[group.row_pattern]
         out[group.rows[:, None], miss] = scale[miss] ** 2 * cdiag[group.row_pattern]

@@ -3,7 +3,7 @@ r"""The multivariate normal as an EM problem (:class:`MVNProblem`) and its fit (
 Packed parameter: ``x = (mu, vech(Sigma))``, the mean then the lower triangle of the
 covariance row by row, shape ``(p + p(p+1)/2,)``, in the engine's standardised units
 (:mod:`imputer.mvn._fit`). The EM map ``F`` is one E-step at ``(mu, Sigma)`` (expected
-sufficient statistics and the objective) followed by the M-step (:mod:`imputer.mvn._kernels`);
+sufficient statistics and the objective) followed by the M-step (:func:`imputer.mvn._emmap.em_update`);
 the objective is the observed-data log-likelihood, minus the ridge penalty when
 ``ridge > 0`` (a log-posterior).
 
@@ -38,7 +38,9 @@ import numpy as np
 from imputer._em import EMTrace, TraceFields, run_em
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
-from imputer.mvn._kernels import EStep, Infeasible, StandardData, estep, mstep
+from imputer._gaussian.layout import StandardData
+from imputer._gaussian.linalg import Infeasible
+from imputer.mvn._emmap import Evaluation, em_update, evaluate
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
 
@@ -124,19 +126,18 @@ class MVNProblem:
         if min_corr_eig(sigma) < SINGULAR_EIG:
             return x, -np.inf
         # The E- and M-step of the EM map: the one place the engine's kernels are called
-        # for it. Frequent patterns are summed per pattern (rows=False).
+        # for it (frequent patterns are summed per pattern).
         try:
-            stats = estep(self.data, mu, sigma, self.ridge, rows=False)
+            upd = em_update(self.data, mu, sigma, self.ridge)
         except Infeasible:
             return x, -np.inf
-        mu_new, sigma_new = mstep(self.data, mu, stats, self.ridge)
-        if min_corr_eig(sigma_new) < SINGULAR_EIG:
+        if min_corr_eig(upd.sigma) < SINGULAR_EIG:
             # an EM update from a valid point is (numerically) singular: the likelihood
             # increases toward a singular covariance
-            return None, stats.objective
-        return self.pack((mu_new, sigma_new)), stats.objective
+            return None, upd.objective
+        return self.pack((upd.mu, upd.sigma)), upd.objective
 
-    def evaluate(self, params: MeanCov) -> EStep | None:
+    def evaluate(self, params: MeanCov) -> Evaluation | None:
         """Full E-step at ``params`` (None if infeasible): objective, log-likelihood, ``cond_diag``.
 
         Unlike :meth:`step` it completes every incomplete row of ``data.work`` with its
@@ -146,7 +147,7 @@ class MVNProblem:
         if min_corr_eig(params.sigma) < SINGULAR_EIG:
             return None
         try:
-            return estep(self.data, params.mu, params.sigma, self.ridge)
+            return evaluate(self.data, params.mu, params.sigma, self.ridge)
         except Infeasible:
             return None
 

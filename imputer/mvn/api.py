@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._gaussian.patterns import Patterns
 from imputer.errors import ImputerValueError
 from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
-from imputer.mvn._patterns import Patterns
 from imputer.mvn._problem import fit_mvn, warn_if_unreliable
 from imputer.mvn._validate import check_options, check_rows, prepare
 from imputer.mvn.result import ImputeResult

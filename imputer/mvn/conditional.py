@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ImputerValueError
 from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
-from imputer.mvn._kernels import Infeasible
 
 __all__ = ["fill_conditional"]
 

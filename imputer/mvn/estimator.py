@@ -35,12 +35,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._gaussian.linalg import Infeasible
+from imputer._gaussian.patterns import build_patterns
 from imputer.columns import is_modelled
 from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
-from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
+from imputer.mvn._fit import (
+    Scaling,
+    blas_threads,
+    conditional_variances,
+    fill_missing,
+    standardise,
+)
 from imputer.mvn._problem import fit_mvn, warn_if_unreliable
-from imputer.mvn._kernels import Infeasible
-from imputer.mvn._patterns import build_patterns
 from imputer.mvn._validate import check_column, check_options, check_rows
 from imputer.mvn.api import _scaling
 from imputer.options import MVN_OPTIONS

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from imputer._em import run_em
+from imputer._gaussian.layout import StandardData
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, standardise, start_values
-from imputer.mvn._kernels import StandardData
 from imputer.mvn._problem import MeanCov, MVNProblem, fit_mvn
 from imputer.mvn.api import _scaling
 

@@ -42,7 +42,7 @@ def _sd_units(mean: np.ndarray, cov: np.ndarray, ref_mean: np.ndarray, ref_cov: 
 
 
 def ridge_prior(lam: float, values: np.ndarray):  # type: ignore[no-untyped-def]
-    """The engine's documented ridge prior (imputer/mvn/_kernels.py, _fit.py), original units.
+    """The engine's documented ridge prior (imputer/_gaussian/objective.py, imputer/mvn/_fit.py), original units.
 
     ``log p(Sigma) = -(lam/2) [log|Sigma| + tr(Sigma^{-1} D)]`` (flat on ``mu``), with
     ``D = diag(s_j^2)``, ``s_j`` the standard deviation (divisor ``n_j``) of column ``j``'s

@@ -1,12 +1,11 @@
-"""Pattern grouping and the small batched kernels, against direct computations."""
+"""Pattern grouping, against direct computations."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from imputer.mvn._kernels import Infeasible, spd_inverse_batch
-from imputer.mvn._patterns import build_patterns
+from imputer._gaussian.patterns import build_patterns
 
 
 @pytest.mark.parametrize(("n", "p", "rate"), [(500, 6, 0.3), (300, 70, 0.05), (200, 3, 0.0), (100, 4, 1.0)])
@@ -45,17 +44,3 @@ def test_wide_masks_use_the_same_grouping() -> None:
     for ga, gb in zip(a.groups, b.groups):
         assert np.array_equal(np.sort(ga.rows), np.sort(gb.rows))
         assert np.array_equal(np.sort(ga.miss + 70, axis=0), np.sort(gb.miss, axis=0))
-
-
-@pytest.mark.parametrize("m", [1, 2, 3, 7, 12, 25])
-def test_spd_inverse_batch(m) -> None:
-    rng = np.random.default_rng(m)
-    a = rng.normal(size=(30, m, m + 2))
-    mats = a @ a.transpose(0, 2, 1)
-    inv, logdet = spd_inverse_batch(mats)
-    np.testing.assert_allclose(inv, np.linalg.inv(mats), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(logdet, np.linalg.slogdet(mats)[1], rtol=1e-12, atol=1e-12)
-    bad = mats.copy()
-    bad[4] = -np.eye(m)
-    with pytest.raises(Infeasible):
-        spd_inverse_batch(bad)

@@ -1,0 +1,165 @@
+r"""The one loop over chunks of missingness patterns (private; clean input assumed).
+
+Under ``z ~ N_p(mu, Sigma)`` with precision ``Lambda = Sigma^{-1}``, a row with missing
+set ``M`` and observed set ``O`` has
+
+.. math::
+
+    z_M \mid z_O \sim N\big(\mu_M - C_M \Lambda_{MO}(z_O - \mu_O),\; C_M\big),
+    \qquad C_M = (\Lambda_{MM})^{-1}.
+
+:func:`iter_chunks` walks the pattern chunks of a layout (:mod:`imputer._gaussian.layout`)
+and yields, per chunk, everything the E-step, filling, conditional variances, per-row
+densities and draws need: ``C_M`` (pattern-major and batch-last), ``log|C_M|``, the row
+counts, and the lower Cholesky factor of ``C_M`` when asked (for draws). Only one
+chunk's blocks exist at a time, so they stay in cache while its rows are processed.
+
+:func:`update_block` writes conditional means into rows in *update form*: with
+``y = Lambda (w - mu)`` for the row ``w`` as it is (any values in its missing cells),
+``y_M = Lambda_{MO}(z_O - mu_O) + Lambda_{MM}(w_M - mu_M)``, so
+
+.. math::
+
+    \hat z_M = w_M - C_M y_M = \mu_M - C_M \Lambda_{MO}(z_O - \mu_O)
+
+exactly. Per block of rows this is one dense ``p x p`` by ``p x r`` product, one
+``m x m`` product per row and one gather/scatter of the missing cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from imputer._gaussian.layout import Block, ChunkSpec, chunk_specs
+from imputer._gaussian.linalg import cholesky_batch, chunk_conditional
+from imputer._gaussian.patterns import Patterns
+
+__all__ = ["Chunk", "cond_diagonals", "iter_chunks", "update_block"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The conditional blocks of a chunk of ``g`` patterns with ``m`` missing cells each.
+
+    Attributes
+    ----------
+    spec : ChunkSpec
+        Which group, patterns and row blocks.
+    miss : ndarray of intp, shape (g, m)
+        Missing columns of each pattern.
+    counts : ndarray of float, shape (g,)
+        Rows per pattern.
+    cond : ndarray, shape (g, m, m), C order
+        ``C_M`` per pattern.
+    cond_t : ndarray, shape (m, m, g)
+        The same, batch-last.
+    cells : ndarray of intp, shape (m, m, g)
+        Flat position ``j * p + k`` in a ``p x p`` matrix of every element of ``cond_t``.
+    logdet : ndarray, shape (g,)
+        ``log|C_M|``.
+    chol : ndarray, shape (g, m, m), or None
+        Lower Cholesky factor of ``C_M`` (when asked for).
+    """
+
+    spec: ChunkSpec
+    miss: np.ndarray
+    counts: np.ndarray
+    cond: np.ndarray
+    cond_t: np.ndarray
+    cells: np.ndarray
+    logdet: np.ndarray
+    chol: np.ndarray | None = None
+
+    @property
+    def n_miss(self) -> int:
+        return int(self.miss.shape[1])
+
+
+def iter_chunks(
+    patterns: Patterns,
+    prec: np.ndarray,
+    specs: Sequence[ChunkSpec] | None = None,
+    *,
+    factor: bool = False,
+) -> Iterator[Chunk]:
+    """Yield the conditional blocks of every chunk of patterns, in layout order.
+
+    Parameters
+    ----------
+    patterns : Patterns
+        The missingness patterns.
+    prec : ndarray, shape (p, p)
+        ``Lambda = Sigma^{-1}``.
+    specs : sequence of ChunkSpec, optional
+        The chunks (a layout's ``chunks``, which also name their row blocks); default: the
+        chunks of :func:`~imputer._gaussian.layout.chunk_specs`, without row blocks.
+    factor : bool, default False
+        Also compute the Cholesky factor of every ``C_M``.
+
+    Yields
+    ------
+    Chunk
+
+    Raises
+    ------
+    Infeasible
+        A block ``Lambda_MM`` not numerically positive definite.
+    """
+    groups = patterns.groups
+    for spec in chunk_specs(patterns) if specs is None else specs:
+        group = groups[spec.group]
+        miss = group.miss[spec.pat_start : spec.pat_stop]
+        cond_t, logdet, cells = chunk_conditional(prec, miss)
+        cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
+        yield Chunk(
+            spec=spec,
+            miss=miss,
+            counts=group.counts[spec.pat_start : spec.pat_stop].astype(float),
+            cond=cond,
+            cond_t=cond_t,
+            cells=cells,
+            logdet=logdet,
+            chol=cholesky_batch(cond) if factor else None,
+        )
+
+
+def cond_diagonals(patterns: Patterns, prec: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per pattern group, the diagonals of every ``C_M``: a tuple of ``(G, m)`` arrays."""
+    diags: list[list[np.ndarray]] = [[] for _ in patterns.groups]
+    for ch in iter_chunks(patterns, prec):
+        diags[ch.spec.group].append(np.diagonal(ch.cond, axis1=1, axis2=2))
+    return tuple(np.concatenate(d) for d in diags)
+
+
+def update_block(block: np.ndarray, blk: Block, cond: np.ndarray, prec: np.ndarray, prec_mu: np.ndarray) -> None:
+    """Overwrite the missing cells of a block of rows with their conditional means.
+
+    Update form (module docstring): ``zhat_M = w_M - C_M (Lambda w - Lambda mu)_M`` with
+    ``w`` the rows as they are.
+
+    Parameters
+    ----------
+    block : ndarray, shape (r, p), C order, modified in place
+        Rows that all have ``m`` missing cells.
+    blk : Block
+        Its indices.
+    cond : ndarray, shape (g, m, m)
+        ``C_M`` of every pattern of the block's chunk.
+    prec : ndarray, shape (p, p)
+        ``Lambda``.
+    prec_mu : ndarray, shape (p,)
+        ``Lambda mu``.
+    """
+    flat_block = block.reshape(-1)
+    # (Lambda (w - mu))_M for every row, from the transposed product (faster for tall
+    # blocks); np.take is 1.3-3x faster than fancy indexing for these gathers
+    lam = np.take((prec @ block.T).reshape(-1), blk.flat_t)
+    lam -= np.take(prec_mu, blk.cols)
+    if cond.shape[1] == 1:
+        step = np.take(cond[:, 0, :], blk.loc, axis=0) * lam
+    else:
+        step = np.einsum("rjk,rk->rj", np.take(cond, blk.loc, axis=0), lam)
+    flat_block[blk.flat] = np.take(flat_block, blk.flat) - step

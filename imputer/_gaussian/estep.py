@@ -1,0 +1,205 @@
+r"""The Gaussian E-step: :class:`~imputer._gaussian.stats.SufficientStats` at ``(mu, Sigma)``.
+
+Over the pattern chunks of the layout (:func:`~imputer._gaussian.chunks.iter_chunks`),
+each incomplete row is completed in the work array by its conditional mean (update
+form) and enters ``s_1``, ``S_2``; each pattern enters ``C`` and ``H`` once, weighted by
+its row count (or by the sum of its rows' ``v_i``). The complete rows enter through
+their constant sums (unweighted) or row by row (weighted).
+
+*Dense-pattern shortcut* (unweighted only). For a frequent pattern, with ``v`` a row with
+0 in its missing cells, the completed row is affine in ``v``: ``zhat_M = a - K v`` with
+``K = C_M Lambda_{M.}`` and ``a = C_M (Lambda mu)_M``. Over its ``c`` rows, with the
+constant ``t = sum v`` and ``T = sum v v'`` (:class:`~imputer._gaussian.layout.DenseStats`),
+
+.. math::
+
+    \sum \hat z_M = c a - K t, \quad
+    \sum \hat z_M v^\top = a t^\top - K T, \quad
+    \sum \hat z_M \hat z_M^\top = c a a^\top - a (Kt)^\top - (Kt) a^\top + K T K^\top,
+
+at cost ``O(m p^2)`` per pattern instead of ``O(p^2)`` per row; those rows are then not
+completed in the work array. The statistics are the same up to rounding.
+
+No prior and no log-likelihood here: both are functions of the statistics
+(:mod:`imputer._gaussian.objective`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imputer._gaussian.chunks import iter_chunks, update_block
+from imputer._gaussian.layout import DenseStats, StandardData
+from imputer._gaussian.linalg import precision
+from imputer._gaussian.stats import SufficientStats
+from imputer._util import LOG_2PI
+
+__all__ = ["estep", "estep_diagonals"]
+
+
+def _dense_chunk(
+    cond: np.ndarray,
+    miss: np.ndarray,
+    prec: np.ndarray,
+    prec_mu: np.ndarray,
+    counts: np.ndarray,
+    stats: DenseStats,
+    pa: int,
+    pb: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pattern-level sums over the rows of a chunk of frequent patterns (module docstring).
+
+    ``cond`` holds ``C_M`` (shape ``(g, m, m)``), ``miss`` the missing columns and
+    ``counts`` the row counts ``c`` of patterns ``pa:pb`` of the group whose frequent
+    patterns ``stats`` describes. Returns ``(u, X, Y)``, shapes ``(g, m)``, ``(g, m, p)``,
+    ``(g, m, m)``: ``sum zhat_M``, ``sum zhat_M v'``, ``sum zhat_M zhat_M'`` per pattern.
+    """
+    t, T = stats.t[pa:pb], stats.T[pa:pb]
+    K = cond @ prec[miss]
+    a = np.einsum("gjk,gk->gj", cond, prec_mu[miss])
+    Kt = np.einsum("gjq,gq->gj", K, t)
+    KT = K @ T
+    u = counts[:, None] * a - Kt
+    X = a[:, :, None] * t[:, None, :] - KT
+    aK = a[:, :, None] * Kt[:, None, :]
+    Y = counts[:, None, None] * a[:, :, None] * a[:, None, :] - aK - aK.transpose(0, 2, 1) + KT @ K.transpose(0, 2, 1)
+    return u, X, Y
+
+
+def estep(
+    data: StandardData,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    weights: np.ndarray | None = None,
+    cov_weights: np.ndarray | None = None,
+    *,
+    shortcut: bool = True,
+    prec: tuple[np.ndarray, float] | None = None,
+) -> SufficientStats:
+    """E-step statistics at ``(mean, cov)``; completes the rows in ``data.work``.
+
+    Parameters
+    ----------
+    data : StandardData
+        The layout; its work array receives the conditional means (except, with the
+        shortcut, the rows of frequent patterns).
+    mean : ndarray, shape (p,)
+    cov : ndarray, shape (p, p)
+    weights : ndarray, shape (n,), optional
+        ``w_i`` on the mean-product terms (original row order); default 1. Weighted
+        statistics need the layout's complete rows.
+    cov_weights : ndarray, shape (n,), optional
+        ``v_i`` on the conditional-covariance terms; default ``weights``.
+    shortcut : bool, default True
+        Sum frequent patterns per pattern (only when unweighted).
+    prec : (ndarray (p, p), float), optional
+        ``(Sigma^-1, log|Sigma|)`` if already computed.
+
+    Returns
+    -------
+    SufficientStats
+
+    Raises
+    ------
+    Infeasible
+        ``cov`` (or a block of its inverse) not numerically positive definite.
+    """
+    return _estep(data, mean, cov, weights, cov_weights, shortcut, prec, None)
+
+
+def estep_diagonals(
+    data: StandardData,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    *,
+    shortcut: bool = True,
+    prec: tuple[np.ndarray, float] | None = None,
+) -> tuple[SufficientStats, tuple[np.ndarray, ...]]:
+    """:func:`estep` (unweighted) and, per pattern group, the ``(G, m)`` diagonals of ``C_M``."""
+    diags: list[list[np.ndarray]] = [[] for _ in data.patterns.groups]
+    stats = _estep(data, mean, cov, None, None, shortcut, prec, diags)
+    return stats, tuple(np.concatenate(d) for d in diags)
+
+
+def _estep(
+    data: StandardData,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    weights: np.ndarray | None,
+    cov_weights: np.ndarray | None,
+    shortcut: bool,
+    prec_pair: tuple[np.ndarray, float] | None,
+    diags: list[list[np.ndarray]] | None,
+) -> SufficientStats:
+    p = data.p
+    prec = (prec_pair or precision(cov))[0]
+    prec_mu = prec @ mean
+    groups = data.patterns.groups
+    weighted = weights is not None
+    if weighted:
+        w = np.asarray(weights, dtype=float)
+        v = w if cov_weights is None else np.asarray(cov_weights, dtype=float)
+        inc = data.patterns.incomplete_rows
+        w_inc = w[inc]
+        v_inc = w_inc if cov_weights is None else v[inc]
+        # per pattern, the sum of its rows' v (rows of a group are in work order)
+        v_pat = [
+            np.bincount(g.row_pattern, weights=v_inc[g.offset : g.offset + g.n_rows], minlength=g.n_patterns)
+            for g in groups
+        ]
+        zc = data.complete_rows()
+        wc = w[data.patterns.complete_rows]
+        s1 = wc @ zc
+        s2 = (zc.T * wc) @ zc
+        total_w, total_v = float(w.sum()), float(v.sum())
+    else:
+        s1 = data.s1_complete.copy()
+        s2 = data.s2_complete.copy()
+        total_w = total_v = float(data.n)
+    dense = shortcut and not weighted and bool(data.dense)
+    entropy = 0.0
+    cond_sum = np.zeros(p * p)
+    s1_flat = np.zeros(p)
+    s2_flat = np.zeros(p * p)
+    y_flat = np.zeros(p * p)
+    cols_p = np.arange(p)
+    for ch in iter_chunks(data.patterns, prec, data.chunks):
+        spec = ch.spec
+        cw = v_pat[spec.group][spec.pat_start : spec.pat_stop] if weighted else ch.counts
+        entropy += float(cw @ (ch.n_miss * (LOG_2PI + 1.0) + ch.logdet))
+        cweights = ch.cond_t * cw
+        if diags is not None:
+            diags[spec.group].append(np.diagonal(ch.cond_t).copy())  # (g, m)
+        skip_rows = dense and spec.dense
+        if skip_rows:
+            dstats = data.dense[spec.group]
+            u, X, Y = _dense_chunk(ch.cond, ch.miss, prec, prec_mu, cw, dstats, spec.pat_start, spec.pat_stop)
+            s1_flat += np.bincount(ch.miss.reshape(-1), weights=u.reshape(-1), minlength=p)
+            pos = ch.miss[:, :, None] * p + cols_p
+            s2_flat += np.bincount(pos.reshape(-1), weights=X.reshape(-1), minlength=p * p)
+            y_flat += np.bincount(ch.cells.reshape(-1), weights=Y.transpose(1, 2, 0).reshape(-1), minlength=p * p)
+        cond_sum += np.bincount(ch.cells.reshape(-1), weights=cweights.reshape(-1), minlength=p * p)
+        if skip_rows:
+            continue
+        for blk in data.blocks[spec.block_start : spec.block_stop]:
+            block = data.work[blk.start : blk.stop]
+            update_block(block, blk, ch.cond, prec, prec_mu)
+            if weighted:
+                wb = w_inc[blk.start : blk.stop]
+                s1 += wb @ block
+                s2 += (block.T * wb) @ block
+            else:
+                s1 += np.ones(block.shape[0]) @ block
+                s2 += block.T @ block
+    if dense:
+        cross = s2_flat.reshape(p, p)
+        s1 += data.s1_dense + s1_flat
+        s2 += data.s2_dense + cross + cross.T + y_flat.reshape(p, p)
+    return SufficientStats(
+        weight=total_w,
+        cov_weight=total_v,
+        s1=s1,
+        s2=s2,
+        cond=cond_sum.reshape(p, p),
+        entropy=0.5 * entropy,
+    )

@@ -1,0 +1,107 @@
+r"""Log-likelihood, log-posterior and M-step from :class:`~imputer._gaussian.stats.SufficientStats`.
+
+With the expected scatter about ``mu``
+
+.. math::
+
+    A = \sum_i w_i(\hat z_i - \mu)(\hat z_i - \mu)^\top + C
+      = S_2 - s_1\mu^\top - \mu s_1^\top + W \mu\mu^\top + C,
+
+the observed-data log-likelihood follows from ``l(theta) = Q(theta | theta) + H(theta)``
+(expected complete-data log-likelihood plus the entropy of the missing cells given the
+observed ones), for equal weights ``w = v``:
+
+.. math::
+
+    \ell(\theta) = -\tfrac12\big[W p \log 2\pi + W \log|\Sigma| + \operatorname{tr}(\Lambda A)\big] + H
+                 = \sum_i w_i \log N(z_{i,O}; \mu_O, \Sigma_{OO})
+
+exactly (Schur complement: ``log|Sigma| = log|Sigma_OO| + log|C_M|``).
+
+The ridge prior (inverse-Wishart worth ``lambda`` pseudo-rows with scale ``D = I``, the
+engine's standardised units, flat prior on ``mu``) adds
+``-(lambda/2)[log|Sigma| + tr(Lambda)]`` (log-posterior up to a constant), and the
+M-step is its mode given the statistics:
+
+.. math::
+
+    \mu' = \mu + \frac{s_1 - W\mu}{W}, \qquad
+    \Sigma' = \frac{A - W (\mu' - \mu)(\mu' - \mu)^\top + \lambda I}{V + \lambda}.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imputer._gaussian.linalg import precision
+from imputer._gaussian.stats import SufficientStats
+from imputer._util import LOG_2PI
+
+__all__ = ["log_posterior", "loglik", "mstep", "ridge_penalty", "scatter_about"]
+
+
+def scatter_about(stats: SufficientStats, mean: np.ndarray) -> np.ndarray:
+    """``A``, the expected scatter about ``mean``, shape (p, p), symmetric."""
+    a = stats.s2 - np.outer(stats.s1, mean) - np.outer(mean, stats.s1) + stats.weight * np.outer(mean, mean) + stats.cond
+    return 0.5 * (a + a.T)
+
+
+def loglik(
+    stats: SufficientStats,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    *,
+    prec: tuple[np.ndarray, float] | None = None,
+    scatter: np.ndarray | None = None,
+) -> float:
+    """Observed-data log-likelihood at ``(mean, cov)`` from statistics computed there.
+
+    ``prec`` (``(Sigma^-1, log|Sigma|)``) and ``scatter`` (:func:`scatter_about`) may be
+    passed when already computed. Meaningful for ``weights == cov_weights``.
+    """
+    lam, logdet = prec or precision(cov)
+    a = scatter_about(stats, mean) if scatter is None else scatter
+    w = stats.weight
+    return -0.5 * (w * stats.p * LOG_2PI + w * logdet + float(np.sum(lam * a))) + stats.entropy
+
+
+def ridge_penalty(ridge: float, cov: np.ndarray, *, prec: tuple[np.ndarray, float] | None = None) -> float:
+    """``(lambda/2) [log|Sigma| + tr(Sigma^-1)]`` (0 when ``ridge`` is 0)."""
+    if ridge <= 0.0:
+        return 0.0
+    lam, logdet = prec or precision(cov)
+    return 0.5 * ridge * (logdet + float(np.trace(lam)))
+
+
+def log_posterior(
+    stats: SufficientStats,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    ridge: float,
+    *,
+    prec: tuple[np.ndarray, float] | None = None,
+    scatter: np.ndarray | None = None,
+) -> float:
+    """:func:`loglik` minus :func:`ridge_penalty` (the objective EM increases)."""
+    prec = prec or precision(cov)
+    return loglik(stats, mean, cov, prec=prec, scatter=scatter) - ridge_penalty(ridge, cov, prec=prec)
+
+
+def mstep(
+    stats: SufficientStats, mean: np.ndarray, ridge: float, *, scatter: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mode ``(mu', Sigma')`` given statistics computed at ``mean`` (``D = I``).
+
+    Returns
+    -------
+    mean : ndarray, shape (p,)
+    cov : ndarray, shape (p, p), symmetric
+    """
+    a = scatter_about(stats, mean) if scatter is None else scatter
+    w = stats.weight
+    delta = (stats.s1 - w * mean) / w
+    scat = a - w * np.outer(delta, delta)
+    if ridge > 0.0:
+        scat = scat + ridge * np.eye(stats.p)
+    sigma = scat / (stats.cov_weight + ridge)
+    return mean + delta, 0.5 * (sigma + sigma.T)

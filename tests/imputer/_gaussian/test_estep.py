@@ -1,0 +1,99 @@
+"""imputer._gaussian.estep: E-step statistics against row-by-row sums (conftest.naive_stats)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imputer._gaussian.estep import estep, estep_diagonals
+from imputer._gaussian.layout import build_layout
+from imputer._gaussian.linalg import Infeasible
+from imputer._gaussian.stats import SufficientStats
+
+
+@pytest.mark.parametrize("shortcut", [True, False])
+def test_unweighted_statistics_match_row_by_row(case, ref, shortcut) -> None:
+    data = build_layout(case.x)
+    stats = estep(data, case.mean, case.cov, shortcut=shortcut)
+    ones = np.ones(case.n)
+    ref.assert_stats(stats, ref.stats(case.x, case.mean, case.cov, ones, ones))
+
+
+@pytest.mark.parametrize("kind", ["same", "separate", "t"])
+def test_weighted_statistics_match_row_by_row(case, ref, kind) -> None:
+    """``same``: mixture-style ``w = v``; ``separate``: two weight vectors; ``t``: ``w = tau``, ``v = 1``."""
+    rng = np.random.default_rng(7)
+    w = rng.uniform(0.1, 2.0, case.n)
+    v = {"same": w, "separate": rng.uniform(0.1, 2.0, case.n), "t": np.ones(case.n)}[kind]
+    data = build_layout(case.x)
+    stats = estep(data, case.mean, case.cov, w, None if kind == "same" else v)
+    ref.assert_stats(stats, ref.stats(case.x, case.mean, case.cov, w, v))
+
+
+def test_unit_weights_equal_unweighted(case, ref) -> None:
+    data = build_layout(case.x)
+    plain = estep(data, case.mean, case.cov)
+    weighted = estep(data, case.mean, case.cov, np.ones(case.n), np.ones(case.n))
+    ref.assert_stats(weighted, plain, rtol=1e-11)
+
+
+def test_dense_shortcut_equals_row_path(ref) -> None:
+    case = ref.make_case("small")
+    data = build_layout(case.x)
+    assert data.dense and any(s.dense for s in data.chunks)  # the shortcut is exercised
+    ref.assert_stats(estep(data, case.mean, case.cov), estep(data, case.mean, case.cov, shortcut=False), rtol=1e-11)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_statistics_add_over_row_splits(case, ref, weighted) -> None:
+    rng = np.random.default_rng(11)
+    w = rng.uniform(0.1, 2.0, case.n) if weighted else None
+    v = rng.uniform(0.1, 2.0, case.n) if weighted else None
+    part = rng.random(case.n) < 0.4
+    pieces = []
+    for sel in (part, ~part):
+        ws = None if w is None else w[sel]
+        vs = None if v is None else v[sel]
+        pieces.append(estep(build_layout(case.x[sel]), case.mean, case.cov, ws, vs))
+    whole = estep(build_layout(case.x), case.mean, case.cov, w, v)
+    ref.assert_stats(pieces[0] + pieces[1], whole, rtol=1e-10)
+    ref.assert_stats(SufficientStats.zeros(case.p) + whole, whole, rtol=0.0)
+
+
+def test_estep_completes_the_work_array(case, ref) -> None:
+    data = build_layout(case.x)
+    estep(data, case.mean, case.cov, shortcut=False)
+    inc = data.patterns.incomplete_rows
+    expected = np.array([ref.row(case.x[i], case.mean, case.cov)[0] for i in inc])
+    np.testing.assert_allclose(data.work, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_diagonals_are_those_of_the_conditional_covariances(case, ref) -> None:
+    data = build_layout(case.x)
+    _, diags = estep_diagonals(data, case.mean, case.cov)
+    for group, diag in zip(data.patterns.groups, diags):
+        assert diag.shape == (group.n_patterns, group.n_miss)
+        for g in range(group.n_patterns):
+            row = case.x[group.rows[np.argmax(group.row_pattern == g)]]
+            c = ref.row(row, case.mean, case.cov)[1]
+            np.testing.assert_allclose(diag[g], np.diag(c)[group.miss[g]], rtol=1e-9)
+
+
+def test_weighted_needs_the_complete_rows(ref) -> None:
+    case = ref.make_case("small")
+    data = build_layout(case.x, keep_complete=False)
+    with pytest.raises(ValueError, match="without its complete rows"):
+        estep(data, case.mean, case.cov, np.ones(case.n))
+
+
+def test_not_positive_definite_is_infeasible(ref) -> None:
+    case = ref.make_case("small")
+    with pytest.raises(Infeasible):
+        estep(build_layout(case.x), case.mean, -case.cov)
+
+
+def test_sum_of_parts(ref) -> None:
+    """``sum(parts)`` starts from 0: the statistics of three row splits add to those of all rows."""
+    case = ref.make_case("medium")
+    parts = [estep(build_layout(case.x[k::3]), case.mean, case.cov) for k in range(3)]
+    ref.assert_stats(sum(parts), estep(build_layout(case.x), case.mean, case.cov), rtol=1e-10)

@@ -1,0 +1,56 @@
+"""imputer._gaussian.objective: log-likelihood, log-posterior and M-step from the statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imputer._gaussian.estep import estep
+from imputer._gaussian.layout import build_layout
+from imputer._gaussian.objective import log_posterior, loglik, mstep, ridge_penalty, scatter_about
+from tests.reference.mvn_mle import observed_loglik
+
+
+def test_loglik_from_statistics_is_the_observed_data_loglik(case) -> None:
+    stats = estep(build_layout(case.x), case.mean, case.cov)
+    assert loglik(stats, case.mean, case.cov) == pytest.approx(observed_loglik(case.x, case.mean, case.cov), rel=1e-10)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 2.5])
+def test_log_posterior_subtracts_the_ridge_prior(case, ridge) -> None:
+    stats = estep(build_layout(case.x), case.mean, case.cov)
+    logdet = np.linalg.slogdet(case.cov)[1]
+    penalty = 0.5 * ridge * (logdet + np.trace(np.linalg.inv(case.cov)))
+    assert ridge_penalty(ridge, case.cov) == pytest.approx(penalty, rel=1e-12, abs=0.0)
+    assert log_posterior(stats, case.mean, case.cov, ridge) == pytest.approx(
+        observed_loglik(case.x, case.mean, case.cov) - penalty, rel=1e-10
+    )
+
+
+@pytest.mark.parametrize("ridge", [0.0, 2.5])
+@pytest.mark.parametrize("kind", ["unweighted", "mixture", "t"])
+def test_mstep_is_the_weighted_mode(case, ref, ridge, kind) -> None:
+    """``mu' = sum w zhat / W``, ``Sigma' = (sum w (zhat - mu')(zhat - mu')' + sum v C + ridge I) / (V + ridge)``."""
+    rng = np.random.default_rng(9)
+    w = np.ones(case.n) if kind == "unweighted" else rng.uniform(0.1, 2.0, case.n)
+    v = np.ones(case.n) if kind != "mixture" else w
+    data = build_layout(case.x)
+    stats = estep(data, case.mean, case.cov, None if kind == "unweighted" else w, None if kind == "unweighted" else v)
+    rows = [ref.row(row, case.mean, case.cov) for row in case.x]
+    zhat = np.array([r[0] for r in rows])
+    mu = w @ zhat / w.sum()
+    d = zhat - mu
+    sigma = ((d.T * w) @ d + sum(vi * r[1] for vi, r in zip(v, rows)) + ridge * np.eye(case.p)) / (v.sum() + ridge)
+    mu_new, sigma_new = mstep(stats, case.mean, ridge)
+    np.testing.assert_allclose(mu_new, mu, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(sigma_new, sigma, rtol=1e-9, atol=1e-10)
+    assert np.array_equal(sigma_new, sigma_new.T)
+
+
+def test_scatter_about_the_mean(case, ref) -> None:
+    stats = estep(build_layout(case.x), case.mean, case.cov)
+    expected = np.zeros((case.p, case.p))
+    for row in case.x:
+        zhat, c, _ = ref.row(row, case.mean, case.cov)
+        expected += np.outer(zhat - case.mean, zhat - case.mean) + c
+    np.testing.assert_allclose(scatter_about(stats, case.mean), expected, rtol=1e-9, atol=1e-9)
