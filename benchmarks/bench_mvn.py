@@ -44,12 +44,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._datasets import count_patterns, mar_mvn  # noqa: E402
-from benchmarks._timing import machine, timed  # noqa: E402
-from benchmarks._rscript import have_r, run_amelia  # noqa: E402
 import imputer  # noqa: E402
+from benchmarks._datasets import count_patterns, mar_mvn  # noqa: E402
+from benchmarks._rscript import have_r, run_amelia  # noqa: E402
+from benchmarks._timing import machine, timed  # noqa: E402
 from imputer.mvn import _emmap, _fit  # noqa: E402
-from imputer.mvn.api import _scaling  # noqa: E402
+from imputer.mvn._scaling import scaling_of  # noqa: E402
 
 
 def sd_units(mean: np.ndarray, cov: np.ndarray, ref_mean: np.ndarray, ref_cov: np.ndarray) -> float:
@@ -77,7 +77,7 @@ def em_eval_seconds(df: pd.DataFrame, repeats: int = 10) -> float:
     cols = tuple(df.columns)
     values = tuple(df[c].to_numpy(dtype=float) for c in cols)
     mask = np.column_stack([np.isnan(v) for v in values])
-    scaling = _scaling(cols, values, mask)
+    scaling = scaling_of(cols, values, mask)
     mu = (res.mean.to_numpy() - scaling.center) / scaling.scale
     sigma = res.cov.to_numpy() / np.outer(scaling.scale, scaling.scale)
     with _fit.blas_threads(len(cols)):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,66 @@ _SPECTRAL_MAX_N = 20_000
 _BLAS_SMALL = 512
 #: Relative size ``||y - X b_ols|| / ||y||`` under which y counts as fitted exactly by X.
 _EXACT_FIT_RTOL = 100 * np.finfo(float).eps
+
+
+@dataclass(frozen=True, eq=False)
+class _Centred:
+    """The observed rows, centred on their OLS fit (same variance components, better conditioning).
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, p)
+        Fixed-effect design of the observed rows.
+    y0 : ndarray, shape (n,)
+        ``y - X b`` on the observed rows.
+    Z : list of sparse matrices, shapes (n, q_i)
+        Each component's incidence matrix on the observed rows (shared with the engine).
+    b : ndarray, shape (p,)
+        The OLS coefficients.
+    s2 : float
+        The OLS residual variance ``rss / (n - p)``.
+    """
+
+    X: np.ndarray
+    y0: np.ndarray
+    Z: list
+    b: np.ndarray
+    s2: float
+
+
+def _centre(problem: Problem) -> _Centred:
+    """Centre the observed response on its OLS fit; reject a response fitted exactly by ``X``."""
+    obs = problem.observed
+    Xo, yo = problem.X[obs], problem.y[obs]
+    n, p = Xo.shape
+    b_ols, *_ = np.linalg.lstsq(Xo, yo, rcond=None)
+    y0 = yo - Xo @ b_ols
+    rss = float(y0 @ y0)
+    # exact fit up to rounding (e.g. a constant y with an intercept leaves ~1e-16 residuals)
+    if rss <= (_EXACT_FIT_RTOL**2) * float(yo @ yo):
+        raise ImputerValueError("y: the observed values are fitted exactly by X; the variance components are not identifiable")
+    return _Centred(X=Xo, y0=y0, Z=[c.Z[obs] for c in problem.components], b=b_ols, s2=rss / (n - p))
+
+
+def _default_start(problem: Problem, ols: _Centred) -> np.ndarray:
+    """Default start, shape (k + 1,): the OLS residual variance shared equally.
+
+    Component ``i`` gets ``s2 / (k + 1)`` divided by ``tr(Z_i K_i Z_i') / n`` (its average
+    contribution per observation), the residual ``s2 / (k + 1)``.
+    """
+    k = len(problem.components)
+    n = ols.X.shape[0]
+    default = np.empty(k + 1)
+    for i, c in enumerate(problem.components):
+        Zi = ols.Z[i]
+        if c.eig is None:
+            scale = float(Zi.multiply(Zi).sum()) / n  # tr(Z_o Z_o') / n
+        else:  # tr(Z_o K Z_o') / n from K = Q diag(w) Q', without forming K's factor
+            w, Q = c.eig
+            scale = float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n
+        default[i] = ols.s2 / (k + 1) / max(scale, 1e-12)
+    default[k] = ols.s2 / (k + 1)
+    return default
 
 
 def _init(init: Any, names: list[str], default: np.ndarray) -> np.ndarray:
@@ -234,32 +295,11 @@ def fit_problem(
     None chooses as described in the module docstring.
     """
     tol, max_iter = _check_options(tol, max_iter, accelerate)
-    ml = method == "ML"
-    obs = problem.observed
-    Xo, yo = problem.X[obs], problem.y[obs]
-    n, p = Xo.shape
-    b_ols, *_ = np.linalg.lstsq(Xo, yo, rcond=None)
-    y0 = yo - Xo @ b_ols  # centre on the OLS fit: same variance components, better conditioning
+    ols = _centre(problem)
+    engine, engine_name = _engine(problem, ols.X, ols.y0, ols.Z, method == "ML", engine_name)
     names = [c.name for c in problem.components]
+    theta0 = _init(init, names, _default_start(problem, ols))
     k = len(names)
-    rss = float(y0 @ y0)
-    s2_ols = rss / (n - p)
-    # exact fit up to rounding (e.g. a constant y with an intercept leaves ~1e-16 residuals)
-    if rss <= (_EXACT_FIT_RTOL**2) * float(yo @ yo):
-        raise ImputerValueError("y: the observed values are fitted exactly by X; the variance components are not identifiable")
-    Zo = [c.Z[obs] for c in problem.components]  # observed rows, shared with the engine
-    engine, engine_name = _engine(problem, Xo, y0, Zo, ml, engine_name)
-    default = np.empty(k + 1)
-    for i, c in enumerate(problem.components):
-        Zi = Zo[i]
-        if c.eig is None:
-            scale = float(Zi.multiply(Zi).sum()) / n  # tr(Z_o Z_o') / n
-        else:  # tr(Z_o K Z_o') / n from K = Q diag(w) Q', without forming K's factor
-            w, Q = c.eig
-            scale = float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n
-        default[i] = s2_ols / (k + 1) / max(scale, 1e-12)
-    default[k] = s2_ols / (k + 1)
-    theta0 = _init(init, names, default)
     with single_blas_thread(_small_system(engine)):
         em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
@@ -274,7 +314,7 @@ def fit_problem(
             stacklevel=3,
         )
     options = {"method": method, "tol": tol, "max_iter": max_iter, "accelerate": bool(accelerate)}
-    return _result(problem, em, fin, b_ols, engine_name, options)
+    return _result(problem, em, fin, ols.b, engine_name, options)
 
 
 def _result(

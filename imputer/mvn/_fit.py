@@ -13,19 +13,18 @@ conditional means and :func:`conditional_variances` their variances.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 
 import numpy as np
 
-from imputer._threads import single_blas_thread
 from imputer._gaussian.chunks import cond_diagonals, iter_chunks, update_block
 from imputer._gaussian.layout import Block, StandardData, assemble
 from imputer._gaussian.linalg import precision
 from imputer._gaussian.patterns import Patterns, build_patterns
+from imputer._threads import single_blas_thread
+from imputer.mvn._scaling import Scaling
 
 __all__ = [
     "SINGULAR_EIG",
-    "Scaling",
     "blas_threads",
     "conditional_variances",
     "fill_missing",
@@ -45,27 +44,6 @@ _STANDARDISE_ROWS = 2048
 #: Smallest eigenvalue of the correlation matrix below which a covariance is treated as
 #: singular (a column is, to ~5 significant digits, a linear combination of the others).
 SINGULAR_EIG = 1e-10
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """Per-column affine map between original and standardised units: ``x = c + s z``."""
-
-    center: np.ndarray
-    scale: np.ndarray
-    n_observed: np.ndarray
-
-    def mean_to_original(self, mu: np.ndarray) -> np.ndarray:
-        return self.center + self.scale * mu
-
-    def cov_to_original(self, sigma: np.ndarray) -> np.ndarray:
-        return sigma * np.outer(self.scale, self.scale)
-
-    def loglik_offset(self, ridge: float) -> tuple[float, float]:
-        """Add to standardised (loglik, objective) to get them in original units."""
-        log_s = np.log(self.scale)
-        ll = -float(self.n_observed @ log_s)
-        return ll, ll - ridge * float(np.sum(log_s))
 
 
 def standardise(

@@ -36,11 +36,11 @@ from typing import NamedTuple
 import numpy as np
 
 from imputer._em import EMTrace, TraceFields, run_em
-from imputer.errors import ConvergenceWarning
-from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
+from imputer.errors import ConvergenceWarning
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
+from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
 

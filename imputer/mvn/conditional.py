@@ -20,7 +20,8 @@ import numpy as np
 
 from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ImputerValueError
-from imputer.mvn._fit import Scaling, blas_threads, conditional_variances, fill_missing, standardise
+from imputer.mvn._fit import blas_threads, conditional_variances, fill_missing, standardise
+from imputer.mvn._scaling import Scaling
 
 __all__ = ["fill_conditional"]
 

@@ -39,16 +39,16 @@ from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import build_patterns
 from imputer.columns import is_modelled
 from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
+from imputer.mvn import _engine as engine
 from imputer.mvn._fit import (
-    Scaling,
     blas_threads,
     conditional_variances,
     fill_missing,
     standardise,
 )
-from imputer.mvn._problem import fit_mvn, warn_if_unreliable
+from imputer.mvn._problem import warn_if_unreliable
+from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import check_column, check_options, check_rows
-from imputer.mvn.api import _scaling
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["EMImputer"]
@@ -333,10 +333,11 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         for label, v in zip(labels, columns, strict=True):
             check_column(label, v)
         mask = np.isnan(values)
-        scaling = _scaling(labels, columns, mask)
+        scaling = scaling_of(labels, columns, mask)
         check_rows(n, p, ridge)
-        with blas_threads(p):
-            fit = fit_mvn(standardise(mask, columns, scaling), tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        fit = engine.run(
+            columns, mask, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, fill=False
+        ).fit
         warn_if_unreliable(fit, tol, max_iter, stacklevel=2)
         self.mean_ = scaling.mean_to_original(fit.mu)
         self.covariance_ = scaling.cov_to_original(fit.sigma)

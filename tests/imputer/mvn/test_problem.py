@@ -18,14 +18,14 @@ from imputer._em import run_em
 from imputer._gaussian.layout import StandardData
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, standardise, start_values
 from imputer.mvn._problem import MeanCov, MVNProblem, fit_mvn
-from imputer.mvn.api import _scaling
+from imputer.mvn._scaling import scaling_of
 
 
 def standard(df: pd.DataFrame) -> StandardData:
     """The engine's standardised data for every column of ``df`` (as ``impute`` builds it)."""
     values = tuple(df[c].to_numpy(dtype=float) for c in df.columns)
     mask = np.asfortranarray(np.column_stack([np.isnan(v) for v in values]))
-    return standardise(mask, values, _scaling(tuple(df.columns), values, mask))
+    return standardise(mask, values, scaling_of(tuple(df.columns), values, mask))
 
 
 def dataset(name: str, airquality: pd.DataFrame, naive) -> pd.DataFrame:

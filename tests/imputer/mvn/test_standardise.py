@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from imputer._gaussian.layout import build_layout
-from imputer.mvn._fit import Scaling, standardise
+from imputer.mvn._fit import standardise
+from imputer.mvn._scaling import Scaling
 
 
 @pytest.mark.parametrize("keep", [False, True])

@@ -1,0 +1,91 @@
+r"""Per-column scaling between original and standardised units.
+
+The multivariate-normal engine works in standardised units ``z_ij = (x_ij - c_j) / s_j``
+with ``c_j`` and ``s_j`` the mean and standard deviation (divisor ``n_j``) of column
+``j``'s observed cells. Then the ridge prior's diagonal ``D = diag(s_j^2)`` is the
+identity and the convergence measure is the same in both unit systems. Back in original
+units, with ``S = diag(s)``,
+
+.. math::
+
+    \mu = c + S \mu_z, \qquad \Sigma = S \Sigma_z S, \qquad
+    \ell = \ell_z - \sum_j n_j \log s_j,
+
+and the log-posterior's ridge term adds ``-\lambda \sum_j \log s_j``. (Standard errors
+will need the Jacobian of this affine map; it belongs here.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+
+from imputer.errors import ImputerValueError
+
+__all__ = ["Scaling", "scaling_of"]
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Per-column affine map between original and standardised units: ``x = c + s z``."""
+
+    center: np.ndarray
+    scale: np.ndarray
+    n_observed: np.ndarray
+
+    def mean_to_original(self, mu: np.ndarray) -> np.ndarray:
+        return self.center + self.scale * mu
+
+    def cov_to_original(self, sigma: np.ndarray) -> np.ndarray:
+        return sigma * np.outer(self.scale, self.scale)
+
+    def loglik_offset(self, ridge: float) -> tuple[float, float]:
+        """Add to standardised (loglik, objective) to get them in original units."""
+        log_s = np.log(self.scale)
+        ll = -float(self.n_observed @ log_s)
+        return ll, ll - ridge * float(np.sum(log_s))
+
+
+def scaling_of(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask: np.ndarray) -> Scaling:
+    """The engine's :class:`Scaling`: each column's observed mean and standard deviation (divisor ``n_j``).
+
+    Parameters
+    ----------
+    columns : tuple of labels, length p
+        Column labels, for the error messages.
+    values : tuple of p ndarrays, each shape (n,)
+        Column values (NaN where missing); not modified.
+    mask : ndarray of bool, shape (n, p)
+        True where missing.
+
+    Raises
+    ------
+    ImputerValueError
+        A column whose mean or variance overflows float64, or a constant column.
+    """
+    p = len(values)
+    center = np.empty(p)
+    scale = np.empty(p)
+    n_obs = np.empty(p)
+    observed = ~mask
+    for j, v in enumerate(values):
+        obs = np.compress(observed[:, j], v)  # 1.3x faster than boolean indexing
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = float(obs.mean())
+            obs -= c  # the squared deviations in place: the same numbers, no temporaries
+            np.square(obs, out=obs)
+            s = float(np.sqrt(obs.mean()))
+        if not (np.isfinite(c) and np.isfinite(s * s)):
+            raise ImputerValueError(
+                f"column {columns[j]!r}: its values are too large in magnitude for float64 "
+                "(its mean or variance overflows); rescale the column, e.g. divide it by a power of 10"
+            )
+        if not s > 16 * np.finfo(float).eps * max(abs(c), np.finfo(float).tiny):
+            raise ImputerValueError(
+                f"column {columns[j]!r} is constant (every observed value equals {c:g}): it has no variance "
+                "to model, and a ridge prior cannot help; leave it out with columns="
+            )
+        center[j], scale[j], n_obs[j] = c, s, obs.size
+    return Scaling(center=center, scale=scale, n_observed=n_obs)
