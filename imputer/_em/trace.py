@@ -128,7 +128,11 @@ class EMTrace:
 
 
 class TraceFields:
-    """Mixin for outcomes with a ``trace: EMTrace`` attribute: its counters as read-only properties."""
+    """Mixin for outcomes and results with a ``trace: EMTrace`` attribute: its fields as read-only properties.
+
+    ``loglik_history`` is the name the public results give ``history`` (the objective at
+    each accepted iterate: the log-likelihood, or the log-posterior under a prior).
+    """
 
     trace: EMTrace
 
@@ -150,4 +154,9 @@ class TraceFields:
     @property
     def history(self) -> np.ndarray:
         """``trace.history``."""
+        return self.trace.history
+
+    @property
+    def loglik_history(self) -> np.ndarray:
+        """``trace.history`` (read-only): the objective at each accepted iterate."""
         return self.trace.history

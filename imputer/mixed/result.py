@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imputer._em.trace import EMTrace
+from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._json import float_list, json_labels, json_value, labelled_values, square_frame
 from imputer._render import render_fields, render_table, render_title
@@ -37,7 +37,7 @@ _STOP_TEXT = {
 
 
 @dataclass(frozen=True, eq=False)
-class MixedResult:
+class MixedResult(TraceFields):
     """Fitted linear mixed model (an immutable value).
 
     ``==`` compares every field (labelled pandas objects with their labels and dtypes,
@@ -132,26 +132,6 @@ class MixedResult:
     def __hash__(self) -> int:
         t = self.trace
         return hash(("MixedResult", self.method, self.engine, self.n_obs, t.n_iter, t.n_evals, t.stop_reason))
-
-    @property
-    def loglik_history(self) -> np.ndarray:
-        """``trace.history`` (read-only): the objective at every accepted iterate."""
-        return self.trace.history
-
-    @property
-    def n_iter(self) -> int:
-        """``trace.n_iter``: outer iterations."""
-        return self.trace.n_iter
-
-    @property
-    def n_evals(self) -> int:
-        """``trace.n_evals``: EM-map evaluations."""
-        return self.trace.n_evals
-
-    @property
-    def converged(self) -> bool:
-        """``trace.converged``: whether the relative change of the components fell to ``tol``."""
-        return self.trace.converged
 
     @property
     def se_beta(self) -> pd.Series:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imputer._em.trace import EMTrace
+from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
@@ -33,7 +33,7 @@ _STOP_TEXT = {
 
 
 @dataclass(frozen=True, eq=False)
-class ImputeResult:
+class ImputeResult(TraceFields):
     """Maximum-likelihood (or posterior-mode) multivariate-normal fit and completed table.
 
     A value: ``==`` compares every field but ``conditional_var_source`` (labelled pandas
@@ -130,26 +130,6 @@ class ImputeResult:
     def __hash__(self) -> int:
         t = self.trace
         return hash(("ImputeResult", self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason))
-
-    @property
-    def loglik_history(self) -> np.ndarray:
-        """``trace.history`` (read-only): the objective at each accepted iterate (see the class docstring)."""
-        return self.trace.history
-
-    @property
-    def n_iter(self) -> int:
-        """``trace.n_iter``: iterations (plain EM steps or SQUAREM cycles)."""
-        return self.trace.n_iter
-
-    @property
-    def n_evals(self) -> int:
-        """``trace.n_evals``: EM-map evaluations."""
-        return self.trace.n_evals
-
-    @property
-    def converged(self) -> bool:
-        """``trace.converged``: whether the parameter change fell to ``tol``."""
-        return self.trace.converged
 
     @cached_property
     def conditional_var(self) -> pd.DataFrame:
