@@ -38,7 +38,7 @@ class ImputeOptions(RequestModel):
     conditional_var: bool = Field(
         False,
         description="Also return the conditional variance of every filled cell "
-        "(null where observed).",
+        "(0 where observed).",
     )
 
     def engine_kwargs(self) -> dict[str, Any]:
@@ -134,5 +134,5 @@ class ImputeResponse(ResponseModel):
     conditional_var: SplitFrameOut | None = Field(
         None,
         description="Conditional variance of each filled cell given the observed cells of "
-        "its row (0 or null where observed); present only when asked for.",
+        "its row (0 where observed, null where non-finite); present only when asked for.",
     )
