@@ -75,7 +75,8 @@ class MixedResult:
         lme4's conventions (see module docstring).
     trace : EMTrace
         How the run went: iterations, EM-map evaluations, convergence, why it stopped
-        (``"converged"`` or ``"max_iter"``) and the objective history.
+        (``"converged"`` or ``"max_iter"``; ``"singular"`` only if rounding made an EM
+        update non-positive, which exact EM never does) and the objective history.
     n_iter : int
         ``trace.n_iter``: outer iterations (SQUAREM cycles or plain EM steps, boundary
         probes included).
