@@ -124,8 +124,8 @@ class ImputeResponse(ResponseModel):
     n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
     n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(
-        ..., description="Whether the tolerance was met within max_iter (false is a warning, "
-        "not an error)."
+        ..., description="Whether the tolerance was met within max_iter (false, also when the "
+        "covariance heads to singular, is a warning, not an error)."
     )
     trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     n_rows: int = Field(..., description="Rows of the table.")
