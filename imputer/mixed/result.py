@@ -81,13 +81,14 @@ class MixedResult:
         ``trace.n_iter``: outer iterations (SQUAREM cycles or plain EM steps, boundary
         probes included).
     n_evals : int
-        ``trace.n_evals``: EM-map evaluations (the honest cost measure).
+        ``trace.n_evals``: EM-map evaluations (the honest cost measure), plus the
+        boundary probes' likelihood and score evaluations and the final likelihood.
     converged : bool
         ``trace.converged``.
     loglik_history : ndarray, shape (n_hist,), read-only
-        ``trace.history``: the objective at every accepted iterate, non-decreasing: the
-        restricted log-likelihood for ``method="REML"``, the log-likelihood for ``"ML"``
-        (lme4's constants).
+        ``trace.history``: the objective at every accepted iterate (then at the final
+        estimate when it is no lower), non-decreasing: the restricted log-likelihood
+        for ``method="REML"``, the log-likelihood for ``"ML"`` (lme4's constants).
     boundary : tuple of str
         Components whose estimate is exactly zero (optimum on the boundary).
     method : str
