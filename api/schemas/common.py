@@ -140,7 +140,11 @@ class Trace(ResponseModel):
 
     n_iter: int = Field(..., description="Outer iterations: EM steps, or SQUAREM cycles when accelerated.")
     n_evals: int = Field(..., description="EM-map evaluations (E-step + M-step), acceleration included.")
-    converged: bool = Field(..., description="Whether the convergence measure reached tol.")
+    converged: bool = Field(
+        ...,
+        description="stop_reason is 'converged': the convergence measure reached tol (and, "
+        "for the imputation, the covariance is not nearly singular).",
+    )
     stop_reason: Literal["converged", "max_iter", "singular", "stopped", "infeasible"] = Field(
         ...,
         description="Why the run ended: 'converged' (tol met), 'max_iter' (iteration limit), "
