@@ -157,9 +157,9 @@ def fill_missing(
     Parameters
     ----------
     data : StandardData
-        The standardised data (its work array is overwritten).
+        The standardised data (its work array is overwritten, unless ``refresh`` is False).
     mu, sigma : ndarray, shapes (p,), (p, p)
-        Standardised parameters (``sigma`` positive definite).
+        Standardised parameters (``sigma`` positive definite; unused when ``refresh`` is False).
     out : ndarray, shape (n, p)
         Receives ``center + scale * E[z_M | z_O]`` at the missing cells; other cells are
         left untouched.
