@@ -98,7 +98,10 @@ def standardise(
 
 
 def min_corr_eig(sigma: np.ndarray) -> float:
-    """Smallest eigenvalue of the correlation matrix of ``sigma`` (0 if ``sigma`` is not finite or has a zero variance)."""
+    """Smallest eigenvalue of the correlation matrix of ``sigma``.
+
+    0 when ``sigma`` is not finite or has a zero variance.
+    """
     d = np.sqrt(np.clip(np.diag(sigma), 0.0, None))
     if not np.all(np.isfinite(sigma)) or np.any(d == 0.0):
         return 0.0
