@@ -24,7 +24,8 @@ _DESCRIPTIONS = {
     415: "Unsupported Content-Type.",
     422: "Invalid data or options (field location in `errors`, engine messages in `detail`).",
     500: "Unexpected failure (logged; no details returned).",
-    503: "Saturated: all workers busy and the waiting line full (see Retry-After).",
+    503: "Saturated: all workers busy and the waiting line full, or no worker free in time; "
+    "also while the pool is not running or stopping (see Retry-After).",
     504: "The computation exceeded IMPUTER_TIMEOUT_S and was stopped.",
 }
 

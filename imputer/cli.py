@@ -234,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
         "impute",
         help="fill the missing numeric cells of a CSV/Parquet table by EM",
         description=(
-            "Estimate the mean and covariance of the numeric columns by EM and write the "
-            "table with each missing numeric cell replaced by its conditional expectation "
+            "Estimate the mean and covariance of the numeric columns (or those given with "
+            "--columns) by EM and write the table with each missing cell of those columns "
+            "replaced by its conditional expectation "
             "given the row's observed cells. Observed cells and non-numeric columns are "
             "written unchanged. A CSV whose header starts with an empty cell (as written by "
             "pandas' to_csv) is read with that first column as the row index, and the "

@@ -3,9 +3,10 @@
 A column is *modelled* (numeric) when its dtype is a real integer or floating dtype,
 numpy's (``int64``, ``float32``, ...) or pandas' nullable ones (``Int64``, ``Float64``,
 ...). Booleans, complex numbers, strings, categoricals, datetimes, timedeltas and object
-columns are not: :func:`imputer.impute` carries them through unchanged,
-:class:`imputer.EMImputer` rejects them, and the REST service counts the modelled
-columns against its column limit with :func:`modelled_columns`.
+columns are not: :func:`imputer.impute` carries them through unchanged (it models
+:func:`modelled_columns` when ``columns`` is not given), :class:`imputer.EMImputer`
+rejects them, and the REST service counts the modelled columns against its column
+limit with :func:`is_modelled`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Every exception the library raises on purpose derives from :class:`ImputerError`,
 so ``except imputer.ImputerError`` catches all of them. The concrete classes also
-derive from the matching built-in (:class:`ValueError` or :class:`TypeError`), so
-code written against the built-ins keeps working.
+derive from the matching built-in (:class:`ValueError`, :class:`TypeError`, or
+:class:`AttributeError` for :class:`NotFittedError`), so code written against the
+built-ins keeps working.
 
 Messages name the column, parameter or field at fault.
 """

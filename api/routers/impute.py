@@ -77,7 +77,8 @@ async def impute(
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
-    """Fill every missing cell with its conditional expectation under the ML estimate.
+    """Fill every missing cell of the modelled columns with its conditional expectation
+    under the ML estimate (the posterior mode when `ridge` > 0).
 
     Missing cells are `null` (JSON) or empty (CSV). Options mirror the keyword
     arguments of `imputer.impute`; with `conditional_var` the conditional variances

@@ -139,8 +139,16 @@ class Trace(ResponseModel):
     """How the EM run went (``EMTrace.to_dict()``)."""
 
     n_iter: int = Field(..., description="Outer iterations: EM steps, or SQUAREM cycles when accelerated.")
-    n_evals: int = Field(..., description="EM-map evaluations (E-step + M-step), acceleration included.")
-    converged: bool = Field(..., description="Whether the convergence measure reached tol.")
+    n_evals: int = Field(
+        ...,
+        description="EM-map evaluations (E-step + M-step), acceleration included (mixed models: "
+        "plus the boundary probes' likelihood and score evaluations and the final likelihood).",
+    )
+    converged: bool = Field(
+        ...,
+        description="stop_reason is 'converged': the convergence measure reached tol (and, "
+        "for the imputation, the covariance is not nearly singular).",
+    )
     stop_reason: Literal["converged", "max_iter", "singular", "stopped", "infeasible"] = Field(
         ...,
         description="Why the run ended: 'converged' (tol met), 'max_iter' (iteration limit), "

@@ -38,7 +38,7 @@ class ImputeOptions(RequestModel):
     conditional_var: bool = Field(
         False,
         description="Also return the conditional variance of every filled cell "
-        "(null where observed).",
+        "(0 where observed).",
     )
 
     def engine_kwargs(self) -> dict[str, Any]:
@@ -124,8 +124,8 @@ class ImputeResponse(ResponseModel):
     n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
     n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(
-        ..., description="Whether the tolerance was met within max_iter (false is a warning, "
-        "not an error)."
+        ..., description="Whether the tolerance was met within max_iter (false, also when the "
+        "covariance heads to singular, is a warning, not an error)."
     )
     trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     n_rows: int = Field(..., description="Rows of the table.")
@@ -134,5 +134,5 @@ class ImputeResponse(ResponseModel):
     conditional_var: SplitFrameOut | None = Field(
         None,
         description="Conditional variance of each filled cell given the observed cells of "
-        "its row (0 or null where observed); present only when asked for.",
+        "its row (0 where observed, null where non-finite); present only when asked for.",
     )

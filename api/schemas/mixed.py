@@ -180,7 +180,11 @@ class MixedResponse(ResponseModel):
     aic: float | None = Field(..., description="Akaike information criterion.")
     bic: float | None = Field(..., description="Bayesian information criterion.")
     n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
-    n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
+    n_evals: int = Field(
+        ...,
+        description="EM steps (map evaluations) computed, acceleration included, plus the "
+        "boundary probes' likelihood and score evaluations and the final likelihood.",
+    )
     converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
     trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     method: str = Field(..., description="REML or ML.")

@@ -40,7 +40,8 @@ class EMTrace:
     n_evals : int
         Evaluations of the EM map, the honest measure of cost.
     converged : bool
-        Whether the convergence measure reached ``tol`` (``stop_reason == "converged"``).
+        ``stop_reason == "converged"``: the convergence measure reached ``tol`` (and, for
+        the multivariate normal, the estimate is not nearly singular).
     history : ndarray, shape (k,), read-only
         Objective at every accepted iterate, in order; non-decreasing. The objective is
         the one EM increases: the log-likelihood, or the log-posterior under a prior.

@@ -8,9 +8,11 @@ keeps every component positive; the driver (:func:`imputer._em.run_em`, SQUAREM)
 extrapolates and falls back to plain EM whenever an extrapolated point is infeasible
 (a component <= 0) or has a lower likelihood, so the recorded history is non-decreasing.
 
-Convergence: the fit stops when one EM step changes every variance component by at most
-``tol`` relative to itself (floored at ``1e-10`` of the total variance ``sum(theta)``):
-``max_i |F(theta)_i - theta_i| / max(theta_i, 1e-10 sum(theta)) <= tol``. Near the
+Convergence: the fit stops when one EM step changes every free variance component (and
+the residual) by at most ``tol`` relative to its updated value (floored at ``1e-10`` of
+the updated total ``sum(F(theta))``):
+``max_i |F(theta)_i - theta_i| / max(F(theta)_i, 1e-10 sum(F(theta))) <= tol``
+(:func:`imputer.mixed._problem.distance`). Near the
 optimum the log-likelihood then changes by ``O(tol^2)``, so no separate criterion on it
 is needed; a component crawling towards zero never meets this criterion and is settled
 by the boundary probe below instead.
@@ -18,11 +20,11 @@ by the boundary probe below instead.
 Zero boundary. Where the REML/ML optimum has ``s2_i = 0``, EM (accelerated or not)
 approaches it only sublinearly (``s2_i`` falls like ``1/t``). Whenever a component's share
 ``s2_i / sum(theta)`` drops below ``1e-2`` (and again each time it falls another factor 10
-after a rejected probe), the driver *probes the boundary*: it fits the model without that
-component and accepts ``s2_i = 0`` when (a) the likelihood there is at least the current
+after a rejected probe), :func:`fit_components` *probes the boundary*: it fits the model
+without that component and accepts ``s2_i = 0`` when (a) the likelihood there is at least the current
 one and (b) the derivative of the log-likelihood in ``s2_i`` at ``0`` is ``<= 0`` (the
 Karush-Kuhn-Tucker condition for a maximum on the boundary). Accepted components are
-reported in ``boundary``. The driver's ``stop`` hook hands control back for a probe.
+reported in ``boundary``. The EM driver's ``stop`` hook hands control back for a probe.
 
 Trace. The runs of one fit (between probes, and inside each probe's sub-fit) compose into
 one :class:`~imputer._em.EMTrace`: iterations, EM-map evaluations and rejected

@@ -47,7 +47,6 @@ import scipy.sparse as sp
 
 __all__ = ["Gram", "System", "Factor", "Solution"]
 
-_LOG2PI = float(np.log(2.0 * np.pi))
 
 
 class Gram:
@@ -311,9 +310,9 @@ class System:
         vtv = {i: float(self.v(f, i) @ self.v(f, i)) for i in self.active}
         sum_rlog = sum(g.r[i] * np.log(lam[i]) for i in self.active)
         if ml:
-            ll = -0.5 * (n * _LOG2PI + n * np.log(s2e) - sum_rlog + f.logdet_czz + ypy / s2e)
+            ll = -0.5 * (n * LOG_2PI + n * np.log(s2e) - sum_rlog + f.logdet_czz + ypy / s2e)
         else:
-            ll = -0.5 * ((n - p) * (_LOG2PI + np.log(s2e)) - sum_rlog + f.logdet_c + ypy / s2e)
+            ll = -0.5 * ((n - p) * (LOG_2PI + np.log(s2e)) - sum_rlog + f.logdet_c + ypy / s2e)
         tr = self.traces(f, ml)
         ete = ypy - sum(lam[i] * vtv[i] for i in self.active)
         new = np.zeros(g.k + 1)

@@ -26,11 +26,11 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from imputer._util import LOG_2PI
 from imputer.mixed._problem import Estimates
 
 __all__ = ["SpectralEngine"]
 
-_LOG2PI = float(np.log(2.0 * np.pi))
 
 
 def _is_identity(Z: sp.csr_matrix) -> bool:
@@ -117,10 +117,10 @@ class SpectralEngine:
         n, p = self.n, self.p
         quad = float(res @ Py)
         if self.ml:
-            ll = -0.5 * (n * _LOG2PI + np.sum(np.log(v)) + quad)
+            ll = -0.5 * (n * LOG_2PI + np.sum(np.log(v)) + quad)
         else:
             logdet = 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
-            ll = -0.5 * ((n - p) * _LOG2PI + np.sum(np.log(v)) + logdet + quad)
+            ll = -0.5 * ((n - p) * LOG_2PI + np.sum(np.log(v)) + logdet + quad)
         pd_ = self._pdiag(w, Xw, cf)
         new = np.zeros(2)
         if active:

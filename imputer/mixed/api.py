@@ -12,8 +12,9 @@ with the variance components ``sigma^2`` estimated by REML (default) or ML throu
 (accelerated by SQUAREM), ``b`` by generalised least squares and ``u_i`` by their BLUPs.
 Rows with missing ``y`` are left out of the fit and predicted by ``x_i'b + sum z_i'u``.
 
-Engine choice: one random effect whose ``Z K Z'`` is dense (a kernel) and at least
-half the size of the data goes through the EMMA spectral path
+Engine choice: a single random effect that is not a plain grouping factor (a ``Z``
+with diagonal ``Z'Z`` and ``K = I``), when ``p + rank(K) > n / 2`` for the ``n <= 20,000``
+observed rows, goes through the EMMA spectral path
 (:mod:`imputer.mixed._spectral`, one eigendecomposition, ``O(n)`` per iteration);
 everything else through Henderson's mixed-model equations (:mod:`imputer.mixed._mme`).
 """

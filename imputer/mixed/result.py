@@ -75,18 +75,20 @@ class MixedResult(TraceFields):
         lme4's conventions (see module docstring).
     trace : EMTrace
         How the run went: iterations, EM-map evaluations, convergence, why it stopped
-        (``"converged"`` or ``"max_iter"``) and the objective history.
+        (``"converged"`` or ``"max_iter"``; ``"singular"`` only if rounding made an EM
+        update non-positive, which exact EM never does) and the objective history.
     n_iter : int
         ``trace.n_iter``: outer iterations (SQUAREM cycles or plain EM steps, boundary
         probes included).
     n_evals : int
-        ``trace.n_evals``: EM-map evaluations (the honest cost measure).
+        ``trace.n_evals``: EM-map evaluations (the honest cost measure), plus the
+        boundary probes' likelihood and score evaluations and the final likelihood.
     converged : bool
         ``trace.converged``.
     loglik_history : ndarray, shape (n_hist,), read-only
-        ``trace.history``: the objective at every accepted iterate, non-decreasing: the
-        restricted log-likelihood for ``method="REML"``, the log-likelihood for ``"ML"``
-        (lme4's constants).
+        ``trace.history``: the objective at every accepted iterate (then at the final
+        estimate when it is no lower), non-decreasing: the restricted log-likelihood
+        for ``method="REML"``, the log-likelihood for ``"ML"`` (lme4's constants).
     boundary : tuple of str
         Components whose estimate is exactly zero (optimum on the boundary).
     method : str

@@ -98,7 +98,10 @@ def standardise(
 
 
 def min_corr_eig(sigma: np.ndarray) -> float:
-    """Smallest eigenvalue of the correlation matrix of ``sigma`` (nan if not finite)."""
+    """Smallest eigenvalue of the correlation matrix of ``sigma``.
+
+    0 when ``sigma`` is not finite or has a zero variance.
+    """
     d = np.sqrt(np.clip(np.diag(sigma), 0.0, None))
     if not np.all(np.isfinite(sigma)) or np.any(d == 0.0):
         return 0.0
@@ -157,9 +160,9 @@ def fill_missing(
     Parameters
     ----------
     data : StandardData
-        The standardised data (its work array is overwritten).
+        The standardised data (its work array is overwritten, unless ``refresh`` is False).
     mu, sigma : ndarray, shapes (p,), (p, p)
-        Standardised parameters (``sigma`` positive definite).
+        Standardised parameters (``sigma`` positive definite; unused when ``refresh`` is False).
     out : ndarray, shape (n, p)
         Receives ``center + scale * E[z_M | z_O]`` at the missing cells; other cells are
         left untouched.

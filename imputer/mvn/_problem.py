@@ -2,7 +2,7 @@ r"""The multivariate normal as an EM problem (:class:`MVNProblem`) and its fit (
 
 Packed parameter: ``x = (mu, vech(Sigma))``, the mean then the lower triangle of the
 covariance row by row, shape ``(p + p(p+1)/2,)``, in the engine's standardised units
-(:mod:`imputer.mvn._fit`). The EM map ``F`` is one E-step at ``(mu, Sigma)`` (expected
+(:mod:`imputer.mvn._scaling`). The EM map ``F`` is one E-step at ``(mu, Sigma)`` (expected
 sufficient statistics and the objective) followed by the M-step (:func:`imputer.mvn._emmap.em_update`);
 the objective is the observed-data log-likelihood, minus the ridge penalty when
 ``ridge > 0`` (a log-posterior).

@@ -40,8 +40,8 @@ class Prepared:
         Labels of the modelled columns (``p`` of them): the frame's order by default, the
         caller's order when given with ``columns=``.
     values : tuple of ndarray, each shape (n,)
-        Float64 values of the modelled columns, NaN where missing (read only; may be
-        views of the caller's data).
+        Float64 values of the modelled columns, NaN where missing (to be treated as
+        read only: they may be views of the caller's data).
     """
 
     frame: pd.DataFrame

@@ -254,9 +254,11 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         Column names seen in ``fit``; only set when ``X`` was a DataFrame with string
         column names.
     n_iter_ : int
-        EM iterations used.
+        Iterations used: SQUAREM cycles (up to three EM steps each) when accelerated,
+        plain EM steps otherwise.
     converged_ : bool
-        Whether EM met ``tol`` within ``max_iter``.
+        Whether EM met ``tol`` within ``max_iter`` (False also when the covariance heads
+        to singular).
     loglik_ : float
         Observed-data log-likelihood at the estimate, all constants included (also when
         ``ridge > 0``: the log-posterior EM then maximises is not this number), equal to

@@ -74,11 +74,13 @@ class ImputeResult(TraceFields):
     loglik_history : ndarray, shape (k,), read-only
         ``trace.history``: the objective EM maximises at each accepted iterate,
         non-decreasing. It is the observed-data log-likelihood when ``ridge == 0`` and
-        the log-posterior (log-likelihood plus log prior, see :func:`imputer.impute`),
-        not the log-likelihood, when ``ridge > 0``. Plain EM: one entry per iteration
-        (``k = n_iter``). SQUAREM: the start of every cycle and the point it accepted
-        within the cycle (``n_iter <= k <= 2 n_iter``). The final estimate is one EM
-        update past the last entry, so its objective is at least the last entry.
+        the log-posterior (log-likelihood plus log prior, up to the prior's normalising
+        constant; see :func:`imputer.impute`), not the log-likelihood, when
+        ``ridge > 0``. Plain EM: one entry per iteration (``k = n_iter``). SQUAREM: the
+        start of every cycle and the point it accepted within the cycle
+        (``n_iter <= k <= 2 n_iter``). The final estimate is one EM update past the last
+        entry, or, when the covariance heads to singular, the best point evaluated;
+        either way its objective is at least the last entry.
     n_iter : int
         ``trace.n_iter``: iterations (plain EM steps, or SQUAREM cycles when accelerated).
     n_evals : int
