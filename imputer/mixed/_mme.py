@@ -45,6 +45,8 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from imputer._util import LOG_2PI
+
 __all__ = ["Gram", "System", "Factor", "Solution"]
 
 
