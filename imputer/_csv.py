@@ -115,8 +115,12 @@ def check_numeric_text(
     if text.empty:
         return False
     text = text.astype(str)
-    as_numbers = text.str.replace(decimal, ".", regex=False) if decimal != "." else text
-    is_number = pd.to_numeric(as_numbers.str.strip(), errors="coerce").notna().to_numpy()
+    # parse each distinct text once (a label column has few): hashing is cheaper than parsing
+    codes, distinct_text = pd.factorize(text.to_numpy(dtype=object))
+    as_numbers = pd.Series(distinct_text, dtype=object).astype(str)
+    if decimal != ".":
+        as_numbers = as_numbers.str.replace(decimal, ".", regex=False)
+    is_number = pd.to_numeric(as_numbers.str.strip(), errors="coerce").notna().to_numpy()[codes]
     n_num = int(is_number.sum())
     n_bad = len(text) - n_num
     # no number: a text column; no non-number: numbers too long for int64 (identifiers)
