@@ -14,7 +14,6 @@ event loop; the media-type negotiation here only looks at headers.
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence

@@ -41,7 +41,7 @@ import pandas as pd
 from imputer.columns import is_modelled
 from imputer.errors import ImputerValueError, MixedColumnError
 
-__all__ = ["CSVTable", "read_csv_table", "check_numeric_text", "with_original_text"]
+__all__ = ["CSVTable", "check_numeric_text", "read_csv_table", "with_original_text"]
 
 #: distinct offending values shown in a message, and lines shown for each
 _SHOW_VALUES = 5
