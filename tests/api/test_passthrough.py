@@ -9,7 +9,14 @@ import re
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from pandas._libs.parsers import STR_NA_VALUES
+
+try:  # pandas' own list of the texts it reads as missing by default
+    from pandas._libs.parsers import STR_NA_VALUES
+except ImportError:  # pragma: no cover - the list as documented for pandas.read_csv
+    STR_NA_VALUES = {
+        "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+        "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    }
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from pandas._libs.parsers import STR_NA_VALUES
 
 import imputer
 from imputer._csv import read_csv_table, with_original_text
 from imputer.errors import ImputerValueError, MixedColumnError
+
+try:  # pandas' own list of the texts it reads as missing by default
+    from pandas._libs.parsers import STR_NA_VALUES
+except ImportError:  # pragma: no cover - the list as documented for pandas.read_csv
+    STR_NA_VALUES = {
+        "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+        "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    }
 
 #: every text pandas reads as missing by default, the empty cell included
 DEFAULT_NA = sorted(STR_NA_VALUES)
