@@ -2,7 +2,8 @@
 
 Input: ``application/json`` (validated by the pydantic models, non-finite tokens
 rejected), ``text/csv`` (read by pandas with the parse options given as query
-parameters) and ``application/vnd.apache.parquet`` (read by pyarrow). Anything else
+parameters; missing-value markers apply to the modelled columns only, the others keep
+their text) and ``application/vnd.apache.parquet`` (read by pyarrow). Anything else
 is answered with 415. Output: JSON by default; ``Accept: text/csv`` returns the
 completed table as CSV (missing or non-finite cells empty). An ``Accept`` header
 admitting neither is answered with 406.
@@ -13,17 +14,17 @@ event loop; the media-type negotiation here only looks at headers.
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from fastapi import HTTPException
 
 from api.schemas.common import SplitFrame
+from imputer._csv import CSVTable, read_csv_table, with_original_text
 from imputer._util import first_line
 from imputer.errors import ImputerValueError
 
@@ -37,6 +38,7 @@ __all__ = [
     "response_kind",
     "frame_from_split",
     "read_csv_body",
+    "read_csv_table_body",
     "read_parquet_body",
     "frame_to_csv",
 ]
@@ -168,20 +170,34 @@ def _reject_infinite(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     return frame
 
 
-def read_csv_body(
+def read_csv_body(body: bytes, **options: Any) -> pd.DataFrame:
+    """The table of :func:`read_csv_table_body` (same options), without the original text."""
+    return read_csv_table_body(body, **options).frame
+
+
+def read_csv_table_body(
     body: bytes,
     *,
     sep: str = ",",
     decimal: str = ".",
     na_values: Sequence[str] = (),
     index_col: str | None = None,
-) -> pd.DataFrame:
-    """Read a CSV request body (header row required).
+    columns: Sequence[str] | None = None,
+    passthrough: Sequence[str] = (),
+) -> CSVTable:
+    """Read a CSV request body (header row required); the table and the text of its
+    passed-through columns of numbers (see :class:`imputer._csv.CSVTable`).
+
+    The missing-value markers (pandas' defaults and ``na_values``) apply to the modelled
+    columns only (``columns``, or the columns of numbers); every other column, and those
+    in ``passthrough``, keeps each cell's text (:func:`imputer._csv.read_csv_table`).
 
     Raises
     ------
     ImputerValueError
-        When the body is empty or not parseable, or ``index_col`` is not a column.
+        When the body is empty or not parseable, ``index_col`` or a ``passthrough`` name is
+        not a column; :class:`~imputer.errors.MixedColumnError` for a column of numbers
+        holding other text.
     """
     if not body.strip():
         raise ImputerValueError("body: the CSV body is empty; send a header row and data rows")
@@ -189,12 +205,9 @@ def read_csv_body(
         with warnings.catch_warnings():
             # rows longer than the header: an error, not a silently dropped cell
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                io.BytesIO(body),
-                sep=sep,
-                decimal=decimal,
-                na_values=list(na_values) or None,
-                index_col=False,
+            frame, originals = read_csv_table(
+                body, sep=sep, decimal=decimal, na_values=na_values, index_col=index_col,
+                columns=columns, passthrough=passthrough,
             )
     except UnicodeDecodeError:
         # pandas decodes piece by piece: its offset is within a field, not the body
@@ -205,16 +218,12 @@ def read_csv_body(
                 f"body: the CSV is not valid UTF-8 ({exc.reason} at byte {exc.start})"
             ) from None
         raise  # pragma: no cover - pandas failed on a body that decodes
+    except ImputerValueError:
+        raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning, ValueError) as exc:
         raise ImputerValueError(f"body: the CSV could not be parsed: {first_line(exc)}") from None
-    if index_col is not None:
-        if index_col not in frame.columns:
-            raise ImputerValueError(
-                f"index_col: {index_col!r} is not a column of the CSV (columns: {list(map(str, frame.columns))})"
-            )
-        frame = frame.set_index(index_col)
     frame.columns = [str(c) for c in frame.columns]
-    return _reject_infinite(frame, "body")
+    return CSVTable(_reject_infinite(frame, "body"), {str(k): v for k, v in originals.items()})
 
 
 def read_parquet_body(body: bytes) -> pd.DataFrame:
@@ -241,8 +250,10 @@ def read_parquet_body(body: bytes) -> pd.DataFrame:
     return _reject_infinite(frame, "body")
 
 
-def frame_to_csv(frame: pd.DataFrame) -> bytes:
-    """CSV bytes of ``frame`` (index written unless it is the default 0..n-1)."""
+def frame_to_csv(frame: pd.DataFrame, originals: Mapping[Hashable, np.ndarray] | None = None) -> bytes:
+    """CSV bytes of ``frame`` (index written unless it is the default 0..n-1); the columns
+    in ``originals`` are written as that text (:func:`imputer._csv.with_original_text`)."""
     default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
     out = frame.replace([np.inf, -np.inf], np.nan) if len(frame.columns) else frame
+    out = with_original_text(out, originals or {})
     return out.to_csv(index=not default_index, na_rep="", lineterminator="\n").encode()

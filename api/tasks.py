@@ -36,7 +36,7 @@ from api.formats import (
     OutputKind,
     frame_from_split,
     frame_to_csv,
-    read_csv_body,
+    read_csv_table_body,
     read_parquet_body,
 )
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
@@ -150,6 +150,7 @@ class ImputeTask:
         return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
+        originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         if self.kind == "json":
             request = _parse(ImputeRequest, self.body)
             frame = frame_from_split(request.data)
@@ -157,8 +158,9 @@ class ImputeTask:
         else:
             q = ImputeQuery.model_validate(dict(self.query))
             if self.kind == "csv":
-                frame = read_csv_body(
-                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col
+                frame, originals = read_csv_table_body(
+                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
+                    columns=q.columns or None, passthrough=q.passthrough,
                 )
             else:
                 frame = read_parquet_body(self.body)
@@ -166,7 +168,7 @@ class ImputeTask:
         _check_width(frame, options, self.max_columns)
         result = imputer.impute(frame, **options.engine_kwargs())
         if self.output == "csv":
-            return 200, CSV_MEDIA, frame_to_csv(result.completed)
+            return 200, CSV_MEDIA, frame_to_csv(result.completed, originals)
         payload = result.to_dict(conditional_var=options.conditional_var)
         return _json_ok(ImputeResponse, payload, self.instance)
 

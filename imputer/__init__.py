@@ -21,9 +21,27 @@ from imputer.errors import (
 )
 from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
 from imputer.mvn import ImputeResult, impute
-from imputer.mvn.estimator import EMImputer
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``imputer.EMImputer`` is imported on first use (PEP 562).
+
+    Its base classes come from scikit-learn when it is installed, and importing
+    scikit-learn takes longer than the rest of imputer together; ``import imputer``
+    (and so ``imputer --version``) does not pay for it until ``EMImputer`` is asked for.
+    """
+    if name == "EMImputer":
+        from imputer.mvn.estimator import EMImputer
+
+        globals()["EMImputer"] = EMImputer
+        return EMImputer
+    raise AttributeError(f"module 'imputer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"EMImputer"})
 
 __all__ = [
     "__version__",

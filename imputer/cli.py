@@ -4,12 +4,16 @@
 covariance of its numeric columns by EM under a multivariate-normal model
 (:func:`imputer.impute`), prints the summary, and writes the table with every missing
 numeric cell replaced by its conditional expectation given the row's observed cells.
-Observed cells and non-numeric columns are written back unchanged.
+Observed cells and the columns not modelled are written back unchanged: in a CSV, the
+missing-value markers (``NA``, ``null``, ..., ``--na-values``) apply to the modelled
+columns only, and every other column keeps each cell's text (:mod:`imputer._csv`).
 
 ``imputer serve`` runs the FastAPI application ``api.main:app`` under uvicorn.
 
 Exit status: 0 on success, 1 when the input cannot be read or imputed (the reason is
-printed on one line to standard error), 2 for command-line usage errors.
+printed on one line to standard error), 2 for command-line usage errors and for a CSV
+column of numbers holding other text (name its markers with ``--na-values``, or keep it
+as text with ``--passthrough``).
 """
 
 from __future__ import annotations
@@ -19,14 +23,16 @@ import importlib.util
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from imputer import __version__
+from imputer._csv import read_csv_table, with_original_text
 from imputer._util import first_line
-from imputer.errors import ImputerError, ImputerWarning
+from imputer.errors import ImputerError, ImputerValueError, ImputerWarning
 from imputer.options import MVN_OPTIONS, Option
 
 __all__ = ["main", "build_parser"]
@@ -73,8 +79,22 @@ def _csv_has_index(path: Path) -> bool:
     return len(header.columns) > 0 and str(header.columns[0]).startswith("Unnamed: 0")
 
 
-def read_table(path: Path) -> tuple[pd.DataFrame, bool]:
-    """Read ``path``; return the frame and whether it carried a meaningful index."""
+def read_table(
+    path: Path,
+    *,
+    columns: Sequence[str] | None = None,
+    passthrough: Sequence[str] = (),
+    na_values: Sequence[str] = (),
+) -> tuple[pd.DataFrame, bool, dict[Hashable, np.ndarray]]:
+    """Read ``path``; return the frame, whether it carried a meaningful index, and the
+    text of the passed-through columns of numbers (for writing CSV; see
+    :class:`imputer._csv.CSVTable`).
+
+    A CSV is read by :func:`imputer._csv.read_csv_table`: the missing-value markers
+    (pandas' defaults and ``na_values``) apply to the modelled columns only (``columns``,
+    or the columns of numbers); every other column, and those in ``passthrough``, keeps
+    each cell's text. A column of numbers with stray text is a usage error (status 2).
+    """
     fmt = _format(path, "input")
     if not path.exists():
         raise CliError(f"input file {str(path)!r} does not exist")
@@ -90,29 +110,40 @@ def read_table(path: Path) -> tuple[pd.DataFrame, bool]:
                 and frame.index.step == 1
                 and frame.index.name is None
             )
-            return frame, has_index
-        if _csv_has_index(path):
-            frame = pd.read_csv(path, index_col=0)
+            return frame, has_index, {}
+        has_index = _csv_has_index(path)
+        with warnings.catch_warnings():
+            # rows longer than the header: an error, not a silently dropped cell
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame, originals = read_csv_table(
+                path, index_col=0 if has_index else None, columns=columns,
+                passthrough=passthrough, na_values=na_values,
+            )
+        if has_index:
             frame.index.name = None
-            return frame, True
-        return pd.read_csv(path), False
+        return frame, has_index, originals
     except CliError:
         raise
+    except ImputerValueError as exc:  # a column of numbers with text, a bad column name
+        raise CliError(f"{str(path)!r}: {exc}", status=2) from None
     except pd.errors.EmptyDataError:
         raise CliError(f"input file {str(path)!r} is empty (no header row)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, OSError, ValueError) as exc:
         raise CliError(f"cannot read {str(path)!r}: {first_line(exc)}") from None
 
 
-def write_table(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
-    """Write ``frame`` as CSV or Parquet (by extension), with the index only if ``index``."""
+def write_table(
+    frame: pd.DataFrame, path: Path, *, index: bool, originals: Mapping[Hashable, np.ndarray] | None = None
+) -> None:
+    """Write ``frame`` as CSV or Parquet (by extension), with the index only if ``index``;
+    in a CSV, the columns in ``originals`` are written as that text."""
     fmt = _format(path, "output")
     try:
         if fmt == "parquet":
             _require_pyarrow(path)
             frame.to_parquet(path, index=index)
         else:
-            frame.to_csv(path, index=index)
+            with_original_text(frame, originals or {}).to_csv(path, index=index)
     except CliError:
         raise
     except (OSError, ValueError) as exc:
@@ -126,12 +157,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _columns(text: str | None) -> list[str] | None:
+def _columns(text: str | None, flag: str) -> list[str] | None:
     if text is None:
         return None
     names = [c.strip() for c in text.split(",")]
     if not all(names):
-        raise CliError(f"--columns {text!r}: empty column name in the list", status=2)
+        raise CliError(f"{flag} {text!r}: empty column name in the list", status=2)
     return names
 
 
@@ -140,16 +171,19 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
     src, dst = Path(args.input), Path(args.output)
     _format(dst, "output")  # fail before the (possibly long) fit on a bad output name
-    frame, has_index = read_table(src)
+    options = {name: getattr(args, name) for name in MVN_OPTIONS}
+    options["columns"] = _columns(options["columns"], "--columns")
+    passthrough = _columns(args.passthrough, "--passthrough") or []
+    frame, has_index, originals = read_table(
+        src, columns=options["columns"], passthrough=passthrough, na_values=args.na_values or []
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
-        options = {name: getattr(args, name) for name in MVN_OPTIONS}
-        options["columns"] = _columns(options["columns"])
         result = imputer.impute(frame, **options)
     for w in caught:
         print(f"imputer: warning: {_one_line(str(w.message))}", file=sys.stderr)
     print(result.summary())
-    write_table(result.completed, dst, index=has_index)
+    write_table(result.completed, dst, index=has_index, originals=originals)
     n_filled = int(frame.isna().sum().sum() - result.completed.isna().sum().sum())
     print(f"\nwrote {dst} ({len(result.completed)} rows, {n_filled} cells filled)")
     if args.json_summary is not None:
@@ -225,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imputer",
         description="EM imputation for incomplete tables (multivariate normal).",
-        epilog="Exit status: 0 success, 1 unreadable or unusable input, 2 usage error.",
+        epilog="Exit status: 0 success, 1 unreadable or unusable input, 2 usage error "
+        "(or a column of numbers holding other text).",
     )
     parser.add_argument("--version", action="version", version=f"imputer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -236,10 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Estimate the mean and covariance of the numeric columns (or those given with "
             "--columns) by EM and write the table with each missing cell of those columns "
-            "replaced by its conditional expectation "
-            "given the row's observed cells. Observed cells and non-numeric columns are "
-            "written unchanged. A CSV whose header starts with an empty cell (as written by "
-            "pandas' to_csv) is read with that first column as the row index, and the "
+            "replaced by its conditional expectation given the row's observed cells. Observed "
+            "cells and the columns not modelled are written unchanged (missing-value markers "
+            "apply to modelled columns only). A CSV whose header starts with an empty cell (as "
+            "written by pandas' to_csv) is read with that first column as the row index, and the "
             "index is written back; otherwise no index column is added."
         ),
     )
@@ -250,6 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for option in MVN_OPTIONS.values():
         _add_option(imp, option)
+    imp.add_argument(
+        "--na-values", metavar="TEXT", action="append",
+        help="a cell text that marks a missing value in the modelled columns, besides "
+        "pandas' defaults (empty, NA, NaN, null, None, N/A, nan, ...); repeat for several "
+        "(--na-values=- --na-values=.). Other columns are never altered.",
+    )
+    imp.add_argument(
+        "--passthrough", metavar="A,B,...",
+        help="comma-separated names of columns to keep as text, unmodelled, even if they "
+        "hold numbers (a column of numbers with stray text is otherwise an error)",
+    )
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE"
     )

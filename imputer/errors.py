@@ -16,6 +16,7 @@ __all__ = [
     "ImputerValueError",
     "ImputerTypeError",
     "NotFittedError",
+    "MixedColumnError",
     "ImputerWarning",
     "ConvergenceWarning",
 ]
@@ -45,4 +46,13 @@ class ConvergenceWarning(ImputerWarning):
     """An iterative fit stopped before meeting its convergence criterion.
 
     The result is still returned, with ``converged=False``.
+    """
+
+
+class MixedColumnError(ImputerValueError):
+    """A column of numbers in a text table (CSV) holds cells that are not numbers.
+
+    Read as text, it would drop out of the model without a word; the message names the
+    column, the first offending values with their lines, and the fixes (``na_values``,
+    ``columns``, ``passthrough``). The command line exits with status 2 on it.
     """

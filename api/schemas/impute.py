@@ -69,10 +69,16 @@ class ImputeQuery(BaseModel):
     decimal: str = Field(".", min_length=1, max_length=1, description="CSV decimal mark.")
     na_values: list[str] = Field(
         default_factory=list,
-        description="Extra CSV strings read as missing (besides empty, NA, NaN, null...).",
+        description="Extra CSV strings read as missing in the modelled columns (besides "
+        "empty, NA, NaN, null...); the other columns keep their text.",
     )
     index_col: str | None = Field(
         None, description="CSV column holding the row labels; none by default."
+    )
+    passthrough: list[str] = Field(
+        default_factory=list,
+        description="CSV columns kept as text and not modelled, even if they hold numbers "
+        "(a column of numbers holding other text is otherwise an error, 422).",
     )
     columns: list[str] | None = option_field(MVN_OPTIONS["columns"])
     tol: float | None = option_field(MVN_OPTIONS["tol"])
@@ -108,6 +114,9 @@ class ImputeResponse(ResponseModel):
     """Result of the EM fit (mirrors ``ImputeResult.to_dict()``)."""
 
     columns: list[str] = Field(..., description="The modelled columns, in order.")
+    passthrough: list[str] = Field(
+        ..., description="The columns carried through unchanged (not modelled), in order."
+    )
     completed: SplitFrameOut = Field(
         ..., description="The input table with every missing cell of the modelled columns "
         "filled by its conditional expectation; observed values unchanged."

@@ -194,7 +194,14 @@ def _result(
         max_iter=max_iter,
         accelerate=accelerate,
         n_patterns=patterns.n_patterns,
+        passthrough=_passthrough(prep.frame, prep.columns),
     )
+
+
+def _passthrough(frame: pd.DataFrame, columns: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+    """Labels of the columns of ``frame`` not in ``columns``, in the frame's order."""
+    modelled = set(columns)
+    return tuple(c for c in frame.columns if c not in modelled)
 
 
 class _ConditionalVariances:

@@ -32,6 +32,19 @@ _STOP_TEXT = {
 }
 
 
+#: passed-through column names shown by ``summary()`` before "... (k more)"
+_SHOW_NAMES = 10
+
+
+def _names(labels: tuple[Hashable, ...]) -> str:
+    """``"none"``, or the count and the first names: ``"2 (Month, Day)"``."""
+    if not labels:
+        return "none"
+    shown = ", ".join(map(str, labels[:_SHOW_NAMES]))
+    more = f", ... ({len(labels) - _SHOW_NAMES} more)" if len(labels) > _SHOW_NAMES else ""
+    return f"{len(labels)} ({shown}{more})"
+
+
 @dataclass(frozen=True, eq=False)
 class ImputeResult(TraceFields):
     """Maximum-likelihood (or posterior-mode) multivariate-normal fit and completed table.
@@ -96,6 +109,8 @@ class ImputeResult(TraceFields):
         constructor takes ``conditional_var_source``, a zero-argument callable returning it.
     columns : tuple
         Labels of the modelled columns.
+    passthrough : tuple
+        Labels of the other columns of the input, carried through unchanged, in order.
     n_missing : Series, shape (p,)
         Missing cells per modelled column.
     n_rows : int
@@ -123,6 +138,7 @@ class ImputeResult(TraceFields):
     accelerate: bool
     n_patterns: int
     conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+    passthrough: tuple[Hashable, ...] = ()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ImputeResult):
@@ -146,6 +162,7 @@ class ImputeResult(TraceFields):
         fields = [
             ("rows", self.n_rows),
             ("modelled columns", len(self.columns)),
+            ("passed through", _names(self.passthrough)),
             ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / n_cells:.1f}%)"),
             ("missingness patterns", self.n_patterns),
             ("estimate", method),
@@ -190,7 +207,7 @@ class ImputeResult(TraceFields):
         Returns
         -------
         dict
-            Keys ``columns``, ``completed`` (``{"columns", "index", "data"}``), ``mean``,
+            Keys ``columns``, ``passthrough`` (the other columns), ``completed`` (``{"columns", "index", "data"}``), ``mean``,
             ``cov`` and ``corr`` (``{"columns", "data"}``), ``loglik``, ``loglik_history``,
             ``n_iter``, ``n_evals``, ``converged``, ``trace`` (:meth:`EMTrace.to_dict`),
             ``n_rows``, ``n_missing``, ``options`` (``tol``, ``max_iter``, ``ridge``,
@@ -204,6 +221,7 @@ class ImputeResult(TraceFields):
         mean = self.mean.astype(float)
         out: dict[str, Any] = {
             "columns": cols,
+            "passthrough": json_labels(self.passthrough),
             "completed": split_frame(self.completed),
             "mean": labelled_values(mean),
             "cov": square_frame(self.cov),

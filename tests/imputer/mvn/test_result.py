@@ -118,7 +118,7 @@ def test_to_dict_is_json_ready() -> None:
     back = json.loads(text)
     assert set(back) == {
         "columns", "completed", "mean", "cov", "corr", "loglik", "loglik_history",
-        "n_iter", "n_evals", "converged", "n_rows", "n_missing", "options", "trace",
+        "n_iter", "n_evals", "converged", "n_rows", "n_missing", "options", "trace", "passthrough",
     }
     assert back["columns"] == ["f", "i_na", "F_na", "i_full"]
     assert back["completed"]["columns"] == list(df.columns)
