@@ -16,7 +16,7 @@ from starlette.types import Message
 from api.dispatch import CLIENT_CLOSED, answer_while_connected
 from api.errors import JobTimedOut, PoolNotRunning
 from api.pool import Call, WorkerPool
-from tests.api.test_pool import pid_gone, until
+from tests.api.test_pool import pid_gone, until, with_pool
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,23 +34,13 @@ async def stays_connected() -> Message:
     raise AssertionError("unreachable")
 
 
-def with_pool(body: Callable[[WorkerPool], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        pool = WorkerPool(1)
-        await pool.start()
-        try:
-            return await body(pool)
-        finally:
-            await pool.stop()
-
-    return asyncio.run(main())
 
 
 def test_connected_client_gets_the_task_answer() -> None:
     async def body(pool: WorkerPool) -> Any:
         return await answer_while_connected(make_request(stays_connected), pool, ANSWER, timeout_s=30)
 
-    response = with_pool(body)
+    response = with_pool(body, n=1)
     assert response.status_code == 201 and response.body == b"done"
     assert response.media_type == "text/plain"
 
@@ -71,7 +61,7 @@ def test_client_that_leaves_stops_its_job_and_frees_the_worker() -> None:
         response = await answer
         return response, before, pool.worker_pids()
 
-    response, before, after = with_pool(body)
+    response, before, after = with_pool(body, n=1)
     assert response.status_code == CLIENT_CLOSED
     assert len(after) == 1 and after != before
     assert pid_gone(before[0])
@@ -89,7 +79,7 @@ def test_request_torn_down_stops_its_job() -> None:
         await until(lambda: pool.status()["idle"] == 1)
         return before, pool.worker_pids(), await pool.submit(Call(os.getpid), timeout_s=30).result()
 
-    before, after, pid = with_pool(body)
+    before, after, pid = with_pool(body, n=1)
     assert after == [pid] and pid != before[0]
 
 

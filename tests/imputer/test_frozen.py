@@ -15,6 +15,7 @@ import pytest
 from imputer import _frozen
 from imputer._frozen import ReadOnlyField, same_fields, same_value, view
 from imputer._util import readonly_mapping
+from tests.imputer import mutations
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -33,34 +34,7 @@ def _holder() -> _Holder:
     )
 
 
-def _set_cell(obj: Any) -> None:
-    if isinstance(obj, pd.DataFrame):
-        obj.iloc[0, 0] = 99.0
-    else:
-        obj.iloc[0] = 99.0
-
-
-def _add_label(obj: Any) -> None:
-    obj["__new__"] = 1.0
-
-
-def _rename_axis(obj: Any) -> None:
-    obj.index.name = "__renamed__"
-
-
-def _relabel(obj: Any) -> None:
-    obj.index = [f"r{i}" for i in range(len(obj))]
-
-
-def _write_values(obj: Any) -> None:
-    obj.to_numpy()[0] = 99.0
-
-
-def _sort_inplace(obj: Any) -> None:
-    obj.sort_index(ascending=False, inplace=True)
-
-
-MUTATIONS: list[Callable[[Any], None]] = [_set_cell, _add_label, _rename_axis, _relabel, _write_values, _sort_inplace]
+MUTATIONS = mutations.ALL
 
 
 @pytest.mark.parametrize("cow", [True, False], ids=["copy-on-write", "deep-copy"])

@@ -15,6 +15,7 @@ import pytest
 
 import imputer
 from imputer import fit_mixed, fit_mixed_frame
+from tests.imputer import mutations
 
 
 def _frame() -> pd.DataFrame:
@@ -83,26 +84,7 @@ def test_trace_options_and_derived_counters() -> None:
 PANDAS_FIELDS = ["var_comp", "beta", "var_beta", "fitted", "completed", "residuals"]
 
 
-def _set_cell(obj: Any) -> None:
-    if isinstance(obj, pd.DataFrame):
-        obj.iloc[0, 0] = 99.0
-    else:
-        obj.iloc[0] = 99.0
-
-
-def _add_label(obj: Any) -> None:
-    obj["__new__"] = 1.0
-
-
-def _write_values(obj: Any) -> None:
-    obj.to_numpy()[0] = 99.0
-
-
-def _rename_axis(obj: Any) -> None:
-    obj.index.name = "__renamed__"
-
-
-MUTATIONS = [_set_cell, _add_label, _write_values, _rename_axis]
+MUTATIONS = mutations.BASIC
 
 
 def _attempt(mutate: Any, obj: Any) -> None:

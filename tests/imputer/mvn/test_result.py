@@ -15,6 +15,7 @@ import pytest
 
 import imputer
 from imputer.mvn.api import DEFAULT_TOL
+from tests.imputer import mutations
 
 
 def _mixed_frame() -> pd.DataFrame:
@@ -272,27 +273,8 @@ def test_singular_fit_has_stop_reason_singular() -> None:
 FIELDS = ["completed", "mean", "cov", "corr", "n_missing"]
 
 
-def _set_cell(obj: Any) -> None:
-    if isinstance(obj, pd.DataFrame):
-        obj.iloc[0, 1] = 99.0
-    else:
-        obj.iloc[0] = 99.0
-
-
-def _add_label(obj: Any) -> None:
-    obj["__new__"] = 1.0
-
-
-def _write_values(obj: Any) -> None:
-    obj.to_numpy()[0] = 99.0
-
-
-def _rename_axis(obj: Any) -> None:
-    obj.index.name = "__renamed__"
-
-
 @pytest.mark.parametrize("name", FIELDS)
-@pytest.mark.parametrize("mutate", [_set_cell, _add_label, _write_values, _rename_axis], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mutate", mutations.BASIC, ids=lambda f: f.__name__)
 def test_changing_a_read_field_leaves_the_result_unchanged(name: str, mutate: Any) -> None:
     res = imputer.impute(_small())
     before = pickle.loads(pickle.dumps(res))
