@@ -34,8 +34,6 @@ async def stays_connected() -> Message:
     raise AssertionError("unreachable")
 
 
-
-
 def test_connected_client_gets_the_task_answer() -> None:
     async def body(pool: WorkerPool) -> Any:
         return await answer_while_connected(make_request(stays_connected), pool, ANSWER, timeout_s=30)
