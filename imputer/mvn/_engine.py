@@ -44,7 +44,7 @@ class EngineRun:
 
 def run(
     values: tuple[np.ndarray, ...],
-    mask: np.ndarray,
+    patterns: Patterns,
     scaling: Scaling,
     *,
     tol: float,
@@ -59,8 +59,9 @@ def run(
     ----------
     values : tuple of p ndarrays, each shape (n,)
         Column values in original units, NaN where missing; not modified.
-    mask : ndarray of bool, shape (n, p)
-        True where missing.
+    patterns : Patterns
+        Missingness patterns of the rows (``build_patterns(mask)``; the caller can then
+        release the ``n x p`` mask before the fit).
     scaling : Scaling
         The columns' standardisation (:func:`~imputer.mvn._scaling.scaling_of`).
     tol, max_iter, ridge, accelerate
@@ -72,10 +73,10 @@ def run(
     -------
     EngineRun
     """
-    n, p = mask.shape
+    n, p = patterns.n_rows, patterns.n_cols
     # one BLAS thread-limit context for the whole engine (entering one costs ~1 ms)
     with blas_threads(p):
-        data = standardise(mask, values, scaling)
+        data = standardise(patterns, values, scaling)
         fit = fit_mvn(data, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
         filled = None
         if fill:

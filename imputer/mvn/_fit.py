@@ -47,14 +47,15 @@ SINGULAR_EIG = 1e-10
 
 
 def standardise(
-    mask: np.ndarray, values: tuple[np.ndarray, ...], scaling: Scaling, *, keep_complete: bool = False
+    mask: np.ndarray | Patterns, values: tuple[np.ndarray, ...], scaling: Scaling, *, keep_complete: bool = False
 ) -> StandardData:
     """Build :class:`StandardData` from column vectors (NaN = missing) and the scaling.
 
     Parameters
     ----------
-    mask : ndarray of bool, shape (n, p)
-        True where missing.
+    mask : ndarray of bool, shape (n, p), or Patterns
+        True where missing; or the patterns already built from it (so that a caller can
+        release the mask before the fit).
     values : tuple of p ndarrays, each shape (n,)
         Column values in original units (NaN where missing).
     scaling : Scaling
@@ -63,7 +64,7 @@ def standardise(
         Keep the complete rows in the layout (weighted E-steps, per-row functions and
         draws need them; the EM fit does not, and saves their memory).
     """
-    patterns: Patterns = build_patterns(mask)
+    patterns = mask if isinstance(mask, Patterns) else build_patterns(mask)
     p = len(values)
     inc = patterns.incomplete_rows
     comp = patterns.complete_rows

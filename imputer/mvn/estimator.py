@@ -337,8 +337,10 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         mask = np.isnan(values)
         scaling = scaling_of(labels, columns, mask)
         check_rows(n, p, ridge)
+        patterns = build_patterns(mask)
+        del mask
         fit = engine.run(
-            columns, mask, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, fill=False
+            columns, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, fill=False
         ).fit
         warn_if_unreliable(fit, tol, max_iter, stacklevel=2)
         self.mean_ = scaling.mean_to_original(fit.mu)
