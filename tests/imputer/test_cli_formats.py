@@ -10,7 +10,9 @@ each cell's text.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -233,7 +235,7 @@ def test_stdin_to_stdout(tmp_path: Path, fmt: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "imputer", "impute", "-", "-o", "-", "--format", fmt],
         input=data, capture_output=True, cwd=tmp_path, timeout=120,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     stderr = proc.stderr.decode()
     assert proc.returncode == 0, stderr
@@ -278,3 +280,28 @@ def test_option_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra
     assert stderr.count("\n") == 1 and stderr.startswith("imputer: error: ")
     assert re.search(match, stderr), stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+# ------------------------------------------------------------------------------ README
+
+
+def test_readme_command_line_examples_run(tmp_path: Path) -> None:
+    # the sh block of README's "Command line" section, with python -m imputer for imputer
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Command line"):readme.index("## REST service")]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for line in block.group(1).splitlines():
+        cmd = line.replace("imputer impute", f"{sys.executable} -m imputer impute")
+        proc = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=tmp_path,
+            env=env, timeout=120,
+        )
+        assert proc.returncode == 0, (line, proc.stderr)
+    eu = pd.read_csv(tmp_path / "eu_completed.csv", sep=";", decimal=",", index_col="id")
+    assert not eu[["height", "weight"]].isna().any().any()
+    assert _text(tmp_path / "eu_completed.csv", ";")["city"].tolist() == ["NA", "Zürich", "None", "Köln", "Bern"]
+    for name, sep in [("completed.csv", ","), ("completed.tsv", "\t")]:
+        assert not pd.read_csv(tmp_path / name, sep=sep)[["Ozone", "Solar.R"]].isna().any().any()
