@@ -120,7 +120,7 @@ def _sep_name(sep: str) -> str:
 def read_table(
     name: str,
     *,
-    fmt: str = "csv",
+    fmt: str | None = None,
     columns: Sequence[str] | None = None,
     passthrough: Sequence[str] = (),
     na_values: Sequence[str] = (),
@@ -140,9 +140,15 @@ def read_table(
     error says which when it is not a comma.
     """
     if name == STDIO:
+        fmt = fmt or "csv"
         source: Path | bytes = sys.stdin.buffer.read()
         shown = "<stdin>"
     else:
+        if fmt is not None:
+            raise CliError(
+                f"--format {fmt} applies to standard input (IN is -); the extension of {name!r} "
+                "gives its format (--sep gives a separator)", status=2,
+            )
         path = Path(name)
         fmt = _format(path, "input")
         if not path.exists():
@@ -247,8 +253,14 @@ def write_table(
         out = with_original_text(frame, originals or {})
         options: dict[str, Any] = {"index": index, "sep": _output_sep(fmt, dialect), "decimal": decimal}
         if name == STDIO:
-            out.to_csv(sys.stdout, **options)
+            text = out.to_csv(**options)
             sys.stdout.flush()
+            buffer = getattr(sys.stdout, "buffer", None)
+            if buffer is None:  # a text-only stream: its own encoding
+                sys.stdout.write(text)
+            else:
+                buffer.write(text.encode(encoding))
+                buffer.flush()
         else:
             out.to_csv(name, encoding=encoding, **options)
     except CliError:

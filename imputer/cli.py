@@ -259,9 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     imp.add_argument(
-        "--format", choices=["csv", "tsv", "parquet"], default="csv",
-        help="format of standard input (IN is -): csv (separator detected as for a file), "
-        "tsv or parquet (default: %(default)s)",
+        "--format", choices=["csv", "tsv", "parquet"],
+        help="format of standard input (IN is -): csv (separator detected as for a file, the "
+        "default), tsv or parquet; a file's format comes from its extension",
     )
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE"

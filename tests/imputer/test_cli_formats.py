@@ -251,6 +251,19 @@ def test_stdin_to_stdout(tmp_path: Path, fmt: str) -> None:
     assert list(tmp_path.iterdir()) == [out]  # no file named '-'
 
 
+def test_latin1_stdin_to_stdout_keeps_the_encoding(tmp_path: Path) -> None:
+    data = "city,x,y\nZürich,1.5,2\nKöln,,3\nBern,2.5,\nSão Tomé,3.5,5\n".encode("latin-1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "imputer", "impute", "-", "-o", "-", "--encoding", "latin-1"],
+        input=data, capture_output=True, cwd=tmp_path, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.decode("latin-1").splitlines()
+    assert [ln.split(",")[0] for ln in lines] == ["city", "Zürich", "Köln", "Bern", "São Tomé"]
+    assert lines[1] == "Zürich,1.5,2.0"  # observed cells as read (y is written as floats)
+
+
 def test_stdout_output_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, stderr = _run(["impute", str(AIR), "-o", "-"], capsys)
     assert code == 0, stderr
@@ -271,8 +284,9 @@ def test_stdout_output_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[
         (["--sep", ";", "--decimal", ";"], r"--decimal ';': the decimal mark must differ from --sep"),
         (["--decimal", ","], r"the separator comma \(','\) is also the decimal mark; give the separator with --sep"),
         (["--encoding", "klingon"], r"--encoding 'klingon': unknown encoding"),
+        (["--format", "tsv"], r"--format tsv applies to standard input \(IN is -\); the extension of '.*airquality.csv' gives its format"),
     ],
-    ids=["long-sep", "empty-decimal", "sep-is-decimal", "sniffed-sep-is-decimal", "unknown-encoding"],
+    ids=["long-sep", "empty-decimal", "sep-is-decimal", "sniffed-sep-is-decimal", "unknown-encoding", "format-with-a-file"],
 )
 def test_option_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], match: str) -> None:
     code, _, stderr = _run(["impute", str(AIR), "-o", str(tmp_path / "o.csv"), *extra], capsys)
