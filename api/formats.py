@@ -24,7 +24,7 @@ import pandas as pd
 from fastapi import HTTPException
 
 from api.schemas.common import SplitFrame
-from imputer._csv import CSVTable, read_csv_table, with_original_text
+from imputer._csv import CSVTable, decode_error, read_csv_table, with_original_text
 from imputer._util import first_line
 from imputer.errors import ImputerValueError
 
@@ -211,9 +211,8 @@ def read_csv_table_body(
             )
     except UnicodeDecodeError:
         # pandas decodes piece by piece: its offset is within a field, not the body
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
+        exc = decode_error(body, "utf-8")
+        if exc is not None:
             raise ImputerValueError(
                 f"body: the CSV is not valid UTF-8 ({exc.reason} at byte {exc.start})"
             ) from None

@@ -41,7 +41,13 @@ import pandas as pd
 from imputer.columns import is_modelled
 from imputer.errors import ImputerValueError, MixedColumnError
 
-__all__ = ["CSVTable", "check_numeric_text", "read_csv_table", "with_original_text"]
+__all__ = [
+    "CSVTable", "SEPARATORS", "Sniffed", "check_numeric_text", "decode_error", "read_csv_table",
+    "sniff_sep", "with_original_text",
+]
+
+#: the field separators :func:`sniff_sep` recognises, by name (for messages)
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 #: distinct offending values shown in a message, and lines shown for each
 _SHOW_VALUES = 5
@@ -52,6 +58,67 @@ def _opener(source: Path | bytes) -> Callable[[], IO[bytes] | Path]:
     if isinstance(source, bytes):
         return lambda: io.BytesIO(source)
     return lambda: source
+
+
+class Sniffed(NamedTuple):
+    """The field separator :func:`sniff_sep` read from a header line.
+
+    Attributes
+    ----------
+    sep : str
+        The separator to use (a comma when nothing better was found).
+    ambiguous : bool
+        No candidate occurs in the header (a single column, or another separator), or
+        two occur equally often: the comma is a guess.
+    """
+
+    sep: str
+    ambiguous: bool
+
+
+def sniff_sep(header: str) -> Sniffed:
+    """The field separator of a delimited text file, from its header line.
+
+    Counts each of comma, semicolon, tab and pipe outside double quotes; the most
+    frequent wins. Header lines are short and hold no numbers, so a decimal comma in
+    the data cannot mislead it (which sniffing data rows would risk).
+
+    Parameters
+    ----------
+    header : str
+        The first line of the file (its line ending may be included).
+
+    Returns
+    -------
+    Sniffed
+        The separator, and whether the choice is a guess (none found, or a tie).
+    """
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for ch in header.rstrip("\r\n"):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts.values())
+    if best == 0:
+        return Sniffed(",", True)
+    winners = [sep for sep, n in counts.items() if n == best]
+    return Sniffed(winners[0], len(winners) > 1)
+
+
+def decode_error(data: bytes, encoding: str) -> UnicodeDecodeError | None:
+    """The first decoding error of ``data`` in ``encoding`` (its ``start`` is the byte
+    offset in ``data``), or None when it decodes.
+
+    pandas reports a decoding error with an offset inside a buffer it read, not in the
+    file: this recomputes it for the message.
+    """
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return exc
+    return None
 
 
 class CSVTable(NamedTuple):
@@ -152,6 +219,7 @@ def read_csv_table(
     index_col: int | str | None = None,
     columns: Sequence[Hashable] | None = None,
     passthrough: Sequence[Hashable] = (),
+    encoding: str = "utf-8",
     read: Callable[..., pd.DataFrame] = pd.read_csv,
 ) -> CSVTable:
     """Read a CSV with numbers and markers in the modelled columns and text elsewhere.
@@ -171,6 +239,8 @@ def read_csv_table(
         The columns to model (the others are passed through); default: the columns of numbers.
     passthrough : sequence of labels
         Columns kept as text whatever they hold.
+    encoding : str
+        The text encoding of the file.
     read : callable
         ``pd.read_csv`` or a wrapper of it (for the caller's error handling).
 
@@ -194,7 +264,7 @@ def read_csv_table(
     """
     open_source = _opener(source)
     originals: dict[Hashable, np.ndarray] = {}
-    common: dict[str, Any] = {"sep": sep}
+    common: dict[str, Any] = {"sep": sep, "encoding": encoding}
     by_name = isinstance(index_col, str)
     frame = read(
         open_source(), decimal=decimal, na_values=list(na_values) or None,

@@ -1,12 +1,15 @@
 """Command line: ``imputer impute`` (EM-impute a table file) and ``imputer serve`` (REST API).
 
-``imputer impute IN -o OUT`` reads a CSV (or Parquet) table, estimates the mean and
-covariance of its numeric columns by EM under a multivariate-normal model
-(:func:`imputer.impute`), prints the summary, and writes the table with every missing
-numeric cell replaced by its conditional expectation given the row's observed cells.
-Observed cells and the columns not modelled are written back unchanged: in a CSV, the
-missing-value markers (``NA``, ``null``, ..., ``--na-values``) apply to the modelled
-columns only, and every other column keeps each cell's text (:mod:`imputer._csv`).
+``imputer impute IN -o OUT`` reads a delimited text (.csv, .tsv, .txt; ``-`` for
+standard input) or Parquet table, estimates the mean and covariance of its numeric
+columns by EM under a multivariate-normal model (:func:`imputer.impute`), prints the
+summary (to standard error when the table goes to standard output), and writes the
+table with every missing numeric cell replaced by its conditional expectation given the
+row's observed cells. Observed cells and the columns not modelled are written back
+unchanged: the missing-value markers (``NA``, ``null``, ..., ``--na-values``) apply to
+the modelled columns only, and every other column keeps each cell's text
+(:mod:`imputer._csv`). Separator (given or sniffed), decimal mark, encoding, index
+column and standard input/output are handled in :mod:`imputer._cli_io`.
 
 ``imputer serve`` runs the FastAPI application ``api.main:app`` under uvicorn.
 
@@ -19,136 +22,22 @@ as text with ``--passthrough``).
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib.util
 import json
 import sys
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from imputer import __version__
-from imputer._csv import read_csv_table, with_original_text
-from imputer._util import first_line
-from imputer.errors import ImputerError, ImputerValueError, ImputerWarning
+from imputer._cli_io import STDIO, CliError, Dialect, _format, _sep_name, read_table, write_table
+from imputer.errors import ImputerError, ImputerWarning
 from imputer.options import MVN_OPTIONS, Option
 
 __all__ = ["main", "build_parser"]
-
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv.zst")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-class CliError(Exception):
-    """A problem reported as one line on stderr with an exit status."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# ------------------------------------------------------------------------------ file I/O
-
-
-def _format(path: Path, role: str) -> str:
-    name = path.name.lower()
-    if name.endswith(_CSV_SUFFIXES):
-        return "csv"
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    raise CliError(
-        f"{role} file {str(path)!r}: unknown extension; use .csv (optionally compressed: "
-        f".csv.gz, .csv.bz2, .csv.xz, .csv.zip) or .parquet",
-        status=2,
-    )
-
-
-def _require_pyarrow(path: Path) -> None:
-    if importlib.util.find_spec("pyarrow") is None:
-        raise CliError(
-            f"{str(path)!r}: reading or writing Parquet needs pyarrow; install it with "
-            "pip install 'imputer[parquet]' (or use a .csv file)"
-        )
-
-
-def _csv_has_index(path: Path) -> bool:
-    """True when the header's first cell is empty, as ``DataFrame.to_csv`` writes an index."""
-    header = pd.read_csv(path, nrows=0, dtype=str, keep_default_na=False)
-    return len(header.columns) > 0 and str(header.columns[0]).startswith("Unnamed: 0")
-
-
-def read_table(
-    path: Path,
-    *,
-    columns: Sequence[str] | None = None,
-    passthrough: Sequence[str] = (),
-    na_values: Sequence[str] = (),
-) -> tuple[pd.DataFrame, bool, dict[Hashable, np.ndarray]]:
-    """Read ``path``; return the frame, whether it carried a meaningful index, and the
-    text of the passed-through columns of numbers (for writing CSV; see
-    :class:`imputer._csv.CSVTable`).
-
-    A CSV is read by :func:`imputer._csv.read_csv_table`: the missing-value markers
-    (pandas' defaults and ``na_values``) apply to the modelled columns only (``columns``,
-    or the columns of numbers); every other column, and those in ``passthrough``, keeps
-    each cell's text. A column of numbers with stray text is a usage error (status 2).
-    """
-    fmt = _format(path, "input")
-    if not path.exists():
-        raise CliError(f"input file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise CliError(f"input {str(path)!r} is a directory, not a file")
-    try:
-        if fmt == "parquet":
-            _require_pyarrow(path)
-            frame = pd.read_parquet(path)
-            has_index = not (
-                isinstance(frame.index, pd.RangeIndex)
-                and frame.index.start == 0
-                and frame.index.step == 1
-                and frame.index.name is None
-            )
-            return frame, has_index, {}
-        has_index = _csv_has_index(path)
-        with warnings.catch_warnings():
-            # rows longer than the header: an error, not a silently dropped cell
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame, originals = read_csv_table(
-                path, index_col=0 if has_index else None, columns=columns,
-                passthrough=passthrough, na_values=na_values,
-            )
-        if has_index:
-            frame.index.name = None
-        return frame, has_index, originals
-    except CliError:
-        raise
-    except ImputerValueError as exc:  # a column of numbers with text, a bad column name
-        raise CliError(f"{str(path)!r}: {exc}", status=2) from None
-    except pd.errors.EmptyDataError:
-        raise CliError(f"input file {str(path)!r} is empty (no header row)") from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise CliError(f"cannot read {str(path)!r}: {first_line(exc)}") from None
-
-
-def write_table(
-    frame: pd.DataFrame, path: Path, *, index: bool, originals: Mapping[Hashable, np.ndarray] | None = None
-) -> None:
-    """Write ``frame`` as CSV or Parquet (by extension), with the index only if ``index``;
-    in a CSV, the columns in ``originals`` are written as that text."""
-    fmt = _format(path, "output")
-    try:
-        if fmt == "parquet":
-            _require_pyarrow(path)
-            frame.to_parquet(path, index=index)
-        else:
-            with_original_text(frame, originals or {}).to_csv(path, index=index)
-    except CliError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise CliError(f"cannot write {str(path)!r}: {first_line(exc)}") from None
-
 
 # ------------------------------------------------------------------------------ commands
 
@@ -166,26 +55,72 @@ def _columns(text: str | None, flag: str) -> list[str] | None:
     return names
 
 
+def _char(text: str, flag: str) -> str:
+    """One character (``\\t`` or ``tab`` for a tab)."""
+    value = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if len(value) != 1 or value in "\r\n\"":
+        raise CliError(f"{flag} {text!r}: expected one character (for a tab: {flag} '\\t')", status=2)
+    return value
+
+
+def _no_numeric_column(frame: pd.DataFrame, name: str, dialect: Dialect) -> CliError:
+    """The "no numeric column" error for delimited text, with what was read and the fix."""
+    how = "detected from the header line" if dialect.sniffed is not None else "given"
+    if dialect.sniffed is not None and dialect.sniffed.ambiguous:
+        how = "a guess: the header line is ambiguous"
+    labels = ", ".join(repr(str(c)) for c in list(frame.columns)[:5])
+    more = ", ..." if len(frame.columns) > 5 else ""
+    return CliError(
+        f"{name!r}: data has no numeric column to model: read with separator "
+        f"{_sep_name(dialect.sep)} ({dialect.sep!r}, {how}) and decimal mark {dialect.decimal!r} "
+        f"as {len(frame.columns)} column{'s' if len(frame.columns) != 1 else ''} ({labels}{more}). "
+        f"If the file uses another separator or a decimal comma, say so with --sep and --decimal "
+        f"(for example --sep ';' --decimal ,)"
+    )
+
+
 def _cmd_impute(args: argparse.Namespace) -> int:
     import imputer
+    from imputer.columns import modelled_columns
 
-    src, dst = Path(args.input), Path(args.output)
-    _format(dst, "output")  # fail before the (possibly long) fit on a bad output name
+    to_stdout = args.output == STDIO
+    if not to_stdout:
+        _format(Path(args.output), "output")  # fail before the (possibly long) fit on a bad output name
+    sep = None if args.sep is None else _char(args.sep, "--sep")
+    decimal = _char(args.decimal, "--decimal")
+    if decimal == sep:
+        raise CliError(f"--decimal {args.decimal!r}: the decimal mark must differ from --sep", status=2)
+    try:
+        encoding = codecs.lookup(args.encoding).name
+    except LookupError:
+        raise CliError(f"--encoding {args.encoding!r}: unknown encoding (for example utf-8, latin-1, cp1252)",
+                       status=2) from None
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
     options["columns"] = _columns(options["columns"], "--columns")
     passthrough = _columns(args.passthrough, "--passthrough") or []
-    frame, has_index, originals = read_table(
-        src, columns=options["columns"], passthrough=passthrough, na_values=args.na_values or []
+    table = read_table(
+        args.input, fmt=args.format, columns=options["columns"], passthrough=passthrough,
+        na_values=args.na_values or [], sep=sep, decimal=decimal, index_col=args.index_col,
+        encoding=encoding,
     )
+    frame = table.frame
+    if options["columns"] is None and table.dialect is not None and not modelled_columns(frame):
+        raise _no_numeric_column(frame, "<stdin>" if args.input == STDIO else args.input, table.dialect)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
         result = imputer.impute(frame, **options)
     for w in caught:
         print(f"imputer: warning: {_one_line(str(w.message))}", file=sys.stderr)
-    print(result.summary())
-    write_table(result.completed, dst, index=has_index, originals=originals)
+    # with the table on standard output, everything else goes to standard error
+    info = sys.stderr if to_stdout else sys.stdout
+    print(result.summary(), file=info)
+    write_table(
+        result.completed, args.output, index=table.has_index, originals=table.originals,
+        dialect=table.dialect, encoding=encoding,
+    )
     n_filled = int(frame.isna().sum().sum() - result.completed.isna().sum().sum())
-    print(f"\nwrote {dst} ({len(result.completed)} rows, {n_filled} cells filled)")
+    where = "<stdout>" if to_stdout else args.output
+    print(f"\nwrote {where} ({len(result.completed)} rows, {n_filled} cells filled)", file=info)
     if args.json_summary is not None:
         out = Path(args.json_summary)
         try:
@@ -278,10 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
             "index is written back; otherwise no index column is added."
         ),
     )
-    imp.add_argument("input", metavar="IN", help="input table (.csv or .parquet)")
+    imp.add_argument(
+        "input", metavar="IN",
+        help="input table: .csv, .tsv, .txt (optionally compressed: .gz, .bz2, .xz, .zip) or "
+        ".parquet; - reads standard input (see --format)",
+    )
     imp.add_argument(
         "-o", "--output", metavar="OUT", required=True,
-        help="output table (.csv or .parquet, chosen by extension)",
+        help="output table, format by extension (.csv, .tsv, .txt, .parquet); - writes CSV to "
+        "standard output, and the summary then goes to standard error",
     )
     for option in MVN_OPTIONS.values():
         _add_option(imp, option)
@@ -295,6 +235,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--passthrough", metavar="A,B,...",
         help="comma-separated names of columns to keep as text, unmodelled, even if they "
         "hold numbers (a column of numbers with stray text is otherwise an error)",
+    )
+    imp.add_argument(
+        "--sep", metavar="CHAR",
+        help="field separator of delimited text (\\t or tab for a tab). Default: a tab for "
+        ".tsv, else detected from the header line among comma, semicolon, tab and pipe (a "
+        "note on standard error says which when it is not a comma). The output is written "
+        "with the same separator (a .tsv with tabs, a .csv never with tabs).",
+    )
+    imp.add_argument(
+        "--decimal", metavar="CHAR", default=".",
+        help="decimal mark of the numbers in delimited text, for example , (default: %(default)s); "
+        "the output uses the same mark",
+    )
+    imp.add_argument(
+        "--index-col", metavar="NAME",
+        help="the column holding the row labels: read as the index, not modelled, written "
+        "back first (default: none, or the first column when the header starts with an empty cell)",
+    )
+    imp.add_argument(
+        "--encoding", default="utf-8",
+        help="text encoding of delimited input and output, for example latin-1 or cp1252 "
+        "(default: %(default)s)",
+    )
+    imp.add_argument(
+        "--format", choices=["csv", "tsv", "parquet"],
+        help="format of standard input (IN is -): csv (separator detected as for a file, the "
+        "default), tsv or parquet; a file's format comes from its extension",
     )
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE"

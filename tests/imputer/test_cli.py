@@ -141,7 +141,7 @@ def _write(path: Path, text: str) -> Path:
     [
         (lambda d: ["impute", str(d / "nope.csv"), "-o", str(d / "o.csv")], 1, "does not exist"),
         (lambda d: ["impute", str(_write(d / "t.xlsx", "x")), "-o", str(d / "o.csv")], 2, "unknown extension"),
-        (lambda d: ["impute", str(AIR), "-o", str(d / "o.txt")], 2, "output file .*o.txt.*unknown extension"),
+        (lambda d: ["impute", str(AIR), "-o", str(d / "o.xlsx")], 2, "output file .*o.xlsx.*unknown extension"),
         (lambda d: ["impute", str(_write(d / "e.csv", "")), "-o", str(d / "o.csv")], 1, "is empty"),
         (lambda d: ["impute", str(AIR), "-o", str(d / "o.csv"), "--columns", "Ozone,Nope"], 1, "Nope"),
         (lambda d: ["impute", str(AIR), "-o", str(d / "o.csv"), "--columns", "Ozone,,Temp"], 2, "empty column name"),

@@ -1,0 +1,273 @@
+"""Reading and writing the command line's tables: delimited text (separator given or
+sniffed, decimal mark, encoding, index column), Parquet, standard input and output.
+
+A delimited input is read by :func:`imputer._csv.read_csv_table` (the reader the service
+uses for a CSV body): missing-value markers apply to the modelled columns only, every
+other column keeps each cell's text. The separator is ``--sep``, else a tab for
+``.tsv``, else sniffed from the header line (:func:`imputer._csv.sniff_sep`). The output
+is written in the input's dialect: same separator (a ``.tsv`` with tabs, a ``.csv``
+never with tabs), same decimal mark, same encoding.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+import warnings
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from imputer._csv import SEPARATORS, Sniffed, decode_error, read_csv_table, sniff_sep, with_original_text
+from imputer._util import first_line
+from imputer.errors import ImputerValueError
+
+__all__ = ["STDIO", "CliError", "Dialect", "Table", "read_table", "write_table"]
+
+_COMPRESSION = ("", ".gz", ".bz2", ".xz", ".zip", ".zst")
+#: delimited text: comma (or the input's separator), tab, sniffed
+_TEXT_FORMATS = {"csv": ",", "tsv": "\t", "txt": None}
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+#: the path that means standard input (IN) or standard output (-o)
+STDIO = "-"
+
+
+class CliError(Exception):
+    """A problem reported as one line on stderr with an exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _format(path: Path, role: str) -> str:
+    """``csv``, ``tsv``, ``txt`` (delimited text, optionally compressed) or ``parquet``."""
+    name = path.name.lower()
+    for fmt in _TEXT_FORMATS:
+        if name.endswith(tuple(f".{fmt}{z}" for z in _COMPRESSION)):
+            return fmt
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    raise CliError(
+        f"{role} file {str(path)!r}: unknown extension; use .csv, .tsv or .txt (optionally "
+        f"compressed: .gz, .bz2, .xz, .zip) or .parquet, or - for standard "
+        f"{'input' if role == 'input' else 'output'}",
+        status=2,
+    )
+
+
+def _require_pyarrow(name: str) -> None:
+    if importlib.util.find_spec("pyarrow") is None:
+        raise CliError(
+            f"{name!r}: reading or writing Parquet needs pyarrow; install it with "
+            "pip install 'imputer[parquet]' (or use a .csv file)"
+        )
+
+
+def _raw_bytes(source: Path | bytes) -> bytes:
+    """The file's bytes, decompressed as pandas would (by extension)."""
+    if isinstance(source, bytes):
+        return source
+    from pandas.io.common import get_handle
+
+    with get_handle(source, "rb", compression="infer", is_text=False) as handles:
+        return handles.handle.read()  # type: ignore[no-any-return]
+
+
+def _header_line(source: Path | bytes, encoding: str) -> str:
+    """The first line of a delimited text file (decoding errors replaced: for sniffing only)."""
+    if isinstance(source, bytes):
+        first = source.split(b"\n", 1)[0]
+    else:
+        from pandas.io.common import get_handle
+
+        with get_handle(source, "rb", compression="infer", is_text=False) as handles:
+            first = handles.handle.readline()  # type: ignore[union-attr]
+    return first.decode(encoding, errors="replace").lstrip("\ufeff")
+
+
+def _header_has_empty_first_cell(header: str, sep: str) -> bool:
+    """True when the header's first cell is empty, as ``DataFrame.to_csv`` writes an index."""
+    names = pd.read_csv(io.StringIO(header), sep=sep, nrows=0, dtype=str, keep_default_na=False)
+    return len(names.columns) > 0 and str(names.columns[0]).startswith("Unnamed: 0")
+
+
+class Dialect(NamedTuple):
+    """How a delimited text table was read (and how the output is written)."""
+
+    sep: str
+    decimal: str
+    sniffed: Sniffed | None  # None: the separator was given (--sep, or .tsv)
+
+
+class Table(NamedTuple):
+    """A table read by :func:`read_table`."""
+
+    frame: pd.DataFrame
+    has_index: bool  # a meaningful index, to be written back
+    originals: dict[Hashable, np.ndarray]  # text of passed-through columns of numbers
+    dialect: Dialect | None  # None for Parquet
+
+
+def _sep_name(sep: str) -> str:
+    return SEPARATORS.get(sep, repr(sep))
+
+
+def read_table(
+    name: str,
+    *,
+    fmt: str | None = None,
+    columns: Sequence[str] | None = None,
+    passthrough: Sequence[str] = (),
+    na_values: Sequence[str] = (),
+    sep: str | None = None,
+    decimal: str = ".",
+    index_col: str | None = None,
+    encoding: str = "utf-8",
+) -> Table:
+    """Read the input file ``name`` (``-``: standard input, in format ``fmt``).
+
+    Delimited text is read by :func:`imputer._csv.read_csv_table`: the missing-value
+    markers (pandas' defaults and ``na_values``) apply to the modelled columns only
+    (``columns``, or the columns of numbers); every other column, and those in
+    ``passthrough``, keeps each cell's text. A column of numbers with stray text is a
+    usage error (status 2). The separator is ``sep``, else a tab for ``.tsv``, else
+    sniffed from the header line (:func:`imputer._csv.sniff_sep`); a note on standard
+    error says which when it is not a comma.
+    """
+    if name == STDIO:
+        fmt = fmt or "csv"
+        source: Path | bytes = sys.stdin.buffer.read()
+        shown = "<stdin>"
+    else:
+        if fmt is not None:
+            raise CliError(
+                f"--format {fmt} applies to standard input (IN is -); the extension of {name!r} "
+                "gives its format (--sep gives a separator)", status=2,
+            )
+        path = Path(name)
+        fmt = _format(path, "input")
+        if not path.exists():
+            raise CliError(f"input file {name!r} does not exist")
+        if path.is_dir():
+            raise CliError(f"input {name!r} is a directory, not a file")
+        source, shown = path, name
+    try:
+        if fmt == "parquet":
+            _require_pyarrow(shown)
+            frame = pd.read_parquet(io.BytesIO(source) if isinstance(source, bytes) else source)
+            has_index = index_col is not None or not (
+                isinstance(frame.index, pd.RangeIndex)
+                and frame.index.start == 0
+                and frame.index.step == 1
+                and frame.index.name is None
+            )
+            if index_col is not None:
+                if index_col not in frame.columns:
+                    raise CliError(f"{shown!r}: --index-col {index_col!r} is not a column", status=2)
+                frame = frame.set_index(index_col)
+            return Table(frame, has_index, {}, None)
+        if isinstance(source, bytes) and not source.strip():
+            raise pd.errors.EmptyDataError("no data")
+        header = _header_line(source, encoding)
+        sniffed = None
+        if sep is None and _TEXT_FORMATS[fmt] is not None and fmt != "csv":
+            sep = _TEXT_FORMATS[fmt]
+        if sep is None:
+            sniffed = sniff_sep(header)
+            sep = sniffed.sep
+            if sep != ",":
+                print(
+                    f"imputer: note: {shown!r}: reading fields separated by {_sep_name(sep)} "
+                    f"({sep!r}), detected from the header line; give --sep to override",
+                    file=sys.stderr,
+                )
+        if sep == decimal:
+            raise CliError(
+                f"{shown!r}: the separator {_sep_name(sep)} ({sep!r}) is also the decimal mark; "
+                f"give the separator with --sep", status=2,
+            )
+        empty_first = index_col is None and _header_has_empty_first_cell(header, sep)
+        with warnings.catch_warnings():
+            # rows longer than the header: an error, not a silently dropped cell
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame, originals = read_csv_table(
+                source, sep=sep, decimal=decimal, encoding=encoding,
+                index_col=0 if empty_first else index_col, columns=columns,
+                passthrough=passthrough, na_values=na_values,
+            )
+        if empty_first:
+            frame.index.name = None
+        return Table(frame, empty_first or index_col is not None, originals, Dialect(sep, decimal, sniffed))
+    except CliError:
+        raise
+    except ImputerValueError as exc:  # a column of numbers with text, a bad column name
+        raise CliError(f"{shown!r}: {exc}", status=2) from None
+    except pd.errors.EmptyDataError:
+        raise CliError(f"input file {shown!r} is empty (no header row)") from None
+    except UnicodeDecodeError as exc:
+        where = decode_error(_raw_bytes(source), encoding) or exc
+        raise CliError(
+            f"cannot read {shown!r}: it is not valid {encoding} text ({where.reason} at byte "
+            f"offset {where.start}); give the file's encoding with --encoding (for example "
+            f"--encoding latin-1 or --encoding cp1252)"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning, OSError, ValueError) as exc:
+        raise CliError(f"cannot read {shown!r}: {first_line(exc)}") from None
+
+
+def _output_sep(fmt: str, dialect: Dialect | None) -> str:
+    """.tsv: tab; .txt: the input's separator; .csv and stdout: the input's unless a tab."""
+    read_with = dialect.sep if dialect is not None else ","
+    if fmt == "tsv":
+        return "\t"
+    if fmt == "txt":
+        return read_with
+    return "," if read_with == "\t" else read_with
+
+
+def write_table(
+    frame: pd.DataFrame,
+    name: str,
+    *,
+    index: bool,
+    originals: Mapping[Hashable, np.ndarray] | None = None,
+    dialect: Dialect | None = None,
+    encoding: str = "utf-8",
+) -> None:
+    """Write ``frame`` to ``name`` (``-``: standard output, CSV) as delimited text or
+    Parquet (by extension), with the index only if ``index``. Text is written with the
+    input's decimal mark and separator (see :func:`_output_sep`), in ``encoding``; the
+    columns in ``originals`` are written as that text."""
+    fmt = "csv" if name == STDIO else _format(Path(name), "output")
+    try:
+        if fmt == "parquet":
+            _require_pyarrow(name)
+            frame.to_parquet(name, index=index)
+            return
+        decimal = dialect.decimal if dialect is not None else "."
+        out = with_original_text(frame, originals or {})
+        options: dict[str, Any] = {"index": index, "sep": _output_sep(fmt, dialect), "decimal": decimal}
+        if name == STDIO:
+            text = out.to_csv(**options)
+            sys.stdout.flush()
+            buffer = getattr(sys.stdout, "buffer", None)
+            if buffer is None:  # a text-only stream: its own encoding
+                sys.stdout.write(text)
+            else:
+                buffer.write(text.encode(encoding))
+                buffer.flush()
+        else:
+            out.to_csv(name, encoding=encoding, **options)
+    except CliError:
+        raise
+    except UnicodeEncodeError as exc:
+        raise CliError(f"cannot write {name!r}: {first_line(exc)}") from None
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot write {name!r}: {first_line(exc)}") from None
+
+
