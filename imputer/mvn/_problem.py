@@ -77,6 +77,10 @@ class MVNProblem:
         self._rows, self._cols = np.tril_indices(p)
         # position of sigma_jj in x: p + j(j+1)/2 + j
         self._diag_pos = p + (np.arange(1, p + 1) * np.arange(2, p + 2)) // 2 - 1
+        # the last packed vector known feasible (an update this problem returned, or a
+        # point feasible() accepted): the driver passes it straight back to step(), whose
+        # check (an eigendecomposition, the dominant cost for wide data) is then skipped
+        self._known_feasible: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -98,7 +102,10 @@ class MVNProblem:
 
     def feasible(self, x: np.ndarray) -> bool:
         """Whether ``Sigma`` is numerically positive definite (correlation eigenvalue >= SINGULAR_EIG)."""
-        return min_corr_eig(self.unpack(x).sigma) >= SINGULAR_EIG
+        ok = x is self._known_feasible or min_corr_eig(self.unpack(x).sigma) >= SINGULAR_EIG
+        if ok:
+            self._known_feasible = x
+        return ok
 
     def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
         """Largest parameter change in standard-deviation units of ``x_old`` (module docstring)."""
@@ -123,7 +130,7 @@ class MVNProblem:
             Log-likelihood (log-posterior when ``ridge > 0``) at ``x``, standardised units.
         """
         mu, sigma = self.unpack(x)
-        if min_corr_eig(sigma) < SINGULAR_EIG:
+        if x is not self._known_feasible and min_corr_eig(sigma) < SINGULAR_EIG:
             return x, -np.inf
         # The E- and M-step of the EM map: the one place the engine's kernels are called
         # for it (frequent patterns are summed per pattern).
@@ -135,7 +142,8 @@ class MVNProblem:
             # an EM update from a valid point is (numerically) singular: the likelihood
             # increases toward a singular covariance
             return None, upd.objective
-        return self.pack((upd.mu, upd.sigma)), upd.objective
+        self._known_feasible = self.pack((upd.mu, upd.sigma))
+        return self._known_feasible, upd.objective
 
     def evaluate(self, params: MeanCov) -> Evaluation | None:
         """Full E-step at ``params`` (None if infeasible): objective, log-likelihood, ``cond_diag``.
