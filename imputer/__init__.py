@@ -19,6 +19,7 @@ from imputer.errors import (
     ImputerWarning,
     NotFittedError,
 )
+from imputer.mi import Pooled, pool
 from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
 from imputer.mvn import ImputeResult, impute
 
@@ -54,7 +55,9 @@ __all__ = [
     "ImputerWarning",
     "MixedResult",
     "NotFittedError",
+    "Pooled",
     "fit_mixed",
     "fit_mixed_frame",
     "impute",
+    "pool",
 ]
