@@ -25,7 +25,7 @@ to original units exactly: ``theta`` is an affine, per-parameter scaling of ``th
 the diagonal ``J = diag(s_j, s_a s_b)``; the fractions are unchanged by it.
 
 Size. ``vcov`` has ``k^2`` entries (``p = 200``: 20,300 parameters, 3.3 GB), so it is
-refused above :data:`MAX_PARAMETERS` parameters (128 MiB; ``p <= 88``) with an
+refused above :data:`MAX_PARAMETERS` parameters (128 MiB; ``p <= 89``) with an
 :class:`~imputer.errors.ImputerValueError` naming the size. The work is about ``G q^2``
 (``G`` patterns, ``q = p(p+1)/2``) plus ``O(k^3)`` for the inverse and the
 eigenvalues. ``summary()`` shows standard errors only when that is cheap
@@ -96,7 +96,7 @@ def check_size(p: int) -> None:
         raise ImputerValueError(
             f"standard errors: {p} modelled columns have {k:,} parameters (means and covariances), whose "
             f"covariance matrix would take {gib:.1f} GiB; they are computed for at most {MAX_PARAMETERS:,} "
-            f"parameters (p <= 88): fit fewer columns with columns="
+            f"parameters (p <= 89): fit fewer columns with columns="
         )
 
 

@@ -119,7 +119,7 @@ class ImputeResult(TraceFields):
         labels). See :mod:`imputer.mvn._information` for the formulas. Built on first
         access of any standard-error attribute and cached (same object each time,
         non-writeable); refused (``ImputerValueError``) above 4,096 parameters (``p >
-        88``). NaN, with a ``ConvergenceWarning``, when the information is singular.
+        89``). NaN, with a ``ConvergenceWarning``, when the information is singular.
     se_mean : Series, shape (p,)
         Standard errors of ``mean``.
     se_cov : DataFrame, shape (p, p)
