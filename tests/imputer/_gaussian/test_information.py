@@ -52,7 +52,7 @@ def test_chunking_does_not_change_the_information(monkeypatch: pytest.MonkeyPatc
     pieces = _info(x, mu, sigma, ridge)
     np.testing.assert_allclose(pieces, whole, rtol=1e-12, atol=1e-12 * np.abs(whole).max())
     groups = build_patterns(np.isnan(x)).groups
-    assert sum(g.n_patterns for g in groups) > 3 and max(int(g.counts.max()) for g in groups) > 3  # pieces really differ
+    assert sum(g.n_patterns for g in groups) >= 3 and max(int(g.counts.max()) for g in groups) > 3  # pieces really differ
 
 
 @pytest.mark.parametrize("p", [1, 2, 4])
