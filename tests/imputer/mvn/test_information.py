@@ -240,3 +240,15 @@ def test_singular_information_gives_nan_and_a_warning() -> None:
     with pytest.warns(imputer.ConvergenceWarning):
         d = res.to_dict(standard_errors=True)
     assert d["worst_fraction_missing_info"] is None and set(d["se_mean"].values()) == {None}
+
+
+def test_readme_standard_errors_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = DATA.parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split("### Standard errors\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(root)
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 -- the documented example
+    res = namespace["res"]
+    out = capsys.readouterr().out
+    assert "Ozone" in out and f"{res.worst_fraction_missing_info}" in out  # type: ignore[attr-defined]
