@@ -27,12 +27,13 @@ and with ``u_g = K_g d_g``, ``M_g = K_g S_g K_g``, ``N_g = (n_g/2) K_g - M_g``:
     \partial^2\ell/\partial\Sigma[A]\,\partial\Sigma[B] = \sum_g \operatorname{tr}(N_g A K_g B).
 
 With ``A = E_ab + E_ba`` (``E_aa`` on the diagonal) and ``Y = sum_g vech(N_g)
-vech(K_g)'``, ``Z = Y + Y'``, the covariance block of the information is
+vech(K_g)'`` and ``Z = Y + Y'``, the covariance block of the information is
 
 .. math::
 
     I_{(ab),(cd)} = -\frac{Z_{\{ad\},\{bc\}} + Z_{\{ac\},\{bd\}}}{(1+\delta_{ab})(1+\delta_{cd})},
 
+(``Z`` accumulated by symmetric rank-2 updates, BLAS ``syr2k``: half the work of ``Y``)
 and the cross block ``I_{a,(bc)} = (R_{abc} + R_{acb}) / (1 + delta_bc)`` with ``R_abc
 = sum_g (K_g)_ab (u_g)_c``. Everything is a sum over patterns of per-pattern
 statistics ``(n_g, d_g, S_g)``; patterns are processed in chunks (bounded memory), the
@@ -56,12 +57,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from scipy.linalg.blas import dsyr2k as syr2k
 
 from imputer._gaussian.linalg import precision
 from imputer._gaussian.patterns import Patterns
 
 __all__ = [
     "complete_information",
+    "complete_information_product",
     "complete_variances",
     "n_parameters",
     "observed_information",
@@ -190,7 +193,7 @@ def observed_information(
     a, b = vech_indices(p)
     i_mm = np.zeros((p, p))
     r = np.zeros((p * p, p))
-    y = np.zeros((a.size, a.size))
+    z = np.zeros((a.size, a.size), order="F")
     for rows, loc, miss, counts in _chunks(patterns, p):
         g = counts.size
         if miss is None:
@@ -203,32 +206,45 @@ def observed_information(
         i_mm += np.einsum("g,gij->ij", n_g, k)
         r += k.reshape(g, p * p).T @ u
         nmat = 0.5 * n_g[:, None, None] * k - k @ s @ k
-        y += nmat[:, a, b].T @ k[:, a, b]
+        # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
+        z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
     if prior_weight > 0.0:
         dvec = np.ones(p) if prior_scale is None else np.asarray(prior_scale, dtype=float)
         nmat = 0.5 * prior_weight * lam - prior_weight * (lam * dvec) @ lam
-        y += np.outer(nmat[a, b], lam[a, b])
+        z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
+    out = np.empty((p + a.size, p + a.size))
+    out[:p, :p] = 0.5 * (i_mm + i_mm.T)
+    r3 = r.reshape(p, p, p)
+    half = 1.0 / (1.0 + (a == b))
+    out[:p, p:] = (r3[:, a, b] + r3[:, b, a]) * half[None, :]
+    out[p:, :p] = out[:p, p:].T
+    _fill_covariance_block(out[p:, p:], z, a, b, half)
+    return out
+
+
+def _upper(z: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``z[i, j]`` of a symmetric matrix of which only the upper triangle is set."""
+    return z[np.minimum(i, j), np.maximum(i, j)]
+
+
+def _fill_covariance_block(out: np.ndarray, z: np.ndarray, a: np.ndarray, b: np.ndarray, half: np.ndarray) -> None:
+    """``out_(ab),(cd) = -(Z_{ad,bc} + Z_{ac,bd}) half_ab half_cd``, a block of rows at a time.
+
+    Reads only the upper triangle of the symmetric ``z``; exactly symmetric (the same two
+    entries of ``z`` in both triangles).
+    """
+    p = int(a.max()) + 1
     vidx = np.empty((p, p), dtype=np.intp)
     vidx[a, b] = np.arange(a.size)
     vidx[b, a] = np.arange(a.size)
-    z = y + y.T
-    del y
-    ac, bc = a[:, None], b[:, None]
-    ar, br = a[None, :], b[None, :]
-    i_ss = z[vidx[ac, br], vidx[bc, ar]]
-    i_ss += z[vidx[ac, ar], vidx[bc, br]]
-    del z
-    half = 1.0 / (1.0 + (a == b))
-    i_ss *= -half[:, None]
-    i_ss *= half[None, :]
-    r3 = r.reshape(p, p, p)
-    i_ms = (r3[:, a, b] + r3[:, b, a]) * half[None, :]
-    out = np.empty((p + a.size, p + a.size))
-    out[:p, :p] = i_mm
-    out[:p, p:] = i_ms
-    out[p:, :p] = i_ms.T
-    out[p:, p:] = i_ss
-    return 0.5 * (out + out.T)
+    step = max(1, _ELEMENTS // a.size)
+    for lo in range(0, a.size, step):
+        ar, br = a[lo : lo + step, None], b[lo : lo + step, None]
+        block = _upper(z, vidx[ar, b[None, :]], vidx[br, a[None, :]])
+        block += _upper(z, vidx[ar, a[None, :]], vidx[br, b[None, :]])
+        block *= -half[lo : lo + step, None]
+        block *= half[None, :]
+        out[lo : lo + step] = block
 
 
 def complete_information(sigma: np.ndarray, n_mean: float, n_cov: float) -> np.ndarray:
@@ -244,6 +260,26 @@ def complete_information(sigma: np.ndarray, n_mean: float, n_cov: float) -> np.n
     out[:p, :p] = n_mean * lam
     out[p:, p:] = i_ss
     return 0.5 * (out + out.T)
+
+
+def complete_information_product(lam: np.ndarray, x: np.ndarray, n_mean: float, n_cov: float) -> np.ndarray:
+    """``I_com @ x`` without forming ``I_com`` (``O(p^3)``): ``(n Lambda x_mu, n_c half * vech(Lambda X Lambda))``.
+
+    Parameters
+    ----------
+    lam : ndarray, shape (p, p)
+        ``Sigma^-1``.
+    x : ndarray, shape (k,) or (k, 1)
+        ``(x_mu, vech X)`` with ``X`` symmetric.
+    """
+    p = lam.shape[0]
+    x = np.asarray(x, dtype=float).reshape(-1)
+    a, b = vech_indices(p)
+    xs = np.zeros((p, p))
+    xs[a, b] = x[p:]
+    xs[b, a] = x[p:]
+    m = lam @ xs @ lam
+    return np.concatenate([n_mean * (lam @ x[:p]), n_cov * m[a, b] / (1.0 + (a == b))])
 
 
 def complete_variances(sigma: np.ndarray, n_mean: float, n_cov: float) -> np.ndarray:

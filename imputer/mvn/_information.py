@@ -45,6 +45,7 @@ import pandas as pd
 
 from imputer._gaussian.information import (
     complete_information,
+    complete_information_product,
     complete_variances,
     n_parameters,
     observed_information,
@@ -65,6 +66,8 @@ SUMMARY_MAX_PARAMETERS = 500
 #: Smallest squared Cholesky pivot of the information scaled to unit diagonal below which
 #: it is treated as singular (a parameter combination with ~1e-12 of its own information).
 SINGULAR_PIVOT = 1e-12
+#: Up to this many parameters the worst fraction comes from a dense eigendecomposition.
+DENSE_EIGEN_MAX = 600
 #: ... and when the pattern work ``G q^2`` is at most this (about 0.2 s; the command line prints summary() on every run).
 SUMMARY_MAX_WORK = 2.5e8
 
@@ -136,30 +139,61 @@ def _nan(k: int) -> Information:
 
 def _inverse(info: np.ndarray) -> np.ndarray | None:
     """Inverse of a symmetric positive-definite matrix (equilibrated Cholesky), None if it is not one."""
-    import scipy.linalg
+    import scipy.linalg.lapack as lapack
 
-    d = np.diag(info)
+    d = np.diag(info).copy()
     if not (np.all(np.isfinite(info)) and np.all(d > 0.0)):
         return None
     w = 1.0 / np.sqrt(d)
-    try:
-        cf = scipy.linalg.cho_factor(info * np.outer(w, w), lower=True)
-    except np.linalg.LinAlgError:
+    scaled = np.asfortranarray(info * w[:, None])
+    scaled *= w[None, :]
+    low, fail = lapack.dpotrf(scaled, lower=1, overwrite_a=1, clean=0)
+    if fail != 0 or float(np.min(np.diag(low))) ** 2 < SINGULAR_PIVOT:  # not (numerically) positive definite
         return None
-    if float(np.min(np.diag(cf[0]))) ** 2 < SINGULAR_PIVOT:  # numerically singular
+    inv, fail = lapack.dpotri(low, lower=1, overwrite_c=1)  # the lower triangle of (W I W)^-1
+    if fail != 0:
         return None
-    inv = scipy.linalg.cho_solve(cf, np.eye(d.size)) * np.outer(w, w)
-    return 0.5 * (inv + inv.T)
+    del low, scaled
+    inv *= w[:, None]
+    inv *= w[None, :]  # W (W I W)^-1 W = I^-1 (lower triangle)
+    _mirror_lower(inv)  # symmetric to the last bit
+    return np.ascontiguousarray(inv)
 
 
-def _worst_fraction(i_obs: np.ndarray, i_com: np.ndarray) -> float:
-    """``1 - lambda_min(I_com^{-1} I_obs)``, by whitening with the Cholesky factor of ``I_com``."""
+def _mirror_lower(a: np.ndarray, block: int = 256) -> None:
+    """Copy the lower triangle of the square ``a`` onto its upper triangle, in place (no ``k^2`` index arrays)."""
+    k = a.shape[0]
+    for lo in range(0, k, block):
+        hi = min(lo + block, k)
+        diag = a[lo:hi, lo:hi]
+        diag[...] = np.tril(diag) + np.tril(diag, -1).T
+        a[lo:hi, hi:] = a[hi:, lo:hi].T
+
+
+def _worst_fraction(i_obs: np.ndarray, v_obs: np.ndarray, sigma: np.ndarray, n_mean: float, n_cov: float) -> float:
+    """``1 - lambda_min(I_com^{-1} I_obs)``.
+
+    Up to :data:`DENSE_EIGEN_MAX` parameters, from all eigenvalues of ``L^{-1} I_obs
+    L^{-T}`` (``I_com = L L'``); above, the largest ``mu`` of ``I_com x = mu I_obs x`` by
+    Lanczos iteration (``O(k^2)`` per step; ``I_com`` applied in ``O(p^3)`` without
+    forming it), and ``1 - 1/mu``.
+    """
     import scipy.linalg
 
-    low = np.linalg.cholesky(i_com)
-    a = scipy.linalg.solve_triangular(low, i_obs, lower=True)
-    a = scipy.linalg.solve_triangular(low, a.T, lower=True)
-    return float(1.0 - np.linalg.eigvalsh(0.5 * (a + a.T))[0])
+    k = i_obs.shape[0]
+    if k <= DENSE_EIGEN_MAX:
+        low = np.linalg.cholesky(complete_information(sigma, n_mean, n_cov))
+        a = scipy.linalg.solve_triangular(low, i_obs, lower=True)
+        a = scipy.linalg.solve_triangular(low, a.T, lower=True)
+        return float(1.0 - np.linalg.eigvalsh(0.5 * (a + a.T))[0])
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    lam = np.linalg.inv(sigma)
+    lam = 0.5 * (lam + lam.T)
+    op = LinearOperator((k, k), matvec=lambda x: complete_information_product(lam, x, n_mean, n_cov), dtype=float)
+    start = np.ones(k)
+    mu = eigsh(op, k=1, M=i_obs, Minv=v_obs, which="LA", v0=start, tol=1e-10, return_eigenvectors=False)[0]
+    return float(1.0 - 1.0 / mu)
 
 
 class InformationSource:
@@ -209,10 +243,9 @@ class InformationSource:
             v_obs = _inverse(i_obs)
             if v_obs is None:
                 return _nan(n_parameters(p))
-            i_com = complete_information(self._sigma, n, n + self._ridge)
             v_com = complete_variances(self._sigma, n, n + self._ridge)
             fraction = 1.0 - v_com / np.diag(v_obs)
-            worst = _worst_fraction(i_obs, i_com)
+            worst = _worst_fraction(i_obs, v_obs, self._sigma, n, n + self._ridge)
         jac = sc.parameter_jacobian()
         vcov = v_obs * np.outer(jac, jac)
         vcov.flags.writeable = False

@@ -252,3 +252,20 @@ def test_readme_standard_errors_example_runs(monkeypatch: pytest.MonkeyPatch, ca
     res = namespace["res"]
     out = capsys.readouterr().out
     assert "Ozone" in out and f"{res.worst_fraction_missing_info}" in out  # type: ignore[attr-defined]
+
+
+def test_lanczos_and_dense_worst_fraction_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    # above DENSE_EIGEN_MAX parameters the worst fraction comes from Lanczos on I_com x = mu I_obs x
+    df = simulate(200, 5, seed=6, mechanism="mar", rate=0.3)
+    dense = imputer.impute(df).worst_fraction_missing_info
+    monkeypatch.setattr(_information, "DENSE_EIGEN_MAX", 0)
+    lanczos = imputer.impute(df).worst_fraction_missing_info
+    assert 0.1 < dense < 0.99 and lanczos == pytest.approx(dense, abs=1e-9)
+
+
+@pytest.mark.parametrize("k", [1, 5, 7])
+def test_mirror_lower_triangle(k: int) -> None:
+    a = np.random.default_rng(k).normal(size=(k, k))
+    expected = np.tril(a) + np.tril(a, -1).T
+    _information._mirror_lower(a, block=3)
+    np.testing.assert_array_equal(a, expected)
