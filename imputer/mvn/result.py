@@ -257,7 +257,7 @@ class ImputeResult(TraceFields):
         if cheap(len(self.columns), self.n_patterns):
             info = self._information  # no warning here: NaN says it
             columns["se"] = np.sqrt(np.diag(info.vcov)[: len(self.columns)])
-            fields.append(("worst fraction of missing information", info.worst))
+            fields.append(("worst missing info", info.worst))  # the worst fraction (EM rate); label within the width
         else:
             fields.append(("standard errors", "not shown for this size (see se_mean, vcov)"))
         columns["sd"] = np.sqrt(np.diag(self.cov.to_numpy(dtype=float)))
