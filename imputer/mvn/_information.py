@@ -219,14 +219,6 @@ class InformationSource:
         self._scaling, self._ridge = scaling, ridge
         self._positions = positions
 
-    @property
-    def n_cols(self) -> int:
-        return int(self._mu.size)
-
-    @property
-    def n_patterns(self) -> int:
-        return self._patterns.n_patterns
-
     def __call__(self, completed: pd.DataFrame) -> Information:
         """The outputs from the completed table (its observed cells are the data).
 
@@ -235,7 +227,7 @@ class InformationSource:
         completed : DataFrame, shape (n, k)
             The result's completed table; the modelled columns are at ``positions``.
         """
-        p = self.n_cols
+        p = int(self._mu.size)
         check_size(p)
         values = tuple(completed.iloc[:, j].to_numpy(dtype=float, na_value=np.nan) for j in self._positions)
         sc, n = self._scaling, self._patterns.n_rows

@@ -199,7 +199,7 @@ class ImputeResult(TraceFields):
         """See the class docstring (computed on first access, then cached)."""
         info = self._checked_information()
         labels = self._parameter_labels
-        return pd.DataFrame(info.vcov, index=labels, columns=labels.copy(), copy=False)
+        return pd.DataFrame(info.vcov, index=labels.copy(), columns=labels.copy(), copy=False)
 
     @cached_property
     def se_mean(self) -> pd.Series:
@@ -218,13 +218,15 @@ class ImputeResult(TraceFields):
         out = np.empty((p, p))
         out[a, b] = out[b, a] = np.sqrt(np.diag(info.vcov)[p:])
         out.flags.writeable = False
-        return pd.DataFrame(out, index=self.mean.index, columns=self.mean.index, copy=False)
+        labels = self.mean.index
+        return pd.DataFrame(out, index=labels, columns=labels.copy(), copy=False)
 
     @cached_property
     def fraction_missing_info(self) -> pd.Series:
         """See the class docstring (computed on first access, then cached)."""
         info = self._checked_information()
-        return pd.Series(info.fraction, index=self._parameter_labels, name="fraction_missing_info", copy=False)
+        labels = self._parameter_labels.copy()
+        return pd.Series(info.fraction, index=labels, name="fraction_missing_info", copy=False)
 
     @property
     def worst_fraction_missing_info(self) -> float:

@@ -270,3 +270,11 @@ def test_mirror_lower_triangle(k: int) -> None:
     expected = np.tril(a) + np.tril(a, -1).T
     _information._mirror_lower(a, block=3)
     np.testing.assert_array_equal(a, expected)
+
+
+def test_nullable_and_float_columns_give_the_same_standard_errors() -> None:
+    df = _airquality()[AIR]
+    nullable = df.astype({"Ozone": "Int64", "Solar.R": "Int64"})
+    a, b = imputer.impute(df), imputer.impute(nullable)
+    assert b.completed["Ozone"].dtype == "Float64"
+    pd.testing.assert_frame_equal(a.vcov, b.vcov, check_exact=True)
