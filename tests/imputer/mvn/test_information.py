@@ -85,6 +85,19 @@ def test_reference_gradient_is_the_derivative_of_the_row_by_row_loglik(ridge: fl
     np.testing.assert_allclose(fd, g, rtol=1e-5, atol=1e-7 * np.abs(g).max())
 
 
+@pytest.mark.parametrize("ridge", [0.5, 6.0])
+def test_complete_data_with_a_prior(ridge: float) -> None:
+    # at the posterior mode Sigma = (S + ridge D) / (n + ridge) the observed curvature is the complete-data
+    # one: se(mean_j) = sqrt(Sigma_jj / n), se(Sigma_jk) = sqrt((Sigma_jj Sigma_kk + Sigma_jk^2) / (n + ridge))
+    x = np.random.default_rng(7).normal(size=(40, 3)) @ np.array([[1.0, 0.4, 0.0], [0.0, 2.0, -0.5], [0.0, 0.0, 0.7]])
+    res = imputer.impute(pd.DataFrame(x, columns=list("abc")), ridge=ridge)
+    n, sigma = x.shape[0], res.cov.to_numpy()
+    d = np.diag(sigma)
+    np.testing.assert_allclose(res.se_mean.to_numpy(), np.sqrt(d / n), rtol=1e-9)
+    np.testing.assert_allclose(res.se_cov.to_numpy(), np.sqrt((np.outer(d, d) + sigma**2) / (n + ridge)), rtol=1e-9)
+    np.testing.assert_allclose(res.fraction_missing_info.to_numpy(), 0.0, atol=1e-9)
+
+
 @pytest.mark.parametrize("p", [1, 3])
 def test_complete_data_closed_forms(p: int) -> None:
     rng = np.random.default_rng(p)
@@ -130,16 +143,18 @@ def test_labels_of_non_string_columns() -> None:
     assert list(res.vcov.index) == ["mean[0]", "mean[1]", "cov[0,0]", "cov[0,1]", "cov[1,1]"]
 
 
-def test_worst_fraction_is_the_rate_of_plain_em() -> None:
+@pytest.mark.parametrize("ridge", [0.0, 30.0])
+def test_worst_fraction_is_the_rate_of_plain_em(ridge: float) -> None:
+    # with a prior, EM's rate is I_com^-1 I_mis of the log-posterior (complete-data weight n + ridge for Sigma)
     df = simulate(300, 4, seed=2, mechanism="mar", rate=0.4)
-    res = imputer.impute(df, tol=1e-12)
+    res = imputer.impute(df, tol=1e-12, ridge=ridge)
     sd = np.sqrt(np.diag(res.cov.to_numpy()))
     iu = np.triu_indices(4)
 
     def iterate(k: int) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", imputer.ConvergenceWarning)
-            r = imputer.impute(df, accelerate=False, max_iter=k, tol=1e-300)
+            r = imputer.impute(df, accelerate=False, max_iter=k, tol=1e-300, ridge=ridge)
         return np.concatenate([r.mean.to_numpy() / sd, (r.cov.to_numpy() / np.outer(sd, sd))[iu]])
 
     t0, t1, t2 = iterate(30), iterate(31), iterate(32)
