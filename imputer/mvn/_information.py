@@ -214,27 +214,40 @@ class InformationSource:
     def __init__(
         self, patterns: Patterns, mu: np.ndarray, sigma: np.ndarray, scaling: Scaling, ridge: float, positions: np.ndarray
     ) -> None:
-        self._patterns = patterns
+        self._patterns: Patterns | None = patterns
         self._mu, self._sigma = mu, sigma
         self._scaling, self._ridge = scaling, ridge
         self._positions = positions
+        self._done: Information | None = None
 
     def __call__(self, completed: pd.DataFrame) -> Information:
-        """The outputs from the completed table (its observed cells are the data).
+        """The outputs from the completed table (its observed cells are the data); computed once.
 
         Parameters
         ----------
         completed : DataFrame, shape (n, k)
             The result's completed table; the modelled columns are at ``positions``.
+
+        Raises
+        ------
+        ImputerValueError
+            More than :data:`MAX_PARAMETERS` parameters.
         """
+        if self._done is None:
+            check_size(int(self._mu.size))
+            assert self._patterns is not None
+            self._done = self._compute(completed, self._patterns)
+            self._patterns = None  # released once used (also kept, until then, by the conditional variances)
+        return self._done
+
+    def _compute(self, completed: pd.DataFrame, patterns: Patterns) -> Information:
         p = int(self._mu.size)
-        check_size(p)
         values = tuple(completed.iloc[:, j].to_numpy(dtype=float, na_value=np.nan) for j in self._positions)
-        sc, n = self._scaling, self._patterns.n_rows
+        sc, n = self._scaling, patterns.n_rows
         with blas_threads(p):
             try:
                 i_obs = observed_information(
-                    values, self._patterns, sc.center, sc.scale, self._mu, self._sigma, prior_weight=self._ridge
+                    values, patterns, sc.center, sc.scale, self._mu, self._sigma, prior_weight=self._ridge
                 )
             except (Infeasible, np.linalg.LinAlgError):  # the covariance itself is not positive definite
                 return _nan(n_parameters(p))
@@ -244,8 +257,9 @@ class InformationSource:
             v_com = complete_variances(self._sigma, n, n + self._ridge)
             fraction = 1.0 - v_com / np.diag(v_obs)
             worst = _worst_fraction(i_obs, v_obs, self._sigma, n, n + self._ridge)
+        del i_obs
         jac = sc.parameter_jacobian()
-        vcov = v_obs * np.outer(jac, jac)
-        vcov.flags.writeable = False
+        v_obs *= np.outer(jac, jac)  # exactly symmetric: the same products in both triangles
+        v_obs.flags.writeable = False
         fraction.flags.writeable = False
-        return Information(vcov=vcov, fraction=fraction, worst=worst)
+        return Information(vcov=v_obs, fraction=fraction, worst=worst)
