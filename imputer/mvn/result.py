@@ -234,7 +234,14 @@ class ImputeResult(TraceFields):
         return self._checked_information().worst
 
     def summary(self) -> str:
-        """Readable text: data size, missingness, iterations, convergence, estimates."""
+        """Readable text: data size, missingness, iterations, convergence, estimates.
+
+        The per-column table has an ``se`` column (``se_mean``) and the fields a ``worst
+        missing info`` line (``worst_fraction_missing_info``) when they are cheap to compute
+        (at most 500 parameters and few enough patterns; see
+        :func:`imputer.mvn._information.cheap`), otherwise a line saying they are not shown.
+        NaN there (no warning) when the information is singular.
+        """
         n_cells = self.n_rows * len(self.columns)
         miss = int(self.n_missing.sum())
         method = "maximum likelihood" if self.ridge == 0 else f"posterior mode, ridge prior {self.ridge:g}"
@@ -295,11 +302,17 @@ class ImputeResult(TraceFields):
             ``cov`` and ``corr`` (``{"columns", "data"}``), ``loglik``, ``loglik_history``,
             ``n_iter``, ``n_evals``, ``converged``, ``trace`` (:meth:`EMTrace.to_dict`),
             ``n_rows``, ``n_missing``, ``options`` (``tol``, ``max_iter``, ``ridge``,
-            ``accelerate``) and, when asked, ``conditional_var`` and the standard-error keys. The wire convention of
-            :mod:`imputer._json`: plain Python values, non-finite floats as None;
+            ``accelerate``) and, when asked, ``conditional_var`` and the standard-error
+            keys. The wire convention of :mod:`imputer._json`: plain Python values,
+            non-finite floats as None;
             ``mean`` and ``n_missing`` are objects keyed by :func:`~imputer._json.json_key`
             of each modelled column (a string label as it is, a tuple label as the JSON
             text of its ``columns`` entry, e.g. ``'["x", 1]'``).
+
+        Raises
+        ------
+        ImputerValueError
+            ``standard_errors=True`` with more than 4,096 parameters (``p > 89``).
         """
         cols = json_labels(self.columns)
         mean = self.mean.astype(float)
