@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import warnings
 from pathlib import Path
 
@@ -137,6 +138,7 @@ def test_summary_and_to_dict() -> None:
     assert d["columns"] == ["Ozone", "Solar.R", "Wind"] and list(d["mean"]) == d["columns"]
     assert d["cov"]["data"] == res.cov.to_numpy().tolist()
     assert isinstance(res, MCARTest) and res == imputer.mcar_test(AIR, ["Ozone", "Solar.R", "Wind"])
+    assert pickle.loads(pickle.dumps(res)) == res and hash(pickle.loads(pickle.dumps(res))) == hash(res)
 
 
 def test_nonconvergence_warns_at_the_caller() -> None:
