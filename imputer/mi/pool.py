@@ -26,8 +26,12 @@ they are not (``dfcom=None``, or infinite). As in mice, ``lambda`` is floored at
 ``1e-4`` inside the degrees of freedom only (so a term with no between-imputation
 variance gets a large, finite ``nu``). The fraction of missing information is mice's
 ``fmi = (riv + 2 / (nu + 3)) / (riv + 1)``. The test statistic is ``Qbar / sqrt(T)``
-with a two-sided p-value from Student's t on ``nu`` degrees of freedom, and the interval
-``Qbar +- t_{nu, 1 - alpha/2} sqrt(T)``.
+with a two-sided p-value from Student's t on ``max(nu, 0.001)`` degrees of freedom (as
+mice's ``summary.mipo``: ``nu`` is 0 when ``dfcom`` is given and a term has no
+within-imputation variance), and the interval ``Qbar +- t_{nu, 1 - alpha/2} sqrt(T)``
+(NaN when ``nu`` is 0, as in mice's ``confint.mipo``). Unlike ``mice::pool``, which
+raises a given ``dfcom`` below 1 to 1 (``pool.scalar`` does not), any ``dfcom > 0`` is
+used as given.
 
 With full covariance matrices the pooled total covariance
 ``T = Ubar + (1 + 1/m) B`` (``B`` the between-imputation covariance matrix) is kept as
@@ -60,6 +64,8 @@ TABLE_COLUMNS: tuple[str, ...] = (
 
 #: mice's floor on lambda inside the degrees of freedom
 _LAMBDA_FLOOR = 1e-4
+#: mice's floor on the degrees of freedom of the p-value (``summary.mipo``)
+_P_DF_FLOOR = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,7 +219,7 @@ def _pool(q: np.ndarray, u: np.ndarray, dfcom: float | None, level: float) -> tu
         fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
         se = np.sqrt(t)
         stat = qbar / se
-        p_value = 2.0 * special.stdtr(df, -np.abs(stat))
+        p_value = 2.0 * special.stdtr(np.maximum(df, _P_DF_FLOOR), -np.abs(stat))
         half = special.stdtrit(df, 0.5 + level / 2.0) * se
     table = np.column_stack([qbar, ubar, b, t, se, df, riv, lam, fmi, stat, p_value, qbar - half, qbar + half])
     return table, total
