@@ -1,16 +1,16 @@
 """``POST /v1/pool``: combine ``m`` analyses of multiply imputed data by Rubin's rules.
 
 Why through the worker pool, although pooling is cheap: the arithmetic is
-``O(m k^2)`` and takes microseconds for the usual handful of terms, but the body may
-be up to ``IMPUTER_MAX_BODY_BYTES`` (64 MiB by default; :mod:`api.body`), i.e. millions
-of numbers (two 1,000 x 1,000 covariance matrices fit), and parsing that JSON,
-pooling and encoding the answer's ``k x k`` total covariance takes on the order of a
-second of CPU. Run inline, that second would block the event loop and every other
-request (health checks included); run in a worker it is bounded by
-``IMPUTER_TIMEOUT_S``, counted against ``IMPUTER_MAX_CONCURRENT_JOBS`` and answered
-503 when saturated, exactly like the other endpoints, and the event loop never touches
-the numbers (the design of :mod:`api.tasks`). The price is one round trip to a worker
-process (about a millisecond) per request.
+``O(m k^2)``, and a request with a handful of terms costs about 3 ms of CPU (parse,
+pool, build the labelled table, encode; measured with ``PoolTask.run()``). But the
+body may be up to ``IMPUTER_MAX_BODY_BYTES`` (64 MiB by default; :mod:`api.body`),
+i.e. millions of numbers: two 1,200 x 1,200 covariance matrices (66 MB of JSON) took
+2.0 s of CPU to parse, pool and encode (a 27 MiB answer). Run inline, those seconds
+would block the event loop and every other request (health checks included); in a
+worker they are bounded by ``IMPUTER_TIMEOUT_S``, counted against
+``IMPUTER_MAX_CONCURRENT_JOBS`` and answered 503 when saturated, like the other
+endpoints, and the event loop never touches the numbers (the design of
+:mod:`api.tasks`). The price is one round trip to a worker process per request.
 """
 
 from __future__ import annotations
