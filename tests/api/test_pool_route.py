@@ -243,3 +243,15 @@ def test_media_types(client: TestClient) -> None:
     assert r.json()["detail"] == "Unsupported media type 'text/csv'; send one of: application/json."
     r = client.post("/v1/pool", json=POOL_EXAMPLE, headers={"accept": "text/csv"})
     assert r.status_code == 406 and r.headers["content-type"] == PROBLEM
+
+
+def test_readme_curl_example_answers(client: TestClient) -> None:
+    """The README's `curl ... /v1/pool` body is the OpenAPI example and answers 200."""
+    readme = (DATA.parent.parent / "README.md").read_text()
+    match = re.search(r"curl -s -X POST \$B/v1/pool .*? -d '(\{.*?\})'", readme, re.S)
+    assert match is not None
+    body = json.loads(match.group(1))
+    assert body == POOL_EXAMPLE
+    r = client.post("/v1/pool", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["terms"] == ["(Intercept)", "x"]

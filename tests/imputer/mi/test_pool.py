@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -332,3 +333,31 @@ def test_bad_input(case: tuple[str, dict[str, Any], type[Exception], str]) -> No
     _, kwargs, err, match = case
     with pytest.raises(err, match=match):
         imputer.pool(**kwargs)
+
+
+# ------------------------------------------------------------------ README
+
+
+def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The python block of README's Rubin's-rules section runs and prints the pooled table."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    start = readme.index("## Rubin's rules")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    pooled = namespace["pooled"]
+    out = capsys.readouterr().out
+    assert "Pooled by Rubin's rules" in out and "(Intercept)" in out
+    # the hand formulas on the README's numbers (term x)
+    q, se = np.array([0.48, 0.55, 0.51]), np.array([0.060, 0.062, 0.059])
+    ubar, b = np.mean(se**2), np.var(q, ddof=1)
+    t = ubar + (1 + 1 / 3) * b
+    row = pooled.table.loc["x"]
+    assert row["estimate"] == pytest.approx(q.mean(), rel=1e-14)
+    assert row["t"] == pytest.approx(t, rel=1e-13)
+    lam = (1 + 1 / 3) * b / t
+    df_old, df_obs = 2 / lam**2, (98 / 100) * 97 * (1 - lam)
+    assert row["df"] == pytest.approx(df_old * df_obs / (df_old + df_obs), rel=1e-13)
+    assert pooled.dfcom == 97.0 and pooled.m == 3
