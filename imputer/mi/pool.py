@@ -145,9 +145,12 @@ def pool(
         One row per imputation, one column per term (a DataFrame's columns name the
         terms; otherwise ``0 .. k-1``, or ``"estimate"`` for a single scalar given as a
         length-m sequence). A sequence of ``m`` Series is stacked by term name.
-    variances : array-like, shape (m, k, k) or (m, k), or sequence of m DataFrames
-        Each imputation's covariance matrix of its estimates, or only their variances
-        (``(m, k)``; squared standard errors; length-m for one scalar).
+    variances : array-like, shape (m, k, k) or (m, k), or sequence of m DataFrames or Series
+        Each imputation's covariance matrix of its estimates (e.g. statsmodels'
+        ``cov_params()``), or only their variances (``(m, k)``; squared standard errors;
+        length-m for one scalar). With labelled estimates, labelled variances (the
+        DataFrames' index and columns, the Series' index, a DataFrame's columns) must
+        name the same terms in the same order.
     dfcom : float, optional
         Complete-data degrees of freedom (e.g. residual df ``n - k`` of a regression):
         Barnard-Rubin (1999) small-sample df. None (default) or ``inf``: Rubin's
@@ -263,12 +266,27 @@ def _variances(
     """``(u, has_cov)``: the variances as (m, k, k) matrices; whether full matrices were given."""
     if isinstance(variances, (list, tuple)) and variances and all(isinstance(v, pd.DataFrame) for v in variances):
         for l, v in enumerate(variances, start=1):
-            if labelled and v.shape == (k, k) and (list(v.index) != terms or list(v.columns) != terms):
+            if v.shape != (k, k):
+                raise ImputerValueError(
+                    f"variances: covariance {l} has shape {v.shape}; the estimates have {k} terms, so ({k}, {k})"
+                )
+            if labelled and (list(v.index) != terms or list(v.columns) != terms):
                 raise ImputerValueError(
                     f"variances: covariance {l} is labelled {list(v.index)!r}, the estimates {terms!r}"
                 )
         u = _float_array(np.stack([v.to_numpy() for v in variances]), "variances")
+    elif isinstance(variances, (list, tuple)) and variances and all(isinstance(v, pd.Series) for v in variances):
+        for l, v in enumerate(variances, start=1):
+            if len(v) != k or (labelled and list(v.index) != terms):
+                raise ImputerValueError(
+                    f"variances: analysis {l} has terms {list(v.index)!r}, the estimates {terms!r}"
+                )
+        u = _float_array(np.vstack([v.to_numpy() for v in variances]), "variances")
     elif isinstance(variances, pd.DataFrame):
+        if labelled and variances.shape[1] == k and list(variances.columns) != terms:
+            raise ImputerValueError(
+                f"variances: the columns are {list(variances.columns)!r}, the estimates' terms {terms!r}"
+            )
         u = _float_array(variances.to_numpy(), "variances")
     else:
         u = _float_array(variances, "variances")

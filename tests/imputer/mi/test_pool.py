@@ -171,6 +171,7 @@ def _forms() -> dict[str, tuple[Any, Any]]:
         "list_of_series+frames": ([est.iloc[i] for i in range(len(est))], [pd.DataFrame(c, index=terms, columns=terms) for c in cov]),
         "frame+variances": (est, var),
         "frame+variance_frame": (est, pd.DataFrame(var, columns=terms)),
+        "list_of_series+variance_series": ([est.iloc[i] for i in range(len(est))], [pd.Series(v, index=terms) for v in var]),
         "nested_lists": (est.to_numpy().tolist(), cov.tolist()),
     }  # fmt: skip
 
@@ -314,6 +315,10 @@ def _bad() -> list[tuple[str, dict[str, Any], type[Exception], str]]:
         ("negative cov diagonal", dict(estimates=est, variances=neg_cov), ImputerValueError, r"negative diagonal entry"),
         ("series terms", dict(estimates=other, variances=cov), ImputerValueError, r"analysis 3 has terms \['\(Intercept\)', 'age', 'chl'\]"),
         ("frame labels", dict(estimates=est, variances=relabelled), ImputerValueError, r"covariance 2 is labelled .*'hyp'"),
+        ("variance frame columns", dict(estimates=est, variances=pd.DataFrame(var, columns=["(Intercept)", "bmi", "age"])), ImputerValueError, r"variances: the columns are \['\(Intercept\)', 'bmi', 'age'\], the estimates' terms"),
+        ("variance series labels", dict(estimates=est, variances=[pd.Series(v, index=["a", "b", "c"]) for v in var]), ImputerValueError, r"variances: analysis 1 has terms \['a', 'b', 'c'\]"),
+        ("variance series length", dict(estimates=est.to_numpy(), variances=[pd.Series(v[:2]) for v in var]), ImputerValueError, r"variances: analysis 1 has terms \[0, 1\]"),
+        ("covariance frame shape", dict(estimates=est, variances=[pd.DataFrame(c[:2, :2]) for c in cov]), ImputerValueError, r"variances: covariance 1 has shape \(2, 2\); the estimates have 3 terms, so \(3, 3\)"),
         ("dfcom 0", dict(estimates=est, variances=cov, dfcom=0), ImputerValueError, r"dfcom must be a number > 0 or None; got 0"),
         ("dfcom negative", dict(estimates=est, variances=cov, dfcom=-3.5), ImputerValueError, r"dfcom .*got -3.5"),
         ("dfcom nan", dict(estimates=est, variances=cov, dfcom=math.nan), ImputerValueError, r"dfcom .*got nan"),
