@@ -1,6 +1,7 @@
 """Pydantic request/response models of the service (apart from the numeric code)."""
 
 from api.schemas.common import (
+    CsvQuery,
     FieldError,
     Health,
     LabelledMatrix,
@@ -9,6 +10,14 @@ from api.schemas.common import (
     SplitFrame,
     SplitFrameOut,
     Trace,
+)
+from api.schemas.diagnostics import (
+    DiagnosticsOptions,
+    DiagnosticsQuery,
+    DiagnosticsRequest,
+    DiagnosticsResponse,
+    MCARTestOut,
+    PatternTableOut,
 )
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import (
@@ -29,6 +38,13 @@ __all__ = [
     "SplitFrame",
     "SplitFrameOut",
     "Trace",
+    "CsvQuery",
+    "DiagnosticsOptions",
+    "DiagnosticsQuery",
+    "DiagnosticsRequest",
+    "DiagnosticsResponse",
+    "MCARTestOut",
+    "PatternTableOut",
     "ImputeOptions",
     "ImputeQuery",
     "ImputeRequest",
