@@ -26,8 +26,12 @@ they are not (``dfcom=None``, or infinite). As in mice, ``lambda`` is floored at
 ``1e-4`` inside the degrees of freedom only (so a term with no between-imputation
 variance gets a large, finite ``nu``). The fraction of missing information is mice's
 ``fmi = (riv + 2 / (nu + 3)) / (riv + 1)``. The test statistic is ``Qbar / sqrt(T)``
-with a two-sided p-value from Student's t on ``nu`` degrees of freedom, and the interval
-``Qbar +- t_{nu, 1 - alpha/2} sqrt(T)``.
+with a two-sided p-value from Student's t on ``max(nu, 0.001)`` degrees of freedom (as
+mice's ``summary.mipo``: ``nu`` is 0 when ``dfcom`` is given and a term has no
+within-imputation variance), and the interval ``Qbar +- t_{nu, 1 - alpha/2} sqrt(T)``
+(NaN when ``nu`` is 0, as in mice's ``confint.mipo``). Unlike ``mice::pool``, which
+raises a given ``dfcom`` below 1 to 1 (``pool.scalar`` does not), any ``dfcom > 0`` is
+used as given.
 
 With full covariance matrices the pooled total covariance
 ``T = Ubar + (1 + 1/m) B`` (``B`` the between-imputation covariance matrix) is kept as
@@ -60,6 +64,8 @@ TABLE_COLUMNS: tuple[str, ...] = (
 
 #: mice's floor on lambda inside the degrees of freedom
 _LAMBDA_FLOOR = 1e-4
+#: mice's floor on the degrees of freedom of the p-value (``summary.mipo``)
+_P_DF_FLOOR = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,9 +145,12 @@ def pool(
         One row per imputation, one column per term (a DataFrame's columns name the
         terms; otherwise ``0 .. k-1``, or ``"estimate"`` for a single scalar given as a
         length-m sequence). A sequence of ``m`` Series is stacked by term name.
-    variances : array-like, shape (m, k, k) or (m, k), or sequence of m DataFrames
-        Each imputation's covariance matrix of its estimates, or only their variances
-        (``(m, k)``; squared standard errors; length-m for one scalar).
+    variances : array-like, shape (m, k, k) or (m, k), or sequence of m DataFrames or Series
+        Each imputation's covariance matrix of its estimates (e.g. statsmodels'
+        ``cov_params()``), or only their variances (``(m, k)``; squared standard errors;
+        length-m for one scalar). With labelled estimates, labelled variances (the
+        DataFrames' index and columns, the Series' index, a DataFrame's columns) must
+        name the same terms in the same order.
     dfcom : float, optional
         Complete-data degrees of freedom (e.g. residual df ``n - k`` of a regression):
         Barnard-Rubin (1999) small-sample df. None (default) or ``inf``: Rubin's
@@ -213,7 +222,7 @@ def _pool(q: np.ndarray, u: np.ndarray, dfcom: float | None, level: float) -> tu
         fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
         se = np.sqrt(t)
         stat = qbar / se
-        p_value = 2.0 * special.stdtr(df, -np.abs(stat))
+        p_value = 2.0 * special.stdtr(np.maximum(df, _P_DF_FLOOR), -np.abs(stat))
         half = special.stdtrit(df, 0.5 + level / 2.0) * se
     table = np.column_stack([qbar, ubar, b, t, se, df, riv, lam, fmi, stat, p_value, qbar - half, qbar + half])
     return table, total
@@ -257,12 +266,27 @@ def _variances(
     """``(u, has_cov)``: the variances as (m, k, k) matrices; whether full matrices were given."""
     if isinstance(variances, (list, tuple)) and variances and all(isinstance(v, pd.DataFrame) for v in variances):
         for l, v in enumerate(variances, start=1):
-            if labelled and v.shape == (k, k) and (list(v.index) != terms or list(v.columns) != terms):
+            if v.shape != (k, k):
+                raise ImputerValueError(
+                    f"variances: covariance {l} has shape {v.shape}; the estimates have {k} terms, so ({k}, {k})"
+                )
+            if labelled and (list(v.index) != terms or list(v.columns) != terms):
                 raise ImputerValueError(
                     f"variances: covariance {l} is labelled {list(v.index)!r}, the estimates {terms!r}"
                 )
         u = _float_array(np.stack([v.to_numpy() for v in variances]), "variances")
+    elif isinstance(variances, (list, tuple)) and variances and all(isinstance(v, pd.Series) for v in variances):
+        for l, v in enumerate(variances, start=1):
+            if len(v) != k or (labelled and list(v.index) != terms):
+                raise ImputerValueError(
+                    f"variances: analysis {l} has terms {list(v.index)!r}, the estimates {terms!r}"
+                )
+        u = _float_array(np.vstack([v.to_numpy() for v in variances]), "variances")
     elif isinstance(variances, pd.DataFrame):
+        if labelled and variances.shape[1] == k and list(variances.columns) != terms:
+            raise ImputerValueError(
+                f"variances: the columns are {list(variances.columns)!r}, the estimates' terms {terms!r}"
+            )
         u = _float_array(variances.to_numpy(), "variances")
     else:
         u = _float_array(variances, "variances")
