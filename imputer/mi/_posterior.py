@@ -7,7 +7,10 @@ when ``lambda = 0``). The chain ``theta_0 = theta_hat`` (the EM estimate of
 :func:`imputer.impute`, same ``ridge``), then for ``t = 1, 2, ...``
 
 * I-step: ``Y_mis^(t) ~ p(Y_mis | Y_obs, theta_{t-1})``: every missing cell drawn from its
-  conditional normal (:func:`imputer.mi._istep.draw_missing`, vectorised by pattern);
+  conditional normal (:func:`imputer.mi._istep.draw_missing`, vectorised by pattern); at
+  iterations that are not imputations only the statistics ``(sum z, sum z z')`` of the
+  completed rows are drawn, the frequent patterns' without their rows
+  (:func:`imputer.mi._istep.draw_sums`: the same distribution at a fraction of the cost);
 * P-step: ``theta_t ~ p(theta | Y_obs, Y_mis^(t))``: normal-inverse-Wishart
   (:func:`imputer.mi._pstep.draw_niw`),
 
@@ -36,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer._gaussian.layout import StandardData
-from imputer.mi._istep import completed_sums, draw_missing
+from imputer.mi._dense import dense_factors
+from imputer.mi._istep import completed_sums, draw_missing, draw_sums
 from imputer.mi._pstep import draw_niw
 from imputer.mvn._problem import MVNProblem
 
@@ -100,14 +104,17 @@ def run_chain(
     total = burn_in + m * thin
     wlf = np.empty(total)
     params: list[tuple[np.ndarray, np.ndarray]] = []
+    factors = dense_factors(data)
     for t in range(1, total + 1):
         wlf[t - 1] = float(direction @ packer.pack((mu, sigma)))
-        draw_missing(data, mu, sigma, rng)
         if t > burn_in and (t - burn_in) % thin == 0:
+            draw_missing(data, mu, sigma, rng)
             params.append((mu.copy(), sigma.copy()))
             emit(len(params), data)
-        if t < total:
             s1, s2 = completed_sums(data)
+        else:
+            s1, s2 = draw_sums(data, mu, sigma, rng, factors)
+        if t < total:
             mu, sigma = draw_niw(s1, s2, n, ridge, rng)
     return Chain(params=params, wlf=wlf)
 
