@@ -34,8 +34,9 @@ below the diagonal, ``Sigma^{-1} = L^{-T} T T' L^{-1}``, so ``Sigma = M M'`` wit
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from scipy.linalg import solve_triangular
 
 __all__ = ["draw_niw", "posterior_df"]
 
@@ -43,6 +44,13 @@ __all__ = ["draw_niw", "posterior_df"]
 def posterior_df(n: float, ridge: float) -> float:
     """Degrees of freedom ``nu = n + lambda - 1`` of the posterior inverse Wishart."""
     return float(n) + float(ridge) - 1.0
+
+
+@lru_cache(maxsize=64)
+def _lower(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strictly-lower-triangle indices and the chi-square offsets ``0 .. p-1``."""
+    rows, cols = np.tril_indices(p, -1)
+    return rows, cols, np.arange(p, dtype=float)
 
 
 def draw_niw(
@@ -77,12 +85,11 @@ def draw_niw(
     b = 0.5 * (b + b.T)
     nu = posterior_df(n, ridge)
     chol_b = np.linalg.cholesky(b)
-    t = np.zeros((p, p))
-    t[np.diag_indices(p)] = np.sqrt(rng.chisquare(nu - np.arange(p)))
-    rows, cols = np.tril_indices(p, -1)
+    rows, cols, offsets = _lower(p)
+    t = np.diag(np.sqrt(rng.chisquare(nu - offsets)))
     t[rows, cols] = rng.standard_normal(rows.size)
-    # M' = T^{-1} L'  (T lower triangular)
-    m_t = solve_triangular(t, chol_b.T, lower=True)
+    # M' = T^{-1} L'  (T lower triangular, well conditioned: a general solve of a tiny system)
+    m_t = np.linalg.solve(t, chol_b.T)
     sigma = m_t.T @ m_t
     sigma = 0.5 * (sigma + sigma.T)
     mu = zbar + (m_t.T @ rng.standard_normal(p)) / np.sqrt(n)
