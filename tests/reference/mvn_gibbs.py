@@ -4,8 +4,7 @@ Independent of the engine (no layout, no standardisation, no pattern grouping): 
 textbook data augmentation of Schafer (1997, sec. 5.4) in the data's own units.
 
 * I-step, row by row: ``x_M | x_O ~ N(mu_M + S_MO S_OO^{-1}(x_O - mu_O),
-  S_MM - S_MO S_OO^{-1} S_OM)`` with ``np.linalg.solve`` and
-  ``scipy.stats.multivariate_normal``.
+  S_MM - S_MO S_OO^{-1} S_OM)`` with ``np.linalg.solve``, drawn as mean + ``chol(cov) e``.
 * P-step: ``Sigma | X ~ W^{-1}(n + lambda - 1, A + lambda D)`` with ``scipy.stats.invwishart``
   (``A`` the centred cross-products of the completed rows, ``D`` the diagonal of the
   observed cells' variances, divisor ``n_j``), then ``mu | Sigma ~ N(xbar, Sigma / n)``:
@@ -18,7 +17,7 @@ Start: the column means and the diagonal of the observed variances.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import invwishart, multivariate_normal
+from scipy.stats import invwishart
 
 
 def gibbs_chain(x: np.ndarray, n_iter: int, *, ridge: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -56,11 +55,11 @@ def gibbs_chain(x: np.ndarray, n_iter: int, *, ridge: float = 0.0, seed: int = 0
                 cov = sigma[np.ix_(m, m)] - s_mo @ np.linalg.solve(s_oo, s_mo.T)
             else:
                 mean, cov = mu, sigma
-            z[i, m] = multivariate_normal(mean, cov).rvs(random_state=rng)
+            z[i, m] = mean + np.linalg.cholesky(cov) @ rng.standard_normal(int(m.sum()))
         zbar = z.mean(axis=0)
         a = (z - zbar).T @ (z - zbar)
         sigma = np.atleast_2d(invwishart(df=n + ridge - 1, scale=a + ridge * d).rvs(random_state=rng))
-        mu = multivariate_normal(zbar, sigma / n).rvs(random_state=rng)
+        mu = zbar + np.linalg.cholesky(sigma / n) @ rng.standard_normal(p)
         mus[t] = mu
         sigmas[t] = sigma
     return mus, sigmas
