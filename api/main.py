@@ -15,15 +15,17 @@ import imputer
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
-from api.routers import health, impute, mixed
+from api.routers import health, impute, mixed, pool
 from api.schemas.impute import ImputeRequest
 from api.schemas.mixed import MixedFrameRequest, MixedRequest
+from api.schemas.pool import PoolRequest
 from api.settings import Settings, get_settings
 
 __all__ = ["app", "create_app"]
 
 DESCRIPTION = """\
-EM imputation of incomplete tables (multivariate normal) and EM-REML mixed models.
+EM imputation of incomplete tables (multivariate normal) and EM-REML mixed models;
+Rubin's rules for pooling analyses of multiply imputed data.
 
 Send a table, read back the completed table and the estimates. Every error is
 RFC 9457 `application/problem+json`. Authentication (`X-API-Key`) applies when
@@ -74,10 +76,11 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(impute.router)
     app.include_router(mixed.router)
+    app.include_router(pool.router)
     install_problem_handlers(app)
     install_openapi(
         app,
-        [ImputeRequest, MixedRequest, MixedFrameRequest],
+        [ImputeRequest, MixedRequest, MixedFrameRequest, PoolRequest],
         auth_required=lambda: bool(_settings_of(app).api_key_set),
     )
     return app

@@ -20,6 +20,7 @@ from imputer.errors import (
     ImputerWarning,
     NotFittedError,
 )
+from imputer.mi import Pooled, pool
 from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
 from imputer.mvn import ImputeResult, impute
 
@@ -29,8 +30,8 @@ __version__ = "0.1.0"
 #: names imported on first use (PEP 562), with their modules
 _LAZY = {
     "EMImputer": "imputer.mvn.estimator",
-    "multiple_impute": "imputer.mi",
-    "MultipleImputation": "imputer.mi",
+    "multiple_impute": "imputer.mi.api",
+    "MultipleImputation": "imputer.mi.result",
 }
 
 
@@ -67,8 +68,10 @@ __all__ = [
     "MixedResult",
     "MultipleImputation",
     "NotFittedError",
+    "Pooled",
     "fit_mixed",
     "fit_mixed_frame",
     "impute",
     "multiple_impute",
+    "pool",
 ]

@@ -18,6 +18,7 @@ from api.schemas.mixed import (
     MixedResponse,
     RandomTerm,
 )
+from api.schemas.pool import PoolRequest, PoolResponse, PoolTable
 
 __all__ = [
     "FieldError",
@@ -37,4 +38,7 @@ __all__ = [
     "MixedRequest",
     "MixedResponse",
     "RandomTerm",
+    "PoolRequest",
+    "PoolResponse",
+    "PoolTable",
 ]
