@@ -125,15 +125,15 @@ def test_analyses_is_a_value(mi: imputer.MultipleImputation) -> None:
 
 @pytest.mark.parametrize("method", ["posterior", "bootstrap"])
 def test_pooled_interval_for_a_mean_covers_the_truth(method: str) -> None:
-    """40 simulated MAR data sets (n = 60): the pooled 95% interval for the mean of a
+    """30 simulated MAR data sets (n = 60, m = 5): the pooled 95% interval for the mean of a
     column with missing values covers the true mean in at least 80% of them (fixed seeds;
-    expected ~95%, a binomial(40, 0.95) falls below 33 with probability < 0.1%)."""
+    expected ~95%: a binomial(30, 0.95) falls below 24 with probability ~0.1%). The
+    properness study proper (>= 500 data sets) is benchmarks/bench_mi.py's."""
     covered = 0
-    for rep in range(40):
+    for rep in range(30):
         df, mu, _ = mar_table(60, 3, seed=1000 + rep, rate=0.3)
         mi = imputer.multiple_impute(df, m=5, method=method, seed=rep)
         an = mi.analyze(lambda d: (pd.Series({"mean": d["v1"].mean()}), pd.Series({"mean": d["v1"].std() / np.sqrt(len(d))})))
         row = an.pool(dfcom=59).table.loc["mean"]
         covered += bool(row["ci_low"] <= mu[1] <= row["ci_high"])
-    print(f"coverage {method}: {covered}/40")
-    assert covered >= 32, covered
+    assert covered >= 24, covered

@@ -69,7 +69,7 @@ def test_pattern_level_sums_have_the_row_level_distribution(duplicated: bool) ->
         assert any(np.any(np.all(f.root == 0.0, axis=2)) for f in factors.values())
     mu, cov = np.array([0.1, -0.1, 0.2, 0.0]), COV * 1.1
     r1, r2 = np.random.default_rng(1), np.random.default_rng(2)
-    n_draws = 1500
+    n_draws = 600
     agg, rows = [], []
     for _ in range(n_draws):
         s1, s2 = draw_sums(data, mu, cov, r1, factors)
@@ -80,7 +80,7 @@ def test_pattern_level_sums_have_the_row_level_distribution(duplicated: bool) ->
     a, b = np.array(agg), np.array(rows)
     z = (a.mean(axis=0) - b.mean(axis=0)) / np.sqrt((a.var(axis=0) + b.var(axis=0)) / n_draws)
     assert np.all(np.abs(z) < 4.5), z
-    np.testing.assert_allclose(a.std(axis=0), b.std(axis=0), rtol=0.1)
+    np.testing.assert_allclose(a.std(axis=0), b.std(axis=0), rtol=0.2)
 
 
 @pytest.mark.parametrize("m_max", [2, 5, 17])

@@ -17,8 +17,8 @@ from imputer.mi._posterior import acf
 from tests.imputer.mi.conftest import mar_table
 from tests.reference.mvn_gibbs import batch_means_se, gibbs_chain
 
-N_REF = 1600
-M_OURS = 800
+N_REF = 1200
+M_OURS = 600
 THIN = 2
 
 
@@ -39,8 +39,8 @@ def test_chain_means_agree_with_a_row_by_row_gibbs_sampler(n: int, p: int, ridge
     se = np.sqrt(batch_means_se(ours) ** 2 + batch_means_se(ref) ** 2)
     diff = ours.mean(axis=0) - ref.mean(axis=0)
     assert np.all(np.abs(diff) < 4 * se), diff / se
-    # and the spread: posterior standard deviations agree to ~15%
-    np.testing.assert_allclose(ours.std(axis=0), ref.std(axis=0), rtol=0.15)
+    # and the spread: posterior standard deviations agree to ~20%
+    np.testing.assert_allclose(ours.std(axis=0), ref.std(axis=0), rtol=0.2)
 
 
 def test_posterior_of_complete_data_is_the_jeffreys_niw() -> None:
