@@ -36,6 +36,7 @@ posterior-mode iteration, which data augmentation under the ridge posterior shar
   measured from the MLE, where the chain starts.
 
 Both are capped (``MAX_THIN``, ``MAX_BURN_IN``); a rate so close to 1 that the cap binds
+(or an estimate so nearly singular that the EM map fails next to it: rate 1)
 means the posterior is nearly flat in some direction (e.g. a column almost never
 observed with another), and the caller warns and suggests ``ridge > 0``.
 """
@@ -48,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer._gaussian.layout import StandardData
+from imputer._gaussian.linalg import Infeasible
 from imputer.mvn._emmap import em_update
 from imputer.mvn._problem import MVNProblem
 
@@ -114,14 +116,20 @@ def em_rate(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float)
         upd = em_update(data, m, s, ridge)
         return problem.pack((upd.mu, upd.sigma))
 
-    f_hat = emap(x_hat)
+    try:
+        f_hat = emap(x_hat)
+    except Infeasible:  # the estimate is (numerically) singular: no usable rate
+        return EMRate(rate=1.0, direction=np.eye(dim)[0], n_evals=1)
     # Arnoldi on J with a fixed, generic start (no eigenvector of J is orthogonal to it)
     q0 = np.random.default_rng(20260101).standard_normal(dim)
     basis = [q0 / np.linalg.norm(q0)]
     hess = np.zeros((_MAX_KRYLOV + 1, _MAX_KRYLOV))
     rate, v, n_evals = 0.0, basis[0], 1
     for j in range(min(_MAX_KRYLOV, dim)):
-        w = (emap(x_hat + _STEP * basis[j]) - f_hat) / _STEP
+        try:
+            w = (emap(x_hat + _STEP * basis[j]) - f_hat) / _STEP
+        except Infeasible:  # a neighbour of a (nearly) singular estimate is not a valid normal
+            return EMRate(rate=1.0, direction=v, n_evals=n_evals + 1)
         n_evals += 1
         for _ in range(2):  # Gram-Schmidt, twice (numerically orthogonal basis)
             for i, q in enumerate(basis):

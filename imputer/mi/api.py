@@ -98,20 +98,30 @@ def multiple_impute(
         Columns to model (numeric, in this order); default: every numeric column.
         Other columns are carried through unchanged.
     ridge : float, default 0.0
-        Strength lambda >= 0 of the inverse-Wishart ridge prior (pseudo-rows with the
-        observed variances and no correlation), as in :func:`imputer.impute`; for
-        ``method="posterior"`` it multiplies the Jeffreys prior (see
-        :mod:`imputer.mi._pstep`) and needs ``n + ridge > p``.
-    seed : int, numpy Generator or None
-        Seed of the random draws; the same seed gives the same imputations. None: fresh
-        entropy. The int actually used is ``result.seed`` (a Generator gives one draw).
-    tol, max_iter
-        EM options, as in :func:`imputer.impute` (the EM estimate, each bootstrap fit).
+        Strength lambda >= 0 of an inverse-Wishart prior on the covariance worth lambda
+        pseudo-rows with the observed variances and no correlation, which EM then
+        maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
+        positive-definite estimate for wide (p >= n) or collinear data. For
+        ``method="posterior"`` it multiplies the Jeffreys prior (:mod:`imputer.mi._pstep`)
+        and needs ``n + ridge > p``.
+    seed : int, numpy Generator or None, optional
+        Seed of the random draws (an integer, or a numpy Generator); the same seed gives
+        the same imputations. Default: fresh entropy, recorded on the result. The int
+        actually used is ``result.seed`` (a Generator gives one draw).
+    tol : float, default 1e-7
+        Convergence tolerance: EM stops when no mean or covariance entry changes by more
+        than tol between successive iterates, in standard-deviation units. (The EM
+        estimate, and each bootstrap fit.)
+    max_iter : int, default 1000
+        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated);
+        stopping there without meeting tol is a warning and converged=false.
     burn_in : int >= 0, optional
-        posterior: iterations discarded before the first imputation; default: chosen from
-        the EM rate of convergence (:mod:`imputer.mi._rate`). Ignored by the bootstrap.
+        posterior: data-augmentation iterations discarded before the first imputation;
+        default: chosen from the EM rate of convergence. (:mod:`imputer.mi._rate`; ignored
+        by the bootstrap.)
     thin : int >= 1, optional
-        posterior: iterations between successive imputations; default: chosen likewise.
+        posterior: iterations between successive imputations; default: chosen from the EM
+        rate of convergence.
 
     Returns
     -------

@@ -186,3 +186,17 @@ def test_array_input_and_export() -> None:
     assert mi.imputations[0].columns.tolist() == [0, 1, 2]
     assert imputer.MultipleImputation is type(mi)
     assert "multiple_impute" in imputer.__all__ and "MultipleImputation" in imputer.__all__
+
+
+def test_signature_and_docstring_follow_mi_options() -> None:
+    """The defaults and the help text of ``multiple_impute`` are ``MI_OPTIONS``' (as tests/imputer/test_options.py checks impute's)."""
+    import inspect
+
+    from imputer.options import MI_OPTIONS
+    from tests.imputer.test_options import _docstring_params, _norm
+
+    params = inspect.signature(imputer.multiple_impute).parameters
+    documented = _docstring_params(imputer.multiple_impute)
+    for name, option in MI_OPTIONS.items():
+        assert params[name].default == option.default, name
+        assert documented[name][1].startswith(_norm(option.help)), name

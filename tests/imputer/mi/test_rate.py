@@ -71,3 +71,22 @@ def test_chain_lengths_are_capped_near_rate_one() -> None:
     burn, thin, capped = chain_lengths(0.9999)
     assert (burn, thin, capped) == (MAX_BURN_IN, MAX_THIN, True)
     assert math.isfinite(burn)
+
+
+def test_a_singular_estimate_has_rate_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imputer._gaussian.linalg import Infeasible
+    from imputer.mi import _rate
+
+    df, _, _ = mar_table(50, 3, seed=1)
+    values = tuple(df[c].to_numpy() for c in df.columns)
+    mask = df.isna().to_numpy()
+    scaling = scaling_of(tuple(df.columns), values, mask)
+    patterns = build_patterns(mask)
+    out = run(values, patterns, scaling, tol=1e-10, max_iter=1000, ridge=0.0, accelerate=True, fill=False)
+
+    def fail(*args, **kwargs):
+        raise Infeasible("not positive definite")
+
+    monkeypatch.setattr(_rate, "em_update", fail)
+    est = em_rate(standardise(patterns, values, scaling), out.fit.mu, out.fit.sigma, 0.0)
+    assert est.rate == 1.0 and chain_lengths(est.rate)[2]
