@@ -182,7 +182,7 @@ def bench_coverage(n_sims: int, m: int, use_r: bool) -> pd.DataFrame:
                 rows.append(coverage_row(f"R {tool}", est, float(r["seconds"][tool])))
             print(f"  R {r['versions']}")
     table = pd.DataFrame(rows).set_index("method")
-    with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
+    with pd.option_context("display.width", 250, "display.max_columns", None, "display.float_format", "{:.3f}".format):
         print(table)
     for method in ("imputer posterior", "imputer bootstrap"):
         for e in ESTIMANDS:
