@@ -64,11 +64,15 @@ def overimpute_table(result: Any, *, columns: Sequence[Hashable] | None = None, 
         ``lower``, ``upper`` (the interval) and ``inside`` (bool, ``lower <= observed <= upper``),
         the columns in the order given, rows in the input's order within a column.
     """
+    return _table(result, columns, level, "overimpute_table")
+
+
+def _table(result: Any, columns: Sequence[Hashable] | None, level: float, function: str) -> pd.DataFrame:
     from scipy.stats import norm
 
     level = _check_level(level)
-    fit = as_fit(result, "overimpute_table")
-    cols = pick_columns(fit, columns, "overimpute_table")
+    fit = as_fit(result, function)
+    cols = pick_columns(fit, columns, function)
     em = fit.em
     modelled = list(em.columns)
     values = fit.with_missing()
@@ -130,7 +134,7 @@ def overimpute(result: Any, *, columns: Sequence[Hashable] | None = None, level:
         ("90% intervals cover 88.8% of 116"). When no column has a missing cell, a single
         blank axes that says so. The numbers are :func:`overimpute_table`'s.
     """
-    table = overimpute_table(result, columns=columns, level=level)
+    table = _table(result, columns, level, "overimpute")
     cols = list(dict.fromkeys(table["column"]))
     pct = f"{100 * level:g}%"
     if not cols:
