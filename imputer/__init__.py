@@ -7,10 +7,14 @@ Two engines share one exception root (:mod:`imputer.errors`):
   cell with its conditional expectation.
 * :func:`fit_mixed` / :func:`fit_mixed_frame` -- variance components, fixed effects
   and BLUPs of ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``.
+
+and diagnostics to look at before trusting either (:mod:`imputer.diagnostics`):
+:func:`patterns` (the missingness pattern table) and :func:`mcar_test` (Little's test).
 """
 
 from __future__ import annotations
 
+from imputer.diagnostics import MCARTest, PatternTable, mcar_test, patterns
 from imputer.errors import (
     ConvergenceWarning,
     ImputerError,
@@ -52,9 +56,13 @@ __all__ = [
     "ImputerTypeError",
     "ImputerValueError",
     "ImputerWarning",
+    "MCARTest",
     "MixedResult",
     "NotFittedError",
+    "PatternTable",
     "fit_mixed",
     "fit_mixed_frame",
     "impute",
+    "mcar_test",
+    "patterns",
 ]

@@ -24,7 +24,7 @@ from imputer.columns import is_modelled, modelled_columns
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.options import MVN_OPTIONS
 
-__all__ = ["Prepared", "check_column", "check_options", "check_rows", "prepare"]
+__all__ = ["Prepared", "check_column", "check_options", "check_rows", "float_values", "prepare", "select"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,63 @@ def _array_to_frame(data: Any) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _float_values(series: pd.Series) -> np.ndarray:
+def select(data: Any, columns: Sequence[Hashable] | None) -> tuple[pd.DataFrame, list[Hashable]]:
+    """Validate ``data`` as a table and choose its modelled columns (no check of their values).
+
+    The first half of :func:`prepare`, shared with :func:`imputer.patterns`, which
+    tabulates missingness and so accepts a column with no observed value and a single row.
+
+    Returns
+    -------
+    frame : DataFrame, shape (n, k)
+        ``data`` itself when it is a DataFrame, otherwise its DataFrame form.
+    chosen : list
+        Labels of the modelled columns: ``columns`` in its order, or every numeric column
+        of ``frame`` in the frame's order.
+
+    Raises
+    ------
+    ImputerTypeError
+        ``data`` is not tabular, has no numeric column, or a column chosen with
+        ``columns=`` is not numeric.
+    ImputerValueError
+        Empty data, duplicate column names, an unknown or repeated name in ``columns``.
+    """
+    frame = data if isinstance(data, pd.DataFrame) else _array_to_frame(data)
+    n, k = frame.shape
+    if n == 0 or k == 0:
+        raise ImputerValueError(f"data is empty ({n} rows x {k} columns)")
+    if frame.columns.has_duplicates:
+        dup = list(dict.fromkeys(frame.columns[frame.columns.duplicated()]))
+        raise ImputerValueError(f"data has duplicate column names: {dup!r}; column names must be unique")
+    if columns is None:
+        chosen = modelled_columns(frame)
+        if not chosen:
+            raise ImputerTypeError(
+                "data has no numeric column to model (dtypes: "
+                + ", ".join(f"{c!r}: {frame[c].dtype}" for c in list(frame.columns)[:10])
+                + ")"
+            )
+        return frame, chosen
+    if isinstance(columns, (str, bytes)) or not isinstance(columns, Sequence | pd.Index | np.ndarray):
+        raise ImputerTypeError(f"columns must be a list of column names, got {columns!r}")
+    chosen = list(columns)
+    if not chosen:
+        raise ImputerValueError("columns is empty: name at least one column to model")
+    seen: set[Hashable] = set()
+    for c in chosen:
+        if c not in frame.columns:
+            raise ImputerValueError(f"columns: unknown column {c!r} (available: {list(frame.columns)!r})")
+        if c in seen:
+            raise ImputerValueError(f"columns: column {c!r} is listed twice")
+        seen.add(c)
+        if not is_modelled(frame[c]):
+            raise ImputerTypeError(f"columns: column {c!r} has non-numeric dtype {frame[c].dtype} and cannot be modelled")
+    return frame, chosen
+
+
+def float_values(series: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing (a view when it already is float64)."""
     if series.dtype == np.float64:
         return series.to_numpy()
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -150,41 +206,12 @@ def prepare(data: Any, columns: Sequence[Hashable] | None) -> Prepared:
         Empty data, duplicate column names, a single row, an unknown or repeated name in
         ``columns``, a modelled column with no observed value or with an infinite value.
     """
-    frame = data if isinstance(data, pd.DataFrame) else _array_to_frame(data)
-    n, k = frame.shape
-    if n == 0 or k == 0:
-        raise ImputerValueError(f"data is empty ({n} rows x {k} columns)")
-    if frame.columns.has_duplicates:
-        dup = list(dict.fromkeys(frame.columns[frame.columns.duplicated()]))
-        raise ImputerValueError(f"data has duplicate column names: {dup!r}; column names must be unique")
-    if columns is None:
-        chosen = modelled_columns(frame)
-        if not chosen:
-            raise ImputerTypeError(
-                "data has no numeric column to model (dtypes: "
-                + ", ".join(f"{c!r}: {frame[c].dtype}" for c in list(frame.columns)[:10])
-                + ")"
-            )
-    else:
-        if isinstance(columns, (str, bytes)) or not isinstance(columns, Sequence | pd.Index | np.ndarray):
-            raise ImputerTypeError(f"columns must be a list of column names, got {columns!r}")
-        chosen = list(columns)
-        if not chosen:
-            raise ImputerValueError("columns is empty: name at least one column to model")
-        seen: set[Hashable] = set()
-        for c in chosen:
-            if c not in frame.columns:
-                raise ImputerValueError(f"columns: unknown column {c!r} (available: {list(frame.columns)!r})")
-            if c in seen:
-                raise ImputerValueError(f"columns: column {c!r} is listed twice")
-            seen.add(c)
-            if not is_modelled(frame[c]):
-                raise ImputerTypeError(f"columns: column {c!r} has non-numeric dtype {frame[c].dtype} and cannot be modelled")
-    if n < 2:
+    frame, chosen = select(data, columns)
+    if frame.shape[0] < 2:
         raise ImputerValueError("data has a single row: estimating a covariance needs at least 2 rows")
     values = []
     for c in chosen:
-        v = _float_values(frame[c])
+        v = float_values(frame[c])
         check_column(c, v)
         values.append(v)
     return Prepared(frame=frame, columns=tuple(chosen), values=tuple(values))
