@@ -11,12 +11,14 @@ more there are and how many rows they hold.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.diagnostics.patterns import PatternTable
+from imputer.diagnostics.patterns import patterns as pattern_table
+from imputer.errors import ImputerValueError
 from imputer.plot._mpl import MISSING, OKABE_ITO, figure_of, label, new_figure
 
 if TYPE_CHECKING:
@@ -31,24 +33,18 @@ _OBSERVED_CELL = OKABE_ITO["sky blue"]
 _MAX_LABELS = 60
 
 
-def _table(data: Any, columns: Sequence[Hashable] | None) -> tuple[pd.DataFrame, pd.Series]:
-    """The pattern table (``imputer.patterns(data, columns).table``) and per-column missing counts."""
-    from imputer.plot._pattern_table import pattern_table
-
-    return pattern_table(data, columns)
-
-
-def patterns(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None, top: int = 50,
+def patterns(data: pd.DataFrame | PatternTable, *, columns: Sequence[Hashable] | None = None, top: int = 50,
              ax: Axes | None = None) -> Figure:
     """The missingness patterns of a table, drawn as a matrix with their counts.
 
     Parameters
     ----------
-    data : DataFrame, shape (n, k)
-        The table (not modified).
+    data : DataFrame or 2-D array-like, shape (n, k), or PatternTable
+        The table (not modified), or its :func:`imputer.patterns` table (then
+        ``columns`` must be None).
     columns : list of labels, optional
-        Columns whose patterns are drawn, as :func:`imputer.patterns` chooses them
-        (default: the modelled, numeric columns).
+        Numeric columns whose patterns are drawn, as :func:`imputer.patterns` takes
+        them (default: every numeric column).
     top : int, default 50
         Draw the ``top`` most frequent patterns; the title says how many more there are.
     ax : matplotlib Axes, optional
@@ -65,21 +61,27 @@ def patterns(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None, t
     Raises
     ------
     ImputerTypeError, ImputerValueError
-        As :func:`imputer.patterns` (not a DataFrame, unknown or non-numeric column),
-        or ``top`` not a positive integer.
+        As :func:`imputer.patterns` (not a table, unknown or non-numeric column), or
+        ``top`` not a positive integer, or ``columns`` with a PatternTable.
     """
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ImputerValueError(f"top must be a positive integer, got {top!r}")
-    if not isinstance(data, pd.DataFrame):
-        raise ImputerTypeError(f"patterns: data must be a pandas DataFrame, got {type(data).__name__}")
-    table, column_missing = _table(data, columns)
-    cols = list(column_missing.index)
+    if isinstance(data, PatternTable):
+        if columns is not None:
+            raise ImputerValueError("patterns: columns must be None when data is a PatternTable")
+        tab = data
+    else:
+        tab = pattern_table(data, columns)
+    table, column_missing = tab.table, tab.column_missing
+    p = len(tab.columns)
     n_patterns = len(table)
     shown = table.iloc[: int(top)]
-    matrix = shown[cols].to_numpy(dtype=float)
-    counts = shown["count"].to_numpy()
-    n_miss = shown["n_missing"].to_numpy()
-    p, g = len(cols), len(shown)
+    # the last two columns are count and n_missing (a variable may itself be called "count")
+    matrix = shown.iloc[:, :p].to_numpy(dtype=float)
+    counts = shown.iloc[:, -2].to_numpy()
+    n_miss = shown.iloc[:, -1].to_numpy()
+    cols = list(tab.columns)
+    g = len(shown)
     if ax is None:
         fig = new_figure("patterns", min(3.0 + 0.45 * p, 16.0), min(2.2 + 0.22 * g, 14.0))
         ax = fig.add_subplot()
@@ -114,7 +116,7 @@ def patterns(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None, t
         ax.set_yticks([])
     ax.set_xlabel(f"column ({p})")
     ax.set_ylabel("missing cells in the pattern")
-    n_rows = int(table["count"].sum())
+    n_rows = tab.n_rows
     total = int(column_missing.sum())
     if total == 0:
         head = f"No missing cells: {n_rows:,} rows, all {p} column{'s' if p != 1 else ''} observed"
@@ -122,7 +124,7 @@ def patterns(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None, t
         head = (f"Missingness patterns: {n_patterns:,} pattern{'s' if n_patterns != 1 else ''}, "
                 f"{total:,} missing of {n_rows * p:,} cells")
     if n_patterns > g:
-        rest = int(table["count"].iloc[g:].sum())
+        rest = int(table.iloc[g:, -2].sum())
         head += f"\nthe {g} most frequent shown; {n_patterns - g:,} more patterns ({rest:,} rows) not shown"
     ax.set_title(head, fontsize="medium")
     ax.legend(handles=[Patch(color=_OBSERVED_CELL, label="observed"), Patch(color=MISSING, label="missing")],

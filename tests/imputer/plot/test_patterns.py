@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+import imputer
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.plot import patterns
 
@@ -118,6 +119,13 @@ def test_bad_input(air: pd.DataFrame, kwargs: dict, error: type, match: str) -> 
         patterns(frame, **kwargs)
 
 
-def test_not_a_frame() -> None:
-    with pytest.raises(ImputerTypeError, match="patterns: data must be a pandas DataFrame, got ndarray"):
-        patterns(np.zeros((3, 2)))
+def test_an_array_and_a_pattern_table(air: pd.DataFrame) -> None:
+    np.testing.assert_array_equal(_image(patterns(air.to_numpy())), _image(patterns(air)))
+    np.testing.assert_array_equal(_image(patterns(imputer.patterns(air))), _image(patterns(air)))
+    with pytest.raises(ImputerValueError, match="patterns: columns must be None when data is a PatternTable"):
+        patterns(imputer.patterns(air), columns=["Ozone"])
+
+
+def test_not_a_table() -> None:
+    with pytest.raises(ImputerValueError, match=r"data must be 2-D \(rows x columns\)"):
+        patterns("airquality.csv")
