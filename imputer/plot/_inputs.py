@@ -52,7 +52,7 @@ class Fit:
 
     def with_missing(self) -> np.ndarray:
         """The modelled columns with NaN at missing cells, float, shape (n, p)."""
-        values = self.em.completed[list(self.em.columns)].to_numpy(dtype=float, na_value=np.nan)
+        values = np.array(self.em.completed[list(self.em.columns)].to_numpy(dtype=float, na_value=np.nan), copy=True)
         values[self.missing.to_numpy()] = np.nan
         return values
 

@@ -111,7 +111,7 @@ def _table(result: Any, columns: Sequence[Hashable] | None, level: float, functi
 
 
 def overimpute(result: Any, *, columns: Sequence[Hashable] | None = None, level: float = 0.9,
-               fig: Figure | None = None) -> Figure:
+               max_points: int | None = 2000, fig: Figure | None = None) -> Figure:
     """Observed values against their predictions from the rest of the row, with intervals.
 
     Parameters
@@ -122,6 +122,10 @@ def overimpute(result: Any, *, columns: Sequence[Hashable] | None = None, level:
         Modelled columns to check (default: every column with a missing cell).
     level : float, default 0.9
         Coverage of the predictive intervals.
+    max_points : int or None, default 2000
+        Draw at most this many cells per column (a fixed-seed random subset, so large
+        tables stay quick and legible); the coverage is always over every cell. None
+        draws them all.
     fig : matplotlib Figure, optional
         Draw into this figure; default a new one.
 
@@ -134,6 +138,9 @@ def overimpute(result: Any, *, columns: Sequence[Hashable] | None = None, level:
         ("90% intervals cover 88.8% of 116"). When no column has a missing cell, a single
         blank axes that says so. The numbers are :func:`overimpute_table`'s.
     """
+    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer))
+                                   or max_points < 1):
+        raise ImputerValueError(f"max_points must be a positive integer or None, got {max_points!r}")
     table = _table(result, columns, level, "overimpute")
     cols = list(dict.fromkeys(table["column"]))
     pct = f"{100 * level:g}%"
@@ -142,6 +149,12 @@ def overimpute(result: Any, *, columns: Sequence[Hashable] | None = None, level:
     fig, axes = axes_grid(fig, len(cols), "overimpute", panel=(3.8, 3.6))
     for ax, col in zip(axes, cols, strict=True):
         t = table[table["column"] == col]
+        coverage, n_cells = float(t["inside"].mean()), len(t)
+        drawn = ""
+        if max_points is not None and n_cells > max_points:
+            keep_rows = np.sort(np.random.default_rng(0).choice(n_cells, size=int(max_points), replace=False))
+            t = t.iloc[keep_rows]
+            drawn = f"\n({int(max_points):,} drawn at random)"
         x = t["observed"].to_numpy()
         y = t["predicted"].to_numpy()
         inside = t["inside"].to_numpy()
@@ -157,8 +170,7 @@ def overimpute(result: Any, *, columns: Sequence[Hashable] | None = None, level:
         ax.set_xlabel(f"observed {name}")
         ax.set_ylabel(f"predicted {name}")
         ax.set_title(name, fontsize="medium")
-        coverage = float(inside.mean()) if inside.size else float("nan")
-        ax.text(0.03, 0.97, f"{pct} intervals cover {100 * coverage:.1f}% of {inside.size:,}",
+        ax.text(0.03, 0.97, f"{pct} intervals cover {100 * coverage:.1f}% of {n_cells:,}{drawn}",
                 transform=ax.transAxes, va="top", ha="left", fontsize="small",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
         ax.legend(fontsize="x-small", frameon=False, loc="best")
