@@ -30,7 +30,7 @@ import pandas as pd
 from imputer.diagnostics._html import esc, fields, figure, number, page, table
 from imputer.diagnostics.mcar import MCARTest, mcar_test
 from imputer.diagnostics.patterns import PatternTable, patterns
-from imputer.errors import ImputerError, MissingDependencyError
+from imputer.errors import ImputerError
 
 __all__ = ["Report", "html_report", "write_report", "SHOW_PATTERNS"]
 
@@ -308,11 +308,7 @@ def html_report(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None
     col = _Collector()
     mcar, mcar_error = col.run("MCAR test", mcar_test, data, columns)
     fit, fit_error = col.run("EM fit", imputer.impute, data, columns=list(pt.columns))
-    try:
-        figs = _figures(pt, fit, col, top)
-    except MissingDependencyError as exc:
-        figs = {}
-        col.notes.append(f"figures: not drawn: {_one_line(exc)}")
+    figs = _figures(pt, fit, col, top)  # without matplotlib: none, and a note says why
 
     sections: list[tuple[str, str, str]] = []
     missing_html = _pattern_section(pt, top) + figs.get("patterns", "")
