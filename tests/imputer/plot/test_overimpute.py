@@ -117,3 +117,26 @@ def test_bad_result() -> None:
         overimpute(object())
     with pytest.raises(ImputerTypeError, match="overimpute_table: result must be an ImputeResult"):
         overimpute_table(object())
+
+
+def test_max_points_draws_a_subset_and_keeps_the_coverage(air: pd.DataFrame, air_fit: imputer.ImputeResult) -> None:
+    fig = overimpute(air_fit, columns=["Ozone"], max_points=40)
+    (ax,) = fig.axes
+    xs = np.concatenate([c.lines[0].get_xdata() for c in ax.containers])
+    assert xs.size == 40
+    ref = by_hand(air, air_fit, "Ozone", Z90)
+    assert set(xs) <= set(ref["observed"])
+    share = ref["inside"].mean()
+    assert [t.get_text() for t in ax.texts] == [f"90% intervals cover {100 * share:.1f}% of 116\n(40 drawn at random)"]
+    # the same subset every time
+    again = np.concatenate([c.lines[0].get_xdata() for c in overimpute(air_fit, columns=["Ozone"], max_points=40)
+                            .axes[0].containers])
+    np.testing.assert_array_equal(np.sort(again), np.sort(xs))
+    full = overimpute(air_fit, columns=["Ozone"], max_points=None).axes[0]
+    assert sum(c.lines[0].get_xdata().size for c in full.containers) == 116
+
+
+@pytest.mark.parametrize("max_points", [0, -3, 2.5, True])
+def test_bad_max_points(air_fit: imputer.ImputeResult, max_points: object) -> None:
+    with pytest.raises(ImputerValueError, match="max_points must be a positive integer or None"):
+        overimpute(air_fit, max_points=max_points)
