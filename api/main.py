@@ -15,7 +15,8 @@ import imputer
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
-from api.routers import health, impute, mixed
+from api.routers import diagnostics, health, impute, mixed
+from api.schemas.diagnostics import DiagnosticsRequest
 from api.schemas.impute import ImputeRequest
 from api.schemas.mixed import MixedFrameRequest, MixedRequest
 from api.settings import Settings, get_settings
@@ -25,14 +26,16 @@ __all__ = ["app", "create_app"]
 DESCRIPTION = """\
 EM imputation of incomplete tables (multivariate normal) and EM-REML mixed models.
 
-Send a table, read back the completed table and the estimates. Every error is
+Send a table, read back the completed table and the estimates, or look at its
+missingness first (`/v1/diagnostics`: patterns and Little's MCAR test). Every error is
 RFC 9457 `application/problem+json`. Authentication (`X-API-Key`) applies when
 `IMPUTER_API_KEYS` is set; `/healthz` and `/readyz` stay open.
 """
 
 
-#: imported once by the workers' forkserver, so each worker starts with the engines loaded.
-TASK_MODULES = ("api.tasks",)
+#: imported once by the workers' forkserver, so each worker starts with the engines loaded
+#: (scipy.stats: the chi-square tail of Little's test, imported lazily by the library).
+TASK_MODULES = ("api.tasks", "scipy.stats")
 
 
 def _settings_of(app: FastAPI) -> Settings:
@@ -73,11 +76,12 @@ def create_app() -> FastAPI:
     app.state.runner = WorkerPool(1)  # placeholder, not started: 503 until the lifespan runs
     app.include_router(health.router)
     app.include_router(impute.router)
+    app.include_router(diagnostics.router)
     app.include_router(mixed.router)
     install_problem_handlers(app)
     install_openapi(
         app,
-        [ImputeRequest, MixedRequest, MixedFrameRequest],
+        [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest],
         auth_required=lambda: bool(_settings_of(app).api_key_set),
     )
     return app

@@ -1,7 +1,7 @@
 """The computations run in worker processes: parse, validate, fit, serialise.
 
 A task is a frozen, picklable dataclass naming its inputs (:class:`ImputeTask`,
-:class:`MixedTask`, :class:`MixedFrameTask`): the raw request body (bytes), the
+:class:`DiagnosticsTask`, :class:`MixedTask`, :class:`MixedFrameTask`): the raw request body (bytes), the
 negotiated formats and the limits. The worker pool (:mod:`api.pool`) sends it to a
 worker, which calls its ``run()``; ``run()`` returns ``(status, media_type,
 body_bytes)`` ready to send. Parsing, validation and JSON encoding happen there, in
@@ -40,12 +40,14 @@ from api.formats import (
     read_parquet_body,
 )
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
+from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
+from imputer.diagnostics._overview import overview
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.columns import is_modelled
 
-__all__ = ["JobOutput", "ImputeTask", "MixedTask", "MixedFrameTask"]
+__all__ = ["JobOutput", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -105,9 +107,9 @@ _TOO_BIG = (
 )
 
 
-def _check_width(frame: pd.DataFrame, options: ImputeOptions, max_columns: int) -> None:
-    if options.columns is not None:
-        width = len(options.columns)
+def _check_width(frame: pd.DataFrame, columns: list[str] | None, max_columns: int) -> None:
+    if columns is not None:
+        width = len(columns)
     else:
         width = sum(map(is_modelled, frame.dtypes))  # the engine's own choice of columns
     if width > max_columns:
@@ -165,12 +167,60 @@ class ImputeTask:
             else:
                 frame = read_parquet_body(self.body)
             options = q.options()
-        _check_width(frame, options, self.max_columns)
+        _check_width(frame, options.columns, self.max_columns)
         result = imputer.impute(frame, **options.engine_kwargs())
         if self.output == "csv":
             return 200, CSV_MEDIA, frame_to_csv(result.completed, originals)
         payload = result.to_dict(conditional_var=options.conditional_var)
         return _json_ok(ImputeResponse, payload, self.instance)
+
+
+@dataclass(frozen=True)
+class DiagnosticsTask:
+    """``POST /v1/diagnostics``: parse the table, compute patterns and Little's test, encode.
+
+    Attributes
+    ----------
+    kind : {"json", "csv", "parquet"}
+        Format of ``body``.
+    body : bytes
+        The request body.
+    query : Mapping[str, Any]
+        The query parameters (``DiagnosticsQuery.model_dump()``: CSV parsing and, for CSV
+        and Parquet bodies, ``columns``).
+    instance : str
+        Request path, the ``instance`` of problem details.
+    max_columns : int
+        Most columns one request may look at (``IMPUTER_MAX_COLUMNS``).
+    """
+
+    kind: InputKind
+    body: bytes
+    query: Mapping[str, Any] = field(default_factory=dict)
+    instance: str = "/v1/diagnostics"
+    max_columns: int = 2000
+
+    def run(self) -> JobOutput:
+        """Answer the request (in a worker process)."""
+        return _guarded(self.instance, self._compute)
+
+    def _compute(self) -> JobOutput:
+        if self.kind == "json":
+            request = _parse(DiagnosticsRequest, self.body)
+            frame = frame_from_split(request.data)
+            columns = request.options.columns
+        else:
+            q = DiagnosticsQuery.model_validate(dict(self.query))
+            columns = q.columns or None
+            if self.kind == "csv":
+                frame, _ = read_csv_table_body(
+                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
+                    columns=columns, passthrough=q.passthrough,
+                )
+            else:
+                frame = read_parquet_body(self.body)
+        _check_width(frame, columns, self.max_columns)
+        return _json_ok(DiagnosticsResponse, overview(frame, columns).to_dict(), self.instance)
 
 
 def _guarded(instance: str, compute: Callable[[], JobOutput]) -> JobOutput:

@@ -11,6 +11,11 @@ the modelled columns only, and every other column keeps each cell's text
 (:mod:`imputer._csv`). Separator (given or sniffed), decimal mark, encoding, index
 column and standard input/output are handled in :mod:`imputer._cli_io`.
 
+``imputer diagnose IN`` prints the missingness patterns and Little's MCAR test of the
+table's numeric columns (text, or ``--json``); see :mod:`imputer._cli_diagnose`. The
+input options shared by the subcommands are declared and read in
+:mod:`imputer._cli_args`.
+
 ``imputer serve`` runs the FastAPI application ``api.main:app`` under uvicorn.
 
 Exit status: 0 on success, 1 when the input cannot be read or imputed (the reason is
@@ -22,7 +27,6 @@ as text with ``--passthrough``).
 from __future__ import annotations
 
 import argparse
-import codecs
 import importlib.util
 import json
 import sys
@@ -30,10 +34,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from imputer import __version__
-from imputer._cli_io import STDIO, CliError, Dialect, _format, _sep_name, read_table, write_table
+from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
+from imputer._cli_diagnose import add_diagnose_parser
+from imputer._cli_io import STDIO, CliError, _format, write_table
 from imputer.errors import ImputerError, ImputerWarning
 from imputer.options import MVN_OPTIONS, Option
 
@@ -42,75 +46,21 @@ __all__ = ["main", "build_parser"]
 # ------------------------------------------------------------------------------ commands
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _columns(text: str | None, flag: str) -> list[str] | None:
-    if text is None:
-        return None
-    names = [c.strip() for c in text.split(",")]
-    if not all(names):
-        raise CliError(f"{flag} {text!r}: empty column name in the list", status=2)
-    return names
-
-
-def _char(text: str, flag: str) -> str:
-    """One character (``\\t`` or ``tab`` for a tab)."""
-    value = {"\\t": "\t", "tab": "\t"}.get(text, text)
-    if len(value) != 1 or value in "\r\n\"":
-        raise CliError(f"{flag} {text!r}: expected one character (for a tab: {flag} '\\t')", status=2)
-    return value
-
-
-def _no_numeric_column(frame: pd.DataFrame, name: str, dialect: Dialect) -> CliError:
-    """The "no numeric column" error for delimited text, with what was read and the fix."""
-    how = "detected from the header line" if dialect.sniffed is not None else "given"
-    if dialect.sniffed is not None and dialect.sniffed.ambiguous:
-        how = "a guess: the header line is ambiguous"
-    labels = ", ".join(repr(str(c)) for c in list(frame.columns)[:5])
-    more = ", ..." if len(frame.columns) > 5 else ""
-    return CliError(
-        f"{name!r}: data has no numeric column to model: read with separator "
-        f"{_sep_name(dialect.sep)} ({dialect.sep!r}, {how}) and decimal mark {dialect.decimal!r} "
-        f"as {len(frame.columns)} column{'s' if len(frame.columns) != 1 else ''} ({labels}{more}). "
-        f"If the file uses another separator or a decimal comma, say so with --sep and --decimal "
-        f"(for example --sep ';' --decimal ,)"
-    )
-
-
 def _cmd_impute(args: argparse.Namespace) -> int:
     import imputer
-    from imputer.columns import modelled_columns
 
     to_stdout = args.output == STDIO
     if not to_stdout:
         _format(Path(args.output), "output")  # fail before the (possibly long) fit on a bad output name
-    sep = None if args.sep is None else _char(args.sep, "--sep")
-    decimal = _char(args.decimal, "--decimal")
-    if decimal == sep:
-        raise CliError(f"--decimal {args.decimal!r}: the decimal mark must differ from --sep", status=2)
-    try:
-        encoding = codecs.lookup(args.encoding).name
-    except LookupError:
-        raise CliError(f"--encoding {args.encoding!r}: unknown encoding (for example utf-8, latin-1, cp1252)",
-                       status=2) from None
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
-    options["columns"] = _columns(options["columns"], "--columns")
-    passthrough = _columns(args.passthrough, "--passthrough") or []
-    table = read_table(
-        args.input, fmt=args.format, columns=options["columns"], passthrough=passthrough,
-        na_values=args.na_values or [], sep=sep, decimal=decimal, index_col=args.index_col,
-        encoding=encoding,
-    )
+    options["columns"] = column_list(options["columns"], "--columns")
+    table, encoding = read_input(args, options["columns"])
     frame = table.frame
-    if options["columns"] is None and table.dialect is not None and not modelled_columns(frame):
-        raise _no_numeric_column(frame, "<stdin>" if args.input == STDIO else args.input, table.dialect)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
         result = imputer.impute(frame, **options)
     for w in caught:
-        print(f"imputer: warning: {_one_line(str(w.message))}", file=sys.stderr)
+        print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     # with the table on standard output, everything else goes to standard error
     info = sys.stderr if to_stdout else sys.stdout
     print(result.summary(), file=info)
@@ -190,7 +140,7 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> argparse.Act
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``imputer`` argument parser (subcommands ``impute`` and ``serve``)."""
+    """The ``imputer`` argument parser (subcommands ``impute``, ``diagnose`` and ``serve``)."""
     parser = argparse.ArgumentParser(
         prog="imputer",
         description="EM imputation for incomplete tables (multivariate normal).",
@@ -213,11 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
             "index is written back; otherwise no index column is added."
         ),
     )
-    imp.add_argument(
-        "input", metavar="IN",
-        help="input table: .csv, .tsv, .txt (optionally compressed: .gz, .bz2, .xz, .zip) or "
-        ".parquet; - reads standard input (see --format)",
-    )
+    add_input_positional(imp)
     imp.add_argument(
         "-o", "--output", metavar="OUT", required=True,
         help="output table, format by extension (.csv, .tsv, .txt, .parquet); - writes CSV to "
@@ -225,48 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for option in MVN_OPTIONS.values():
         _add_option(imp, option)
-    imp.add_argument(
-        "--na-values", metavar="TEXT", action="append",
-        help="a cell text that marks a missing value in the modelled columns, besides "
-        "pandas' defaults (empty, NA, NaN, null, None, N/A, nan, ...); repeat for several "
-        "(--na-values=- --na-values=.). Other columns are never altered.",
-    )
-    imp.add_argument(
-        "--passthrough", metavar="A,B,...",
-        help="comma-separated names of columns to keep as text, unmodelled, even if they "
-        "hold numbers (a column of numbers with stray text is otherwise an error)",
-    )
-    imp.add_argument(
-        "--sep", metavar="CHAR",
-        help="field separator of delimited text (\\t or tab for a tab). Default: a tab for "
-        ".tsv, else detected from the header line among comma, semicolon, tab and pipe (a "
-        "note on standard error says which when it is not a comma). The output is written "
-        "with the same separator (a .tsv with tabs, a .csv never with tabs).",
-    )
-    imp.add_argument(
-        "--decimal", metavar="CHAR", default=".",
-        help="decimal mark of the numbers in delimited text, for example , (default: %(default)s); "
-        "the output uses the same mark",
-    )
-    imp.add_argument(
-        "--index-col", metavar="NAME",
-        help="the column holding the row labels: read as the index, not modelled, written "
-        "back first (default: none, or the first column when the header starts with an empty cell)",
-    )
-    imp.add_argument(
-        "--encoding", default="utf-8",
-        help="text encoding of delimited input and output, for example latin-1 or cp1252 "
-        "(default: %(default)s)",
-    )
-    imp.add_argument(
-        "--format", choices=["csv", "tsv", "parquet"],
-        help="format of standard input (IN is -): csv (separator detected as for a file, the "
-        "default), tsv or parquet; a file's format comes from its extension",
-    )
+    add_input_options(imp)
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE"
     )
     imp.set_defaults(func=_cmd_impute)
+
+    add_diagnose_parser(sub)
 
     srv = sub.add_parser("serve", help="run the REST service (needs the 'api' extra)")
     srv.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
@@ -297,10 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CliError as exc:
-        print(f"imputer: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"imputer: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.status
     except ImputerError as exc:
-        print(f"imputer: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"imputer: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("imputer: interrupted", file=sys.stderr)

@@ -28,6 +28,7 @@ __all__ = [
     "Problem",
     "Health",
     "Readiness",
+    "CsvQuery",
     "MAX_ITER_LIMIT",
     "option_field",
 ]
@@ -66,6 +67,28 @@ class RequestModel(BaseModel):
     """Base of request bodies: unknown fields and non-finite numbers are errors."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class CsvQuery(BaseModel):
+    """Query parameters that say how a CSV body is read (shared by the endpoints taking tables)."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    sep: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
+    decimal: str = Field(".", min_length=1, max_length=1, description="CSV decimal mark.")
+    na_values: list[str] = Field(
+        default_factory=list,
+        description="Extra CSV strings read as missing in the modelled columns (besides "
+        "empty, NA, NaN, null...); the other columns keep their text.",
+    )
+    index_col: str | None = Field(
+        None, description="CSV column holding the row labels; none by default."
+    )
+    passthrough: list[str] = Field(
+        default_factory=list,
+        description="CSV columns kept as text and not modelled, even if they hold numbers "
+        "(a column of numbers holding other text is otherwise an error, 422).",
+    )
 
 
 class ResponseModel(BaseModel):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.schemas.common import (
     MAX_ITER_LIMIT,
+    CsvQuery,
     LabelledMatrix,
     RequestModel,
     ResponseModel,
@@ -56,30 +57,14 @@ class ImputeRequest(RequestModel):
     )
 
 
-class ImputeQuery(BaseModel):
+class ImputeQuery(CsvQuery):
     """Query parameters of ``POST /v1/impute`` for CSV and Parquet bodies.
 
-    The parse options apply to CSV only; the fit options to CSV and Parquet (a JSON
-    body carries its options in ``options``; there the query is ignored).
+    The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only; the fit
+    options to CSV and Parquet (a JSON body carries its options in ``options``; there the
+    query is ignored).
     """
 
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
-
-    sep: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
-    decimal: str = Field(".", min_length=1, max_length=1, description="CSV decimal mark.")
-    na_values: list[str] = Field(
-        default_factory=list,
-        description="Extra CSV strings read as missing in the modelled columns (besides "
-        "empty, NA, NaN, null...); the other columns keep their text.",
-    )
-    index_col: str | None = Field(
-        None, description="CSV column holding the row labels; none by default."
-    )
-    passthrough: list[str] = Field(
-        default_factory=list,
-        description="CSV columns kept as text and not modelled, even if they hold numbers "
-        "(a column of numbers holding other text is otherwise an error, 422).",
-    )
     columns: list[str] | None = option_field(MVN_OPTIONS["columns"])
     tol: float | None = option_field(MVN_OPTIONS["tol"])
     max_iter: int | None = option_field(MVN_OPTIONS["max_iter"], le=MAX_ITER_LIMIT)

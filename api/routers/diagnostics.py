@@ -1,0 +1,98 @@
+"""``POST /v1/diagnostics``: missingness patterns, per-column missingness and Little's MCAR test.
+
+The table comes as for ``POST /v1/impute`` (JSON split orientation with options, CSV or
+Parquet with the options as query parameters) and is read and diagnosed in the worker
+pool (:class:`api.tasks.DiagnosticsTask`); the answer is JSON only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from api.body import read_body
+from api.deps import error_responses, get_runner
+from api.dispatch import answer_while_connected
+from api.formats import CSV, JSON, PARQUET, InputKind, request_kind, response_kind
+from api.pool import WorkerPool
+from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsResponse
+from api.security import require_api_key
+from api.settings import Settings, get_settings
+from api.tasks import DiagnosticsTask
+
+router = APIRouter(prefix="/v1", tags=["diagnostics"], dependencies=[Depends(require_api_key)])
+
+
+def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind:
+    return request_kind(content_type, ("json", "csv", "parquet"))
+
+
+def _json_only(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
+    response_kind(accept, ("json",))  # 406 unless JSON is acceptable
+
+
+_EXAMPLE_ROWS = [[41, 190, 7.4], [36, 118, 8.0], [12, 149, 12.6], [18, 313, 11.5], [None, None, 14.3],
+                 [28, None, 14.9], [23, 299, 8.6], [19, 99, 13.8], [8, 19, 20.1], [None, 194, 8.6]]
+
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The incomplete table: JSON (split orientation, with options), "
+        "CSV (header row; options as query parameters) or Parquet.",
+        "content": {
+            JSON: {
+                "schema": {"$ref": "#/components/schemas/DiagnosticsRequest"},
+                "example": {
+                    "data": {"columns": ["Ozone", "Solar.R", "Wind"], "data": _EXAMPLE_ROWS},
+                    "options": {"columns": ["Ozone", "Solar.R", "Wind"]},
+                },
+            },
+            CSV: {
+                "schema": {"type": "string"},
+                "example": "Ozone,Solar.R,Wind\n"
+                + "".join(",".join("" if v is None else f"{v:g}" for v in row) + "\n" for row in _EXAMPLE_ROWS),
+            },
+            PARQUET: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/diagnostics",
+    response_model=DiagnosticsResponse,
+    summary="Missingness patterns and Little's MCAR test",
+    openapi_extra=_REQUEST_BODY,
+    responses={
+        200: {"description": "The pattern table, the missing cells per column and the MCAR test."},
+        **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
+    },
+)
+async def diagnostics(
+    request: Request,
+    query: Annotated[DiagnosticsQuery, Query()],
+    kind: Annotated[InputKind, Depends(_input_kind)],
+    _: Annotated[None, Depends(_json_only)],
+    body: Annotated[bytes, Depends(read_body)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    runner: Annotated[WorkerPool, Depends(get_runner)],
+) -> Response:
+    """Look at a table's missingness before imputing it.
+
+    Returns the missingness pattern table (one row per combination of observed (1) and
+    missing (0) modelled columns with its row count, most frequent first, as mice's
+    `md.pattern`), the missing cells of each column, and Little's (1988) chi-square test of
+    missing completely at random at the maximum-likelihood (EM) estimate. A small
+    `p_value` says the data are not MCAR; a large one does not show that they are, and no
+    test can tell missing at random from missing not at random. When the test cannot be
+    run (e.g. a column with no observed value) `mcar` is null and `mcar_error` says why.
+    """
+    task = DiagnosticsTask(
+        kind=kind,
+        body=body,
+        query=query.model_dump(),
+        instance=request.url.path,
+        max_columns=settings.max_columns,
+    )
+    return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
