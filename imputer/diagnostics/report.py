@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from imputer.diagnostics._html import esc, fields, figure, number, page, table
-from imputer.diagnostics.mcar import MCARTest, mcar_test
-from imputer.diagnostics.patterns import PatternTable, patterns
+from imputer.diagnostics._overview import Overview
+from imputer.diagnostics._overview import overview as compute_overview
+from imputer.diagnostics.mcar import MCARTest
+from imputer.diagnostics.patterns import PatternTable
 from imputer.errors import ImputerError
 
 __all__ = ["Report", "html_report", "write_report", "SHOW_PATTERNS"]
@@ -273,7 +275,7 @@ def _coverage_table(fit: Any, col: _Collector) -> str:
 
 
 def html_report(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None, command: str | None = None,
-                source: str | None = None, top: int = SHOW_PATTERNS) -> Report:
+                source: str | None = None, top: int = SHOW_PATTERNS, overview: Overview | None = None) -> Report:
     """Build the diagnostics report of a table.
 
     Parameters
@@ -289,6 +291,9 @@ def html_report(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None
         Where the table came from (a file name), for the title.
     top : int, default 50
         Patterns listed and drawn.
+    overview : Overview, optional
+        The patterns and MCAR test of ``data`` and ``columns`` when already computed
+        (``imputer diagnose`` prints them too); default: computed here.
 
     Returns
     -------
@@ -304,9 +309,12 @@ def html_report(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None
     """
     import imputer
 
-    pt = patterns(data, columns)
+    ov = overview if overview is not None else compute_overview(data, columns)
+    pt, mcar, mcar_error = ov.patterns, ov.mcar, ov.mcar_error
     col = _Collector()
-    mcar, mcar_error = col.run("MCAR test", mcar_test, data, columns)
+    if mcar_error is not None:
+        col.notes.append(f"MCAR test: not available: {mcar_error}")
+    col.notes += [f"MCAR test: warning: {w}" for w in ov.warnings]
     fit, fit_error = col.run("EM fit", imputer.impute, data, columns=list(pt.columns))
     figs = _figures(pt, fit, col, top)  # without matplotlib: none, and a note says why
 
@@ -343,7 +351,7 @@ def html_report(data: pd.DataFrame, *, columns: Sequence[Hashable] | None = None
                   ("library", f"imputer {esc(imputer.__version__)}"),
                   ("generated", esc(stamp)),
                   ("columns looked at", _names(pt.columns)),
-                  ("not looked at (non-numeric, passed through)", _names(pt.passthrough)),
+                  ("other columns (not looked at, passed through)", _names(pt.passthrough)),
               ]))
     provenance = [("imputer", esc(imputer.__version__)), ("python", esc(platform.python_version())),
                   ("numpy", esc(np.__version__)), ("pandas", esc(pd.__version__))]

@@ -6,6 +6,9 @@ import base64
 import struct
 from html.parser import HTMLParser
 
+_BLOCKS = {"p", "div", "dt", "dd", "td", "th", "tr", "li", "h1", "h2", "h3", "pre", "figcaption", "caption",
+           "section", "header", "footer", "nav", "a", "title"}
+
 
 class Parsed(HTMLParser):
     """Tags, attributes and text of a document."""
@@ -14,19 +17,29 @@ class Parsed(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.chunks: list[str] = []
+        self._in_style = False
         self.feed(text)
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+        if tag in _BLOCKS:
+            self.chunks.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+        if tag in _BLOCKS:
+            self.chunks.append(" ")
 
     def handle_data(self, data: str) -> None:
-        self.chunks.append(data)
+        if not self._in_style:
+            self.chunks.append(data)
 
     @property
     def text(self) -> str:
-        """The visible text, whitespace runs as one space."""
-        return " ".join(" ".join(self.chunks).split())
+        """The visible text (not the style sheet), a space between blocks and cells, whitespace runs as one."""
+        return " ".join("".join(self.chunks).split())
 
     def named(self, tag: str) -> list[dict[str, str | None]]:
         return [a for t, a in self.tags if t == tag]

@@ -102,7 +102,7 @@ def test_thousands_of_patterns() -> None:
 def test_text_columns_are_listed_as_passed_through() -> None:
     frame = pd.read_csv(AIR).assign(site=["north", "south", None] * 51)
     text = check_self_contained(html_report(frame).html).text
-    assert "not looked at (non-numeric, passed through) 1: site" in text
+    assert "other columns (not looked at, passed through) 1: site" in text
 
 
 def test_user_strings_are_escaped(tmp_path: Path) -> None:
