@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-__all__ = ["OKABE_ITO", "OBSERVED", "IMPUTED", "MISSING", "OUTSIDE", "axes_grid", "figure_of", "message_figure",
-           "new_figure", "require_matplotlib"]
+__all__ = ["OKABE_ITO", "OBSERVED", "IMPUTED", "MISSING", "OUTSIDE", "axes_grid", "check_fig", "figure_of", "label",
+           "message_figure", "new_figure", "require_matplotlib"]
 
 #: Okabe-Ito colours by name.
 OKABE_ITO: dict[str, str] = {
