@@ -15,16 +15,18 @@ import imputer
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
-from api.routers import diagnostics, health, impute, mixed
+from api.routers import diagnostics, health, impute, mixed, pool
 from api.schemas.diagnostics import DiagnosticsRequest
 from api.schemas.impute import ImputeRequest
 from api.schemas.mixed import MixedFrameRequest, MixedRequest
+from api.schemas.pool import PoolRequest
 from api.settings import Settings, get_settings
 
 __all__ = ["app", "create_app"]
 
 DESCRIPTION = """\
-EM imputation of incomplete tables (multivariate normal) and EM-REML mixed models.
+EM imputation of incomplete tables (multivariate normal) and EM-REML mixed models;
+Rubin's rules for pooling analyses of multiply imputed data.
 
 Send a table, read back the completed table and the estimates, or look at its
 missingness first (`/v1/diagnostics`: patterns and Little's MCAR test). Every error is
@@ -78,10 +80,11 @@ def create_app() -> FastAPI:
     app.include_router(impute.router)
     app.include_router(diagnostics.router)
     app.include_router(mixed.router)
+    app.include_router(pool.router)
     install_problem_handlers(app)
     install_openapi(
         app,
-        [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest],
+        [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest, PoolRequest],
         auth_required=lambda: bool(_settings_of(app).api_key_set),
     )
     return app

@@ -1,7 +1,7 @@
 """The computations run in worker processes: parse, validate, fit, serialise.
 
 A task is a frozen, picklable dataclass naming its inputs (:class:`ImputeTask`,
-:class:`DiagnosticsTask`, :class:`MixedTask`, :class:`MixedFrameTask`): the raw request body (bytes), the
+:class:`DiagnosticsTask`, :class:`MixedTask`, :class:`MixedFrameTask`, :class:`PoolTask`): the raw request body (bytes), the
 negotiated formats and the limits. The worker pool (:mod:`api.pool`) sends it to a
 worker, which calls its ``run()``; ``run()`` returns ``(status, media_type,
 body_bytes)`` ready to send. Parsing, validation and JSON encoding happen there, in
@@ -43,11 +43,12 @@ from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_bo
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
+from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.columns import is_modelled
 
-__all__ = ["JobOutput", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask"]
+__all__ = ["JobOutput", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -321,3 +322,36 @@ class MixedFrameTask:
             **request.options.engine_kwargs(),
         )
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
+
+
+@dataclass(frozen=True)
+class PoolTask:
+    """``POST /v1/pool``: Rubin's rules, :func:`imputer.pool`.
+
+    Attributes
+    ----------
+    body : bytes
+        The JSON request body (:class:`~api.schemas.pool.PoolRequest`).
+    instance : str
+        Request path, the ``instance`` of problem details.
+    """
+
+    body: bytes
+    instance: str = "/v1/pool"
+
+    def run(self) -> JobOutput:
+        """Answer the request (in a worker process)."""
+        return _guarded(self.instance, self._compute)
+
+    def _compute(self) -> JobOutput:
+        request = _parse(PoolRequest, self.body)
+        estimates = np.asarray(request.estimates, dtype=float)
+        terms = request.terms if request.terms is not None else [str(j) for j in range(estimates.shape[1])]
+        spread = request.covariances if request.covariances is not None else request.variances
+        result = imputer.pool(
+            pd.DataFrame(estimates, columns=terms),
+            np.asarray(spread, dtype=float),
+            dfcom=request.dfcom,
+            conf_level=request.conf_level,
+        )
+        return _json_ok(PoolResponse, result.to_dict(), self.instance)

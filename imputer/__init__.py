@@ -23,6 +23,7 @@ from imputer.errors import (
     ImputerWarning,
     NotFittedError,
 )
+from imputer.mi import Pooled, pool
 from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
 from imputer.mvn import ImputeResult, impute
 
@@ -60,9 +61,11 @@ __all__ = [
     "MixedResult",
     "NotFittedError",
     "PatternTable",
+    "Pooled",
     "fit_mixed",
     "fit_mixed_frame",
     "impute",
     "mcar_test",
     "patterns",
+    "pool",
 ]

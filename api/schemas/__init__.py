@@ -1,6 +1,7 @@
 """Pydantic request/response models of the service (apart from the numeric code)."""
 
 from api.schemas.common import (
+    CsvQuery,
     FieldError,
     Health,
     LabelledMatrix,
@@ -10,6 +11,14 @@ from api.schemas.common import (
     SplitFrameOut,
     Trace,
 )
+from api.schemas.diagnostics import (
+    DiagnosticsOptions,
+    DiagnosticsQuery,
+    DiagnosticsRequest,
+    DiagnosticsResponse,
+    MCARTestOut,
+    PatternTableOut,
+)
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.mixed import (
     MixedFrameRequest,
@@ -18,6 +27,7 @@ from api.schemas.mixed import (
     MixedResponse,
     RandomTerm,
 )
+from api.schemas.pool import PoolRequest, PoolResponse, PoolTable
 
 __all__ = [
     "FieldError",
@@ -28,6 +38,13 @@ __all__ = [
     "SplitFrame",
     "SplitFrameOut",
     "Trace",
+    "CsvQuery",
+    "DiagnosticsOptions",
+    "DiagnosticsQuery",
+    "DiagnosticsRequest",
+    "DiagnosticsResponse",
+    "MCARTestOut",
+    "PatternTableOut",
     "ImputeOptions",
     "ImputeQuery",
     "ImputeRequest",
@@ -37,4 +54,7 @@ __all__ = [
     "MixedRequest",
     "MixedResponse",
     "RandomTerm",
+    "PoolRequest",
+    "PoolResponse",
+    "PoolTable",
 ]

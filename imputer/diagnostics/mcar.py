@@ -289,8 +289,9 @@ def mcar_test(
     ------
     ImputerValueError
         As :func:`imputer.impute` (empty data, a single row, a column with no observed
-        value, an infinite value, a constant column, ...), and ``n <= p`` (the maximum
-        likelihood covariance needs more rows than columns).
+        value, an infinite value, a constant column, ...), ``n <= p`` (the maximum
+        likelihood covariance needs more rows than columns), and an exactly singular
+        estimate (the statistic is then undefined).
     ImputerTypeError
         As :func:`imputer.impute` (no numeric column, a non-numeric column in ``columns``,
         an option of the wrong type).
@@ -327,9 +328,17 @@ def mcar_test(
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=2)
     values = np.column_stack(prep.values)
-    stat, df, n_used, excluded = little_statistic(
-        values, fit.mean.to_numpy(dtype=float), fit.cov.to_numpy(dtype=float)
-    )
+    try:
+        stat, df, n_used, excluded = little_statistic(
+            values, fit.mean.to_numpy(dtype=float), fit.cov.to_numpy(dtype=float)
+        )
+    except np.linalg.LinAlgError:
+        stat = math.nan
+    if not math.isfinite(stat):
+        raise ImputerValueError(
+            "the maximum-likelihood covariance is singular (collinear columns, or too few rows "
+            "observing some columns together): Little's test is undefined for these data"
+        )
     if df == 0:
         stat, p_value = 0.0, math.nan  # at the MLE every pattern mean equals mu_hat (rounding aside)
     else:

@@ -131,14 +131,15 @@ class PatternTable:
             ("missingness patterns", self.n_patterns),
         ]
         per_col = pd.DataFrame(
-            {"missing": self.column_missing, "share": (100.0 * self.column_missing_share).round(1)},
+            {"missing": self.column_missing, "% of rows": (100.0 * self.column_missing_share).round(1)},
         )
         shown = self.table.head(max(int(max_patterns), 0))
         parts = [
             render_title("Missingness patterns"),
             render_fields(fields),
+            *(["No missing cells: nothing to impute."] if miss == 0 else []),
             "",
-            "Per column (missing cells, % of rows)",
+            "Per column",
             render_table(per_col),
             "",
             "Patterns (1 observed, 0 missing; most frequent first)",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import warnings
 from pathlib import Path
 
@@ -137,6 +138,7 @@ def test_summary_and_to_dict() -> None:
     assert d["columns"] == ["Ozone", "Solar.R", "Wind"] and list(d["mean"]) == d["columns"]
     assert d["cov"]["data"] == res.cov.to_numpy().tolist()
     assert isinstance(res, MCARTest) and res == imputer.mcar_test(AIR, ["Ozone", "Solar.R", "Wind"])
+    assert pickle.loads(pickle.dumps(res)) == res and hash(pickle.loads(pickle.dumps(res))) == hash(res)
 
 
 def test_nonconvergence_warns_at_the_caller() -> None:
@@ -171,3 +173,22 @@ def test_does_not_change_the_data() -> None:
 def test_bad_input(data: object, kwargs: dict, err: type, match: str) -> None:
     with pytest.raises(err, match=match):
         imputer.mcar_test(data, **kwargs)
+
+
+def test_singular_estimate_is_an_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def singular(values, mean, cov):  # type: ignore[no-untyped-def]
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(mcar_mod, "little_statistic", singular)
+    with pytest.raises(ImputerValueError, match="the maximum-likelihood covariance is singular"):
+        imputer.mcar_test(AIR)
+
+
+def test_nearly_singular_estimate_warns_and_says_not_converged() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=30)
+    y = np.full(30, np.nan)
+    y[[0, 1]] = [1.0, 2.5]
+    with pytest.warns(ConvergenceWarning, match="singular"):
+        res = imputer.mcar_test(pd.DataFrame({"x": x, "y": y}))
+    assert res.converged is False and res.df == 1 and math.isfinite(res.statistic)

@@ -8,6 +8,7 @@ fewer missing first, then 1 before 0 column by column) with ``sort_values``.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,8 @@ def test_summary_shows_top_patterns_and_how_many_more() -> None:
     assert f"... ({res.n_patterns - 50:,} more patterns" in text
     assert "missingness patterns:" in text and "Per column" in text
     short = imputer.patterns(CASES["airquality"][0]).summary(max_patterns=2)
-    assert "... (2 more patterns, 7 rows)" in short
+    assert "... (2 more patterns, 7 rows)" in short and "No missing cells" not in short
+    assert "No missing cells: nothing to impute." in imputer.patterns(CASES["no-missing"][0]).summary()
 
 
 def test_to_dict_is_json_and_round_trips_the_table() -> None:
@@ -146,6 +148,7 @@ def test_result_is_a_read_only_value() -> None:
     assert isinstance(res, PatternTable) and hash(res) == hash(imputer.patterns(CASES["airquality"][0]))
     with pytest.raises(AttributeError):
         res.n_rows = 3  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(res)) == res
 
 
 def test_array_input() -> None:
