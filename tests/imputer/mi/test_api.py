@@ -11,7 +11,7 @@ import pytest
 
 import imputer
 from imputer.errors import ImputerTypeError, ImputerValueError
-from tests.imputer.mi.conftest import mar_table
+from tests.imputer.mi.simulate import mar_table
 
 METHODS = ["posterior", "bootstrap"]
 
