@@ -11,6 +11,9 @@ Two engines share one exception root (:mod:`imputer.errors`):
 
 and diagnostics to look at before trusting either (:mod:`imputer.diagnostics`):
 :func:`patterns` (the missingness pattern table) and :func:`mcar_test` (Little's test).
+Their pictures, and checks of a fit, are in :mod:`imputer.plot` (``from imputer import
+plot``; matplotlib is optional and imported on first use); the one-file HTML report in
+:mod:`imputer.diagnostics.report` (``imputer diagnose IN --report FILE.html``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ missing counts and Little's MCAR test at the EM estimate
 (:mod:`imputer.diagnostics._overview`): readable text by default, or with ``--json`` one
 JSON object (``Overview.to_dict()`` plus ``input``). When the MCAR test cannot be run (a
 column with no observed value, as many rows as columns, ...) the patterns are still
-printed and the reason is given; the exit status is then still 0.
+printed and the reason is given; the exit status is then still 0. ``--report FILE.html``
+also writes the one-file HTML report (:mod:`imputer._cli_report`).
 
 The subcommand is declared by :func:`add_diagnose_parser` (called by
 :func:`imputer.cli.build_parser`); an option is one more ``add_argument`` there and its
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from imputer._cli_args import add_input_options, add_input_positional, column_list, read_input
 from imputer._cli_io import STDIO
+from imputer._cli_report import add_report_option, check_report_path, write_cli_report
 
 __all__ = ["add_diagnose_parser"]
 
@@ -28,6 +31,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     from imputer.diagnostics._overview import overview
 
     columns = column_list(args.columns, "--columns")
+    report = check_report_path(args.report)
     table, _ = read_input(args, columns)
     result = overview(table.frame, columns)
     if args.json:
@@ -35,6 +39,9 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, allow_nan=False))
     else:
         print(result.summary())
+    if report is not None:
+        sys.stdout.flush()
+        write_cli_report(args, report, table.frame, columns, result)
     return 0
 
 
@@ -62,6 +69,7 @@ def add_diagnose_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         help="print the numbers as one JSON object (patterns, per-column missingness, MCAR test) "
         "instead of text",
     )
+    add_report_option(diag)
     add_input_options(diag, output_note=False)
     diag.set_defaults(func=_cmd_diagnose)
     return diag

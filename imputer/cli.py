@@ -205,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as run, for reports
     try:
         return int(args.func(args))
     except CliError as exc:

@@ -17,6 +17,7 @@ __all__ = [
     "ImputerTypeError",
     "NotFittedError",
     "MixedColumnError",
+    "MissingDependencyError",
     "ImputerWarning",
     "ConvergenceWarning",
 ]
@@ -55,4 +56,12 @@ class MixedColumnError(ImputerValueError):
     Read as text, it would drop out of the model without a word; the message names the
     column, the first offending values with their lines, and the fixes (``na_values``,
     ``columns``, ``passthrough``). The command line exits with status 2 on it.
+    """
+
+
+class MissingDependencyError(ImputerError, ImportError):
+    """An optional dependency a function needs is not installed.
+
+    The message names the package and the extra that installs it, for example
+    ``pip install "imputer[plot]"`` for the figures of :mod:`imputer.plot`.
     """
