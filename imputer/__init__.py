@@ -4,7 +4,8 @@ Two engines share one exception root (:mod:`imputer.errors`):
 
 * :func:`impute` / :class:`EMImputer` -- maximum-likelihood multivariate-normal
   estimation with missing values by the EM algorithm, filling every missing
-  cell with its conditional expectation.
+  cell with its conditional expectation; :func:`multiple_impute` draws ``m``
+  completed tables for inference (Rubin's rules).
 * :func:`fit_mixed` / :func:`fit_mixed_frame` -- variance components, fixed effects
   and BLUPs of ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``.
 
@@ -30,23 +31,34 @@ from imputer.mvn import ImputeResult, impute
 __version__ = "0.1.0"
 
 
+#: names imported on first use (PEP 562), with their modules
+_LAZY = {
+    "EMImputer": "imputer.mvn.estimator",
+    "multiple_impute": "imputer.mi.api",
+    "MultipleImputation": "imputer.mi.result",
+}
+
+
 def __getattr__(name: str) -> object:
-    """``imputer.EMImputer`` is imported on first use (PEP 562).
+    """``imputer.EMImputer`` and multiple imputation are imported on first use (PEP 562).
 
-    Its base classes come from scikit-learn when it is installed, and importing
-    scikit-learn takes longer than the rest of imputer together; ``import imputer``
-    (and so ``imputer --version``) does not pay for it until ``EMImputer`` is asked for.
+    ``EMImputer``'s base classes come from scikit-learn when it is installed, and
+    importing scikit-learn takes longer than the rest of imputer together; ``import
+    imputer`` (and so ``imputer --version``) does not pay for it, nor for the multiple
+    imputation modules, until they are asked for.
     """
-    if name == "EMImputer":
-        from imputer.mvn.estimator import EMImputer
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imputer' has no attribute {name!r}")
+    import importlib
 
-        globals()["EMImputer"] = EMImputer
-        return EMImputer
-    raise AttributeError(f"module 'imputer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"EMImputer"})
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "__version__",
@@ -59,6 +71,7 @@ __all__ = [
     "ImputerWarning",
     "MCARTest",
     "MixedResult",
+    "MultipleImputation",
     "NotFittedError",
     "PatternTable",
     "Pooled",
@@ -66,6 +79,7 @@ __all__ = [
     "fit_mixed_frame",
     "impute",
     "mcar_test",
+    "multiple_impute",
     "patterns",
     "pool",
 ]

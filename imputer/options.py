@@ -5,6 +5,8 @@ Each option is an :class:`Option` record; each engine's options form an
 
 * :data:`MVN_OPTIONS` -- :func:`imputer.impute`, :class:`imputer.EMImputer`, the
   ``imputer impute`` command and the ``POST /v1/impute`` options;
+* :data:`MI_OPTIONS` -- :func:`imputer.multiple_impute` (its EM options are
+  :data:`MVN_OPTIONS`' entries, shared);
 * :data:`MIXED_OPTIONS` -- :func:`imputer.fit_mixed`, :func:`imputer.fit_mixed_frame` and
   the ``POST /v1/mixed`` options.
 
@@ -39,7 +41,7 @@ import numpy as np
 
 from imputer.errors import ImputerTypeError, ImputerValueError
 
-__all__ = ["MIXED_OPTIONS", "MVN_OPTIONS", "Option", "OptionTable"]
+__all__ = ["MIXED_OPTIONS", "MI_OPTIONS", "MVN_OPTIONS", "Option", "OptionTable"]
 
 Kind = Literal["real", "integer", "boolean", "choice", "labels", "values"]
 Wording = Literal["symbolic", "plain"]
@@ -257,6 +259,52 @@ MVN_OPTIONS = OptionTable(
             low=0.0,
         ),
         Option("accelerate", "boolean", True, _ACCELERATE_HELP),
+    ],
+)
+
+#: Options of :func:`imputer.multiple_impute`. ``seed``, ``burn_in`` and ``thin`` accept None
+#: (seed: fresh entropy; burn_in/thin: chosen from the EM rate of convergence), so they
+#: are checked by :func:`imputer.mi.api.multiple_impute`; ``burn_in`` and ``thin`` through
+#: their entries here when not None.
+MI_OPTIONS = OptionTable(
+    "multiple_impute",
+    [
+        Option("m", "integer", 20, "Number of imputations (completed tables).", low=1),
+        Option(
+            "method",
+            "choice",
+            "posterior",
+            "posterior: data augmentation, draws from the posterior of the mean and covariance "
+            "(norm2); bootstrap: EM on a bootstrap resample of the rows for each imputation (Amelia).",
+            choices=("posterior", "bootstrap"),
+        ),
+        MVN_OPTIONS["columns"],
+        MVN_OPTIONS["ridge"],
+        Option(
+            "seed",
+            "values",
+            None,
+            "Seed of the random draws (an integer, or a numpy Generator); the same seed gives "
+            "the same imputations. Default: fresh entropy, recorded on the result.",
+        ),
+        MVN_OPTIONS["tol"],
+        MVN_OPTIONS["max_iter"],
+        Option(
+            "burn_in",
+            "integer",
+            None,
+            "posterior: data-augmentation iterations discarded before the first imputation; "
+            "default: chosen from the EM rate of convergence.",
+            low=0,
+        ),
+        Option(
+            "thin",
+            "integer",
+            None,
+            "posterior: iterations between successive imputations; default: chosen from the EM "
+            "rate of convergence.",
+            low=1,
+        ),
     ],
 )
 

@@ -1,0 +1,260 @@
+r"""``multiple_impute``: proper multiple imputation under the multivariate normal.
+
+Model as :func:`imputer.impute`: rows ``x_i ~ N_p(mu, Sigma)`` i.i.d., cells missing at
+random. A single table of conditional means understates every variance; multiple
+imputation draws ``m`` completed tables from the posterior predictive distribution of
+the missing cells, ``Y_mis^(j) ~ p(Y_mis | Y_obs)``, so that an analysis repeated on each
+and combined by Rubin's rules (:meth:`MultipleImputation.analyze`, then ``.pool()``)
+has honest standard errors. Two ways to draw ``theta`` for each table:
+
+* ``method="posterior"`` (norm2): data augmentation from the EM estimate under the
+  Jeffreys prior (times the ridge kernel when ``ridge > 0``): :mod:`imputer.mi._posterior`,
+  prior and posterior in :mod:`imputer.mi._pstep`; burn-in and spacing from the EM
+  rate of convergence (:mod:`imputer.mi._rate`).
+* ``method="bootstrap"`` (Amelia): EM on a bootstrap resample of the rows per table
+  (:mod:`imputer.mi._bootstrap`).
+
+Either way, given ``theta^(j)`` every missing cell of the original rows is drawn from
+its conditional normal. Randomness: ``SeedSequence(seed)`` spawns the streams -- one per
+imputation for the bootstrap (imputation ``j`` depends on its own stream only, whatever
+``m``), one for the chain of data augmentation (whose imputations are successive states
+of one chain).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imputer._gaussian.patterns import build_patterns
+from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
+from imputer.mi._bootstrap import bootstrap_draw
+from imputer.mi._posterior import acf, run_chain
+from imputer.mi._rate import chain_lengths, em_rate
+from imputer.mi.result import MultipleImputation
+from imputer.mvn import _engine as engine
+from imputer.mvn._fit import blas_threads, fill_missing, standardise
+from imputer.mvn._problem import warn_if_unreliable
+from imputer.mvn._scaling import scaling_of
+from imputer.mvn._validate import check_options, check_rows, prepare
+from imputer.mvn.api import _completed_frame, _result
+from imputer.options import MI_OPTIONS
+
+__all__ = ["multiple_impute"]
+
+#: Lags of the WLF autocorrelation reported (at least this many, or 2 * thin).
+_ACF_LAGS = 20
+
+
+def _check_seed(seed: Any) -> int:
+    """An int seed (fresh entropy for None, one draw from a Generator), recorded on the result."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63 - 1))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise ImputerTypeError(f"seed must be None, a non-negative integer or a numpy Generator, got {type(seed).__name__} {seed!r}")
+    if int(seed) < 0:
+        raise ImputerValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _check_count(name: str, value: Any) -> int | None:
+    return None if value is None else int(MI_OPTIONS[name].check(value))
+
+
+def multiple_impute(
+    data: pd.DataFrame | Any,
+    m: int = MI_OPTIONS["m"].default,
+    *,
+    method: str = MI_OPTIONS["method"].default,
+    columns: Sequence[Hashable] | None = None,
+    ridge: float = 0.0,
+    seed: int | np.random.Generator | None = None,
+    tol: float = MI_OPTIONS["tol"].default,
+    max_iter: int = MI_OPTIONS["max_iter"].default,
+    burn_in: int | None = None,
+    thin: int | None = None,
+) -> MultipleImputation:
+    """Draw ``m`` completed tables from the posterior predictive distribution of the missing cells.
+
+    Parameters
+    ----------
+    data : DataFrame or 2-D array-like, shape (n, k)
+        As for :func:`imputer.impute`: numeric columns are modelled, the others carried
+        through; missing cells are NaN, None or ``pd.NA``.
+    m : int, default 20
+        Number of imputations (completed tables).
+    method : {"posterior", "bootstrap"}, default "posterior"
+        posterior: data augmentation, draws from the posterior of the mean and covariance
+        (norm2); bootstrap: EM on a bootstrap resample of the rows for each imputation
+        (Amelia). See the module docstring.
+    columns : sequence of labels, optional
+        Columns to model (numeric, in this order); default: every numeric column.
+        Other columns are carried through unchanged.
+    ridge : float, default 0.0
+        Strength lambda >= 0 of an inverse-Wishart prior on the covariance worth lambda
+        pseudo-rows with the observed variances and no correlation, which EM then
+        maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
+        positive-definite estimate for wide (p >= n) or collinear data. For
+        ``method="posterior"`` it multiplies the Jeffreys prior (:mod:`imputer.mi._pstep`)
+        and needs ``n + ridge > p``.
+    seed : int, numpy Generator or None, optional
+        Seed of the random draws (an integer, or a numpy Generator); the same seed gives
+        the same imputations. Default: fresh entropy, recorded on the result. The int
+        actually used is ``result.seed`` (a Generator gives one draw).
+    tol : float, default 1e-7
+        Convergence tolerance: EM stops when no mean or covariance entry changes by more
+        than tol between successive iterates, in standard-deviation units. (The EM
+        estimate, and each bootstrap fit.)
+    max_iter : int, default 1000
+        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated);
+        stopping there without meeting tol is a warning and converged=false.
+    burn_in : int >= 0, optional
+        posterior: data-augmentation iterations discarded before the first imputation;
+        default: chosen from the EM rate of convergence. (:mod:`imputer.mi._rate`; ignored
+        by the bootstrap.)
+    thin : int >= 1, optional
+        posterior: iterations between successive imputations; default: chosen from the EM
+        rate of convergence.
+
+    Returns
+    -------
+    MultipleImputation
+        ``imputations`` (m DataFrames, shape (n, k) each), the drawn parameters, the EM
+        estimate, diagnostics, ``long()``, ``analyze(fn)``.
+
+    Raises
+    ------
+    ImputerTypeError
+        ``m``, ``burn_in`` or ``thin`` not an integer (a bool is not one), ``seed`` not
+        None/int/Generator; what :func:`imputer.impute` raises for the data.
+    ImputerValueError
+        ``m < 1``, an unknown ``method``, ``burn_in < 0``, ``thin < 1``, a negative seed,
+        ``n + ridge <= p`` for the posterior; the bootstrap found no usable resample;
+        what :func:`imputer.impute` raises for the data and options.
+
+    Warns
+    -----
+    ConvergenceWarning
+        The EM estimate is unreliable (as :func:`imputer.impute` warns); bootstrap fits that
+        did not converge; a burn-in or spacing capped because EM converges extremely slowly.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import imputer
+    >>> df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0, 5.0, 3.0], "b": [2.1, 3.9, 6.2, np.nan, 9.8, 6.1]})
+    >>> mi = imputer.multiple_impute(df, m=3, seed=1)
+    >>> len(mi.imputations), mi.long().columns[:2].tolist()
+    (3, ['.imp', '.id'])
+    """
+    opts = MI_OPTIONS.check(m=m, method=method)
+    m, method = opts["m"], opts["method"]
+    seed_int = _check_seed(seed)
+    burn_in, thin = _check_count("burn_in", burn_in), _check_count("thin", thin)
+    tol, max_iter, ridge, _ = check_options(tol, max_iter, ridge, True)
+    prep = prepare(data, columns)
+    n, p = prep.n_rows, len(prep.columns)
+    check_rows(n, p, ridge)
+    if method == "posterior" and n + ridge <= p:
+        raise ImputerValueError(
+            f"ridge: the posterior of the covariance of {p} columns from {n} rows is proper only for "
+            f"n + ridge > p; pass ridge > {p - n}"
+        )
+    mask = np.empty((n, p), dtype=bool, order="F")
+    for j, v in enumerate(prep.values):
+        mask[:, j] = np.isnan(v)
+    n_missing = mask.sum(axis=0)
+    scaling = scaling_of(prep.columns, prep.values, mask)
+    patterns = build_patterns(mask)
+    del mask
+    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True)
+    warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
+    em = _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True)
+    em_mu_z, em_sigma_z = out.fit.mu, out.fit.sigma  # the chain starts at the estimate itself
+    del out
+    root = np.random.SeedSequence(seed_int)
+    filled: list[np.ndarray] = []
+
+    def emit(j: int, layout: Any) -> None:
+        arr = np.empty((n, p), order="F")
+        for k, v in enumerate(prep.values):
+            arr[:, k] = v
+        fill_missing(layout, em_mu_z, em_sigma_z, arr, scaling, refresh=False)
+        filled.append(arr)
+
+    with blas_threads(p):
+        layout = standardise(patterns, prep.values, scaling)
+    rate = wlf = wlf_acf = None
+    if method == "posterior":
+        with blas_threads(p):
+            est = em_rate(layout, em_mu_z, em_sigma_z, ridge)
+        rate = est.rate
+        auto_burn, auto_thin, capped = chain_lengths(rate)
+        if capped and (burn_in is None or thin is None):
+            warnings.warn(
+                f"EM converges extremely slowly (worst fraction of missing information {rate:.4f}): the default "
+                "burn-in and spacing of the chain were capped and the imputations may be autocorrelated; "
+                "pass ridge > 0, or burn_in= and thin= explicitly",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        burn_in = auto_burn if burn_in is None else burn_in
+        thin = auto_thin if thin is None else thin
+        (chain_ss,) = root.spawn(1)
+        with blas_threads(p):
+            chain = run_chain(
+                layout, em_mu_z, em_sigma_z, ridge=ridge, m=m, burn_in=burn_in, thin=thin,
+                direction=est.direction, rng=np.random.default_rng(chain_ss), emit=emit,
+            )
+        params_orig = [(scaling.mean_to_original(mu), scaling.cov_to_original(s)) for mu, s in chain.params]
+        wlf = chain.wlf
+        wlf_acf = acf(wlf[burn_in:], max(_ACF_LAGS, 2 * thin))
+        redraws = None
+    else:
+        burn_in = thin = None
+        params_orig = []
+        redraws = []
+        not_converged = 0
+        for j, ss in enumerate(root.spawn(m), start=1):
+            draw = bootstrap_draw(
+                prep.values, prep.columns, layout, scaling, np.random.default_rng(ss),
+                tol=tol, max_iter=max_iter, ridge=ridge, imputation=j,
+            )
+            emit(j, layout)
+            params_orig.append((draw.mu, draw.sigma))
+            redraws.append(draw.redraws)
+            not_converged += not draw.converged
+        if not_converged:
+            warnings.warn(
+                f"EM did not converge within max_iter={max_iter} iterations on {not_converged} of {m} bootstrap "
+                f"resamples (tol={tol:g}); increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+    labels = pd.Index(list(prep.columns), tupleize_cols=False)
+    params = tuple(
+        (pd.Series(mu, index=labels, name="mean"), pd.DataFrame(s, index=labels, columns=labels)) for mu, s in params_orig
+    )
+    imputations = tuple(_completed_frame(prep.frame, prep.columns, arr, n_missing) for arr in filled)
+    return MultipleImputation(
+        imputations=imputations,
+        original=prep.frame,
+        params=params,
+        em=em,
+        method=method,
+        m=m,
+        seed=seed_int,
+        burn_in=burn_in,
+        thin=thin,
+        rate=rate,
+        wlf=None if wlf is None else pd.Series(wlf, index=pd.RangeIndex(wlf.size, name="iteration"), name="wlf"),
+        wlf_acf=None if wlf_acf is None else pd.Series(wlf_acf, index=pd.RangeIndex(wlf_acf.size, name="lag"), name="acf"),
+        redraws=None if redraws is None else tuple(redraws),
+    )
