@@ -14,4 +14,7 @@ One job per module:
 * :mod:`~imputer._gaussian.objective`: log-likelihood, log-posterior and M-step from them.
 * :mod:`~imputer._gaussian.rows`: per-row log-densities, Mahalanobis distances,
   conditional means and conditional draws.
+* :mod:`~imputer._gaussian.information`: the observed-data information of ``(mu, vech
+  Sigma)`` summed per pattern (with an optional inverse-Wishart prior), and the
+  complete-data information, for standard errors.
 """

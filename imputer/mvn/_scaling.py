@@ -11,8 +11,10 @@ units, with ``S = diag(s)``,
     \mu = c + S \mu_z, \qquad \Sigma = S \Sigma_z S, \qquad
     \ell = \ell_z - \sum_j n_j \log s_j,
 
-and the log-posterior's ridge term adds ``-\lambda \sum_j \log s_j``. (Standard errors
-will need the Jacobian of this affine map; it belongs here.)
+and the log-posterior's ridge term adds ``-\lambda \sum_j \log s_j``. The parameters
+``theta = (mu, vech Sigma)`` (upper triangle, row-major) are scaled entry by entry, so
+the Jacobian ``d theta / d theta_z`` is diagonal, ``diag(s_j; s_a s_b)``
+(:meth:`Scaling.parameter_jacobian`): a covariance of estimates maps as ``J V_z J``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class Scaling:
 
     def cov_to_original(self, sigma: np.ndarray) -> np.ndarray:
         return sigma * np.outer(self.scale, self.scale)
+
+    def parameter_jacobian(self) -> np.ndarray:
+        """Diagonal of ``d theta / d theta_z`` for ``theta = (mu, vech Sigma)``: ``(s_j, s_a s_b)``, shape (p + p(p+1)/2,)."""
+        a, b = np.triu_indices(self.scale.size)
+        return np.concatenate([self.scale, self.scale[a] * self.scale[b]])
 
     def loglik_offset(self, ridge: float) -> tuple[float, float]:
         """Add to standardised (loglik, objective) to get them in original units."""

@@ -36,6 +36,7 @@ import pandas as pd
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
+from imputer.mvn._information import InformationSource
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import Prepared, check_options, check_rows, prepare
@@ -187,6 +188,7 @@ def _result(
         loglik=fit.loglik + ll_off,
         trace=trace,
         conditional_var_source=_ConditionalVariances(patterns, fit.sigma, scaling.scale, fit.cond_diag, prep.frame.index, labels),
+        information_source=InformationSource(patterns, fit.mu, fit.sigma, scaling, ridge, _positions(prep)),
         columns=prep.columns,
         n_missing=pd.Series(n_missing.astype(np.int64), index=labels, name="n_missing"),
         n_rows=n,
@@ -197,6 +199,12 @@ def _result(
         n_patterns=patterns.n_patterns,
         passthrough=_passthrough(prep.frame, prep.columns),
     )
+
+
+def _positions(prep: Prepared) -> np.ndarray:
+    """Positions of the modelled columns in the frame (hence in the completed table)."""
+    position = {c: k for k, c in enumerate(prep.frame.columns)}
+    return np.array([position[c] for c in prep.columns], dtype=np.intp)
 
 
 def _passthrough(frame: pd.DataFrame, columns: tuple[Hashable, ...]) -> tuple[Hashable, ...]:

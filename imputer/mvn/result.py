@@ -21,6 +21,8 @@ from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
+from imputer._util import readonly
+from imputer.mvn._information import Information, InformationSource, cheap, parameter_labels
 
 __all__ = ["ImputeResult"]
 
@@ -49,7 +51,7 @@ def _names(labels: tuple[Hashable, ...]) -> str:
 class ImputeResult(TraceFields):
     """Maximum-likelihood (or posterior-mode) multivariate-normal fit and completed table.
 
-    A value: ``==`` compares every field but ``conditional_var_source`` (labelled pandas
+    A value: ``==`` compares every field but the lazy sources (labelled pandas
     objects with their labels and dtypes, the trace, the options; NaN equals NaN) and
     ``hash`` agrees with it. Value equality was chosen over ``eq=False`` and identity
     because two runs on the same data give the same estimates bit for bit, and tests,
@@ -106,7 +108,30 @@ class ImputeResult(TraceFields):
         the final estimates; 0 where observed. Built on first access (from the pattern
         blocks kept from the final E-step) and cached: the same object on every access,
         backed by a non-writeable array (writing a cell raises ``ValueError``). The
-        constructor takes ``conditional_var_source``, a zero-argument callable returning it.
+        constructor takes ``conditional_var_source``, a zero-argument callable returning it
+        (and ``information_source`` for the standard errors, which are built alike from the
+        observed cells of ``completed``).
+    vcov : DataFrame, shape (k, k)
+        Covariance matrix of the estimates ``(mean, upper triangle of cov)``, ``k = p +
+        p(p+1)/2``, from the observed-data information at the estimate (the
+        log-posterior's curvature when ``ridge > 0``); rows and columns labelled
+        ``mean[a]``, then ``cov[a,b]`` for ``a <= b`` row by row (``str`` of the column
+        labels). See :mod:`imputer.mvn._information` for the formulas. Built on first
+        access of any standard-error attribute and cached (same object each time,
+        non-writeable); refused (``ImputerValueError``) above 4,096 parameters (``p >
+        89``). NaN, with a ``ConvergenceWarning``, when the information is singular.
+    se_mean : Series, shape (p,)
+        Standard errors of ``mean``.
+    se_cov : DataFrame, shape (p, p)
+        Standard errors of the entries of ``cov`` (symmetric).
+    fraction_missing_info : Series, shape (k,)
+        Per parameter (labels of ``vcov``), ``1 - V_com,jj / V_obs,jj``: the share of its
+        variance due to the missing cells, with ``V_com`` the inverse complete-data
+        information at the estimate (``Sigma_jj / n`` for a mean, ``(Sigma_aa Sigma_bb +
+        Sigma_ab^2) / (n + ridge)`` for a covariance). 0 on complete data.
+    worst_fraction_missing_info : float
+        The largest eigenvalue of ``I_com^{-1} I_mis`` (the worst linear combination):
+        the rate of convergence of plain EM near the estimate.
     columns : tuple
         Labels of the modelled columns.
     passthrough : tuple
@@ -138,6 +163,7 @@ class ImputeResult(TraceFields):
     accelerate: bool
     n_patterns: int
     conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+    information_source: InformationSource = field(repr=False, compare=False)
     passthrough: tuple[Hashable, ...] = ()
 
     def __eq__(self, other: object) -> bool:
@@ -154,8 +180,68 @@ class ImputeResult(TraceFields):
         """See the class docstring (computed on first access, then cached)."""
         return self.conditional_var_source()
 
+    @cached_property
+    def _information(self) -> Information:
+        # the data are the observed cells of the result's own completed table
+        return self.information_source(self.__dict__["completed"])
+
+    def _checked_information(self) -> Information:
+        info = self._information
+        info.warn_if_singular(stacklevel=3)
+        return info
+
+    @cached_property
+    def _parameter_labels(self) -> pd.Index:
+        return parameter_labels(self.columns)
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        labels = self._parameter_labels
+        return pd.DataFrame(info.vcov, index=labels.copy(), columns=labels.copy(), copy=False)
+
+    @cached_property
+    def se_mean(self) -> pd.Series:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        p = len(self.columns)
+        se = readonly(np.sqrt(np.diag(info.vcov)[:p]))
+        return pd.Series(se, index=self.mean.index, name="se_mean", copy=False)
+
+    @cached_property
+    def se_cov(self) -> pd.DataFrame:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        p = len(self.columns)
+        a, b = np.triu_indices(p)
+        out = np.empty((p, p))
+        out[a, b] = out[b, a] = np.sqrt(np.diag(info.vcov)[p:])
+        out.flags.writeable = False
+        labels = self.mean.index
+        return pd.DataFrame(out, index=labels, columns=labels.copy(), copy=False)
+
+    @cached_property
+    def fraction_missing_info(self) -> pd.Series:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        labels = self._parameter_labels.copy()
+        return pd.Series(info.fraction, index=labels, name="fraction_missing_info", copy=False)
+
+    @property
+    def worst_fraction_missing_info(self) -> float:
+        """See the class docstring (computed on first access, then cached)."""
+        return self._checked_information().worst
+
     def summary(self) -> str:
-        """Readable text: data size, missingness, iterations, convergence, estimates."""
+        """Readable text: data size, missingness, iterations, convergence, estimates.
+
+        The per-column table has an ``se`` column (``se_mean``) and the fields a ``worst
+        missing info`` line (``worst_fraction_missing_info``) when they are cheap to compute
+        (at most 500 parameters and few enough patterns; see
+        :func:`imputer.mvn._information.cheap`), otherwise a line saying they are not shown.
+        NaN there (no warning) when the information is singular.
+        """
         n_cells = self.n_rows * len(self.columns)
         miss = int(self.n_missing.sum())
         method = "maximum likelihood" if self.ridge == 0 else f"posterior mode, ridge prior {self.ridge:g}"
@@ -176,14 +262,15 @@ class ImputeResult(TraceFields):
         ]
         if self.ridge > 0 and self.loglik_history.size:
             fields.append(("log-posterior (last iterate)", float(self.loglik_history[-1])))
-        per_col = pd.DataFrame(
-            {
-                "missing": self.n_missing.astype(int),
-                "mean": self.mean,
-                "sd": np.sqrt(np.diag(self.cov.to_numpy(dtype=float))),
-            },
-            index=self.mean.index,
-        )
+        columns: dict[str, Any] = {"missing": self.n_missing.astype(int), "mean": self.mean}
+        if cheap(len(self.columns), self.n_patterns):
+            info = self._information  # no warning here: NaN says it
+            columns["se"] = np.sqrt(np.diag(info.vcov)[: len(self.columns)])
+            fields.append(("worst missing info", info.worst))  # the worst fraction (EM rate); label within the width
+        else:
+            fields.append(("standard errors", "not shown for this size (see se_mean, vcov)"))
+        columns["sd"] = np.sqrt(np.diag(self.cov.to_numpy(dtype=float)))
+        per_col = pd.DataFrame(columns, index=self.mean.index)
         parts = [
             render_title("Multivariate-normal EM imputation"),
             render_fields(fields),
@@ -196,13 +283,17 @@ class ImputeResult(TraceFields):
         ]
         return "\n".join(parts)
 
-    def to_dict(self, conditional_var: bool = False) -> dict[str, Any]:
+    def to_dict(self, conditional_var: bool = False, standard_errors: bool = False) -> dict[str, Any]:
         """JSON-ready dictionary of the result.
 
         Parameters
         ----------
         conditional_var : bool, default False
             Include the ``n x p`` conditional variances (``{"columns", "index", "data"}``).
+        standard_errors : bool, default False
+            Include ``vcov`` (``{"columns", "data"}``, the parameter labels as columns),
+            ``se_mean`` and ``fraction_missing_info`` (objects keyed by column / parameter
+            label), ``se_cov`` (``{"columns", "data"}``) and ``worst_fraction_missing_info``.
 
         Returns
         -------
@@ -211,11 +302,17 @@ class ImputeResult(TraceFields):
             ``cov`` and ``corr`` (``{"columns", "data"}``), ``loglik``, ``loglik_history``,
             ``n_iter``, ``n_evals``, ``converged``, ``trace`` (:meth:`EMTrace.to_dict`),
             ``n_rows``, ``n_missing``, ``options`` (``tol``, ``max_iter``, ``ridge``,
-            ``accelerate``) and, when asked, ``conditional_var``. The wire convention of
-            :mod:`imputer._json`: plain Python values, non-finite floats as None;
+            ``accelerate``) and, when asked, ``conditional_var`` and the standard-error
+            keys. The wire convention of :mod:`imputer._json`: plain Python values,
+            non-finite floats as None;
             ``mean`` and ``n_missing`` are objects keyed by :func:`~imputer._json.json_key`
             of each modelled column (a string label as it is, a tuple label as the JSON
             text of its ``columns`` entry, e.g. ``'["x", 1]'``).
+
+        Raises
+        ------
+        ImputerValueError
+            ``standard_errors=True`` with more than 4,096 parameters (``p > 89``).
         """
         cols = json_labels(self.columns)
         mean = self.mean.astype(float)
@@ -243,4 +340,10 @@ class ImputeResult(TraceFields):
         }
         if conditional_var:
             out["conditional_var"] = split_frame(self.conditional_var)
+        if standard_errors:
+            out["vcov"] = square_frame(self.vcov)
+            out["se_mean"] = labelled_values(self.se_mean)
+            out["se_cov"] = square_frame(self.se_cov)
+            out["fraction_missing_info"] = labelled_values(self.fraction_missing_info)
+            out["worst_fraction_missing_info"] = json_value(self.worst_fraction_missing_info)
         return out

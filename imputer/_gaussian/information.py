@@ -1,0 +1,289 @@
+r"""Observed-data information of a multivariate normal with values missing at random (private).
+
+Parameters ``theta = (mu, vech Sigma)``: the ``p`` means, then the upper triangle of
+``Sigma`` row by row (``Sigma_11, Sigma_12, ..., Sigma_1p, Sigma_22, ...``; ``q =
+p(p+1)/2`` entries), each off-diagonal entry counted once (a change of ``theta_ab``
+moves both ``Sigma_ab`` and ``Sigma_ba``).
+
+Observed-data log-likelihood, rows grouped by missingness pattern ``g`` (observed set
+``O``, ``n_g`` rows):
+
+.. math::
+
+    \ell = \sum_g \big[-\tfrac{n_g}{2}\log|\Sigma_{OO}|
+        - \tfrac12 \operatorname{tr}(K_g S_g)\big] + \text{const},\qquad
+    K_g = \operatorname{embed}_O(\Sigma_{OO}^{-1}),
+
+with ``e_i = x_{i,O} - mu_O`` zero-padded to length ``p``, ``d_g = sum_i e_i`` and
+``S_g = sum_i e_i e_i'`` over the pattern's rows (``K_g`` is zero in the missing rows and
+columns; ``K_g = Lambda - Lambda_{.M} (Lambda_MM)^{-1} Lambda_{M.}`` with ``Lambda =
+Sigma^{-1}``). Its second derivatives, for symmetric directions ``A, B`` of ``Sigma``
+and with ``u_g = K_g d_g``, ``M_g = K_g S_g K_g``, ``N_g = (n_g/2) K_g - M_g``:
+
+.. math::
+
+    -\partial^2\ell/\partial\mu\,\partial\mu' = \sum_g n_g K_g, \qquad
+    -\partial^2\ell/\partial\mu\,\partial\Sigma[B] = \sum_g K_g B u_g,\qquad
+    \partial^2\ell/\partial\Sigma[A]\,\partial\Sigma[B] = \sum_g \operatorname{tr}(N_g A K_g B).
+
+With ``A = E_ab + E_ba`` (``E_aa`` on the diagonal) and ``Y = sum_g vech(N_g)
+vech(K_g)'`` and ``Z = Y + Y'``, the covariance block of the information is
+
+.. math::
+
+    I_{(ab),(cd)} = -\frac{Z_{\{ad\},\{bc\}} + Z_{\{ac\},\{bd\}}}{(1+\delta_{ab})(1+\delta_{cd})},
+
+(``Z`` accumulated by symmetric rank-2 updates, BLAS ``syr2k``: half the work of ``Y``)
+and the cross block ``I_{a,(bc)} = (R_{abc} + R_{acb}) / (1 + delta_bc)`` with ``R_abc
+= sum_g (K_g)_ab (u_g)_c``. Everything is a sum over patterns of per-pattern
+statistics ``(n_g, d_g, S_g)``; patterns are processed in chunks (bounded memory), the
+rows of a chunk in blocks (no loop over rows). A pattern with nothing observed
+contributes nothing.
+
+An inverse-Wishart prior kernel ``|Sigma|^{-lambda/2} exp(-tr(lambda D Sigma^{-1})/2)``
+has the covariance terms of one all-observed pattern with ``n_g = lambda``, ``S_g =
+lambda D`` and no mean terms (flat prior on ``mu``): adding it gives the curvature of
+the log-posterior.
+
+The complete-data information (the curvature of EM's ``Q`` function at its fixed point)
+is ``n Lambda`` for the means, zero across, and ``(n_c/2) D_p'(Lambda ⊗ Lambda) D_p``
+for ``vech Sigma``, i.e. ``n_c (Lambda_ad Lambda_bc + Lambda_ac Lambda_bd) / ((1 +
+delta_ab)(1 + delta_cd))``, with ``n_c = n + lambda`` under the prior; its inverse is
+``Sigma / n`` and ``Cov(s_ab, s_cd) = (Sigma_ac Sigma_bd + Sigma_ad Sigma_bc) / n_c``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from scipy.linalg.blas import dsyr2k as syr2k
+
+from imputer._gaussian.linalg import precision
+from imputer._gaussian.patterns import Patterns
+
+__all__ = [
+    "complete_information",
+    "complete_information_product",
+    "complete_variances",
+    "n_parameters",
+    "observed_information",
+    "vech_indices",
+]
+
+#: Numbers per temporary (``p x p`` matrices of a pattern chunk, outer products of a row block).
+_ELEMENTS = 1 << 20
+
+
+def n_parameters(p: int) -> int:
+    """``p + p(p+1)/2``: means and covariance entries."""
+    return p + p * (p + 1) // 2
+
+
+def vech_indices(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of each ``vech`` entry (upper triangle, row-major), shape (q,) each."""
+    a, b = np.triu_indices(p)
+    return a.astype(np.intp), b.astype(np.intp)
+
+
+def _observed_precisions(lam: np.ndarray, miss: np.ndarray) -> np.ndarray:
+    """``K_g = embed_O(Sigma_OO^-1)`` for patterns with missing columns ``miss`` (G, m): (G, p, p)."""
+    g, m = miss.shape
+    lm = np.ascontiguousarray(lam[:, miss].transpose(1, 0, 2))  # (G, p, m)
+    cm = np.linalg.inv(lam[miss[:, :, None], miss[:, None, :]])  # (G, m, m)
+    k = lam[None, :, :] - lm @ cm @ lm.transpose(0, 2, 1)
+    rows = np.arange(g)[:, None]
+    k[rows, miss, :] = 0.0
+    k[rows, :, miss] = 0.0
+    return 0.5 * (k + k.transpose(0, 2, 1))
+
+
+def _pattern_sums(
+    values: tuple[np.ndarray, ...],
+    rows: np.ndarray,
+    loc: np.ndarray,
+    miss: np.ndarray | None,
+    n_patterns: int,
+    center: np.ndarray,
+    scale: np.ndarray,
+    mu: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pattern ``d_g`` (G, p) and ``S_g`` (G, p, p) of the deviations ``z - mu``, 0 in missing cells.
+
+    ``rows`` (r,) are sorted by their pattern ``loc`` (r,) in ``0..G-1``; ``miss`` (G, m) the
+    patterns' missing columns (None: all observed).
+    """
+    p = mu.size
+    d = np.zeros((n_patterns, p))
+    s = np.zeros((n_patterns, p, p))
+    step = max(1, _ELEMENTS // (p * p))
+    for a in range(0, rows.size, step):
+        r = rows[a : a + step]
+        e = np.empty((r.size, p))
+        for j, v in enumerate(values):
+            np.take(v, r, out=e[:, j])
+        e -= center
+        e /= scale
+        e -= mu
+        lo = loc[a : a + step]
+        if miss is not None and miss.shape[1]:
+            e[np.arange(r.size)[:, None], miss[lo]] = 0.0
+        starts = np.flatnonzero(np.concatenate(([True], lo[1:] != lo[:-1])))
+        ids = lo[starts]
+        if starts.size == 1:  # one pattern: a single product
+            d[ids[0]] += e.sum(axis=0)
+            s[ids[0]] += e.T @ e
+            continue
+        d[ids] += np.add.reduceat(e, starts, axis=0)
+        s[ids] += np.add.reduceat(e[:, :, None] * e[:, None, :], starts, axis=0)
+    return d, s
+
+
+def _chunks(patterns: Patterns, p: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]]:
+    """``(rows, loc, miss, counts)`` of chunks of patterns, the complete pattern first."""
+    if patterns.complete_rows.size:
+        rows = patterns.complete_rows
+        yield rows, np.zeros(rows.size, dtype=np.intp), None, np.array([rows.size], dtype=np.int64)
+    per_chunk = max(1, _ELEMENTS // (4 * p * p))
+    for group in patterns.groups:
+        starts = np.concatenate(([0], np.cumsum(group.counts)))
+        for a in range(0, group.n_patterns, per_chunk):
+            b = min(a + per_chunk, group.n_patterns)
+            lo, hi = starts[a], starts[b]
+            yield group.rows[lo:hi], group.row_pattern[lo:hi] - a, group.miss[a:b], group.counts[a:b]
+
+
+def observed_information(
+    values: tuple[np.ndarray, ...],
+    patterns: Patterns,
+    center: np.ndarray,
+    scale: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    *,
+    prior_weight: float = 0.0,
+    prior_scale: np.ndarray | None = None,
+) -> np.ndarray:
+    """Negative Hessian of the observed-data log-likelihood (plus log prior) at ``(mu, sigma)``.
+
+    In the units of ``z = (x - center) / scale``.
+
+    Parameters
+    ----------
+    values : tuple of p ndarrays, each shape (n,)
+        The columns ``x``; only the observed cells (by ``patterns``) are read.
+    patterns : Patterns
+        Missingness patterns of the rows.
+    center, scale : ndarray, shape (p,)
+        The affine map to the units of ``mu`` and ``sigma``.
+    mu : ndarray, shape (p,)
+    sigma : ndarray, shape (p, p), positive definite
+    prior_weight : float, default 0
+        ``lambda`` of the inverse-Wishart kernel (0: no prior).
+    prior_scale : ndarray, shape (p,), optional
+        Diagonal of ``D`` (default ones).
+
+    Returns
+    -------
+    ndarray, shape (k, k), symmetric, ``k = p + p(p+1)/2``
+        Order: ``mu``, then ``vech(Sigma)`` (see the module docstring).
+    """
+    p = mu.size
+    lam, _ = precision(sigma)
+    a, b = vech_indices(p)
+    i_mm = np.zeros((p, p))
+    r = np.zeros((p * p, p))
+    z = np.zeros((a.size, a.size), order="F")
+    for rows, loc, miss, counts in _chunks(patterns, p):
+        g = counts.size
+        if miss is None:
+            k = lam[None, :, :].copy()
+        else:
+            k = _observed_precisions(lam, miss)
+        n_g = counts.astype(float)
+        d, s = _pattern_sums(values, rows, loc, miss, g, center, scale, mu)
+        u = np.einsum("gij,gj->gi", k, d)
+        i_mm += np.einsum("g,gij->ij", n_g, k)
+        r += k.reshape(g, p * p).T @ u
+        nmat = 0.5 * n_g[:, None, None] * k - k @ s @ k
+        # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
+        z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
+    if prior_weight > 0.0:
+        dvec = np.ones(p) if prior_scale is None else np.asarray(prior_scale, dtype=float)
+        nmat = 0.5 * prior_weight * lam - prior_weight * (lam * dvec) @ lam
+        z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
+    out = np.empty((p + a.size, p + a.size))
+    out[:p, :p] = 0.5 * (i_mm + i_mm.T)
+    r3 = r.reshape(p, p, p)
+    half = 1.0 / (1.0 + (a == b))
+    out[:p, p:] = (r3[:, a, b] + r3[:, b, a]) * half[None, :]
+    out[p:, :p] = out[:p, p:].T
+    _fill_covariance_block(out[p:, p:], z, a, b, half)
+    return out
+
+
+def _upper(z: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``z[i, j]`` of a symmetric matrix of which only the upper triangle is set."""
+    return z[np.minimum(i, j), np.maximum(i, j)]
+
+
+def _fill_covariance_block(out: np.ndarray, z: np.ndarray, a: np.ndarray, b: np.ndarray, half: np.ndarray) -> None:
+    """``out_(ab),(cd) = -(Z_{ad,bc} + Z_{ac,bd}) half_ab half_cd``, a block of rows at a time.
+
+    Reads only the upper triangle of the symmetric ``z``; exactly symmetric (the same two
+    entries of ``z`` in both triangles).
+    """
+    p = int(a.max()) + 1
+    vidx = np.empty((p, p), dtype=np.intp)
+    vidx[a, b] = np.arange(a.size)
+    vidx[b, a] = np.arange(a.size)
+    step = max(1, _ELEMENTS // a.size)
+    for lo in range(0, a.size, step):
+        ar, br = a[lo : lo + step, None], b[lo : lo + step, None]
+        block = _upper(z, vidx[ar, b[None, :]], vidx[br, a[None, :]])
+        block += _upper(z, vidx[ar, a[None, :]], vidx[br, b[None, :]])
+        block *= -half[lo : lo + step, None]
+        block *= half[None, :]
+        out[lo : lo + step] = block
+
+
+def complete_information(sigma: np.ndarray, n_mean: float, n_cov: float) -> np.ndarray:
+    """Complete-data information at ``sigma`` (see the module docstring), shape (k, k)."""
+    p = sigma.shape[0]
+    lam, _ = precision(sigma)
+    a, b = vech_indices(p)
+    half = 1.0 / (1.0 + (a == b))
+    i_ss = lam[a[:, None], b[None, :]] * lam[b[:, None], a[None, :]]
+    i_ss += lam[a[:, None], a[None, :]] * lam[b[:, None], b[None, :]]
+    i_ss *= n_cov * half[:, None] * half[None, :]
+    out = np.zeros((p + a.size, p + a.size))
+    out[:p, :p] = n_mean * lam
+    out[p:, p:] = i_ss
+    return 0.5 * (out + out.T)
+
+
+def complete_information_product(lam: np.ndarray, x: np.ndarray, n_mean: float, n_cov: float) -> np.ndarray:
+    """``I_com @ x`` without forming ``I_com`` (``O(p^3)``): ``(n Lambda x_mu, n_c half * vech(Lambda X Lambda))``.
+
+    Parameters
+    ----------
+    lam : ndarray, shape (p, p)
+        ``Sigma^-1``.
+    x : ndarray, shape (k,) or (k, 1)
+        ``(x_mu, vech X)`` with ``X`` symmetric.
+    """
+    p = lam.shape[0]
+    x = np.asarray(x, dtype=float).reshape(-1)
+    a, b = vech_indices(p)
+    xs = np.zeros((p, p))
+    xs[a, b] = x[p:]
+    xs[b, a] = x[p:]
+    m = lam @ xs @ lam
+    return np.concatenate([n_mean * (lam @ x[:p]), n_cov * m[a, b] / (1.0 + (a == b))])
+
+
+def complete_variances(sigma: np.ndarray, n_mean: float, n_cov: float) -> np.ndarray:
+    """Diagonal of the inverse complete-data information: ``Sigma_jj / n``, ``(Sigma_aa Sigma_bb + Sigma_ab^2) / n_c``."""
+    a, b = vech_indices(sigma.shape[0])
+    diag = np.diag(sigma)
+    return np.concatenate((diag / n_mean, (diag[a] * diag[b] + sigma[a, b] ** 2) / n_cov))
