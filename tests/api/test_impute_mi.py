@@ -156,13 +156,21 @@ def test_the_openapi_example_answers(client: TestClient, validator: jsonschema.D
 def test_readme_curl_example_answers(client: TestClient) -> None:
     """README's `curl` example of multiple imputation: its body answers 200 with 5 imputations."""
     readme = (ROOT / "README.md").read_text()
-    match = re.search(r"curl -s -X POST \$B/v1/impute -H 'Content-Type: application/json' -d '(\{.*?\"m\".*?\})'\n",
-                      readme, re.S)
-    assert match is not None
-    body = json.loads(match.group(1))
+    bodies = re.findall(r"curl -s -X POST \$B/v1/impute -H 'Content-Type: application/json' -d '(\{[^']*\})'", readme)
+    mi_bodies = [json.loads(b) for b in bodies if '"m"' in b]
+    assert len(mi_bodies) == 1
+    body = mi_bodies[0]
+    assert body == MI_EXAMPLE  # the OpenAPI example
     r = client.post("/v1/impute", json=body)
     assert r.status_code == 200, r.text
     assert r.json()["m"] == body["options"]["m"]
+    # the CSV example: its query on the shipped file answers the long table
+    query = re.search(r'curl -s -X POST "\$B/v1/impute\?(m=[^"]*)" -H .Content-Type: text/csv. -H .Accept: text/csv.', readme)
+    assert query is not None
+    csv = (ROOT / "examples" / "airquality.csv").read_bytes()
+    r = client.post(f"/v1/impute?{query.group(1)}", content=csv, headers={"content-type": "text/csv", "accept": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert len(r.text.splitlines()) == 1 + 20 * 153
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import imputer
 from imputer import cli
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+ROOT = Path(__file__).resolve().parents[2]
 AIR = DATA / "airquality.csv"
 
 
@@ -213,3 +214,16 @@ def test_all_files_or_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "(no file written)" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o_2.csv"]
     assert (tmp_path / "o_2.csv").is_dir()
+
+
+def test_readme_command_line_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # README's "Command line" sh block holds the multiple-imputation line; run it as written
+    readme = (ROOT / "README.md").read_text()
+    line = re.search(r"^imputer impute examples/airquality\.csv -m 5 --seed 1 -o airquality_mi\.csv", readme, re.M)
+    assert line is not None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "airquality.csv").write_bytes((ROOT / "examples" / "airquality.csv").read_bytes())
+    assert cli.main(line.group(0).split()[1:]) == 0
+    written = pd.read_csv(tmp_path / "airquality_mi.csv")
+    _assert_same(written, imputer.multiple_impute(pd.read_csv(ROOT / "examples" / "airquality.csv"), 5, seed=1).long())
