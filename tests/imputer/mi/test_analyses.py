@@ -17,7 +17,7 @@ import statsmodels.formula.api as smf
 import imputer
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mi.analyses import Analyses
-from tests.imputer.mi.conftest import mar_table
+from tests.imputer.mi.simulate import mar_table
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 import imputer
 from imputer.errors import ImputerTypeError, ImputerValueError
-from tests.imputer.mi.conftest import mar_table
+from tests.imputer.mi.simulate import mar_table
 
 METHODS = ["posterior", "bootstrap"]
 
@@ -200,3 +200,13 @@ def test_signature_and_docstring_follow_mi_options() -> None:
     for name, option in MI_OPTIONS.items():
         assert params[name].default == option.default, name
         assert documented[name][1].startswith(_norm(option.help)), name
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_result_pickles(table: pd.DataFrame, method: str) -> None:
+    import pickle
+
+    mi = imputer.multiple_impute(table, m=2, method=method, seed=8)
+    back = pickle.loads(pickle.dumps(mi))
+    assert back == mi and back.imputations[1].equals(mi.imputations[1])
+    assert back.analyze(lambda d: (d[["v0"]].mean(), d[["v0"]].std())).estimates.shape == (2, 1)

@@ -15,7 +15,7 @@ import pytest
 import imputer
 from imputer.errors import ImputerValueError
 from imputer.mi import _bootstrap
-from tests.imputer.mi.conftest import mar_table
+from tests.imputer.mi.simulate import mar_table
 
 
 def _resample(seed: int, m: int, j: int, n: int) -> np.ndarray:

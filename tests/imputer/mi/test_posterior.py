@@ -14,7 +14,7 @@ import pytest
 
 import imputer
 from imputer.mi._posterior import acf
-from tests.imputer.mi.conftest import mar_table
+from tests.imputer.mi.simulate import mar_table
 from tests.reference.mvn_gibbs import batch_means_se, gibbs_chain
 
 N_REF = 1200

@@ -20,7 +20,7 @@ from imputer.mi._rate import MAX_BURN_IN, MAX_THIN, chain_lengths, em_rate
 from imputer.mvn._engine import run
 from imputer.mvn._fit import standardise
 from imputer.mvn._scaling import scaling_of
-from tests.imputer.mi.conftest import mar_table
+from tests.imputer.mi.simulate import mar_table
 
 
 def _theta(df, k: int) -> np.ndarray:
