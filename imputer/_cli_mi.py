@@ -163,12 +163,19 @@ def mi_summary_dict(mi: Any) -> dict[str, Any]:
     """``mi.to_dict()`` without the tables: the EM estimates with their standard errors.
 
     The long table is left out, and ``em`` is ``ImputeResult.to_dict(standard_errors=True)``
-    without ``completed``.
+    without ``completed``; above :data:`~imputer.mvn._information.MAX_PARAMETERS`
+    parameters (``p > 89``) the standard-error keys are None (as in the service's answer).
     """
+    from imputer._gaussian.information import n_parameters
+    from imputer.mvn._information import MAX_PARAMETERS
+
     out = mi.to_dict()
     del out["long"]
-    em = mi.em.to_dict(standard_errors=True)
+    with_se = n_parameters(len(mi.em.columns)) <= MAX_PARAMETERS
+    em = mi.em.to_dict(standard_errors=with_se)
     del em["completed"]
+    if not with_se:
+        em.update(dict.fromkeys(("vcov", "se_mean", "se_cov", "fraction_missing_info", "worst_fraction_missing_info")))
     out["em"] = em
     return out
 

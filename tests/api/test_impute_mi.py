@@ -252,3 +252,16 @@ def test_without_m_the_answer_is_unchanged(client: TestClient, airquality: pd.Da
     r = client.post("/v1/impute", json={"data": split_of(airquality)})
     assert r.status_code == 200
     assert r.json() == json.loads(json.dumps(imputer.impute(airquality).to_dict()))
+
+
+def test_standard_errors_are_null_beyond_the_size_limit() -> None:
+    # 90 columns: 4,185 parameters > MAX_PARAMETERS (4,096); the answer still fits the schema
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 90))
+    x[rng.random(x.shape) < 0.02] = np.nan
+    frame = pd.DataFrame(x, columns=[f"c{i}" for i in range(90)])
+    payload = mi_payload(imputer.multiple_impute(frame, 1, seed=1, method="bootstrap", ridge=1.0))
+    est = payload["estimates"]
+    assert [est[k] for k in ("vcov", "se_mean", "se_cov", "fraction_missing_info", "worst_fraction_missing_info")] == [None] * 5
+    ImputeMIResponse.model_validate(payload)
+    assert len(est["mean"]) == 90
