@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -213,7 +214,10 @@ class ImputeTask:
         if options.m is not None:
             where = "options.m" if self.kind == "json" else "m"
             _check_mi_rows(options.m, len(frame), self.max_mi_rows, where)
-            mi = imputer.multiple_impute(frame, **options.mi_kwargs())
+            kwargs = options.mi_kwargs()
+            # a fresh seed the client can send back (options.seed <= 2^63 - 1): the answer is replayable
+            kwargs.setdefault("seed", secrets.randbelow(2**63))
+            mi = imputer.multiple_impute(frame, **kwargs)
             if self.output == "csv":
                 tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
                 return 200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)

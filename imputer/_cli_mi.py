@@ -109,6 +109,8 @@ def check_mi_usage(args: argparse.Namespace) -> None:
     if PLACEHOLDER in str(Path(output).parent):
         raise _pattern_error(output, f"{PLACEHOLDER} must be in the file name, not the directory")
     _format(Path(name), "output")
+    if not Path(output).parent.is_dir():
+        raise CliError(f"-o {output!r}: directory {str(Path(output).parent)!r} does not exist")
 
 
 def _tiled(originals: Mapping[Hashable, np.ndarray], m: int) -> dict[Hashable, np.ndarray]:
@@ -131,7 +133,10 @@ def write_mi(mi: Any, output: str, table: Table, encoding: str) -> str:
         )
         return "<stdout>" if output == STDIO else output
     target = Path(output).parent
-    tmp = Path(tempfile.mkdtemp(prefix=".imputer-", dir=target if str(target) else "."))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".imputer-", dir=target))
+    except OSError as exc:
+        raise CliError(f"cannot write {output!r} (no file written): {exc.strerror or exc}") from None
     names = [output.replace(PLACEHOLDER, str(j)) for j in range(1, mi.m + 1)]
     placed: list[str] = []
     try:

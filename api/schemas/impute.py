@@ -93,8 +93,8 @@ class ImputeOptions(RequestModel):
     seed: int | None = Field(
         None, ge=0, le=2**63 - 1,
         description="Seed of the random draws, an integer from 0 to 2^63-1; the same seed gives the "
-        "same imputations (as imputer.multiple_impute with that seed). Default: fresh entropy, "
-        "returned as seed." + _NEEDS_M,
+        "same imputations (as imputer.multiple_impute with that seed). Default: a random seed in "
+        "that range, returned as seed, so that any answer can be repeated." + _NEEDS_M,
     )
     burn_in: int | None = option_field(MI_OPTIONS["burn_in"], le=BURN_IN_LIMIT)
     thin: int | None = option_field(MI_OPTIONS["thin"], le=THIN_LIMIT)

@@ -265,3 +265,12 @@ def test_standard_errors_are_null_beyond_the_size_limit() -> None:
     assert [est[k] for k in ("vcov", "se_mean", "se_cov", "fraction_missing_info", "worst_fraction_missing_info")] == [None] * 5
     ImputeMIResponse.model_validate(payload)
     assert len(est["mean"]) == 90
+
+
+def test_without_a_seed_the_answer_names_one_that_repeats_it(client: TestClient, airquality: pd.DataFrame) -> None:
+    first = client.post("/v1/impute", json={"data": split_of(airquality), "options": {"m": 2}})
+    assert first.status_code == 200, first.text
+    seed = first.json()["seed"]
+    assert isinstance(seed, int) and 0 <= seed <= 2**63 - 1
+    again = client.post("/v1/impute", json={"data": split_of(airquality), "options": {"m": 2, "seed": seed}})
+    assert again.json() == first.json()
