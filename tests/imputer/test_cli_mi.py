@@ -229,3 +229,35 @@ def test_readme_command_line_example(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert cli.main(line.group(0).split()[1:]) == 0
     written = pd.read_csv(tmp_path / "airquality_mi.csv")
     _assert_same(written, imputer.multiple_impute(pd.read_csv(ROOT / "examples" / "airquality.csv"), 5, seed=1).long())
+
+
+@pytest.mark.parametrize("pattern", ["long.csv", "one_{imp}.csv"], ids=["long", "per-imputation"])
+def test_passed_through_text_comes_back_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pattern: str
+) -> None:
+    # a column of numbers kept as text (--passthrough) keeps each cell's text in every table
+    lines = (AIR.read_text().splitlines())[:31]
+    codes = ["007", "8", "1e3", "NA", "None"] * 6
+    src = tmp_path / "coded.csv"
+    src.write_text("\n".join([lines[0] + ',"code"'] + [f"{row},{c}" for row, c in zip(lines[1:], codes)]) + "\n")
+    out = tmp_path / pattern
+    code, _, stderr = _run(["impute", str(src), "-m", "2", "--seed", "1", "--passthrough", "code",
+                                "--columns", "Ozone,Solar.R,Wind,Temp", "-o", str(out)], capsys)
+    assert code == 0, stderr
+    files = [out] if "{imp}" not in pattern else [tmp_path / pattern.replace("{imp}", str(j)) for j in (1, 2)]
+    written = [pd.read_csv(f, dtype={"code": str}, keep_default_na=False) for f in files]
+    texts = [c for w in written for c in w["code"].tolist()]
+    assert texts == codes * 2
+    assert all(not w[["Ozone", "Solar.R"]].isna().any().any() for w in written)
+    assert all(len(w) == (60 if "{imp}" not in pattern else 30) for w in written)
+
+
+def test_parquet_long_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(AIR)
+    frame["station"] = np.where(frame["Day"] % 2 == 0, "north", "south")
+    src, out = tmp_path / "air.parquet", tmp_path / "mi.parquet"
+    frame.to_parquet(src, index=False)
+    code, _, stderr = _run(["impute", str(src), "-m", "3", "--seed", "4", "-o", str(out)], capsys)
+    assert code == 0, stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(out), imputer.multiple_impute(frame, 3, seed=4).long())
