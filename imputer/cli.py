@@ -37,6 +37,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from imputer import __version__
 from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
@@ -88,7 +89,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _multiple_impute(args: argparse.Namespace, options: dict, table: Table, encoding: str) -> int:
+def _multiple_impute(args: argparse.Namespace, options: dict[str, Any], table: Table, encoding: str) -> int:
     """``impute -m M``: :func:`imputer.multiple_impute`, the long table or one file per imputation."""
     import imputer
 
