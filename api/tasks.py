@@ -156,8 +156,21 @@ def _check_mi_rows(m: int, n: int, limit: int, where: str) -> None:
         )
 
 
+class _Task:
+    """Base of the tasks: ``run()`` answers with ``_compute()``, expected failures as problem details."""
+
+    instance: str
+
+    def run(self) -> JobOutput:
+        """Answer the request (in a worker process)."""
+        return _guarded(self.instance, self._compute)
+
+    def _compute(self) -> JobOutput:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class ImputeTask:
+class ImputeTask(_Task):
     """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result.
 
     Attributes
@@ -189,10 +202,6 @@ class ImputeTask:
     instance: str = "/v1/impute"
     max_columns: int = 2000
     max_mi_rows: int = 1_000_000
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
@@ -230,7 +239,7 @@ class ImputeTask:
 
 
 @dataclass(frozen=True)
-class DiagnosticsTask:
+class DiagnosticsTask(_Task):
     """``POST /v1/diagnostics``: parse the table, compute patterns and Little's test, encode.
 
     Attributes
@@ -253,10 +262,6 @@ class DiagnosticsTask:
     query: Mapping[str, Any] = field(default_factory=dict)
     instance: str = "/v1/diagnostics"
     max_columns: int = 2000
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
         if self.kind == "json":
@@ -306,7 +311,7 @@ def _zeta_term(t: Any) -> dict[str, np.ndarray | None]:
 
 
 @dataclass(frozen=True)
-class MixedTask:
+class MixedTask(_Task):
     """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`.
 
     Attributes
@@ -320,10 +325,6 @@ class MixedTask:
     body: bytes
     instance: str = "/v1/mixed"
 
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
-
     def _compute(self) -> JobOutput:
         request = _parse(MixedRequest, self.body)
         y = np.array(request.y, dtype=float)  # None -> NaN
@@ -336,7 +337,7 @@ class MixedTask:
 
 
 @dataclass(frozen=True)
-class MixedFrameTask:
+class MixedFrameTask(_Task):
     """``POST /v1/mixed/frame``: table form, run :func:`imputer.fit_mixed_frame`.
 
     Attributes
@@ -349,10 +350,6 @@ class MixedFrameTask:
 
     body: bytes
     instance: str = "/v1/mixed/frame"
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
         request = _parse(MixedFrameRequest, self.body)
@@ -378,7 +375,7 @@ class MixedFrameTask:
 
 
 @dataclass(frozen=True)
-class PoolTask:
+class PoolTask(_Task):
     """``POST /v1/pool``: Rubin's rules, :func:`imputer.pool`.
 
     Attributes
@@ -391,10 +388,6 @@ class PoolTask:
 
     body: bytes
     instance: str = "/v1/pool"
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
         request = _parse(PoolRequest, self.body)
