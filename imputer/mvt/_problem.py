@@ -102,7 +102,10 @@ class TProblem:
         mu, sigma = self._gauss.unpack(x[: self._k])
         if self.dof is not None:
             return TParams(mu, sigma, float(self.dof))
-        return TParams(mu, sigma, float(np.clip(np.exp(x[self._k]), *DOF_BOUNDS)))
+        t, (lo, hi) = float(x[self._k]), DOF_BOUNDS
+        # at or beyond a bound (its own log, packed): the bound itself, exactly
+        nu = lo if t <= np.log(lo) else hi if t >= np.log(hi) else float(np.exp(t))
+        return TParams(mu, sigma, nu)
 
     def feasible(self, x: np.ndarray) -> bool:
         """Whether the scale matrix is numerically positive definite (and ``log nu`` not NaN)."""
