@@ -118,8 +118,21 @@ def best_dof(terms: RowTerms, nu_old: float, bounds: tuple[float, float] = DOF_B
 
     The score's root is found on ``log nu`` by Brent's method (``brentq``) when the score
     changes sign over ``bounds``; the candidates (that root, the bounds, ``nu_old``) are
-    then compared by their log-likelihood, so the step never lowers it, even where the
-    likelihood in ``nu`` has several local maxima.
+    then compared by their log-likelihood, so the step never lowers it (where the
+    likelihood in ``nu`` has several local maxima, the root found may be a local one).
+
+    Parameters
+    ----------
+    terms : RowTerms
+        Row terms at the ``(mu, Sigma)`` of the step.
+    nu_old : float
+        The current degrees of freedom.
+    bounds : (float, float), default ``DOF_BOUNDS``
+
+    Returns
+    -------
+    float
+        The new degrees of freedom, in ``bounds``.
     """
     from scipy.optimize import brentq
 
