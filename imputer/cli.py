@@ -5,7 +5,8 @@ standard input) or Parquet table, estimates the mean and covariance of its numer
 columns by EM under a multivariate-normal model (:func:`imputer.impute`), prints the
 summary (to standard error when the table goes to standard output), and writes the
 table with every missing numeric cell replaced by its conditional expectation given the
-row's observed cells. Observed cells and the columns not modelled are written back
+row's observed cells; ``--model t`` fits the multivariate t instead
+(:func:`imputer.impute_t`, ``--dof`` fixing its degrees of freedom). Observed cells and the columns not modelled are written back
 unchanged: the missing-value markers (``NA``, ``null``, ..., ``--na-values``) apply to
 the modelled columns only, and every other column keeps each cell's text
 (:mod:`imputer._csv`). Separator (given or sniffed), decimal mark, encoding, index
@@ -57,6 +58,11 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
     to_stdout = args.output == STDIO
     check_mi_usage(args)
+    if args.dof is not None and args.model != "t":
+        raise CliError("--dof applies to --model t only (the normal has no degrees of freedom)", status=2)
+    if args.m is not None and args.model != "normal":
+        raise CliError(f"-m: multiple imputation is built for --model normal only, not --model {args.model}",
+                       status=2)
     if not to_stdout and args.m is None:
         _format(Path(args.output), "output")  # fail before the (possibly long) fit on a bad output name
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
@@ -67,7 +73,10 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     frame = table.frame
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
-        result = imputer.impute(frame, **options)
+        if args.model == "t":
+            result: Any = imputer.impute_t(frame, dof=args.dof, **options)
+        else:
+            result = imputer.impute(frame, **options)
     for w in caught:
         print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     # with the table on standard output, everything else goes to standard error
@@ -205,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for option in MVN_OPTIONS.values():
         _add_option(imp, option)
+    imp.add_argument(
+        "--model", choices=("normal", "t"), default="normal",
+        help="normal: the multivariate normal (default); t: the multivariate t, robust to heavy "
+        "tails and outliers (imputer.impute_t)",
+    )
+    imp.add_argument(
+        "--dof", type=float, metavar="NU",
+        help="with --model t: fix the degrees of freedom at NU > 0 (default: estimated)",
+    )
     add_input_options(imp)
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE (with -m: "
