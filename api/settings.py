@@ -24,6 +24,8 @@ IMPUTER_WORKER_MEMORY_MB    0            address-space cap per worker (RLIMIT_AS
 IMPUTER_WORKER_NICE         5            niceness of the workers: computations yield the
                                          CPU to the server (health checks, 503s)
 IMPUTER_MAX_COLUMNS         2000         most columns one imputation may model -> 422
+IMPUTER_MAX_MI_ROWS         1000000      most rows of a multiple imputation's long table
+                                         (m * n) -> 422 naming options.m
 ==========================  ===========  ==================================================
 """
 
@@ -82,6 +84,9 @@ class Settings(BaseSettings):
     )
     max_columns: int = Field(
         2000, ge=1, description="Most columns one imputation may model (memory grows as p^2)."
+    )
+    max_mi_rows: int = Field(
+        1_000_000, ge=1, description="Most rows (m * n) of a multiple imputation's long table."
     )
 
     @property

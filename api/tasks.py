@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,13 +43,16 @@ from api.formats import (
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
+from api.schemas.impute_mi import ImputeMIResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.columns import is_modelled
+from imputer._gaussian.information import n_parameters
+from imputer.mvn._information import MAX_PARAMETERS
 
-__all__ = ["JobOutput", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
+__all__ = ["JobOutput", "mi_payload", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -120,8 +124,53 @@ def _check_width(frame: pd.DataFrame, columns: list[str] | None, max_columns: in
         )
 
 
+_SE_KEYS = ("vcov", "se_mean", "se_cov", "fraction_missing_info", "worst_fraction_missing_info")
+
+
+def mi_payload(mi: Any) -> dict[str, Any]:
+    """The answer of ``POST /v1/impute`` with ``m`` (:class:`~api.schemas.impute_mi.ImputeMIResponse`).
+
+    ``mi.to_dict()`` without ``params`` (the m drawn means and covariances) and with
+    ``em`` replaced by ``estimates``: ``mi.em.to_dict(standard_errors=True)`` without the
+    completed table and the column lists (given once, at the top); the standard-error
+    keys are None above ``MAX_PARAMETERS`` parameters.
+    """
+    out = mi.to_dict()
+    del out["params"], out["em"]
+    with_se = n_parameters(len(mi.em.columns)) <= MAX_PARAMETERS
+    em = mi.em.to_dict(standard_errors=with_se)
+    for key in ("completed", "columns", "passthrough"):
+        del em[key]
+    if not with_se:
+        em.update(dict.fromkeys(_SE_KEYS))
+    out["estimates"] = em
+    return out
+
+
+def _check_mi_rows(m: int, n: int, limit: int, where: str) -> None:
+    if m * n > limit:
+        raise ImputerValueError(
+            f"{where}: {m} imputations of {n:,} rows make a long table of {m * n:,} rows, above the limit of "
+            f"{limit:,} (IMPUTER_MAX_MI_ROWS); ask for m <= {max(limit // n, 1)}"
+            + ("" if limit >= n else ", or send fewer rows")
+        )
+
+
+class _Task:
+    """Base of the tasks: ``run()`` answers with ``_compute()``, expected failures as problem details."""
+
+    instance: str
+
+    def run(self) -> JobOutput:
+        """Answer the request (in a worker process)."""
+        return _guarded(self.instance, self._compute)
+
+    def _compute(self) -> JobOutput:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class ImputeTask:
+class ImputeTask(_Task):
     """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result.
 
     Attributes
@@ -139,6 +188,11 @@ class ImputeTask:
         Request path, the ``instance`` of problem details.
     max_columns : int
         Most columns one imputation may model (``IMPUTER_MAX_COLUMNS``).
+    max_mi_rows : int
+        Most rows ``m * n`` of a multiple imputation's long table (``IMPUTER_MAX_MI_ROWS``).
+
+    With ``m`` among the options the task runs :func:`imputer.multiple_impute` and answers
+    with the long table (CSV), or :func:`mi_payload` (JSON).
     """
 
     kind: InputKind
@@ -147,10 +201,7 @@ class ImputeTask:
     output: OutputKind = "json"
     instance: str = "/v1/impute"
     max_columns: int = 2000
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
+    max_mi_rows: int = 1_000_000
 
     def _compute(self) -> JobOutput:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
@@ -169,6 +220,17 @@ class ImputeTask:
                 frame = read_parquet_body(self.body)
             options = q.options()
         _check_width(frame, options.columns, self.max_columns)
+        if options.m is not None:
+            where = "options.m" if self.kind == "json" else "m"
+            _check_mi_rows(options.m, len(frame), self.max_mi_rows, where)
+            kwargs = options.mi_kwargs()
+            # a fresh seed the client can send back (options.seed <= 2^63 - 1): the answer is replayable
+            kwargs.setdefault("seed", secrets.randbelow(2**63))
+            mi = imputer.multiple_impute(frame, **kwargs)
+            if self.output == "csv":
+                tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
+                return 200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)
+            return _json_ok(ImputeMIResponse, mi_payload(mi), self.instance)
         result = imputer.impute(frame, **options.engine_kwargs())
         if self.output == "csv":
             return 200, CSV_MEDIA, frame_to_csv(result.completed, originals)
@@ -177,7 +239,7 @@ class ImputeTask:
 
 
 @dataclass(frozen=True)
-class DiagnosticsTask:
+class DiagnosticsTask(_Task):
     """``POST /v1/diagnostics``: parse the table, compute patterns and Little's test, encode.
 
     Attributes
@@ -200,10 +262,6 @@ class DiagnosticsTask:
     query: Mapping[str, Any] = field(default_factory=dict)
     instance: str = "/v1/diagnostics"
     max_columns: int = 2000
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
         if self.kind == "json":
@@ -253,7 +311,7 @@ def _zeta_term(t: Any) -> dict[str, np.ndarray | None]:
 
 
 @dataclass(frozen=True)
-class MixedTask:
+class MixedTask(_Task):
     """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`.
 
     Attributes
@@ -267,10 +325,6 @@ class MixedTask:
     body: bytes
     instance: str = "/v1/mixed"
 
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
-
     def _compute(self) -> JobOutput:
         request = _parse(MixedRequest, self.body)
         y = np.array(request.y, dtype=float)  # None -> NaN
@@ -283,7 +337,7 @@ class MixedTask:
 
 
 @dataclass(frozen=True)
-class MixedFrameTask:
+class MixedFrameTask(_Task):
     """``POST /v1/mixed/frame``: table form, run :func:`imputer.fit_mixed_frame`.
 
     Attributes
@@ -296,10 +350,6 @@ class MixedFrameTask:
 
     body: bytes
     instance: str = "/v1/mixed/frame"
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
         request = _parse(MixedFrameRequest, self.body)
@@ -325,7 +375,7 @@ class MixedFrameTask:
 
 
 @dataclass(frozen=True)
-class PoolTask:
+class PoolTask(_Task):
     """``POST /v1/pool``: Rubin's rules, :func:`imputer.pool`.
 
     Attributes
@@ -338,10 +388,6 @@ class PoolTask:
 
     body: bytes
     instance: str = "/v1/pool"
-
-    def run(self) -> JobOutput:
-        """Answer the request (in a worker process)."""
-        return _guarded(self.instance, self._compute)
 
     def _compute(self) -> JobOutput:
         request = _parse(PoolRequest, self.body)

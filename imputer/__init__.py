@@ -6,6 +6,8 @@ Two engines share one exception root (:mod:`imputer.errors`):
   estimation with missing values by the EM algorithm, filling every missing
   cell with its conditional expectation; :func:`multiple_impute` draws ``m``
   completed tables for inference (Rubin's rules).
+* :func:`impute_t` -- the same for the multivariate t (heavy tails, outliers down-weighted),
+  by ECME, with estimated or fixed degrees of freedom.
 * :func:`fit_mixed` / :func:`fit_mixed_frame` -- variance components, fixed effects
   and BLUPs of ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``.
 
@@ -30,6 +32,7 @@ from imputer.errors import (
 from imputer.mi import Pooled, pool
 from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
 from imputer.mvn import ImputeResult, impute
+from imputer.mvt import TImputeResult, impute_t
 
 __version__ = "0.1.0"
 
@@ -78,9 +81,11 @@ __all__ = [
     "NotFittedError",
     "PatternTable",
     "Pooled",
+    "TImputeResult",
     "fit_mixed",
     "fit_mixed_frame",
     "impute",
+    "impute_t",
     "mcar_test",
     "multiple_impute",
     "patterns",

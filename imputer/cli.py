@@ -5,11 +5,16 @@ standard input) or Parquet table, estimates the mean and covariance of its numer
 columns by EM under a multivariate-normal model (:func:`imputer.impute`), prints the
 summary (to standard error when the table goes to standard output), and writes the
 table with every missing numeric cell replaced by its conditional expectation given the
-row's observed cells. Observed cells and the columns not modelled are written back
+row's observed cells; ``--model t`` fits the multivariate t instead
+(:func:`imputer.impute_t`, ``--dof`` fixing its degrees of freedom). Observed cells and the columns not modelled are written back
 unchanged: the missing-value markers (``NA``, ``null``, ..., ``--na-values``) apply to
 the modelled columns only, and every other column keeps each cell's text
 (:mod:`imputer._csv`). Separator (given or sniffed), decimal mark, encoding, index
 column and standard input/output are handled in :mod:`imputer._cli_io`.
+
+``imputer impute IN -m M -o OUT`` draws ``M`` completed tables instead
+(:func:`imputer.multiple_impute`) and writes mice's long table, or one file per
+imputation when ``OUT`` contains ``{imp}``; see :mod:`imputer._cli_mi`.
 
 ``imputer diagnose IN`` prints the missingness patterns and Little's MCAR test of the
 table's numeric columns (text, or ``--json``); see :mod:`imputer._cli_diagnose`. The
@@ -33,11 +38,13 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from imputer import __version__
 from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
 from imputer._cli_diagnose import add_diagnose_parser
-from imputer._cli_io import STDIO, CliError, _format, write_table
+from imputer._cli_mi import add_mi_options, check_mi_usage, write_json, write_mi
+from imputer._cli_io import STDIO, CliError, Table, _format, write_table
 from imputer.errors import ImputerError, ImputerWarning
 from imputer.options import MVN_OPTIONS, Option
 
@@ -50,15 +57,26 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     import imputer
 
     to_stdout = args.output == STDIO
-    if not to_stdout:
+    check_mi_usage(args)
+    if args.dof is not None and args.model != "t":
+        raise CliError("--dof applies to --model t only (the normal has no degrees of freedom)", status=2)
+    if args.m is not None and args.model != "normal":
+        raise CliError(f"-m: multiple imputation is built for --model normal only, not --model {args.model}",
+                       status=2)
+    if not to_stdout and args.m is None:
         _format(Path(args.output), "output")  # fail before the (possibly long) fit on a bad output name
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
     options["columns"] = column_list(options["columns"], "--columns")
     table, encoding = read_input(args, options["columns"])
+    if args.m is not None:
+        return _multiple_impute(args, options, table, encoding)
     frame = table.frame
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
-        result = imputer.impute(frame, **options)
+        if args.model == "t":
+            result: Any = imputer.impute_t(frame, dof=args.dof, **options)
+        else:
+            result = imputer.impute(frame, **options)
     for w in caught:
         print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     # with the table on standard output, everything else goes to standard error
@@ -77,6 +95,31 @@ def _cmd_impute(args: argparse.Namespace) -> int:
             out.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _multiple_impute(args: argparse.Namespace, options: dict[str, Any], table: Table, encoding: str) -> int:
+    """``impute -m M``: :func:`imputer.multiple_impute`, the long table or one file per imputation."""
+    import imputer
+
+    to_stdout = args.output == STDIO
+    if not options.pop("accelerate"):
+        raise CliError("--no-accelerate applies to a single imputation (multiple imputation always accelerates EM)",
+                       status=2)
+    mi_options = {name: getattr(args, name) for name in ("method", "seed", "burn_in", "thin") if getattr(args, name) is not None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImputerWarning)
+        mi = imputer.multiple_impute(table.frame, args.m, **options, **mi_options)
+    for w in caught:
+        print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
+    info = sys.stderr if to_stdout else sys.stdout
+    print(mi.summary(), file=info)
+    where = write_mi(mi, args.output, table, encoding)
+    n = len(mi.original)
+    shape = f"{mi.m} x {n} rows, long table" if "{imp}" not in args.output else f"{mi.m} files of {n} rows"
+    print(f"\nwrote {where} ({shape})", file=info)
+    if args.json_summary is not None:
+        write_json(mi, args.json_summary)
     return 0
 
 
@@ -171,10 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for option in MVN_OPTIONS.values():
         _add_option(imp, option)
+    imp.add_argument(
+        "--model", choices=("normal", "t"), default="normal",
+        help="normal: the multivariate normal (default); t: the multivariate t, robust to heavy "
+        "tails and outliers (imputer.impute_t)",
+    )
+    imp.add_argument(
+        "--dof", type=float, metavar="NU",
+        help="with --model t: fix the degrees of freedom at NU > 0 (default: estimated)",
+    )
     add_input_options(imp)
     imp.add_argument(
-        "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE"
+        "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE (with -m: "
+        "the multiple imputation without its tables, and the EM estimates with their standard errors)"
     )
+    add_mi_options(imp)
     imp.set_defaults(func=_cmd_impute)
 
     add_diagnose_parser(sub)

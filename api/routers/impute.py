@@ -12,6 +12,7 @@ from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
 from api.pool import WorkerPool
 from api.schemas.impute import ImputeQuery, ImputeResponse
+from api.schemas.impute_mi import ImputeMIResponse
 from api.security import require_api_key
 from api.settings import Settings, get_settings
 from api.tasks import ImputeTask
@@ -27,6 +28,14 @@ def _output_kind(accept: Annotated[str | None, Header(include_in_schema=False)] 
     return response_kind(accept, ("json", "csv"))
 
 
+_EXAMPLE_TABLE = {
+    "columns": ["height", "weight"],
+    "index": ["a", "b", "c", "d", "e"],
+    "data": [[1.62, 58.0], [1.75, None], [1.80, 81.5], [None, 70.2], [1.68, 64.0]],
+}
+#: the OpenAPI example of a multiple-imputation request (also README's curl example)
+MI_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"m": 5, "method": "posterior", "seed": 1}}
+
 _REQUEST_BODY = {
     "requestBody": {
         "required": True,
@@ -35,13 +44,15 @@ _REQUEST_BODY = {
         "content": {
             JSON: {
                 "schema": {"$ref": "#/components/schemas/ImputeRequest"},
-                "example": {
-                    "data": {
-                        "columns": ["height", "weight"],
-                        "index": ["a", "b", "c", "d", "e"],
-                        "data": [[1.62, 58.0], [1.75, None], [1.80, 81.5], [None, 70.2], [1.68, 64.0]],
+                "examples": {
+                    "conditional means": {
+                        "summary": "One table of conditional means (and their conditional variances)",
+                        "value": {"data": _EXAMPLE_TABLE, "options": {"tol": 1e-8, "conditional_var": True}},
                     },
-                    "options": {"tol": 1e-8, "conditional_var": True},
+                    "multiple imputation": {
+                        "summary": "Multiple imputation: 5 tables drawn by data augmentation, reproducible by seed",
+                        "value": MI_EXAMPLE,
+                    },
                 },
             },
             CSV: {
@@ -56,13 +67,16 @@ _REQUEST_BODY = {
 
 @router.post(
     "/impute",
-    response_model=ImputeResponse,
+    response_model=ImputeResponse | ImputeMIResponse,
     summary="Impute missing values (multivariate-normal EM)",
     openapi_extra=_REQUEST_BODY,
     responses={
         200: {
             "description": "The completed table and the estimates (JSON), or the completed "
-            "table alone with `Accept: text/csv`.",
+            "table alone with `Accept: text/csv`. With `m` (multiple imputation): the m completed "
+            "tables as one long table (`.imp`, `.id`, then the data) and the EM estimates with "
+            "their standard errors (JSON, ImputeMIResponse), or the long table alone with "
+            "`Accept: text/csv`.",
             "content": {CSV: {"schema": {"type": "string"}}},
         },
         **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
@@ -83,6 +97,13 @@ async def impute(
     Missing cells are `null` (JSON) or empty (CSV). Options mirror the keyword
     arguments of `imputer.impute`; with `conditional_var` the conditional variances
     of the filled cells are returned too.
+
+    With `m` (1 to 100; `options.m` in a JSON body, the query parameter `m` for CSV and
+    Parquet), the answer is multiple imputation instead (`imputer.multiple_impute`, with
+    `method`, `seed`, `burn_in`, `thin`): m tables drawn from the posterior predictive
+    distribution of the missing cells, for analyses combined by Rubin's rules
+    (`POST /v1/pool`). Use them for any inference on the completed data; one table of
+    conditional means understates every variance.
     """
     task = ImputeTask(
         kind=kind,
@@ -91,5 +112,6 @@ async def impute(
         output=output,
         instance=request.url.path,
         max_columns=settings.max_columns,
+        max_mi_rows=settings.max_mi_rows,
     )
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

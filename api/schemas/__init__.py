@@ -20,6 +20,7 @@ from api.schemas.diagnostics import (
     PatternTableOut,
 )
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
+from api.schemas.impute_mi import EstimatesOut, ImputeMIResponse
 from api.schemas.mixed import (
     MixedFrameRequest,
     MixedOptions,
@@ -49,6 +50,8 @@ __all__ = [
     "ImputeQuery",
     "ImputeRequest",
     "ImputeResponse",
+    "ImputeMIResponse",
+    "EstimatesOut",
     "MixedFrameRequest",
     "MixedOptions",
     "MixedRequest",

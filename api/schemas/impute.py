@@ -4,13 +4,20 @@ The options mirror the keyword arguments of :func:`imputer.impute`: default, bou
 description of each come from :data:`imputer.options.MVN_OPTIONS`; an option left out
 (or, for ``columns``, ``tol`` and ``max_iter``, null) takes the engine's default. The
 response mirrors ``ImputeResult.to_dict()``.
+
+With ``m`` the request asks for multiple imputation (:func:`imputer.multiple_impute`,
+options ``m``, ``method``, ``seed``, ``burn_in``, ``thin`` from
+:data:`imputer.options.MI_OPTIONS`, with service limits on top: ``m <= 100``); the answer
+is then :class:`~api.schemas.impute_mi.ImputeMIResponse`. ``method``, ``seed``,
+``burn_in`` and ``thin`` without ``m``, and ``conditional_var`` or ``accelerate=false``
+with it, are errors (422).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from api.schemas.common import (
     MAX_ITER_LIMIT,
@@ -23,9 +30,47 @@ from api.schemas.common import (
     Trace,
     option_field,
 )
-from imputer.options import MVN_OPTIONS
+from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
-__all__ = ["ImputeOptions", "ImputeRequest", "ImputeQuery", "ImputeOptionsUsed", "ImputeResponse"]
+__all__ = [
+    "MI_M_LIMIT",
+    "ImputeOptions",
+    "ImputeRequest",
+    "ImputeQuery",
+    "ImputeOptionsUsed",
+    "ImputeResponse",
+]
+
+#: Most imputations one request may ask for (a service limit on top of the engine's ``m >= 1``).
+MI_M_LIMIT = 100
+#: Longest burn-in and spacing of the chain the service runs (the time limit applies as well).
+BURN_IN_LIMIT = 100_000
+THIN_LIMIT = 10_000
+#: the options that apply to multiple imputation only
+MI_ONLY = ("method", "seed", "burn_in", "thin")
+
+_M_HELP = (
+    MI_OPTIONS["m"].help
+    + f" Given (1 to {MI_M_LIMIT}), the answer is multiple imputation: the m completed tables as one "
+    "long table (.imp, .id, then the data) and the EM estimates with their standard errors; "
+    "left out, the answer is one table of conditional means. The long table's m * n rows are "
+    "limited too (IMPUTER_MAX_MI_ROWS)."
+)
+_NEEDS_M = " Only with m."
+
+
+def _check_mi(values: Any) -> None:
+    """``method``/``seed``/``burn_in``/``thin`` need ``m``; ``m`` excludes ``conditional_var``
+    and ``accelerate=false``. Raises ValueError (a 422 naming the options)."""
+    if values.m is None:
+        given = [name for name in MI_ONLY if getattr(values, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to multiple imputation only: give m as well")
+        return
+    if values.conditional_var:
+        raise ValueError("conditional_var applies to a single imputation: leave it out with m")
+    if not values.accelerate:
+        raise ValueError("accelerate=false applies to a single imputation: multiple imputation always accelerates EM")
 
 
 class ImputeOptions(RequestModel):
@@ -41,10 +86,33 @@ class ImputeOptions(RequestModel):
         description="Also return the conditional variance of every filled cell "
         "(0 where observed).",
     )
+    m: int | None = Field(None, ge=1, le=MI_M_LIMIT, description=_M_HELP)
+    method: Literal["posterior", "bootstrap"] | None = Field(
+        None, description=MI_OPTIONS["method"].help + f" Default: {MI_OPTIONS['method'].default}." + _NEEDS_M
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1,
+        description="Seed of the random draws, an integer from 0 to 2^63-1; the same seed gives the "
+        "same imputations (as imputer.multiple_impute with that seed). Default: a random seed in "
+        "that range, returned as seed, so that any answer can be repeated." + _NEEDS_M,
+    )
+    burn_in: int | None = option_field(MI_OPTIONS["burn_in"], le=BURN_IN_LIMIT)
+    thin: int | None = option_field(MI_OPTIONS["thin"], le=THIN_LIMIT)
+
+    @model_validator(mode="after")
+    def _mi_combination(self) -> ImputeOptions:
+        _check_mi(self)
+        return self
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` (a null option is left to the engine)."""
         values = {name: getattr(self, name) for name in MVN_OPTIONS}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def mi_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`imputer.multiple_impute` (with ``m``; nulls left to the engine)."""
+        names = [n for n in MI_OPTIONS if n in type(self).model_fields]
+        values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 
 
@@ -73,6 +141,22 @@ class ImputeQuery(CsvQuery):
     conditional_var: bool = Field(
         False, description="Also return conditional variances (JSON responses only)."
     )
+    m: int | None = Field(None, ge=1, le=MI_M_LIMIT, description=_M_HELP)
+    method: Literal["posterior", "bootstrap"] | None = Field(
+        None, description=MI_OPTIONS["method"].help + f" Default: {MI_OPTIONS['method'].default}." + _NEEDS_M
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1,
+        description="Seed of the random draws, an integer from 0 to 2^63-1 (as for the JSON body's "
+        "options.seed)." + _NEEDS_M,
+    )
+    burn_in: int | None = option_field(MI_OPTIONS["burn_in"], le=BURN_IN_LIMIT)
+    thin: int | None = option_field(MI_OPTIONS["thin"], le=THIN_LIMIT)
+
+    @model_validator(mode="after")
+    def _mi_combination(self) -> ImputeQuery:
+        _check_mi(self)
+        return self
 
     def options(self) -> ImputeOptions:
         """The fit options carried by the query."""
@@ -83,6 +167,11 @@ class ImputeQuery(CsvQuery):
             ridge=self.ridge,
             accelerate=self.accelerate,
             conditional_var=self.conditional_var,
+            m=self.m,
+            method=self.method,
+            seed=self.seed,
+            burn_in=self.burn_in,
+            thin=self.thin,
         )
 
 

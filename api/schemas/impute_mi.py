@@ -1,0 +1,105 @@
+"""Response body of ``POST /v1/impute`` with ``m``: multiple imputation.
+
+Mirrors ``MultipleImputation.to_dict()`` (:func:`imputer.multiple_impute`) without the
+drawn parameters, with the EM estimate as ``ImputeResult.to_dict(standard_errors=True)``
+without its table (:func:`api.tasks.mi_payload` builds it): the ``m`` completed tables
+as one long table in mice's convention, and the estimates with their standard errors
+from the observed-data information.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from api.schemas.common import LabelledMatrix, ResponseModel, SplitFrameOut, Trace
+from api.schemas.impute import ImputeOptionsUsed
+from imputer.options import MI_OPTIONS, MVN_OPTIONS
+
+__all__ = ["EstimatesOut", "ImputeMIResponse", "MIOptionsUsed"]
+
+_SE_NOTE = " Null when there are more than 4,096 parameters (p > 89 columns)."
+
+
+class EstimatesOut(ResponseModel):
+    """The EM estimate (maximum likelihood, or posterior mode with ridge) and its standard errors."""
+
+    mean: dict[str, float | None] = Field(..., description="Estimated mean, column -> value.")
+    cov: LabelledMatrix = Field(..., description="Estimated covariance matrix.")
+    corr: LabelledMatrix = Field(..., description="Estimated correlation matrix.")
+    loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate.")
+    loglik_history: list[float | None] = Field(
+        ..., description="The objective at each accepted iterate (log-likelihood, or log-posterior when ridge > 0)."
+    )
+    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles).")
+    n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
+    converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
+    trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
+    n_rows: int = Field(..., description="Rows of the table.")
+    n_missing: dict[str, int] = Field(..., description="Missing cells per modelled column.")
+    options: ImputeOptionsUsed = Field(..., description="The options of the EM fit.")
+    vcov: LabelledMatrix | None = Field(
+        ...,
+        description="Covariance matrix of the estimated parameters (means, then the upper triangle of the "
+        "covariance, labelled mean[a], cov[a,b]) from the observed-data information at the estimate "
+        "(the curvature of the log-posterior when ridge > 0)." + _SE_NOTE,
+    )
+    se_mean: dict[str, float | None] | None = Field(
+        ..., description="Standard error of each estimated mean, column -> value." + _SE_NOTE
+    )
+    se_cov: LabelledMatrix | None = Field(
+        ..., description="Standard error of each estimated covariance entry." + _SE_NOTE
+    )
+    fraction_missing_info: dict[str, float | None] | None = Field(
+        ..., description="Fraction of missing information per parameter (label -> value)." + _SE_NOTE
+    )
+    worst_fraction_missing_info: float | None = Field(
+        ..., description="The largest fraction of missing information (EM's rate of convergence)." + _SE_NOTE
+    )
+
+
+class MIOptionsUsed(ResponseModel):
+    """The options of the EM fits, defaults filled in."""
+
+    tol: float = Field(..., description=MVN_OPTIONS["tol"].help)
+    max_iter: int = Field(..., description=MVN_OPTIONS["max_iter"].help)
+    ridge: float = Field(..., description=MVN_OPTIONS["ridge"].help)
+
+
+class ImputeMIResponse(ResponseModel):
+    """Multiple imputation (mirrors ``MultipleImputation.to_dict()`` without the drawn parameters)."""
+
+    method: Literal["posterior", "bootstrap"] = Field(..., description=MI_OPTIONS["method"].help)
+    m: int = Field(..., description=MI_OPTIONS["m"].help)
+    seed: int = Field(
+        ..., description="The seed used: the same request with this seed repeats the imputations."
+    )
+    burn_in: int | None = Field(
+        ..., description="posterior: iterations of the chain discarded before the first imputation; null for the bootstrap."
+    )
+    thin: int | None = Field(
+        ..., description="posterior: iterations between successive imputations; null for the bootstrap."
+    )
+    rate: float | None = Field(
+        ..., description="posterior: the estimated worst fraction of missing information (EM's rate of "
+        "convergence) that set the default burn_in and thin; null for the bootstrap."
+    )
+    wlf_acf: list[float | None] | None = Field(
+        ..., description="posterior: autocorrelation of the worst linear function of the parameters after "
+        "the burn-in, by lag from 0 (near 0 at lag thin: nearly independent imputations); null for the bootstrap."
+    )
+    redraws: list[int] | None = Field(
+        ..., description="bootstrap: unusable resamples discarded before each imputation's; null for the posterior."
+    )
+    columns: list[str] = Field(..., description="The modelled columns, in order.")
+    passthrough: list[str] = Field(
+        ..., description="The columns carried through unchanged (not modelled), in order."
+    )
+    long: SplitFrameOut = Field(
+        ..., description="The m completed tables stacked (mice's long form): columns .imp (1..m) and .id "
+        "(the row label), then the data; m * n rows. Observed cells as sent, every missing cell of the "
+        "modelled columns drawn."
+    )
+    estimates: EstimatesOut = Field(..., description="The EM estimate and its standard errors.")
+    options: MIOptionsUsed = Field(..., description="The options used, defaults filled in.")
