@@ -28,6 +28,7 @@ from imputer.errors import (
 )
 from imputer.mi import Pooled, pool
 from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
+from imputer.mixture import MixtureImputeResult, impute_mixture
 from imputer.mvn import ImputeResult, impute
 
 __version__ = "0.1.0"
@@ -62,12 +63,14 @@ __all__ = [
     "ImputerWarning",
     "MCARTest",
     "MixedResult",
+    "MixtureImputeResult",
     "NotFittedError",
     "PatternTable",
     "Pooled",
     "fit_mixed",
     "fit_mixed_frame",
     "impute",
+    "impute_mixture",
     "mcar_test",
     "patterns",
     "pool",
