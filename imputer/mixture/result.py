@@ -216,7 +216,7 @@ class MixtureImputeResult(TraceFields):
             render_table(comp),
         ]
         if self.bic_table is not None:
-            parts += ["", "BIC by number of components", render_table(self.bic_table.astype(float))]
+            parts += ["", "BIC by number of components", render_table(self.bic_table)]
         return "\n".join(parts)
 
     def to_dict(self, conditional_var: bool = False) -> dict[str, Any]:
@@ -255,7 +255,7 @@ class MixtureImputeResult(TraceFields):
             "trace": self.trace.to_dict(),
             "n_rows": int(self.n_rows),
             "n_missing": labelled_values(self.n_missing.astype(np.int64)),
-            "bic_table": None if self.bic_table is None else split_frame(self.bic_table.astype(float)),
+            "bic_table": None if self.bic_table is None else split_frame(self.bic_table),
             "options": {
                 "n_init": int(self.n_init),
                 "tol": float(self.tol),
