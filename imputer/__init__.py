@@ -7,7 +7,8 @@ Two engines share one exception root (:mod:`imputer.errors`):
   cell with its conditional expectation; :func:`multiple_impute` draws ``m``
   completed tables for inference (Rubin's rules).
 * :func:`impute_t` -- the same for the multivariate t (heavy tails, outliers down-weighted),
-  by ECME, with estimated or fixed degrees of freedom.
+  by ECME, with estimated or fixed degrees of freedom; :func:`impute_mixture` for a
+  Gaussian mixture (clusters), filling each cell with the mixture's conditional mean.
 * :func:`fit_mixed` / :func:`fit_mixed_frame` -- variance components, fixed effects
   and BLUPs of ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``.
 
@@ -31,6 +32,7 @@ from imputer.errors import (
 )
 from imputer.mi import Pooled, pool
 from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
+from imputer.mixture import MixtureImputeResult, impute_mixture
 from imputer.mvn import ImputeResult, impute
 from imputer.mvt import TImputeResult, impute_t
 
@@ -78,6 +80,7 @@ __all__ = [
     "MCARTest",
     "MixedResult",
     "MultipleImputation",
+    "MixtureImputeResult",
     "NotFittedError",
     "PatternTable",
     "Pooled",
@@ -85,6 +88,7 @@ __all__ = [
     "fit_mixed",
     "fit_mixed_frame",
     "impute",
+    "impute_mixture",
     "impute_t",
     "mcar_test",
     "multiple_impute",
