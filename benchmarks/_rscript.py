@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["have_r", "r_versions", "run_amelia", "run_lme4"]
+__all__ = ["have_r", "r_versions", "run_amelia", "run_amelia_mi", "run_lme4", "run_mi_coverage"]
 
 R_DIR = Path(__file__).resolve().parent / "r"
 
@@ -102,6 +102,43 @@ def run_amelia(
         if tolerance is not None:
             args.append(repr(float(tolerance)))
         return _run("amelia_em.R", args, "Amelia", timeout)
+
+
+def run_amelia_mi(df: pd.DataFrame, m: int, *, repeats: int = 1, timeout: float = TIMEOUT) -> dict[str, Any] | None:
+    """Time Amelia's multiple imputation ``amelia(x, m=m)`` at its defaults (bootstrap EM).
+
+    Returns
+    -------
+    dict or None
+        ``seconds`` (median over ``repeats``), ``seconds_all``, ``m``, ``iterations``
+        (EM iterations per chain), ``versions``; ``None`` when R is absent or failed.
+    """
+    with tempfile.TemporaryDirectory(prefix="imputer-amelia-mi-") as tmp:
+        path = Path(tmp) / "data.csv"
+        _write_csv(df, path)
+        return _run("amelia_mi.R", [str(path), str(int(m)), str(int(repeats))], f"Amelia m={m}", timeout)
+
+
+def run_mi_coverage(sims: pd.DataFrame, m: int, *, timeout: float = TIMEOUT) -> dict[str, Any] | None:
+    """mice's and Amelia's pooled 95% intervals on each simulated data set (``benchmarks/r/mi_coverage.R``).
+
+    Parameters
+    ----------
+    sims : DataFrame
+        Columns ``sim, x1, x2, y`` (NaN = missing), the data sets stacked.
+    m : int
+        Imputations per data set.
+
+    Returns
+    -------
+    dict or None
+        ``{"mice": {"mean": {"est", "low", "high"}, "slope": {...}}, "amelia": {...},
+        "seconds": {...}, "versions": {...}}``; ``None`` when R is absent or failed.
+    """
+    with tempfile.TemporaryDirectory(prefix="imputer-mi-coverage-") as tmp:
+        path = Path(tmp) / "sims.csv"
+        _write_csv(sims, path)
+        return _run("mi_coverage.R", [str(path), str(int(m))], "mice/Amelia coverage", timeout)
 
 
 def run_lme4(
