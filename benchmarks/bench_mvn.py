@@ -175,8 +175,8 @@ def bench_scaling(cases: list[tuple[int, int, int | None, str]], repeats: int) -
     for n, p, k, label in cases:
         df = mar_mvn(n, p, seed=0, n_patterns=k)
         reps = 1 if n * p >= 10_000_000 else repeats
-        t_fast, _, fast = timed(lambda: imputer.impute(df), reps)
-        t_plain, _, plain = timed(lambda: imputer.impute(df, accelerate=False), reps)
+        t_fast, _, fast = timed(lambda df=df: imputer.impute(df), reps)
+        t_plain, _, plain = timed(lambda df=df: imputer.impute(df, accelerate=False), reps)
         t_xtx = crossprod_seconds(df, repeats=5)
         per_eval = t_fast / fast.n_evals
         print(f"{n:>9,} {p:>4} {count_patterns(df):>9,} {label:<14} {t_fast:>10.3f} {fast.n_evals:>6} "
