@@ -186,6 +186,11 @@ class Trace(ResponseModel):
         description="The objective EM maximises at each accepted iterate, non-decreasing "
         "(log-likelihood, restricted log-likelihood or log-posterior).",
     )
+    changes: list[float | None] = Field(
+        ...,
+        description="The convergence measure (parameter change of one EM update, compared "
+        "with tol) at the start of each iteration; converged when the last is <= tol.",
+    )
 
 
 class FieldError(BaseModel):

@@ -106,6 +106,7 @@ class _Tally:
         self.problem = problem
         self.stop = stop
         self.history: list[float] = []
+        self.changes: list[float] = []
         self.n_evals = 0
         self.n_rejected = 0
         self.best: np.ndarray | None = None
@@ -138,6 +139,7 @@ class _Tally:
             history=np.asarray(self.history, dtype=float),
             stop_reason=reason,
             n_rejected=self.n_rejected,
+            changes=np.asarray(self.changes, dtype=float),
         )
         return EMRun(x=np.array(x, dtype=float), best=np.array(best, dtype=float), best_objective=self.best_obj, trace=trace)
 
@@ -190,7 +192,9 @@ def run_em(
             return run.end(x, "stopped", it)
         if x1 is None:
             return run.end(x, "singular", it)
-        if problem.distance(x, x1) <= tol:
+        change = problem.distance(x, x1)
+        run.changes.append(change)
+        if change <= tol:
             return run.end(x1, "converged", it)
         if not accelerate:
             x = x1
@@ -199,7 +203,10 @@ def run_em(
         x2, obj1 = run.evaluate(x1)
         if not np.isfinite(obj1):
             return run.end(x, "singular", it)
-        if x2 is None or problem.distance(x1, x2) <= tol:
+        change1 = None if x2 is None else problem.distance(x1, x2)
+        if change1 is not None and change1 <= tol:
+            run.changes.append(change1)  # the cycle converged at its first EM update
+        if change1 is None or change1 <= tol:
             if run.accept(x1, obj1):
                 return run.end(x1, "stopped", it)
             if x2 is None:

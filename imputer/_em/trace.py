@@ -49,6 +49,13 @@ class EMTrace:
         Why the run ended (see :data:`StopReason`).
     n_rejected : int, default 0
         SQUAREM extrapolations rejected by the monotonicity safeguard.
+    changes : ndarray, shape (j,), read-only, default empty
+        The convergence measure ``distance(x, F(x))`` (the parameter change of one EM
+        update, compared with ``tol``) at each iteration's start ``x``, in order: one entry
+        per outer iteration that evaluated its update, plus, when a SQUAREM cycle ends
+        because its first EM update already moved less than ``tol``, that update's change;
+        the run converged when the last is ``<= tol``. Unlike ``history`` it need not decrease monotonically, but near
+        the maximum it falls geometrically at EM's rate (SQUAREM: faster).
     """
 
     n_iter: int
@@ -57,6 +64,7 @@ class EMTrace:
     history: np.ndarray = field(repr=False)
     stop_reason: StopReason
     n_rejected: int = 0
+    changes: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
     def __post_init__(self) -> None:
         if self.stop_reason not in STOP_REASONS:
@@ -64,6 +72,7 @@ class EMTrace:
         if self.converged != (self.stop_reason == "converged"):
             raise ValueError(f"converged={self.converged} contradicts stop_reason={self.stop_reason!r}")
         object.__setattr__(self, "history", readonly(self.history).reshape(-1))
+        object.__setattr__(self, "changes", readonly(self.changes).reshape(-1))
         object.__setattr__(self, "n_iter", int(self.n_iter))
         object.__setattr__(self, "n_evals", int(self.n_evals))
         object.__setattr__(self, "n_rejected", int(self.n_rejected))
@@ -76,6 +85,8 @@ class EMTrace:
             == (other.n_iter, other.n_evals, other.converged, other.stop_reason, other.n_rejected)
             and self.history.shape == other.history.shape
             and bool(np.array_equal(self.history, other.history, equal_nan=True))
+            and self.changes.shape == other.changes.shape
+            and bool(np.array_equal(self.changes, other.changes, equal_nan=True))
         )
 
     def __hash__(self) -> int:
@@ -83,7 +94,10 @@ class EMTrace:
 
     def shifted(self, offset: float) -> EMTrace:
         """The same trace with ``offset`` added to every objective value (a change of units)."""
-        return EMTrace(self.n_iter, self.n_evals, self.converged, self.history + offset, self.stop_reason, self.n_rejected)
+        return EMTrace(
+            self.n_iter, self.n_evals, self.converged, self.history + offset, self.stop_reason, self.n_rejected,
+            self.changes,
+        )
 
     def then(self, other: EMTrace, *, floor: float = -np.inf, extra_evals: int = 0) -> EMTrace:
         """This run continued by ``other`` (a restart from where it ended, or a sub-fit).
@@ -102,7 +116,7 @@ class EMTrace:
         -------
         EMTrace
             Iterations, evaluations and rejected extrapolations added up; the history
-            concatenated; ``converged`` and ``stop_reason`` are ``other``'s.
+            (and the changes) concatenated; ``converged`` and ``stop_reason`` are ``other``'s.
         """
         tail = other.history[other.history >= floor]
         return EMTrace(
@@ -112,10 +126,11 @@ class EMTrace:
             history=np.concatenate([self.history, tail]),
             stop_reason=other.stop_reason,
             n_rejected=self.n_rejected + other.n_rejected,
+            changes=np.concatenate([self.changes, other.changes]),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: plain ints, bools, str, and the history as floats (non-finite -> None)."""
+        """JSON-ready: plain ints, bools, str, the history and the changes as floats (non-finite -> None)."""
         from imputer._json import finite_or_none
 
         return {
@@ -125,6 +140,7 @@ class EMTrace:
             "stop_reason": self.stop_reason,
             "n_rejected": self.n_rejected,
             "history": [finite_or_none(float(v)) for v in self.history],
+            "changes": [finite_or_none(float(v)) for v in self.changes],
         }
 
 

@@ -257,7 +257,7 @@ def _figures(pt: PatternTable, fit: Any, col: _Collector, top: int) -> dict[str,
                                        "row at the estimate, with its 90% interval; about 90% should cover.")
     fig, _ = col.run("trace figure", plot.trace, fit)
     if fig is not None:
-        out["trace"] = figure(fig, "convergence trace", "The objective per accepted iterate and its increments.")
+        out["trace"] = figure(fig, "convergence trace", "The objective per accepted iterate, its increments, and the parameter change of each iteration against tol.")
     return out
 
 

@@ -235,6 +235,7 @@ def fit_components(
         history=history,
         stop_reason=reason,
         n_rejected=trace.n_rejected,
+        changes=trace.changes,
     )
     boundary = tuple(i for i in range(k) if i not in active)
     return MixedFit(theta=theta, active=active, boundary=boundary, loglik=float(ll), trace=trace)

@@ -1,10 +1,12 @@
-r"""How EM converged: the objective per accepted iterate and its increments on a log scale.
+r"""How EM converged: the objective per accepted iterate, its increments and the parameter change.
 
 EM (and SQUAREM with its safeguard) never decreases its objective ``L``: the
 log-likelihood, the log-posterior under a ridge prior, or the restricted
 log-likelihood of a REML mixed model. The run's :class:`~imputer._em.trace.EMTrace`
-records ``L(x_0) <= L(x_1) <= ... <= L(x_K)`` at the accepted iterates; the parameter
-change itself is not recorded, so the second panel draws what the trace determines:
+records ``L(x_0) <= L(x_1) <= ... <= L(x_K)`` at the accepted iterates (first panel)
+and the parameter change of each iteration's EM update, the measure compared with
+``tol`` (third panel, log scale, with ``tol`` drawn: the run converged where it falls
+below). The second panel draws
 
 * the increase ``L(x_{k+1}) - L(x_k)`` at each step, and
 * the gap ``L(x_K) - L(x_k)`` to the last recorded value,
@@ -48,7 +50,7 @@ def objective_name(result: ImputeResult | MixedResult) -> str:
 
 
 def trace(result: Any, *, fig: Figure | None = None) -> Figure:
-    """The objective per accepted iterate, and its increments on a log scale.
+    """The objective per accepted iterate, its increments and the parameter change on log scales.
 
     Parameters
     ----------
@@ -61,11 +63,14 @@ def trace(result: Any, *, fig: Figure | None = None) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        Two axes side by side. Left: ``loglik_history`` (one point per accepted iterate,
-        ``k`` points) against the iterate number, with the number of iterations, of EM
-        evaluations and why the run stopped in the title. Right, log scale: the step
-        increases ``L_{k+1} - L_k`` and the gaps ``L_K - L_k`` (positive values only);
-        with fewer than two iterates it says there is nothing to draw.
+        Three axes side by side. Left: ``loglik_history`` (one point per accepted
+        iterate, ``k`` points) against the iterate number, with the number of
+        iterations, of EM evaluations and why the run stopped in the title. Middle, log
+        scale: the step increases ``L_{k+1} - L_k`` and the gaps ``L_K - L_k`` (positive
+        values only); with fewer than two iterates it says there is nothing to draw.
+        Right, log scale: ``trace.changes`` (the parameter change of each iteration's
+        EM update, in the units of ``tol``) against the iteration, and ``tol`` as a
+        dashed line.
     """
     em = getattr(result, "em", None)
     if not isinstance(result, (ImputeResult, MixedResult)) and isinstance(em, ImputeResult):
@@ -73,12 +78,12 @@ def trace(result: Any, *, fig: Figure | None = None) -> Figure:
     if not isinstance(result, (ImputeResult, MixedResult)):
         raise ImputerTypeError(f"trace: result must be an ImputeResult or a MixedResult, got {type(result).__name__}")
     if fig is None:
-        fig = new_figure("trace", 9.0, 3.4)
+        fig = new_figure("trace", 13.0, 3.4)
     else:
         check_fig(fig, "trace")
     history = np.asarray(result.loglik_history, dtype=float)
     name = objective_name(result)
-    left, right = fig.subplots(1, 2)
+    left, right, change_ax = fig.subplots(1, 3)
     steps = np.arange(history.size)
     left.plot(steps, history, marker="o", markersize=3, color=OBSERVED)
     left.set_xlabel("accepted iterate")
@@ -105,6 +110,23 @@ def trace(result: Any, *, fig: Figure | None = None) -> Figure:
     else:
         right.text(0.5, 0.5, "fewer than two iterates:\nno change to draw", ha="center", va="center",
                    transform=right.transAxes)
+    _changes(change_ax, np.asarray(result.trace.changes, dtype=float), float(result.tol))
     stop = _STOP.get(result.trace.stop_reason, result.trace.stop_reason)
     fig.suptitle(f"Convergence: {result.n_iter} iterations, {result.n_evals} EM evaluations, {stop}")
     return fig
+
+
+def _changes(ax: Any, changes: np.ndarray, tol: float) -> None:
+    """The parameter change per iteration (log scale) against ``tol``."""
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("parameter change (log scale)")
+    ax.set_title("parameter change vs tol", fontsize="medium")
+    keep = np.isfinite(changes) & (changes > 0)
+    if not keep.any():
+        ax.text(0.5, 0.5, "no parameter change recorded", ha="center", va="center", transform=ax.transAxes)
+        return
+    its = np.arange(1, changes.size + 1)
+    ax.plot(its[keep], changes[keep], marker="o", markersize=3, color=OKABE_ITO["blue"], label="change of the EM update")
+    ax.axhline(tol, linestyle="--", color=OKABE_ITO["orange"], label=f"tol = {tol:g}")
+    ax.set_yscale("log")
+    ax.legend(fontsize="x-small", frameon=False, loc="lower left")

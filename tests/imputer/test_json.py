@@ -79,7 +79,7 @@ def test_both_results_share_one_convention() -> None:
     mvn, mixed = _both()
     # how the fit went: the same keys, types and layout
     for d in (mvn, mixed):
-        assert set(d["trace"]) == {"n_iter", "n_evals", "converged", "stop_reason", "n_rejected", "history"}
+        assert set(d["trace"]) == {"n_iter", "n_evals", "converged", "stop_reason", "n_rejected", "history", "changes"}
         assert (d["n_iter"], d["n_evals"], d["converged"]) == (d["trace"]["n_iter"], d["trace"]["n_evals"], d["trace"]["converged"])
         assert d["loglik_history"] == d["trace"]["history"]
     shared = set(mvn) & set(mixed)

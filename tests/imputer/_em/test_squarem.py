@@ -234,3 +234,24 @@ def test_converged_estimate_is_a_fixed_point_up_to_tol(accelerate: bool) -> None
     run = run_em(problem, np.zeros(2), tol=1e-9, max_iter=10_000, accelerate=accelerate)
     fx, _ = problem.step(run.x)
     assert problem.distance(run.x, fx) <= 1e-9
+
+
+@pytest.mark.parametrize("accelerate", [True, False])
+def test_changes_record_the_convergence_measure_of_every_iteration(accelerate: bool) -> None:
+    problem, _ = slow_linear(np.array([0.9, 0.5]), 3)
+    run = run_em(problem, np.zeros(2), tol=1e-9, max_iter=10_000, accelerate=accelerate)
+    changes = run.trace.changes
+    assert run.trace.converged
+    # one per iteration, plus the first update's when a SQUAREM cycle converges there
+    assert changes.size in ((run.trace.n_iter, run.trace.n_iter + 1) if accelerate else (run.trace.n_iter,))
+    assert changes[-1] <= 1e-9 and np.all(changes[:-1] > 1e-9)
+    if not accelerate:
+        # plain EM on a linear map: the change shrinks by the largest eigenvalue, 0.9
+        assert changes[-1] / changes[-2] == pytest.approx(0.9, rel=1e-3)
+        assert run.trace.history.size == changes.size
+
+
+def test_changes_of_a_run_that_stops_at_max_iter() -> None:
+    problem, _ = slow_linear(np.array([0.9999]), 0)
+    run = run_em(problem, np.zeros(1), tol=1e-14, max_iter=4, accelerate=False)
+    assert run.trace.changes.size == 4 and np.all(run.trace.changes > 1e-14)

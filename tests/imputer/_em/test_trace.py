@@ -48,12 +48,24 @@ def test_equality_and_hash_are_by_value() -> None:
 
 
 def test_shifted_and_to_dict() -> None:
-    t = make(history=[-1.0, np.inf]).shifted(2.0)
+    t = make(history=[-1.0, np.inf], changes=[0.5, np.nan]).shifted(2.0)
     assert t.history.tolist() == [1.0, np.inf]
     assert t.to_dict() == {
         "n_iter": 3, "n_evals": 7, "converged": True, "stop_reason": "converged",
-        "n_rejected": 0, "history": [1.0, None],
+        "n_rejected": 0, "history": [1.0, None], "changes": [0.5, None],
     }
+
+
+def test_changes_are_readonly_compared_and_concatenated() -> None:
+    src = np.array([0.1, 0.01])
+    t = make(changes=src)
+    src[0] = 9.0
+    assert t.changes.tolist() == [0.1, 0.01] and make().changes.shape == (0,)
+    with pytest.raises(ValueError, match="read-only"):
+        t.changes[0] = 1.0
+    assert t != make(changes=[0.1, 0.02]) and t == make(changes=[0.1, 0.01])
+    both = make(changes=[1.0], converged=False, stop_reason="stopped").then(t)
+    assert both.changes.tolist() == [1.0, 0.1, 0.01]
 
 
 @pytest.mark.parametrize(
