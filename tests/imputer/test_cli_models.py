@@ -4,6 +4,11 @@ options of one model given with another are usage errors naming the option."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +100,47 @@ def test_components_not_integers_is_argparse_usage_error(
         cli.main(["impute", str(AIR), "-o", str(tmp_path / "o.csv"), "--model", "mixture", "--components", value])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "--components" in err and match in err
+
+
+# ------------------------------------------------------------------------------ README
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli_block(heading: str) -> list[str]:
+    """The command lines of the sh block (the one without curl) of README's section ``heading``."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(heading)
+    section = readme[start : readme.index("\n## ", start + 1)]
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", section, re.S) if "curl" not in b]
+    assert len(blocks) == 1
+    return [line for line in blocks[0].splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("heading", ["### Heavy tails: the multivariate t", "## Clusters: Gaussian mixtures"])
+def test_readme_model_examples_run(tmp_path: Path, heading: str) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    lines = _cli_block(heading)
+    assert any("--model" in line for line in lines)
+    for line in lines:
+        cmd = line.replace("imputer impute", f"{sys.executable} -m imputer impute")
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=120)
+        assert proc.returncode == 0, (line, proc.stderr)
+    if heading.startswith("### Heavy"):
+        air = pd.read_csv(ROOT / "examples" / "airquality.csv")
+        for name, dof in [("airquality_t.csv", None), ("airquality_t4.csv", 4.0)]:
+            res = imputer.impute_t(air, dof=dof)
+            written = pd.read_csv(tmp_path / name)
+            np.testing.assert_allclose(written.to_numpy(dtype=float), res.completed.to_numpy(dtype=float), rtol=1e-15)
+        assert json.loads((tmp_path / "airquality_t.json").read_text())["dof_estimated"] is True
+        return
+    holes = pd.read_csv(tmp_path / "faithful_holes.csv")
+    assert holes["waiting"].isna().sum() == 30 and holes["eruptions"].notna().all()  # rows 8, 17, ... (NR % 9 == 0)
+    res = imputer.impute_mixture(holes, 2, seed=0)
+    written = pd.read_csv(tmp_path / "faithful_completed.csv")
+    np.testing.assert_allclose(written.to_numpy(dtype=float), res.completed.to_numpy(dtype=float), rtol=1e-15)
+    best = json.loads((tmp_path / "faithful_best.json").read_text())
+    assert best["bic_table"]["index"] == [1, 2, 3, 4]
+    assert best == json.loads(json.dumps(imputer.impute_mixture(holes, [1, 2, 3, 4], seed=0).to_dict()))
