@@ -166,7 +166,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         positive-definite estimate for wide (p >= n) or collinear data.
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
-        decrease; off runs plain EM (normal and t only).
+        decrease; off runs plain EM. (Normal and t only: the mixture always accelerates.)
     model : {"normal", "t", "mixture"}, default "normal"
         The multivariate normal, the multivariate t (:func:`imputer.impute_t`) or a
         Gaussian mixture (:func:`imputer.impute_mixture`).
