@@ -44,6 +44,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_bo
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.impute_mi import ImputeMIResponse
+from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
@@ -171,7 +172,7 @@ class _Task:
 
 @dataclass(frozen=True)
 class ImputeTask(_Task):
-    """``POST /v1/impute``: parse the table, run :func:`imputer.impute`, encode the result.
+    """``POST /v1/impute``: parse the table, run :func:`imputer.impute` (or the model of ``options.model``), encode the result.
 
     Attributes
     ----------
@@ -192,7 +193,9 @@ class ImputeTask(_Task):
         Most rows ``m * n`` of a multiple imputation's long table (``IMPUTER_MAX_MI_ROWS``).
 
     With ``m`` among the options the task runs :func:`imputer.multiple_impute` and answers
-    with the long table (CSV), or :func:`mi_payload` (JSON).
+    with the long table (CSV), or :func:`mi_payload` (JSON). With ``model`` ``"t"`` or
+    ``"mixture"`` it runs :func:`imputer.impute_t` or :func:`imputer.impute_mixture` and
+    answers with the completed table (CSV) or the result's ``to_dict()`` (JSON).
     """
 
     kind: InputKind
@@ -231,11 +234,20 @@ class ImputeTask(_Task):
                 tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
                 return 200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)
             return _json_ok(ImputeMIResponse, mi_payload(mi), self.instance)
-        result = imputer.impute(frame, **options.engine_kwargs())
+        response: type[BaseModel]
+        if options.model == "t":
+            result: Any = imputer.impute_t(frame, **options.t_kwargs())
+            response = ImputeTResponse
+        elif options.model == "mixture":
+            result = imputer.impute_mixture(frame, **options.mixture_kwargs())
+            response = ImputeMixtureResponse
+        else:
+            result = imputer.impute(frame, **options.engine_kwargs())
+            response = ImputeResponse
         if self.output == "csv":
             return 200, CSV_MEDIA, frame_to_csv(result.completed, originals)
         payload = result.to_dict(conditional_var=options.conditional_var)
-        return _json_ok(ImputeResponse, payload, self.instance)
+        return _json_ok(response, payload, self.instance)
 
 
 @dataclass(frozen=True)

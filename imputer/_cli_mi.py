@@ -65,7 +65,7 @@ def add_mi_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--seed", type=int, metavar="INT", default=None,
         help=MI_OPTIONS["seed"].help.replace(" (an integer, or a numpy Generator)", " (an integer >= 0)")
-        + " (needs -m)",
+        + " (needs -m; with --model mixture it seeds the starts instead)",
     )
     for name in ("burn_in", "thin"):
         option = MI_OPTIONS[name]
@@ -88,7 +88,9 @@ def check_mi_usage(args: argparse.Namespace) -> None:
     output = args.output
     braces = "{" in output or "}" in output
     if args.m is None:
-        given = [f"--{n.replace('_', '-')}" for n in MI_FLAGS[1:] if getattr(args, n) is not None]
+        # --seed also seeds the starts of --model mixture
+        own = [n for n in MI_FLAGS[1:] if not (n == "seed" and getattr(args, "model", None) == "mixture")]
+        given = [f"--{n.replace('_', '-')}" for n in own if getattr(args, n) is not None]
         if given:
             raise CliError(f"{', '.join(given)} applies to multiple imputation: give -m M", status=2)
         if PLACEHOLDER in output:

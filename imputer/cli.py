@@ -6,7 +6,10 @@ columns by EM under a multivariate-normal model (:func:`imputer.impute`), prints
 summary (to standard error when the table goes to standard output), and writes the
 table with every missing numeric cell replaced by its conditional expectation given the
 row's observed cells; ``--model t`` fits the multivariate t instead
-(:func:`imputer.impute_t`, ``--dof`` fixing its degrees of freedom). Observed cells and the columns not modelled are written back
+(:func:`imputer.impute_t`, ``--dof`` fixing its degrees of freedom), ``--model mixture``
+a Gaussian mixture (:func:`imputer.impute_mixture`: ``--components K`` or a comma list
+of counts, the lowest BIC kept; ``--covariance-type``, ``--n-init``, ``--seed``); an
+option of one model given with another is a usage error. Observed cells and the columns not modelled are written back
 unchanged: the missing-value markers (``NA``, ``null``, ..., ``--na-values``) apply to
 the modelled columns only, and every other column keeps each cell's text
 (:mod:`imputer._csv`). Separator (given or sniffed), decimal mark, encoding, index
@@ -57,9 +60,8 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     import imputer
 
     to_stdout = args.output == STDIO
+    _check_model_usage(args)
     check_mi_usage(args)
-    if args.dof is not None and args.model != "t":
-        raise CliError("--dof applies to --model t only (the normal has no degrees of freedom)", status=2)
     if args.m is not None and args.model != "normal":
         raise CliError(f"-m: multiple imputation is built for --model normal only, not --model {args.model}",
                        status=2)
@@ -75,6 +77,9 @@ def _cmd_impute(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", ImputerWarning)
         if args.model == "t":
             result: Any = imputer.impute_t(frame, dof=args.dof, **options)
+        elif args.model == "mixture":
+            del options["accelerate"]  # checked above: the mixture always accelerates
+            result = imputer.impute_mixture(frame, **_mixture_options(args), **options)
         else:
             result = imputer.impute(frame, **options)
     for w in caught:
@@ -96,6 +101,46 @@ def _cmd_impute(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return 0
+
+
+#: options of one model only: (dest, flag, model)
+_MODEL_FLAGS = (
+    ("dof", "--dof", "t"),
+    ("components", "--components", "mixture"),
+    ("covariance_type", "--covariance-type", "mixture"),
+    ("n_init", "--n-init", "mixture"),
+)
+_MIXTURE_DEFAULTS = {"components": 2, "covariance_type": "full", "n_init": 10}
+
+
+def _check_model_usage(args: argparse.Namespace) -> None:
+    """Usage errors (status 2): an option of one model given with another."""
+    for dest, flag, model in _MODEL_FLAGS:
+        if getattr(args, dest) is not None and args.model != model:
+            raise CliError(f"{flag} applies to --model {model} only, not --model {args.model}", status=2)
+    if args.model == "mixture" and not args.accelerate:
+        raise CliError("--no-accelerate applies to --model normal or t (the mixture always accelerates EM)",
+                       status=2)
+
+
+def _mixture_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``impute_mixture``'s keywords from ``--components``, ``--covariance-type``, ``--n-init``, ``--seed``."""
+    given = {dest: getattr(args, dest) for dest in _MIXTURE_DEFAULTS}
+    chosen = {dest: _MIXTURE_DEFAULTS[dest] if v is None else v for dest, v in given.items()}
+    return {
+        "n_components": chosen["components"], "covariance_type": chosen["covariance_type"],
+        "n_init": chosen["n_init"], "seed": args.seed,
+    }
+
+
+def _components(text: str) -> int | list[int]:
+    """``--components``: ``K`` or a comma list ``K1,K2,...`` of integers."""
+    parts = [t.strip() for t in text.split(",")]
+    try:
+        counts = [int(t) for t in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or a comma list of integers, got {text!r}") from None
+    return counts[0] if len(counts) == 1 and "," not in text else counts
 
 
 def _multiple_impute(args: argparse.Namespace, options: dict[str, Any], table: Table, encoding: str) -> int:
@@ -215,13 +260,29 @@ def build_parser() -> argparse.ArgumentParser:
     for option in MVN_OPTIONS.values():
         _add_option(imp, option)
     imp.add_argument(
-        "--model", choices=("normal", "t"), default="normal",
+        "--model", choices=("normal", "t", "mixture"), default="normal",
         help="normal: the multivariate normal (default); t: the multivariate t, robust to heavy "
-        "tails and outliers (imputer.impute_t)",
+        "tails and outliers (imputer.impute_t); mixture: a Gaussian mixture, for multimodal "
+        "data (imputer.impute_mixture)",
     )
     imp.add_argument(
         "--dof", type=float, metavar="NU",
         help="with --model t: fix the degrees of freedom at NU > 0 (default: estimated)",
+    )
+    imp.add_argument(
+        "--components", type=_components, metavar="K",
+        help="with --model mixture: the number of components K (default: 2), or a comma list "
+        "such as 1,2,3 of which the fit with the lowest BIC is kept",
+    )
+    imp.add_argument(
+        "--covariance-type", choices=("full", "tied", "diag", "spherical"), default=None,
+        help="with --model mixture: each component its own covariance (full, the default), one "
+        "shared (tied), diagonal (diag) or one variance per component (spherical)",
+    )
+    imp.add_argument(
+        "--n-init", type=int, metavar="N",
+        help="with --model mixture: starts (k-means++ and Lloyd), the best log-likelihood kept "
+        "(default: 10); --seed S makes them reproducible",
     )
     add_input_options(imp)
     imp.add_argument(

@@ -13,6 +13,7 @@ from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind,
 from api.pool import WorkerPool
 from api.schemas.impute import ImputeQuery, ImputeResponse
 from api.schemas.impute_mi import ImputeMIResponse
+from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
 from api.security import require_api_key
 from api.settings import Settings, get_settings
 from api.tasks import ImputeTask
@@ -35,6 +36,9 @@ _EXAMPLE_TABLE = {
 }
 #: the OpenAPI example of a multiple-imputation request (also README's curl example)
 MI_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"m": 5, "method": "posterior", "seed": 1}}
+#: the OpenAPI examples of the t and the mixture (also README's curl examples)
+T_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"model": "t", "dof": 4}}
+MIXTURE_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"model": "mixture", "n_components": 2, "ridge": 1.0, "seed": 1}}
 
 _REQUEST_BODY = {
     "requestBody": {
@@ -53,6 +57,14 @@ _REQUEST_BODY = {
                         "summary": "Multiple imputation: 5 tables drawn by data augmentation, reproducible by seed",
                         "value": MI_EXAMPLE,
                     },
+                    "multivariate t": {
+                        "summary": "The multivariate t (robust to outliers), its degrees of freedom fixed at 4",
+                        "value": T_EXAMPLE,
+                    },
+                    "Gaussian mixture": {
+                        "summary": "A two-component Gaussian mixture (a ridge prior: five rows are few), its starts seeded",
+                        "value": MIXTURE_EXAMPLE,
+                    },
                 },
             },
             CSV: {
@@ -67,8 +79,8 @@ _REQUEST_BODY = {
 
 @router.post(
     "/impute",
-    response_model=ImputeResponse | ImputeMIResponse,
-    summary="Impute missing values (multivariate-normal EM)",
+    response_model=ImputeResponse | ImputeMIResponse | ImputeTResponse | ImputeMixtureResponse,
+    summary="Impute missing values (multivariate-normal, multivariate-t or Gaussian-mixture EM)",
     openapi_extra=_REQUEST_BODY,
     responses={
         200: {
@@ -76,7 +88,8 @@ _REQUEST_BODY = {
             "table alone with `Accept: text/csv`. With `m` (multiple imputation): the m completed "
             "tables as one long table (`.imp`, `.id`, then the data) and the EM estimates with "
             "their standard errors (JSON, ImputeMIResponse), or the long table alone with "
-            "`Accept: text/csv`.",
+            "`Accept: text/csv`. With `model` `t` or `mixture`: the completed table and that "
+            "model's estimates (ImputeTResponse, ImputeMixtureResponse).",
             "content": {CSV: {"schema": {"type": "string"}}},
         },
         **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
@@ -104,6 +117,13 @@ async def impute(
     distribution of the missing cells, for analyses combined by Rubin's rules
     (`POST /v1/pool`). Use them for any inference on the completed data; one table of
     conditional means understates every variance.
+
+    With `model` (`options.model`, or the query parameter `model`): `normal` (the
+    default), `t` (`imputer.impute_t`, with `dof`: fixed degrees of freedom, estimated when
+    left out) or `mixture` (`imputer.impute_mixture`, with `n_components`, a number or a
+    list of which the lowest BIC is answered, `covariance_type`, `n_init`, `seed`). The
+    answer is that model's result. An option of another model is a 422 naming it, as is
+    `m` with a model other than the normal.
     """
     task = ImputeTask(
         kind=kind,

@@ -11,13 +11,21 @@ options ``m``, ``method``, ``seed``, ``burn_in``, ``thin`` from
 is then :class:`~api.schemas.impute_mi.ImputeMIResponse`. ``method``, ``seed``,
 ``burn_in`` and ``thin`` without ``m``, and ``conditional_var`` or ``accelerate=false``
 with it, are errors (422).
+
+``model`` chooses the model: ``"normal"`` (the default, :func:`imputer.impute`), ``"t"``
+(:func:`imputer.impute_t`, option ``dof``) or ``"mixture"`` (:func:`imputer.impute_mixture`,
+options ``n_components``, ``covariance_type``, ``n_init``, ``seed``); an option of one
+model sent with another, and ``m`` with a model other than the normal, are 422s naming
+the option. The t's and the mixture's answers are
+:class:`~api.schemas.impute_models.ImputeTResponse` and
+:class:`~api.schemas.impute_models.ImputeMixtureResponse` (their results' ``to_dict()``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from api.schemas.common import (
     MAX_ITER_LIMIT,
@@ -48,6 +56,55 @@ BURN_IN_LIMIT = 100_000
 THIN_LIMIT = 10_000
 #: the options that apply to multiple imputation only
 MI_ONLY = ("method", "seed", "burn_in", "thin")
+#: Most mixture components, component counts in one request, and starts (service limits).
+N_COMPONENTS_LIMIT = 50
+N_INIT_LIMIT = 100
+#: the options of one model only, and that model
+MODEL_ONLY = {"dof": "t", "n_components": "mixture", "covariance_type": "mixture", "n_init": "mixture"}
+
+Model = Literal["normal", "t", "mixture"]
+Components = Annotated[int, Field(ge=1, le=N_COMPONENTS_LIMIT)]
+CovarianceType = Literal["full", "tied", "diag", "spherical"]
+
+_MODEL_HELP = (
+    "The model: normal (the multivariate normal, imputer.impute; the default), t (the "
+    "multivariate t, robust to heavy tails and outliers, imputer.impute_t; option dof) or "
+    "mixture (a Gaussian mixture, for multimodal data, imputer.impute_mixture; options "
+    "n_components, covariance_type, n_init, seed). The answer holds the completed table and "
+    "that model's estimates."
+)
+_DOF_HELP = "model t: the degrees of freedom, fixed (> 0); default: estimated."
+_COMPONENTS_HELP = (
+    "model mixture: the number of components K (1 to the number of rows, at most "
+    f"{N_COMPONENTS_LIMIT}), or a list of them, of which the fit with the lowest BIC is "
+    "answered (with bic_table). Default: 2."
+)
+_COVTYPE_HELP = (
+    "model mixture: each component its own covariance (full, the default), one shared "
+    "(tied), diagonal (diag) or one variance per component (spherical)."
+)
+_N_INIT_HELP = (
+    "model mixture: starts (k-means++ and Lloyd), the best log-likelihood kept "
+    f"(at most {N_INIT_LIMIT}). Default: 10."
+)
+_SEED_HELP = (
+    " Or with model mixture: the seed of the starts (default: fresh entropy), the same seed "
+    "giving the same fit."
+)
+
+
+def _check_model_option(value: Any, info: ValidationInfo) -> Any:
+    """An option of one model (``MODEL_ONLY``), or ``m``, sent with another model: ValueError (422 at the option)."""
+    model = info.data.get("model")
+    if value is None or model is None:
+        return value
+    name = info.field_name
+    if name == "m":
+        if model != "normal":
+            raise ValueError(f"m (multiple imputation) applies to model 'normal' only, not {model!r}")
+    elif model != MODEL_ONLY[name]:
+        raise ValueError(f"{name} applies to model {MODEL_ONLY[name]!r} only, not {model!r}")
+    return value
 
 _M_HELP = (
     MI_OPTIONS["m"].help
@@ -63,7 +120,11 @@ def _check_mi(values: Any) -> None:
     """``method``/``seed``/``burn_in``/``thin`` need ``m``; ``m`` excludes ``conditional_var``
     and ``accelerate=false``. Raises ValueError (a 422 naming the options)."""
     if values.m is None:
-        given = [name for name in MI_ONLY if getattr(values, name) is not None]
+        # seed also seeds the mixture's starts
+        own = [n for n in MI_ONLY if not (n == "seed" and values.model == "mixture")]
+        given = [name for name in own if getattr(values, name) is not None]
+        if given and values.model == "t":
+            raise ValueError(f"{', '.join(given)} apply to multiple imputation only, which is built for model 'normal'")
         if given:
             raise ValueError(f"{', '.join(given)} apply to multiple imputation only: give m as well")
         return
@@ -73,9 +134,19 @@ def _check_mi(values: Any) -> None:
         raise ValueError("accelerate=false applies to a single imputation: multiple imputation always accelerates EM")
 
 
-class ImputeOptions(RequestModel):
-    """Options of the EM fit (``imputer.impute`` keyword arguments)."""
+def _check_accelerate(values: Any) -> None:
+    """``accelerate=false`` with the mixture (which always accelerates): ValueError."""
+    if values.model == "mixture" and not values.accelerate:
+        raise ValueError("accelerate=false applies to model 'normal' or 't': the mixture always accelerates EM")
 
+
+_MODEL_FIELDS = ("dof", "n_components", "covariance_type", "n_init", "m")
+
+
+class ImputeOptions(RequestModel):
+    """Options of the EM fit (``imputer.impute`` keyword arguments, ``model`` and its options)."""
+
+    model: Model = Field("normal", description=_MODEL_HELP)
     columns: list[str] | None = option_field(MVN_OPTIONS["columns"], min_length=1)
     tol: float | None = option_field(MVN_OPTIONS["tol"], null_means_default=True)
     max_iter: int | None = option_field(MVN_OPTIONS["max_iter"], null_means_default=True, le=MAX_ITER_LIMIT)
@@ -94,20 +165,41 @@ class ImputeOptions(RequestModel):
         None, ge=0, le=2**63 - 1,
         description="Seed of the random draws, an integer from 0 to 2^63-1; the same seed gives the "
         "same imputations (as imputer.multiple_impute with that seed). Default: a random seed in "
-        "that range, returned as seed, so that any answer can be repeated." + _NEEDS_M,
+        "that range, returned as seed, so that any answer can be repeated." + _NEEDS_M + _SEED_HELP,
     )
     burn_in: int | None = option_field(MI_OPTIONS["burn_in"], le=BURN_IN_LIMIT)
     thin: int | None = option_field(MI_OPTIONS["thin"], le=THIN_LIMIT)
+    dof: float | None = Field(None, gt=0, allow_inf_nan=False, description=_DOF_HELP)
+    n_components: Components | list[Components] | None = Field(
+        None, description=_COMPONENTS_HELP, json_schema_extra={"maxItems": N_COMPONENTS_LIMIT}
+    )
+    covariance_type: CovarianceType | None = Field(None, description=_COVTYPE_HELP)
+    n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
+
+    _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
     @model_validator(mode="after")
     def _mi_combination(self) -> ImputeOptions:
         _check_mi(self)
+        _check_accelerate(self)
         return self
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` (a null option is left to the engine)."""
         values = {name: getattr(self, name) for name in MVN_OPTIONS}
         return {name: value for name, value in values.items() if value is not None}
+
+    def t_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`imputer.impute_t` (``dof``: None is estimated)."""
+        return {**self.engine_kwargs(), "dof": self.dof}
+
+    def mixture_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`imputer.impute_mixture` (nulls left to the engine)."""
+        kwargs = {k: v for k, v in self.engine_kwargs().items() if k != "accelerate"}
+        for name in ("n_components", "covariance_type", "n_init", "seed"):
+            if getattr(self, name) is not None:
+                kwargs[name] = getattr(self, name)
+        return kwargs
 
     def mi_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.multiple_impute` (with ``m``; nulls left to the engine)."""
@@ -130,9 +222,11 @@ class ImputeQuery(CsvQuery):
 
     The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only; the fit
     options to CSV and Parquet (a JSON body carries its options in ``options``; there the
-    query is ignored).
+    query is ignored). ``n_components`` is repeated for several counts
+    (``?n_components=1&n_components=2``).
     """
 
+    model: Model = Field("normal", description=_MODEL_HELP)
     columns: list[str] | None = option_field(MVN_OPTIONS["columns"])
     tol: float | None = option_field(MVN_OPTIONS["tol"])
     max_iter: int | None = option_field(MVN_OPTIONS["max_iter"], le=MAX_ITER_LIMIT)
@@ -148,19 +242,34 @@ class ImputeQuery(CsvQuery):
     seed: int | None = Field(
         None, ge=0, le=2**63 - 1,
         description="Seed of the random draws, an integer from 0 to 2^63-1 (as for the JSON body's "
-        "options.seed)." + _NEEDS_M,
+        "options.seed)." + _NEEDS_M + _SEED_HELP,
     )
     burn_in: int | None = option_field(MI_OPTIONS["burn_in"], le=BURN_IN_LIMIT)
     thin: int | None = option_field(MI_OPTIONS["thin"], le=THIN_LIMIT)
+    dof: float | None = Field(None, gt=0, allow_inf_nan=False, description=_DOF_HELP)
+    n_components: list[Components] | None = Field(
+        None, max_length=N_COMPONENTS_LIMIT, description=_COMPONENTS_HELP + " Repeat the parameter for several."
+    )
+    covariance_type: CovarianceType | None = Field(None, description=_COVTYPE_HELP)
+    n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
+
+    _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
     @model_validator(mode="after")
     def _mi_combination(self) -> ImputeQuery:
         _check_mi(self)
+        _check_accelerate(self)
         return self
 
     def options(self) -> ImputeOptions:
         """The fit options carried by the query."""
+        counts = self.n_components or None
         return ImputeOptions(
+            model=self.model,
+            dof=self.dof,
+            n_components=counts[0] if counts is not None and len(counts) == 1 else counts,
+            covariance_type=self.covariance_type,
+            n_init=self.n_init,
             columns=self.columns or None,
             tol=self.tol,
             max_iter=self.max_iter,

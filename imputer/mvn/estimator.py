@@ -13,6 +13,10 @@ a (possibly new) row with its conditional expectation given the row's observed c
 
 leaving observed cells bit-for-bit unchanged (a row with nothing observed gets ``mu``);
 :meth:`EMImputer.conditional_variance` gives ``Var(x_m | x_o)``, computed only when asked.
+``model="t"`` fits the multivariate t (:func:`imputer.impute_t`) and fills by the same
+formula at its location and scale matrix; ``model="mixture"`` a Gaussian mixture
+(:func:`imputer.impute_mixture`), filling with the responsibility-weighted conditional
+means ``sum_k r_k E_k[x_m | x_o]`` (:mod:`imputer.mvn._estimator_models`).
 
 Validation. ``X`` is converted as scikit-learn converts array-likes (its messages, which
 ``check_estimator`` matches); the options, which columns are numeric
@@ -37,9 +41,10 @@ import pandas as pd
 
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import build_patterns
-from imputer.columns import is_modelled
-from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
+from imputer.errors import ImputerValueError, NotFittedError
 from imputer.mvn import _engine as engine
+from imputer.mvn import _estimator_models as models
+from imputer.mvn._estimator_input import to_float_matrix as _to_float_matrix
 from imputer.mvn._fit import (
     blas_threads,
     conditional_variances,
@@ -137,85 +142,6 @@ except ImportError:  # pragma: no cover - covered by reloading with sklearn hidd
     HAS_SKLEARN = False
 
 
-# ------------------------------------------------------------------------- input handling
-
-
-def _to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | None]:
-    """Validate ``X`` and return it as float64 ``(n, p)`` with NaN for missing.
-
-    A copy in Fortran order (each column contiguous), never a view of the caller's data.
-
-    The second value is the list of column names when ``X`` is a DataFrame whose
-    column names are all strings (scikit-learn's rule for ``feature_names_in_``).
-    """
-    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-        raise ImputerTypeError(
-            f"EMImputer.{where}: sparse input is not supported; pass a dense array "
-            "(X.toarray()) or a DataFrame"
-        )
-    names: list[str] | None = None
-    if isinstance(X, pd.DataFrame):
-        if X.columns.has_duplicates:
-            dup = X.columns[X.columns.duplicated()][0]
-            raise ImputerValueError(f"EMImputer.{where}: duplicate column name {dup!r}")
-        for col in X.columns:
-            dtype = X[col].dtype
-            if not is_modelled(dtype):
-                raise ImputerTypeError(
-                    f"EMImputer.{where}: column {col!r} has non-numeric dtype {dtype}; "
-                    "EMImputer models numeric columns only (select them, or use "
-                    "imputer.impute, which carries other columns through)"
-                )
-        if all(isinstance(c, str) for c in X.columns):
-            names = list(X.columns)
-        values = np.array(X.to_numpy(dtype=np.float64, na_value=np.nan), order="F")
-    else:
-        arr = np.asarray(X)
-        if np.iscomplexobj(arr):
-            raise ImputerValueError(f"EMImputer.{where}: Complex data not supported")
-        if arr.dtype.kind == "b":
-            raise ImputerTypeError(
-                f"EMImputer.{where}: X has non-numeric dtype bool; EMImputer models numeric "
-                "columns only"
-            )
-        if arr.dtype.kind not in "iuf":
-            try:
-                if arr.ndim == 2:
-                    arr = pd.DataFrame(arr).apply(pd.to_numeric).to_numpy(
-                        dtype=np.float64, na_value=np.nan
-                    )
-                else:
-                    arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ImputerTypeError(
-                    f"EMImputer.{where}: X must be numeric: every argument must be a string "
-                    f"or a number convertible to float, got dtype {arr.dtype} ({exc})"
-                ) from None
-        if arr.ndim != 2:
-            raise ImputerValueError(
-                f"EMImputer.{where}: Expected 2D array, got {arr.ndim}D array instead. "
-                "Reshape your data with X.reshape(-1, 1) for a single feature or "
-                "X.reshape(1, -1) for a single sample"
-            )
-        values = np.array(arr, dtype=np.float64, order="F")
-    if values.shape[0] == 0:
-        raise ImputerValueError(
-            f"EMImputer.{where}: Found array with 0 sample(s) (shape={values.shape}) while "
-            "a minimum of 1 is required."
-        )
-    if values.shape[1] == 0:
-        raise ImputerValueError(
-            f"EMImputer.{where}: Found array with 0 feature(s) (shape={values.shape}) while "
-            "a minimum of 1 is required."
-        )
-    bad = np.isinf(values).any(axis=0)
-    if bad.any():
-        j = int(np.flatnonzero(bad)[0])
-        label = names[j] if names is not None else f"x{j}"
-        raise ImputerValueError(f"EMImputer.{where}: column {label!r} contains an infinite value")
-    return values, names
-
-
 # ------------------------------------------------------------------------------ estimator
 
 
@@ -240,14 +166,29 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         positive-definite estimate for wide (p >= n) or collinear data.
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
-        decrease; off runs plain EM.
+        decrease; off runs plain EM. (Normal and t only: the mixture always accelerates.)
+    model : {"normal", "t", "mixture"}, default "normal"
+        The multivariate normal, the multivariate t (:func:`imputer.impute_t`) or a
+        Gaussian mixture (:func:`imputer.impute_mixture`).
+    dof : float or None, default None
+        ``model="t"``: fixed degrees of freedom ``> 0``; None estimates them.
+    n_components, covariance_type, n_init, seed
+        ``model="mixture"``: as for :func:`imputer.impute_mixture` (a list of counts fits
+        each, the lowest BIC kept); ignored by the other models. ``dof`` with another
+        model, or ``accelerate=False`` with the mixture, is an error in :meth:`fit`.
 
     Attributes
     ----------
     mean_ : ndarray, shape (n_features,)
-        Estimated mean.
+        Estimated mean (the t: its location; the mixture: ``sum_k pi_k mu_k``).
     covariance_ : ndarray, shape (n_features, n_features)
-        Estimated covariance.
+        Estimated covariance (the t: ``dof/(dof-2) scale_``, NaN when ``dof <= 2``; the
+        mixture: its marginal covariance, law of total variance).
+    scale_, dof_, row_weights_ : ndarray (p, p), float, ndarray (n,)
+        ``model="t"``: scale matrix, degrees of freedom, the rows' precision weights.
+    weights_, means_, covariances_ : ndarray (K,), (K, p), (K, p, p)
+        ``model="mixture"``: the components (also ``n_components_``, ``covariance_type_``,
+        ``bic_``, ``bic_table_``).
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features,)
@@ -280,11 +221,23 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         max_iter: int = MVN_OPTIONS["max_iter"].default,
         ridge: float = MVN_OPTIONS["ridge"].default,
         accelerate: bool = MVN_OPTIONS["accelerate"].default,
+        model: str = "normal",
+        dof: float | None = None,
+        n_components: int | list[int] = 2,
+        covariance_type: str = "full",
+        n_init: int = 10,
+        seed: int | None = None,
     ) -> None:
         self.tol = tol
         self.max_iter = max_iter
         self.ridge = ridge
         self.accelerate = accelerate
+        self.model = model
+        self.dof = dof
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.n_init = n_init
+        self.seed = seed
 
     # -- scikit-learn tags: NaN is the point of this estimator.
     def __sklearn_tags__(self) -> Any:
@@ -329,11 +282,25 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 "EMImputer.fit: X has 1 sample (n_samples=1); estimating a covariance "
                 "needs at least 2 rows"
             )
+        model = models.check_model(self)
         tol, max_iter, ridge, accelerate = check_options(self.tol, self.max_iter, self.ridge, self.accelerate)
         labels = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
         columns = tuple(values[:, j] for j in range(p))  # contiguous: values is Fortran-ordered
         for label, v in zip(labels, columns, strict=True):
             check_column(label, v)
+        for name in ("scale_", "dof_", "row_weights_", "weights_", "means_", "covariances_", "covariance_type_",
+                     "n_components_", "bic_", "bic_table_"):
+            self.__dict__.pop(name, None)  # a refit with another model
+        if model != "normal":
+            options = {"tol": tol, "max_iter": max_iter, "ridge": ridge}
+            if model == "t":
+                fitted = models.fit_t(values, labels, dof=self.dof, accelerate=accelerate, **options)
+            else:
+                fitted = models.fit_mixture(values, labels, **models.mixture_options(self), **options)
+            self.__dict__.update(fitted)
+            self.model_ = model
+            self._set_names(p, names)
+            return self
         mask = np.isnan(values)
         scaling = scaling_of(labels, columns, mask)
         check_rows(n, p, ridge)
@@ -345,15 +312,19 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         warn_if_unreliable(fit, tol, max_iter, stacklevel=2)
         self.mean_ = scaling.mean_to_original(fit.mu)
         self.covariance_ = scaling.cov_to_original(fit.sigma)
+        self.model_ = model
+        self._set_names(p, names)
+        self.n_iter_ = int(fit.n_iter)
+        self.converged_ = bool(fit.converged)
+        self.loglik_ = float(fit.loglik + scaling.loglik_offset(ridge)[0])
+        return self
+
+    def _set_names(self, p: int, names: list[str] | None) -> None:
         self.n_features_in_ = p
         if names is not None:
             self.feature_names_in_ = np.asarray(names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.n_iter_ = int(fit.n_iter)
-        self.converged_ = bool(fit.converged)
-        self.loglik_ = float(fit.loglik + scaling.loglik_offset(ridge)[0])
-        return self
 
     # ------------------------------------------------------------------------ transform
     def _check_fitted(self, where: str) -> None:
@@ -391,8 +362,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         Returns the map ``x = mean_ + sd z`` and the correlation matrix, shape (p, p),
         the covariance of ``z`` (whose mean is 0).
         """
-        sd = np.sqrt(np.diag(self.covariance_))
-        corr = self.covariance_ / np.outer(sd, sd)
+        cov = self.scale_ if self.model_ == "t" else self.covariance_
+        sd = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(sd, sd)
         return Scaling(center=self.mean_, scale=sd, n_observed=np.zeros(sd.size)), corr
 
     def _input(self, X: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -416,7 +388,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             Completed data (a DataFrame under ``set_output(transform="pandas")``).
         """
         out, mask = self._input(X, "transform")  # out: a Fortran-ordered copy of X
-        if mask.any():
+        if mask.any() and self.model_ == "mixture":
+            models.mixture_fill(out, mask, self)
+        elif mask.any():
             scaling, corr = self._standard_form()
             p = out.shape[1]
             columns = tuple(out[:, j] for j in range(p))
@@ -445,6 +419,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         """
         values, mask = self._input(X, "conditional_variance")
         out = np.zeros(values.shape, order="F")
+        if mask.any() and self.model_ == "mixture":
+            return models.mixture_fill(values, mask, self, variances=True)  # type: ignore[return-value]
         if mask.any():
             scaling, corr = self._standard_form()
             try:
@@ -452,6 +428,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                     conditional_variances(build_patterns(mask), corr, scaling.scale, out)
             except Infeasible:
                 raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
+            if self.model_ == "t":  # (nu + d^2)/(nu + p_o - 2) times the normal's at (mean_, scale_)
+                factor = models.t_variance_factor(values, mask, self.mean_, self.scale_, self.dof_)
+                out[mask] *= np.broadcast_to(factor[:, None], out.shape)[mask]
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

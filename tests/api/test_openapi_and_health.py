@@ -49,10 +49,13 @@ def test_request_bodies_declare_the_media_types(spec: dict[str, Any]) -> None:
 
 def test_impute_answers_json_or_csv(spec: dict[str, Any]) -> None:
     ok = spec["paths"]["/v1/impute"]["post"]["responses"]["200"]["content"]
-    # one table of conditional means, or multiple imputation when options.m is given
+    # one table of conditional means, or multiple imputation when options.m is given, or the
+    # t's or the mixture's answer with options.model
     assert ok["application/json"]["schema"]["anyOf"] == [
         {"$ref": "#/components/schemas/ImputeResponse"},
         {"$ref": "#/components/schemas/ImputeMIResponse"},
+        {"$ref": "#/components/schemas/ImputeTResponse"},
+        {"$ref": "#/components/schemas/ImputeMixtureResponse"},
     ]
     assert ok["text/csv"]["schema"] == {"type": "string"}
 

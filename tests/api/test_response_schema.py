@@ -88,7 +88,7 @@ ENDPOINTS = [
     ("/v1/mixed", "MixedResponse"),
     ("/v1/mixed/frame", "MixedResponse"),
 ]
-OPTIONAL = {"ImputeResponse": {"conditional_var"}}
+OPTIONAL = {name: {"conditional_var"} for name in ("ImputeResponse", "ImputeTResponse", "ImputeMixtureResponse")}
 
 
 @pytest.mark.parametrize(("path", "model"), ENDPOINTS)

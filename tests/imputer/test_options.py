@@ -242,7 +242,12 @@ def test_fit_mixed_frame_defers_its_options_to_fit_mixed() -> None:
 
 def test_emimputer_params_are_the_tables() -> None:
     expected = {k: v for k, v in MVN_OPTIONS.defaults().items() if k != "columns"}
-    assert imputer.EMImputer().get_params() == expected
+    # and the model's: impute_t's dof, impute_mixture's defaults
+    models = {"model": "normal", "dof": None, "n_components": 2, "covariance_type": "full", "n_init": 10, "seed": None}
+    assert imputer.EMImputer().get_params() == {**expected, **models}
+    mixture = inspect.signature(imputer.impute_mixture).parameters
+    assert all(mixture[name].default == models[name] for name in ("n_components", "covariance_type", "n_init", "seed"))
+    assert inspect.signature(imputer.impute_t).parameters["dof"].default is None
 
 
 def _impute_parser_actions() -> dict[str, Any]:

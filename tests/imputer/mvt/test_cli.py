@@ -47,5 +47,5 @@ def test_bad_dof_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_unknown_model_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        cli.main(["impute", str(AIR), "-o", str(tmp_path / "o.csv"), "--model", "mixture"])
-    assert info.value.code == 2 and "invalid choice: 'mixture'" in capsys.readouterr().err
+        cli.main(["impute", str(AIR), "-o", str(tmp_path / "o.csv"), "--model", "cauchy"])
+    assert info.value.code == 2 and "invalid choice: 'cauchy'" in capsys.readouterr().err
