@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -73,6 +74,8 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if args.m is not None:
         return _multiple_impute(args, options, table, encoding)
     frame = table.frame
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    options.update(progress=progress, max_time=args.max_time)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
         if args.model == "t":
@@ -191,6 +194,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------- parser
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -283,6 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-init", type=int, metavar="N",
         help="with --model mixture: starts (k-means++ and Lloyd), the best log-likelihood kept "
         "(default: 10); --seed S makes them reproducible",
+    )
+    imp.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show iterations, objective and parameter change on standard error while EM runs "
+        "(default: on when standard error is a terminal; the line appears after a second)",
+    )
+    imp.add_argument(
+        "--max-time", type=_positive_float, metavar="SECONDS", default=None,
+        help="stop EM after SECONDS and write the best iterate so far, with a warning "
+        "(converged: false); default: no limit",
     )
     add_input_options(imp)
     imp.add_argument(
