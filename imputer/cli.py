@@ -92,7 +92,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     print(result.summary(), file=info)
     write_table(
         result.completed, args.output, index=table.has_index, originals=table.originals,
-        dialect=table.dialect, encoding=encoding,
+        dialect=table.dialect, encoding=encoding, float_format=args.float_format, filled=frame.isna(),
     )
     n_filled = int(frame.isna().sum().sum() - result.completed.isna().sum().sum())
     where = "<stdout>" if to_stdout else args.output
@@ -192,6 +192,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------- parser
+
+
+def _float_format(text: str) -> str:
+    """A printf format that turns one float into text that reads back as a number."""
+    try:
+        out = text % 1.25
+        float(out.strip())
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected a printf format for one number such as %.6g or %.3f, got {text!r}"
+        ) from None
+    return text
 
 
 def _positive_float(text: str) -> float:
@@ -296,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-init", type=int, metavar="N",
         help="with --model mixture: starts (k-means++ and Lloyd), the best log-likelihood kept "
         "(default: 10); --seed S makes them reproducible",
+    )
+    imp.add_argument(
+        "--float-format", type=_float_format, metavar="FMT", default=None,
+        help="printf format of the filled cells in text output, e.g. %%.6g (observed cells are "
+        "always written in full, so they read back exactly); default: the shortest text that "
+        "reads back to the same number",
     )
     imp.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None,
