@@ -100,10 +100,34 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if args.json_summary is not None:
         out = Path(args.json_summary)
         try:
-            out.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+            out.write_text(json.dumps(_json_summary(result), indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return 0
+
+
+#: per-row parts of a result's to_dict(), left out of --json-summary (the table is the output file)
+_PER_ROW_KEYS = ("completed", "conditional_var", "responsibilities", "labels", "row_weights")
+
+
+def _json_summary(result: Any) -> dict[str, Any]:
+    """The estimates and diagnostics of a fit for ``--json-summary``, without per-row data.
+
+    For the normal, the standard errors too when the parameters are few enough for
+    ``vcov`` (``p <= 89``).
+    """
+    from imputer.mvn.result import ImputeResult
+
+    summary = None
+    if isinstance(result, ImputeResult):
+        p = len(result.columns)
+        if p * (p + 3) // 2 <= 4096:
+            summary = result.to_dict(standard_errors=True)
+    if summary is None:
+        summary = result.to_dict()
+    for key in _PER_ROW_KEYS:
+        summary.pop(key, None)
+    return summary
 
 
 #: options of one model only: (dest, flag, model)
