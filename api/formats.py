@@ -14,6 +14,7 @@ event loop; the media-type negotiation here only looks at headers.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
@@ -26,7 +27,7 @@ from fastapi import HTTPException
 from api.schemas.common import SplitFrame
 from imputer._csv import CSVTable, decode_error, read_csv_table, with_original_text
 from imputer._util import first_line
-from imputer.errors import ImputerValueError
+from imputer.errors import ImputerValueError, MixedColumnError
 
 __all__ = [
     "JSON",
@@ -139,17 +140,51 @@ def _column_as_numbers(values: list[object]) -> np.ndarray | None:
     return np.array(values, dtype=float)  # None -> NaN
 
 
-def frame_from_split(split: SplitFrame) -> pd.DataFrame:
+#: distinct offending cells shown in a mixed column's message, and rows shown for each
+_SHOW_VALUES, _SHOW_ROWS = 3, 5
+
+
+def _check_mixed(values: list[object], name: str, index: Sequence[object] | None) -> None:
+    """A column whose non-null cells are at least half numbers, the rest other JSON values,
+    would silently drop out of the model as text: :class:`MixedColumnError` naming the
+    column, the first offending cells with their rows, and the fixes."""
+    present = [(i, v) for i, v in enumerate(values) if v is not None]
+    bad = [(i, v) for i, v in present if not isinstance(v, (int, float)) or isinstance(v, bool)]
+    n_num = len(present) - len(bad)
+    if not bad or n_num == 0 or n_num < len(bad):
+        return
+    rows: dict[str, list[object]] = {}
+    for i, v in bad:
+        rows.setdefault(json.dumps(v), []).append(i if index is None else index[i])
+    shown = "; ".join(
+        f"{text} (row{'s' if len(at) > 1 else ''} {', '.join(repr(r) for r in at[:_SHOW_ROWS])}"
+        f"{', ...' if len(at) > _SHOW_ROWS else ''})"
+        for text, at in list(rows.items())[:_SHOW_VALUES]
+    ) + ("; ..." if len(rows) > _SHOW_VALUES else "")
+    raise MixedColumnError(
+        f"column {name!r} holds numbers, but {len(bad)} of its {len(present)} non-null cells "
+        f"{'is' if len(bad) == 1 else 'are'} not a number: {shown}. Send null for a missing "
+        "value (JSON has no NaN), or leave the column out of the model by listing the modelled "
+        "ones in options.columns"
+    )
+
+
+def frame_from_split(split: SplitFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """DataFrame from a validated split-orientation table.
 
     Integer columns become int64, other numeric columns (missing = null) float64,
-    anything else (text, mixed) an object column.
+    anything else (text) an object column. A column of numbers with a few other values
+    (a stray ``"n/a"``) is an error rather than text (see :func:`_check_mixed`), unless
+    ``columns`` (the request's modelled columns) leaves it out.
     """
+    chosen = None if columns is None else set(columns)
     n = len(split.data)
     cols: dict[str, object] = {}
     for j, name in enumerate(split.columns):
         values = [row[j] for row in split.data]
         numbers = _column_as_numbers(values)
+        if numbers is None and (chosen is None or name in chosen):
+            _check_mixed(values, name, split.index)
         cols[name] = numbers if numbers is not None else pd.array(values, dtype="object")
     index = pd.Index(split.index) if split.index is not None else pd.RangeIndex(n)
     return pd.DataFrame(cols, index=index, columns=list(split.columns))
