@@ -267,21 +267,62 @@ def read_parquet_body(body: bytes) -> pd.DataFrame:
     Raises
     ------
     ImputerValueError
-        When the body is not a readable Parquet file.
+        When the body is not a readable Parquet file, its pandas metadata is malformed, or
+        a column has a type a table of values cannot hold (binary, lists, structs, maps,
+        decimals), named with the type.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(pa.BufferReader(body))
-        frame = table.to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise ImputerValueError(f"body: the Parquet file could not be read: {first_line(exc)}") from None
+    _check_parquet_types(table)
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:  # e.g. text that is not UTF-8
+        raise ImputerValueError(f"body: the Parquet file could not be read: {first_line(exc)}") from None
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise ImputerValueError(
+            f"body: the Parquet file's pandas metadata (schema key 'pandas') is malformed ({type(exc).__name__}: "
+            f"{first_line(exc)}); write the file again with DataFrame.to_parquet, or without that metadata"
+        ) from None
     frame.columns = [str(c) for c in frame.columns]
     if isinstance(frame.index, pd.MultiIndex):  # one label per row: "level1|level2"
         frame.index = pd.Index(["|".join(map(str, key)) for key in frame.index], name="|".join(
             str(n) for n in frame.index.names if n is not None) or None)
     return _reject_infinite(frame, "body")
+
+
+def _check_parquet_types(table: Any) -> None:
+    """Columns of numbers, text, booleans, categories and times only: a binary, list,
+    struct, map or decimal column would come back as Python reprs or drop out of the model;
+    and text must be valid UTF-8 (pandas would fail on it later, when writing the answer)."""
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    for j, field in enumerate(table.schema):
+        if pt.is_string(field.type) or pt.is_large_string(field.type):
+            try:
+                table.column(j).validate(full=True)
+            except pa.ArrowException as exc:
+                raise ImputerValueError(
+                    f"body: column {field.name!r} of the Parquet file holds text that is not valid UTF-8 "
+                    f"({first_line(exc)})"
+                ) from None
+        t = field.type
+        if pt.is_dictionary(t):
+            t = t.value_type
+        if (
+            pt.is_binary(t) or pt.is_large_binary(t) or pt.is_fixed_size_binary(t) or pt.is_nested(t)
+            or pt.is_decimal(t) or pt.is_union(t)
+        ):
+            hint = "cast it to float64" if pt.is_decimal(t) else "send it as text (string) or numbers, or leave it out"
+            raise ImputerValueError(
+                f"body: column {field.name!r} of the Parquet file has type {field.type}, which a table of values "
+                f"cannot hold; {hint}"
+            )
 
 
 def frame_to_csv(frame: pd.DataFrame, originals: Mapping[Hashable, np.ndarray] | None = None) -> bytes:
