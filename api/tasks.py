@@ -69,7 +69,9 @@ def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
 
 
 def _invalid(exc: ValidationError, instance: str) -> JobOutput:
-    errors = clean_validation_errors(exc.errors(), prefix=("body",))
+    errors = clean_validation_errors(
+        exc.errors(include_url=False, include_context=False, include_input=False), prefix=("body",)
+    )
     return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
 
 

@@ -218,7 +218,10 @@ class Problem(BaseModel):
     detail: str = Field(..., description="Explanation of this occurrence, naming the field at fault.")
     instance: str | None = Field(None, description="Path of the request that failed.")
     errors: list[FieldError] | None = Field(
-        None, description="Validation failures, one per offending field (422 only)."
+        None, description="Validation failures, one per offending field, the first 100 (422 only)."
+    )
+    error_count: int | None = Field(
+        None, description="How many offending fields there were (with errors; 422 only)."
     )
 
 
