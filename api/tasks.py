@@ -104,8 +104,14 @@ def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> 
     return 200, JSON, _ANY_JSON.dump_json(payload)
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _parse(model: type[BaseModel], body: bytes) -> Any:
-    # strict: no string -> number coercion; the models reject NaN/Infinity/1e999
+    # strict: no string -> number coercion; the models reject NaN/Infinity/1e999.
+    # A UTF-8 byte-order mark (Windows tools write one) is not JSON but not an error either.
+    if body.startswith(_BOM):
+        body = body[len(_BOM):]
     return model.model_validate_json(body, strict=True)
 
 

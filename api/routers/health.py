@@ -1,4 +1,5 @@
-"""``GET /healthz`` (alive: answers at once, even while jobs run) and ``GET /readyz``."""
+"""``GET /healthz`` (alive: answers at once, even while jobs run; ``HEAD`` too, for load
+balancers that probe with it) and ``GET /readyz``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from api.schemas.common import Health, Readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness")
+@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health, summary="Liveness")
 async def healthz() -> Health:
     """The server process is alive (no computation involved, never authenticated)."""
     return Health(status="ok", version=imputer.__version__)

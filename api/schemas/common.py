@@ -82,7 +82,7 @@ class CsvQuery(BaseModel):
         "empty, NA, NaN, null...); the other columns keep their text.",
     )
     index_col: str | None = Field(
-        None, description="CSV column holding the row labels; none by default."
+        None, min_length=1, description="CSV column holding the row labels; none by default."
     )
     passthrough: list[str] = Field(
         default_factory=list,
