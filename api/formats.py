@@ -126,9 +126,11 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
 _NUMBER_CELL_TYPES = {int, float, type(None)}
 
 
-def _column_as_numbers(values: list[object]) -> np.ndarray | None:
+def _column_as_numbers(values: list[object]) -> Any:
     """int64 when every cell is an integer, float64 when every cell is a number or
-    None (missing -> NaN), else None (a text/mixed column, kept as objects)."""
+    None (missing -> NaN), else None (a text/mixed column, kept as objects). Integers
+    and nulls with an integer beyond 2**53 become a nullable ``Int64`` array, so that
+    float64 never rounds them (the engine then names the column if it is modelled)."""
     # the set of exact types settles validated cells in one C-level pass; subclasses
     # (other than bool) fall back to the isinstance test
     if not set(map(type, values)) <= _NUMBER_CELL_TYPES and not all(
@@ -137,6 +139,13 @@ def _column_as_numbers(values: list[object]) -> np.ndarray | None:
         return None
     if all(isinstance(v, int) for v in values) and all(abs(v) < 2**63 for v in values):  # type: ignore[arg-type]
         return np.array(values, dtype=np.int64)
+    present = [v for v in values if v is not None]
+    if (
+        present and all(isinstance(v, int) for v in present)
+        and any(abs(v) >= 2**53 for v in present)  # type: ignore[arg-type]
+        and all(abs(v) < 2**63 for v in present)  # type: ignore[arg-type]
+    ):
+        return pd.array(values, dtype="Int64")
     return np.array(values, dtype=float)  # None -> NaN
 
 
