@@ -124,3 +124,12 @@ def test_integers_beyond_2_53_in_a_column_with_gaps(dtype: str) -> None:
         frame = pd.DataFrame({"id": np.array(values, dtype=np.int64), "x": x})
         out = imputer.impute(frame).completed
         assert out["id"].tolist() == values and out["id"].dtype == np.int64
+
+
+def test_tiny_spread_at_a_huge_magnitude_is_not_called_constant() -> None:
+    frame = pd.DataFrame({"t": [9e15, 9e15 + 1, 9e15 + 2, 9e15 + 4, np.nan], "x": [1.0, 2.0, np.nan, 4.0, 3.0]})
+    with pytest.raises(ImputerValueError, match=r"^column 't' is not constant \(its values run from 9000000000000000\.0 "
+                                                r"to 9000000000000004\.0\), but its spread .* subtract an offset first"):
+        imputer.impute(frame)
+    shifted = frame.assign(t=frame["t"] - 9e15)
+    assert imputer.impute(shifted).converged
