@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Response
 
 import imputer
 from api.deps import error_responses, get_runner
@@ -15,10 +15,16 @@ from api.schemas.common import Health, Readiness
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health, summary="Liveness")
+@router.get("/healthz", response_model=Health, summary="Liveness")
 async def healthz() -> Health:
     """The server process is alive (no computation involved, never authenticated)."""
     return Health(status="ok", version=imputer.__version__)
+
+
+@router.head("/healthz", include_in_schema=False)
+async def healthz_head() -> Response:
+    """``HEAD /healthz``: the same check without a body."""
+    return Response(status_code=200)
 
 
 @router.get(
