@@ -269,23 +269,45 @@ def read_csv_table_body(
     return CSVTable(_reject_infinite(frame, "body"), {str(k): v for k, v in originals.items()})
 
 
-def read_parquet_body(body: bytes) -> pd.DataFrame:
+def parquet_cell_limit() -> int:
+    """Most cells (rows x columns) a Parquet body may decode to: as many as a CSV body of
+    ``IMPUTER_MAX_BODY_BYTES`` could hold at two bytes a cell (``1,``). Parquet compresses
+    so well that a 1.1 MB file held 40 million rows and drove a worker to 3.5 GB."""
+    from api.settings import get_settings
+
+    return get_settings().max_body_bytes // 2
+
+
+def read_parquet_body(body: bytes, max_cells: int | None = None) -> pd.DataFrame:
     """Read a Parquet request body (the pandas index is restored when stored; a
     MultiIndex becomes one string label per row, levels joined by ``|``).
 
     Raises
     ------
     ImputerValueError
-        When the body is not a readable Parquet file, its pandas metadata is malformed, or
-        a column has a type a table of values cannot hold (binary, lists, structs, maps,
-        decimals), named with the type.
+        When the body is not a readable Parquet file, decodes to more than ``max_cells``
+        cells (default :func:`parquet_cell_limit`; checked from the file's metadata before
+        any column is read), its pandas metadata is malformed, or a column has a type a
+        table of values cannot hold (binary, lists, structs, maps, decimals), named with
+        the type.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    limit = parquet_cell_limit() if max_cells is None else max_cells
     try:
+        meta = pq.read_metadata(pa.BufferReader(body))
+        cells = meta.num_rows * max(1, meta.num_columns)
+        if cells > limit:
+            raise ImputerValueError(
+                f"body: the Parquet file holds {meta.num_rows:,} rows x {meta.num_columns:,} columns = {cells:,} "
+                f"cells, more than the {limit:,} a request may decode to (IMPUTER_MAX_BODY_BYTES / 2); send "
+                "fewer rows or columns"
+            )
         table = pq.read_table(pa.BufferReader(body))
     except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, ImputerValueError):
+            raise
         raise ImputerValueError(f"body: the Parquet file could not be read: {first_line(exc)}") from None
     _check_parquet_types(table)
     try:
