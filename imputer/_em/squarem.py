@@ -49,14 +49,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from imputer._em.problem import EMProblem
 from imputer._em.trace import EMTrace, StopReason
 
-__all__ = ["EMRun", "StopHook", "run_em"]
+__all__ = ["EMRun", "Method", "StopHook", "run_em"]
+
+#: The accelerated driver: ``"auto"`` is Anderson acceleration (:mod:`imputer._em.anderson`)
+#: for problems with free coordinates (the multivariate normal), SQUAREM for the others;
+#: ``"anderson"`` and ``"squarem"`` force one (``"squarem"`` is the driver as it was before
+#: Anderson acceleration, kept for comparison).
+Method = Literal["auto", "anderson", "squarem"]
 
 #: ``stop(x, obj) -> bool``, called at every accepted iterate ``x`` (shape (d,)) with its
 #: objective; True ends the run there with ``stop_reason="stopped"``.
@@ -144,6 +150,10 @@ class _Tally:
         return EMRun(x=np.array(x, dtype=float), best=np.array(best, dtype=float), best_objective=self.best_obj, trace=trace)
 
 
+def _has_free_coordinates(problem: EMProblem[Any]) -> bool:
+    return callable(getattr(problem, "to_free", None)) and callable(getattr(problem, "from_free", None))
+
+
 def run_em(
     problem: EMProblem[Any],
     x0: np.ndarray,
@@ -152,8 +162,9 @@ def run_em(
     max_iter: int,
     accelerate: bool = True,
     stop: StopHook | None = None,
+    method: Method = "auto",
 ) -> EMRun:
-    """Run EM on ``problem`` from ``x0``, accelerated by SQUAREM unless ``accelerate`` is False.
+    """Run EM on ``problem`` from ``x0``, accelerated (Anderson or SQUAREM) unless ``accelerate`` is False.
 
     Parameters
     ----------
@@ -171,6 +182,10 @@ def run_em(
     stop : callable, optional
         ``stop(x, L(x)) -> bool`` checked at every accepted iterate (before the
         convergence test); True ends the run there with ``stop_reason="stopped"``.
+    method : {"auto", "anderson", "squarem"}, default "auto"
+        The accelerator when ``accelerate`` is True (see :data:`Method`). Anderson's
+        stopping rule scales ``tol`` by ``1 - rho_hat``, the estimated EM rate
+        (:mod:`imputer._em.anderson`); SQUAREM and plain EM compare the change with ``tol``.
 
     Returns
     -------
@@ -178,6 +193,10 @@ def run_em(
         Never raises for the run's own outcome: how it ended is ``trace.stop_reason``
         (see the module docstring). Exceptions raised by the problem itself propagate.
     """
+    if accelerate and (method == "anderson" or (method == "auto" and _has_free_coordinates(problem))):
+        from imputer._em.anderson import run_anderson  # imports this module
+
+        return run_anderson(problem, x0, tol=tol, max_iter=max_iter, stop=stop)
     run = _Tally(problem, stop)
     x = np.array(x0, dtype=float)
     if not problem.feasible(x):
