@@ -47,14 +47,16 @@ first accepted ``x`` with
 
 .. math::
 
-    \operatorname{distance}(x, F(x)) \le \text{tol}\,(1 - \hat\rho),
+    \operatorname{distance}(x, F(x)) \le \max\big(\text{tol}\,(1 - \hat\rho),\;
+    \min(\text{tol}, 10^{-13})\big),
 
 and returns ``F(x)``, so that the estimated distance from the maximiser,
 ``distance / (1 - rho)``, is at most ``tol``. ``rho_hat`` is the largest real part of the
 Ritz values of ``J`` on the span of the memory: the eigenvalues of ``I + dZ^+ dG``
 (``k x k``; ``dZ^+`` the pseudo-inverse), clipped to ``[0, RHO_MAX]`` (so the test is at
 most ``1 / (1 - RHO_MAX) = 1000`` times tighter than ``tol``), 0 while the memory holds
-fewer than two differences.
+fewer than two differences. The floor ``min(tol, CHANGE_FLOOR)`` keeps the test above the
+rounding noise of the EM map (the change cannot fall much below ``1e-14``).
 
 How a run ends is as for SQUAREM (:mod:`imputer._em.squarem`): ``"converged"`` (result
 ``F(x)``), ``"max_iter"`` (result: the EM update of the last accepted iterate),
@@ -71,12 +73,15 @@ import numpy as np
 from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
-__all__ = ["DEFAULT_MEMORY", "RHO_MAX", "ritz_rate", "run_anderson"]
+__all__ = ["CHANGE_FLOOR", "DEFAULT_MEMORY", "RHO_MAX", "ritz_rate", "run_anderson"]
 
 #: Secant pairs kept (Anderson's memory ``m``).
 DEFAULT_MEMORY = 10
 #: Largest EM rate the stopping rule believes: the test is at most 1000x tighter than tol.
 RHO_MAX = 0.999
+#: The scaled test never asks for a change below this (rounding noise of the EM map in
+#: standardised units), unless ``tol`` itself is smaller.
+CHANGE_FLOOR = 1e-13
 
 _DAMP_START = 1e-8
 _DAMP_MIN = 1e-12
@@ -225,7 +230,7 @@ def run_anderson(
         mem.push(z, g)
         dz, dg = mem.differences()
         rho = ritz_rate(dz, dg)
-        if change <= tol * (1.0 - rho):
+        if change <= max(tol * (1.0 - rho), min(tol, CHANGE_FLOOR)):
             return run.end(fx, "converged", it)
         if it == max_iter:
             break

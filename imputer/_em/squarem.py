@@ -1,4 +1,9 @@
-r"""The EM driver: SQUAREM acceleration of a monotone EM iteration, :func:`run_em`.
+r"""The EM driver: :func:`run_em`, and SQUAREM acceleration of a monotone EM iteration.
+
+:func:`run_em` runs plain EM (``accelerate=False``), SQUAREM (below), or Anderson
+acceleration (:mod:`imputer._em.anderson`), chosen by ``method``: ``"auto"`` takes Anderson
+for problems with free coordinates (:class:`~imputer._em.problem.FreeCoordinates`: the
+multivariate normal) and SQUAREM for the others (mixed models, the t, mixtures).
 
 Let ``F`` be the EM map of an :class:`~imputer._em.problem.EMProblem` on a packed
 parameter vector ``x`` and ``L`` the objective EM increases (a log-likelihood or

@@ -23,7 +23,23 @@ iterates in standard-deviation units of the older iterate,
     \delta = \max\Big(\max_j \frac{|\mu'_j - \mu_j|}{\sqrt{\sigma_{jj}}},\;
              \max_{j,k} \frac{|\sigma'_{jk} - \sigma_{jk}|}{\sqrt{\sigma_{jj}\sigma_{kk}}}\Big),
 
-identical in original and standardised units.
+identical in original and standardised units. The accelerated driver
+(:mod:`imputer._em.anderson`) stops at ``delta <= max(tol (1 - rho_hat), min(tol,
+1e-13))``, ``rho_hat`` its estimate of EM's rate (the largest fraction of missing
+information), so that ``delta / (1 - rho)``, the distance from the maximiser, is about
+``tol`` at most; plain EM stops at ``delta <= tol``.
+
+Free coordinates (:class:`~imputer._em.problem.FreeCoordinates`, where the accelerator
+extrapolates): with the columns permuted from the most to the least observed (``P``),
+``P Sigma P' = L diag(d) L'`` (``L`` unit lower triangular: the coefficients of each
+column's regression on the columns before it; ``d`` the residual variances), and
+
+.. math::
+
+    z = \big(\mu,\; (L_{jk})_{j > k}\ \text{row by row},\; \log d\big).
+
+Every ``z`` gives a positive-definite ``Sigma``, and the EM path of a mostly missing
+column's regression, curved in ``Sigma``, is nearly straight in ``z``.
 """
 
 from __future__ import annotations
@@ -230,7 +246,7 @@ class MVNFit(TraceFields):
 
 
 def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> MVNFit:
-    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from :func:`~imputer.mvn._fit.start_values`.
+    """EM (Anderson-accelerated in free coordinates unless ``accelerate`` is False) from :func:`~imputer.mvn._fit.start_values`.
 
     On return ``data.work`` holds the conditional means at the returned estimate (its
     final E-step is evaluated there), for :func:`~imputer.mvn._fit.fill_missing` with
