@@ -52,8 +52,9 @@ first accepted ``x`` with
 
 and returns ``F(x)``, so that the estimated distance from the maximiser,
 ``distance / (1 - rho)``, is at most ``tol``. ``rho_hat`` is the largest real part of the
-Ritz values of ``J`` on the span of the memory: the eigenvalues of ``I + dZ^+ dG``
-(``k x k``; ``dZ^+`` the pseudo-inverse), clipped to ``[0, RHO_MAX]`` (so the test is at
+Ritz values of ``J`` on the span of the memory: the eigenvalues of ``I + U' dG V S^{-1}``
+with ``dZ = U S V'`` (thin SVD, singular values below ``1e-6`` times the largest dropped;
+:func:`ritz_rate`), clipped to ``[0, RHO_MAX]`` (so the test is at
 most ``1 / (1 - RHO_MAX) = 1000`` times tighter than ``tol``), 0 while the memory holds
 fewer than two differences. The floor ``min(tol, CHANGE_FLOOR)`` keeps the test above the
 rounding noise of the EM map (the change cannot fall much below ``1e-14``).
@@ -82,6 +83,8 @@ RHO_MAX = 0.999
 #: The scaled test never asks for a change below this (rounding noise of the EM map in
 #: standardised units), unless ``tol`` itself is smaller.
 CHANGE_FLOOR = 1e-13
+#: Singular values of the step differences below this fraction of the largest are dropped.
+RITZ_RCOND = 1e-6
 
 _DAMP_START = 1e-8
 _DAMP_MIN = 1e-12
@@ -113,6 +116,11 @@ class _Coordinates:
 def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     """Largest real part of the Ritz values of EM's Jacobian from secant pairs, clipped to ``[0, RHO_MAX]``.
 
+    With the thin SVD ``dz = U S V'`` truncated to the singular values above
+    ``RITZ_RCOND * s_max`` (nearly collinear steps, as plain EM's become, span fewer
+    directions), the Ritz values of ``J`` on ``span(U)`` are the eigenvalues of
+    ``I + U' dg V S^{-1}``.
+
     Parameters
     ----------
     dz : ndarray, shape (d, k)
@@ -123,12 +131,20 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     Returns
     -------
     float
-        ``max Re eig(I + dz^+ dg)`` clipped; 0 for ``k < 2`` or a non-finite estimate.
+        The clipped largest real part; 0 for ``k < 2`` or a non-finite estimate.
     """
     if dz.shape[1] < 2:
         return 0.0
-    h, *_ = np.linalg.lstsq(dz, dg, rcond=None)
-    ev = np.linalg.eigvals(np.eye(h.shape[0]) + h)
+    try:
+        u, sv, vt = np.linalg.svd(dz, full_matrices=False)
+    except np.linalg.LinAlgError:
+        return 0.0
+    keep = sv > RITZ_RCOND * sv[0]
+    if not sv[0] > 0.0 or not np.isfinite(sv[0]):
+        return 0.0
+    u, sv, vt = u[:, keep], sv[keep], vt[keep]
+    b = (u.T @ dg @ vt.T) / sv
+    ev = np.linalg.eigvals(np.eye(b.shape[0]) + b)
     rho = float(np.max(ev.real))
     if not np.isfinite(rho):
         return 0.0
