@@ -51,13 +51,15 @@ first accepted ``x`` with
     \min(\text{tol}, 10^{-13})\big),
 
 and returns ``F(x)``, so that the estimated distance from the maximiser,
-``distance / (1 - rho)``, is at most ``tol``. ``rho_hat`` is the largest real part of the
-Ritz values of ``J`` on the span of the memory: the eigenvalues of ``I + U' dG V S^{-1}``
-with ``dZ = U S V'`` (thin SVD, singular values below ``1e-6`` times the largest dropped;
-:func:`ritz_rate`), clipped to ``[0, RHO_MAX]`` (so the test is at
-most ``1 / (1 - RHO_MAX) = 1000`` times tighter than ``tol``), 0 while the memory holds
-fewer than two differences. The floor ``min(tol, CHANGE_FLOOR)`` keeps the test above the
-rounding noise of the EM map (the change cannot fall much below ``1e-14``).
+``distance / (1 - rho)``, is at most ``tol``. ``rho_hat`` is the largest of the
+estimates of the last ``RATE_WINDOW = 10`` iterations (one estimate alone can be low after a stretch of
+nearly collinear steps), each the largest real part of the Ritz values of ``J`` on the
+span of the memory: the eigenvalues of ``I + U' dG V S^{-1}`` with ``dZ = U S V'`` (thin
+SVD, singular values below ``1e-6`` times the largest dropped; :func:`ritz_rate`),
+clipped to ``[0, RHO_MAX]`` (so the test is at most ``1 / (1 - RHO_MAX) = 1000`` times
+tighter than ``tol``), 0 while the memory holds fewer than two differences. The floor
+``min(tol, CHANGE_FLOOR)`` keeps the test above the rounding noise of the EM map (the
+change cannot fall much below ``1e-14``).
 
 How a run ends is as for SQUAREM (:mod:`imputer._em.squarem`): ``"converged"`` (result
 ``F(x)``), ``"max_iter"`` (result: the EM update of the last accepted iterate),
@@ -67,6 +69,7 @@ that iterate), ``"singular"`` (result: the best iterate seen), ``"infeasible"``.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -74,7 +77,7 @@ import numpy as np
 from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
-__all__ = ["CHANGE_FLOOR", "DEFAULT_MEMORY", "RHO_MAX", "ritz_rate", "run_anderson"]
+__all__ = ["CHANGE_FLOOR", "DEFAULT_MEMORY", "RATE_WINDOW", "RHO_MAX", "ritz_rate", "run_anderson"]
 
 #: Secant pairs kept (Anderson's memory ``m``).
 DEFAULT_MEMORY = 10
@@ -83,6 +86,9 @@ RHO_MAX = 0.999
 #: The scaled test never asks for a change below this (rounding noise of the EM map in
 #: standardised units), unless ``tol`` itself is smaller.
 CHANGE_FLOOR = 1e-13
+#: The rate used is the largest Ritz estimate of this many latest iterations (a thin or
+#: stale memory underestimates it).
+RATE_WINDOW = 10
 #: Singular values of the step differences below this fraction of the largest are dropped.
 RITZ_RCOND = 1e-6
 
@@ -233,6 +239,7 @@ def run_anderson(
     if not np.isfinite(obj):
         return run.end(x, "infeasible", 0)
     mem = _Memory(memory)
+    recent: deque[float] = deque(maxlen=RATE_WINDOW)  # the last Ritz estimates
     damp = _DAMP_START
     for it in range(1, max_iter + 1):
         if run.accept(x, obj):
@@ -245,7 +252,8 @@ def run_anderson(
         g = fz - z
         mem.push(z, g)
         dz, dg = mem.differences()
-        rho = ritz_rate(dz, dg)
+        recent.append(ritz_rate(dz, dg))
+        rho = max(recent)
         if change <= max(tol * (1.0 - rho), min(tol, CHANGE_FLOOR)):
             return run.end(fx, "converged", it)
         if it == max_iter:
