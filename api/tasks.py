@@ -69,7 +69,9 @@ def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
 
 
 def _invalid(exc: ValidationError, instance: str) -> JobOutput:
-    errors = clean_validation_errors(exc.errors(), prefix=("body",))
+    errors = clean_validation_errors(
+        exc.errors(include_url=False, include_context=False, include_input=False), prefix=("body",)
+    )
     return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
 
 
@@ -210,7 +212,7 @@ class ImputeTask(_Task):
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         if self.kind == "json":
             request = _parse(ImputeRequest, self.body)
-            frame = frame_from_split(request.data)
+            frame = frame_from_split(request.data, request.options.columns)
             options: ImputeOptions = request.options
         else:
             q = ImputeQuery.model_validate(dict(self.query))
@@ -278,7 +280,7 @@ class DiagnosticsTask(_Task):
     def _compute(self) -> JobOutput:
         if self.kind == "json":
             request = _parse(DiagnosticsRequest, self.body)
-            frame = frame_from_split(request.data)
+            frame = frame_from_split(request.data, request.options.columns)
             columns = request.options.columns
         else:
             q = DiagnosticsQuery.model_validate(dict(self.query))

@@ -7,11 +7,17 @@
   safeguard and a ``stop`` hook (SQUAREM here; Anderson acceleration with a rate-scaled
   stopping rule in :mod:`imputer._em.anderson`, chosen by ``method``); it always
   returns an :class:`EMRun`.
+* :mod:`imputer._em.monitor`: :class:`Monitor` (progress display, ``callback``,
+  ``max_time``) that a fitting function makes current with :func:`watching`.
 * :mod:`imputer._em.trace`: :class:`EMTrace`, how a run went (carried by every result).
 """
 
+from imputer._em.monitor import Monitor, Progress, make_monitor, watching
 from imputer._em.problem import EMProblem, FreeCoordinates
 from imputer._em.squarem import EMRun, Method, StopHook, run_em
 from imputer._em.trace import STOP_REASONS, EMTrace, StopReason, TraceFields
 
-__all__ = ["EMProblem", "EMRun", "FreeCoordinates", "Method", "EMTrace", "STOP_REASONS", "StopHook", "StopReason", "TraceFields", "run_em"]
+__all__ = [
+    "EMProblem", "EMRun", "EMTrace", "FreeCoordinates", "Method", "Monitor", "Progress", "STOP_REASONS", "StopHook",
+    "StopReason", "TraceFields", "make_monitor", "run_em", "watching",
+]
