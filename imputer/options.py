@@ -219,6 +219,10 @@ class OptionTable(Mapping[str, Option]):
 
 
 _ACCELERATE_HELP = "SQUAREM acceleration of EM with a safeguard that never lets the objective decrease; off runs plain EM."
+_MVN_ACCELERATE_HELP = (
+    "Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a safeguard "
+    "that never lets the objective decrease; off runs plain EM."
+)
 
 #: Options of :func:`imputer.impute` and :class:`imputer.EMImputer` (multivariate normal).
 MVN_OPTIONS = OptionTable(
@@ -235,8 +239,10 @@ MVN_OPTIONS = OptionTable(
             "tol",
             "real",
             1e-7,
-            "Convergence tolerance: EM stops when no mean or covariance entry changes by more "
-            "than tol between successive iterates, in standard-deviation units.",
+            "Convergence tolerance, in standard-deviation units: EM stops when one EM step "
+            "changes no mean or covariance entry by more than tol, times (1 - the EM rate "
+            "estimated along the way) for the accelerated normal model, so that its estimate "
+            "is within about tol of the maximiser.",
             low=0.0,
             low_open=True,
         ),
@@ -244,8 +250,9 @@ MVN_OPTIONS = OptionTable(
             "max_iter",
             "integer",
             1000,
-            "Iteration limit (SQUAREM cycles of up to three EM steps when accelerated); "
-            "stopping there without meeting tol is a warning and converged=false.",
+            "Iteration limit (accelerated: accepted iterates of one or two EM steps for the "
+            "normal model, SQUAREM cycles of up to three for the t); stopping there without "
+            "meeting tol is a warning and converged=false.",
             low=1,
         ),
         Option(
@@ -258,7 +265,7 @@ MVN_OPTIONS = OptionTable(
             "positive-definite estimate for wide (p >= n) or collinear data.",
             low=0.0,
         ),
-        Option("accelerate", "boolean", True, _ACCELERATE_HELP),
+        Option("accelerate", "boolean", True, _MVN_ACCELERATE_HELP),
     ],
 )
 

@@ -23,6 +23,12 @@ components). The driver (SQUAREM with a monotonicity safeguard) needs only
 
 and, to talk to the rest of the engine, ``pack(params) -> x`` and ``unpack(x) -> params``
 between the packed vector and the engine's typed parameters.
+
+Optionally (:class:`FreeCoordinates`), ``to_free(x) -> z`` and ``from_free(z) -> x``: a
+smooth one-to-one map between the feasible set and an open set of coordinates in which
+the EM path is close to a straight line, used by the Anderson accelerator
+(:mod:`imputer._em.anderson`) to extrapolate (``to_free`` returns None for an ``x`` outside
+its domain). The EM map, the objective, ``distance`` and the result stay in ``x``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["EMProblem"]
+__all__ = ["EMProblem", "FreeCoordinates"]
 
 P = TypeVar("P")
 
@@ -57,4 +63,16 @@ class EMProblem(Protocol[P]):
 
     def feasible(self, x: np.ndarray) -> bool:
         """Whether ``x`` is a valid parameter vector."""
+        ...
+
+
+class FreeCoordinates(Protocol):
+    """Optional: coordinates for the accelerator's extrapolation (see the module docstring)."""
+
+    def to_free(self, x: np.ndarray) -> np.ndarray | None:
+        """Free coordinates ``z``, shape (k,), of a packed ``x`` (None: ``x`` outside the domain)."""
+        ...
+
+    def from_free(self, z: np.ndarray) -> np.ndarray:
+        """The packed ``x``, shape (d,), of free coordinates ``z``."""
         ...

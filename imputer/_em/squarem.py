@@ -1,4 +1,9 @@
-r"""The EM driver: SQUAREM acceleration of a monotone EM iteration, :func:`run_em`.
+r"""The EM driver: :func:`run_em`, and SQUAREM acceleration of a monotone EM iteration.
+
+:func:`run_em` runs plain EM (``accelerate=False``), SQUAREM (below), or Anderson
+acceleration (:mod:`imputer._em.anderson`), chosen by ``method``: ``"auto"`` takes Anderson
+for problems with free coordinates (:class:`~imputer._em.problem.FreeCoordinates`: the
+multivariate normal) and SQUAREM for the others (mixed models, the t, mixtures).
 
 Let ``F`` be the EM map of an :class:`~imputer._em.problem.EMProblem` on a packed
 parameter vector ``x`` and ``L`` the objective EM increases (a log-likelihood or
@@ -52,7 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -60,7 +65,13 @@ from imputer._em.monitor import current_monitor
 from imputer._em.problem import EMProblem
 from imputer._em.trace import EMTrace, StopReason
 
-__all__ = ["EMRun", "StopHook", "run_em"]
+__all__ = ["EMRun", "Method", "StopHook", "run_em"]
+
+#: The accelerated driver: ``"auto"`` is Anderson acceleration (:mod:`imputer._em.anderson`)
+#: for problems with free coordinates (the multivariate normal), SQUAREM for the others;
+#: ``"anderson"`` and ``"squarem"`` force one (``"squarem"`` is the driver as it was before
+#: Anderson acceleration, kept for comparison).
+Method = Literal["auto", "anderson", "squarem"]
 
 #: ``stop(x, obj) -> bool``, called at every accepted iterate ``x`` (shape (d,)) with its
 #: objective; True ends the run there with ``stop_reason="stopped"``.
@@ -155,6 +166,10 @@ class _Tally:
         return EMRun(x=np.array(x, dtype=float), best=np.array(best, dtype=float), best_objective=self.best_obj, trace=trace)
 
 
+def _has_free_coordinates(problem: EMProblem[Any]) -> bool:
+    return callable(getattr(problem, "to_free", None)) and callable(getattr(problem, "from_free", None))
+
+
 def run_em(
     problem: EMProblem[Any],
     x0: np.ndarray,
@@ -163,8 +178,9 @@ def run_em(
     max_iter: int,
     accelerate: bool = True,
     stop: StopHook | None = None,
+    method: Method = "auto",
 ) -> EMRun:
-    """Run EM on ``problem`` from ``x0``, accelerated by SQUAREM unless ``accelerate`` is False.
+    """Run EM on ``problem`` from ``x0``, accelerated (Anderson or SQUAREM) unless ``accelerate`` is False.
 
     Parameters
     ----------
@@ -182,6 +198,10 @@ def run_em(
     stop : callable, optional
         ``stop(x, L(x)) -> bool`` checked at every accepted iterate (before the
         convergence test); True ends the run there with ``stop_reason="stopped"``.
+    method : {"auto", "anderson", "squarem"}, default "auto"
+        The accelerator when ``accelerate`` is True (see :data:`Method`). Anderson's
+        stopping rule scales ``tol`` by ``1 - rho_hat``, the estimated EM rate
+        (:mod:`imputer._em.anderson`); SQUAREM and plain EM compare the change with ``tol``.
 
     Returns
     -------
@@ -189,6 +209,10 @@ def run_em(
         Never raises for the run's own outcome: how it ended is ``trace.stop_reason``
         (see the module docstring). Exceptions raised by the problem itself propagate.
     """
+    if accelerate and (method == "anderson" or (method == "auto" and _has_free_coordinates(problem))):
+        from imputer._em.anderson import run_anderson  # imports this module
+
+        return run_anderson(problem, x0, tol=tol, max_iter=max_iter, stop=stop)
     run = _Tally(problem, stop)
     x = np.array(x0, dtype=float)
     if not problem.feasible(x):

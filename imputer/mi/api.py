@@ -109,12 +109,15 @@ def multiple_impute(
         the same imputations. Default: fresh entropy, recorded on the result. The int
         actually used is ``result.seed`` (a Generator gives one draw).
     tol : float, default 1e-7
-        Convergence tolerance: EM stops when no mean or covariance entry changes by more
-        than tol between successive iterates, in standard-deviation units. (The EM
-        estimate, and each bootstrap fit.)
+        Convergence tolerance, in standard-deviation units: EM stops when one EM step
+        changes no mean or covariance entry by more than tol, times (1 - the EM rate
+        estimated along the way) for the accelerated normal model, so that its estimate
+        is within about tol of the maximiser. (The EM estimate, and each bootstrap fit;
+        see :func:`imputer.impute`.)
     max_iter : int, default 1000
-        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated);
-        stopping there without meeting tol is a warning and converged=false.
+        Iteration limit (accelerated: accepted iterates of one or two EM steps for the
+        normal model, SQUAREM cycles of up to three for the t); stopping there without
+        meeting tol is a warning and converged=false.
     burn_in : int >= 0, optional
         posterior: data-augmentation iterations discarded before the first imputation;
         default: chosen from the EM rate of convergence. (:mod:`imputer.mi._rate`; ignored

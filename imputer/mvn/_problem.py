@@ -23,7 +23,23 @@ iterates in standard-deviation units of the older iterate,
     \delta = \max\Big(\max_j \frac{|\mu'_j - \mu_j|}{\sqrt{\sigma_{jj}}},\;
              \max_{j,k} \frac{|\sigma'_{jk} - \sigma_{jk}|}{\sqrt{\sigma_{jj}\sigma_{kk}}}\Big),
 
-identical in original and standardised units.
+identical in original and standardised units. The accelerated driver
+(:mod:`imputer._em.anderson`) stops at ``delta <= max(tol (1 - rho_hat), min(tol,
+1e-13))``, ``rho_hat`` its estimate of EM's rate (the largest fraction of missing
+information), so that ``delta / (1 - rho)``, the distance from the maximiser, is about
+``tol`` at most; plain EM stops at ``delta <= tol``.
+
+Free coordinates (:class:`~imputer._em.problem.FreeCoordinates`, where the accelerator
+extrapolates): with the columns permuted from the most to the least observed (``P``),
+``P Sigma P' = L diag(d) L'`` (``L`` unit lower triangular: the coefficients of each
+column's regression on the columns before it; ``d`` the residual variances), and
+
+.. math::
+
+    z = \big(\mu,\; (L_{jk})_{j > k}\ \text{row by row},\; \log d\big).
+
+Every ``z`` gives a positive-definite ``Sigma``, and the EM path of a mostly missing
+column's regression, curved in ``Sigma``, is nearly straight in ``z``.
 """
 
 from __future__ import annotations
@@ -34,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from scipy.linalg.blas import dsyrk as syrk
 
 from imputer._em import EMTrace, TraceFields, run_em
 from imputer._gaussian.layout import StandardData
@@ -81,6 +98,13 @@ class MVNProblem:
         # point feasible() accepted): the driver passes it straight back to step(), whose
         # check (an eigendecomposition, the dominant cost for wide data) is then skipped
         self._known_feasible: np.ndarray | None = None
+        # free coordinates: columns from the most to the least observed (stable)
+        n_miss = np.zeros(p)
+        for g in data.patterns.groups:
+            n_miss += np.bincount(g.miss.ravel(), weights=np.repeat(g.counts, g.n_miss).astype(float), minlength=p)
+        self._order = np.argsort(n_miss, kind="stable")
+        self._unorder = np.argsort(self._order)
+        self._strict = np.tril_indices(p, -1)
 
     @property
     def dim(self) -> int:
@@ -115,6 +139,31 @@ class MVNProblem:
         d_mu = np.abs(x_new[:p] - x_old[:p]) / sd
         d_sig = np.abs(x_new[p:] - x_old[p:]) / (sd[self._rows] * sd[self._cols])
         return float(max(d_mu.max(), d_sig.max()))
+
+    def to_free(self, x: np.ndarray) -> np.ndarray | None:
+        """Free coordinates ``z = (mu, L, log d)`` of ``x`` (module docstring); None unless ``Sigma`` is positive definite."""
+        mu, sigma = self.unpack(x)
+        o = self._order
+        try:
+            c = np.linalg.cholesky(sigma[np.ix_(o, o)])
+        except np.linalg.LinAlgError:
+            return None
+        e = np.diag(c).copy()
+        if not np.all(e > 0.0):
+            return None
+        return np.concatenate([mu, (c / e)[self._strict], 2.0 * np.log(e)])
+
+    def from_free(self, z: np.ndarray) -> np.ndarray:
+        """The packed ``x = (mu, vech Sigma)`` of free coordinates ``z`` (``Sigma = L diag(d) L'``, reordered)."""
+        p = self.p
+        c = np.eye(p)
+        c[self._strict] = z[p : p + self._strict[0].size]
+        with np.errstate(over="ignore", invalid="ignore"):  # a wild extrapolation: not finite, infeasible
+            c *= np.exp(0.5 * z[p + self._strict[0].size :])
+            s = syrk(1.0, c, lower=1)  # the lower triangle of c c'
+        s = np.tril(s) + np.tril(s, -1).T
+        u = self._unorder
+        return self.pack((z[:p], s[np.ix_(u, u)]))
 
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         """The EM map: ``(F(x), L(x))``; ``L = -inf`` if ``x`` is infeasible, ``F = None`` if its update is singular.
@@ -197,7 +246,7 @@ class MVNFit(TraceFields):
 
 
 def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> MVNFit:
-    """EM (SQUAREM-accelerated unless ``accelerate`` is False) from :func:`~imputer.mvn._fit.start_values`.
+    """EM (Anderson-accelerated in free coordinates unless ``accelerate`` is False) from :func:`~imputer.mvn._fit.start_values`.
 
     On return ``data.work`` holds the conditional means at the returned estimate (its
     final E-step is evaluated there), for :func:`~imputer.mvn._fit.fill_missing` with

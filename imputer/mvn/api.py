@@ -97,15 +97,28 @@ def impute(
         Columns to model (numeric, in this order); default: every numeric column.
         Other columns are carried through unchanged.
     tol : float, default 1e-7
-        Convergence tolerance: EM stops when no mean or covariance entry changes by
-        more than tol between successive iterates, in standard-deviation units. That is,
-        ``max_j |mu'_j - mu_j| / sqrt(s_jj)`` and ``max_jk |s'_jk - s_jk| / sqrt(s_jj
-        s_kk)`` (units of the older iterate) are ``<= tol``. At the default the estimate is
-        typically within 1e-6 standard deviations of the exact maximiser (3e-8 on the
-        100,000 x 20 benchmark of ``benchmarks/bench_mvn.py``).
+        Convergence tolerance, in standard-deviation units: EM stops when one EM step
+        changes no mean or covariance entry by more than tol, times (1 - the EM rate
+        estimated along the way) for the accelerated normal model, so that its estimate
+        is within about tol of the maximiser. Exactly: the change ``delta`` of one EM step
+        from an accepted iterate is the largest of ``max_j |mu'_j - mu_j| / sqrt(s_jj)``
+        and ``max_jk |s'_jk - s_jk| / sqrt(s_jj s_kk)`` (units of the older iterate);
+        since EM converges at the rate ``rho`` (the largest fraction of missing
+        information), the distance from the maximiser is about ``delta / (1 - rho)``.
+        With ``accelerate=True`` EM stops at the first accepted iterate with ``delta <=
+        max(tol * (1 - rho_hat), min(tol, 1e-13))`` and returns its EM update,
+        ``rho_hat`` being the rate estimated from the accelerator's recent steps (the
+        largest Ritz value of the EM map's Jacobian on the span of its memory, clipped to
+        [0, 0.999], the largest such estimate of the last 10 iterations; see
+        :mod:`imputer._em.anderson`). At the default the estimate is within 1e-6
+        standard deviations of the exact maximiser even where most information is
+        missing (measured: 3e-8 on mice's ``boys``, rate 0.993; 2e-8 on Little & Rubin's
+        ``missvals``, rate 0.956). With ``accelerate=False`` plain EM stops at ``delta <=
+        tol``, i.e. up to ``1 / (1 - rho)`` times farther.
     max_iter : int, default 1000
-        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated);
-        stopping there without meeting tol is a warning and converged=false.
+        Iteration limit (accelerated: accepted iterates of one or two EM steps for the
+        normal model, SQUAREM cycles of up to three for the t); stopping there without
+        meeting tol is a warning and converged=false.
     ridge : float, default 0.0
         Strength lambda >= 0 of an inverse-Wishart prior on the covariance worth lambda
         pseudo-rows with the observed variances and no correlation, which EM then
@@ -113,8 +126,9 @@ def impute(
         positive-definite estimate for wide (p >= n) or collinear data. See the module
         docstring.
     accelerate : bool, default True
-        SQUAREM acceleration of EM with a safeguard that never lets the objective
-        decrease; off runs plain EM.
+        Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a
+        safeguard that never lets the objective decrease; off runs plain EM. Anderson
+        extrapolates in the mean and the Cholesky factors of the covariance.
     progress : bool, default False
         Show a progress line on standard error (tqdm) once the fit has run for a second:
         iterates, objective, parameter change.

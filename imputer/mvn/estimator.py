@@ -154,19 +154,23 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     Parameters
     ----------
     tol : float, default 1e-7
-        Convergence tolerance: EM stops when no mean or covariance entry changes by more
-        than tol between successive iterates, in standard-deviation units.
+        Convergence tolerance, in standard-deviation units: EM stops when one EM step
+        changes no mean or covariance entry by more than tol, times (1 - the EM rate
+        estimated along the way) for the accelerated normal model, so that its estimate
+        is within about tol of the maximiser. See :func:`imputer.impute`.
     max_iter : int, default 1000
-        Iteration limit (SQUAREM cycles of up to three EM steps when accelerated);
-        stopping there without meeting tol is a warning and converged=false.
+        Iteration limit (accelerated: accepted iterates of one or two EM steps for the
+        normal model, SQUAREM cycles of up to three for the t); stopping there without
+        meeting tol is a warning and converged=false.
     ridge : float, default 0.0
         Strength lambda >= 0 of an inverse-Wishart prior on the covariance worth lambda
         pseudo-rows with the observed variances and no correlation, which EM then
         maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
         positive-definite estimate for wide (p >= n) or collinear data.
     accelerate : bool, default True
-        SQUAREM acceleration of EM with a safeguard that never lets the objective
-        decrease; off runs plain EM. (Normal and t only: the mixture always accelerates.)
+        Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a
+        safeguard that never lets the objective decrease; off runs plain EM. (Normal and
+        t only: the mixture always accelerates.)
     model : {"normal", "t", "mixture"}, default "normal"
         The multivariate normal, the multivariate t (:func:`imputer.impute_t`) or a
         Gaussian mixture (:func:`imputer.impute_mixture`).
@@ -202,8 +206,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         Column names seen in ``fit``; only set when ``X`` was a DataFrame with string
         column names.
     n_iter_ : int
-        Iterations used: SQUAREM cycles (up to three EM steps each) when accelerated,
-        plain EM steps otherwise.
+        Iterations used: accelerated iterates (one or two EM steps each for the normal
+        model, SQUAREM cycles of up to three for the t), plain EM steps otherwise.
     converged_ : bool
         Whether EM met ``tol`` within ``max_iter`` (False also when the covariance heads
         to singular).

@@ -93,13 +93,13 @@ class ImputeResult(TraceFields):
         non-decreasing. It is the observed-data log-likelihood when ``ridge == 0`` and
         the log-posterior (log-likelihood plus log prior, up to the prior's normalising
         constant; see :func:`imputer.impute`), not the log-likelihood, when
-        ``ridge > 0``. Plain EM: one entry per iteration (``k = n_iter``). SQUAREM: the
-        start of every cycle and the point it accepted within the cycle
-        (``n_iter <= k <= 2 n_iter``). The final estimate is one EM update past the last
+        ``ridge > 0``. One entry per iteration (``k = n_iter``): plain EM's iterates, or
+        the points the accelerator (Anderson, :mod:`imputer._em.anderson`) accepted. The final estimate is one EM update past the last
         entry, or, when the covariance heads to singular, the best point evaluated;
         either way its objective is at least the last entry.
     n_iter : int
-        ``trace.n_iter``: iterations (plain EM steps, or SQUAREM cycles when accelerated).
+        ``trace.n_iter``: iterations (plain EM steps, or accepted accelerated iterates, one
+        or two EM evaluations each).
     n_evals : int
         ``trace.n_evals``: EM-map evaluations (E-step + M-step), the honest cost measure.
     converged : bool
@@ -254,7 +254,7 @@ class ImputeResult(TraceFields):
             ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / n_cells:.1f}%)"),
             ("missingness patterns", self.n_patterns),
             ("estimate", method),
-            ("acceleration", "SQUAREM" if self.accelerate else "none (plain EM)"),
+            ("acceleration", "Anderson" if self.accelerate else "none (plain EM)"),
             ("iterations", self.n_iter),
             ("EM evaluations", self.n_evals),
             ("converged", self.converged),

@@ -1,0 +1,224 @@
+"""Tests of the Anderson accelerator (:mod:`imputer._em.anderson`) and ``run_em``'s choice of driver.
+
+* Anderson reaches the fixed point of slow linear maps and of the DLR linkage EM with far
+  fewer evaluations than plain EM and than SQUAREM; its history never decreases;
+* the Ritz estimate of the rate recovers a linear map's largest eigenvalue, and the
+  rate-scaled stopping rule leaves the estimate within about ``tol`` of the fixed point
+  where the unscaled one (SQUAREM) stays ``1 / (1 - rho)`` times farther;
+* free coordinates are used when the problem has them (``method="auto"``), and the
+  estimate is the same;
+* every way a run ends, the ``stop`` hook at every accepted iterate, and ``n_evals``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imputer._em import run_em
+from imputer._em.anderson import RHO_MAX, ritz_rate, run_anderson
+from tests.imputer._em.test_squarem import (
+    _SINGULAR_BELOW,
+    _T_STAR,
+    FnProblem,
+    assert_monotone,
+    heading_to_singular,
+    linkage,
+    near_boundary,
+    slow_linear,
+)
+
+
+class LogProblem(FnProblem):
+    """A problem on ``x > 0`` with free coordinates ``z = log x`` (counts their use)."""
+
+    def __init__(self, inner: FnProblem) -> None:
+        super().__init__(inner._step, inner._feasible)
+        self.free_calls = 0
+
+    def to_free(self, x: np.ndarray) -> np.ndarray | None:
+        self.free_calls += 1
+        return np.log(x) if np.all(x > 0) else None
+
+    def from_free(self, z: np.ndarray) -> np.ndarray:
+        return np.exp(z)
+
+
+def positive_linear(eigs: np.ndarray, seed: int) -> tuple[LogProblem, np.ndarray]:
+    """``slow_linear`` shifted so that its fixed point and the path from ``x0 = 1`` stay positive."""
+    inner, x_star = slow_linear(eigs, seed)
+    shift = 5.0 - x_star.min()
+
+    def step(x: np.ndarray) -> tuple[np.ndarray, float]:
+        fx, obj = inner._step(x - shift)
+        return fx + shift, obj
+
+    return LogProblem(FnProblem(step, lambda x: bool(np.all(x > 0)))), x_star + shift
+
+
+# ------------------------------------------------------------------------ fixed points
+def test_linkage_reaches_closed_form_mle() -> None:
+    run = run_em(linkage(), np.array([0.1]), tol=1e-13, max_iter=500, method="anderson")
+    assert run.trace.converged
+    assert run.x[0] == pytest.approx(_T_STAR, abs=1e-12)
+    assert_monotone(run)
+
+
+@pytest.mark.parametrize("eigs", [np.array([0.999, 0.9, 0.5]), np.array([0.99] * 4 + [0.1] * 4), np.linspace(0.0, 0.995, 30)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_anderson_fewer_evaluations_than_squarem_and_plain_em(eigs: np.ndarray, seed: int) -> None:
+    problem, x_star = slow_linear(eigs, seed)
+    x0 = np.zeros(eigs.size)
+    runs = {m: run_em(problem, x0, tol=1e-10, max_iter=100_000, method=m) for m in ("anderson", "squarem")}
+    plain = run_em(problem, x0, tol=1e-10, max_iter=100_000, accelerate=False)
+    assert all(r.trace.converged for r in (*runs.values(), plain))
+    np.testing.assert_allclose(runs["anderson"].x, x_star, atol=2e-10)
+    assert runs["anderson"].trace.n_evals < runs["squarem"].trace.n_evals
+    assert runs["anderson"].trace.n_evals * 20 < plain.trace.n_evals
+    assert_monotone(runs["anderson"])
+
+
+def test_infeasible_extrapolation_falls_back_and_stays_monotone() -> None:
+    run = run_em(near_boundary(), np.array([5.0]), tol=1e-12, max_iter=10_000, method="anderson")
+    assert run.trace.converged
+    assert run.x[0] == pytest.approx(1e-3, abs=1e-11)
+    assert np.all(np.diff(run.trace.history) >= -1e-15)
+
+
+# ------------------------------------------------------------------------ rate and stopping rule
+@pytest.mark.parametrize("top", [0.5, 0.9, 0.99])
+def test_ritz_rate_recovers_the_largest_eigenvalue_of_a_linear_map(top: float) -> None:
+    # plain EM steps of x -> A x + b: dg = (A - I) dz exactly; with as many independent
+    # differences as dimensions the Ritz values are A's eigenvalues
+    eigs = np.array([top, 0.4, 0.1])
+    problem, _ = slow_linear(eigs, 5)
+    xs = [np.array([1.0, -2.0, 0.5])]
+    for _ in range(4):
+        xs.append(problem.step(xs[-1])[0])
+    z = np.array(xs[:-1])
+    g = np.array(xs[1:]) - z
+    rho = ritz_rate(np.diff(z, axis=0).T, np.diff(g, axis=0).T)
+    assert rho == pytest.approx(top, abs=1e-8)
+
+
+def test_ritz_rate_is_clipped_and_zero_without_two_differences() -> None:
+    assert ritz_rate(np.ones((3, 1)), -np.ones((3, 1))) == 0.0
+    dz = np.eye(3)[:, :2]
+    assert ritz_rate(dz, 5.0 * dz) == RHO_MAX  # Ritz value 6: clipped
+    assert ritz_rate(dz, -3.0 * dz) == 0.0  # Ritz value -2: clipped
+
+
+def em_points_only(eigs: np.ndarray, seed: int) -> tuple[FnProblem, np.ndarray]:
+    """``slow_linear`` where only the start and EM updates are feasible: every Anderson
+    proposal is rejected, so the run is plain EM with the rate-scaled stopping rule."""
+    inner, x_star = slow_linear(eigs, seed)
+    made: set[bytes] = {np.zeros(eigs.size).tobytes()}
+
+    def step(x: np.ndarray) -> tuple[np.ndarray, float]:
+        fx, obj = inner._step(x)
+        made.add(fx.tobytes())
+        return fx, obj
+
+    return FnProblem(step, lambda x: x.tobytes() in made), x_star
+
+
+@pytest.mark.parametrize("rate", [0.9, 0.99, 0.995])
+def test_rate_scaled_rule_leaves_the_estimate_within_tol(rate: float) -> None:
+    # distance to x* ~ delta / (1 - rate): plain EM's unscaled rule stops 1 / (1 - rate)
+    # times too far, the scaled rule (rate estimated from the EM steps) within ~tol
+    eigs = np.array([rate, 0.5, 0.3])
+    tol = 1e-6
+    problem, x_star = em_points_only(eigs, 7)
+    run = run_em(problem, np.zeros(3), tol=tol, max_iter=100_000, method="anderson")
+    assert run.trace.converged and run.trace.n_rejected == run.trace.n_iter - 2  # none at the first and last
+    assert np.max(np.abs(run.x - x_star)) <= 1.5 * tol
+    plain = run_em(slow_linear(eigs, 7)[0], np.zeros(3), tol=tol, max_iter=100_000, accelerate=False)
+    assert np.max(np.abs(plain.x - x_star)) > 0.5 * tol / (1.0 - rate)
+
+
+# ------------------------------------------------------------------------ free coordinates
+@pytest.mark.parametrize("seed", [0, 3])
+def test_auto_uses_free_coordinates_and_reaches_the_same_fixed_point(seed: int) -> None:
+    problem, x_star = positive_linear(np.array([0.98, 0.7, 0.2]), seed)
+    run = run_em(problem, np.ones(3), tol=1e-11, max_iter=10_000)
+    assert problem.free_calls > 0
+    assert run.trace.converged
+    np.testing.assert_allclose(run.x, x_star, atol=1e-9)
+    assert_monotone(run)
+    plain = FnProblem(problem._step, problem._feasible)  # no free coordinates: auto is SQUAREM
+    ref = run_em(plain, np.ones(3), tol=1e-11, max_iter=10_000)
+    np.testing.assert_allclose(ref.x, run.x, atol=1e-8)
+
+
+def test_a_start_outside_the_free_domain_is_infeasible() -> None:
+    problem = LogProblem(FnProblem(lambda x: (x, 0.0)))  # feasible everywhere, log needs x > 0
+    run = run_anderson(problem, np.array([-1.0]), tol=1e-8, max_iter=10)
+    assert run.trace.stop_reason == "infeasible" and problem.calls == 0
+
+
+# ------------------------------------------------------------------------ how runs end
+def test_max_iter_reports_not_converged() -> None:
+    problem, _ = slow_linear(np.array([0.9999, 0.5]), 0)
+    run = run_em(problem, np.zeros(2), tol=1e-14, max_iter=3, method="anderson")
+    assert run.trace.stop_reason == "max_iter" and not run.trace.converged
+    assert run.trace.n_iter == 3 and run.trace.history.size == 3
+    assert run.trace.n_evals == problem.calls <= 5
+
+
+def test_zero_iterations_evaluate_nothing() -> None:
+    problem, _ = slow_linear(np.array([0.9]), 0)
+    run = run_em(problem, np.zeros(1), tol=1e-8, max_iter=0, method="anderson")
+    assert run.trace.stop_reason == "max_iter" and problem.calls == 0
+
+
+@pytest.mark.parametrize("threshold", [-6.0, -1e-6])
+def test_stop_hook_is_checked_at_every_accepted_iterate(threshold: float) -> None:
+    seen: list[tuple[np.ndarray, float]] = []
+
+    def stop(x: np.ndarray, obj: float) -> bool:
+        seen.append((x.copy(), obj))
+        return obj > threshold
+
+    problem, _ = slow_linear(np.array([0.9, 0.5]), 3)
+    run = run_em(problem, np.full(2, 3.0), tol=1e-14, max_iter=1000, stop=stop, method="anderson")
+    assert run.trace.stop_reason == "stopped" and not run.trace.converged
+    last_x, last_obj = seen[-1]
+    assert last_obj > threshold and all(obj <= threshold for _, obj in seen[:-1])
+    np.testing.assert_array_equal(run.x, last_x)
+    assert [obj for _, obj in seen] == list(run.trace.history)
+
+
+def test_singular_update_returns_the_best_feasible_iterate() -> None:
+    problem = heading_to_singular()
+    run = run_em(problem, np.array([1.0]), tol=1e-14, max_iter=1000, method="anderson")
+    assert run.trace.stop_reason == "singular" and not run.trace.converged
+    assert problem.feasible(run.x) and np.array_equal(run.x, run.best)
+    assert _SINGULAR_BELOW <= run.x[0] < 2 * _SINGULAR_BELOW
+    assert run.best_objective >= run.trace.history.max()
+    assert_monotone(run)
+
+
+def test_infeasible_start_is_reported_without_evaluating() -> None:
+    problem = linkage()
+    run = run_em(problem, np.array([1.5]), tol=1e-12, max_iter=100, method="anderson")
+    assert run.trace.stop_reason == "infeasible" and problem.calls == 0 == run.trace.n_evals
+
+
+@pytest.mark.parametrize(
+    ("make", "x0", "tol"),
+    [
+        (linkage, [0.1], 1e-13),
+        (near_boundary, [5.0], 1e-12),
+        (heading_to_singular, [1.0], 1e-14),
+        (lambda: slow_linear(np.array([0.99] * 3 + [0.2]), 2)[0], [0.0] * 4, 1e-10),
+    ],
+)
+def test_n_evals_counts_step_calls_and_changes_one_per_iteration(make, x0, tol: float) -> None:
+    problem = make()
+    run = run_em(problem, np.array(x0), tol=tol, max_iter=10_000, method="anderson")
+    assert run.trace.n_evals == problem.calls > 0
+    assert run.trace.n_iter <= run.trace.n_evals <= 2 * run.trace.n_iter
+    assert run.trace.history.size == run.trace.n_iter
+    if run.trace.converged:
+        assert run.trace.changes.size == run.trace.n_iter
+    assert_monotone(run)
