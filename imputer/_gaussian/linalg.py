@@ -92,26 +92,27 @@ def _lower_indices(m: int) -> tuple[np.ndarray, np.ndarray]:
 def _potr_inverse(mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverses and log-determinants of a ``(G, m, m)`` SPD stack, one LAPACK pair per matrix.
 
-    ``mats`` (C-ordered) is overwritten.
+    ``mats`` (C-ordered, owned by the caller) is overwritten with the inverses.
     """
     g, m, _ = mats.shape
-    inv = np.empty((g, m, m))
-    logdet = np.empty(g)
+    diag = np.empty((g, m))
     potrf, potri = lapack.dpotrf, lapack.dpotri
     for i in range(g):
-        # symmetric: the C-ordered matrix is its own Fortran-ordered transpose (no copy)
+        # symmetric: the C-ordered matrix is its own Fortran-ordered transpose, so LAPACK
+        # works in place; its lower triangle is the C upper one
         chol, info = potrf(mats[i].T, lower=1, clean=0, overwrite_a=1)
-        d = np.diagonal(chol)
-        if info != 0 or not np.all(d > 0.0):
-            raise Infeasible("matrix not positive definite")
-        logdet[i] = 2.0 * np.sum(np.log(d))
-        out, info = potri(chol, lower=1, overwrite_c=1)
+        diag[i] = np.diagonal(chol)
+        if info == 0:
+            inv, info = potri(chol, lower=1, overwrite_c=1)
         if info != 0:
             raise Infeasible("matrix not positive definite")
-        inv[i] = out.T  # the Fortran lower triangle is the C upper one
+        if not np.may_share_memory(inv, mats):  # (f2py copied after all)
+            mats[i] = inv.T
+    if not np.all(diag > 0.0):
+        raise Infeasible("matrix not positive definite")
     low_r, low_c = _lower_indices(m)
-    inv[:, low_r, low_c] = inv[:, low_c, low_r]
-    return inv, logdet
+    mats[:, low_r, low_c] = mats[:, low_c, low_r]
+    return mats, 2.0 * np.log(diag).sum(axis=1)
 
 
 def _sweep_batch_last(a: np.ndarray) -> np.ndarray:
