@@ -1,9 +1,17 @@
 r"""The Gaussian E-step: :class:`~imputer._gaussian.stats.SufficientStats` at ``(mu, Sigma)``.
 
-Over the pattern chunks of the layout (:func:`~imputer._gaussian.chunks.iter_chunks`),
+Over the pattern chunks of the layout (:func:`~imputer._gaussian.chunks.iter_completed`),
 each incomplete row is completed in the work array by its conditional mean (update
-form) and enters ``s_1``, ``S_2``; each pattern enters ``C`` and ``H`` once, weighted by
-its row count (or by the sum of its rows' ``v_i``). The complete rows enter through
+form) and enters ``s_1``, ``S_2`` (one product per run of row blocks); each pattern
+enters ``C`` and ``H`` once, weighted by its row count (or by the sum of its rows'
+``v_i``).
+
+Cost per E-step: one ``p x p`` inverse (``p^3``, given by the caller or
+:func:`~imputer._gaussian.linalg.precision`), ``m^3`` per distinct pattern with ``m``
+missing cells (``C_M = (Lambda_MM)^{-1}`` and ``log|C_M|``), ``2 n p^2`` for the rows'
+``W Lambda`` and ``n p^2`` for ``S_2``, and ``O(sum m^2 + p^2)`` to scatter the ``C_M``:
+nothing of order ``p^2`` or ``p^3`` per row or per chunk, which matters on wide data
+(``p`` in the hundreds or thousands, every row its own pattern). The complete rows enter through
 their constant sums (unweighted) or row by row (weighted).
 
 *Dense-pattern shortcut* (unweighted only). For a frequent pattern, with ``v`` a row with

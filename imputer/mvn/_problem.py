@@ -79,7 +79,7 @@ class MVNProblem:
         self._diag_pos = p + (np.arange(1, p + 1) * np.arange(2, p + 2)) // 2 - 1
         # the last packed vector known feasible (an update this problem returned, or a
         # point feasible() accepted): the driver passes it straight back to step(), whose
-        # check (an eigendecomposition, the dominant cost for wide data) is then skipped
+        # check (a Cholesky factorisation, corr_feasible) is then skipped
         self._known_feasible: np.ndarray | None = None
 
     @property
