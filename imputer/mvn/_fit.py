@@ -45,7 +45,7 @@ __all__ = [
 #: threaded call. (An idle many-core machine would gain at most the threads' factor on
 #: the ``p^3`` part; the engine's callers, the service's worker pool among them, run in
 #: parallel processes instead.)
-SINGLE_THREAD_MAX_P = None
+SINGLE_THREAD_MAX_P: int | None = None
 
 #: Rows per block when the incomplete rows are standardised into the work array.
 _STANDARDISE_ROWS = 2048
