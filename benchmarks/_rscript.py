@@ -74,6 +74,7 @@ def run_amelia(
     repeats: int = 3,
     tolerance: float | None = None,
     timeout: float = TIMEOUT,
+    empri: float = 0.0,
 ) -> dict[str, Any] | None:
     """Time one Amelia EM chain on ``df`` (``amelia(x, m=1, boot.type="none")``).
 
@@ -87,6 +88,8 @@ def run_amelia(
         Amelia's EM tolerance (on its standardised scale); default Amelia's own (1e-4).
     timeout : float
         Seconds before the R process is abandoned.
+    empri : float, default 0
+        Amelia's ridge prior in pseudo-rows (``empri``; the engine's ``ridge``).
 
     Returns
     -------
@@ -99,8 +102,10 @@ def run_amelia(
         path = Path(tmp) / "data.csv"
         _write_csv(df, path)
         args = [str(path), str(int(repeats))]
-        if tolerance is not None:
-            args.append(repr(float(tolerance)))
+        if tolerance is not None or empri:
+            args.append("NA" if tolerance is None else repr(float(tolerance)))
+        if empri:
+            args.append(repr(float(empri)))
         return _run("amelia_em.R", args, "Amelia", timeout)
 
 

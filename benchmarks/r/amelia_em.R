@@ -1,8 +1,9 @@
 # Time Amelia's EM chain on a CSV table and print the result as one JSON line.
 #
-# Usage: Rscript amelia_em.R DATA.csv REPEATS [TOLERANCE]
+# Usage: Rscript amelia_em.R DATA.csv REPEATS [TOLERANCE [EMPRI]]
 #   DATA.csv: numeric columns, empty cell or NA = missing.
-#   TOLERANCE: Amelia's EM tolerance (default: Amelia's own, 1e-4).
+#   TOLERANCE: Amelia's EM tolerance (default: Amelia's own, 1e-4; "NA" for the default).
+#   EMPRI: Amelia's ridge prior in pseudo-rows (default 0; wide tables need one).
 #
 # Each repeat runs amelia(x, m = 1, boot.type = "none"): one EM chain from Amelia's
 # default start on the data itself (no bootstrap), at Amelia's default tolerance
@@ -21,7 +22,8 @@ local({
   if (length(args) < 1) stop("usage: Rscript amelia_em.R DATA.csv [REPEATS] [TOLERANCE]")
   path <- args[1]
   repeats <- if (length(args) >= 2) as.integer(args[2]) else 3L
-  tol <- if (length(args) >= 3) as.numeric(args[3]) else formals(Amelia::amelia.default)$tolerance
+  tol <- if (length(args) >= 3 && args[3] != "NA") as.numeric(args[3]) else formals(Amelia::amelia.default)$tolerance
+  empri <- if (length(args) >= 4) as.numeric(args[4]) else 0
   self <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
   here <- if (length(self)) dirname(normalizePath(sub("^--file=", "", self[1]))) else "."
   source(file.path(here, "_json.R"))
@@ -30,7 +32,7 @@ local({
   fit <- NULL
   for (i in seq_len(repeats)) {
     set.seed(i)
-    secs[i] <- system.time(fit <- amelia(x, m = 1, boot.type = "none", p2s = 0, tolerance = tol))[["elapsed"]]
+    secs[i] <- system.time(fit <- amelia(x, m = 1, boot.type = "none", p2s = 0, tolerance = tol, empri = empri))[["elapsed"]]
   }
   if (fit$code != 1) stop(paste("Amelia failed:", fit$message))
   # fit$mu / fit$covMatrices are in Amelia's internal column order (prepped$p.order,

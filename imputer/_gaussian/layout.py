@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imputer._gaussian.linalg import SWEEP_MAX_M
 from imputer._gaussian.patterns import Patterns, build_patterns
 
 __all__ = [
@@ -48,8 +49,11 @@ _BLOCK_ELEMENTS = 1 << 18
 # fewest rows of a pattern treated at the pattern level (see dense_pattern_counts)
 _DENSE_MIN_ROWS = 8
 # patterns per chunk in the pattern-level pass: about 512 kB of m x m blocks (measured:
-# 2-5x faster than whole groups, whose sweep runs from memory instead of cache)
+# 2-5x faster than whole groups, whose sweep runs from memory instead of cache); at least
+# 32 patterns where the sweep vectorises over them, as few as one where LAPACK inverts
+# each block on its own (wide data: a chunk's temporaries stay small)
 _CHUNK_ELEMENTS = 1 << 16
+_CHUNK_MIN_SWEEP = 32
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ def block_bounds(n_rows: int, p: int) -> list[tuple[int, int]]:
 
 def pattern_chunks(n_patterns: int, m: int) -> list[tuple[int, int]]:
     """Split the ``n_patterns`` patterns of a group into chunks of about ``_CHUNK_ELEMENTS / m^2``."""
-    size = max(32, _CHUNK_ELEMENTS // (m * m))
+    size = max(_CHUNK_MIN_SWEEP if m < SWEEP_MAX_M else 1, _CHUNK_ELEMENTS // (m * m))
     return [(a, min(a + size, n_patterns)) for a in range(0, n_patterns, size)]
 
 

@@ -41,9 +41,29 @@ __all__ = ["log_posterior", "loglik", "mstep", "ridge_penalty", "scatter_about"]
 
 
 def scatter_about(stats: SufficientStats, mean: np.ndarray) -> np.ndarray:
-    """``A``, the expected scatter about ``mean``, shape (p, p), symmetric."""
-    a = stats.s2 - np.outer(stats.s1, mean) - np.outer(mean, stats.s1) + stats.weight * np.outer(mean, mean) + stats.cond
-    return 0.5 * (a + a.T)
+    """``A``, the expected scatter about ``mean``, shape (p, p), symmetric.
+
+    ``S_2 + C - (u mu' + mu u')`` with ``u = s_1 - (W/2) mu``, symmetrised (``S_2`` and
+    ``C`` of weighted E-steps are symmetric only up to rounding) tile by tile: a handful
+    of passes over ``p^2`` numbers, none strided through the whole matrix.
+    """
+    a = stats.s2 + stats.cond
+    u = stats.s1 - (0.5 * stats.weight) * mean
+    return _symmetrise_minus(a, np.outer(u, mean))
+
+
+def _symmetrise_minus(a: np.ndarray, t: np.ndarray, block: int = 64) -> np.ndarray:
+    """``a <- (a + a')/2 - (t + t')`` in place, by square tiles (exactly symmetric)."""
+    p = a.shape[0]
+    for i in range(0, p, block):
+        ri = slice(i, min(i + block, p))
+        for j in range(i, p, block):
+            rj = slice(j, min(j + block, p))
+            x = 0.5 * (a[ri, rj] + a[rj, ri].T)
+            x -= t[ri, rj] + t[rj, ri].T
+            a[ri, rj] = x
+            a[rj, ri] = x.T
+    return a
 
 
 def loglik(
@@ -62,7 +82,7 @@ def loglik(
     lam, logdet = prec or precision(cov)
     a = scatter_about(stats, mean) if scatter is None else scatter
     w = stats.weight
-    return -0.5 * (w * stats.p * LOG_2PI + w * logdet + float(np.sum(lam * a))) + stats.entropy
+    return -0.5 * (w * stats.p * LOG_2PI + w * logdet + float(np.vdot(lam, a))) + stats.entropy
 
 
 def ridge_penalty(ridge: float, cov: np.ndarray, *, prec: tuple[np.ndarray, float] | None = None) -> float:
@@ -100,8 +120,12 @@ def mstep(
     a = scatter_about(stats, mean) if scatter is None else scatter
     w = stats.weight
     delta = (stats.s1 - w * mean) / w
-    scat = a - w * np.outer(delta, delta)
+    # A - W delta delta' + lambda I, in place on a fresh array (exactly symmetric: the
+    # outer product is, and A is)
+    scat = np.outer(delta, delta)
+    scat *= -w
+    scat += a
     if ridge > 0.0:
-        scat = scat + ridge * np.eye(stats.p)
-    sigma = scat / (stats.cov_weight + ridge)
-    return mean + delta, 0.5 * (sigma + sigma.T)
+        scat.flat[:: stats.p + 1] += ridge
+    scat /= stats.cov_weight + ridge
+    return mean + delta, scat

@@ -98,9 +98,15 @@ def em_update(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: floa
 def evaluate(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> Evaluation:
     """The last E-step at an estimate: every row of ``data.work`` completed at ``(mu, sigma)``.
 
+    Its statistics, hence ``loglik`` and ``objective``, are those of :func:`em_update` at
+    the same point (same arithmetic).
+
     Raises :class:`Infeasible` where ``sigma`` is not valid.
     """
     prec = precision(sigma)
-    stats, diags = estep_diagonals(data, mu, sigma, shortcut=False, prec=prec)
+    # the statistics of em_update (frequent patterns summed per pattern), so that the
+    # objective here is the one the EM trace saw at the same point, bit for bit; every
+    # row of the work array is completed all the same
+    stats, diags = estep_diagonals(data, mu, sigma, prec=prec, complete_all=True)
     ll, objective, _ = _objectives(stats, mu, sigma, ridge, prec)
     return Evaluation(loglik=ll, objective=objective, cond_diag=diags)

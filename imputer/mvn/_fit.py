@@ -15,8 +15,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 import numpy as np
+import scipy.linalg.lapack
 
-from imputer._gaussian.chunks import cond_diagonals, iter_chunks, update_block
+from imputer._gaussian.chunks import cond_diagonals, iter_completed
 from imputer._gaussian.layout import Block, StandardData, assemble
 from imputer._gaussian.linalg import precision
 from imputer._gaussian.patterns import Patterns, build_patterns
@@ -27,16 +28,24 @@ __all__ = [
     "SINGULAR_EIG",
     "blas_threads",
     "conditional_variances",
+    "corr_feasible",
     "fill_missing",
     "min_corr_eig",
     "standardise",
     "start_values",
 ]
 
-#: Up to this many columns the row-level products are small, memory-bound GEMMs on which
-#: BLAS threads only add synchronisation cost (measured 3-5x slower with 2 threads on a
-#: 2-core machine under load), so BLAS is limited to one thread while the engine runs.
-SINGLE_THREAD_MAX_P = 256
+#: BLAS runs on one thread while the engine works, whatever ``p``. Up to ``p`` in the low
+#: hundreds the row-level products are small, memory-bound GEMMs on which threads only add
+#: synchronisation cost (measured 3-5x slower with 2 threads on a 2-core machine under
+#: load); for wide data (``p`` from 300 to 2,000) the pattern pass is many small LAPACK
+#: calls and the ``p x p`` factorisations are a few large ones, and two threads on the
+#: loaded 2-core machine made one EM step 57x slower at ``p = 300`` (1.6 s against 28 ms)
+#: and 8x slower at ``p = 1,000`` (3.4 s against 0.44 s): a busy core stalls every
+#: threaded call. (An idle many-core machine would gain at most the threads' factor on
+#: the ``p^3`` part; the engine's callers, the service's worker pool among them, run in
+#: parallel processes instead.)
+SINGLE_THREAD_MAX_P: int | None = None
 
 #: Rows per block when the incomplete rows are standardised into the work array.
 _STANDARDISE_ROWS = 2048
@@ -110,9 +119,28 @@ def min_corr_eig(sigma: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(corr)[0])
 
 
+def corr_feasible(sigma: np.ndarray, floor: float = SINGULAR_EIG) -> bool:
+    """Whether ``min_corr_eig(sigma) >= floor``, by one Cholesky factorisation.
+
+    ``R - floor I`` (``R`` the correlation matrix of ``sigma``) has a Cholesky factor iff
+    it is positive definite, i.e. iff the smallest eigenvalue of ``R`` exceeds ``floor``
+    (up to rounding: both tests err by about ``p`` units in the last place of ``||R||``).
+    A third of the flops of one inverse, against about 9 inverses' worth for the
+    eigenvalues (:func:`min_corr_eig`); the EM map checks every update with it.
+    """
+    d = np.sqrt(np.clip(np.diag(sigma), 0.0, None))
+    if not np.all(np.isfinite(sigma)) or np.any(d == 0.0):
+        return False
+    corr = sigma / np.outer(d, d)
+    corr.flat[:: corr.shape[0] + 1] -= floor
+    # symmetric: the C-ordered array is its own Fortran-ordered transpose (no copy)
+    _, info = scipy.linalg.lapack.dpotrf(corr.T, lower=1, clean=0, overwrite_a=1)
+    return info == 0
+
+
 def blas_threads(p: int) -> AbstractContextManager[None]:
-    """One BLAS thread for ``p <= SINGLE_THREAD_MAX_P`` (small, memory-bound products)."""
-    return single_blas_thread(p <= SINGLE_THREAD_MAX_P)
+    """One BLAS thread while the engine runs (:data:`SINGLE_THREAD_MAX_P`: for every ``p``)."""
+    return single_blas_thread(SINGLE_THREAD_MAX_P is None or p <= SINGLE_THREAD_MAX_P)
 
 
 def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +183,7 @@ def fill_missing(
     scaling: Scaling,
     *,
     refresh: bool = True,
-) -> None:
+) -> tuple[np.ndarray, ...] | None:
     """Write the conditional means of the missing cells, in original units, into ``out``.
 
     Parameters
@@ -173,6 +201,12 @@ def fill_missing(
         Recompute the conditional means. False reuses what the work array holds, which
         is correct right after :func:`~imputer.mvn._problem.fit_mvn` (its last E-step is at
         the returned estimate).
+
+    Returns
+    -------
+    cond_diag : tuple of ndarray, one (G, m) per pattern group, or None
+        With ``refresh``: the diagonals of the conditional covariances ``C_M`` at
+        ``sigma`` (for :func:`conditional_variances`), computed on the way.
     """
     inc = data.patterns.incomplete_rows
     n = out.shape[0]
@@ -195,14 +229,18 @@ def fill_missing(
     if not refresh:
         for blk in data.blocks:
             write(blk)
-        return
+        return None
     prec, _ = precision(sigma)
-    prec_mu = prec @ mu
-    for ch in iter_chunks(data.patterns, prec, data.chunks):
-        for blk in data.blocks[ch.spec.block_start : ch.spec.block_stop]:
-            # complete the block, then write it while it is in cache
-            update_block(data.work[blk.start : blk.stop], blk, ch.cond, prec, prec_mu)
+    diags: list[list[np.ndarray]] = [[] for _ in data.patterns.groups]
+
+    def done(first: int, stop: int) -> None:
+        # write a run of completed blocks while it is in cache
+        for blk in data.blocks[first:stop]:
             write(blk)
+
+    for ch in iter_completed(data, prec, prec @ mu, rows_done=done):
+        diags[ch.spec.group].append(np.diagonal(ch.cond_t).copy())
+    return tuple(np.concatenate(d) for d in diags)
 
 
 def conditional_variances(

@@ -57,7 +57,7 @@ from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
-from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
+from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
 
@@ -96,7 +96,7 @@ class MVNProblem:
         self._diag_pos = p + (np.arange(1, p + 1) * np.arange(2, p + 2)) // 2 - 1
         # the last packed vector known feasible (an update this problem returned, or a
         # point feasible() accepted): the driver passes it straight back to step(), whose
-        # check (an eigendecomposition, the dominant cost for wide data) is then skipped
+        # check (a Cholesky factorisation, corr_feasible) is then skipped
         self._known_feasible: np.ndarray | None = None
         # free coordinates: columns from the most to the least observed (stable)
         n_miss = np.zeros(p)
@@ -126,7 +126,7 @@ class MVNProblem:
 
     def feasible(self, x: np.ndarray) -> bool:
         """Whether ``Sigma`` is numerically positive definite (correlation eigenvalue >= SINGULAR_EIG)."""
-        ok = x is self._known_feasible or min_corr_eig(self.unpack(x).sigma) >= SINGULAR_EIG
+        ok = x is self._known_feasible or corr_feasible(self.unpack(x).sigma)
         if ok:
             self._known_feasible = x
         return ok
@@ -179,7 +179,7 @@ class MVNProblem:
             Log-likelihood (log-posterior when ``ridge > 0``) at ``x``, standardised units.
         """
         mu, sigma = self.unpack(x)
-        if x is not self._known_feasible and min_corr_eig(sigma) < SINGULAR_EIG:
+        if x is not self._known_feasible and not corr_feasible(sigma):
             return x, -np.inf
         # The E- and M-step of the EM map: the one place the engine's kernels are called
         # for it (frequent patterns are summed per pattern).
@@ -187,7 +187,7 @@ class MVNProblem:
             upd = em_update(self.data, mu, sigma, self.ridge)
         except Infeasible:
             return x, -np.inf
-        if min_corr_eig(upd.sigma) < SINGULAR_EIG:
+        if not corr_feasible(upd.sigma):
             # an EM update from a valid point is (numerically) singular: the likelihood
             # increases toward a singular covariance
             return None, upd.objective
@@ -201,7 +201,7 @@ class MVNProblem:
         conditional mean at ``params``, which :func:`~imputer.mvn._fit.fill_missing` can
         then reuse.
         """
-        if min_corr_eig(params.sigma) < SINGULAR_EIG:
+        if not corr_feasible(params.sigma):
             return None
         try:
             return evaluate(self.data, params.mu, params.sigma, self.ridge)

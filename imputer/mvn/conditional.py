@@ -103,8 +103,8 @@ def fill_conditional(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> t
     try:
         with blas_threads(p):
             data = standardise(mask, columns, scaling)
-            fill_missing(data, np.zeros(p), corr, filled, scaling)
-            conditional_variances(data.patterns, corr, sd, cond_var)
+            cond_diag = fill_missing(data, np.zeros(p), corr, filled, scaling)
+            conditional_variances(data.patterns, corr, sd, cond_var, cond_diag)
     except Infeasible:
         raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
     return filled, cond_var
