@@ -124,6 +124,9 @@ class MixtureImputeResult(TraceFields):
     n_rows, n_patterns, n_init : int
     n_singular_starts : int
         Starts in which a component collapsed (dropped unless every start did).
+    seed : int or None
+        The seed of the starts: ``impute_mixture(..., seed=result.seed)`` repeats the fit
+        (fresh entropy when ``seed=None`` was passed; None when a ``SeedSequence`` was).
     ridge, tol : float
     max_iter : int
     """
@@ -150,6 +153,7 @@ class MixtureImputeResult(TraceFields):
     max_iter: int
     bic_table: pd.DataFrame | None = ReadOnlyField()  # type: ignore[assignment]
     conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+    seed: int | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MixtureImputeResult):
@@ -231,7 +235,7 @@ class MixtureImputeResult(TraceFields):
             ``covs`` (list of ``{"columns", "data"}``), ``covariance_type``, ``loglik``,
             ``aic``, ``bic``, ``n_parameters``, ``loglik_history``, ``n_iter``, ``n_evals``,
             ``converged``, ``trace``, ``n_rows``, ``n_missing``, ``bic_table`` (split frame
-            or None), ``options`` and, when asked, ``conditional_var``.
+            or None), ``seed`` (int or None), ``options`` and, when asked, ``conditional_var``.
         """
         means = self.means
         out: dict[str, Any] = {
@@ -256,6 +260,7 @@ class MixtureImputeResult(TraceFields):
             "n_rows": int(self.n_rows),
             "n_missing": labelled_values(self.n_missing.astype(np.int64)),
             "bic_table": None if self.bic_table is None else split_frame(self.bic_table),
+            "seed": None if self.seed is None else int(self.seed),
             "options": {
                 "n_init": int(self.n_init),
                 "tol": float(self.tol),
