@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
-from imputer._frozen import ReadOnlyField, same_fields, view
+from imputer._frozen import ReadOnlyField, ValueResult, view
 from imputer._gaussian.layout import StandardData
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
@@ -79,7 +79,7 @@ class MixtureMoments:
 
 
 @dataclass(frozen=True, eq=False)
-class MixtureImputeResult(TraceFields):
+class MixtureImputeResult(TraceFields, ValueResult):
     """Maximum-likelihood (or posterior-mode) Gaussian-mixture fit and completed table.
 
     Attributes
@@ -155,14 +155,9 @@ class MixtureImputeResult(TraceFields):
     conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
     seed: int | None = None
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MixtureImputeResult):
-            return NotImplemented
-        return self is other or same_fields(self, other)
-
-    def __hash__(self) -> int:
+    def _hash_key(self) -> tuple[Any, ...]:
         t = self.trace
-        return hash(("MixtureImputeResult", self.n_rows, self.n_components, t.n_iter, t.n_evals, t.stop_reason))
+        return (self.n_rows, self.n_components, t.n_iter, t.n_evals, t.stop_reason)
 
     @property
     def n_components(self) -> int:
