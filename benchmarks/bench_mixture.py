@@ -5,8 +5,8 @@ Run from the repository root::
     python -m benchmarks.bench_mixture [--quick]
 
 1. Complete data, n x 10, K = 3, each covariance type: seconds per EM iteration of
-   ``impute_mixture``'s EM map (:meth:`MixtureProblem.step`: E-step with log-likelihood,
-   M-step) and of scikit-learn's ``GaussianMixture`` (``fit`` with ``max_iter`` iterations,
+   ``impute_mixture``'s EM map (:meth:`MixtureProblem.step`: one pass over the rows for
+   all components, :class:`~imputer.mixture._kernel.MixturePlan`, then the M-step) and of scikit-learn's ``GaussianMixture`` (``fit`` with ``max_iter`` iterations,
    ``tol=0``, one start from the same parameters; its time divided by ``n_iter_``), in
    the same run. Ratio > 1: imputer is slower.
 2. Missing data (MAR, ~17% of cells, fixed seed), n x 10, K = 3, full: seconds per EM
