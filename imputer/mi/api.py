@@ -15,7 +15,14 @@ has honest standard errors. Two ways to draw ``theta`` for each table:
   (:mod:`imputer.mi._bootstrap`).
 
 Either way, given ``theta^(j)`` every missing cell of the original rows is drawn from
-its conditional normal. Randomness: ``SeedSequence(seed)`` spawns the streams -- one per
+its conditional normal.
+
+``model="t"`` or ``"mixture"`` fits :func:`imputer.impute_t` / :func:`imputer.impute_mixture`
+instead and draws by the bootstrap only: each imputation refits the model on a resample
+from the whole-data fit and draws the missing cells from the refitted model's
+conditional distribution (:mod:`imputer.mi._models_run`, :mod:`imputer.mi._conditional`:
+the conditional multivariate t; a component from the row's responsibilities, then its
+conditional normal). Randomness: ``SeedSequence(seed)`` spawns the streams -- one per
 imputation for the bootstrap (imputation ``j`` depends on its own stream only, whatever
 ``m``), one for the chain of data augmentation (whose imputations are successive states
 of one chain).
@@ -212,7 +219,8 @@ def multiple_impute(
         ``m``, ``burn_in`` or ``thin`` not an integer (a bool is not one), ``seed`` not
         None/int/Generator; what :func:`imputer.impute` raises for the data.
     ImputerValueError
-        ``m < 1``, an unknown ``method``, ``burn_in < 0``, ``thin < 1``, a negative seed,
+        ``m < 1``, an unknown ``method`` or ``model``, ``method="posterior"`` with the t or
+        the mixture, an option of another model (``dof`` without ``model="t"``, ...), ``burn_in < 0``, ``thin < 1``, a negative seed,
         ``n + ridge <= p`` for the posterior; the bootstrap found no usable resample;
         what :func:`imputer.impute` raises for the data and options.
 
