@@ -26,9 +26,9 @@ log-densities, the responsibilities, each row's ``log sum_k pi_k N_k`` and the w
 E-step statistics of every component (``w = v = r_{.k}`` in
 :mod:`imputer._gaussian.stats`): ``N_k = sum_i r_ik``, ``s_1 = sum_i r_ik zhat_ik`` and
 the expected second moments ``sum_i r_ik (zhat_ik zhat_ik' + C_{kM_i})``. The products
-``Lambda_k v`` of every component come from one matrix product, and the weighted
-scatter of component ``k`` is ``Q_k Q_k'`` with ``Q_k = sqrt(r_k) zhat_k``
-(a symmetric rank-``r`` update).
+``Lambda_k v`` of every component come from one matrix product, and ``N_k``, ``s_1`` and
+the weighted scatter of component ``k`` are blocks of one Gram matrix ``Q_k Q_k'``, with
+``Q_k`` the rows ``sqrt(r_ik) (zhat_ik', 1)'`` side by side.
 
 Rows are processed component-major and batch-last (``(K, p, r)`` blocks of a
 transposed copy of the data made once): long inner loops, cache-sized blocks.
@@ -46,8 +46,8 @@ from imputer._util import LOG_2PI
 
 __all__ = ["ComponentPass", "MixturePlan"]
 
-# rows per sub-block: 2**18 / _ROW_ELEMENTS = 4096 rows, whose (K, p, r) temporaries
-# stay in cache for small K p
+# rows per sub-block: 2**18 / max(_ROW_ELEMENTS, 2 K p) (4096 rows for K p <= 32, at
+# least 256), so that the (K, p, r) temporaries stay about 2**19 numbers
 _ROW_ELEMENTS = 64
 
 
@@ -91,8 +91,8 @@ class _Part:
 
     ``rows`` (r,) their original positions; ``xt`` (p, r) the rows transposed, 0 in the
     missing cells; ``flat`` (K, m, r) the positions of the missing cells in a C-ordered
-    ``(K, p, r)`` block; ``flat_mu`` (K, m, r) those in a ``(K, p)`` array; ``flat_pat``
-    (K, r) each row's pattern in a ``(K, g)`` array; ``loc`` (r,) its pattern in the
+    ``(K, p, r)`` block, ``flat_q`` in a ``(K, p + 1, r)`` one and ``flat_mu`` in a
+    ``(K, p)`` array; ``flat_pat`` (K, r) each row's pattern in a ``(K, g)`` array; ``loc`` (r,) its pattern in the
     chunk; ``seg`` the starts of its runs of equal ``loc`` (rows are sorted by pattern)
     and ``seg_pat`` their patterns.
     """
@@ -102,6 +102,7 @@ class _Part:
     chunk: int = -1
     loc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     flat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    flat_q: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     flat_mu: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     flat_pat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     seg: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
@@ -122,10 +123,11 @@ class MixturePlan:
     def __init__(self, data: StandardData, k: int) -> None:
         p = data.p
         self.k, self.p, self.n = k, p, data.n
+        width = max(_ROW_ELEMENTS, 2 * k * p)
         inc = data.patterns.incomplete_rows
         comp, comp_rows = data.complete_rows(), data.patterns.complete_rows
         parts = [
-            _Part(comp_rows[a:b], np.ascontiguousarray(comp[a:b].T)) for a, b in block_bounds(comp.shape[0], _ROW_ELEMENTS)
+            _Part(comp_rows[a:b], np.ascontiguousarray(comp[a:b].T)) for a, b in block_bounds(comp.shape[0], width)
         ]
         self.miss: list[tuple[np.ndarray, np.ndarray]] = []
         ks = np.arange(k)[:, None, None]
@@ -137,7 +139,7 @@ class MixturePlan:
             # the K components' patterns as patterns of the block-diagonal (Kp x Kp) precision
             self.miss.append(((miss[None] + ks * p).reshape(k * g, m), cells.reshape(-1)))
             for blk in data.blocks[spec.block_start : spec.block_stop]:
-                for a, b in block_bounds(blk.stop - blk.start, _ROW_ELEMENTS):
+                for a, b in block_bounds(blk.stop - blk.start, width):
                     r = b - a
                     cols = np.ascontiguousarray(blk.cols[a:b].T, dtype=np.intp)  # (m, r)
                     loc = np.asarray(blk.loc[a:b], dtype=np.intp)
@@ -151,6 +153,7 @@ class MixturePlan:
                             chunk=len(self.miss) - 1,
                             loc=loc,
                             flat=(ks * p + cols) * r + np.arange(r),
+                            flat_q=(ks * (p + 1) + cols) * r + np.arange(r),
                             flat_mu=ks * p + cols,
                             flat_pat=ks[:, :, 0] * g + loc,
                             seg=seg,
@@ -229,7 +232,9 @@ class MixturePlan:
                 d2 -= np.take(corr, part.flat_pat)
             joint = base[:, None] - 0.5 * d2
             top = joint.max(axis=0)
-            e = np.exp(joint - top)
+            # below -700 a responsibility is < 1e-304 of the largest: 0 to any sum here, and
+            # exp's slow (denormal) path avoided
+            e = np.exp(np.maximum(joint - top, -700.0))
             tot = e.sum(axis=0)
             loglik += float(np.log(tot).sum() + top.sum())
             resp = e / tot
@@ -239,14 +244,18 @@ class MixturePlan:
                 at += r
             if not stats:
                 continue
-            nk += resp.sum(axis=1)
             sr = np.sqrt(resp)
-            q = wt * sr[:, None, :]  # (K, p, r): sqrt(r) zhat, missing cells below
+            # q = (sqrt(r) zhat; sqrt(r)), (K, p + 1, r): its Gram matrix holds S2, s1 and N
+            q = np.empty((k, p + 1, r))
+            np.multiply(wt, sr[:, None, :], out=q[:, :p])
+            q[:, p] = sr
             if part.chunk >= 0:
-                q.reshape(-1)[part.flat] = -step * sr[:, None, :]
+                np.put(q, part.flat_q, -step * sr[:, None, :])
                 np.add.at(rsum.reshape(k, -1), (slice(None), part.seg_pat), np.add.reduceat(resp, part.seg, axis=1))
-            s1 += np.einsum("kjr,kr->kj", q, sr)
-            s2 += np.matmul(q, q.transpose(0, 2, 1))
+            gram = np.matmul(q, q.transpose(0, 2, 1))
+            s2 += gram[:, :p, :p]
+            s1 += gram[:, :p, p]
+            nk += gram[:, p, p]
         if stats:
             for (cond, _, rsum), (_, cells) in zip(chunks, self.miss):
                 s2 += np.bincount(cells, weights=(cond * rsum).reshape(-1), minlength=k * p * p).reshape(k, p, p)
