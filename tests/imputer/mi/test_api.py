@@ -36,7 +36,7 @@ def table() -> pd.DataFrame:
         ({"m": True}, ImputerTypeError, r"m must be an integer, got bool True"),
         ({"m": "5"}, ImputerTypeError, r"m must be an integer"),
         ({"method": "mice"}, ImputerValueError, r"method must be one of \['posterior', 'bootstrap'\], got 'mice'"),
-        ({"method": None}, ImputerValueError, r"method must be one of"),
+        ({"method": ""}, ImputerValueError, r"method must be one of"),
         ({"seed": 1.5}, ImputerTypeError, r"seed must be None, a non-negative integer or a numpy Generator, got float 1.5"),
         ({"seed": "1"}, ImputerTypeError, r"seed must be None"),
         ({"seed": True}, ImputerTypeError, r"seed must be None"),
