@@ -172,7 +172,8 @@ def mi_summary_dict(mi: Any) -> dict[str, Any]:
     """``mi.to_dict()`` without the tables: the EM estimates with their standard errors.
 
     The long table is left out, and ``em`` is ``ImputeResult.to_dict(standard_errors=True)``
-    (for ``--model t``/``mixture``: that fit's ``to_dict()``) without ``completed``; above :data:`~imputer.mvn._information.MAX_PARAMETERS`
+    (for ``--model t``/``mixture``: that fit's ``to_dict()`` without its per-row parts:
+    responsibilities, labels, row weights) without ``completed``; above :data:`~imputer.mvn._information.MAX_PARAMETERS`
     parameters (``p > 89``) the standard-error keys are None (as in the service's answer).
     """
     from imputer._gaussian.information import n_parameters
@@ -180,9 +181,10 @@ def mi_summary_dict(mi: Any) -> dict[str, Any]:
 
     out = mi.to_dict()
     del out["long"]
-    if mi.model != "normal":  # the t's or the mixture's fit, without its table
+    if mi.model != "normal":  # the t's or the mixture's fit, without its per-row parts
         em_model = mi.em.to_dict()
-        del em_model["completed"]
+        for key in ("completed", "conditional_var", "responsibilities", "labels", "row_weights"):
+            em_model.pop(key, None)
         out["em"] = em_model
         return out
     with_se = n_parameters(len(mi.em.columns)) <= MAX_PARAMETERS

@@ -27,12 +27,13 @@ choice is ``ridge`` = 0.5-1% of the rows). EM never decreases this objective.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
@@ -41,6 +42,7 @@ from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import Prepared, check_options, check_rows, prepare
 from imputer.mvn.result import ImputeResult
+from imputer.transform.result import TransformedImputeResult
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["impute", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
@@ -76,7 +78,12 @@ def impute(
     max_iter: int = DEFAULT_MAX_ITER,
     ridge: float = 0.0,
     accelerate: bool = True,
-) -> ImputeResult:
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
+    transforms: Mapping[Hashable, Any] | None = None,
+    bounds: Mapping[Hashable, Any] | None = None,
+) -> ImputeResult | TransformedImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
     Parameters
@@ -108,6 +115,28 @@ def impute(
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
+    progress : bool, default False
+        Show a progress line on standard error (tqdm) once the fit has run for a second:
+        iterates, objective, parameter change.
+    callback : callable, optional
+        ``callback(iteration, progress)`` at every accepted EM iterate, with a frozen
+        :class:`imputer.Progress` (``iteration``, ``n_evals``, ``objective``, ``change``,
+        ``elapsed``); a truthy return stops the fit there (``stop_reason="stopped"``).
+    max_time : float, optional
+        Seconds after which the fit stops at the next iterate (``stop_reason="max_time"``).
+        A fit stopped by ``callback`` or ``max_time`` returns the best iterate so far with
+        ``converged=False`` and a warning.
+    transforms : dict, optional
+        Columns modelled on another scale (Amelia's ``logs``, ``sqrts``, ``lgstc``):
+        ``{"tariff": "log", "count": "sqrt", "share": ("logit", 0, 100)}`` (``"logit"``
+        alone: the range (0, 1)). The normal is fitted to the transformed columns; the
+        estimates are on that scale, labelled ``log(tariff)`` etc.; fills are conditional
+        expectations on the original scale (``exp(m + v/2)`` for a log column).
+    bounds : dict, optional
+        ``{"x": (lower, upper)}`` (either ``None``) on untransformed or log columns: fills
+        are the conditional means of the conditional distribution truncated to the bounds
+        (not clipped). With ``transforms`` or ``bounds`` the result is a
+        :class:`~imputer.transform.TransformedImputeResult` (see :mod:`imputer.transform.api`).
 
     Returns
     -------
@@ -142,6 +171,14 @@ def impute(
     np.False_
     """
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
+    if transforms or bounds:
+        from imputer.transform.api import impute_transformed
+
+        return impute_transformed(
+            data, columns=columns, transforms=transforms, bounds=bounds, tol=tol, max_iter=max_iter, ridge=ridge,
+            accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
+        )
+    monitor = make_monitor(callback, progress, max_time, label="impute")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     mask = np.empty((n, p), dtype=bool, order="F")
@@ -152,8 +189,12 @@ def impute(
     check_rows(n, p, ridge)
     patterns = build_patterns(mask)
     del mask  # released before the fit (1/8 of the data's memory)
-    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
-    warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
+    if monitor is not None:
+        monitor.offset = scaling.loglik_offset(ridge)[1]  # the objective in original units
+    with watching(monitor):
+        out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    if monitor is None or not monitor.warn(stacklevel=2):
+        warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
     return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
 
 
