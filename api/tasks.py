@@ -142,10 +142,17 @@ def mi_payload(mi: Any) -> dict[str, Any]:
     ``mi.to_dict()`` without ``params`` (the m drawn means and covariances) and with
     ``em`` replaced by ``estimates``: ``mi.em.to_dict(standard_errors=True)`` without the
     completed table and the column lists (given once, at the top); the standard-error
-    keys are None above ``MAX_PARAMETERS`` parameters.
+    keys are None above ``MAX_PARAMETERS`` parameters. For the t and the mixture
+    (``mi.model``), their fit's ``to_dict()`` without the table and the column lists.
     """
     out = mi.to_dict()
     del out["params"], out["em"]
+    if mi.model != "normal":  # the t's or the mixture's fit, without its table
+        em = mi.em.to_dict()
+        for key in ("completed", "columns", "passthrough"):
+            del em[key]
+        out["estimates"] = em
+        return out
     with_se = n_parameters(len(mi.em.columns)) <= MAX_PARAMETERS
     em = mi.em.to_dict(standard_errors=with_se)
     for key in ("completed", "columns", "passthrough"):
@@ -247,7 +254,10 @@ class ImputeTask(_Task):
             result: Any = imputer.impute_t(frame, **options.t_kwargs())
             response = ImputeTResponse
         elif options.model == "mixture":
-            result = imputer.impute_mixture(frame, **options.mixture_kwargs())
+            kwargs = options.mixture_kwargs()
+            # a fresh seed the client can send back (options.seed <= 2^63 - 1): the fit is replayable
+            kwargs.setdefault("seed", secrets.randbelow(2**63))
+            result = imputer.impute_mixture(frame, **kwargs)
             response = ImputeMixtureResponse
         else:
             result = imputer.impute(frame, **options.engine_kwargs())

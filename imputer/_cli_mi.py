@@ -14,6 +14,8 @@ The options ``-m``, ``--method``, ``--seed``, ``--burn-in`` and ``--thin`` come 
 :data:`imputer.options.MI_OPTIONS`; the others (``--columns``, ``--tol``, ...) are the
 single imputation's. ``--method``, ``--seed``, ``--burn-in``, ``--thin`` and ``{imp}``
 without ``-m`` are usage errors (status 2): without ``-m`` the command is unchanged.
+With ``--model t`` or ``--model mixture`` (and their options) the imputations are drawn
+under that model, by the bootstrap (:func:`imputer.multiple_impute`'s ``model``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 from imputer._cli_io import STDIO, CliError, Table, _format, write_table
 from imputer.options import MI_OPTIONS
 
-__all__ = ["MI_FLAGS", "add_mi_options", "check_mi_usage", "mi_summary_dict", "write_mi"]
+__all__ = ["MI_FLAGS", "add_mi_options", "check_mi_usage", "mi_summary_dict", "model_mi_options", "write_mi"]
 
 #: options of MI_OPTIONS added by this module (the others are the single imputation's)
 MI_FLAGS = ("m", "method", "seed", "burn_in", "thin")
@@ -170,7 +172,8 @@ def mi_summary_dict(mi: Any) -> dict[str, Any]:
     """``mi.to_dict()`` without the tables: the EM estimates with their standard errors.
 
     The long table is left out, and ``em`` is ``ImputeResult.to_dict(standard_errors=True)``
-    without ``completed``; above :data:`~imputer.mvn._information.MAX_PARAMETERS`
+    (for ``--model t``/``mixture``: that fit's ``to_dict()`` without its per-row parts:
+    responsibilities, labels, row weights) without ``completed``; above :data:`~imputer.mvn._information.MAX_PARAMETERS`
     parameters (``p > 89``) the standard-error keys are None (as in the service's answer).
     """
     from imputer._gaussian.information import n_parameters
@@ -178,12 +181,34 @@ def mi_summary_dict(mi: Any) -> dict[str, Any]:
 
     out = mi.to_dict()
     del out["long"]
+    if mi.model != "normal":  # the t's or the mixture's fit, without its per-row parts
+        em_model = mi.em.to_dict()
+        for key in ("completed", "conditional_var", "responsibilities", "labels", "row_weights"):
+            em_model.pop(key, None)
+        out["em"] = em_model
+        return out
     with_se = n_parameters(len(mi.em.columns)) <= MAX_PARAMETERS
     em = mi.em.to_dict(standard_errors=with_se)
     del em["completed"]
     if not with_se:
         em.update(dict.fromkeys(("vcov", "se_mean", "se_cov", "fraction_missing_info", "worst_fraction_missing_info")))
     out["em"] = em
+    return out
+
+
+def model_mi_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`imputer.multiple_impute`'s ``model`` keywords from ``--model`` and its options.
+
+    ``--seed`` is the imputations' seed with ``-m`` (the mixture's starts are seeded from it).
+    """
+    model = getattr(args, "model", "normal")
+    if model == "normal":
+        return {}
+    out: dict[str, Any] = {"model": model}
+    names = {"t": (("dof", "dof"),), "mixture": (("components", "n_components"), ("covariance_type", "covariance_type"), ("n_init", "n_init"))}
+    for dest, name in names[model]:
+        if getattr(args, dest, None) is not None:
+            out[name] = getattr(args, dest)
     return out
 
 

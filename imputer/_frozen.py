@@ -31,7 +31,7 @@ import pandas as pd
 
 from imputer._util import readonly_mapping
 
-__all__ = ["ReadOnlyField", "copy_on_write", "same_fields", "same_value", "view"]
+__all__ = ["ReadOnlyField", "ValueResult", "copy_on_write", "same_fields", "same_value", "view"]
 
 
 def copy_on_write() -> bool:
@@ -161,3 +161,25 @@ def same_fields(a: Any, b: Any) -> bool:
     return all(
         same_value(a.__dict__[f.name], b.__dict__[f.name]) for f in dataclasses.fields(a) if f.compare
     )
+
+
+class ValueResult:
+    """Equality and hash of a frozen result dataclass (declared with ``eq=False``).
+
+    Two results are equal when they are of the same class and agree on every compared
+    field (:func:`same_fields`); the hash is that of the class name and
+    :meth:`_hash_key`, a few cheap scalars that equal results share.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self is other or same_fields(self, other)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *self._hash_key()))
+
+    def _hash_key(self) -> tuple[Any, ...]:
+        raise NotImplementedError

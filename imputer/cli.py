@@ -47,7 +47,7 @@ from typing import Any
 from imputer import __version__
 from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
 from imputer._cli_diagnose import add_diagnose_parser
-from imputer._cli_mi import add_mi_options, check_mi_usage, write_json, write_mi
+from imputer._cli_mi import add_mi_options, check_mi_usage, model_mi_options, write_json, write_mi
 from imputer._cli_transform import add_transform_options, transform_options
 from imputer._cli_io import STDIO, CliError, Table, _format, write_table
 from imputer.errors import ImputerError, ImputerWarning
@@ -64,9 +64,6 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     to_stdout = args.output == STDIO
     _check_model_usage(args)
     check_mi_usage(args)
-    if args.m is not None and args.model != "normal":
-        raise CliError(f"-m: multiple imputation is built for --model normal only, not --model {args.model}",
-                       status=2)
     if not to_stdout and args.m is None:
         _format(Path(args.output), "output")  # fail before the (possibly long) fit on a bad output name
     extra = transform_options(args)
@@ -181,6 +178,7 @@ def _multiple_impute(args: argparse.Namespace, options: dict[str, Any], table: T
         raise CliError("--no-accelerate applies to a single imputation (multiple imputation always accelerates EM)",
                        status=2)
     mi_options = {name: getattr(args, name) for name in ("method", "seed", "burn_in", "thin") if getattr(args, name) is not None}
+    mi_options.update(model_mi_options(args))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
         mi = imputer.multiple_impute(table.frame, args.m, **options, **mi_options)

@@ -122,8 +122,10 @@ async def impute(
     default), `t` (`imputer.impute_t`, with `dof`: fixed degrees of freedom, estimated when
     left out) or `mixture` (`imputer.impute_mixture`, with `n_components`, a number or a
     list of which the lowest BIC is answered, `covariance_type`, `n_init`, `seed`). The
-    answer is that model's result. An option of another model is a 422 naming it, as is
-    `m` with a model other than the normal.
+    answer is that model's result. An option of another model is a 422 naming it. With `m`
+    as well, the imputations are drawn under that model by the bootstrap (the estimates
+    are then the model's fit to the whole data); `method` `posterior`, `burn_in` and `thin`
+    are 422s with the t or the mixture.
     """
     task = ImputeTask(
         kind=kind,

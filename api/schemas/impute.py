@@ -15,8 +15,9 @@ with it, are errors (422).
 ``model`` chooses the model: ``"normal"`` (the default, :func:`imputer.impute`), ``"t"``
 (:func:`imputer.impute_t`, option ``dof``) or ``"mixture"`` (:func:`imputer.impute_mixture`,
 options ``n_components``, ``covariance_type``, ``n_init``, ``seed``); an option of one
-model sent with another, and ``m`` with a model other than the normal, are 422s naming
-the option. The t's and the mixture's answers are
+model sent with another is a 422 naming the option. ``m`` works with every model: the t
+and the mixture by the bootstrap only (``method`` ``"posterior"``, ``burn_in`` or
+``thin`` with them are 422s). The t's and the mixture's answers are
 :class:`~api.schemas.impute_models.ImputeTResponse` and
 :class:`~api.schemas.impute_models.ImputeMixtureResponse` (their results' ``to_dict()``).
 """
@@ -99,10 +100,7 @@ def _check_model_option(value: Any, info: ValidationInfo) -> Any:
     if value is None or model is None:
         return value
     name = info.field_name
-    if name == "m":
-        if model != "normal":
-            raise ValueError(f"m (multiple imputation) applies to model 'normal' only, not {model!r}")
-    elif model != MODEL_ONLY[name]:
+    if name != "m" and model != MODEL_ONLY[name]:
         raise ValueError(f"{name} applies to model {MODEL_ONLY[name]!r} only, not {model!r}")
     return value
 
@@ -123,13 +121,19 @@ def _check_mi(values: Any) -> None:
         # seed also seeds the mixture's starts
         own = [n for n in MI_ONLY if not (n == "seed" and values.model == "mixture")]
         given = [name for name in own if getattr(values, name) is not None]
-        if given and values.model == "t":
-            raise ValueError(f"{', '.join(given)} apply to multiple imputation only, which is built for model 'normal'")
         if given:
             raise ValueError(f"{', '.join(given)} apply to multiple imputation only: give m as well")
         return
     if values.conditional_var:
         raise ValueError("conditional_var applies to a single imputation: leave it out with m")
+    if values.model != "normal":
+        chain = [n for n in ("burn_in", "thin") if getattr(values, n) is not None]
+        if values.method == "posterior" or chain:
+            what = "method 'posterior'" if values.method == "posterior" else ", ".join(chain)
+            raise ValueError(
+                f"{what} applies to model 'normal' only: multiple imputation under model {values.model!r} "
+                "is by the bootstrap (method 'bootstrap', the default for it)"
+            )
     if not values.accelerate:
         raise ValueError("accelerate=false applies to a single imputation: multiple imputation always accelerates EM")
 
@@ -204,6 +208,8 @@ class ImputeOptions(RequestModel):
     def mi_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.multiple_impute` (with ``m``; nulls left to the engine)."""
         names = [n for n in MI_OPTIONS if n in type(self).model_fields]
+        if self.model != "normal":
+            names += ["model", "dof", "n_components", "covariance_type", "n_init"]
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 

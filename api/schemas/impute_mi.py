@@ -2,7 +2,7 @@
 
 Mirrors ``MultipleImputation.to_dict()`` (:func:`imputer.multiple_impute`) without the
 drawn parameters, with the EM estimate as ``ImputeResult.to_dict(standard_errors=True)``
-without its table (:func:`api.tasks.mi_payload` builds it): the ``m`` completed tables
+(or, for ``model`` t and mixture, their results' ``to_dict()``) without its table (:func:`api.tasks.mi_payload` builds it): the ``m`` completed tables
 as one long table in mice's convention, and the estimates with their standard errors
 from the observed-data information.
 """
@@ -15,6 +15,7 @@ from pydantic import Field
 
 from api.schemas.common import LabelledMatrix, ResponseModel, SplitFrameOut, Trace
 from api.schemas.impute import ImputeOptionsUsed
+from api.schemas.impute_models import MixtureEstimatesOut, TEstimatesOut
 from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
 __all__ = ["EstimatesOut", "ImputeMIResponse", "MIOptionsUsed"]
@@ -70,6 +71,9 @@ class MIOptionsUsed(ResponseModel):
 class ImputeMIResponse(ResponseModel):
     """Multiple imputation (mirrors ``MultipleImputation.to_dict()`` without the drawn parameters)."""
 
+    model: Literal["normal", "t", "mixture"] = Field(
+        ..., description="The imputation model (options.model): the estimates are that model's."
+    )
     method: Literal["posterior", "bootstrap"] = Field(..., description=MI_OPTIONS["method"].help)
     m: int = Field(..., description=MI_OPTIONS["m"].help)
     seed: int = Field(
@@ -101,5 +105,8 @@ class ImputeMIResponse(ResponseModel):
         "(the row label), then the data; m * n rows. Observed cells as sent, every missing cell of the "
         "modelled columns drawn."
     )
-    estimates: EstimatesOut = Field(..., description="The EM estimate and its standard errors.")
+    estimates: EstimatesOut | TEstimatesOut | MixtureEstimatesOut = Field(
+        ..., description="The EM estimate and its standard errors (model normal), or the t's or the mixture's "
+        "fit to the whole data (their single-imputation answers without the completed table)."
+    )
     options: MIOptionsUsed = Field(..., description="The options used, defaults filled in.")

@@ -19,7 +19,10 @@ from pydantic import Field
 from api.schemas.common import IndexLabel, LabelledMatrix, ResponseModel, SplitFrameOut, Trace
 from imputer.options import MVN_OPTIONS
 
-__all__ = ["ComponentMatrix", "ImputeMixtureResponse", "ImputeTResponse", "MixtureOptionsUsed", "Responsibilities", "RowValues", "TOptionsUsed"]
+__all__ = [
+    "ComponentMatrix", "ImputeMixtureResponse", "ImputeTResponse", "MixtureEstimatesOut", "MixtureOptionsUsed",
+    "Responsibilities", "RowValues", "TEstimatesOut", "TOptionsUsed",
+]
 
 _COMPLETED = (
     "The input table with every missing cell of the modelled columns filled by its conditional "
@@ -72,14 +75,9 @@ class MixtureOptionsUsed(ResponseModel):
     ridge: float = Field(..., description=MVN_OPTIONS["ridge"].help)
 
 
-class _Fit(ResponseModel):
-    """Keys every model's answer shares."""
+class _FitCore(ResponseModel):
+    """Keys every model's estimates share (with or without the completed table)."""
 
-    columns: list[str] = Field(..., description="The modelled columns, in order.")
-    passthrough: list[str] = Field(
-        ..., description="The columns carried through unchanged (not modelled), in order."
-    )
-    completed: SplitFrameOut = Field(..., description=_COMPLETED)
     loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate.")
     loglik_history: list[float | None] = Field(
         ..., description="The objective at each accepted iterate, non-decreasing: the observed-data "
@@ -93,11 +91,21 @@ class _Fit(ResponseModel):
     trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
     n_rows: int = Field(..., description="Rows of the table.")
     n_missing: dict[str, int] = Field(..., description="Missing cells per modelled column.")
+
+
+class _Fit(_FitCore):
+    """Keys every model's answer shares."""
+
+    columns: list[str] = Field(..., description="The modelled columns, in order.")
+    passthrough: list[str] = Field(
+        ..., description="The columns carried through unchanged (not modelled), in order."
+    )
+    completed: SplitFrameOut = Field(..., description=_COMPLETED)
     conditional_var: SplitFrameOut | None = Field(None, description=_CONDITIONAL_VAR)
 
 
-class ImputeTResponse(_Fit):
-    """Result of the multivariate-t fit (mirrors ``TImputeResult.to_dict()``; options.model ``"t"``)."""
+class _TFields(ResponseModel):
+    """The t's own keys."""
 
     mean: dict[str, float | None] = Field(..., description="Estimated location, column -> value.")
     scale: LabelledMatrix = Field(..., description="Estimated scale matrix.")
@@ -113,8 +121,16 @@ class ImputeTResponse(_Fit):
     options: TOptionsUsed = Field(..., description="The options used, defaults filled in.")
 
 
-class ImputeMixtureResponse(_Fit):
-    """Result of the Gaussian-mixture fit (mirrors ``MixtureImputeResult.to_dict()``; options.model ``"mixture"``)."""
+class ImputeTResponse(_Fit, _TFields):
+    """Result of the multivariate-t fit (mirrors ``TImputeResult.to_dict()``; options.model ``"t"``)."""
+
+
+class TEstimatesOut(_FitCore, _TFields):
+    """The t fitted to the whole data, in a multiple imputation's answer (``TImputeResult.to_dict()`` without the table)."""
+
+
+class _MixtureFields(ResponseModel):
+    """The mixture's own keys."""
 
     responsibilities: Responsibilities = Field(
         ..., description="Each row's posterior component probabilities given its observed cells (n x K)."
@@ -133,4 +149,15 @@ class ImputeMixtureResponse(_Fit):
         ..., description="With several n_components: loglik, n_parameters, aic, bic (and more) per "
         "number of components, the answered fit having the lowest bic; null otherwise."
     )
+    seed: int | None = Field(
+        ..., description="The seed of the starts: sent back as options.seed it repeats the fit."
+    )
     options: MixtureOptionsUsed = Field(..., description="The options used, defaults filled in.")
+
+
+class ImputeMixtureResponse(_Fit, _MixtureFields):
+    """Result of the Gaussian-mixture fit (mirrors ``MixtureImputeResult.to_dict()``; options.model ``"mixture"``)."""
+
+
+class MixtureEstimatesOut(_FitCore, _MixtureFields):
+    """The mixture fitted to the whole data, in a multiple imputation's answer (``MixtureImputeResult.to_dict()`` without the table)."""

@@ -1,4 +1,4 @@
-"""Multiple imputation under the multivariate normal, and Rubin's rules.
+"""Multiple imputation under the multivariate normal (or the t, or a Gaussian mixture), and Rubin's rules.
 
 * :func:`pool` / :class:`Pooled` -- combine ``m`` analyses of multiply imputed data by
   Rubin's rules (R's ``mice::pool``).

@@ -15,7 +15,14 @@ has honest standard errors. Two ways to draw ``theta`` for each table:
   (:mod:`imputer.mi._bootstrap`).
 
 Either way, given ``theta^(j)`` every missing cell of the original rows is drawn from
-its conditional normal. Randomness: ``SeedSequence(seed)`` spawns the streams -- one per
+its conditional normal.
+
+``model="t"`` or ``"mixture"`` fits :func:`imputer.impute_t` / :func:`imputer.impute_mixture`
+instead and draws by the bootstrap only: each imputation refits the model on a resample
+from the whole-data fit and draws the missing cells from the refitted model's
+conditional distribution (:mod:`imputer.mi._models_run`, :mod:`imputer.mi._conditional`:
+the conditional multivariate t; a component from the row's responsibilities, then its
+conditional normal). Randomness: ``SeedSequence(seed)`` spawns the streams -- one per
 imputation for the bootstrap (imputation ``j`` depends on its own stream only, whatever
 ``m``), one for the chain of data augmentation (whose imputations are successive states
 of one chain).
@@ -47,6 +54,9 @@ from imputer.options import MI_OPTIONS
 
 __all__ = ["multiple_impute"]
 
+#: The imputation models.
+_MODELS = ("normal", "t", "mixture")
+
 #: Lags of the WLF autocorrelation reported (at least this many, or 2 * thin).
 _ACF_LAGS = 20
 
@@ -68,11 +78,67 @@ def _check_count(name: str, value: Any) -> int | None:
     return None if value is None else int(MI_OPTIONS[name].check(value))
 
 
+def _check_model(model: Any, method: Any, dof: Any, n_components: Any, covariance_type: Any, n_init: Any) -> str:
+    """``model`` checked; the options of another model left at their defaults."""
+    if model not in _MODELS:
+        raise ImputerValueError(f"model must be one of {', '.join(map(repr, _MODELS))}, got {model!r}")
+    given = {"dof": dof is not None}
+    given.update(
+        n_components=not (isinstance(n_components, numbers.Integral) and not isinstance(n_components, bool) and n_components == 2),
+        covariance_type=covariance_type != "full",
+        n_init=not (isinstance(n_init, numbers.Integral) and not isinstance(n_init, bool) and n_init == 10),
+    )
+    own = {"dof": "t", "n_components": "mixture", "covariance_type": "mixture", "n_init": "mixture"}
+    for name, on in given.items():
+        if on and own[name] != model:
+            raise ImputerValueError(f"{name} applies to model={own[name]!r} only, not model={model!r}")
+    return str(model)
+
+
+def _model_mi(prep: Any, seed_int: int, *, model: str, m: int, **options: Any) -> MultipleImputation:
+    """The t or mixture path (:mod:`imputer.mi._models_run`)."""
+    from imputer.mi._models_run import run_model
+
+    p = len(prep.columns)
+    mask = np.column_stack([np.isnan(v) for v in prep.values])
+    n_missing = mask.sum(axis=0)
+    scaling = scaling_of(prep.columns, prep.values, mask)
+    patterns = build_patterns(mask)
+    del mask
+    out = run_model(prep, patterns, scaling, np.random.SeedSequence(seed_int), model=model, m=m, **options)
+    labels = pd.Index(list(prep.columns), tupleize_cols=False)
+    params = tuple(
+        (pd.Series(mu, index=labels, name="mean"), pd.DataFrame(s, index=labels, columns=labels.copy())) for mu, s in out.params
+    )
+    assert len(labels) == p
+    return MultipleImputation(
+        imputations=tuple(_completed_frame(prep.frame, prep.columns, arr, n_missing) for arr in out.filled),
+        original=prep.frame,
+        params=params,
+        em=out.em,
+        method="bootstrap",
+        m=m,
+        seed=seed_int,
+        burn_in=None,
+        thin=None,
+        rate=None,
+        wlf=None,
+        wlf_acf=None,
+        redraws=tuple(out.redraws),
+        model=model,
+    )
+
+
 def multiple_impute(
     data: pd.DataFrame | Any,
     m: int = MI_OPTIONS["m"].default,
     *,
-    method: str = MI_OPTIONS["method"].default,
+    method: str | None = None,
+    model: str = "normal",
+    dof: float | None = None,
+    n_components: int | Sequence[int] | range = 2,
+    covariance_type: str = "full",
+    n_init: int = 10,
     columns: Sequence[Hashable] | None = None,
     ridge: float = 0.0,
     seed: int | np.random.Generator | None = None,
@@ -90,10 +156,27 @@ def multiple_impute(
         through; missing cells are NaN, None or ``pd.NA``.
     m : int, default 20
         Number of imputations (completed tables).
-    method : {"posterior", "bootstrap"}, default "posterior"
+    method : {"posterior", "bootstrap"}, optional
         posterior: data augmentation, draws from the posterior of the mean and covariance
         (norm2); bootstrap: EM on a bootstrap resample of the rows for each imputation
-        (Amelia). See the module docstring.
+        (Amelia). See the module docstring. Default: "posterior" for the normal,
+        "bootstrap" for the t and the mixture (the only method for them).
+    model : {"normal", "t", "mixture"}, default "normal"
+        The imputation model: the multivariate normal; the multivariate t
+        (:func:`imputer.impute_t`; draws from the conditional t); the Gaussian mixture
+        (:func:`imputer.impute_mixture`; each row's component drawn from its
+        responsibilities, then its cells from that component's conditional normal).
+        For t and mixture each bootstrap resample is refitted from the whole-data fit
+        (:mod:`imputer.mi._bootstrap_models`).
+    dof : float, optional
+        model="t": fixed degrees of freedom (default: estimated, also on each resample).
+    n_components : int or sequence of int, default 2
+        model="mixture": components ``K``, or candidates of which the lowest BIC is
+        fitted (then kept for every resample).
+    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
+        model="mixture": the covariance structure.
+    n_init : int, default 10
+        model="mixture": starts of the whole-data fit.
     columns : sequence of labels, optional
         Columns to model (numeric, in this order); default: every numeric column.
         Other columns are carried through unchanged.
@@ -130,7 +213,8 @@ def multiple_impute(
     -------
     MultipleImputation
         ``imputations`` (m DataFrames, shape (n, k) each), the drawn parameters, the EM
-        estimate, diagnostics, ``long()``, ``analyze(fn)``.
+        estimate (for t and mixture: their :func:`imputer.impute_t` /
+        :func:`imputer.impute_mixture` result), diagnostics, ``long()``, ``analyze(fn)``.
 
     Raises
     ------
@@ -138,7 +222,8 @@ def multiple_impute(
         ``m``, ``burn_in`` or ``thin`` not an integer (a bool is not one), ``seed`` not
         None/int/Generator; what :func:`imputer.impute` raises for the data.
     ImputerValueError
-        ``m < 1``, an unknown ``method``, ``burn_in < 0``, ``thin < 1``, a negative seed,
+        ``m < 1``, an unknown ``method`` or ``model``, ``method="posterior"`` with the t or
+        the mixture, an option of another model (``dof`` without ``model="t"``, ...), ``burn_in < 0``, ``thin < 1``, a negative seed,
         ``n + ridge <= p`` for the posterior; the bootstrap found no usable resample;
         what :func:`imputer.impute` raises for the data and options.
 
@@ -157,14 +242,27 @@ def multiple_impute(
     >>> len(mi.imputations), mi.long().columns[:2].tolist()
     (3, ['.imp', '.id'])
     """
+    model = _check_model(model, method, dof, n_components, covariance_type, n_init)
+    if method is None:
+        method = "posterior" if model == "normal" else "bootstrap"
     opts = MI_OPTIONS.check(m=m, method=method)
     m, method = opts["m"], opts["method"]
+    if model != "normal" and method != "bootstrap":
+        raise ImputerValueError(
+            f"method={method!r} is not available for model={model!r}: multiple imputation under the t or the "
+            "mixture is by the bootstrap (method='bootstrap')"
+        )
     seed_int = _check_seed(seed)
     burn_in, thin = _check_count("burn_in", burn_in), _check_count("thin", thin)
     tol, max_iter, ridge, _ = check_options(tol, max_iter, ridge, True)
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     check_rows(n, p, ridge)
+    if model != "normal":
+        return _model_mi(
+            prep, seed_int, model=model, m=m, tol=tol, max_iter=max_iter, ridge=ridge, dof=dof,
+            n_components=n_components, covariance_type=covariance_type, n_init=n_init,
+        )
     if method == "posterior" and n + ridge <= p:
         raise ImputerValueError(
             f"ridge: the posterior of the covariance of {p} columns from {n} rows is proper only for "

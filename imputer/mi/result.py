@@ -30,6 +30,9 @@ _METHOD_TEXT = {
 }
 
 
+_MODEL_TEXT = {"normal": "multivariate normal", "t": "multivariate t", "mixture": "Gaussian mixture"}
+
+
 class _ReadOnlyTuple(ReadOnlyField):
     """A tuple field whose pandas members (also inside pairs) are stored and read as views."""
 
@@ -89,12 +92,16 @@ class MultipleImputation:
         means nearly independent imputations (norm2's diagnostic).
     redraws : tuple of m ints, or None
         bootstrap: unusable resamples discarded before each imputation's.
+    model : {"normal", "t", "mixture"}
+        The imputation model. For t and mixture, ``em`` is the
+        :class:`~imputer.mvt.result.TImputeResult` / :class:`~imputer.mixture.result.MixtureImputeResult`
+        of the whole data and ``params`` hold each refitted model's mean and covariance.
     """
 
     imputations: tuple[pd.DataFrame, ...] = _ReadOnlyTuple()  # type: ignore[assignment]
     original: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
     params: tuple[tuple[pd.Series, pd.DataFrame], ...] = _ReadOnlyTuple()  # type: ignore[assignment]
-    em: ImputeResult
+    em: ImputeResult | Any
     method: str
     m: int
     seed: int
@@ -104,6 +111,7 @@ class MultipleImputation:
     wlf: pd.Series | None = ReadOnlyField()  # type: ignore[assignment]
     wlf_acf: pd.Series | None = ReadOnlyField()  # type: ignore[assignment]
     redraws: tuple[int, ...] | None = None
+    model: str = "normal"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MultipleImputation):
@@ -111,7 +119,7 @@ class MultipleImputation:
         return self is other or same_fields(self, other)
 
     def __hash__(self) -> int:
-        return hash(("MultipleImputation", self.method, self.m, self.seed, self.burn_in, self.thin))
+        return hash(("MultipleImputation", self.model, self.method, self.m, self.seed, self.burn_in, self.thin))
 
     @property
     def columns(self) -> tuple[Hashable, ...]:
@@ -209,18 +217,20 @@ class MultipleImputation:
         else:
             fields.append(("resamples redrawn", int(sum(self.redraws or ()))))
         means = np.array([mu.to_numpy(dtype=float) for mu, _ in self.params])
+        em_mean = em.weights.to_numpy(float) @ em.means if self.model == "mixture" else em.mean
+        em_mean = pd.Series(np.asarray(em_mean, dtype=float), index=pd.Index(list(em.columns), tupleize_cols=False))
         per_col = pd.DataFrame(
             {
                 "missing": em.n_missing.astype(int),
-                "EM mean": em.mean,
+                "EM mean": em_mean,
                 "mean of draws": means.mean(axis=0),
                 "sd of draws": means.std(axis=0, ddof=1) if self.m > 1 else np.full(means.shape[1], np.nan),
             },
-            index=em.mean.index,
+            index=pd.Index(list(em.columns), tupleize_cols=False),
         )
         return "\n".join(
             [
-                render_title("Multiple imputation (multivariate normal)"),
+                render_title(f"Multiple imputation ({_MODEL_TEXT.get(self.model, self.model)})"),
                 render_fields(fields),
                 "",
                 "Per column (means drawn for the imputations)",
@@ -239,13 +249,14 @@ class MultipleImputation:
         Returns
         -------
         dict
-            ``method``, ``m``, ``seed``, ``columns``, ``passthrough``, ``long`` (the long
+            ``model``, ``method``, ``m``, ``seed``, ``columns``, ``passthrough``, ``long`` (the long
             table, ``{"columns", "index", "data"}``), ``params`` (m objects ``{"mean",
             "cov"}``: a labelled vector and ``{"columns", "data"}``), ``em``
-            (:meth:`ImputeResult.to_dict`), ``burn_in``, ``thin``, ``rate``, ``wlf_acf``
+            (:meth:`ImputeResult.to_dict`, or the t's or mixture's ``to_dict()``), ``burn_in``, ``thin``, ``rate``, ``wlf_acf``
             (list by lag), ``redraws``, ``options`` (``tol``, ``max_iter``, ``ridge``).
         """
         return {
+            "model": self.model,
             "method": self.method,
             "m": int(self.m),
             "seed": int(self.seed),

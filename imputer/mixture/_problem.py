@@ -9,15 +9,17 @@ is the observed-data log-likelihood, minus the ridge penalty (a log-posterior),
     \ell(\theta) = \sum_i \log \sum_k \pi_k N(z_{i,O_i}; \mu_{k,O_i}, \Sigma_{k,O_iO_i})
         \;-\; \tfrac{\lambda}{2}\sum_{\text{priors}} \big[\log|\Sigma| + \operatorname{tr}\Sigma^{-1}\big].
 
-E-step at ``theta``: the per-component row log-densities of the observed parts
-(:func:`~imputer._gaussian.rows.row_logdensity`) give the responsibilities
-``r_ik = pi_k N_ik / sum_l pi_l N_il`` (by log-sum-exp, which also gives ``ell``); the
-weighted Gaussian E-step of component ``k`` with ``w = v = r_{.k}``
-(:func:`~imputer._gaussian.estep.estep`) gives its expected statistics: ``N_k = sum_i r_ik``,
-``sum_i r_ik zhat_ik`` and the expected scatter, the conditional expectations ``zhat_ik``
-and covariances ``C_{M_i}`` taken under component ``k``. M-step: ``pi_k = N_k / n``,
-``mu_k = sum_i r_ik zhat_ik / N_k`` and the covariance of the structure
-(:mod:`imputer.mixture._covtypes`). Each EM step never decreases the objective.
+E-step at ``theta``: one pass over the rows for all components
+(:class:`~imputer.mixture._kernel.MixturePlan`) gives the per-component log-densities of
+the observed parts, the responsibilities ``r_ik = pi_k N_ik / sum_l pi_l N_il`` (by
+log-sum-exp, which also gives ``ell``) and, from the same conditional factors, each
+component's weighted Gaussian E-step statistics (``w = v = r_{.k}``): ``N_k = sum_i r_ik``,
+``sum_i r_ik zhat_ik`` and the expected second moments ``sum_i r_ik (zhat_ik zhat_ik' +
+C_{kM_i})``, the conditional expectations ``zhat_ik`` and covariances ``C_{kM_i}`` taken
+under component ``k``. M-step: ``pi_k = N_k / n``, ``mu_k = sum_i r_ik zhat_ik / N_k``,
+the expected scatter ``A_k = sum_i r_ik E_k[z z'] - N_k mu_k mu_k'`` and the covariance
+of the structure (:mod:`imputer.mixture._covtypes`). Each EM step never decreases the
+objective.
 
 Packed parameter ``x = (pi, vec(mu), covariance parameters)``. SQUAREM's extrapolation
 ``x0 - 2 a r + a^2 v`` is an affine combination of EM iterates, so it keeps
@@ -44,12 +46,10 @@ from typing import NamedTuple
 import numpy as np
 
 from imputer._em import EMTrace, TraceFields, run_em
-from imputer._gaussian.estep import estep
 from imputer._gaussian.layout import StandardData
-from imputer._gaussian.linalg import Infeasible, precision
-from imputer._gaussian.objective import scatter_about
-from imputer._gaussian.rows import row_logdensity
+from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._covtypes import CovarianceType
+from imputer.mixture._kernel import ComponentPass, MixturePlan
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
 
 __all__ = ["Evaluation", "MixtureFit", "MixtureParams", "MixtureProblem", "fit_start"]
@@ -98,6 +98,7 @@ class MixtureProblem:
     def __init__(self, data: StandardData, cov_type: CovarianceType, ridge: float) -> None:
         self.data, self.cov_type, self.ridge = data, cov_type, float(ridge)
         self.k, self.p = cov_type.k, cov_type.p
+        self.plan = MixturePlan(data, self.k)
 
     def pack(self, params: MixtureParams | tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         """``x = (pi, vec(mu), covariance parameters)``."""
@@ -134,35 +135,23 @@ class MixtureProblem:
         Infeasible
             A covariance (or a block of its inverse) not positive definite.
         """
-        n = self.data.n
-        log_dens = np.empty((n, self.k))
-        precs = []
-        for j in range(self.k):
-            log_dens[:, j] = row_logdensity(self.data, params.means[j], params.covs[j])
-            precs.append(precision(params.covs[j]))
-        with np.errstate(divide="ignore"):
-            joint = log_dens + np.log(params.weights)
-        top = joint.max(axis=1, keepdims=True)
-        lse = top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))
-        resp = np.exp(joint - lse[:, None])
-        loglik = float(lse.sum())
-        objective = loglik - self.cov_type.penalty(self.ridge, precs)
-        return Evaluation(loglik, objective, resp, log_dens)
+        cp = self.plan.run(*params, stats=False, rows=True)
+        assert cp.resp is not None and cp.log_dens is not None
+        return Evaluation(cp.loglik, cp.loglik - self._penalty(cp), cp.resp, cp.log_dens)
 
-    def update(self, params: MixtureParams, resp: np.ndarray) -> MixtureParams | None:
-        """The M-step from the responsibilities at ``params`` (None if a weight vanishes)."""
-        k, p = self.k, self.p
-        nk = np.empty(k)
-        means = np.empty((k, p))
-        scatters = np.empty((k, p, p))
-        for j in range(k):
-            r = resp[:, j]
-            stats = estep(self.data, params.means[j], params.covs[j], weights=r, cov_weights=r)
-            nk[j] = stats.weight
-            if not nk[j] > WEIGHT_FLOOR:
-                return None
-            means[j] = stats.s1 / nk[j]
-            scatters[j] = scatter_about(stats, means[j])
+    def _penalty(self, cp: ComponentPass) -> float:
+        return self.cov_type.penalty(self.ridge, list(zip(cp.precs, cp.logdets)))
+
+    def update(self, cp: ComponentPass) -> MixtureParams | None:
+        """The M-step from the statistics of one pass (None if a weight vanishes)."""
+        assert cp.nk is not None and cp.s1 is not None and cp.s2 is not None
+        nk = cp.nk
+        if not np.all(nk > WEIGHT_FLOOR):
+            return None
+        means = cp.s1 / nk[:, None]
+        # expected scatter about the new mean: S2 - N mu mu'
+        scatters = cp.s2 - nk[:, None, None] * means[:, :, None] * means[:, None, :]
+        scatters = 0.5 * (scatters + scatters.transpose(0, 2, 1))
         covs = self.cov_type.mstep(scatters, nk, self.ridge)
         return MixtureParams(nk / nk.sum(), means, covs)
 
@@ -172,13 +161,14 @@ class MixtureProblem:
             return x, -np.inf
         params = self.unpack(x)
         try:
-            ev = self.evaluate(params)
-            new = self.update(params, ev.resp)
+            cp = self.plan.run(*params)
         except Infeasible:
             return x, -np.inf
+        objective = cp.loglik - self._penalty(cp)
+        new = self.update(cp)
         if new is None or not all(valid_cov(c) for c in new.covs):
-            return None, ev.objective
-        return self.pack(new), ev.objective
+            return None, objective
+        return self.pack(new), objective
 
 
 @dataclass(frozen=True, eq=False)

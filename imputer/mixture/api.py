@@ -131,6 +131,8 @@ def impute_mixture(
     covariance_type = check_covariance_type(covariance_type)
     n_init = check_n_init(n_init)
     root = check_seed(seed)
+    # the int that repeats the fit (None for a SeedSequence passed in)
+    seed_int = int(root.entropy) if not isinstance(seed, np.random.SeedSequence) else None  # type: ignore[arg-type]
     monitor = make_monitor(callback, progress, max_time, label="impute_mixture")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
@@ -145,7 +147,7 @@ def impute_mixture(
     runs: dict[int, engine.ComponentsRun] = {}
     with watching(monitor):
         _run_all(runs, counts, prep, patterns, scaling, covariance_type, n_init, root, tol, max_iter, ridge)
-    results = {k: _result(prep, scaling, r, mask, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, n_init=n_init) for k, r in runs.items()}
+    results = {k: _result(prep, scaling, r, mask, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, n_init=n_init, seed=seed_int) for k, r in runs.items()}
     table = _bic_table(results) if len(counts) > 1 else None
     best = min(results.values(), key=lambda r: r.bic) if table is not None else results[counts[0]]
     if table is not None:
@@ -211,6 +213,7 @@ def _result(
     max_iter: int,
     ridge: float,
     n_init: int,
+    seed: int | None = None,
 ) -> MixtureImputeResult:
     """The labelled result of one ``K``, in original units."""
     fit, cov_type = out.fit, out.cov_type
@@ -246,6 +249,7 @@ def _result(
         n_rows=n,
         n_patterns=out.data.patterns.n_patterns,
         n_init=n_init,
+        seed=seed,
         n_singular_starts=out.n_singular,
         ridge=ridge,
         tol=tol,

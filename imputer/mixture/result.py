@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
-from imputer._frozen import ReadOnlyField, same_fields, view
+from imputer._frozen import ReadOnlyField, ValueResult, view
 from imputer._gaussian.layout import StandardData
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
@@ -79,7 +79,7 @@ class MixtureMoments:
 
 
 @dataclass(frozen=True, eq=False)
-class MixtureImputeResult(TraceFields):
+class MixtureImputeResult(TraceFields, ValueResult):
     """Maximum-likelihood (or posterior-mode) Gaussian-mixture fit and completed table.
 
     Attributes
@@ -124,6 +124,9 @@ class MixtureImputeResult(TraceFields):
     n_rows, n_patterns, n_init : int
     n_singular_starts : int
         Starts in which a component collapsed (dropped unless every start did).
+    seed : int or None
+        The seed of the starts: ``impute_mixture(..., seed=result.seed)`` repeats the fit
+        (fresh entropy when ``seed=None`` was passed; None when a ``SeedSequence`` was).
     ridge, tol : float
     max_iter : int
     """
@@ -150,15 +153,11 @@ class MixtureImputeResult(TraceFields):
     max_iter: int
     bic_table: pd.DataFrame | None = ReadOnlyField()  # type: ignore[assignment]
     conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+    seed: int | None = None
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MixtureImputeResult):
-            return NotImplemented
-        return self is other or same_fields(self, other)
-
-    def __hash__(self) -> int:
+    def _hash_key(self) -> tuple[Any, ...]:
         t = self.trace
-        return hash(("MixtureImputeResult", self.n_rows, self.n_components, t.n_iter, t.n_evals, t.stop_reason))
+        return (self.n_rows, self.n_components, t.n_iter, t.n_evals, t.stop_reason)
 
     @property
     def n_components(self) -> int:
@@ -231,7 +230,7 @@ class MixtureImputeResult(TraceFields):
             ``covs`` (list of ``{"columns", "data"}``), ``covariance_type``, ``loglik``,
             ``aic``, ``bic``, ``n_parameters``, ``loglik_history``, ``n_iter``, ``n_evals``,
             ``converged``, ``trace``, ``n_rows``, ``n_missing``, ``bic_table`` (split frame
-            or None), ``options`` and, when asked, ``conditional_var``.
+            or None), ``seed`` (int or None), ``options`` and, when asked, ``conditional_var``.
         """
         means = self.means
         out: dict[str, Any] = {
@@ -256,6 +255,7 @@ class MixtureImputeResult(TraceFields):
             "n_rows": int(self.n_rows),
             "n_missing": labelled_values(self.n_missing.astype(np.int64)),
             "bic_table": None if self.bic_table is None else split_frame(self.bic_table),
+            "seed": None if self.seed is None else int(self.seed),
             "options": {
                 "n_init": int(self.n_init),
                 "tol": float(self.tol),

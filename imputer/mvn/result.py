@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
-from imputer._frozen import ReadOnlyField, same_fields
+from imputer._frozen import ReadOnlyField, ValueResult
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
 from imputer._util import readonly
@@ -50,7 +50,7 @@ def _names(labels: tuple[Hashable, ...]) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class ImputeResult(TraceFields):
+class ImputeResult(TraceFields, ValueResult):
     """Maximum-likelihood (or posterior-mode) multivariate-normal fit and completed table.
 
     A value: ``==`` compares every field but the lazy sources (labelled pandas
@@ -168,14 +168,9 @@ class ImputeResult(TraceFields):
     information_source: InformationSource = field(repr=False, compare=False)
     passthrough: tuple[Hashable, ...] = ()
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ImputeResult):
-            return NotImplemented
-        return self is other or same_fields(self, other)
-
-    def __hash__(self) -> int:
+    def _hash_key(self) -> tuple[Any, ...]:
         t = self.trace
-        return hash(("ImputeResult", self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason))
+        return (self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason)
 
     @cached_property
     def conditional_var(self) -> pd.DataFrame:

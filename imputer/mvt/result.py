@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
-from imputer._frozen import ReadOnlyField, same_fields
+from imputer._frozen import ReadOnlyField, ValueResult
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
 from imputer.mvn.result import _STOP_TEXT, _names
@@ -24,7 +24,7 @@ __all__ = ["TImputeResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class TImputeResult(TraceFields):
+class TImputeResult(TraceFields, ValueResult):
     """Maximum-likelihood (or posterior-mode) multivariate-t fit and completed table.
 
     A value, as :class:`imputer.ImputeResult` is: ``==`` compares every field but the lazy
@@ -104,14 +104,9 @@ class TImputeResult(TraceFields):
     passthrough: tuple[Hashable, ...] = ()
     dof_bounds: tuple[float, float] = (0.5, 1000.0)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TImputeResult):
-            return NotImplemented
-        return self is other or same_fields(self, other)
-
-    def __hash__(self) -> int:
+    def _hash_key(self) -> tuple[Any, ...]:
         t = self.trace
-        return hash(("TImputeResult", self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason))
+        return (self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason)
 
     @cached_property
     def conditional_var(self) -> pd.DataFrame:

@@ -1,12 +1,14 @@
 """What the figures read from a fit: the EM result, the imputations, the missing cells (private).
 
-A multivariate-normal fit is an :class:`~imputer.ImputeResult`. A multiple-imputation
-result is recognised by duck typing: any object with ``imputations`` (a sequence of
-completed DataFrames) and ``em`` (the :class:`~imputer.ImputeResult` the draws were made
-at). The missing cells of a modelled column are those with a positive conditional
-variance (``result.conditional_var`` is 0 at observed cells and ``(Lambda_MM)^{-1}``,
-positive for a positive-definite covariance, at missing ones); the observed values are
-``result.completed`` at the other cells, bit for bit the input's.
+A fit is an :class:`~imputer.ImputeResult` (the normal), a
+:class:`~imputer.TImputeResult` (the t) or a :class:`~imputer.MixtureImputeResult` (the
+Gaussian mixture, whose rows' most probable components the figures colour). A
+multiple-imputation result is recognised by duck typing: any object with ``imputations``
+(a sequence of completed DataFrames) and ``em`` (one of those fits, the draws' model).
+The missing cells of a modelled column are those with a positive (or, for the t with
+``dof + p_i <= 2``, undefined) conditional variance (``result.conditional_var`` is 0 at
+observed cells); the observed values are ``result.completed`` at the other cells, bit
+for bit the input's.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ class Fit:
         imputation (each ``(n, k)``).
     multiple : bool
         Whether ``imputations`` are draws of a multiple imputation.
+    components : Series of int or None
+        Mixture fits: each row's most probable component (``em.labels``); else None.
     """
 
-    em: ImputeResult
+    em: Any
     missing: pd.DataFrame
     imputations: tuple[pd.DataFrame, ...]
     multiple: bool
+    components: pd.Series | None = None
 
     def observed(self, column: Hashable) -> np.ndarray:
         """The observed values of a modelled column, float, shape (n_obs,)."""
@@ -57,22 +62,32 @@ class Fit:
         return values
 
 
+def _fit_types() -> tuple[type, ...]:
+    from imputer.mixture.result import MixtureImputeResult
+    from imputer.mvt.result import TImputeResult
+
+    return (ImputeResult, TImputeResult, MixtureImputeResult)
+
+
 def as_fit(result: Any, function: str) -> Fit:
-    """An :class:`ImputeResult` or a multiple-imputation result as a :class:`Fit`."""
-    if isinstance(result, ImputeResult):
+    """A fit (normal, t, mixture) or a multiple-imputation result as a :class:`Fit`."""
+    fits = _fit_types()
+    if isinstance(result, fits):
         em, imps, multiple = result, None, False
-    elif isinstance(getattr(result, "em", None), ImputeResult) and hasattr(result, "imputations"):
+    elif isinstance(getattr(result, "em", None), fits) and hasattr(result, "imputations"):
         em, imps, multiple = result.em, tuple(result.imputations), True
         if not imps or not all(isinstance(t, pd.DataFrame) for t in imps):
             raise ImputerTypeError(f"{function}: result.imputations must be a non-empty sequence of DataFrames")
     else:
         raise ImputerTypeError(
-            f"{function}: result must be an ImputeResult (imputer.impute) or a multiple-imputation result "
-            f"(with .imputations and .em), got {type(result).__name__}"
+            f"{function}: result must be an ImputeResult (imputer.impute), a TImputeResult, a MixtureImputeResult "
+            f"or a multiple-imputation result (with .imputations and .em), got {type(result).__name__}"
         )
-    cv = em.conditional_var
-    missing = pd.DataFrame(cv.to_numpy() > 0.0, index=cv.index, columns=cv.columns)
-    return Fit(em=em, missing=missing, imputations=imps or (em.completed,), multiple=multiple)
+    cv = em.conditional_var.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        missing = pd.DataFrame((cv > 0.0) | np.isnan(cv), index=em.conditional_var.index, columns=em.conditional_var.columns)
+    components = em.labels if isinstance(em, fits[2]) else None
+    return Fit(em=em, missing=missing, imputations=imps or (em.completed,), multiple=multiple, components=components)
 
 
 def pick_columns(fit: Fit, columns: Sequence[Hashable] | None, function: str) -> list[Hashable]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-__all__ = ["OKABE_ITO", "OBSERVED", "IMPUTED", "MISSING", "OUTSIDE", "axes_grid", "check_fig", "figure_of", "label",
+__all__ = ["COMPONENTS", "OKABE_ITO", "OBSERVED", "IMPUTED", "MISSING", "OUTSIDE", "axes_grid", "check_fig", "figure_of", "label",
            "message_figure", "new_figure", "require_matplotlib"]
 
 #: Okabe-Ito colours by name.
@@ -43,6 +43,8 @@ IMPUTED = OKABE_ITO["vermillion"]
 MISSING = OKABE_ITO["vermillion"]
 #: observed values outside their predictive interval
 OUTSIDE = OKABE_ITO["orange"]
+#: mixture components, in order (cycled), apart from the observed/imputed colours
+COMPONENTS = tuple(OKABE_ITO[c] for c in ("bluish green", "reddish purple", "orange", "sky blue", "black", "yellow"))
 
 
 def require_matplotlib(function: str) -> None:

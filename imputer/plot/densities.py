@@ -14,6 +14,11 @@ multiple imputation (Amelia's ``compare.density``, mice's ``densityplot``). Unde
 the two should look alike; under MAR they may differ legitimately, and a large
 difference is a prompt to look, not a proof of a bad model. Fewer than two distinct
 values cannot carry a density: they are drawn as a rug of ticks.
+
+For a Gaussian-mixture fit (:func:`imputer.impute_mixture`, or a multiple imputation
+under it) the imputed values are also drawn as a rug along the bottom, one colour per
+mixture component: each filled cell at its row's most probable component
+(``result.labels``), so a fill between two clusters shows which component it leans on.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imputer.plot._inputs import as_fit, pick_columns
-from imputer.plot._mpl import IMPUTED, OBSERVED, axes_grid, label, message_figure
+from imputer.plot._mpl import COMPONENTS, IMPUTED, OBSERVED, axes_grid, label, message_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,15 +52,26 @@ def _kde_line(ax: Axes, values: np.ndarray, grid: np.ndarray, **style: Any) -> N
         ax.plot(values, np.zeros_like(values), linestyle="none", marker="|", markersize=14, **style)
 
 
+def _component_rugs(ax: Axes, labels: np.ndarray, imputed: list[np.ndarray]) -> None:
+    """The imputed values as ticks at y = 0, one colour (and legend entry) per mixture component."""
+    for k in np.unique(labels):
+        rows = labels == k
+        values = np.concatenate([v[rows] for v in imputed])
+        ax.plot(
+            values, np.zeros_like(values), linestyle="none", marker="|", markersize=10,
+            color=COMPONENTS[int(k) % len(COMPONENTS)], label=f"component {int(k)} (n={int(rows.sum()):,})",
+        )
+
+
 def densities(result: Any, *, columns: Sequence[Hashable] | None = None, fig: Figure | None = None) -> Figure:
     """Observed vs imputed distributions of each incomplete column.
 
     Parameters
     ----------
-    result : ImputeResult or multiple-imputation result
-        A fit from :func:`imputer.impute`, or any object with ``imputations`` (completed
-        DataFrames) and ``em`` (their :class:`~imputer.ImputeResult`), drawn with one
-        line per imputation.
+    result : ImputeResult, TImputeResult, MixtureImputeResult or multiple-imputation result
+        A fit from :func:`imputer.impute`, :func:`imputer.impute_t` or
+        :func:`imputer.impute_mixture`, or any object with ``imputations`` (completed
+        DataFrames) and ``em`` (one of those fits), drawn with one line per imputation.
     columns : list of labels, optional
         Modelled columns to draw (default: every column with a missing cell). A
         passed-through or unknown label raises :class:`~imputer.ImputerValueError`.
@@ -67,8 +83,10 @@ def densities(result: Any, *, columns: Sequence[Hashable] | None = None, fig: Fi
     matplotlib.figure.Figure
         One axes per column drawn (at most 3 per row), x labelled by the column name
         (its units), y "density"; the observed density in blue, imputed in vermillion
-        (one thin line per imputation for a multiple imputation). When no column has a
-        missing cell, a single blank axes that says so.
+        (one thin line per imputation for a multiple imputation); for a mixture, a rug
+        of the imputed values per component (labelled ``component k (n=...)``, the
+        count of filled cells). When no column has a missing cell, a single blank axes
+        that says so.
     """
     fit = as_fit(result, "densities")
     cols = pick_columns(fit, columns, "densities")
@@ -92,6 +110,8 @@ def densities(result: Any, *, columns: Sequence[Hashable] | None = None, fig: Fi
                 ax, values, grid, color=IMPUTED, linewidth=1.0 if fit.multiple else 2.0,
                 alpha=0.6 if fit.multiple else 1.0, label=f"{what} (n={values.size:,})" if i == 0 else None,
             )
+        if fit.components is not None:
+            _component_rugs(ax, fit.components.to_numpy()[miss], imputed)
         name = label(col)
         ax.set_xlabel(name)
         ax.set_ylabel("density")

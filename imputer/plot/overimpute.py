@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from imputer.errors import ImputerValueError
+from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.mvn.result import ImputeResult
 from imputer.mvn.conditional import fill_conditional
 from imputer.plot._inputs import as_fit, pick_columns
 from imputer.plot._mpl import OBSERVED, OUTSIDE, axes_grid, label, message_figure
@@ -72,6 +73,11 @@ def _table(result: Any, columns: Sequence[Hashable] | None, level: float, functi
 
     level = _check_level(level)
     fit = as_fit(result, function)
+    if not isinstance(fit.em, ImputeResult):
+        raise ImputerTypeError(
+            f"{function}: overimputation predicts from the multivariate normal's mean and covariance; got a "
+            f"{type(fit.em).__name__} (use imputer.impute's result)"
+        )
     cols = pick_columns(fit, columns, function)
     em = fit.em
     modelled = list(em.columns)

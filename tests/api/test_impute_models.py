@@ -3,8 +3,9 @@
 The reference is the library called with the same options: the JSON answer must equal the
 result's ``to_dict()`` (through JSON), the CSV answer its completed table. Every answer is
 validated against the OpenAPI document (as tests/api/test_response_schema.py does) and
-against its response model; an option of one model sent with another, and ``m`` with a
-model other than the normal, are 422s naming the option.
+against its response model; an option of one model sent with another, and ``m`` with the
+posterior's options under the t or the mixture, are 422s naming the option. With ``m``
+the reference is ``mi_payload(multiple_impute(..., model=...))``.
 """
 
 from __future__ import annotations
@@ -149,9 +150,10 @@ def test_normal_is_the_default_and_answers_as_before(client: TestClient, airqual
         ({"model": "t", "covariance_type": "diag"}, ["body", "options", "covariance_type"],
          r"covariance_type applies to model 'mixture' only, not 't'"),
         ({"model": "t", "n_init": 2}, ["body", "options", "n_init"], r"n_init applies to model 'mixture' only, not 't'"),
-        ({"model": "t", "m": 2}, ["body", "options", "m"], r"m \(multiple imputation\) applies to model 'normal' only, not 't'"),
-        ({"model": "mixture", "m": 2}, ["body", "options", "m"], r"m \(multiple imputation\) applies to model 'normal' only, not 'mixture'"),
-        ({"model": "t", "seed": 1}, ["body", "options"], r"seed apply to multiple imputation only, which is built for model 'normal'"),
+        ({"model": "t", "m": 2, "method": "posterior"}, ["body", "options"],
+         r"method 'posterior' applies to model 'normal' only: multiple imputation under model 't' is by the bootstrap"),
+        ({"model": "mixture", "m": 2, "thin": 3}, ["body", "options"], r"thin applies to model 'normal' only"),
+        ({"model": "t", "seed": 1}, ["body", "options"], r"seed apply to multiple imputation only: give m as well"),
         ({"model": "mixture", "accelerate": False}, ["body", "options"], r"accelerate=false applies to model 'normal' or 't'"),
         ({"model": "cauchy"}, ["body", "options", "model"], r"'normal', 't' or 'mixture'"),
         ({"model": "t", "dof": 0}, ["body", "options", "dof"], r"greater than 0"),
@@ -164,7 +166,7 @@ def test_normal_is_the_default_and_answers_as_before(client: TestClient, airqual
         ({"model": "mixture", "n_init": 101}, ["body", "options", "n_init"], r"less than or equal to 100"),
         ({"model": "mixture", "seed": -1}, ["body", "options", "seed"], r"greater than or equal to 0"),
     ],
-    ids=["dof-normal", "dof-mixture", "components-normal", "covtype-t", "n-init-t", "m-t", "m-mixture", "seed-t",
+    ids=["dof-normal", "dof-mixture", "components-normal", "covtype-t", "n-init-t", "posterior-t", "thin-mixture", "seed-t",
          "no-accelerate-mixture", "unknown-model", "dof-0", "dof-text", "components-0", "components-51",
          "components-fraction", "covtype-mclust-name", "n-init-0", "n-init-101", "seed-negative"],
 )
@@ -181,12 +183,12 @@ def test_bad_model_options_are_422_naming_the_option(
         ("dof=3", ["query", "dof"], r"dof applies to model 't' only, not 'normal'"),
         ("model=t&n_init=2", ["query", "n_init"], r"n_init applies to model 'mixture' only, not 't'"),
         ("n_components=2", ["query", "n_components"], r"n_components applies to model 'mixture' only"),
-        ("model=mixture&m=2", ["query", "m"], r"m \(multiple imputation\) applies to model 'normal' only, not 'mixture'"),
+        ("model=mixture&m=2&method=posterior", ["query"], r"method 'posterior' applies to model 'normal' only"),
         ("model=mixture&n_components=x", ["query", "n_components"], r"valid integer"),
         ("model=t&dof=inf", ["query", "dof"], r"finite number"),
         ("model=gauss", ["query", "model"], r"'normal', 't' or 'mixture'"),
     ],
-    ids=["dof-normal", "n-init-t", "components-normal", "m-mixture", "components-text", "dof-inf", "unknown-model"],
+    ids=["dof-normal", "n-init-t", "components-normal", "posterior-mixture", "components-text", "dof-inf", "unknown-model"],
 )
 def test_bad_query_options_are_422(client: TestClient, airquality_csv: bytes, query: str, loc: list[Any], match: str) -> None:
     r = client.post(f"/v1/impute?{query}", content=airquality_csv, headers={"content-type": "text/csv"})
@@ -281,3 +283,35 @@ def test_every_kind_of_result_fits_the_schema_and_drift_fails(validator: jsonsch
             with pytest.raises(jsonschema.ValidationError):
                 validator.validate(bad)
     assert reasons >= {"max_iter", "converged"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"model": "t", "m": 2, "seed": 3, "dof": 5.0}, {"model": "mixture", "m": 2, "seed": 3, "n_init": 2, "covariance_type": "diag"}],
+    ids=["t", "mixture"],
+)
+def test_multiple_imputation_under_a_model(
+    client: TestClient, faithful_holes: pd.DataFrame, validator: jsonschema.Draft202012Validator, options: dict[str, Any]
+) -> None:
+    """options.m with options.model t or mixture: the library's multiple imputation (bootstrap), as ``mi_payload``."""
+    from api.schemas.impute_mi import ImputeMIResponse
+    from api.tasks import mi_payload
+
+    r = client.post("/v1/impute", json={"data": split_of(faithful_holes), "options": options})
+    assert r.status_code == 200, r.text
+    kwargs = {k: v for k, v in options.items() if k != "m"}
+    mi = imputer.multiple_impute(faithful_holes, options["m"], **kwargs)
+    assert r.json() == json.loads(json.dumps(mi_payload(mi), allow_nan=False))
+    validator.validate(r.json())
+    ImputeMIResponse.model_validate(r.json())
+    assert r.json()["model"] == options["model"] and r.json()["method"] == "bootstrap"
+
+
+def test_mixture_answer_carries_its_seed(client: TestClient, faithful_holes: pd.DataFrame) -> None:
+    """Without options.seed the mixture's answer holds the seed drawn for it, and sending it back repeats the fit."""
+    body = {"data": split_of(faithful_holes), "options": {"model": "mixture", "n_init": 2}}
+    first = client.post("/v1/impute", json=body).json()
+    assert isinstance(first["seed"], int) and 0 <= first["seed"] < 2**63
+    again = client.post("/v1/impute", json={**body, "options": {**body["options"], "seed": first["seed"]}}).json()
+    assert again == first
+    assert first == reference("mixture", faithful_holes, n_init=2, seed=first["seed"])

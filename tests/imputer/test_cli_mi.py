@@ -166,7 +166,7 @@ def test_without_m_nothing_changes(tmp_path: Path, capsys: pytest.CaptureFixture
         (["--method", "bootstrap"], 2, r"--method applies to multiple imputation: give -m M"),
         (["--seed", "1", "--thin", "2"], 2, r"--seed, --thin applies to multiple imputation: give -m M"),
         (["-m", "2", "--no-accelerate"], 2, r"--no-accelerate applies to a single imputation"),
-        (["-m", "2", "--model", "t"], 2, r"-m: multiple imputation is built for --model normal only, not --model t"),
+        (["-m", "2", "--model", "t", "--method", "posterior"], 1, r"method='posterior' is not available for model='t'"),
     ],
     ids=["m-0", "m-negative", "m-fraction", "m-text", "method", "seed-text", "seed-negative", "thin-0",
          "burn-in-negative", "method-without-m", "seed-thin-without-m", "no-accelerate", "model-t"],

@@ -78,7 +78,7 @@ def test_model_mixture_writes_impute_mixtures_table(
         (["--seed", "1"], 2, "--seed applies to multiple imputation: give -m M"),
         (["--model", "t", "--seed", "1"], 2, "--seed applies to multiple imputation: give -m M"),
         (["--model", "mixture", "--no-accelerate"], 2, "--no-accelerate applies to --model normal or t"),
-        (["--model", "mixture", "-m", "2"], 2, "-m: multiple imputation is built for --model normal only, not --model mixture"),
+        (["--model", "mixture", "-m", "2", "--method", "posterior"], 1, "method='posterior' is not available for model='mixture'"),
         (["--model", "mixture", "--components", "0"], 1, "n_components must be >= 1, got 0"),
         (["--model", "mixture", "--n-init", "0"], 1, "n_init must be an integer >= 1, got 0"),
     ],
@@ -148,3 +148,29 @@ def test_readme_model_examples_run(tmp_path: Path, heading: str) -> None:
     assert best["bic_table"]["index"] == [1, 2, 3, 4]
     expected = json.loads(json.dumps(imputer.impute_mixture(holes, [1, 2, 3, 4], seed=0).to_dict()))
     assert best == {k: v for k, v in expected.items() if k not in ("completed", "responsibilities", "labels")}
+
+
+@pytest.mark.parametrize(
+    ("extra", "kwargs"),
+    [
+        (["--model", "t", "--dof", "5"], {"model": "t", "dof": 5.0}),
+        (["--model", "mixture", "--n-init", "2"], {"model": "mixture", "n_init": 2}),
+    ],
+    ids=["t", "mixture"],
+)
+def test_multiple_imputation_under_a_model(
+    tmp_path: Path, holes: Path, capsys: pytest.CaptureFixture[str], extra: list[str], kwargs: dict[str, object]
+) -> None:
+    """``-m M --model t|mixture`` writes ``multiple_impute(..., model=...)``'s long table and its JSON summary."""
+    out, js = tmp_path / "long.csv", tmp_path / "mi.json"
+    code = cli.main(["impute", str(holes), "-o", str(out), "-m", "2", "--seed", "3", *extra, "--json-summary", str(js)])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    mi = imputer.multiple_impute(pd.read_csv(holes), 2, seed=3, **kwargs)  # type: ignore[arg-type]
+    assert mi.summary() in stdout
+    written = pd.read_csv(out)
+    np.testing.assert_allclose(written.to_numpy(dtype=float), mi.long().to_numpy(dtype=float), rtol=1e-15)
+    summary = json.loads(js.read_text())
+    assert summary["model"] == kwargs["model"] and summary["method"] == "bootstrap"
+    assert summary["em"]["n_rows"] == mi.em.n_rows
+    assert not {"completed", "responsibilities", "labels", "row_weights"} & set(summary["em"])

@@ -141,3 +141,26 @@ def test_the_callers_objects_are_not_shared(monkeypatch: pytest.MonkeyPatch, cow
     series.iloc[0] = 99.0
     groups["h"] = series
     assert h.series.index.name == "k" and h.series.iloc[0] == 1.0 and list(h.groups) == ["g"]
+
+
+def test_value_results_share_one_equality() -> None:
+    """ImputeResult, TImputeResult and MixtureImputeResult compare by their fields (ValueResult): equal runs are
+    equal with equal hashes, another class or another fit is not equal."""
+    import numpy as np
+    import pandas as pd
+
+    import imputer
+    from imputer._frozen import ValueResult
+
+    df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0, 5.0, 3.0, 2.5], "b": [2.1, 3.9, 6.2, np.nan, 9.8, 6.0, 5.1]})
+    runs = [
+        lambda d: imputer.impute(d),
+        lambda d: imputer.impute_t(d, dof=4.0),
+        lambda d: imputer.impute_mixture(d, 1, seed=0, n_init=1),
+    ]
+    results = [run(df) for run in runs]
+    for run, res in zip(runs, results):
+        again = run(df)
+        assert isinstance(res, ValueResult) and res == again and hash(res) == hash(again)
+        assert res != run(df.assign(b=df["b"] * 2))
+    assert results[0] != results[1] and results[1] != results[0] and results[1] != results[2]
