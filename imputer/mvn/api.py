@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from imputer._gaussian.patterns import Patterns, build_patterns
+from imputer.errors import ImputerTypeError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
 from imputer.mvn._information import InformationSource
@@ -76,6 +77,7 @@ def impute(
     max_iter: int = DEFAULT_MAX_ITER,
     ridge: float = 0.0,
     accelerate: bool = True,
+    **dask_options: Any,
 ) -> ImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
@@ -108,6 +110,10 @@ def impute(
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
+    **dask_options
+        ``persist``, ``progress``, ``client``: only for a Dask DataFrame, which
+        :func:`imputer.dask.impute` fits (partition by partition, the same estimates) and
+        returns as a :class:`~imputer.dask.DaskImputeResult` with lazy tables.
 
     Returns
     -------
@@ -141,6 +147,15 @@ def impute(
     >>> res.completed.isna().any().any()
     np.False_
     """
+    if type(data).__module__.split(".")[0] == "dask":  # checked by name: Dask is imported only for it
+        from imputer.dask import impute as impute_dask
+
+        return impute_dask(data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, **dask_options)  # type: ignore[return-value]
+    if dask_options:
+        raise ImputerTypeError(
+            f"unexpected option(s) {', '.join(dask_options)} (persist, progress and client are options for a "
+            f"Dask DataFrame only; data is a {type(data).__name__})"
+        )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
