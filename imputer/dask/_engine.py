@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from imputer.dask import _kernels as k
-from imputer.dask._scan import Moments, Totals, finish, merge, moments
+from imputer.dask._scan import Moments, Totals, merge, moments
 
 __all__ = ["Backend", "DaskMVNProblem", "EvaluationHook", "Partitions", "fit", "scan", "tree"]
 
@@ -63,11 +63,13 @@ class Backend:
         """The distributed client the graphs run on, if any."""
         if self.client is not None:
             return self.client
-        try:
-            from distributed import default_client
+        if "distributed" not in sys.modules:  # no client can exist: don't pay for the import
+            return None
+        from distributed import default_client
 
+        try:
             return default_client()
-        except (ImportError, ValueError):
+        except ValueError:
             return None
 
 
@@ -147,8 +149,8 @@ class Partitions:
         return backend.compute(tree(parts, _add, f"imputer-sum-{token}"))
 
 
-def scan(partitions: Partitions, backend: Backend) -> Totals:
-    """The one pass for the scaling, the start values and the counts (:mod:`imputer.dask._scan`)."""
+def scan(partitions: Partitions, backend: Backend) -> Moments:
+    """The one pass for the scaling, the start values and the counts: the table's :class:`~imputer.dask._scan.Moments`."""
     from dask import delayed
 
     token = uuid.uuid4().hex[:8]
@@ -156,8 +158,7 @@ def scan(partitions: Partitions, backend: Backend) -> Totals:
         delayed(_scan_part, pure=True)(f, partitions.columns, dask_key_name=f"imputer-scan-{token}-{i}")
         for i, f in enumerate(partitions.frames)
     ]
-    total = backend.compute(tree(parts, merge, f"imputer-scan-sum-{token}"))
-    return finish(total, partitions.columns)
+    return backend.compute(tree(parts, merge, f"imputer-scan-sum-{token}"))
 
 
 class DaskMVNProblem(k.MVNProblem):

@@ -32,6 +32,7 @@ import pandas as pd
 
 from imputer.dask import _kernels as k
 from imputer.dask._engine import Backend, Partitions, fit, print_evaluation, scan
+from imputer.dask._scan import finish
 from imputer.dask.result import DaskImputeResult
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn._validate import check_options, check_rows
@@ -176,12 +177,13 @@ def impute(
     cols = tuple(chosen)
     p = len(cols)
     parts = Partitions(frames=list(ddf[list(cols)].to_delayed()), columns=cols)
-    totals = _run_pass(backend, progress, lambda: scan(parts, backend))
-    n = totals.n_rows
+    merged = _run_pass(backend, progress, lambda: scan(parts, backend))
+    n = merged.n  # the in-memory order of checks: size, then values, then n against p
     if n == 0:
         raise ImputerValueError(f"data is empty (0 rows x {len(ddf.columns)} columns)")
     if n < 2:
         raise ImputerValueError("data has a single row: estimating a covariance needs at least 2 rows")
+    totals = finish(merged, cols)
     check_rows(n, p, ridge)
     keep = bool(persist) if persist is not None else n * p * BYTES_PER_CELL <= PERSIST_SHARE * _memory(backend)
     if keep:
@@ -197,7 +199,9 @@ def impute(
         if progress:
             sys.stderr.write("\n")
         parts.layouts = None  # the persisted layouts are released with their last reference
-    k.warn_if_unreliable(out, tol, max_iter, stacklevel=2)
+    # the caller's line: one frame further when called through imputer.impute
+    through = sys._getframe(1).f_globals.get("__name__") == "imputer.mvn.api"
+    k.warn_if_unreliable(out, tol, max_iter, stacklevel=3 if through else 2)
     return _result(ddf, cols, totals, out, keep, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
 
 
