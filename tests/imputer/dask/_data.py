@@ -40,7 +40,8 @@ def assert_same_estimates(got: object, ref: imputer.ImputeResult) -> None:
     assert got.loglik == pytest.approx(ref.loglik, rel=1e-12)
     assert got.n_iter == ref.n_iter and got.n_evals == ref.n_evals
     assert got.converged == ref.converged
-    np.testing.assert_allclose(got.loglik_history, ref.loglik_history, rtol=1e-12)
+    # the iterates on the way agree to rounding amplified by SQUAREM's extrapolations
+    np.testing.assert_allclose(got.loglik_history, ref.loglik_history, rtol=1e-10)
     pd.testing.assert_series_equal(got.n_missing, ref.n_missing)
     assert got.n_patterns == ref.n_patterns and got.n_rows == ref.n_rows
 
