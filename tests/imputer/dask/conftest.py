@@ -1,6 +1,9 @@
-"""Shared data for the Dask engine's tests: 200,000 x 10 MAR rows and their in-memory fit."""
+"""Shared fixtures of the Dask engine's tests: 200,000 x 10 MAR rows and their in-memory fit, a LocalCluster."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,3 +22,16 @@ def big() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def big_ref(big: pd.DataFrame) -> imputer.ImputeResult:
     return imputer.impute(big)
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[Any]:
+    """A real ``distributed.LocalCluster``: two worker processes, one thread each, 700 MB each."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, memory_limit="700MB", dashboard_address=None
+    )
+    # not dask's default scheduler: the other tests keep the threaded one
+    with distributed.Client(cluster, set_as_default=False) as c:
+        yield c
+    cluster.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -31,30 +30,22 @@ TOL = 1e-5
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, memory_limit="700MB", dashboard_address=None
-    )
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
-@pytest.fixture(scope="module")
 def table() -> tuple[pd.DataFrame, imputer.ImputeResult]:
     frame = mar_table(20_000, 5, seed=21)
     return frame, imputer.impute(frame, tol=TOL)
 
 
 def test_local_cluster_equals_in_memory(client: Any, table: tuple[pd.DataFrame, imputer.ImputeResult]) -> None:
-    # streamed, on dask's default scheduler: the client of the cluster (the persisted
-    # layouts on the cluster: the worker test below)
+    # streamed, on dask's default scheduler: a client of the cluster made the default one
+    # (the persisted layouts on the cluster: the worker test below)
     frame, ref = table
     ddf = dd.from_pandas(frame, npartitions=4)
-    res = imputer.impute(ddf, persist=False, progress=False, tol=TOL)
-    assert res.persisted is False
-    assert_same_estimates(res, ref)
-    got = res.completed.compute()  # the default client: the cluster
+    with distributed.Client(client.scheduler.address) as default:
+        res = imputer.impute(ddf, persist=False, progress=False, tol=TOL)
+        assert res.persisted is False
+        assert_same_estimates(res, ref)
+        got = res.completed.compute()
+        assert default.run(os.getpid)  # the workers that computed it
     cols = list(ref.columns)
     sd = np.sqrt(np.diag(ref.cov.to_numpy()))
     assert np.max(np.abs(got[cols].to_numpy() - ref.completed[cols].to_numpy()) / sd) <= 1e-10
