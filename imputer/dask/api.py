@@ -187,11 +187,7 @@ def impute(
     check_rows(n, p, ridge)
     keep = bool(persist) if persist is not None else n * p * BYTES_PER_CELL <= PERSIST_SHARE * _memory(backend)
     if keep:
-        _run_pass(backend, progress, lambda: parts.persist_layouts(backend, totals.scaling))
-        if progress and backend.distributed() is not None:
-            from distributed import progress as distributed_progress
-
-            distributed_progress(parts.layouts)
+        _run_pass(backend, progress, lambda: parts.persist_layouts(backend, totals.scaling, progress))
     hook = print_evaluation if progress else None
     try:
         out = fit(parts, backend, totals, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, hook=hook)
