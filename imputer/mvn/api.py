@@ -147,7 +147,7 @@ def impute(
     >>> res.completed.isna().any().any()
     np.False_
     """
-    if type(data).__module__.split(".")[0] == "dask":  # checked by name: Dask is imported only for it
+    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
         from imputer.dask import impute as impute_dask
 
         return impute_dask(data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, **dask_options)  # type: ignore[return-value]
