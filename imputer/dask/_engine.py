@@ -63,7 +63,10 @@ class Backend:
 
             futures = list(client.compute(objs))
             with client.as_current():  # wait() and progress() ask for the current client
-                progress_bar(futures) if progress else wait(futures)
+                if progress:
+                    progress_bar(futures)
+                else:
+                    wait(futures)
             return futures
         return list(dask.persist(*objs))
 
