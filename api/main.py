@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import imputer
+from api.docs import install_offline_docs
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
@@ -74,6 +75,8 @@ def create_app() -> FastAPI:
         version=imputer.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_offline_docs, without a CDN
+        redoc_url=None,
     )
     app.state.runner = WorkerPool(1)  # placeholder, not started: 503 until the lifespan runs
     app.include_router(health.router)
@@ -82,6 +85,7 @@ def create_app() -> FastAPI:
     app.include_router(mixed.router)
     app.include_router(pool.router)
     install_problem_handlers(app)
+    install_offline_docs(app)
     install_openapi(
         app,
         [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest, PoolRequest],

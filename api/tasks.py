@@ -69,7 +69,9 @@ def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
 
 
 def _invalid(exc: ValidationError, instance: str) -> JobOutput:
-    errors = clean_validation_errors(exc.errors(), prefix=("body",))
+    errors = clean_validation_errors(
+        exc.errors(include_url=False, include_context=False, include_input=False), prefix=("body",)
+    )
     return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
 
 
@@ -102,8 +104,14 @@ def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> 
     return 200, JSON, _ANY_JSON.dump_json(payload)
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _parse(model: type[BaseModel], body: bytes) -> Any:
-    # strict: no string -> number coercion; the models reject NaN/Infinity/1e999
+    # strict: no string -> number coercion; the models reject NaN/Infinity/1e999.
+    # A UTF-8 byte-order mark (Windows tools write one) is not JSON but not an error either.
+    if body.startswith(_BOM):
+        body = body[len(_BOM):]
     return model.model_validate_json(body, strict=True)
 
 
@@ -210,7 +218,7 @@ class ImputeTask(_Task):
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         if self.kind == "json":
             request = _parse(ImputeRequest, self.body)
-            frame = frame_from_split(request.data)
+            frame = frame_from_split(request.data, request.options.columns)
             options: ImputeOptions = request.options
         else:
             q = ImputeQuery.model_validate(dict(self.query))
@@ -278,7 +286,7 @@ class DiagnosticsTask(_Task):
     def _compute(self) -> JobOutput:
         if self.kind == "json":
             request = _parse(DiagnosticsRequest, self.body)
-            frame = frame_from_split(request.data)
+            frame = frame_from_split(request.data, request.options.columns)
             columns = request.options.columns
         else:
             q = DiagnosticsQuery.model_validate(dict(self.query))

@@ -32,7 +32,7 @@ _IN_MEMORY_ONLY = (("na_values", "--na-values"), ("passthrough", "--passthrough"
 
 
 def add_dask_options(parser: argparse.ArgumentParser) -> None:
-    """``--scheduler``, ``--workers``, ``--memory-limit``, ``--stream``, ``--no-progress`` of ``imputer impute``."""
+    """``--scheduler``, ``--workers``, ``--memory-limit``, ``--stream`` of ``imputer impute`` (``--progress`` is the command's own)."""
     group = parser.add_argument_group(
         "bigger than memory (Dask)",
         "with --scheduler or --workers, IN may be a glob or a directory of Parquet (or CSV) files, the fit "
@@ -50,7 +50,6 @@ def add_dask_options(parser: argparse.ArgumentParser) -> None:
         help="read the input again at every EM evaluation instead of keeping it in the workers' memory "
         "(for tables larger than the cluster's memory; default: keep it when it fits)",
     )
-    group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on standard error")
 
 
 def wants_dask(args: argparse.Namespace) -> bool:
@@ -69,6 +68,8 @@ def _check_usage(args: argparse.Namespace) -> None:
         raise CliError("--scheduler/--workers: IN and OUT must be files or directories, not standard input/output", status=2)
     if Path(args.output).suffix.lower() in (".csv", ".tsv", ".txt"):
         raise CliError(f"--scheduler/--workers: OUT is a directory of Parquet files, got {args.output!r}", status=2)
+    if getattr(args, "max_time", None) is not None:
+        raise CliError("--max-time is not available with --scheduler/--workers", status=2)
     for dest, flag in _IN_MEMORY_ONLY:
         if getattr(args, dest, None):
             raise CliError(f"{flag} is not available with --scheduler/--workers", status=2)
@@ -120,9 +121,8 @@ def impute_dask(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ImputerWarning)
-            result = imputer.impute(
-                ddf, client=client, persist=False if args.stream else None, progress=args.progress, **options
-            )
+            progress = sys.stderr.isatty() if args.progress is None else args.progress
+            result = imputer.impute(ddf, client=client, persist=False if args.stream else None, progress=progress, **options)
         for w in caught:
             print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
         print(result.summary())

@@ -82,7 +82,7 @@ class CsvQuery(BaseModel):
         "empty, NA, NaN, null...); the other columns keep their text.",
     )
     index_col: str | None = Field(
-        None, description="CSV column holding the row labels; none by default."
+        None, min_length=1, description="CSV column holding the row labels; none by default."
     )
     passthrough: list[str] = Field(
         default_factory=list,
@@ -172,7 +172,7 @@ class Trace(ResponseModel):
         description="stop_reason is 'converged': the convergence measure reached tol (and, "
         "for the imputation, the covariance is not nearly singular).",
     )
-    stop_reason: Literal["converged", "max_iter", "singular", "stopped", "infeasible"] = Field(
+    stop_reason: Literal["converged", "max_iter", "singular", "stopped", "infeasible", "max_time"] = Field(
         ...,
         description="Why the run ended: 'converged' (tol met), 'max_iter' (iteration limit), "
         "'singular' (the objective increases toward a singular covariance: no maximum), "
@@ -218,7 +218,10 @@ class Problem(BaseModel):
     detail: str = Field(..., description="Explanation of this occurrence, naming the field at fault.")
     instance: str | None = Field(None, description="Path of the request that failed.")
     errors: list[FieldError] | None = Field(
-        None, description="Validation failures, one per offending field (422 only)."
+        None, description="Validation failures, one per offending field, the first 100 (422 only)."
+    )
+    error_count: int | None = Field(
+        None, description="How many offending fields there were (with errors; 422 only)."
     )
 
 

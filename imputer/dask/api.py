@@ -118,7 +118,7 @@ def impute(
     ridge: float = 0.0,
     accelerate: bool = True,
     persist: bool | None = None,
-    progress: bool = True,
+    progress: bool = False,
     client: Any | None = None,
 ) -> DaskImputeResult:
     """Estimate a multivariate normal from an incomplete Dask DataFrame by EM and fill the gaps lazily.
@@ -136,7 +136,7 @@ def impute(
         cluster's memory, one read per evaluation). None persists when the layouts
         (about 24 bytes per modelled cell) take at most half the workers' memory limits
         (without a distributed client: half this machine's free memory).
-    progress : bool, default True
+    progress : bool, default False
         Show progress on stderr: dask's progress bar for the passes over the data (local
         schedulers) and one line per EM evaluation.
     client : distributed.Client, optional

@@ -27,12 +27,13 @@ choice is ``ridge`` = 0.5-1% of the rows). EM never decreases this objective.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer.errors import ImputerTypeError
 from imputer.mvn import _engine as engine
@@ -42,6 +43,7 @@ from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import Prepared, check_options, check_rows, prepare
 from imputer.mvn.result import ImputeResult
+from imputer.transform.result import TransformedImputeResult
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["impute", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
@@ -77,8 +79,13 @@ def impute(
     max_iter: int = DEFAULT_MAX_ITER,
     ridge: float = 0.0,
     accelerate: bool = True,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
+    transforms: Mapping[Hashable, Any] | None = None,
+    bounds: Mapping[Hashable, Any] | None = None,
     **dask_options: Any,
-) -> ImputeResult:
+) -> ImputeResult | TransformedImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
     Parameters
@@ -110,10 +117,33 @@ def impute(
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
+    progress : bool, default False
+        Show a progress line on standard error (tqdm) once the fit has run for a second:
+        iterates, objective, parameter change.
+    callback : callable, optional
+        ``callback(iteration, progress)`` at every accepted EM iterate, with a frozen
+        :class:`imputer.Progress` (``iteration``, ``n_evals``, ``objective``, ``change``,
+        ``elapsed``); a truthy return stops the fit there (``stop_reason="stopped"``).
+    max_time : float, optional
+        Seconds after which the fit stops at the next iterate (``stop_reason="max_time"``).
+        A fit stopped by ``callback`` or ``max_time`` returns the best iterate so far with
+        ``converged=False`` and a warning.
+    transforms : dict, optional
+        Columns modelled on another scale (Amelia's ``logs``, ``sqrts``, ``lgstc``):
+        ``{"tariff": "log", "count": "sqrt", "share": ("logit", 0, 100)}`` (``"logit"``
+        alone: the range (0, 1)). The normal is fitted to the transformed columns; the
+        estimates are on that scale, labelled ``log(tariff)`` etc.; fills are conditional
+        expectations on the original scale (``exp(m + v/2)`` for a log column).
+    bounds : dict, optional
+        ``{"x": (lower, upper)}`` (either ``None``) on untransformed or log columns: fills
+        are the conditional means of the conditional distribution truncated to the bounds
+        (not clipped). With ``transforms`` or ``bounds`` the result is a
+        :class:`~imputer.transform.TransformedImputeResult` (see :mod:`imputer.transform.api`).
     **dask_options
-        ``persist``, ``progress``, ``client``: only for a Dask DataFrame, which
-        :func:`imputer.dask.impute` fits (partition by partition, the same estimates) and
-        returns as a :class:`~imputer.dask.DaskImputeResult` with lazy tables.
+        ``persist``, ``client``: only for a Dask DataFrame, which
+        :func:`imputer.dask.impute` fits (partition by partition, the same estimates; with
+        ``progress``, dask's progress bar and a line per EM evaluation) and returns as a
+        :class:`~imputer.dask.DaskImputeResult` with lazy tables.
 
     Returns
     -------
@@ -150,13 +180,28 @@ def impute(
     if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
         from imputer.dask import impute as impute_dask
 
-        return impute_dask(data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, **dask_options)  # type: ignore[return-value]
+        given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds}
+        if any(v is not None for v in given.values()):
+            unsupported = ", ".join(k for k, v in given.items() if v is not None)
+            raise ImputerTypeError(f"{unsupported}: not available for a Dask DataFrame (imputer.dask.impute)")
+        return impute_dask(  # type: ignore[return-value]
+            data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, progress=progress,
+            **dask_options,
+        )
     if dask_options:
         raise ImputerTypeError(
-            f"unexpected option(s) {', '.join(dask_options)} (persist, progress and client are options for a "
+            f"unexpected option(s) {', '.join(dask_options)} (persist and client are options for a "
             f"Dask DataFrame only; data is a {type(data).__name__})"
         )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
+    if transforms or bounds:
+        from imputer.transform.api import impute_transformed
+
+        return impute_transformed(
+            data, columns=columns, transforms=transforms, bounds=bounds, tol=tol, max_iter=max_iter, ridge=ridge,
+            accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
+        )
+    monitor = make_monitor(callback, progress, max_time, label="impute")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     mask = np.empty((n, p), dtype=bool, order="F")
@@ -167,8 +212,12 @@ def impute(
     check_rows(n, p, ridge)
     patterns = build_patterns(mask)
     del mask  # released before the fit (1/8 of the data's memory)
-    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
-    warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
+    if monitor is not None:
+        monitor.offset = scaling.loglik_offset(ridge)[1]  # the objective in original units
+    with watching(monitor):
+        out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    if monitor is None or not monitor.warn(stacklevel=2):
+        warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
     return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
 
 

@@ -78,8 +78,14 @@ def test_bad_options(options: dict[str, Any], err: type[Exception], match: str) 
 
 
 def test_dask_options_on_a_pandas_table() -> None:
-    with pytest.raises(ImputerTypeError, match=r"unexpected option\(s\) persist \(persist, progress and client are options for a Dask"):
+    with pytest.raises(ImputerTypeError, match=r"unexpected option\(s\) persist \(persist and client are options for a Dask"):
         imputer.impute(GOOD, persist=True)
+
+
+@pytest.mark.parametrize("option", [{"max_time": 5.0}, {"transforms": {"a": "log"}}, {"callback": print}])
+def test_in_memory_only_options(option: dict[str, Any]) -> None:
+    with pytest.raises(ImputerTypeError, match=f"{next(iter(option))}: not available for a Dask DataFrame"):
+        imputer.impute(_ddf(GOOD), **option)
 
 
 def test_singular_covariance_warns_as_in_memory() -> None:
