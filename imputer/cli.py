@@ -46,6 +46,7 @@ from typing import Any
 
 from imputer import __version__
 from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
+from imputer._cli_dask import add_dask_options, wants_dask
 from imputer._cli_diagnose import add_diagnose_parser
 from imputer._cli_mi import add_mi_options, check_mi_usage, model_mi_options, write_json, write_mi
 from imputer._cli_transform import add_transform_options, transform_options
@@ -61,6 +62,10 @@ __all__ = ["main", "build_parser"]
 def _cmd_impute(args: argparse.Namespace) -> int:
     import imputer
 
+    if wants_dask(args):  # --scheduler / --workers: imputer/_cli_dask.py
+        from imputer._cli_dask import impute_dask
+
+        return impute_dask(args)
     to_stdout = args.output == STDIO
     _check_model_usage(args)
     check_mi_usage(args)
@@ -356,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the multiple imputation without its tables, and the EM estimates with their standard errors)"
     )
     add_mi_options(imp)
+    add_dask_options(imp)
     imp.set_defaults(func=_cmd_impute)
 
     add_diagnose_parser(sub)

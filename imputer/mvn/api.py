@@ -35,6 +35,7 @@ import pandas as pd
 
 from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.patterns import Patterns, build_patterns
+from imputer.errors import ImputerTypeError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
 from imputer.mvn._information import InformationSource
@@ -83,6 +84,7 @@ def impute(
     max_time: float | None = None,
     transforms: Mapping[Hashable, Any] | None = None,
     bounds: Mapping[Hashable, Any] | None = None,
+    **dask_options: Any,
 ) -> ImputeResult | TransformedImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
@@ -151,6 +153,11 @@ def impute(
         are the conditional means of the conditional distribution truncated to the bounds
         (not clipped). With ``transforms`` or ``bounds`` the result is a
         :class:`~imputer.transform.TransformedImputeResult` (see :mod:`imputer.transform.api`).
+    **dask_options
+        ``persist``, ``client``: only for a Dask DataFrame, which
+        :func:`imputer.dask.impute` fits (partition by partition, the same estimates; with
+        ``progress``, dask's progress bar and a line per EM evaluation) and returns as a
+        :class:`~imputer.dask.DaskImputeResult` with lazy tables.
 
     Returns
     -------
@@ -184,6 +191,22 @@ def impute(
     >>> res.completed.isna().any().any()
     np.False_
     """
+    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
+        from imputer.dask import impute as impute_dask
+
+        given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds}
+        if any(v is not None for v in given.values()):
+            unsupported = ", ".join(k for k, v in given.items() if v is not None)
+            raise ImputerTypeError(f"{unsupported}: not available for a Dask DataFrame (imputer.dask.impute)")
+        return impute_dask(  # type: ignore[return-value]
+            data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, progress=progress,
+            **dask_options,
+        )
+    if dask_options:
+        raise ImputerTypeError(
+            f"unexpected option(s) {', '.join(dask_options)} (persist and client are options for a "
+            f"Dask DataFrame only; data is a {type(data).__name__})"
+        )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     if transforms or bounds:
         from imputer.transform.api import impute_transformed

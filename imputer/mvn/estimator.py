@@ -288,6 +288,10 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         ConvergenceWarning
             No convergence within ``max_iter``, or the covariance heading to singular.
         """
+        if type(X).__module__.split(".")[0] in ("dask", "dask_expr"):  # imputer/dask/estimator.py
+            from imputer.dask import estimator as dask_estimator
+
+            return dask_estimator.fit(self, X)  # type: ignore[no-any-return]
         values, names = _to_float_matrix(X, where="fit")
         n, p = values.shape
         if n < 2:
@@ -405,6 +409,10 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             Completed data (a DataFrame under ``set_output(transform="pandas")``), then,
             with ``add_indicator=True``, the ``k`` missing-value indicator columns.
         """
+        if type(X).__module__.split(".")[0] in ("dask", "dask_expr"):  # a lazy Dask DataFrame, by partition
+            from imputer.dask import estimator as dask_estimator
+
+            return dask_estimator.transform(self, X)
         out, mask = self._input(X, "transform")  # out: a Fortran-ordered copy of X
         if mask.any() and self.model_ == "mixture":
             models.mixture_fill(out, mask, self)

@@ -1,0 +1,145 @@
+"""Command line on Dask: ``imputer impute 'data/*.parquet' -o out/ --scheduler ADDRESS`` (or ``--workers N``).
+
+With ``--scheduler tcp://host:8786`` (an existing ``distributed`` cluster) or
+``--workers N`` (a ``LocalCluster`` of ``N`` worker processes on this machine), ``imputer
+impute`` reads the input lazily with Dask (Parquet files, a directory of them or a glob;
+CSV files or a glob), fits the multivariate normal by :func:`imputer.dask.impute`
+(the in-memory estimates, the E-step run partition by partition on the cluster), prints
+the summary, and writes the completed table as partitioned Parquet to the directory
+``OUT`` (one file per partition), never holding the table in one process's memory.
+``--stream`` re-reads the input at every EM evaluation instead of keeping it in the
+workers' memory (tables larger than the cluster's memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from imputer._cli_args import column_list, one_line
+from imputer._cli_io import CliError
+from imputer.errors import ImputerWarning
+from imputer.options import MVN_OPTIONS
+
+__all__ = ["add_dask_options", "impute_dask", "wants_dask"]
+
+#: input options of the in-memory reader that the Dask reader does not take
+_IN_MEMORY_ONLY = (("na_values", "--na-values"), ("passthrough", "--passthrough"), ("sep", "--sep"), ("index_col", "--index-col"))
+
+
+def add_dask_options(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler``, ``--workers``, ``--memory-limit``, ``--stream`` of ``imputer impute`` (``--progress`` is the command's own)."""
+    group = parser.add_argument_group(
+        "bigger than memory (Dask)",
+        "with --scheduler or --workers, IN may be a glob or a directory of Parquet (or CSV) files, the fit "
+        "runs partition by partition on a Dask cluster and OUT is a directory of Parquet files "
+        "(needs pip install 'imputer[dask]')",
+    )
+    group.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    group.add_argument("--workers", type=int, metavar="N", help="start a local cluster of N worker processes")
+    group.add_argument(
+        "--memory-limit", metavar="SIZE", default="auto",
+        help="with --workers: memory limit per worker, e.g. 2GB (default: auto, the machine's memory shared out)",
+    )
+    group.add_argument(
+        "--stream", action="store_true",
+        help="read the input again at every EM evaluation instead of keeping it in the workers' memory "
+        "(for tables larger than the cluster's memory; default: keep it when it fits)",
+    )
+
+
+def wants_dask(args: argparse.Namespace) -> bool:
+    """Whether ``imputer impute`` runs on Dask (``--scheduler`` or ``--workers`` given)."""
+    return args.scheduler is not None or args.workers is not None
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    if args.scheduler is not None and args.workers is not None:
+        raise CliError("--scheduler and --workers exclude each other: connect to a cluster or start one", status=2)
+    if args.workers is not None and args.workers < 1:
+        raise CliError(f"--workers: expected a positive integer, got {args.workers}", status=2)
+    if args.model != "normal" or args.m is not None:
+        raise CliError("--scheduler/--workers: the Dask engine fits --model normal, one imputation (no -m)", status=2)
+    if args.output == "-" or args.input == "-":
+        raise CliError("--scheduler/--workers: IN and OUT must be files or directories, not standard input/output", status=2)
+    if Path(args.output).suffix.lower() in (".csv", ".tsv", ".txt"):
+        raise CliError(f"--scheduler/--workers: OUT is a directory of Parquet files, got {args.output!r}", status=2)
+    if getattr(args, "max_time", None) is not None:
+        raise CliError("--max-time is not available with --scheduler/--workers", status=2)
+    for dest, flag in _IN_MEMORY_ONLY:
+        if getattr(args, dest, None):
+            raise CliError(f"{flag} is not available with --scheduler/--workers", status=2)
+
+
+def _read(source: str, fmt: str | None) -> Any:
+    import dask.dataframe as dd
+
+    path = Path(source)
+    kind = fmt or ("csv" if path.suffix.lower() in (".csv", ".tsv", ".txt", ".gz") else "parquet")
+    try:
+        if kind == "parquet":
+            return dd.read_parquet(source)
+        return dd.read_csv(source, sep="\t" if kind == "tsv" or path.suffix.lower() == ".tsv" else ",")
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read {source!r}: {one_line(str(exc))}") from None
+
+
+def _client(args: argparse.Namespace) -> tuple[Any, Any]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise CliError("--scheduler/--workers need the Dask extra: pip install 'imputer[dask]'") from None
+    if args.scheduler is not None:
+        try:
+            return Client(args.scheduler), None  # waits distributed.comm.timeouts.connect (dask config)
+        except (OSError, TimeoutError) as exc:
+            raise CliError(f"cannot connect to the scheduler {args.scheduler!r}: {one_line(str(exc))}") from None
+    cluster = LocalCluster(
+        n_workers=args.workers, threads_per_worker=1, processes=True, memory_limit=args.memory_limit,
+        dashboard_address=None,
+    )
+    return Client(cluster.scheduler_address), cluster
+
+
+def impute_dask(args: argparse.Namespace) -> int:
+    """``imputer impute`` with ``--scheduler``/``--workers``: fit on the cluster, write partitioned Parquet."""
+    import imputer
+
+    _check_usage(args)
+    options = {name: getattr(args, name) for name in MVN_OPTIONS}
+    options["columns"] = column_list(options["columns"], "--columns")
+    try:
+        import dask.dataframe  # noqa: F401
+    except ImportError:
+        raise CliError("--scheduler/--workers need the Dask extra: pip install 'imputer[dask]'") from None
+    ddf = _read(args.input, args.format)
+    client, cluster = _client(args)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ImputerWarning)
+            progress = sys.stderr.isatty() if args.progress is None else args.progress
+            result = imputer.impute(ddf, client=client, persist=False if args.stream else None, progress=progress, **options)
+        for w in caught:
+            print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
+        print(result.summary())
+        try:
+            result.completed.to_parquet(args.output, write_index=True)  # on the client: the default scheduler
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    n_filled = int(result.n_missing.sum())
+    print(f"\nwrote {args.output} ({result.n_rows} rows in {result.n_partitions} Parquet files, {n_filled} cells filled)")
+    if args.json_summary is not None:
+        out = Path(args.json_summary)
+        try:
+            out.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    return 0

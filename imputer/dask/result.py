@@ -1,0 +1,174 @@
+"""The result of :func:`imputer.impute` on a Dask DataFrame: estimates in memory, tables lazy.
+
+The estimates (``mean``, ``cov``, ``corr``, ``loglik``, the trace) are ordinary pandas
+objects and numbers, as in :class:`imputer.ImputeResult`; the ``n x k`` tables
+(``completed`` and ``conditional_var``) are *lazy* Dask DataFrames built by
+``map_partitions`` with the final estimates, so they can be written straight to
+storage (``res.completed.to_parquet(...)``) without ever being in one machine's memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imputer._em.trace import EMTrace, TraceFields
+from imputer._frozen import ReadOnlyField, same_fields
+from imputer._json import float_list, json_labels, json_value, labelled_values, square_frame
+from imputer._render import render_fields, render_table, render_title
+
+__all__ = ["DaskImputeResult"]
+
+_STOP_TEXT = {
+    "converged": "converged (parameter change <= tol)",
+    "max_iter": "iteration limit (max_iter) reached",
+    "singular": "covariance heading to singular (no maximum; try ridge > 0)",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class DaskImputeResult(TraceFields):
+    """Multivariate-normal EM fit of a Dask DataFrame (see :func:`imputer.dask.impute`).
+
+    A value: ``==`` compares the estimates, the trace and the options (not the lazy
+    tables, which are functions of them and of the input).
+
+    Attributes
+    ----------
+    completed : dask.dataframe.DataFrame, shape (n, k), lazy
+        The input with every missing cell of a modelled column replaced by its
+        conditional mean under the final estimates: the input's divisions, index,
+        columns and non-modelled columns; dtypes as in :attr:`imputer.ImputeResult.completed`
+        (a modelled column with a missing cell anywhere becomes ``float64``, or ``Float64``
+        for pandas nullable dtypes, in every partition). Observed cells are the input's,
+        bit for bit.
+    conditional_var : dask.dataframe.DataFrame, shape (n, p), lazy
+        Conditional variance of each modelled cell given its row's observed cells; 0
+        where observed.
+    mean : Series, shape (p,)
+    cov, corr : DataFrame, shape (p, p)
+        Estimated mean, covariance (divisor ``n``, or ``n + ridge``) and correlation.
+    loglik : float
+        Observed-data log-likelihood at the estimate.
+    trace : EMTrace
+        How the run went (objective history in the data's units).
+    columns, passthrough : tuple
+        Modelled columns; the other columns, carried through.
+    n_missing : Series, shape (p,)
+        Missing cells per modelled column.
+    n_rows, n_partitions, n_patterns : int
+        Rows, partitions, distinct missingness patterns.
+    persisted : bool
+        Whether the partitions' layouts were kept in the cluster's memory (else each EM
+        evaluation read them again).
+    ridge, tol, max_iter, accelerate
+        The options of the fit.
+    """
+
+    mean: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    cov: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
+    corr: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
+    loglik: float
+    trace: EMTrace
+    columns: tuple[Hashable, ...]
+    passthrough: tuple[Hashable, ...]
+    n_missing: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    n_rows: int
+    n_partitions: int
+    n_patterns: int
+    persisted: bool
+    ridge: float
+    tol: float
+    max_iter: int
+    accelerate: bool
+    completed: Any = field(repr=False, compare=False)
+    conditional_var: Any = field(repr=False, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DaskImputeResult):
+            return NotImplemented
+        return self is other or same_fields(self, other)
+
+    def __hash__(self) -> int:
+        t = self.trace
+        return hash(("DaskImputeResult", self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason))
+
+    def summary(self) -> str:
+        """Readable text: data size, missingness, iterations, convergence, estimates."""
+        n_cells = self.n_rows * len(self.columns)
+        miss = int(self.n_missing.sum())
+        method = "maximum likelihood" if self.ridge == 0 else f"posterior mode, ridge prior {self.ridge:g}"
+        fields = [
+            ("rows", self.n_rows),
+            ("partitions", f"{self.n_partitions:,} ({'persisted' if self.persisted else 'streamed every pass'})"),
+            ("modelled columns", len(self.columns)),
+            ("passed through", len(self.passthrough)),
+            ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / n_cells:.1f}%)"),
+            ("missingness patterns", self.n_patterns),
+            ("estimate", method),
+            ("acceleration", "SQUAREM" if self.accelerate else "none (plain EM)"),
+            ("iterations", self.n_iter),
+            ("EM evaluations", self.n_evals),
+            ("converged", self.converged),
+            ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
+            ("tolerance", self.tol),
+            ("log-likelihood", self.loglik),
+        ]
+        per_col = pd.DataFrame(
+            {
+                "missing": self.n_missing.astype(int),
+                "mean": self.mean,
+                "sd": np.sqrt(np.diag(self.cov.to_numpy(dtype=float))),
+            },
+            index=self.mean.index,
+        )
+        parts = [
+            render_title("Multivariate-normal EM imputation (Dask)"),
+            render_fields(fields),
+            "",
+            "Per column",
+            render_table(per_col),
+            "",
+            "Correlation",
+            render_table(self.corr, digits=4),
+        ]
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary of the estimates (the lazy tables are not included).
+
+        Returns
+        -------
+        dict
+            Keys ``columns``, ``passthrough``, ``mean``, ``cov``, ``corr``, ``loglik``,
+            ``loglik_history``, ``n_iter``, ``n_evals``, ``converged``, ``trace``,
+            ``n_rows``, ``n_partitions``, ``n_missing``, ``persisted`` and ``options``, with
+            the conventions of :meth:`imputer.ImputeResult.to_dict`.
+        """
+        return {
+            "columns": json_labels(self.columns),
+            "passthrough": json_labels(self.passthrough),
+            "mean": labelled_values(self.mean.astype(float)),
+            "cov": square_frame(self.cov),
+            "corr": square_frame(self.corr),
+            "loglik": json_value(self.loglik),
+            "loglik_history": float_list(self.loglik_history),
+            "n_iter": int(self.n_iter),
+            "n_evals": int(self.n_evals),
+            "converged": bool(self.converged),
+            "trace": self.trace.to_dict(),
+            "n_rows": int(self.n_rows),
+            "n_partitions": int(self.n_partitions),
+            "n_missing": labelled_values(self.n_missing.astype(np.int64)),
+            "persisted": bool(self.persisted),
+            "options": {
+                "tol": float(self.tol),
+                "max_iter": int(self.max_iter),
+                "ridge": float(self.ridge),
+                "accelerate": bool(self.accelerate),
+            },
+        }
