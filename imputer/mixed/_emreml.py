@@ -42,7 +42,7 @@ import numpy as np
 
 from imputer._em import EMTrace, StopHook, StopReason, TraceFields, run_em
 from imputer.mixed._mme import Gram, System
-from imputer.mixed._problem import Engine, Estimates, MixedProblem
+from imputer.mixed._problem import Engine, Estimates, Layout, MixedProblem
 
 __all__ = ["Engine", "MMEEngine", "MixedFit", "fit_components"]
 
@@ -51,14 +51,23 @@ _SCORE_TOL = 1e-9
 
 
 class MMEEngine:
-    """Mixed-model-equation engine: one :class:`System` per active set, cached."""
+    """Mixed-model-equation engine: one :class:`System` per active set, cached.
 
-    def __init__(self, gram: Gram, ml: bool):
+    Parameters
+    ----------
+    gram : Gram
+    ml : bool
+    layout : Layout, optional
+        The terms' covariance structures (default: scalar variance components).
+    """
+
+    def __init__(self, gram: Gram, ml: bool, layout: Layout | None = None):
         self.g = gram
         self.k = gram.k
         self.n, self.p = gram.n, gram.p
         self.r = gram.r
         self.ml = ml
+        self.layout = Layout.scalar(gram.k) if layout is None else layout
         self._systems: dict[tuple[int, ...], System] = {}
 
     def system(self, active: tuple[int, ...]) -> System:
@@ -67,35 +76,51 @@ class MMEEngine:
         return self._systems[active]
 
     def dense_size(self) -> int:
-        """Order ``m`` of the dense Schur complement with every component active."""
+        """Order ``m`` of the dense Schur complement with every term active."""
         return self.system(tuple(range(self.k))).m
 
     def evaluate(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]):
-        return self.system(active).evaluate(sig2, s2e, self.ml)
+        return self.system(active).evaluate(self.layout, sig2, s2e, self.ml)
 
     def score_at_zero(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...], j: int) -> float:
-        return self.system(active).score_at_zero(sig2, s2e, j, self.ml)
+        return self.system(active).score_at_zero(self.layout, sig2, s2e, j, self.ml)
+
+    def term_size(self, theta: np.ndarray, i: int) -> float:
+        """How large term ``i`` is in ``theta``: its variance (``d = 1``), else
+        ``sum_a G_aa tr(Z*_a'Z*_a) / n``, the effects' average contribution to ``Var(y)``."""
+        G = self.layout.matrix(theta, i)
+        if G.shape[0] == 1:
+            return float(G[0, 0])
+        return float(np.diag(G) @ np.diag(self.g.ZZbsum[i])) / self.n
 
     def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> Estimates:
-        """``b`` (p,), ``var_b``, and per component ``u`` (q_i,), ``pev`` (q_i,)."""
-        sol = self.system(active).final(sig2, s2e)
+        """``b`` (p,), ``var_b``, and per term ``u`` (q_i, d_i), ``pev`` (q_i, d_i, d_i)."""
+        sol = self.system(active).final(self.layout, sig2, s2e)
         u: list[np.ndarray] = []
         pev: list[np.ndarray] = []
         for i in range(self.k):
             L = self.g.L[i]
-            q = self.r[i] if L is None else L.shape[0]
+            d = self.g.d[i]
+            q = (self.r[i] if L is None else L.shape[0]) // d
             if i not in active:
-                u.append(np.zeros(q))
-                pev.append(np.zeros(q))
+                u.append(np.zeros((q, d)))
+                pev.append(np.zeros((q, d, d)))
                 continue
             v, Cii = sol.v[i], sol.Cii[i]
             if L is None:
-                u.append(v)
+                u.append(v.reshape(q, d))
                 pev.append(s2e * Cii)
             else:
-                u.append(L @ v)
-                pev.append(s2e * np.einsum("ij,ij->i", L @ Cii, L))
+                u.append((L @ v).reshape(q, d))
+                M = (L @ Cii).reshape(q, d, -1)
+                pev.append(s2e * np.einsum("lac,lbc->lab", M, L.reshape(q, d, -1)))
         return Estimates(b=sol.b, var_b=sol.var_b, u=tuple(u), pev=tuple(pev))
+
+
+def term_size(engine: Engine, theta: np.ndarray, i: int) -> float:
+    """:meth:`MMEEngine.term_size`, or the variance ``theta[i]`` for an engine of scalar terms."""
+    f = getattr(engine, "term_size", None)
+    return float(theta[i]) if f is None else f(theta, i)
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,6 +201,7 @@ def fit_components(
     MixedFit
     """
     k = engine.k
+    layout: Layout = getattr(engine, "layout", None) or Layout.scalar(k)
     theta = np.asarray(theta0, dtype=float).copy()
     active = tuple(range(k)) if active is None else tuple(active)
     trace: EMTrace | None = None
@@ -183,10 +209,11 @@ def fit_components(
     rejected: dict[int, float] = {}
 
     def candidates(th: np.ndarray) -> list[int]:
-        total = float(th.sum())
+        sizes = {i: term_size(engine, th, i) for i in range(k)}
+        total = float(sum(sizes.values()) + th[-1])
         return [
             i for i in active
-            if th[i] < _PROBE_SHARE * total and th[i] < rejected.get(i, np.inf) / 10.0
+            if sizes[i] < _PROBE_SHARE * total and sizes[i] < rejected.get(i, np.inf) / 10.0
         ]
 
     while trace is None or trace.n_iter < max_iter:
@@ -200,19 +227,19 @@ def fit_components(
         if not cands:
             reason = run.stop_reason
             break
-        j = min(cands, key=lambda i: theta[i])
-        ll_cur, _ = engine.evaluate(theta[:k], float(theta[k]), active)
+        j = min(cands, key=lambda i: term_size(engine, theta, i))
+        ll_cur, _ = engine.evaluate(theta[:-1], float(theta[-1]), active)
         reduced = tuple(i for i in active if i != j)
         trial = theta.copy()
-        trial[j] = 0.0
+        trial[layout.slot(j)] = 0.0
         sub = fit_components(
             engine, trial, tol=tol, max_iter=max(1, max_iter - trace.n_iter), accelerate=accelerate, active=reduced
         )
-        score = engine.score_at_zero(sub.theta[:k], float(sub.theta[k]), sub.active, j)
+        score = engine.score_at_zero(sub.theta[:-1], float(sub.theta[-1]), sub.active, j)
         ok = (
             sub.converged
             and np.isfinite(score)
-            and score * sub.theta[k] <= _SCORE_TOL * engine.n
+            and score * sub.theta[-1] <= _SCORE_TOL * engine.n
             and sub.loglik >= ll_cur - 1e-12 * max(1.0, abs(ll_cur))
         )
         # two engine evaluations besides the runs: the log-likelihood here, the score
@@ -220,9 +247,9 @@ def fit_components(
         if ok:
             theta, active = sub.theta.copy(), sub.active
         else:
-            rejected[j] = float(theta[j])
+            rejected[j] = term_size(engine, theta, j)
     assert trace is not None
-    ll, _ = engine.evaluate(theta[:k], float(theta[k]), active)
+    ll, _ = engine.evaluate(theta[:-1], float(theta[-1]), active)
     history = trace.history
     if np.isfinite(ll) and (history.size == 0 or ll >= history[-1] - 1e-12 * max(1.0, abs(ll))):
         history = np.append(history, ll)

@@ -52,21 +52,33 @@ _PSD_RTOL = 1e-8
 
 @dataclass(frozen=True)
 class Component:
-    """One random effect ``Z u`` with ``u ~ N(0, s2 K)``.
+    """One random term ``Z u`` with ``u ~ N(0, K (x) G)`` (``G = s2`` for a scalar term).
 
-    ``Z`` is CSR, shape (n, q); ``eig`` is ``None`` when ``K`` is the identity, else the
-    eigendecomposition ``(w, Q)`` of ``K`` (ascending, negligible eigenvalues set to 0);
-    ``levels`` labels the q columns.
+    ``Z`` is CSR, shape (n, q d), its columns in level-major order (column ``l d + a`` is
+    effect ``a`` of level ``l``); ``eig`` is ``None`` when ``K`` (q x q, over levels) is the
+    identity, else the eigendecomposition ``(w, Q)`` of ``K`` (ascending, negligible
+    eigenvalues set to 0); ``levels`` labels the q levels. ``effects`` names the ``d``
+    effects of a term with a covariance matrix (bar notation ``(x | g)``, or a ZETA entry
+    with several ``Z``); None for a classic scalar term (``d = 1``). ``structure`` is
+    ``"us"`` (unstructured ``G``) or ``"diag"`` (independent effects, lme4's ``||``).
     """
 
     name: str
     Z: sp.csr_matrix
     eig: tuple[np.ndarray, np.ndarray] | None
     levels: pd.Index
+    effects: tuple[str, ...] | None = None
+    structure: str = "us"
+
+    @property
+    def d(self) -> int:
+        """Effects per level."""
+        return 1 if self.effects is None else len(self.effects)
 
     @property
     def q(self) -> int:
-        return int(self.Z.shape[1])
+        """Number of levels."""
+        return int(self.Z.shape[1]) // self.d
 
     @functools.cached_property
     def L(self) -> np.ndarray | None:
@@ -77,9 +89,17 @@ class Component:
         keep = w > 0
         return Q[:, keep] * np.sqrt(w[keep])
 
+    @functools.cached_property
+    def L_full(self) -> np.ndarray | None:
+        """``L (x) I_d``, shape (q d, rank(K) d), the factor in ``Z``'s column order; None for the identity."""
+        L = self.L
+        if L is None or self.d == 1:
+            return L
+        return np.kron(L, np.eye(self.d))
+
     @property
     def r(self) -> int:
-        """Dimension of the random effect in the factored form: ``rank(K)``."""
+        """Number of levels in the factored form: ``rank(K)``."""
         return self.q if self.eig is None else int(np.count_nonzero(self.eig[0] > 0))
 
 
@@ -248,17 +268,11 @@ def factor_kernel(K: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray] | N
     return w, Q
 
 
-def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> Component:
-    if not isinstance(spec, Mapping):
-        raise ImputerTypeError(
-            f"random effect '{name}' must be a dict with keys 'Z' and optional 'K', got {type(spec).__name__}"
-        )
-    unknown = sorted(set(spec) - {"Z", "K"})
-    if unknown:
-        raise ImputerValueError(f"random effect '{name}' has unknown key(s) {unknown}; expected 'Z' and 'K'")
-    if "Z" not in spec or spec["Z"] is None:
-        raise ImputerValueError(f"random effect '{name}' has no 'Z'")
-    Z = spec["Z"]
+_STRUCTURES = {"unstructured": "us", "diagonal": "diag"}
+
+
+def _coerce_Z(Z: Any, name: str, n: int, index: pd.Index | None) -> tuple[sp.csr_matrix, pd.Index | None]:
+    """One incidence/design matrix as CSR (n, q) with its column labels (None: unlabelled)."""
     levels: pd.Index | None = None
     if isinstance(Z, pd.DataFrame):
         if index is not None and len(Z) == len(index) and not Z.index.equals(index):
@@ -278,16 +292,96 @@ def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> C
         Zs = sp.csr_matrix(Zd)
     if Zs.shape[0] != n:
         raise ImputerValueError(f"Z of random effect '{name}' has {Zs.shape[0]} rows but y has {n}")
-    q = Zs.shape[1]
-    if q == 0:
+    if Zs.shape[1] == 0:
         raise ImputerValueError(f"Z of random effect '{name}' has no columns")
+    return Zs, levels
+
+
+def _is_matrix_list(Z: Any) -> bool:
+    """Whether ``Z`` is a list of matrices (several effects per level) rather than one matrix."""
+    if not isinstance(Z, (list, tuple)) or not Z:
+        return False
+    for e in Z:
+        if sp.issparse(e) or isinstance(e, pd.DataFrame):
+            continue
+        if isinstance(e, np.ndarray) and e.ndim == 2:
+            continue
+        if isinstance(e, (list, tuple)) and e and isinstance(e[0], (list, tuple, np.ndarray)):
+            continue
+        return False
+    return True
+
+
+def _interleave(Zs: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """Columns of d matrices (n, q) in level-major order: column ``l d + a`` is ``Zs[a][:, l]``."""
+    d, q = len(Zs), Zs[0].shape[1]
+    perm = (np.arange(d)[None, :] * q + np.arange(q)[:, None]).ravel()
+    return sp.hstack(Zs, format="csc")[:, perm].tocsr()
+
+
+def _multi_Z(name: str, spec: Mapping, n: int, index: pd.Index | None) -> tuple[sp.csr_matrix, pd.Index | None, tuple[str, ...], str]:
+    """``Z`` as a list of d matrices: the level-major Z, its levels, the effect names and the structure."""
+    mats = [_coerce_Z(Z, name, n, index) for Z in spec["Z"]]
+    q = mats[0][0].shape[1]
+    if any(Z.shape[1] != q for Z, _ in mats):
+        raise ImputerValueError(
+            f"random effect '{name}': the matrices in Z must have the same number of columns "
+            f"(one per level), got {[Z.shape[1] for Z, _ in mats]}"
+        )
+    labelled = [lv for _, lv in mats if lv is not None]
+    levels = labelled[0] if labelled else None
+    if any(not lv.equals(levels) for lv in labelled):
+        raise ImputerValueError(f"random effect '{name}': the matrices in Z must label their columns (levels) alike")
+    d = len(mats)
+    effects = spec.get("effects")
+    if effects is None:
+        effects = [f"z{a + 1}" for a in range(d)]
+    if isinstance(effects, str) or not isinstance(effects, Sequence) or len(effects) != d:
+        raise ImputerValueError(f"random effect '{name}': 'effects' must name each of the {d} matrices in Z")
+    effects = [str(e) for e in effects]
+    if len(set(effects)) != d:
+        raise ImputerValueError(f"random effect '{name}': 'effects' are not unique: {effects}")
+    structure = spec.get("structure", "unstructured")
+    if structure not in _STRUCTURES:
+        raise ImputerValueError(
+            f"random effect '{name}': 'structure' must be 'unstructured' or 'diagonal', got {structure!r}"
+        )
+    return _interleave([Z for Z, _ in mats]), levels, tuple(effects), _STRUCTURES[structure]
+
+
+def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> Component:
+    if not isinstance(spec, Mapping):
+        raise ImputerTypeError(
+            f"random effect '{name}' must be a dict with keys 'Z' and optional 'K', got {type(spec).__name__}"
+        )
+    unknown = sorted(set(spec) - {"Z", "K", "effects", "structure"})
+    if unknown:
+        raise ImputerValueError(
+            f"random effect '{name}' has unknown key(s) {unknown}; expected 'Z', 'K', 'effects', 'structure'"
+        )
+    if "Z" not in spec or spec["Z"] is None:
+        raise ImputerValueError(f"random effect '{name}' has no 'Z'")
+    effects: tuple[str, ...] | None = None
+    structure = "us"
+    if _is_matrix_list(spec["Z"]):
+        Zs, levels, effects, structure = _multi_Z(name, spec, n, index)
+        q = Zs.shape[1] // len(effects)
+        z_labelled = levels is not None
+    else:
+        if "effects" in spec or "structure" in spec:
+            raise ImputerValueError(
+                f"random effect '{name}': 'effects' and 'structure' need Z as a list of matrices, one per effect"
+            )
+        Zs, levels = _coerce_Z(spec["Z"], name, n, index)
+        q = Zs.shape[1]
+        z_labelled = levels is not None
     if levels is None:
         levels = pd.RangeIndex(q)
     K = spec.get("K")
     eig = None
     if K is not None:
         if isinstance(K, pd.DataFrame):
-            if isinstance(spec["Z"], pd.DataFrame):
+            if z_labelled:
                 if not (K.index.equals(K.columns) and set(K.index) == set(levels) and len(K) == q):
                     raise ImputerValueError(
                         f"K of random effect '{name}' must be indexed (rows and columns) by Z's column labels"
@@ -307,7 +401,7 @@ def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> C
         eig = factor_kernel(Kd, name)
     Zs.sum_duplicates()
     Zs.eliminate_zeros()
-    return Component(name=name, Z=Zs, eig=eig, levels=levels)
+    return Component(name=name, Z=Zs, eig=eig, levels=levels, effects=effects, structure=structure)
 
 
 def _components(ZETA: Any, n: int, index: pd.Index | None) -> list[Component]:
@@ -368,7 +462,10 @@ def check_informative(comps: list[Component], observed: np.ndarray) -> None:
     variance component. With ``K = I`` and every observed row in a level of its own
     (``Z_o Z_o' = c I``), ``V = (c s2_u + s2_e) I`` depends on the two variances only
     through their sum, so they cannot be told apart (lme4 refuses such a model too).
+    A term with several effects per level and ``K = I`` needs more observed ``y`` than
+    random effects (``q d``), lme4's rule; each of its effects must be non-zero somewhere.
     """
+    n_obs = int(np.sum(observed))
     for c in comps:
         Zo = c.Z[observed].tocsr()
         Zo.eliminate_zeros()
@@ -377,6 +474,22 @@ def check_informative(comps: list[Component], observed: np.ndarray) -> None:
                 f"random effect '{c.name}': Z is zero on every row with observed y, "
                 "so its variance cannot be estimated"
             )
+        if c.d > 1:
+            present = np.zeros(c.d, dtype=bool)
+            present[np.unique(Zo.indices % c.d)] = True
+            if not present.all():
+                missing = [c.effects[a] for a in np.flatnonzero(~present)]
+                raise ImputerValueError(
+                    f"random effect '{c.name}': effect(s) {missing} are zero on every row with observed y, "
+                    "so their variances cannot be estimated"
+                )
+            if c.eig is None and n_obs <= c.q * c.d:
+                raise ImputerValueError(
+                    f"random effect '{c.name}': {n_obs} observed y for {c.q} levels x {c.d} effects = "
+                    f"{c.q * c.d} random effects; the covariance cannot be told apart from the residual "
+                    "variance (need more observations than random effects)"
+                )
+            continue
         if c.eig is None and _proportional_to_identity(Zo):
             raise ImputerValueError(
                 f"random effect '{c.name}': every observed y is in a level of its own "
