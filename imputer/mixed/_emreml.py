@@ -43,6 +43,7 @@ import numpy as np
 from imputer._em import EMTrace, StopHook, StopReason, TraceFields, run_em
 from imputer.mixed._mme import Gram, System
 from imputer.mixed._problem import Engine, Estimates, Layout, MixedProblem
+from imputer.mixed._rank import EngineInputs, ReducedEngine, complement, null_direction, scales, singularity
 
 __all__ = ["Engine", "MMEEngine", "MixedFit", "fit_components"]
 
@@ -59,10 +60,14 @@ class MMEEngine:
     ml : bool
     layout : Layout, optional
         The terms' covariance structures (default: scalar variance components).
+    inputs : EngineInputs, optional
+        The observed rows the Gram was formed from; needed for the reduced-rank probe
+        of covariance terms (:mod:`imputer.mixed._rank`), which is skipped without them.
     """
 
-    def __init__(self, gram: Gram, ml: bool, layout: Layout | None = None):
+    def __init__(self, gram: Gram, ml: bool, layout: Layout | None = None, inputs: EngineInputs | None = None):
         self.g = gram
+        self.inputs = inputs
         self.k = gram.k
         self.n, self.p = gram.n, gram.p
         self.r = gram.r
@@ -139,6 +144,9 @@ class MixedFit(TraceFields):
         REML (or ML) log-likelihood at ``theta``.
     trace : EMTrace
         The composed trace of every run and probe (module docstring).
+    reduced : (ReducedEngine, MixedFit) or None
+        After an accepted reduced-rank probe: the reduced engine and its fit (``theta``
+        is then that fit's, expanded; some ``G_i`` singular).
     n_iter, n_evals, converged, history
         Read-only properties: the trace's (:class:`~imputer._em.TraceFields`).
     """
@@ -148,6 +156,14 @@ class MixedFit(TraceFields):
     boundary: tuple[int, ...]
     loglik: float
     trace: EMTrace
+    reduced: tuple[ReducedEngine, MixedFit] | None = field(default=None, repr=False)
+
+    def estimates(self, engine: Engine) -> Estimates:
+        """:meth:`Engine.final` at the estimate (through the reduced engine of an accepted rank probe)."""
+        if self.reduced is None:
+            return engine.final(self.theta[:-1], float(self.theta[-1]), self.active)
+        red, sub = self.reduced
+        return red.expand_estimates(sub.estimates(red.inner))
 
 
 def _fit_active(
@@ -178,6 +194,7 @@ def fit_components(
     max_iter: int,
     accelerate: bool,
     active: tuple[int, ...] | None = None,
+    rank_probes: bool = True,
 ) -> MixedFit:
     """Maximise the REML/ML likelihood from ``theta0`` (active components > 0).
 
@@ -195,6 +212,9 @@ def fit_components(
         Components free to vary (default all); the others are held at zero. A boundary
         probe calls this function recursively without the probed component, so that
         several components can settle on the boundary.
+    rank_probes : bool, default True
+        Probe singular covariance terms (:mod:`imputer.mixed._rank`; needs an
+        :class:`MMEEngine` with ``inputs``). Off inside a probe's direction search.
 
     Returns
     -------
@@ -207,6 +227,8 @@ def fit_components(
     trace: EMTrace | None = None
     reason: StopReason = "max_iter"
     rejected: dict[int, float] = {}
+    rejected_rank: dict[int, float] = {}
+    can_reduce = rank_probes and getattr(engine, "inputs", None) is not None
 
     def candidates(th: np.ndarray) -> list[int]:
         sizes = {i: term_size(engine, th, i) for i in range(k)}
@@ -216,17 +238,52 @@ def fit_components(
             if sizes[i] < _PROBE_SHARE * total and sizes[i] < rejected.get(i, np.inf) / 10.0
         ]
 
+    def rank_candidates(th: np.ndarray) -> list[tuple[int, np.ndarray, float]]:
+        if not can_reduce:
+            return []
+        sizes = {i: term_size(engine, th, i) for i in range(k)}
+        total = float(sum(sizes.values()) + th[-1])
+        out = []
+        for i in active:
+            if layout.dims[i] < 2:
+                continue
+            G, D = layout.matrix(th, i), scales(engine.g, i)
+            n0, _ = null_direction(G, D, layout.structures[i])
+            lam = singularity(G, D, total)
+            if lam < _PROBE_SHARE and lam < rejected_rank.get(i, np.inf) / 10.0:
+                out.append((i, n0, lam))
+        return out
+
     while trace is None or trace.n_iter < max_iter:
         n_iter = 0 if trace is None else trace.n_iter
         theta, run = _fit_active(
             engine, theta, active, tol, max_iter - n_iter, accelerate,
-            stop=lambda th, obj: bool(candidates(th)),
+            stop=lambda th, obj: bool(candidates(th)) or bool(rank_candidates(th)),
         )
         trace = run if trace is None else trace.then(run)
         cands = candidates(theta)
         if not cands:
-            reason = run.stop_reason
-            break
+            rcands = rank_candidates(theta)
+            if not rcands:
+                reason = run.stop_reason
+                break
+            j, n0, lam = min(rcands, key=lambda c: c[2])
+            ll_cur, _ = engine.evaluate(theta[:-1], float(theta[-1]), active)
+            budget = max(1, max_iter - trace.n_iter)
+            ok, red, sub, probe_trace = _probe_rank(engine, theta, active, j, n0, ll_cur, tol, budget, accelerate)
+            trace = trace.then(probe_trace, floor=ll_cur if ok else np.inf, extra_evals=2)
+            if ok:
+                boundary = tuple(i for i in range(k) if i not in sub.active)
+                trace = EMTrace(
+                    n_iter=trace.n_iter, n_evals=trace.n_evals, converged=True, history=trace.history,
+                    stop_reason="converged", n_rejected=trace.n_rejected, changes=trace.changes,
+                )
+                return MixedFit(
+                    theta=red.expand_theta(sub.theta), active=sub.active, boundary=boundary,
+                    loglik=sub.loglik, trace=trace, reduced=(red, sub),
+                )
+            rejected_rank[j] = lam
+            continue
         j = min(cands, key=lambda i: term_size(engine, theta, i))
         ll_cur, _ = engine.evaluate(theta[:-1], float(theta[-1]), active)
         reduced = tuple(i for i in active if i != j)
@@ -266,3 +323,91 @@ def fit_components(
     )
     boundary = tuple(i for i in range(k) if i not in active)
     return MixedFit(theta=theta, active=active, boundary=boundary, loglik=float(ll), trace=trace)
+
+
+def _probe_rank(
+    engine: MMEEngine,
+    theta: np.ndarray,
+    active: tuple[int, ...],
+    j: int,
+    n0: np.ndarray,
+    ll_cur: float,
+    tol: float,
+    max_iter: int,
+    accelerate: bool,
+) -> tuple[bool, ReducedEngine, MixedFit, EMTrace]:
+    """The reduced-rank probe of term ``j`` (:mod:`imputer.mixed._rank`).
+
+    Returns whether it is accepted, the reduced engine and its fit at the best null
+    direction, and the trace of every fit made (the direction search's, then the final one).
+    """
+    from scipy.optimize import minimize, minimize_scalar
+
+    layout = engine.layout
+    d = layout.dims[j]
+    sq = np.sqrt(scales(engine.g, j))
+    diag = layout.structures[j] == "diag"
+    traces: list[EMTrace] = []
+    best: dict = {"ll": -np.inf, "theta": theta}
+
+    def build(nt: np.ndarray) -> ReducedEngine:
+        nt = nt / np.linalg.norm(nt)
+        At = np.eye(d)[:, np.abs(nt) < 0.5] if diag else complement(nt)
+        return ReducedEngine(engine, j, At / sq[:, None], nt / sq)
+
+    def profile(nt: np.ndarray) -> float:
+        red = build(nt)
+        sub = fit_components(
+            red.inner, red.reduce_theta(best["theta"]), tol=tol, max_iter=max_iter,
+            accelerate=accelerate, active=active, rank_probes=False,
+        )
+        traces.append(sub.trace)
+        if sub.loglik > best["ll"]:
+            best.update(ll=sub.loglik, red=red, sub=sub, theta=red.expand_theta(sub.theta))
+        return -sub.loglik if np.isfinite(sub.loglik) else np.inf
+
+    profile(n0)
+    first0: MixedFit = best["sub"]
+    red0: ReducedEngine = best["red"]
+    score0 = red0.inner.score_at_zero(first0.theta[:-1], float(first0.theta[-1]), first0.active, red0.extra)
+    # early rejection: at the current direction the reduced model is worse and leaving the
+    # boundary raises the likelihood -- the direction search would only refine a rejection
+    hopeless = first0.loglik < ll_cur and score0 * first0.theta[-1] > _SCORE_TOL * engine.n
+    if diag or hopeless:
+        pass
+    else:
+        B = complement(n0)
+        if d == 2:
+            minimize_scalar(
+                lambda t: profile(n0 + B[:, 0] * t), bounds=(-0.5, 0.5), method="bounded",
+                options={"xatol": 1e-9},
+            )
+        else:
+            simplex = np.vstack([np.zeros(d - 1), 0.05 * np.eye(d - 1)])
+            minimize(
+                lambda t: profile(n0 + B @ t), np.zeros(d - 1), method="Nelder-Mead",
+                options={"xatol": 1e-9, "fatol": 1e-13 * max(1.0, abs(ll_cur)), "initial_simplex": simplex},
+            )
+    if hopeless:
+        return False, red0, first0, traces[0]
+    red: ReducedEngine = best["red"]
+    first: MixedFit = best["sub"]
+    sub = fit_components(
+        red.inner, first.theta, tol=tol, max_iter=max_iter, accelerate=accelerate, active=first.active
+    )
+    probe = traces[0]
+    for t in traces[1:]:
+        probe = probe.then(t, floor=np.inf)
+
+    probe = probe.then(sub.trace, floor=-np.inf, extra_evals=1)
+    if sub.reduced is None:
+        score = red.inner.score_at_zero(sub.theta[:-1], float(sub.theta[-1]), sub.active, red.extra)
+    else:  # reduced further: the left-out direction's score in the innermost model is not this one
+        score = -np.inf
+    ok = (
+        sub.converged
+        and np.isfinite(sub.loglik)
+        and score * sub.theta[-1] <= _SCORE_TOL * engine.n
+        and sub.loglik >= ll_cur - 1e-12 * max(1.0, abs(ll_cur))
+    )
+    return ok, red, sub, probe

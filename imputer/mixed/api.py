@@ -35,6 +35,7 @@ from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueErr
 from imputer.mixed._design import build_frame_problem
 from imputer.mixed._emreml import MMEEngine, fit_components
 from imputer.mixed._output import build_result
+from imputer.mixed._rank import EngineInputs
 from imputer.mixed._mme import Gram
 from imputer.mixed._problem import Estimates, Layout, is_positive_definite
 from imputer.mixed._spectral import SpectralEngine
@@ -236,7 +237,8 @@ def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, Zo: list, ml: bool
         c = comps[0]
         return SpectralEngine(Xo, y0, Zo[0], c.eig, c.L, c.r, ml), "spectral"
     gram = Gram(Xo, y0, Zo, [c.L_full for c in comps], [c.d for c in comps])
-    return MMEEngine(gram, ml, _layout(problem)), "mme"
+    inputs = EngineInputs(X=Xo, y=y0, Zs=Zo, Ls=[c.L for c in comps], ml=ml)
+    return MMEEngine(gram, ml, _layout(problem), inputs=inputs), "mme"
 
 
 def fit_mixed(
@@ -373,7 +375,7 @@ def fit_problem(
     with single_blas_thread(_small_system(engine)):
         em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
-            fin = engine.final(em.theta[:-1], float(em.theta[-1]), em.active)
+            fin = em.estimates(engine)
         except np.linalg.LinAlgError as exc:
             raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
     if not em.converged:
