@@ -37,7 +37,7 @@ from imputer.mixed._emreml import MMEEngine, fit_components
 from imputer.mixed._output import build_result
 from imputer.mixed._rank import EngineInputs
 from imputer.mixed._mme import Gram
-from imputer.mixed._problem import Estimates, Layout, is_positive_definite
+from imputer.mixed._problem import Layout, is_positive_definite
 from imputer.mixed._spectral import SpectralEngine
 from imputer.mixed._validate import Component, Problem, build_problem
 from imputer.mixed._validate import check_options as _check_options
