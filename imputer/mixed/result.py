@@ -210,7 +210,7 @@ class MixedResult(TraceFields):
                     ("EM evaluations", self.n_evals),
                     ("converged", self.converged),
                     ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
-                    ("at zero boundary", ", ".join(self.boundary) if self.boundary else "none"),
+                    ("on the boundary (singular)", ", ".join(self.boundary) if self.boundary else "none"),
                 ]
             ),
             "",

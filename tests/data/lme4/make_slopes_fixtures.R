@@ -16,6 +16,11 @@
 #   oxboys           height ~ age + (age | Subject)
 #   oxboys_quad      height ~ age + age2 + (age + age2 | Subject)     (age2 = age^2, a 3 x 3 G)
 #   chickweight      weight ~ Time + Diet + (Time | Chick)            (unbalanced: 578 rows, 50 chicks)
+#   boundary_corr    y ~ x + (x | g) on boundary.csv's y1: simulated with slope = 0.5 x intercept
+#                    per group, the optimum has correlation exactly 1 (singular G)
+#   boundary_slope   y ~ x + (x | g) on y2: no slope variance simulated; optimum singular
+#   boundary_diag    y ~ x + (x || g) on y2: the slope variance is exactly 0
+#   boundary.csv is simulated here (set.seed(13); 30 groups of 8, x = 0..7).
 #
 # Control: bobyqa with rhoend 1e-12 and lme4's gradient check at 1e-8
 #   lmerControl(optimizer = "bobyqa", optCtrl = list(rhobeg = 0.2, rhoend = 1e-12, maxfun = 1e5),
@@ -49,6 +54,14 @@ cw <- data.frame(weight = cw$weight, Time = cw$Time, Chick = as.character(cw$Chi
                  Diet = as.character(cw$Diet))
 write.csv(cw, file.path(here, "chickweight.csv"), row.names = FALSE)
 
+set.seed(13)
+bq <- 30; bm <- 8
+bnd <- data.frame(g = sprintf("g%02d", rep(seq_len(bq), each = bm)), x = rep(0:(bm - 1), bq))
+a <- rnorm(bq, sd = 2)[rep(seq_len(bq), each = bm)]
+bnd$y1 <- round(1 + 0.5 * bnd$x + a + 0.5 * a * bnd$x + rnorm(bq * bm), 6)
+bnd$y2 <- round(1 + 0.5 * bnd$x + a + rnorm(bq * bm), 6)
+write.csv(bnd, file.path(here, "boundary.csv"), row.names = FALSE)
+
 read <- function(path) read.csv(path, stringsAsFactors = TRUE)
 sleep <- read(file.path(data_dir, "sleepstudy.csv"))
 sleep$Subject <- factor(sleep$Subject)
@@ -61,6 +74,7 @@ ox$age2 <- ox$age^2
 cw <- read(file.path(here, "chickweight.csv"))
 cw$Chick <- factor(cw$Chick)
 cw$Diet <- factor(cw$Diet)
+bnd <- read(file.path(here, "boundary.csv"))
 
 models <- list(
   sleepstudy = list(data = sleep, file = "sleepstudy.csv", formula = "Reaction ~ Days + (Days | Subject)"),
@@ -68,7 +82,10 @@ models <- list(
   orthodont = list(data = orth, file = "lme4/orthodont.csv", formula = "distance ~ age + Sex + (age | Subject)"),
   oxboys = list(data = ox, file = "lme4/oxboys.csv", formula = "height ~ age + (age | Subject)"),
   oxboys_quad = list(data = ox, file = "lme4/oxboys.csv", formula = "height ~ age + age2 + (age + age2 | Subject)"),
-  chickweight = list(data = cw, file = "lme4/chickweight.csv", formula = "weight ~ Time + Diet + (Time | Chick)")
+  chickweight = list(data = cw, file = "lme4/chickweight.csv", formula = "weight ~ Time + Diet + (Time | Chick)"),
+  boundary_corr = list(data = bnd, file = "lme4/boundary.csv", formula = "y1 ~ x + (x | g)"),
+  boundary_slope = list(data = bnd, file = "lme4/boundary.csv", formula = "y2 ~ x + (x | g)"),
+  boundary_diag = list(data = bnd, file = "lme4/boundary.csv", formula = "y2 ~ x + (x || g)")
 )
 
 tight <- lmerControl(optimizer = "bobyqa",
