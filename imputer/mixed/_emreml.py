@@ -1,6 +1,8 @@
 r"""EM-REML / EM-ML fit: SQUAREM-accelerated EM with boundary detection (:func:`fit_components`).
 
-The parameter is ``theta = (s2_1, ..., s2_k, s2_e)``. One EM map ``theta -> F(theta)``
+The parameter ``theta`` stacks each term's covariance entries (``s2_i`` for a scalar
+term, the free entries of ``G_i`` for a term with several effects; see
+:class:`~imputer.mixed._problem.Layout`) and ``s2_e``. One EM map ``theta -> F(theta)``
 and the log-likelihood at ``theta`` come from an engine (:class:`MMEEngine`, Henderson's
 equations; or :class:`~imputer.mixed._spectral.SpectralEngine`), wrapped as an EM problem
 (:class:`~imputer.mixed._problem.MixedProblem`). EM never decreases the likelihood and
@@ -25,6 +27,11 @@ without that component and accepts ``s2_i = 0`` when (a) the likelihood there is
 one and (b) the derivative of the log-likelihood in ``s2_i`` at ``0`` is ``<= 0`` (the
 Karush-Kuhn-Tucker condition for a maximum on the boundary). Accepted components are
 reported in ``boundary``. The EM driver's ``stop`` hook hands control back for a probe.
+
+Singular covariance terms. A term with several effects can have its optimum at a
+singular ``G_i`` (a correlation of +-1, a zero variance): when it approaches one, the
+fit probes the reduced-rank model instead (:mod:`imputer.mixed._rank`), accepted on the
+same two conditions (likelihood, and the score in the left-out direction ``<= 0``).
 
 Trace. The runs of one fit (between probes, and inside each probe's sub-fit) compose into
 one :class:`~imputer._em.EMTrace`: iterations, EM-map evaluations and rejected

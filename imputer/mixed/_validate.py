@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.mixed._zeta import as_float, coerce_Z, finite_or_raise, is_matrix_list, multi_Z
 from imputer.options import MIXED_OPTIONS
 
 __all__ = [
@@ -136,19 +137,6 @@ def check_options(tol: Any, max_iter: Any, accelerate: Any) -> tuple[float, int]
     return o["tol"], o["max_iter"]
 
 
-def _finite_or_raise(values: np.ndarray, what: str) -> None:
-    if not np.all(np.isfinite(values)):
-        raise ImputerValueError(f"{what} contains non-finite values (NaN or inf)")
-
-
-def _as_float(values: Any, what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ImputerTypeError(f"{what} must be numeric ({exc})") from None
-    return arr
-
-
 def _coerce_y(y: Any) -> tuple[np.ndarray, pd.Index]:
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
@@ -156,9 +144,9 @@ def _coerce_y(y: Any) -> tuple[np.ndarray, pd.Index]:
         y = y.iloc[:, 0]
     if isinstance(y, pd.Series):
         index = y.index
-        arr = _as_float(y.to_numpy(dtype=float, na_value=np.nan), "y")
+        arr = as_float(y.to_numpy(dtype=float, na_value=np.nan), "y")
     else:
-        arr = _as_float(y, "y")
+        arr = as_float(y, "y")
         index = pd.RangeIndex(arr.shape[0] if arr.ndim else 0)
     if arr.ndim != 1:
         arr = arr.squeeze() if arr.ndim == 2 and 1 in arr.shape else arr
@@ -187,7 +175,7 @@ def _coerce_X(X: Any, n: int, index: pd.Index, observed: np.ndarray) -> tuple[np
             raise ImputerValueError("X's index does not match y's index")
         arr = X.to_numpy(dtype=float, na_value=np.nan)
     else:
-        arr = _as_float(X, "X")
+        arr = as_float(X, "X")
         if arr.ndim == 1:
             arr = arr[:, None]
         names = [f"x{j + 1}" for j in range(arr.shape[1])] if arr.ndim == 2 else []
@@ -200,7 +188,7 @@ def _coerce_X(X: Any, n: int, index: pd.Index, observed: np.ndarray) -> tuple[np
     if np.any(np.isnan(arr)):
         cols = [names[j] for j in np.flatnonzero(np.isnan(arr).any(axis=0))]
         raise ImputerValueError(f"X contains NaN in column(s) {cols}")
-    _finite_or_raise(arr, "X")
+    finite_or_raise(arr, "X")
     _check_rank(arr[observed], names)
     return arr.copy(), names
 
@@ -268,87 +256,6 @@ def factor_kernel(K: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray] | N
     return w, Q
 
 
-_STRUCTURES = {"unstructured": "us", "diagonal": "diag"}
-
-
-def _coerce_Z(Z: Any, name: str, n: int, index: pd.Index | None) -> tuple[sp.csr_matrix, pd.Index | None]:
-    """One incidence/design matrix as CSR (n, q) with its column labels (None: unlabelled)."""
-    levels: pd.Index | None = None
-    if isinstance(Z, pd.DataFrame):
-        if index is not None and len(Z) == len(index) and not Z.index.equals(index):
-            raise ImputerValueError(f"Z of random effect '{name}': its index does not match y's index")
-        levels = pd.Index(Z.columns)
-        Z = Z.to_numpy(dtype=float, na_value=np.nan)
-    if sp.issparse(Z):
-        Zs = sp.csr_matrix(Z, dtype=float)
-        _finite_or_raise(Zs.data, f"Z of random effect '{name}'")
-    else:
-        Zd = _as_float(Z, f"Z of random effect '{name}'")
-        if Zd.ndim == 1:
-            Zd = Zd[:, None]
-        if Zd.ndim != 2:
-            raise ImputerValueError(f"Z of random effect '{name}' must be 2-D, got shape {Zd.shape}")
-        _finite_or_raise(Zd, f"Z of random effect '{name}'")
-        Zs = sp.csr_matrix(Zd)
-    if Zs.shape[0] != n:
-        raise ImputerValueError(f"Z of random effect '{name}' has {Zs.shape[0]} rows but y has {n}")
-    if Zs.shape[1] == 0:
-        raise ImputerValueError(f"Z of random effect '{name}' has no columns")
-    return Zs, levels
-
-
-def _is_matrix_list(Z: Any) -> bool:
-    """Whether ``Z`` is a list of matrices (several effects per level) rather than one matrix."""
-    if not isinstance(Z, (list, tuple)) or not Z:
-        return False
-    for e in Z:
-        if sp.issparse(e) or isinstance(e, pd.DataFrame):
-            continue
-        if isinstance(e, np.ndarray) and e.ndim == 2:
-            continue
-        if isinstance(e, (list, tuple)) and e and isinstance(e[0], (list, tuple, np.ndarray)):
-            continue
-        return False
-    return True
-
-
-def _interleave(Zs: list[sp.csr_matrix]) -> sp.csr_matrix:
-    """Columns of d matrices (n, q) in level-major order: column ``l d + a`` is ``Zs[a][:, l]``."""
-    d, q = len(Zs), Zs[0].shape[1]
-    perm = (np.arange(d)[None, :] * q + np.arange(q)[:, None]).ravel()
-    return sp.hstack(Zs, format="csc")[:, perm].tocsr()
-
-
-def _multi_Z(name: str, spec: Mapping, n: int, index: pd.Index | None) -> tuple[sp.csr_matrix, pd.Index | None, tuple[str, ...], str]:
-    """``Z`` as a list of d matrices: the level-major Z, its levels, the effect names and the structure."""
-    mats = [_coerce_Z(Z, name, n, index) for Z in spec["Z"]]
-    q = mats[0][0].shape[1]
-    if any(Z.shape[1] != q for Z, _ in mats):
-        raise ImputerValueError(
-            f"random effect '{name}': the matrices in Z must have the same number of columns "
-            f"(one per level), got {[Z.shape[1] for Z, _ in mats]}"
-        )
-    labelled = [lv for _, lv in mats if lv is not None]
-    levels = labelled[0] if labelled else None
-    if any(not lv.equals(levels) for lv in labelled):
-        raise ImputerValueError(f"random effect '{name}': the matrices in Z must label their columns (levels) alike")
-    d = len(mats)
-    effects = spec.get("effects")
-    if effects is None:
-        effects = [f"z{a + 1}" for a in range(d)]
-    if isinstance(effects, str) or not isinstance(effects, Sequence) or len(effects) != d:
-        raise ImputerValueError(f"random effect '{name}': 'effects' must name each of the {d} matrices in Z")
-    effects = [str(e) for e in effects]
-    if len(set(effects)) != d:
-        raise ImputerValueError(f"random effect '{name}': 'effects' are not unique: {effects}")
-    structure = spec.get("structure", "unstructured")
-    if structure not in _STRUCTURES:
-        raise ImputerValueError(
-            f"random effect '{name}': 'structure' must be 'unstructured' or 'diagonal', got {structure!r}"
-        )
-    return _interleave([Z for Z, _ in mats]), levels, tuple(effects), _STRUCTURES[structure]
-
-
 def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> Component:
     if not isinstance(spec, Mapping):
         raise ImputerTypeError(
@@ -363,8 +270,8 @@ def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> C
         raise ImputerValueError(f"random effect '{name}' has no 'Z'")
     effects: tuple[str, ...] | None = None
     structure = "us"
-    if _is_matrix_list(spec["Z"]):
-        Zs, levels, effects, structure = _multi_Z(name, spec, n, index)
+    if is_matrix_list(spec["Z"]):
+        Zs, levels, effects, structure = multi_Z(name, spec, n, index)
         q = Zs.shape[1] // len(effects)
         z_labelled = levels is not None
     else:
@@ -372,7 +279,7 @@ def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> C
             raise ImputerValueError(
                 f"random effect '{name}': 'effects' and 'structure' need Z as a list of matrices, one per effect"
             )
-        Zs, levels = _coerce_Z(spec["Z"], name, n, index)
+        Zs, levels = coerce_Z(spec["Z"], name, n, index)
         q = Zs.shape[1]
         z_labelled = levels is not None
     if levels is None:
@@ -390,14 +297,14 @@ def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> C
             K = K.to_numpy(dtype=float, na_value=np.nan)
         elif sp.issparse(K):
             K = K.toarray()
-        Kd = _as_float(K, f"K of random effect '{name}'")
+        Kd = as_float(K, f"K of random effect '{name}'")
         if Kd.ndim != 2 or Kd.shape[0] != Kd.shape[1]:
             raise ImputerValueError(f"K of random effect '{name}' must be square, got shape {Kd.shape}")
         if Kd.shape[0] != q:
             raise ImputerValueError(
                 f"K of random effect '{name}' is {Kd.shape[0]} x {Kd.shape[1]} but Z has {q} columns"
             )
-        _finite_or_raise(Kd, f"K of random effect '{name}'")
+        finite_or_raise(Kd, f"K of random effect '{name}'")
         eig = factor_kernel(Kd, name)
     Zs.sum_duplicates()
     Zs.eliminate_zeros()

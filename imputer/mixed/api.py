@@ -5,14 +5,16 @@ Model
 
 .. math::
 
-    y = X b + \sum_{i=1}^k Z_i u_i + e,\qquad u_i \sim N(0, \sigma^2_i K_i),\qquad
+    y = X b + \sum_{i=1}^k Z_i u_i + e,\qquad u_i \sim N(0, K_i \otimes G_i),\qquad
     e \sim N(0, \sigma^2_e I),
 
-with the variance components ``sigma^2`` estimated by REML (default) or ML through EM
+where a scalar term has ``G_i = sigma^2_i`` (a variance component) and a term with
+``d_i`` effects per level (random intercepts and slopes) a ``d_i x d_i`` covariance
+matrix ``G_i``, unstructured or diagonal, with the covariance parameters estimated by REML (default) or ML through EM
 (accelerated by SQUAREM), ``b`` by generalised least squares and ``u_i`` by their BLUPs.
 Rows with missing ``y`` are left out of the fit and predicted by ``x_i'b + sum z_i'u``.
 
-Engine choice: a single random effect that is not a plain grouping factor (a ``Z``
+Engine choice: a single scalar random effect that is not a plain grouping factor (a ``Z``
 with diagonal ``Z'Z`` and ``K = I``), when ``p + rank(K) > n / 2`` for the ``n <= 20,000``
 observed rows, goes through the EMMA spectral path
 (:mod:`imputer.mixed._spectral`, one eigendecomposition, ``O(n)`` per iteration);
@@ -266,6 +268,16 @@ def fit_mixed(
         scipy.sparse or DataFrame (its columns label the levels); ``K`` shape (q_i, q_i),
         symmetric positive semi-definite (identity when absent). A dict's keys name the
         components; a list's are named ``u1, u2, ...``.
+
+        Several effects per level with a covariance matrix between them (random
+        intercepts and slopes; sommer's ``vsr(usr(...))``):
+        ``{"Z": [Z_1, ..., Z_d], "K": K, "effects": names, "structure": s}`` with each
+        ``Z_a`` shape (n, q_i) -- effect ``a``'s design on the same q_i levels (for a
+        slope on ``x`` within groups: the group incidence matrix times ``x`` row by
+        row) -- ``effects`` their names (default ``z1, ..., zd``) and ``structure``
+        ``"unstructured"`` (default: ``u_l ~ N(0, G)`` with every variance and
+        covariance of the d x d ``G`` free) or ``"diagonal"`` (independent effects).
+        Then ``u ~ N(0, K (x) G)``, levels by effects.
     method : {"REML", "ML"}, default "REML"
         REML (restricted maximum likelihood) or ML (full maximum likelihood).
     tol : float, default 1e-10
@@ -276,8 +288,10 @@ def fit_mixed(
         Iteration limit (outer EM iterations); stopping there without meeting tol is a
         warning and converged=false.
     init : dict, Series or sequence, optional
-        Starting variances of the components and of 'residual' (all > 0); default: the
-        residual variance of the OLS fit, shared equally.
+        Starting variances of the components and of 'residual' (all > 0); a term with
+        several effects takes a d x d positive definite matrix (array, or DataFrame
+        labelled by its effects; then init must be a dict). Default: the residual
+        variance of the OLS fit, shared equally.
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
@@ -315,7 +329,9 @@ def fit_mixed_frame(
 
     ``fit_mixed_frame(df, "Yield", random=["Batch"])`` is lme4's
     ``lmer(Yield ~ 1 + (1 | Batch), df)``; ``random=["batch", "batch:cask"]`` adds a
-    random intercept per observed ``batch x cask`` combination.
+    random intercept per observed ``batch x cask`` combination;
+    ``fit_mixed_frame(df, "Reaction", fixed=["Days"], random=["(Days | Subject)"])`` is
+    ``lmer(Reaction ~ Days + (Days | Subject), df)``.
 
     Parameters
     ----------
@@ -328,7 +344,13 @@ def fit_mixed_frame(
         ones as treatment-coded dummies (first level dropped; labels like ``"sample[T.B]"``).
     random : list of str
         Grouping terms, each a random intercept: a column (``"batch"``) or an
-        interaction of columns (``"batch:cask"``, levels labelled ``"A:a"``).
+        interaction of columns (``"batch:cask"``, levels labelled ``"A:a"``). Or lme4's
+        bar notation for random slopes: ``"(Days | Subject)"`` (intercept and slope
+        with an unstructured 2 x 2 covariance), ``"(0 + Days | Subject)"`` (the slope
+        alone), ``"(1 + x + z | g)"`` (several numeric covariates),
+        ``"(Days || Subject)"`` (independent effects). Such a term is named by its
+        grouping part (``covariances["Subject"]``; a second term on the same grouping
+        is ``"Subject.1"``) and its ``u``/``pev`` are levels x effects DataFrames.
     kernels : dict of str -> DataFrame, optional
         Relationship matrix ``K`` per term (``u ~ N(0, s2 K)``), indexed by level in its
         rows and columns; default identity. Its index defines the term's levels, so
