@@ -288,10 +288,10 @@ def fit_mixed(
         Iteration limit (outer EM iterations); stopping there without meeting tol is a
         warning and converged=false.
     init : dict, Series or sequence, optional
-        Starting variances of the components and of 'residual' (all > 0); a term with
-        several effects takes a d x d positive definite matrix (array, or DataFrame
-        labelled by its effects; then init must be a dict). Default: the residual
-        variance of the OLS fit, shared equally.
+        Starting variances of the components and of 'residual' (all > 0); default: the
+        residual variance of the OLS fit, shared equally. A term with several effects
+        takes a d x d positive definite matrix (array, or DataFrame labelled by its
+        effects; init must then be a dict).
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
