@@ -333,10 +333,14 @@ def _matrix(rows: list[list[float]] | None) -> np.ndarray | None:
     return None if rows is None else np.asarray(rows, dtype=float)
 
 
-def _zeta_term(t: Any) -> dict[str, np.ndarray | None]:
-    out = {"Z": _matrix(t.Z)}
+def _zeta_term(t: Any) -> dict[str, Any]:
+    multi = bool(t.Z) and bool(t.Z[0]) and isinstance(t.Z[0][0], list)  # a list of matrices: several effects per level
+    out: dict[str, Any] = {"Z": [_matrix(z) for z in t.Z] if multi else _matrix(t.Z)}
     if t.K is not None:
         out["K"] = _matrix(t.K)
+    for key in ("effects", "structure"):
+        if getattr(t, key) is not None:
+            out[key] = getattr(t, key)
     return out
 
 

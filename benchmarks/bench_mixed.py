@@ -10,7 +10,13 @@ Two cases, each timed over several runs in this process (median wall-clock secon
    same run when ``Rscript`` is available: time ratio and the largest relative difference
    of the variance components and of the REML log-likelihood.
    Targets: not slower than lme4 (goal 3x faster); components within 1e-4 of lme4's.
-2. One dense genomic kernel, ``n = 2,000`` (:func:`benchmarks._datasets.single_kernel`),
+2. Random intercepts and slopes (issue 13): ``y ~ t + (t | subject)`` on 100,000 rows
+   with 2,000 subjects (:func:`random_slopes`, unbalanced), through
+   :func:`imputer.fit_mixed_frame` (bar term, unstructured 2 x 2 covariance), against
+   lme4's ``lmer`` with its default control in the same run: time ratio, largest relative
+   difference of the variances and the REML log-likelihood.
+   Target: faster than lme4 (goal 3x).
+3. One dense genomic kernel, ``n = 2,000`` (:func:`benchmarks._datasets.single_kernel`),
    through :func:`imputer.fit_mixed` with ``Z = I`` (EMMA spectral path), against one
    ``numpy.linalg.eigh(K)`` timed in the same run. Target: within 2x of the eigh.
 
@@ -18,6 +24,7 @@ Usage::
 
     python -m benchmarks.bench_mixed            # full size
     python -m benchmarks.bench_mixed --quick    # smoke run (small n, 2 repeats)
+    python -m benchmarks.bench_mixed --only slopes   # one case
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -73,6 +81,54 @@ def bench_crossed(n: int, n1: int, n2: int, repeats: int, use_r: bool) -> None:
     print(f"  speed: imputer is {r['seconds'] / t_fast:.1f}x faster than lme4 (lme4 {r['seconds']:.3f} s / imputer {t_fast:.3f} s)")
 
 
+#: The random-slopes data's truth: G (intercept, slope) and the residual variance.
+SLOPES_TRUTH: dict[str, object] = {"G": [[600.0, 10.0], [10.0, 35.0]], "s2_e": 650.0, "beta": [250.0, 10.0]}
+
+
+def random_slopes(n: int, n_subjects: int, seed: int = 0) -> pd.DataFrame:
+    """``y = 250 + 10 t + u0_s + u1_s t + e``, ``(u0, u1) ~ N(0, G)``, ``t ~ U(0, 9)``, subjects uniform at random."""
+    rng = np.random.default_rng(seed)
+    subject = rng.integers(0, n_subjects, size=n)
+    t = np.round(rng.uniform(0.0, 9.0, size=n), 3)
+    U = rng.multivariate_normal(np.zeros(2), np.array(SLOPES_TRUTH["G"]), size=n_subjects)
+    b0, b1 = SLOPES_TRUTH["beta"]
+    y = b0 + b1 * t + U[subject, 0] + U[subject, 1] * t + rng.normal(scale=np.sqrt(SLOPES_TRUTH["s2_e"]), size=n)
+    return pd.DataFrame({"y": np.round(y, 4), "t": t, "subject": [f"s{i:04d}" for i in subject]})
+
+
+def bench_slopes(n: int, n_subjects: int, repeats: int, use_r: bool) -> None:
+    print(f"\n## Random intercepts and slopes: y ~ t + (t | subject), n = {n:,}, {n_subjects:,} subjects")
+    df = random_slopes(n, n_subjects, seed=0)
+
+    def ours(accelerate: bool = True):
+        return fit_mixed_frame(df, "y", fixed=["t"], random=["(t | subject)"], accelerate=accelerate)
+
+    ours()  # warm-up
+    t_fast, all_fast, fast = timed(ours, repeats)
+    t_slow, _, slow = timed(lambda: ours(False), repeats)
+    G = fast.covariances["subject"].to_numpy()
+    print(f"imputer (SQUAREM): {t_fast:.3f} s median of {repeats} {[round(s, 3) for s in all_fast]}, "
+          f"{fast.n_iter} iterations, {fast.n_evals} EM evaluations, converged={fast.converged}")
+    print(f"imputer (plain EM): {t_slow:.3f} s, {slow.n_iter} iterations, {slow.n_evals} EM evaluations")
+    print(f"  G = [[{G[0, 0]:.4f}, {G[0, 1]:.4f}], [{G[1, 0]:.4f}, {G[1, 1]:.4f}]], residual "
+          f"{fast.var_comp['residual']:.4f} (truth G {SLOPES_TRUTH['G']}, residual {SLOPES_TRUTH['s2_e']}); "
+          f"REML loglik {fast.loglik:.6f}")
+    if not use_r:
+        print("lme4: skipped (--no-r)")
+        return
+    r = run_lme4(df, "y ~ t + (t | subject)", repeats=repeats)
+    if r is None:
+        return
+    names = {"subject": "subject", "subject.t": "subject.t", "residual": "Residual"}
+    rel = {k: abs(fast.var_comp[k] - r["var_comp"][v]) / r["var_comp"][v] for k, v in names.items()}
+    print(f"lme4 {r['versions']['lme4']}: {r['seconds']:.3f} s median {[round(s, 3) for s in r['seconds_all']]}, "
+          f"{r['feval']} deviance evaluations")
+    print("  variances: " + ", ".join(f"{k} {r['var_comp'][v]:.4f}" for k, v in names.items()))
+    print(f"  max relative |variance difference| imputer vs lme4: {max(rel.values()):.2e}")
+    print(f"  REML loglik: imputer {fast.loglik:.6f}, lme4 {r['loglik']:.6f} (imputer - lme4 = {fast.loglik - r['loglik']:.2e})")
+    print(f"  speed: imputer is {r['seconds'] / t_fast:.1f}x faster than lme4 (lme4 {r['seconds']:.3f} s / imputer {t_fast:.3f} s)")
+
+
 def bench_kernel(n: int, repeats: int) -> None:
     print(f"\n## One dense kernel (VanRaden GRM), n = {n:,}, Z = I")
     y, X, K = single_kernel(n, seed=0)
@@ -100,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: small data, 2 repeats")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per system (default 5, quick 2)")
     ap.add_argument("--no-r", action="store_true", help="skip lme4 even when Rscript is available")
+    ap.add_argument("--only", choices=["crossed", "slopes", "kernel"], default=None, help="run one case")
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     print(f"# bench_mixed ({'quick' if args.quick else 'full'}), {machine()}")
@@ -108,12 +165,15 @@ def main(argv: list[str] | None = None) -> None:
     if use_r and not have_r():
         print("Rscript not found: lme4 comparison skipped")
         use_r = False
-    if args.quick:
-        bench_crossed(10_000, 200, 20, repeats, use_r)
-        bench_kernel(400, repeats)
-    else:
-        bench_crossed(100_000, 1000, 50, repeats, use_r)
-        bench_kernel(2000, repeats)
+    small = args.quick
+    cases = {
+        "crossed": lambda: bench_crossed(*((10_000, 200, 20) if small else (100_000, 1000, 50)), repeats, use_r),
+        "slopes": lambda: bench_slopes(*((10_000, 200) if small else (100_000, 2000)), repeats, use_r),
+        "kernel": lambda: bench_kernel(400 if small else 2000, repeats),
+    }
+    for name, run in cases.items():
+        if args.only in (None, name):
+            run()
 
 
 if __name__ == "__main__":

@@ -27,13 +27,16 @@ def _json_out(accept: Annotated[str | None, Header(include_in_schema=False)] = N
     return response_kind(accept, ("json",))
 
 
-def _body(model: str, description: str, example: dict[str, object]) -> dict[str, object]:
+def _body(model: str, description: str, examples: dict[str, dict[str, object]]) -> dict[str, object]:
     return {
         "requestBody": {
             "required": True,
             "description": description,
             "content": {
-                JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}, "example": example}
+                JSON: {
+                    "schema": {"$ref": f"#/components/schemas/{model}"},
+                    "examples": {name: {"summary": ex["summary"], "value": ex["value"]} for name, ex in examples.items()},
+                }
             },
         }
     }
@@ -44,6 +47,39 @@ _MATRIX_EXAMPLE = {
     "X": [[1.0]] * 9,
     "ZETA": {"batch": {"Z": [[1, 0, 0], [1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0],
                              [0, 0, 1], [0, 0, 1], [0, 0, 1]]}},
+    "options": {"method": "REML"},
+}
+#: random intercept and slope per subject with their covariance (lme4's
+#: Reaction ~ Days + (Days | Subject)), on 5 subjects x 6 days of sleepstudy
+_SLOPES_EXAMPLE = {
+    "data": {
+        "columns": ["Subject", "Days", "Reaction"],
+        "data": [
+            ["308", 0, 249.56], ["308", 1, 258.7047], ["308", 2, 250.8006], ["308", 3, 321.4398],
+            ["308", 4, 356.8519], ["308", 5, 414.6901], ["309", 0, 222.7339], ["309", 1, 205.2658],
+            ["309", 2, 202.9778], ["309", 3, 204.707], ["309", 4, 207.7161], ["309", 5, 215.9618],
+            ["310", 0, 199.0539], ["310", 1, 194.3322], ["310", 2, 234.32], ["310", 3, 232.8416],
+            ["310", 4, 229.3074], ["310", 5, None], ["330", 0, 321.5426], ["330", 1, 300.4002],
+            ["330", 2, 283.8565], ["330", 3, 285.133], ["330", 4, 285.7973], ["330", 5, 297.5855],
+            ["331", 0, 287.6079], ["331", 1, 285.0], ["331", 2, 301.8206], ["331", 3, 320.1153],
+            ["331", 4, 316.2773], ["331", 5, 293.3187],
+        ],
+    },
+    "response": "Reaction",
+    "fixed": ["Days"],
+    "random": ["(Days | Subject)"],
+    "options": {"method": "REML"},
+}
+#: the matrix form of a random intercept and slope: Z as one matrix per effect
+_MATRIX_SLOPES_EXAMPLE = {
+    "y": [1.2, 2.0, 3.1, 0.4, 0.9, 1.2, 2.2, 3.9, None, 1.0, 2.4, 3.5],
+    "X": [[1.0, t] for t in [0.0, 1.0, 2.0, 3.0] * 3],
+    "ZETA": {"g": {
+        "Z": [[[1, 0, 0]] * 4 + [[0, 1, 0]] * 4 + [[0, 0, 1]] * 4,
+              [[t, 0, 0] for t in [0, 1, 2, 3]] + [[0, t, 0] for t in [0, 1, 2, 3]] + [[0, 0, t] for t in [0, 1, 2, 3]]],
+        "effects": ["(Intercept)", "t"],
+        "structure": "unstructured",
+    }},
     "options": {"method": "REML"},
 }
 _FRAME_EXAMPLE = {
@@ -66,7 +102,13 @@ _ERRORS = error_responses(401, 406, 413, 415, 422, 500, 503, 504)
     response_model=MixedResponse,
     summary="Fit a mixed model (matrix form)",
     openapi_extra=_body(
-        "MixedRequest", "Response y, fixed design X and random terms ZETA.", _MATRIX_EXAMPLE
+        "MixedRequest",
+        "Response y, fixed design X and random terms ZETA.",
+        {
+            "intercepts": {"summary": "One random intercept per batch", "value": _MATRIX_EXAMPLE},
+            "slopes": {"summary": "Random intercept and slope per group (Z: one matrix per effect)",
+                       "value": _MATRIX_SLOPES_EXAMPLE},
+        },
     ),
     responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
 )
@@ -90,7 +132,10 @@ async def mixed(
     openapi_extra=_body(
         "MixedFrameRequest",
         "A table plus the response, fixed-effect and grouping column names.",
-        _FRAME_EXAMPLE,
+        {
+            "intercepts": {"summary": "lme4's Yield ~ 1 + (1 | Batch)", "value": _FRAME_EXAMPLE},
+            "slopes": {"summary": "lme4's Reaction ~ Days + (Days | Subject)", "value": _SLOPES_EXAMPLE},
+        },
     ),
     responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
 )
@@ -102,6 +147,6 @@ async def mixed_frame(
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
-    """Fit `response ~ fixed + (1 | g) for g in random` by EM-REML from a table."""
+    """Fit `response ~ fixed + (1 | g) for g in random` (or lme4's bar terms, `(Days | Subject)`) by EM-REML from a table."""
     task = MixedFrameTask(body=body, instance=request.url.path)
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

@@ -1,6 +1,7 @@
 """Request and response bodies of ``POST /v1/mixed`` and ``POST /v1/mixed/frame``.
 
-Model: ``y = X beta + sum_k Z_k u_k + e`` with ``u_k ~ N(0, sigma_k^2 K_k)`` and
+Model: ``y = X beta + sum_k Z_k u_k + e`` with ``u_k ~ N(0, K_k (x) G_k)`` (``G_k =
+sigma_k^2`` for a scalar term, a covariance matrix for random intercepts and slopes) and
 ``e ~ N(0, sigma_e^2 I)``, fitted by EM-(RE)ML; missing ``y`` are predicted by
 ``X beta + sum_k Z_k u_k``. The options mirror :func:`imputer.fit_mixed`'s keyword
 arguments (default, bound and description from :data:`imputer.options.MIXED_OPTIONS`)
@@ -20,6 +21,7 @@ from api.schemas.common import (
     RequestModel,
     ResponseModel,
     SplitFrame,
+    SplitFrameOut,
     Trace,
     option_field,
 )
@@ -68,12 +70,30 @@ class MixedOptions(RequestModel):
 
 
 class RandomTerm(RequestModel):
-    """One random effect: incidence matrix ``Z`` (n x q) and covariance structure ``K`` (q x q)."""
+    """One random effect: incidence matrix ``Z`` (n x q) and covariance structure ``K`` (q x q).
 
-    Z: Matrix = Field(..., min_length=1, description="Incidence/design matrix, n rows of q numbers.")
+    Several effects per level (random intercepts and slopes, with a covariance matrix
+    between them): ``Z`` is a list of d matrices (n x q each, effect a's design on the
+    q levels), named by ``effects``.
+    """
+
+    Z: Matrix | list[Matrix] = Field(
+        ...,
+        min_length=1,
+        description="Incidence/design matrix, n rows of q numbers; or a list of d such "
+        "matrices, one per effect, for a term with a d x d covariance matrix.",
+    )
     K: Matrix | None = Field(
         None, description="Known covariance structure (q x q, symmetric positive "
         "semi-definite); null means the identity."
+    )
+    effects: list[str] | None = Field(
+        None, description="Names of the effects when Z is a list (default z1, z2, ...)."
+    )
+    structure: Literal["unstructured", "diagonal"] | None = Field(
+        None,
+        description="Covariance between the effects when Z is a list: 'unstructured' "
+        "(default, every variance and covariance) or 'diagonal' (independent effects).",
     )
 
 
@@ -128,8 +148,10 @@ class MixedFrameRequest(RequestModel):
     random: list[str] = Field(
         ...,
         min_length=1,
-        description="Random-intercept terms: a grouping column ('batch') or an interaction "
-        "of columns ('batch:cask').",
+        description="Random terms: a grouping column ('batch') or an interaction of columns "
+        "('batch:cask') for a random intercept; lme4's bar notation for random slopes: "
+        "'(Days | Subject)' (intercept and slope, unstructured covariance), "
+        "'(0 + Days | Subject)' (slope only), '(Days || Subject)' (independent).",
     )
     kernels: dict[str, Kernel] | None = Field(
         None,
@@ -158,11 +180,21 @@ class MixedResponse(ResponseModel):
     )
     beta: dict[str, float | None] = Field(..., description="Fixed effects (BLUE), name -> value.")
     var_beta: LabelledMatrix = Field(..., description="Covariance matrix of the fixed effects.")
-    u: dict[str, dict[str, float | None]] = Field(
-        ..., description="Predicted random effects (BLUP), component -> level -> value."
+    covariances: dict[str, LabelledMatrix] = Field(
+        ...,
+        description="Covariance matrix of each term's effects, term -> matrix labelled by "
+        "effect ('(Intercept)', 'Days', ...); 1 x 1 for a scalar term.",
     )
-    pev: dict[str, dict[str, float | None]] = Field(
-        ..., description="Prediction error variances of u, component -> level -> value."
+    correlations: dict[str, LabelledMatrix] = Field(
+        ..., description="Correlation matrix of each term's effects (null where a variance is 0)."
+    )
+    u: dict[str, dict[str, float | None] | SplitFrameOut] = Field(
+        ...,
+        description="Predicted random effects (BLUP): for a scalar term level -> value; for "
+        "a term with a covariance matrix a table, levels x effects.",
+    )
+    pev: dict[str, dict[str, float | None] | SplitFrameOut] = Field(
+        ..., description="Prediction error variances of u, shaped like u."
     )
     index: list[IndexLabel | None] = Field(
         ...,
@@ -194,7 +226,9 @@ class MixedResponse(ResponseModel):
         "kernel, one eigendecomposition).",
     )
     boundary: list[str] = Field(
-        ..., description="Names of the variance components estimated at the boundary (0)."
+        ...,
+        description="Terms whose covariance is singular at the estimate: 0, or of lower "
+        "rank (a correlation of +-1 or a zero variance).",
     )
     loglik_history: list[float | None] = Field(
         ...,

@@ -9,6 +9,14 @@
 * Random effects (``random``): a term ``"g"`` is a random intercept per level of column
   ``g``; a term ``"a:b"`` (any number of columns) is a random intercept per *observed*
   combination, labelled ``"a1:b1"``. ``Z`` is the sparse n x q incidence matrix.
+* Bar terms, lme4's notation: ``"(Days | Subject)"`` is a random intercept and slope
+  per level of ``Subject`` with an unstructured 2 x 2 covariance, ``"(0 + Days |
+  Subject)"`` (or ``- 1``) the slope alone, ``"(1 + x + z | g)"`` several covariates,
+  ``"(Days || Subject)"`` independent effects (diagonal covariance). The covariates
+  must be numeric; the grouping part is a column or an interaction ``a:b`` as above.
+  The term is named by its grouping part (``"Subject"``; a second term on the same
+  grouping gets ``"Subject.1"``, as in lme4), its effects ``"(Intercept)"`` and the
+  covariate names. ``Z`` has one column per level and effect, level-major.
 * ``kernels[term]``: a DataFrame ``K`` indexed (rows and columns) by the term's levels;
   its index defines the levels (and their order), so levels without data (e.g.
   genotyped individuals without a record) get a BLUP too.
@@ -21,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -116,6 +126,55 @@ def _term(data: pd.DataFrame, term: str) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(labels)
 
 
+_BAR = re.compile(r"^\(\s*(?P<lhs>[^|]*?)\s*(?P<bar>\|\|?)\s*(?P<group>[^|]+?)\s*\)$")
+
+
+def _bar_term(data: pd.DataFrame, term: str) -> tuple[str, list[str], np.ndarray, str] | None:
+    """Parse ``"(x + z | g)"``: the grouping part, effect names, effect values (n, d), structure.
+
+    None when ``term`` is not in bar notation.
+    """
+    text = str(term).strip()
+    if not (text.startswith("(") and text.endswith(")") and "|" in text) or term in data.columns:
+        return None
+    m = _BAR.match(text)
+    if m is None:
+        raise ImputerValueError(f"random: term {term!r} is malformed (expected '(x | g)', '(0 + x | g)' or '(x || g)')")
+    lhs = m.group("lhs").replace(" ", "")
+    tokens = [t for t in re.split(r"\+", lhs.replace("-1", "+-1"))] if lhs else []
+    if any(t == "" for t in tokens):
+        raise ImputerValueError(f"random: term {term!r} is malformed (an empty part between '+' signs)")
+    intercept = True
+    covariates: list[str] = []
+    for t in tokens:
+        if t == "1":
+            intercept = True
+        elif t in ("0", "-1"):
+            intercept = False
+        else:
+            if t in covariates:
+                raise ImputerValueError(f"random: term {term!r} names {t!r} twice")
+            covariates.append(t)
+    n = len(data)
+    effects = (["(Intercept)"] if intercept else []) + covariates
+    if not effects:
+        raise ImputerValueError(f"random: term {term!r} has no effect (no intercept and no covariate)")
+    cols = [np.ones(n)] if intercept else []
+    for c in covariates:
+        s = _column(data, c, f"random term {term!r}")
+        if not _is_numeric(s):
+            raise ImputerTypeError(
+                f"random term {term!r}: column {c!r} is not numeric (dtype {s.dtype}); "
+                "covariates of a random slope must be numeric"
+            )
+        vals = s.to_numpy(dtype=float)
+        if not np.all(np.isfinite(vals)):
+            raise ImputerValueError(f"random term {term!r}: column {c!r} has non-finite values")
+        cols.append(vals)
+    structure = "diag" if m.group("bar") == "||" else "us"
+    return m.group("group").strip(), effects, np.column_stack(cols), structure
+
+
 def _kernel_levels(term: str, K: Any, codes: np.ndarray, levels: pd.Index) -> tuple[np.ndarray, pd.Index, np.ndarray]:
     if not isinstance(K, pd.DataFrame):
         raise ImputerTypeError(f"kernels[{term!r}] must be a DataFrame indexed by the levels of {term!r}")
@@ -139,6 +198,16 @@ def _kernel_levels(term: str, K: Any, codes: np.ndarray, levels: pd.Index) -> tu
     if not np.all(np.isfinite(Kd)):
         raise ImputerValueError(f"kernels[{term!r}] contains non-finite values (NaN or inf)")
     return pos[codes], pd.Index(K.index), Kd
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or lme4's ``name.1``, ``name.2``, ... when taken; recorded in ``taken``."""
+    out, j = name, 0
+    while out in taken:
+        j += 1
+        out = f"{name}.{j}"
+    taken.add(out)
+    return out
 
 
 def build_frame_problem(
@@ -203,13 +272,25 @@ def build_frame_problem(
     _check_rank(X[observed], names)
     comps = []
     n = len(data)
+    taken: set[str] = set()
     for term in random_l:
-        codes, levels = _term(data, term)
+        bar = _bar_term(data, term)
+        group, effects, values, structure = (str(term), None, None, "us") if bar is None else bar
+        codes, levels = _term(data, group)
         eig = None
         if term in kernels:
             codes, levels, Kd = _kernel_levels(term, kernels[term], codes, levels)
             eig = factor_kernel(Kd, str(term))
-        Z = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))
-        comps.append(Component(name=str(term), Z=Z, eig=eig, levels=levels))
+        name = _unique_name(group, taken)
+        if values is None:
+            Z = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))
+            comps.append(Component(name=name, Z=Z, eig=eig, levels=levels))
+            continue
+        d = values.shape[1]
+        rows = np.repeat(np.arange(n), d)
+        cols = (codes[:, None] * d + np.arange(d)[None, :]).ravel()
+        Z = sp.csr_matrix((values.ravel(), (rows, cols)), shape=(n, len(levels) * d))
+        Z.eliminate_zeros()
+        comps.append(Component(name=name, Z=Z, eig=eig, levels=levels, effects=tuple(effects), structure=structure))
     check_informative(comps, observed)
     return Problem(y=y, X=X, x_names=names, components=comps, index=data.index, observed=observed)

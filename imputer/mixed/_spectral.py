@@ -27,7 +27,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from imputer._util import LOG_2PI
-from imputer.mixed._problem import Estimates
+from imputer.mixed._problem import Estimates, Layout
 
 __all__ = ["SpectralEngine"]
 
@@ -60,6 +60,7 @@ class SpectralEngine:
     """
 
     k = 1
+    layout = Layout.scalar(1)
 
     def __init__(self, X: np.ndarray, y: np.ndarray, Z: sp.csr_matrix, eig, L: np.ndarray | None, r: int, ml: bool):
         self.n, self.p = X.shape
@@ -139,7 +140,7 @@ class SpectralEngine:
         return 0.5 * (float(self.s @ (Py * Py)) - float(self.s @ self._pdiag(w, Xw, cf)))
 
     def final(self, sig2: np.ndarray, s2e: float, active: tuple[int, ...]) -> Estimates:
-        """``b`` (p,), ``var_b`` (p, p), ``u`` ((q,),) and ``pev`` ((q,),)."""
+        """``b`` (p,), ``var_b`` (p, p), ``u`` ((q, 1),) and ``pev`` ((q, 1, 1),)."""
         s2 = float(sig2[0]) if active else 0.0
         got = self._solve(s2, s2e)
         if got is None:
@@ -148,10 +149,10 @@ class SpectralEngine:
         var_b = sla.cho_solve(cf, np.eye(self.p), check_finite=False)
         q = self.H.shape[0]
         if not active:
-            return Estimates(b=b, var_b=var_b, u=(np.zeros(q),), pev=(np.zeros(q),))
+            return Estimates(b=b, var_b=var_b, u=(np.zeros((q, 1)),), pev=(np.zeros((q, 1, 1)),))
         u = s2 * (self.H @ Py)
         HXw = self.H @ Xw  # (q, p)
         term1 = np.einsum("ij,ij->i", self.H * w, self.H)
         term2 = np.einsum("ij,ji->i", HXw, sla.cho_solve(cf, HXw.T, check_finite=False))
         pev = s2 * self.diagK - s2 * s2 * (term1 - term2)
-        return Estimates(b=b, var_b=var_b, u=(u,), pev=(np.clip(pev, 0.0, None),))
+        return Estimates(b=b, var_b=var_b, u=(u[:, None],), pev=(np.clip(pev, 0.0, None)[:, None, None],))

@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.mixed._zeta import as_float, coerce_Z, finite_or_raise, is_matrix_list, multi_Z
 from imputer.options import MIXED_OPTIONS
 
 __all__ = [
@@ -52,21 +53,33 @@ _PSD_RTOL = 1e-8
 
 @dataclass(frozen=True)
 class Component:
-    """One random effect ``Z u`` with ``u ~ N(0, s2 K)``.
+    """One random term ``Z u`` with ``u ~ N(0, K (x) G)`` (``G = s2`` for a scalar term).
 
-    ``Z`` is CSR, shape (n, q); ``eig`` is ``None`` when ``K`` is the identity, else the
-    eigendecomposition ``(w, Q)`` of ``K`` (ascending, negligible eigenvalues set to 0);
-    ``levels`` labels the q columns.
+    ``Z`` is CSR, shape (n, q d), its columns in level-major order (column ``l d + a`` is
+    effect ``a`` of level ``l``); ``eig`` is ``None`` when ``K`` (q x q, over levels) is the
+    identity, else the eigendecomposition ``(w, Q)`` of ``K`` (ascending, negligible
+    eigenvalues set to 0); ``levels`` labels the q levels. ``effects`` names the ``d``
+    effects of a term with a covariance matrix (bar notation ``(x | g)``, or a ZETA entry
+    with several ``Z``); None for a classic scalar term (``d = 1``). ``structure`` is
+    ``"us"`` (unstructured ``G``) or ``"diag"`` (independent effects, lme4's ``||``).
     """
 
     name: str
     Z: sp.csr_matrix
     eig: tuple[np.ndarray, np.ndarray] | None
     levels: pd.Index
+    effects: tuple[str, ...] | None = None
+    structure: str = "us"
+
+    @property
+    def d(self) -> int:
+        """Effects per level."""
+        return 1 if self.effects is None else len(self.effects)
 
     @property
     def q(self) -> int:
-        return int(self.Z.shape[1])
+        """Number of levels."""
+        return int(self.Z.shape[1]) // self.d
 
     @functools.cached_property
     def L(self) -> np.ndarray | None:
@@ -77,9 +90,17 @@ class Component:
         keep = w > 0
         return Q[:, keep] * np.sqrt(w[keep])
 
+    @functools.cached_property
+    def L_full(self) -> np.ndarray | None:
+        """``L (x) I_d``, shape (q d, rank(K) d), the factor in ``Z``'s column order; None for the identity."""
+        L = self.L
+        if L is None or self.d == 1:
+            return L
+        return np.kron(L, np.eye(self.d))
+
     @property
     def r(self) -> int:
-        """Dimension of the random effect in the factored form: ``rank(K)``."""
+        """Number of levels in the factored form: ``rank(K)``."""
         return self.q if self.eig is None else int(np.count_nonzero(self.eig[0] > 0))
 
 
@@ -116,19 +137,6 @@ def check_options(tol: Any, max_iter: Any, accelerate: Any) -> tuple[float, int]
     return o["tol"], o["max_iter"]
 
 
-def _finite_or_raise(values: np.ndarray, what: str) -> None:
-    if not np.all(np.isfinite(values)):
-        raise ImputerValueError(f"{what} contains non-finite values (NaN or inf)")
-
-
-def _as_float(values: Any, what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ImputerTypeError(f"{what} must be numeric ({exc})") from None
-    return arr
-
-
 def _coerce_y(y: Any) -> tuple[np.ndarray, pd.Index]:
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
@@ -136,9 +144,9 @@ def _coerce_y(y: Any) -> tuple[np.ndarray, pd.Index]:
         y = y.iloc[:, 0]
     if isinstance(y, pd.Series):
         index = y.index
-        arr = _as_float(y.to_numpy(dtype=float, na_value=np.nan), "y")
+        arr = as_float(y.to_numpy(dtype=float, na_value=np.nan), "y")
     else:
-        arr = _as_float(y, "y")
+        arr = as_float(y, "y")
         index = pd.RangeIndex(arr.shape[0] if arr.ndim else 0)
     if arr.ndim != 1:
         arr = arr.squeeze() if arr.ndim == 2 and 1 in arr.shape else arr
@@ -167,7 +175,7 @@ def _coerce_X(X: Any, n: int, index: pd.Index, observed: np.ndarray) -> tuple[np
             raise ImputerValueError("X's index does not match y's index")
         arr = X.to_numpy(dtype=float, na_value=np.nan)
     else:
-        arr = _as_float(X, "X")
+        arr = as_float(X, "X")
         if arr.ndim == 1:
             arr = arr[:, None]
         names = [f"x{j + 1}" for j in range(arr.shape[1])] if arr.ndim == 2 else []
@@ -180,7 +188,7 @@ def _coerce_X(X: Any, n: int, index: pd.Index, observed: np.ndarray) -> tuple[np
     if np.any(np.isnan(arr)):
         cols = [names[j] for j in np.flatnonzero(np.isnan(arr).any(axis=0))]
         raise ImputerValueError(f"X contains NaN in column(s) {cols}")
-    _finite_or_raise(arr, "X")
+    finite_or_raise(arr, "X")
     _check_rank(arr[observed], names)
     return arr.copy(), names
 
@@ -253,41 +261,34 @@ def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> C
         raise ImputerTypeError(
             f"random effect '{name}' must be a dict with keys 'Z' and optional 'K', got {type(spec).__name__}"
         )
-    unknown = sorted(set(spec) - {"Z", "K"})
+    unknown = sorted(set(spec) - {"Z", "K", "effects", "structure"})
     if unknown:
-        raise ImputerValueError(f"random effect '{name}' has unknown key(s) {unknown}; expected 'Z' and 'K'")
+        raise ImputerValueError(
+            f"random effect '{name}' has unknown key(s) {unknown}; expected 'Z', 'K', 'effects', 'structure'"
+        )
     if "Z" not in spec or spec["Z"] is None:
         raise ImputerValueError(f"random effect '{name}' has no 'Z'")
-    Z = spec["Z"]
-    levels: pd.Index | None = None
-    if isinstance(Z, pd.DataFrame):
-        if index is not None and len(Z) == len(index) and not Z.index.equals(index):
-            raise ImputerValueError(f"Z of random effect '{name}': its index does not match y's index")
-        levels = pd.Index(Z.columns)
-        Z = Z.to_numpy(dtype=float, na_value=np.nan)
-    if sp.issparse(Z):
-        Zs = sp.csr_matrix(Z, dtype=float)
-        _finite_or_raise(Zs.data, f"Z of random effect '{name}'")
+    effects: tuple[str, ...] | None = None
+    structure = "us"
+    if is_matrix_list(spec["Z"]):
+        Zs, levels, effects, structure = multi_Z(name, spec, n, index)
+        q = Zs.shape[1] // len(effects)
+        z_labelled = levels is not None
     else:
-        Zd = _as_float(Z, f"Z of random effect '{name}'")
-        if Zd.ndim == 1:
-            Zd = Zd[:, None]
-        if Zd.ndim != 2:
-            raise ImputerValueError(f"Z of random effect '{name}' must be 2-D, got shape {Zd.shape}")
-        _finite_or_raise(Zd, f"Z of random effect '{name}'")
-        Zs = sp.csr_matrix(Zd)
-    if Zs.shape[0] != n:
-        raise ImputerValueError(f"Z of random effect '{name}' has {Zs.shape[0]} rows but y has {n}")
-    q = Zs.shape[1]
-    if q == 0:
-        raise ImputerValueError(f"Z of random effect '{name}' has no columns")
+        if "effects" in spec or "structure" in spec:
+            raise ImputerValueError(
+                f"random effect '{name}': 'effects' and 'structure' need Z as a list of matrices, one per effect"
+            )
+        Zs, levels = coerce_Z(spec["Z"], name, n, index)
+        q = Zs.shape[1]
+        z_labelled = levels is not None
     if levels is None:
         levels = pd.RangeIndex(q)
     K = spec.get("K")
     eig = None
     if K is not None:
         if isinstance(K, pd.DataFrame):
-            if isinstance(spec["Z"], pd.DataFrame):
+            if z_labelled:
                 if not (K.index.equals(K.columns) and set(K.index) == set(levels) and len(K) == q):
                     raise ImputerValueError(
                         f"K of random effect '{name}' must be indexed (rows and columns) by Z's column labels"
@@ -296,18 +297,18 @@ def _coerce_component(name: str, spec: Any, n: int, index: pd.Index | None) -> C
             K = K.to_numpy(dtype=float, na_value=np.nan)
         elif sp.issparse(K):
             K = K.toarray()
-        Kd = _as_float(K, f"K of random effect '{name}'")
+        Kd = as_float(K, f"K of random effect '{name}'")
         if Kd.ndim != 2 or Kd.shape[0] != Kd.shape[1]:
             raise ImputerValueError(f"K of random effect '{name}' must be square, got shape {Kd.shape}")
         if Kd.shape[0] != q:
             raise ImputerValueError(
                 f"K of random effect '{name}' is {Kd.shape[0]} x {Kd.shape[1]} but Z has {q} columns"
             )
-        _finite_or_raise(Kd, f"K of random effect '{name}'")
+        finite_or_raise(Kd, f"K of random effect '{name}'")
         eig = factor_kernel(Kd, name)
     Zs.sum_duplicates()
     Zs.eliminate_zeros()
-    return Component(name=name, Z=Zs, eig=eig, levels=levels)
+    return Component(name=name, Z=Zs, eig=eig, levels=levels, effects=effects, structure=structure)
 
 
 def _components(ZETA: Any, n: int, index: pd.Index | None) -> list[Component]:
@@ -368,7 +369,10 @@ def check_informative(comps: list[Component], observed: np.ndarray) -> None:
     variance component. With ``K = I`` and every observed row in a level of its own
     (``Z_o Z_o' = c I``), ``V = (c s2_u + s2_e) I`` depends on the two variances only
     through their sum, so they cannot be told apart (lme4 refuses such a model too).
+    A term with several effects per level and ``K = I`` needs more observed ``y`` than
+    random effects (``q d``), lme4's rule; each of its effects must be non-zero somewhere.
     """
+    n_obs = int(np.sum(observed))
     for c in comps:
         Zo = c.Z[observed].tocsr()
         Zo.eliminate_zeros()
@@ -377,6 +381,22 @@ def check_informative(comps: list[Component], observed: np.ndarray) -> None:
                 f"random effect '{c.name}': Z is zero on every row with observed y, "
                 "so its variance cannot be estimated"
             )
+        if c.d > 1:
+            present = np.zeros(c.d, dtype=bool)
+            present[np.unique(Zo.indices % c.d)] = True
+            if not present.all():
+                missing = [c.effects[a] for a in np.flatnonzero(~present)]
+                raise ImputerValueError(
+                    f"random effect '{c.name}': effect(s) {missing} are zero on every row with observed y, "
+                    "so their variances cannot be estimated"
+                )
+            if c.eig is None and n_obs <= c.q * c.d:
+                raise ImputerValueError(
+                    f"random effect '{c.name}': {n_obs} observed y for {c.q} levels x {c.d} effects = "
+                    f"{c.q * c.d} random effects; the covariance cannot be told apart from the residual "
+                    "variance (need more observations than random effects)"
+                )
+            continue
         if c.eig is None and _proportional_to_identity(Zo):
             raise ImputerValueError(
                 f"random effect '{c.name}': every observed y is in a level of its own "

@@ -5,14 +5,16 @@ Model
 
 .. math::
 
-    y = X b + \sum_{i=1}^k Z_i u_i + e,\qquad u_i \sim N(0, \sigma^2_i K_i),\qquad
+    y = X b + \sum_{i=1}^k Z_i u_i + e,\qquad u_i \sim N(0, K_i \otimes G_i),\qquad
     e \sim N(0, \sigma^2_e I),
 
-with the variance components ``sigma^2`` estimated by REML (default) or ML through EM
+where a scalar term has ``G_i = sigma^2_i`` (a variance component) and a term with
+``d_i`` effects per level (random intercepts and slopes) a ``d_i x d_i`` covariance
+matrix ``G_i``, unstructured or diagonal, with the covariance parameters estimated by REML (default) or ML through EM
 (accelerated by SQUAREM), ``b`` by generalised least squares and ``u_i`` by their BLUPs.
 Rows with missing ``y`` are left out of the fit and predicted by ``x_i'b + sum z_i'u``.
 
-Engine choice: a single random effect that is not a plain grouping factor (a ``Z``
+Engine choice: a single scalar random effect that is not a plain grouping factor (a ``Z``
 with diagonal ``Z'Z`` and ``K = I``), when ``p + rank(K) > n / 2`` for the ``n <= 20,000``
 observed rows, goes through the EMMA spectral path
 (:mod:`imputer.mixed._spectral`, one eigendecomposition, ``O(n)`` per iteration);
@@ -28,16 +30,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mixed._design import build_frame_problem
-from imputer.mixed._emreml import MMEEngine, MixedFit, fit_components
+from imputer.mixed._emreml import MMEEngine, fit_components
+from imputer.mixed._output import build_result
+from imputer.mixed._rank import EngineInputs
 from imputer.mixed._mme import Gram
-from imputer.mixed._problem import Estimates
+from imputer.mixed._problem import Layout, is_positive_definite
 from imputer.mixed._spectral import SpectralEngine
-from imputer.mixed._validate import Problem, build_problem
+from imputer.mixed._validate import Component, Problem, build_problem
 from imputer.mixed._validate import check_options as _check_options
 from imputer.mixed.result import MixedResult
 from imputer.options import MIXED_OPTIONS
@@ -94,30 +99,106 @@ def _centre(problem: Problem) -> _Centred:
     return _Centred(X=Xo, y0=y0, Z=[c.Z[obs] for c in problem.components], b=b_ols, s2=rss / (n - p))
 
 
-def _default_start(problem: Problem, ols: _Centred) -> np.ndarray:
-    """Default start, shape (k + 1,): the OLS residual variance shared equally.
+def _layout(problem: Problem) -> Layout:
+    """The terms' covariance structures (:class:`~imputer.mixed._problem.Layout`)."""
+    return Layout(
+        dims=tuple(c.d for c in problem.components),
+        structures=tuple(c.structure for c in problem.components),
+    )
 
-    Component ``i`` gets ``s2 / (k + 1)`` divided by ``tr(Z_i K_i Z_i') / n`` (its average
-    contribution per observation), the residual ``s2 / (k + 1)``.
+
+def _default_start(problem: Problem, ols: _Centred) -> np.ndarray:
+    """Default start, shape (layout.size + 1,): the OLS residual variance shared equally.
+
+    Term ``i`` gets ``s2 / (k + 1)`` divided by ``tr(Z_i K_i Z_i') / n`` (its average
+    contribution per observation), the residual ``s2 / (k + 1)``. A term with several
+    effects starts from a diagonal ``G`` whose effect ``a`` gets ``s2 / (k + 1) / d``
+    divided by that effect's ``tr(Z_a K Z_a') / n``.
     """
     k = len(problem.components)
     n = ols.X.shape[0]
-    default = np.empty(k + 1)
+    layout = _layout(problem)
+    default = np.empty(layout.size + 1)
+    share = ols.s2 / (k + 1)
     for i, c in enumerate(problem.components):
         Zi = ols.Z[i]
+        if c.d > 1 or c.effects is not None:
+            ZL = Zi if c.eig is None else sp.csr_matrix(np.asarray(Zi @ c.L_full))
+            sq = np.asarray(ZL.multiply(ZL).sum(axis=0)).ravel()
+            scale = sq.reshape(-1, c.d).sum(axis=0) / n
+            G = np.diag(share / c.d / np.maximum(scale, 1e-12))
+            default[layout.slot(i)] = layout.vector(G, i)
+            continue
         if c.eig is None:
             scale = float(Zi.multiply(Zi).sum()) / n  # tr(Z_o Z_o') / n
         else:  # tr(Z_o K Z_o') / n from K = Q diag(w) Q', without forming K's factor
             w, Q = c.eig
             scale = float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n
-        default[i] = ols.s2 / (k + 1) / max(scale, 1e-12)
-    default[k] = ols.s2 / (k + 1)
+        default[layout.slot(i)] = share / max(scale, 1e-12)
+    default[-1] = share
     return default
 
 
-def _init(init: Any, names: list[str], default: np.ndarray) -> np.ndarray:
+def _init_matrix(value: Any, c: Component) -> np.ndarray:
+    """A start ``G`` (d x d) for term ``c`` from an array or a DataFrame labelled by its effects."""
+    if isinstance(value, pd.DataFrame):
+        if list(map(str, value.index)) != list(c.effects) or list(map(str, value.columns)) != list(c.effects):
+            raise ImputerValueError(f"init[{c.name!r}] must be labelled by the effects {list(c.effects)} in rows and columns")
+    try:
+        G = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ImputerTypeError(f"init[{c.name!r}] must be a {c.d} x {c.d} matrix of numbers") from None
+    if G.shape != (c.d, c.d):
+        raise ImputerValueError(f"init[{c.name!r}] must be a {c.d} x {c.d} matrix (effects {list(c.effects)}), got shape {G.shape}")
+    if not np.all(np.isfinite(G)) or not np.allclose(G, G.T) or not is_positive_definite(G):
+        raise ImputerValueError(f"init[{c.name!r}] must be a symmetric positive definite matrix")
+    if c.structure == "diag" and np.any(G[~np.eye(c.d, dtype=bool)] != 0):
+        raise ImputerValueError(f"init[{c.name!r}]: the term has independent effects ('||'); give a diagonal matrix")
+    return G
+
+
+def _init(init: Any, problem: Problem, default: np.ndarray) -> np.ndarray:
     if init is None:
         return default
+    comps = problem.components
+    names = [c.name for c in comps]
+    layout = _layout(problem)
+    vector = [c for c in comps if c.effects is not None]
+    if isinstance(init, pd.Series):
+        init = init.to_dict()
+    if vector and not isinstance(init, Mapping):
+        raise ImputerTypeError(
+            "init must be a dict for a model with covariance terms: a variance per scalar term, "
+            "a matrix per covariance term, and 'residual'"
+        )
+    if isinstance(init, Mapping) and vector:
+        labels = names + ["residual"]
+        missing = [n for n in labels if n not in init]
+        extra = [str(n) for n in init if n not in labels]
+        if missing or extra:
+            raise ImputerValueError(f"init must give a start for each of {labels}; missing {missing}, unknown {extra}")
+        out = np.empty(layout.size + 1)
+        for i, c in enumerate(comps):
+            if c.effects is not None:
+                out[layout.slot(i)] = layout.vector(_init_matrix(init[c.name], c), i)
+            else:
+                out[layout.slot(i)] = _init_scalars([init[c.name]])
+        out[-1] = _init_scalars([init["residual"]])[0]
+        return out
+    return _init_scalar_model(init, names)
+
+
+def _init_scalars(vals: list) -> np.ndarray:
+    try:
+        arr = np.asarray(vals, dtype=float)
+    except (TypeError, ValueError):
+        raise ImputerTypeError(f"init must contain numbers, got {vals!r}") from None
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ImputerValueError(f"init variances must be positive and finite, got {arr.tolist()}")
+    return arr
+
+
+def _init_scalar_model(init: Any, names: list[str]) -> np.ndarray:
     k1 = len(names) + 1
     labels = names + ["residual"]
     if isinstance(init, Mapping):
@@ -126,21 +207,13 @@ def _init(init: Any, names: list[str], default: np.ndarray) -> np.ndarray:
         if missing or extra:
             raise ImputerValueError(f"init must give a variance for each of {labels}; missing {missing}, unknown {extra}")
         vals = [init[n] for n in labels]
-    elif isinstance(init, pd.Series):
-        return _init(init.to_dict(), names, default)
     elif isinstance(init, Sequence) or isinstance(init, np.ndarray):
         vals = list(np.asarray(init, dtype=object).ravel())
         if len(vals) != k1:
             raise ImputerValueError(f"init must have {k1} variances ({labels}), got {len(vals)}")
     else:
         raise ImputerTypeError(f"init must be a dict, Series or sequence of variances, got {type(init).__name__}")
-    try:
-        arr = np.asarray(vals, dtype=float)
-    except (TypeError, ValueError):
-        raise ImputerTypeError(f"init must contain numbers, got {vals!r}") from None
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ImputerValueError(f"init variances must be positive and finite, got {arr.tolist()}")
-    return arr
+    return _init_scalars(vals)
 
 
 def _small_system(engine) -> bool:
@@ -156,17 +229,19 @@ def _engine(problem: Problem, Xo: np.ndarray, y0: np.ndarray, Zo: list, ml: bool
     comps = problem.components
     n, p = Xo.shape
     use_spectral = False
-    if len(comps) == 1:
+    if len(comps) == 1 and comps[0].d == 1:
         c = comps[0]
         ztz = (Zo[0].T @ Zo[0]).tocsr()
         incidence = c.eig is None and ztz.nnz == np.count_nonzero(ztz.diagonal())
         use_spectral = not incidence and p + c.r > n / 2 and n <= _SPECTRAL_MAX_N
     if force is not None:
-        use_spectral = force == "spectral"
+        use_spectral = force == "spectral" and comps[0].d == 1
     if use_spectral:
         c = comps[0]
         return SpectralEngine(Xo, y0, Zo[0], c.eig, c.L, c.r, ml), "spectral"
-    return MMEEngine(Gram(Xo, y0, Zo, [c.L for c in comps]), ml), "mme"
+    gram = Gram(Xo, y0, Zo, [c.L_full for c in comps], [c.d for c in comps])
+    inputs = EngineInputs(X=Xo, y=y0, Zs=Zo, Ls=[c.L for c in comps], ml=ml)
+    return MMEEngine(gram, ml, _layout(problem), inputs=inputs), "mme"
 
 
 def fit_mixed(
@@ -197,6 +272,16 @@ def fit_mixed(
         scipy.sparse or DataFrame (its columns label the levels); ``K`` shape (q_i, q_i),
         symmetric positive semi-definite (identity when absent). A dict's keys name the
         components; a list's are named ``u1, u2, ...``.
+
+        Several effects per level with a covariance matrix between them (random
+        intercepts and slopes; sommer's ``vsr(usr(...))``):
+        ``{"Z": [Z_1, ..., Z_d], "K": K, "effects": names, "structure": s}`` with each
+        ``Z_a`` shape (n, q_i) -- effect ``a``'s design on the same q_i levels (for a
+        slope on ``x`` within groups: the group incidence matrix times ``x`` row by
+        row) -- ``effects`` their names (default ``z1, ..., zd``) and ``structure``
+        ``"unstructured"`` (default: ``u_l ~ N(0, G)`` with every variance and
+        covariance of the d x d ``G`` free) or ``"diagonal"`` (independent effects).
+        Then ``u ~ N(0, K (x) G)``, levels by effects.
     method : {"REML", "ML"}, default "REML"
         REML (restricted maximum likelihood) or ML (full maximum likelihood).
     tol : float, default 1e-10
@@ -208,7 +293,9 @@ def fit_mixed(
         warning and converged=false.
     init : dict, Series or sequence, optional
         Starting variances of the components and of 'residual' (all > 0); default: the
-        residual variance of the OLS fit, shared equally.
+        residual variance of the OLS fit, shared equally. A term with several effects
+        takes a d x d positive definite matrix (array, or DataFrame labelled by its
+        effects; init must then be a dict).
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
@@ -261,7 +348,9 @@ def fit_mixed_frame(
 
     ``fit_mixed_frame(df, "Yield", random=["Batch"])`` is lme4's
     ``lmer(Yield ~ 1 + (1 | Batch), df)``; ``random=["batch", "batch:cask"]`` adds a
-    random intercept per observed ``batch x cask`` combination.
+    random intercept per observed ``batch x cask`` combination;
+    ``fit_mixed_frame(df, "Reaction", fixed=["Days"], random=["(Days | Subject)"])`` is
+    ``lmer(Reaction ~ Days + (Days | Subject), df)``.
 
     Parameters
     ----------
@@ -274,7 +363,13 @@ def fit_mixed_frame(
         ones as treatment-coded dummies (first level dropped; labels like ``"sample[T.B]"``).
     random : list of str
         Grouping terms, each a random intercept: a column (``"batch"``) or an
-        interaction of columns (``"batch:cask"``, levels labelled ``"A:a"``).
+        interaction of columns (``"batch:cask"``, levels labelled ``"A:a"``). Or lme4's
+        bar notation for random slopes: ``"(Days | Subject)"`` (intercept and slope
+        with an unstructured 2 x 2 covariance), ``"(0 + Days | Subject)"`` (the slope
+        alone), ``"(1 + x + z | g)"`` (several numeric covariates),
+        ``"(Days || Subject)"`` (independent effects). Such a term is named by its
+        grouping part (``covariances["Subject"]``; a second term on the same grouping
+        is ``"Subject.1"``) and its ``u``/``pev`` are levels x effects DataFrames.
     kernels : dict of str -> DataFrame, optional
         Relationship matrix ``K`` per term (``u ~ N(0, s2 K)``), indexed by level in its
         rows and columns; default identity. Its index defines the term's levels, so
@@ -324,13 +419,11 @@ def fit_problem(
     monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
     ols = _centre(problem)
     engine, engine_name = _engine(problem, ols.X, ols.y0, ols.Z, method == "ML", engine_name)
-    names = [c.name for c in problem.components]
-    theta0 = _init(init, names, _default_start(problem, ols))
-    k = len(names)
+    theta0 = _init(init, problem, _default_start(problem, ols))
     with single_blas_thread(_small_system(engine)), watching(monitor):
         em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
-            fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
+            fin = em.estimates(engine)
         except np.linalg.LinAlgError as exc:
             raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
     if monitor is not None and monitor.warn(stacklevel=3):
@@ -343,54 +436,4 @@ def fit_problem(
             stacklevel=3,
         )
     options = {"method": method, "tol": tol, "max_iter": max_iter, "accelerate": bool(accelerate)}
-    return _result(problem, em, fin, ols.b, engine_name, options)
-
-
-def _result(
-    problem: Problem, em: MixedFit, fin: Estimates, b_ols: np.ndarray, engine_name: str, options: dict[str, Any]
-) -> MixedResult:
-    """The :class:`MixedResult` of a finished fit (``options``: method, tol, max_iter, accelerate)."""
-    names = [c.name for c in problem.components]
-    k = len(names)
-    index = problem.index
-    b = b_ols + fin.b
-    fitted = problem.X @ b
-    u: dict[str, pd.Series] = {}
-    pev: dict[str, pd.Series] = {}
-    for i, c in enumerate(problem.components):
-        ui = np.asarray(fin.u[i], dtype=float)
-        fitted = fitted + np.asarray(c.Z @ ui).ravel()
-        u[c.name] = pd.Series(ui, index=c.levels, name=c.name)
-        pev[c.name] = pd.Series(np.asarray(fin.pev[i], dtype=float), index=c.levels, name=c.name)
-    y = problem.y
-    obs = problem.observed
-    completed = np.where(obs, y, fitted)
-    residuals = np.where(obs, y - fitted, np.nan)
-    theta = em.theta.copy()
-    theta[list(em.boundary)] = 0.0
-    n_obs = problem.n_obs
-    p = problem.X.shape[1]
-    d = p + k + 1
-    var_beta = pd.DataFrame(fin.var_b, index=problem.x_names, columns=problem.x_names)
-    for arr in [theta, b, fitted[obs]]:
-        if not np.all(np.isfinite(arr)):
-            raise ImputerValueError("the fit produced non-finite estimates; check the scaling of y, X and K")
-    return MixedResult(
-        var_comp=pd.Series(theta, index=names + ["residual"], name="variance"),
-        beta=pd.Series(b, index=problem.x_names, name="beta"),
-        var_beta=var_beta,
-        u=u,
-        pev=pev,
-        fitted=pd.Series(fitted, index=index, name="fitted"),
-        completed=pd.Series(completed, index=index, name="completed"),
-        residuals=pd.Series(residuals, index=index, name="residuals"),
-        loglik=em.loglik,
-        aic=-2.0 * em.loglik + 2.0 * d,
-        bic=-2.0 * em.loglik + d * float(np.log(n_obs)),
-        trace=em.trace,
-        boundary=tuple(names[i] for i in em.boundary),
-        n_obs=n_obs,
-        n_missing=int((~obs).sum()),
-        engine=engine_name,
-        **options,
-    )
+    return build_result(problem, _layout(problem), em, fin, ols.b, engine_name, options)

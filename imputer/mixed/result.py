@@ -1,12 +1,14 @@
 """The result of a mixed-model fit: :class:`MixedResult`.
 
-For ``y = X b + sum_i Z_i u_i + e``, ``u_i ~ N(0, s2_i K_i)``, ``e ~ N(0, s2_e I)``:
-variance components, fixed effects with their covariance ``(X'V^-1 X)^-1``, BLUPs
+For ``y = X b + sum_i Z_i u_i + e``, ``u_i ~ N(0, K_i (x) G_i)``, ``e ~ N(0, s2_e I)``
+(``G_i = s2_i`` for a scalar term; a ``d_i x d_i`` covariance matrix for a term with
+several effects per level, e.g. lme4's ``(Days | Subject)``):
+variance components, the terms' covariance and correlation matrices, fixed effects with their covariance ``(X'V^-1 X)^-1``, BLUPs
 ``u_i`` with their prediction error variances ``diag Var(u_i - u_i_hat)``, fitted values
 ``X b + sum Z_i u_i`` for every row, and the REML or ML log-likelihood in lme4's
 ``logLik`` convention (constants included) with ``AIC = -2 loglik + 2 d`` and
-``BIC = -2 loglik + d log(n)``, ``d = p + k + 1`` (fixed effects plus variance
-parameters, residual included; ``n`` the number of observed ``y``, also for REML).
+``BIC = -2 loglik + d log(n)``, ``d = p + c + 1`` (fixed effects, the ``c`` covariance
+parameters of the terms -- ``k`` for ``k`` scalar terms -- and the residual; ``n`` the number of observed ``y``, also for REML).
 
 The result is a value: equal fits compare equal and hash alike, and nothing read from it
 can change it (see :mod:`imputer._frozen`). ``to_dict()`` follows the wire convention
@@ -24,8 +26,8 @@ import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
-from imputer._json import float_list, json_labels, json_value, labelled_values, square_frame
-from imputer._render import render_fields, render_table, render_title
+from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
+from imputer._render import format_value, render_fields, render_table, render_title
 
 __all__ = ["MixedResult"]
 
@@ -36,6 +38,42 @@ _STOP_TEXT = {
     "stopped": "stopped by the callback",
     "max_time": "time limit (max_time) reached",
 }
+
+
+def _effects_json(values: pd.Series | pd.DataFrame) -> dict[str, Any]:
+    if isinstance(values, pd.DataFrame):
+        return split_frame(values.astype(float))
+    return labelled_values(values.astype(float))
+
+
+def random_effects_table(
+    covariances: Mapping[str, pd.DataFrame], correlations: Mapping[str, pd.DataFrame], residual: float
+) -> str:
+    """lme4's random-effects table: groups, effect names, variance, std. dev., correlations.
+
+    One row per effect of each term (the term's name on its first row), the correlations
+    of each effect with the term's earlier effects to its right, then the residual.
+    """
+    rows: list[list[str]] = []
+    width = 0
+    for name, G in covariances.items():
+        R = correlations[name]
+        for a, eff in enumerate(G.index):
+            var = float(G.iloc[a, a])
+            cors = [format_value(float(R.iloc[a, b]), 3) for b in range(a)]
+            width = max(width, len(cors))
+            rows.append([name if a == 0 else "", str(eff), format_value(var), format_value(float(np.sqrt(var))), *cors])
+    rows.append(["residual", "", format_value(residual), format_value(float(np.sqrt(residual)))])
+    header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if width else [])
+    table = [header] + [r + [""] * (4 + width - len(r)) for r in rows]
+    ncol = max(len(r) for r in table)
+    table = [r + [""] * (ncol - len(r)) for r in table]
+    widths = [max(len(r[j]) for r in table) for j in range(ncol)]
+    lines = []
+    for r in table:
+        cells = [r[j].ljust(widths[j]) if j < 2 else r[j].rjust(widths[j]) for j in range(ncol)]
+        lines.append(" " + "  ".join(cells).rstrip())
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,17 +92,28 @@ class MixedResult(TraceFields):
 
     Attributes
     ----------
-    var_comp : Series, shape (k + 1,)
-        Variance components in the order of the random effects, then ``"residual"``.
+    var_comp : Series
+        Variance components in the order of the random effects, then ``"residual"``: a
+        scalar term's variance under its name; a covariance term's variances under its
+        name (the intercept) and ``"name.effect"`` (the other effects, e.g.
+        ``"Subject.Days"``).
+    covariances : Mapping of str -> DataFrame, read-only
+        Each term's covariance matrix ``G_i`` (d_i x d_i) labelled by its effects
+        (``covariances["Subject"]`` indexed ``["(Intercept)", "Days"]``); a scalar term's
+        is 1 x 1 labelled ``"(Intercept)"``; for independent effects (``||``) the
+        off-diagonal entries are exactly 0.
+    correlations : Mapping of str -> DataFrame, read-only
+        ``G_ab / sqrt(G_aa G_bb)``, labelled likewise (NaN where a variance is 0).
     beta : Series, shape (p,)
         Fixed effects (GLS estimate at the variance components), labelled by ``X``'s columns.
     var_beta : DataFrame, shape (p, p)
         Covariance matrix of ``beta``, ``(X' V^-1 X)^-1``.
-    u : Mapping of str -> Series, read-only
-        BLUPs of each random effect, shape (q_i,), labelled by level.
-    pev : Mapping of str -> Series, read-only
-        Prediction error variances ``diag Var(u_i - u_i_hat)``, shape (q_i,)
-        (accounting for the estimation of ``b``; zero for a component at the boundary).
+    u : Mapping of str -> Series or DataFrame, read-only
+        BLUPs: for a scalar term a Series (q_i,) labelled by level; for a covariance term
+        a DataFrame (q_i levels x d_i effects).
+    pev : Mapping of str -> Series or DataFrame, read-only
+        Prediction error variances ``diag Var(u_i - u_i_hat)``, shaped like ``u``
+        (accounting for the estimation of ``b``; zero for a term at the boundary).
     fitted : Series, shape (n,)
         ``X b + sum_i Z_i u_i`` for every row, those with missing ``y`` included.
     completed : Series, shape (n,)
@@ -92,7 +141,9 @@ class MixedResult(TraceFields):
         estimate when it is no lower), non-decreasing: the restricted log-likelihood
         for ``method="REML"``, the log-likelihood for ``"ML"`` (lme4's constants).
     boundary : tuple of str
-        Components whose estimate is exactly zero (optimum on the boundary).
+        Terms whose covariance is singular at the estimate: exactly zero (optimum on the
+        boundary, found by the boundary probe), or, for a covariance term, of lower rank
+        (a correlation of +-1 or a zero variance, like lme4's singular fits).
     method : str
         ``"REML"`` or ``"ML"``.
     n_obs : int
@@ -108,10 +159,12 @@ class MixedResult(TraceFields):
     """
 
     var_comp: pd.Series = ReadOnlyField()  # type: ignore[assignment]
+    covariances: Mapping[str, pd.DataFrame] = ReadOnlyField()  # type: ignore[assignment]
+    correlations: Mapping[str, pd.DataFrame] = ReadOnlyField()  # type: ignore[assignment]
     beta: pd.Series = ReadOnlyField()  # type: ignore[assignment]
     var_beta: pd.DataFrame = ReadOnlyField()  # type: ignore[assignment]
-    u: Mapping[str, pd.Series] = ReadOnlyField()  # type: ignore[assignment]
-    pev: Mapping[str, pd.Series] = ReadOnlyField()  # type: ignore[assignment]
+    u: Mapping[str, pd.Series | pd.DataFrame] = ReadOnlyField()  # type: ignore[assignment]
+    pev: Mapping[str, pd.Series | pd.DataFrame] = ReadOnlyField()  # type: ignore[assignment]
     fitted: pd.Series = ReadOnlyField()  # type: ignore[assignment]
     completed: pd.Series = ReadOnlyField()  # type: ignore[assignment]
     residuals: pd.Series = ReadOnlyField()  # type: ignore[assignment]
@@ -143,8 +196,7 @@ class MixedResult(TraceFields):
         return pd.Series(np.sqrt(np.diag(self.var_beta.to_numpy())), index=self.beta.index, name="se")
 
     def summary(self) -> str:
-        """Text summary: fit statistics, how EM stopped, variance components, fixed effects."""
-        vc = pd.DataFrame({"variance": self.var_comp, "std.dev": np.sqrt(self.var_comp)})
+        """Text summary: fit statistics, how EM stopped, random effects (lme4's table), fixed effects."""
         fe = pd.DataFrame({"estimate": self.beta, "std.error": self.se_beta})
         fe["t value"] = fe["estimate"] / fe["std.error"]
         parts = [
@@ -160,12 +212,12 @@ class MixedResult(TraceFields):
                     ("EM evaluations", self.n_evals),
                     ("converged", self.converged),
                     ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
-                    ("at zero boundary", ", ".join(self.boundary) if self.boundary else "none"),
+                    ("on the boundary (singular)", ", ".join(self.boundary) if self.boundary else "none"),
                 ]
             ),
             "",
-            "Variance components:",
-            render_table(vc),
+            "Random effects:",
+            random_effects_table(self.covariances, self.correlations, float(self.var_comp["residual"])),
             "",
             "Fixed effects:",
             render_table(fe),
@@ -179,7 +231,10 @@ class MixedResult(TraceFields):
         -------
         dict
             ``var_comp``, ``beta``: objects keyed by label; ``var_beta``:
-            ``{"columns", "data"}``; ``u``, ``pev``: component -> level key -> value;
+            ``{"columns", "data"}``; ``covariances``, ``correlations``: term ->
+            ``{"columns", "data"}``; ``u``, ``pev``: for a scalar term, level key ->
+            value; for a covariance term, ``{"columns": effects, "index": levels,
+            "data": rows}``;
             ``index``: the row labels, and ``fitted``, ``completed``, ``residuals``:
             lists aligned with it (n entries); ``loglik``, ``aic``, ``bic``;
             ``n_iter``, ``n_evals``, ``converged``, ``loglik_history`` and ``trace``
@@ -193,8 +248,10 @@ class MixedResult(TraceFields):
             "var_comp": labelled_values(self.var_comp.astype(float)),
             "beta": labelled_values(self.beta.astype(float)),
             "var_beta": square_frame(self.var_beta),
-            "u": {name: labelled_values(s.astype(float)) for name, s in self.u.items()},
-            "pev": {name: labelled_values(s.astype(float)) for name, s in self.pev.items()},
+            "covariances": {name: square_frame(g) for name, g in self.covariances.items()},
+            "correlations": {name: square_frame(g) for name, g in self.correlations.items()},
+            "u": {name: _effects_json(s) for name, s in self.u.items()},
+            "pev": {name: _effects_json(s) for name, s in self.pev.items()},
             "index": json_labels(fitted.index),
             "fitted": float_list(fitted.to_numpy(dtype=float)),
             "completed": float_list(self.completed.to_numpy(dtype=float)),

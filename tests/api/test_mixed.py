@@ -192,3 +192,72 @@ def test_invalid_mixed_bodies_are_422_with_location(
     assert problem["title"] == "Invalid request"
     assert problem["errors"][0]["loc"] == loc
     assert problem["errors"][0]["msg"] == msg
+
+
+def _examples(client: TestClient, path: str) -> dict[str, Any]:
+    spec = client.get("/openapi.json").json()
+    return spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+
+
+@pytest.mark.parametrize("path", ["/v1/mixed", "/v1/mixed/frame"])
+def test_openapi_examples_run_and_show_slopes(client: TestClient, path: str) -> None:
+    examples = _examples(client, path)
+    assert set(examples) == {"intercepts", "slopes"}
+    for name, ex in examples.items():
+        r = client.post(path, json=ex["value"])
+        assert r.status_code == 200, (name, r.text)
+        out = r.json()
+        MixedResponse.model_validate(out)
+        if name == "slopes":
+            (term,) = out["covariances"]
+            assert len(out["covariances"][term]["columns"]) == 2
+            assert set(out["u"][term]) == {"columns", "index", "data"}
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_frame_form_random_slopes_match_lme4(client: TestClient, method: str) -> None:
+    """(Days | Subject) on sleepstudy (tests/data/lme4/slopes_sleepstudy.json, make_slopes_fixtures.R)."""
+    frame = pd.read_csv(DATA / "sleepstudy.csv")
+    body = {"data": split_of(frame), "response": "Reaction", "fixed": ["Days"], "random": ["(Days | Subject)"],
+            "options": {"method": method}}
+    r = client.post("/v1/mixed/frame", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    ref = json.loads((DATA / "lme4" / "slopes_sleepstudy.json").read_text())[method]
+    cov = out["covariances"]["Subject"]
+    assert cov["columns"] == ["(Intercept)", "Days"]
+    np.testing.assert_allclose(np.array(cov["data"]), np.array(ref["covariances"]["Subject"]["data"]), rtol=1e-5)
+    assert out["correlations"]["Subject"]["data"][0][1] == pytest.approx(ref["correlations"]["Subject"]["data"][0][1], abs=1e-5)
+    assert list(out["var_comp"]) == ["Subject", "Subject.Days", "residual"]
+    assert out["loglik"] >= ref["loglik"] - 1e-10 * abs(ref["loglik"])
+    u = out["u"]["Subject"]
+    assert u["columns"] == ["(Intercept)", "Days"] and len(u["index"]) == 18
+    # the library's to_dict() is the answer
+    lib = imputer.fit_mixed_frame(frame, "Reaction", fixed=["Days"], random=["(Days | Subject)"], method=method)
+    assert out["covariances"] == lib.to_dict()["covariances"]
+
+
+def test_matrix_form_list_of_Z_is_the_frame_model(client: TestClient) -> None:
+    frame = pd.read_csv(DATA / "sleepstudy.csv")
+    subj = sorted(frame["Subject"].unique())
+    Z1 = (frame["Subject"].to_numpy()[:, None] == np.array(subj)).astype(float)
+    Z2 = Z1 * frame["Days"].to_numpy()[:, None]
+    X = np.column_stack([np.ones(len(frame)), frame["Days"].to_numpy(float)])
+    body = {"y": frame["Reaction"].tolist(), "X": X.tolist(),
+            "ZETA": {"Subject": {"Z": [Z1.tolist(), Z2.tolist()], "effects": ["(Intercept)", "Days"],
+                                 "structure": "diagonal"}}}
+    r = client.post("/v1/mixed", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    ref = json.loads((DATA / "lme4" / "slopes_sleepstudy_diag.json").read_text())["REML"]
+    np.testing.assert_allclose(np.array(out["covariances"]["Subject"]["data"]),
+                               np.array(ref["covariances"]["Subject"]["data"]), rtol=1e-5, atol=0)
+    assert out["covariances"]["Subject"]["data"][0][1] == 0.0
+
+
+def test_bad_bar_term_is_422(client: TestClient) -> None:
+    frame = pd.read_csv(DATA / "sleepstudy.csv")
+    body = {"data": split_of(frame), "response": "Reaction", "random": ["(Hours | Subject)"]}
+    r = client.post("/v1/mixed/frame", json=body)
+    assert r.status_code == 422, r.text
+    assert "random term '(Hours | Subject)': column 'Hours' is not in data" in r.json()["detail"]
