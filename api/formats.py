@@ -14,6 +14,7 @@ event loop; the media-type negotiation here only looks at headers.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
@@ -26,7 +27,7 @@ from fastapi import HTTPException
 from api.schemas.common import SplitFrame
 from imputer._csv import CSVTable, decode_error, read_csv_table, with_original_text
 from imputer._util import first_line
-from imputer.errors import ImputerValueError
+from imputer.errors import ImputerValueError, MixedColumnError
 
 __all__ = [
     "JSON",
@@ -139,17 +140,51 @@ def _column_as_numbers(values: list[object]) -> np.ndarray | None:
     return np.array(values, dtype=float)  # None -> NaN
 
 
-def frame_from_split(split: SplitFrame) -> pd.DataFrame:
+#: distinct offending cells shown in a mixed column's message, and rows shown for each
+_SHOW_VALUES, _SHOW_ROWS = 3, 5
+
+
+def _check_mixed(values: list[object], name: str, index: Sequence[object] | None) -> None:
+    """A column whose non-null cells are at least half numbers, the rest other JSON values,
+    would silently drop out of the model as text: :class:`MixedColumnError` naming the
+    column, the first offending cells with their rows, and the fixes."""
+    present = [(i, v) for i, v in enumerate(values) if v is not None]
+    bad = [(i, v) for i, v in present if not isinstance(v, (int, float)) or isinstance(v, bool)]
+    n_num = len(present) - len(bad)
+    if not bad or n_num == 0 or n_num < len(bad):
+        return
+    rows: dict[str, list[object]] = {}
+    for i, v in bad:
+        rows.setdefault(json.dumps(v), []).append(i if index is None else index[i])
+    shown = "; ".join(
+        f"{text} (row{'s' if len(at) > 1 else ''} {', '.join(repr(r) for r in at[:_SHOW_ROWS])}"
+        f"{', ...' if len(at) > _SHOW_ROWS else ''})"
+        for text, at in list(rows.items())[:_SHOW_VALUES]
+    ) + ("; ..." if len(rows) > _SHOW_VALUES else "")
+    raise MixedColumnError(
+        f"column {name!r} holds numbers, but {len(bad)} of its {len(present)} non-null cells "
+        f"{'is' if len(bad) == 1 else 'are'} not a number: {shown}. Send null for a missing "
+        "value (JSON has no NaN), or leave the column out of the model by listing the modelled "
+        "ones in options.columns"
+    )
+
+
+def frame_from_split(split: SplitFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """DataFrame from a validated split-orientation table.
 
     Integer columns become int64, other numeric columns (missing = null) float64,
-    anything else (text, mixed) an object column.
+    anything else (text) an object column. A column of numbers with a few other values
+    (a stray ``"n/a"``) is an error rather than text (see :func:`_check_mixed`), unless
+    ``columns`` (the request's modelled columns) leaves it out.
     """
+    chosen = None if columns is None else set(columns)
     n = len(split.data)
     cols: dict[str, object] = {}
     for j, name in enumerate(split.columns):
         values = [row[j] for row in split.data]
         numbers = _column_as_numbers(values)
+        if numbers is None and (chosen is None or name in chosen):
+            _check_mixed(values, name, split.index)
         cols[name] = numbers if numbers is not None else pd.array(values, dtype="object")
     index = pd.Index(split.index) if split.index is not None else pd.RangeIndex(n)
     return pd.DataFrame(cols, index=index, columns=list(split.columns))
@@ -232,21 +267,62 @@ def read_parquet_body(body: bytes) -> pd.DataFrame:
     Raises
     ------
     ImputerValueError
-        When the body is not a readable Parquet file.
+        When the body is not a readable Parquet file, its pandas metadata is malformed, or
+        a column has a type a table of values cannot hold (binary, lists, structs, maps,
+        decimals), named with the type.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(pa.BufferReader(body))
-        frame = table.to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise ImputerValueError(f"body: the Parquet file could not be read: {first_line(exc)}") from None
+    _check_parquet_types(table)
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:  # e.g. text that is not UTF-8
+        raise ImputerValueError(f"body: the Parquet file could not be read: {first_line(exc)}") from None
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise ImputerValueError(
+            f"body: the Parquet file's pandas metadata (schema key 'pandas') is malformed ({type(exc).__name__}: "
+            f"{first_line(exc)}); write the file again with DataFrame.to_parquet, or without that metadata"
+        ) from None
     frame.columns = [str(c) for c in frame.columns]
     if isinstance(frame.index, pd.MultiIndex):  # one label per row: "level1|level2"
         frame.index = pd.Index(["|".join(map(str, key)) for key in frame.index], name="|".join(
             str(n) for n in frame.index.names if n is not None) or None)
     return _reject_infinite(frame, "body")
+
+
+def _check_parquet_types(table: Any) -> None:
+    """Columns of numbers, text, booleans, categories and times only: a binary, list,
+    struct, map or decimal column would come back as Python reprs or drop out of the model;
+    and text must be valid UTF-8 (pandas would fail on it later, when writing the answer)."""
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    for j, field in enumerate(table.schema):
+        if pt.is_string(field.type) or pt.is_large_string(field.type):
+            try:
+                table.column(j).validate(full=True)
+            except pa.ArrowException as exc:
+                raise ImputerValueError(
+                    f"body: column {field.name!r} of the Parquet file holds text that is not valid UTF-8 "
+                    f"({first_line(exc)})"
+                ) from None
+        t = field.type
+        if pt.is_dictionary(t):
+            t = t.value_type
+        if (
+            pt.is_binary(t) or pt.is_large_binary(t) or pt.is_fixed_size_binary(t) or pt.is_nested(t)
+            or pt.is_decimal(t) or pt.is_union(t)
+        ):
+            hint = "cast it to float64" if pt.is_decimal(t) else "send it as text (string) or numbers, or leave it out"
+            raise ImputerValueError(
+                f"body: column {field.name!r} of the Parquet file has type {field.type}, which a table of values "
+                f"cannot hold; {hint}"
+            )
 
 
 def frame_to_csv(frame: pd.DataFrame, originals: Mapping[Hashable, np.ndarray] | None = None) -> bytes:

@@ -236,7 +236,7 @@ class ImputeTask(_Task):
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         if self.kind == "json":
             request = _parse(ImputeRequest, self.body)
-            frame = frame_from_split(request.data)
+            frame = frame_from_split(request.data, request.options.columns)
             options: ImputeOptions = request.options
         else:
             q = ImputeQuery.model_validate(dict(self.query))
@@ -307,7 +307,7 @@ class DiagnosticsTask(_Task):
     def _compute(self) -> JobOutput:
         if self.kind == "json":
             request = _parse(DiagnosticsRequest, self.body)
-            frame = frame_from_split(request.data)
+            frame = frame_from_split(request.data, request.options.columns)
             columns = request.options.columns
         else:
             q = DiagnosticsQuery.model_validate(dict(self.query))

@@ -21,6 +21,7 @@ plot``; matplotlib is optional and imported on first use); the one-file HTML rep
 
 from __future__ import annotations
 
+from imputer._em.monitor import Progress
 from imputer.diagnostics import MCARTest, PatternTable, mcar_test, patterns
 from imputer.errors import (
     ConvergenceWarning,
@@ -84,6 +85,7 @@ __all__ = [
     "NotFittedError",
     "PatternTable",
     "Pooled",
+    "Progress",
     "TImputeResult",
     "fit_mixed",
     "fit_mixed_frame",

@@ -11,6 +11,7 @@ never with tabs), same decimal mark, same encoding.
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 import io
 import sys
@@ -22,7 +23,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from imputer._csv import SEPARATORS, Sniffed, decode_error, read_csv_table, sniff_sep, with_original_text
+from imputer._csv import (
+    SEPARATORS,
+    Sniffed,
+    decode_error,
+    read_csv_table,
+    sniff_sep,
+    with_original_text,
+)
+from imputer._csv_write import csv_chunks
 from imputer._util import first_line
 from imputer.errors import ImputerValueError
 
@@ -238,11 +247,16 @@ def write_table(
     originals: Mapping[Hashable, np.ndarray] | None = None,
     dialect: Dialect | None = None,
     encoding: str = "utf-8",
+    float_format: str | None = None,
+    filled: pd.DataFrame | None = None,
 ) -> None:
     """Write ``frame`` to ``name`` (``-``: standard output, CSV) as delimited text or
     Parquet (by extension), with the index only if ``index``. Text is written with the
     input's decimal mark and separator (see :func:`_output_sep`), in ``encoding``; the
-    columns in ``originals`` are written as that text."""
+    columns in ``originals`` are written as that text. ``float_format`` (printf) formats
+    the cells marked in ``filled`` (the imputed ones; same shape as ``frame``) in text
+    output. Text goes through :func:`imputer._csv_write.csv_chunks` (vectorised, ~10x
+    ``to_csv``), or ``to_csv`` for the tables that does not cover."""
     fmt = "csv" if name == STDIO else _format(Path(name), "output")
     try:
         if fmt == "parquet":
@@ -251,18 +265,25 @@ def write_table(
             return
         decimal = dialect.decimal if dialect is not None else "."
         out = with_original_text(frame, originals or {})
-        options: dict[str, Any] = {"index": index, "sep": _output_sep(fmt, dialect), "decimal": decimal}
+        sep = _output_sep(fmt, dialect)
+        chunks = csv_chunks(out, index=index, sep=sep, decimal=decimal, float_format=float_format, filled=filled)
+        if chunks is None:
+            chunks = _pandas_csv(out, index=index, sep=sep, decimal=decimal, float_format=float_format, filled=filled)
+        utf8 = codecs.lookup(encoding).name == "utf-8"
         if name == STDIO:
-            text = out.to_csv(**options)
             sys.stdout.flush()
             buffer = getattr(sys.stdout, "buffer", None)
-            if buffer is None:  # a text-only stream: its own encoding
-                sys.stdout.write(text)
-            else:
-                buffer.write(text.encode(encoding))
+            for chunk in chunks:
+                if buffer is None:  # a text-only stream: its own encoding
+                    sys.stdout.write(bytes(chunk).decode("utf-8"))
+                else:
+                    buffer.write(chunk if utf8 else bytes(chunk).decode("utf-8").encode(encoding))
+            if buffer is not None:
                 buffer.flush()
         else:
-            out.to_csv(name, encoding=encoding, **options)
+            with open(name, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk if utf8 else bytes(chunk).decode("utf-8").encode(encoding))
     except CliError:
         raise
     except UnicodeEncodeError as exc:
@@ -270,4 +291,19 @@ def write_table(
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write {name!r}: {first_line(exc)}") from None
 
+
+def _pandas_csv(
+    out: pd.DataFrame, *, index: bool, sep: str, decimal: str, float_format: str | None, filled: pd.DataFrame | None
+) -> list[bytes]:
+    """``to_csv`` for the tables :func:`csv_chunks` does not cover, ``float_format`` on ``filled`` cells only."""
+    if float_format is not None and filled is not None:
+        out = out.copy()
+        for j in range(out.shape[1]):
+            col = out.iloc[:, j]
+            mask = np.asarray(filled.iloc[:, j], dtype=bool) & np.asarray(col.notna())
+            if mask.any() and pd.api.types.is_float_dtype(col.dtype):
+                cells = col.to_numpy(dtype=object)
+                cells[mask] = [(float_format % v).replace(".", decimal) for v in col.to_numpy(dtype=float)[mask]]
+                out.isetitem(j, pd.Series(cells, index=out.index, name=out.columns[j]))
+    return [out.to_csv(index=index, sep=sep, decimal=decimal).encode("utf-8")]
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -73,6 +74,8 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if args.m is not None:
         return _multiple_impute(args, options, table, encoding)
     frame = table.frame
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    options.update(progress=progress, max_time=args.max_time)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
         if args.model == "t":
@@ -89,7 +92,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     print(result.summary(), file=info)
     write_table(
         result.completed, args.output, index=table.has_index, originals=table.originals,
-        dialect=table.dialect, encoding=encoding,
+        dialect=table.dialect, encoding=encoding, float_format=args.float_format, filled=frame.isna(),
     )
     n_filled = int(frame.isna().sum().sum() - result.completed.isna().sum().sum())
     where = "<stdout>" if to_stdout else args.output
@@ -97,10 +100,34 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if args.json_summary is not None:
         out = Path(args.json_summary)
         try:
-            out.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+            out.write_text(json.dumps(_json_summary(result), indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return 0
+
+
+#: per-row parts of a result's to_dict(), left out of --json-summary (the table is the output file)
+_PER_ROW_KEYS = ("completed", "conditional_var", "responsibilities", "labels", "row_weights")
+
+
+def _json_summary(result: Any) -> dict[str, Any]:
+    """The estimates and diagnostics of a fit for ``--json-summary``, without per-row data.
+
+    For the normal, the standard errors too when the parameters are few enough for
+    ``vcov`` (``p <= 89``).
+    """
+    from imputer.mvn.result import ImputeResult
+
+    summary = None
+    if isinstance(result, ImputeResult):
+        p = len(result.columns)
+        if p * (p + 3) // 2 <= 4096:
+            summary = result.to_dict(standard_errors=True)
+    if summary is None:
+        summary = result.to_dict()
+    for key in _PER_ROW_KEYS:
+        summary.pop(key, None)
+    return summary
 
 
 #: options of one model only: (dest, flag, model)
@@ -189,6 +216,28 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------- parser
+
+
+def _float_format(text: str) -> str:
+    """A printf format that turns one float into text that reads back as a number."""
+    try:
+        out = text % 1.25
+        float(out.strip())
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected a printf format for one number such as %.6g or %.3f, got {text!r}"
+        ) from None
+    return text
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -283,6 +332,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-init", type=int, metavar="N",
         help="with --model mixture: starts (k-means++ and Lloyd), the best log-likelihood kept "
         "(default: 10); --seed S makes them reproducible",
+    )
+    imp.add_argument(
+        "--float-format", type=_float_format, metavar="FMT", default=None,
+        help="printf format of the filled cells in text output, e.g. %%.6g (observed cells are "
+        "always written in full, so they read back exactly); default: the shortest text that "
+        "reads back to the same number",
+    )
+    imp.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show iterations, objective and parameter change on standard error while EM runs "
+        "(default: on when standard error is a terminal; the line appears after a second)",
+    )
+    imp.add_argument(
+        "--max-time", type=_positive_float, metavar="SECONDS", default=None,
+        help="stop EM after SECONDS and write the best iterate so far, with a warning "
+        "(converged: false); default: no limit",
     )
     add_input_options(imp)
     imp.add_argument(

@@ -172,7 +172,7 @@ class Trace(ResponseModel):
         description="stop_reason is 'converged': the convergence measure reached tol (and, "
         "for the imputation, the covariance is not nearly singular).",
     )
-    stop_reason: Literal["converged", "max_iter", "singular", "stopped", "infeasible"] = Field(
+    stop_reason: Literal["converged", "max_iter", "singular", "stopped", "infeasible", "max_time"] = Field(
         ...,
         description="Why the run ended: 'converged' (tol met), 'max_iter' (iteration limit), "
         "'singular' (the objective increases toward a singular covariance: no maximum), "

@@ -33,7 +33,10 @@ the driver always returns, whatever happens inside the problem:
   to three) without convergence; the result is the current iterate (an EM update, not
   yet evaluated).
 * ``"stopped"``: the caller's hook ``stop(x, L(x))``, checked at every accepted iterate,
-  returned True; the result is that iterate.
+  returned True, or the current :class:`~imputer._em.monitor.Monitor`'s ``callback`` asked
+  to stop; the result is that iterate.
+* ``"max_time"``: the current monitor's time limit passed; the result is the iterate
+  where it was noticed (see :mod:`imputer._em.monitor`).
 * ``"singular"``: the EM update of a feasible accepted iterate is not a valid parameter:
   the problem's ``step`` said so by returning ``(None, L(x))`` (e.g. the covariance
   update of the multivariate normal is numerically singular), or evaluating the update
@@ -53,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from imputer._em.monitor import current_monitor
 from imputer._em.problem import EMProblem
 from imputer._em.trace import EMTrace, StopReason
 
@@ -111,11 +115,14 @@ class _Tally:
         self.n_rejected = 0
         self.best: np.ndarray | None = None
         self.best_obj = -np.inf
+        self.monitor = current_monitor()
 
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         """``(F(x), L(x))``; ``L = -inf`` when infeasible, ``F(x) = None`` when singular."""
         fx, obj = self.problem.step(x)
         self.n_evals += 1
+        if self.monitor is not None:
+            self.monitor.evaluated()
         obj = float(obj)
         if not np.isfinite(obj):
             return None, -np.inf
@@ -126,10 +133,14 @@ class _Tally:
     def accept(self, x: np.ndarray, obj: float) -> bool:
         """Record an accepted iterate; whether the stop hook ends the run there."""
         self.history.append(obj)
+        if self.monitor is not None and self.monitor.accepted(self.problem, x, obj):
+            return True
         return self.stop is not None and bool(self.stop(x, obj))
 
     def end(self, x: np.ndarray, reason: StopReason, n_iter: int) -> EMRun:
         best = x if self.best is None else self.best
+        if reason == "stopped" and self.monitor is not None and self.monitor.fired is not None:
+            reason = self.monitor.fired
         if reason == "singular":
             x = best
         trace = EMTrace(

@@ -23,9 +23,10 @@ __all__ = ["EMTrace", "STOP_REASONS", "StopReason", "TraceFields"]
 #: * ``"max_iter"``: the iteration limit was reached first;
 #: * ``"singular"``: the objective increases toward the edge of the parameter space
 #:   (e.g. a singular covariance), where it has no maximum;
-#: * ``"stopped"``: the caller's ``stop`` hook asked to end the run early;
+#: * ``"stopped"``: the caller's ``stop`` hook (or a fit's ``callback``) asked to end the run early;
+#: * ``"max_time"``: the fit's time limit (``max_time`` seconds) passed first;
 #: * ``"infeasible"``: the starting point was not a valid parameter.
-StopReason = Literal["converged", "max_iter", "singular", "stopped", "infeasible"]
+StopReason = Literal["converged", "max_iter", "singular", "stopped", "infeasible", "max_time"]
 STOP_REASONS: tuple[str, ...] = get_args(StopReason)
 
 
@@ -45,7 +46,7 @@ class EMTrace:
     history : ndarray, shape (k,), read-only
         Objective at every accepted iterate, in order; non-decreasing. The objective is
         the one EM increases: the log-likelihood, or the log-posterior under a prior.
-    stop_reason : {"converged", "max_iter", "singular", "stopped", "infeasible"}
+    stop_reason : {"converged", "max_iter", "singular", "stopped", "infeasible", "max_time"}
         Why the run ended (see :data:`StopReason`).
     n_rejected : int, default 0
         SQUAREM extrapolations rejected by the monotonicity safeguard.

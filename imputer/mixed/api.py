@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mixed._design import build_frame_problem
@@ -178,6 +179,9 @@ def fit_mixed(
     max_iter: int = DEFAULT_MAX_ITER,
     init: Any = None,
     accelerate: bool = True,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
 ) -> MixedResult:
     """Fit ``y = X b + sum_i Z_i u_i + e`` by EM-REML (or EM-ML).
 
@@ -208,6 +212,17 @@ def fit_mixed(
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
+    progress : bool, default False
+        Show a progress line on standard error (tqdm) once the fit has run for a second:
+        iterates, log-likelihood, parameter change.
+    callback : callable, optional
+        ``callback(iteration, progress)`` at every accepted EM iterate, with a frozen
+        :class:`imputer.Progress` (``iteration``, ``n_evals``, ``objective``, ``change``,
+        ``elapsed``); a truthy return stops the fit there (``stop_reason="stopped"``).
+    max_time : float, optional
+        Seconds after which the fit stops at the next iterate (``stop_reason="max_time"``),
+        boundary probes included. A fit stopped by ``callback`` or ``max_time`` returns
+        the best iterate so far with ``converged=False`` and a warning.
 
     Returns
     -------
@@ -220,7 +235,8 @@ def fit_mixed(
     """
     problem = build_problem(y, X, ZETA, method)
     return fit_problem(
-        problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate
+        problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
+        progress=progress, callback=callback, max_time=max_time,
     )
 
 
@@ -237,6 +253,9 @@ def fit_mixed_frame(
     max_iter: int = DEFAULT_MAX_ITER,
     init: Any = None,
     accelerate: bool = True,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
 ) -> MixedResult:
     """Fit a linear mixed model from the columns of a DataFrame.
 
@@ -262,7 +281,7 @@ def fit_mixed_frame(
         levels without observations are predicted too.
     intercept : bool, default True
         Include an ``"(Intercept)"`` column.
-    method, tol, max_iter, init, accelerate
+    method, tol, max_iter, init, accelerate, progress, callback, max_time
         As in :func:`fit_mixed`; ``init`` keys are the term names and ``"residual"``.
 
     Returns
@@ -277,7 +296,10 @@ def fit_mixed_frame(
         Naming the column, term or argument at fault.
     """
     problem = build_frame_problem(data, response, fixed, random, kernels, intercept, method)
-    return fit_problem(problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate)
+    return fit_problem(
+        problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
+        progress=progress, callback=callback, max_time=max_time,
+    )
 
 
 def fit_problem(
@@ -289,6 +311,9 @@ def fit_problem(
     init: Any,
     accelerate: bool,
     engine_name: str | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
 ) -> MixedResult:
     """Fit a validated :class:`~imputer.mixed._validate.Problem` (shared by both entry points).
 
@@ -296,18 +321,21 @@ def fit_problem(
     None chooses as described in the module docstring.
     """
     tol, max_iter = _check_options(tol, max_iter, accelerate)
+    monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
     ols = _centre(problem)
     engine, engine_name = _engine(problem, ols.X, ols.y0, ols.Z, method == "ML", engine_name)
     names = [c.name for c in problem.components]
     theta0 = _init(init, names, _default_start(problem, ols))
     k = len(names)
-    with single_blas_thread(_small_system(engine)):
+    with single_blas_thread(_small_system(engine)), watching(monitor):
         em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
             fin = engine.final(em.theta[:k], float(em.theta[k]), em.active)
         except np.linalg.LinAlgError as exc:
             raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
-    if not em.converged:
+    if monitor is not None and monitor.warn(stacklevel=3):
+        pass
+    elif not em.converged:
         warnings.warn(
             f"fit_mixed: EM did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
             "the result is the last iterate",

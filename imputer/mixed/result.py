@@ -33,6 +33,8 @@ __all__ = ["MixedResult"]
 _STOP_TEXT = {
     "converged": "converged (relative change of the components <= tol)",
     "max_iter": "iteration limit (max_iter) reached",
+    "stopped": "stopped by the callback",
+    "max_time": "time limit (max_time) reached",
 }
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import build_patterns
 from imputer.errors import ConvergenceWarning, ImputerValueError
@@ -51,6 +52,9 @@ def impute_mixture(
     max_iter: int = DEFAULT_MAX_ITER,
     ridge: float = 0.0,
     columns: Sequence[Hashable] | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
 ) -> MixtureImputeResult:
     """Fit a Gaussian mixture to incomplete data by EM and fill the gaps with its conditional means.
 
@@ -82,6 +86,10 @@ def impute_mixture(
         :func:`imputer.impute`); 0 is maximum likelihood.
     columns : sequence of labels, optional
         Columns to model (numeric, in this order); default: every numeric column.
+    progress, callback, max_time
+        Progress line, per-iterate ``callback(iteration, progress)`` (truthy return stops)
+        and time limit in seconds for the whole call (every start and every K), as in
+        :func:`imputer.impute`; the objective shown is in standardised units.
 
     Returns
     -------
@@ -123,6 +131,7 @@ def impute_mixture(
     covariance_type = check_covariance_type(covariance_type)
     n_init = check_n_init(n_init)
     root = check_seed(seed)
+    monitor = make_monitor(callback, progress, max_time, label="impute_mixture")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     counts = check_components(n_components, n)
@@ -134,6 +143,23 @@ def impute_mixture(
     check_rows(n, p, ridge)
     patterns = build_patterns(mask)
     runs: dict[int, engine.ComponentsRun] = {}
+    with watching(monitor):
+        _run_all(runs, counts, prep, patterns, scaling, covariance_type, n_init, root, tol, max_iter, ridge)
+    results = {k: _result(prep, scaling, r, mask, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, n_init=n_init) for k, r in runs.items()}
+    table = _bic_table(results) if len(counts) > 1 else None
+    best = min(results.values(), key=lambda r: r.bic) if table is not None else results[counts[0]]
+    if table is not None:
+        best = best.with_bic_table(table)
+    if monitor is None or not monitor.warn(stacklevel=2):
+        _warn(best, tol, max_iter)
+    return best
+
+
+def _run_all(
+    runs: dict[int, engine.ComponentsRun], counts: Sequence[int], prep: Prepared, patterns: Any, scaling: Any,
+    covariance_type: str, n_init: int, root: np.random.SeedSequence, tol: float, max_iter: int, ridge: float,
+) -> None:
+    """Fit every K in ``counts`` into ``runs``; a K with no valid start is an error naming it."""
     for k in counts:
         try:
             runs[k] = engine.run(
@@ -145,13 +171,6 @@ def impute_mixture(
                 f"n_components={k}: no start gave a valid mixture (a component's covariance is singular "
                 "from the start); pass ridge > 0 or fewer components"
             ) from None
-    results = {k: _result(prep, scaling, r, mask, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, n_init=n_init) for k, r in runs.items()}
-    table = _bic_table(results) if len(counts) > 1 else None
-    best = min(results.values(), key=lambda r: r.bic) if table is not None else results[counts[0]]
-    if table is not None:
-        best = best.with_bic_table(table)
-    _warn(best, tol, max_iter)
-    return best
 
 
 def _warn(res: MixtureImputeResult, tol: float, max_iter: int) -> None:
@@ -163,7 +182,7 @@ def _warn(res: MixtureImputeResult, tol: float, max_iter: int) -> None:
             ConvergenceWarning,
             stacklevel=3,
         )
-    elif not res.converged:
+    elif res.trace.stop_reason == "max_iter":
         warnings.warn(
             f"EM did not converge within max_iter={max_iter} iterations (tol={tol:g}); increase max_iter or tol",
             ConvergenceWarning,

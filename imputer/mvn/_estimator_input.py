@@ -41,8 +41,10 @@ def to_float_matrix(X: Any, *, where: str) -> tuple[np.ndarray, list[str] | None
             if not is_modelled(dtype):
                 raise ImputerTypeError(
                     f"EMImputer.{where}: column {col!r} has non-numeric dtype {dtype}; "
-                    "EMImputer models numeric columns only (select them, or use "
-                    "imputer.impute, which carries other columns through)"
+                    "EMImputer models numeric columns only. In a pipeline, give it the numeric "
+                    "columns and pass the others through: make_column_transformer((EMImputer(), "
+                    "make_column_selector(dtype_include='number')), remainder='passthrough') "
+                    "(sklearn.compose); or use imputer.impute, which carries other columns through"
                 )
         if all(isinstance(c, str) for c in X.columns):
             names = list(X.columns)

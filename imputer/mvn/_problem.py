@@ -258,7 +258,7 @@ def warn_if_unreliable(fit: MVNFit, tol: float, max_iter: int, *, stacklevel: in
             ConvergenceWarning,
             stacklevel=stacklevel + 1,
         )
-    elif not fit.converged:
+    elif fit.trace.stop_reason == "max_iter":
         warnings.warn(
             f"EM did not converge within max_iter={max_iter} iterations (tol={tol:g}); "
             "increase max_iter or tol",

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
@@ -76,6 +77,9 @@ def impute(
     max_iter: int = DEFAULT_MAX_ITER,
     ridge: float = 0.0,
     accelerate: bool = True,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
 ) -> ImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
@@ -108,6 +112,17 @@ def impute(
     accelerate : bool, default True
         SQUAREM acceleration of EM with a safeguard that never lets the objective
         decrease; off runs plain EM.
+    progress : bool, default False
+        Show a progress line on standard error (tqdm) once the fit has run for a second:
+        iterates, objective, parameter change.
+    callback : callable, optional
+        ``callback(iteration, progress)`` at every accepted EM iterate, with a frozen
+        :class:`imputer.Progress` (``iteration``, ``n_evals``, ``objective``, ``change``,
+        ``elapsed``); a truthy return stops the fit there (``stop_reason="stopped"``).
+    max_time : float, optional
+        Seconds after which the fit stops at the next iterate (``stop_reason="max_time"``).
+        A fit stopped by ``callback`` or ``max_time`` returns the best iterate so far with
+        ``converged=False`` and a warning.
 
     Returns
     -------
@@ -142,6 +157,7 @@ def impute(
     np.False_
     """
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
+    monitor = make_monitor(callback, progress, max_time, label="impute")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     mask = np.empty((n, p), dtype=bool, order="F")
@@ -152,8 +168,12 @@ def impute(
     check_rows(n, p, ridge)
     patterns = build_patterns(mask)
     del mask  # released before the fit (1/8 of the data's memory)
-    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
-    warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
+    if monitor is not None:
+        monitor.offset = scaling.loglik_offset(ridge)[1]  # the objective in original units
+    with watching(monitor):
+        out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    if monitor is None or not monitor.warn(stacklevel=2):
+        warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
     return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
 
 

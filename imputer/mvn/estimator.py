@@ -41,7 +41,7 @@ import pandas as pd
 
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import build_patterns
-from imputer.errors import ImputerValueError, NotFittedError
+from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
 from imputer.mvn import _engine as engine
 from imputer.mvn import _estimator_models as models
 from imputer.mvn._estimator_input import to_float_matrix as _to_float_matrix
@@ -176,6 +176,10 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         ``model="mixture"``: as for :func:`imputer.impute_mixture` (a list of counts fits
         each, the lowest BIC kept); ignored by the other models. ``dof`` with another
         model, or ``accelerate=False`` with the mixture, is an error in :meth:`fit`.
+    add_indicator : bool, default False
+        As scikit-learn's ``SimpleImputer``: :meth:`transform` appends one 0/1 column
+        per feature that had missing values in ``fit`` (1 where the cell was missing),
+        named ``missingindicator_<feature>``.
 
     Attributes
     ----------
@@ -189,6 +193,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     weights_, means_, covariances_ : ndarray (K,), (K, p), (K, p, p)
         ``model="mixture"``: the components (also ``n_components_``, ``covariance_type_``,
         ``bic_``, ``bic_table_``).
+    indicator_features_ : ndarray of int, shape (k,)
+        ``add_indicator=True``: the features with missing values in ``fit``, whose
+        indicator columns :meth:`transform` appends in this order.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features,)
@@ -227,6 +234,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         covariance_type: str = "full",
         n_init: int = 10,
         seed: int | None = None,
+        add_indicator: bool = False,
     ) -> None:
         self.tol = tol
         self.max_iter = max_iter
@@ -238,6 +246,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         self.covariance_type = covariance_type
         self.n_init = n_init
         self.seed = seed
+        self.add_indicator = add_indicator
 
     # -- scikit-learn tags: NaN is the point of this estimator.
     def __sklearn_tags__(self) -> Any:
@@ -283,14 +292,18 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 "needs at least 2 rows"
             )
         model = models.check_model(self)
+        if not isinstance(self.add_indicator, (bool, np.bool_)):
+            raise ImputerTypeError(f"add_indicator must be a bool, got {type(self.add_indicator).__name__}")
         tol, max_iter, ridge, accelerate = check_options(self.tol, self.max_iter, self.ridge, self.accelerate)
         labels = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
         columns = tuple(values[:, j] for j in range(p))  # contiguous: values is Fortran-ordered
         for label, v in zip(labels, columns, strict=True):
             check_column(label, v)
         for name in ("scale_", "dof_", "row_weights_", "weights_", "means_", "covariances_", "covariance_type_",
-                     "n_components_", "bic_", "bic_table_"):
+                     "n_components_", "bic_", "bic_table_", "indicator_features_"):
             self.__dict__.pop(name, None)  # a refit with another model
+        if self.add_indicator:
+            self.indicator_features_ = np.flatnonzero(np.isnan(values).any(axis=0))
         if model != "normal":
             options = {"tol": tol, "max_iter": max_iter, "ridge": ridge}
             if model == "t":
@@ -384,8 +397,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
 
         Returns
         -------
-        ndarray, shape (n_samples, n_features_in_)
-            Completed data (a DataFrame under ``set_output(transform="pandas")``).
+        ndarray, shape (n_samples, n_features_in_ + k)
+            Completed data (a DataFrame under ``set_output(transform="pandas")``), then,
+            with ``add_indicator=True``, the ``k`` missing-value indicator columns.
         """
         out, mask = self._input(X, "transform")  # out: a Fortran-ordered copy of X
         if mask.any() and self.model_ == "mixture":
@@ -400,6 +414,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                     fill_missing(data, np.zeros(p), corr, out, scaling)
             except Infeasible:
                 raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
+        if self.add_indicator:
+            out = np.hstack([out, mask[:, self.indicator_features_].astype(np.float64)])
         if isinstance(self, _LocalTransformerMixin):  # without scikit-learn
             return self._wrap_output(out, X)
         return out  # scikit-learn's set_output wraps this when asked
@@ -415,9 +431,14 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         -------
         ndarray, shape (n_samples, n_features_in_)
             ``Var(x_j | x_o)`` at the missing cells (the marginal variance in a row with
-            nothing observed), 0 at the observed cells.
+            nothing observed), 0 at the observed cells; a DataFrame labelled like
+            :meth:`transform`'s (without indicator columns) under
+            ``set_output(transform="pandas")``.
         """
         values, mask = self._input(X, "conditional_variance")
+        return self._labelled(self._conditional_variance(values, mask), X)
+
+    def _conditional_variance(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out = np.zeros(values.shape, order="F")
         if mask.any() and self.model_ == "mixture":
             return models.mixture_fill(values, mask, self, variances=True)  # type: ignore[return-value]
@@ -433,8 +454,28 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 out[mask] *= np.broadcast_to(factor[:, None], out.shape)[mask]
         return out
 
+    def _labelled(self, out: np.ndarray, X: Any) -> Any:
+        """``out`` as a DataFrame (``X``'s index, the input feature names) when ``set_output``
+        asked for pandas output, else as it is."""
+        if isinstance(self, _LocalTransformerMixin):
+            pandas = self._output == "pandas"
+        else:
+            from sklearn.utils._set_output import _get_output_config
+
+            pandas = _get_output_config("transform", self)["dense"] == "pandas"
+        if not pandas:
+            return out
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(out, index=index, columns=self._input_names())
+
+    def _input_names(self) -> np.ndarray:
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None:
+            return np.asarray(fitted, dtype=object)
+        return np.asarray([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Output column names (the input's: this transformer is one-to-one).
+        """Output column names: the input's, then ``missingindicator_<name>`` per indicator.
 
         Parameters
         ----------
@@ -444,14 +485,20 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
 
         Returns
         -------
-        ndarray of str objects, shape (n_features_in_,)
+        ndarray of str objects, shape (n_features_in_ + k,)
+            ``k`` indicator columns with ``add_indicator=True``, none otherwise.
         """
         self._check_fitted("get_feature_names_out")
+        names = self._names_in(input_features)
+        if getattr(self, "indicator_features_", None) is None or not self.add_indicator:
+            return names
+        indicators = [f"missingindicator_{names[j]}" for j in self.indicator_features_]
+        return np.asarray([*names, *indicators], dtype=object)
+
+    def _names_in(self, input_features: Any) -> np.ndarray:
         fitted = getattr(self, "feature_names_in_", None)
         if input_features is None:
-            if fitted is not None:
-                return np.asarray(fitted, dtype=object)
-            return np.asarray([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
+            return self._input_names()
         given = [str(c) for c in input_features]
         if fitted is not None and given != list(fitted):
             raise ImputerValueError(

@@ -31,6 +31,8 @@ _STOP_TEXT = {
     "converged": "converged (parameter change <= tol)",
     "max_iter": "iteration limit (max_iter) reached",
     "singular": "covariance heading to singular (no maximum; try ridge > 0)",
+    "stopped": "stopped by the callback",
+    "max_time": "time limit (max_time) reached",
 }
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn._fit import blas_threads, conditional_variances, fill_missing, standardise
@@ -76,6 +77,9 @@ def impute_t(
     ridge: float = 0.0,
     columns: Sequence[Hashable] | None = None,
     accelerate: bool = True,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
 ) -> TImputeResult:
     """Estimate a multivariate t from incomplete data by ECME and fill the gaps.
 
@@ -104,6 +108,9 @@ def impute_t(
         Columns to model; default every numeric column.
     accelerate : bool, default True
         SQUAREM acceleration with the monotone safeguard; off runs plain ECME.
+    progress, callback, max_time
+        Progress line, per-iterate ``callback(iteration, progress)`` (truthy return stops)
+        and time limit in seconds, as in :func:`imputer.impute`.
 
     Returns
     -------
@@ -133,6 +140,7 @@ def impute_t(
     """
     dof = check_dof(dof)
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
+    monitor = make_monitor(callback, progress, max_time, label="impute_t")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     mask = np.column_stack([np.isnan(v) for v in prep.values])
@@ -141,14 +149,17 @@ def impute_t(
     check_rows(n, p, ridge)
     patterns = build_patterns(mask)
     del mask
-    with blas_threads(p):
+    if monitor is not None:
+        monitor.offset = scaling.loglik_offset(ridge)[1]
+    with blas_threads(p), watching(monitor):
         std = standardise(patterns, prep.values, scaling, keep_complete=True)
         fit = fit_t(std, dof=dof, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
         filled = np.empty((n, p), order="F")
         for j, v in enumerate(prep.values):
             filled[:, j] = v
         fill_missing(std, fit.mu, fit.sigma, filled, scaling, refresh=True)
-    warn_if_unreliable(fit, tol, max_iter, stacklevel=2)  # type: ignore[arg-type]  # duck-typed: singular, min_eig, converged
+    if monitor is None or not monitor.warn(stacklevel=2):
+        warn_if_unreliable(fit, tol, max_iter, stacklevel=2)  # type: ignore[arg-type]  # duck-typed: singular, min_eig, converged
 
     labels = pd.Index(list(prep.columns), tupleize_cols=False)
     scale_arr = scaling.cov_to_original(fit.sigma)

@@ -39,6 +39,7 @@ _STOP = {
     "singular": "covariance heading to singular",
     "stopped": "stopped by the caller",
     "infeasible": "infeasible start",
+    "max_time": "stopped at max_time",
 }
 
 

@@ -107,3 +107,42 @@ def test_the_suggested_fixes_work(client: TestClient, query: str) -> None:
     assert r.status_code == 200, r.text
     passthrough = ["a"] if "passthrough" in query else []
     assert r.json()["passthrough"] == passthrough
+
+
+def _split(values: list[object]) -> dict[str, object]:
+    return {"columns": ["gdp", "pop"], "data": [[v, float(i)] for i, v in enumerate(values)]}
+
+
+@pytest.mark.parametrize(
+    ("values", "detail"),
+    [
+        ([5.1, "n/a", 6.2, 7, 8.5], r"^column 'gdp' holds numbers, but 1 of its 5 non-null cells is not a number: "
+                                   r"\"n/a\" \(row 1\)\. Send null for a missing value"),
+        ([1, "-", 4, "-", 7, "x", 9], r"^column 'gdp' holds numbers, but 3 of its 7 non-null cells are not a number: "
+                                       r"\"-\" \(rows 1, 3\); \"x\" \(row 5\)"),
+        ([1.5, "NaN", 2.5, None, 3.5], r"holds numbers, but 1 of its 4 non-null cells is not a number: \"NaN\" \(row 1\)"),
+    ],
+    ids=["stray-string", "dash-markers", "nan-token-as-text"],
+)
+def test_json_column_of_numbers_with_other_values_is_422(client: TestClient, values: list[object], detail: str) -> None:
+    r = client.post("/v1/impute", json={"data": _split(values)})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert re.search(detail, r.json()["detail"]), r.json()["detail"]
+    r = client.post("/v1/diagnostics", json={"data": _split(values)})
+    assert r.status_code == 422 and re.search(detail, r.json()["detail"]), r.text
+
+
+def test_json_mixed_column_left_out_by_columns_is_passed_through(client: TestClient) -> None:
+    values = [5.1, "n/a", 6.2, 7, 8.5]
+    r = client.post("/v1/impute", json={"data": _split(values), "options": {"columns": ["pop"]}})
+    assert r.status_code == 200, r.text
+    assert r.json()["passthrough"] == ["gdp"]
+    assert [row[0] for row in r.json()["completed"]["data"]] == values
+
+
+def test_json_text_column_with_a_few_numbers_stays_text(client: TestClient) -> None:
+    values = ["ZA", "NA", 7, "BW", "LS"]  # more text than numbers: a label column
+    r = client.post("/v1/impute", json={"data": _split(values)})
+    assert r.status_code == 200, r.text
+    assert r.json()["passthrough"] == ["gdp"]

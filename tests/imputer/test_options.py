@@ -244,7 +244,7 @@ def test_emimputer_params_are_the_tables() -> None:
     expected = {k: v for k, v in MVN_OPTIONS.defaults().items() if k != "columns"}
     # and the model's: impute_t's dof, impute_mixture's defaults
     models = {"model": "normal", "dof": None, "n_components": 2, "covariance_type": "full", "n_init": 10, "seed": None}
-    assert imputer.EMImputer().get_params() == {**expected, **models}
+    assert imputer.EMImputer().get_params() == {**expected, **models, "add_indicator": False}
     mixture = inspect.signature(imputer.impute_mixture).parameters
     assert all(mixture[name].default == models[name] for name in ("n_components", "covariance_type", "n_init", "seed"))
     assert inspect.signature(imputer.impute_t).parameters["dof"].default is None

@@ -1,0 +1,61 @@
+"""Parquet bodies a table of values cannot hold are 422s naming the column (issue 14, hardening
+items 4 and 8: malformed pandas metadata and invalid UTF-8 gave 500s; binary and list
+columns came back as Python reprs)."""
+
+from __future__ import annotations
+
+import decimal
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api._assert import assert_problem
+
+PARQUET = {"content-type": "application/vnd.apache.parquet"}
+NUMBERS = {"a": [1.0, None, 3.0, 4.0], "b": [2.0, 3.0, 5.0, 4.5]}
+
+
+def _bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def _with(column: pa.Array) -> pa.Table:
+    return pa.table({"s": column, **NUMBERS})
+
+
+def _invalid_utf8() -> pa.Array:
+    raw = pa.array([b"ok", b"\xff\xfe", b"x", b"y"], type=pa.binary())
+    return pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())  # skips Arrow's UTF-8 check
+
+
+@pytest.mark.parametrize(
+    ("table", "detail"),
+    [
+        (
+            pa.table(NUMBERS).replace_schema_metadata({b"pandas": b'{"index_columns": [], "columns": 5}'}),
+            r"^body: the Parquet file's pandas metadata \(schema key 'pandas'\) is malformed \(TypeError: ",
+        ),
+        (_with(pa.array([b"a", b"b", b"c", b"d"])), r"^body: column 's' of the Parquet file has type binary, which"),
+        (_with(pa.array([[1], [2], [], [3]])), r"^body: column 's' of the Parquet file has type list<element: int64>"),
+        (_with(pa.array([{"x": 1}] * 4)), r"^body: column 's' of the Parquet file has type struct<x: int64>"),
+        (_with(pa.array([decimal.Decimal("1.5")] * 4)), r"has type decimal128\(2, 1\), .*; cast it to float64$"),
+        (_with(_invalid_utf8()), r"^body: column 's' of the Parquet file holds text that is not valid UTF-8"),
+    ],
+    ids=["malformed-pandas-metadata", "binary", "list", "struct", "decimal", "invalid-utf8"],
+)
+@pytest.mark.parametrize("route", ["/v1/impute", "/v1/diagnostics"])
+def test_unholdable_parquet_is_422(client: TestClient, route: str, table: pa.Table, detail: str) -> None:
+    r = client.post(route, content=_bytes(table), headers=PARQUET)
+    assert_problem(r, 422, detail)
+
+
+def test_dictionary_text_and_times_still_read(client: TestClient) -> None:
+    table = _with(pa.array(["u", "v", "u", None]).dictionary_encode())
+    r = client.post("/v1/impute", content=_bytes(table), headers=PARQUET)
+    assert r.status_code == 200, r.text
+    assert r.json()["passthrough"] == ["s"]
