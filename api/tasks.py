@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 import imputer
+from api.jobs.progress import callback_kwargs
 from api.formats import (
     JSON,
     InputKind,
@@ -264,13 +265,13 @@ class ImputeTask(_Task):
             )
         response: type[BaseModel]
         if options.model == "t":
-            result: Any = imputer.impute_t(frame, **options.t_kwargs())
+            result: Any = imputer.impute_t(frame, **options.t_kwargs(), **callback_kwargs())
             response = ImputeTResponse
         elif options.model == "mixture":
-            result = imputer.impute_mixture(frame, **options.mixture_kwargs())
+            result = imputer.impute_mixture(frame, **options.mixture_kwargs(), **callback_kwargs())
             response = ImputeMixtureResponse
         else:
-            result = imputer.impute(frame, **options.engine_kwargs())
+            result = imputer.impute(frame, **options.engine_kwargs(), **callback_kwargs())
             response = ImputeResponse
         return _encoded(
             kinds,
@@ -373,7 +374,7 @@ class MixedTask(_Task):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
-        result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs())
+        result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 
 
@@ -411,6 +412,7 @@ class MixedFrameTask(_Task):
             kernels=kernels,
             intercept=request.intercept,
             **request.options.engine_kwargs(),
+            **callback_kwargs(),
         )
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 
