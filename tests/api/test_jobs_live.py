@@ -7,8 +7,11 @@ next server's sweep, which marks it failed with the reason.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import pytest
 
 from api.jobs.service import ORPHAN_DETAIL
 from tests.api.conftest import DATA, slow_impute_body
-from tests.api.live import alive, descendants, uvicorn_server
+from tests.api.live import ROOT, alive, descendants, uvicorn_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,6 +32,30 @@ def _env(db: Path) -> dict[str, str]:
         "IMPUTER_MAX_CONCURRENT_JOBS": "1",
         "IMPUTER_API_KEYS": "",
     }
+
+
+def _readme_jobs_block() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Jobs"):]
+    return section[section.index("```sh\n") + 6 : section.index("\n```", section.index("```sh\n"))]
+
+
+def _run_readme_jobs_block(url: str, tmp_path: Path, expected: bytes) -> None:
+    """README's Jobs block, run by bash against the server: it writes the completed table."""
+    if shutil.which("curl") is None or shutil.which("jq") is None:
+        pytest.skip("README's Jobs example needs curl and jq")
+    block = _readme_jobs_block()
+    assert block.startswith("B=http://127.0.0.1:8000\n")
+    work = tmp_path / "readme"
+    work.mkdir()
+    (work / "examples").symlink_to(ROOT / "examples")
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.replace("http://127.0.0.1:8000", url, 1)],
+                          cwd=work, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "airquality_completed.csv").read_bytes() == expected  # examples/ and tests/data hold the same file
+    status = json.loads(proc.stdout)  # the one status printed (DELETE of a finished job: 204, empty)
+    assert status["kind"] == "impute" and status["status"] in ("queued", "running", "succeeded")
+    assert httpx.get(f"{url}/v1/jobs/{status['id']}", timeout=10).status_code == 404  # deleted
 
 
 def _wait(url: str, location: str, until: tuple[str, ...]) -> dict[str, object]:
@@ -69,6 +96,7 @@ def test_results_outlive_the_server_and_jobs_of_a_dead_server_fail(tmp_path: Pat
     with uvicorn_server(_env(db)) as (url, proc):
         again = httpx.get(f"{url}{done_loc}/result", headers={"accept": "text/csv"}, timeout=10)
         assert again.status_code == 200 and again.content == first.content
+        _run_readme_jobs_block(url, tmp_path, expected=first.content)
         stopped = httpx.get(f"{url}{stopped_loc}", timeout=10).json()
         assert stopped["status"] == "failed"
         assert stopped["error"]["status"] == 503
