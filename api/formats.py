@@ -126,9 +126,11 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
 _NUMBER_CELL_TYPES = {int, float, type(None)}
 
 
-def _column_as_numbers(values: list[object]) -> np.ndarray | None:
+def _column_as_numbers(values: list[object]) -> Any:
     """int64 when every cell is an integer, float64 when every cell is a number or
-    None (missing -> NaN), else None (a text/mixed column, kept as objects)."""
+    None (missing -> NaN), else None (a text/mixed column, kept as objects). Integers
+    and nulls with an integer beyond 2**53 become a nullable ``Int64`` array, so that
+    float64 never rounds them (the engine then names the column if it is modelled)."""
     # the set of exact types settles validated cells in one C-level pass; subclasses
     # (other than bool) fall back to the isinstance test
     if not set(map(type, values)) <= _NUMBER_CELL_TYPES and not all(
@@ -137,6 +139,13 @@ def _column_as_numbers(values: list[object]) -> np.ndarray | None:
         return None
     if all(isinstance(v, int) for v in values) and all(abs(v) < 2**63 for v in values):  # type: ignore[arg-type]
         return np.array(values, dtype=np.int64)
+    present = [v for v in values if v is not None]
+    if (
+        present and all(isinstance(v, int) for v in present)
+        and any(abs(v) >= 2**53 for v in present)  # type: ignore[arg-type]
+        and all(abs(v) < 2**63 for v in present)  # type: ignore[arg-type]
+    ):
+        return pd.array(values, dtype="Int64")
     return np.array(values, dtype=float)  # None -> NaN
 
 
@@ -260,23 +269,45 @@ def read_csv_table_body(
     return CSVTable(_reject_infinite(frame, "body"), {str(k): v for k, v in originals.items()})
 
 
-def read_parquet_body(body: bytes) -> pd.DataFrame:
+def parquet_cell_limit() -> int:
+    """Most cells (rows x columns) a Parquet body may decode to: as many as a CSV body of
+    ``IMPUTER_MAX_BODY_BYTES`` could hold at two bytes a cell (``1,``). Parquet compresses
+    so well that a 1.1 MB file held 40 million rows and drove a worker to 3.5 GB."""
+    from api.settings import get_settings
+
+    return get_settings().max_body_bytes // 2
+
+
+def read_parquet_body(body: bytes, max_cells: int | None = None) -> pd.DataFrame:
     """Read a Parquet request body (the pandas index is restored when stored; a
     MultiIndex becomes one string label per row, levels joined by ``|``).
 
     Raises
     ------
     ImputerValueError
-        When the body is not a readable Parquet file, its pandas metadata is malformed, or
-        a column has a type a table of values cannot hold (binary, lists, structs, maps,
-        decimals), named with the type.
+        When the body is not a readable Parquet file, decodes to more than ``max_cells``
+        cells (default :func:`parquet_cell_limit`; checked from the file's metadata before
+        any column is read), its pandas metadata is malformed, or a column has a type a
+        table of values cannot hold (binary, lists, structs, maps, decimals), named with
+        the type.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    limit = parquet_cell_limit() if max_cells is None else max_cells
     try:
+        meta = pq.read_metadata(pa.BufferReader(body))
+        cells = meta.num_rows * max(1, meta.num_columns)
+        if cells > limit:
+            raise ImputerValueError(
+                f"body: the Parquet file holds {meta.num_rows:,} rows x {meta.num_columns:,} columns = {cells:,} "
+                f"cells, more than the {limit:,} a request may decode to (IMPUTER_MAX_BODY_BYTES / 2); send "
+                "fewer rows or columns"
+            )
         table = pq.read_table(pa.BufferReader(body))
     except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, ImputerValueError):
+            raise
         raise ImputerValueError(f"body: the Parquet file could not be read: {first_line(exc)}") from None
     _check_parquet_types(table)
     try:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 import imputer
 from api.jobs.service import JobService
+from api.docs import install_offline_docs
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
@@ -88,6 +89,8 @@ def create_app() -> FastAPI:
         version=imputer.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_offline_docs, without a CDN
+        redoc_url=None,
     )
     app.state.runner = WorkerPool(1)  # placeholder, not started: 503 until the lifespan runs
     app.state.jobs = None  # the job service, made by the lifespan
@@ -98,6 +101,7 @@ def create_app() -> FastAPI:
     app.include_router(pool.router)
     app.include_router(jobs.router)
     install_problem_handlers(app)
+    install_offline_docs(app)
     install_openapi(
         app,
         [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest, PoolRequest],

@@ -14,8 +14,15 @@ does (the job leaves the waiting line, or its worker is killed and replaced). Wh
 a job dies with its HTTP request is a dispatch policy (:mod:`api.dispatch`), not the
 pool's business.
 
-Capacity: at most ``n_workers`` jobs run at once; at most ``max_queue`` jobs wait for
-a worker (each at most ``queue_timeout_s`` seconds). Timeout: a job running longer
+Capacity: at most ``n_workers`` jobs run at once. A job that finds every worker busy
+joins the waiting line when its expected wait -- the jobs ahead of it, itself included,
+times the recent mean run time (of the last :data:`RECENT_JOBS` jobs), over
+``n_workers`` -- fits in its queue timeout (``queue_timeout_s``, or the job's own);
+otherwise it is refused at once with a ``Retry-After`` of that expected wait. Before any
+job has finished nothing is known and the line is open. ``max_queue`` bounds the line in
+any case (memory), and each job waits at most its queue timeout. A supervisor checks the
+idle workers every :data:`SUPERVISE_S` seconds and replaces the dead ones (a worker killed
+from outside while idle), so readiness recovers without a request having to find it. Timeout: a job running longer
 than its ``timeout_s`` is stopped for real -- its worker process is killed (SIGKILL)
 and reaped, a fresh worker takes its slot. Every outcome other than the task's value
 is an exception from :mod:`api.errors`; nothing here knows about HTTP.
@@ -28,6 +35,7 @@ import collections
 import enum
 import functools
 import logging
+import math
 import multiprocessing as mp
 import os
 import threading
@@ -64,6 +72,11 @@ _THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 _context_lock = threading.Lock()
+
+#: run times kept for the expected wait of a new job
+RECENT_JOBS = 50
+#: seconds between the supervisor's checks of the idle workers
+SUPERVISE_S = 1.0
 
 
 def _describe(task: Task[Any]) -> str:
@@ -175,10 +188,11 @@ class WorkerPool:
     n_workers : int
         Worker processes, i.e. jobs running at once.
     max_queue : int
-        Jobs allowed to wait for a worker; one more is refused (:class:`PoolSaturated`).
+        Most jobs waiting for a worker; one more is refused (:class:`PoolSaturated`).
+        Below it, admission is by expected wait (see the module docstring).
     queue_timeout_s : float
         Longest wait for a worker (:class:`PoolSaturated` after it), unless a job
-        sets its own.
+        sets its own; a job whose expected wait exceeds it is refused at once.
     retry_after_s : int
         ``retry_after`` of :class:`~api.errors.PoolUnavailable` errors.
     worker_threads : int
@@ -199,7 +213,7 @@ class WorkerPool:
         self,
         n_workers: int,
         *,
-        max_queue: int = 16,
+        max_queue: int = 256,
         queue_timeout_s: float = 30.0,
         retry_after_s: int = 5,
         worker_threads: int = 1,
@@ -223,6 +237,8 @@ class WorkerPool:
         self._jobs: set[Job[Any]] = set()
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
+        self._durations: collections.deque[float] = collections.deque(maxlen=RECENT_JOBS)
+        self._supervisor: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def _context(self) -> Any:
@@ -253,10 +269,24 @@ class WorkerPool:
         self._workers = list(workers)
         self._idle = list(workers)
         self._started = True
+        self._supervisor = loop.create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        """Replace idle workers that died (killed from outside), every :data:`SUPERVISE_S` s."""
+        while self._started:
+            await asyncio.sleep(SUPERVISE_S)
+            for worker in [w for w in self._idle if not w.alive()]:
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                    logger.warning("idle worker %s died; replacing it", worker.pid)
+                    await asyncio.shield(self._replace(worker))
 
     async def stop(self) -> None:
         """Stop every worker; waiting and running jobs fail with :class:`PoolStopping`."""
         self._started = False
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            self._supervisor = None
         while self._waiters:
             fut = self._waiters.popleft()
             if not fut.done():
@@ -279,7 +309,7 @@ class WorkerPool:
             started=self._started,
             workers=self.n_workers,
             alive=sum(1 for w in self._workers if w.alive()),
-            idle=len(self._idle),
+            idle=sum(1 for w in self._idle if w.alive()),  # a dead idle worker serves nobody
             busy=len(self._workers) - len(self._idle),
             waiting=len(self._waiters),
             max_queue=self.max_queue,
@@ -291,7 +321,17 @@ class WorkerPool:
             return False
         if not any(w.alive() for w in self._workers):
             return False
-        return bool(self._idle) or len(self._waiters) < self.max_queue
+        if any(w.alive() for w in self._idle):
+            return True
+        return len(self._waiters) < self.max_queue and self.expected_wait(len(self._waiters) + 1) <= self.queue_timeout_s
+
+    def expected_wait(self, position: int) -> float:
+        """Seconds until a job at ``position`` in the line (1: first) gets a worker, from
+        the recent run times; 0 before any job has finished."""
+        if not self._durations:
+            return 0.0
+        mean = sum(self._durations) / len(self._durations)
+        return position * mean / self.n_workers
 
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers."""
@@ -313,24 +353,28 @@ class WorkerPool:
         PoolSaturated
             Every worker is busy and ``max_queue`` jobs are already waiting.
         """
-        slot = self._reserve()
+        wait_s = self.queue_timeout_s if queue_timeout_s is None else queue_timeout_s
+        slot = self._reserve(wait_s)
         job: Job[T] = Job(task, timeout_s)
         job._slot = slot
-        wait_s = self.queue_timeout_s if queue_timeout_s is None else queue_timeout_s
         job._task = asyncio.get_running_loop().create_task(self._execute(job, wait_s))
         job._task.add_done_callback(functools.partial(self._finished, job))
         self._jobs.add(job)
         return job
 
     # ------------------------------------------------------------------ scheduling
-    def _unavailable(self, cls: type[PoolUnavailable], message: str) -> PoolUnavailable:
-        return cls(message, retry_after=self.retry_after_s)
+    def _unavailable(self, cls: type[PoolUnavailable], message: str, retry_after: int | None = None) -> PoolUnavailable:
+        return cls(message, retry_after=self.retry_after_s if retry_after is None else retry_after)
 
     def _stopping(self) -> PoolStopping:
         return PoolStopping("The computation service is shutting down.", retry_after=self.retry_after_s)
 
-    def _reserve(self) -> _Slot:
-        """An idle worker, or a place in the waiting line (a future), or an error."""
+    def _reserve(self, wait_s: float | None = None) -> _Slot:
+        """An idle worker, or a place in the waiting line (a future), or an error.
+
+        ``wait_s`` (default: the pool's queue timeout) is the longest the job may wait: a
+        job whose expected wait exceeds it is refused now rather than timed out later.
+        """
         if not self._started:
             raise self._unavailable(PoolNotRunning, "The computation service is not running.")
         if self._idle:
@@ -340,6 +384,15 @@ class WorkerPool:
                 PoolSaturated,
                 f"All {self.n_workers} workers are busy and {len(self._waiters)} requests "
                 "are already waiting; retry later.",
+            )
+        limit = self.queue_timeout_s if wait_s is None else wait_s
+        expected = self.expected_wait(len(self._waiters) + 1)
+        if expected > limit:
+            raise self._unavailable(
+                PoolSaturated,
+                f"All {self.n_workers} workers are busy and {len(self._waiters)} requests are waiting: "
+                f"the expected wait of {expected:.3g} s exceeds the limit of {limit:g} s; retry later.",
+                retry_after=max(1, math.ceil(expected)),
             )
         fut: asyncio.Future[WorkerProcess] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
@@ -432,11 +485,13 @@ class WorkerPool:
         try:
             kind, value = await asyncio.wait_for(asyncio.shield(call), job.timeout_s)
         except asyncio.TimeoutError:
+            self._durations.append(job.timeout_s)
             await asyncio.shield(self._replace(worker))
             raise JobTimedOut(job.timeout_s) from None
         except asyncio.CancelledError:
             await asyncio.shield(self._replace(worker))
             raise
+        self._durations.append(time.time() - job.started_at)
         if kind == "ok":
             self._release(worker)
             return value  # type: ignore[no-any-return]

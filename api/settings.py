@@ -14,8 +14,10 @@ IMPUTER_API_KEYS            (empty)      comma-separated keys accepted in ``X-AP
 IMPUTER_TIMEOUT_S           60           wall-clock limit of one computation; the worker
                                          process is killed and replaced -> 504
 IMPUTER_MAX_CONCURRENT_JOBS CPU count    worker processes (computations running at once)
-IMPUTER_MAX_QUEUE           16           requests allowed to wait for a worker; beyond
-                                         that -> 503 with Retry-After
+IMPUTER_MAX_QUEUE           256          most requests waiting for a worker; below it a
+                                         request waits when its expected wait (recent
+                                         run times) fits IMPUTER_QUEUE_TIMEOUT_S, else
+                                         503 with Retry-After = that expected wait
 IMPUTER_QUEUE_TIMEOUT_S     30           longest wait for a free worker -> 503
 IMPUTER_RETRY_AFTER_S       5            value of the Retry-After header on 503
 IMPUTER_WORKER_THREADS      1            BLAS/OpenMP threads per worker process
@@ -77,7 +79,8 @@ class Settings(BaseSettings):
         description="Number of worker processes, i.e. computations running at once.",
     )
     max_queue: int = Field(
-        16, ge=0, description="Requests allowed to wait for a free worker before 503."
+        256, ge=0, description="Most requests waiting for a free worker (below it, a request is admitted "
+        "when its expected wait, from the recent run times, fits in IMPUTER_QUEUE_TIMEOUT_S; else 503)."
     )
     queue_timeout_s: float = Field(
         30.0, gt=0, description="Longest wait for a free worker before 503, in seconds."

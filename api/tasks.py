@@ -72,7 +72,9 @@ def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
 
 
 def _invalid(exc: ValidationError, instance: str) -> JobOutput:
-    errors = clean_validation_errors(exc.errors(), prefix=("body",))
+    errors = clean_validation_errors(
+        exc.errors(include_url=False, include_context=False, include_input=False), prefix=("body",)
+    )
     return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
 
 
@@ -105,8 +107,14 @@ def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> 
     return 200, JSON, _ANY_JSON.dump_json(payload)
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _parse(model: type[BaseModel], body: bytes) -> Any:
-    # strict: no string -> number coercion; the models reject NaN/Infinity/1e999
+    # strict: no string -> number coercion; the models reject NaN/Infinity/1e999.
+    # A UTF-8 byte-order mark (Windows tools write one) is not JSON but not an error either.
+    if body.startswith(_BOM):
+        body = body[len(_BOM):]
     return model.model_validate_json(body, strict=True)
 
 

@@ -48,6 +48,7 @@ from imputer import __version__
 from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
 from imputer._cli_diagnose import add_diagnose_parser
 from imputer._cli_mi import add_mi_options, check_mi_usage, write_json, write_mi
+from imputer._cli_transform import add_transform_options, transform_options
 from imputer._cli_io import STDIO, CliError, Table, _format, write_table
 from imputer.errors import ImputerError, ImputerWarning
 from imputer.options import MVN_OPTIONS, Option
@@ -68,6 +69,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
                        status=2)
     if not to_stdout and args.m is None:
         _format(Path(args.output), "output")  # fail before the (possibly long) fit on a bad output name
+    extra = transform_options(args)
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
     options["columns"] = column_list(options["columns"], "--columns")
     table, encoding = read_input(args, options["columns"])
@@ -84,7 +86,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
             del options["accelerate"]  # checked above: the mixture always accelerates
             result = imputer.impute_mixture(frame, **_mixture_options(args), **options)
         else:
-            result = imputer.impute(frame, **options)
+            result = imputer.impute(frame, **options, **extra)
     for w in caught:
         print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     # with the table on standard output, everything else goes to standard error
@@ -333,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --model mixture: starts (k-means++ and Lloyd), the best log-likelihood kept "
         "(default: 10); --seed S makes them reproducible",
     )
+    add_transform_options(imp)
     imp.add_argument(
         "--float-format", type=_float_format, metavar="FMT", default=None,
         help="printf format of the filled cells in text output, e.g. %%.6g (observed cells are "

@@ -1,10 +1,11 @@
-"""``GET /healthz`` (alive: answers at once, even while jobs run) and ``GET /readyz``."""
+"""``GET /healthz`` (alive: answers at once, even while jobs run; ``HEAD`` too, for load
+balancers that probe with it) and ``GET /readyz``."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Response
 
 import imputer
 from api.deps import error_responses, get_runner
@@ -18,6 +19,12 @@ router = APIRouter(tags=["health"])
 async def healthz() -> Health:
     """The server process is alive (no computation involved, never authenticated)."""
     return Health(status="ok", version=imputer.__version__)
+
+
+@router.head("/healthz", include_in_schema=False)
+async def healthz_head() -> Response:
+    """``HEAD /healthz``: the same check without a body."""
+    return Response(status_code=200)
 
 
 @router.get(

@@ -82,7 +82,7 @@ class CsvQuery(BaseModel):
         "empty, NA, NaN, null...); the other columns keep their text.",
     )
     index_col: str | None = Field(
-        None, description="CSV column holding the row labels; none by default."
+        None, min_length=1, description="CSV column holding the row labels; none by default."
     )
     passthrough: list[str] = Field(
         default_factory=list,
@@ -218,7 +218,10 @@ class Problem(BaseModel):
     detail: str = Field(..., description="Explanation of this occurrence, naming the field at fault.")
     instance: str | None = Field(None, description="Path of the request that failed.")
     errors: list[FieldError] | None = Field(
-        None, description="Validation failures, one per offending field (422 only)."
+        None, description="Validation failures, one per offending field, the first 100 (422 only)."
+    )
+    error_count: int | None = Field(
+        None, description="How many offending fields there were (with errors; 422 only)."
     )
 
 

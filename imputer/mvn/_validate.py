@@ -213,5 +213,32 @@ def prepare(data: Any, columns: Sequence[Hashable] | None) -> Prepared:
     for c in chosen:
         v = float_values(frame[c])
         check_column(c, v)
+        check_exact_integers(c, frame[c], v)
         values.append(v)
     return Prepared(frame=frame, columns=tuple(chosen), values=tuple(values))
+
+
+#: integers of larger magnitude are not all representable as float64
+_EXACT_INT = 2**53
+
+
+def check_exact_integers(label: Hashable, series: pd.Series, values: np.ndarray) -> None:
+    """An integer column with gaps comes back as floats: its observed integers must survive that.
+
+    A modelled integer column with missing cells is returned as float64 (``Float64``),
+    which would round an observed integer beyond ``2**53`` (an identifier, a count in
+    nanoseconds): that is an error naming the column and the first such value, rather
+    than a silent change of an observed cell. Columns without gaps keep their dtype and
+    are not affected.
+    """
+    if not pd.api.types.is_integer_dtype(series.dtype) or not np.isnan(values).any():
+        return
+    ints = series.dropna().to_numpy(dtype=np.int64) if series.dtype != np.int64 else series.to_numpy()
+    big = np.abs(ints.astype(np.float64)) >= _EXACT_INT
+    if big.any():
+        first = int(ints[np.flatnonzero(big)[0]])
+        raise ImputerValueError(
+            f"column {label!r} holds integers of magnitude 2**53 or more ({first}), which the float64 "
+            "values of a completed column would round; leave it out of the model (columns=...) so it is "
+            "passed through unchanged, or rescale it"
+        )

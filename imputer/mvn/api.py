@@ -27,7 +27,7 @@ choice is ``ridge`` = 0.5-1% of the rows). EM never decreases this objective.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import Prepared, check_options, check_rows, prepare
 from imputer.mvn.result import ImputeResult
+from imputer.transform.result import TransformedImputeResult
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["impute", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
@@ -80,7 +81,9 @@ def impute(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
-) -> ImputeResult:
+    transforms: Mapping[Hashable, Any] | None = None,
+    bounds: Mapping[Hashable, Any] | None = None,
+) -> ImputeResult | TransformedImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
     Parameters
@@ -123,6 +126,17 @@ def impute(
         Seconds after which the fit stops at the next iterate (``stop_reason="max_time"``).
         A fit stopped by ``callback`` or ``max_time`` returns the best iterate so far with
         ``converged=False`` and a warning.
+    transforms : dict, optional
+        Columns modelled on another scale (Amelia's ``logs``, ``sqrts``, ``lgstc``):
+        ``{"tariff": "log", "count": "sqrt", "share": ("logit", 0, 100)}`` (``"logit"``
+        alone: the range (0, 1)). The normal is fitted to the transformed columns; the
+        estimates are on that scale, labelled ``log(tariff)`` etc.; fills are conditional
+        expectations on the original scale (``exp(m + v/2)`` for a log column).
+    bounds : dict, optional
+        ``{"x": (lower, upper)}`` (either ``None``) on untransformed or log columns: fills
+        are the conditional means of the conditional distribution truncated to the bounds
+        (not clipped). With ``transforms`` or ``bounds`` the result is a
+        :class:`~imputer.transform.TransformedImputeResult` (see :mod:`imputer.transform.api`).
 
     Returns
     -------
@@ -157,6 +171,13 @@ def impute(
     np.False_
     """
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
+    if transforms or bounds:
+        from imputer.transform.api import impute_transformed
+
+        return impute_transformed(
+            data, columns=columns, transforms=transforms, bounds=bounds, tol=tol, max_iter=max_iter, ridge=ridge,
+            accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
+        )
     monitor = make_monitor(callback, progress, max_time, label="impute")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)

@@ -59,3 +59,18 @@ def test_dictionary_text_and_times_still_read(client: TestClient) -> None:
     r = client.post("/v1/impute", content=_bytes(table), headers=PARQUET)
     assert r.status_code == 200, r.text
     assert r.json()["passthrough"] == ["s"]
+
+
+def test_decoded_size_is_checked_before_reading(client: TestClient) -> None:
+    import numpy as np
+
+    from api.formats import read_parquet_body
+
+    # two million rows of one repeated value: a tiny file that decodes to many cells
+    table = pa.table({"a": np.zeros(2_000_000), "b": np.ones(2_000_000)})
+    body = _bytes(table)
+    assert len(body) < 200_000
+    with pytest.raises(Exception, match=r"^body: the Parquet file holds 2,000,000 rows x 2 columns = 4,000,000 cells, "
+                                        r"more than the 1,000,000 a request may decode to"):
+        read_parquet_body(body, max_cells=1_000_000)
+    assert read_parquet_body(body, max_cells=4_000_000).shape == (2_000_000, 2)

@@ -146,3 +146,14 @@ def test_json_text_column_with_a_few_numbers_stays_text(client: TestClient) -> N
     r = client.post("/v1/impute", json={"data": _split(values)})
     assert r.status_code == 200, r.text
     assert r.json()["passthrough"] == ["gdp"]
+
+
+def test_json_integers_beyond_2_53_are_never_rounded(client: TestClient) -> None:
+    big = 2**53 + 1
+    split = {"columns": ["id", "x"], "data": [[big, 1.0], [None, 2.0], [5, None], [7, 4.0], [9, 3.0]]}
+    r = client.post("/v1/impute", json={"data": split})
+    assert r.status_code == 422, r.text
+    assert re.search(r"^column 'id' holds integers of magnitude 2\*\*53 or more \(9007199254740993\)", r.json()["detail"])
+    r = client.post("/v1/impute", json={"data": split, "options": {"columns": ["x"]}})
+    assert r.status_code == 200, r.text
+    assert [row[0] for row in r.json()["completed"]["data"]] == [big, None, 5, 7, 9]

@@ -81,3 +81,16 @@ def test_service_errors_share_one_root_apart_from_the_library_errors(name: str) 
     cls = getattr(errors, name)
     assert issubclass(cls, ServiceError)
     assert not issubclass(cls, ImputerError)  # else answered as 422 "Invalid data or options"
+
+
+def test_validation_errors_are_capped_with_their_count(client) -> None:  # type: ignore[no-untyped-def]
+    # 300 rows each with a string where a number or null belongs in a numbers-only field: one error per cell
+    body = {"y": ["x"] * 300}
+    r = client.post("/v1/mixed", json=body)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    count = problem["error_count"]
+    assert count >= 300  # every cell of y (and possibly a missing field besides)
+    assert len(problem["errors"]) == 100
+    assert problem["errors"][0]["loc"] == ["body", "y", 0]
+    assert problem["detail"].endswith(f"(and {count - 3} more)")

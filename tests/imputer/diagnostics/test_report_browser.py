@@ -8,7 +8,6 @@ the local file is opened; every wait is bounded.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 
 from imputer.diagnostics.report import write_report
+from tests.browser import chromium_driver, severe_console_entries
 
 pytest.importorskip("matplotlib", reason="the report's figures need matplotlib (pip install 'imputer[plot]')")
 
@@ -24,30 +24,9 @@ AIR = ROOT / "tests" / "data" / "airquality.csv"
 TIMEOUT = 60  # seconds, for the page load and each script
 
 
-def _paths() -> tuple[str, str]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.skip("headless Chromium not available: install Debian's chromium and chromium-driver "
-                    "(apt-get install chromium chromium-driver) to run the browser test of the HTML report")
-    return chromium, driver
-
-
 @pytest.fixture(scope="module")
 def browser():
-    chromium, driver_path = _paths()
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,2000", "--disable-extensions", "--no-first-run"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(TIMEOUT)
-    driver.set_script_timeout(TIMEOUT)
+    driver = chromium_driver("the HTML report", timeout=TIMEOUT)
     yield driver
     driver.quit()
 
@@ -61,7 +40,7 @@ def _open(browser, path: Path) -> dict:
         " resources: performance.getEntriesByType('resource').map(e => e.name),"
         " scripts: document.scripts.length, h1: document.querySelector('h1').textContent};"
     )
-    state["severe"] = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    state["severe"] = severe_console_entries(browser)
     return state
 
 

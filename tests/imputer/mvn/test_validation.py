@@ -107,3 +107,29 @@ def test_errors_leave_the_callers_frame_alone() -> None:
     with pytest.raises(ImputerValueError):
         imputer.impute(df, tol=-1.0)
     pd.testing.assert_frame_equal(df, before)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "int64"])
+def test_integers_beyond_2_53_in_a_column_with_gaps(dtype: str) -> None:
+    big = 2**53 + 1
+    values = [big, 3, 5, 7, 11]
+    x = [1.0, 2.0, np.nan, 4.0, 3.5]
+    if dtype == "Int64":
+        frame = pd.DataFrame({"id": pd.array([big, None, 5, 7, 11], dtype="Int64"), "x": x})
+        with pytest.raises(ImputerValueError, match=r"^column 'id' holds integers of magnitude 2\*\*53 or more \(9007199254740993\), which"):
+            imputer.impute(frame)
+        out = imputer.impute(frame, columns=["x"]).completed
+        assert out["id"].tolist()[0] == big and out["id"].dtype == "Int64"
+    else:  # no gap: the column keeps its dtype and every value
+        frame = pd.DataFrame({"id": np.array(values, dtype=np.int64), "x": x})
+        out = imputer.impute(frame).completed
+        assert out["id"].tolist() == values and out["id"].dtype == np.int64
+
+
+def test_tiny_spread_at_a_huge_magnitude_is_not_called_constant() -> None:
+    frame = pd.DataFrame({"t": [9e15, 9e15 + 1, 9e15 + 2, 9e15 + 4, np.nan], "x": [1.0, 2.0, np.nan, 4.0, 3.0]})
+    with pytest.raises(ImputerValueError, match=r"^column 't' is not constant \(its values run from 9000000000000000\.0 "
+                                                r"to 9000000000000004\.0\), but its spread .* subtract an offset first"):
+        imputer.impute(frame)
+    shifted = frame.assign(t=frame["t"] - 9e15)
+    assert imputer.impute(shifted).converged
