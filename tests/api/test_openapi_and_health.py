@@ -112,7 +112,7 @@ def test_readyz_503_before_the_pool_starts() -> None:
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"
     assert r.headers["retry-after"] == "5"
-    assert r.json()["detail"] == "Not ready: 0/1 workers alive, 0 idle, 0/16 requests waiting."
+    assert r.json()["detail"] == "Not ready: 0/1 workers alive, 0 idle, 0/256 requests waiting."
 
 
 def test_timeout_in_process_is_504(client: TestClient, settings_override: Callable[..., None], app: Any) -> None:
