@@ -5,17 +5,28 @@ stream, so chunked bodies (no ``Content-Length``) and lying ``Content-Length``
 headers are caught too; a declared ``Content-Length`` over the limit is refused
 before anything is read. Reading stops at the first chunk past the limit: at most
 ``limit`` bytes plus one chunk are ever held in memory.
+
+A client that goes away during the upload (``ClientDisconnect``) is logged in one line
+and answered with an unsent 499 (for the access log), not as a server error with
+tracebacks.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.requests import ClientDisconnect
 
 from api.settings import Settings, get_settings
 
-__all__ = ["read_body", "too_large"]
+__all__ = ["read_body", "too_large", "CLIENT_CLOSED_UPLOAD"]
+
+logger = logging.getLogger("api")
+
+#: status of a request whose client left during the upload (never seen by anyone).
+CLIENT_CLOSED_UPLOAD = 499
 
 
 def too_large(limit: int) -> HTTPException:
@@ -37,9 +48,15 @@ async def read_body(
         raise too_large(limit)
     chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        logger.info("client left %s during the upload (%d bytes received)", request.url.path, received)
+        raise HTTPException(
+            status_code=CLIENT_CLOSED_UPLOAD, detail="The client closed the connection during the upload."
+        ) from None
     return b"".join(chunks)

@@ -19,6 +19,8 @@ def get_runner(request: Request) -> WorkerPool:
 
 _DESCRIPTIONS = {
     401: "X-API-Key missing or wrong (only when IMPUTER_API_KEYS is set).",
+    404: "No such job: unknown, expired, deleted, or created with another API key.",
+    409: "The job has no result: it is queued or running (retry after Retry-After), or was cancelled.",
     406: "The Accept header admits none of the available formats.",
     413: "Request body over IMPUTER_MAX_BODY_BYTES.",
     415: "Unsupported Content-Type.",

@@ -12,11 +12,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import imputer
+from api.jobs.service import JobService
 from api.docs import install_offline_docs
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
-from api.routers import diagnostics, health, impute, mixed, pool
+from api.routers import diagnostics, health, impute, jobs, mixed, pool
 from api.schemas.diagnostics import DiagnosticsRequest
 from api.schemas.impute import ImputeRequest
 from api.schemas.mixed import MixedFrameRequest, MixedRequest
@@ -31,14 +32,15 @@ Rubin's rules for pooling analyses of multiply imputed data.
 
 Send a table, read back the completed table and the estimates, or look at its
 missingness first (`/v1/diagnostics`: patterns and Little's MCAR test). Every error is
-RFC 9457 `application/problem+json`. Authentication (`X-API-Key`) applies when
+RFC 9457 `application/problem+json`. Long computations run as jobs (`/v1/jobs/...`):
+submit, poll the status (with progress), fetch the result, which survives a restart. Authentication (`X-API-Key`) applies when
 `IMPUTER_API_KEYS` is set; `/healthz` and `/readyz` stay open.
 """
 
 
 #: imported once by the workers' forkserver, so each worker starts with the engines loaded
 #: (scipy.stats: the chi-square tail of Little's test, imported lazily by the library).
-TASK_MODULES = ("api.tasks", "scipy.stats")
+TASK_MODULES = ("api.tasks", "api.jobs.run", "scipy.stats")
 
 
 def _settings_of(app: FastAPI) -> Settings:
@@ -61,11 +63,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         preload=TASK_MODULES,
     )
     app.state.runner = runner
+    service = JobService(
+        settings.jobs_url,
+        runner,
+        ttl_s=settings.jobs_ttl_s,
+        timeout_s=settings.jobs_timeout_s,
+        queue_timeout_s=settings.jobs_queue_timeout_s,
+        heartbeat_s=settings.jobs_heartbeat_s,
+    )
     await runner.start()
+    await service.start()
+    app.state.jobs = service
     try:
         yield
     finally:
-        await runner.stop()
+        app.state.jobs = None
+        await runner.stop()  # running jobs fail (PoolStopping): their watchers record it
+        await service.stop()
 
 
 def create_app() -> FastAPI:
@@ -79,11 +93,13 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.state.runner = WorkerPool(1)  # placeholder, not started: 503 until the lifespan runs
+    app.state.jobs = None  # the job service, made by the lifespan
     app.include_router(health.router)
     app.include_router(impute.router)
     app.include_router(diagnostics.router)
     app.include_router(mixed.router)
     app.include_router(pool.router)
+    app.include_router(jobs.router)
     install_problem_handlers(app)
     install_offline_docs(app)
     install_openapi(

@@ -28,6 +28,16 @@ IMPUTER_WORKER_NICE         5            niceness of the workers: computations y
 IMPUTER_MAX_COLUMNS         2000         most columns one imputation may model -> 422
 IMPUTER_MAX_MI_ROWS         1000000      most rows of a multiple imputation's long table
                                          (m * n) -> 422 naming options.m
+IMPUTER_JOBS_URL            sqlite:///   SQLAlchemy URL of the job store (``/v1/jobs``);
+                            ./imputer-   SQLite (WAL mode) by default, PostgreSQL
+                            jobs.sqlite3 (``postgresql+psycopg://...``) for several hosts
+IMPUTER_JOBS_TTL_S          86400        a finished job (and its result) is removed this
+                                         long after it finished
+IMPUTER_JOBS_TIMEOUT_S      3600         wall-clock limit of one job's computation
+IMPUTER_JOBS_QUEUE_TIMEOUT_S 600         longest wait of a job for a free worker
+IMPUTER_JOBS_HEARTBEAT_S    10           period of the job sweep (heartbeat of running
+                                         jobs, expiry); a queued or running job whose
+                                         server missed 3 heartbeats is marked failed
 ==========================  ===========  ==================================================
 """
 
@@ -90,6 +100,24 @@ class Settings(BaseSettings):
     )
     max_mi_rows: int = Field(
         1_000_000, ge=1, description="Most rows (m * n) of a multiple imputation's long table."
+    )
+
+    jobs_url: str = Field(
+        "sqlite:///./imputer-jobs.sqlite3",
+        min_length=1,
+        description="SQLAlchemy URL of the job store (SQLite file by default; PostgreSQL for several hosts).",
+    )
+    jobs_ttl_s: float = Field(
+        86400.0, gt=0, description="Seconds a finished job and its result are kept."
+    )
+    jobs_timeout_s: float = Field(
+        3600.0, gt=0, description="Wall-clock limit of one job's computation, in seconds."
+    )
+    jobs_queue_timeout_s: float = Field(
+        600.0, gt=0, description="Longest wait of a job for a free worker, in seconds."
+    )
+    jobs_heartbeat_s: float = Field(
+        10.0, gt=0, description="Period of the job sweep: heartbeats, orphaned and expired jobs."
     )
 
     @property

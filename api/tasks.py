@@ -24,13 +24,14 @@ import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 import imputer
+from api.jobs.progress import callback_kwargs
 from api.formats import (
     JSON,
     InputKind,
@@ -53,7 +54,7 @@ from imputer.columns import is_modelled
 from imputer._gaussian.information import n_parameters
 from imputer.mvn._information import MAX_PARAMETERS
 
-__all__ = ["JobOutput", "mi_payload", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
+__all__ = ["JobOutput", "Answers", "mi_payload", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -61,6 +62,8 @@ logger = logging.getLogger("api.tasks")
 JobOutput = tuple[int, str, bytes]
 
 CSV_MEDIA = "text/csv; charset=utf-8"
+
+T = TypeVar("T")
 
 
 def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
@@ -172,8 +175,16 @@ def _check_mi_rows(m: int, n: int, limit: int, where: str) -> None:
         )
 
 
+#: the answer of one computation in each format asked for (the job API stores them all).
+Answers = dict[OutputKind, JobOutput]
+
+
 class _Task:
-    """Base of the tasks: ``run()`` answers with ``_compute()``, expected failures as problem details."""
+    """Base of the tasks: ``run()`` answers with ``_compute()``, expected failures as problem details.
+
+    ``run_all()`` answers in every format the task offers from one computation (the
+    job API, :mod:`api.jobs`): ``{"json": ...}`` unless a task offers more.
+    """
 
     instance: str
 
@@ -181,8 +192,17 @@ class _Task:
         """Answer the request (in a worker process)."""
         return _guarded(self.instance, self._compute)
 
+    def run_all(self) -> Answers | JobOutput:
+        """The answer in every format offered, or one problem answer (in a worker process)."""
+        return _guarded(self.instance, lambda: {"json": self._compute()})
+
     def _compute(self) -> JobOutput:
         raise NotImplementedError
+
+
+def _encoded(kinds: tuple[OutputKind, ...], **encoders: Callable[[], JobOutput]) -> Answers:
+    """The answer in each of ``kinds`` (``encoders`` by format name), encoded only if asked for."""
+    return {kind: encoders[kind]() for kind in kinds}
 
 
 @dataclass(frozen=True)
@@ -222,6 +242,13 @@ class ImputeTask(_Task):
     max_mi_rows: int = 1_000_000
 
     def _compute(self) -> JobOutput:
+        return self._answers((self.output,))[self.output]
+
+    def run_all(self) -> Answers | JobOutput:
+        """The answer as JSON and as CSV from one computation (or one problem answer)."""
+        return _guarded(self.instance, lambda: self._answers(("json", "csv")))
+
+    def _answers(self, kinds: tuple[OutputKind, ...]) -> Answers:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         if self.kind == "json":
             request = _parse(ImputeRequest, self.body)
@@ -245,27 +272,30 @@ class ImputeTask(_Task):
             # a fresh seed the client can send back (options.seed <= 2^63 - 1): the answer is replayable
             kwargs.setdefault("seed", secrets.randbelow(2**63))
             mi = imputer.multiple_impute(frame, **kwargs)
-            if self.output == "csv":
-                tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
-                return 200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)
-            return _json_ok(ImputeMIResponse, mi_payload(mi), self.instance)
+            tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
+            return _encoded(
+                kinds,
+                csv=lambda: (200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)),
+                json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance),
+            )
         response: type[BaseModel]
         if options.model == "t":
-            result: Any = imputer.impute_t(frame, **options.t_kwargs())
+            result: Any = imputer.impute_t(frame, **options.t_kwargs(), **callback_kwargs())
             response = ImputeTResponse
         elif options.model == "mixture":
             kwargs = options.mixture_kwargs()
             # a fresh seed the client can send back (options.seed <= 2^63 - 1): the fit is replayable
             kwargs.setdefault("seed", secrets.randbelow(2**63))
-            result = imputer.impute_mixture(frame, **kwargs)
+            result = imputer.impute_mixture(frame, **kwargs, **callback_kwargs())
             response = ImputeMixtureResponse
         else:
-            result = imputer.impute(frame, **options.engine_kwargs())
+            result = imputer.impute(frame, **options.engine_kwargs(), **callback_kwargs())
             response = ImputeResponse
-        if self.output == "csv":
-            return 200, CSV_MEDIA, frame_to_csv(result.completed, originals)
-        payload = result.to_dict(conditional_var=options.conditional_var)
-        return _json_ok(response, payload, self.instance)
+        return _encoded(
+            kinds,
+            csv=lambda: (200, CSV_MEDIA, frame_to_csv(result.completed, originals)),
+            json=lambda: _json_ok(response, result.to_dict(conditional_var=options.conditional_var), self.instance),
+        )
 
 
 @dataclass(frozen=True)
@@ -312,7 +342,7 @@ class DiagnosticsTask(_Task):
         return _json_ok(DiagnosticsResponse, overview(frame, columns).to_dict(), self.instance)
 
 
-def _guarded(instance: str, compute: Callable[[], JobOutput]) -> JobOutput:
+def _guarded(instance: str, compute: Callable[[], T]) -> T | JobOutput:
     """Run ``compute`` and answer its expected failures as problem details (422).
 
     A :class:`ConvergenceWarning` is not a failure: the result says ``converged: false``.
@@ -366,7 +396,7 @@ class MixedTask(_Task):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
-        result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs())
+        result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 
 
@@ -404,6 +434,7 @@ class MixedFrameTask(_Task):
             kernels=kernels,
             intercept=request.intercept,
             **request.options.engine_kwargs(),
+            **callback_kwargs(),
         )
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 

@@ -35,7 +35,8 @@ def _json_only(accept: Annotated[str | None, Header(include_in_schema=False)] = 
 _EXAMPLE_ROWS = [[41, 190, 7.4], [36, 118, 8.0], [12, 149, 12.6], [18, 313, 11.5], [None, None, 14.3],
                  [28, None, 14.9], [23, 299, 8.6], [19, 99, 13.8], [8, 19, 20.1], [None, 194, 8.6]]
 
-_REQUEST_BODY = {
+#: the request body of ``POST /v1/diagnostics`` in the OpenAPI document (also the job's)
+REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "description": "The incomplete table: JSON (split orientation, with options), "
@@ -59,11 +60,28 @@ _REQUEST_BODY = {
 }
 
 
+def diagnostics_task(
+    request: Request,
+    query: Annotated[DiagnosticsQuery, Query()],
+    kind: Annotated[InputKind, Depends(_input_kind)],
+    body: Annotated[bytes, Depends(read_body)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> DiagnosticsTask:
+    """The task of a diagnostics request (shared by ``POST /v1/diagnostics`` and its job)."""
+    return DiagnosticsTask(
+        kind=kind,
+        body=body,
+        query=query.model_dump(),
+        instance=request.url.path,
+        max_columns=settings.max_columns,
+    )
+
+
 @router.post(
     "/diagnostics",
     response_model=DiagnosticsResponse,
     summary="Missingness patterns and Little's MCAR test",
-    openapi_extra=_REQUEST_BODY,
+    openapi_extra=REQUEST_BODY,
     responses={
         200: {"description": "The pattern table, the missing cells per column and the MCAR test."},
         **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
@@ -71,10 +89,9 @@ _REQUEST_BODY = {
 )
 async def diagnostics(
     request: Request,
-    query: Annotated[DiagnosticsQuery, Query()],
-    kind: Annotated[InputKind, Depends(_input_kind)],
+    _kind: Annotated[InputKind, Depends(_input_kind)],  # 415 before 406 (the task's, cached)
     _: Annotated[None, Depends(_json_only)],
-    body: Annotated[bytes, Depends(read_body)],
+    task: Annotated[DiagnosticsTask, Depends(diagnostics_task)],
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
@@ -88,11 +105,4 @@ async def diagnostics(
     test can tell missing at random from missing not at random. When the test cannot be
     run (e.g. a column with no observed value) `mcar` is null and `mcar_error` says why.
     """
-    task = DiagnosticsTask(
-        kind=kind,
-        body=body,
-        query=query.model_dump(),
-        instance=request.url.path,
-        max_columns=settings.max_columns,
-    )
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -40,7 +41,8 @@ MI_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"m": 5, "method": "posterior",
 T_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"model": "t", "dof": 4}}
 MIXTURE_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"model": "mixture", "n_components": 2, "ridge": 1.0, "seed": 1}}
 
-_REQUEST_BODY = {
+#: the request body of ``POST /v1/impute`` in the OpenAPI document (also ``POST /v1/jobs/impute``'s)
+REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "description": "The incomplete table: JSON (split orientation, with options), "
@@ -77,11 +79,33 @@ _REQUEST_BODY = {
 }
 
 
+def impute_task(
+    request: Request,
+    query: Annotated[ImputeQuery, Query()],
+    kind: Annotated[InputKind, Depends(_input_kind)],
+    body: Annotated[bytes, Depends(read_body)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> ImputeTask:
+    """The task of an impute request (body, media type, query options and limits; JSON answer).
+
+    A dependency shared by ``POST /v1/impute`` and ``POST /v1/jobs/impute``: both take
+    exactly the same bodies and options.
+    """
+    return ImputeTask(
+        kind=kind,
+        body=body,
+        query=query.model_dump(),
+        instance=request.url.path,
+        max_columns=settings.max_columns,
+        max_mi_rows=settings.max_mi_rows,
+    )
+
+
 @router.post(
     "/impute",
     response_model=ImputeResponse | ImputeMIResponse | ImputeTResponse | ImputeMixtureResponse,
     summary="Impute missing values (multivariate-normal, multivariate-t or Gaussian-mixture EM)",
-    openapi_extra=_REQUEST_BODY,
+    openapi_extra=REQUEST_BODY,
     responses={
         200: {
             "description": "The completed table and the estimates (JSON), or the completed "
@@ -97,10 +121,9 @@ _REQUEST_BODY = {
 )
 async def impute(
     request: Request,
-    query: Annotated[ImputeQuery, Query()],
-    kind: Annotated[InputKind, Depends(_input_kind)],
+    _kind: Annotated[InputKind, Depends(_input_kind)],  # 415 before 406 (the task's, cached)
     output: Annotated[OutputKind, Depends(_output_kind)],
-    body: Annotated[bytes, Depends(read_body)],
+    task: Annotated[ImputeTask, Depends(impute_task)],
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
@@ -127,13 +150,4 @@ async def impute(
     are then the model's fit to the whole data); `method` `posterior`, `burn_in` and `thin`
     are 422s with the t or the mixture.
     """
-    task = ImputeTask(
-        kind=kind,
-        body=body,
-        query=query.model_dump(),
-        output=output,
-        instance=request.url.path,
-        max_columns=settings.max_columns,
-        max_mi_rows=settings.max_mi_rows,
-    )
-    return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
+    return await answer_while_connected(request, runner, replace(task, output=output), timeout_s=settings.timeout_s)

@@ -150,3 +150,29 @@ async def mixed_frame(
     """Fit `response ~ fixed + (1 | g) for g in random` (or lme4's bar terms, `(Days | Subject)`) by EM-REML from a table."""
     task = MixedFrameTask(body=body, instance=request.url.path)
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
+
+
+# -- shared with the job API (POST /v1/jobs/mixed, /v1/jobs/mixed/frame): same bodies, same checks
+#: the request bodies of the two endpoints in the OpenAPI document
+MIXED_BODY = _body("MixedRequest", "Response y, fixed design X and random terms ZETA.", _MATRIX_EXAMPLE)
+MIXED_FRAME_BODY = _body(
+    "MixedFrameRequest", "A table plus the response, fixed-effect and grouping column names.", _FRAME_EXAMPLE
+)
+
+
+def mixed_task(
+    request: Request,
+    _kind: Annotated[InputKind, Depends(_json_only)],
+    body: Annotated[bytes, Depends(read_body)],
+) -> MixedTask:
+    """The task of a matrix-form mixed-model request (JSON only)."""
+    return MixedTask(body=body, instance=request.url.path)
+
+
+def mixed_frame_task(
+    request: Request,
+    _kind: Annotated[InputKind, Depends(_json_only)],
+    body: Annotated[bytes, Depends(read_body)],
+) -> MixedFrameTask:
+    """The task of a table-form mixed-model request (JSON only)."""
+    return MixedFrameTask(body=body, instance=request.url.path)

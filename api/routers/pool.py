@@ -40,7 +40,8 @@ def _json_out(accept: Annotated[str | None, Header(include_in_schema=False)] = N
     return response_kind(accept, ("json",))
 
 
-_REQUEST_BODY = {
+#: the request body of ``POST /v1/pool`` in the OpenAPI document (also the job's)
+REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "description": "Estimates (m x k) and either variances (m x k) or covariance "
@@ -50,11 +51,20 @@ _REQUEST_BODY = {
 }
 
 
+def pool_task(
+    request: Request,
+    _kind: Annotated[InputKind, Depends(_json_only)],
+    body: Annotated[bytes, Depends(read_body)],
+) -> PoolTask:
+    """The task of a pooling request (shared by ``POST /v1/pool`` and its job)."""
+    return PoolTask(body=body, instance=request.url.path)
+
+
 @router.post(
     "/pool",
     response_model=PoolResponse,
     summary="Pool m analyses by Rubin's rules (as R's mice::pool)",
-    openapi_extra=_REQUEST_BODY,
+    openapi_extra=REQUEST_BODY,
     responses={
         200: {"description": "The pooled table (estimate, variances, df, fmi, test, interval) by term."},
         **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
@@ -64,7 +74,7 @@ async def pool(
     request: Request,
     _kind: Annotated[InputKind, Depends(_json_only)],
     _out: Annotated[OutputKind, Depends(_json_out)],
-    body: Annotated[bytes, Depends(read_body)],
+    task: Annotated[PoolTask, Depends(pool_task)],
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
@@ -74,5 +84,4 @@ async def pool(
     t-test and the confidence interval of each term, as `imputer.pool` and R's
     `mice::pool` compute them.
     """
-    task = PoolTask(body=body, instance=request.url.path)
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from api.main import create_app
 from api.settings import Settings, get_settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+#: the job store of the test apps (a SQLite file of this test session, not ./imputer-jobs.sqlite3)
+JOBS_DB = Path(tempfile.mkdtemp(prefix="imputer-jobs-")) / "jobs.sqlite3"
 
 
 def base_settings(**changes: Any) -> Settings:
@@ -27,6 +30,7 @@ def base_settings(**changes: Any) -> Settings:
         "timeout_s": 60.0,
         "api_keys": "",
         "max_body_bytes": 64 * 1024 * 1024,
+        "jobs_url": f"sqlite:///{JOBS_DB}",
     }
     values.update(changes)
     return Settings(**values)

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,7 +60,9 @@ def alive(pid: int) -> bool:
 def uvicorn_server(env: dict[str, str], ready_timeout_s: float = 60.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Start ``uvicorn api.main:app`` with ``IMPUTER_*`` settings in ``env``; yield (url, process)."""
     port = free_port()
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    # the job store: a file of this test run unless the test names one (never ./imputer-jobs.sqlite3)
+    jobs_url = f"sqlite:///{tempfile.mkdtemp(prefix='imputer-jobs-')}/jobs.sqlite3"
+    full_env = {**os.environ, "IMPUTER_JOBS_URL": jobs_url, **env, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],

@@ -36,6 +36,7 @@ def live_schema() -> Iterator[Any]:
         "IMPUTER_MAX_CONCURRENT_JOBS": "2",
         "IMPUTER_MAX_QUEUE": "8",
         "IMPUTER_TIMEOUT_S": "10",
+        "IMPUTER_JOBS_TIMEOUT_S": "10",
         "IMPUTER_API_KEYS": "",
     }
     with uvicorn_server(env) as (url, _proc):
@@ -65,4 +66,9 @@ def test_openapi_contract(case: Any) -> None:
     response = case.call(timeout=60)
     assert response.status_code != 500, response.text
     assert "Traceback" not in response.text
-    case.validate_response(response, checks=CHECKS)
+    checks = CHECKS
+    if case.path.startswith("/v1/jobs/") and case.method == "POST":
+        # a job's body is validated in the worker, like the synchronous endpoint's, but after
+        # the 202: invalid data make a failed job whose error is the 422 (tests/api/test_jobs.py)
+        checks = [c for c in CHECKS if c is not negative_data_rejection]
+    case.validate_response(response, checks=checks)
