@@ -17,6 +17,7 @@ from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
 from api.routers import diagnostics, health, impute, mixed, pool
+from api.routers.page import install_page
 from api.schemas.diagnostics import DiagnosticsRequest
 from api.schemas.impute import ImputeRequest
 from api.schemas.mixed import MixedFrameRequest, MixedRequest
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     app.include_router(pool.router)
     install_problem_handlers(app)
     install_offline_docs(app)
+    install_page(app)
     install_openapi(
         app,
         [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest, PoolRequest],
