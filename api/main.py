@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import imputer
-from api.jobs.service import JobService
 from api.docs import install_offline_docs
+from api.jobs.service import JobService
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
 from api.routers import diagnostics, health, impute, jobs, mixed, pool
+from api.routers.page import install_page
 from api.schemas.diagnostics import DiagnosticsRequest
 from api.schemas.impute import ImputeRequest
 from api.schemas.mixed import MixedFrameRequest, MixedRequest
@@ -102,6 +103,7 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     install_problem_handlers(app)
     install_offline_docs(app)
+    install_page(app)
     install_openapi(
         app,
         [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest, PoolRequest],
