@@ -97,19 +97,31 @@ _FRAME_EXAMPLE = {
 _ERRORS = error_responses(401, 406, 413, 415, 422, 500, 503, 504)
 
 
+#: the request bodies of the two endpoints in the OpenAPI document (also the job API's)
+MIXED_BODY = _body(
+    "MixedRequest",
+    "Response y, fixed design X and random terms ZETA.",
+    {
+        "intercepts": {"summary": "One random intercept per batch", "value": _MATRIX_EXAMPLE},
+        "slopes": {"summary": "Random intercept and slope per group (Z: one matrix per effect)",
+                   "value": _MATRIX_SLOPES_EXAMPLE},
+    },
+)
+MIXED_FRAME_BODY = _body(
+    "MixedFrameRequest",
+    "A table plus the response, fixed-effect and grouping column names.",
+    {
+        "intercepts": {"summary": "lme4's Yield ~ 1 + (1 | Batch)", "value": _FRAME_EXAMPLE},
+        "slopes": {"summary": "lme4's Reaction ~ Days + (Days | Subject)", "value": _SLOPES_EXAMPLE},
+    },
+)
+
+
 @router.post(
     "/mixed",
     response_model=MixedResponse,
     summary="Fit a mixed model (matrix form)",
-    openapi_extra=_body(
-        "MixedRequest",
-        "Response y, fixed design X and random terms ZETA.",
-        {
-            "intercepts": {"summary": "One random intercept per batch", "value": _MATRIX_EXAMPLE},
-            "slopes": {"summary": "Random intercept and slope per group (Z: one matrix per effect)",
-                       "value": _MATRIX_SLOPES_EXAMPLE},
-        },
-    ),
+    openapi_extra=MIXED_BODY,
     responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
 )
 async def mixed(
@@ -129,14 +141,7 @@ async def mixed(
     "/mixed/frame",
     response_model=MixedResponse,
     summary="Fit a mixed model (table form)",
-    openapi_extra=_body(
-        "MixedFrameRequest",
-        "A table plus the response, fixed-effect and grouping column names.",
-        {
-            "intercepts": {"summary": "lme4's Yield ~ 1 + (1 | Batch)", "value": _FRAME_EXAMPLE},
-            "slopes": {"summary": "lme4's Reaction ~ Days + (Days | Subject)", "value": _SLOPES_EXAMPLE},
-        },
-    ),
+    openapi_extra=MIXED_FRAME_BODY,
     responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
 )
 async def mixed_frame(
@@ -153,11 +158,6 @@ async def mixed_frame(
 
 
 # -- shared with the job API (POST /v1/jobs/mixed, /v1/jobs/mixed/frame): same bodies, same checks
-#: the request bodies of the two endpoints in the OpenAPI document
-MIXED_BODY = _body("MixedRequest", "Response y, fixed design X and random terms ZETA.", _MATRIX_EXAMPLE)
-MIXED_FRAME_BODY = _body(
-    "MixedFrameRequest", "A table plus the response, fixed-effect and grouping column names.", _FRAME_EXAMPLE
-)
 
 
 def mixed_task(
