@@ -207,8 +207,9 @@ class DaskMVNProblem(k.MVNProblem):
         scaling: k.Scaling,
         ridge: float,
         hook: EvaluationHook | None = None,
+        n_missing: np.ndarray | None = None,
     ) -> None:
-        super().__init__(SimpleNamespace(p=len(partitions.columns)), ridge)  # type: ignore[arg-type]
+        super().__init__(SimpleNamespace(p=len(partitions.columns)), ridge, n_missing)  # type: ignore[arg-type]
         self.partitions, self.backend, self.scaling = partitions, backend, scaling
         self.hook = hook
         self.n_evals = 0
@@ -259,7 +260,7 @@ def fit(
     hook: EvaluationHook | None = None,
 ) -> k.MVNFit:
     """EM from the in-memory start values, as :func:`imputer.mvn._problem.fit_mvn` (standardised units)."""
-    problem = DaskMVNProblem(partitions, backend, totals.scaling, ridge, hook)
+    problem = DaskMVNProblem(partitions, backend, totals.scaling, ridge, hook, totals.n_missing)
     start = k.start_from_correlation(totals.corr)
     with k.blas_threads(problem.p):  # the client's M-steps and, threaded, the partitions' E-steps
         run = k.run_em(problem, problem.pack(start), tol=tol, max_iter=max_iter, accelerate=accelerate)

@@ -86,7 +86,7 @@ class MVNProblem:
         Prior strength ``lambda >= 0`` in pseudo-rows (0: maximum likelihood).
     """
 
-    def __init__(self, data: StandardData, ridge: float) -> None:
+    def __init__(self, data: StandardData, ridge: float, n_missing: np.ndarray | None = None) -> None:
         self.data = data
         self.ridge = float(ridge)
         p = data.p
@@ -98,10 +98,14 @@ class MVNProblem:
         # point feasible() accepted): the driver passes it straight back to step(), whose
         # check (a Cholesky factorisation, corr_feasible) is then skipped
         self._known_feasible: np.ndarray | None = None
-        # free coordinates: columns from the most to the least observed (stable)
-        n_miss = np.zeros(p)
-        for g in data.patterns.groups:
-            n_miss += np.bincount(g.miss.ravel(), weights=np.repeat(g.counts, g.n_miss).astype(float), minlength=p)
+        # free coordinates: columns from the most to the least observed (stable); the
+        # counts come from the patterns, or from the caller (the Dask engine has no rows here)
+        if n_missing is None:
+            n_miss = np.zeros(p)
+            for g in data.patterns.groups:
+                n_miss += np.bincount(g.miss.ravel(), weights=np.repeat(g.counts, g.n_miss).astype(float), minlength=p)
+        else:
+            n_miss = np.asarray(n_missing, dtype=float)
         self._order = np.argsort(n_miss, kind="stable")
         self._unorder = np.argsort(self._order)
         self._strict = np.tril_indices(p, -1)
