@@ -161,7 +161,7 @@ class LabelledMatrix(ResponseModel):
 class Trace(ResponseModel):
     """How the EM run went (``EMTrace.to_dict()``)."""
 
-    n_iter: int = Field(..., description="Outer iterations: EM steps, or SQUAREM cycles when accelerated.")
+    n_iter: int = Field(..., description="Outer iterations: EM steps, or accelerated iterations (Anderson for the normal, SQUAREM cycles for the other models) when accelerated.")
     n_evals: int = Field(
         ...,
         description="EM-map evaluations (E-step + M-step), acceleration included (mixed models: "

@@ -319,7 +319,7 @@ class ImputeResponse(ResponseModel):
         description="The objective at each accepted iterate, non-decreasing: the observed-data "
         "log-likelihood, or the log-posterior when ridge > 0 (trace.history).",
     )
-    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
+    n_iter: int = Field(..., description="EM iterations run (accelerated iterations when accelerated: Anderson for the normal, SQUAREM cycles otherwise).")
     n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(
         ..., description="Whether the tolerance was met within max_iter (false, also when the "

@@ -33,7 +33,7 @@ class EstimatesOut(ResponseModel):
     loglik_history: list[float | None] = Field(
         ..., description="The objective at each accepted iterate (log-likelihood, or log-posterior when ridge > 0)."
     )
-    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles).")
+    n_iter: int = Field(..., description="EM iterations run (accelerated: Anderson for the normal, SQUAREM cycles otherwise).")
     n_evals: int = Field(..., description="EM steps (map evaluations) computed, acceleration included.")
     converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
     trace: Trace = Field(..., description="How the EM run went, and why it stopped.")
