@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mixed.result import MixedResult
@@ -29,7 +30,7 @@ _MAX_LABELS = 60
 Z95 = 1.96
 
 
-def caterpillar(result: MixedResult, term: str, *, ax: Axes | None = None) -> Figure:
+def caterpillar(result: MixedResult, term: str, *, effect: str | None = None, ax: Axes | None = None) -> Figure:
     """BLUPs of one random effect, sorted, with ``+-1.96 sqrt(PEV)`` bars.
 
     Parameters
@@ -38,6 +39,10 @@ def caterpillar(result: MixedResult, term: str, *, ax: Axes | None = None) -> Fi
         A fit from :func:`imputer.fit_mixed` or :func:`imputer.fit_mixed_frame`.
     term : str
         The random effect, a key of ``result.u`` (e.g. ``"Batch"``).
+    effect : str, optional
+        For a term with several effects per level (lme4's ``(Days | Subject)``, whose
+        ``u[term]`` is a levels x effects DataFrame): the effect to draw, a column of
+        ``result.u[term]``; default its first (``"(Intercept)"``). Ignored otherwise.
     ax : matplotlib Axes, optional
         Draw into this axes; default a new figure with one axes.
 
@@ -53,7 +58,7 @@ def caterpillar(result: MixedResult, term: str, *, ax: Axes | None = None) -> Fi
     ImputerTypeError
         ``result`` is not a :class:`~imputer.MixedResult`.
     ImputerValueError
-        ``term`` is not one of its random effects.
+        ``term`` is not one of its random effects, or ``effect`` not one of its effects.
     """
     if not isinstance(result, MixedResult):
         raise ImputerTypeError(f"caterpillar: result must be a MixedResult, got {type(result).__name__}")
@@ -66,8 +71,7 @@ def caterpillar(result: MixedResult, term: str, *, ax: Axes | None = None) -> Fi
         ax = fig.add_subplot()
     else:
         fig = figure_of(ax, "caterpillar")
-    u = result.u[term].astype(float)
-    pev = result.pev[term].reindex(u.index).astype(float)
+    u, pev, label = _effect(result, term, effect)
     order = np.argsort(u.to_numpy(), kind="stable")
     values = u.to_numpy()[order]
     half = Z95 * np.sqrt(np.clip(pev.to_numpy()[order], 0.0, None))
@@ -80,6 +84,22 @@ def caterpillar(result: MixedResult, term: str, *, ax: Axes | None = None) -> Fi
         ax.set_yticks([])
     ax.set_xlabel("BLUP, units of the response (bars: +-1.96 sqrt(PEV))")
     ax.set_ylabel(f"{term} level ({values.size:,}, sorted)")
-    sd = float(np.sqrt(result.var_comp[term])) if term in result.var_comp.index else float("nan")
-    ax.set_title(f"Random effect {term}: sd {sd:.4g}", fontsize="medium")
+    if label == term:
+        sd = float(np.sqrt(result.var_comp[term])) if term in result.var_comp.index else float("nan")
+    else:
+        sd = float(np.sqrt(result.covariances[term].loc[label, label]))
+        label = f"{term}: {label}"
+    ax.set_title(f"Random effect {label}: sd {sd:.4g}", fontsize="medium")
     return fig
+
+
+def _effect(result: MixedResult, term: str, effect: str | None) -> tuple[pd.Series, pd.Series, str]:
+    """The BLUPs and PEVs of one effect of ``term`` (Series by level) and its label."""
+    u, pev = result.u[term], result.pev[term]
+    if isinstance(u, pd.Series):
+        return u.astype(float), pev.reindex(u.index).astype(float), term
+    columns = list(u.columns)
+    chosen = columns[0] if effect is None else effect
+    if chosen not in columns:
+        raise ImputerValueError(f"caterpillar: effect {effect!r} is not an effect of term {term!r}; effects: {columns}")
+    return u[chosen].astype(float), pev[chosen].reindex(u.index).astype(float), str(chosen)

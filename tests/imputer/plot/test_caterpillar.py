@@ -61,3 +61,21 @@ def test_bad_input(dyestuff_fit: imputer.MixedResult, air_fit: imputer.ImputeRes
         caterpillar(air_fit, "Batch")
     with pytest.raises(ImputerTypeError, match="caterpillar: ax must be a matplotlib Axes, got Figure"):
         caterpillar(dyestuff_fit, "Batch", ax=Figure())
+
+
+@pytest.mark.parametrize("effect", [None, "Days"])
+def test_term_with_several_effects(effect: str | None) -> None:
+    from pathlib import Path
+
+    df = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "sleepstudy.csv")
+    fit = imputer.fit_mixed_frame(df, "Reaction", fixed=["Days"], random=["(Days | Subject)"])
+    fig = caterpillar(fit, "Subject", effect=effect)
+    chosen = effect or "(Intercept)"
+    x, _, half = _points(fig)
+    u = fit.u["Subject"][chosen].sort_values(kind="stable")
+    np.testing.assert_array_equal(x, u.to_numpy())
+    np.testing.assert_allclose(half, 1.96 * np.sqrt(fit.pev["Subject"][chosen][u.index].to_numpy()), rtol=1e-12)
+    sd = np.sqrt(fit.covariances["Subject"].loc[chosen, chosen])
+    assert fig.axes[0].get_title() == f"Random effect Subject: {chosen}: sd {sd:.4g}"
+    with pytest.raises(ImputerValueError, match=r"effect 'Age' is not an effect of term 'Subject'; effects: \['\(Intercept\)', 'Days'\]"):
+        caterpillar(fit, "Subject", effect="Age")
