@@ -26,7 +26,7 @@ from tests.api.live import uvicorn_server
 
 pytestmark = pytest.mark.timeout(900)
 
-DEFAULT_EXAMPLES = 12
+DEFAULT_EXAMPLES = 6
 EXAMPLES = int(os.environ.get("IMPUTER_TEST_EXAMPLES", DEFAULT_EXAMPLES))
 
 
