@@ -141,10 +141,8 @@ def _covered(values: pd.Index | pd.Series) -> bool:
         return True
     elif not (dtype == object):
         return False
-    # text: every cell a str or missing
-    arr = np.asarray(values, dtype=object)
-    missing = pd.isna(arr)
-    return all(isinstance(v, str) for v in arr[~missing])
+    # text: every cell a str or missing (pandas' C-level type inference, no Python loop over rows)
+    return pd.api.types.infer_dtype(np.asarray(values, dtype=object), skipna=True) in ("string", "empty")
 
 
 def _format(values: Any, mask: np.ndarray | None, sep: str, decimal: str, float_format: str | None) -> Any:
