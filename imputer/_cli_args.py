@@ -12,10 +12,14 @@ from __future__ import annotations
 import argparse
 import codecs
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from imputer._cli_base import STDIO, CliError
 
-from imputer._cli_io import STDIO, CliError, Dialect, Table, _sep_name, read_table
+if TYPE_CHECKING:  # pandas and the reader are imported when a table is read
+    import pandas as pd
+
+    from imputer._cli_io import Dialect, Table
 
 __all__ = ["add_input_options", "char", "column_list", "no_numeric_column", "one_line", "read_input"]
 
@@ -45,6 +49,8 @@ def char(text: str, flag: str) -> str:
 
 def no_numeric_column(frame: pd.DataFrame, name: str, dialect: Dialect) -> CliError:
     """The "no numeric column" error for delimited text, with what was read and the fix."""
+    from imputer._cli_io import _sep_name
+
     how = "detected from the header line" if dialect.sniffed is not None else "given"
     if dialect.sniffed is not None and dialect.sniffed.ambiguous:
         how = "a guess: the header line is ambiguous"
@@ -157,6 +163,8 @@ def read_input(args: argparse.Namespace, columns: Sequence[str] | None) -> tuple
         raise CliError(f"--encoding {args.encoding!r}: unknown encoding (for example utf-8, latin-1, cp1252)",
                        status=2) from None
     passthrough = column_list(args.passthrough, "--passthrough") or []
+    from imputer._cli_io import read_table
+
     table = read_table(
         args.input, fmt=args.format, columns=columns, passthrough=passthrough,
         na_values=args.na_values or [], sep=sep, decimal=decimal, index_col=args.index_col,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from imputer._cli_args import column_list, one_line
-from imputer._cli_io import CliError
+from imputer._cli_base import CliError
 from imputer.errors import ImputerWarning
 from imputer.options import MVN_OPTIONS
 

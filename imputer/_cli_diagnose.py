@@ -21,7 +21,7 @@ import json
 import sys
 
 from imputer._cli_args import add_input_options, add_input_positional, column_list, read_input
-from imputer._cli_io import STDIO
+from imputer._cli_base import STDIO
 from imputer._cli_report import add_report_option, check_report_path, write_cli_report
 
 __all__ = ["add_diagnose_parser"]

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from imputer._cli_base import _TEXT_FORMATS, STDIO, CliError, _format
 from imputer._csv import (
     SEPARATORS,
     Sniffed,
@@ -36,38 +37,6 @@ from imputer._util import first_line
 from imputer.errors import ImputerValueError
 
 __all__ = ["STDIO", "CliError", "Dialect", "Table", "read_table", "write_table"]
-
-_COMPRESSION = ("", ".gz", ".bz2", ".xz", ".zip", ".zst")
-#: delimited text: comma (or the input's separator), tab, sniffed
-_TEXT_FORMATS = {"csv": ",", "tsv": "\t", "txt": None}
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-#: the path that means standard input (IN) or standard output (-o)
-STDIO = "-"
-
-
-class CliError(Exception):
-    """A problem reported as one line on stderr with an exit status."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _format(path: Path, role: str) -> str:
-    """``csv``, ``tsv``, ``txt`` (delimited text, optionally compressed) or ``parquet``."""
-    name = path.name.lower()
-    for fmt in _TEXT_FORMATS:
-        if name.endswith(tuple(f".{fmt}{z}" for z in _COMPRESSION)):
-            return fmt
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    raise CliError(
-        f"{role} file {str(path)!r}: unknown extension; use .csv, .tsv or .txt (optionally "
-        f"compressed: .gz, .bz2, .xz, .zip) or .parquet, or - for standard "
-        f"{'input' if role == 'input' else 'output'}",
-        status=2,
-    )
-
 
 def _require_pyarrow(name: str) -> None:
     if importlib.util.find_spec("pyarrow") is None:

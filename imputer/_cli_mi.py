@@ -30,10 +30,15 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from imputer._cli_io import STDIO, CliError, Table, _format, write_table
+from imputer._cli_base import STDIO, CliError, _format
 from imputer.options import MI_OPTIONS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from imputer._cli_io import Table
 
 __all__ = ["MI_FLAGS", "add_mi_options", "check_mi_usage", "mi_summary_dict", "model_mi_options", "write_mi"]
 
@@ -119,6 +124,8 @@ def check_mi_usage(args: argparse.Namespace) -> None:
 
 def _tiled(originals: Mapping[Hashable, np.ndarray], m: int) -> dict[Hashable, np.ndarray]:
     """The original cell texts of passed-through columns, repeated for the m stacked tables."""
+    import numpy as np
+
     return {label: np.tile(np.asarray(cells, dtype=object), m) for label, cells in originals.items()}
 
 
@@ -130,6 +137,8 @@ def write_mi(mi: Any, output: str, table: Table, encoding: str) -> str:
     str
         What was written, for the closing line (``<stdout>``, the file, or the pattern).
     """
+    from imputer._cli_io import write_table
+
     if PLACEHOLDER not in output:
         write_table(
             mi.long(), output, index=False, originals=_tiled(table.originals, mi.m),

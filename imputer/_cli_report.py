@@ -18,7 +18,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-from imputer._cli_io import STDIO, CliError
+from imputer._cli_base import STDIO, CliError
 
 __all__ = ["add_report_option", "check_report_path", "write_cli_report"]
 

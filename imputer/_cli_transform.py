@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from imputer._cli_io import CliError
+from imputer._cli_base import CliError
 
 __all__ = ["add_transform_options", "transform_options"]
 

@@ -42,7 +42,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imputer import __version__
 from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
@@ -50,9 +50,12 @@ from imputer._cli_dask import add_dask_options, wants_dask
 from imputer._cli_diagnose import add_diagnose_parser
 from imputer._cli_mi import add_mi_options, check_mi_usage, model_mi_options, write_json, write_mi
 from imputer._cli_transform import add_transform_options, transform_options
-from imputer._cli_io import STDIO, CliError, Table, _format, write_table
+from imputer._cli_base import STDIO, CliError, _format
 from imputer.errors import ImputerError, ImputerWarning
 from imputer.options import MVN_OPTIONS, Option
+
+if TYPE_CHECKING:
+    from imputer._cli_io import Table
 
 __all__ = ["main", "build_parser"]
 
@@ -94,6 +97,8 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     # with the table on standard output, everything else goes to standard error
     info = sys.stderr if to_stdout else sys.stdout
     print(result.summary(), file=info)
+    from imputer._cli_io import write_table
+
     write_table(
         result.completed, args.output, index=table.has_index, originals=table.originals,
         dialect=table.dialect, encoding=encoding, float_format=args.float_format, filled=frame.isna(),

@@ -33,11 +33,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import numpy as np
 
 from imputer.errors import ImputerTypeError, ImputerValueError
 
@@ -48,6 +47,15 @@ Wording = Literal["symbolic", "plain"]
 
 #: kinds checked by :meth:`Option.check` (the others depend on the data)
 CHECKED_KINDS = frozenset({"real", "integer", "boolean", "choice"})
+
+
+def _is_bool(value: Any) -> bool:
+    """True for ``bool`` and NumPy's ``bool_`` (NumPy is not imported for the check: a value
+    cannot be a NumPy boolean unless NumPy was imported already)."""
+    if isinstance(value, bool):
+        return True
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, np.bool_)
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,7 @@ class Option:
         if self.kind == "integer":
             return self._check_integer(value)
         if self.kind == "boolean":
-            if not isinstance(value, (bool, np.bool_)):
+            if not _is_bool(value):
                 raise ImputerTypeError(f"{self.name} must be True or False, got {value!r}")
             return bool(value)
         if self.kind == "choice":
@@ -140,7 +148,7 @@ class Option:
         return x > self.low if self.low_open else x >= self.low
 
     def _check_real(self, value: Any) -> float:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        if _is_bool(value) or not isinstance(value, numbers.Real):
             if self.wording == "plain":
                 raise ImputerTypeError(f"{self.name} must be a positive number, got {value!r}")
             raise ImputerTypeError(f"{self.name} must be a real number, got {type(value).__name__} {value!r}")
@@ -153,7 +161,7 @@ class Option:
         return x
 
     def _check_integer(self, value: Any) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        if _is_bool(value) or not isinstance(value, numbers.Integral):
             if self.wording == "plain":
                 raise ImputerTypeError(f"{self.name} must be a positive integer, got {value!r}")
             raise ImputerTypeError(f"{self.name} must be an integer, got {type(value).__name__} {value!r}")

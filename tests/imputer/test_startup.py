@@ -1,7 +1,9 @@
-"""Start-up cost: ``import imputer`` leaves scikit-learn alone until ``EMImputer`` is used.
+"""Start-up cost: ``import imputer`` loads only the exceptions; every public name is
+imported on first use (PEP 562), and the command line builds its parser without pandas.
 
 The time itself is measured, not asserted (``python -X importtime -c "import imputer"``);
-the test pins the cause of the slow start the issue found: scikit-learn imported up front.
+the tests pin the causes of a slow start: scikit-learn, pandas, NumPy or SciPy imported
+up front by ``import imputer`` or by ``imputer --version``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,35 @@ def _run(code: str) -> str:
 
 def test_import_does_not_load_sklearn() -> None:
     assert _run("import sys, imputer; print('sklearn' in sys.modules)") == "False"
+
+
+@pytest.mark.parametrize(
+    ("code", "heavy"),
+    [
+        ("import imputer", ("numpy", "pandas", "scipy", "sklearn")),
+        ("import imputer.cli as c; c.build_parser()", ("pandas", "scipy", "sklearn")),
+    ],
+)
+def test_start_up_imports_no_heavy_library(code: str, heavy: tuple[str, ...]) -> None:
+    loaded = _run(f"import sys; {code}; print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    assert loaded == "[]"
+
+
+def test_version_runs_without_pandas() -> None:
+    code = (
+        "import sys, imputer.cli as c\n"
+        "try:\n    c.main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print('pandas' in sys.modules)"
+    )
+    assert _run(code).splitlines() == ["imputer 0.1.0", "False"]
+
+
+def test_every_public_name_resolves() -> None:
+    import imputer
+
+    missing = [name for name in imputer.__all__ if getattr(imputer, name, None) is None]
+    assert missing == []
+    assert imputer.impute.__module__ == "imputer.mvn.api"
 
 
 @pytest.mark.parametrize(
