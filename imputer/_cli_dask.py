@@ -112,6 +112,8 @@ def impute_dask(args: argparse.Namespace) -> int:
     _check_usage(args)
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
     options["columns"] = column_list(options["columns"], "--columns")
+    if options.pop("prior") != "ridge":
+        raise CliError("--prior amelia is not available with --scheduler/--workers", status=2)
     try:
         import dask.dataframe  # noqa: F401
     except ImportError:

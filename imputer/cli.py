@@ -85,6 +85,8 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     options.update(progress=progress, max_time=args.max_time)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
+        if args.model != "normal":
+            del options["prior"]  # checked above: "ridge", the other models' only convention
         if args.model == "t":
             result: Any = imputer.impute_t(frame, dof=args.dof, **options)
         elif args.model == "mixture":
@@ -154,6 +156,8 @@ def _check_model_usage(args: argparse.Namespace) -> None:
     for dest, flag, model in _MODEL_FLAGS:
         if getattr(args, dest) is not None and args.model != model:
             raise CliError(f"{flag} applies to --model {model} only, not --model {args.model}", status=2)
+    if args.model != "normal" and args.prior != "ridge":
+        raise CliError(f"--prior {args.prior} applies to --model normal only, not --model {args.model}", status=2)
     if args.model == "mixture" and not args.accelerate:
         raise CliError("--no-accelerate applies to --model normal or t (the mixture always accelerates EM)",
                        status=2)
@@ -278,6 +282,11 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> argparse.Act
     if option.kind == "labels":
         return parser.add_argument(
             flag, metavar="A,B,...", default=option.default, help=f"comma-separated names. {text}"
+        )
+    if option.kind == "choice":
+        return parser.add_argument(
+            flag, choices=option.choices, type=str.lower, default=option.default,
+            help=f"{text} (default: %(default)s)",
         )
     convert = {"real": float, "integer": int}[option.kind]
     fmt = "%(default)g" if option.kind == "real" else "%(default)d"

@@ -273,6 +273,16 @@ MVN_OPTIONS = OptionTable(
             "positive-definite estimate for wide (p >= n) or collinear data.",
             low=0.0,
         ),
+        Option(
+            "prior",
+            "choice",
+            "ridge",
+            "Convention of the ridge prior: ridge (imputer's: the covariance is (A + lambda I) / "
+            "(n + lambda) on the standardised scale) or amelia (Amelia's empri: (A + lambda I) / "
+            "(n + lambda + p + 2) on Amelia's scale, whose unit is the sample standard deviation), "
+            "for the same estimates as Amelia with empri = ridge.",
+            choices=("ridge", "amelia"),
+        ),
         Option("accelerate", "boolean", True, _MVN_ACCELERATE_HELP),
     ],
 )

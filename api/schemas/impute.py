@@ -66,6 +66,7 @@ MODEL_ONLY = {"dof": "t", "n_components": "mixture", "covariance_type": "mixture
 Model = Literal["normal", "t", "mixture"]
 Components = Annotated[int, Field(ge=1, le=N_COMPONENTS_LIMIT)]
 CovarianceType = Literal["full", "tied", "diag", "spherical"]
+Prior = Literal["ridge", "amelia"]
 
 _MODEL_HELP = (
     "The model: normal (the multivariate normal, imputer.impute; the default), t (the "
@@ -138,6 +139,12 @@ def _check_mi(values: Any) -> None:
         raise ValueError("accelerate=false applies to a single imputation: multiple imputation always accelerates EM")
 
 
+def _check_prior(values: Any) -> None:
+    """``prior="amelia"`` with the t or the mixture: ValueError."""
+    if values.prior != "ridge" and values.model != "normal":
+        raise ValueError(f"prior {values.prior!r} applies to model 'normal' only, not {values.model!r}")
+
+
 def _check_accelerate(values: Any) -> None:
     """``accelerate=false`` with the mixture (which always accelerates): ValueError."""
     if values.model == "mixture" and not values.accelerate:
@@ -155,6 +162,7 @@ class ImputeOptions(RequestModel):
     tol: float | None = option_field(MVN_OPTIONS["tol"], null_means_default=True)
     max_iter: int | None = option_field(MVN_OPTIONS["max_iter"], null_means_default=True, le=MAX_ITER_LIMIT)
     ridge: float = option_field(MVN_OPTIONS["ridge"])
+    prior: Prior = option_field(MVN_OPTIONS["prior"])
     accelerate: bool = option_field(MVN_OPTIONS["accelerate"])
     conditional_var: bool = Field(
         False,
@@ -186,6 +194,7 @@ class ImputeOptions(RequestModel):
     def _mi_combination(self) -> ImputeOptions:
         _check_mi(self)
         _check_accelerate(self)
+        _check_prior(self)
         return self
 
     def engine_kwargs(self) -> dict[str, Any]:
@@ -195,11 +204,12 @@ class ImputeOptions(RequestModel):
 
     def t_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute_t` (``dof``: None is estimated)."""
-        return {**self.engine_kwargs(), "dof": self.dof}
+        kwargs = {k: v for k, v in self.engine_kwargs().items() if k != "prior"}  # checked: "ridge"
+        return {**kwargs, "dof": self.dof}
 
     def mixture_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute_mixture` (nulls left to the engine)."""
-        kwargs = {k: v for k, v in self.engine_kwargs().items() if k != "accelerate"}
+        kwargs = {k: v for k, v in self.engine_kwargs().items() if k not in ("accelerate", "prior")}
         for name in ("n_components", "covariance_type", "n_init", "seed"):
             if getattr(self, name) is not None:
                 kwargs[name] = getattr(self, name)
@@ -210,6 +220,8 @@ class ImputeOptions(RequestModel):
         names = [n for n in MI_OPTIONS if n in type(self).model_fields]
         if self.model != "normal":
             names += ["model", "dof", "n_components", "covariance_type", "n_init"]
+        else:
+            names.append("prior")
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 
@@ -237,6 +249,7 @@ class ImputeQuery(CsvQuery):
     tol: float | None = option_field(MVN_OPTIONS["tol"])
     max_iter: int | None = option_field(MVN_OPTIONS["max_iter"], le=MAX_ITER_LIMIT)
     ridge: float = option_field(MVN_OPTIONS["ridge"])
+    prior: Prior = option_field(MVN_OPTIONS["prior"])
     accelerate: bool = option_field(MVN_OPTIONS["accelerate"])
     conditional_var: bool = Field(
         False, description="Also return conditional variances (JSON responses only)."
@@ -265,6 +278,7 @@ class ImputeQuery(CsvQuery):
     def _mi_combination(self) -> ImputeQuery:
         _check_mi(self)
         _check_accelerate(self)
+        _check_prior(self)
         return self
 
     def options(self) -> ImputeOptions:
@@ -280,6 +294,7 @@ class ImputeQuery(CsvQuery):
             tol=self.tol,
             max_iter=self.max_iter,
             ridge=self.ridge,
+            prior=self.prior,
             accelerate=self.accelerate,
             conditional_var=self.conditional_var,
             m=self.m,
@@ -296,6 +311,7 @@ class ImputeOptionsUsed(ResponseModel):
     tol: float | None = Field(..., description=MVN_OPTIONS["tol"].help)
     max_iter: int = Field(..., description=MVN_OPTIONS["max_iter"].help)
     ridge: float | None = Field(..., description=MVN_OPTIONS["ridge"].help)
+    prior: Prior = Field(..., description=MVN_OPTIONS["prior"].help)
     accelerate: bool = Field(..., description=MVN_OPTIONS["accelerate"].help)
 
 

@@ -66,6 +66,7 @@ class MIOptionsUsed(ResponseModel):
     tol: float = Field(..., description=MVN_OPTIONS["tol"].help)
     max_iter: int = Field(..., description=MVN_OPTIONS["max_iter"].help)
     ridge: float = Field(..., description=MVN_OPTIONS["ridge"].help)
+    prior: Literal["ridge", "amelia"] = Field(..., description=MVN_OPTIONS["prior"].help)
 
 
 class ImputeMIResponse(ResponseModel):

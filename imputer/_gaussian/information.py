@@ -163,6 +163,7 @@ def observed_information(
     *,
     prior_weight: float = 0.0,
     prior_scale: np.ndarray | None = None,
+    prior_logdet_weight: float | None = None,
 ) -> np.ndarray:
     """Negative Hessian of the observed-data log-likelihood (plus log prior) at ``(mu, sigma)``.
 
@@ -182,6 +183,10 @@ def observed_information(
         ``lambda`` of the inverse-Wishart kernel (0: no prior).
     prior_scale : ndarray, shape (p,), optional
         Diagonal of ``D`` (default ones).
+    prior_logdet_weight : float, optional
+        The kernel's weight ``a`` of ``log|Sigma|`` when it differs from ``lambda``
+        (Amelia's convention, :mod:`imputer._gaussian.prior`): the kernel is then
+        ``|Sigma|^{-a/2} exp(-tr(lambda D Sigma^{-1})/2)``.
 
     Returns
     -------
@@ -208,9 +213,10 @@ def observed_information(
         nmat = 0.5 * n_g[:, None, None] * k - k @ s @ k
         # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
         z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
-    if prior_weight > 0.0:
+    a_weight = prior_weight if prior_logdet_weight is None else prior_logdet_weight
+    if prior_weight > 0.0 or a_weight > 0.0:
         dvec = np.ones(p) if prior_scale is None else np.asarray(prior_scale, dtype=float)
-        nmat = 0.5 * prior_weight * lam - prior_weight * (lam * dvec) @ lam
+        nmat = 0.5 * a_weight * lam - prior_weight * (lam * dvec) @ lam
         z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
     out = np.empty((p + a.size, p + a.size))
     out[:p, :p] = 0.5 * (i_mm + i_mm.T)

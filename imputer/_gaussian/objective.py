@@ -27,6 +27,9 @@ M-step is its mode given the statistics:
 
     \mu' = \mu + \frac{s_1 - W\mu}{W}, \qquad
     \Sigma' = \frac{A - W (\mu' - \mu)(\mu' - \mu)^\top + \lambda I}{V + \lambda}.
+
+Amelia's convention for the same ``lambda`` (a heavier log-determinant weight and its own
+``D``) is a :class:`~imputer._gaussian.prior.RidgePrior`, accepted wherever ``ridge`` is.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from imputer._gaussian.linalg import precision
+from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
@@ -85,8 +89,13 @@ def loglik(
     return -0.5 * (w * stats.p * LOG_2PI + w * logdet + float(np.vdot(lam, a))) + stats.entropy
 
 
-def ridge_penalty(ridge: float, cov: np.ndarray, *, prec: tuple[np.ndarray, float] | None = None) -> float:
-    """``(lambda/2) [log|Sigma| + tr(Sigma^-1)]`` (0 when ``ridge`` is 0)."""
+def ridge_penalty(
+    ridge: float | RidgePrior, cov: np.ndarray, *, prec: tuple[np.ndarray, float] | None = None
+) -> float:
+    """``(lambda/2) [log|Sigma| + tr(Sigma^-1)]`` (0 when ``ridge`` is 0); for a
+    :class:`~imputer._gaussian.prior.RidgePrior`, its :meth:`~RidgePrior.penalty`."""
+    if isinstance(ridge, RidgePrior):
+        return ridge.penalty(cov, prec=prec)
     if ridge <= 0.0:
         return 0.0
     lam, logdet = prec or precision(cov)
@@ -97,7 +106,7 @@ def log_posterior(
     stats: SufficientStats,
     mean: np.ndarray,
     cov: np.ndarray,
-    ridge: float,
+    ridge: float | RidgePrior,
     *,
     prec: tuple[np.ndarray, float] | None = None,
     scatter: np.ndarray | None = None,
@@ -108,9 +117,11 @@ def log_posterior(
 
 
 def mstep(
-    stats: SufficientStats, mean: np.ndarray, ridge: float, *, scatter: np.ndarray | None = None
+    stats: SufficientStats, mean: np.ndarray, ridge: float | RidgePrior, *, scatter: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior mode ``(mu', Sigma')`` given statistics computed at ``mean`` (``D = I``).
+    """Posterior mode ``(mu', Sigma')`` given statistics computed at ``mean`` (``D = I``
+    for a number ``ridge``; a :class:`~imputer._gaussian.prior.RidgePrior` gives
+    ``(A - W delta delta' + lambda D) / (V + a)``).
 
     Returns
     -------
@@ -125,7 +136,11 @@ def mstep(
     scat = np.outer(delta, delta)
     scat *= -w
     scat += a
-    if ridge > 0.0:
-        scat.flat[:: stats.p + 1] += ridge
-    scat /= stats.cov_weight + ridge
+    if isinstance(ridge, RidgePrior):
+        ridge.add_to_scatter(scat)
+        scat /= stats.cov_weight + ridge.logdet_weight
+    else:
+        if ridge > 0.0:
+            scat.flat[:: stats.p + 1] += ridge
+        scat /= stats.cov_weight + ridge
     return mean + delta, scat

@@ -25,6 +25,7 @@ import numpy as np
 
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.patterns import build_patterns
+from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ImputerValueError
 from imputer.mi._istep import draw_missing
 from imputer.mvn import _engine as engine
@@ -61,7 +62,14 @@ class BootstrapDraw:
 
 
 def fit_resample(
-    values: tuple[np.ndarray, ...], columns: tuple, rows: np.ndarray, *, tol: float, max_iter: int, ridge: float
+    values: tuple[np.ndarray, ...],
+    columns: tuple,
+    rows: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+    ridge: float,
+    prior: str = "ridge",
 ) -> tuple[np.ndarray, np.ndarray, bool] | str:
     """EM on the rows ``rows`` of the columns, as ``impute`` would; or why the resample is unusable.
 
@@ -81,7 +89,8 @@ def fit_resample(
     except ImputerValueError as exc:  # a constant column in the resample
         return str(exc)
     patterns = build_patterns(mask)
-    out = engine.run(sub, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True, fill=False)
+    kernel = RidgePrior.of(prior, ridge, scaling.n_observed)  # the resample's, as impute(resample) would
+    out = engine.run(sub, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=True, fill=False)
     if out.fit.singular:
         return f"the fit on the resample is singular (smallest correlation eigenvalue {out.fit.min_eig:.2g})"
     mu = scaling.mean_to_original(out.fit.mu)
@@ -100,6 +109,7 @@ def bootstrap_draw(
     max_iter: int,
     ridge: float,
     imputation: int,
+    prior: str = "ridge",
 ) -> BootstrapDraw:
     """One bootstrap imputation: fit a usable resample, then draw the original rows' missing cells.
 
@@ -117,7 +127,7 @@ def bootstrap_draw(
     rng : numpy.random.Generator
         This imputation's generator: the resample(s) (``integers(0, n, n)`` each), then
         the conditional draws.
-    tol, max_iter, ridge
+    tol, max_iter, ridge, prior
         EM options.
     imputation : int
         Its number (1-based), for the error message.
@@ -131,7 +141,7 @@ def bootstrap_draw(
     reason = ""
     for redraws in range(MAX_REDRAWS + 1):
         rows = rng.integers(0, n, size=n)
-        fitted = fit_resample(values, columns, rows, tol=tol, max_iter=max_iter, ridge=ridge)
+        fitted = fit_resample(values, columns, rows, tol=tol, max_iter=max_iter, ridge=ridge, prior=prior)
         if isinstance(fitted, str):
             reason = fitted
             continue

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer._gaussian.layout import StandardData
+from imputer._gaussian.prior import RidgePrior
 from imputer.mi._dense import dense_factors
 from imputer.mi._istep import completed_sums, draw_missing, draw_sums
 from imputer.mi._pstep import draw_niw
@@ -68,7 +69,7 @@ def run_chain(
     mu: np.ndarray,
     sigma: np.ndarray,
     *,
-    ridge: float,
+    ridge: float | RidgePrior,
     m: int,
     burn_in: int,
     thin: int,

@@ -30,6 +30,12 @@ Drawing (Bartlett): ``Sigma^{-1} ~ W(nu, B^{-1})``; with ``B = L L'`` (Cholesky)
 lower triangular, ``T_ii = sqrt(chi^2_{nu - i + 1})`` (``i = 1..p``), ``T_ij ~ N(0, 1)``
 below the diagonal, ``Sigma^{-1} = L^{-T} T T' L^{-1}``, so ``Sigma = M M'`` with
 ``M = L T^{-T}``; then ``mu = zbar + M e / sqrt(n)``, ``e ~ N(0, I_p)``.
+
+Amelia's convention (:class:`~imputer._gaussian.prior.RidgePrior` with ``log|Sigma|``
+weight ``a = lambda + p + 2`` and its own ``D``) replaces ``lambda`` by ``a`` in the
+exponent of ``|Sigma|``: the posterior is ``W^{-1}(n + a - 1, A + lambda D)``, proper for
+every ``n`` when ``lambda > 0``, and its mode without the reference factor is Amelia's
+``(A + lambda D) / (n + a)``.
 """
 
 from __future__ import annotations
@@ -38,12 +44,14 @@ from functools import lru_cache
 
 import numpy as np
 
+from imputer._gaussian.prior import RidgePrior, as_prior
+
 __all__ = ["draw_niw", "posterior_df"]
 
 
-def posterior_df(n: float, ridge: float) -> float:
-    """Degrees of freedom ``nu = n + lambda - 1`` of the posterior inverse Wishart."""
-    return float(n) + float(ridge) - 1.0
+def posterior_df(n: float, ridge: float | RidgePrior) -> float:
+    """Degrees of freedom ``nu = n + lambda - 1`` (``n + a - 1``) of the posterior inverse Wishart."""
+    return float(n) + as_prior(ridge).logdet_weight - 1.0
 
 
 @lru_cache(maxsize=64)
@@ -54,7 +62,7 @@ def _lower(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def draw_niw(
-    s1: np.ndarray, s2: np.ndarray, n: float, ridge: float, rng: np.random.Generator
+    s1: np.ndarray, s2: np.ndarray, n: float, ridge: float | RidgePrior, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """One draw of ``(mu, Sigma)`` from the posterior of the module docstring.
 
@@ -66,8 +74,9 @@ def draw_niw(
         ``sum z_i z_i'``.
     n : float
         Number of rows.
-    ridge : float
-        ``lambda >= 0`` (``D = I``); ``n + lambda > p`` (a proper posterior).
+    ridge : float or RidgePrior
+        ``lambda >= 0`` (``D = I``); ``n + lambda > p`` (a proper posterior); or the
+        prior (Amelia's convention).
     rng : numpy.random.Generator
         Consumed in a fixed order: ``p`` chi-squares, ``p(p-1)/2`` normals (``T`` row by
         row), ``p`` normals (``e``).
@@ -80,8 +89,9 @@ def draw_niw(
     p = s1.shape[0]
     zbar = s1 / n
     b = s2 - n * np.outer(zbar, zbar)
-    if ridge > 0.0:
-        b = b + ridge * np.eye(p)
+    prior = as_prior(ridge)
+    if prior.weight > 0.0:
+        b = b + np.diag(prior.diagonal(p))
     b = 0.5 * (b + b.T)
     nu = posterior_df(n, ridge)
     chol_b = np.linalg.cholesky(b)

@@ -50,6 +50,7 @@ import numpy as np
 
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
+from imputer._gaussian.prior import RidgePrior
 from imputer.mvn._emmap import em_update
 from imputer.mvn._problem import MVNProblem
 
@@ -88,7 +89,7 @@ class EMRate:
     n_evals: int
 
 
-def em_rate(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> EMRate:
+def em_rate(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float | RidgePrior) -> EMRate:
     """Power iteration on the EM map's Jacobian at ``(mu, sigma)`` (module docstring).
 
     Parameters

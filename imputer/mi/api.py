@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from imputer._gaussian.patterns import build_patterns
+from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mi._bootstrap import bootstrap_draw
 from imputer.mi._posterior import acf, run_chain
@@ -48,7 +49,7 @@ from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, fill_missing, standardise
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import scaling_of
-from imputer.mvn._validate import check_options, check_rows, prepare
+from imputer.mvn._validate import check_options, check_prior, check_rows, prepare
 from imputer.mvn.api import _completed_frame, _result
 from imputer.options import MI_OPTIONS
 
@@ -141,6 +142,7 @@ def multiple_impute(
     n_init: int = 10,
     columns: Sequence[Hashable] | None = None,
     ridge: float = 0.0,
+    prior: str = "ridge",
     seed: int | np.random.Generator | None = None,
     tol: float = MI_OPTIONS["tol"].default,
     max_iter: int = MI_OPTIONS["max_iter"].default,
@@ -187,6 +189,11 @@ def multiple_impute(
         positive-definite estimate for wide (p >= n) or collinear data. For
         ``method="posterior"`` it multiplies the Jeffreys prior (:mod:`imputer.mi._pstep`)
         and needs ``n + ridge > p``.
+    prior : {"ridge", "amelia"}, default "ridge"
+        The ridge prior's convention, as in :func:`imputer.impute` (``"amelia"``: Amelia's
+        ``empri``, for ``model="normal"``). With the bootstrap each resample is fitted as
+        :func:`imputer.impute` would fit it (its own scale); the posterior draws from the
+        inverse Wishart of :mod:`imputer.mi._pstep` with Amelia's kernel.
     seed : int, numpy Generator or None, optional
         Seed of the random draws (an integer, or a numpy Generator); the same seed gives
         the same imputations. Default: fresh entropy, recorded on the result. The int
@@ -255,6 +262,9 @@ def multiple_impute(
     seed_int = _check_seed(seed)
     burn_in, thin = _check_count("burn_in", burn_in), _check_count("thin", thin)
     tol, max_iter, ridge, _ = check_options(tol, max_iter, ridge, True)
+    prior = check_prior(prior)
+    if model != "normal" and prior != "ridge" and ridge > 0:
+        raise ImputerValueError(f"prior={prior!r} is available for model='normal' only, got model={model!r}")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     check_rows(n, p, ridge)
@@ -263,7 +273,7 @@ def multiple_impute(
             prep, seed_int, model=model, m=m, tol=tol, max_iter=max_iter, ridge=ridge, dof=dof,
             n_components=n_components, covariance_type=covariance_type, n_init=n_init,
         )
-    if method == "posterior" and n + ridge <= p:
+    if method == "posterior" and not (prior == "amelia" and ridge > 0) and n + ridge <= p:
         raise ImputerValueError(
             f"ridge: the posterior of the covariance of {p} columns from {n} rows is proper only for "
             f"n + ridge > p; pass ridge > {p - n}"
@@ -275,9 +285,11 @@ def multiple_impute(
     scaling = scaling_of(prep.columns, prep.values, mask)
     patterns = build_patterns(mask)
     del mask
-    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True)
+    kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
+    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=True)
     warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
-    em = _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True)
+    em = _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True,
+                 prior=prior)
     em_mu_z, em_sigma_z = out.fit.mu, out.fit.sigma  # the chain starts at the estimate itself
     del out
     root = np.random.SeedSequence(seed_int)
@@ -295,7 +307,7 @@ def multiple_impute(
     rate = wlf = wlf_acf = None
     if method == "posterior":
         with blas_threads(p):
-            est = em_rate(layout, em_mu_z, em_sigma_z, ridge)
+            est = em_rate(layout, em_mu_z, em_sigma_z, kernel)
         rate = est.rate
         auto_burn, auto_thin, capped = chain_lengths(rate)
         if capped and (burn_in is None or thin is None):
@@ -311,7 +323,7 @@ def multiple_impute(
         (chain_ss,) = root.spawn(1)
         with blas_threads(p):
             chain = run_chain(
-                layout, em_mu_z, em_sigma_z, ridge=ridge, m=m, burn_in=burn_in, thin=thin,
+                layout, em_mu_z, em_sigma_z, ridge=kernel, m=m, burn_in=burn_in, thin=thin,
                 direction=est.direction, rng=np.random.default_rng(chain_ss), emit=emit,
             )
         params_orig = [(scaling.mean_to_original(mu), scaling.cov_to_original(s)) for mu, s in chain.params]
@@ -326,7 +338,7 @@ def multiple_impute(
         for j, ss in enumerate(root.spawn(m), start=1):
             draw = bootstrap_draw(
                 prep.values, prep.columns, layout, scaling, np.random.default_rng(ss),
-                tol=tol, max_iter=max_iter, ridge=ridge, imputation=j,
+                tol=tol, max_iter=max_iter, ridge=ridge, imputation=j, prior=prior,
             )
             emit(j, layout)
             params_orig.append((draw.mu, draw.sigma))

@@ -270,5 +270,6 @@ class MultipleImputation:
             "rate": None if self.rate is None else finite_or_none(self.rate),
             "wlf_acf": None if self.wlf_acf is None else float_list(self.wlf_acf),
             "redraws": None if self.redraws is None else [int(r) for r in self.redraws],
-            "options": {"tol": float(self.em.tol), "max_iter": int(self.em.max_iter), "ridge": float(self.em.ridge)},
+            "options": {"tol": float(self.em.tol), "max_iter": int(self.em.max_iter), "ridge": float(self.em.ridge),
+                        "prior": getattr(self.em, "prior", "ridge")},
         }

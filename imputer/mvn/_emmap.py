@@ -26,6 +26,7 @@ from imputer._gaussian.estep import estep, estep_diagonals
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.objective import loglik, mstep, ridge_penalty, scatter_about
+from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 
 __all__ = ["EMUpdate", "Evaluation", "em_update", "evaluate"]
@@ -66,7 +67,7 @@ class Evaluation:
 
 
 def _objectives(
-    stats: SufficientStats, mu: np.ndarray, sigma: np.ndarray, ridge: float, prec: tuple[np.ndarray, float]
+    stats: SufficientStats, mu: np.ndarray, sigma: np.ndarray, ridge: float | RidgePrior, prec: tuple[np.ndarray, float]
 ) -> tuple[float, float, np.ndarray]:
     """``(loglik, objective, scatter about mu)``; a non-finite objective is infeasible."""
     scatter = scatter_about(stats, mu)
@@ -77,7 +78,7 @@ def _objectives(
     return ll, objective, scatter
 
 
-def em_update(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> EMUpdate:
+def em_update(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float | RidgePrior) -> EMUpdate:
     """One EM update from ``(mu, sigma)``; raises :class:`Infeasible` where ``sigma`` is not valid.
 
     Parameters
@@ -95,7 +96,7 @@ def em_update(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: floa
     return EMUpdate(mu=mu_new, sigma=sigma_new, loglik=ll, objective=objective)
 
 
-def evaluate(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> Evaluation:
+def evaluate(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float | RidgePrior) -> Evaluation:
     """The last E-step at an estimate: every row of ``data.work`` completed at ``(mu, sigma)``.
 
     Its statistics, hence ``loglik`` and ``objective``, are those of :func:`em_update` at

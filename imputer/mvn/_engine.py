@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer._gaussian.patterns import Patterns
+from imputer._gaussian.prior import RidgePrior
 from imputer.mvn._fit import blas_threads, fill_missing, standardise
 from imputer.mvn._problem import MVNFit, fit_mvn
 from imputer.mvn._scaling import Scaling
@@ -49,7 +50,7 @@ def run(
     *,
     tol: float,
     max_iter: int,
-    ridge: float,
+    ridge: float | RidgePrior,
     accelerate: bool,
     fill: bool = True,
 ) -> EngineRun:

@@ -59,6 +59,7 @@ from imputer._gaussian.information import (
 )
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import Patterns
+from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mvn._fit import blas_threads
 from imputer.mvn._scaling import Scaling
@@ -212,11 +213,11 @@ class InformationSource:
     """
 
     def __init__(
-        self, patterns: Patterns, mu: np.ndarray, sigma: np.ndarray, scaling: Scaling, ridge: float, positions: np.ndarray
+        self, patterns: Patterns, mu: np.ndarray, sigma: np.ndarray, scaling: Scaling, ridge: float | RidgePrior, positions: np.ndarray
     ) -> None:
         self._patterns: Patterns | None = patterns
         self._mu, self._sigma = mu, sigma
-        self._scaling, self._ridge = scaling, ridge
+        self._scaling, self._prior = scaling, as_prior(ridge)
         self._positions = positions
         self._done: Information | None = None
 
@@ -247,16 +248,18 @@ class InformationSource:
         with blas_threads(p):
             try:
                 i_obs = observed_information(
-                    values, patterns, sc.center, sc.scale, self._mu, self._sigma, prior_weight=self._ridge
+                    values, patterns, sc.center, sc.scale, self._mu, self._sigma, prior_weight=self._prior.weight,
+                    prior_scale=self._prior.scale, prior_logdet_weight=self._prior.logdet_weight,
                 )
             except (Infeasible, np.linalg.LinAlgError):  # the covariance itself is not positive definite
                 return _nan(n_parameters(p))
             v_obs = _inverse(i_obs)
             if v_obs is None:
                 return _nan(n_parameters(p))
-            v_com = complete_variances(self._sigma, n, n + self._ridge)
+            n_cov = n + self._prior.logdet_weight  # the M-step's divisor
+            v_com = complete_variances(self._sigma, n, n_cov)
             fraction = 1.0 - v_com / np.diag(v_obs)
-            worst = _worst_fraction(i_obs, v_obs, self._sigma, n, n + self._ridge)
+            worst = _worst_fraction(i_obs, v_obs, self._sigma, n, n_cov)
         del i_obs
         jac = sc.parameter_jacobian()
         v_obs *= np.outer(jac, jac)  # exactly symmetric: the same products in both triangles

@@ -55,6 +55,7 @@ from scipy.linalg.blas import dsyrk as syrk
 from imputer._em import EMTrace, TraceFields, run_em
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
+from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
 from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
@@ -82,13 +83,14 @@ class MVNProblem:
         The standardised data (:func:`imputer.mvn._fit.standardise`). The EM map does
         not touch the rows of frequent patterns in its work array; the others are
         overwritten with conditional means at the evaluated point.
-    ridge : float
-        Prior strength ``lambda >= 0`` in pseudo-rows (0: maximum likelihood).
+    ridge : float or RidgePrior
+        Prior strength ``lambda >= 0`` in pseudo-rows (0: maximum likelihood), or the
+        prior itself (:mod:`imputer._gaussian.prior`: Amelia's convention).
     """
 
-    def __init__(self, data: StandardData, ridge: float, n_missing: np.ndarray | None = None) -> None:
+    def __init__(self, data: StandardData, ridge: float | RidgePrior, n_missing: np.ndarray | None = None) -> None:
         self.data = data
-        self.ridge = float(ridge)
+        self.ridge = as_prior(ridge)
         p = data.p
         self.p = p
         self._rows, self._cols = np.tril_indices(p)
@@ -249,7 +251,7 @@ class MVNFit(TraceFields):
     trace: EMTrace
 
 
-def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float, accelerate: bool) -> MVNFit:
+def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float | RidgePrior, accelerate: bool) -> MVNFit:
     """EM (Anderson-accelerated in free coordinates unless ``accelerate`` is False) from :func:`~imputer.mvn._fit.start_values`.
 
     On return ``data.work`` holds the conditional means at the returned estimate (its

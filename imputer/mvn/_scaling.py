@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ImputerValueError
 
 __all__ = ["Scaling", "scaling_of"]
@@ -48,11 +49,15 @@ class Scaling:
         a, b = np.triu_indices(self.scale.size)
         return np.concatenate([self.scale, self.scale[a] * self.scale[b]])
 
-    def loglik_offset(self, ridge: float) -> tuple[float, float]:
-        """Add to standardised (loglik, objective) to get them in original units."""
+    def loglik_offset(self, ridge: float | RidgePrior) -> tuple[float, float]:
+        """Add to standardised (loglik, objective) to get them in original units.
+
+        The prior's ``-(a/2) log|Sigma|`` adds ``-a sum_j log s_j``; its trace term is the
+        same in both units (``D`` scales with ``S D S``).
+        """
         log_s = np.log(self.scale)
         ll = -float(self.n_observed @ log_s)
-        return ll, ll - ridge * float(np.sum(log_s))
+        return ll, ll - as_prior(ridge).logdet_weight * float(np.sum(log_s))
 
 
 def scaling_of(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask: np.ndarray) -> Scaling:

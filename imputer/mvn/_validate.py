@@ -90,6 +90,11 @@ def check_column(label: Hashable, values: np.ndarray) -> None:
         raise ImputerValueError(f"column {label!r} contains an infinite value; replace it (e.g. by NaN for missing)")
 
 
+def check_prior(prior: Any) -> str:
+    """Validate ``prior`` (``"ridge"`` or ``"amelia"``) against :data:`~imputer.options.MVN_OPTIONS`."""
+    return str(MVN_OPTIONS["prior"].check(prior.lower() if isinstance(prior, str) else prior))
+
+
 def check_rows(n: int, p: int, ridge: float) -> None:
     """Without a ridge prior the covariance of ``p`` columns needs more than ``p`` rows.
 

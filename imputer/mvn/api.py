@@ -35,13 +35,14 @@ import pandas as pd
 
 from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.patterns import Patterns, build_patterns
+from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ImputerTypeError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
 from imputer.mvn._information import InformationSource
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
-from imputer.mvn._validate import Prepared, check_options, check_rows, prepare
+from imputer.mvn._validate import Prepared, check_options, check_prior, check_rows, prepare
 from imputer.mvn.result import ImputeResult
 from imputer.transform.result import TransformedImputeResult
 from imputer.options import MVN_OPTIONS
@@ -78,6 +79,7 @@ def impute(
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
     ridge: float = 0.0,
+    prior: str = "ridge",
     accelerate: bool = True,
     progress: bool = False,
     callback: Callback | None = None,
@@ -127,6 +129,15 @@ def impute(
         maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
         positive-definite estimate for wide (p >= n) or collinear data. See the module
         docstring.
+    prior : {"ridge", "amelia"}, default "ridge"
+        Convention of the ridge prior (:mod:`imputer._gaussian.prior`). ``"ridge"``:
+        imputer's, the covariance ``(A + lambda I) / (n + lambda)`` in standardised units
+        (divisor ``n_j``). ``"amelia"``: Amelia's ``empri = lambda``, the covariance
+        ``(A + lambda I_A) / (n + lambda + p + 2)`` on Amelia's scale (unit: the sample
+        standard deviation, divisor ``n_j - 1``), i.e. the log-posterior with ``log|Sigma|``
+        weighted ``lambda + p + 2``; the same estimates as ``Amelia::amelia(...,
+        empri=lambda)``'s EM for an integer ``lambda`` (Amelia truncates a fractional
+        ``empri``). Ignored when ``ridge`` is 0.
     accelerate : bool, default True
         Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a
         safeguard that never lets the objective decrease; off runs plain EM. Anderson
@@ -194,7 +205,8 @@ def impute(
     if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
         from imputer.dask import impute as impute_dask
 
-        given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds}
+        given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds,
+                 "prior": None if prior == "ridge" else prior}
         if any(v is not None for v in given.values()):
             unsupported = ", ".join(k for k, v in given.items() if v is not None)
             raise ImputerTypeError(f"{unsupported}: not available for a Dask DataFrame (imputer.dask.impute)")
@@ -208,12 +220,13 @@ def impute(
             f"Dask DataFrame only; data is a {type(data).__name__})"
         )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
+    prior = check_prior(prior)
     if transforms or bounds:
         from imputer.transform.api import impute_transformed
 
         return impute_transformed(
             data, columns=columns, transforms=transforms, bounds=bounds, tol=tol, max_iter=max_iter, ridge=ridge,
-            accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
+            prior=prior, accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
         )
     monitor = make_monitor(callback, progress, max_time, label="impute")
     prep = prepare(data, columns)
@@ -226,13 +239,15 @@ def impute(
     check_rows(n, p, ridge)
     patterns = build_patterns(mask)
     del mask  # released before the fit (1/8 of the data's memory)
+    kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
     if monitor is not None:
-        monitor.offset = scaling.loglik_offset(ridge)[1]  # the objective in original units
+        monitor.offset = scaling.loglik_offset(kernel)[1]  # the objective in original units
     with watching(monitor):
-        out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate)
     if monitor is None or not monitor.warn(stacklevel=2):
         warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
-    return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate,
+                   prior=prior)
 
 
 def _result(
@@ -245,8 +260,10 @@ def _result(
     max_iter: int,
     ridge: float,
     accelerate: bool,
+    prior: str = "ridge",
 ) -> ImputeResult:
     """The labelled :class:`ImputeResult` of a finished run, in original units."""
+    kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
     fit, patterns = out.fit, out.patterns
     assert out.filled is not None
     n = prep.n_rows
@@ -256,7 +273,7 @@ def _result(
     sd = np.sqrt(np.diag(cov_arr))
     corr_arr = cov_arr / np.outer(sd, sd)
     np.fill_diagonal(corr_arr, 1.0)
-    ll_off, obj_off = scaling.loglik_offset(ridge)
+    ll_off, obj_off = scaling.loglik_offset(kernel)
     trace = fit.trace.shifted(obj_off)  # the objective in original units
     return ImputeResult(
         completed=_completed_frame(prep.frame, prep.columns, out.filled, n_missing),
@@ -266,11 +283,12 @@ def _result(
         loglik=fit.loglik + ll_off,
         trace=trace,
         conditional_var_source=_ConditionalVariances(patterns, fit.sigma, scaling.scale, fit.cond_diag, prep.frame.index, labels),
-        information_source=InformationSource(patterns, fit.mu, fit.sigma, scaling, ridge, _positions(prep)),
+        information_source=InformationSource(patterns, fit.mu, fit.sigma, scaling, kernel, _positions(prep)),
         columns=prep.columns,
         n_missing=pd.Series(n_missing.astype(np.int64), index=labels, name="n_missing"),
         n_rows=n,
         ridge=ridge,
+        prior=prior,
         tol=tol,
         max_iter=max_iter,
         accelerate=accelerate,

@@ -41,6 +41,7 @@ import pandas as pd
 
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import build_patterns
+from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
 from imputer.mvn import _engine as engine
 from imputer.mvn import _estimator_models as models
@@ -53,7 +54,7 @@ from imputer.mvn._fit import (
 )
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
-from imputer.mvn._validate import check_column, check_options, check_rows
+from imputer.mvn._validate import check_column, check_options, check_prior, check_rows
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["EMImputer"]
@@ -167,6 +168,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         pseudo-rows with the observed variances and no correlation, which EM then
         maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
         positive-definite estimate for wide (p >= n) or collinear data.
+    prior : {"ridge", "amelia"}, default "ridge"
+        The ridge prior's convention, as in :func:`imputer.impute` (``"amelia"``: Amelia's
+        ``empri``; the normal model only).
     accelerate : bool, default True
         Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a
         safeguard that never lets the objective decrease; off runs plain EM. (Normal and
@@ -231,6 +235,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         tol: float = MVN_OPTIONS["tol"].default,
         max_iter: int = MVN_OPTIONS["max_iter"].default,
         ridge: float = MVN_OPTIONS["ridge"].default,
+        prior: str = MVN_OPTIONS["prior"].default,
         accelerate: bool = MVN_OPTIONS["accelerate"].default,
         model: str = "normal",
         dof: float | None = None,
@@ -243,6 +248,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         self.tol = tol
         self.max_iter = max_iter
         self.ridge = ridge
+        self.prior = prior
         self.accelerate = accelerate
         self.model = model
         self.dof = dof
@@ -303,6 +309,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         if not isinstance(self.add_indicator, (bool, np.bool_)):
             raise ImputerTypeError(f"add_indicator must be a bool, got {type(self.add_indicator).__name__}")
         tol, max_iter, ridge, accelerate = check_options(self.tol, self.max_iter, self.ridge, self.accelerate)
+        prior = check_prior(self.prior)
+        if model != "normal" and prior != "ridge" and ridge > 0:
+            raise ImputerValueError(f"prior={prior!r} is available for model='normal' only, got model={model!r}")
         labels = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
         columns = tuple(values[:, j] for j in range(p))  # contiguous: values is Fortran-ordered
         for label, v in zip(labels, columns, strict=True):
@@ -327,8 +336,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         check_rows(n, p, ridge)
         patterns = build_patterns(mask)
         del mask
+        kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
         fit = engine.run(
-            columns, patterns, scaling, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, fill=False
+            columns, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate, fill=False
         ).fit
         warn_if_unreliable(fit, tol, max_iter, stacklevel=2)
         self.mean_ = scaling.mean_to_original(fit.mu)
@@ -337,7 +347,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         self._set_names(p, names)
         self.n_iter_ = int(fit.n_iter)
         self.converged_ = bool(fit.converged)
-        self.loglik_ = float(fit.loglik + scaling.loglik_offset(ridge)[0])
+        self.loglik_ = float(fit.loglik + scaling.loglik_offset(kernel)[0])
         return self
 
     def _set_names(self, p: int, names: list[str] | None) -> None:

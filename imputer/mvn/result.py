@@ -145,7 +145,9 @@ class ImputeResult(TraceFields, ValueResult):
     ridge, tol : float
     max_iter : int
     accelerate : bool
-        The options of the fit.
+    prior : str
+        The options of the fit (``prior``: the ridge prior's convention, ``"ridge"`` or
+        ``"amelia"``).
     n_patterns : int
         Distinct missingness patterns of the modelled columns.
     """
@@ -167,6 +169,7 @@ class ImputeResult(TraceFields, ValueResult):
     conditional_var_source: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
     information_source: InformationSource = field(repr=False, compare=False)
     passthrough: tuple[Hashable, ...] = ()
+    prior: str = "ridge"
 
     def _hash_key(self) -> tuple[Any, ...]:
         t = self.trace
@@ -242,6 +245,8 @@ class ImputeResult(TraceFields, ValueResult):
         n_cells = self.n_rows * len(self.columns)
         miss = int(self.n_missing.sum())
         method = "maximum likelihood" if self.ridge == 0 else f"posterior mode, ridge prior {self.ridge:g}"
+        if self.ridge > 0 and self.prior == "amelia":
+            method += " (Amelia's empri)"
         fields = [
             ("rows", self.n_rows),
             ("modelled columns", len(self.columns)),
@@ -332,6 +337,7 @@ class ImputeResult(TraceFields, ValueResult):
                 "tol": float(self.tol),
                 "max_iter": int(self.max_iter),
                 "ridge": float(self.ridge),
+                "prior": self.prior,
                 "accelerate": bool(self.accelerate),
             },
         }

@@ -43,6 +43,7 @@ def impute_transformed(
     progress: bool,
     callback: Callback | None,
     max_time: float | None,
+    prior: str = "ridge",
 ) -> TransformedImputeResult:
     """:func:`imputer.impute` with ``transforms``/``bounds`` (see there and the module docstring)."""
     from imputer.mvn.api import _completed_frame, impute
@@ -58,7 +59,7 @@ def impute_transformed(
     )
     model_frame.columns = pd.Index(labels, tupleize_cols=False)
     model = impute(
-        model_frame, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate,
+        model_frame, tol=tol, max_iter=max_iter, ridge=ridge, prior=prior, accelerate=accelerate,
         progress=progress, callback=callback, max_time=max_time,
     )
     filled, variances = _back(prep, maps, model)

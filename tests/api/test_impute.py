@@ -53,6 +53,7 @@ def test_response_has_exactly_the_engine_keys(client: TestClient, airquality: pd
         {"columns": ["Ozone", "Solar.R", "Wind", "Temp"]},
         {"tol": 1e-10, "max_iter": 5000, "accelerate": False},
         {"ridge": 0.5},
+        {"ridge": 5.0, "prior": "amelia"},
         {"max_iter": 2},
     ],
 )

@@ -52,8 +52,9 @@ def validator(client: TestClient) -> jsonschema.Draft202012Validator:
         {"m": 2, "seed": 4, "method": "bootstrap"},
         {"m": 4, "seed": 2, "burn_in": 3, "thin": 2},
         {"m": 2, "seed": 9, "columns": ["Ozone", "Solar.R", "Wind", "Temp"], "ridge": 0.5, "tol": 1e-9},
+        {"m": 2, "seed": 5, "method": "bootstrap", "ridge": 3.0, "prior": "amelia"},
     ],
-    ids=["posterior", "bootstrap", "burn-in-thin", "columns-ridge-tol"],
+    ids=["posterior", "bootstrap", "burn-in-thin", "columns-ridge-tol", "bootstrap-amelia"],
 )
 def test_json_matches_the_library(
     client: TestClient, validator: jsonschema.Draft202012Validator, airquality: pd.DataFrame, options: dict[str, Any]

@@ -155,6 +155,8 @@ def test_normal_is_the_default_and_answers_as_before(client: TestClient, airqual
         ({"model": "mixture", "m": 2, "thin": 3}, ["body", "options"], r"thin applies to model 'normal' only"),
         ({"model": "t", "seed": 1}, ["body", "options"], r"seed apply to multiple imputation only: give m as well"),
         ({"model": "mixture", "accelerate": False}, ["body", "options"], r"accelerate=false applies to model 'normal' or 't'"),
+        ({"model": "t", "ridge": 1.0, "prior": "amelia"}, ["body", "options"], r"prior 'amelia' applies to model 'normal' only, not 't'"),
+        ({"prior": "norm"}, ["body", "options", "prior"], r"Input should be 'ridge' or 'amelia'"),
         ({"model": "cauchy"}, ["body", "options", "model"], r"'normal', 't' or 'mixture'"),
         ({"model": "t", "dof": 0}, ["body", "options", "dof"], r"greater than 0"),
         ({"model": "t", "dof": "4"}, ["body", "options", "dof"], r"valid number"),
@@ -167,7 +169,7 @@ def test_normal_is_the_default_and_answers_as_before(client: TestClient, airqual
         ({"model": "mixture", "seed": -1}, ["body", "options", "seed"], r"greater than or equal to 0"),
     ],
     ids=["dof-normal", "dof-mixture", "components-normal", "covtype-t", "n-init-t", "posterior-t", "thin-mixture", "seed-t",
-         "no-accelerate-mixture", "unknown-model", "dof-0", "dof-text", "components-0", "components-51",
+         "no-accelerate-mixture", "amelia-t", "unknown-prior", "unknown-model", "dof-0", "dof-text", "components-0", "components-51",
          "components-fraction", "covtype-mclust-name", "n-init-0", "n-init-101", "seed-negative"],
 )
 def test_bad_model_options_are_422_naming_the_option(

@@ -78,6 +78,7 @@ def test_model_mixture_writes_impute_mixtures_table(
         (["--seed", "1"], 2, "--seed applies to multiple imputation: give -m M"),
         (["--model", "t", "--seed", "1"], 2, "--seed applies to multiple imputation: give -m M"),
         (["--model", "mixture", "--no-accelerate"], 2, "--no-accelerate applies to --model normal or t"),
+        (["--model", "t", "--prior", "amelia"], 2, "--prior amelia applies to --model normal only, not --model t"),
         (["--model", "mixture", "-m", "2", "--method", "posterior"], 1, "method='posterior' is not available for model='mixture'"),
         (["--model", "mixture", "--components", "0"], 1, "n_components must be >= 1, got 0"),
         (["--model", "mixture", "--n-init", "0"], 1, "n_init must be an integer >= 1, got 0"),
@@ -90,6 +91,16 @@ def test_model_options_misused_is_one_line_error(
     err = capsys.readouterr().err
     assert code == status and match in err and err.count("\n") == 1, err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_prior_amelia_writes_imputes_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.csv"
+    code = cli.main(["impute", str(AIR), "-o", str(out), "--ridge", "5", "--prior", "Amelia"])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    res = imputer.impute(pd.read_csv(AIR), ridge=5, prior="amelia")
+    assert res.summary() in stdout and "(Amelia's empri)" in stdout
+    np.testing.assert_allclose(pd.read_csv(out).to_numpy(dtype=float), res.completed.to_numpy(dtype=float), rtol=1e-15)
 
 
 @pytest.mark.parametrize(

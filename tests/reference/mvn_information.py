@@ -14,7 +14,11 @@ row (:func:`gradient`): with ``K = Sigma_OO^-1`` and ``e = x_O - mu_O``,
 derivative; an off-diagonal ``vech`` entry ``Sigma_ab``, ``a < b``, gets twice the
 ``(a, b)`` element). The optional log prior of ``ridge = lambda > 0`` is
 ``-(lambda/2)[log|Sigma| + tr(Sigma^-1 D)]``, ``D`` the diagonal of the observed
-variances (divisor ``n_j``), with gradient ``-(lambda/2)(K - K D K)``.
+variances (divisor ``n_j``), with gradient ``-(lambda/2)(K - K D K)``. With
+``prior="amelia"`` (Amelia's ``empri``) it is ``-((lambda + p + 2)/2) log|Sigma| -
+(lambda/2) tr(Sigma^-1 D)`` with ``D`` the sample variances (divisor ``n_j - 1``), gradient
+``-((lambda + p + 2)/2) K + (lambda/2) K D K``: the log-posterior whose mode is Amelia's
+M-step ``(A + lambda D) / (n + lambda + p + 2)`` (Amelia's ``src/em.cpp``).
 
 The parameter vector is ``theta = (mu, vech Sigma)``, ``vech`` the upper triangle row by
 row. The Hessian (:func:`hessian`) is the central finite difference of the gradient,
@@ -44,11 +48,16 @@ def unpack(theta: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     return theta[:p].copy(), cov
 
 
-def _prior_scale(values: np.ndarray) -> np.ndarray:
-    return np.nanvar(values, axis=0)  # divisor n_j: the observed variances
+def _prior_scale(values: np.ndarray, prior: str = "ridge") -> np.ndarray:
+    # divisor n_j (the observed variances), or n_j - 1 for Amelia's scale
+    return np.nanvar(values, axis=0, ddof=1 if prior == "amelia" else 0)
 
 
-def loglik(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0) -> float:
+def _logdet_weight(ridge: float, p: int, prior: str) -> float:
+    return ridge + p + 2.0 if prior == "amelia" else ridge
+
+
+def loglik(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0, prior: str = "ridge") -> float:
     """Observed-data log-likelihood (plus the ridge log prior), one row at a time."""
     p = values.shape[1]
     mean, cov = unpack(theta, p)
@@ -58,15 +67,16 @@ def loglik(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0) -> float:
         if o.any():
             total += float(multivariate_normal(mean[o], cov[np.ix_(o, o)]).logpdf(row[o]))
     if ridge > 0.0:
-        d = _prior_scale(values)
-        total -= 0.5 * ridge * (np.linalg.slogdet(cov)[1] + float(np.trace(np.linalg.solve(cov, np.diag(d)))))
+        d = _prior_scale(values, prior)
+        total -= 0.5 * _logdet_weight(ridge, p, prior) * np.linalg.slogdet(cov)[1]
+        total -= 0.5 * ridge * float(np.trace(np.linalg.solve(cov, np.diag(d))))
     return total
 
 
 log_posterior = loglik
 
 
-def gradient(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+def gradient(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0, prior: str = "ridge") -> np.ndarray:
     """Gradient of :func:`loglik` with respect to ``theta``, one row at a time."""
     p = values.shape[1]
     mean, cov = unpack(theta, p)
@@ -83,13 +93,15 @@ def gradient(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0) -> np.nd
         g_sig[np.ix_(o, o)] += 0.5 * (np.outer(ke, ke) - k)
     if ridge > 0.0:
         k = np.linalg.inv(cov)
-        d = np.diag(_prior_scale(values))
-        g_sig -= 0.5 * ridge * (k - k @ d @ k)
+        d = np.diag(_prior_scale(values, prior))
+        g_sig -= 0.5 * (_logdet_weight(ridge, p, prior) * k - ridge * k @ d @ k)
     a, b = np.triu_indices(p)
     return np.concatenate([g_mu, g_sig[a, b] * np.where(a == b, 1.0, 2.0)])
 
 
-def hessian(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0, rel_step: float = 1e-3) -> np.ndarray:
+def hessian(
+    values: np.ndarray, theta: np.ndarray, ridge: float = 0.0, rel_step: float = 1e-3, prior: str = "ridge"
+) -> np.ndarray:
     """Hessian of :func:`loglik` by central differences of :func:`gradient` (Richardson-extrapolated).
 
     The step for ``theta_j`` is ``rel_step`` times the scale of the parameter: the
@@ -108,7 +120,7 @@ def hessian(values: np.ndarray, theta: np.ndarray, ridge: float = 0.0, rel_step:
         up, down = theta.copy(), theta.copy()
         up[j] += h
         down[j] -= h
-        return (gradient(values, up, ridge) - gradient(values, down, ridge)) / (2.0 * h)
+        return (gradient(values, up, ridge, prior) - gradient(values, down, ridge, prior)) / (2.0 * h)
 
     for j in range(k):
         h = rel_step * scale[j]

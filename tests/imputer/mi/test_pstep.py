@@ -4,7 +4,8 @@ Reference values (closed forms of the normal-inverse-Wishart posterior, module d
 of ``imputer.mi._pstep``): with ``nu = n + lambda - 1`` and ``B = A + lambda I``,
 ``E[Sigma] = B / (nu - p - 1)``, ``Var(Sigma_jj) = 2 B_jj^2 / ((nu-p-1)^2 (nu-p-3))``
 (scipy's ``invwishart.var``), ``E[mu] = zbar``, ``Var(mu_j) = E[Sigma_jj] / n``; and
-scipy's ``invwishart.rvs`` as an independent sampler.
+scipy's ``invwishart.rvs`` as an independent sampler. Amelia's prior (weight ``a = lambda
++ p + 2`` on ``log|Sigma|``, scale ``D``): ``nu = n + a - 1``, ``B = A + lambda D``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from scipy.stats import invwishart
 
+from imputer._gaussian.prior import RidgePrior
 from imputer._threads import single_blas_thread
 from imputer.mi._pstep import draw_niw
 
@@ -32,16 +34,21 @@ def _stats(n: int, p: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return z, z.sum(axis=0), z.T @ z
 
 
-@pytest.mark.parametrize(("n", "p", "ridge"), [(30, 1, 0.0), (25, 3, 0.0), (40, 4, 2.5), (12, 3, 7.0)])
-def test_draws_match_the_normal_inverse_wishart_moments(n: int, p: int, ridge: float) -> None:
+@pytest.mark.parametrize(
+    ("n", "p", "ridge", "prior"),
+    [(30, 1, 0.0, "ridge"), (25, 3, 0.0, "ridge"), (40, 4, 2.5, "ridge"), (12, 3, 7.0, "ridge"), (6, 3, 2.0, "amelia")],
+)
+def test_draws_match_the_normal_inverse_wishart_moments(n: int, p: int, ridge: float, prior: str) -> None:
     z, s1, s2 = _stats(n, p, seed=n + p)
     rng = np.random.default_rng(7)
-    draws = [draw_niw(s1, s2, float(n), ridge, rng) for _ in range(N_DRAWS)]
+    kernel = RidgePrior.of(prior, ridge, np.arange(n - p, n, dtype=float))  # D = n_j / (n_j - 1) for amelia
+    draws = [draw_niw(s1, s2, float(n), kernel, rng) for _ in range(N_DRAWS)]
     mus = np.array([d[0] for d in draws])
     sigmas = np.array([d[1] for d in draws])
     zbar = z.mean(axis=0)
-    b = (z - zbar).T @ (z - zbar) + ridge * np.eye(p)
-    nu = n + ridge - 1
+    d = np.ones(p) if prior == "ridge" else np.arange(n - p, n) / np.arange(n - p - 1, n - 1)
+    b = (z - zbar).T @ (z - zbar) + ridge * np.diag(d)
+    nu = n + ridge - 1 + (p + 2 if prior == "amelia" else 0)
     ref = invwishart(df=nu, scale=b)
     mean_sigma = b / (nu - p - 1)
     np.testing.assert_allclose(np.atleast_2d(ref.mean()), mean_sigma, rtol=1e-12)

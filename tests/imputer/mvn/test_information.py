@@ -43,24 +43,26 @@ def _mar(seed: int = 4, n: int = 150, p: int = 3, rate: float = 0.35) -> pd.Data
 
 
 CASES = {
-    "airquality": (lambda: _airquality(), AIR, 0.0),
-    "airquality-ridge": (lambda: _airquality(), AIR, 3.0),
-    "mar": (lambda: _mar(), None, 0.0),
-    "mar-ridge": (lambda: _mar(seed=9, n=60, p=4, rate=0.3), None, 1.5),
+    "airquality": (lambda: _airquality(), AIR, 0.0, "ridge"),
+    "airquality-ridge": (lambda: _airquality(), AIR, 3.0, "ridge"),
+    "airquality-amelia": (lambda: _airquality(), AIR, 3.0, "amelia"),
+    "mar": (lambda: _mar(), None, 0.0, "ridge"),
+    "mar-ridge": (lambda: _mar(seed=9, n=60, p=4, rate=0.3), None, 1.5, "ridge"),
+    "mar-amelia": (lambda: _mar(seed=9, n=60, p=4, rate=0.3), None, 1.5, "amelia"),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_vcov_is_the_inverse_of_the_finite_difference_hessian(case: str) -> None:
-    make, columns, ridge = CASES[case]
+    make, columns, ridge, prior = CASES[case]
     df = make()
-    res = imputer.impute(df, columns=columns, ridge=ridge, tol=1e-11)
+    res = imputer.impute(df, columns=columns, ridge=ridge, prior=prior, tol=1e-11)
     x = df[list(res.columns)].to_numpy(dtype=float)
     theta = ref.pack(res.mean.to_numpy(), res.cov.to_numpy())
     # at the maximum (the reference's gradient vanishes), then the curvature
-    grad_scale = np.abs(ref.gradient(x, theta + 1e-3 * np.abs(theta), ridge)).max()
-    assert np.abs(ref.gradient(x, theta, ridge)).max() < 1e-6 * grad_scale
-    v_ref = np.linalg.inv(-ref.hessian(x, theta, ridge))
+    grad_scale = np.abs(ref.gradient(x, theta + 1e-3 * np.abs(theta), ridge, prior)).max()
+    assert np.abs(ref.gradient(x, theta, ridge, prior)).max() < 1e-6 * grad_scale
+    v_ref = np.linalg.inv(-ref.hessian(x, theta, ridge, prior=prior))
     v = res.vcov.to_numpy()
     sd = np.sqrt(np.diag(v_ref))
     np.testing.assert_allclose(v / np.outer(sd, sd), v_ref / np.outer(sd, sd), rtol=0, atol=2e-7)
