@@ -38,7 +38,7 @@ local({
   # fit$mu / fit$covMatrices are in Amelia's internal column order (prepped$p.order,
   # columns sorted by missingness) although Amelia labels them in the data's order;
   # undo the permutation and the standardisation with Amelia's own prep values.
-  pr <- Amelia:::amelia.prep(x = x, m = 1, boot.type = "none", p2s = 0)
+  pr <- Amelia:::amelia.prep(x = x, m = 1, boot.type = "none", p2s = 0, empri = empri)
   ord <- order(pr$p.order)
   s <- as.numeric(pr$scaled.sd)
   mu <- as.numeric(fit$mu[ord, 1]) * s + as.numeric(pr$scaled.mu)
