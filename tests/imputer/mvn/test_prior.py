@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 import imputer
+from tests.readme import run_python_block
 from tests.reference import mvn_information as ref
 
 from .conftest import DATA
@@ -106,15 +107,6 @@ def test_estimator_transforms_and_multiple_imputation_use_the_same_estimate() ->
 
 
 def test_readme_example(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import re
-
-    root = DATA.parents[1]
-    readme = (root / "README.md").read_text()
-    start = readme.index("For users moving from Amelia, the same λ in Amelia's convention:")
-    block = re.search(r"```python\n(.*?)```", readme[start:], re.S)
-    assert block is not None
-    monkeypatch.chdir(root)
-    namespace: dict[str, object] = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    namespace = run_python_block("For users moving from Amelia, the same λ in Amelia's convention:", monkeypatch)
     assert capsys.readouterr().out.strip() == "estimate:                     posterior mode, ridge prior 5 (Amelia's empri)"
     assert namespace["res"].prior == "amelia"  # type: ignore[attr-defined]

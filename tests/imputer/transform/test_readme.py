@@ -4,23 +4,14 @@ moments."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.readme import run_python_block
 
 
 def test_readme_transforms_example(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### Skewed and bounded columns")
-    block = re.search(r"```python\n(.*?)```", readme[start:], re.S)
-    assert block is not None
-    monkeypatch.chdir(ROOT)
-    ns: dict[str, object] = {}
-    exec(compile(block.group(1), "README.md", "exec"), ns)  # noqa: S102 - our own README
+    ns = run_python_block("### Skewed and bounded columns", monkeypatch)
     res = ns["res"]
     assert list(res.mean.index[:3]) == ["log(Ozone)", "logit(Solar.R; 0, 400)", "Wind"]  # type: ignore[attr-defined]
     m = res.model.completed.loc[4, "log(Ozone)"]  # type: ignore[attr-defined]
