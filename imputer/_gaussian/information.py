@@ -55,6 +55,7 @@ delta_ab)(1 + delta_cd))``, with ``n_c = n + lambda`` under the prior; its inver
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg.blas import dsyr2k as syr2k
@@ -63,9 +64,12 @@ from imputer._gaussian.linalg import precision
 from imputer._gaussian.patterns import Patterns
 
 __all__ = [
+    "InformationSums",
+    "assemble_information",
     "complete_information",
     "complete_information_product",
     "complete_variances",
+    "information_sums",
     "n_parameters",
     "observed_information",
     "vech_indices",
@@ -153,6 +157,93 @@ def _chunks(patterns: Patterns, p: int) -> Iterator[tuple[np.ndarray, np.ndarray
             yield group.rows[lo:hi], group.row_pattern[lo:hi] - a, group.miss[a:b], group.counts[a:b]
 
 
+class InformationSums(NamedTuple):
+    """The additive pieces of the observed information of some rows (:func:`information_sums`).
+
+    ``i_mm`` (p, p): ``sum_g n_g K_g``; ``r`` (p*p, p): ``sum_g vec(K_g) (K_g d_g)'``;
+    ``z`` (q, q), upper triangle only: ``sum_g vech(N_g) vech(K_g)' +`` transpose. Sums over
+    disjoint sets of rows (partitions of a table) add entry by entry (``+``).
+    """
+
+    i_mm: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+
+    def __add__(self, other: object) -> InformationSums:  # type: ignore[override]
+        if not isinstance(other, InformationSums):
+            return NotImplemented
+        return InformationSums(self.i_mm + other.i_mm, self.r + other.r, self.z + other.z)
+
+
+def information_sums(
+    values: tuple[np.ndarray, ...],
+    patterns: Patterns,
+    center: np.ndarray,
+    scale: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+) -> InformationSums:
+    """The pattern sums of :func:`observed_information` for these rows, before the prior.
+
+    Parameters as :func:`observed_information`.
+    """
+    p = mu.size
+    lam, _ = precision(sigma)
+    a, b = vech_indices(p)
+    i_mm = np.zeros((p, p))
+    r = np.zeros((p * p, p))
+    z = np.zeros((a.size, a.size), order="F")
+    for rows, loc, miss, counts in _chunks(patterns, p):
+        g = counts.size
+        if miss is None:
+            k = lam[None, :, :].copy()
+        else:
+            k = _observed_precisions(lam, miss)
+        n_g = counts.astype(float)
+        d, s = _pattern_sums(values, rows, loc, miss, g, center, scale, mu)
+        u = np.einsum("gij,gj->gi", k, d)
+        i_mm += np.einsum("g,gij->ij", n_g, k)
+        r += k.reshape(g, p * p).T @ u
+        nmat = 0.5 * n_g[:, None, None] * k - k @ s @ k
+        # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
+        z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
+    return InformationSums(i_mm, r, z)
+
+
+def assemble_information(
+    sums: InformationSums,
+    sigma: np.ndarray,
+    *,
+    prior_weight: float = 0.0,
+    prior_scale: np.ndarray | None = None,
+    prior_logdet_weight: float | None = None,
+    overwrite_sums: bool = False,
+) -> np.ndarray:
+    """The ``k x k`` observed information from its pattern sums, the prior's curvature added.
+
+    Parameters as :func:`observed_information`; ``sums`` may be the sum of several
+    :func:`information_sums` (over partitions of the rows). ``overwrite_sums``: the prior
+    may be added into ``sums.z`` in place (no ``q x q`` copy).
+    """
+    p = sigma.shape[0]
+    lam, _ = precision(sigma)
+    a, b = vech_indices(p)
+    z = sums.z if overwrite_sums else np.array(sums.z, order="F")
+    a_weight = prior_weight if prior_logdet_weight is None else prior_logdet_weight
+    if prior_weight > 0.0 or a_weight > 0.0:
+        dvec = np.ones(p) if prior_scale is None else np.asarray(prior_scale, dtype=float)
+        nmat = 0.5 * a_weight * lam - prior_weight * (lam * dvec) @ lam
+        z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
+    out = np.empty((p + a.size, p + a.size))
+    out[:p, :p] = 0.5 * (sums.i_mm + sums.i_mm.T)
+    r3 = sums.r.reshape(p, p, p)
+    half = 1.0 / (1.0 + (a == b))
+    out[:p, p:] = (r3[:, a, b] + r3[:, b, a]) * half[None, :]
+    out[p:, :p] = out[:p, p:].T
+    _fill_covariance_block(out[p:, p:], z, a, b, half)
+    return out
+
+
 def observed_information(
     values: tuple[np.ndarray, ...],
     patterns: Patterns,
@@ -167,7 +258,8 @@ def observed_information(
 ) -> np.ndarray:
     """Negative Hessian of the observed-data log-likelihood (plus log prior) at ``(mu, sigma)``.
 
-    In the units of ``z = (x - center) / scale``.
+    In the units of ``z = (x - center) / scale``: :func:`assemble_information` of
+    :func:`information_sums`.
 
     Parameters
     ----------
@@ -193,39 +285,11 @@ def observed_information(
     ndarray, shape (k, k), symmetric, ``k = p + p(p+1)/2``
         Order: ``mu``, then ``vech(Sigma)`` (see the module docstring).
     """
-    p = mu.size
-    lam, _ = precision(sigma)
-    a, b = vech_indices(p)
-    i_mm = np.zeros((p, p))
-    r = np.zeros((p * p, p))
-    z = np.zeros((a.size, a.size), order="F")
-    for rows, loc, miss, counts in _chunks(patterns, p):
-        g = counts.size
-        if miss is None:
-            k = lam[None, :, :].copy()
-        else:
-            k = _observed_precisions(lam, miss)
-        n_g = counts.astype(float)
-        d, s = _pattern_sums(values, rows, loc, miss, g, center, scale, mu)
-        u = np.einsum("gij,gj->gi", k, d)
-        i_mm += np.einsum("g,gij->ij", n_g, k)
-        r += k.reshape(g, p * p).T @ u
-        nmat = 0.5 * n_g[:, None, None] * k - k @ s @ k
-        # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
-        z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
-    a_weight = prior_weight if prior_logdet_weight is None else prior_logdet_weight
-    if prior_weight > 0.0 or a_weight > 0.0:
-        dvec = np.ones(p) if prior_scale is None else np.asarray(prior_scale, dtype=float)
-        nmat = 0.5 * a_weight * lam - prior_weight * (lam * dvec) @ lam
-        z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
-    out = np.empty((p + a.size, p + a.size))
-    out[:p, :p] = 0.5 * (i_mm + i_mm.T)
-    r3 = r.reshape(p, p, p)
-    half = 1.0 / (1.0 + (a == b))
-    out[:p, p:] = (r3[:, a, b] + r3[:, b, a]) * half[None, :]
-    out[p:, :p] = out[:p, p:].T
-    _fill_covariance_block(out[p:, p:], z, a, b, half)
-    return out
+    sums = information_sums(values, patterns, center, scale, mu, sigma)
+    return assemble_information(
+        sums, sigma, prior_weight=prior_weight, prior_scale=prior_scale, prior_logdet_weight=prior_logdet_weight,
+        overwrite_sums=True,
+    )
 
 
 def _upper(z: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from imputer._em import run_em
 from imputer._gaussian.estep import estep
+from imputer._gaussian.information import InformationSums, information_sums
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.objective import loglik, mstep, ridge_penalty, scatter_about
@@ -60,6 +61,7 @@ __all__ = [
     "layout",
     "meta_frame",
     "min_corr_eig",
+    "partition_information",
     "partition_stats",
     "precision",
     "run_em",
@@ -117,6 +119,22 @@ def partition_stats(data: Layout, mu: np.ndarray, sigma: np.ndarray, prec: tuple
     if data is None:
         return SufficientStats.zeros(mu.shape[0])
     return estep(data, mu, sigma, prec=prec)
+
+
+def partition_information(
+    frame: pd.DataFrame, columns: tuple[Hashable, ...], mu: np.ndarray, sigma: np.ndarray, scaling: Scaling
+) -> InformationSums | None:
+    """The observed information's pattern sums over one partition's rows (None for an empty one).
+
+    :func:`imputer._gaussian.information.information_sums` at the estimate ``(mu, sigma)``
+    (standardised units); the table's information is the sum over partitions, with the
+    prior's curvature added once (:func:`imputer._gaussian.information.assemble_information`).
+    """
+    values = column_values(frame, columns)
+    if values[0].shape[0] == 0:
+        return None
+    with blas_threads(len(columns)):
+        return information_sums(values, _patterns(values), scaling.center, scaling.scale, mu, sigma)
 
 
 def em_map(

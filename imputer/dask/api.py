@@ -32,6 +32,7 @@ import pandas as pd
 
 from imputer.dask import _kernels as k
 from imputer.dask._engine import Backend, Partitions, fit, print_evaluation, scan
+from imputer.dask._information import DaskInformation
 from imputer.dask._scan import finish
 from imputer.dask.result import DaskImputeResult
 from imputer.errors import ImputerTypeError, ImputerValueError
@@ -198,7 +199,8 @@ def impute(
     # the caller's line: one frame further when called through imputer.impute
     through = sys._getframe(1).f_globals.get("__name__") == "imputer.mvn.api"
     k.warn_if_unreliable(out, tol, max_iter, stacklevel=3 if through else 2)
-    return _result(ddf, cols, totals, out, keep, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    info = DaskInformation(parts.frames, cols, out.mu, out.sigma, totals.scaling, ridge, totals.n_rows, backend)
+    return _result(ddf, cols, totals, out, keep, info, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
 
 
 class _Fill:
@@ -227,6 +229,7 @@ def _result(
     totals: Any,
     out: k.MVNFit,
     persisted: bool,
+    information: DaskInformation,
     *,
     tol: float,
     max_iter: int,
@@ -267,4 +270,5 @@ def _result(
         accelerate=accelerate,
         completed=completed,
         conditional_var=conditional_var,
+        information_source=information,
     )

@@ -9,8 +9,9 @@ storage (``res.completed.to_parquet(...)``) without ever being in one machine's 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._json import float_list, json_labels, json_value, labelled_values, square_frame
 from imputer._render import render_fields, render_table, render_title
+from imputer.mvn._information import Information, StandardErrors
 
 __all__ = ["DaskImputeResult"]
 
@@ -31,7 +33,7 @@ _STOP_TEXT = {
 
 
 @dataclass(frozen=True, eq=False)
-class DaskImputeResult(TraceFields):
+class DaskImputeResult(StandardErrors, TraceFields):
     """Multivariate-normal EM fit of a Dask DataFrame (see :func:`imputer.dask.impute`).
 
     A value: ``==`` compares the estimates, the trace and the options (not the lazy
@@ -67,6 +69,16 @@ class DaskImputeResult(TraceFields):
         evaluation read them again).
     ridge, tol, max_iter, accelerate
         The options of the fit.
+    vcov : DataFrame, shape (k, k), ``k = p + p(p+1)/2``
+        Covariance of the estimates ``(mean, vech cov)``: the inverse observed information,
+        as :attr:`imputer.ImputeResult.vcov` (equal to it on the same data), computed on
+        first access by one pass over the partitions (:mod:`imputer.dask._information`).
+    se_mean : Series, shape (p,)
+    se_cov : DataFrame, shape (p, p)
+        Standard errors of the means and of the covariance entries.
+    fraction_missing_info : Series, shape (k,)
+    worst_fraction_missing_info : float
+        Fractions of missing information per parameter, and the worst (EM's rate).
     """
 
     mean: pd.Series = ReadOnlyField()  # type: ignore[assignment]
@@ -87,6 +99,11 @@ class DaskImputeResult(TraceFields):
     accelerate: bool
     completed: Any = field(repr=False, compare=False)
     conditional_var: Any = field(repr=False, compare=False)
+    information_source: Callable[[], Information] = field(repr=False, compare=False)
+
+    @cached_property
+    def _information(self) -> Information:
+        return self.information_source()  # one pass over the partitions (imputer/dask/_information.py)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DaskImputeResult):

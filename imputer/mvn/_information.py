@@ -45,6 +45,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -60,11 +61,21 @@ from imputer._gaussian.information import (
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import Patterns
 from imputer._gaussian.prior import RidgePrior, as_prior
+from imputer._util import readonly
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mvn._fit import blas_threads
 from imputer.mvn._scaling import Scaling
 
-__all__ = ["MAX_PARAMETERS", "SUMMARY_MAX_PARAMETERS", "Information", "InformationSource", "cheap", "parameter_labels"]
+__all__ = [
+    "MAX_PARAMETERS",
+    "SUMMARY_MAX_PARAMETERS",
+    "Information",
+    "InformationSource",
+    "StandardErrors",
+    "cheap",
+    "finish_information",
+    "parameter_labels",
+]
 
 #: Most parameters ``p + p(p+1)/2`` for which ``vcov`` is built (a 4096 x 4096 matrix: 128 MiB).
 MAX_PARAMETERS = 4096
@@ -253,16 +264,89 @@ class InformationSource:
                 )
             except (Infeasible, np.linalg.LinAlgError):  # the covariance itself is not positive definite
                 return _nan(n_parameters(p))
-            v_obs = _inverse(i_obs)
-            if v_obs is None:
-                return _nan(n_parameters(p))
-            n_cov = n + self._prior.logdet_weight  # the M-step's divisor
-            v_com = complete_variances(self._sigma, n, n_cov)
-            fraction = 1.0 - v_com / np.diag(v_obs)
-            worst = _worst_fraction(i_obs, v_obs, self._sigma, n, n_cov)
-        del i_obs
-        jac = sc.parameter_jacobian()
-        v_obs *= np.outer(jac, jac)  # exactly symmetric: the same products in both triangles
-        v_obs.flags.writeable = False
-        fraction.flags.writeable = False
-        return Information(vcov=v_obs, fraction=fraction, worst=worst)
+            return finish_information(i_obs, self._sigma, n, self._prior, sc)
+
+
+def finish_information(i_obs: np.ndarray, sigma: np.ndarray, n: int, prior: RidgePrior, scaling: Scaling) -> Information:
+    """The :class:`Information` outputs from the observed information ``i_obs`` (standardised units).
+
+    ``vcov`` its inverse in the data's units, the fractions of missing information against
+    the complete-data variances (covariance weight ``n + a``, the M-step's divisor), and the
+    worst fraction; NaN throughout when ``i_obs`` is singular. Consumes ``i_obs``.
+    """
+    v_obs = _inverse(i_obs)
+    if v_obs is None:
+        return _nan(i_obs.shape[0])
+    n_cov = n + prior.logdet_weight  # the M-step's divisor
+    v_com = complete_variances(sigma, n, n_cov)
+    fraction = 1.0 - v_com / np.diag(v_obs)
+    worst = _worst_fraction(i_obs, v_obs, sigma, n, n_cov)
+    del i_obs
+    jac = scaling.parameter_jacobian()
+    v_obs *= np.outer(jac, jac)  # exactly symmetric: the same products in both triangles
+    v_obs.flags.writeable = False
+    fraction.flags.writeable = False
+    return Information(vcov=v_obs, fraction=fraction, worst=worst)
+
+
+class StandardErrors:
+    """The labelled standard-error outputs of a result that provides ``_information``.
+
+    Mixed into :class:`imputer.ImputeResult` and :class:`imputer.dask.DaskImputeResult`,
+    whose docstrings describe the attributes; the host supplies ``columns``, ``mean`` and
+    a cached ``_information`` (an :class:`Information`). Each output is computed on first
+    access, then cached; a singular information warns once and gives NaN.
+    """
+
+    columns: tuple[Hashable, ...]
+    mean: pd.Series
+    _information: Information
+
+    def _checked_information(self) -> Information:
+        info = self._information
+        info.warn_if_singular(stacklevel=3)
+        return info
+
+    @cached_property
+    def _parameter_labels(self) -> pd.Index:
+        return parameter_labels(self.columns)
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        labels = self._parameter_labels
+        return pd.DataFrame(info.vcov, index=labels.copy(), columns=labels.copy(), copy=False)
+
+    @cached_property
+    def se_mean(self) -> pd.Series:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        p = len(self.columns)
+        se = readonly(np.sqrt(np.diag(info.vcov)[:p]))
+        return pd.Series(se, index=self.mean.index, name="se_mean", copy=False)
+
+    @cached_property
+    def se_cov(self) -> pd.DataFrame:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        p = len(self.columns)
+        a, b = np.triu_indices(p)
+        out = np.empty((p, p))
+        out[a, b] = out[b, a] = np.sqrt(np.diag(info.vcov)[p:])
+        out.flags.writeable = False
+        labels = self.mean.index
+        return pd.DataFrame(out, index=labels, columns=labels.copy(), copy=False)
+
+    @cached_property
+    def fraction_missing_info(self) -> pd.Series:
+        """See the class docstring (computed on first access, then cached)."""
+        info = self._checked_information()
+        labels = self._parameter_labels.copy()
+        return pd.Series(info.fraction, index=labels, name="fraction_missing_info", copy=False)
+
+    @property
+    def worst_fraction_missing_info(self) -> float:
+        """See the class docstring (computed on first access, then cached)."""
+        return self._checked_information().worst
+

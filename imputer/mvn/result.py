@@ -21,8 +21,7 @@ from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, ValueResult
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title
-from imputer._util import readonly
-from imputer.mvn._information import Information, InformationSource, cheap, parameter_labels
+from imputer.mvn._information import Information, InformationSource, StandardErrors, cheap
 
 __all__ = ["ImputeResult"]
 
@@ -50,7 +49,7 @@ def _names(labels: tuple[Hashable, ...]) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class ImputeResult(TraceFields, ValueResult):
+class ImputeResult(StandardErrors, TraceFields, ValueResult):
     """Maximum-likelihood (or posterior-mode) multivariate-normal fit and completed table.
 
     A value: ``==`` compares every field but the lazy sources (labelled pandas
@@ -184,54 +183,6 @@ class ImputeResult(TraceFields, ValueResult):
     def _information(self) -> Information:
         # the data are the observed cells of the result's own completed table
         return self.information_source(self.__dict__["completed"])
-
-    def _checked_information(self) -> Information:
-        info = self._information
-        info.warn_if_singular(stacklevel=3)
-        return info
-
-    @cached_property
-    def _parameter_labels(self) -> pd.Index:
-        return parameter_labels(self.columns)
-
-    @cached_property
-    def vcov(self) -> pd.DataFrame:
-        """See the class docstring (computed on first access, then cached)."""
-        info = self._checked_information()
-        labels = self._parameter_labels
-        return pd.DataFrame(info.vcov, index=labels.copy(), columns=labels.copy(), copy=False)
-
-    @cached_property
-    def se_mean(self) -> pd.Series:
-        """See the class docstring (computed on first access, then cached)."""
-        info = self._checked_information()
-        p = len(self.columns)
-        se = readonly(np.sqrt(np.diag(info.vcov)[:p]))
-        return pd.Series(se, index=self.mean.index, name="se_mean", copy=False)
-
-    @cached_property
-    def se_cov(self) -> pd.DataFrame:
-        """See the class docstring (computed on first access, then cached)."""
-        info = self._checked_information()
-        p = len(self.columns)
-        a, b = np.triu_indices(p)
-        out = np.empty((p, p))
-        out[a, b] = out[b, a] = np.sqrt(np.diag(info.vcov)[p:])
-        out.flags.writeable = False
-        labels = self.mean.index
-        return pd.DataFrame(out, index=labels, columns=labels.copy(), copy=False)
-
-    @cached_property
-    def fraction_missing_info(self) -> pd.Series:
-        """See the class docstring (computed on first access, then cached)."""
-        info = self._checked_information()
-        labels = self._parameter_labels.copy()
-        return pd.Series(info.fraction, index=labels, name="fraction_missing_info", copy=False)
-
-    @property
-    def worst_fraction_missing_info(self) -> float:
-        """See the class docstring (computed on first access, then cached)."""
-        return self._checked_information().worst
 
     def summary(self) -> str:
         """Readable text: data size, missingness, iterations, convergence, estimates.

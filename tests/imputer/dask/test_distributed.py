@@ -46,6 +46,7 @@ def test_local_cluster_equals_in_memory(client: Any, table: tuple[pd.DataFrame, 
         assert_same_estimates(res, ref)
         got = res.completed.compute()
         assert default.run(os.getpid)  # the workers that computed it
+        np.testing.assert_allclose(res.se_mean.to_numpy(), ref.se_mean.to_numpy(), rtol=1e-7)
     cols = list(ref.columns)
     sd = np.sqrt(np.diag(ref.cov.to_numpy()))
     assert np.max(np.abs(got[cols].to_numpy() - ref.completed[cols].to_numpy()) / sd) <= 1e-10

@@ -81,6 +81,19 @@ def test_awkward_partitions_equal_in_memory(known: bool, table: tuple[pd.DataFra
     cv = res.conditional_var.compute()
     assert cv.shape == (len(whole), len(cols))
     np.testing.assert_allclose(cv.to_numpy(), ref.conditional_var.to_numpy(), rtol=1e-9, atol=1e-12)
+    # standard errors: the observed information summed over the partitions (empty ones included)
+    np.testing.assert_allclose(res.vcov.to_numpy(), ref.vcov.to_numpy(), rtol=1e-7, atol=1e-12)
+    assert res.vcov.index.equals(ref.vcov.index) and res.se_cov.index.equals(ref.se_cov.index)
+    pd.testing.assert_series_equal(res.se_mean, ref.se_mean, rtol=1e-7)
+    pd.testing.assert_series_equal(res.fraction_missing_info, ref.fraction_missing_info, rtol=1e-6, atol=1e-9)
+    assert res.worst_fraction_missing_info == pytest.approx(ref.worst_fraction_missing_info, rel=1e-6)
+
+
+def test_standard_errors_with_a_ridge_equal_in_memory() -> None:
+    frame = mar_table(3_000, 4, seed=13)
+    ref = imputer.impute(frame, ridge=2.0, tol=1e-11)
+    res = imputer.impute(dd.from_pandas(frame, npartitions=3), ridge=2.0, tol=1e-11, progress=False)
+    np.testing.assert_allclose(res.vcov.to_numpy(), ref.vcov.to_numpy(), rtol=1e-8, atol=1e-14)
 
 
 def test_observed_cells_bit_for_bit_and_input_untouched() -> None:
