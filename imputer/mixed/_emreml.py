@@ -27,6 +27,14 @@ without that component and accepts ``s2_i = 0`` when (a) the likelihood there is
 one and (b) the derivative of the log-likelihood in ``s2_i`` at ``0`` is ``<= 0`` (the
 Karush-Kuhn-Tucker condition for a maximum on the boundary). Accepted components are
 reported in ``boundary``. The EM driver's ``stop`` hook hands control back for a probe.
+A probe runs in two stages so that a rejected one stays cheap: the reduced model first
+gets ``_PROBE_STEPS = 10`` iterations; if it has not converged and the score at zero
+there is positive (leaving the boundary raises the likelihood), the probe is rejected
+at once; only otherwise does the reduced model run on to convergence for the test
+above. (A small but non-zero component probed early -- ScotsSec's ``second`` -- used to
+run the rejected reduced model for thousands of slowly converging iterations.) A
+rejection only defers the decision: the component is probed again once it has fallen
+another factor 10, and acceptance is always decided on a converged reduced fit.
 
 Singular covariance terms. A term with several effects can have its optimum at a
 singular ``G_i`` (a correlation of +-1, a zero variance): when it approaches one, the
