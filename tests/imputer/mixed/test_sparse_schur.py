@@ -41,6 +41,7 @@ def _fit(name: str, method: str):
     [("penicillin", "REML"), ("penicillin", "ML"), ("pastes", "ML"), ("scotssec", "REML")],
 )
 def test_sparse_path_matches_dense_path(name, method, monkeypatch):
+    monkeypatch.setattr(_mme, "SPARSE_DENSITY", -1.0)  # never sparse
     dense = _fit(name, method)
     monkeypatch.setattr(_mme, "SPARSE_MIN_SIZE", 0)
     monkeypatch.setattr(_mme, "SPARSE_DENSITY", 1.0)
