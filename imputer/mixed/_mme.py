@@ -44,11 +44,9 @@ Sparse coupling. When the eliminated term has one effect and the coupling
 ``B = W_a' Z*_e`` (``m x q_e``) is large and sparse (at least ``SPARSE_MIN_SIZE``
 entries, at most ``SPARSE_DENSITY`` of them non-zero; InstEval's students against its
 lecturers: 1,166 x 2,972, 3% non-zero), ``B`` stays sparse: ``B D^-1 B'`` is a sparse
-product (``sum_l nnz_l^2`` flops instead of ``m^2 q_e``) and the traces come from the
-triangular inverse ``L^-1`` of ``S = L L'`` alone: the dense terms' blocks of
-``S^-1 = L^-T L^-1`` as column sums of squares, the eliminated term's
-``tr(Bs' S^-1 Bs) = ||L^-1 Bs||_F^2`` (``nnz(B) m`` flops), so that neither ``S^-1`` nor
-a dense ``B`` is formed. ``S`` itself is dense there (the students link most pairs of
+product (``sum_l nnz_l^2`` flops instead of ``m^2 q_e``), and so is ``Bs Bs'`` in the
+eliminated term's trace ``sum(1/dg) + <S^-1, Bs Bs'>``, with ``S^-1`` from LAPACK's
+``potri`` on the Cholesky factor (``2 m^3 / 3`` flops): no dense ``B`` is formed. ``S`` itself is dense there (the students link most pairs of
 lecturers), so it keeps its dense Cholesky factor.
 """
 
@@ -59,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg.lapack import dtrtri
+from scipy.linalg.lapack import dpotri
 
 from imputer._util import LOG_2PI
 from imputer.mixed._gram import Gram, block_sum
@@ -332,32 +330,33 @@ class System:
         return out
 
     def _traces_sparse(self, f: Factor, Lt: np.ndarray | None, off: int) -> dict[int, np.ndarray]:
-        """:meth:`traces` with a sparse ``B`` (one-effect eliminated term) from ``L^-1`` alone.
+        """:meth:`traces` with a sparse ``B`` (one-effect eliminated term).
 
-        With ``S = L L'``: the dense terms' blocks of ``S^-1 = L^-T L^-1`` are sums over the
-        rows of ``L^-1``'s columns, and the eliminated term's trace is
-        ``sum(1/dg) + ||L^-1 Bs||_F^2`` (``nnz(Bs) m`` flops): one triangular inverse
-        (``m^3/3``), no ``S^-1``.
+        ``S^-1`` from its Cholesky factor (LAPACK ``potri``: lower triangle only); the
+        eliminated term's trace is ``sum(1/dg) + <S^-1, Bs Bs'>`` with ``Bs Bs'`` a sparse
+        product read on its lower triangle (off-diagonal entries twice), so no dense ``B``
+        and no ``m^2 q_e`` product is formed.
         """
         g = self.g
         out: dict[int, np.ndarray] = {}
         t = float(np.sum(f.Dinv))
         if self.m - off > 0:
-            Linv, info = dtrtri(Lt, lower=1)
+            inv, info = dpotri(Lt, lower=1)  # lower triangle of S^-1; the rest is not read
             if info != 0:
-                raise np.linalg.LinAlgError(f"trtri failed (info={info})")
+                raise np.linalg.LinAlgError(f"potri failed (info={info})")
+            dg = np.diag(inv)
             for i in self.dense:
-                cols = Linv[:, self.sl[i].start - off : self.sl[i].stop - off]
-                d = g.d[i]
-                if d == 1:
-                    out[i] = np.array([[float(np.einsum("ij,ij->", cols, cols))]])
+                s = slice(self.sl[i].start - off, self.sl[i].stop - off)
+                if g.d[i] == 1:
+                    out[i] = np.array([[float(dg[s].sum())]])
                 else:
-                    c3 = cols.reshape(cols.shape[0], -1, d)
-                    out[i] = np.einsum("kla,klb->ab", c3, c3)
-            # (L^-1 Bs)' as a CSR product with contiguous rows of L^-T (scipy's sparse-dense
-            # product is row-wise: 3x faster this way than Linv @ Bs)
-            W = f.Bs[off:].T.tocsr() @ np.ascontiguousarray(Linv.T)  # (q_e, size)
-            t += float(np.einsum("ij,ij->", W, W))
+                    low = np.tril(inv[s, s])
+                    out[i] = block_sum(low + np.tril(low, -1).T, g.d[i])
+            Bs = f.Bs[off:]
+            M = (Bs @ Bs.T).tocoo()
+            keep = M.row >= M.col
+            r, c, v = M.row[keep], M.col[keep], M.data[keep]
+            t += float(np.dot(inv[r, c] * np.where(r > c, 2.0, 1.0), v))
         out[self.e] = np.array([[t]])
         return out
 
