@@ -27,6 +27,14 @@ without that component and accepts ``s2_i = 0`` when (a) the likelihood there is
 one and (b) the derivative of the log-likelihood in ``s2_i`` at ``0`` is ``<= 0`` (the
 Karush-Kuhn-Tucker condition for a maximum on the boundary). Accepted components are
 reported in ``boundary``. The EM driver's ``stop`` hook hands control back for a probe.
+A probe runs in two stages so that a rejected one stays cheap: the reduced model first
+gets ``_PROBE_STEPS = 10`` iterations; if it has not converged and the score at zero
+there is positive (leaving the boundary raises the likelihood), the probe is rejected
+at once; only otherwise does the reduced model run on to convergence for the test
+above. (A small but non-zero component probed early -- ScotsSec's ``second`` -- used to
+run the rejected reduced model for thousands of slowly converging iterations.) A
+rejection only defers the decision: the component is probed again once it has fallen
+another factor 10, and acceptance is always decided on a converged reduced fit.
 
 Singular covariance terms. A term with several effects can have its optimum at a
 singular ``G_i`` (a correlation of +-1, a zero variance): when it approaches one, the
@@ -56,6 +64,9 @@ __all__ = ["Engine", "MMEEngine", "MixedFit", "fit_components"]
 
 _PROBE_SHARE = 1e-2
 _SCORE_TOL = 1e-9
+#: Iterations of a zero-boundary probe's first stage (the reduced model runs on to
+#: convergence only if the score at zero there does not reject the boundary).
+_PROBE_STEPS = 10
 
 
 class MMEEngine:
@@ -164,6 +175,9 @@ class MixedFit(TraceFields):
     loglik: float
     trace: EMTrace
     reduced: tuple[ReducedEngine, MixedFit] | None = field(default=None, repr=False)
+    #: zero-boundary probes rejected during the fit: term -> its size then (a later fit
+    #: from this one's end re-probes a term only once it has fallen another factor 10)
+    rejected: dict[int, float] = field(default_factory=dict, repr=False)
 
     def estimates(self, engine: Engine) -> Estimates:
         """:meth:`Engine.final` at the estimate (through the reduced engine of an accepted rank probe)."""
@@ -202,6 +216,7 @@ def fit_components(
     accelerate: bool,
     active: tuple[int, ...] | None = None,
     rank_probes: bool = True,
+    rejected: dict[int, float] | None = None,
 ) -> MixedFit:
     """Maximise the REML/ML likelihood from ``theta0`` (active components > 0).
 
@@ -222,6 +237,9 @@ def fit_components(
     rank_probes : bool, default True
         Probe singular covariance terms (:mod:`imputer.mixed._rank`; needs an
         :class:`MMEEngine` with ``inputs``). Off inside a probe's direction search.
+    rejected : dict of int -> float, optional
+        Zero-boundary probes already rejected (term -> its size then), as
+        :attr:`MixedFit.rejected` of a fit this one continues.
 
     Returns
     -------
@@ -233,7 +251,7 @@ def fit_components(
     active = tuple(range(k)) if active is None else tuple(active)
     trace: EMTrace | None = None
     reason: StopReason = "max_iter"
-    rejected: dict[int, float] = {}
+    rejected = {} if rejected is None else dict(rejected)
     rejected_rank: dict[int, float] = {}
     can_reduce = rank_probes and getattr(engine, "inputs", None) is not None
 
@@ -296,18 +314,31 @@ def fit_components(
         reduced = tuple(i for i in active if i != j)
         trial = theta.copy()
         trial[layout.slot(j)] = 0.0
+        budget = max(1, max_iter - trace.n_iter)
+        # first stage: a few iterations of the reduced model, then the score at zero
         sub = fit_components(
-            engine, trial, tol=tol, max_iter=max(1, max_iter - trace.n_iter), accelerate=accelerate, active=reduced
+            engine, trial, tol=tol, max_iter=min(budget, _PROBE_STEPS), accelerate=accelerate, active=reduced
         )
         score = engine.score_at_zero(sub.theta[:-1], float(sub.theta[-1]), sub.active, j)
+        extra = 2  # the log-likelihood here, the score
+        probe = sub.trace
+        leaves = np.isfinite(score) and score * sub.theta[-1] > _SCORE_TOL * engine.n
+        if not sub.converged and not leaves and sub.trace.stop_reason == "max_iter" and budget > sub.n_iter:
+            # second stage: on to convergence only while the boundary still looks like the optimum
+            sub = fit_components(
+                engine, sub.theta, tol=tol, max_iter=budget - sub.n_iter, accelerate=accelerate,
+                active=sub.active, rejected=sub.rejected,
+            )
+            score = engine.score_at_zero(sub.theta[:-1], float(sub.theta[-1]), sub.active, j)
+            probe = probe.then(sub.trace)
+            extra += 1
         ok = (
             sub.converged
             and np.isfinite(score)
             and score * sub.theta[-1] <= _SCORE_TOL * engine.n
             and sub.loglik >= ll_cur - 1e-12 * max(1.0, abs(ll_cur))
         )
-        # two engine evaluations besides the runs: the log-likelihood here, the score
-        trace = trace.then(sub.trace, floor=ll_cur if ok else np.inf, extra_evals=2)
+        trace = trace.then(probe, floor=ll_cur if ok else np.inf, extra_evals=extra)
         if ok:
             theta, active = sub.theta.copy(), sub.active
         else:
@@ -329,7 +360,9 @@ def fit_components(
         changes=trace.changes,
     )
     boundary = tuple(i for i in range(k) if i not in active)
-    return MixedFit(theta=theta, active=active, boundary=boundary, loglik=float(ll), trace=trace)
+    return MixedFit(
+        theta=theta, active=active, boundary=boundary, loglik=float(ll), trace=trace, rejected=rejected
+    )
 
 
 def _probe_rank(

@@ -86,6 +86,14 @@ class Gram:
         for i in range(self.k):
             b = self._ZZ[(i, i)]
             d = self.d[i]
+            if d == 1 and sp.issparse(b):
+                # one effect: the blocks are the diagonal (no coordinate lists needed)
+                dg = b.diagonal()
+                self.ZZbsum.append(np.array([[float(dg.sum())]]))
+                ok = Ls[i] is None and b.nnz == np.count_nonzero(dg)
+                self.block_ok.append(ok)
+                self.blocks.append(dg.reshape(-1, 1, 1).copy() if ok else None)
+                continue
             self.ZZbsum.append(block_sum(b, d))
             if sp.issparse(b) and Ls[i] is None:
                 c = b.tocoo()

@@ -35,6 +35,7 @@ effects, their covariance, BLUPs and their prediction error variances).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -74,7 +75,10 @@ class Layout:
         d = self.dims[i]
         return d if self.structures[i] == "diag" else d * (d + 1) // 2
 
-    @property
+    # The layout is immutable: offsets, slots and entry indices are computed once (an EM
+    # evaluation asks for them per term, and building them each time cost as much as a
+    # small model's linear algebra).
+    @cached_property
     def offsets(self) -> tuple[int, ...]:
         out, off = [], 0
         for i in range(self.k):
@@ -82,35 +86,48 @@ class Layout:
             off += self.width(i)
         return tuple(out + [off])
 
+    @cached_property
+    def _slots(self) -> tuple[slice, ...]:
+        o = self.offsets
+        return tuple(slice(o[i], o[i + 1]) for i in range(self.k))
+
+    @cached_property
+    def _entries(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        out = []
+        for d, s in zip(self.dims, self.structures):
+            if s == "diag":
+                a = np.arange(d)
+                out.append((a, a))
+            else:
+                out.append(np.tril_indices(d))
+        return tuple(out)
+
     @property
     def size(self) -> int:
         """Length of ``theta`` without the residual."""
         return self.offsets[-1]
 
     def slot(self, i: int) -> slice:
-        o = self.offsets
-        return slice(o[i], o[i + 1])
+        return self._slots[i]
 
     def entries(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each free entry of term ``i`` in ``G_i``."""
-        d = self.dims[i]
-        if self.structures[i] == "diag":
-            a = np.arange(d)
-            return a, a
-        return np.tril_indices(d)
+        return self._entries[i]
 
     def matrix(self, theta: np.ndarray, i: int) -> np.ndarray:
         """``G_i`` (d_i, d_i) from ``theta``."""
         d = self.dims[i]
+        if d == 1:
+            return np.array([[float(theta[self.offsets[i]])]])
         G = np.zeros((d, d))
-        r, c = self.entries(i)
-        G[r, c] = theta[self.slot(i)]
-        G[c, r] = theta[self.slot(i)]
+        r, c = self._entries[i]
+        G[r, c] = theta[self._slots[i]]
+        G[c, r] = theta[self._slots[i]]
         return G
 
     def vector(self, G: np.ndarray, i: int) -> np.ndarray:
         """Free entries of term ``i`` from ``G_i`` (the inverse of :meth:`matrix`)."""
-        r, c = self.entries(i)
+        r, c = self._entries[i]
         return np.asarray(G, dtype=float)[r, c]
 
     def variances(self) -> np.ndarray:
