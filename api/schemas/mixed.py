@@ -237,4 +237,12 @@ class MixedResponse(ResponseModel):
     )
     n_obs: int = Field(..., description="Observations with a response.")
     n_missing: int = Field(..., description="Missing responses (predicted).")
+    n_dropped: int = Field(
+        0, description="Rows left out for a missing covariate or grouping factor (na_action 'drop')."
+    )
+    dropped: list[IndexLabel | None] = Field(default_factory=list, description="Labels of the dropped rows.")
+    contrasts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Coding of each fixed-effect factor (table form): 'treatment' or 'poly'.",
+    )
     options: MixedOptionsUsed = Field(..., description="The options used, defaults filled in.")
