@@ -3,8 +3,9 @@ r"""The fixed-effect design of :func:`imputer.fit_mixed_frame`: terms, interacti
 A *term* is a product of columns: ``"x"`` (one column), ``"a:b"`` (the interaction of
 ``a`` and ``b``); ``"a*b"`` expands to ``a + b + a:b`` (and ``a*b*c`` to every
 non-empty subset of ``{a, b, c}``). Terms are ordered as R orders them: by degree
-(main effects first), in order of appearance within a degree; a repeated term (``a:b``
-and ``b:a``) counts once.
+(main effects first), in order of appearance within a degree; the columns of a term in
+order of their first appearance in the model (``x + a:x`` has the term ``x:a``); a
+repeated term (``a:b`` and ``b:a``) counts once.
 
 Each column of a term is coded, and the term's columns are the row-wise products of its
 columns' codings, the first column varying fastest (R's ``model.matrix`` order):
@@ -80,6 +81,12 @@ def fixed_terms(fixed: list, columns: pd.Index) -> list[Term]:
         for r in range(1, len(factors) + 1):
             for combo in combinations(factors, r):
                 terms.append(tuple(c for f in combo for c in f))
+    # R orders a term's columns by their first appearance in the model (x + a:x gives x:a)
+    first: dict = {}
+    for t in terms:
+        for c in t:
+            first.setdefault(c, len(first))
+    terms = [tuple(sorted(t, key=first.__getitem__)) for t in terms]
     out: list[Term] = []
     seen: set[frozenset] = set()
     for t in terms:

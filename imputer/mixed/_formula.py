@@ -5,7 +5,8 @@ random=["(Days | Subject)"], intercept=True``:
 
 * the right-hand side is split at its top-level ``+`` signs; each part that is a bar term
   ``( ... | ... )`` or ``( ... || ... )`` goes, as written, to ``random`` (parsed by
-  :mod:`imputer.mixed._design`'s bar-term parser);
+  :mod:`imputer.mixed._design`'s bar-term parser), except ``(1 | g)``, which is the
+  scalar random intercept ``"g"`` (``random=["g"]``, ``u["g"]`` a Series);
 * the rest is the fixed part, parsed by `formulaic <https://matthewwardrop.github.io/formulaic/>`_
   (Wilkinson notation: ``a:b``, ``a*b``, ``(a + b)**2``, ``- a``, ``0 +`` / ``- 1`` for no
   intercept, backticks around awkward column names); each of its terms becomes a tuple of
@@ -60,6 +61,15 @@ def _is_bar(part: str) -> bool:
     return p.startswith("(") and p.endswith(")") and len(_top_level_split(p[1:-1], "|")) > 1
 
 
+def _random_term(part: str) -> str:
+    """A bar term as a ``random`` entry: ``(1 | g)`` is the scalar term ``g`` (as ``random=["g"]``)."""
+    text = " ".join(part.split())
+    lhs, bar, group = text[1:-1].partition("|")
+    if lhs.strip() == "1" and not group.startswith("|"):
+        return group.strip()
+    return text
+
+
 def parse_formula(formula: str, columns: pd.Index) -> ParsedFormula:
     """Parse ``"y ~ fixed + (x | g)"`` against the table's ``columns``.
 
@@ -73,7 +83,7 @@ def parse_formula(formula: str, columns: pd.Index) -> ParsedFormula:
         raise ImputerValueError(f"formula: expected one '~' between the response and the terms, got {formula!r}")
     lhs, rhs = (s.strip() for s in formula.split("~"))
     parts = [p.strip() for p in _top_level_split(rhs, "+")]
-    random = [" ".join(p.split()) for p in parts if _is_bar(p)]
+    random = [_random_term(p) for p in parts if _is_bar(p)]
     fixed_parts = [p for p in parts if not _is_bar(p)]
     if not random:
         raise ImputerValueError(
@@ -86,7 +96,8 @@ def parse_formula(formula: str, columns: pd.Index) -> ParsedFormula:
     from formulaic.errors import FormulaicError
 
     try:
-        parsed = Formula(f"{lhs or '0'} ~ {fixed_text}")
+        # terms in the order written (fixed_terms orders them by degree, as R does)
+        parsed = Formula(f"{lhs or '0'} ~ {fixed_text}", _ordering="none")
     except FormulaicError as exc:
         raise ImputerValueError(f"formula: cannot parse {formula!r}: {str(exc).splitlines()[0]}") from None
     lhs_terms = [t for t in parsed.lhs if str(t) != "0"] if lhs else []

@@ -7,6 +7,10 @@
 # Writes, next to this script:
 #   cake.csv                       lme4's cake (recipe, replicate, temperature, temp, angle)
 #   interactions_<model>.json      one file per model, REML fit
+#   interactions_contr_poly.json   contr.poly(6) and its column names
+#   interactions_toy.csv, interactions_model_matrix.json
+#                                  model.matrix() of 15 fixed-effect formulas on a 12-row table
+#                                  (R's coding rules: marginality, no intercept, ordered factors)
 #   interactions_sessionInfo.txt   R and package versions
 #
 # Models:
@@ -100,4 +104,22 @@ for (name in names(models)) {
 # R's orthonormal polynomial contrasts for 6 levels (the coding of cake_poly's temperature)
 writeLines(toJSON(list(contr_poly_6 = unname(contr.poly(6)), names = colnames(contr.poly(6))),
                   digits = I(17), pretty = TRUE), file.path(here, "interactions_contr_poly.json"))
+# R's model.matrix on a small table, for the coding rules (marginality, no intercept,
+# numeric x factor, poly on an ordered factor): formula -> column names and values
+toy <- data.frame(a = factor(rep(c("p", "q", "r"), length.out = 12)),
+                  b = factor(rep(c("u", "v"), each = 6)),
+                  o = factor(rep(c("lo", "mid", "hi", "top"), times = 3), levels = c("lo", "mid", "hi", "top"),
+                             ordered = TRUE),
+                  x = c(0.5, 1.25, -0.75, 2, 3.5, -1, 0.25, 1.5, 2.75, -2, 0.125, 4),
+                  z = c(1, 3, 2, 5, 4, 6, 8, 7, 9, 11, 10, 12))
+write.csv(toy, file.path(here, "interactions_toy.csv"), row.names = FALSE)
+toy_formulas <- c("~ a + b", "~ a * b", "~ a:b", "~ 0 + a + b", "~ 0 + a:b", "~ x * a", "~ x:a",
+                  "~ 0 + x:a", "~ x * z", "~ a * b * x", "~ o", "~ o * a", "~ 0 + o", "~ x + a:x",
+                  "~ b:a + a")
+mm <- lapply(toy_formulas, function(f) {
+  m <- model.matrix(as.formula(f), toy)
+  list(formula = f, columns = colnames(m), data = unname(m))
+})
+writeLines(toJSON(mm, auto_unbox = TRUE, digits = I(17), pretty = TRUE),
+           file.path(here, "interactions_model_matrix.json"))
 writeLines(capture.output(sessionInfo()), file.path(here, "interactions_sessionInfo.txt"))
