@@ -3,7 +3,7 @@
 ``"Reaction ~ Days + (Days | Subject)"`` is ``response="Reaction", fixed=[("Days",)],
 random=["(Days | Subject)"], intercept=True``:
 
-* the right-hand side is split at its top-level ``+`` signs; each part that is a bar term
+* the right-hand side is split at its top-level ``+`` and ``-`` signs; each part that is a bar term
   ``( ... | ... )`` or ``( ... || ... )`` goes, as written, to ``random`` (parsed by
   :mod:`imputer.mixed._design`'s bar-term parser), except ``(1 | g)``, which is the
   scalar random intercept ``"g"`` (``random=["g"]``, ``u["g"]`` a Series);
@@ -38,8 +38,9 @@ class ParsedFormula:
     intercept: bool
 
 
-def _top_level_split(text: str, sep: str) -> list[str]:
-    parts, depth, start = [], 0, 0
+def _top_level_split(text: str, seps: str) -> list[tuple[str, str]]:
+    """``text`` cut at the characters of ``seps`` outside parentheses: (the separator before, part)."""
+    parts, depth, start, op = [], 0, 0, ""
     for i, ch in enumerate(text):
         if ch == "(":
             depth += 1
@@ -47,12 +48,12 @@ def _top_level_split(text: str, sep: str) -> list[str]:
             depth -= 1
             if depth < 0:
                 raise ImputerValueError(f"formula: unbalanced ')' in {text!r}")
-        elif ch == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
+        elif ch in seps and depth == 0:
+            parts.append((op, text[start:i]))
+            start, op = i + 1, ch
     if depth != 0:
         raise ImputerValueError(f"formula: unbalanced '(' in {text!r}")
-    parts.append(text[start:])
+    parts.append((op, text[start:]))
     return parts
 
 
@@ -82,16 +83,25 @@ def parse_formula(formula: str, columns: pd.Index) -> ParsedFormula:
     if formula.count("~") != 1:
         raise ImputerValueError(f"formula: expected one '~' between the response and the terms, got {formula!r}")
     lhs, rhs = (s.strip() for s in formula.split("~"))
-    parts = [p.strip() for p in _top_level_split(rhs, "+")]
-    random = [_random_term(p) for p in parts if _is_bar(p)]
-    fixed_parts = [p for p in parts if not _is_bar(p)]
+    parts = [(op, p.strip()) for op, p in _top_level_split(rhs, "+-")]
+    if parts[0] == ("", "") and len(parts) > 1 and parts[1][0] == "-":
+        parts = parts[1:]  # "~ -1 + ..."
+    if any(not p for _, p in parts):
+        raise ImputerValueError(f"formula: an empty term between '+' or '-' signs in {formula!r}")
+    random = [_random_term(p) for op, p in parts if _is_bar(p)]
+    if any(_is_bar(p) and op == "-" for op, p in parts):
+        raise ImputerValueError(f"formula: a random term cannot be subtracted in {formula!r}")
+    fixed_parts = [(op, p) for op, p in parts if not _is_bar(p)]
+    if any("|" in p for _, p in fixed_parts):
+        bad = next(p for _, p in fixed_parts if "|" in p)
+        raise ImputerValueError(
+            f"formula: {bad!r} is not a term; a random term stands on its own, e.g. '+ (x | g)'"
+        )
     if not random:
         raise ImputerValueError(
             f"formula: no random term in {formula!r}; add one in lme4's notation, e.g. '(1 | group)'"
         )
-    if any(not p for p in fixed_parts):
-        raise ImputerValueError(f"formula: an empty term between '+' signs in {formula!r}")
-    fixed_text = " + ".join(fixed_parts) if fixed_parts else "1"
+    fixed_text = " ".join(f"{op or '+'} {p}" for op, p in fixed_parts).removeprefix("+ ") if fixed_parts else "1"
     from formulaic import Formula  # lazy: a 2 s import
     from formulaic.errors import FormulaicError
 

@@ -409,8 +409,8 @@ def fit_mixed_frame(
     """
     if isinstance(response, str) and "~" in response and not (isinstance(data, pd.DataFrame) and response in data.columns):
         given = [name for name, v in (("fixed", fixed), ("random", random)) if v is not None]
-        if given or intercept is not True:
-            given += [] if intercept is True else ["intercept"]
+        given += [] if isinstance(intercept, (bool, np.bool_)) and intercept else ["intercept"]
+        if given:
             raise ImputerValueError(
                 f"{', '.join(given)}: give the model either as a formula or by keywords, not both"
             )
