@@ -426,13 +426,21 @@ class MixedFrameTask(_Task):
                 for name, k in request.kernels.items()
             }
         )
+        for col in request.contrasts or {}:
+            if col in frame.columns and is_modelled(frame[col]):  # numeric levels: a factor, ordered by value
+                frame[col] = pd.Categorical(frame[col], ordered=True)
+        model = (
+            {"response": request.formula}
+            if request.formula is not None
+            else {"response": request.response, "fixed": request.fixed, "random": request.random,
+                  "intercept": request.intercept}
+        )
         result = imputer.fit_mixed_frame(
             frame,
-            request.response,
-            fixed=request.fixed,
-            random=request.random,
+            **model,
             kernels=kernels,
-            intercept=request.intercept,
+            contrasts=request.contrasts,
+            na_action=request.na_action,
             **request.options.engine_kwargs(),
             **callback_kwargs(),
         )

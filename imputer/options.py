@@ -18,7 +18,8 @@ descriptions and the numpydoc ``Parameters`` entries, which start with it);
 
 Checking (scikit-learn's ``_parameter_constraints`` idea): :meth:`OptionTable.check`
 validates values against their options and returns them coerced (``float``, ``int``,
-``bool``, ``str``) or raises :class:`~imputer.errors.ImputerTypeError` (wrong type) or
+``bool``, ``str``; a choice matched case-insensitively where that is unambiguous, so
+``method="reml"`` is ``"REML"``) or raises :class:`~imputer.errors.ImputerTypeError` (wrong type) or
 :class:`~imputer.errors.ImputerValueError` (out of range, unknown choice) naming the
 option. The messages come from the option's kind and bounds in one of two wordings,
 kept because callers match them: ``"symbolic"`` (``tol must be a finite number > 0``)
@@ -137,6 +138,11 @@ class Option:
                 raise ImputerTypeError(f"{self.name} must be True or False, got {value!r}")
             return bool(value)
         if self.kind == "choice":
+            if isinstance(value, str) and value not in self.choices:
+                # case-insensitive where unambiguous: method="reml" is "REML"
+                folded = [c for c in self.choices if c.casefold() == value.casefold()]
+                if len(folded) == 1:
+                    return folded[0]
             if not isinstance(value, str) or value not in self.choices:
                 raise ImputerValueError(f"{self.name} must be one of {list(self.choices)!r}, got {value!r}")
             return value

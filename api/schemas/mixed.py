@@ -139,14 +139,24 @@ class MixedFrameRequest(RequestModel):
     """Table form: one row per observation, model given by column names."""
 
     data: SplitFrame = Field(..., description="The table (missing response cells are null).")
-    response: str = Field(..., min_length=1, description="Column holding the response.")
+    formula: str | None = Field(
+        None,
+        min_length=1,
+        description="The model as an lme4 formula, e.g. 'Reaction ~ Days + (Days | Subject)' "
+        "or 'angle ~ recipe * temperature + (1 | recipe:replicate)' (fixed part in Wilkinson "
+        "notation: a:b, a*b, 0 + or - 1 for no intercept; bar terms for the random part); "
+        "instead of response, fixed, random and intercept.",
+    )
+    response: str | None = Field(
+        None, min_length=1, description="Column holding the response (without a formula)."
+    )
     fixed: list[str] | None = Field(
         None,
-        description="Fixed-effect columns (besides the intercept): numeric ones as covariates, "
-        "text ones as treatment-coded dummies.",
+        description="Fixed-effect terms (besides the intercept): numeric columns as covariates, "
+        "text ones as treatment-coded dummies, 'a:b' an interaction, 'a*b' = a + b + a:b.",
     )
-    random: list[str] = Field(
-        ...,
+    random: list[str] | None = Field(
+        None,
         min_length=1,
         description="Random terms: a grouping column ('batch') or an interaction of columns "
         "('batch:cask') for a random intercept; lme4's bar notation for random slopes: "
@@ -160,7 +170,29 @@ class MixedFrameRequest(RequestModel):
         "too); identity when absent.",
     )
     intercept: bool = Field(True, description="Include an intercept in the fixed effects.")
+    contrasts: dict[str, Literal["treatment", "poly"]] | None = Field(
+        None,
+        description="Coding of fixed-effect factors, column -> 'treatment' (default) or 'poly' "
+        "(R's contr.poly: orthonormal polynomial contrasts, for ordered levels). A column named "
+        "here is a factor: numeric values become levels ordered by value, text ones sorted.",
+    )
+    na_action: Literal["error", "drop"] = Field(
+        "error",
+        description="A missing value in a fixed-effect or grouping column: an error naming the "
+        "column, or 'drop' the row (counted in n_dropped). Missing responses are predicted.",
+    )
     options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
+
+    @model_validator(mode="after")
+    def _formula_or_columns(self) -> MixedFrameRequest:
+        if self.formula is not None:
+            given = [k for k in ("response", "fixed", "random") if getattr(self, k) is not None]
+            given += [] if self.intercept else ["intercept"]
+            if given:
+                raise ValueError(f"give either 'formula' or {given}, not both")
+        elif self.response is None or self.random is None:
+            raise ValueError("give 'formula', or 'response' and 'random'")
+        return self
 
 
 class MixedOptionsUsed(ResponseModel):
@@ -237,4 +269,11 @@ class MixedResponse(ResponseModel):
     )
     n_obs: int = Field(..., description="Observations with a response.")
     n_missing: int = Field(..., description="Missing responses (predicted).")
+    n_dropped: int = Field(
+        ..., description="Rows left out for a missing covariate or grouping factor (na_action 'drop')."
+    )
+    dropped: list[IndexLabel | None] = Field(..., description="Labels of the dropped rows.")
+    contrasts: dict[str, str] = Field(
+        ..., description="Coding of each fixed-effect factor (table form): 'treatment' or 'poly'."
+    )
     options: MixedOptionsUsed = Field(..., description="The options used, defaults filled in.")

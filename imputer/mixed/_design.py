@@ -21,8 +21,12 @@
   its index defines the levels (and their order), so levels without data (e.g.
   genotyped individuals without a record) get a BLUP too.
 
-Missing values are allowed only in the response (they are predicted); a missing value
-in a fixed-effect or grouping column is an error naming the column.
+Fixed-effect interactions (``"a:b"``, ``"a*b"``) and contrasts: :mod:`imputer.mixed._fixed`.
+
+Missing values are allowed in the response (they are predicted). A missing value in a
+column the model uses (a fixed effect, a slope covariate, a grouping factor) is an error
+naming the column, or with ``na_action="drop"`` its row is left out of the model
+(``Problem.dropped`` lists those rows).
 """
 
 from __future__ import annotations
@@ -38,9 +42,13 @@ import scipy.sparse as sp
 
 from imputer.columns import is_modelled as _is_numeric
 from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.mixed._fixed import fixed_design, fixed_terms
 from imputer.mixed._validate import Component, Problem, _check_rank, check_informative, check_method, factor_kernel
 
-__all__ = ["build_frame_problem"]
+__all__ = ["build_frame_problem", "NA_ACTIONS"]
+
+#: What a missing value in a fixed-effect or grouping column does: an error, or drop its row.
+NA_ACTIONS = ("error", "drop")
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -62,7 +70,10 @@ def _column(data: pd.DataFrame, col: Any, role: str) -> pd.Series:
     if isinstance(s, pd.DataFrame):
         raise ImputerValueError(f"{role}: column name {col!r} is not unique in data")
     if s.isna().any():
-        raise ImputerValueError(f"{role}: column {col!r} has {int(s.isna().sum())} missing value(s)")
+        raise ImputerValueError(
+            f"{role}: column {col!r} has {int(s.isna().sum())} missing value(s); "
+            "pass na_action=\"drop\" to leave those rows out of the model"
+        )
     return s
 
 
@@ -74,33 +85,6 @@ def _as_list(value: Any, role: str) -> list:
     if isinstance(value, Sequence) or isinstance(value, pd.Index):
         return list(value)
     raise ImputerTypeError(f"{role} must be a list of column names, got {type(value).__name__}")
-
-
-def _fixed_design(data: pd.DataFrame, fixed: list, intercept: bool) -> pd.DataFrame:
-    n = len(data)
-    cols: dict[str, np.ndarray] = {}
-    if intercept:
-        cols["(Intercept)"] = np.ones(n)
-    full_rank_done = intercept
-    for col in fixed:
-        s = _column(data, col, "fixed")
-        if _is_numeric(s):
-            vals = s.to_numpy(dtype=float)
-            if not np.all(np.isfinite(vals)):
-                raise ImputerValueError(f"fixed: column {col!r} has non-finite values")
-            cols[str(col)] = vals
-            continue
-        codes, levels = _codes(s)
-        if len(levels) < 2 and full_rank_done:
-            raise ImputerValueError(f"fixed: column {col!r} has only one level ({levels[0]!r}): it has no effect to estimate")
-        start = 1 if full_rank_done else 0
-        for j in range(start, len(levels)):
-            label = f"{col}[T.{levels[j]}]" if full_rank_done else f"{col}[{levels[j]}]"
-            cols[label] = (codes == j).astype(float)
-        full_rank_done = True
-    if not cols:
-        raise ImputerValueError("fixed: no fixed effects (intercept=False and no fixed columns)")
-    return pd.DataFrame(cols, index=data.index)
 
 
 def _term(data: pd.DataFrame, term: str) -> tuple[np.ndarray, pd.Index]:
@@ -210,6 +194,38 @@ def _unique_name(name: str, taken: set[str]) -> str:
     return out
 
 
+def _used_columns(data: pd.DataFrame, terms: list, random_l: list) -> list:
+    """The columns of ``data`` the model's terms use (fixed, slope covariates, grouping parts)."""
+    used: list = [c for t in terms for c in t]
+    for term in random_l:
+        text = str(term).strip()
+        if term not in data.columns and text.startswith("(") and "|" in text:
+            lhs, _, group = text.strip("()").replace("||", "|").partition("|")
+            used += [t.strip() for t in lhs.replace("-", "+").split("+") if t.strip() not in ("", "0", "1")]
+            term = group.strip()
+        used += [term] if term in data.columns else [t.strip() for t in str(term).split(":")]
+    out: list = []
+    for c in used:
+        if c in data.columns and c not in out:
+            out.append(c)
+    return out
+
+
+def _drop_missing(data: pd.DataFrame, used: list, na_action: Any) -> tuple[pd.DataFrame, tuple]:
+    """``data`` without the rows missing a used column (``na_action="drop"``), and their labels."""
+    if not isinstance(na_action, str) or na_action.lower() not in NA_ACTIONS:
+        raise ImputerValueError(f"na_action must be one of {list(NA_ACTIONS)}, got {na_action!r}")
+    if na_action.lower() == "error" or not used:
+        return data, ()
+    missing = np.zeros(len(data), dtype=bool)
+    for c in used:
+        s = data[c]
+        missing |= np.asarray(s.isna().any(axis=1) if isinstance(s, pd.DataFrame) else s.isna())
+    if not missing.any():
+        return data, ()
+    return data.loc[~missing], tuple(data.index[missing])
+
+
 def build_frame_problem(
     data: Any,
     response: Any,
@@ -218,6 +234,8 @@ def build_frame_problem(
     kernels: Any,
     intercept: bool,
     method: str,
+    na_action: Any = "error",
+    contrasts: Any = None,
 ) -> Problem:
     """Validate the DataFrame entry point's arguments into a :class:`Problem`.
 
@@ -225,7 +243,8 @@ def build_frame_problem(
     -------
     Problem
         ``y`` (n,), ``X`` (n, p) with labels, and one sparse-incidence component per
-        random term (named by the term).
+        random term (named by the term); ``n`` counts the rows kept (all but those
+        dropped by ``na_action="drop"``, listed in ``dropped``).
     """
     check_method(method)
     if not isinstance(data, pd.DataFrame):
@@ -234,6 +253,15 @@ def build_frame_problem(
         raise ImputerTypeError(f"intercept must be True or False, got {intercept!r}")
     if response not in data.columns:
         raise ImputerValueError(f"response: column {response!r} is not in data")
+    fixed_l = _as_list(fixed, "fixed")
+    random_l = _as_list(random, "random")
+    if not random_l:
+        raise ImputerValueError("random: give at least one grouping term, e.g. random=['batch']")
+    terms = fixed_terms(fixed_l, data.columns)
+    for t in terms:
+        if response in t:
+            raise ImputerValueError(f"fixed: {response!r} is the response")
+    data, dropped = _drop_missing(data, _used_columns(data, terms, random_l), na_action)
     ys = data[response]
     if isinstance(ys, pd.DataFrame):
         raise ImputerValueError(f"response: column name {response!r} is not unique in data")
@@ -242,13 +270,6 @@ def build_frame_problem(
     y = ys.to_numpy(dtype=float, na_value=np.nan)
     if np.any(np.isinf(y)):
         raise ImputerValueError(f"response: column {response!r} has infinite values")
-    fixed_l = _as_list(fixed, "fixed")
-    random_l = _as_list(random, "random")
-    if not random_l:
-        raise ImputerValueError("random: give at least one grouping term, e.g. random=['batch']")
-    for col in fixed_l:
-        if col == response:
-            raise ImputerValueError(f"fixed: {col!r} is the response")
     if len(set(map(str, random_l))) != len(random_l):
         raise ImputerValueError(f"random: terms are not unique: {random_l}")
     kernels = {} if kernels is None else kernels
@@ -261,7 +282,7 @@ def build_frame_problem(
     n_obs = int(observed.sum())
     if n_obs == 0:
         raise ImputerValueError(f"response: column {response!r} is entirely missing")
-    Xdf = _fixed_design(data, fixed_l, bool(intercept))
+    Xdf, coding = fixed_design(data, terms, bool(intercept), contrasts, _column, _codes)
     X = Xdf.to_numpy(dtype=float)
     names = [str(c) for c in Xdf.columns]
     if n_obs <= X.shape[1]:
@@ -270,6 +291,15 @@ def build_frame_problem(
             "need more observed y than fixed effects"
         )
     _check_rank(X[observed], names)
+    comps = _random_components(data, random_l, kernels)
+    check_informative(comps, observed)
+    return Problem(
+        y=y, X=X, x_names=names, components=comps, index=data.index, observed=observed,
+        dropped=dropped, contrasts=coding,
+    )
+
+
+def _random_components(data: pd.DataFrame, random_l: list, kernels: Mapping) -> list[Component]:
     comps = []
     n = len(data)
     taken: set[str] = set()
@@ -292,5 +322,4 @@ def build_frame_problem(
         Z = sp.csr_matrix((values.ravel(), (rows, cols)), shape=(n, len(levels) * d))
         Z.eliminate_zeros()
         comps.append(Component(name=name, Z=Z, eig=eig, levels=levels, effects=tuple(effects), structure=structure))
-    check_informative(comps, observed)
-    return Problem(y=y, X=X, x_names=names, components=comps, index=data.index, observed=observed)
+    return comps

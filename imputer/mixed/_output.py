@@ -140,5 +140,8 @@ def build_result(
         n_obs=n_obs,
         n_missing=int((~obs).sum()),
         engine=engine_name,
+        contrasts=dict(problem.contrasts),
+        n_dropped=len(problem.dropped),
+        dropped=tuple(problem.dropped),
         **options,
     )

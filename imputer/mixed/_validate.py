@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -106,7 +106,8 @@ class Component:
 
 @dataclass(frozen=True)
 class Problem:
-    """Clean inputs: ``y`` (n,) with NaN for missing, ``X`` (n, p), the components."""
+    """Clean inputs: ``y`` (n,) with NaN for missing, ``X`` (n, p), the components (and, from a
+    table, the dropped rows and the coding of the fixed factors)."""
 
     y: np.ndarray
     X: np.ndarray
@@ -114,6 +115,10 @@ class Problem:
     components: list[Component]
     index: pd.Index
     observed: np.ndarray
+    #: row labels dropped for missing covariates or grouping factors (``na_action="drop"``)
+    dropped: tuple = ()
+    #: each fixed-effect factor -> its coding (``"treatment"`` or ``"poly"``)
+    contrasts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def n_obs(self) -> int:

@@ -42,7 +42,7 @@ from imputer.mixed._rank import EngineInputs
 from imputer.mixed._mme import Gram
 from imputer.mixed._problem import Layout, is_positive_definite
 from imputer.mixed._spectral import SpectralEngine
-from imputer.mixed._validate import Component, Problem, build_problem
+from imputer.mixed._validate import Component, Problem, build_problem, check_method
 from imputer.mixed._validate import check_options as _check_options
 from imputer.mixed.result import MixedResult
 from imputer.options import MIXED_OPTIONS
@@ -332,9 +332,11 @@ def fit_mixed_frame(
     response: str,
     *,
     fixed: Sequence[str] | None = None,
-    random: Sequence[str],
+    random: Sequence[str] | None = None,
     kernels: Mapping[str, pd.DataFrame] | None = None,
     intercept: bool = True,
+    contrasts: Mapping[str, str] | None = None,
+    na_action: str = "error",
     method: str = "REML",
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
@@ -346,21 +348,27 @@ def fit_mixed_frame(
 ) -> MixedResult:
     """Fit a linear mixed model from the columns of a DataFrame.
 
-    ``fit_mixed_frame(df, "Yield", random=["Batch"])`` is lme4's
-    ``lmer(Yield ~ 1 + (1 | Batch), df)``; ``random=["batch", "batch:cask"]`` adds a
-    random intercept per observed ``batch x cask`` combination;
-    ``fit_mixed_frame(df, "Reaction", fixed=["Days"], random=["(Days | Subject)"])`` is
-    ``lmer(Reaction ~ Days + (Days | Subject), df)``.
+    ``fit_mixed_frame(df, "Yield ~ 1 + (1 | Batch)")`` is lme4's
+    ``lmer(Yield ~ 1 + (1 | Batch), df)``, the same as the keyword form
+    ``fit_mixed_frame(df, "Yield", random=["Batch"])``; ``random=["batch", "batch:cask"]``
+    adds a random intercept per observed ``batch x cask`` combination;
+    ``fit_mixed_frame(df, "Reaction ~ Days + (Days | Subject)")`` is
+    ``fit_mixed_frame(df, "Reaction", fixed=["Days"], random=["(Days | Subject)"])``.
 
     Parameters
     ----------
     data : DataFrame, shape (n, ...)
         One row per observation; the response may be NaN (those rows are predicted).
     response : str
-        Column holding ``y``.
+        Column holding ``y``; or a whole formula ``"y ~ fixed terms + (x | g)"`` (lme4's
+        notation: the fixed part in Wilkinson notation, parsed by formulaic -- ``a:b``,
+        ``a*b``, ``0 +`` or ``- 1`` for no intercept -- and bar terms for the random
+        part), in which case ``fixed``, ``random`` and ``intercept`` are not given.
     fixed : list of str, optional
-        Fixed-effect columns: numeric ones enter as covariates, categorical/string/boolean
-        ones as treatment-coded dummies (first level dropped; labels like ``"sample[T.B]"``).
+        Fixed-effect terms: numeric columns enter as covariates, categorical/string/boolean
+        ones as treatment-coded dummies (first level dropped; labels like ``"sample[T.B]"``);
+        ``"a:b"`` is an interaction (labels ``"recipe[T.B]:temp"``), ``"a*b"`` is
+        ``a + b + a:b``. See :mod:`imputer.mixed._fixed` for R's coding rules.
     random : list of str
         Grouping terms, each a random intercept: a column (``"batch"``) or an
         interaction of columns (``"batch:cask"``, levels labelled ``"A:a"``). Or lme4's
@@ -376,6 +384,15 @@ def fit_mixed_frame(
         levels without observations are predicted too.
     intercept : bool, default True
         Include an ``"(Intercept)"`` column.
+    contrasts : dict of str -> {"treatment", "poly"}, optional
+        Coding of fixed-effect factors: ``"treatment"`` (default) or ``"poly"`` (R's
+        ``contr.poly``, orthonormal polynomial contrasts for an ordered factor, labels
+        ``"temp.L"``, ``"temp.Q"``, ``"temp.C"``, ``"temp^4"``, ...). ``summary()`` and
+        ``result.contrasts`` say which coding each factor got.
+    na_action : {"error", "drop"}, default "error"
+        A missing value in a column the model uses (fixed effect, slope covariate,
+        grouping factor): an error naming the column, or ``"drop"``: leave the row out
+        (``result.n_dropped``, ``result.dropped``). Missing responses are predicted either way.
     method, tol, max_iter, init, accelerate, progress, callback, max_time
         As in :func:`fit_mixed`; ``init`` keys are the term names and ``"residual"``.
 
@@ -383,14 +400,32 @@ def fit_mixed_frame(
     -------
     MixedResult
         Components named by their terms; ``fitted``/``completed``/``residuals`` indexed
-        like ``data``.
+        like ``data`` (without dropped rows).
 
     Raises
     ------
     ImputerValueError, ImputerTypeError
         Naming the column, term or argument at fault.
     """
-    problem = build_frame_problem(data, response, fixed, random, kernels, intercept, method)
+    if isinstance(response, str) and "~" in response and not (isinstance(data, pd.DataFrame) and response in data.columns):
+        given = [name for name, v in (("fixed", fixed), ("random", random)) if v is not None]
+        given += [] if isinstance(intercept, (bool, np.bool_)) and intercept else ["intercept"]
+        if given:
+            raise ImputerValueError(
+                f"{', '.join(given)}: give the model either as a formula or by keywords, not both"
+            )
+        if not isinstance(data, pd.DataFrame):
+            raise ImputerTypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        from imputer.mixed._formula import parse_formula
+
+        parsed = parse_formula(response, data.columns)
+        response, fixed, random, intercept = parsed.response, parsed.fixed, parsed.random, parsed.intercept
+    elif random is None:
+        raise ImputerValueError(
+            "random: give at least one grouping term, e.g. random=['batch'], "
+            "or a formula such as 'y ~ x + (1 | batch)'"
+        )
+    problem = build_frame_problem(data, response, fixed, random, kernels, intercept, method, na_action, contrasts)
     return fit_problem(
         problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
         progress=progress, callback=callback, max_time=max_time,
@@ -415,6 +450,7 @@ def fit_problem(
     ``engine_name`` forces ``"mme"`` or ``"spectral"`` (tests cross-check the two);
     None chooses as described in the module docstring.
     """
+    method = check_method(method)  # "reml" -> "REML"
     tol, max_iter = _check_options(tol, max_iter, accelerate)
     monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
     ols = _centre(problem)

@@ -76,6 +76,11 @@ def random_effects_table(
     return "\n".join(lines)
 
 
+def _groups_line(n_obs: int, u: Mapping[str, pd.Series | pd.DataFrame]) -> str:
+    """lme4's ``Number of obs: 180, groups: Subject, 18`` (levels of each random term)."""
+    return f"Number of obs: {n_obs}, groups: " + "; ".join(f"{name}, {len(b)}" for name, b in u.items())
+
+
 @dataclass(frozen=True, eq=False)
 class MixedResult(TraceFields):
     """Fitted linear mixed model (an immutable value).
@@ -156,6 +161,13 @@ class MixedResult(TraceFields):
     max_iter : int
     accelerate : bool
         The options of the fit (``method`` above is one too).
+    contrasts : Mapping of str -> str, read-only
+        Each factor of the fixed effects (:func:`~imputer.fit_mixed_frame`) and its coding,
+        ``"treatment"`` or ``"poly"``; empty for :func:`~imputer.fit_mixed`.
+    n_dropped : int
+        Rows left out for a missing covariate or grouping factor (``na_action="drop"``).
+    dropped : tuple
+        Their row labels, in table order.
     """
 
     var_comp: pd.Series = ReadOnlyField()  # type: ignore[assignment]
@@ -180,6 +192,9 @@ class MixedResult(TraceFields):
     tol: float
     max_iter: int
     accelerate: bool
+    contrasts: Mapping[str, str] = ReadOnlyField()  # type: ignore[assignment]
+    n_dropped: int = 0
+    dropped: tuple = ()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MixedResult):
@@ -205,6 +220,7 @@ class MixedResult(TraceFields):
                 [
                     ("observations", self.n_obs),
                     ("missing y (predicted)", self.n_missing),
+                    *([("rows dropped (missing covariate)", self.n_dropped)] if self.n_dropped else []),
                     ("log-likelihood", self.loglik),
                     ("AIC", self.aic),
                     ("BIC", self.bic),
@@ -218,10 +234,13 @@ class MixedResult(TraceFields):
             "",
             "Random effects:",
             random_effects_table(self.covariances, self.correlations, float(self.var_comp["residual"])),
+            _groups_line(self.n_obs, self.u),
             "",
             "Fixed effects:",
             render_table(fe),
         ]
+        if self.contrasts:
+            parts.append("Contrasts: " + ", ".join(f"{f} {c}" for f, c in self.contrasts.items()))
         return "\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -239,7 +258,8 @@ class MixedResult(TraceFields):
             lists aligned with it (n entries); ``loglik``, ``aic``, ``bic``;
             ``n_iter``, ``n_evals``, ``converged``, ``loglik_history`` and ``trace``
             (:meth:`EMTrace.to_dict`); ``method``, ``engine``, ``boundary``, ``n_obs``,
-            ``n_missing``; ``options`` (``method``, ``tol``, ``max_iter``,
+            ``n_missing``; ``n_dropped``, ``dropped`` (row labels), ``contrasts`` (factor ->
+            coding); ``options`` (``method``, ``tol``, ``max_iter``,
             ``accelerate``). Plain Python values; non-finite floats are None; keys are
             :func:`~imputer._json.json_key` of the labels (``1`` -> ``"1"``).
         """
@@ -269,6 +289,9 @@ class MixedResult(TraceFields):
             "loglik_history": float_list(self.loglik_history),
             "n_obs": int(self.n_obs),
             "n_missing": int(self.n_missing),
+            "n_dropped": int(self.n_dropped),
+            "dropped": json_labels(self.dropped),
+            "contrasts": {str(k): str(v) for k, v in self.contrasts.items()},
             "options": {
                 "method": str(self.method),
                 "tol": float(self.tol),

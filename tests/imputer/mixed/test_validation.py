@@ -208,7 +208,7 @@ FRAME = pd.DataFrame(
             ImputerValueError,
             r"K of random effect 'g' is not positive semi-definite",
         ),
-        ({"random": ["g"], "method": "reml"}, ImputerValueError, r"method must be one of"),
+        ({"random": ["g"], "method": "RE ML"}, ImputerValueError, r"method must be one of"),
         ({"random": ["g"], "intercept": "yes"}, ImputerTypeError, r"intercept must be True or False"),
         ({"random": "g", "fixed": 3}, ImputerTypeError, r"fixed must be a list of column names"),
         ({"random": ["g"], "kernels": [np.eye(4)]}, ImputerTypeError, r"kernels must be a dict term -> DataFrame, got list"),
