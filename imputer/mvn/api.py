@@ -130,12 +130,12 @@ def impute(
         positive-definite estimate for wide (p >= n) or collinear data. See the module
         docstring.
     prior : {"ridge", "amelia"}, default "ridge"
-        Convention of the ridge prior (:mod:`imputer._gaussian.prior`). ``"ridge"``:
-        imputer's, the covariance ``(A + lambda I) / (n + lambda)`` in standardised units
-        (divisor ``n_j``). ``"amelia"``: Amelia's ``empri = lambda``, the covariance
-        ``(A + lambda I_A) / (n + lambda + p + 2)`` on Amelia's scale (unit: the sample
-        standard deviation, divisor ``n_j - 1``), i.e. the log-posterior with ``log|Sigma|``
-        weighted ``lambda + p + 2``; the same estimates as ``Amelia::amelia(...,
+        Convention of the ridge prior: ridge (imputer's: the covariance is (A + lambda I) /
+        (n + lambda) on the standardised scale) or amelia (Amelia's empri: (A + lambda I) /
+        (n + lambda + p + 2) on Amelia's scale, whose unit is the sample standard deviation),
+        for the same estimates as Amelia with empri = ridge. In our units Amelia's kernel
+        weights ``log|Sigma|`` by ``lambda + p + 2`` and scales its ``I`` by ``n_j / (n_j -
+        1)`` (:mod:`imputer._gaussian.prior`); the same estimates as ``Amelia::amelia(...,
         empri=lambda)``'s EM for an integer ``lambda`` (Amelia truncates a fractional
         ``empri``). Ignored when ``ridge`` is 0.
     accelerate : bool, default True

@@ -169,8 +169,11 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         maximises the log-posterior under; 0 is maximum likelihood, > 0 gives a
         positive-definite estimate for wide (p >= n) or collinear data.
     prior : {"ridge", "amelia"}, default "ridge"
-        The ridge prior's convention, as in :func:`imputer.impute` (``"amelia"``: Amelia's
-        ``empri``; the normal model only).
+        Convention of the ridge prior: ridge (imputer's: the covariance is (A + lambda I) /
+        (n + lambda) on the standardised scale) or amelia (Amelia's empri: (A + lambda I) /
+        (n + lambda + p + 2) on Amelia's scale, whose unit is the sample standard deviation),
+        for the same estimates as Amelia with empri = ridge. The normal model only; see
+        :func:`imputer.impute`.
     accelerate : bool, default True
         Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a
         safeguard that never lets the objective decrease; off runs plain EM. (Normal and
