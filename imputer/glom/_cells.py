@@ -26,12 +26,13 @@ import pandas as pd
 __all__ = ["CellGrid", "column_codes"]
 
 
-def column_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
-    """A categorical column's integer codes (``-1`` where missing) and its observed levels.
+def column_codes(series: pd.Series, levels: list[object] | None = None) -> tuple[np.ndarray, list[object]]:
+    """A categorical column's integer codes (``-1`` where missing) and its levels.
 
-    A pandas ``category`` keeps its categories' order (categories never observed are
-    dropped from the model); other columns take their distinct observed values, sorted
-    when they can be.
+    With ``levels`` given, those (in that order); an observed value outside them keeps
+    code ``-1`` (the caller checks). Otherwise a pandas ``category`` keeps its
+    categories' order (categories never observed are dropped from the model) and other
+    columns take their distinct observed values, sorted when they can be.
 
     Returns
     -------
@@ -39,6 +40,9 @@ def column_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
     levels : list, length L
         The level values (``level[codes[i]]`` is row ``i``'s value).
     """
+    if levels is not None:
+        codes = pd.Index(levels).get_indexer(series.astype(object).where(series.notna(), None))
+        return np.asarray(codes, dtype=np.intp), list(levels)
     if isinstance(series.dtype, pd.CategoricalDtype):
         raw = series.cat.codes.to_numpy().astype(np.intp)
         used = np.unique(raw[raw >= 0])

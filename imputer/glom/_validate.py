@@ -12,7 +12,7 @@ anything of that size is allocated.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +80,39 @@ def _columns(frame: pd.DataFrame, categorical: Any, continuous: Any) -> tuple[li
     if isinstance(categorical, str) and categorical == "auto":
         cat = [c for c in frame.columns if c not in forced and is_auto_categorical(frame[c])]
     else:
-        cat = _labels("categorical", categorical, frame)
+        cat = _labels("categorical", list(categorical) if isinstance(categorical, Mapping) else categorical, frame)
         both = [c for c in cat if c in forced]
         if both:
             raise ImputerValueError(f"column {both[0]!r} is listed in both categorical and continuous")
     cont = [c for c in frame.columns if c not in cat and is_modelled(frame[c])]
     return cat, cont
+
+
+def _listed_levels(label: Hashable, value: Any) -> list[object] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | pd.Index | np.ndarray):
+        raise ImputerTypeError(f"categorical: the levels of column {label!r} must be a list, got {value!r}")
+    out = list(value)
+    if not out or len(set(out)) != len(out):
+        raise ImputerValueError(f"categorical: the levels of column {label!r} must be distinct and not empty, got {out!r}")
+    return out
+
+
+def _check_listed(label: Hashable, series: pd.Series, codes: np.ndarray, levels: list[object]) -> None:
+    """Every observed value among the listed levels, every listed level observed."""
+    unknown = np.flatnonzero((codes < 0) & series.notna().to_numpy())
+    if unknown.size:
+        raise ImputerValueError(
+            f"categorical column {label!r}: value {series.iloc[unknown[0]]!r} (row {series.index[unknown[0]]!r}) "
+            f"is not one of its levels {levels!r}"
+        )
+    unseen = [lv for k, lv in enumerate(levels) if not (codes == k).any()]
+    if unseen:
+        raise ImputerValueError(
+            f"categorical column {label!r}: level {unseen[0]!r} is never observed (its cells would rest on no data); "
+            "leave it out of the levels"
+        )
 
 
 def prepare_glom(data: Any, categorical: Any, continuous: Any) -> GlomInput:
@@ -115,15 +142,19 @@ def prepare_glom(data: Any, categorical: Any, continuous: Any) -> GlomInput:
     cat, cont = _columns(frame, "auto" if categorical is None else categorical, continuous)
     if not cat and not cont:
         raise ImputerTypeError("data has no column to model (no numeric column and no categorical column)")
+    given = categorical if isinstance(categorical, Mapping) else {}
     codes = np.empty((n, len(cat)), dtype=np.intp)
     levels: list[list[object]] = []
     n_cells = 1
     for j, c in enumerate(cat):
         series = frame[c]
+        listed = _listed_levels(c, given.get(c))
         try:
-            codes[:, j], lv = column_codes(series)
+            codes[:, j], lv = column_codes(series, listed)
         except TypeError as exc:
             raise ImputerTypeError(f"categorical column {c!r}: its values cannot be used as levels ({exc})") from None
+        if listed is not None:
+            _check_listed(c, series, codes[:, j], listed)
         if not lv:
             raise ImputerValueError(f"categorical column {c!r} has no observed value; drop it or leave it out of categorical=")
         n_cells *= len(lv)

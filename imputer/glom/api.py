@@ -27,7 +27,7 @@ expectation ``sum_c r_ic E[x_M | x_O, c]``. Without categorical columns the mode
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ __all__ = ["impute_glom"]
 def impute_glom(
     data: pd.DataFrame | Any,
     *,
-    categorical: Sequence[Hashable] | str = "auto",
+    categorical: Sequence[Hashable] | Mapping[Hashable, Sequence[Any] | None] | str = "auto",
     continuous: Sequence[Hashable] | None = None,
     means: str = "auto",
     tol: float = DEFAULT_TOL,
@@ -75,7 +75,9 @@ def impute_glom(
         object columns are categorical only when listed; otherwise they are carried
         through unchanged, as :func:`imputer.impute` does. A list: exactly these
         columns (any dtype; their distinct observed values are the levels, a
-        ``category``'s in its categories' order).
+        ``category``'s in its categories' order). A dict ``{column: levels}``: these
+        columns with these levels in this order (None: the observed ones); an observed
+        value outside the levels is an error naming the column and the value.
     continuous : list of labels, optional
         Numeric columns to model as continuous even where the automatic rule would make
         them categorical (a two-valued measurement). Every numeric column that is not
@@ -107,7 +109,8 @@ def impute_glom(
     ImputerValueError
         Empty data, duplicate names, a single row, an unknown or repeated column, a
         column in both lists, a modelled column with no observed value, an infinite or
-        constant continuous column, more than 4096 cells (naming the column with the
+        constant continuous column, a value outside the levels given for its column
+        (or a listed level never observed), more than 4096 cells (naming the column with the
         most levels), ``means="saturated"`` with a cell that no fully observed row lies
         in, an option out of range.
     ImputerTypeError

@@ -89,7 +89,7 @@ def impute(
     max_time: float | None = None,
     transforms: Mapping[Hashable, Any] | None = None,
     bounds: Mapping[Hashable, Any] | None = None,
-    categorical: Sequence[Hashable] | str | None = None,
+    categorical: Sequence[Hashable] | Mapping[Hashable, Any] | str | None = None,
     continuous: Sequence[Hashable] | None = None,
     means: str | None = None,
     **dask_options: Any,
@@ -177,7 +177,8 @@ def impute(
         covariance; a missing category is filled with its most probable level, keeping
         the column's dtype). ``"auto"``: pandas ``category`` and boolean columns and
         numeric columns with exactly two distinct observed values (0/1 answers);
-        a list: exactly these columns (text columns are categorical only when listed).
+        a list: exactly these columns (text columns are categorical only when listed);
+        a dict ``{column: levels}`` fixes their levels.
         Default None: no categorical model, and such columns are carried through
         unchanged as before. With ``"auto"`` finding no categorical column, the result
         is this function's normal model. The result is then a
