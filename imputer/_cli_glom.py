@@ -51,20 +51,7 @@ def glom_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def categorical_missing(frame: Any, categorical: Any, na_values: Sequence[str]) -> Any:
-    """``frame`` (not modified) with the empty and marker cells of the listed text columns as missing.
+    """:func:`imputer.glom._text.categorical_missing` (imported on call: the parser needs no pandas)."""
+    from imputer.glom._text import categorical_missing as convert
 
-    Returns ``frame`` itself when no listed column is text.
-    """
-    import pandas as pd
-
-    if not isinstance(categorical, list):
-        return frame
-    markers = {"", *na_values}
-    text = [c for c in categorical if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])]
-    if not text:
-        return frame
-    out = frame.copy()
-    for c in text:
-        col = out[c].astype(object)
-        out[c] = col.where(~col.isin(markers), None)
-    return out
+    return convert(frame, categorical, na_values)

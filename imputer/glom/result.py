@@ -138,7 +138,7 @@ class GlomImputeResult(TraceFields, ValueResult):
             ``cells`` (list of level combinations, each a list with one level per
             categorical column), ``probabilities`` (list by cell), ``cell_means``
             (``{"columns", "data"}``, rows by cell), ``cov`` (``{"columns", "data"}``),
-            ``level_probabilities`` (``{column key: split frame}``), ``means``, ``loglik``,
+            ``level_probabilities`` (``{column key: {"levels", "index", "data"}}``: the levels as JSON values, the rows' labels, their probabilities), ``means``, ``loglik``,
             ``aic``, ``bic``, ``n_parameters``, ``loglik_history``, ``n_iter``,
             ``n_evals``, ``converged``, ``trace``, ``n_rows``, ``n_cells``, ``n_missing``,
             ``options``.
@@ -155,7 +155,7 @@ class GlomImputeResult(TraceFields, ValueResult):
             "probabilities": float_list(probs.to_numpy()),
             "cell_means": {"columns": json_labels(cm.columns), "data": [float_list(r) for r in cm.to_numpy(dtype=float)]},
             "cov": square_frame(self.cov),
-            "level_probabilities": {json_key(k): split_frame(v) for k, v in self.level_probabilities.items()},
+            "level_probabilities": {json_key(k): _levels(v) for k, v in self.level_probabilities.items()},
             "means": self.means,
             "loglik": json_value(self.loglik),
             "aic": json_value(self.aic),
@@ -171,3 +171,9 @@ class GlomImputeResult(TraceFields, ValueResult):
             "n_missing": labelled_values(self.n_missing.astype(np.int64)),
             "options": {"tol": float(self.tol), "max_iter": int(self.max_iter), "accelerate": bool(self.accelerate)},
         }
+
+
+def _levels(frame: pd.DataFrame) -> dict[str, Any]:
+    """A column's posterior level probabilities: ``{"levels", "index", "data"}`` (levels keep their JSON type)."""
+    out = split_frame(frame)
+    return {"levels": [json_value(v) for v in frame.columns], "index": out["index"], "data": out["data"]}
