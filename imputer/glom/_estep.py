@@ -24,7 +24,9 @@ common to the cells and ``a_c = (0, mu_{c,M} - B mu_{c,O})``, so the E-step stat
     T = \sum_i \sum_c r_{ic} \hat z_{ic} \hat z_{ic}^\top + \sum_i C_{M_i}
 
 are sums of ``(C, p)`` and ``(p, p)`` products per block of rows (``G = r' U``:
-``s = G + N a``, ``T = U'U + G'A + A'G + A' diag(N) A + sum C_M``). (The mixture kernel,
+``s = G + N a``, ``T = U'U + G'A + A'G + A' diag(N) A + sum C_M``); a row with every
+level observed has ``r_ic = 1`` at its one cell, so its blocks take ``O(r p)`` work (sums by
+cell) instead of ``O(r C p)``. (The mixture kernel,
 :mod:`imputer.mixture._kernel`, handles ``K`` separate covariances with one set of
 weights for every row; here the covariance is common and each row has its own set of
 compatible cells, which this pass exploits instead.)
@@ -35,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from imputer._gaussian.linalg import Infeasible
 from imputer._util import LOG_2PI
@@ -113,32 +116,32 @@ class GlomPlan:
         logdet = 2.0 * float(np.log(np.diag(chol)).sum())
         s_om = sigma[np.ix_(obs, mis)]
         if obs.size:
-            w = np.linalg.solve(chol, s_om)  # L^{-1} Sigma_OM
-            b = np.linalg.solve(chol.T, w).T  # Sigma_MO Sigma_OO^{-1}, (m, q)
+            w = solve_triangular(chol, s_om, lower=True)  # L^{-1} Sigma_OM
+            b = solve_triangular(chol, w, lower=True, trans="T").T  # Sigma_MO Sigma_OO^{-1}, (m, q)
             cond = sigma[np.ix_(mis, mis)] - w.T @ w
         else:
             b = np.zeros((mis.size, 0))
             cond = sigma[np.ix_(mis, mis)].copy()
         return chol, b, cond, logdet
 
+    def _known(self, blk: _Block, log_pi: np.ndarray, means: np.ndarray, chol: np.ndarray, logdet: float) -> np.ndarray:
+        """``log pi_c + log N(z_O; mu_{c,O}, Sigma_OO)`` at each row's one cell (every level observed), (r,)."""
+        assert blk.cell is not None
+        q = blk.obs.size
+        if q:
+            e = solve_triangular(chol, (blk.zo - means[blk.cell][:, blk.obs]).T, lower=True)
+            d2 = np.einsum("qr,qr->r", e, e)
+        else:
+            d2 = np.zeros(blk.rows.size)
+        return log_pi[blk.cell] - 0.5 * (q * LOG_2PI + logdet + d2)
+
     def _joint(self, blk: _Block, log_pi: np.ndarray, means: np.ndarray, chol: np.ndarray, logdet: float) -> np.ndarray:
         """``log pi_c + log N(z_O; mu_{c,O}, Sigma_OO)`` for the block's rows, ``-inf`` off ``C_i``, (r, C)."""
         q = blk.obs.size
         r = blk.rows.size
-        if blk.cell is not None:
-            cols = blk.cell
-            mu = means[cols][:, blk.obs]  # (r, q)
-            if q:
-                e = np.linalg.solve(chol, (blk.zo - mu).T)
-                d2 = np.einsum("qr,qr->r", e, e)
-            else:
-                d2 = np.zeros(r)
-            joint = np.full((r, self.cells.n_cells), -np.inf)
-            joint[np.arange(r), cols] = log_pi[cols] - 0.5 * (q * LOG_2PI + logdet + d2)
-            return joint
         if q:
-            ex = np.linalg.solve(chol, blk.zo.T)  # (q, r)
-            em = np.linalg.solve(chol, means[:, blk.obs].T)  # (q, C)
+            ex = solve_triangular(chol, blk.zo.T, lower=True)  # (q, r)
+            em = solve_triangular(chol, means[:, blk.obs].T, lower=True)  # (q, C)
             d2 = np.einsum("qr,qr->r", ex, ex)[:, None] - 2.0 * (ex.T @ em) + np.einsum("qc,qc->c", em, em)[None, :]
         else:
             d2 = np.zeros((r, self.cells.n_cells))
@@ -186,25 +189,39 @@ class GlomPlan:
             if key not in cache:
                 cache[key] = self._factors(sigma, blk.obs, blk.mis)
             chol, b, cond, logdet = cache[key]
-            joint = self._joint(blk, log_pi, means, chol, logdet)
-            top = joint.max(axis=1)
-            if not np.all(np.isfinite(top)):
-                raise Infeasible("a row has zero density")
-            e = np.exp(np.maximum(joint - top[:, None], -745.0))
-            e[~np.isfinite(joint)] = 0.0
-            tot = e.sum(axis=1)
-            loglik += float(np.log(tot).sum() + top.sum())
-            resp = e / tot[:, None]
+            r = blk.rows.size
+            if blk.cell is not None:  # one cell per row: responsibilities 1 there
+                logf = self._known(blk, log_pi, means, chol, logdet)
+                if not np.all(np.isfinite(logf)):
+                    raise Infeasible("a row has zero density")
+                loglik += float(logf.sum())
+                resp = None
+            else:
+                joint = self._joint(blk, log_pi, means, chol, logdet)
+                top = joint.max(axis=1)
+                if not np.all(np.isfinite(top)):
+                    raise Infeasible("a row has zero density")
+                e = np.exp(np.maximum(joint - top[:, None], -745.0))
+                e[~np.isfinite(joint)] = 0.0
+                tot = e.sum(axis=1)
+                loglik += float(np.log(tot).sum() + top.sum())
+                resp = e / tot[:, None]
             if not (stats or fill):
                 continue
-            r = blk.rows.size
             u = np.empty((r, p))
             u[:, blk.obs] = blk.zo
             u[:, blk.mis] = blk.zo @ b.T
             a = np.zeros((k, p))
             a[:, blk.mis] = means[:, blk.mis] - means[:, blk.obs] @ b.T
-            g = resp.T @ u  # (C, p)
-            n_blk = resp.sum(axis=0)
+            if resp is None:
+                assert blk.cell is not None
+                n_blk = np.bincount(blk.cell, minlength=k).astype(float)
+                g = np.zeros((k, p))
+                for j in range(p):
+                    g[:, j] = np.bincount(blk.cell, weights=u[:, j], minlength=k)
+            else:
+                g = resp.T @ u  # (C, p)
+                n_blk = resp.sum(axis=0)
             if stats:
                 nk += n_blk
                 s1 += g + n_blk[:, None] * a
@@ -213,8 +230,8 @@ class GlomPlan:
                     t[np.ix_(blk.mis, blk.mis)] += r * cond
             if fill:
                 assert zfill is not None
-                zfill[blk.rows] = u + resp @ a
-                if blk.cell is None:
+                zfill[blk.rows] = u + (a[blk.cell] if resp is None else resp @ a)
+                if resp is not None:
                     for j in range(n_cat):
                         sel = blk.codes[:, j] < 0
                         if sel.any():
