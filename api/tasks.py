@@ -45,6 +45,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_bo
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.impute_mi import ImputeMIResponse
+from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from api.schemas.pool import PoolRequest, PoolResponse
@@ -250,6 +251,7 @@ class ImputeTask(_Task):
 
     def _answers(self, kinds: tuple[OutputKind, ...]) -> Answers:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
+        na_values: list[str] = []  # CSV markers (for the empty cells of categorical text columns)
         if self.kind == "json":
             request = _parse(ImputeRequest, self.body)
             frame = frame_from_split(request.data, request.options.columns)
@@ -257,6 +259,7 @@ class ImputeTask(_Task):
         else:
             q = ImputeQuery.model_validate(dict(self.query))
             if self.kind == "csv":
+                na_values = list(q.na_values or [])
                 frame, originals = read_csv_table_body(
                     self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
                     columns=q.columns or None, passthrough=q.passthrough,
@@ -288,6 +291,23 @@ class ImputeTask(_Task):
             kwargs.setdefault("seed", secrets.randbelow(2**63))
             result = imputer.impute_mixture(frame, **kwargs, **callback_kwargs())
             response = ImputeMixtureResponse
+        elif options.categorical is not None:  # the general location model (imputer.impute_glom)
+            from imputer.glom import GlomImputeResult
+
+            cats = options.categorical
+            if self.kind == "csv" and isinstance(cats, list):  # a listed text column: its empty cells are missing
+                from imputer.glom._text import categorical_missing
+
+                frame = categorical_missing(frame, cats, na_values)
+            result = imputer.impute(frame, **options.glom_kwargs(), **callback_kwargs())
+            if isinstance(result, GlomImputeResult):
+                glom = result
+                return _encoded(
+                    kinds,
+                    csv=lambda: (200, CSV_MEDIA, frame_to_csv(glom.completed, originals)),
+                    json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance),
+                )
+            response = ImputeResponse
         else:
             result = imputer.impute(frame, **options.engine_kwargs(), **callback_kwargs())
             response = ImputeResponse

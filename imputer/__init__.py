@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the names of _LAZY, for type checkers and IDEs
     from imputer.mi.result import MultipleImputation
     from imputer.mixed import MixedResult, fit_mixed, fit_mixed_frame
     from imputer.mixture import MixtureImputeResult, impute_mixture
+    from imputer.glom import GlomImputeResult, impute_glom
     from imputer.mvn import ImputeResult, impute
     from imputer.mvn.estimator import EMImputer
     from imputer.mvt import TImputeResult, impute_t
@@ -61,6 +62,8 @@ _LAZY = {
     "fit_mixed_frame": "imputer.mixed",
     "MixtureImputeResult": "imputer.mixture",
     "impute_mixture": "imputer.mixture",
+    "GlomImputeResult": "imputer.glom",
+    "impute_glom": "imputer.glom",
     "ImputeResult": "imputer.mvn",
     "impute": "imputer.mvn",
     "TImputeResult": "imputer.mvt",
@@ -112,6 +115,8 @@ __all__ = [
     "TImputeResult",
     "fit_mixed",
     "fit_mixed_frame",
+    "GlomImputeResult",
+    "impute_glom",
     "impute",
     "impute_mixture",
     "impute_t",

@@ -50,6 +50,7 @@ from imputer._cli_dask import add_dask_options, wants_dask
 from imputer._cli_diagnose import add_diagnose_parser
 from imputer._cli_mi import add_mi_options, check_mi_usage, model_mi_options, write_json, write_mi
 from imputer._cli_transform import add_transform_options, transform_options
+from imputer._cli_glom import add_glom_options, categorical_missing, glom_options
 from imputer._cli_base import STDIO, CliError, _format
 from imputer.errors import ImputerError, ImputerWarning
 from imputer.options import MVN_OPTIONS, Option
@@ -75,12 +76,13 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if not to_stdout and args.m is None:
         _format(Path(args.output), "output")  # fail before the (possibly long) fit on a bad output name
     extra = transform_options(args)
+    extra.update(glom_options(args))
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
     options["columns"] = column_list(options["columns"], "--columns")
     table, encoding = read_input(args, options["columns"])
     if args.m is not None:
         return _multiple_impute(args, options, table, encoding)
-    frame = table.frame
+    frame = categorical_missing(table.frame, extra.get("categorical"), args.na_values or [])
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     options.update(progress=progress, max_time=args.max_time)
     with warnings.catch_warnings(record=True) as caught:
@@ -118,7 +120,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
 
 #: per-row parts of a result's to_dict(), left out of --json-summary (the table is the output file)
-_PER_ROW_KEYS = ("completed", "conditional_var", "responsibilities", "labels", "row_weights")
+_PER_ROW_KEYS = ("completed", "conditional_var", "responsibilities", "labels", "row_weights", "level_probabilities")
 
 
 def _json_summary(result: Any) -> dict[str, Any]:
@@ -353,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 10); --seed S makes them reproducible",
     )
     add_transform_options(imp)
+    add_glom_options(imp)
     imp.add_argument(
         "--float-format", type=_float_format, metavar="FMT", default=None,
         help="printf format of the filled cells in text output, e.g. %%.6g (observed cells are "

@@ -13,6 +13,7 @@ from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
 from api.pool import WorkerPool
 from api.schemas.impute import ImputeQuery, ImputeResponse
+from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_mi import ImputeMIResponse
 from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
 from api.security import require_api_key
@@ -103,7 +104,7 @@ def impute_task(
 
 @router.post(
     "/impute",
-    response_model=ImputeResponse | ImputeMIResponse | ImputeTResponse | ImputeMixtureResponse,
+    response_model=ImputeResponse | ImputeMIResponse | ImputeTResponse | ImputeMixtureResponse | ImputeGlomResponse,
     summary="Impute missing values (multivariate-normal, multivariate-t or Gaussian-mixture EM)",
     openapi_extra=REQUEST_BODY,
     responses={

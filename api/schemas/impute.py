@@ -153,6 +153,35 @@ def _check_accelerate(values: Any) -> None:
 
 _MODEL_FIELDS = ("dof", "n_components", "covariance_type", "n_init", "m")
 
+Means = Literal["auto", "saturated", "additive"]
+_CATEGORICAL_HELP = (
+    "Model categorical columns too, by the general location model (imputer.impute_glom): \"auto\" (columns "
+    "of two distinct numbers, and booleans) or a list of columns (text columns count only when listed; in a "
+    "CSV body their empty cells are missing). A missing category is filled with its most probable level. "
+    "Model normal and a single imputation only; not with columns, ridge or conditional_var. The answer is "
+    "then ImputeGlomResponse (or ImputeResponse when \"auto\" finds no categorical column)."
+)
+_MEANS_HELP = (
+    "With categorical: the cell means, one per cell (saturated) or main effects of each categorical column "
+    "(additive); auto (the default) is saturated when every cell holds p + 1 rows with their categories observed."
+)
+
+
+def _check_glom(values: Any) -> None:
+    """``categorical`` with what the general location model does not take, or ``means`` without it: ValueError."""
+    if values.categorical is None:
+        if values.means is not None:
+            raise ValueError("means applies with categorical only")
+        return
+    given = [
+        name for name, bad in (
+            ("model", values.model != "normal"), ("m", values.m is not None), ("columns", bool(values.columns)),
+            ("ridge", values.ridge > 0), ("conditional_var", values.conditional_var),
+        ) if bad
+    ]
+    if given:
+        raise ValueError(f"categorical (the general location model) is not available with {', '.join(given)}")
+
 
 class ImputeOptions(RequestModel):
     """Options of the EM fit (``imputer.impute`` keyword arguments, ``model`` and its options)."""
@@ -187,6 +216,8 @@ class ImputeOptions(RequestModel):
     )
     covariance_type: CovarianceType | None = Field(None, description=_COVTYPE_HELP)
     n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
+    categorical: Literal["auto"] | list[str] | None = Field(None, description=_CATEGORICAL_HELP)
+    means: Means | None = Field(None, description=_MEANS_HELP)
 
     _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
@@ -195,7 +226,13 @@ class ImputeOptions(RequestModel):
         _check_mi(self)
         _check_accelerate(self)
         _check_prior(self)
+        _check_glom(self)
         return self
+
+    def glom_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`imputer.impute` with ``categorical`` (nulls left to the engine)."""
+        kwargs = {k: v for k, v in self.engine_kwargs().items() if k in ("tol", "max_iter", "accelerate")}
+        return {**kwargs, "categorical": self.categorical, "means": self.means}
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` (a null option is left to the engine)."""
@@ -271,6 +308,10 @@ class ImputeQuery(CsvQuery):
     )
     covariance_type: CovarianceType | None = Field(None, description=_COVTYPE_HELP)
     n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
+    categorical: list[str] | None = Field(
+        None, description=_CATEGORICAL_HELP + " Repeat the parameter for several columns (categorical=auto alone: the rule)."
+    )
+    means: Means | None = Field(None, description=_MEANS_HELP)
 
     _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
@@ -279,6 +320,7 @@ class ImputeQuery(CsvQuery):
         _check_mi(self)
         _check_accelerate(self)
         _check_prior(self)
+        _check_glom(self)
         return self
 
     def options(self) -> ImputeOptions:
@@ -302,6 +344,8 @@ class ImputeQuery(CsvQuery):
             seed=self.seed,
             burn_in=self.burn_in,
             thin=self.thin,
+            categorical="auto" if self.categorical == ["auto"] else (self.categorical or None),
+            means=self.means,
         )
 
 

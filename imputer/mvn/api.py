@@ -28,7 +28,7 @@ choice is ``ridge`` = 0.5-1% of the rows). EM never decreases this objective.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,9 @@ from imputer.mvn._validate import Prepared, check_options, check_prior, check_ro
 from imputer.mvn.result import ImputeResult
 from imputer.transform.result import TransformedImputeResult
 from imputer.options import MVN_OPTIONS
+
+if TYPE_CHECKING:  # imported when used: imputer.glom imports this module
+    from imputer.glom.result import GlomImputeResult
 
 __all__ = ["impute", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
 
@@ -86,8 +89,11 @@ def impute(
     max_time: float | None = None,
     transforms: Mapping[Hashable, Any] | None = None,
     bounds: Mapping[Hashable, Any] | None = None,
+    categorical: Sequence[Hashable] | Mapping[Hashable, Any] | str | None = None,
+    continuous: Sequence[Hashable] | None = None,
+    means: str | None = None,
     **dask_options: Any,
-) -> ImputeResult | TransformedImputeResult:
+) -> ImputeResult | TransformedImputeResult | GlomImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
     Parameters
@@ -164,6 +170,23 @@ def impute(
         are the conditional means of the conditional distribution truncated to the bounds
         (not clipped). With ``transforms`` or ``bounds`` the result is a
         :class:`~imputer.transform.TransformedImputeResult` (see :mod:`imputer.transform.api`).
+    categorical : "auto" or list of labels, optional
+        Model categorical columns too, by the general location model
+        (:func:`imputer.impute_glom`: cells of the categorical columns with multinomial
+        probabilities, the continuous columns normal given the cell with a common
+        covariance; a missing category is filled with its most probable level, keeping
+        the column's dtype). ``"auto"``: pandas ``category`` and boolean columns and
+        numeric columns with exactly two distinct observed values (0/1 answers);
+        a list: exactly these columns (text columns are categorical only when listed);
+        a dict ``{column: levels}`` fixes their levels.
+        Default None: no categorical model, and such columns are carried through
+        unchanged as before. With ``"auto"`` finding no categorical column, the result
+        is this function's normal model. The result is then a
+        :class:`~imputer.glom.GlomImputeResult`.
+    continuous : list of labels, optional
+        With ``categorical``: numeric columns kept continuous whatever the automatic rule says.
+    means : {"auto", "saturated", "additive"}, optional
+        With ``categorical``: the cell-mean model (see :func:`imputer.impute_glom`).
     **dask_options
         ``persist``, ``client``: only for a Dask DataFrame, which
         :func:`imputer.dask.impute` fits (partition by partition, the same estimates; with
@@ -221,6 +244,13 @@ def impute(
         )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     prior = check_prior(prior)
+    if categorical is not None or continuous is not None or means is not None:
+        glom = _glom_dispatch(
+            data, columns, ridge, transforms, bounds, categorical, continuous, means, tol=tol, max_iter=max_iter,
+            accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
+        )
+        if glom is not None:
+            return glom
     if transforms or bounds:
         from imputer.transform.api import impute_transformed
 
@@ -248,6 +278,26 @@ def impute(
         warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
     return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate,
                    prior=prior)
+
+
+def _glom_dispatch(
+    data: Any, columns: Any, ridge: float, transforms: Any, bounds: Any, categorical: Any, continuous: Any, means: Any,
+    **options: Any,
+) -> GlomImputeResult | None:
+    """``impute(categorical=...)``: the general location model, or None when ``"auto"`` finds no categorical column."""
+    if categorical is None:
+        raise ImputerTypeError("continuous= and means= go with categorical= (the general location model)")
+    if columns is not None:
+        raise ImputerTypeError("columns: with categorical=, name the continuous columns with continuous= instead")
+    unsupported = [k for k, v in (("ridge", ridge), ("transforms", transforms), ("bounds", bounds)) if v]
+    if unsupported:
+        raise ImputerTypeError(f"{', '.join(unsupported)}: not available with categorical= (the general location model)")
+    from imputer.glom._validate import prepare_glom
+    from imputer.glom.api import impute_glom
+
+    if isinstance(categorical, str) and categorical == "auto" and not prepare_glom(data, "auto", continuous).categorical:
+        return None
+    return impute_glom(data, categorical=categorical, continuous=continuous, means="auto" if means is None else means, **options)
 
 
 def _result(

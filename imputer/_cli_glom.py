@@ -1,0 +1,57 @@
+"""``imputer impute --categorical COL[,COL] --means MODEL``: the command line's spelling of
+``impute(categorical=..., means=...)`` (the general location model, :func:`imputer.impute_glom`).
+
+``--categorical auto`` applies the library's automatic rule (columns of two distinct
+numbers; a CSV has no ``category`` or boolean dtype); ``--categorical sex,region`` lists
+the columns. A listed column of text is read as text (the reader applies missing-value
+markers to the columns of numbers only), so its empty cells, and cells equal to a
+``--na-values`` marker, are its missing cells; any other text is a level. Only with
+``--model normal`` and a single imputation (a usage error, status 2, otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from imputer._cli_args import column_list
+from imputer._cli_base import CliError
+
+__all__ = ["add_glom_options", "categorical_missing", "glom_options"]
+
+
+def add_glom_options(parser: argparse.ArgumentParser) -> None:
+    """``--categorical`` and ``--means`` on ``parser``."""
+    parser.add_argument(
+        "--categorical", metavar="COL[,COL]", default=None,
+        help="model these columns as categorical by the general location model (cells of their levels, the "
+        "numeric columns normal given the cell): a missing category is filled with its most probable level; "
+        "'auto' takes the columns of two distinct numbers (0/1 answers). Text columns count only when listed",
+    )
+    parser.add_argument(
+        "--means", choices=("auto", "saturated", "additive"), default=None,
+        help="with --categorical: one mean per cell (saturated) or main effects of each categorical column "
+        "(additive); auto: saturated when every cell holds p + 1 rows with their categories observed",
+    )
+
+
+def glom_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"categorical": ..., "means": ...}`` for :func:`imputer.impute` (empty without ``--categorical``)."""
+    if args.categorical is None:
+        if args.means is not None:
+            raise CliError("--means applies with --categorical only", status=2)
+        return {}
+    if args.model != "normal" or args.m is not None or args.transform or args.bounds:
+        raise CliError("--categorical applies to a single imputation with --model normal (no --transform, --bounds)",
+                       status=2)
+    text = args.categorical.strip()
+    cats: Any = "auto" if text == "auto" else column_list(text, "--categorical")
+    return {"categorical": cats, "means": args.means or "auto"}
+
+
+def categorical_missing(frame: Any, categorical: Any, na_values: Sequence[str]) -> Any:
+    """:func:`imputer.glom._text.categorical_missing` (imported on call: the parser needs no pandas)."""
+    from imputer.glom._text import categorical_missing as convert
+
+    return convert(frame, categorical, na_values)

@@ -1,0 +1,98 @@
+"""POST /v1/impute with ``options.categorical``: the general location model, the same answer as the library.
+
+The reference is ``imputer.impute(frame, categorical=..., means=...)`` with the same options:
+the JSON answer equals its ``to_dict()`` (through JSON) and validates against the OpenAPI
+document and ``ImputeGlomResponse``; the CSV answer is its completed table (the empty cells
+of a listed text column being its missing cells). What the model does not take is a 422.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+import imputer
+from api.schemas.impute_glom import ImputeGlomResponse
+from tests.api._assert import assert_422_at
+from tests.api.conftest import split_of
+
+pytestmark = pytest.mark.timeout(120)
+
+SIM = Path(__file__).resolve().parents[1] / "data" / "glom" / "sim.csv"
+
+
+@pytest.fixture(scope="module")
+def sim() -> pd.DataFrame:
+    return pd.read_csv(SIM)
+
+
+@pytest.fixture(scope="module")
+def validator(client: TestClient) -> jsonschema.Draft202012Validator:
+    spec = client.get("/openapi.json").json()
+    schema = spec["paths"]["/v1/impute"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    return jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def _reference(frame: pd.DataFrame, **kw: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(imputer.impute(frame, **kw).to_dict(), allow_nan=False))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"categorical": ["a", "b"]}, {"categorical": ["a", "b"], "means": "additive", "tol": 1e-9}, {"categorical": "auto"}],
+    ids=["listed", "additive", "auto"],
+)
+def test_json_matches_the_library(client: TestClient, validator, sim: pd.DataFrame, options: dict[str, Any]) -> None:
+    data = split_of(sim)  # numbers to 10 digits (pandas' to_json): the reference fits what was sent
+    r = client.post("/v1/impute", json={"data": data, "options": options})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    sent = pd.DataFrame(data["data"], columns=data["columns"], index=data["index"]).astype({"b": float, "x1": float, "x2": float})
+    assert body == _reference(sent, **options)
+    validator.validate(body)
+    ImputeGlomResponse.model_validate(body)
+    assert set(body) == set(ImputeGlomResponse.model_fields)
+    assert body["level_probabilities"].keys() == set(body["categorical"])
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+def test_csv_query_matches_the_library(client: TestClient, sim: pd.DataFrame, accept: str) -> None:
+    content = sim.to_csv(index=False).encode()
+    r = client.post("/v1/impute?categorical=a&categorical=b&means=saturated", content=content,
+                    headers={"content-type": "text/csv", "accept": accept})
+    assert r.status_code == 200, r.text
+    expected = imputer.impute(sim, categorical=["a", "b"], means="saturated")
+    if accept == "text/csv":
+        written = pd.read_csv(io.StringIO(r.text))
+        assert written["a"].tolist() == expected.completed["a"].tolist()  # "" in the CSV text: missing, filled
+        pd.testing.assert_frame_equal(written[["b", "x1", "x2"]], expected.completed[["b", "x1", "x2"]], check_exact=True)
+        return
+    assert r.json()["loglik"] == pytest.approx(expected.loglik, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"categorical": ["a"], "model": "t"}, "not available with model"),
+        ({"categorical": ["a"], "m": 2}, "not available with m"),
+        ({"categorical": ["a"], "ridge": 1.0, "columns": ["x1"]}, "not available with columns, ridge"),
+        ({"categorical": ["a"], "conditional_var": True}, "not available with conditional_var"),
+        ({"means": "additive"}, "means applies with categorical only"),
+    ],
+)
+def test_what_the_model_does_not_take_is_a_422(client: TestClient, sim: pd.DataFrame, options: dict[str, Any], match: str) -> None:
+    r = client.post("/v1/impute", json={"data": split_of(sim), "options": options})
+    assert_422_at(r, ["body", "options"], match)
+
+
+def test_library_errors_name_the_column(client: TestClient, sim: pd.DataFrame) -> None:
+    r = client.post("/v1/impute", json={"data": split_of(sim), "options": {"categorical": ["nope"]}})
+    assert r.status_code == 422, r.text
+    assert "categorical: unknown column 'nope'" in r.text

@@ -1,0 +1,73 @@
+"""``imputer impute --categorical COL[,COL] --means MODEL`` writes what ``imputer.impute(categorical=...)``
+computes (empty text cells of a listed column are its missing cells); misuse is a usage error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imputer
+from imputer import cli
+
+SIM = Path(__file__).resolve().parents[1] / "data" / "glom" / "sim.csv"
+
+
+@pytest.mark.parametrize("means", ["saturated", "additive"])
+def test_writes_the_librarys_fills(tmp_path: Path, capsys: pytest.CaptureFixture[str], means: str) -> None:
+    out, summary = tmp_path / "out.csv", tmp_path / "s.json"
+    code = cli.main(["impute", str(SIM), "-o", str(out), "--no-progress", "--categorical", "a,b", "--means", means,
+                     "--json-summary", str(summary)])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    res = imputer.impute(pd.read_csv(SIM), categorical=["a", "b"], means=means)
+    assert res.summary() in stdout
+    written = pd.read_csv(out)
+    assert written["a"].tolist() == res.completed["a"].tolist()  # the empty cells of a text column filled
+    np.testing.assert_array_equal(written[["b", "x1", "x2"]].to_numpy(), res.completed[["b", "x1", "x2"]].to_numpy())
+    saved = json.loads(summary.read_text())
+    assert saved["loglik"] == pytest.approx(res.loglik, rel=1e-12)
+    assert "level_probabilities" not in saved and "completed" not in saved
+
+
+def test_auto_takes_the_two_valued_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.csv"
+    assert cli.main(["impute", str(SIM), "-o", str(out), "--no-progress", "--categorical", "auto"]) == 0
+    assert "categorical columns: b" in capsys.readouterr().out
+    assert set(pd.read_csv(out)["b"]) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--categorical", "a", "--model", "t"], "--categorical applies to a single imputation with --model normal"),
+        (["--categorical", "a", "-m", "2"], "--categorical applies to a single imputation with --model normal"),
+        (["--means", "additive"], "--means applies with --categorical only"),
+        (["--categorical", "a,,b"], "--categorical 'a,,b': empty column name in the list"),
+    ],
+)
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str) -> None:
+    code = cli.main(["impute", str(SIM), "-o", str(tmp_path / "out.csv"), "--no-progress", *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_readme_command_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import shlex
+
+    root = SIM.parents[3]
+    readme = (root / "README.md").read_text()
+    start = readme.index("## Categorical columns: the general location model")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    words = shlex.split(block.group(1).strip())
+    assert words[:2] == ["imputer", "impute"]
+    words[2] = str(root / words[2])
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*words[1:], "--no-progress"]) == 0, capsys.readouterr().err
+    assert not pd.read_csv(tmp_path / "sim_completed.csv")[["a", "b", "x1", "x2"]].isna().any().any()
