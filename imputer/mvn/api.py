@@ -44,6 +44,7 @@ from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import Prepared, check_options, check_rows, prepare
 from imputer.mvn.result import ImputeResult
 from imputer.transform.result import TransformedImputeResult
+from imputer.panel.result import PanelImputeResult
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["impute", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
@@ -84,8 +85,10 @@ def impute(
     max_time: float | None = None,
     transforms: Mapping[Hashable, Any] | None = None,
     bounds: Mapping[Hashable, Any] | None = None,
+    panel: Mapping[str, Any] | None = None,
+    idvars: Sequence[Hashable] | None = None,
     **dask_options: Any,
-) -> ImputeResult | TransformedImputeResult:
+) -> ImputeResult | TransformedImputeResult | PanelImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
     Parameters
@@ -153,6 +156,17 @@ def impute(
         are the conditional means of the conditional distribution truncated to the bounds
         (not clipped). With ``transforms`` or ``bounds`` the result is a
         :class:`~imputer.transform.TransformedImputeResult` (see :mod:`imputer.transform.api`).
+    panel : dict, optional
+        A time-series cross-section (Amelia's ``ts``, ``cs``, ``polytime``, ``intercs``,
+        ``lags``, ``leads``): ``{"time": "year", "unit": "country", "polytime": 2,
+        "intercs": True, "lags": ["gdp"], "leads": ["gdp"]}``. Adds fully observed time
+        polynomials of degree ``polytime`` (one per unit with ``intercs``) and lags/leads
+        of the named columns within each unit to the model, so a gap in a unit's series
+        is filled from its own trend; the time and unit columns are not modelled. The
+        result is a :class:`~imputer.panel.PanelImputeResult`: estimates of the augmented
+        model, ``completed`` with exactly the input's columns (see :mod:`imputer.panel.api`).
+    idvars : sequence of labels, optional
+        Columns carried through unmodelled and untouched (Amelia's ``idvars``).
     **dask_options
         ``persist``, ``client``: only for a Dask DataFrame, which
         :func:`imputer.dask.impute` fits (partition by partition, the same estimates; with
@@ -194,7 +208,8 @@ def impute(
     if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
         from imputer.dask import impute as impute_dask
 
-        given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds}
+        given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds,
+                 "panel": panel, "idvars": idvars}
         if any(v is not None for v in given.values()):
             unsupported = ", ".join(k for k, v in given.items() if v is not None)
             raise ImputerTypeError(f"{unsupported}: not available for a Dask DataFrame (imputer.dask.impute)")
@@ -208,6 +223,14 @@ def impute(
             f"Dask DataFrame only; data is a {type(data).__name__})"
         )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
+    if panel is not None or idvars is not None:
+        from imputer.panel.api import impute_panel
+
+        return impute_panel(
+            data, panel=panel, idvars=idvars, columns=columns, transforms=transforms, bounds=bounds, tol=tol,
+            max_iter=max_iter, ridge=ridge, accelerate=accelerate, progress=progress, callback=callback,
+            max_time=max_time,
+        )
     if transforms or bounds:
         from imputer.transform.api import impute_transformed
 
