@@ -5,8 +5,8 @@ With ``t`` the time column standardised over the rows, ``tau = (t - mean t)/sd t
 
 * without ``intercs``: the columns ``tau, tau^2, .., tau^K`` (one trend for all units);
 * with ``intercs``: for every unit ``u`` the columns ``1[unit = u] tau^k``, ``k = 1..K``,
-  and the unit's indicator ``1[unit = u]`` for all units but the first (the model's mean
-  is the first unit's intercept): a trend of degree ``K`` per unit.
+  and the unit's indicator ``1[unit = u]`` for all units but the first in sorted order
+  (the model's mean is that unit's intercept): a trend of degree ``K`` per unit.
 
 These are Amelia's columns (``amsubset``: ``dummy * cbind(1, time, time^2, time^3)``, the
 first unit's indicator dropped) up to the affine change ``t -> tau`` of the time basis,
@@ -40,7 +40,7 @@ def _time_columns(spec: PanelSpec, frame: pd.DataFrame) -> dict[str, np.ndarray]
     if not spec.intercs:
         return {("time" if k == 1 else f"time^{k}"): col for k, col in enumerate(powers, start=1)}
     out: dict[str, np.ndarray] = {}
-    units = pd.unique(frame[spec.unit])
+    units = sorted(pd.unique(frame[spec.unit]), key=str)  # row order does not matter
     codes = frame[spec.unit].to_numpy()
     for i, u in enumerate(units):
         dummy = (codes == u).astype(float)

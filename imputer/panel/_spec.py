@@ -52,6 +52,12 @@ def _labels(value: Any, where: str) -> tuple[Hashable, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _row(index: pd.Index, i: int) -> Any:
+    """The label of row ``i`` as a plain Python value (for messages)."""
+    label = index[i]
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _column(frame: pd.DataFrame, label: Any, where: str) -> pd.Series:
     if label not in frame.columns:
         raise ImputerValueError(f"{where}: column {label!r} is not in the data (columns: {list(frame.columns)!r})")
@@ -60,7 +66,7 @@ def _column(frame: pd.DataFrame, label: Any, where: str) -> pd.Series:
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise ImputerValueError(
-            f"{where}: column {label!r} has {int(missing.sum())} missing value(s) (first at row {frame.index[i]!r}); "
+            f"{where}: column {label!r} has {int(missing.sum())} missing value(s) (first at row {_row(frame.index, i)!r}); "
             "it must be fully observed"
         )
     return col
@@ -124,6 +130,6 @@ def check_panel_lags(spec: PanelSpec, frame: pd.DataFrame, modelled: Sequence[Ha
         if dup.any():
             i = int(np.flatnonzero(dup.to_numpy())[0])
             raise ImputerValueError(
-                f"panel: row {frame.index[i]!r} repeats {'time' if spec.unit is None else '(unit, time)'} "
+                f"panel: row {_row(frame.index, i)!r} repeats {'time' if spec.unit is None else '(unit, time)'} "
                 f"{tuple(frame.iloc[i][keys])!r}; lags and leads need one row per unit and time"
             )
