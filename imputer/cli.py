@@ -79,7 +79,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     options["columns"] = column_list(options["columns"], "--columns")
     table, encoding = read_input(args, options["columns"])
     if args.m is not None:
-        return _multiple_impute(args, options, table, encoding)
+        return _multiple_impute(args, {**options, **extra}, table, encoding)
     frame = table.frame
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     options.update(progress=progress, max_time=args.max_time)
