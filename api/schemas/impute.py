@@ -39,6 +39,10 @@ from api.schemas.common import (
     Trace,
     option_field,
 )
+from api.schemas.panel import (
+    BOUNDS_HELP, IDVARS_HELP, INTEGER_HELP, TRANSFORMS_HELP, Bound, PanelOptions, TransformSpec, extended_fields_check,
+    extended_kwargs,
+)
 from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
 __all__ = [
@@ -179,6 +183,11 @@ class ImputeOptions(RequestModel):
     )
     covariance_type: CovarianceType | None = Field(None, description=_COVTYPE_HELP)
     n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
+    transforms: dict[str, TransformSpec] | None = Field(None, description=TRANSFORMS_HELP)
+    bounds: dict[str, Bound] | None = Field(None, description=BOUNDS_HELP)
+    panel: PanelOptions | None = Field(None, description=PanelOptions.__doc__)
+    idvars: list[str] | None = Field(None, description=IDVARS_HELP)
+    integer: list[str] | None = Field(None, description=INTEGER_HELP)
 
     _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
@@ -186,7 +195,12 @@ class ImputeOptions(RequestModel):
     def _mi_combination(self) -> ImputeOptions:
         _check_mi(self)
         _check_accelerate(self)
+        extended_fields_check(self)
         return self
+
+    def extended_kwargs(self) -> dict[str, Any]:
+        """``transforms``, ``bounds``, ``panel``, ``idvars``, ``integer`` as given (api/schemas/panel.py)."""
+        return extended_kwargs(self)
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` (a null option is left to the engine)."""

@@ -114,6 +114,7 @@ class PanelImputeResult:
         out = self.model.to_dict(conditional_var=conditional_var, standard_errors=standard_errors)
         out["model_columns"] = out.get("model_columns", out["columns"])
         out["columns"] = json_labels(self.columns)
+        out["passthrough"] = json_labels([c for c in self.completed.columns if c not in set(self.columns)])
         out["completed"] = split_frame(self.completed)
         out["panel"] = None if self.panel is None else self.panel.to_dict()
         out["idvars"] = json_labels(self.idvars)
