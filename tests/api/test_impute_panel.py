@@ -21,7 +21,7 @@ from tests.api.conftest import split_of
 pytestmark = pytest.mark.timeout(120)
 
 FREETRADE = Path(__file__).resolve().parents[1] / "data" / "amelia" / "freetrade.csv"
-PANEL = {"time": "year", "unit": "country", "polytime": 2, "intercs": True, "lags": [], "leads": []}
+PANEL = {"time": "year", "unit": "country", "polytime": 1, "intercs": True, "lags": [], "leads": []}
 
 
 @pytest.fixture(scope="module")
