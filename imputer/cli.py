@@ -68,6 +68,10 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if wants_dask(args):  # --scheduler / --workers: imputer/_cli_dask.py
         from imputer._cli_dask import impute_dask
 
+        if transform_options(args):
+            raise CliError("--transform, --bounds and the panel flags (--ts, --idvars, ...) are not available with "
+                           "--scheduler/--workers", status=2)
+
         return impute_dask(args)
     to_stdout = args.output == STDIO
     _check_model_usage(args)

@@ -41,6 +41,7 @@ def test_writes_the_librarys_fills(tmp_path: Path, capsys: pytest.CaptureFixture
         (["--cs", "Month"], "--cs needs --ts (the time column)"),
         (["--polytime", "2"], "--polytime needs --ts (the time column)"),
         (["--integer", "Ozone"], "--integer applies to multiple imputation (-m M)"),
+        (["--ts", "Month", "--workers", "1"], "not available with --scheduler/--workers"),
     ],
 )
 def test_malformed_flags_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str) -> None:
