@@ -44,6 +44,7 @@ from api.formats import (
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
+from api.schemas.impute_panel import ImputeExtendedResponse, extended_payload
 from api.schemas.impute_mi import ImputeMIResponse
 from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
@@ -274,7 +275,7 @@ class ImputeTask(_Task):
             kwargs = options.mi_kwargs()
             # a fresh seed the client can send back (options.seed <= 2^63 - 1): the answer is replayable
             kwargs.setdefault("seed", secrets.randbelow(2**63))
-            mi = imputer.multiple_impute(frame, **kwargs)
+            mi = imputer.multiple_impute(frame, **kwargs, **options.extended_kwargs())
             tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
             return _encoded(
                 kinds,
@@ -309,12 +310,14 @@ class ImputeTask(_Task):
                 )
             response = ImputeResponse
         else:
-            result = imputer.impute(frame, **options.engine_kwargs(), **callback_kwargs())
-            response = ImputeResponse
+            extended = options.extended_kwargs()
+            result = imputer.impute(frame, **options.engine_kwargs(), **extended, **callback_kwargs())
+            response = ImputeExtendedResponse if extended else ImputeResponse
+        shape = extended_payload if response is ImputeExtendedResponse else dict
         return _encoded(
             kinds,
             csv=lambda: (200, CSV_MEDIA, frame_to_csv(result.completed, originals)),
-            json=lambda: _json_ok(response, result.to_dict(conditional_var=options.conditional_var), self.instance),
+            json=lambda: _json_ok(response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance),
         )
 
 

@@ -7,6 +7,11 @@
 
 Each may be repeated, one column each. A malformed value is a usage error (status 2)
 naming the flag and the value; the checks against the data are the library's.
+
+Panels and identifiers, in Amelia's words (``impute(panel=..., idvars=...)``, also with ``-m``):
+``--ts year --cs country --polytime 2 --intercs --lags gdp --leads gdp --idvars code``;
+``--integer COL`` (with ``-m`` only) rounds the drawn cells of COL. List flags take
+comma-separated columns and may be repeated.
 """
 
 from __future__ import annotations
@@ -31,6 +36,21 @@ def add_transform_options(parser: argparse.ArgumentParser) -> None:
         help="keep the fills of COL within [LO, HI] (either may be empty: 0: is 'at least 0') by truncating "
         "its conditional distribution (repeat for more columns; --model normal)",
     )
+    group = parser.add_argument_group("panels (time-series cross-sections, Amelia's ts/cs)")
+    group.add_argument("--ts", default=None, metavar="COL", help="the time column (fully observed, numeric); not modelled")
+    group.add_argument("--cs", default=None, metavar="COL", help="the unit (cross-section) column; not modelled")
+    group.add_argument("--polytime", type=int, default=None, metavar="K",
+                       help="add time polynomials of degree K (0-3) to the model (needs --ts)")
+    group.add_argument("--intercs", action="store_true", default=False,
+                       help="a time trend per unit (needs --cs)")
+    group.add_argument("--lags", action="append", default=None, metavar="COLS",
+                       help="add each unit's previous value of these columns to the model (needs --ts)")
+    group.add_argument("--leads", action="append", default=None, metavar="COLS",
+                       help="add each unit's next value of these columns to the model (needs --ts)")
+    group.add_argument("--idvars", action="append", default=None, metavar="COLS",
+                       help="columns carried through unmodelled and untouched")
+    group.add_argument("--integer", action="append", default=None, metavar="COLS",
+                       help="with -m: round the drawn cells of these columns (the draw, not the mean)")
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
@@ -50,7 +70,8 @@ def _number(text: str, flag: str, whole: str) -> float | None:
 
 
 def transform_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``{"transforms": ..., "bounds": ...}`` for :func:`imputer.impute` (only those given)."""
+    """``{"transforms", "bounds", "panel", "idvars", "integer"}`` for :func:`imputer.impute` /
+    :func:`imputer.multiple_impute` (only those given)."""
     out: dict[str, Any] = {}
     if args.transform:
         transforms: dict[str, Any] = {}
@@ -76,7 +97,39 @@ def transform_options(args: argparse.Namespace) -> dict[str, Any]:
                 raise CliError(f"--bounds {text!r}: expected COL=LO:HI (either may be empty)", status=2)
             bounds[column] = tuple(_number(x, "--bounds", text) for x in parts)
         out["bounds"] = bounds
-    if out and (args.model != "normal" or args.m is not None):
-        flag = "--transform" if "transforms" in out else "--bounds"
-        raise CliError(f"{flag} applies to a single imputation with --model normal", status=2)
+    out.update(_panel_options(args))
+    if out and args.model != "normal":
+        flag = next(f for k, f in _FLAGS.items() if k in out)
+        raise CliError(f"{flag} applies to --model normal only", status=2)
+    return out
+
+
+_FLAGS = {"transforms": "--transform", "bounds": "--bounds", "panel": "--ts", "idvars": "--idvars", "integer": "--integer"}
+
+
+def _columns(values: list[str] | None) -> list[str]:
+    return [c.strip() for text in values or () for c in text.split(",") if c.strip()]
+
+
+def _panel_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``panel``, ``idvars`` and ``integer`` from the Amelia-style flags (only those given)."""
+    out: dict[str, Any] = {}
+    lags, leads = _columns(args.lags), _columns(args.leads)
+    if args.ts is None:
+        for flag, given in (("--cs", args.cs), ("--polytime", args.polytime), ("--intercs", args.intercs or None),
+                            ("--lags", lags or None), ("--leads", leads or None)):
+            if given is not None:
+                raise CliError(f"{flag} needs --ts (the time column)", status=2)
+    else:
+        panel: dict[str, Any] = {"time": args.ts, "polytime": 0 if args.polytime is None else args.polytime,
+                                 "intercs": bool(args.intercs), "lags": lags, "leads": leads}
+        if args.cs is not None:
+            panel["unit"] = args.cs
+        out["panel"] = panel
+    if args.idvars:
+        out["idvars"] = _columns(args.idvars)
+    if args.integer:
+        if args.m is None:
+            raise CliError("--integer applies to multiple imputation (-m M): it rounds drawn cells", status=2)
+        out["integer"] = _columns(args.integer)
     return out

@@ -69,6 +69,10 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if wants_dask(args):  # --scheduler / --workers: imputer/_cli_dask.py
         from imputer._cli_dask import impute_dask
 
+        if transform_options(args):
+            raise CliError("--transform, --bounds and the panel flags (--ts, --idvars, ...) are not available with "
+                           "--scheduler/--workers", status=2)
+
         return impute_dask(args)
     to_stdout = args.output == STDIO
     _check_model_usage(args)
@@ -81,7 +85,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     options["columns"] = column_list(options["columns"], "--columns")
     table, encoding = read_input(args, options["columns"])
     if args.m is not None:
-        return _multiple_impute(args, options, table, encoding)
+        return _multiple_impute(args, {**options, **extra}, table, encoding)
     frame = categorical_missing(table.frame, extra.get("categorical"), args.na_values or [])
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     options.update(progress=progress, max_time=args.max_time)

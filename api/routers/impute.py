@@ -16,6 +16,7 @@ from api.schemas.impute import ImputeQuery, ImputeResponse
 from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_mi import ImputeMIResponse
 from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
+from api.schemas.impute_panel import ImputeExtendedResponse
 from api.security import require_api_key
 from api.settings import Settings, get_settings
 from api.tasks import ImputeTask
@@ -104,7 +105,10 @@ def impute_task(
 
 @router.post(
     "/impute",
-    response_model=ImputeResponse | ImputeMIResponse | ImputeTResponse | ImputeMixtureResponse | ImputeGlomResponse,
+    response_model=(
+        ImputeResponse | ImputeMIResponse | ImputeTResponse | ImputeMixtureResponse | ImputeGlomResponse
+        | ImputeExtendedResponse
+    ),
     summary="Impute missing values (multivariate-normal, multivariate-t or Gaussian-mixture EM)",
     openapi_extra=REQUEST_BODY,
     responses={
@@ -114,7 +118,9 @@ def impute_task(
             "tables as one long table (`.imp`, `.id`, then the data) and the EM estimates with "
             "their standard errors (JSON, ImputeMIResponse), or the long table alone with "
             "`Accept: text/csv`. With `model` `t` or `mixture`: the completed table and that "
-            "model's estimates (ImputeTResponse, ImputeMixtureResponse).",
+            "model's estimates (ImputeTResponse, ImputeMixtureResponse). With `transforms`, `bounds`, "
+            "`panel` or `idvars` (one imputation): the model's estimates and what it added "
+            "(ImputeExtendedResponse).",
             "content": {CSV: {"schema": {"type": "string"}}},
         },
         **error_responses(401, 406, 413, 415, 422, 500, 503, 504),

@@ -39,6 +39,10 @@ from api.schemas.common import (
     Trace,
     option_field,
 )
+from api.schemas.panel import (
+    BOUNDS_HELP, IDVARS_HELP, INTEGER_HELP, TRANSFORMS_HELP, Bound, PanelOptions, TransformSpec, extended_fields_check,
+    extended_kwargs,
+)
 from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
 __all__ = [
@@ -218,6 +222,11 @@ class ImputeOptions(RequestModel):
     n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
     categorical: Literal["auto"] | list[str] | None = Field(None, description=_CATEGORICAL_HELP)
     means: Means | None = Field(None, description=_MEANS_HELP)
+    transforms: dict[str, TransformSpec] | None = Field(None, description=TRANSFORMS_HELP)
+    bounds: dict[str, Bound] | None = Field(None, description=BOUNDS_HELP)
+    panel: PanelOptions | None = Field(None, description=PanelOptions.__doc__)
+    idvars: list[str] | None = Field(None, description=IDVARS_HELP)
+    integer: list[str] | None = Field(None, description=INTEGER_HELP)
 
     _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
@@ -227,12 +236,21 @@ class ImputeOptions(RequestModel):
         _check_accelerate(self)
         _check_prior(self)
         _check_glom(self)
+        extended_fields_check(self)
+        if self.categorical is not None and any(
+            getattr(self, n) is not None for n in ("transforms", "bounds", "panel", "idvars", "integer")
+        ):
+            raise ValueError("categorical does not combine with transforms, bounds, panel, idvars or integer")
         return self
 
     def glom_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` with ``categorical`` (nulls left to the engine)."""
         kwargs = {k: v for k, v in self.engine_kwargs().items() if k in ("tol", "max_iter", "accelerate")}
         return {**kwargs, "categorical": self.categorical, "means": self.means}
+
+    def extended_kwargs(self) -> dict[str, Any]:
+        """``transforms``, ``bounds``, ``panel``, ``idvars``, ``integer`` as given (api/schemas/panel.py)."""
+        return extended_kwargs(self)
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` (a null option is left to the engine)."""

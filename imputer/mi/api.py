@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -148,6 +148,11 @@ def multiple_impute(
     max_iter: int = MI_OPTIONS["max_iter"].default,
     burn_in: int | None = None,
     thin: int | None = None,
+    transforms: Mapping[Hashable, Any] | None = None,
+    bounds: Mapping[Hashable, Any] | None = None,
+    integer: Sequence[Hashable] | None = None,
+    panel: Mapping[str, Any] | None = None,
+    idvars: Sequence[Hashable] | None = None,
 ) -> MultipleImputation:
     """Draw ``m`` completed tables from the posterior predictive distribution of the missing cells.
 
@@ -215,6 +220,28 @@ def multiple_impute(
     thin : int >= 1, optional
         posterior: iterations between successive imputations; default: chosen from the EM
         rate of convergence.
+    transforms : dict, optional
+        As for :func:`imputer.impute` (``{"gdp": "log", "share": ("logit", 0, 100)}``):
+        the model is fitted and the cells drawn on the transformed scale, each draw mapped
+        back to the column's own scale.
+    bounds : dict, optional
+        ``{"tariff": (0, None)}`` on untransformed or log columns: every drawn cell is
+        inside its bounds, drawn from the conditional distribution truncated to them (not
+        clipped): rejection, then Gibbs sweeps over the row's bounded cells as a fallback
+        (:mod:`imputer.mi._truncated`).
+    integer : sequence of labels, optional
+        Modelled columns whose drawn cells are rounded to integers (the draw is rounded,
+        not the mean; see :mod:`imputer.mi._extended`); a nullable integer column stays
+        ``Int64``.
+    panel : dict, optional
+        A time-series cross-section, as for :func:`imputer.impute`: time polynomials (per
+        unit with ``intercs``), lags and leads added to the model.
+    idvars : sequence of labels, optional
+        Columns carried through unmodelled and untouched.
+
+        With any of these five (``model="normal"`` only) ``params`` and ``em`` are the
+        model's (transformed scale, augmented table) and the imputations have exactly the
+        input's columns (:mod:`imputer.mi._extended`).
 
     Returns
     -------
@@ -260,6 +287,14 @@ def multiple_impute(
             "mixture is by the bootstrap (method='bootstrap')"
         )
     seed_int = _check_seed(seed)
+    if any(x is not None for x in (transforms, bounds, integer, panel, idvars)):
+        from imputer.mi._extended import multiple_impute_extended
+
+        return multiple_impute_extended(
+            data, m, transforms=transforms, bounds=bounds, integer=integer, panel=panel, idvars=idvars,
+            columns=columns, method=method, model=model, ridge=ridge, prior=prior, seed=seed_int, tol=tol,
+            max_iter=max_iter, burn_in=burn_in, thin=thin,
+        )
     burn_in, thin = _check_count("burn_in", burn_in), _check_count("thin", thin)
     tol, max_iter, ridge, _ = check_options(tol, max_iter, ridge, True)
     prior = check_prior(prior)

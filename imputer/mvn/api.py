@@ -45,6 +45,7 @@ from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import Prepared, check_options, check_prior, check_rows, prepare
 from imputer.mvn.result import ImputeResult
 from imputer.transform.result import TransformedImputeResult
+from imputer.panel.result import PanelImputeResult
 from imputer.options import MVN_OPTIONS
 
 if TYPE_CHECKING:  # imported when used: imputer.glom imports this module
@@ -92,8 +93,10 @@ def impute(
     categorical: Sequence[Hashable] | Mapping[Hashable, Any] | str | None = None,
     continuous: Sequence[Hashable] | None = None,
     means: str | None = None,
+    panel: Mapping[str, Any] | None = None,
+    idvars: Sequence[Hashable] | None = None,
     **dask_options: Any,
-) -> ImputeResult | TransformedImputeResult | GlomImputeResult:
+) -> ImputeResult | TransformedImputeResult | GlomImputeResult | PanelImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
 
     Parameters
@@ -187,6 +190,17 @@ def impute(
         With ``categorical``: numeric columns kept continuous whatever the automatic rule says.
     means : {"auto", "saturated", "additive"}, optional
         With ``categorical``: the cell-mean model (see :func:`imputer.impute_glom`).
+    panel : dict, optional
+        A time-series cross-section (Amelia's ``ts``, ``cs``, ``polytime``, ``intercs``,
+        ``lags``, ``leads``): ``{"time": "year", "unit": "country", "polytime": 2,
+        "intercs": True, "lags": ["gdp"], "leads": ["gdp"]}``. Adds fully observed time
+        polynomials of degree ``polytime`` (one per unit with ``intercs``) and lags/leads
+        of the named columns within each unit to the model, so a gap in a unit's series
+        is filled from its own trend; the time and unit columns are not modelled. The
+        result is a :class:`~imputer.panel.PanelImputeResult`: estimates of the augmented
+        model, ``completed`` with exactly the input's columns (see :mod:`imputer.panel.api`).
+    idvars : sequence of labels, optional
+        Columns carried through unmodelled and untouched (Amelia's ``idvars``).
     **dask_options
         ``persist``, ``client``: only for a Dask DataFrame, which
         :func:`imputer.dask.impute` fits (partition by partition, the same estimates; with
@@ -229,7 +243,7 @@ def impute(
         from imputer.dask import impute as impute_dask
 
         given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds,
-                 "prior": None if prior == "ridge" else prior}
+                 "prior": None if prior == "ridge" else prior, "panel": panel, "idvars": idvars}
         if any(v is not None for v in given.values()):
             unsupported = ", ".join(k for k, v in given.items() if v is not None)
             raise ImputerTypeError(f"{unsupported}: not available for a Dask DataFrame (imputer.dask.impute)")
@@ -244,6 +258,16 @@ def impute(
         )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     prior = check_prior(prior)
+    if (panel is not None or idvars is not None) and (categorical is not None or means is not None):
+        raise ImputerTypeError("categorical (the general location model) does not combine with panel or idvars")
+    if panel is not None or idvars is not None:
+        from imputer.panel.api import impute_panel
+
+        return impute_panel(
+            data, panel=panel, idvars=idvars, columns=columns, transforms=transforms, bounds=bounds, tol=tol,
+            max_iter=max_iter, ridge=ridge, prior=prior, accelerate=accelerate, progress=progress,
+            callback=callback, max_time=max_time,
+        )
     if categorical is not None or continuous is not None or means is not None:
         glom = _glom_dispatch(
             data, columns, ridge, transforms, bounds, categorical, continuous, means, tol=tol, max_iter=max_iter,

@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["HERMITE_NODES", "ColumnMap", "back_moments", "forward"]
+__all__ = ["HERMITE_NODES", "ColumnMap", "back_moments", "forward", "inverse", "model_bounds"]
 
 Kind = Literal["identity", "log", "sqrt", "logit"]
 
@@ -79,6 +79,29 @@ def forward(cmap: ColumnMap, x: np.ndarray) -> np.ndarray:
         u = (x - cmap.lo) / (cmap.hi - cmap.lo)
         return np.log(u) - np.log1p(-u)
     return np.array(x, dtype=float, copy=True)
+
+
+def inverse(cmap: ColumnMap, y: np.ndarray) -> np.ndarray:
+    """``g^{-1}(y)`` elementwise: a draw on the model scale mapped back to the column's own."""
+    if cmap.kind == "log":
+        return np.exp(y)
+    if cmap.kind == "sqrt":
+        return np.square(y)
+    if cmap.kind == "logit":
+        from scipy.special import expit
+
+        return cmap.lo + (cmap.hi - cmap.lo) * expit(y)
+    return np.array(y, dtype=float, copy=True)
+
+
+def model_bounds(cmap: ColumnMap) -> tuple[float, float]:
+    """The bounds on the model scale, ``(g(lower), g(upper))`` (``-inf``/``inf`` when absent).
+
+    A sqrt column is modelled as ``x = Y^2`` with ``Y`` normal on the whole line (as the fills
+    ``E = m^2 + v`` take it), a logit column maps the whole line into its range: neither
+    needs a box.
+    """
+    return _model_scale(cmap, cmap.lower), _model_scale(cmap, cmap.upper)
 
 
 def _model_scale(cmap: ColumnMap, bound: float) -> float:

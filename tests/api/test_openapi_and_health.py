@@ -57,6 +57,7 @@ def test_impute_answers_json_or_csv(spec: dict[str, Any]) -> None:
         {"$ref": "#/components/schemas/ImputeTResponse"},
         {"$ref": "#/components/schemas/ImputeMixtureResponse"},
         {"$ref": "#/components/schemas/ImputeGlomResponse"},  # options.categorical
+        {"$ref": "#/components/schemas/ImputeExtendedResponse"},
     ]
     assert ok["text/csv"]["schema"] == {"type": "string"}
 

@@ -88,7 +88,7 @@ ENDPOINTS = [
     ("/v1/mixed", "MixedResponse"),
     ("/v1/mixed/frame", "MixedResponse"),
 ]
-OPTIONAL = {name: {"conditional_var"} for name in ("ImputeResponse", "ImputeTResponse", "ImputeMixtureResponse")}
+OPTIONAL = {name: {"conditional_var"} for name in ("ImputeResponse", "ImputeTResponse", "ImputeMixtureResponse", "ImputeExtendedResponse")}
 
 
 @pytest.mark.parametrize(("path", "model"), ENDPOINTS)

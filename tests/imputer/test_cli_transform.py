@@ -36,8 +36,12 @@ def test_writes_the_librarys_fills(tmp_path: Path, capsys: pytest.CaptureFixture
         (["--transform", "Ozone=logit:0:"], "--transform 'Ozone=logit:0:': logit:LO:HI needs both ends"),
         (["--bounds", "Wind=0"], "--bounds 'Wind=0': expected COL=LO:HI (either may be empty)"),
         (["--bounds", "Wind=a:1"], "--bounds 'Wind=a:1': 'a' is not a number"),
-        (["--transform", "Ozone=log", "--model", "t"], "--transform applies to a single imputation with --model normal"),
-        (["--bounds", "Wind=0:", "-m", "2"], "--bounds applies to a single imputation with --model normal"),
+        (["--transform", "Ozone=log", "--model", "t"], "--transform applies to --model normal only"),
+        (["--bounds", "Wind=0:", "-m", "2", "--model", "t"], "--bounds applies to --model normal only"),
+        (["--cs", "Month"], "--cs needs --ts (the time column)"),
+        (["--polytime", "2"], "--polytime needs --ts (the time column)"),
+        (["--integer", "Ozone"], "--integer applies to multiple imputation (-m M)"),
+        (["--ts", "Month", "--workers", "1"], "not available with --scheduler/--workers"),
     ],
 )
 def test_malformed_flags_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str) -> None:
@@ -50,3 +54,31 @@ def test_data_errors_name_the_column_and_row(tmp_path: Path, capsys: pytest.Capt
     code = cli.main(["impute", str(AIR), "-o", str(tmp_path / "o.csv"), "--bounds", "Wind=0:10"])
     assert code == 1
     assert "bounds['Wind']: row" in capsys.readouterr().err
+
+
+FREETRADE = Path(__file__).resolve().parents[1] / "data" / "amelia" / "freetrade.csv"
+
+
+@pytest.mark.parametrize("m", [None, 2])
+def test_panel_flags_are_the_librarys_panel(tmp_path: Path, capsys: pytest.CaptureFixture[str], m: int | None) -> None:
+    out = tmp_path / ("out.csv" if m is None else "out_{imp}.csv")
+    flags = ["--ts", "year", "--cs", "country", "--polytime", "2", "--intercs", "--bounds", "tariff=0:",
+             "--transform", "gdp.pc=log", "--lags", "gdp.pc", "--leads", "gdp.pc"]
+    mi_flags = [] if m is None else ["-m", str(m), "--seed", "3", "--ridge", "2", "--integer", "signed"]
+    code = cli.main(["impute", str(FREETRADE), "-o", str(out), "--no-progress", *flags, *mi_flags])
+    assert code == 0, capsys.readouterr().err
+    df = pd.read_csv(FREETRADE)
+    panel = dict(time="year", unit="country", polytime=2, intercs=True, lags=["gdp.pc"], leads=["gdp.pc"])
+    kw = dict(panel=panel, bounds={"tariff": (0.0, None)}, transforms={"gdp.pc": "log"})
+    if m is None:
+        expected = [imputer.impute(df, **kw).completed]
+        written = [pd.read_csv(out)]
+    else:
+        mi = imputer.multiple_impute(df, m, seed=3, ridge=2.0, integer=["signed"], **kw)
+        expected = list(mi.imputations)
+        written = [pd.read_csv(tmp_path / f"out_{j}.csv") for j in range(1, m + 1)]
+    for got, want in zip(written, expected):
+        assert got.columns.tolist() == df.columns.tolist()
+        assert got["country"].equals(df["country"])
+        num = [c for c in df.columns if c != "country"]
+        np.testing.assert_allclose(got[num].to_numpy(dtype=float), want[num].to_numpy(dtype=float), rtol=1e-12)
