@@ -45,9 +45,11 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 #: problem ``type`` URI (relative references, documented in the README) by status.
 PROBLEM_TYPES: dict[int, str] = {
+    400: "/problems/bad-request",
     401: "/problems/unauthorized",
     404: "/problems/not-found",
     406: "/problems/not-acceptable",
+    408: "/problems/request-timeout",
     409: "/problems/job-not-finished",
     413: "/problems/body-too-large",
     415: "/problems/unsupported-media-type",
