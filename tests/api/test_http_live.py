@@ -1,11 +1,13 @@
 """The HTTP layer against a real uvicorn (issue 14, item 9): slow heads and bodies are cut
 off, ambiguous framing is refused and closed, gzip bodies are decoded and other codings
-refused. The server runs as production does: ``--http api.http:GuardedH11Protocol``."""
+refused. The server runs with the options of README's production command (its host, port and
+process count aside)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import shlex
 import socket
 import time
 from collections.abc import Iterator
@@ -13,18 +15,40 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.live import uvicorn_server
+from tests.api.live import ROOT, uvicorn_server
 
 pytestmark = pytest.mark.timeout(60)
 
 BODY = {"data": {"columns": ["a", "b"], "data": [[1.0, 2.0], [2.0, None], [3.0, 5.0], [4.0, 1.0]]}}
 
 
+def readme_production_args() -> tuple[str, ...]:
+    """The uvicorn options of README's production command, without --host, --port and --workers."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Production"):]
+    start = section.index("```sh\n") + 6
+    block = section[start : section.index("\n```", start)]
+    words = shlex.split(block.replace("\\\n", " "))
+    args = words[words.index("api.main:app") + 1 :]
+    out: list[str] = []
+    while args:
+        word = args.pop(0)
+        if word in ("--host", "--port", "--workers"):
+            args.pop(0)
+        else:
+            out.append(word)
+    return tuple(out)
+
+
+def test_readme_production_command_uses_the_guarded_protocol() -> None:
+    assert "api.http:GuardedH11Protocol" in readme_production_args()
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, int]]:
     env = {"IMPUTER_MAX_CONCURRENT_JOBS": "1", "IMPUTER_API_KEYS": "",
            "IMPUTER_HEADER_TIMEOUT_S": "1", "IMPUTER_BODY_TIMEOUT_S": "1"}
-    with uvicorn_server(env, args=("--http", "api.http:GuardedH11Protocol")) as (url, _):
+    with uvicorn_server(env, args=readme_production_args()) as (url, _):
         yield url, int(url.rsplit(":", 1)[1])
 
 
