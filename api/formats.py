@@ -14,6 +14,8 @@ event loop; the media-type negotiation here only looks at headers.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import warnings
@@ -219,6 +221,24 @@ def read_csv_body(body: bytes, **options: Any) -> pd.DataFrame:
     return read_csv_table_body(body, **options).frame
 
 
+def _reject_duplicate_header(body: bytes, sep: str) -> None:
+    """ImputerValueError naming a column the header row names twice (pandas would rename the
+    second ``a.1``, as JSON bodies' ``columns`` may not repeat a name either)."""
+    head = body[: 1 << 20].decode("utf-8", errors="replace").removeprefix("\ufeff")
+    try:
+        names = next(csv.reader(io.StringIO(head), delimiter=sep))
+    except (csv.Error, StopIteration):  # pandas reports it
+        return
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in seen and name != "":
+            raise ImputerValueError(
+                f"body: the CSV header names column {name!r} twice (fields {seen[name] + 1} and {j + 1}); "
+                "column names must be unique"
+            )
+        seen.setdefault(name, j)
+
+
 def read_csv_table_body(
     body: bytes,
     *,
@@ -245,6 +265,7 @@ def read_csv_table_body(
     """
     if not body.strip():
         raise ImputerValueError("body: the CSV body is empty; send a header row and data rows")
+    _reject_duplicate_header(body, sep)
     try:
         with warnings.catch_warnings():
             # rows longer than the header: an error, not a silently dropped cell

@@ -71,10 +71,17 @@ def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
     return status, PROBLEM_MEDIA_TYPE, json.dumps(body).encode()
 
 
+#: said of a non-finite number in a JSON body (a NaN, Infinity or 1e999 token)
+NON_FINITE_HINT = " (JSON has no NaN or Infinity: send null for a missing value)"
+
+
 def _invalid(exc: ValidationError, instance: str) -> JobOutput:
     errors = clean_validation_errors(
         exc.errors(include_url=False, include_context=False, include_input=False), prefix=("body",)
     )
+    for error in errors:
+        if error["type"] == "finite_number":
+            error["msg"] += NON_FINITE_HINT
     return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
 
 
@@ -110,12 +117,45 @@ def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> 
 _BOM = b"\xef\xbb\xbf"
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+
+
+def _nothing(_: str) -> None:
+    return None
+
+
+def _reject_duplicate_keys(body: bytes) -> None:
+    """ImputerValueError naming a key that an object of ``body`` holds twice (pydantic, like
+    most JSON parsers, would silently keep the last). The values are not kept: numbers
+    parse to None, objects are dropped once checked."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs, parse_float=_nothing, parse_int=_nothing,
+                   parse_constant=_nothing)
+    except _DuplicateKey as dup:
+        raise ImputerValueError(
+            f"body: a JSON object holds the key {dup.args[0]!r} twice; send each key once"
+        ) from None
+    except ValueError:  # pragma: no cover - pydantic parsed it: a quirk of the json module
+        pass
+
+
 def _parse(model: type[BaseModel], body: bytes) -> Any:
     # strict: no string -> number coercion; the models reject NaN/Infinity/1e999.
     # A UTF-8 byte-order mark (Windows tools write one) is not JSON but not an error either.
     if body.startswith(_BOM):
         body = body[len(_BOM):]
-    return model.model_validate_json(body, strict=True)
+    parsed = model.model_validate_json(body, strict=True)
+    _reject_duplicate_keys(body)
+    return parsed
 
 
 _TOO_BIG = (
