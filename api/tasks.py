@@ -41,6 +41,7 @@ from api.formats import (
     read_csv_table_body,
     read_parquet_body,
 )
+from api.admission import check_cost as _check_cost, check_memory as _check_memory
 from api.errors import TOO_BIG
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
@@ -147,38 +148,6 @@ def _reject_duplicate_keys(body: bytes) -> None:
         ) from None
     except ValueError:  # pragma: no cover - pydantic parsed it: a quirk of the json module
         pass
-
-
-#: address space a request needs per byte of body, beyond what the worker maps already:
-#: parsing to Python objects, the frame, the fit and the answer (measured peaks, VmPeak, of
-#: a 16 MB 200,000 x 10 table: JSON 350 MiB = 22 x, CSV 267 MiB = 17 x; rounded up)
-MEMORY_PER_BODY_BYTE = {"json": 24, "csv": 18, "parquet": 18}
-
-
-def _vm_size() -> int:
-    """Bytes of address space this process maps now (``VmSize``; 0 where /proc is missing)."""
-    try:
-        with open("/proc/self/status") as fh:
-            return next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:")), 0)
-    except OSError:  # pragma: no cover - not Linux
-        return 0
-
-
-def _check_memory(body: bytes, kind: InputKind) -> None:
-    """Under an address-space cap (``IMPUTER_WORKER_MEMORY_MB``: ``RLIMIT_AS``), refuse a body
-    whose estimated need does not fit before parsing it: native code (pydantic-core's JSON
-    parser) aborts the worker, or hangs it, when an allocation fails. ImputerValueError (422)."""
-    import resource
-
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY:
-        return
-    need = _vm_size() + MEMORY_PER_BODY_BYTE[kind] * len(body)
-    if need > soft:
-        raise ImputerValueError(
-            f"{TOO_BIG[:-1]} (a {kind.upper()} body of {len(body):,} bytes needs about {need / 2**20:,.0f} MiB; "
-            f"a worker has {soft / 2**20:,.0f} MiB)."
-        )
 
 
 def _parse(model: type[BaseModel], body: bytes) -> Any:
@@ -297,6 +266,10 @@ class ImputeTask(_Task):
         Most columns one imputation may model (``IMPUTER_MAX_COLUMNS``).
     max_mi_rows : int
         Most rows ``m * n`` of a multiple imputation's long table (``IMPUTER_MAX_MI_ROWS``).
+    time_limit_s : float or None
+        The time limit of the run (``IMPUTER_TIMEOUT_S`` for ``POST /v1/impute``): a fit whose
+        estimated time (:func:`estimated_seconds`) exceeds it is refused at once (422); None
+        (the job API) admits any.
 
     With ``m`` among the options the task runs :func:`imputer.multiple_impute` and answers
     with the long table (CSV), or :func:`mi_payload` (JSON). With ``model`` ``"t"`` or
@@ -311,6 +284,7 @@ class ImputeTask(_Task):
     instance: str = "/v1/impute"
     max_columns: int = 2000
     max_mi_rows: int = 1_000_000
+    time_limit_s: float | None = None
 
     def _compute(self) -> JobOutput:
         return self._answers((self.output,))[self.output]
@@ -337,6 +311,8 @@ class ImputeTask(_Task):
                 frame = read_parquet_body(self.body)
             options = q.options()
         _check_width(frame, options.columns, self.max_columns)
+        if self.time_limit_s is not None:
+            _check_cost(frame, options, self.time_limit_s)
         if options.m is not None:
             where = "options.m" if self.kind == "json" else "m"
             _check_mi_rows(options.m, len(frame), self.max_mi_rows, where)

@@ -150,4 +150,5 @@ async def impute(
     are then the model's fit to the whole data); `method` `posterior`, `burn_in` and `thin`
     are 422s with the t or the mixture.
     """
-    return await answer_while_connected(request, runner, replace(task, output=output), timeout_s=settings.timeout_s)
+    task = replace(task, output=output, time_limit_s=settings.timeout_s)  # cost admission (not for jobs)
+    return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
