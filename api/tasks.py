@@ -423,6 +423,28 @@ def _zeta_term(t: Any) -> dict[str, Any]:
     return out
 
 
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(a.shape == b.shape and np.array_equal(a, b))
+
+
+def _reject_repeated_terms(zeta: Any) -> None:
+    """ImputerValueError (422) naming two random terms with the same Z and K: their variance
+    components are not separately identifiable (only their sum is), yet the fit reported
+    ``converged: true`` without a warning."""
+    items = list(zeta.items()) if isinstance(zeta, dict) else list(enumerate(zeta))
+    for i, (name_i, a) in enumerate(items):
+        for name_j, b in items[i + 1:]:
+            if _same(a["Z"], b["Z"]) and _same(a.get("K"), b.get("K")):
+                raise ImputerValueError(
+                    f"ZETA: terms {name_i!r} and {name_j!r} have the same Z and K; only the sum of their variance "
+                    "components is identifiable: send the term once"
+                )
+
+
 @dataclass(frozen=True)
 class MixedTask(_Task):
     """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`.
@@ -445,6 +467,7 @@ class MixedTask(_Task):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
+        _reject_repeated_terms(zeta)
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 
