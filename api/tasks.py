@@ -34,10 +34,12 @@ import imputer
 from api.jobs.progress import callback_kwargs
 from api.formats import (
     JSON,
+    PARQUET,
     InputKind,
     OutputKind,
     frame_from_split,
     frame_to_csv,
+    frame_to_parquet,
     read_csv_table_body,
     read_parquet_body,
 )
@@ -258,7 +260,7 @@ class ImputeTask(_Task):
     query : Mapping[str, Any]
         The query parameters (``ImputeQuery.model_dump()``: CSV parsing and, for CSV
         and Parquet bodies, the options).
-    output : {"json", "csv"}
+    output : {"json", "csv", "parquet"}
         Format of the answer.
     instance : str
         Request path, the ``instance`` of problem details.
@@ -324,6 +326,7 @@ class ImputeTask(_Task):
             return _encoded(
                 kinds,
                 csv=lambda: (200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)),
+                parquet=lambda: (200, PARQUET, frame_to_parquet(mi.long())),
                 json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance),
             )
         response: type[BaseModel]
@@ -342,6 +345,7 @@ class ImputeTask(_Task):
         return _encoded(
             kinds,
             csv=lambda: (200, CSV_MEDIA, frame_to_csv(result.completed, originals)),
+            parquet=lambda: (200, PARQUET, frame_to_parquet(result.completed)),
             json=lambda: _json_ok(response, result.to_dict(conditional_var=options.conditional_var), self.instance),
         )
 

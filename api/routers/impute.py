@@ -27,7 +27,7 @@ def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=Fal
 
 
 def _output_kind(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> OutputKind:
-    return response_kind(accept, ("json", "csv"))
+    return response_kind(accept, ("json", "csv", "parquet"))
 
 
 _EXAMPLE_TABLE = {
@@ -109,12 +109,12 @@ def impute_task(
     responses={
         200: {
             "description": "The completed table and the estimates (JSON), or the completed "
-            "table alone with `Accept: text/csv`. With `m` (multiple imputation): the m completed "
+            "table alone with `Accept: text/csv` (or as Parquet with `Accept: application/vnd.apache.parquet`). With `m` (multiple imputation): the m completed "
             "tables as one long table (`.imp`, `.id`, then the data) and the EM estimates with "
             "their standard errors (JSON, ImputeMIResponse), or the long table alone with "
             "`Accept: text/csv`. With `model` `t` or `mixture`: the completed table and that "
             "model's estimates (ImputeTResponse, ImputeMixtureResponse).",
-            "content": {CSV: {"schema": {"type": "string"}}},
+            "content": {CSV: {"schema": {"type": "string"}}, PARQUET: {"schema": {"type": "string", "format": "binary"}}},
         },
         **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
     },
