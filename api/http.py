@@ -12,7 +12,7 @@ Two pieces, both below the routes:
   codings accepted.
 * :class:`GuardedH11Protocol`, uvicorn's h11 protocol with a deadline on the request
   head: a connection that has not sent a complete request line and headers within
-  ``IMPUTER_HEADER_TIMEOUT_S`` seconds of connecting (or of its previous answer) is
+  ``IMPUTER_HEADER_TIMEOUT_S`` seconds of connecting (or of its first byte) is
   answered 408 and closed (slowloris). Serve with
   ``uvicorn api.main:app --http api.http:GuardedH11Protocol``. A slow body is bounded by
   ``IMPUTER_BODY_TIMEOUT_S`` in :func:`api.body.read_body` (seconds between chunks).
@@ -121,9 +121,10 @@ class RequestGuard:
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline on the request head (slowloris).
 
-    The deadline (``IMPUTER_HEADER_TIMEOUT_S``) runs from the connection, or from the end
-    of the previous answer, to the end of the request's headers; past it the connection
-    is answered 408 and closed.
+    The deadline (``IMPUTER_HEADER_TIMEOUT_S``) runs from the connection, or from the first
+    byte of a later request on it, to the end of the request's headers; past it the
+    connection is answered 408 and closed. An idle kept-alive connection is closed by
+    uvicorn's ``--timeout-keep-alive``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -164,8 +165,7 @@ class GuardedH11Protocol(H11Protocol):
         if self._head_timer is not None and self.cycle is not None and not self.cycle.response_complete:
             self._disarm()  # a request's head arrived: its body is read_body's business
 
-    def on_response_complete(self) -> None:
-        self._arm()  # before: a pipelined request, handled by the parent now, disarms it
-        super().on_response_complete()
-        if self.transport.is_closing():
-            self._disarm()
+    def data_received(self, data: bytes) -> None:
+        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm()  # the first bytes of the next request's head (idle time is --timeout-keep-alive's)
+        super().data_received(data)
