@@ -102,30 +102,8 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
 
 
-def _records_to_split(value: Any) -> Any:
-    """A list of records (``DataFrame.to_json(orient="records")``: one object per row) as the
-    split orientation: columns in order of first appearance, a key missing from a row null."""
-    if not (isinstance(value, list) and value and all(isinstance(row, dict) for row in value)):
-        return value
-    columns: dict[str, None] = {}
-    for row in value:
-        columns.update(dict.fromkeys(row))
-    names = list(columns)
-    return {"columns": names, "data": [[row.get(name) for name in names] for row in value]}
-
-
 class SplitFrame(RequestModel):
-    """A table in pandas "split" orientation (``DataFrame.to_dict(orient="split")``).
-
-    A list of records (``DataFrame.to_json(orient="records")``: one object per row, keys the
-    column names) is accepted too and read as the split orientation (columns in order of
-    first appearance; a key missing from a row is a missing cell).
-    """
-
-    @model_validator(mode="before")
-    @classmethod
-    def _records(cls, value: Any) -> Any:
-        return _records_to_split(value)
+    """A table in pandas "split" orientation (``DataFrame.to_dict(orient="split")``)."""
 
     columns: list[str] = Field(
         ..., min_length=1, description="Column names, unique, one per entry of each row."

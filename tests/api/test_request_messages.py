@@ -4,9 +4,6 @@ header naming a column twice (pandas renamed it ``a.1``), a JSON object holding 
 
 from __future__ import annotations
 
-import json
-
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -52,13 +49,3 @@ def test_mixed_two_identical_random_terms_is_422(client: TestClient) -> None:
     y = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
     r = client.post("/v1/mixed", json={"y": y, "ZETA": [{"Z": z}, {"Z": z}]})
     assert_problem(r, 422, r"ZETA: terms 0 and 1 have the same Z and K; only the sum of their variance components")
-
-
-@pytest.mark.parametrize("route", ["/v1/impute", "/v1/diagnostics"])
-def test_records_orientation_is_read_as_split(client: TestClient, route: str) -> None:
-    # a first-time user's body (issue 14 item 11): df.to_json(orient="records")
-    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [2.0, None, 5.0, 1.0]})
-    split = client.post(route, json={"data": json.loads(frame.to_json(orient="split"))})
-    records = client.post(route, json={"data": json.loads(frame.to_json(orient="records"))})
-    assert records.status_code == 200, records.text
-    assert records.json() == split.json()
