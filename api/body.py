@@ -6,6 +6,9 @@ headers are caught too; a declared ``Content-Length`` over the limit is refused
 before anything is read. Reading stops at the first chunk past the limit: at most
 ``limit`` bytes plus one chunk are ever held in memory.
 
+A client that sends nothing for ``IMPUTER_BODY_TIMEOUT_S`` seconds in the middle of its
+body (a slow-body attack) is answered 408 and the connection closed.
+
 A client that goes away during the upload (``ClientDisconnect``) is logged in one line
 and answered with an unsent 499 (for the access log), not as a server error with
 tracebacks.
@@ -13,12 +16,14 @@ tracebacks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import ClientDisconnect
 
+from api.http import DECODING_CODING, DECODING_ERROR
 from api.settings import Settings, get_settings
 
 __all__ = ["read_body", "too_large", "CLIENT_CLOSED_UPLOAD"]
@@ -49,7 +54,20 @@ async def read_body(
     chunks: list[bytes] = []
     received = 0
     try:
-        async for chunk in request.stream():
+        stream = request.stream().__aiter__()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(stream.__anext__(), settings.body_timeout_s)
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                logger.info("client stalled %s during the upload (%d bytes received)", request.url.path, received)
+                raise HTTPException(
+                    status_code=408,
+                    detail=f"The request body stalled: nothing received for {settings.body_timeout_s:g} s "
+                    "(IMPUTER_BODY_TIMEOUT_S).",
+                    headers={"Connection": "close"},
+                ) from None
             received += len(chunk)
             if received > limit:
                 raise too_large(limit)
@@ -59,4 +77,10 @@ async def read_body(
         raise HTTPException(
             status_code=CLIENT_CLOSED_UPLOAD, detail="The client closed the connection during the upload."
         ) from None
+    failure = request.scope.get(DECODING_ERROR)
+    if failure is not None:  # a Content-Encoding body that did not decompress (api.http)
+        raise HTTPException(
+            status_code=400,
+            detail=f"The {request.scope.get(DECODING_CODING)} body (Content-Encoding) is {failure}.",
+        )
     return b"".join(chunks)

@@ -15,6 +15,8 @@ class                        when                                               
 :class:`JobTimedOut`         the job ran over its time limit; its worker was killed  504
 :class:`JobFailed`           the task raised in its worker (the worker is kept)      500
 :class:`WorkerCrashed`       the worker process died while running the job           500
+:class:`WorkerOutOfMemory`   a worker under IMPUTER_WORKER_MEMORY_MB aborted (an     422
+                             allocation failed in native code: pydantic-core, BLAS)
 :class:`JobCancelled`        the job's owner cancelled it (never answered over HTTP  --
                              by the synchronous endpoints: their client is gone)
 ===========================  ======================================================  ======
@@ -41,6 +43,7 @@ __all__ = [
     "JobTimedOut",
     "JobFailed",
     "WorkerCrashed",
+    "WorkerOutOfMemory",
     "JobCancelled",
 ]
 
@@ -117,6 +120,24 @@ class WorkerCrashed(PoolError):
 
     def __init__(self) -> None:
         super().__init__("The worker process ended unexpectedly; the failure has been logged.")
+
+
+#: the answer to a problem too large for a capped worker (also a worker's own MemoryError)
+TOO_BIG = (
+    "The problem is too large for the memory available to a worker "
+    "(IMPUTER_WORKER_MEMORY_MB); send fewer rows, columns or random-effect levels."
+)
+
+
+class WorkerOutOfMemory(WorkerCrashed):
+    """A worker with an address-space cap aborted while running the job (replaced).
+
+    Native code (pydantic-core's JSON parser, BLAS) aborts the process when an allocation
+    fails instead of raising ``MemoryError``; under the cap that is the data's size.
+    """
+
+    def __init__(self) -> None:
+        PoolError.__init__(self, TOO_BIG)
 
 
 class JobCancelled(PoolError):

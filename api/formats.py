@@ -5,7 +5,8 @@ rejected), ``text/csv`` (read by pandas with the parse options given as query
 parameters; missing-value markers apply to the modelled columns only, the others keep
 their text) and ``application/vnd.apache.parquet`` (read by pyarrow). Anything else
 is answered with 415. Output: JSON by default; ``Accept: text/csv`` returns the
-completed table as CSV (missing or non-finite cells empty). An ``Accept`` header
+completed table as CSV (missing or non-finite cells empty), ``Accept:
+application/vnd.apache.parquet`` as Parquet (``POST /v1/impute``). An ``Accept`` header
 admitting neither is answered with 406.
 
 All parsing happens in the worker processes (see :mod:`api.tasks`), never on the
@@ -14,6 +15,8 @@ event loop; the media-type negotiation here only looks at headers.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import warnings
@@ -42,6 +45,7 @@ __all__ = [
     "read_csv_table_body",
     "read_parquet_body",
     "frame_to_csv",
+    "frame_to_parquet",
 ]
 
 JSON = "application/json"
@@ -50,7 +54,7 @@ PARQUET = "application/vnd.apache.parquet"
 _PARQUET_ALIASES = {PARQUET, "application/x-parquet", "application/parquet"}
 
 InputKind = Literal["json", "csv", "parquet"]
-OutputKind = Literal["json", "csv"]
+OutputKind = Literal["json", "csv", "parquet"]
 
 
 def _media_type(header: str) -> str:
@@ -100,7 +104,7 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
     """Choose the response format from ``Accept`` (JSON unless CSV is preferred); 406 if none fits."""
     if not accept or not accept.strip():
         return "json"
-    offers: dict[OutputKind, str] = {"json": JSON, "csv": CSV}
+    offers: dict[OutputKind, str] = {"json": JSON, "csv": CSV, "parquet": PARQUET}
     ranges = _parse_accept(accept)
     best: tuple[float, int, OutputKind] | None = None
     for rank, kind in enumerate(allowed):
@@ -112,6 +116,7 @@ def response_kind(accept: str | None, allowed: Sequence[OutputKind] = ("json",))
                 for m, qv in ranges
                 if m in (media, f"{main}/*", "*/*")
                 or (kind == "json" and m == "application/problem+json")
+                or (kind == "parquet" and m in _PARQUET_ALIASES)
             ),
             default=0.0,
         )
@@ -219,6 +224,24 @@ def read_csv_body(body: bytes, **options: Any) -> pd.DataFrame:
     return read_csv_table_body(body, **options).frame
 
 
+def _reject_duplicate_header(body: bytes, sep: str) -> None:
+    """ImputerValueError naming a column the header row names twice (pandas would rename the
+    second ``a.1``, as JSON bodies' ``columns`` may not repeat a name either)."""
+    head = body[: 1 << 20].decode("utf-8", errors="replace").removeprefix("\ufeff")
+    try:
+        names = next(csv.reader(io.StringIO(head), delimiter=sep))
+    except (csv.Error, StopIteration):  # pandas reports it
+        return
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in seen and name != "":
+            raise ImputerValueError(
+                f"body: the CSV header names column {name!r} twice (fields {seen[name] + 1} and {j + 1}); "
+                "column names must be unique"
+            )
+        seen.setdefault(name, j)
+
+
 def read_csv_table_body(
     body: bytes,
     *,
@@ -245,6 +268,7 @@ def read_csv_table_body(
     """
     if not body.strip():
         raise ImputerValueError("body: the CSV body is empty; send a header row and data rows")
+    _reject_duplicate_header(body, sep)
     try:
         with warnings.catch_warnings():
             # rows longer than the header: an error, not a silently dropped cell
@@ -363,3 +387,14 @@ def frame_to_csv(frame: pd.DataFrame, originals: Mapping[Hashable, np.ndarray] |
     out = frame.replace([np.inf, -np.inf], np.nan) if len(frame.columns) else frame
     out = with_original_text(out, originals or {})
     return out.to_csv(index=not default_index, na_rep="", lineterminator="\n").encode()
+
+
+def frame_to_parquet(frame: pd.DataFrame) -> bytes:
+    """Parquet bytes of ``frame`` (pyarrow; the index kept unless it is the default 0..n-1,
+    column types as they are: read back with ``pandas.read_parquet``)."""
+    import io as _io
+
+    default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+    out = _io.BytesIO()
+    frame.to_parquet(out, engine="pyarrow", index=None if default_index else True)
+    return out.getvalue()

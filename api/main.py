@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 import imputer
 from api.docs import install_offline_docs
+from api.http import RequestGuard
 from api.jobs.service import JobService
 from api.openapi import install_openapi
 from api.pool import WorkerPool
@@ -102,6 +103,7 @@ def create_app() -> FastAPI:
     app.include_router(pool.router)
     app.include_router(jobs.router)
     install_problem_handlers(app)
+    app.add_middleware(RequestGuard)  # framing (400), Content-Encoding (gzip/deflate decoded, else 415)
     install_offline_docs(app)
     install_page(app)
     install_openapi(

@@ -38,6 +38,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ from api.errors import (
     PoolStopping,
     PoolUnavailable,
     WorkerCrashed,
+    WorkerOutOfMemory,
 )
 from api.worker import Call, Task, WorkerProcess
 from imputer.errors import ImputerValueError
@@ -73,6 +75,9 @@ _THREAD_VARS = (
 )
 _context_lock = threading.Lock()
 
+#: exit codes of a worker whose allocation failed in native code under the memory cap:
+#: an abort (Rust's and C++'s allocation failure handlers) or a null pointer used
+_ALLOCATION_DEATHS = (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS)
 #: run times kept for the expected wait of a new job
 RECENT_JOBS = 50
 #: seconds between the supervisor's checks of the idle workers
@@ -499,7 +504,10 @@ class WorkerPool:
             await asyncio.shield(self._replace(worker))
             if not self._started:
                 raise self._stopping()
-            logger.error("worker %s died while running %s", worker.pid, _describe(job.task))
+            code = worker.proc.exitcode
+            logger.error("worker %s died (exit code %s) while running %s", worker.pid, code, _describe(job.task))
+            if self.memory_limit_mb > 0 and code in _ALLOCATION_DEATHS:
+                raise WorkerOutOfMemory()
             raise WorkerCrashed()
         self._release(worker)
         logger.error("job %s failed in worker %s: %s", _describe(job.task), worker.pid, value)

@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import JobFailed, JobTimedOut, PoolUnavailable, ServiceError, WorkerCrashed
+from api.errors import JobFailed, JobTimedOut, PoolUnavailable, ServiceError, WorkerCrashed, WorkerOutOfMemory
 from imputer.errors import ImputerError
 
 __all__ = [
@@ -45,9 +45,11 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 #: problem ``type`` URI (relative references, documented in the README) by status.
 PROBLEM_TYPES: dict[int, str] = {
+    400: "/problems/bad-request",
     401: "/problems/unauthorized",
     404: "/problems/not-found",
     406: "/problems/not-acceptable",
+    408: "/problems/request-timeout",
     409: "/problems/job-not-finished",
     413: "/problems/body-too-large",
     415: "/problems/unsupported-media-type",
@@ -211,6 +213,7 @@ SERVICE_STATUS: dict[type[ServiceError], int] = {
     JobTimedOut: 504,
     JobFailed: 500,
     WorkerCrashed: 500,
+    WorkerOutOfMemory: 422,  # the data's size, under IMPUTER_WORKER_MEMORY_MB
 }
 
 _LOGGED = "The server failed to process the request; the failure has been logged."

@@ -25,6 +25,10 @@ IMPUTER_WORKER_MEMORY_MB    0            address-space cap per worker (RLIMIT_AS
                                          oversized problem then fails with 422; 0 = none
 IMPUTER_WORKER_NICE         5            niceness of the workers: computations yield the
                                          CPU to the server (health checks, 503s)
+IMPUTER_HEADER_TIMEOUT_S    10           longest time to receive a request's line and
+                                         headers (408 and close; slowloris), with
+                                         ``--http api.http:GuardedH11Protocol``
+IMPUTER_BODY_TIMEOUT_S      30           longest silence while a body is uploaded -> 408
 IMPUTER_MAX_COLUMNS         2000         most columns one imputation may model -> 422
 IMPUTER_MAX_MI_ROWS         1000000      most rows of a multiple imputation's long table
                                          (m * n) -> 422 naming options.m
@@ -94,6 +98,12 @@ class Settings(BaseSettings):
     )
     worker_nice: int = Field(
         5, ge=0, le=19, description="Niceness of the worker processes (CPU priority below the server)."
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Longest time to receive a request's line and headers (api.http.GuardedH11Protocol)."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Longest silence between two chunks of a request body before 408."
     )
     max_columns: int = Field(
         2000, ge=1, description="Most columns one imputation may model (memory grows as p^2)."

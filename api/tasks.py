@@ -34,13 +34,17 @@ import imputer
 from api.jobs.progress import callback_kwargs
 from api.formats import (
     JSON,
+    PARQUET,
     InputKind,
     OutputKind,
     frame_from_split,
     frame_to_csv,
+    frame_to_parquet,
     read_csv_table_body,
     read_parquet_body,
 )
+from api.admission import check_cost as _check_cost, check_memory as _check_memory
+from api.errors import TOO_BIG
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
@@ -73,10 +77,17 @@ def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
     return status, PROBLEM_MEDIA_TYPE, json.dumps(body).encode()
 
 
+#: said of a non-finite number in a JSON body (a NaN, Infinity or 1e999 token)
+NON_FINITE_HINT = " (JSON has no NaN or Infinity: send null for a missing value)"
+
+
 def _invalid(exc: ValidationError, instance: str) -> JobOutput:
     errors = clean_validation_errors(
         exc.errors(include_url=False, include_context=False, include_input=False), prefix=("body",)
     )
+    for error in errors:
+        if error["type"] == "finite_number":
+            error["msg"] += NON_FINITE_HINT
     return _problem(422, validation_detail(errors), instance, title="Invalid request", errors=errors)
 
 
@@ -112,18 +123,49 @@ def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> 
 _BOM = b"\xef\xbb\xbf"
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+
+
+def _nothing(_: str) -> None:
+    return None
+
+
+def _reject_duplicate_keys(body: bytes) -> None:
+    """ImputerValueError naming a key that an object of ``body`` holds twice (pydantic, like
+    most JSON parsers, would silently keep the last). The values are not kept: numbers
+    parse to None, objects are dropped once checked."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs, parse_float=_nothing, parse_int=_nothing,
+                   parse_constant=_nothing)
+    except _DuplicateKey as dup:
+        raise ImputerValueError(
+            f"body: a JSON object holds the key {dup.args[0]!r} twice; send each key once"
+        ) from None
+    except ValueError:  # pragma: no cover - pydantic parsed it: a quirk of the json module
+        pass
+
+
 def _parse(model: type[BaseModel], body: bytes) -> Any:
+    _check_memory(body, "json")
     # strict: no string -> number coercion; the models reject NaN/Infinity/1e999.
     # A UTF-8 byte-order mark (Windows tools write one) is not JSON but not an error either.
     if body.startswith(_BOM):
         body = body[len(_BOM):]
-    return model.model_validate_json(body, strict=True)
+    parsed = model.model_validate_json(body, strict=True)
+    _reject_duplicate_keys(body)
+    return parsed
 
 
-_TOO_BIG = (
-    "The problem is too large for the memory available to a worker "
-    "(IMPUTER_WORKER_MEMORY_MB); send fewer rows, columns or random-effect levels."
-)
+_TOO_BIG = TOO_BIG
 
 
 def _check_width(frame: pd.DataFrame, columns: list[str] | None, max_columns: int) -> None:
@@ -220,7 +262,7 @@ class ImputeTask(_Task):
     query : Mapping[str, Any]
         The query parameters (``ImputeQuery.model_dump()``: CSV parsing and, for CSV
         and Parquet bodies, the options).
-    output : {"json", "csv"}
+    output : {"json", "csv", "parquet"}
         Format of the answer.
     instance : str
         Request path, the ``instance`` of problem details.
@@ -228,6 +270,10 @@ class ImputeTask(_Task):
         Most columns one imputation may model (``IMPUTER_MAX_COLUMNS``).
     max_mi_rows : int
         Most rows ``m * n`` of a multiple imputation's long table (``IMPUTER_MAX_MI_ROWS``).
+    time_limit_s : float or None
+        The time limit of the run (``IMPUTER_TIMEOUT_S`` for ``POST /v1/impute``): a fit whose
+        estimated time (:func:`estimated_seconds`) exceeds it is refused at once (422); None
+        (the job API) admits any.
 
     With ``m`` among the options the task runs :func:`imputer.multiple_impute` and answers
     with the long table (CSV), or :func:`mi_payload` (JSON). With ``model`` ``"t"`` or
@@ -242,6 +288,7 @@ class ImputeTask(_Task):
     instance: str = "/v1/impute"
     max_columns: int = 2000
     max_mi_rows: int = 1_000_000
+    time_limit_s: float | None = None
 
     def _compute(self) -> JobOutput:
         return self._answers((self.output,))[self.output]
@@ -259,6 +306,7 @@ class ImputeTask(_Task):
             options: ImputeOptions = request.options
         else:
             q = ImputeQuery.model_validate(dict(self.query))
+            _check_memory(self.body, self.kind)
             if self.kind == "csv":
                 na_values = list(q.na_values or [])
                 frame, originals = read_csv_table_body(
@@ -269,6 +317,8 @@ class ImputeTask(_Task):
                 frame = read_parquet_body(self.body)
             options = q.options()
         _check_width(frame, options.columns, self.max_columns)
+        if self.time_limit_s is not None:
+            _check_cost(frame, options, self.time_limit_s)
         if options.m is not None:
             where = "options.m" if self.kind == "json" else "m"
             _check_mi_rows(options.m, len(frame), self.max_mi_rows, where)
@@ -280,6 +330,7 @@ class ImputeTask(_Task):
             return _encoded(
                 kinds,
                 csv=lambda: (200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)),
+                parquet=lambda: (200, PARQUET, frame_to_parquet(mi.long())),
                 json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance),
             )
         response: type[BaseModel]
@@ -306,6 +357,7 @@ class ImputeTask(_Task):
                 return _encoded(
                     kinds,
                     csv=lambda: (200, CSV_MEDIA, frame_to_csv(glom.completed, originals)),
+                    parquet=lambda: (200, PARQUET, frame_to_parquet(glom.completed)),
                     json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance),
                 )
             response = ImputeResponse
@@ -317,6 +369,7 @@ class ImputeTask(_Task):
         return _encoded(
             kinds,
             csv=lambda: (200, CSV_MEDIA, frame_to_csv(result.completed, originals)),
+            parquet=lambda: (200, PARQUET, frame_to_parquet(result.completed)),
             json=lambda: _json_ok(response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance),
         )
 
@@ -354,6 +407,7 @@ class DiagnosticsTask(_Task):
         else:
             q = DiagnosticsQuery.model_validate(dict(self.query))
             columns = q.columns or None
+            _check_memory(self.body, self.kind)
             if self.kind == "csv":
                 frame, _ = read_csv_table_body(
                     self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
@@ -397,6 +451,28 @@ def _zeta_term(t: Any) -> dict[str, Any]:
     return out
 
 
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(a.shape == b.shape and np.array_equal(a, b))
+
+
+def _reject_repeated_terms(zeta: Any) -> None:
+    """ImputerValueError (422) naming two random terms with the same Z and K: their variance
+    components are not separately identifiable (only their sum is), yet the fit reported
+    ``converged: true`` without a warning."""
+    items = list(zeta.items()) if isinstance(zeta, dict) else list(enumerate(zeta))
+    for i, (name_i, a) in enumerate(items):
+        for name_j, b in items[i + 1:]:
+            if _same(a["Z"], b["Z"]) and _same(a.get("K"), b.get("K")):
+                raise ImputerValueError(
+                    f"ZETA: terms {name_i!r} and {name_j!r} have the same Z and K; only the sum of their variance "
+                    "components is identifiable: send the term once"
+                )
+
+
 @dataclass(frozen=True)
 class MixedTask(_Task):
     """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`.
@@ -419,6 +495,7 @@ class MixedTask(_Task):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
+        _reject_repeated_terms(zeta)
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 

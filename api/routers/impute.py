@@ -29,7 +29,7 @@ def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=Fal
 
 
 def _output_kind(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> OutputKind:
-    return response_kind(accept, ("json", "csv"))
+    return response_kind(accept, ("json", "csv", "parquet"))
 
 
 _EXAMPLE_TABLE = {
@@ -114,14 +114,14 @@ def impute_task(
     responses={
         200: {
             "description": "The completed table and the estimates (JSON), or the completed "
-            "table alone with `Accept: text/csv`. With `m` (multiple imputation): the m completed "
+            "table alone with `Accept: text/csv` (or as Parquet with `Accept: application/vnd.apache.parquet`). With `m` (multiple imputation): the m completed "
             "tables as one long table (`.imp`, `.id`, then the data) and the EM estimates with "
             "their standard errors (JSON, ImputeMIResponse), or the long table alone with "
             "`Accept: text/csv`. With `model` `t` or `mixture`: the completed table and that "
             "model's estimates (ImputeTResponse, ImputeMixtureResponse). With `transforms`, `bounds`, "
             "`panel` or `idvars` (one imputation): the model's estimates and what it added "
             "(ImputeExtendedResponse).",
-            "content": {CSV: {"schema": {"type": "string"}}},
+            "content": {CSV: {"schema": {"type": "string"}}, PARQUET: {"schema": {"type": "string", "format": "binary"}}},
         },
         **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
     },
@@ -157,4 +157,5 @@ async def impute(
     are then the model's fit to the whole data); `method` `posterior`, `burn_in` and `thin`
     are 422s with the t or the mixture.
     """
-    return await answer_while_connected(request, runner, replace(task, output=output), timeout_s=settings.timeout_s)
+    task = replace(task, output=output, time_limit_s=settings.timeout_s)  # cost admission (not for jobs)
+    return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

@@ -90,6 +90,10 @@ def _centre(problem: Problem) -> _Centred:
     obs = problem.observed
     Xo, yo = problem.X[obs], problem.y[obs]
     n, p = Xo.shape
+    ss = float(yo @ yo)
+    if yo.any() and not (np.finfo(float).tiny < ss < np.inf):  # squares over/underflow: not an exact fit
+        raise ImputerValueError(f"y: the observed values reach {np.max(np.abs(yo)):.3g}, where their squares "
+                                "overflow or underflow float64; rescale y (e.g. to standard units)")
     b_ols, *_ = np.linalg.lstsq(Xo, yo, rcond=None)
     y0 = yo - Xo @ b_ols
     rss = float(y0 @ y0)

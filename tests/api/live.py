@@ -57,15 +57,18 @@ def alive(pid: int) -> bool:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str], ready_timeout_s: float = 60.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``uvicorn api.main:app`` with ``IMPUTER_*`` settings in ``env``; yield (url, process)."""
+def uvicorn_server(
+    env: dict[str, str], ready_timeout_s: float = 60.0, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``uvicorn api.main:app`` (extra command-line ``args``) with ``IMPUTER_*`` settings in ``env``;
+    yield (url, process)."""
     port = free_port()
     # the job store: a file of this test run unless the test names one (never ./imputer-jobs.sqlite3)
     jobs_url = f"sqlite:///{tempfile.mkdtemp(prefix='imputer-jobs-')}/jobs.sqlite3"
     full_env = {**os.environ, "IMPUTER_JOBS_URL": jobs_url, **env, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
+         "--log-level", "warning", *args],
         cwd=ROOT,
         env=full_env,
     )

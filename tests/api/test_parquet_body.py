@@ -7,6 +7,7 @@ from __future__ import annotations
 import decimal
 import io
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -74,3 +75,14 @@ def test_decoded_size_is_checked_before_reading(client: TestClient) -> None:
                                         r"more than the 1,000,000 a request may decode to"):
         read_parquet_body(body, max_cells=1_000_000)
     assert read_parquet_body(body, max_cells=4_000_000).shape == (2_000_000, 2)
+
+
+@pytest.mark.parametrize("query", ["", "?m=2&seed=1"])
+def test_parquet_answer_by_accept(client: TestClient, query: str) -> None:
+    # a first-time user's request (issue 14 item 11): the completed table as Parquet
+    body = _bytes(pa.table({**NUMBERS, "label": ["w", "x", "y", "z"]}))
+    csv = client.post(f"/v1/impute{query}", content=body, headers={**PARQUET, "accept": "text/csv"})
+    r = client.post(f"/v1/impute{query}", content=body, headers={**PARQUET, "accept": "application/vnd.apache.parquet"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.apache.parquet"
+    got = pd.read_parquet(io.BytesIO(r.content))
+    pd.testing.assert_frame_equal(got, pd.read_csv(io.BytesIO(csv.content)), check_dtype=False)

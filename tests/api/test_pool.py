@@ -22,8 +22,10 @@ from api.errors import (
     PoolSaturated,
     PoolStopping,
     WorkerCrashed,
+    WorkerOutOfMemory,
 )
 from api.pool import Call, JobState, WorkerPool
+from api.problems import service_problem
 from api.tasks import ImputeTask, MixedFrameTask, MixedTask
 from imputer.errors import ImputerValueError
 from tests.api.live import alive
@@ -364,3 +366,17 @@ def test_service_tasks_run_in_the_pool_without_a_request(task: Any, status: int,
         assert media.startswith("text/csv") and payload.startswith(b"a,b")
     else:
         assert key in json.loads(payload)
+
+
+@pytest.mark.parametrize(("memory_limit_mb", "status"), [(0, 500), (1 << 20, 422)])
+def test_a_worker_aborting_under_the_memory_cap_is_422(memory_limit_mb: int, status: int) -> None:
+    # an allocation failure in native code (pydantic-core) aborts the process: under a cap,
+    # that is the data's size (422), not a server failure (500)
+    async def body(p: WorkerPool) -> WorkerCrashed:
+        with pytest.raises(WorkerCrashed) as info:
+            await p.submit(Call(os.abort), timeout_s=30).result()
+        return info.value
+
+    exc = with_pool(body, n=1, memory_limit_mb=memory_limit_mb)
+    assert isinstance(exc, WorkerOutOfMemory) == bool(memory_limit_mb)
+    assert service_problem(exc)[0] == status

@@ -1,0 +1,51 @@
+"""Requests that were silently misread or misreported (issue 14, items 8 and 11): a CSV
+header naming a column twice (pandas renamed it ``a.1``), a JSON object holding a key twice
+(the last was kept), a NaN token (now told to send null)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api._assert import assert_422_at, assert_problem
+
+ROWS = '[[1, 2], [2, null], [3, 5], [4, 1]]'
+
+
+@pytest.mark.parametrize("route", ["/v1/impute", "/v1/diagnostics"])
+def test_csv_duplicate_header_is_422(client: TestClient, route: str) -> None:
+    r = client.post(route, content=b"a,a,b\n1,2,3\n2,,4\n3,5,6\n4,1,1\n", headers={"content-type": "text/csv"})
+    assert_problem(r, 422, r"the CSV header names column 'a' twice \(fields 1 and 2\)")
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"data": {"columns": ["a", "b"], "data": %s}, "data": {"columns": ["a", "b"], "data": %s}}' % (ROWS, ROWS), "data"),
+        ('{"data": {"columns": ["a", "b"], "data": %s}, "options": {"ridge": 1, "ridge": 0}}' % ROWS, "ridge"),
+    ],
+)
+def test_json_duplicate_key_is_422_naming_it(client: TestClient, body: str, key: str) -> None:
+    r = client.post("/v1/impute", content=body, headers={"content-type": "application/json"})
+    assert_problem(r, 422, f"a JSON object holds the key '{key}' twice")
+
+
+def test_nan_token_says_to_send_null(client: TestClient) -> None:
+    body = '{"data": {"columns": ["a", "b"], "data": [[1, 2], [2, NaN], [3, 5], [4, 1]]}}'
+    r = client.post("/v1/impute", content=body, headers={"content-type": "application/json"})
+    assert_422_at(r, ["body", "data", "data", 1, 1], r"finite number \(JSON has no NaN or Infinity: send null")
+
+
+@pytest.mark.parametrize("y0", [1e308, -1e308, 5e-324])
+def test_mixed_response_whose_squares_overflow_is_not_called_an_exact_fit(client: TestClient, y0: float) -> None:
+    data = [[y0 * (1 - 0.25 * (i % 3)), float(i), f"g{i % 3}"] for i in range(12)]
+    body = {"response": "y", "fixed": ["x"], "random": ["g"], "data": {"columns": ["y", "x", "g"], "data": data}}
+    r = client.post("/v1/mixed/frame", json=body)
+    assert_problem(r, 422, r"^y: the observed values reach .*, where their squares overflow or underflow float64; rescale y")
+
+
+def test_mixed_two_identical_random_terms_is_422(client: TestClient) -> None:
+    z = [[1.0 if j == i % 3 else 0.0 for j in range(3)] for i in range(12)]
+    y = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
+    r = client.post("/v1/mixed", json={"y": y, "ZETA": [{"Z": z}, {"Z": z}]})
+    assert_problem(r, 422, r"ZETA: terms 0 and 1 have the same Z and K; only the sum of their variance components")
