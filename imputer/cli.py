@@ -231,7 +231,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         ) from None
     if not _api_available():
         raise CliError("imputer serve: the 'api' package (api.main:app) is not installed")
-    uvicorn.run("api.main:app", host=args.host, port=args.port, workers=args.workers)
+    # README's production options: the guarded HTTP protocol (a deadline on request heads and
+    # bodies: slowloris) and a short keep-alive
+    uvicorn.run(
+        "api.main:app", host=args.host, port=args.port, workers=args.workers,
+        http="api.http:GuardedH11Protocol", timeout_keep_alive=5, server_header=False,
+    )
     return 0
 
 
