@@ -13,7 +13,7 @@ and maximise the REML (or ML) log-likelihood with lme4's constants
     r = y - X b_GLS,
 
 over the lower-triangular Cholesky factors of every ``G_k`` and ``R`` (log-diagonal)
-with scipy.optimize (BFGS, then Nelder-Mead polish). The conditional expectation of the
+with scipy.optimize (BFGS, restarted once from its answer). The conditional expectation of the
 missing entries is ``X_m b + V_mo V_oo^-1 (y_o - X_o b)`` from the same dense ``V``.
 """
 
@@ -86,7 +86,7 @@ def fit(Y, X, Ms, start, ml=False):
 
     x0 = np.concatenate([_unchol(S) for S in start])
     res = minimize(f, x0, method="BFGS", options={"gtol": 1e-9, "maxiter": 5000})
-    res = minimize(f, res.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000})
+    res = minimize(f, res.x, method="BFGS", options={"gtol": 1e-10, "maxiter": 5000})
     covs = unpack(res.x)
     return covs, -float(res.fun)
 
