@@ -24,6 +24,7 @@ import pandas as pd
 
 from imputer._em import run_em
 from imputer._em.monitor import Callback, make_monitor, watching
+from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mixed._multitrait import MultiTraitEngine
 from imputer.mixed._output import SINGULAR_RTOL, _correlation
@@ -37,6 +38,8 @@ __all__ = ["coerce_Y", "fit_multitrait", "fit_multitrait_parts"]
 
 #: Largest number of fitted rows (one dense n x n eigendecomposition).
 MAX_ROWS = 20_000
+#: Fitted rows (and missing entries) up to which one BLAS thread is faster (small matrices).
+_BLAS_SMALL = 512
 _EXACT_FIT_RTOL = 100 * np.finfo(float).eps
 
 
@@ -225,7 +228,7 @@ def fit_multitrait_parts(
     scale = max(float(np.mean(s)), 1e-12)
     x0 = problem.pack((np.diag(s2 / 2 / scale), np.diag(s2 / 2)))
     monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
-    with watching(monitor):
+    with single_blas_thread(nf <= _BLAS_SMALL and engine.m <= _BLAS_SMALL), watching(monitor):
         run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate), method="squarem")
     x = run.x if run.trace.stop_reason != "singular" else run.best
     G, R = problem.matrices(x)
