@@ -44,6 +44,7 @@ from imputer.mixed._problem import Layout, is_positive_definite
 from imputer.mixed._spectral import SpectralEngine
 from imputer.mixed._validate import Component, Problem, build_problem, check_method
 from imputer.mixed._validate import check_options as _check_options
+from imputer.mixed.multitrait_result import MultiTraitResult
 from imputer.mixed.result import MixedResult
 from imputer.options import MIXED_OPTIONS
 
@@ -261,13 +262,19 @@ def fit_mixed(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
-) -> MixedResult:
+) -> MixedResult | MultiTraitResult:
     """Fit ``y = X b + sum_i Z_i u_i + e`` by EM-REML (or EM-ML).
 
     Parameters
     ----------
-    y : array-like or Series, shape (n,)
-        Response; NaN marks missing values, which are predicted.
+    y : array-like or Series, shape (n,); or DataFrame / 2-D array, shape (n, t)
+        Response; NaN marks missing values, which are predicted. With ``t >= 2``
+        columns (traits) the model is multi-trait: ``vec(U) ~ N(0, G (x) K)`` and
+        ``vec(E) ~ N(0, R (x) I)`` with unstructured t x t ``G`` and ``R``, each trait
+        with its own fixed effects on the same ``X``, one random term with one effect
+        per level (:mod:`imputer.mixed._multitrait`); missing traits are predicted by
+        their conditional expectation given every observed entry; ``init`` is not
+        taken. Returns a :class:`~imputer.mixed.multitrait_result.MultiTraitResult`.
     X : array-like or DataFrame, shape (n, p), optional
         Fixed-effect design (full column rank on the observed rows). Default: an
         intercept column ``"(Intercept)"``. A DataFrame's columns label ``beta``.
@@ -317,13 +324,20 @@ def fit_mixed(
 
     Returns
     -------
-    MixedResult
+    MixedResult, or MultiTraitResult for an n x t ``y``
 
     Raises
     ------
     ImputerValueError, ImputerTypeError
         Invalid input; the message names the argument or column at fault.
     """
+    if _is_multitrait(y):
+        from imputer.mixed._multitrait_fit import fit_multitrait
+
+        return fit_multitrait(
+            y, X, ZETA, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
+            progress=progress, callback=callback, max_time=max_time,
+        )
     problem = build_problem(y, X, ZETA, method)
     return fit_problem(
         problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
@@ -349,7 +363,7 @@ def fit_mixed_frame(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
-) -> MixedResult:
+) -> MixedResult | MultiTraitResult:
     """Fit a linear mixed model from the columns of a DataFrame.
 
     ``fit_mixed_frame(df, "Yield ~ 1 + (1 | Batch)")`` is lme4's
@@ -363,11 +377,13 @@ def fit_mixed_frame(
     ----------
     data : DataFrame, shape (n, ...)
         One row per observation; the response may be NaN (those rows are predicted).
-    response : str
+    response : str or list of str
         Column holding ``y``; or a whole formula ``"y ~ fixed terms + (x | g)"`` (lme4's
         notation: the fixed part in Wilkinson notation, parsed by formulaic -- ``a:b``,
         ``a*b``, ``0 +`` or ``- 1`` for no intercept -- and bar terms for the random
-        part), in which case ``fixed``, ``random`` and ``intercept`` are not given.
+        part), in which case ``fixed``, ``random`` and ``intercept`` are not given; or a
+        list of columns (two or more), which fits the multi-trait model of
+        :func:`fit_mixed` (one random intercept term, optionally with its kernel).
     fixed : list of str, optional
         Fixed-effect terms: numeric columns enter as covariates, categorical/string/boolean
         ones as treatment-coded dummies (first level dropped; labels like ``"sample[T.B]"``);
@@ -411,6 +427,19 @@ def fit_mixed_frame(
     ImputerValueError, ImputerTypeError
         Naming the column, term or argument at fault.
     """
+    if isinstance(response, (list, tuple)):
+        from imputer.mixed._multitrait_frame import fit_multitrait_frame
+
+        if contrasts is not None or not (isinstance(na_action, str) and na_action.lower() == "error"):
+            raise ImputerValueError(
+                "contrasts and na_action='drop' are not available for a multi-trait response (a list of columns) yet"
+            )
+
+        return fit_multitrait_frame(
+            data, list(response), fixed=fixed, random=random, kernels=kernels, intercept=intercept, method=method,
+            tol=tol, max_iter=max_iter, init=init, accelerate=accelerate, progress=progress, callback=callback,
+            max_time=max_time,
+        )
     if isinstance(response, str) and "~" in response and not (isinstance(data, pd.DataFrame) and response in data.columns):
         given = [name for name, v in (("fixed", fixed), ("random", random)) if v is not None]
         given += [] if isinstance(intercept, (bool, np.bool_)) and intercept else ["intercept"]
@@ -434,6 +463,19 @@ def fit_mixed_frame(
         problem, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
         progress=progress, callback=callback, max_time=max_time,
     )
+
+
+def _is_multitrait(y: Any) -> bool:
+    """Whether ``y`` is an n x t response with ``t >= 2`` (a DataFrame or a 2-D array)."""
+    if isinstance(y, pd.DataFrame):
+        return y.shape[1] >= 2
+    if isinstance(y, (pd.Series, str, bytes)) or y is None:
+        return False
+    try:
+        shape = np.shape(y) if isinstance(y, (np.ndarray, list, tuple)) else ()
+    except ValueError:  # ragged nested lists: the univariate checks report them
+        return False
+    return len(shape) == 2 and shape[1] >= 2
 
 
 def fit_problem(

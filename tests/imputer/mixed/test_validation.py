@@ -79,8 +79,8 @@ def test_bad_arguments(kwargs: dict, err: type, match: str) -> None:
         (np.full(N, np.nan), r"y: all values are missing"),
         (np.where(np.arange(N) < N - 2, np.nan, Y), r"y: only 2 observed values for 2 fixed effects"),
         (np.where(np.arange(N) == 0, np.inf, Y), r"y contains infinite values"),
-        (np.ones((N, 2)), r"y must be 1-D"),
-        (pd.DataFrame({"a": Y, "b": Y}), r"y must be one column, got a DataFrame with 2"),
+        (np.ones((N, 2, 2)), r"y must be 1-D"),  # (N, 2) is a multi-trait Y now
+        (pd.DataFrame({"a": Y, "b": np.nan}), r"Y: trait .b. has no observed values"),  # 2 columns: multi-trait
     ],
 )
 def test_bad_response(y: np.ndarray, match: str) -> None:

@@ -1,0 +1,287 @@
+r"""Multi-trait fit: checks, the EM problem over ``(vech G, vech R)``, the labelled result.
+
+``fit_mixed(Y, X, ZETA)`` with an ``n x t`` response (``t >= 2``) comes here. The model
+(:mod:`imputer.mixed._multitrait`) is ``vec(Y) = (I_t (x) X) vec(B) + (I_t (x) Z) vec(U)
++ vec(E)``, ``vec(U) ~ N(0, G (x) K)``, ``vec(E) ~ N(0, R (x) I)``: every trait has its
+own fixed effects on the same ``X``; one random term (``Z``, ``K``) with an
+unstructured ``t x t`` ``G``; an unstructured ``t x t`` residual ``R``. Rows with no
+observed trait are left out of the fit and predicted; missing traits of the other rows
+are handled exactly (their conditional expectations given every observed entry).
+
+The packed EM parameter is ``x = (vech G, vech R)`` (lower triangles row by row);
+feasible when both are positive definite; accelerated by SQUAREM
+(:func:`imputer._em.run_em`); convergence measured like the univariate covariance terms
+(:func:`imputer.mixed._problem.distance`: a covariance on the scale of its two variances).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imputer._em import run_em
+from imputer._em.monitor import Callback, make_monitor, watching
+from imputer._threads import single_blas_thread
+from imputer.errors import ConvergenceWarning, ImputerValueError
+from imputer.mixed._multitrait import MultiTraitEngine
+from imputer.mixed._output import SINGULAR_RTOL, _correlation
+from imputer.mixed._problem import distance, is_positive_definite
+from imputer.mixed._validate import Component, _check_rank, _coerce_X, _components, check_informative, check_method
+from imputer.mixed._validate import check_options
+from imputer.mixed._zeta import as_float
+from imputer.mixed.multitrait_result import MultiTraitResult
+
+__all__ = ["coerce_Y", "fit_multitrait", "fit_multitrait_parts"]
+
+#: Largest number of fitted rows (one dense n x n eigendecomposition).
+MAX_ROWS = 20_000
+#: Fitted rows (and missing entries) up to which one BLAS thread is faster (small matrices).
+_BLAS_SMALL = 512
+_EXACT_FIT_RTOL = 100 * np.finfo(float).eps
+
+
+def coerce_Y(Y: Any) -> tuple[np.ndarray, pd.Index, list[str]]:
+    """``Y`` as a float (n, t) array, its row index and trait names (``y1, ...`` for an array)."""
+    if isinstance(Y, pd.DataFrame):
+        names = [str(c) for c in Y.columns]
+        if len(set(names)) != len(names):
+            raise ImputerValueError(f"Y: trait names are not unique: {names}")
+        bad = [str(c) for c in Y.columns if not pd.api.types.is_numeric_dtype(Y[c])]
+        if bad:
+            raise ImputerValueError(f"Y: trait column(s) {bad} are not numeric")
+        arr, index = Y.to_numpy(dtype=float, na_value=np.nan), Y.index
+    else:
+        arr = as_float(Y, "Y")
+        if arr.ndim != 2:
+            raise ImputerValueError(f"Y must be 2-D (n, t), got shape {arr.shape}")
+        names = [f"y{j + 1}" for j in range(arr.shape[1])]
+        index = pd.RangeIndex(arr.shape[0])
+    if np.any(np.isinf(arr)):
+        raise ImputerValueError("Y contains infinite values (use NaN for missing)")
+    return arr.copy(), index, names
+
+
+def _check_traits(Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per trait: observed values, more than p of them, X of full rank on them, not fitted exactly.
+
+    Returns the per-trait OLS coefficients (p, t) and residual variances (t,).
+    """
+    p = X.shape[1]
+    B = np.zeros((p, len(traits)))
+    s2 = np.zeros(len(traits))
+    for a, name in enumerate(traits):
+        o = ~np.isnan(Y[:, a])
+        if not o.any():
+            raise ImputerValueError(f"Y: trait {name!r} has no observed values")
+        if o.sum() <= p:
+            raise ImputerValueError(f"Y: trait {name!r} has {int(o.sum())} observed values for {p} fixed effects")
+        try:
+            _check_rank(X[o], x_names)
+        except ImputerValueError as exc:
+            raise ImputerValueError(f"Y: trait {name!r}: {exc}") from None
+        b, *_ = np.linalg.lstsq(X[o], Y[o, a], rcond=None)
+        res = Y[o, a] - X[o] @ b
+        rss = float(res @ res)
+        if rss <= _EXACT_FIT_RTOL**2 * float(Y[o, a] @ Y[o, a]) or rss == 0.0:
+            raise ImputerValueError(
+                f"Y: trait {name!r} has zero variance about its fixed effects (fitted exactly by X); "
+                "its covariances are not identifiable"
+            )
+        B[:, a], s2[a] = b, rss / (o.sum() - p)
+    return B, s2
+
+
+def _spectrum(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Eigenvalues (n,) and vectors (n, n) of ``M = Z K Z'`` on the fitted rows, and ``rank(K)``."""
+    Zf = c.Z[fit_rows]
+    ZL = Zf.toarray() if c.L is None else np.asarray(Zf @ c.L)
+    s, U = np.linalg.eigh(ZL @ ZL.T)
+    return np.clip(s, 0.0, None), U, c.r
+
+
+class MultiTraitProblem:
+    """EM over ``x = (vech G, vech R)`` (an :class:`~imputer._em.EMProblem`)."""
+
+    def __init__(self, engine: MultiTraitEngine) -> None:
+        self.engine = engine
+        t = engine.t
+        self.t = t
+        self.tri = np.tril_indices(t)
+        w = t * (t + 1) // 2
+        self.w = w
+        diag_pos = {int(a): j for j, (a, b) in enumerate(zip(*self.tri)) if a == b}
+        pa = np.array([diag_pos[int(a)] for a in self.tri[0]])
+        pb = np.array([diag_pos[int(b)] for b in self.tri[1]])
+        self._partners = (np.concatenate([pa, pa + w]), np.concatenate([pb, pb + w]))
+
+    def matrices(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = []
+        for j in range(2):
+            S = np.zeros((self.t, self.t))
+            S[self.tri] = x[j * self.w:(j + 1) * self.w]
+            out.append(S + np.tril(S, -1).T)
+        return out[0], out[1]
+
+    def pack(self, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        G, R = params
+        return np.concatenate([np.asarray(G)[self.tri], np.asarray(R)[self.tri]])
+
+    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.matrices(x)
+
+    def feasible(self, x: np.ndarray) -> bool:
+        if not np.all(np.isfinite(x)):
+            return False
+        G, R = self.matrices(x)
+        return is_positive_definite(G) and is_positive_definite(R)
+
+    def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
+        return distance(x_old, x_new, self._partners)
+
+    def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
+        if not self.feasible(x):
+            return x, -np.inf
+        ll, new = self.engine.evaluate(*self.matrices(x))
+        if new is None:
+            return x, -np.inf
+        upd = self.pack(new)
+        if not self.feasible(upd):
+            return None, ll
+        return upd, ll
+
+
+def _singular(S: np.ndarray) -> bool:
+    d = np.diag(S)
+    if np.any(d <= 0):
+        return True
+    return bool(np.linalg.eigvalsh(S / np.sqrt(np.outer(d, d)))[0] < SINGULAR_RTOL)
+
+
+def fit_multitrait(
+    Y: Any,
+    X: Any,
+    ZETA: Any,
+    *,
+    method: str = "REML",
+    tol: float,
+    max_iter: int,
+    init: Any = None,
+    accelerate: bool = True,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
+) -> MultiTraitResult:
+    """Validate a multi-trait ``fit_mixed`` call and fit it (see :func:`imputer.fit_mixed`)."""
+    check_method(method)
+    Yv, index, traits = coerce_Y(Y)
+    n = Yv.shape[0]
+    any_obs = ~np.isnan(Yv).all(axis=1)
+    Xv, x_names = _coerce_X(X, n, index, any_obs)
+    comps = _components(ZETA, n, None if isinstance(index, pd.RangeIndex) else index)
+    return fit_multitrait_parts(
+        Yv, index, traits, Xv, x_names, comps, method=method, tol=tol, max_iter=max_iter, init=init,
+        accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
+    )
+
+
+def fit_multitrait_parts(
+    Yv: np.ndarray,
+    index: pd.Index,
+    traits: list[str],
+    Xv: np.ndarray,
+    x_names: list[str],
+    comps: list[Component],
+    *,
+    method: str,
+    tol: float,
+    max_iter: int,
+    init: Any,
+    accelerate: bool,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
+) -> MultiTraitResult:
+    """Fit validated parts (shared by the matrix and the table entry points)."""
+    tol, max_iter = check_options(tol, max_iter, accelerate)
+    if init is not None:
+        raise ImputerValueError("init: not supported for a multi-trait Y (starts are the OLS variances)")
+    if len(comps) != 1 or comps[0].d != 1:
+        raise ImputerValueError(
+            "ZETA: a multi-trait Y takes exactly one random term with one effect per level "
+            f"(got {len(comps)} term(s){'' if len(comps) != 1 else ' with several effects'})"
+        )
+    fit_rows = ~np.isnan(Yv).all(axis=1)
+    nf = int(fit_rows.sum())
+    if nf > MAX_ROWS:
+        raise ImputerValueError(f"Y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
+    check_informative(comps, fit_rows)
+    Xf, Yf = Xv[fit_rows], Yv[fit_rows]
+    B_ols, s2 = _check_traits(Yf, Xf, traits, x_names)
+    c = comps[0]
+    s, U, rank = _spectrum(c, fit_rows)
+    Y0 = Yf - Xf @ B_ols
+    engine = MultiTraitEngine(Xf, Y0, s, U, rank, method == "ML")
+    problem = MultiTraitProblem(engine)
+    scale = max(float(np.mean(s)), 1e-12)
+    x0 = problem.pack((np.diag(s2 / 2 / scale), np.diag(s2 / 2)))
+    monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
+    with single_blas_thread(nf <= _BLAS_SMALL and engine.m <= _BLAS_SMALL), watching(monitor):
+        run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate), method="squarem")
+    x = run.x if run.trace.stop_reason != "singular" else run.best
+    G, R = problem.matrices(x)
+    ll = engine.state(G, R, traces=False)
+    if ll is None:
+        raise ImputerValueError("the multi-trait fit reached covariances where V is not positive definite")
+    if monitor is not None and monitor.warn(stacklevel=4):
+        pass
+    elif not run.trace.converged:
+        warnings.warn(
+            f"fit_mixed: EM did not converge ({run.trace.stop_reason}, max_iter={max_iter}, tol={tol:g}); "
+            "the result is the last iterate",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    B = B_ols + ll.B
+    Zfull = c.Z
+    Ahat = ll.A.T  # (nf, t)
+    KZA = Zfull[fit_rows].T @ Ahat  # (q, t)
+    if c.L is not None:
+        KZA = c.L @ (c.L.T @ KZA)
+    Uhat = KZA @ G
+    fitted = Xv @ B + np.asarray(Zfull @ Uhat)
+    cond = fitted.copy()
+    cond[fit_rows] += Ahat @ R
+    miss = np.isnan(Yv)
+    completed = np.where(miss, cond, Yv)
+    for arr in (G, R, B, fitted):
+        if not np.all(np.isfinite(arr)):
+            raise ImputerValueError("the fit produced non-finite estimates; check the scaling of Y, X and K")
+    boundary = tuple(name for name, S in ((c.name, G), ("residual", R)) if _singular(S))
+    t, p = len(traits), Xv.shape[1]
+    n_obs = int((~miss).sum())
+    d = t * p + 2 * (t * (t + 1) // 2)
+    tix = pd.Index(traits, name="trait")
+    frame = lambda S: pd.DataFrame(S, index=tix, columns=tix)  # noqa: E731
+    return MultiTraitResult(
+        covariances={c.name: frame(G), "residual": frame(R)},
+        correlations={c.name: frame(_correlation(G)), "residual": frame(_correlation(R))},
+        beta=pd.DataFrame(B, index=x_names, columns=tix),
+        u={c.name: pd.DataFrame(Uhat, index=c.levels, columns=tix)},
+        fitted=pd.DataFrame(fitted, index=index, columns=tix),
+        completed=pd.DataFrame(completed, index=index, columns=tix),
+        loglik=float(ll.loglik),
+        aic=-2.0 * ll.loglik + 2.0 * d,
+        bic=-2.0 * ll.loglik + d * float(np.log(n_obs)),
+        trace=run.trace,
+        boundary=boundary,
+        method=method,
+        n_obs=n_obs,
+        n_missing=int(miss.sum()),
+        traits=tuple(traits),
+        tol=tol,
+        max_iter=max_iter,
+        accelerate=bool(accelerate),
+    )
