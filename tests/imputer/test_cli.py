@@ -225,10 +225,11 @@ def test_serve_runs_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
     monkeypatch.setattr(cli, "_api_available", lambda: True)
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "3"]) == 0
-    assert calls == [(("api.main:app",), {"host": "0.0.0.0", "port": 9001, "workers": 3})]
+    production = {"http": "api.http:GuardedH11Protocol", "timeout_keep_alive": 5, "server_header": False}
+    assert calls == [(("api.main:app",), {"host": "0.0.0.0", "port": 9001, "workers": 3, **production})]
     calls.clear()
     assert cli.main(["serve"]) == 0
-    assert calls == [(("api.main:app",), {"host": "127.0.0.1", "port": 8000, "workers": 1})]
+    assert calls == [(("api.main:app",), {"host": "127.0.0.1", "port": 8000, "workers": 1, **production})]
 
 
 def test_serve_without_uvicorn(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
