@@ -144,7 +144,7 @@ def test_refit_with_another_model_drops_the_old_attributes(Est: type, air: pd.Da
     np.testing.assert_allclose(est.transform(air), imputer.impute(air).completed.to_numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("params", [{"model": "t"}, {"model": "mixture", "seed": 0}], ids=["t", "mixture"])
+@pytest.mark.parametrize("params", [{"model": "t"}, {"model": "mixture", "seed": 0, "n_init": 2}], ids=["t", "mixture"])
 def test_sklearn_check_estimator_and_pipeline(air: pd.DataFrame, params: dict[str, Any]) -> None:  # noqa: F811
     pytest.importorskip("sklearn", minversion="1.6")
     from sklearn.base import clone
