@@ -45,6 +45,7 @@ from api.formats import (
 )
 from api.admission import check_cost as _check_cost, check_memory as _check_memory
 from api.errors import TOO_BIG
+from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
@@ -160,7 +161,13 @@ def _parse(model: type[BaseModel], body: bytes) -> Any:
     # A UTF-8 byte-order mark (Windows tools write one) is not JSON but not an error either.
     if body.startswith(_BOM):
         body = body[len(_BOM):]
-    parsed = model.model_validate_json(body, strict=True)
+    try:
+        parsed = model.model_validate_json(body, strict=True)
+    except ValidationError as exc:
+        converted = records_body(body, exc) if "data" in model.model_fields else None
+        if converted is None:
+            raise
+        parsed = model.model_validate(converted, strict=True)  # data in records orientation: api/records.py
     _reject_duplicate_keys(body)
     return parsed
 

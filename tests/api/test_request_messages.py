@@ -49,3 +49,46 @@ def test_mixed_two_identical_random_terms_is_422(client: TestClient) -> None:
     y = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
     r = client.post("/v1/mixed", json={"y": y, "ZETA": [{"Z": z}, {"Z": z}]})
     assert_problem(r, 422, r"ZETA: terms 0 and 1 have the same Z and K; only the sum of their variance components")
+
+
+# ------------------------------------------------------------------ records orientation
+
+
+@pytest.mark.parametrize("route", ["/v1/impute", "/v1/diagnostics"])
+def test_records_orientation_is_the_split_table(client: TestClient, route: str) -> None:
+    import json
+
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0], "b": [2.0, None, 5.0, 1.0, 4.0], "c": [0.5, 0.1, None, 0.9, 0.3]})
+    split = json.loads(frame.to_json(orient="split"))
+    split.pop("index")
+    records = '{"data": %s}' % frame.to_json(orient="records")  # df.to_json(orient="records") as sent by a client
+    shuffled = '{"data": [%s]}' % ", ".join(  # keys in another order in later records (columns: the first's order)
+        json.dumps(r if i == 0 else dict(reversed(list(r.items()))))
+        for i, r in enumerate(json.loads(frame.to_json(orient="records")))
+    )
+    expected = client.post(route, json={"data": split})
+    assert expected.status_code == 200, expected.text
+    for body in (records, shuffled):
+        r = client.post(route, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        assert r.json() == expected.json()
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ('[{"a": 1, "b": 2}, {"a": 3}]', r"row 1 of the records has other keys than row 0 \(missing \['b'\], extra \[\]\)"),
+        ('[{"a": 1, "b": 2}, [3, 4]]', r"data: row 1 is not an object"),
+    ],
+    ids=["missing-key", "mixed-rows"],
+)
+def test_bad_records_are_422_naming_the_row(client: TestClient, data: str, match: str) -> None:
+    r = client.post("/v1/impute", content='{"data": %s}' % data, headers={"content-type": "application/json"})
+    assert_problem(r, 422, match)
+
+
+def test_a_list_of_lists_is_still_a_validation_error(client: TestClient) -> None:
+    r = client.post("/v1/impute", content='{"data": [[1, 2], [3, 4]]}', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"][:2] == ["body", "data"], r.text
