@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from api.body import read_body
 from api.deps import error_responses, get_runner
 from api.dispatch import answer_while_connected
-from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
+from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, _media_type, request_kind, response_kind
+from api.multipart import MULTIPART, unwrap_upload
 from api.pool import WorkerPool
 from api.schemas.impute import ImputeQuery, ImputeResponse
 from api.schemas.impute_glom import ImputeGlomResponse
@@ -24,7 +25,9 @@ from api.tasks import ImputeTask
 router = APIRouter(prefix="/v1", tags=["impute"], dependencies=[Depends(require_api_key)])
 
 
-def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind:
+def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
+    if _media_type(content_type or "") == MULTIPART:  # a file upload: its part's format (impute_task)
+        return MULTIPART
     return request_kind(content_type, ("json", "csv", "parquet"))
 
 
@@ -84,17 +87,20 @@ REQUEST_BODY = {
 def impute_task(
     request: Request,
     query: Annotated[ImputeQuery, Query()],
-    kind: Annotated[InputKind, Depends(_input_kind)],
+    kind: Annotated[InputKind | str, Depends(_input_kind)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> ImputeTask:
     """The task of an impute request (body, media type, query options and limits; JSON answer).
 
     A dependency shared by ``POST /v1/impute`` and ``POST /v1/jobs/impute``: both take
-    exactly the same bodies and options.
+    exactly the same bodies and options. A ``multipart/form-data`` upload is its one file
+    (:mod:`api.multipart`).
     """
+    if kind == MULTIPART:
+        kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
     return ImputeTask(
-        kind=kind,
+        kind=kind,  # type: ignore[arg-type]
         body=body,
         query=query.model_dump(),
         instance=request.url.path,
@@ -137,7 +143,9 @@ async def impute(
     """Fill every missing cell of the modelled columns with its conditional expectation
     under the ML estimate (the posterior mode when `ridge` > 0).
 
-    Missing cells are `null` (JSON) or empty (CSV). Options mirror the keyword
+    Missing cells are `null` (JSON) or empty (CSV). The body is JSON, CSV or Parquet, or a
+    `multipart/form-data` upload of one such file (`curl -F file=@data.csv`, its format from
+    the part's media type or file name; options as query parameters). Options mirror the keyword
     arguments of `imputer.impute`; with `conditional_var` the conditional variances
     of the filled cells are returned too.
 

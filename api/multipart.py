@@ -1,0 +1,86 @@
+"""File uploads as ``multipart/form-data`` (``curl -F file=@data.csv``): the one file part
+becomes the request body, with its format from the part's media type or file name.
+
+The body is split at its boundary as bytes (RFC 7578), so a binary part (Parquet) comes
+through exactly; each part's headers are read with the standard library's header parser.
+Exactly one part must carry a file (a ``filename``); form fields are not options (the
+options of a CSV or Parquet upload are query parameters, as for a raw body).
+"""
+
+from __future__ import annotations
+
+from email import policy
+from email.message import Message
+from email.parser import BytesHeaderParser
+
+from fastapi import HTTPException
+
+from api.formats import _PARQUET_ALIASES, CSV, JSON, InputKind, _media_type
+
+__all__ = ["MULTIPART", "unwrap_upload"]
+
+MULTIPART = "multipart/form-data"
+
+_BY_SUFFIX: dict[str, InputKind] = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _boundary(content_type: str) -> bytes:
+    msg = Message()
+    msg["content-type"] = content_type
+    boundary = msg.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        raise HTTPException(status_code=400, detail="multipart/form-data without a boundary parameter")
+    return boundary.encode("latin-1")
+
+
+def _parts(body: bytes, boundary: bytes) -> list[tuple[Message, bytes]]:
+    """``(headers, content)`` of each part, in order (the preamble and epilogue dropped)."""
+    delimiter = b"--" + boundary
+    pieces = body.split(delimiter)
+    if len(pieces) < 3:
+        raise HTTPException(status_code=400, detail="multipart/form-data body without parts (check the boundary)")
+    out = []
+    for raw in pieces[1:]:
+        if raw.startswith(b"--"):  # the close delimiter
+            break
+        head, sep, content = raw.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            raise HTTPException(status_code=400, detail="a multipart part without a blank line after its headers")
+        headers = BytesHeaderParser(policy=policy.HTTP).parsebytes(head + b"\r\n\r\n")
+        out.append((headers, content.removesuffix(b"\r\n")))
+    return out
+
+
+def unwrap_upload(content_type: str, body: bytes) -> tuple[InputKind, bytes]:
+    """The format and bytes of the uploaded file of a ``multipart/form-data`` body.
+
+    Raises
+    ------
+    HTTPException
+        400 for a malformed body; 422 unless exactly one part is a file; 415 for a file
+        that is not CSV, JSON or Parquet (by its media type, else its name).
+    """
+    files = [(h, c) for h, c in _parts(body, _boundary(content_type)) if h.get_filename() is not None]
+    if len(files) != 1:
+        raise HTTPException(
+            status_code=422,
+            detail=f"a multipart/form-data upload carries exactly one file (curl -F file=@data.csv), got {len(files)}",
+        )
+    headers, content = files[0]
+    media = _media_type(headers.get("content-type", ""))
+    name = str(headers.get_filename())
+    kind: InputKind | None = None
+    if media in (CSV, "application/csv"):
+        kind = "csv"
+    elif media == JSON:
+        kind = "json"
+    elif media in _PARQUET_ALIASES:
+        kind = "parquet"
+    else:
+        kind = next((k for suffix, k in _BY_SUFFIX.items() if name.lower().endswith(suffix)), None)
+    if kind is None:
+        raise HTTPException(
+            status_code=415,
+            detail=f"uploaded file {name!r} ({media or 'no media type'}): send a .csv, .json or .parquet file",
+        )
+    return kind, content
