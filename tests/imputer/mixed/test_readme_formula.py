@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-
+from tests.readme import run_python_block
 
 def test_readme_formula_example_runs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### Formulas, interactions, contrasts, missing covariates")
-    section = readme[start : readme.index("\n## ", start + 1)]
-    block = re.search(r"```python\n(.*?)```", section, re.S)
-    assert block is not None
-    monkeypatch.chdir(ROOT)
-    namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    namespace: dict[str, Any] = run_python_block('### Formulas, interactions, contrasts, missing covariates', monkeypatch)
     out = capsys.readouterr().out
     res, kept = namespace["res"], namespace["kept"]
     # the numbers and texts quoted in the README's comments
