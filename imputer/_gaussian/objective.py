@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from imputer._gaussian.linalg import precision
-from imputer._gaussian.prior import RidgePrior
+from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
@@ -92,14 +92,9 @@ def loglik(
 def ridge_penalty(
     ridge: float | RidgePrior, cov: np.ndarray, *, prec: tuple[np.ndarray, float] | None = None
 ) -> float:
-    """``(lambda/2) [log|Sigma| + tr(Sigma^-1)]`` (0 when ``ridge`` is 0); for a
-    :class:`~imputer._gaussian.prior.RidgePrior`, its :meth:`~RidgePrior.penalty`."""
-    if isinstance(ridge, RidgePrior):
-        return ridge.penalty(cov, prec=prec)
-    if ridge <= 0.0:
-        return 0.0
-    lam, logdet = prec or precision(cov)
-    return 0.5 * ridge * (logdet + float(np.trace(lam)))
+    """``(lambda/2) [log|Sigma| + tr(Sigma^-1)]`` (0 when ``ridge`` is 0): the penalty of
+    :func:`~imputer._gaussian.prior.as_prior` ``(ridge)``."""
+    return as_prior(ridge).penalty(cov, prec=prec)
 
 
 def log_posterior(
@@ -136,11 +131,7 @@ def mstep(
     scat = np.outer(delta, delta)
     scat *= -w
     scat += a
-    if isinstance(ridge, RidgePrior):
-        ridge.add_to_scatter(scat)
-        scat /= stats.cov_weight + ridge.logdet_weight
-    else:
-        if ridge > 0.0:
-            scat.flat[:: stats.p + 1] += ridge
-        scat /= stats.cov_weight + ridge
+    prior = as_prior(ridge)
+    prior.add_to_scatter(scat)
+    scat /= stats.cov_weight + prior.logdet_weight
     return mean + delta, scat

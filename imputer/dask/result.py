@@ -155,8 +155,15 @@ class DaskImputeResult(StandardErrors, TraceFields):
         ]
         return "\n".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, standard_errors: bool = False) -> dict[str, Any]:
         """JSON-ready dictionary of the estimates (the lazy tables are not included).
+
+        Parameters
+        ----------
+        standard_errors : bool, default False
+            Also ``vcov``, ``se_mean``, ``se_cov``, ``fraction_missing_info`` and
+            ``worst_fraction_missing_info`` as in :meth:`imputer.ImputeResult.to_dict`
+            (one more pass over the partitions, the first time).
 
         Returns
         -------
@@ -166,7 +173,7 @@ class DaskImputeResult(StandardErrors, TraceFields):
             ``n_rows``, ``n_partitions``, ``n_missing``, ``persisted`` and ``options``, with
             the conventions of :meth:`imputer.ImputeResult.to_dict`.
         """
-        return {
+        out: dict[str, Any] = {
             "columns": json_labels(self.columns),
             "passthrough": json_labels(self.passthrough),
             "mean": labelled_values(self.mean.astype(float)),
@@ -189,3 +196,6 @@ class DaskImputeResult(StandardErrors, TraceFields):
                 "accelerate": bool(self.accelerate),
             },
         }
+        if standard_errors:
+            out.update(self._standard_errors_dict())
+        return out

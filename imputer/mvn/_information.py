@@ -350,3 +350,14 @@ class StandardErrors:
         """See the class docstring (computed on first access, then cached)."""
         return self._checked_information().worst
 
+    def _standard_errors_dict(self) -> dict[str, object]:
+        """The ``to_dict`` entries of the outputs above (``vcov`` ... ``worst_fraction_missing_info``)."""
+        from imputer._json import json_value, labelled_values, square_frame
+
+        return {
+            "vcov": square_frame(self.vcov),
+            "se_mean": labelled_values(self.se_mean),
+            "se_cov": square_frame(self.se_cov),
+            "fraction_missing_info": labelled_values(self.fraction_missing_info),
+            "worst_fraction_missing_info": json_value(self.worst_fraction_missing_info),
+        }

@@ -92,7 +92,7 @@ def check_column(label: Hashable, values: np.ndarray) -> None:
 
 def check_prior(prior: Any) -> str:
     """Validate ``prior`` (``"ridge"`` or ``"amelia"``) against :data:`~imputer.options.MVN_OPTIONS`."""
-    return str(MVN_OPTIONS["prior"].check(prior.lower() if isinstance(prior, str) else prior))
+    return str(MVN_OPTIONS["prior"].check(prior))
 
 
 def check_rows(n: int, p: int, ridge: float) -> None:

@@ -295,9 +295,5 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
         if conditional_var:
             out["conditional_var"] = split_frame(self.conditional_var)
         if standard_errors:
-            out["vcov"] = square_frame(self.vcov)
-            out["se_mean"] = labelled_values(self.se_mean)
-            out["se_cov"] = square_frame(self.se_cov)
-            out["fraction_missing_info"] = labelled_values(self.fraction_missing_info)
-            out["worst_fraction_missing_info"] = json_value(self.worst_fraction_missing_info)
+            out.update(self._standard_errors_dict())
         return out

@@ -89,11 +89,26 @@ def test_awkward_partitions_equal_in_memory(known: bool, table: tuple[pd.DataFra
     assert res.worst_fraction_missing_info == pytest.approx(ref.worst_fraction_missing_info, rel=1e-6)
 
 
+def _values(entry: object) -> object:
+    """The numbers of a to_dict entry (a labelled matrix or vector, or a number)."""
+    return entry["data"] if isinstance(entry, dict) and "data" in entry else (
+        list(entry.values()) if isinstance(entry, dict) else entry
+    )
+
+
 def test_standard_errors_with_a_ridge_equal_in_memory() -> None:
     frame = mar_table(3_000, 4, seed=13)
     ref = imputer.impute(frame, ridge=2.0, tol=1e-11)
     res = imputer.impute(dd.from_pandas(frame, npartitions=3), ridge=2.0, tol=1e-11, progress=False)
     np.testing.assert_allclose(res.vcov.to_numpy(), ref.vcov.to_numpy(), rtol=1e-8, atol=1e-14)
+    ours, theirs = res.to_dict(standard_errors=True), ref.to_dict(standard_errors=True)
+    assert "vcov" not in res.to_dict()
+    for key in ("vcov", "se_mean", "se_cov", "fraction_missing_info", "worst_fraction_missing_info"):
+        assert type(ours[key]) is type(theirs[key])
+        if isinstance(ours[key], dict):
+            assert ours[key].keys() == theirs[key].keys() and ours[key].get("columns") == theirs[key].get("columns")
+        np.testing.assert_allclose(np.array(_values(ours[key]), dtype=float), np.array(_values(theirs[key]), dtype=float),
+                                   rtol=1e-7, atol=1e-12)
 
 
 def test_observed_cells_bit_for_bit_and_input_untouched() -> None:
