@@ -20,16 +20,11 @@ import pandas as pd
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._json import float_list, json_labels, json_value, labelled_values, square_frame
-from imputer._render import render_fields, render_table, render_title
+from imputer._render import render_fields, render_table, render_title, run_fields
 from imputer.mvn._information import Information, StandardErrors
 
 __all__ = ["DaskImputeResult"]
 
-_STOP_TEXT = {
-    "converged": "converged (parameter change <= tol)",
-    "max_iter": "iteration limit (max_iter) reached",
-    "singular": "covariance heading to singular (no maximum; try ridge > 0)",
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,10 +123,7 @@ class DaskImputeResult(StandardErrors, TraceFields):
             ("missingness patterns", self.n_patterns),
             ("estimate", method),
             ("acceleration", "SQUAREM" if self.accelerate else "none (plain EM)"),
-            ("iterations", self.n_iter),
-            ("EM evaluations", self.n_evals),
-            ("converged", self.converged),
-            ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
+            *run_fields(self),
             ("tolerance", self.tol),
             ("log-likelihood", self.loglik),
         ]

@@ -17,15 +17,10 @@ import pandas as pd
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, ValueResult
 from imputer._json import float_list, json_key, json_labels, json_value, labelled_values, split_frame, square_frame
-from imputer._render import render_fields, render_table, render_title
+from imputer._render import render_fields, render_table, render_title, run_fields
 
 __all__ = ["GlomImputeResult"]
 
-_STOP_TEXT = {
-    "converged": "converged (parameter change <= tol)",
-    "max_iter": "iteration limit (max_iter) reached",
-    "singular": "the covariance heads to singular (no maximum)",
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,10 +108,7 @@ class GlomImputeResult(TraceFields, ValueResult):
             ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / max(n_cells, 1):.1f}%)"),
             ("cells", self.n_cells),
             ("cell means", self.means),
-            ("iterations", self.n_iter),
-            ("EM evaluations", self.n_evals),
-            ("converged", self.converged),
-            ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
+            *run_fields(self, singular="the covariance heads to singular (no maximum)"),
             ("log-likelihood", self.loglik),
             ("parameters", self.n_parameters),
             ("AIC", self.aic),

@@ -27,17 +27,11 @@ import pandas as pd
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
-from imputer._render import format_value, render_fields, render_table, render_title
+from imputer._render import format_value, render_fields, render_table, render_title, run_fields
 
 __all__ = ["MixedResult"]
 
 #: The stop reasons in words, for ``summary()``.
-_STOP_TEXT = {
-    "converged": "converged (relative change of the components <= tol)",
-    "max_iter": "iteration limit (max_iter) reached",
-    "stopped": "stopped by the callback",
-    "max_time": "time limit (max_time) reached",
-}
 
 
 def _effects_json(values: pd.Series | pd.DataFrame) -> dict[str, Any]:
@@ -224,10 +218,7 @@ class MixedResult(TraceFields):
                     ("log-likelihood", self.loglik),
                     ("AIC", self.aic),
                     ("BIC", self.bic),
-                    ("iterations", self.n_iter),
-                    ("EM evaluations", self.n_evals),
-                    ("converged", self.converged),
-                    ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
+                    *run_fields(self, converged="converged (relative change of the components <= tol)"),
                     ("on the boundary (singular)", ", ".join(self.boundary) if self.boundary else "none"),
                 ]
             ),

@@ -20,15 +20,10 @@ from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, ValueResult, view
 from imputer._gaussian.layout import StandardData
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
-from imputer._render import render_fields, render_table, render_title
+from imputer._render import render_fields, render_table, render_title, run_fields
 
 __all__ = ["MixtureImputeResult", "MixtureMoments"]
 
-_STOP_TEXT = {
-    "converged": "converged (parameter change <= tol)",
-    "max_iter": "iteration limit (max_iter) reached",
-    "singular": "a component collapsed (no maximum; try ridge > 0 or fewer components)",
-}
 
 
 class _FramesField(ReadOnlyField):
@@ -197,10 +192,7 @@ class MixtureImputeResult(TraceFields, ValueResult):
             ("covariance type", self.covariance_type),
             ("estimate", method),
             ("starts", f"{self.n_init} ({self.n_singular_starts} collapsed)"),
-            ("iterations", self.n_iter),
-            ("EM evaluations", self.n_evals),
-            ("converged", self.converged),
-            ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
+            *run_fields(self, singular="a component collapsed (no maximum; try ridge > 0 or fewer components)"),
             ("log-likelihood", self.loglik),
             ("parameters", self.n_parameters),
             ("AIC", self.aic),

@@ -20,32 +20,18 @@ import pandas as pd
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, ValueResult
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
-from imputer._render import render_fields, render_table, render_title
+from imputer._render import render_fields, render_table, render_title, run_fields
+from imputer._render import names as _names
 from imputer.mvn._information import Information, InformationSource, StandardErrors, cheap
 
 __all__ = ["ImputeResult"]
 
 #: The stop reasons in words, for ``summary()``.
-_STOP_TEXT = {
-    "converged": "converged (parameter change <= tol)",
-    "max_iter": "iteration limit (max_iter) reached",
-    "singular": "covariance heading to singular (no maximum; try ridge > 0)",
-    "stopped": "stopped by the callback",
-    "max_time": "time limit (max_time) reached",
-}
 
 
 #: passed-through column names shown by ``summary()`` before "... (k more)"
-_SHOW_NAMES = 10
 
 
-def _names(labels: tuple[Hashable, ...]) -> str:
-    """``"none"``, or the count and the first names: ``"2 (Month, Day)"``."""
-    if not labels:
-        return "none"
-    shown = ", ".join(map(str, labels[:_SHOW_NAMES]))
-    more = f", ... ({len(labels) - _SHOW_NAMES} more)" if len(labels) > _SHOW_NAMES else ""
-    return f"{len(labels)} ({shown}{more})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,10 +192,7 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
             ("missingness patterns", self.n_patterns),
             ("estimate", method),
             ("acceleration", "Anderson" if self.accelerate else "none (plain EM)"),
-            ("iterations", self.n_iter),
-            ("EM evaluations", self.n_evals),
-            ("converged", self.converged),
-            ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
+            *run_fields(self),
             ("tolerance", self.tol),
             ("log-likelihood", self.loglik),
         ]

@@ -17,8 +17,8 @@ import pandas as pd
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, ValueResult
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
-from imputer._render import render_fields, render_table, render_title
-from imputer.mvn.result import _STOP_TEXT, _names
+from imputer._render import render_fields, render_table, render_title, run_fields
+from imputer._render import names as _names
 
 __all__ = ["TImputeResult"]
 
@@ -145,10 +145,7 @@ class TImputeResult(TraceFields, ValueResult):
             ("estimate", method),
             ("degrees of freedom", dof_text),
             ("acceleration", "SQUAREM" if self.accelerate else "none (plain EM)"),
-            ("iterations", self.n_iter),
-            ("EM evaluations", self.n_evals),
-            ("converged", self.converged),
-            ("stopped because", _STOP_TEXT.get(self.trace.stop_reason, self.trace.stop_reason)),
+            *run_fields(self),
             ("tolerance", self.tol),
             ("log-likelihood", self.loglik),
         ]
