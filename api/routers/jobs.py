@@ -65,7 +65,7 @@ _SUBMITTED = {
         "description": "Accepted: the job is queued. Poll its status at `Location`.",
         "headers": {"Location": {"description": "Path of the job's status.", "schema": {"type": "string"}}},
     },
-    **error_responses(401, 406, 413, 415, 422, 503),
+    **error_responses(400, 401, 406, 408, 413, 415, 422, 503),
 }
 
 
