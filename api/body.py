@@ -6,6 +6,12 @@ headers are caught too; a declared ``Content-Length`` over the limit is refused
 before anything is read. Reading stops at the first chunk past the limit: at most
 ``limit`` bytes plus one chunk are ever held in memory.
 
+A large body (over :data:`ADMIT_BEFORE_BYTES`, or of unknown length: chunked) is read only
+if the worker pool would admit its computation now: a saturated pool answers 503 with
+``Retry-After`` before the upload, instead of buffering bodies it cannot run (twelve
+concurrent 60 MB uploads held the server at 1.6 GB). The computation is admitted again when
+submitted, after the read.
+
 A client that sends nothing for ``IMPUTER_BODY_TIMEOUT_S`` seconds in the middle of its
 body (a slow-body attack) is answered 408 and the connection closed.
 
@@ -26,9 +32,12 @@ from starlette.requests import ClientDisconnect
 from api.http import DECODING_CODING, DECODING_ERROR
 from api.settings import Settings, get_settings
 
-__all__ = ["read_body", "too_large", "CLIENT_CLOSED_UPLOAD"]
+__all__ = ["read_body", "too_large", "CLIENT_CLOSED_UPLOAD", "ADMIT_BEFORE_BYTES"]
 
 logger = logging.getLogger("api")
+
+#: bodies larger than this (bytes), or of unknown length, are read only if the pool would admit them now
+ADMIT_BEFORE_BYTES = 1 << 20
 
 #: status of a request whose client left during the upload (never seen by anyone).
 CLIENT_CLOSED_UPLOAD = 499
@@ -51,6 +60,9 @@ async def read_body(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:  # (the server rejects malformed values)
         raise too_large(limit)
+    if not declared.isdigit() or int(declared) > ADMIT_BEFORE_BYTES:
+        jobs = request.url.path.startswith("/v1/jobs/")
+        request.app.state.runner.check_admission(settings.jobs_queue_timeout_s if jobs else settings.queue_timeout_s)
     chunks: list[bytes] = []
     received = 0
     try:
