@@ -43,7 +43,7 @@ from api.formats import (
     read_csv_table_body,
     read_parquet_body,
 )
-from api.admission import check_cost as _check_cost, check_memory as _check_memory
+from api.admission import check_cost as _check_cost, check_fixed_design, check_memory as _check_memory
 from api.errors import TOO_BIG
 from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
@@ -536,6 +536,7 @@ class MixedFrameTask(_Task):
         for col in request.contrasts or {}:
             if col in frame.columns and is_modelled(frame[col]):  # numeric levels: a factor, ordered by value
                 frame[col] = pd.Categorical(frame[col], ordered=True)
+        check_fixed_design(frame, request.fixed, request.formula)
         model = (
             {"response": request.formula}
             if request.formula is not None

@@ -170,3 +170,19 @@ def test_the_service_workers_run_under_the_default_cap(client: TestClient, app: 
         with open(f"/proc/{pid}/limits") as fh:
             line = next(x for x in fh if x.startswith("Max address space"))
         assert line.split()[3:5] == [str(cap), str(cap)]
+
+
+@pytest.mark.parametrize("form", ["fixed", "formula"])
+def test_a_wide_fixed_factor_is_422_before_the_design_is_built(client: TestClient, form: str) -> None:
+    # the review's input: a 0.8 MB /v1/mixed/frame body whose 5,000-level fixed factor drove a
+    # worker to 4.0 GB (20,000 rows x 5,000 design columns, 800 MB each copy)
+    rng = np.random.default_rng(0)
+    rows = [[round(float(rng.normal()), 3), f"L{i % 5000}", f"g{i % 40}"] for i in range(20_000)]
+    model = {"formula": "y ~ f + (1 | g)"} if form == "formula" else {"response": "y", "fixed": ["f"], "random": ["g"]}
+    body = json.dumps({"data": {"columns": ["y", "f", "g"], "data": rows}, **model}).encode()
+    assert len(body) < 900_000
+    r = client.post("/v1/mixed/frame", content=body, headers={"content-type": "application/json"})
+    assert_problem(
+        r, 422, r"^fixed: the fixed-effect design would have 20,000 rows x about 5,001 columns \(763 MiB, over 256 MiB\); "
+        r"the factor 'f' has 5,000 levels: make it a random term instead \(random=\['f'\]\)"
+    )
