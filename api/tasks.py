@@ -45,6 +45,7 @@ from api.formats import (
 )
 from api.admission import check_cost as _check_cost, check_fixed_design, check_memory as _check_memory
 from api.errors import TOO_BIG
+from api.random_terms import reject_repeated_frame_terms, reject_repeated_terms
 from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
@@ -458,28 +459,6 @@ def _zeta_term(t: Any) -> dict[str, Any]:
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, list) or isinstance(b, list):
-        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
-    if a is None or b is None:
-        return a is None and b is None
-    return bool(a.shape == b.shape and np.array_equal(a, b))
-
-
-def _reject_repeated_terms(zeta: Any) -> None:
-    """ImputerValueError (422) naming two random terms with the same Z and K: their variance
-    components are not separately identifiable (only their sum is), yet the fit reported
-    ``converged: true`` without a warning."""
-    items = list(zeta.items()) if isinstance(zeta, dict) else list(enumerate(zeta))
-    for i, (name_i, a) in enumerate(items):
-        for name_j, b in items[i + 1:]:
-            if _same(a["Z"], b["Z"]) and _same(a.get("K"), b.get("K")):
-                raise ImputerValueError(
-                    f"ZETA: terms {name_i!r} and {name_j!r} have the same Z and K; only the sum of their variance "
-                    "components is identifiable: send the term once"
-                )
-
-
 @dataclass(frozen=True)
 class MixedTask(_Task):
     """``POST /v1/mixed``: matrix form, run :func:`imputer.fit_mixed`.
@@ -502,7 +481,7 @@ class MixedTask(_Task):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
-        _reject_repeated_terms(zeta)
+        reject_repeated_terms(zeta)
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 
@@ -537,6 +516,7 @@ class MixedFrameTask(_Task):
             if col in frame.columns and is_modelled(frame[col]):  # numeric levels: a factor, ordered by value
                 frame[col] = pd.Categorical(frame[col], ordered=True)
         check_fixed_design(frame, request.fixed, request.formula)
+        reject_repeated_frame_terms(frame, request.random, request.formula, request.kernels)
         model = (
             {"response": request.formula}
             if request.formula is not None

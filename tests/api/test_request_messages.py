@@ -4,6 +4,8 @@ header naming a column twice (pandas renamed it ``a.1``), a JSON object holding 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -49,6 +51,37 @@ def test_mixed_two_identical_random_terms_is_422(client: TestClient) -> None:
     y = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
     r = client.post("/v1/mixed", json={"y": y, "ZETA": [{"Z": z}, {"Z": z}]})
     assert_problem(r, 422, r"ZETA: terms 0 and 1 have the same Z and K; only the sum of their variance components")
+
+
+Y12 = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
+
+
+@pytest.mark.parametrize(
+    ("model", "terms"),
+    [
+        ({"random": ["g", "(1 | g)"]}, ("g", "(1 | g)")),  # the same term spelt twice
+        ({"random": ["g", "h"]}, ("g", "h")),  # two columns that group the rows alike
+        ({"random": ["(x | g)", "(x | h)"]}, ("(x | g)", "(x | h)")),
+        ({"formula": "y ~ 1 + (1 | g) + (1 | h)"}, ("g", "h")),
+    ],
+)
+def test_mixed_frame_two_identical_random_terms_is_422(client: TestClient, model: dict, terms: tuple) -> None:
+    # the review: two identical random terms reported converged: true without a warning
+    rows = [[y, f"g{i % 3}", f"h{i % 3}", float(i % 4)] for i, y in enumerate(Y12)]
+    body = {"data": {"columns": ["y", "g", "h", "x"], "data": rows}, **model}
+    if "formula" not in model:
+        body["response"] = "y"
+    r = client.post("/v1/mixed/frame", json=body)
+    assert_problem(r, 422, rf"^random: terms {re.escape(repr(terms[0]))} and {re.escape(repr(terms[1]))} group the rows alike with the same "
+                   r"effects; only the sum of their variance components is identifiable")
+
+
+def test_mixed_frame_terms_that_differ_are_fitted(client: TestClient) -> None:
+    rows = [[y, f"g{i % 3}", f"h{i % 2}", float(i % 4)] for i, y in enumerate(Y12)]
+    for random in (["g", "h"], ["g", "(0 + x | g)"]):
+        r = client.post("/v1/mixed/frame", json={"data": {"columns": ["y", "g", "h", "x"], "data": rows},
+                                                 "response": "y", "random": random})
+        assert r.status_code == 200, r.text
 
 
 # ------------------------------------------------------------------ records orientation
