@@ -57,6 +57,7 @@ from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
+from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.columns import is_modelled
 from imputer._gaussian.information import n_parameters
@@ -442,6 +443,14 @@ def _guarded(instance: str, compute: Callable[[], T]) -> T | JobOutput:
         return _problem(422, str(exc), instance, title="Invalid data or options")
     except MemoryError:
         return _problem(422, _TOO_BIG, instance, title="Invalid data or options")
+    except Infeasible:  # the library's internal signal escaped it (e.g. impute(ridge=1e308)): still the data's
+        return _problem(422, _NO_FEASIBLE, instance, title="Invalid data or options")
+
+
+_NO_FEASIBLE = (
+    "options: the fit found no valid estimate (no positive-definite covariance at any iterate); "
+    "an extreme option (ridge near the largest float) or extreme data values cause this: rescale them"
+)
 
 
 def _matrix(rows: list[list[float]] | None) -> np.ndarray | None:

@@ -32,10 +32,28 @@ def test_json_duplicate_key_is_422_naming_it(client: TestClient, body: str, key:
     assert_problem(r, 422, f"a JSON object holds the key '{key}' twice")
 
 
-def test_nan_token_says_to_send_null(client: TestClient) -> None:
-    body = '{"data": {"columns": ["a", "b"], "data": [[1, 2], [2, NaN], [3, 5], [4, 1]]}}'
-    r = client.post("/v1/impute", content=body, headers={"content-type": "application/json"})
-    assert_422_at(r, ["body", "data", "data", 1, 1], r"finite number \(JSON has no NaN or Infinity: send null")
+@pytest.mark.parametrize(
+    ("route", "body", "loc"),
+    [
+        ("/v1/impute", '{"data": {"columns": ["a", "b"], "data": [[1, 2], [2, NaN], [3, 5], [4, 1]]}}',
+         ["body", "data", "data", 1, 1]),
+        ("/v1/diagnostics", '{"data": {"columns": ["a"], "data": [[1], [Infinity]]}}', ["body", "data", "data", 1, 0]),
+        ("/v1/mixed", '{"y": [1, NaN, 3], "ZETA": [{"Z": [[1], [1], [1]]}]}', ["body", "y", 1]),
+        ("/v1/mixed/frame", '{"response": "y", "random": ["g"], "data": {"columns": ["y", "g"], "data": [[NaN, "a"]]}}',
+         ["body", "data", "data", 0, 0]),
+        ("/v1/pool", '{"estimates": [[-Infinity]], "variances": [[1]]}', ["body", "estimates", 0, 0]),
+    ],
+)
+def test_nan_token_says_to_send_null(client: TestClient, route: str, body: str, loc: list) -> None:
+    r = client.post(route, content=body, headers={"content-type": "application/json"})
+    assert_422_at(r, loc, r"finite number \(JSON has no NaN or Infinity: send null")
+
+
+def test_ridge_near_the_largest_float_is_422(client: TestClient) -> None:
+    # the review: ridge near 1e308 was a 500 (the fit's internal 'no feasible iterate' escaped)
+    r = client.post("/v1/impute", json={"data": {"columns": ["a", "b"], "data": [[1, 2], [2, None], [3, 5], [4, 1], [5, 3]]},
+                                        "options": {"ridge": 1e308}})
+    assert_problem(r, 422, r"^options: the fit found no valid estimate .*\(ridge near the largest float\)")
 
 
 @pytest.mark.parametrize("y0", [1e308, -1e308, 5e-324])
