@@ -1,6 +1,7 @@
-"""Requests that were silently misread or misreported (issue 14, items 8 and 11): a CSV
+"""Requests that were silently misread, misreported or failed (issue 14, items 4, 8 and 11): a CSV
 header naming a column twice (pandas renamed it ``a.1``), a JSON object holding a key twice
-(the last was kept), a NaN token (now told to send null)."""
+(the last was kept), a NaN token (now told to send null), ridge near 1e308 and an extreme Z
+(500s), repeated random terms (converged: true without a warning)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from tests.api._assert import assert_422_at, assert_problem
 
 ROWS = '[[1, 2], [2, null], [3, 5], [4, 1]]'
+Y12 = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
 
 
 @pytest.mark.parametrize("route", ["/v1/impute", "/v1/diagnostics"])
@@ -64,14 +66,20 @@ def test_mixed_response_whose_squares_overflow_is_not_called_an_exact_fit(client
     assert_problem(r, 422, r"^y: the observed values reach .*, where their squares overflow or underflow float64; rescale y")
 
 
+@pytest.mark.parametrize("K", [None, [[1, 0.5, 0], [0.5, 1, 0], [0, 0, 1]]])
+@pytest.mark.parametrize("z0", [1e308, 1e200])
+def test_mixed_extreme_Z_is_422(client: TestClient, z0: float, K: list | None) -> None:
+    # the review: LinAlgError from an extreme Z was a 500
+    term = {"Z": [[z0 if j == i % 3 else 0.0 for j in range(3)] for i in range(12)], **({"K": K} if K else {})}
+    r = client.post("/v1/mixed", json={"y": Y12, "ZETA": [term]})
+    assert_problem(r, 422, r"^the mixed-model equations are singular at the estimate")
+
+
 def test_mixed_two_identical_random_terms_is_422(client: TestClient) -> None:
     z = [[1.0 if j == i % 3 else 0.0 for j in range(3)] for i in range(12)]
     y = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
     r = client.post("/v1/mixed", json={"y": y, "ZETA": [{"Z": z}, {"Z": z}]})
     assert_problem(r, 422, r"ZETA: terms 0 and 1 have the same Z and K; only the sum of their variance components")
-
-
-Y12 = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
 
 
 @pytest.mark.parametrize(
