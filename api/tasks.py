@@ -303,8 +303,8 @@ class ImputeTask(_Task):
         return self._answers((self.output,))[self.output]
 
     def run_all(self) -> Answers | JobOutput:
-        """The answer as JSON and as CSV from one computation (or one problem answer)."""
-        return _guarded(self.instance, lambda: self._answers(("json", "csv")))
+        """The answer as JSON, CSV and Parquet from one computation (or one problem answer)."""
+        return _guarded(self.instance, lambda: self._answers(("json", "csv", "parquet")))
 
     def _answers(self, kinds: tuple[OutputKind, ...]) -> Answers:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers

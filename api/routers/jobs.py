@@ -5,7 +5,7 @@ A job takes exactly the body and options of its synchronous twin (``/v1/impute``
 request dependencies build the same task) and answers ``202 Accepted`` at once with
 ``Location: /v1/jobs/{id}`` and the status document (:class:`~api.schemas.jobs.JobStatus`).
 The computation runs in the worker pool beyond the request (:mod:`api.jobs`); its
-answer, in every format the twin offers (JSON, and CSV for imputation), is stored
+answer, in every format the twin offers (JSON, and CSV and Parquet for imputation), is stored
 compressed and served by ``GET /v1/jobs/{id}/result`` (format by ``Accept``) until
 ``IMPUTER_JOBS_TTL_S`` after the job finished.
 
@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, Security
 
 from api.deps import error_responses
-from api.formats import JSON, OutputKind, response_kind
+from api.formats import JSON, PARQUET, OutputKind, response_kind
 from api.jobs.codec import decompress
 from api.jobs.service import JobService, job_path, new_job_id
 from api.jobs.store import ACTIVE, owner_of
@@ -88,7 +88,8 @@ _SUBMIT_DOC = (
     status_code=202,
     response_model=JobStatus,
     summary="Submit an imputation job (the body and options of POST /v1/impute)",
-    description=_SUBMIT_DOC.format(kind="impute") + " The result is JSON, or CSV by `Accept: text/csv`.",
+    description=_SUBMIT_DOC.format(kind="impute") + " The result is JSON, or CSV by `Accept: text/csv`, or Parquet "
+    "by `Accept: application/vnd.apache.parquet`.",
     openapi_extra=impute.REQUEST_BODY,
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
@@ -217,10 +218,11 @@ async def get_job(
     summary="Result of a finished job (the synchronous endpoint's answer)",
     responses={
         200: {
-            "description": "The answer the synchronous endpoint would have given (JSON; CSV for "
-            "imputation jobs with `Accept: text/csv`). A failed job answers its problem "
-            "document with its status (422, 500, 503, 504).",
-            "content": {JSON: {"schema": {}}, "text/csv": {"schema": {"type": "string"}}},
+            "description": "The answer the synchronous endpoint would have given (JSON; for "
+            "imputation jobs CSV with `Accept: text/csv`, Parquet with `Accept: application/vnd.apache.parquet`). "
+            "A failed job answers its problem document with its status (422, 500, 503, 504).",
+            "content": {JSON: {"schema": {}}, "text/csv": {"schema": {"type": "string"}},
+                        PARQUET: {"schema": {"type": "string", "format": "binary"}}},
         },
         **error_responses(401, 404, 406, 409, 422),
     },
@@ -252,7 +254,7 @@ async def get_result(
             instance=path, title=problem.get("title"), type_=problem.get("type"), errors=problem.get("errors"),
         )
     formats = await jobs.formats(job_id)
-    order: list[OutputKind] = [f for f in ("json", "csv") if f in formats]  # type: ignore[misc]
+    order: list[OutputKind] = [f for f in ("json", "csv", "parquet") if f in formats]  # type: ignore[misc]
     fmt = response_kind(accept, order)
     found = await jobs.output(job_id, fmt)
     if found is None:  # deleted meanwhile
