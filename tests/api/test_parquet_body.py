@@ -96,5 +96,6 @@ def test_parquet_answer_of_a_text_column_holding_a_number(client: TestClient) ->
     r = client.post("/v1/impute", json=body, headers={"accept": "application/vnd.apache.parquet"})
     assert r.status_code == 200, r.text
     column = pq.read_table(io.BytesIO(r.content)).column("t")
-    assert column.type == pa.string() and column.to_pylist() == ["x", "y", "3", None, "w"]
+    assert pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    assert column.to_pylist() == ["x", "y", "3", None, "w"]
     assert client.post("/v1/impute", json=body).json()["completed"]["data"][2][0] == 3
