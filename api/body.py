@@ -10,7 +10,9 @@ A large body (over :data:`ADMIT_BEFORE_BYTES`, or of unknown length: chunked) is
 if the worker pool would admit its computation now: a saturated pool answers 503 with
 ``Retry-After`` before the upload, instead of buffering bodies it cannot run (twelve
 concurrent 60 MB uploads held the server at 1.6 GB). The computation is admitted again when
-submitted, after the read.
+submitted, after the read. The large bodies being read or held by requests (their declared
+length, or the body limit when unknown) may not pass ``IMPUTER_MAX_INFLIGHT_BODY_BYTES``
+together: one more is a 503 with ``Retry-After`` before it is read.
 
 A client that sends nothing for ``IMPUTER_BODY_TIMEOUT_S`` seconds in the middle of its
 body (a slow-body attack) is answered 408 and the connection closed.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -54,15 +57,36 @@ def too_large(limit: int) -> HTTPException:
 
 async def read_body(
     request: Request, settings: Annotated[Settings, Depends(get_settings)]
-) -> bytes:
-    """The request body, at most ``settings.max_body_bytes`` bytes (else 413)."""
+) -> AsyncIterator[bytes]:
+    """The request body, at most ``settings.max_body_bytes`` bytes (else 413); a large one only
+    when the pool would admit it and the bodies in flight leave room for it (else 503)."""
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:  # (the server rejects malformed values)
         raise too_large(limit)
+    claim = 0
     if not declared.isdigit() or int(declared) > ADMIT_BEFORE_BYTES:
         jobs = request.url.path.startswith("/v1/jobs/")
         request.app.state.runner.check_admission(settings.jobs_queue_timeout_s if jobs else settings.queue_timeout_s)
+        claim = int(declared) if declared.isdigit() else limit  # unknown length: it may reach the limit
+        in_flight = getattr(request.app.state, "body_bytes_in_flight", 0)
+        if in_flight + claim > settings.max_inflight_body_bytes:
+            raise HTTPException(
+                status_code=503,
+                detail=f"The server holds {in_flight:,} bytes of large request bodies already; this one "
+                f"({'of unknown length' if not declared.isdigit() else f'{claim:,} bytes'}) would pass "
+                f"IMPUTER_MAX_INFLIGHT_BODY_BYTES ({settings.max_inflight_body_bytes:,}); retry later.",
+                headers={"Retry-After": str(settings.retry_after_s)},
+            )
+        request.app.state.body_bytes_in_flight = in_flight + claim
+    try:
+        yield await _read(request, settings, limit)
+    finally:
+        if claim:
+            request.app.state.body_bytes_in_flight -= claim
+
+
+async def _read(request: Request, settings: Settings, limit: int) -> bytes:
     chunks: list[bytes] = []
     received = 0
     try:

@@ -9,6 +9,8 @@ variable                    default      meaning
 ==========================  ===========  ==================================================
 IMPUTER_MAX_BODY_BYTES      67108864     largest request body accepted (bytes received,
                                          chunked or not); larger -> 413
+IMPUTER_MAX_INFLIGHT_BODY_BYTES  4 x the  most bytes of large bodies (over 1 MiB or
+                            above        chunked) read or held at once; one more -> 503
 IMPUTER_API_KEYS            (empty)      comma-separated keys accepted in ``X-API-Key``;
                                          empty disables authentication
 IMPUTER_TIMEOUT_S           60           wall-clock limit of one computation; the worker
@@ -97,6 +99,12 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(
         64 * 1024 * 1024, ge=1, description="Largest request body accepted, in bytes."
+    )
+    max_inflight_body_bytes: int = Field(
+        default_factory=lambda data: 4 * data["max_body_bytes"],
+        ge=1,
+        description="Most bytes of large request bodies (over 1 MiB, or chunked) read or held at once by "
+        "the server; one more is a 503 before it is read. Default: 4 x IMPUTER_MAX_BODY_BYTES.",
     )
     api_keys: str = Field(
         "", description="Comma-separated API keys for X-API-Key; empty disables authentication."

@@ -60,3 +60,30 @@ def test_large_uploads_are_admitted_before_they_are_read(
     status, calls = _post(path, headers)
     assert status == 503
     assert (calls > 0) == read_first
+
+
+def test_large_bodies_in_flight_are_bounded(client: Any, app: Any, settings_override: Any) -> None:
+    # the review: twelve concurrent 60 MB uploads held the server at 1.6 GB. Another large
+    # upload in flight is simulated by its claim on the counter the server keeps.
+    settings_override(max_inflight_body_bytes=3 << 20)
+    body = b"a,b\n" + b"1.5,2.5\n" * ((2 << 20) // 8)  # 2 MiB of CSV
+    headers = {"content-type": "text/csv"}
+    app.state.body_bytes_in_flight = 2 << 20
+    try:
+        r = client.post("/v1/diagnostics", content=body, headers=headers)
+    finally:
+        app.state.body_bytes_in_flight = 0
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["detail"] == (
+        "The server holds 2,097,152 bytes of large request bodies already; this one (2,097,156 bytes) would pass "
+        "IMPUTER_MAX_INFLIGHT_BODY_BYTES (3,145,728); retry later."
+    )
+    r = client.post("/v1/diagnostics", content=body, headers=headers)  # alone, it fits
+    assert r.status_code == 200, r.text
+    assert app.state.body_bytes_in_flight == 0  # its claim was given back
+
+
+def test_the_default_bound_is_four_bodies() -> None:
+    from api.settings import Settings
+
+    assert Settings(max_body_bytes=1000).max_inflight_body_bytes == 4000
