@@ -45,6 +45,7 @@ def test_json_duplicate_key_is_422_naming_it(client: TestClient, body: str, key:
          ["body", "data", "data", 0, 0]),
         ("/v1/pool", '{"estimates": [[-Infinity]], "variances": [[1]]}', ["body", "estimates", 0, 0]),
     ],
+    ids=["impute", "diagnostics", "mixed", "mixed-frame", "pool"],
 )
 def test_nan_token_says_to_send_null(client: TestClient, route: str, body: str, loc: list) -> None:
     r = client.post(route, content=body, headers={"content-type": "application/json"})
