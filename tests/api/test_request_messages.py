@@ -152,3 +152,13 @@ def test_bad_records_are_422_naming_the_row(client: TestClient, data: str, match
 def test_a_list_of_lists_is_still_a_validation_error(client: TestClient) -> None:
     r = client.post("/v1/impute", content='{"data": [[1, 2], [3, 4]]}', headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"][:2] == ["body", "data"], r.text
+
+
+def test_conditional_var_is_what_the_document_says(client: TestClient) -> None:
+    # the review: conditional_var was described as null where observed, but 0.0 was returned
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ImputeResponse"]["properties"]
+    assert "(0 where observed, null where non-finite)" in schema["conditional_var"]["description"]
+    body = {"data": {"columns": ["a", "b"], "data": [[1, 2], [2, None], [3, 5], [4, 1], [5, 3]]},
+            "options": {"conditional_var": True}}
+    cv = client.post("/v1/impute", json=body).json()["conditional_var"]["data"]
+    assert [row[0] for row in cv] == [0.0] * 5 and cv[1][1] > 0 and cv[0][1] == 0.0
