@@ -12,7 +12,8 @@ if the worker pool would admit its computation now: a saturated pool answers 503
 concurrent 60 MB uploads held the server at 1.6 GB). The computation is admitted again when
 submitted, after the read. The large bodies being read or held by requests (their declared
 length, or the body limit when unknown) may not pass ``IMPUTER_MAX_INFLIGHT_BODY_BYTES``
-together: one more is a 503 with ``Retry-After`` before it is read.
+together: one more is a 503 with ``Retry-After`` before it is read. A job's body counts until
+the job has run (:func:`keep_body_claim`), not only while its request lasts.
 
 A client that sends nothing for ``IMPUTER_BODY_TIMEOUT_S`` seconds in the middle of its
 body (a slow-body attack) is answered 408 and the connection closed.
@@ -26,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import ClientDisconnect
@@ -35,7 +36,7 @@ from starlette.requests import ClientDisconnect
 from api.http import DECODING_CODING, DECODING_ERROR
 from api.settings import Settings, get_settings
 
-__all__ = ["read_body", "too_large", "CLIENT_CLOSED_UPLOAD", "ADMIT_BEFORE_BYTES"]
+__all__ = ["read_body", "keep_body_claim", "too_large", "CLIENT_CLOSED_UPLOAD", "ADMIT_BEFORE_BYTES"]
 
 logger = logging.getLogger("api")
 
@@ -79,11 +80,34 @@ async def read_body(
                 headers={"Retry-After": str(settings.retry_after_s)},
             )
         request.app.state.body_bytes_in_flight = in_flight + claim
+    request.state.body_claim = claim
     try:
         yield await _read(request, settings, limit)
     finally:
-        if claim:
-            request.app.state.body_bytes_in_flight -= claim
+        _give_back(request.app, request.state.body_claim)
+        request.state.body_claim = 0
+
+
+def _give_back(app: Any, claim: int) -> None:
+    if claim:
+        app.state.body_bytes_in_flight -= claim
+
+
+def keep_body_claim(request: Request) -> Callable[[], None]:
+    """Take over the request's claim on the large bodies in flight (a job keeps its body until
+    it has run, beyond its request): the returned function gives it back, once."""
+    claim = getattr(request.state, "body_claim", 0)
+    request.state.body_claim = 0
+    app = request.app
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            _give_back(app, claim)
+
+    return release
 
 
 async def _read(request: Request, settings: Settings, limit: int) -> bytes:

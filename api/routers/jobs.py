@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, Security
 
+from api.body import keep_body_claim
 from api.deps import error_responses
 from api.formats import JSON, PARQUET, OutputKind, response_kind
 from api.jobs.codec import decompress
@@ -69,9 +70,17 @@ _SUBMITTED = {
 }
 
 
-async def _submit(kind: str, task: Any, response: Response, owner: str, jobs: JobService, settings: Settings) -> JobStatus:
+async def _submit(
+    kind: str, task: Any, request: Request, response: Response, owner: str, jobs: JobService, settings: Settings
+) -> JobStatus:
     job_id = new_job_id()
-    row = await jobs.submit(kind, replace(task, instance=job_path(job_id)), owner, job_id)
+    # the job holds its body until it has run: so does its claim on the large bodies in flight
+    release = keep_body_claim(request)
+    try:
+        row = await jobs.submit(kind, replace(task, instance=job_path(job_id)), owner, job_id, on_done=release)
+    except BaseException:
+        release()
+        raise
     response.headers["Location"] = job_path(job_id)
     return job_status(row, settings.jobs_ttl_s)
 
@@ -94,6 +103,7 @@ _SUBMIT_DOC = (
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def impute_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[ImputeTask, Depends(impute.impute_task)],
@@ -101,7 +111,7 @@ async def impute_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("impute", task, response, owner, jobs, settings)
+    return await _submit("impute", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -114,6 +124,7 @@ async def impute_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def diagnostics_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[DiagnosticsTask, Depends(diagnostics.diagnostics_task)],
@@ -121,7 +132,7 @@ async def diagnostics_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("diagnostics", task, response, owner, jobs, settings)
+    return await _submit("diagnostics", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -134,6 +145,7 @@ async def diagnostics_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def mixed_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[MixedTask, Depends(mixed.mixed_task)],
@@ -141,7 +153,7 @@ async def mixed_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("mixed", task, response, owner, jobs, settings)
+    return await _submit("mixed", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -154,6 +166,7 @@ async def mixed_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def mixed_frame_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[MixedFrameTask, Depends(mixed.mixed_frame_task)],
@@ -161,7 +174,7 @@ async def mixed_frame_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("mixed/frame", task, response, owner, jobs, settings)
+    return await _submit("mixed/frame", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -174,6 +187,7 @@ async def mixed_frame_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def pool_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[PoolTask, Depends(pool.pool_task)],
@@ -181,7 +195,7 @@ async def pool_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("pool", task, response, owner, jobs, settings)
+    return await _submit("pool", task, request, response, owner, jobs, settings)
 
 
 def _not_found(job_id: str) -> HTTPException:

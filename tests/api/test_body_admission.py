@@ -87,3 +87,20 @@ def test_the_default_bound_is_four_bodies() -> None:
     from api.settings import Settings
 
     assert Settings(max_body_bytes=1000).max_inflight_body_bytes == 4000
+
+
+def test_a_job_keeps_its_claim_until_it_has_run(client: Any, app: Any, settings_override: Any) -> None:
+    # a job's body stays in memory while the job waits and runs, beyond its 202: its claim too
+    import time
+
+    settings_override(max_inflight_body_bytes=3 << 20)
+    body = b"a,b\n" + b"1.5,2.5\n" * ((2 << 20) // 8)  # 2 MiB of CSV
+    r = client.post("/v1/jobs/diagnostics", content=body, headers={"content-type": "text/csv"})
+    assert r.status_code == 202, r.text
+    assert app.state.body_bytes_in_flight == len(body)  # after the 202 (parsing 2 MiB takes longer)
+    for _ in range(400):
+        if client.get(r.headers["location"]).json()["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    time.sleep(0.1)  # the watcher's done callback
+    assert app.state.body_bytes_in_flight == 0
