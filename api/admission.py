@@ -3,6 +3,10 @@
 * :func:`check_memory`: under an address-space cap (``IMPUTER_WORKER_MEMORY_MB``, the
   worker's ``RLIMIT_AS``) a body whose estimated need, ``VmSize + c * len(body)`` with
   ``c`` from :data:`MEMORY_PER_BODY_BYTE`, exceeds the cap is refused before it is parsed.
+* :func:`check_fixed_design`: a table-form mixed model whose fixed-effect design (rows x
+  columns x 8 bytes, a factor counting one column a level) exceeds
+  :data:`MAX_FIXED_DESIGN_BYTES` is refused before the design is built (a 0.8 MB body with a
+  5,000-level fixed factor drove a worker to 4 GB).
 * :func:`check_cost`: an imputation whose low time estimate exceeds the time limit
   (``IMPUTER_TIMEOUT_S``) is refused before the fit, with a hint to submit it as a job.
   With ``W = sum over missingness patterns of p_obs^3`` (each EM iteration sweeps the
@@ -23,7 +27,7 @@ from api.schemas.impute import ImputeOptions
 from imputer.columns import is_modelled
 from imputer.errors import ImputerValueError
 
-__all__ = ["MEMORY_PER_BODY_BYTE", "EM_ITERATIONS", "SECONDS_PER_UNIT", "check_memory", "estimated_seconds", "check_cost"]
+__all__ = ["MAX_FIXED_DESIGN_BYTES", "check_fixed_design", "MEMORY_PER_BODY_BYTE", "EM_ITERATIONS", "SECONDS_PER_UNIT", "check_memory", "estimated_seconds", "check_cost"]
 
 
 #: address space a request needs per byte of body, beyond what the worker maps already:
@@ -57,6 +61,43 @@ def check_memory(body: bytes, kind: InputKind) -> None:
             f"a worker has {soft / 2**20:,.0f} MiB)."
         )
 
+
+#: largest fixed-effect design of a table-form mixed model (rows x columns x 8 bytes); the fit
+#: holds several matrices of that size, so 256 MiB already needs a few GiB
+MAX_FIXED_DESIGN_BYTES = 256 * 2**20
+
+
+def check_fixed_design(frame: pd.DataFrame, fixed: list | None, formula: str | None) -> None:
+    """ImputerValueError (422) naming the widest factor when the fixed-effect design of
+    ``fit_mixed_frame(frame, fixed=...)`` (or ``formula``) would exceed
+    :data:`MAX_FIXED_DESIGN_BYTES`, before it is built. Terms the engine would reject are
+    left to it (their message is better)."""
+    from imputer.mixed._fixed import fixed_terms
+    from imputer.mixed._formula import parse_formula
+
+    try:
+        terms = parse_formula(formula, frame.columns).fixed if formula is not None else fixed_terms(fixed or [], frame.columns)
+    except ImputerValueError:
+        return
+    width, widest = 1, ("", 0)
+    for term in terms:
+        size = 1
+        for col in term:
+            if col not in frame.columns:
+                return
+            s = frame[col]
+            levels = 1 if is_modelled(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype) else int(s.nunique())
+            if levels > widest[1]:
+                widest = (str(col), levels)
+            size *= levels
+        width += size
+    need = len(frame) * width * 8
+    if need > MAX_FIXED_DESIGN_BYTES:
+        raise ImputerValueError(
+            f"fixed: the fixed-effect design would have {len(frame):,} rows x about {width:,} columns "
+            f"({need / 2**20:,.0f} MiB, over {MAX_FIXED_DESIGN_BYTES / 2**20:,.0f} MiB); the factor {widest[0]!r} "
+            f"has {widest[1]:,} levels: make it a random term instead (random=[{widest[0]!r}])"
+        )
 
 
 #: the cost model of an EM fit (:func:`estimated_seconds`): iterations assumed, and seconds per

@@ -18,9 +18,12 @@ def get_runner(request: Request) -> WorkerPool:
 
 
 _DESCRIPTIONS = {
+    400: "Malformed request: both Content-Length and Transfer-Encoding, a Content-Encoding body that does "
+    "not decompress, or a multipart/form-data body without its boundary or parts.",
     401: "X-API-Key missing or wrong (only when IMPUTER_API_KEYS is set).",
     404: "No such job: unknown, expired, deleted, or created with another API key.",
     409: "The job has no result: it is queued or running (retry after Retry-After), or was cancelled.",
+    408: "The request body stalled for IMPUTER_BODY_TIMEOUT_S; the connection is closed.",
     406: "The Accept header admits none of the available formats.",
     413: "Request body over IMPUTER_MAX_BODY_BYTES.",
     415: "Unsupported Content-Type.",

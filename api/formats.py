@@ -395,6 +395,19 @@ def frame_to_parquet(frame: pd.DataFrame) -> bytes:
     import io as _io
 
     default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+    mixed = [c for c in frame.columns if frame[c].dtype == object and not _all_text(frame[c])]
+    if mixed:  # a passed-through column of text and numbers (JSON): Parquet holds one type, the text
+        frame = frame.copy()  # (the caller's frame is not changed)
+        for c in mixed:
+            frame[c] = frame[c].map(lambda v: v if _missing(v) else str(v))
     out = _io.BytesIO()
     frame.to_parquet(out, engine="pyarrow", index=None if default_index else True)
     return out.getvalue()
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _all_text(column: pd.Series) -> bool:
+    return all(isinstance(v, str) or _missing(v) for v in column)

@@ -15,13 +15,40 @@ from email.parser import BytesHeaderParser
 
 from fastapi import HTTPException
 
-from api.formats import _PARQUET_ALIASES, CSV, JSON, InputKind, _media_type
+from api.formats import _PARQUET_ALIASES, CSV, JSON, InputKind, _media_type, request_kind
 
-__all__ = ["MULTIPART", "unwrap_upload"]
+__all__ = ["MULTIPART", "UPLOAD_CONTENT", "kind_or_upload", "unwrap_upload"]
 
 MULTIPART = "multipart/form-data"
 
+#: the ``multipart/form-data`` entry of a table endpoint's ``requestBody`` in the OpenAPI document
+UPLOAD_CONTENT = {
+    MULTIPART: {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "The table as a file (`curl -F file=@data.csv`): CSV, JSON or Parquet, by the "
+                    "part's media type or else its name (.csv, .json, .parquet); options as query parameters.",
+                },
+            },
+        },
+        "encoding": {"file": {"contentType": f"{CSV}, {JSON}, application/vnd.apache.parquet, application/octet-stream"}},
+    }
+}
+
 _BY_SUFFIX: dict[str, InputKind] = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def kind_or_upload(content_type: str | None) -> InputKind | str:
+    """The body's format (JSON, CSV or Parquet), or :data:`MULTIPART` for a file upload (its
+    part's format is known once the body is read: :func:`unwrap_upload`); 415 otherwise."""
+    if _media_type(content_type or "") == MULTIPART:
+        return MULTIPART
+    return request_kind(content_type, ("json", "csv", "parquet"))
 
 
 def _boundary(content_type: str) -> bytes:

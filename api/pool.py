@@ -374,6 +374,16 @@ class WorkerPool:
     def _stopping(self) -> PoolStopping:
         return PoolStopping("The computation service is shutting down.", retry_after=self.retry_after_s)
 
+    def check_admission(self, wait_s: float | None = None) -> None:
+        """Raise what :meth:`submit` would raise now (PoolNotRunning, PoolSaturated), without
+        reserving anything: the server asks before it reads a large request body, so a
+        saturated pool refuses uploads it could not run instead of buffering them."""
+        if not self._started:
+            raise self._unavailable(PoolNotRunning, "The computation service is not running.")
+        if any(w.alive() for w in self._idle):
+            return
+        self._check_line(wait_s)
+
     def _reserve(self, wait_s: float | None = None) -> _Slot:
         """An idle worker, or a place in the waiting line (a future), or an error.
 
@@ -384,6 +394,13 @@ class WorkerPool:
             raise self._unavailable(PoolNotRunning, "The computation service is not running.")
         if self._idle:
             return self._idle.pop()
+        self._check_line(wait_s)
+        fut: asyncio.Future[WorkerProcess] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        return fut
+
+    def _check_line(self, wait_s: float | None) -> None:
+        """PoolSaturated unless one more job may join the waiting line."""
         if len(self._waiters) >= self.max_queue:
             raise self._unavailable(
                 PoolSaturated,
@@ -399,9 +416,6 @@ class WorkerPool:
                 f"the expected wait of {expected:.3g} s exceeds the limit of {limit:g} s; retry later.",
                 retry_after=max(1, math.ceil(expected)),
             )
-        fut: asyncio.Future[WorkerProcess] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        return fut
 
     async def _claim(self, slot: _Slot, wait_s: float) -> WorkerProcess:
         """The worker of ``slot``, once one is free (at most ``wait_s`` seconds)."""

@@ -9,6 +9,8 @@ variable                    default      meaning
 ==========================  ===========  ==================================================
 IMPUTER_MAX_BODY_BYTES      67108864     largest request body accepted (bytes received,
                                          chunked or not); larger -> 413
+IMPUTER_MAX_INFLIGHT_BODY_BYTES  4 x the  most bytes of large bodies (over 1 MiB or
+                            above        chunked) read or held at once; one more -> 503
 IMPUTER_API_KEYS            (empty)      comma-separated keys accepted in ``X-API-Key``;
                                          empty disables authentication
 IMPUTER_TIMEOUT_S           60           wall-clock limit of one computation; the worker
@@ -21,8 +23,10 @@ IMPUTER_MAX_QUEUE           256          most requests waiting for a worker; bel
 IMPUTER_QUEUE_TIMEOUT_S     30           longest wait for a free worker -> 503
 IMPUTER_RETRY_AFTER_S       5            value of the Retry-After header on 503
 IMPUTER_WORKER_THREADS      1            BLAS/OpenMP threads per worker process
-IMPUTER_WORKER_MEMORY_MB    0            address-space cap per worker (RLIMIT_AS); an
-                                         oversized problem then fails with 422; 0 = none
+IMPUTER_WORKER_MEMORY_MB    (machine)    address-space cap per worker (RLIMIT_AS); an
+                                         oversized problem then fails with 422. Default:
+                                         80% of the machine's memory shared by the
+                                         workers, at least 2048; 0 = none
 IMPUTER_WORKER_NICE         5            niceness of the workers: computations yield the
                                          CPU to the server (health checks, 503s)
 IMPUTER_HEADER_TIMEOUT_S    10           longest time to receive a request's line and
@@ -53,7 +57,32 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "default_worker_memory_mb"]
+
+
+#: the default worker memory cap: this share of the machine's memory, divided among the
+#: workers (the rest for the server and the system), and never below the floor (MiB): an idle
+#: worker maps ~0.5 GiB, one that has run a fit ~1.6 GiB of address space (not resident).
+MEMORY_SHARE, MEMORY_FLOOR_MB = 0.8, 2048
+
+
+def _machine_memory_mb() -> int:
+    """Physical memory in MiB (0 where it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20)
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 0
+
+
+def default_worker_memory_mb(workers: int) -> int:
+    """The default ``IMPUTER_WORKER_MEMORY_MB`` for ``workers`` worker processes: together they
+    cannot take more than :data:`MEMORY_SHARE` of the machine, so one request cannot drive
+    the machine out of memory (the kernel would kill the server); 0 (no cap) where the
+    machine's memory is unknown."""
+    total = _machine_memory_mb()
+    if total <= 0:
+        return 0
+    return max(MEMORY_FLOOR_MB, int(MEMORY_SHARE * total / max(1, workers)))
 
 
 def _default_workers() -> int:
@@ -70,6 +99,12 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(
         64 * 1024 * 1024, ge=1, description="Largest request body accepted, in bytes."
+    )
+    max_inflight_body_bytes: int = Field(
+        default_factory=lambda data: 4 * data["max_body_bytes"],
+        ge=1,
+        description="Most bytes of large request bodies (over 1 MiB, or chunked) read or held at once by "
+        "the server; one more is a 503 before it is read. Default: 4 x IMPUTER_MAX_BODY_BYTES.",
     )
     api_keys: str = Field(
         "", description="Comma-separated API keys for X-API-Key; empty disables authentication."
@@ -94,7 +129,10 @@ class Settings(BaseSettings):
         1, ge=1, description="BLAS/OpenMP threads used by each worker process."
     )
     worker_memory_mb: int = Field(
-        0, ge=0, description="Address-space cap of each worker process in MiB (0: none)."
+        default_factory=lambda data: default_worker_memory_mb(data["max_concurrent_jobs"]),
+        ge=0,
+        description="Address-space cap of each worker process in MiB (0: none). Default: 80% of the "
+        "machine's memory divided among the workers, at least 2048.",
     )
     worker_nice: int = Field(
         5, ge=0, le=19, description="Niceness of the worker processes (CPU priority below the server)."

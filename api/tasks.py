@@ -43,8 +43,9 @@ from api.formats import (
     read_csv_table_body,
     read_parquet_body,
 )
-from api.admission import check_cost as _check_cost, check_memory as _check_memory
+from api.admission import check_cost as _check_cost, check_fixed_design, check_memory as _check_memory
 from api.errors import TOO_BIG
+from api.random_terms import reject_repeated_frame_terms, reject_repeated_terms
 from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
@@ -56,6 +57,7 @@ from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
+from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.columns import is_modelled
 from imputer._gaussian.information import n_parameters
@@ -301,8 +303,8 @@ class ImputeTask(_Task):
         return self._answers((self.output,))[self.output]
 
     def run_all(self) -> Answers | JobOutput:
-        """The answer as JSON and as CSV from one computation (or one problem answer)."""
-        return _guarded(self.instance, lambda: self._answers(("json", "csv")))
+        """The answer as JSON, CSV and Parquet from one computation (or one problem answer)."""
+        return _guarded(self.instance, lambda: self._answers(("json", "csv", "parquet")))
 
     def _answers(self, kinds: tuple[OutputKind, ...]) -> Answers:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
@@ -441,6 +443,14 @@ def _guarded(instance: str, compute: Callable[[], T]) -> T | JobOutput:
         return _problem(422, str(exc), instance, title="Invalid data or options")
     except MemoryError:
         return _problem(422, _TOO_BIG, instance, title="Invalid data or options")
+    except Infeasible:  # the library's internal signal escaped it (e.g. impute(ridge=1e308)): still the data's
+        return _problem(422, _NO_FEASIBLE, instance, title="Invalid data or options")
+
+
+_NO_FEASIBLE = (
+    "options: the fit found no valid estimate (no positive-definite covariance at any iterate); "
+    "an extreme option (ridge near the largest float) or extreme data values cause this: rescale them"
+)
 
 
 def _matrix(rows: list[list[float]] | None) -> np.ndarray | None:
@@ -456,28 +466,6 @@ def _zeta_term(t: Any) -> dict[str, Any]:
         if getattr(t, key) is not None:
             out[key] = getattr(t, key)
     return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, list) or isinstance(b, list):
-        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
-    if a is None or b is None:
-        return a is None and b is None
-    return bool(a.shape == b.shape and np.array_equal(a, b))
-
-
-def _reject_repeated_terms(zeta: Any) -> None:
-    """ImputerValueError (422) naming two random terms with the same Z and K: their variance
-    components are not separately identifiable (only their sum is), yet the fit reported
-    ``converged: true`` without a warning."""
-    items = list(zeta.items()) if isinstance(zeta, dict) else list(enumerate(zeta))
-    for i, (name_i, a) in enumerate(items):
-        for name_j, b in items[i + 1:]:
-            if _same(a["Z"], b["Z"]) and _same(a.get("K"), b.get("K")):
-                raise ImputerValueError(
-                    f"ZETA: terms {name_i!r} and {name_j!r} have the same Z and K; only the sum of their variance "
-                    "components is identifiable: send the term once"
-                )
 
 
 @dataclass(frozen=True)
@@ -502,7 +490,7 @@ class MixedTask(_Task):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
-        _reject_repeated_terms(zeta)
+        reject_repeated_terms(zeta)
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
         return _json_ok(MixedResponse, result.to_dict(), self.instance)
 
@@ -536,6 +524,8 @@ class MixedFrameTask(_Task):
         for col in request.contrasts or {}:
             if col in frame.columns and is_modelled(frame[col]):  # numeric levels: a factor, ordered by value
                 frame[col] = pd.Categorical(frame[col], ordered=True)
+        check_fixed_design(frame, request.fixed, request.formula)
+        reject_repeated_frame_terms(frame, request.random, request.formula, request.kernels)
         model = (
             {"response": request.formula}
             if request.formula is not None

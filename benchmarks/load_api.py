@@ -17,7 +17,8 @@ Overload runs against a second server with 2 x workers waiting places and a 2 s 
 timeout, with ``--overload`` (5) times its capacity (workers + waiting places) in clients:
 it reports the 503s with Retry-After and their latency. The memory scenario posts
 ``--burst`` (8) uploads of ``--burst-rows`` (100,000) rows at once and reports the RSS of
-the server, the forkserver and the workers before and after.
+the server, the forkserver and the workers before and after; with ``--inflight-mb`` below
+the burst's bytes, the uploads beyond it are refused (503) before they are read.
 
 Scenarios: ``small`` = airquality (153 x 6, 44 missing cells) as JSON;
 ``large`` = 20,000 x 10 correlated normal table with MAR missingness in 5 columns
@@ -93,11 +94,12 @@ def free_port() -> int:
 
 
 def start_server(
-    workers: int, max_queue: int, timeout_s: float, queue_timeout_s: float | None = None
+    workers: int, max_queue: int, timeout_s: float, queue_timeout_s: float | None = None, **settings: str
 ) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     env = {
         **os.environ,
+        **{f"IMPUTER_{k.upper()}": v for k, v in settings.items()},
         "PYTHONPATH": str(ROOT),
         "IMPUTER_MAX_CONCURRENT_JOBS": str(workers),
         "IMPUTER_MAX_QUEUE": str(max_queue),
@@ -305,6 +307,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--burst", type=int, default=8, help="large uploads at once in the memory scenario (default 8)")
     ap.add_argument("--burst-rows", type=int, default=100_000, help="rows of each upload of the burst (default 100000)")
     ap.add_argument("--large-rows", type=int, default=20_000, help="rows of the large table (default 20000)")
+    ap.add_argument(
+        "--inflight-mb", type=float, default=0,
+        help="IMPUTER_MAX_INFLIGHT_BODY_BYTES of the started server in MB (default: the server's, 4 x the body "
+        "limit); below burst x upload size, the burst's excess is refused (503) before it is read",
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes of the started server")
     ap.add_argument("--max-queue", type=int, default=256, help="IMPUTER_MAX_QUEUE of the started server (default 256)")
     ap.add_argument("--quick", action="store_true", help="4 s per scenario and a 5,000-row large table")
@@ -323,7 +330,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"refusing to load {host!r}: only loopback (127.0.0.1, localhost) is allowed")
         base = args.url.rstrip("/")
     else:
-        base, proc = start_server(args.workers, args.max_queue, timeout_s=300)
+        inflight = {"max_inflight_body_bytes": str(int(args.inflight_mb * 1e6))} if args.inflight_mb > 0 else {}
+        base, proc = start_server(args.workers, args.max_queue, timeout_s=300, **inflight)
     try:
         print(f"server {base} ({'started here, ' + str(args.workers) + ' workers' if proc else 'external'}); "
               f"{machine()}")

@@ -30,6 +30,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from api.errors import JobCancelled, PoolError
@@ -128,8 +129,11 @@ class JobService:
             await asyncio.wait(list(self._watchers.values()), timeout=15)
 
     # ------------------------------------------------------------------ jobs
-    async def submit(self, kind: str, task: Any, owner: str, job_id: str) -> JobRow:
-        """Record a queued job ``job_id`` running ``task`` and hand it to the pool.
+    async def submit(
+        self, kind: str, task: Any, owner: str, job_id: str, on_done: Callable[[], None] | None = None
+    ) -> JobRow:
+        """Record a queued job ``job_id`` running ``task`` and hand it to the pool; ``on_done`` is
+        called once the job has finished (whatever its outcome) and been recorded.
 
         Raises
         ------
@@ -151,6 +155,8 @@ class JobService:
         watcher = asyncio.get_running_loop().create_task(self._watch(job_id, job))
         self._watchers[job_id] = watcher
         watcher.add_done_callback(lambda _: self._watchers.pop(job_id, None))
+        if on_done is not None:
+            watcher.add_done_callback(lambda _: on_done())
         return row
 
     async def _watch(self, job_id: str, job: Job[Any]) -> None:

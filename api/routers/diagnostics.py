@@ -1,7 +1,8 @@
 """``POST /v1/diagnostics``: missingness patterns, per-column missingness and Little's MCAR test.
 
 The table comes as for ``POST /v1/impute`` (JSON split orientation with options, CSV or
-Parquet with the options as query parameters) and is read and diagnosed in the worker
+Parquet with the options as query parameters, or one such file uploaded as
+``multipart/form-data``) and is read and diagnosed in the worker
 pool (:class:`api.tasks.DiagnosticsTask`); the answer is JSON only.
 """
 
@@ -14,7 +15,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from api.body import read_body
 from api.deps import error_responses, get_runner
 from api.dispatch import answer_while_connected
-from api.formats import CSV, JSON, PARQUET, InputKind, request_kind, response_kind
+from api.formats import CSV, JSON, PARQUET, InputKind, response_kind
+from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
 from api.pool import WorkerPool
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsResponse
 from api.security import require_api_key
@@ -24,8 +26,8 @@ from api.tasks import DiagnosticsTask
 router = APIRouter(prefix="/v1", tags=["diagnostics"], dependencies=[Depends(require_api_key)])
 
 
-def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind:
-    return request_kind(content_type, ("json", "csv", "parquet"))
+def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
+    return kind_or_upload(content_type)  # a file upload: its part's format once read (diagnostics_task)
 
 
 def _json_only(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
@@ -40,7 +42,7 @@ REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "description": "The incomplete table: JSON (split orientation, with options), "
-        "CSV (header row; options as query parameters) or Parquet.",
+        "CSV (header row; options as query parameters) or Parquet, or one such file uploaded as a form.",
         "content": {
             JSON: {
                 "schema": {"$ref": "#/components/schemas/DiagnosticsRequest"},
@@ -55,6 +57,7 @@ REQUEST_BODY = {
                 + "".join(",".join("" if v is None else f"{v:g}" for v in row) + "\n" for row in _EXAMPLE_ROWS),
             },
             PARQUET: {"schema": {"type": "string", "format": "binary"}},
+            **UPLOAD_CONTENT,
         },
     }
 }
@@ -63,13 +66,16 @@ REQUEST_BODY = {
 def diagnostics_task(
     request: Request,
     query: Annotated[DiagnosticsQuery, Query()],
-    kind: Annotated[InputKind, Depends(_input_kind)],
+    kind: Annotated[InputKind | str, Depends(_input_kind)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> DiagnosticsTask:
-    """The task of a diagnostics request (shared by ``POST /v1/diagnostics`` and its job)."""
+    """The task of a diagnostics request (shared by ``POST /v1/diagnostics`` and its job); a
+    ``multipart/form-data`` upload is its one file (:mod:`api.multipart`)."""
+    if kind == MULTIPART:
+        kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
     return DiagnosticsTask(
-        kind=kind,
+        kind=kind,  # type: ignore[arg-type]
         body=body,
         query=query.model_dump(),
         instance=request.url.path,
@@ -84,12 +90,12 @@ def diagnostics_task(
     openapi_extra=REQUEST_BODY,
     responses={
         200: {"description": "The pattern table, the missing cells per column and the MCAR test."},
-        **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
+        **error_responses(400, 401, 406, 408, 413, 415, 422, 500, 503, 504),
     },
 )
 async def diagnostics(
     request: Request,
-    _kind: Annotated[InputKind, Depends(_input_kind)],  # 415 before 406 (the task's, cached)
+    _kind: Annotated[InputKind | str, Depends(_input_kind)],  # 415 before 406 (the task's, cached)
     _: Annotated[None, Depends(_json_only)],
     task: Annotated[DiagnosticsTask, Depends(diagnostics_task)],
     settings: Annotated[Settings, Depends(get_settings)],

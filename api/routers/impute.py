@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from api.body import read_body
 from api.deps import error_responses, get_runner
 from api.dispatch import answer_while_connected
-from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, _media_type, request_kind, response_kind
-from api.multipart import MULTIPART, unwrap_upload
+from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, response_kind
+from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
 from api.pool import WorkerPool
 from api.schemas.impute import ImputeQuery, ImputeResponse
 from api.schemas.impute_glom import ImputeGlomResponse
@@ -26,9 +26,7 @@ router = APIRouter(prefix="/v1", tags=["impute"], dependencies=[Depends(require_
 
 
 def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
-    if _media_type(content_type or "") == MULTIPART:  # a file upload: its part's format (impute_task)
-        return MULTIPART
-    return request_kind(content_type, ("json", "csv", "parquet"))
+    return kind_or_upload(content_type)  # a file upload: its part's format once read (impute_task)
 
 
 def _output_kind(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> OutputKind:
@@ -51,7 +49,7 @@ REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "description": "The incomplete table: JSON (split orientation, with options), "
-        "CSV (header row; options as query parameters) or Parquet.",
+        "CSV (header row; options as query parameters) or Parquet, or one such file uploaded as a form.",
         "content": {
             JSON: {
                 "schema": {"$ref": "#/components/schemas/ImputeRequest"},
@@ -79,6 +77,7 @@ REQUEST_BODY = {
                 "example": "height,weight\n1.62,58.0\n1.75,\n1.80,81.5\n,70.2\n1.68,64.0\n",
             },
             PARQUET: {"schema": {"type": "string", "format": "binary"}},
+            **UPLOAD_CONTENT,
         },
     }
 }
@@ -129,7 +128,7 @@ def impute_task(
             "(ImputeExtendedResponse).",
             "content": {CSV: {"schema": {"type": "string"}}, PARQUET: {"schema": {"type": "string", "format": "binary"}}},
         },
-        **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
+        **error_responses(400, 401, 406, 408, 413, 415, 422, 500, 503, 504),
     },
 )
 async def impute(

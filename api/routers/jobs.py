@@ -5,7 +5,7 @@ A job takes exactly the body and options of its synchronous twin (``/v1/impute``
 request dependencies build the same task) and answers ``202 Accepted`` at once with
 ``Location: /v1/jobs/{id}`` and the status document (:class:`~api.schemas.jobs.JobStatus`).
 The computation runs in the worker pool beyond the request (:mod:`api.jobs`); its
-answer, in every format the twin offers (JSON, and CSV for imputation), is stored
+answer, in every format the twin offers (JSON, and CSV and Parquet for imputation), is stored
 compressed and served by ``GET /v1/jobs/{id}/result`` (format by ``Accept``) until
 ``IMPUTER_JOBS_TTL_S`` after the job finished.
 
@@ -21,8 +21,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, Security
 
+from api.body import keep_body_claim
 from api.deps import error_responses
-from api.formats import JSON, OutputKind, response_kind
+from api.formats import JSON, PARQUET, OutputKind, response_kind
 from api.jobs.codec import decompress
 from api.jobs.service import JobService, job_path, new_job_id
 from api.jobs.store import ACTIVE, owner_of
@@ -65,13 +66,21 @@ _SUBMITTED = {
         "description": "Accepted: the job is queued. Poll its status at `Location`.",
         "headers": {"Location": {"description": "Path of the job's status.", "schema": {"type": "string"}}},
     },
-    **error_responses(401, 406, 413, 415, 422, 503),
+    **error_responses(400, 401, 406, 408, 413, 415, 422, 503),
 }
 
 
-async def _submit(kind: str, task: Any, response: Response, owner: str, jobs: JobService, settings: Settings) -> JobStatus:
+async def _submit(
+    kind: str, task: Any, request: Request, response: Response, owner: str, jobs: JobService, settings: Settings
+) -> JobStatus:
     job_id = new_job_id()
-    row = await jobs.submit(kind, replace(task, instance=job_path(job_id)), owner, job_id)
+    # the job holds its body until it has run: so does its claim on the large bodies in flight
+    release = keep_body_claim(request)
+    try:
+        row = await jobs.submit(kind, replace(task, instance=job_path(job_id)), owner, job_id, on_done=release)
+    except BaseException:
+        release()
+        raise
     response.headers["Location"] = job_path(job_id)
     return job_status(row, settings.jobs_ttl_s)
 
@@ -88,11 +97,13 @@ _SUBMIT_DOC = (
     status_code=202,
     response_model=JobStatus,
     summary="Submit an imputation job (the body and options of POST /v1/impute)",
-    description=_SUBMIT_DOC.format(kind="impute") + " The result is JSON, or CSV by `Accept: text/csv`.",
+    description=_SUBMIT_DOC.format(kind="impute") + " The result is JSON, or CSV by `Accept: text/csv`, or Parquet "
+    "by `Accept: application/vnd.apache.parquet`.",
     openapi_extra=impute.REQUEST_BODY,
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def impute_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[ImputeTask, Depends(impute.impute_task)],
@@ -100,7 +111,7 @@ async def impute_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("impute", task, response, owner, jobs, settings)
+    return await _submit("impute", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -113,6 +124,7 @@ async def impute_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def diagnostics_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[DiagnosticsTask, Depends(diagnostics.diagnostics_task)],
@@ -120,7 +132,7 @@ async def diagnostics_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("diagnostics", task, response, owner, jobs, settings)
+    return await _submit("diagnostics", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -133,6 +145,7 @@ async def diagnostics_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def mixed_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[MixedTask, Depends(mixed.mixed_task)],
@@ -140,7 +153,7 @@ async def mixed_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("mixed", task, response, owner, jobs, settings)
+    return await _submit("mixed", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -153,6 +166,7 @@ async def mixed_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def mixed_frame_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[MixedFrameTask, Depends(mixed.mixed_frame_task)],
@@ -160,7 +174,7 @@ async def mixed_frame_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("mixed/frame", task, response, owner, jobs, settings)
+    return await _submit("mixed/frame", task, request, response, owner, jobs, settings)
 
 
 @router.post(
@@ -173,6 +187,7 @@ async def mixed_frame_job(
     responses=_SUBMITTED,  # type: ignore[arg-type]
 )
 async def pool_job(
+    request: Request,
     response: Response,
     _accept: Annotated[None, Depends(_status_json)],
     task: Annotated[PoolTask, Depends(pool.pool_task)],
@@ -180,7 +195,7 @@ async def pool_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
-    return await _submit("pool", task, response, owner, jobs, settings)
+    return await _submit("pool", task, request, response, owner, jobs, settings)
 
 
 def _not_found(job_id: str) -> HTTPException:
@@ -217,10 +232,11 @@ async def get_job(
     summary="Result of a finished job (the synchronous endpoint's answer)",
     responses={
         200: {
-            "description": "The answer the synchronous endpoint would have given (JSON; CSV for "
-            "imputation jobs with `Accept: text/csv`). A failed job answers its problem "
-            "document with its status (422, 500, 503, 504).",
-            "content": {JSON: {"schema": {}}, "text/csv": {"schema": {"type": "string"}}},
+            "description": "The answer the synchronous endpoint would have given (JSON; for "
+            "imputation jobs CSV with `Accept: text/csv`, Parquet with `Accept: application/vnd.apache.parquet`). "
+            "A failed job answers its problem document with its status (422, 500, 503, 504).",
+            "content": {JSON: {"schema": {}}, "text/csv": {"schema": {"type": "string"}},
+                        PARQUET: {"schema": {"type": "string", "format": "binary"}}},
         },
         **error_responses(401, 404, 406, 409, 422),
     },
@@ -252,7 +268,7 @@ async def get_result(
             instance=path, title=problem.get("title"), type_=problem.get("type"), errors=problem.get("errors"),
         )
     formats = await jobs.formats(job_id)
-    order: list[OutputKind] = [f for f in ("json", "csv") if f in formats]  # type: ignore[misc]
+    order: list[OutputKind] = [f for f in ("json", "csv", "parquet") if f in formats]  # type: ignore[misc]
     fmt = response_kind(accept, order)
     found = await jobs.output(job_id, fmt)
     if found is None:  # deleted meanwhile

@@ -94,7 +94,7 @@ _FRAME_EXAMPLE = {
 }
 
 
-_ERRORS = error_responses(401, 406, 413, 415, 422, 500, 503, 504)
+_ERRORS = error_responses(400, 401, 406, 408, 413, 415, 422, 500, 503, 504)
 
 
 #: the request bodies of the two endpoints in the OpenAPI document (also the job API's)

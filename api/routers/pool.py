@@ -67,7 +67,7 @@ def pool_task(
     openapi_extra=REQUEST_BODY,
     responses={
         200: {"description": "The pooled table (estimate, variances, df, fmi, test, interval) by term."},
-        **error_responses(401, 406, 413, 415, 422, 500, 503, 504),
+        **error_responses(400, 401, 406, 408, 413, 415, 422, 500, 503, 504),
     },
 )
 async def pool(

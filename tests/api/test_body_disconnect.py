@@ -37,7 +37,8 @@ def test_upload_aborted_by_the_client(path: str, caplog: pytest.LogCaptureFixtur
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"content-type", content_type)],
+        # a small declared length: read without asking the (here not started) pool first
+        "headers": [(b"host", b"testserver"), (b"content-type", content_type), (b"content-length", b"100")],
         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
     }
     with caplog.at_level(logging.INFO):

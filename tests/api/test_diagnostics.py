@@ -212,7 +212,7 @@ def test_the_check_fails_on_a_body_that_drifts(spec: dict[str, Any], spoil: Any)
 def test_openapi_documents_the_endpoint(spec: dict[str, Any]) -> None:
     op = spec["paths"][PATH]["post"]
     content = op["requestBody"]["content"]
-    assert set(content) == {"application/json", "text/csv", "application/vnd.apache.parquet"}
+    assert set(content) == {"application/json", "text/csv", "application/vnd.apache.parquet", "multipart/form-data"}
     assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/DiagnosticsRequest"}
     assert "DiagnosticsRequest" in spec["components"]["schemas"]
     example = content["application/json"]["example"]

@@ -44,6 +44,15 @@ def test_readme_production_command_uses_the_guarded_protocol() -> None:
     assert "api.http:GuardedH11Protocol" in readme_production_args()
 
 
+def test_readme_systemd_unit_runs_the_production_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Production"):]
+    unit = section[section.index("```ini\n"):]
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    command = (section[section.index("```sh\n") + 6:].split("\n```")[0]).replace("\\\n", " ")
+    assert shlex.split(exec_start)[1:] == shlex.split(command)[shlex.split(command).index("api.main:app"):]
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, int]]:
     env = {"IMPUTER_MAX_CONCURRENT_JOBS": "1", "IMPUTER_API_KEYS": "",

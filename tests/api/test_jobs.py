@@ -105,6 +105,12 @@ def test_impute_job_result_as_csv_and_formats(client: TestClient) -> None:
     # the stored answers are compressed
     stored = store().output(location.rsplit("/", 1)[1], "csv")
     assert stored is not None and stored.size == len(sync.content) and len(stored.payload) < stored.size / 2
+    # and as Parquet (the synchronous endpoint's bytes, hence its table)
+    parquet = "application/vnd.apache.parquet"
+    r = client.get(f"{location}/result", headers={"accept": parquet})
+    sync = client.post("/v1/impute", content=body, headers={**headers, "accept": parquet})
+    assert r.status_code == 200 and r.headers["content-type"] == parquet
+    assert r.content == sync.content
     # a mixed job answers JSON only
     mixed, _ = submit(client, "mixed", json=_MATRIX_EXAMPLE)
     wait_finished(client, mixed)

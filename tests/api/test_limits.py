@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from tests.api._assert import assert_problem
 from api.errors import WorkerOutOfMemory
 from api.pool import WorkerPool
 from api.problems import service_problem
+from api.settings import Settings
 from tests.api.conftest import split_of
 
 pytestmark = pytest.mark.timeout(120)
@@ -149,3 +151,38 @@ def test_the_cost_estimate_admits_the_small_wide_table() -> None:
     frame = pd.read_csv(io.BytesIO(_wide_csv(10, 300)))
     seconds, sizes = estimated_seconds(frame, ImputeOptions(ridge=1.0))
     assert 0.1 < seconds < 60 and sizes.startswith("10 rows x 300 columns")
+
+
+@pytest.mark.parametrize("workers", [1, 2, 64])
+def test_the_default_worker_memory_cap_is_a_share_of_the_machine(workers: int) -> None:
+    # the review: with no cap by default one request drove a worker to 4 GB
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    cap = Settings(max_concurrent_jobs=workers).worker_memory_mb
+    assert cap == max(2048, int(0.8 * total_mb / workers))
+    assert Settings(max_concurrent_jobs=workers, worker_memory_mb=0).worker_memory_mb == 0  # 0: none, when asked
+
+
+def test_the_service_workers_run_under_the_default_cap(client: TestClient, app: Any) -> None:
+    # the session's app sets no IMPUTER_WORKER_MEMORY_MB: its workers carry the default RLIMIT_AS
+    cap = Settings(max_concurrent_jobs=2).worker_memory_mb * 2**20
+    client.get("/healthz")
+    for pid in app.state.runner.worker_pids():
+        with open(f"/proc/{pid}/limits") as fh:
+            line = next(x for x in fh if x.startswith("Max address space"))
+        assert line.split()[3:5] == [str(cap), str(cap)]
+
+
+@pytest.mark.parametrize("form", ["fixed", "formula"])
+def test_a_wide_fixed_factor_is_422_before_the_design_is_built(client: TestClient, form: str) -> None:
+    # the review's input: a 0.8 MB /v1/mixed/frame body whose 5,000-level fixed factor drove a
+    # worker to 4.0 GB (20,000 rows x 5,000 design columns, 800 MB each copy)
+    rng = np.random.default_rng(0)
+    rows = [[round(float(rng.normal()), 3), f"L{i % 5000}", f"g{i % 40}"] for i in range(20_000)]
+    model = {"formula": "y ~ f + (1 | g)"} if form == "formula" else {"response": "y", "fixed": ["f"], "random": ["g"]}
+    body = json.dumps({"data": {"columns": ["y", "f", "g"], "data": rows}, **model}).encode()
+    assert len(body) < 900_000
+    r = client.post("/v1/mixed/frame", content=body, headers={"content-type": "application/json"})
+    assert_problem(
+        r, 422, r"^fixed: the fixed-effect design would have 20,000 rows x about 5,001 columns \(763 MiB, over 256 MiB\); "
+        r"the factor 'f' has 5,000 levels: make it a random term instead \(random=\['f'\]\)"
+    )

@@ -4,6 +4,7 @@ the body, in the format of its media type or name; the answer equals the raw bod
 from __future__ import annotations
 
 import io
+import time
 
 import pandas as pd
 import pytest
@@ -60,3 +61,23 @@ def test_bad_uploads_are_problems(client: TestClient, files: dict, status: int, 
 def test_multipart_without_a_boundary_is_400(client: TestClient) -> None:
     r = client.post("/v1/impute", content=b"x", headers={"content-type": "multipart/form-data"})
     assert_problem(r, 400, "without a boundary parameter")
+
+
+@pytest.mark.parametrize("route", ["/v1/diagnostics", "/v1/jobs/diagnostics"])
+def test_uploaded_file_is_the_diagnostics_body(client: TestClient, airquality_csv: bytes, route: str) -> None:
+    expected = client.post("/v1/diagnostics", content=airquality_csv, headers={"content-type": "text/csv"})
+    assert expected.status_code == 200, expected.text
+    r = client.post(route, files={"file": ("air.csv", airquality_csv, "application/octet-stream")})
+    if route == "/v1/diagnostics":
+        assert r.status_code == 200, r.text
+        assert r.json() == expected.json()
+        return
+    assert r.status_code == 202, r.text
+    job = r.headers["location"]
+    for _ in range(200):
+        status = client.get(job).json()["status"]
+        if status not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert status == "succeeded"
+    assert client.get(f"{job}/result").json() == expected.json()

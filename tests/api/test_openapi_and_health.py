@@ -38,7 +38,11 @@ def test_every_error_is_declared_as_problem_json(spec: dict[str, Any], path: str
 
 def test_request_bodies_declare_the_media_types(spec: dict[str, Any]) -> None:
     impute = spec["paths"]["/v1/impute"]["post"]["requestBody"]["content"]
-    assert set(impute) == {"application/json", "text/csv", "application/vnd.apache.parquet"}
+    for path in ["/v1/impute", "/v1/diagnostics", "/v1/jobs/impute", "/v1/jobs/diagnostics"]:
+        content = spec["paths"][path]["post"]["requestBody"]["content"]
+        assert set(content) == {"application/json", "text/csv", "application/vnd.apache.parquet", "multipart/form-data"}
+        upload = content["multipart/form-data"]["schema"]  # curl -F file=@data.csv
+        assert upload["required"] == ["file"] and upload["properties"]["file"]["format"] == "binary"
     assert impute["application/json"]["schema"] == {"$ref": "#/components/schemas/ImputeRequest"}
     for path, model in [("/v1/mixed", "MixedRequest"), ("/v1/mixed/frame", "MixedFrameRequest")]:
         content = spec["paths"][path]["post"]["requestBody"]["content"]

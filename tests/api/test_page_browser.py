@@ -1,5 +1,5 @@
-"""The web page at / in a real browser (issue 14): upload examples/airquality.csv, see its
-missingness, run EM as a job, wait for the result, download the completed table and compare
+"""The web page at / in a real browser (issue 14): enter the API key once, upload
+examples/airquality.csv, see its missingness, run EM as a job, wait for the result, download the completed table and compare
 it with the Python API; no console errors. A real uvicorn on 127.0.0.1 with its job store in
 ``tmp_path``; headless Chromium (skipped with the reason where it is absent)."""
 
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parents[2]
 AIR = ROOT / "examples" / "airquality.csv"
 WAIT = 90  # seconds, for each step of the page
+KEY = "page-test-key"  # the server requires it: the page asks once per browser session
 
 
 def _wait(driver: Any, script: str, what: str) -> Any:
@@ -38,7 +39,7 @@ def _wait(driver: Any, script: str, what: str) -> Any:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
     store = tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"
-    env = {"IMPUTER_JOBS_URL": f"sqlite:///{store}", "IMPUTER_API_KEYS": "", "IMPUTER_MAX_CONCURRENT_JOBS": "1"}
+    env = {"IMPUTER_JOBS_URL": f"sqlite:///{store}", "IMPUTER_API_KEYS": KEY, "IMPUTER_MAX_CONCURRENT_JOBS": "1"}
     with uvicorn_server(env) as (url, _proc):
         yield url
 
@@ -50,6 +51,10 @@ def test_upload_run_download(site: str, tmp_path: Path) -> None:
     try:
         driver.get(site + "/")
         assert driver.title.startswith("imputer ")
+        driver.find_element("id", "api-key").send_keys(KEY)
+        driver.find_element("id", "key-save").click()
+        driver.get(site + "/")  # kept for the session: not asked again
+        assert driver.find_element("id", "key-state").text == "key set for this session"
         driver.find_element("id", "file").send_keys(str(AIR))
         _wait(driver, "return !document.getElementById('overview').hidden", "the missingness overview")
         rows = driver.execute_script(

@@ -90,8 +90,10 @@ def test_unmodelled_numbers_keep_their_text_in_csv_and_their_type_in_json(client
             r"^column 'a' holds numbers, but 2 of its 5 non-empty cells are not a number: '-' \(lines 3, 5\)",
         ),
         (b"a,b\n1,2\n3,4\n5,7\n", "?passthrough=c", r"^passthrough: 'c' is not a column of the CSV$"),
+        (b"a,b\n1,2\n2,\n3,1\x002\n4,1\n5,3\n", "",
+         r"^column 'b' holds numbers, but 1 of its 4 non-empty cells is not a number: '1\\x002' \(line 4\)"),
     ],
-    ids=["stray-string", "dash-marker", "unknown-passthrough"],
+    ids=["stray-string", "dash-marker", "unknown-passthrough", "nul"],
 )
 def test_column_of_numbers_with_text_is_422(client: TestClient, body: bytes, query: str, detail: str) -> None:
     r = client.post("/v1/impute" + query, content=body, headers={"content-type": "text/csv"})
@@ -121,8 +123,11 @@ def _split(values: list[object]) -> dict[str, object]:
         ([1, "-", 4, "-", 7, "x", 9], r"^column 'gdp' holds numbers, but 3 of its 7 non-null cells are not a number: "
                                        r"\"-\" \(rows 1, 3\); \"x\" \(row 5\)"),
         ([1.5, "NaN", 2.5, None, 3.5], r"holds numbers, but 1 of its 4 non-null cells is not a number: \"NaN\" \(row 1\)"),
+        # the review's NUL and decimal-as-text cells (each un-modelled the whole column in silence)
+        ([1.5, "1\u00002", 2.5, 3.5], r"1 of its 4 non-null cells is not a number: \"1\\u00002\" \(row 1\)"),
+        ([1, 2, "2.75", 4], r"1 of its 4 non-null cells is not a number: \"2\.75\" \(row 2\)"),
     ],
-    ids=["stray-string", "dash-markers", "nan-token-as-text"],
+    ids=["stray-string", "dash-markers", "nan-token-as-text", "nul", "decimal-text"],
 )
 def test_json_column_of_numbers_with_other_values_is_422(client: TestClient, values: list[object], detail: str) -> None:
     r = client.post("/v1/impute", json={"data": _split(values)})

@@ -70,3 +70,19 @@ def test_dead_idle_worker_is_replaced_by_the_supervisor() -> None:
     assert pid_gone(victim)
     assert pids and victim not in pids
     assert status["alive"] == 1 and status["idle"] == 1
+
+
+def test_check_admission_refuses_as_submit_would_and_reserves_nothing() -> None:
+    # asked by the server before it reads a large body (tests/api/test_body_admission.py)
+    async def body(p: WorkerPool) -> tuple[int, str]:
+        p.check_admission()  # an idle worker: admitted
+        p.submit(sleep_task(0.5), timeout_s=30)
+        p.check_admission()  # no idle worker, room in the line: admitted
+        p.submit(sleep_task(0.01), timeout_s=30)
+        with pytest.raises(PoolSaturated) as info:
+            p.check_admission()
+        return p.status()["waiting"], str(info.value)
+
+    waiting, message = with_pool(body, n=1, max_queue=1)
+    assert waiting == 1
+    assert "1 requests are already waiting" in message
