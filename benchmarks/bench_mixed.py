@@ -40,7 +40,8 @@ Usage::
 
     python -m benchmarks.bench_mixed            # full size
     python -m benchmarks.bench_mixed --quick    # smoke run (small n, 2 repeats)
-    python -m benchmarks.bench_mixed --only slopes   # one case (crossed, slopes, scotssec, insteval, kernel)
+    python -m benchmarks.bench_mixed --only slopes   # one case (crossed, slopes, scotssec, insteval, kernel, multitrait)
+    python -m benchmarks.bench_mixed --only scotssec insteval   # several cases in one run
 """
 
 from __future__ import annotations
@@ -301,8 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: small data, 2 repeats")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per system (default 5, quick 2)")
     ap.add_argument("--no-r", action="store_true", help="skip lme4 even when Rscript is available")
-    ap.add_argument("--only", choices=["crossed", "slopes", "scotssec", "insteval", "kernel", "multitrait"], default=None,
-                    help="run one case")
+    ap.add_argument("--only", choices=["crossed", "slopes", "scotssec", "insteval", "kernel", "multitrait"], nargs="+",
+                    default=None, help="run these cases only (one or several)")
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     print(f"# bench_mixed ({'quick' if args.quick else 'full'}), {machine()}")
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         "multitrait": lambda: bench_multitrait(400 if small else 2000, min(repeats, 2)),
     }
     for name, run in cases.items():
-        if args.only in (None, name):
+        if args.only is None or name in args.only:
             run()
 
 

@@ -9,8 +9,8 @@ observed trait are left out of the fit and predicted; missing traits of the othe
 are handled exactly (their conditional expectations given every observed entry).
 
 The packed EM parameter is ``x = (vech G, vech R)`` (lower triangles row by row);
-feasible when both are positive definite; accelerated by SQUAREM
-(:func:`imputer._em.run_em`); convergence measured like the univariate covariance terms
+feasible when both are positive definite; iterated by AI-REML steps safeguarded by EM
+(:mod:`imputer.mixed._multitrait_ai`; ``accelerate=False``: plain EM); convergence measured like the univariate covariance terms
 (:func:`imputer.mixed._problem.distance`: a covariance on the scale of its two variances).
 """
 
@@ -27,8 +27,8 @@ from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mixed._multitrait import MultiTraitEngine
+from imputer.mixed._multitrait_ai import MultiTraitProblem, run_ai
 from imputer.mixed._output import SINGULAR_RTOL, _correlation
-from imputer.mixed._problem import distance, is_positive_definite
 from imputer.mixed._validate import Component, _check_rank, _coerce_X, _components, check_informative, check_method
 from imputer.mixed._validate import check_options
 from imputer.mixed._zeta import as_float
@@ -100,57 +100,6 @@ def _spectrum(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ZL = Zf.toarray() if c.L is None else np.asarray(Zf @ c.L)
     s, U = np.linalg.eigh(ZL @ ZL.T)
     return np.clip(s, 0.0, None), U, c.r
-
-
-class MultiTraitProblem:
-    """EM over ``x = (vech G, vech R)`` (an :class:`~imputer._em.EMProblem`)."""
-
-    def __init__(self, engine: MultiTraitEngine) -> None:
-        self.engine = engine
-        t = engine.t
-        self.t = t
-        self.tri = np.tril_indices(t)
-        w = t * (t + 1) // 2
-        self.w = w
-        diag_pos = {int(a): j for j, (a, b) in enumerate(zip(*self.tri)) if a == b}
-        pa = np.array([diag_pos[int(a)] for a in self.tri[0]])
-        pb = np.array([diag_pos[int(b)] for b in self.tri[1]])
-        self._partners = (np.concatenate([pa, pa + w]), np.concatenate([pb, pb + w]))
-
-    def matrices(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = []
-        for j in range(2):
-            S = np.zeros((self.t, self.t))
-            S[self.tri] = x[j * self.w:(j + 1) * self.w]
-            out.append(S + np.tril(S, -1).T)
-        return out[0], out[1]
-
-    def pack(self, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        G, R = params
-        return np.concatenate([np.asarray(G)[self.tri], np.asarray(R)[self.tri]])
-
-    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.matrices(x)
-
-    def feasible(self, x: np.ndarray) -> bool:
-        if not np.all(np.isfinite(x)):
-            return False
-        G, R = self.matrices(x)
-        return is_positive_definite(G) and is_positive_definite(R)
-
-    def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
-        return distance(x_old, x_new, self._partners)
-
-    def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
-        if not self.feasible(x):
-            return x, -np.inf
-        ll, new = self.engine.evaluate(*self.matrices(x))
-        if new is None:
-            return x, -np.inf
-        upd = self.pack(new)
-        if not self.feasible(upd):
-            return None, ll
-        return upd, ll
 
 
 def _singular(S: np.ndarray) -> bool:
@@ -229,7 +178,11 @@ def fit_multitrait_parts(
     x0 = problem.pack((np.diag(s2 / 2 / scale), np.diag(s2 / 2)))
     monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
     with single_blas_thread(nf <= _BLAS_SMALL and engine.m <= _BLAS_SMALL), watching(monitor):
-        run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate), method="squarem")
+        if accelerate:
+            run = run_ai(problem, x0, tol=tol, max_iter=max_iter)
+        else:
+            problem.full = False
+            run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=False)
     x = run.x if run.trace.stop_reason != "singular" else run.best
     G, R = problem.matrices(x)
     ll = engine.state(G, R, traces=False)
