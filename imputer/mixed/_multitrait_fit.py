@@ -48,24 +48,28 @@ def coerce_Y(Y: Any) -> tuple[np.ndarray, pd.Index, list[str]]:
     if isinstance(Y, pd.DataFrame):
         names = [str(c) for c in Y.columns]
         if len(set(names)) != len(names):
-            raise ImputerValueError(f"Y: trait names are not unique: {names}")
+            raise ImputerValueError(f"y: trait names are not unique: {names}")
         bad = [str(c) for c in Y.columns if not pd.api.types.is_numeric_dtype(Y[c])]
         if bad:
-            raise ImputerValueError(f"Y: trait column(s) {bad} are not numeric")
+            raise ImputerValueError(f"y: trait column(s) {bad} are not numeric")
         arr, index = Y.to_numpy(dtype=float, na_value=np.nan), Y.index
     else:
-        arr = as_float(Y, "Y")
+        arr = as_float(Y, "y")
         if arr.ndim != 2:
-            raise ImputerValueError(f"Y must be 2-D (n, t), got shape {arr.shape}")
+            raise ImputerValueError(f"y must be 2-D (n, t), got shape {arr.shape}")
         names = [f"y{j + 1}" for j in range(arr.shape[1])]
         index = pd.RangeIndex(arr.shape[0])
     if np.any(np.isinf(arr)):
-        raise ImputerValueError("Y contains infinite values (use NaN for missing)")
+        raise ImputerValueError("y contains infinite values (use NaN for missing)")
     return arr.copy(), index, names
 
 
-def _check_traits(Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _check_traits(
+    Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list[str], field: str = "y"
+) -> tuple[np.ndarray, np.ndarray]:
     """Per trait: observed values, more than p of them, X of full rank on them, not fitted exactly.
+
+    Errors name ``field`` (``"y"`` for :func:`imputer.fit_mixed`, ``"response"`` for the table form) and the trait.
 
     Returns the per-trait OLS coefficients (p, t) and residual variances (t,).
     """
@@ -75,19 +79,19 @@ def _check_traits(Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list
     for a, name in enumerate(traits):
         o = ~np.isnan(Y[:, a])
         if not o.any():
-            raise ImputerValueError(f"Y: trait {name!r} has no observed values")
+            raise ImputerValueError(f"{field}: trait {name!r} has no observed values")
         if o.sum() <= p:
-            raise ImputerValueError(f"Y: trait {name!r} has {int(o.sum())} observed values for {p} fixed effects")
+            raise ImputerValueError(f"{field}: trait {name!r} has {int(o.sum())} observed values for {p} fixed effects")
         try:
             _check_rank(X[o], x_names)
         except ImputerValueError as exc:
-            raise ImputerValueError(f"Y: trait {name!r}: {exc}") from None
+            raise ImputerValueError(f"{field}: trait {name!r}: {exc}") from None
         b, *_ = np.linalg.lstsq(X[o], Y[o, a], rcond=None)
         res = Y[o, a] - X[o] @ b
         rss = float(res @ res)
         if rss <= _EXACT_FIT_RTOL**2 * float(Y[o, a] @ Y[o, a]) or rss == 0.0:
             raise ImputerValueError(
-                f"Y: trait {name!r} has zero variance about its fixed effects (fitted exactly by X); "
+                f"{field}: trait {name!r} has zero variance about its fixed effects (fitted exactly by X); "
                 "its covariances are not identifiable"
             )
         B[:, a], s2[a] = b, rss / (o.sum() - p)
@@ -152,8 +156,9 @@ def fit_multitrait_parts(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
+    field: str = "y",
 ) -> MultiTraitResult:
-    """Fit validated parts (shared by the matrix and the table entry points)."""
+    """Fit validated parts (shared by the matrix and the table entry points; errors name ``field``)."""
     tol, max_iter = check_options(tol, max_iter, accelerate)
     if init is not None:
         raise ImputerValueError("init: not supported for a multi-trait Y (starts are the OLS variances)")
@@ -165,10 +170,10 @@ def fit_multitrait_parts(
     fit_rows = ~np.isnan(Yv).all(axis=1)
     nf = int(fit_rows.sum())
     if nf > MAX_ROWS:
-        raise ImputerValueError(f"Y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
+        raise ImputerValueError(f"y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
     check_informative(comps, fit_rows)
     Xf, Yf = Xv[fit_rows], Yv[fit_rows]
-    B_ols, s2 = _check_traits(Yf, Xf, traits, x_names)
+    B_ols, s2 = _check_traits(Yf, Xf, traits, x_names, field)
     c = comps[0]
     s, U, rank = _spectrum(c, fit_rows)
     Y0 = Yf - Xf @ B_ols
