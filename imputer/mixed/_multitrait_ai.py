@@ -18,13 +18,16 @@ accepted iterate therefore has a log-likelihood no lower than the one before, as
 Converged when a full AI step (``lambda = 1``) moves the parameters by at most ``tol``
 (:func:`imputer.mixed._problem.distance`); the estimate is that step's end point (the
 AI step's error near the optimum is a small fraction of its length, where EM's
-``tol`` measures one slow step). After ``_EM_FALLBACKS`` EM steps in a row, the optimum
-is taken to be at the edge of the parameter space (a singular ``G`` or ``R``) and the
+``tol`` measures one slow step). After ``_EM_FALLBACKS`` shortened (``lambda < 1``) or EM
+steps in a row, the optimum is taken to be at the edge of the parameter space (a singular ``G`` or ``R``) and the
 run continues with SQUAREM (:func:`imputer._em.run_em`), whose ``"singular"`` stop
 reports it, from the current iterate; the traces are joined.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -38,67 +41,76 @@ __all__ = ["MultiTraitProblem", "run_ai"]
 
 #: Step halvings tried before falling back to the EM update.
 _HALVINGS = 8
-#: EM fallbacks in a row after which the run continues as SQUAREM (a boundary).
-_EM_FALLBACKS = 3
+#: Shortened AI steps or EM fallbacks in a row after which the run continues as SQUAREM
+#: (the optimum is at a boundary, where the AI step keeps leaving the parameter space).
+_EM_FALLBACKS = 10
 
 
 class MultiTraitProblem:
-    """EM over ``x = (vech G, vech R)`` (an :class:`~imputer._em.EMProblem`).
+    """EM over ``x = (vech G_1, ..., vech G_k, vech R)`` (an :class:`~imputer._em.EMProblem`).
 
+    ``engine`` is the spectral :class:`~imputer.mixed._multitrait.MultiTraitEngine` (one
+    term: ``k = 1``) or the dense :class:`~imputer.mixed._multitrait_dense.DenseMultiEngine`.
     ``step`` also keeps the engine's full evaluation (score, AI) of its last point, which
     :func:`run_ai` reads.
     """
 
-    def __init__(self, engine: MultiTraitEngine) -> None:
+    def __init__(self, engine: Any, n_mats: int = 2) -> None:
         self.engine = engine
+        self.spectral = isinstance(engine, MultiTraitEngine)
         t = engine.t
         self.t = t
+        self.k = n_mats
         self.tri = np.tril_indices(t)
         w = t * (t + 1) // 2
         self.w = w
         diag_pos = {int(a): j for j, (a, b) in enumerate(zip(*self.tri)) if a == b}
         pa = np.array([diag_pos[int(a)] for a in self.tri[0]])
         pb = np.array([diag_pos[int(b)] for b in self.tri[1]])
-        self._partners = (np.concatenate([pa, pa + w]), np.concatenate([pb, pb + w]))
+        self._partners = (np.concatenate([pa + j * w for j in range(n_mats)]),
+                          np.concatenate([pb + j * w for j in range(n_mats)]))
         self.full = True
         self.last: tuple[np.ndarray, Evaluation] | None = None
 
-    def matrices(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def matrices(self, x: np.ndarray) -> list[np.ndarray]:
         out = []
-        for j in range(2):
+        for j in range(self.k):
             S = np.zeros((self.t, self.t))
             S[self.tri] = x[j * self.w:(j + 1) * self.w]
             out.append(S + np.tril(S, -1).T)
-        return out[0], out[1]
+        return out
 
-    def pack(self, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        G, R = params
-        return np.concatenate([np.asarray(G)[self.tri], np.asarray(R)[self.tri]])
+    def pack(self, params: Sequence[np.ndarray]) -> np.ndarray:
+        return np.concatenate([np.asarray(S)[self.tri] for S in params])
 
-    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def unpack(self, x: np.ndarray) -> list[np.ndarray]:
         return self.matrices(x)
 
     def feasible(self, x: np.ndarray) -> bool:
         if not np.all(np.isfinite(x)):
             return False
-        G, R = self.matrices(x)
-        return is_positive_definite(G) and is_positive_definite(R)
+        return all(is_positive_definite(S) for S in self.matrices(x))
 
     def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
         return distance(x_old, x_new, self._partners)
+
+    def _evaluate(self, mats: list[np.ndarray], full: bool):
+        if self.spectral:
+            return self.engine.evaluate_full(*mats) if full else self.engine.evaluate(*mats)
+        return self.engine.evaluate_full(mats) if full else self.engine.evaluate(mats)
 
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         self.last = None
         if not self.feasible(x):
             return x, -np.inf
         if self.full:
-            ev = self.engine.evaluate_full(*self.matrices(x))
+            ev = self._evaluate(self.matrices(x), True)
             if ev is None:
                 return x, -np.inf
             self.last = (np.array(x), ev)
             ll, new = ev.loglik, ev.em
         else:
-            ll, new = self.engine.evaluate(*self.matrices(x))
+            ll, new = self._evaluate(self.matrices(x), False)
         if new is None:
             return (x, -np.inf) if not np.isfinite(ll) else (None, ll)
         upd = self.pack(new)
@@ -153,6 +165,7 @@ def run_ai(problem: MultiTraitProblem, x0: np.ndarray, *, tol: float, max_iter: 
         else:
             fallbacks = 0
         cand, em_c, obj_c, ev_c, full_step = new
+        fallbacks = 0 if full_step else fallbacks + 1
         change = problem.distance(x, cand)
         run.changes.append(change)
         x, em_x, obj, ev = cand, em_c, obj_c, ev_c

@@ -28,6 +28,7 @@ from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mixed._multitrait import MultiTraitEngine
 from imputer.mixed._multitrait_ai import MultiTraitProblem, run_ai
+from imputer.mixed._multitrait_dense import DenseMultiEngine
 from imputer.mixed._output import SINGULAR_RTOL, _correlation
 from imputer.mixed._validate import Component, _check_rank, _coerce_X, _components, check_informative, check_method
 from imputer.mixed._validate import check_options
@@ -38,6 +39,8 @@ __all__ = ["coerce_Y", "fit_multitrait", "fit_multitrait_parts"]
 
 #: Largest number of fitted rows (one dense n x n eigendecomposition).
 MAX_ROWS = 20_000
+#: Largest number of observed trait values with several random terms (one dense N x N ``V`` per evaluation).
+MAX_DENSE_ENTRIES = 6_000
 #: Fitted rows (and missing entries) up to which one BLAS thread is faster (small matrices).
 _BLAS_SMALL = 512
 _EXACT_FIT_RTOL = 100 * np.finfo(float).eps
@@ -96,6 +99,13 @@ def _check_traits(
             )
         B[:, a], s2[a] = b, rss / (o.sum() - p)
     return B, s2
+
+
+def _kernel_matrix(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """``M = Z K Z'`` (n x n) on the fitted rows and ``rank(K)``."""
+    Zf = c.Z[fit_rows]
+    ZL = Zf.toarray() if c.L is None else np.asarray(Zf @ c.L)
+    return ZL @ ZL.T, c.r
 
 
 def _spectrum(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -162,10 +172,10 @@ def fit_multitrait_parts(
     tol, max_iter = check_options(tol, max_iter, accelerate)
     if init is not None:
         raise ImputerValueError("init: not supported for a multi-trait Y (starts are the OLS variances)")
-    if len(comps) != 1 or comps[0].d != 1:
+    if not comps or any(c.d != 1 for c in comps):
         raise ImputerValueError(
-            "ZETA: a multi-trait Y takes exactly one random term with one effect per level "
-            f"(got {len(comps)} term(s){'' if len(comps) != 1 else ' with several effects'})"
+            "ZETA: a multi-trait Y takes random terms with one effect per level "
+            f"(got {len(comps)} term(s){'' if not comps else ' with several effects'})"
         )
     fit_rows = ~np.isnan(Yv).all(axis=1)
     nf = int(fit_rows.sum())
@@ -174,13 +184,25 @@ def fit_multitrait_parts(
     check_informative(comps, fit_rows)
     Xf, Yf = Xv[fit_rows], Yv[fit_rows]
     B_ols, s2 = _check_traits(Yf, Xf, traits, x_names, field)
-    c = comps[0]
-    s, U, rank = _spectrum(c, fit_rows)
     Y0 = Yf - Xf @ B_ols
-    engine = MultiTraitEngine(Xf, Y0, s, U, rank, method == "ML")
-    problem = MultiTraitProblem(engine)
-    scale = max(float(np.mean(s)), 1e-12)
-    x0 = problem.pack((np.diag(s2 / 2 / scale), np.diag(s2 / 2)))
+    if len(comps) == 1:
+        s, U, rank = _spectrum(comps[0], fit_rows)
+        engine: Any = MultiTraitEngine(Xf, Y0, s, U, rank, method == "ML")
+        scales = [max(float(np.mean(s)), 1e-12)]
+    else:
+        n_entries = int((~np.isnan(Yf)).sum())
+        if n_entries > MAX_DENSE_ENTRIES:
+            raise ImputerValueError(
+                f"y: {n_entries} observed trait values; a multi-trait fit with several random terms "
+                f"(dense V) takes at most {MAX_DENSE_ENTRIES}"
+            )
+        Ms, ranks = zip(*(_kernel_matrix(c, fit_rows) for c in comps))
+        engine = DenseMultiEngine(Xf, Y0, list(Ms), list(ranks), method == "ML")
+        scales = [max(float(np.mean(np.diag(M))), 1e-12) for M in Ms]
+    k = len(comps)
+    problem = MultiTraitProblem(engine, k + 1)
+    share = s2 / (k + 1)
+    x0 = problem.pack([np.diag(share / sc) for sc in scales] + [np.diag(share)])
     monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
     with single_blas_thread(nf <= _BLAS_SMALL and engine.m <= _BLAS_SMALL), watching(monitor):
         if accelerate:
@@ -189,10 +211,18 @@ def fit_multitrait_parts(
             problem.full = False
             run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=False)
     x = run.x if run.trace.stop_reason != "singular" else run.best
-    G, R = problem.matrices(x)
-    ll = engine.state(G, R, traces=False)
-    if ll is None:
-        raise ImputerValueError("the multi-trait fit reached covariances where V is not positive definite")
+    mats = problem.matrices(x)
+    *Gs, R = mats
+    try:
+        if k == 1:
+            st = engine.state(*mats, traces=False)
+            if st is None:
+                raise np.linalg.LinAlgError
+            loglik, B0, A = st.loglik, st.B, st.A
+        else:
+            loglik, B0, A = engine.final(mats)
+    except np.linalg.LinAlgError:
+        raise ImputerValueError("the multi-trait fit reached covariances where V is not positive definite") from None
     if monitor is not None and monitor.warn(stacklevel=4):
         pass
     elif not run.trace.converged:
@@ -202,37 +232,41 @@ def fit_multitrait_parts(
             ConvergenceWarning,
             stacklevel=4,
         )
-    B = B_ols + ll.B
-    Zfull = c.Z
-    Ahat = ll.A.T  # (nf, t)
-    KZA = Zfull[fit_rows].T @ Ahat  # (q, t)
-    if c.L is not None:
-        KZA = c.L @ (c.L.T @ KZA)
-    Uhat = KZA @ G
-    fitted = Xv @ B + np.asarray(Zfull @ Uhat)
+    B = B_ols + B0
+    Ahat = A.T  # (nf, t)
+    fitted = Xv @ B
+    Uhats = []
+    for c, G in zip(comps, Gs):
+        KZA = c.Z[fit_rows].T @ Ahat  # (q, t)
+        if c.L is not None:
+            KZA = c.L @ (c.L.T @ KZA)
+        Uhats.append(KZA @ G)
+        fitted = fitted + np.asarray(c.Z @ Uhats[-1])
     cond = fitted.copy()
     cond[fit_rows] += Ahat @ R
     miss = np.isnan(Yv)
     completed = np.where(miss, cond, Yv)
-    for arr in (G, R, B, fitted):
+    for arr in (*mats, B, fitted):
         if not np.all(np.isfinite(arr)):
             raise ImputerValueError("the fit produced non-finite estimates; check the scaling of Y, X and K")
-    boundary = tuple(name for name, S in ((c.name, G), ("residual", R)) if _singular(S))
+    names = [c.name for c in comps] + ["residual"]
+    boundary = tuple(name for name, S in zip(names, mats) if _singular(S))
     t, p = len(traits), Xv.shape[1]
     n_obs = int((~miss).sum())
-    d = t * p + 2 * (t * (t + 1) // 2)
+    d = t * p + (k + 1) * (t * (t + 1) // 2)
     tix = pd.Index(traits, name="trait")
     frame = lambda S: pd.DataFrame(S, index=tix, columns=tix)  # noqa: E731
+    ll = loglik
     return MultiTraitResult(
-        covariances={c.name: frame(G), "residual": frame(R)},
-        correlations={c.name: frame(_correlation(G)), "residual": frame(_correlation(R))},
+        covariances={name: frame(S) for name, S in zip(names, mats)},
+        correlations={name: frame(_correlation(S)) for name, S in zip(names, mats)},
         beta=pd.DataFrame(B, index=x_names, columns=tix),
-        u={c.name: pd.DataFrame(Uhat, index=c.levels, columns=tix)},
+        u={c.name: pd.DataFrame(Uh, index=c.levels, columns=tix) for c, Uh in zip(comps, Uhats)},
         fitted=pd.DataFrame(fitted, index=index, columns=tix),
         completed=pd.DataFrame(completed, index=index, columns=tix),
-        loglik=float(ll.loglik),
-        aic=-2.0 * ll.loglik + 2.0 * d,
-        bic=-2.0 * ll.loglik + d * float(np.log(n_obs)),
+        loglik=float(ll),
+        aic=-2.0 * ll + 2.0 * d,
+        bic=-2.0 * ll + d * float(np.log(n_obs)),
         trace=run.trace,
         boundary=boundary,
         method=method,

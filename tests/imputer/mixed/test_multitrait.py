@@ -124,8 +124,9 @@ def _bad(case, data):
         Y["height"] = np.nan
     elif case == "constant":
         Y["ht2"] = 3.0
-    elif case == "two terms":
-        Z = {"g": Z["g"], "h": {"Z": np.eye(len(Y))}}
+    elif case == "slopes":
+        x = np.arange(len(Y), dtype=float)
+        Z = {"g": {"Z": [np.eye(len(Y)), np.diag(x)]}}
     elif case == "init":
         kw = {"init": {"g": 1.0}}
     return Y, X, Z, kw
@@ -136,7 +137,7 @@ def _bad(case, data):
     [
         ("empty", "trait 'height' has no observed values"),
         ("constant", "trait 'ht2' has zero variance"),
-        ("two terms", "exactly one random term"),
+        ("slopes", "random terms with one effect per level"),
         ("init", "init: not supported for a multi-trait Y"),
     ],
 )
