@@ -10,6 +10,7 @@ import pytest
 
 from imputer import fit_mixed, fit_mixed_frame
 from imputer._threads import single_blas_thread
+from imputer.errors import ImputerValueError
 from imputer.mixed._multitrait import MultiTraitEngine
 from imputer.mixed._multitrait_dense import DenseMultiEngine
 from tests.reference import multitrait_direct as ref
@@ -81,3 +82,14 @@ def test_dense_engine_equals_spectral_on_one_term(data, ml):
     np.testing.assert_allclose(dense.ai, spectral.ai, rtol=1e-8, atol=1e-10)
     for a, b in zip(dense.em, spectral.em):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [("missing", "response: trait 'b' has no observed values"), ("constant", "response: trait 'b' has zero variance")],
+)
+def test_bad_traits_in_a_table_name_the_response(data, case, match):
+    Y, X, _, _, env = data
+    df = pd.DataFrame({"env": [f"e{e}" for e in env], "a": Y[:, 0], "b": np.nan if case == "missing" else 2.5})
+    with pytest.raises(ImputerValueError, match=match):
+        fit_mixed_frame(df, ["a", "b"], random=["env"])
