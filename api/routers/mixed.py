@@ -109,7 +109,7 @@ _MULTITRAIT_FRAME_EXAMPLE = {
     "options": {"method": "REML"},
 }
 _MULTITRAIT_MATRIX_EXAMPLE = {
-    "y": [row[1:] for row in _TRAIT_ROWS],
+    "Y": [row[1:] for row in _TRAIT_ROWS],
     "traits": ["yield", "height"],
     "X": [[1.0]] * 15,
     "ZETA": {"variety": {"Z": [[1 if row[0] == v else 0 for v in "ABCDE"] for row in _TRAIT_ROWS]}},
@@ -123,12 +123,12 @@ _ERRORS = error_responses(401, 406, 413, 415, 422, 500, 503, 504)
 #: the request bodies of the two endpoints in the OpenAPI document (also the job API's)
 MIXED_BODY = _body(
     "MixedRequest",
-    "Response y (a vector, or n rows of t traits for a multi-trait model), fixed design X and random terms ZETA.",
+    "Response y (or Y, n rows of t traits, for a multi-trait model), fixed design X and random terms ZETA.",
     {
         "intercepts": {"summary": "One random intercept per batch", "value": _MATRIX_EXAMPLE},
         "slopes": {"summary": "Random intercept and slope per group (Z: one matrix per effect)",
                    "value": _MATRIX_SLOPES_EXAMPLE},
-        "multitrait": {"summary": "Two traits (y: n rows of t values), missing traits predicted",
+        "multitrait": {"summary": "Two traits (Y: n rows of t values), missing traits predicted",
                        "value": _MULTITRAIT_MATRIX_EXAMPLE},
     },
 )

@@ -107,15 +107,18 @@ class RandomTerm(RequestModel):
 class MixedRequest(RequestModel):
     """Matrix form: response vector, fixed-effect design and random-effect terms."""
 
-    y: list[float | None] | MatrixWithNull = Field(
-        ...,
+    y: list[float | None] | None = Field(
+        None, min_length=1, description="Response, n values; null marks a value to predict (or give Y)."
+    )
+    Y: MatrixWithNull | None = Field(
+        None,
         min_length=1,
-        description="Response, n values; null marks a value to predict. Several traits (a "
-        "multi-trait model, an unstructured t x t covariance per random term and for the "
-        "residual): n rows of t values, null for a missing trait.",
+        description="Several traits instead of y (a multi-trait model: an unstructured t x t "
+        "covariance per random term and for the residual): n rows of t values, null for a "
+        "missing trait, which is predicted from the observed ones.",
     )
     traits: list[str] | None = Field(
-        None, min_length=1, description="Names of the traits (the columns of a matrix y; default y1, y2, ...)."
+        None, min_length=1, description="Names of the traits (the columns of Y; default y1, y2, ...)."
     )
     X: Matrix | None = Field(
         None, description="Fixed-effect design (n x p); null means an intercept column."
@@ -127,19 +130,21 @@ class MixedRequest(RequestModel):
     options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
 
     @model_validator(mode="after")
-    def _check_traits(self) -> MixedRequest:
-        rows = bool(self.y) and isinstance(self.y[0], list)
+    def _check_response(self) -> MixedRequest:
+        if (self.y is None) == (self.Y is None):
+            raise ValueError("give 'y' (one response) or 'Y' (several traits), exactly one of them")
         if self.traits is not None:
-            if not rows:
-                raise ValueError("'traits' names the columns of a matrix y (n rows of t values)")
-            if len(self.traits) != len(self.y[0]) or len(set(self.traits)) != len(self.traits):  # type: ignore[arg-type]
-                raise ValueError(f"'traits' must be {len(self.y[0])} unique names, one per column of y")  # type: ignore[arg-type]
+            if self.Y is None:
+                raise ValueError("'traits' names the columns of Y (n rows of t values)")
+            t = len(self.Y[0])
+            if len(self.traits) != t or len(set(self.traits)) != t:
+                raise ValueError(f"'traits' must be {t} unique names, one per column of Y")
         return self
 
     def response_values(self) -> np.ndarray | pd.DataFrame:
-        """``y`` for :func:`imputer.fit_mixed`: a vector, or an n x t DataFrame named by ``traits``."""
-        if self.y and isinstance(self.y[0], list):
-            arr = np.array(self.y, dtype=float)
+        """The response for :func:`imputer.fit_mixed`: ``y`` as a vector, or ``Y`` as an n x t DataFrame named by ``traits``."""
+        if self.Y is not None:
+            arr = np.array(self.Y, dtype=float)  # None -> NaN
             names = self.traits or [f"y{j + 1}" for j in range(arr.shape[1])]
             return pd.DataFrame(arr, columns=names)
         return np.array(self.y, dtype=float)  # None -> NaN

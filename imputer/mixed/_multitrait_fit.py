@@ -51,28 +51,28 @@ def coerce_Y(Y: Any) -> tuple[np.ndarray, pd.Index, list[str]]:
     if isinstance(Y, pd.DataFrame):
         names = [str(c) for c in Y.columns]
         if len(set(names)) != len(names):
-            raise ImputerValueError(f"y: trait names are not unique: {names}")
+            raise ImputerValueError(f"Y: trait names are not unique: {names}")
         bad = [str(c) for c in Y.columns if not pd.api.types.is_numeric_dtype(Y[c])]
         if bad:
-            raise ImputerValueError(f"y: trait column(s) {bad} are not numeric")
+            raise ImputerValueError(f"Y: trait column(s) {bad} are not numeric")
         arr, index = Y.to_numpy(dtype=float, na_value=np.nan), Y.index
     else:
-        arr = as_float(Y, "y")
+        arr = as_float(Y, "Y")
         if arr.ndim != 2:
-            raise ImputerValueError(f"y must be 2-D (n, t), got shape {arr.shape}")
+            raise ImputerValueError(f"Y must be 2-D (n, t), got shape {arr.shape}")
         names = [f"y{j + 1}" for j in range(arr.shape[1])]
         index = pd.RangeIndex(arr.shape[0])
     if np.any(np.isinf(arr)):
-        raise ImputerValueError("y contains infinite values (use NaN for missing)")
+        raise ImputerValueError("Y contains infinite values (use NaN for missing)")
     return arr.copy(), index, names
 
 
 def _check_traits(
-    Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list[str], field: str = "y"
+    Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list[str], field: str = "Y"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per trait: observed values, more than p of them, X of full rank on them, not fitted exactly.
 
-    Errors name ``field`` (``"y"`` for :func:`imputer.fit_mixed`, ``"response"`` for the table form) and the trait.
+    Errors name ``field`` (``"Y"`` for :func:`imputer.fit_mixed`, ``"response"`` for the table form) and the trait.
 
     Returns the per-trait OLS coefficients (p, t) and residual variances (t,).
     """
@@ -166,7 +166,7 @@ def fit_multitrait_parts(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
-    field: str = "y",
+    field: str = "Y",
 ) -> MultiTraitResult:
     """Fit validated parts (shared by the matrix and the table entry points; errors name ``field``)."""
     tol, max_iter = check_options(tol, max_iter, accelerate)
@@ -180,7 +180,7 @@ def fit_multitrait_parts(
     fit_rows = ~np.isnan(Yv).all(axis=1)
     nf = int(fit_rows.sum())
     if nf > MAX_ROWS:
-        raise ImputerValueError(f"y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
+        raise ImputerValueError(f"Y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
     check_informative(comps, fit_rows)
     Xf, Yf = Xv[fit_rows], Yv[fit_rows]
     B_ols, s2 = _check_traits(Yf, Xf, traits, x_names, field)
@@ -193,7 +193,7 @@ def fit_multitrait_parts(
         n_entries = int((~np.isnan(Yf)).sum())
         if n_entries > MAX_DENSE_ENTRIES:
             raise ImputerValueError(
-                f"y: {n_entries} observed trait values; a multi-trait fit with several random terms "
+                f"Y: {n_entries} observed trait values; a multi-trait fit with several random terms "
                 f"(dense V) takes at most {MAX_DENSE_ENTRIES}"
             )
         Ms, ranks = zip(*(_kernel_matrix(c, fit_rows) for c in comps))

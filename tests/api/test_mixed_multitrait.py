@@ -28,7 +28,7 @@ def _frame_body(frame: pd.DataFrame, response: Any = ("yield", "height")) -> dic
 def _matrix_body(frame: pd.DataFrame) -> dict[str, Any]:
     Y = frame[["yield", "height"]].to_numpy()
     Z = (frame["variety"].to_numpy()[:, None] == np.array(list("ABCDE"))).astype(float)
-    return {"y": [[None if np.isnan(v) else float(v) for v in row] for row in Y], "traits": ["yield", "height"],
+    return {"Y": [[None if np.isnan(v) else float(v) for v in row] for row in Y], "traits": ["yield", "height"],
             "ZETA": {"variety": {"Z": Z.tolist()}}}
 
 
@@ -55,8 +55,8 @@ def test_frame_and_matrix_forms_answer_the_library_fit(client: TestClient) -> No
     [
         ("missing", "/v1/mixed/frame", "response: trait 'height' has no observed values"),
         ("constant", "/v1/mixed/frame", "response: trait 'height' has zero variance"),
-        ("missing", "/v1/mixed", "y: trait 'height' has no observed values"),
-        ("constant", "/v1/mixed", "y: trait 'height' has zero variance"),
+        ("missing", "/v1/mixed", "Y: trait 'height' has no observed values"),
+        ("constant", "/v1/mixed", "Y: trait 'height' has zero variance"),
     ],
 )
 def test_bad_traits_are_422_naming_the_field(client: TestClient, case: str, path: str, detail: str) -> None:
@@ -73,3 +73,6 @@ def test_traits_must_match_the_columns_of_y(client: TestClient) -> None:
     r = client.post("/v1/mixed", json=body)
     assert r.status_code == 422
     assert "'traits' must be 2 unique names" in r.json()["errors"][0]["msg"]
+    r = client.post("/v1/mixed", json=_matrix_body(FRAME) | {"y": [1.0] * 15})
+    assert r.status_code == 422
+    assert "give 'y' (one response) or 'Y' (several traits)" in r.json()["errors"][0]["msg"]
