@@ -10,7 +10,9 @@ ASReml, WOMBAT and sommer's ``mmer`` iterate this way)::
 
     theta' = theta + lambda AI^-1 score,     theta = (vech G, vech R),
 
-with ``lambda = 1, 1/2, 1/4, ...`` until ``theta'`` is positive definite and its
+(near the optimum, once a step moves the parameters by less than ``_SECANT_FROM``,
+``AI`` is corrected by a Powell-symmetric-Broyden secant update towards the observed
+information: a structured quasi-Newton step), with ``lambda = 1, 1/2, 1/4, ...`` until ``theta'`` is positive definite and its
 log-likelihood is not lower; when no halving works (or ``AI`` is not positive
 definite) the EM update of ``theta`` is taken instead, which never lowers it. Every
 accepted iterate therefore has a log-likelihood no lower than the one before, as for EM.
@@ -39,6 +41,8 @@ from imputer.mixed._problem import distance, is_positive_definite
 
 __all__ = ["MultiTraitProblem", "run_ai"]
 
+#: Parameter change below which the secant correction of AI is kept up.
+_SECANT_FROM = 0.01
 #: Step halvings tried before falling back to the EM update.
 _HALVINGS = 8
 #: Shortened AI steps or EM fallbacks in a row after which the run continues as SQUAREM
@@ -119,13 +123,28 @@ class MultiTraitProblem:
         return upd, ll
 
 
-def _newton(ev: Evaluation) -> np.ndarray | None:
+def _newton(ev: Evaluation, D: np.ndarray | None = None) -> np.ndarray | None:
+    M = ev.ai if D is None else ev.ai + D
     try:
-        cf = sla.cho_factor(ev.ai, lower=True, check_finite=True)
+        cf = sla.cho_factor(M, lower=True, check_finite=True)
     except (sla.LinAlgError, ValueError):
         return None
     step = sla.cho_solve(cf, ev.score)
     return step if np.all(np.isfinite(step)) else None
+
+
+def _secant(D: np.ndarray, s: np.ndarray, y: np.ndarray, ai: np.ndarray) -> np.ndarray:
+    """Powell-symmetric-Broyden update of ``D`` so that ``(AI + D) s = y`` (structured secant).
+
+    ``s`` is the step, ``y`` the fall of the score along it; ``AI + D`` then
+    approximates the observed information (the negative Hessian), whose Newton steps
+    converge faster than AI's near the optimum.
+    """
+    ss = float(s @ s)
+    if not np.isfinite(ss) or ss == 0.0:
+        return D
+    r = y - (ai + D) @ s
+    return D + (np.outer(r, s) + np.outer(s, r)) / ss - float(r @ s) * np.outer(s, s) / ss**2
 
 
 def run_ai(problem: MultiTraitProblem, x0: np.ndarray, *, tol: float, max_iter: int) -> EMRun:
@@ -140,10 +159,14 @@ def run_ai(problem: MultiTraitProblem, x0: np.ndarray, *, tol: float, max_iter: 
         return run.end(x, "infeasible", 0)
     ev = problem.last[1]
     fallbacks = 0
+    D = np.zeros_like(ev.ai)  # secant correction of AI towards the observed information
     for it in range(1, max_iter + 1):
         if run.accept(x, obj):
             return run.end(x, "stopped", it)
-        step = _newton(ev)
+        step = _newton(ev, D)
+        if step is None:
+            D[:] = 0.0
+            step = _newton(ev)
         new = None
         if step is not None:
             lam = 1.0
@@ -168,6 +191,8 @@ def run_ai(problem: MultiTraitProblem, x0: np.ndarray, *, tol: float, max_iter: 
         fallbacks = 0 if full_step else fallbacks + 1
         change = problem.distance(x, cand)
         run.changes.append(change)
+        # near the optimum only (far from it the information changes too much along a step)
+        D = _secant(D, cand - x, ev.score - ev_c.score, ev_c.ai) if full_step and change < _SECANT_FROM else 0.0 * D
         x, em_x, obj, ev = cand, em_c, obj_c, ev_c
         if full_step and change <= tol:
             run.accept(x, obj)
