@@ -30,6 +30,7 @@ from imputer.mixed._multitrait import MultiTraitEngine
 from imputer.mixed._multitrait_ai import MultiTraitProblem, run_ai
 from imputer.mixed._multitrait_dense import DenseMultiEngine
 from imputer.mixed._output import SINGULAR_RTOL, _correlation
+from imputer.mixed._spectral import _is_identity
 from imputer.mixed._validate import Component, _check_rank, _coerce_X, _components, check_informative, check_method
 from imputer.mixed._validate import check_options
 from imputer.mixed._zeta import as_float
@@ -112,8 +113,15 @@ def _kernel_matrix(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, int]
 
 
 def _spectrum(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Eigenvalues (n,) and vectors (n, n) of ``M = Z K Z'`` on the fitted rows, and ``rank(K)``."""
+    """Eigenvalues (n,) and vectors (n, n) of ``M = Z K Z'`` on the fitted rows, and ``rank(K)``.
+
+    ``Z = I`` (every level fitted, one row each, in order): ``K``'s own eigendecomposition, made
+    once when the term was read (as the univariate spectral engine does).
+    """
     Zf = c.Z[fit_rows]
+    if c.eig is not None and _is_identity(Zf):
+        w, Q = c.eig
+        return np.clip(w, 0.0, None), Q, c.r
     ZL = Zf.toarray() if c.L is None else np.asarray(Zf @ c.L)
     s, U = np.linalg.eigh(ZL @ ZL.T)
     return np.clip(s, 0.0, None), U, c.r

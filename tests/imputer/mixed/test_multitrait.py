@@ -160,3 +160,18 @@ def test_singular_covariances_are_reported():
         res = fit_mixed(Y, None, [{"Z": np.eye(n), "K": K}], tol=1e-8, max_iter=300)
     assert res.boundary == ("u1", "residual") and res.trace.stop_reason == "singular"
     assert res.correlations["u1"].iloc[0, 1] > 0.999999
+
+
+def test_identity_Z_takes_K_eigendecomposition():
+    """Z = I reuses K's eigendecomposition; the same model written with a permuted Z (eigh of Z K Z') agrees."""
+    Y, X, K = _data(n=40, seed=3)
+    keep = ~np.isnan(Y).all(axis=1)
+    Y, X, K = Y[keep], X[keep], K[np.ix_(keep, keep)]
+    n = len(Y)
+    perm = np.random.default_rng(0).permutation(n)
+    P = np.eye(n)[:, perm]  # row i picks level perm[i]: Z K Z' = P K P'
+    direct = fit_mixed(Y, X, {"g": {"Z": np.eye(n), "K": K}}, tol=1e-10)
+    permuted = fit_mixed(Y, X, {"g": {"Z": P, "K": K[np.ix_(perm, perm)]}}, tol=1e-10)
+    np.testing.assert_allclose(direct.covariances["g"].to_numpy(), permuted.covariances["g"].to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(direct.completed.to_numpy(), permuted.completed.to_numpy(), rtol=1e-8)
+    assert direct.loglik == pytest.approx(permuted.loglik, rel=1e-11)
