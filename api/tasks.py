@@ -54,7 +54,7 @@ from api.schemas.impute_panel import ImputeExtendedResponse, extended_payload
 from api.schemas.impute_mi import ImputeMIResponse
 from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
-from api.schemas.mixed import MixedFrameRequest, MixedRequest, MixedResponse
+from api.schemas.mixed import MixedFrameRequest, MixedRequest, response_model_for
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
 from imputer._gaussian.linalg import Infeasible
@@ -485,14 +485,14 @@ class MixedTask(_Task):
 
     def _compute(self) -> JobOutput:
         request = _parse(MixedRequest, self.body)
-        y = np.array(request.y, dtype=float)  # None -> NaN
+        y = request.response_values()  # None -> NaN; a matrix y: a DataFrame of traits
         if isinstance(request.ZETA, dict):
             zeta: Any = {name: _zeta_term(t) for name, t in request.ZETA.items()}
         else:
             zeta = [_zeta_term(t) for t in request.ZETA]
         reject_repeated_terms(zeta)
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
-        return _json_ok(MixedResponse, result.to_dict(), self.instance)
+        return _json_ok(response_model_for(result), result.to_dict(), self.instance)
 
 
 @dataclass(frozen=True)
@@ -541,7 +541,7 @@ class MixedFrameTask(_Task):
             **request.options.engine_kwargs(),
             **callback_kwargs(),
         )
-        return _json_ok(MixedResponse, result.to_dict(), self.instance)
+        return _json_ok(response_model_for(result), result.to_dict(), self.instance)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from api.deps import error_responses, get_runner
 from api.dispatch import answer_while_connected
 from api.formats import JSON, InputKind, OutputKind, request_kind, response_kind
 from api.pool import WorkerPool
-from api.schemas.mixed import MixedResponse
+from api.schemas.mixed import MixedResponse, MultiTraitResponse
 from api.security import require_api_key
 from api.settings import Settings, get_settings
 from api.tasks import MixedFrameTask, MixedTask
@@ -94,35 +94,63 @@ _FRAME_EXAMPLE = {
 }
 
 
+#: two traits measured on 15 plots of 5 varieties, three values missing: the genetic
+#: (variety) and residual 2 x 2 covariances, and the missing traits predicted from the
+#: observed trait of the same plot and the variety's effects
+_TRAIT_ROWS = [
+    ["A", 49.4, 20.1], ["A", 50.1, 19.7], ["A", 49.8, None], ["B", 52.2, 20.2], ["B", 52.9, 20.1],
+    ["B", 52.6, 20.6], ["C", 52.3, 20.6], ["C", None, 19.6], ["C", 53.7, 20.9], ["D", 49.6, 20.8],
+    ["D", 51.2, 21.3], ["D", 50.7, 20.9], ["E", 50.3, 19.1], ["E", 50.9, None], ["E", 51.7, 20.3],
+]
+_MULTITRAIT_FRAME_EXAMPLE = {
+    "data": {"columns": ["variety", "yield", "height"], "data": _TRAIT_ROWS},
+    "response": ["yield", "height"],
+    "random": ["variety"],
+    "options": {"method": "REML"},
+}
+_MULTITRAIT_MATRIX_EXAMPLE = {
+    "Y": [row[1:] for row in _TRAIT_ROWS],
+    "traits": ["yield", "height"],
+    "X": [[1.0]] * 15,
+    "ZETA": {"variety": {"Z": [[1 if row[0] == v else 0 for v in "ABCDE"] for row in _TRAIT_ROWS]}},
+    "options": {"method": "REML"},
+}
+
+
 _ERRORS = error_responses(400, 401, 406, 408, 413, 415, 422, 500, 503, 504)
 
 
 #: the request bodies of the two endpoints in the OpenAPI document (also the job API's)
 MIXED_BODY = _body(
     "MixedRequest",
-    "Response y, fixed design X and random terms ZETA.",
+    "Response y (or Y, n rows of t traits, for a multi-trait model), fixed design X and random terms ZETA.",
     {
         "intercepts": {"summary": "One random intercept per batch", "value": _MATRIX_EXAMPLE},
         "slopes": {"summary": "Random intercept and slope per group (Z: one matrix per effect)",
                    "value": _MATRIX_SLOPES_EXAMPLE},
+        "multitrait": {"summary": "Two traits (Y: n rows of t values), missing traits predicted",
+                       "value": _MULTITRAIT_MATRIX_EXAMPLE},
     },
 )
 MIXED_FRAME_BODY = _body(
     "MixedFrameRequest",
-    "A table plus the response, fixed-effect and grouping column names.",
+    "A table plus the response (one column, or a list of trait columns), fixed-effect and grouping column names.",
     {
         "intercepts": {"summary": "lme4's Yield ~ 1 + (1 | Batch)", "value": _FRAME_EXAMPLE},
         "slopes": {"summary": "lme4's Reaction ~ Days + (Days | Subject)", "value": _SLOPES_EXAMPLE},
+        "multitrait": {"summary": "Two traits (response: a list of columns), missing traits predicted",
+                       "value": _MULTITRAIT_FRAME_EXAMPLE},
     },
 )
 
 
 @router.post(
     "/mixed",
-    response_model=MixedResponse,
+    response_model=MixedResponse | MultiTraitResponse,
     summary="Fit a mixed model (matrix form)",
     openapi_extra=MIXED_BODY,
-    responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
+    responses={200: {"description": "Variance components, fixed and random effects, predictions "
+                          "(a multi-trait model: covariance matrices between the traits)."}, **_ERRORS},
 )
 async def mixed(
     request: Request,
@@ -139,10 +167,11 @@ async def mixed(
 
 @router.post(
     "/mixed/frame",
-    response_model=MixedResponse,
+    response_model=MixedResponse | MultiTraitResponse,
     summary="Fit a mixed model (table form)",
     openapi_extra=MIXED_FRAME_BODY,
-    responses={200: {"description": "Variance components, fixed and random effects, predictions."}, **_ERRORS},
+    responses={200: {"description": "Variance components, fixed and random effects, predictions "
+                          "(a multi-trait model: covariance matrices between the traits)."}, **_ERRORS},
 )
 async def mixed_frame(
     request: Request,

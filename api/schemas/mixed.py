@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import pandas as pd
+
 from pydantic import AfterValidator, Field, model_validator
 
 from api.schemas.common import (
@@ -28,6 +31,8 @@ from api.schemas.common import (
 from imputer.options import MIXED_OPTIONS
 
 __all__ = [
+    "MultiTraitResponse",
+    "response_model_for",
     "MixedOptions",
     "RandomTerm",
     "Kernel",
@@ -53,6 +58,8 @@ def _rectangular(rows: list[list[float]]) -> list[list[float]]:
 
 #: a rectangular matrix as a list of rows of finite numbers.
 Matrix = Annotated[list[list[float]], AfterValidator(_rectangular)]
+#: a rectangular matrix whose cells may be null (missing traits).
+MatrixWithNull = Annotated[list[list[float | None]], AfterValidator(_rectangular)]
 
 
 class MixedOptions(RequestModel):
@@ -100,8 +107,18 @@ class RandomTerm(RequestModel):
 class MixedRequest(RequestModel):
     """Matrix form: response vector, fixed-effect design and random-effect terms."""
 
-    y: list[float | None] = Field(
-        ..., min_length=1, description="Response, n values; null marks a value to predict."
+    y: list[float | None] | None = Field(
+        None, min_length=1, description="Response, n values; null marks a value to predict (or give Y)."
+    )
+    Y: MatrixWithNull | None = Field(
+        None,
+        min_length=1,
+        description="Several traits instead of y (a multi-trait model: an unstructured t x t "
+        "covariance per random term and for the residual): n rows of t values, null for a "
+        "missing trait, which is predicted from the observed ones.",
+    )
+    traits: list[str] | None = Field(
+        None, min_length=1, description="Names of the traits (the columns of Y; default y1, y2, ...)."
     )
     X: Matrix | None = Field(
         None, description="Fixed-effect design (n x p); null means an intercept column."
@@ -111,6 +128,26 @@ class MixedRequest(RequestModel):
         description="Random-effect terms: a list (named u1, u2, ...) or an object name -> term.",
     )
     options: MixedOptions = Field(default_factory=MixedOptions, description="Options of the fit.")
+
+    @model_validator(mode="after")
+    def _check_response(self) -> MixedRequest:
+        if (self.y is None) == (self.Y is None):
+            raise ValueError("give 'y' (one response) or 'Y' (several traits), exactly one of them")
+        if self.traits is not None:
+            if self.Y is None:
+                raise ValueError("'traits' names the columns of Y (n rows of t values)")
+            t = len(self.Y[0])
+            if len(self.traits) != t or len(set(self.traits)) != t:
+                raise ValueError(f"'traits' must be {t} unique names, one per column of Y")
+        return self
+
+    def response_values(self) -> np.ndarray | pd.DataFrame:
+        """The response for :func:`imputer.fit_mixed`: ``y`` as a vector, or ``Y`` as an n x t DataFrame named by ``traits``."""
+        if self.Y is not None:
+            arr = np.array(self.Y, dtype=float)  # None -> NaN
+            names = self.traits or [f"y{j + 1}" for j in range(arr.shape[1])]
+            return pd.DataFrame(arr, columns=names)
+        return np.array(self.y, dtype=float)  # None -> NaN
 
 
 class Kernel(RequestModel):
@@ -147,8 +184,11 @@ class MixedFrameRequest(RequestModel):
         "notation: a:b, a*b, 0 + or - 1 for no intercept; bar terms for the random part); "
         "instead of response, fixed, random and intercept.",
     )
-    response: str | None = Field(
-        None, min_length=1, description="Column holding the response (without a formula)."
+    response: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)] | None = Field(
+        None,
+        description="Column holding the response (without a formula); a list of two or more "
+        "columns fits a multi-trait model (unstructured covariances between the traits, "
+        "missing traits predicted from the observed ones).",
     )
     fixed: list[str] | None = Field(
         None,
@@ -277,3 +317,50 @@ class MixedResponse(ResponseModel):
         ..., description="Coding of each fixed-effect factor (table form): 'treatment' or 'poly'."
     )
     options: MixedOptionsUsed = Field(..., description="The options used, defaults filled in.")
+
+
+class MultiTraitResponse(ResponseModel):
+    """Result of a multi-trait fit (mirrors ``MultiTraitResult.to_dict()``)."""
+
+    traits: list[str] = Field(..., description="The traits, in order.")
+    covariances: dict[str, LabelledMatrix] = Field(
+        ...,
+        description="t x t covariance matrix of each random term (genetic covariances) and of "
+        "the residual ('residual'), labelled by trait.",
+    )
+    correlations: dict[str, LabelledMatrix] = Field(
+        ..., description="The corresponding correlation matrices (null where a variance is 0)."
+    )
+    beta: SplitFrameOut = Field(..., description="Fixed effects (GLS), effects x traits.")
+    u: dict[str, SplitFrameOut] = Field(..., description="BLUPs of each term, levels x traits.")
+    index: list[IndexLabel | None] = Field(..., description="Row labels of fitted and completed.")
+    fitted: SplitFrameOut = Field(..., description="X B + Z U for every row, rows x traits.")
+    completed: SplitFrameOut = Field(
+        ...,
+        description="The traits with each missing value replaced by its conditional expectation "
+        "given every observed value (observed values unchanged).",
+    )
+    loglik: float | None = Field(..., description="(Restricted) log-likelihood at the estimate.")
+    aic: float | None = Field(..., description="Akaike information criterion.")
+    bic: float | None = Field(..., description="Bayesian information criterion.")
+    n_iter: int = Field(..., description="Iterations (AI-REML steps, EM steps when they fall back).")
+    n_evals: int = Field(..., description="Likelihood evaluations (each with its EM update and AI matrix).")
+    converged: bool = Field(..., description="Whether the tolerance was met within max_iter.")
+    loglik_history: list[float | None] = Field(
+        ..., description="The objective at each accepted iterate, non-decreasing (trace.history)."
+    )
+    trace: Trace = Field(..., description="How the run went, and why it stopped.")
+    method: str = Field(..., description="REML or ML.")
+    boundary: list[str] = Field(
+        ..., description="Covariance matrices singular at the estimate (a term's name, 'residual')."
+    )
+    n_obs: int = Field(..., description="Observed trait values.")
+    n_missing: int = Field(..., description="Missing trait values (predicted).")
+    options: MixedOptionsUsed = Field(..., description="The options used, defaults filled in.")
+
+
+def response_model_for(result: Any) -> type[ResponseModel]:
+    """The response body of a fit: :class:`MultiTraitResponse` for a multi-trait result, else :class:`MixedResponse`."""
+    from imputer.mixed.multitrait_result import MultiTraitResult
+
+    return MultiTraitResponse if isinstance(result, MultiTraitResult) else MixedResponse

@@ -15,16 +15,18 @@ at every iterate, the generalised eigenproblem ``C' R C = I``, ``C' G C = diag(l
 ``w_{e,s} = 1 / (lambda_e d_s + 1)``: for complete rows the traits decouple into ``t``
 EMMA problems, ``O(n t p^2)`` per iteration.
 
-Missing traits (``m`` missing entries on the fitted rows). ``V_oo^-1`` embedded in the
-full ``nt`` space is the Schur complement (exact; Woodbury on the ``m`` missing entries)::
+Missing traits (``m`` missing entries on the fitted rows; ``U_a`` = the rows of ``U``
+where trait ``a`` is missing, ``m_a x n``). ``V_oo^-1`` embedded in the full ``nt``
+space is the Schur complement (exact; Woodbury on the ``m`` missing entries)::
 
     Pi = V^-1 - V^-1 S_m' H^-1 S_m V^-1,     H = S_m V^-1 S_m'  (m x m),
 
-zero on the missing rows and columns; ``log|V_oo| = log|V| + log|H|``. In the rotated
-coordinates ``F = diag(w) Omega' S_m'`` has entries ``w_{e,s} C_{a e} U_{i s}`` for the
-missing entry ``(a, i)``, so ``H = F' diag(1/w) F`` costs ``O(t n m^2)`` and the traces
-below ``O(n t m^2)`` (one triangular solve) per iteration: exact, and ``O(n t p^2)``
-when no trait is missing.
+zero on the missing rows and columns; ``log|V_oo| = log|V| + log|H|``. Block ``(a, b)``
+of ``H`` is ``U_a diag(omega_ab) U_b'`` with ``omega_ab = sum_e C_ae C_be w_e`` (one
+product of the missing rows of ``U``, ``O(m^2 n)`` in all, not ``O(t n m^2)``), and the
+traces below need the diagonals ``D_ab(s) = [U_a' (H^-1)_ab U_b]_ss`` (one triangular
+solve with ``H``'s Cholesky factor, ``O(m^2 n)``); applying ``Pi`` to a vector costs
+``O(m n)``.
 
 EM-REML (the complete data are ``U``, ``E`` and the missing entries)::
 
@@ -34,7 +36,16 @@ EM-REML (the complete data are ``U``, ``E`` and the missing entries)::
     G   <- G + G (A M A' - T_M) G / rank(K),
     R   <- R + R (A A'  - T_I) R / n,
 
-the univariate update ``s2 <- s2 + s2^2 (y'PMPy - tr(PM)) / r`` with matrices.
+the univariate update ``s2 <- s2 + s2^2 (y'PMPy - tr(PM)) / r`` with matrices. The same
+quantities give the REML score and the average information (AI-REML; Gilmour, Thompson
+and Cullis 1995) for ``theta = (vech G, vech R)``, ``V_i = dV / d theta_i``
+(``E_ab (x) M`` or ``E_ab (x) I``, ``E_ab`` symmetric with ones at ``(a, b)`` and ``(b, a)``)::
+
+    score_i = (1/2) [A' V_i A - tr(Pt V_i)]      (A M A' - T_M, A A' - T_I, off-diagonals twice)
+    AI_ij   = (1/2) (V_i A)' Pt (V_j A),
+
+where ``Omega' V_i A`` is ``(C' E_ab C) Ahat diag(d)`` or ``(C' E_ab C) Ahat`` in the rotated
+coordinates: ``2 t(t+1)/2`` more applications of ``Pt``, ``O(m n)`` each.
 ``B`` is the GLS estimate ``(X' Pi X)^-1 X' Pi y0``, ``vec(U_hat) = (G (x) K Z') vec(A)``
 and the conditional expectation of every entry given the observed ones (GLS ``B``) is
 ``X B + Z U_hat + A' R``. Log-likelihood (lme4's constants, ``N`` observed entries)::
@@ -53,7 +64,7 @@ import scipy.linalg as sla
 
 from imputer._util import LOG_2PI
 
-__all__ = ["MultiTraitEngine", "MultiEstimates"]
+__all__ = ["Evaluation", "MultiTraitEngine", "MultiEstimates"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,10 +92,32 @@ class _State:
     TM: np.ndarray  # (t, t)
     TI: np.ndarray  # (t, t)
     C: np.ndarray
+    AI: np.ndarray | None = None  # (2w, 2w) average information over (vech G, vech R)
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """One evaluation at ``(G, R)``: log-likelihood, EM update, REML score and AI matrix.
+
+    Attributes
+    ----------
+    loglik : float
+    em : tuple of ndarray (t, t) or None
+        The EM update ``(G', R')`` (None if not finite).
+    score : ndarray, shape (2w,)
+        Gradient of ``loglik`` over ``(vech G, vech R)`` (lower triangles row by row).
+    ai : ndarray, shape (2w, 2w)
+        Average information matrix (module docstring).
+    """
+
+    loglik: float
+    em: tuple[np.ndarray, np.ndarray] | None
+    score: np.ndarray
+    ai: np.ndarray
 
 
 class MultiTraitEngine:
-    """Log-likelihood and EM map of the multi-trait model (module docstring).
+    """Log-likelihood, EM map, score and AI matrix of the multi-trait model (module docstring).
 
     Parameters
     ----------
@@ -113,12 +146,11 @@ class MultiTraitEngine:
         Y0 = np.where(miss, 0.0, Y)
         self.Yt = U.T @ Y0  # (n, t): rotated rows
         self.Xt = U.T @ X  # (n, p)
-        # missing entries, trait-major: (trait a, row i)
-        a_idx, i_idx = np.nonzero(miss.T)
-        self.m = a_idx.size
-        self.miss_trait = a_idx
-        self.miss_row = i_idx
-        self.Um = U[i_idx, :]  # (m, n)
+        # missing entries, trait-major: the rows of U where trait a is missing
+        self.Ua = [np.ascontiguousarray(U[np.flatnonzero(miss[:, a]), :]) for a in range(self.t)]
+        self.off = np.concatenate([[0], np.cumsum([u.shape[0] for u in self.Ua])]).astype(int)
+        self.m = int(self.off[-1])
+        self.tri = np.tril_indices(self.t)
 
     # ---------------------------------------------------------------- core
     def _canonical(self, G: np.ndarray, R: np.ndarray):
@@ -130,7 +162,51 @@ class MultiTraitEngine:
         C = Li.T @ W
         return C, lam, 2.0 * float(np.sum(np.log(np.diag(Lr))))
 
-    def state(self, G: np.ndarray, R: np.ndarray, traces: bool = True) -> _State | None:
+    def _h_factor(self, C: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+        """Lower Cholesky factor of ``H`` (m x m), blocks ``U_a diag(omega_ab) U_b'``."""
+        H = np.empty((self.m, self.m))
+        o = self.off
+        for a in range(self.t):
+            for b in range(a, self.t):
+                if o[a] == o[a + 1] or o[b] == o[b + 1]:
+                    continue
+                om = (C[a] * C[b]) @ w  # (n,)
+                H[o[b]:o[b + 1], o[a]:o[a + 1]] = (self.Ua[b] * om) @ self.Ua[a].T
+        try:
+            return sla.cholesky(H, lower=True, overwrite_a=True, check_finite=False)
+        except (sla.LinAlgError, ValueError):
+            return None
+
+    def _pi(self, v: np.ndarray, C: np.ndarray, w: np.ndarray, Lh: np.ndarray | None) -> np.ndarray:
+        """``Pi`` in the rotated coordinates applied to ``v`` (t, n, k)."""
+        wv = w[:, :, None] * v
+        if not self.m:
+            return wv
+        o = self.off
+        Zall = np.einsum("ae,esk->ask", C, wv)
+        g = np.concatenate([self.Ua[a] @ Zall[a] for a in range(self.t)])  # (m, k)
+        u = sla.cho_solve((Lh, True), g, check_finite=False)
+        h = np.stack([self.Ua[a].T @ u[o[a]:o[a + 1]] for a in range(self.t)])  # (t, n, k)
+        return wv - w[:, :, None] * np.einsum("ae,ask->esk", C, h)
+
+    def _h_diagonals(self, Lh: np.ndarray) -> np.ndarray:
+        """``D[a, b, s] = [U_a' (H^-1)_ab U_b]_ss`` (t, t, n)."""
+        t, n, o = self.t, self.n, self.off
+        J = []
+        for a in range(t):
+            rhs = np.zeros((self.m - o[a], n))
+            rhs[: o[a + 1] - o[a]] = self.Ua[a]
+            J.append(sla.solve_triangular(Lh[o[a]:, o[a]:], rhs, lower=True, check_finite=False))
+        D = np.zeros((t, t, n))
+        for a in range(t):
+            for b in range(a, t):
+                if o[b] == self.m:
+                    continue
+                D[a, b] = np.einsum("ks,ks->s", J[a][o[b] - o[a]:], J[b])
+                D[b, a] = D[a, b]
+        return D
+
+    def state(self, G: np.ndarray, R: np.ndarray, traces: bool = True, ai: bool = False) -> _State | None:
         """Everything one iteration needs at ``(G, R)``; None if not evaluable."""
         t, n, p = self.t, self.n, self.p
         try:
@@ -142,37 +218,23 @@ class MultiTraitEngine:
         # transformed design Xhat = C' (x) Xt: column (a, j) of trait e is C[a, e] Xt[:, j]
         Xhat = np.einsum("ae,sj->esaj", C, self.Xt).reshape(t, n, t * p)
         logdetV = float(np.sum(np.log1p(lam[:, None] * self.d[None, :]))) + n * logdetR
+        Lh = None
         if self.m:
-            # F[(e, s), alpha] = w_es C[a_alpha, e] U[i_alpha, s]
-            F = (w[:, :, None] * self.Um.T[None, :, :]) * C[self.miss_trait, :].T[:, None, :]
-            Fw = F.reshape(t * n, self.m)
-            H = (F / w[:, :, None]).reshape(t * n, self.m).T @ Fw
-            try:
-                cf = sla.cho_factor(H, lower=True, check_finite=False)
-            except sla.LinAlgError:
+            Lh = self._h_factor(C, w)
+            if Lh is None:
                 return None
-            logdetV += 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
-
-            def pi(v: np.ndarray) -> np.ndarray:  # v: (t*n, k)
-                return w.reshape(-1, 1) * v - Fw @ sla.cho_solve(cf, Fw.T @ v, check_finite=False)
-        else:
-            Fw = cf = None
-
-            def pi(v: np.ndarray) -> np.ndarray:
-                return w.reshape(-1, 1) * v
-
-        Xf = Xhat.reshape(t * n, t * p)
-        PiX = pi(Xf)
-        Phi = Xf.T @ PiX
+            logdetV += 2.0 * float(np.sum(np.log(np.diag(Lh))))
+        PiX = self._pi(Xhat, C, w, Lh)
+        Xf, PiXf = Xhat.reshape(t * n, t * p), PiX.reshape(t * n, t * p)
+        Phi = Xf.T @ PiXf
         try:
             cphi = sla.cho_factor(Phi, lower=True, check_finite=False)
         except sla.LinAlgError:
             return None
-        yv = yhat.reshape(-1, 1)
-        Piy = pi(yv)
+        Piy = self._pi(yhat[:, :, None], C, w, Lh).reshape(-1, 1)
         b = sla.cho_solve(cphi, Xf.T @ Piy, check_finite=False)
-        ahat = (Piy - PiX @ b).reshape(t, n)
-        quad = float(yv[:, 0] @ ahat.ravel())
+        ahat = (Piy - PiXf @ b).reshape(t, n)
+        quad = float(yhat.ravel() @ ahat.ravel())
         N = self.n_obs
         if self.ml:
             ll = -0.5 * (N * LOG_2PI + logdetV + quad)
@@ -183,28 +245,41 @@ class MultiTraitEngine:
         B = b.reshape(t, p).T
         if not traces:
             return _State(ll, A, ahat, B, np.zeros((t, t)), np.zeros((t, t)), C)
-        # traces in rotated coordinates: Gamma^D_ef = sum_s D_s <Pt_(e,s) column parts>
+        # traces in rotated coordinates: Gamma^D_ef = sum_s d_s Pt_(e,s),(f,s)
         GD = np.diag(w @ self.d)
         GI = np.diag(w.sum(axis=1))
         if self.m:
-            J = sla.solve_triangular(cf[0], Fw.T, lower=True, check_finite=False)  # (m, t*n)
-            J3 = J.reshape(self.m, t, n)
-            GD = GD - np.einsum("mes,mfs,s->ef", J3, J3, self.d, optimize=True)
-            GI = GI - np.einsum("mes,mfs->ef", J3, J3, optimize=True)
+            E = np.einsum("ae,abs,bf->efs", C, self._h_diagonals(Lh), C) * (w[:, None, :] * w[None, :, :])
+            GD = GD - E @ self.d
+            GI = GI - E.sum(axis=2)
         if not self.ml:
-            Zc = sla.cho_solve(cphi, PiX.T, check_finite=False).T.reshape(t, n, t * p)  # Pi X Phi^-1
-            Y3 = PiX.reshape(t, n, t * p)
-            GD = GD - np.einsum("esk,fsk,s->ef", Zc, Y3, self.d, optimize=True)
-            GI = GI - np.einsum("esk,fsk->ef", Zc, Y3, optimize=True)
+            Zc = sla.cho_solve(cphi, PiXf.T, check_finite=False).T.reshape(t, n, t * p)  # Pi X Phi^-1
+            GD = GD - np.einsum("esk,fsk,s->ef", Zc, PiX, self.d, optimize=True)
+            GI = GI - np.einsum("esk,fsk->ef", Zc, PiX, optimize=True)
         GD = 0.5 * (GD + GD.T)
         GI = 0.5 * (GI + GI.T)
-        return _State(ll, A, ahat, B, C @ GD @ C.T, C @ GI @ C.T, C)
+        AI = self._ai(C, w, Lh, ahat, PiXf, cphi) if ai else None
+        return _State(ll, A, ahat, B, C @ GD @ C.T, C @ GI @ C.T, C, AI)
 
-    def evaluate(self, G: np.ndarray, R: np.ndarray) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
-        """Log-likelihood at ``(G, R)`` and the EM update ``(G', R')`` (None: not evaluable)."""
-        st = self.state(G, R)
-        if st is None or not np.isfinite(st.loglik):
-            return -np.inf, None
+    def _ai(self, C, w, Lh, ahat, PiXf, cphi) -> np.ndarray:
+        """Average information over ``(vech G, vech R)`` (module docstring)."""
+        t, n = self.t, self.n
+        ad = ahat * self.d
+        vecs = []
+        for base in (ad, ahat):
+            for a, b in zip(*self.tri):
+                E = np.outer(C[a], C[b])
+                if a != b:
+                    E = E + E.T
+                vecs.append(E @ base)
+        Vv = np.stack(vecs, axis=2)  # (t, n, 2w)
+        Pv = self._pi(Vv, C, w, Lh).reshape(t * n, -1)
+        if not self.ml:
+            Pv = Pv - PiXf @ sla.cho_solve(cphi, PiXf.T @ Vv.reshape(t * n, -1), check_finite=False)
+        AI = 0.5 * Vv.reshape(t * n, -1).T @ Pv
+        return 0.5 * (AI + AI.T)
+
+    def _em_update(self, G, R, st: _State) -> tuple[np.ndarray, np.ndarray] | None:
         C = st.C
         QM = C @ ((st.Ahat * self.d) @ st.Ahat.T) @ C.T
         QI = C @ (st.Ahat @ st.Ahat.T) @ C.T
@@ -213,8 +288,27 @@ class MultiTraitEngine:
         Gn = 0.5 * (Gn + Gn.T)
         Rn = 0.5 * (Rn + Rn.T)
         if not (np.all(np.isfinite(Gn)) and np.all(np.isfinite(Rn))):
+            return None
+        return Gn, Rn
+
+    def evaluate(self, G: np.ndarray, R: np.ndarray) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+        """Log-likelihood at ``(G, R)`` and the EM update ``(G', R')`` (None: not evaluable)."""
+        st = self.state(G, R)
+        if st is None or not np.isfinite(st.loglik):
             return -np.inf, None
-        return st.loglik, (Gn, Rn)
+        return st.loglik, self._em_update(G, R, st)
+
+    def evaluate_full(self, G: np.ndarray, R: np.ndarray) -> Evaluation | None:
+        """Log-likelihood, EM update, score and AI matrix at ``(G, R)`` (None: not evaluable)."""
+        st = self.state(G, R, ai=True)
+        if st is None or not np.isfinite(st.loglik):
+            return None
+        C = st.C
+        QM = C @ ((st.Ahat * self.d) @ st.Ahat.T) @ C.T
+        QI = C @ (st.Ahat @ st.Ahat.T) @ C.T
+        twice = np.where(self.tri[0] == self.tri[1], 1.0, 2.0)
+        score = 0.5 * np.concatenate([(QM - st.TM)[self.tri] * twice, (QI - st.TI)[self.tri] * twice])
+        return Evaluation(st.loglik, self._em_update(G, R, st), score, st.AI)
 
     def final(self, G: np.ndarray, R: np.ndarray) -> MultiEstimates:
         """``B`` (p, t) and ``A = Pt y0`` (t, n) at ``(G, R)``."""

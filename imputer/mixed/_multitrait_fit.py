@@ -9,8 +9,8 @@ observed trait are left out of the fit and predicted; missing traits of the othe
 are handled exactly (their conditional expectations given every observed entry).
 
 The packed EM parameter is ``x = (vech G, vech R)`` (lower triangles row by row);
-feasible when both are positive definite; accelerated by SQUAREM
-(:func:`imputer._em.run_em`); convergence measured like the univariate covariance terms
+feasible when both are positive definite; iterated by AI-REML steps safeguarded by EM
+(:mod:`imputer.mixed._multitrait_ai`; ``accelerate=False``: plain EM); convergence measured like the univariate covariance terms
 (:func:`imputer.mixed._problem.distance`: a covariance on the scale of its two variances).
 """
 
@@ -27,8 +27,10 @@ from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mixed._multitrait import MultiTraitEngine
+from imputer.mixed._multitrait_ai import MultiTraitProblem, run_ai
+from imputer.mixed._multitrait_dense import DenseMultiEngine
 from imputer.mixed._output import SINGULAR_RTOL, _correlation
-from imputer.mixed._problem import distance, is_positive_definite
+from imputer.mixed._spectral import _is_identity
 from imputer.mixed._validate import Component, _check_rank, _coerce_X, _components, check_informative, check_method
 from imputer.mixed._validate import check_options
 from imputer.mixed._zeta import as_float
@@ -38,8 +40,13 @@ __all__ = ["coerce_Y", "fit_multitrait", "fit_multitrait_parts"]
 
 #: Largest number of fitted rows (one dense n x n eigendecomposition).
 MAX_ROWS = 20_000
-#: Fitted rows (and missing entries) up to which one BLAS thread is faster (small matrices).
-_BLAS_SMALL = 512
+#: Largest number of observed trait values with several random terms (one dense N x N ``V`` per evaluation).
+MAX_DENSE_ENTRIES = 6_000
+#: Fitted rows up to which the iterations run on one BLAS thread (the eigendecomposition
+#: before them keeps every thread): at n = 2,000 with 1,233 missing entries one evaluation
+#: took 0.35 s on one thread against 0.43 s on two (2 cores, load 2.4; 1.1 against 3.9 s at
+#: load 10), the H blocks being many medium-sized products.
+_BLAS_SMALL = 5_000
 _EXACT_FIT_RTOL = 100 * np.finfo(float).eps
 
 
@@ -64,8 +71,12 @@ def coerce_Y(Y: Any) -> tuple[np.ndarray, pd.Index, list[str]]:
     return arr.copy(), index, names
 
 
-def _check_traits(Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _check_traits(
+    Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list[str], field: str = "Y"
+) -> tuple[np.ndarray, np.ndarray]:
     """Per trait: observed values, more than p of them, X of full rank on them, not fitted exactly.
+
+    Errors name ``field`` (``"Y"`` for :func:`imputer.fit_mixed`, ``"response"`` for the table form) and the trait.
 
     Returns the per-trait OLS coefficients (p, t) and residual variances (t,).
     """
@@ -75,82 +86,45 @@ def _check_traits(Y: np.ndarray, X: np.ndarray, traits: list[str], x_names: list
     for a, name in enumerate(traits):
         o = ~np.isnan(Y[:, a])
         if not o.any():
-            raise ImputerValueError(f"Y: trait {name!r} has no observed values")
+            raise ImputerValueError(f"{field}: trait {name!r} has no observed values")
         if o.sum() <= p:
-            raise ImputerValueError(f"Y: trait {name!r} has {int(o.sum())} observed values for {p} fixed effects")
+            raise ImputerValueError(f"{field}: trait {name!r} has {int(o.sum())} observed values for {p} fixed effects")
         try:
             _check_rank(X[o], x_names)
         except ImputerValueError as exc:
-            raise ImputerValueError(f"Y: trait {name!r}: {exc}") from None
+            raise ImputerValueError(f"{field}: trait {name!r}: {exc}") from None
         b, *_ = np.linalg.lstsq(X[o], Y[o, a], rcond=None)
         res = Y[o, a] - X[o] @ b
         rss = float(res @ res)
         if rss <= _EXACT_FIT_RTOL**2 * float(Y[o, a] @ Y[o, a]) or rss == 0.0:
             raise ImputerValueError(
-                f"Y: trait {name!r} has zero variance about its fixed effects (fitted exactly by X); "
+                f"{field}: trait {name!r} has zero variance about its fixed effects (fitted exactly by X); "
                 "its covariances are not identifiable"
             )
         B[:, a], s2[a] = b, rss / (o.sum() - p)
     return B, s2
 
 
-def _spectrum(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Eigenvalues (n,) and vectors (n, n) of ``M = Z K Z'`` on the fitted rows, and ``rank(K)``."""
+def _kernel_matrix(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """``M = Z K Z'`` (n x n) on the fitted rows and ``rank(K)``."""
     Zf = c.Z[fit_rows]
+    ZL = Zf.toarray() if c.L is None else np.asarray(Zf @ c.L)
+    return ZL @ ZL.T, c.r
+
+
+def _spectrum(c: Component, fit_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Eigenvalues (n,) and vectors (n, n) of ``M = Z K Z'`` on the fitted rows, and ``rank(K)``.
+
+    ``Z = I`` (every level fitted, one row each, in order): ``K``'s own eigendecomposition, made
+    once when the term was read (as the univariate spectral engine does).
+    """
+    Zf = c.Z[fit_rows]
+    if c.eig is not None and _is_identity(Zf):
+        w, Q = c.eig
+        return np.clip(w, 0.0, None), Q, c.r
     ZL = Zf.toarray() if c.L is None else np.asarray(Zf @ c.L)
     s, U = np.linalg.eigh(ZL @ ZL.T)
     return np.clip(s, 0.0, None), U, c.r
-
-
-class MultiTraitProblem:
-    """EM over ``x = (vech G, vech R)`` (an :class:`~imputer._em.EMProblem`)."""
-
-    def __init__(self, engine: MultiTraitEngine) -> None:
-        self.engine = engine
-        t = engine.t
-        self.t = t
-        self.tri = np.tril_indices(t)
-        w = t * (t + 1) // 2
-        self.w = w
-        diag_pos = {int(a): j for j, (a, b) in enumerate(zip(*self.tri)) if a == b}
-        pa = np.array([diag_pos[int(a)] for a in self.tri[0]])
-        pb = np.array([diag_pos[int(b)] for b in self.tri[1]])
-        self._partners = (np.concatenate([pa, pa + w]), np.concatenate([pb, pb + w]))
-
-    def matrices(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = []
-        for j in range(2):
-            S = np.zeros((self.t, self.t))
-            S[self.tri] = x[j * self.w:(j + 1) * self.w]
-            out.append(S + np.tril(S, -1).T)
-        return out[0], out[1]
-
-    def pack(self, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        G, R = params
-        return np.concatenate([np.asarray(G)[self.tri], np.asarray(R)[self.tri]])
-
-    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.matrices(x)
-
-    def feasible(self, x: np.ndarray) -> bool:
-        if not np.all(np.isfinite(x)):
-            return False
-        G, R = self.matrices(x)
-        return is_positive_definite(G) and is_positive_definite(R)
-
-    def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
-        return distance(x_old, x_new, self._partners)
-
-    def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
-        if not self.feasible(x):
-            return x, -np.inf
-        ll, new = self.engine.evaluate(*self.matrices(x))
-        if new is None:
-            return x, -np.inf
-        upd = self.pack(new)
-        if not self.feasible(upd):
-            return None, ll
-        return upd, ll
 
 
 def _singular(S: np.ndarray) -> bool:
@@ -203,15 +177,16 @@ def fit_multitrait_parts(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
+    field: str = "Y",
 ) -> MultiTraitResult:
-    """Fit validated parts (shared by the matrix and the table entry points)."""
+    """Fit validated parts (shared by the matrix and the table entry points; errors name ``field``)."""
     tol, max_iter = check_options(tol, max_iter, accelerate)
     if init is not None:
         raise ImputerValueError("init: not supported for a multi-trait Y (starts are the OLS variances)")
-    if len(comps) != 1 or comps[0].d != 1:
+    if not comps or any(c.d != 1 for c in comps):
         raise ImputerValueError(
-            "ZETA: a multi-trait Y takes exactly one random term with one effect per level "
-            f"(got {len(comps)} term(s){'' if len(comps) != 1 else ' with several effects'})"
+            "ZETA: a multi-trait Y takes random terms with one effect per level "
+            f"(got {len(comps)} term(s){'' if not comps else ' with several effects'})"
         )
     fit_rows = ~np.isnan(Yv).all(axis=1)
     nf = int(fit_rows.sum())
@@ -219,22 +194,46 @@ def fit_multitrait_parts(
         raise ImputerValueError(f"Y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
     check_informative(comps, fit_rows)
     Xf, Yf = Xv[fit_rows], Yv[fit_rows]
-    B_ols, s2 = _check_traits(Yf, Xf, traits, x_names)
-    c = comps[0]
-    s, U, rank = _spectrum(c, fit_rows)
+    B_ols, s2 = _check_traits(Yf, Xf, traits, x_names, field)
     Y0 = Yf - Xf @ B_ols
-    engine = MultiTraitEngine(Xf, Y0, s, U, rank, method == "ML")
-    problem = MultiTraitProblem(engine)
-    scale = max(float(np.mean(s)), 1e-12)
-    x0 = problem.pack((np.diag(s2 / 2 / scale), np.diag(s2 / 2)))
+    if len(comps) == 1:
+        s, U, rank = _spectrum(comps[0], fit_rows)
+        engine: Any = MultiTraitEngine(Xf, Y0, s, U, rank, method == "ML")
+        scales = [max(float(np.mean(s)), 1e-12)]
+    else:
+        n_entries = int((~np.isnan(Yf)).sum())
+        if n_entries > MAX_DENSE_ENTRIES:
+            raise ImputerValueError(
+                f"Y: {n_entries} observed trait values; a multi-trait fit with several random terms "
+                f"(dense V) takes at most {MAX_DENSE_ENTRIES}"
+            )
+        Ms, ranks = zip(*(_kernel_matrix(c, fit_rows) for c in comps))
+        engine = DenseMultiEngine(Xf, Y0, list(Ms), list(ranks), method == "ML")
+        scales = [max(float(np.mean(np.diag(M))), 1e-12) for M in Ms]
+    k = len(comps)
+    problem = MultiTraitProblem(engine, k + 1)
+    share = s2 / (k + 1)
+    x0 = problem.pack([np.diag(share / sc) for sc in scales] + [np.diag(share)])
     monitor = make_monitor(callback, progress, max_time, label="fit_mixed")
-    with single_blas_thread(nf <= _BLAS_SMALL and engine.m <= _BLAS_SMALL), watching(monitor):
-        run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate), method="squarem")
+    with single_blas_thread(nf <= _BLAS_SMALL), watching(monitor):
+        if accelerate:
+            run = run_ai(problem, x0, tol=tol, max_iter=max_iter)
+        else:
+            problem.full = False
+            run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=False)
     x = run.x if run.trace.stop_reason != "singular" else run.best
-    G, R = problem.matrices(x)
-    ll = engine.state(G, R, traces=False)
-    if ll is None:
-        raise ImputerValueError("the multi-trait fit reached covariances where V is not positive definite")
+    mats = problem.matrices(x)
+    *Gs, R = mats
+    try:
+        if k == 1:
+            st = engine.state(*mats, traces=False)
+            if st is None:
+                raise np.linalg.LinAlgError
+            loglik, B0, A = st.loglik, st.B, st.A
+        else:
+            loglik, B0, A = engine.final(mats)
+    except np.linalg.LinAlgError:
+        raise ImputerValueError("the multi-trait fit reached covariances where V is not positive definite") from None
     if monitor is not None and monitor.warn(stacklevel=4):
         pass
     elif not run.trace.converged:
@@ -244,37 +243,41 @@ def fit_multitrait_parts(
             ConvergenceWarning,
             stacklevel=4,
         )
-    B = B_ols + ll.B
-    Zfull = c.Z
-    Ahat = ll.A.T  # (nf, t)
-    KZA = Zfull[fit_rows].T @ Ahat  # (q, t)
-    if c.L is not None:
-        KZA = c.L @ (c.L.T @ KZA)
-    Uhat = KZA @ G
-    fitted = Xv @ B + np.asarray(Zfull @ Uhat)
+    B = B_ols + B0
+    Ahat = A.T  # (nf, t)
+    fitted = Xv @ B
+    Uhats = []
+    for c, G in zip(comps, Gs):
+        KZA = c.Z[fit_rows].T @ Ahat  # (q, t)
+        if c.L is not None:
+            KZA = c.L @ (c.L.T @ KZA)
+        Uhats.append(KZA @ G)
+        fitted = fitted + np.asarray(c.Z @ Uhats[-1])
     cond = fitted.copy()
     cond[fit_rows] += Ahat @ R
     miss = np.isnan(Yv)
     completed = np.where(miss, cond, Yv)
-    for arr in (G, R, B, fitted):
+    for arr in (*mats, B, fitted):
         if not np.all(np.isfinite(arr)):
             raise ImputerValueError("the fit produced non-finite estimates; check the scaling of Y, X and K")
-    boundary = tuple(name for name, S in ((c.name, G), ("residual", R)) if _singular(S))
+    names = [c.name for c in comps] + ["residual"]
+    boundary = tuple(name for name, S in zip(names, mats) if _singular(S))
     t, p = len(traits), Xv.shape[1]
     n_obs = int((~miss).sum())
-    d = t * p + 2 * (t * (t + 1) // 2)
+    d = t * p + (k + 1) * (t * (t + 1) // 2)
     tix = pd.Index(traits, name="trait")
     frame = lambda S: pd.DataFrame(S, index=tix, columns=tix)  # noqa: E731
+    ll = loglik
     return MultiTraitResult(
-        covariances={c.name: frame(G), "residual": frame(R)},
-        correlations={c.name: frame(_correlation(G)), "residual": frame(_correlation(R))},
+        covariances={name: frame(S) for name, S in zip(names, mats)},
+        correlations={name: frame(_correlation(S)) for name, S in zip(names, mats)},
         beta=pd.DataFrame(B, index=x_names, columns=tix),
-        u={c.name: pd.DataFrame(Uhat, index=c.levels, columns=tix)},
+        u={c.name: pd.DataFrame(Uh, index=c.levels, columns=tix) for c, Uh in zip(comps, Uhats)},
         fitted=pd.DataFrame(fitted, index=index, columns=tix),
         completed=pd.DataFrame(completed, index=index, columns=tix),
-        loglik=float(ll.loglik),
-        aic=-2.0 * ll.loglik + 2.0 * d,
-        bic=-2.0 * ll.loglik + d * float(np.log(n_obs)),
+        loglik=float(ll),
+        aic=-2.0 * ll + 2.0 * d,
+        bic=-2.0 * ll + d * float(np.log(n_obs)),
         trace=run.trace,
         boundary=boundary,
         method=method,

@@ -52,5 +52,5 @@ def fit_multitrait_frame(data: Any, response: list, **kw: Any) -> MultiTraitResu
     )
     return fit_multitrait_parts(
         Y, problem.index, [str(c) for c in response], problem.X, problem.x_names, problem.components,
-        method=method, **kw,
+        method=method, field="response", **kw,
     )

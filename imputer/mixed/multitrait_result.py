@@ -93,7 +93,7 @@ class MultiTraitResult(TraceFields):
     def summary(self) -> str:
         """Text summary: fit statistics, each covariance and correlation matrix, fixed effects."""
         parts = [
-            render_title(f"Multi-trait linear mixed model fit by {self.method} (EM, canonical transformation)"),
+            render_title(f"Multi-trait linear mixed model fit by {self.method} (AI-REML safeguarded by EM, canonical transformation)"),
             render_fields(
                 [
                     ("traits", ", ".join(self.traits)),

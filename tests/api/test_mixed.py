@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import imputer
-from api.schemas.mixed import MixedResponse
+from api.schemas.mixed import MixedResponse, MultiTraitResponse
 from tests.api.conftest import DATA, split_of
 
 pytestmark = pytest.mark.timeout(120)
@@ -202,12 +202,12 @@ def _examples(client: TestClient, path: str) -> dict[str, Any]:
 @pytest.mark.parametrize("path", ["/v1/mixed", "/v1/mixed/frame"])
 def test_openapi_examples_run_and_show_slopes(client: TestClient, path: str) -> None:
     examples = _examples(client, path)
-    assert set(examples) == {"intercepts", "slopes"}
+    assert set(examples) == {"intercepts", "slopes", "multitrait"}
     for name, ex in examples.items():
         r = client.post(path, json=ex["value"])
         assert r.status_code == 200, (name, r.text)
         out = r.json()
-        MixedResponse.model_validate(out)
+        (MultiTraitResponse if name == "multitrait" else MixedResponse).model_validate(out)
         if name == "slopes":
             (term,) = out["covariances"]
             assert len(out["covariances"][term]["columns"]) == 2
