@@ -50,7 +50,7 @@ from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._covtypes import CovarianceType
 from imputer.mixture._kernel import ComponentPass, MixturePlan
-from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
+from imputer.mvn._fit import corr_feasible
 
 __all__ = ["Evaluation", "MixtureFit", "MixtureParams", "MixtureProblem", "fit_start"]
 
@@ -78,8 +78,12 @@ class Evaluation(NamedTuple):
 
 
 def valid_cov(sigma: np.ndarray) -> bool:
-    """Variances at least :data:`VAR_FLOOR` and correlation eigenvalues at least ``SINGULAR_EIG``."""
-    return bool(np.all(np.diag(sigma) >= VAR_FLOOR)) and min_corr_eig(sigma) >= SINGULAR_EIG
+    """Variances at least :data:`VAR_FLOOR` and correlation eigenvalues at least ``SINGULAR_EIG``.
+
+    The eigenvalue bound by one Cholesky factorisation (:func:`~imputer.mvn._fit.corr_feasible`,
+    as the normal's EM map checks its updates).
+    """
+    return bool(np.all(np.diag(sigma) >= VAR_FLOOR)) and corr_feasible(sigma)
 
 
 class MixtureProblem:
