@@ -190,7 +190,7 @@ class MixturePlan:
                 idx = np.full((len(items), c), rows.shape[0], dtype=np.intp)
                 for j, (_, a, r) in enumerate(items):
                     idx[j, :r] = np.arange(a, a + r)
-                size = max(1, _BATCH_ELEMENTS // (max(k, 2) * p_o * c))
+                size = max(1, _BATCH_ELEMENTS // (max(k, 2) * max(p_o, 1) * c))
                 for a in range(0, len(items), size):
                     sl = slice(a, a + size)
                     x = np.ascontiguousarray(xo[idx[sl]].transpose(0, 2, 1))
