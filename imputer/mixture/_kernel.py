@@ -38,7 +38,7 @@ import numpy as np
 
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import precision
-from imputer.mixture._patterns import completed_moments, pattern_factors
+from imputer.mixture._patterns import PatternMasks, completed_moments, pattern_factors
 
 __all__ = ["ComponentPass", "MixturePlan"]
 
@@ -203,6 +203,7 @@ class MixturePlan:
                     big = [max(big[0], x.shape[0] * k * p_o * c), max(big[1], x.shape[0] * max(k - 1, 1) * (p_o + 1) * c)]
             self.groups.append(_Group(p_o, first, batches, total, s_at))
             first += g
+        self.masks = PatternMasks.of(self.obs)
         self._y = np.empty(big[0])
         self._z = np.empty(big[1])
 
@@ -241,7 +242,7 @@ class MixturePlan:
         weights, means, covs = weights[perm], means[perm], covs[perm]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
-        fac = pattern_factors(self.obs, log_weights, means, covs)
+        fac = pattern_factors(self.masks, log_weights, means, covs)
         loglik = 0.0
         resp_all = np.empty((n + 1, k)) if rows else None
         dens_all = np.empty((n + 1, k)) if rows else None
@@ -286,5 +287,5 @@ class MixturePlan:
             out_resp, out_dens = resp_all[:n, inv], dens_all[:n, inv]
         if not stats:
             return ComponentPass(loglik, precs, logdets, out_resp, out_dens, None, None, None)
-        e_all = completed_moments(self.obs, fac, means, covs, moments)[inv]
+        e_all = completed_moments(self.masks, fac, means, covs, moments)[inv]
         return ComponentPass(loglik, precs, logdets, out_resp, out_dens, e_all[:, p, p], e_all[:, :p, p], e_all[:, :p, :p])

@@ -36,7 +36,50 @@ import numpy as np
 from imputer._gaussian.linalg import Infeasible
 from imputer._util import LOG_2PI
 
-__all__ = ["PatternFactors", "completed_moments", "pattern_factors"]
+__all__ = ["PatternFactors", "PatternMasks", "completed_moments", "pattern_factors"]
+
+
+@dataclass(frozen=True, eq=False)
+class PatternMasks:
+    """Constant masks of ``G`` patterns of ``p`` columns (:meth:`of`).
+
+    Attributes
+    ----------
+    obs : ndarray, shape (G, p)
+        1.0 at the observed cells, 0.0 at the missing ones (``o``).
+    miss : ndarray, shape (G, p)
+        ``1 - o``.
+    oo, om, mm : ndarray, shape (G, 1, p, p)
+        ``o o'``, ``1 o'`` (observed columns) and ``m m'`` (``m = 1 - o``).
+    eye_o : ndarray, shape (G, 1, p, p)
+        ``diag(o)``.
+    p_o : ndarray, shape (G, 1)
+        Observed cells per pattern.
+    """
+
+    obs: np.ndarray
+    miss: np.ndarray
+    oo: np.ndarray
+    om: np.ndarray
+    mm: np.ndarray
+    eye_o: np.ndarray
+    p_o: np.ndarray
+
+    @classmethod
+    def of(cls, observed: np.ndarray) -> PatternMasks:
+        """The masks of a boolean ``(G, p)`` array, True where observed."""
+        o = observed.astype(float)
+        m = 1.0 - o
+        p = o.shape[1]
+        return cls(
+            obs=o,
+            miss=m,
+            oo=(o[:, :, None] * o[:, None, :])[:, None],
+            om=np.broadcast_to(o[:, None, :], (o.shape[0], p, p))[:, None].copy(),
+            mm=(m[:, :, None] * m[:, None, :])[:, None],
+            eye_o=(np.eye(p) * o[:, None, :])[:, None],
+            p_o=o.sum(axis=1)[:, None],
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,15 +120,13 @@ def _lower_inverse(chol: np.ndarray, diag: np.ndarray) -> np.ndarray:
     return t
 
 
-def pattern_factors(obs: np.ndarray, log_weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> PatternFactors:
-    """:class:`PatternFactors` of patterns ``obs`` (bool, shape (G, p)); :class:`Infeasible` if a block is not positive definite."""
-    g, p = obs.shape
+def pattern_factors(masks: PatternMasks, log_weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> PatternFactors:
+    """:class:`PatternFactors` of the patterns of ``masks``; :class:`Infeasible` if a block is not positive definite."""
+    g, p = masks.obs.shape
     k = means.shape[0]
-    of = obs.astype(float)
-    mo = of[:, None, :, None] * of[:, None, None, :]  # (G, 1, p, p)
-    s = covs[None] * mo
-    diag = s.reshape(g, -1, p * p)[:, :, :: p + 1]
-    diag += 1.0 - of[:, None, :]
+    s = covs[None] * masks.oo
+    diag = s.reshape(g, k, p * p)[:, :, :: p + 1]
+    diag += masks.miss[:, None, :]
     try:
         chol = np.linalg.cholesky(s)
     except np.linalg.LinAlgError:
@@ -96,34 +137,38 @@ def pattern_factors(obs: np.ndarray, log_weights: np.ndarray, means: np.ndarray,
     t = _lower_inverse(chol, ld)
     w = np.empty((g, k, p, p + 1))
     w[..., :p] = t
-    w[..., p] = -np.einsum("gkij,gkj->gki", t, means[None] * of[:, None, :])
+    np.matmul(t, (means[None] * masks.obs[:, None, :])[..., None], out=w[..., p:])
+    w[..., p] *= -1.0
     w *= np.sqrt(0.5)
-    p_o = of.sum(axis=1)[:, None]
-    base = log_weights - 0.5 * (p_o * LOG_2PI + 2.0 * np.log(ld).sum(axis=2))
+    base = log_weights - 0.5 * (masks.p_o * LOG_2PI + 2.0 * np.log(ld).sum(axis=2))
     return PatternFactors(w, base, t)
 
 
-def completed_moments(obs: np.ndarray, fac: PatternFactors, means: np.ndarray, covs: np.ndarray, moments: np.ndarray) -> np.ndarray:
+def completed_moments(
+    masks: PatternMasks, fac: PatternFactors, means: np.ndarray, covs: np.ndarray, moments: np.ndarray
+) -> np.ndarray:
     """``sum_g (A S~ A' + N C_M)`` (module docstring), shape (K, p + 1, p + 1).
 
-    ``moments`` is ``S~`` embedded, shape (G, K, p + 1, p + 1).
+    ``moments`` is ``S~`` embedded, shape (G, K, p + 1, p + 1). (Every product has
+    C-ordered operands: numpy multiplies transposed views without BLAS, 5-10x slower.)
     """
-    g, p = obs.shape
+    g, p = masks.obs.shape
     k = means.shape[0]
-    of = obs.astype(float)
-    mf = 1.0 - of
     t = fac.t
-    f = np.matmul(covs[None] * of[:, None, None, :], t.transpose(0, 1, 3, 2))  # Sigma_{:,O} T'
+    tt = np.ascontiguousarray(t.transpose(0, 1, 3, 2))
+    f = np.matmul(covs[None] * masks.om, tt)  # Sigma_{:,O} T'
+    ft = np.matmul(t, covs[None] * masks.om.transpose(0, 1, 3, 2))  # its transpose
     a = np.zeros((g, k, p + 1, p + 1))
     lin = a[:, :, :p, :p]
     np.matmul(f, t, out=lin)
-    lin *= mf[:, None, :, None]  # B on the missing rows, zero elsewhere
-    lin += np.eye(p) * of[:, None, None, :]  # identity on the observed rows
-    mu_o = means[None] * of[:, None, :]
-    a[:, :, :p, p] = (means[None] - np.einsum("gkij,gkj->gki", lin, mu_o)) * mf[:, None, :]
+    lin *= masks.miss[:, None, :, None]  # B on the missing rows, zero elsewhere
+    lin += masks.eye_o  # identity on the observed rows
+    mu_o = (means[None] * masks.obs[:, None, :])[..., None]
+    a[:, :, :p, p] = (means[None] - np.matmul(lin, mu_o)[..., 0]) * masks.miss[:, None, :]
     a[:, :, p, p] = 1.0
-    out = np.matmul(np.matmul(a, moments), a.transpose(0, 1, 3, 2)).sum(axis=0)
-    cond = covs[None] - np.matmul(f, f.transpose(0, 1, 3, 2))
-    cond *= mf[:, None, :, None] * mf[:, None, None, :]
-    out[:, :p, :p] += np.einsum("gk,gkij->kij", moments[:, :, p, p], cond, optimize=True)
+    out = np.matmul(np.matmul(a, moments), np.ascontiguousarray(a.transpose(0, 1, 3, 2))).sum(axis=0)
+    cond = covs[None] - np.matmul(f, ft)
+    cond *= masks.mm
+    cond *= moments[:, :, p, p][:, :, None, None]
+    out[:, :p, :p] += cond.sum(axis=0)
     return out
