@@ -44,6 +44,8 @@ __all__ = ["ComponentPass", "MixturePlan"]
 
 #: Item sizes (rows), largest first; a pattern's rows are cut greedily into them.
 _ITEM_ROWS = (1024, 128, 16)
+#: Numbers in a chunk's largest pattern-level array (``patterns x K (p + 1)^2``): 16 MB.
+_PATTERN_ELEMENTS = 1 << 21
 #: Numbers in a batch's largest temporary (``items x K p_o x c``): about 4 MB (measured: larger
 #: batches, fewer calls, are faster down to L3-sized ones).
 _BATCH_ELEMENTS = 1 << 19
@@ -85,15 +87,15 @@ class ComponentPass:
 
 @dataclass(frozen=True, eq=False)
 class _Batch:
-    """A run of items of one group (same ``p_o``) and one size ``c``.
+    """A run of items of one piece and one size ``c``.
 
     ``x`` (b, p_o + 1, c) the rows' observed cells and a 1, transposed, zero in padding
     columns; ``rows`` (b, c) their original positions (``n`` for padding); ``w_at`` (b,
     K p_o, p_o + 1) the positions of each item's ``W`` in the flat ``(G, K, p, p + 1)``
-    array of :class:`~imputer.mixture._patterns.PatternFactors`; ``pat`` (b,) each
-    item's pattern (global index), non-decreasing; ``seg`` the starts of its runs and
-    ``seg_pat`` their patterns; ``valid`` (b, c) 1.0 for rows, 0.0 for padding (None
-    without padding).
+    array of its chunk's :class:`~imputer.mixture._patterns.PatternFactors`; ``pat`` (b,)
+    each item's pattern in the chunk, non-decreasing; ``seg`` the starts of its runs and
+    ``seg_pat`` their patterns in the piece; ``valid`` (b, c) 1.0 for rows, 0.0 for
+    padding (None without padding).
     """
 
     x: np.ndarray
@@ -106,19 +108,26 @@ class _Batch:
 
 
 @dataclass(frozen=True, eq=False)
-class _Group:
-    """The patterns ``first:first + G`` (all with ``p_o`` observed cells) and their batches.
+class _Piece:
+    """Patterns of one group (all with ``p_o`` observed cells) within one chunk, and their batches.
 
     ``total`` (G, p_o + 1, p_o + 1) the unweighted moments ``sum_i x~_i x~_i'`` of each
     pattern (constant); ``s_at`` (G, K, p_o + 1, p_o + 1) the positions of a pattern's
-    moments in the flat embedded ``(G_all, K, p + 1, p + 1)`` array.
+    moments in its chunk's flat embedded ``(G_chunk, K, p + 1, p + 1)`` array.
     """
 
     p_o: int
-    first: int
     batches: list[_Batch]
     total: np.ndarray
     s_at: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _Chunk:
+    """Consecutive patterns whose pattern-level arrays are computed together, and their pieces."""
+
+    masks: PatternMasks
+    pieces: list[_Piece]
 
 
 def _items(counts: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
@@ -137,11 +146,48 @@ def _items(counts: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
     return out
 
 
+def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray, row0: int, pat0: int, k: int, p: int) -> _Piece:
+    """The batches of patterns ``obs`` (G, p_o), whose rows start at ``xo[row0]``, patterns ``pat0:`` of their chunk.
+
+    ``xo`` holds the group's rows as ``(x_O, 1)`` and a zero row last (the padding),
+    ``orig`` their original positions and ``n`` last.
+    """
+    g, p_o = obs.shape
+    aug = np.concatenate([obs, np.full((g, 1), p)], axis=1)  # observed columns and the 1
+    gl = (pat0 + np.arange(g))[:, None, None, None] * k + np.arange(k)[None, :, None, None]
+    w_at = ((gl * p + obs[:, None, :, None]) * (p + 1) + aug[:, None, None, :]).reshape(g, k * p_o, p_o + 1)
+    s_at = (gl * (p + 1) + aug[:, None, :, None]) * (p + 1) + aug[:, None, None, :]
+    pad_row = xo.shape[0] - 1
+    total = np.zeros((g, p_o + 1, p_o + 1))
+    batches = []
+    for c, items in _items(counts).items():
+        if not items:
+            continue
+        pat = np.array([it[0] for it in items], dtype=np.intp)
+        idx = np.full((len(items), c), pad_row, dtype=np.intp)
+        for j, (_, a, r) in enumerate(items):
+            idx[j, :r] = np.arange(row0 + a, row0 + a + r)
+        size = max(1, _BATCH_ELEMENTS // (max(k, 2) * max(p_o, 1) * c))
+        for a in range(0, len(items), size):
+            sl = slice(a, a + size)
+            x = np.ascontiguousarray(xo[idx[sl]].transpose(0, 2, 1))
+            pb = pat[sl]
+            seg = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
+            pad = idx[sl] == pad_row
+            valid = (~pad).astype(float) if pad.any() else None
+            batches.append(_Batch(x, orig[idx[sl]], w_at[pb], pb + pat0, seg, pb[seg], valid))
+            total[pb[seg]] += np.add.reduceat(x @ x.transpose(0, 2, 1), seg, axis=0)
+    return _Piece(p_o, batches, total, s_at)
+
+
 class MixturePlan:
     """The rows of a layout cut into items for :meth:`run` (built once per EM run).
 
-    Holds scratch buffers reused by every :meth:`run` (fresh multi-megabyte temporaries
-    per batch cost page faults): one plan per thread.
+    The patterns (complete rows first, then by group) are taken in chunks of at most
+    :data:`_PATTERN_ELEMENTS` numbers of ``K (p + 1)^2`` pattern-level arrays, so that
+    memory stays bounded for wide data with many patterns. Holds scratch buffers reused
+    by every :meth:`run` (fresh multi-megabyte temporaries per batch cost page faults):
+    one plan per thread.
 
     Parameters
     ----------
@@ -160,52 +206,32 @@ class MixturePlan:
         for grp in data.patterns.groups:
             sources.append((grp.miss, data.work[grp.offset : grp.offset + grp.n_rows], grp.rows, grp.counts))
         n_pat = sum(s[0].shape[0] for s in sources)
-        self.obs = np.ones((n_pat, p), dtype=bool)
-        self.groups: list[_Group] = []
+        size = max(1, _PATTERN_ELEMENTS // (k * (p + 1) ** 2))
+        observed = np.ones((n_pat, p), dtype=bool)
+        pieces: list[list[_Piece]] = [[] for _ in range(-(-n_pat // size))]
         first = 0
-        big = [0, 0]
-        ks = np.arange(k)[None, :, None, None]
         for miss, rows, orig, counts in sources:
             g, m = miss.shape
             p_o = p - m
-            self.obs[np.arange(first, first + g)[:, None], miss] = False
-            obs = np.nonzero(self.obs[first : first + g])[1].reshape(g, p_o)
-            aug = np.concatenate([obs, np.full((g, 1), p)], axis=1)  # observed columns and the 1
-            gl = np.arange(first, first + g)[:, None, None, None]
-            w_at = ((gl * k + ks) * p + obs[:, None, :, None]) * (p + 1) + aug[:, None, None, :]  # (G, K, p_o, p_o + 1)
-            w_at = w_at.reshape(g, k * p_o, p_o + 1)
-            s_at = ((gl * k + ks) * (p + 1) + aug[:, None, :, None]) * (p + 1) + aug[:, None, None, :]
+            observed[np.arange(first, first + g)[:, None], miss] = False
+            obs = np.nonzero(observed[first : first + g])[1].reshape(g, p_o)
             # observed cells and a 1, then a zero row for the padding
             xo = np.zeros((rows.shape[0] + 1, p_o + 1))
-            row_pat = np.repeat(np.arange(g), counts)
-            xo[:-1, :p_o] = np.take_along_axis(rows, obs[row_pat], axis=1)
+            xo[:-1, :p_o] = np.take_along_axis(rows, obs[np.repeat(np.arange(g), counts)], axis=1)
             xo[:-1, p_o] = 1.0
             orig_ext = np.append(np.asarray(orig, dtype=np.intp), self.n)
-            total = np.zeros((g, p_o + 1, p_o + 1))
-            batches = []
-            for c, items in _items(counts).items():
-                if not items:
-                    continue
-                pat = np.array([it[0] for it in items], dtype=np.intp)
-                idx = np.full((len(items), c), rows.shape[0], dtype=np.intp)
-                for j, (_, a, r) in enumerate(items):
-                    idx[j, :r] = np.arange(a, a + r)
-                size = max(1, _BATCH_ELEMENTS // (max(k, 2) * max(p_o, 1) * c))
-                for a in range(0, len(items), size):
-                    sl = slice(a, a + size)
-                    x = np.ascontiguousarray(xo[idx[sl]].transpose(0, 2, 1))
-                    pb = pat[sl]
-                    seg = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
-                    pad = idx[sl] == rows.shape[0]
-                    valid = (~pad).astype(float) if pad.any() else None
-                    batches.append(_Batch(x, orig_ext[idx[sl]], w_at[pb], pb + first, seg, pb[seg] + first, valid))
-                    total[pb[seg]] += np.add.reduceat(x @ x.transpose(0, 2, 1), seg, axis=0)
-                    big = [max(big[0], x.shape[0] * k * p_o * c), max(big[1], x.shape[0] * max(k - 1, 1) * (p_o + 1) * c)]
-            self.groups.append(_Group(p_o, first, batches, total, s_at))
+            row0 = np.concatenate([[0], np.cumsum(counts)])
+            a = 0
+            while a < g:  # the group's patterns, cut at the chunk boundaries
+                c, pat0 = divmod(first + a, size)
+                b = min(g, a + size - pat0)
+                pieces[c].append(_piece(xo, orig_ext, obs[a:b], counts[a:b], int(row0[a]), pat0, k, p))
+                a = b
             first += g
-        self.masks = PatternMasks.of(self.obs)
-        self._y = np.empty(big[0])
-        self._z = np.empty(big[1])
+        self.chunks = [_Chunk(PatternMasks.of(observed[c * size : (c + 1) * size]), pc) for c, pc in enumerate(pieces)]
+        shapes = [(bt.x.shape, pc.p_o) for pcs in pieces for pc in pcs for bt in pc.batches]
+        self._y = np.empty(max((s[0] * k * p_o * s[2] for s, p_o in shapes), default=0))
+        self._z = np.empty(max((s[0] * max(k - 1, 1) * (p_o + 1) * s[2] for s, p_o in shapes), default=0))
 
     def run(
         self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, *, stats: bool = True, rows: bool = False
@@ -242,50 +268,54 @@ class MixturePlan:
         weights, means, covs = weights[perm], means[perm], covs[perm]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
-        fac = pattern_factors(self.masks, log_weights, means, covs)
         loglik = 0.0
         resp_all = np.empty((n + 1, k)) if rows else None
         dens_all = np.empty((n + 1, k)) if rows else None
-        moments = np.zeros((self.obs.shape[0], k, p + 1, p + 1)) if stats else None
-        for grp in self.groups:
-            p_o = grp.p_o
-            mom = np.zeros((grp.total.shape[0], k, p_o + 1, p_o + 1)) if stats else None
-            for bt in grp.batches:
-                b, _, c = bt.x.shape
-                y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
-                np.matmul(np.take(fac.w, bt.w_at), bt.x, out=y)  # W x~, all components
-                y4 = y.reshape(b, k, p_o, c)
-                joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2 (W carries the factor 1/sqrt 2)
-                np.subtract(fac.base[bt.pat][:, :, None], joint, out=joint)
-                top = joint.max(axis=1)
-                e = joint - top[:, None, :]
-                # below -700 a responsibility is < 1e-304 of the largest: 0 to any sum here, and
-                # exp's slow (denormal) path avoided
-                np.maximum(e, -700.0, out=e)
-                np.exp(e, out=e)
-                tot = e.sum(axis=1)
-                lt = np.log(tot)
-                lt += top
-                loglik += float((lt * bt.valid).sum() if bt.valid is not None else lt.sum())
-                e /= tot[:, None, :]
-                if rows:
-                    resp_all[bt.rows] = e.transpose(0, 2, 1)
-                    joint -= log_weights[:, None]
-                    dens_all[bt.rows] = joint.transpose(0, 2, 1)
-                if not stats or k == 1:
-                    continue
-                z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
-                np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
-                part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
-                mom[bt.seg_pat - grp.first, : k - 1] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
+        e_all = np.zeros((k, p + 1, p + 1))
+        for chunk in self.chunks:
+            fac = pattern_factors(chunk.masks, log_weights, means, covs)
+            moments = np.zeros((chunk.masks.obs.shape[0], k, p + 1, p + 1)) if stats else None
+            for piece in chunk.pieces:
+                p_o = piece.p_o
+                mom = np.zeros((piece.total.shape[0], k, p_o + 1, p_o + 1)) if stats else None
+                for bt in piece.batches:
+                    b, _, c = bt.x.shape
+                    y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
+                    np.matmul(np.take(fac.w, bt.w_at), bt.x, out=y)  # W x~ / sqrt 2, all components
+                    y4 = y.reshape(b, k, p_o, c)
+                    joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2
+                    np.subtract(fac.base[bt.pat][:, :, None], joint, out=joint)
+                    top = joint.max(axis=1)
+                    e = joint - top[:, None, :]
+                    # below -700 a responsibility is < 1e-304 of the largest: 0 to any sum here,
+                    # and exp's slow (denormal) path avoided
+                    np.maximum(e, -700.0, out=e)
+                    np.exp(e, out=e)
+                    tot = e.sum(axis=1)
+                    lt = np.log(tot)
+                    lt += top
+                    loglik += float((lt * bt.valid).sum() if bt.valid is not None else lt.sum())
+                    e /= tot[:, None, :]
+                    if rows:
+                        resp_all[bt.rows] = e.transpose(0, 2, 1)
+                        joint -= log_weights[:, None]
+                        dens_all[bt.rows] = joint.transpose(0, 2, 1)
+                    if not stats or k == 1:
+                        continue
+                    z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
+                    np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
+                    part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
+                    mom[bt.seg_pat, : k - 1] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
+                if stats:
+                    mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
+                    np.put(moments, piece.s_at, mom)
             if stats:
-                mom[:, k - 1] = grp.total - mom[:, : k - 1].sum(axis=1)
-                np.put(moments, grp.s_at, mom)
+                e_all += completed_moments(chunk.masks, fac, means, covs, moments)
         inv = np.argsort(perm)
         out_resp = out_dens = None
         if rows:
             out_resp, out_dens = resp_all[:n, inv], dens_all[:n, inv]
         if not stats:
             return ComponentPass(loglik, precs, logdets, out_resp, out_dens, None, None, None)
-        e_all = completed_moments(self.masks, fac, means, covs, moments)[inv]
+        e_all = e_all[inv]
         return ComponentPass(loglik, precs, logdets, out_resp, out_dens, e_all[:, p, p], e_all[:, :p, p], e_all[:, :p, :p])

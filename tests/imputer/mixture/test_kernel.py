@@ -106,3 +106,17 @@ def test_a_singular_covariance_is_infeasible() -> None:
     covs[1] = np.outer([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     with pytest.raises(Infeasible, match="positive definite"):
         MixturePlan(build_layout(x), 2).run(weights, means, covs)
+
+
+def test_patterns_in_chunks_give_the_same_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pattern-level arrays in chunks of 7 patterns (groups cut at chunk boundaries) change nothing."""
+    x = _data(500, 4, 0.3, True, seed=11)
+    params = _params(3, 4, seed=12)
+    whole = MixturePlan(build_layout(x), 3).run(*params, rows=True)
+    monkeypatch.setattr("imputer.mixture._kernel._PATTERN_ELEMENTS", 7 * 3 * 25)
+    plan = MixturePlan(build_layout(x), 3)
+    assert len(plan.chunks) > 2
+    cut = plan.run(*params, rows=True)
+    assert cut.loglik == pytest.approx(whole.loglik, rel=1e-13)
+    np.testing.assert_allclose(cut.resp, whole.resp, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(cut.s2, whole.s2, rtol=1e-12, atol=1e-11)
