@@ -9,8 +9,8 @@ on ``M x M`` and zero elsewhere. Then
 * ``T = L^{-1}`` (embedded likewise) and ``W = [T, -T (mu_k o)]``: the Mahalanobis
   distance of a row's observed part is ``d = ||W x~||^2`` with ``x~ = (x o, 1)``
   (:class:`PatternFactors`); ``log|Sigma_{k,OO}| = 2 sum log diag L``;
-* ``F = (Sigma_k 1 o') T'`` is ``Sigma_{:,O} T'`` embedded, ``F T`` holds the regression
-  ``B = Sigma_{MO} Sigma_{OO}^{-1}`` on the missing rows, and ``C_M = Sigma_{MM} - F_M F_M'``.
+* ``T'T`` is ``Sigma_{OO}^{-1}`` embedded, ``(Sigma_k 1 o') T'T`` holds the regression
+  ``B = Sigma_{MO} Sigma_{OO}^{-1}`` on the missing rows, and ``C_M = Sigma_{MM} - B Sigma_{OM}``.
   Under component ``k`` the completed row is ``z~ = A x~`` with ``A`` the identity on the
   observed rows, ``[B, mu_M - B mu_O]`` on the missing rows and ``(0, 1)`` last.
 
@@ -49,8 +49,8 @@ class PatternMasks:
         1.0 at the observed cells, 0.0 at the missing ones (``o``).
     miss : ndarray, shape (G, p)
         ``1 - o``.
-    oo, om, mm : ndarray, shape (G, 1, p, p)
-        ``o o'``, ``1 o'`` (observed columns) and ``m m'`` (``m = 1 - o``).
+    oo, mo, mm : ndarray, shape (G, 1, p, p)
+        ``o o'``, ``m o'`` and ``m m'`` (``m = 1 - o``).
     eye_o : ndarray, shape (G, 1, p, p)
         ``diag(o)``.
     p_o : ndarray, shape (G, 1)
@@ -60,7 +60,7 @@ class PatternMasks:
     obs: np.ndarray
     miss: np.ndarray
     oo: np.ndarray
-    om: np.ndarray
+    mo: np.ndarray
     mm: np.ndarray
     eye_o: np.ndarray
     p_o: np.ndarray
@@ -75,7 +75,7 @@ class PatternMasks:
             obs=o,
             miss=m,
             oo=(o[:, :, None] * o[:, None, :])[:, None],
-            om=np.broadcast_to(o[:, None, :], (o.shape[0], p, p))[:, None].copy(),
+            mo=(m[:, :, None] * o[:, None, :])[:, None],
             mm=(m[:, :, None] * m[:, None, :])[:, None],
             eye_o=(np.eye(p) * o[:, None, :])[:, None],
             p_o=o.sum(axis=1)[:, None],
@@ -155,19 +155,18 @@ def completed_moments(
     g, p = masks.obs.shape
     k = means.shape[0]
     t = fac.t
-    tt = np.ascontiguousarray(t.transpose(0, 1, 3, 2))
-    f = np.matmul(covs[None] * masks.om, tt)  # Sigma_{:,O} T'
-    ft = np.matmul(t, covs[None] * masks.om.transpose(0, 1, 3, 2))  # its transpose
-    a = np.zeros((g, k, p + 1, p + 1))
-    lin = a[:, :, :p, :p]
-    np.matmul(f, t, out=lin)
-    lin *= masks.miss[:, None, :, None]  # B on the missing rows, zero elsewhere
+    # T'T: Sigma_OO^{-1} embedded (the identity on M x M)
+    prec_o = np.matmul(np.ascontiguousarray(t.transpose(0, 1, 3, 2)), t)
+    lin = np.matmul(covs[None] * masks.mo, prec_o)  # B = Sigma_MO Sigma_OO^{-1} on the missing rows, 0 elsewhere
+    # C_M = Sigma_MM - B Sigma_OM (B's columns are the observed ones)
+    cond = covs[None] - np.matmul(lin, covs[None])
     lin += masks.eye_o  # identity on the observed rows
     mu_o = (means[None] * masks.obs[:, None, :])[..., None]
+    a = np.zeros((g, k, p + 1, p + 1))
+    a[:, :, :p, :p] = lin
     a[:, :, :p, p] = (means[None] - np.matmul(lin, mu_o)[..., 0]) * masks.miss[:, None, :]
     a[:, :, p, p] = 1.0
     out = np.matmul(np.matmul(a, moments), np.ascontiguousarray(a.transpose(0, 1, 3, 2))).sum(axis=0)
-    cond = covs[None] - np.matmul(f, ft)
     cond *= masks.mm
     cond *= moments[:, :, p, p][:, :, None, None]
     out[:, :p, :p] += cond.sum(axis=0)
