@@ -46,8 +46,6 @@ __all__ = ["ComponentPass", "MixturePlan", "PatternPlan"]
 
 #: Item sizes (rows), largest first; a pattern's rows are cut greedily into them.
 _ITEM_ROWS = (1024, 128, 16)
-#: Fewest rows per pattern, on average and in units of ``p + 1``, for the pattern pass.
-_ROWS_PER_PATTERN = 4
 #: Numbers in a chunk's largest pattern-level array (``patterns x K (p + 1)^2``): 16 MB.
 _PATTERN_ELEMENTS = 1 << 21
 #: Numbers in a batch's largest temporary (``items x K p_o x c``): about 4 MB (measured: larger
@@ -298,14 +296,16 @@ class PatternPlan:
 
 
 def MixturePlan(data: StandardData, k: int) -> PatternPlan | RowPlan:  # noqa: N802 (the plans' common constructor)
-    """The pass for ``data``: :class:`PatternPlan` when its patterns hold at least ``4 (p + 1)`` rows on average, else :class:`RowPlan`.
+    """The pass for ``data``: :class:`PatternPlan` when its patterns hold at least ``(p + 1)^2`` rows on average, else :class:`RowPlan`.
 
     The pattern pass costs about ``K p^3`` per pattern (factors, completion, each item's
     ``W``) on top of ``K p^2`` per row; with few rows per pattern (wide data, nearly one
     pattern per row) the row pass in update form, whose pattern-level work is only the
-    ``m x m`` blocks of the missing cells, is faster (measured 80x at 20,000 x 40 with
-    19,671 patterns). Both give the same statistics to rounding.
+    ``m x m`` blocks of the missing cells, is faster. Measured crossovers (K = 3, 300
+    patterns): about 100 rows per pattern at ``p = 10``, 500 at ``p = 20``; at 20,000 x 40
+    with 19,671 patterns the row pass is 80x faster. Both give the same statistics to
+    rounding.
     """
-    if data.n >= _ROWS_PER_PATTERN * (data.p + 1) * data.patterns.n_patterns:
+    if data.n >= (data.p + 1) ** 2 * data.patterns.n_patterns:
         return PatternPlan(data, k)
     return RowPlan(data, k)

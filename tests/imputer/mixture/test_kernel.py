@@ -113,7 +113,7 @@ def test_a_singular_covariance_is_infeasible(plan_type: type) -> None:
 
 @pytest.mark.parametrize(("n", "expected"), [(2000, PatternPlan), (100, RowPlan)])
 def test_the_pattern_pass_needs_enough_rows_per_pattern(n: int, expected: type) -> None:
-    """At least 4 (p + 1) rows per pattern on average: 2,000 rows in 8 patterns of 3 columns, not 100."""
+    """At least (p + 1)^2 rows per pattern on average: 2,000 rows in 8 patterns of 3 columns, not 100."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 3))
     x[rng.random((n, 3)) < 0.5] = np.nan
