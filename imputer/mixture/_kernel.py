@@ -1,4 +1,9 @@
-r"""One pass over the rows for all components of a Gaussian mixture (private; clean input assumed).
+r"""One pass over the rows for all components of a Gaussian mixture, batched by pattern (private; clean input assumed).
+
+:func:`MixturePlan` builds this pass (:class:`PatternPlan`) when the patterns hold at
+least ``(p + 1)^2`` rows on average, else the update-form row pass
+(:class:`~imputer.mixture._rowkernel.RowPlan`); both give the same
+:class:`~imputer.mixture._pass.ComponentPass` to rounding.
 
 Rows are grouped by missingness pattern (complete rows form one more pattern), each
 kept as its observed cells only, augmented by a 1: ``x~_i = (x_{i,O}', 1)'``. Per
@@ -27,7 +32,8 @@ statistics follow per pattern in closed form (:func:`~imputer.mixture._patterns.
 
 Per evaluation the row-level work is two products of ``K p_o (p_o + 1)`` and
 ``(K - 1)(p_o + 1)^2`` multiply-adds per row and a few passes over ``n K`` numbers;
-temporaries are bounded by :data:`_BATCH_ELEMENTS` numbers.
+temporaries are bounded by :data:`_BATCH_ELEMENTS` numbers and the pattern-level arrays
+by :data:`_PATTERN_ELEMENTS`.
 """
 
 from __future__ import annotations
