@@ -43,8 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer._gaussian.layout import StandardData
-from imputer._gaussian.linalg import precision
-from imputer.mixture._pass import ComponentPass
+from imputer.mixture._pass import ComponentPass, MixturePass, precisions
 from imputer.mixture._patterns import PatternMasks, completed_moments, pattern_factors
 from imputer.mixture._rowkernel import RowPlan
 
@@ -154,26 +153,19 @@ def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray
     return _Piece(p_o, pat0, aug, batches, total, s_at)
 
 
-class PatternPlan:
+class PatternPlan(MixturePass):
     """The rows of a layout cut into items for :meth:`run` (built once per EM run).
 
     The patterns (complete rows first, then by group) are taken in chunks of at most
     :data:`_PATTERN_ELEMENTS` numbers of ``K (p + 1)^2`` pattern-level arrays, so that
     memory stays bounded for wide data with many patterns. Holds scratch buffers reused
     by every :meth:`run` (fresh multi-megabyte temporaries per batch cost page faults):
-    one plan per thread.
-
-    Parameters
-    ----------
-    data : StandardData
-        Layout with its complete rows kept (not modified).
-    k : int
-        Number of components.
+    one plan per thread. Parameters as :class:`~imputer.mixture._pass.MixturePass`.
     """
 
     def __init__(self, data: StandardData, k: int) -> None:
+        super().__init__(data, k)
         p = data.p
-        self.k, self.p, self.n = k, p, data.n
         sources = []  # (missing columns (G, m), rows (n_g, p), original positions, counts)
         if data.n_complete:
             sources.append((np.zeros((1, 0), np.intp), data.complete_rows(), data.patterns.complete_rows, np.array([data.n_complete])))
@@ -210,32 +202,9 @@ class PatternPlan:
     def run(
         self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, *, stats: bool = True, rows: bool = False
     ) -> ComponentPass:
-        """Log-likelihood and, as asked, the E-step statistics and the per-row quantities.
-
-        Parameters
-        ----------
-        weights : ndarray, shape (K,)
-            Mixing proportions ``pi_k``.
-        means : ndarray, shape (K, p)
-        covs : ndarray, shape (K, p, p)
-        stats : bool, default True
-            Accumulate ``N_k``, ``s_1`` and the second moments.
-        rows : bool, default False
-            Return the responsibilities and log-densities of every row.
-
-        Returns
-        -------
-        ComponentPass
-
-        Raises
-        ------
-        Infeasible
-            A covariance (or one of its observed blocks) not numerically positive definite.
-        """
+        """:meth:`MixturePass.run <imputer.mixture._pass.MixturePass.run>`."""
         k, p, n = self.k, self.p, self.n
-        pairs = [precision(c) for c in covs]
-        precs = np.stack([a for a, _ in pairs])
-        logdets = np.array([b for _, b in pairs])
+        precs, logdets = precisions(covs)
         # components reordered so that the largest weight is last: its moments are the
         # total minus the others'
         perm = np.argsort(np.arange(k) == int(np.argmax(weights)), kind="stable")

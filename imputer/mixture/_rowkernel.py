@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imputer._gaussian.layout import StandardData, block_bounds
-from imputer._gaussian.linalg import chunk_conditional, precision
+from imputer._gaussian.linalg import chunk_conditional
 from imputer._util import LOG_2PI
-from imputer.mixture._pass import ComponentPass
+from imputer.mixture._pass import ComponentPass, MixturePass, precisions
 
 __all__ = ["RowPlan"]
 
@@ -79,20 +79,14 @@ class _Part:
     seg_pat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
 
-class RowPlan:
-    """The rows of a layout, transposed and cut for :meth:`run` (built once per EM run).
-
-    Parameters
-    ----------
-    data : StandardData
-        Layout with its complete rows kept (not modified).
-    k : int
-        Number of components.
+class RowPlan(MixturePass):
+    """The rows of a layout, transposed and cut for :meth:`run` (built once per EM run; parameters
+    as :class:`~imputer.mixture._pass.MixturePass`).
     """
 
     def __init__(self, data: StandardData, k: int) -> None:
+        super().__init__(data, k)
         p = data.p
-        self.k, self.p, self.n = k, p, data.n
         width = max(_ROW_ELEMENTS, 2 * k * p)
         inc = data.patterns.incomplete_rows
         comp, comp_rows = data.complete_rows(), data.patterns.complete_rows
@@ -136,31 +130,9 @@ class RowPlan:
     def run(
         self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, *, stats: bool = True, rows: bool = False
     ) -> ComponentPass:
-        """Log-likelihood and, as asked, the E-step statistics and the per-row quantities.
-
-        Parameters
-        ----------
-        weights : ndarray, shape (K,)
-            Mixing proportions ``pi_k``.
-        means : ndarray, shape (K, p)
-        covs : ndarray, shape (K, p, p)
-        stats : bool, default True
-            Accumulate ``N_k``, ``s_1`` and the second moments.
-        rows : bool, default False
-            Return the responsibilities and log-densities of every row.
-
-        Returns
-        -------
-        ComponentPass
-
-        Raises
-        ------
-        Infeasible
-            A covariance (or a block of its inverse) not numerically positive definite.
-        """
+        """:meth:`MixturePass.run <imputer.mixture._pass.MixturePass.run>`."""
         k, p, n = self.k, self.p, self.n
-        pairs = [precision(c) for c in covs]
-        precs = np.stack([a for a, _ in pairs])
+        precs, logdets = precisions(covs)
         prec_rows = precs.reshape(k * p, p)  # rows of Lambda_1, ..., Lambda_K (symmetric)
         block_diag = np.zeros((k * p, k * p))
         for j in range(k):
@@ -170,7 +142,6 @@ class RowPlan:
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         # log pi_k - (p log 2 pi + log|Sigma_k| + mu_k' Lambda_k mu_k) / 2
-        logdets = np.array([b for _, b in pairs])
         base = log_weights - 0.5 * (p * LOG_2PI + logdets + np.einsum("kp,kp->k", lam_mu, means))
         chunks = []
         for miss_all, _ in self.miss:
