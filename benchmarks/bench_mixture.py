@@ -8,7 +8,8 @@ Run from the repository root::
    ``impute_mixture``'s EM map (:meth:`MixtureProblem.step`: one pass over the rows for
    all components, :class:`~imputer.mixture._kernel.MixturePlan`, then the M-step) and of scikit-learn's ``GaussianMixture`` (``fit`` with ``max_iter`` iterations,
    ``tol=0``, one start from the same parameters; its time divided by ``n_iter_``), in
-   the same run. Ratio > 1: imputer is slower.
+   the same run, both with BLAS on one thread (as the engine runs it; on a shared
+   machine threads only add waiting). Ratio > 1: imputer is slower.
 2. Missing data (MAR, ~15% of cells, fixed seed), n x 10, K = 3, full: seconds per EM
    map evaluation of the mixture against one of the single normal's
    (:meth:`MVNProblem.step`), same data, same run: wall-clock medians, and the least
@@ -20,6 +21,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -53,7 +55,7 @@ def complete(n: int, iters: int, repeats: int) -> None:
 
     frame = pd.DataFrame(_complete_mvn(n, 10, 1), columns=[f"x{j:02d}" for j in range(10)])
     x = frame.to_numpy(float)
-    print(f"\nComplete data, {x.shape[0]:,} x 10, K = 3 (seconds per EM iteration)")
+    print(f"\nComplete data, {x.shape[0]:,} x 10, K = 3 (seconds per EM iteration); {_load()}")
     print(f"{'type':<10} {'imputer':>10} {'sklearn':>10} {'ratio':>7}")
     for cov_type in ("full", "tied", "diag", "spherical"):
         data, ct, sc, start = _setup(frame, 3, cov_type)
@@ -73,7 +75,7 @@ def complete(n: int, iters: int, repeats: int) -> None:
         }[cov_type]
         gm = GaussianMixture(3, covariance_type=cov_type, tol=0.0, reg_covar=0.0, max_iter=iters, n_init=1,
                              weights_init=w, means_init=m_orig, precisions_init=prec)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), blas_threads(10):  # BLAS on one thread for both
             warnings.simplefilter("ignore")
             t_sk, _, fitted = timed(lambda: gm.fit(x), repeats)
         per_ours, per_sk = t_ours / iters, t_sk / fitted.n_iter_
@@ -94,9 +96,13 @@ def missing(n: int, iters: int, repeats: int) -> None:
         c_mix = _cpu(lambda: problem.step(x0), iters * repeats)
         c_mvn = _cpu(lambda: mvn.step(y0), iters * repeats)
     pct = 100.0 * frame.isna().to_numpy().mean()
-    print(f"\nMissing data ({pct:.1f}% of cells), {n:,} x 10, full (seconds per EM evaluation)")
+    print(f"\nMissing data ({pct:.1f}% of cells), {n:,} x 10, full (seconds per EM evaluation); {_load()}")
     print(f"wall: mixture K=3 {t_mix / iters:.4f}   one normal {t_mvn / iters:.4f}   ratio {t_mix / t_mvn:.2f}")
     print(f"CPU:  mixture K=3 {c_mix:.4f}   one normal {c_mvn:.4f}   ratio {c_mix / c_mvn:.2f}")
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _cpu(fn, calls: int) -> float:
@@ -115,8 +121,10 @@ def main() -> None:
     args = ap.parse_args()
     n, iters, repeats = (10_000, 5, 2) if args.quick else (100_000, 10, 3)
     print(machine())
+    print(_load())
     complete(n, iters, repeats)
     missing(n, iters, repeats)
+    print(_load())
 
 
 if __name__ == "__main__":

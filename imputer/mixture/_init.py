@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from imputer.mixture._covtypes import CovarianceType
-from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
+from imputer.mvn._fit import SINGULAR_EIG, corr_feasible
 
 __all__ = ["LLOYD_ITER", "kmeans_plus_plus", "start_from_labels", "start_values"]
 
@@ -81,14 +81,14 @@ def start_from_labels(y: np.ndarray, labels: np.ndarray, cov_type: CovarianceTyp
             d = rows - means[j]
             scatters[j] = d.T @ d
     pooled = scatters.sum(axis=0) / n
-    if min_corr_eig(pooled) < SINGULAR_EIG:
+    if not corr_feasible(pooled):
         pooled = np.cov(y, rowvar=False, bias=True).reshape(p, p)
     covs = np.empty((k, p, p))
     for j in range(k):
         ok = counts[j] > p
         if ok:
             covs[j] = scatters[j] / counts[j]
-            ok = min_corr_eig(covs[j]) >= 1e3 * SINGULAR_EIG
+            ok = corr_feasible(covs[j], 1e3 * SINGULAR_EIG)
         if not ok:
             covs[j] = pooled
     # a cluster may be empty or tiny: weights stay positive

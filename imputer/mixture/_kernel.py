@@ -1,270 +1,286 @@
-r"""One pass over the rows for all components of a Gaussian mixture (private; clean input assumed).
+r"""One pass over the rows for all components of a Gaussian mixture, batched by pattern (private; clean input assumed).
 
-Rows are taken with 0 in their missing cells (``v``; standardised units, so 0 is the
-column mean). For component ``k`` with precision ``Lambda_k = Sigma_k^{-1}``, let
-``y_k = Lambda_k (v - mu_k)`` and ``C_{kM} = (Lambda_{k,MM})^{-1}``
-(:func:`~imputer._gaussian.linalg.chunk_conditional`, once per chunk of patterns). In
-update form (:mod:`imputer._gaussian.chunks`) the conditional mean of the missing cells
-and the Mahalanobis distance of the observed part are
+:func:`MixturePlan` builds this pass (:class:`PatternPlan`) when the patterns hold at
+least ``(p + 1)^2`` rows on average, else the update-form row pass
+(:class:`~imputer.mixture._rowkernel.RowPlan`); both give the same
+:class:`~imputer.mixture._pass.ComponentPass` to rounding.
 
-.. math::
-
-    \hat z_{k,M} = -C_{kM}\, y_{k,M}, \qquad
-    d_k^2 = v^\top\Lambda_k v - 2\,(\Lambda_k\mu_k)^\top v + \mu_k^\top\Lambda_k\mu_k
-        - y_{k,M}^\top C_{kM}\, y_{k,M}
-
-(the quadratic form minimised over ``z_M``), and
+Rows are grouped by missingness pattern (complete rows form one more pattern), each
+kept as its observed cells only, augmented by a 1: ``x~_i = (x_{i,O}', 1)'``. Per
+evaluation, per pattern ``g`` and component ``k`` (:mod:`imputer.mixture._patterns`):
+one Cholesky factor of the observed block ``Sigma_{k,OO}`` gives ``W_{gk}`` with
+``d_ik = ||W_{gk} x~_i||^2`` the Mahalanobis distance of the observed part, and
 
 .. math::
 
-    \log N(z_O; \mu_{k,O}, \Sigma_{k,OO}) = -\tfrac12\big[(p - m)\log 2\pi + \log|\Sigma_k|
-        - \log|C_{kM}| + d_k^2\big].
+    \log N(x_{i,O}; \mu_{k,O}, \Sigma_{k,OO}) = -\tfrac12\big[p_o\log 2\pi
+        + \log|\Sigma_{k,OO}| + d_{ik}\big].
 
-A row's responsibilities depend on that row only, ``r_k = pi_k N_k / sum_l pi_l N_l``
-(log-sum-exp), so one pass over blocks of rows gives, for every component at once: the
-log-densities, the responsibilities, each row's ``log sum_k pi_k N_k`` and the weighted
-E-step statistics of every component (``w = v = r_{.k}`` in
-:mod:`imputer._gaussian.stats`): ``N_k = sum_i r_ik``, ``s_1 = sum_i r_ik zhat_ik`` and
-the expected second moments ``sum_i r_ik (zhat_ik zhat_ik' + C_{kM_i})``. The products
-``Lambda_k v`` of every component come from one matrix product, and ``N_k``, ``s_1`` and
-the weighted scatter of component ``k`` are blocks of one Gram matrix ``Q_k Q_k'``, with
-``Q_k`` the rows ``sqrt(r_ik) (zhat_ik', 1)'`` side by side.
+Row level, batched by pattern with no loop over rows: the rows of a pattern are cut
+into *items* of ``c`` rows, ``c`` in :data:`_ITEM_ROWS` (a pattern's rows are
+``q_1 1024 + q_2 128 + q_3 16`` with the last item of 16 padded by zero columns, which
+contribute nothing); the items of one group (same ``p_o``) and one size are stored as
+one ``(items, p_o + 1, c)`` array, so that for a run of items one batched matrix product
+``W X~`` gives every row's ``W_{gk} x~_i`` for all components. Then ``d``, the
+responsibilities ``r_ik = pi_k N_ik / sum_l pi_l N_il`` (log-sum-exp over components,
+which also gives the log-likelihood), and the weighted moments of each item,
+``X~ diag(r_k) X~'`` (one more batched product), summed per pattern into
+``S~_{gk} = sum_i r_ik x~_i x~_i'``. Since ``sum_k r_ik = 1`` the moments of one
+component (the one with the largest weight, so that nothing cancels badly) are the
+pattern's constant unweighted moments minus the others'. The completed-data
+statistics follow per pattern in closed form (:func:`~imputer.mixture._patterns.completed_moments`).
 
-Rows are processed component-major and batch-last (``(K, p, r)`` blocks of a
-transposed copy of the data made once): long inner loops, cache-sized blocks.
+Per evaluation the row-level work is two products of ``K p_o (p_o + 1)`` and
+``(K - 1)(p_o + 1)^2`` multiply-adds per row and a few passes over ``n K`` numbers;
+temporaries are bounded by :data:`_BATCH_ELEMENTS` numbers and the pattern-level arrays
+by :data:`_PATTERN_ELEMENTS`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from imputer._gaussian.layout import StandardData, block_bounds
-from imputer._gaussian.linalg import chunk_conditional, precision
-from imputer._util import LOG_2PI
+from imputer._gaussian.layout import StandardData
+from imputer.mixture._pass import ComponentPass, MixturePass, precisions
+from imputer.mixture._patterns import PatternMasks, completed_moments, pattern_factors
+from imputer.mixture._rowkernel import RowPlan
 
-__all__ = ["ComponentPass", "MixturePlan"]
+__all__ = ["ComponentPass", "MixturePlan", "PatternPlan"]
 
-# rows per sub-block: 2**18 / max(_ROW_ELEMENTS, 2 K p) (4096 rows for K p <= 32, at
-# least 256), so that the (K, p, r) temporaries stay about 2**19 numbers
-_ROW_ELEMENTS = 64
-
-
-@dataclass(frozen=True, eq=False)
-class ComponentPass:
-    """What one pass gives at ``(pi, mu, Sigma)``.
-
-    Attributes
-    ----------
-    loglik : float
-        ``sum_i log sum_k pi_k N(z_{i,O}; mu_{k,O}, Sigma_{k,OO})``.
-    precs : ndarray, shape (K, p, p)
-        ``Sigma_k^{-1}``.
-    logdets : ndarray, shape (K,)
-        ``log|Sigma_k|``.
-    resp, log_dens : ndarray, shape (n, K), or None
-        Responsibilities and ``log N(z_{i,O}; mu_{k,O}, Sigma_{k,OO})``, original row
-        order (when asked for).
-    nk : ndarray, shape (K,), or None
-        ``N_k = sum_i r_ik`` (when statistics were asked for, as the two below).
-    s1 : ndarray, shape (K, p), or None
-        ``sum_i r_ik zhat_ik``.
-    s2 : ndarray, shape (K, p, p), or None
-        ``sum_i r_ik (zhat_ik zhat_ik' + C_{kM_i})`` (``C`` embedded): the expected
-        second moments ``sum_i r_ik E_k[z_i z_i' | z_{i,O}]``.
-    """
-
-    loglik: float
-    precs: np.ndarray
-    logdets: np.ndarray
-    resp: np.ndarray | None
-    log_dens: np.ndarray | None
-    nk: np.ndarray | None
-    s1: np.ndarray | None
-    s2: np.ndarray | None
+#: Item sizes (rows), largest first; a pattern's rows are cut greedily into them.
+_ITEM_ROWS = (1024, 128, 16)
+#: Numbers in a chunk's largest pattern-level array (``patterns x K (p + 1)^2``): 16 MB.
+_PATTERN_ELEMENTS = 1 << 21
+#: Numbers in a batch's largest temporary (``items x K p_o x c``): about 4 MB (measured: larger
+#: batches, fewer calls, are faster down to L3-sized ones).
+_BATCH_ELEMENTS = 1 << 19
 
 
 @dataclass(frozen=True, eq=False)
-class _Part:
-    """A block of ``r`` rows of one pattern chunk (``chunk == -1``: complete rows), precomputed.
+class _Batch:
+    """A run of items of one piece and one size ``c``.
 
-    ``rows`` (r,) their original positions; ``xt`` (p, r) the rows transposed, 0 in the
-    missing cells; ``flat`` (K, m, r) the positions of the missing cells in a C-ordered
-    ``(K, p, r)`` block, ``flat_q`` in a ``(K, p + 1, r)`` one and ``flat_mu`` in a
-    ``(K, p)`` array; ``flat_pat`` (K, r) each row's pattern in a ``(K, g)`` array; ``loc`` (r,) its pattern in the
-    chunk; ``seg`` the starts of its runs of equal ``loc`` (rows are sorted by pattern)
-    and ``seg_pat`` their patterns.
+    ``x`` (b, p_o + 1, c) the rows' observed cells and a 1, transposed, zero in padding
+    columns; ``rows`` (b, c) their original positions (``n`` for padding); ``pat`` (b,)
+    each item's pattern in the piece, non-decreasing; ``seg`` the starts of its runs and
+    ``seg_pat`` their patterns; ``valid`` (b, c) 1.0 for rows, 0.0 for
+    padding (None without padding).
     """
 
+    x: np.ndarray
     rows: np.ndarray
-    xt: np.ndarray
-    chunk: int = -1
-    loc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    flat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    flat_q: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    flat_mu: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    flat_pat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    seg: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    seg_pat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    pat: np.ndarray
+    seg: np.ndarray
+    seg_pat: np.ndarray
+    valid: np.ndarray | None
 
 
-class MixturePlan:
-    """The rows of a layout, transposed and cut for :meth:`run` (built once per EM run).
+@dataclass(frozen=True, eq=False)
+class _Piece:
+    """Patterns ``first:first + G`` of a chunk, of one group (all with ``p_o`` observed cells), and their batches.
 
-    Parameters
-    ----------
-    data : StandardData
-        Layout with its complete rows kept (not modified).
-    k : int
-        Number of components.
+    ``cols`` (G, p_o + 1) the observed columns of each pattern and ``p`` (the 1);
+    ``total`` (G, p_o + 1, p_o + 1) the unweighted moments ``sum_i x~_i x~_i'`` of each
+    pattern (constant); ``s_at`` (G, K, p_o + 1, p_o + 1) the positions of a pattern's
+    moments in its chunk's flat embedded ``(G_chunk, K, p + 1, p + 1)`` array.
+    """
+
+    p_o: int
+    first: int
+    cols: np.ndarray
+    batches: list[_Batch]
+    total: np.ndarray
+    s_at: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _Chunk:
+    """Consecutive patterns whose pattern-level arrays are computed together, and their pieces."""
+
+    masks: PatternMasks
+    pieces: list[_Piece]
+
+
+def _items(counts: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
+    """``(pattern, first row, rows)`` of each item, by item size (module docstring)."""
+    out: dict[int, list[tuple[int, int, int]]] = {c: [] for c in _ITEM_ROWS}
+    start = 0
+    for g, count in enumerate(counts.tolist()):
+        at, left = start, count
+        for c in _ITEM_ROWS:
+            q = left // c if c != _ITEM_ROWS[-1] else -(-left // c)
+            for _ in range(q):
+                out[c].append((g, at, min(c, left)))
+                at += c
+                left -= c
+        start += count
+    return out
+
+
+def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray, row0: int, pat0: int, k: int, p: int) -> _Piece:
+    """The batches of patterns ``obs`` (G, p_o), whose rows start at ``xo[row0]``, patterns ``pat0:`` of their chunk.
+
+    ``xo`` holds the group's rows as ``(x_O, 1)`` and a zero row last (the padding),
+    ``orig`` their original positions and ``n`` last.
+    """
+    g, p_o = obs.shape
+    aug = np.concatenate([obs, np.full((g, 1), p)], axis=1)  # observed columns and the 1
+    gl = (pat0 + np.arange(g))[:, None, None, None] * k + np.arange(k)[None, :, None, None]
+    s_at = (gl * (p + 1) + aug[:, None, :, None]) * (p + 1) + aug[:, None, None, :]
+    pad_row = xo.shape[0] - 1
+    total = np.zeros((g, p_o + 1, p_o + 1))
+    batches = []
+    for c, items in _items(counts).items():
+        if not items:
+            continue
+        pat = np.array([it[0] for it in items], dtype=np.intp)
+        idx = np.full((len(items), c), pad_row, dtype=np.intp)
+        for j, (_, a, r) in enumerate(items):
+            idx[j, :r] = np.arange(row0 + a, row0 + a + r)
+        # the batch's products and its items' W (gathered per batch) within the budget
+        size = max(1, _BATCH_ELEMENTS // (max(k, 2) * max(p_o, 1) * max(c, p_o + 1)))
+        for a in range(0, len(items), size):
+            sl = slice(a, a + size)
+            x = np.ascontiguousarray(xo[idx[sl]].transpose(0, 2, 1))
+            pb = pat[sl]
+            seg = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
+            pad = idx[sl] == pad_row
+            valid = (~pad).astype(float) if pad.any() else None
+            batches.append(_Batch(x, orig[idx[sl]], pb, seg, pb[seg], valid))
+            total[pb[seg]] += np.add.reduceat(x @ x.transpose(0, 2, 1), seg, axis=0)
+    return _Piece(p_o, pat0, aug, batches, total, s_at)
+
+
+class PatternPlan(MixturePass):
+    """The rows of a layout cut into items for :meth:`run` (built once per EM run).
+
+    The patterns (complete rows first, then by group) are taken in chunks of at most
+    :data:`_PATTERN_ELEMENTS` numbers of ``K (p + 1)^2`` pattern-level arrays, so that
+    memory stays bounded for wide data with many patterns. Holds scratch buffers reused
+    by every :meth:`run` (fresh multi-megabyte temporaries per batch cost page faults):
+    one plan per thread. Parameters as :class:`~imputer.mixture._pass.MixturePass`.
     """
 
     def __init__(self, data: StandardData, k: int) -> None:
+        super().__init__(data, k)
         p = data.p
-        self.k, self.p, self.n = k, p, data.n
-        width = max(_ROW_ELEMENTS, 2 * k * p)
-        inc = data.patterns.incomplete_rows
-        comp, comp_rows = data.complete_rows(), data.patterns.complete_rows
-        parts = [
-            _Part(comp_rows[a:b], np.ascontiguousarray(comp[a:b].T)) for a, b in block_bounds(comp.shape[0], width)
-        ]
-        self.miss: list[tuple[np.ndarray, np.ndarray]] = []
-        ks = np.arange(k)[:, None, None]
-        for spec in data.chunks:
-            miss = data.patterns.groups[spec.group].miss[spec.pat_start : spec.pat_stop]
+        sources = []  # (missing columns (G, m), rows (n_g, p), original positions, counts)
+        if data.n_complete:
+            sources.append((np.zeros((1, 0), np.intp), data.complete_rows(), data.patterns.complete_rows, np.array([data.n_complete])))
+        for grp in data.patterns.groups:
+            sources.append((grp.miss, data.work[grp.offset : grp.offset + grp.n_rows], grp.rows, grp.counts))
+        n_pat = sum(s[0].shape[0] for s in sources)
+        size = max(1, _PATTERN_ELEMENTS // (k * (p + 1) ** 2))
+        observed = np.ones((n_pat, p), dtype=bool)
+        pieces: list[list[_Piece]] = [[] for _ in range(-(-n_pat // size))]
+        first = 0
+        for miss, rows, orig, counts in sources:
             g, m = miss.shape
-            mt = miss.T
-            cells = (mt[:, None, :] * p + mt[None, :, :])[:, :, None, :] + (np.arange(k) * p * p)[:, None]
-            # the K components' patterns as patterns of the block-diagonal (Kp x Kp) precision
-            self.miss.append(((miss[None] + ks * p).reshape(k * g, m), cells.reshape(-1)))
-            for blk in data.blocks[spec.block_start : spec.block_stop]:
-                for a, b in block_bounds(blk.stop - blk.start, width):
-                    r = b - a
-                    cols = np.ascontiguousarray(blk.cols[a:b].T, dtype=np.intp)  # (m, r)
-                    loc = np.asarray(blk.loc[a:b], dtype=np.intp)
-                    xt = np.ascontiguousarray(data.work[blk.start + a : blk.start + b].T)
-                    xt[cols, np.arange(r)] = 0.0
-                    seg = np.flatnonzero(np.r_[True, loc[1:] != loc[:-1]])
-                    parts.append(
-                        _Part(
-                            rows=inc[blk.start + a : blk.start + b],
-                            xt=xt,
-                            chunk=len(self.miss) - 1,
-                            loc=loc,
-                            flat=(ks * p + cols) * r + np.arange(r),
-                            flat_q=(ks * (p + 1) + cols) * r + np.arange(r),
-                            flat_mu=ks * p + cols,
-                            flat_pat=ks[:, :, 0] * g + loc,
-                            seg=seg,
-                            seg_pat=loc[seg],
-                        )
-                    )
-        self.parts = tuple(parts)
-        self.order = np.concatenate([pt.rows for pt in parts]).astype(np.intp) if parts else np.zeros(0, np.intp)
+            p_o = p - m
+            observed[np.arange(first, first + g)[:, None], miss] = False
+            obs = np.nonzero(observed[first : first + g])[1].reshape(g, p_o)
+            # observed cells and a 1, then a zero row for the padding
+            xo = np.zeros((rows.shape[0] + 1, p_o + 1))
+            xo[:-1, :p_o] = np.take_along_axis(rows, obs[np.repeat(np.arange(g), counts)], axis=1)
+            xo[:-1, p_o] = 1.0
+            orig_ext = np.append(np.asarray(orig, dtype=np.intp), self.n)
+            row0 = np.concatenate([[0], np.cumsum(counts)])
+            a = 0
+            while a < g:  # the group's patterns, cut at the chunk boundaries
+                c, pat0 = divmod(first + a, size)
+                b = min(g, a + size - pat0)
+                pieces[c].append(_piece(xo, orig_ext, obs[a:b], counts[a:b], int(row0[a]), pat0, k, p))
+                a = b
+            first += g
+        self.chunks = [_Chunk(PatternMasks.of(observed[c * size : (c + 1) * size]), pc) for c, pc in enumerate(pieces)]
+        shapes = [(bt.x.shape, pc.p_o) for pcs in pieces for pc in pcs for bt in pc.batches]
+        self._y = np.empty(max((s[0] * k * p_o * s[2] for s, p_o in shapes), default=0))
+        self._z = np.empty(max((s[0] * max(k - 1, 1) * (p_o + 1) * s[2] for s, p_o in shapes), default=0))
 
     def run(
         self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, *, stats: bool = True, rows: bool = False
     ) -> ComponentPass:
-        """Log-likelihood and, as asked, the E-step statistics and the per-row quantities.
-
-        Parameters
-        ----------
-        weights : ndarray, shape (K,)
-            Mixing proportions ``pi_k``.
-        means : ndarray, shape (K, p)
-        covs : ndarray, shape (K, p, p)
-        stats : bool, default True
-            Accumulate ``N_k``, ``s_1`` and the second moments.
-        rows : bool, default False
-            Return the responsibilities and log-densities of every row.
-
-        Returns
-        -------
-        ComponentPass
-
-        Raises
-        ------
-        Infeasible
-            A covariance (or a block of its inverse) not numerically positive definite.
-        """
+        """:meth:`MixturePass.run <imputer.mixture._pass.MixturePass.run>`."""
         k, p, n = self.k, self.p, self.n
-        pairs = [precision(c) for c in covs]
-        precs = np.stack([a for a, _ in pairs])
-        prec_rows = precs.reshape(k * p, p)  # rows of Lambda_1, ..., Lambda_K (symmetric)
-        block_diag = np.zeros((k * p, k * p))
-        for j in range(k):
-            block_diag[j * p : (j + 1) * p, j * p : (j + 1) * p] = precs[j]
-        lam_mu = np.einsum("kpq,kq->kp", precs, means)
-        lam_mu_flat = lam_mu.reshape(-1)
+        precs, logdets = precisions(covs)
+        # components reordered so that the largest weight is last: its moments are the
+        # total minus the others'
+        perm = np.argsort(np.arange(k) == int(np.argmax(weights)), kind="stable")
+        weights, means, covs = weights[perm], means[perm], covs[perm]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
-        # log pi_k - (p log 2 pi + log|Sigma_k| + mu_k' Lambda_k mu_k) / 2
-        logdets = np.array([b for _, b in pairs])
-        base = log_weights - 0.5 * (p * LOG_2PI + logdets + np.einsum("kp,kp->k", lam_mu, means))
-        chunks = []
-        for miss_all, _ in self.miss:
-            m = miss_all.shape[1]
-            cond_t, logdet, _ = chunk_conditional(block_diag, miss_all)  # (m, m, K g), (K g,)
-            chunks.append((cond_t.reshape(m * m, -1), logdet + m * LOG_2PI, np.zeros(logdet.size)))
         loglik = 0.0
-        joint_all = np.empty((k, n)) if rows else None
-        resp_all = np.empty((k, n)) if rows else None
-        s1 = np.zeros((k, p))
-        s2 = np.zeros((k, p, p))
-        nk = np.zeros(k)
-        at = 0
-        for part in self.parts:
-            wt = part.xt
-            r = wt.shape[1]
-            y = (prec_rows @ wt).reshape(k, p, r)  # Lambda_k v
-            # d^2 - mu' Lambda mu: v' Lambda v - 2 (Lambda mu)' v
-            d2 = np.einsum("jr,kjr->kr", wt, y)
-            d2 -= 2.0 * (lam_mu @ wt)
-            if part.chunk >= 0:
-                cond, corr, rsum = chunks[part.chunk]
-                m = part.flat.shape[1]
-                y_m = np.take(y.reshape(-1), part.flat)  # (K, m, r)
-                y_m -= np.take(lam_mu_flat, part.flat_mu)
-                c_rows = np.take(cond, part.flat_pat, axis=1).reshape(m, m, k, r)
-                step = np.einsum("jlkr,klr->kjr", c_rows, y_m)  # -zhat_M
-                d2 -= np.einsum("kjr,kjr->kr", y_m, step)
-                d2 -= np.take(corr, part.flat_pat)
-            joint = base[:, None] - 0.5 * d2
-            top = joint.max(axis=0)
-            # below -700 a responsibility is < 1e-304 of the largest: 0 to any sum here, and
-            # exp's slow (denormal) path avoided
-            e = np.exp(np.maximum(joint - top, -700.0))
-            tot = e.sum(axis=0)
-            loglik += float(np.log(tot).sum() + top.sum())
-            resp = e / tot
-            if rows:
-                joint_all[:, at : at + r] = joint
-                resp_all[:, at : at + r] = resp
-                at += r
-            if not stats:
-                continue
-            sr = np.sqrt(resp)
-            # q = (sqrt(r) zhat; sqrt(r)), (K, p + 1, r): its Gram matrix holds S2, s1 and N
-            q = np.empty((k, p + 1, r))
-            np.multiply(wt, sr[:, None, :], out=q[:, :p])
-            q[:, p] = sr
-            if part.chunk >= 0:
-                np.put(q, part.flat_q, -step * sr[:, None, :])
-                np.add.at(rsum.reshape(k, -1), (slice(None), part.seg_pat), np.add.reduceat(resp, part.seg, axis=1))
-            gram = np.matmul(q, q.transpose(0, 2, 1))
-            s2 += gram[:, :p, :p]
-            s1 += gram[:, :p, p]
-            nk += gram[:, p, p]
-        if stats:
-            for (cond, _, rsum), (_, cells) in zip(chunks, self.miss):
-                s2 += np.bincount(cells, weights=(cond * rsum).reshape(-1), minlength=k * p * p).reshape(k, p, p)
+        resp_all = np.empty((n + 1, k)) if rows else None
+        dens_all = np.empty((n + 1, k)) if rows else None
+        e_all = np.zeros((k, p + 1, p + 1))
+        for chunk in self.chunks:
+            fac = pattern_factors(chunk.masks, log_weights, means, covs)
+            moments = np.zeros((chunk.masks.obs.shape[0], k, p + 1, p + 1)) if stats else None
+            for piece in chunk.pieces:
+                p_o = piece.p_o
+                g = piece.total.shape[0]
+                mom = np.zeros((g, k, p_o + 1, p_o + 1)) if stats else None
+                # each pattern's W: its observed rows, and columns with the 1's, of the embedded one
+                at = (piece.first + np.arange(g)[:, None, None, None], np.arange(k)[:, None, None])
+                w = fac.w[at + (piece.cols[:, None, :p_o, None], piece.cols[:, None, None, :])]
+                w = w.reshape(g, k * p_o, p_o + 1)
+                base = fac.base[piece.first : piece.first + g, :, None]
+                for bt in piece.batches:
+                    b, _, c = bt.x.shape
+                    y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
+                    np.matmul(w[bt.pat], bt.x, out=y)  # W x~ / sqrt 2, all components
+                    y4 = y.reshape(b, k, p_o, c)
+                    joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2
+                    np.subtract(base[bt.pat], joint, out=joint)
+                    top = joint.max(axis=1)
+                    e = joint - top[:, None, :]
+                    # below -700 a responsibility is < 1e-304 of the largest: 0 to any sum here,
+                    # and exp's slow (denormal) path avoided
+                    np.maximum(e, -700.0, out=e)
+                    np.exp(e, out=e)
+                    tot = e.sum(axis=1)
+                    lt = np.log(tot)
+                    lt += top
+                    loglik += float((lt * bt.valid).sum() if bt.valid is not None else lt.sum())
+                    e /= tot[:, None, :]
+                    if rows:
+                        resp_all[bt.rows] = e.transpose(0, 2, 1)
+                        joint -= log_weights[:, None]
+                        dens_all[bt.rows] = joint.transpose(0, 2, 1)
+                    if not stats or k == 1:
+                        continue
+                    z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
+                    np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
+                    part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
+                    mom[bt.seg_pat, : k - 1] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
+                if stats:
+                    mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
+                    np.put(moments, piece.s_at, mom)
+            if stats:
+                e_all += completed_moments(chunk.masks, fac, means, covs, moments)
+        inv = np.argsort(perm)
         out_resp = out_dens = None
         if rows:
-            out_resp = np.empty((n, k))
-            out_resp[self.order] = resp_all.T
-            out_dens = np.empty((n, k))
-            out_dens[self.order] = (joint_all - log_weights[:, None]).T
+            out_resp, out_dens = resp_all[:n, inv], dens_all[:n, inv]
         if not stats:
             return ComponentPass(loglik, precs, logdets, out_resp, out_dens, None, None, None)
-        return ComponentPass(loglik, precs, logdets, out_resp, out_dens, nk, s1, s2)
+        e_all = e_all[inv]
+        return ComponentPass(loglik, precs, logdets, out_resp, out_dens, e_all[:, p, p], e_all[:, :p, p], e_all[:, :p, :p])
+
+
+def MixturePlan(data: StandardData, k: int) -> PatternPlan | RowPlan:  # noqa: N802 (the plans' common constructor)
+    """The pass for ``data``: :class:`PatternPlan` when its patterns hold at least ``(p + 1)^2`` rows on average, else :class:`RowPlan`.
+
+    The pattern pass costs about ``K p^3`` per pattern (factors, completion, each item's
+    ``W``) on top of ``K p^2`` per row; with few rows per pattern (wide data, nearly one
+    pattern per row) the row pass in update form, whose pattern-level work is only the
+    ``m x m`` blocks of the missing cells, is faster. Measured crossovers (K = 3, 300
+    patterns): about 100 rows per pattern at ``p = 10``, 500 at ``p = 20``; at 20,000 x 40
+    with 19,671 patterns the row pass is 80x faster. Both give the same statistics to
+    rounding.
+    """
+    if data.n >= (data.p + 1) ** 2 * data.patterns.n_patterns:
+        return PatternPlan(data, k)
+    return RowPlan(data, k)

@@ -12,11 +12,12 @@ is the observed-data log-likelihood, minus the ridge penalty (a log-posterior),
 E-step at ``theta``: one pass over the rows for all components
 (:class:`~imputer.mixture._kernel.MixturePlan`) gives the per-component log-densities of
 the observed parts, the responsibilities ``r_ik = pi_k N_ik / sum_l pi_l N_il`` (by
-log-sum-exp, which also gives ``ell``) and, from the same conditional factors, each
-component's weighted Gaussian E-step statistics (``w = v = r_{.k}``): ``N_k = sum_i r_ik``,
-``sum_i r_ik zhat_ik`` and the expected second moments ``sum_i r_ik (zhat_ik zhat_ik' +
-C_{kM_i})``, the conditional expectations ``zhat_ik`` and covariances ``C_{kM_i}`` taken
-under component ``k``. M-step: ``pi_k = N_k / n``, ``mu_k = sum_i r_ik zhat_ik / N_k``,
+log-sum-exp, which also gives ``ell``) and each component's weighted Gaussian E-step
+statistics (``w = v = r_{.k}``): ``N_k = sum_i r_ik``, ``sum_i r_ik zhat_ik`` and the
+expected second moments ``sum_i r_ik (zhat_ik zhat_ik' + C_{kM_i})``, the conditional
+expectations ``zhat_ik`` and covariances ``C_{kM_i}`` taken under component ``k`` (in
+closed form per pattern from the responsibility-weighted moments of its observed cells,
+:mod:`imputer.mixture._patterns`). M-step: ``pi_k = N_k / n``, ``mu_k = sum_i r_ik zhat_ik / N_k``,
 the expected scatter ``A_k = sum_i r_ik E_k[z z'] - N_k mu_k mu_k'`` and the covariance
 of the structure (:mod:`imputer.mixture._covtypes`). Each EM step never decreases the
 objective.
@@ -50,7 +51,7 @@ from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._covtypes import CovarianceType
 from imputer.mixture._kernel import ComponentPass, MixturePlan
-from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
+from imputer.mvn._fit import corr_feasible
 
 __all__ = ["Evaluation", "MixtureFit", "MixtureParams", "MixtureProblem", "fit_start"]
 
@@ -78,8 +79,12 @@ class Evaluation(NamedTuple):
 
 
 def valid_cov(sigma: np.ndarray) -> bool:
-    """Variances at least :data:`VAR_FLOOR` and correlation eigenvalues at least ``SINGULAR_EIG``."""
-    return bool(np.all(np.diag(sigma) >= VAR_FLOOR)) and min_corr_eig(sigma) >= SINGULAR_EIG
+    """Variances at least :data:`VAR_FLOOR` and correlation eigenvalues at least ``SINGULAR_EIG``.
+
+    The eigenvalue bound by one Cholesky factorisation (:func:`~imputer.mvn._fit.corr_feasible`,
+    as the normal's EM map checks its updates).
+    """
+    return bool(np.all(np.diag(sigma) >= VAR_FLOOR)) and corr_feasible(sigma)
 
 
 class MixtureProblem:

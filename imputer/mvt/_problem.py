@@ -45,7 +45,7 @@ from imputer._gaussian.estep import estep
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.objective import mstep, ridge_penalty
-from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
+from imputer.mvn._fit import corr_feasible, min_corr_eig, start_values
 from imputer.mvn._problem import NEAR_SINGULAR_EIG, MVNProblem
 from imputer.mvt._likelihood import DOF_BOUNDS, RowTerms, best_dof, row_terms, t_loglik, tau
 
@@ -129,7 +129,7 @@ class TProblem:
 
     def objective(self, params: TParams) -> tuple[float, float, RowTerms]:
         """``(loglik, objective, row terms)`` at ``params``; raises :class:`Infeasible` if not valid."""
-        if min_corr_eig(params.sigma) < SINGULAR_EIG:
+        if not corr_feasible(params.sigma):
             raise Infeasible("scale matrix not positive definite")
         terms = self.terms(params.mu, params.sigma)
         ll = t_loglik(terms, params.nu)
@@ -148,7 +148,7 @@ class TProblem:
         except Infeasible:
             return x, -np.inf
         mu_new, sigma_new = mstep(stats, mu, self.ridge)
-        if min_corr_eig(sigma_new) < SINGULAR_EIG:
+        if not corr_feasible(sigma_new):
             return None, obj
         nu_new = nu
         if self.estimate_dof:
