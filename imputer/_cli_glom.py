@@ -1,5 +1,6 @@
-"""``imputer impute --categorical COL[,COL] --means MODEL``: the command line's spelling of
-``impute(categorical=..., means=...)`` (the general location model, :func:`imputer.impute_glom`).
+"""``imputer impute --categorical COL[,COL] --means MODEL --probabilities MODEL``: the command line's
+spelling of ``impute(categorical=..., means=..., probabilities=...)`` (the general location model,
+:func:`imputer.impute_glom`).
 
 ``--categorical auto`` applies the library's automatic rule (columns of two distinct
 numbers; a CSV has no ``category`` or boolean dtype); ``--categorical sex,region`` lists
@@ -22,7 +23,7 @@ __all__ = ["add_glom_options", "categorical_missing", "glom_options"]
 
 
 def add_glom_options(parser: argparse.ArgumentParser) -> None:
-    """``--categorical`` and ``--means`` on ``parser``."""
+    """``--categorical``, ``--means`` and ``--probabilities`` on ``parser``."""
     parser.add_argument(
         "--categorical", metavar="COL[,COL]", default=None,
         help="model these columns as categorical by the general location model (cells of their levels, the "
@@ -34,20 +35,26 @@ def add_glom_options(parser: argparse.ArgumentParser) -> None:
         help="with --categorical: one mean per cell (saturated) or main effects of each categorical column "
         "(additive); auto: saturated when every cell holds p + 1 rows with their categories observed",
     )
+    parser.add_argument(
+        "--probabilities", choices=("saturated", "pairwise"), default=None,
+        help="with --categorical: the cell probabilities, one per cell (saturated, the default) or log-linear "
+        "with main effects and pairwise associations of the categorical columns (pairwise)",
+    )
 
 
 def glom_options(args: argparse.Namespace) -> dict[str, Any]:
     """``{"categorical": ..., "means": ...}`` for :func:`imputer.impute` (empty without ``--categorical``)."""
     if args.categorical is None:
-        if args.means is not None:
-            raise CliError("--means applies with --categorical only", status=2)
+        for flag, value in (("--means", args.means), ("--probabilities", args.probabilities)):
+            if value is not None:
+                raise CliError(f"{flag} applies with --categorical only", status=2)
         return {}
     if args.model != "normal" or args.m is not None or args.transform or args.bounds:
         raise CliError("--categorical applies to a single imputation with --model normal (no --transform, --bounds)",
                        status=2)
     text = args.categorical.strip()
     cats: Any = "auto" if text == "auto" else column_list(text, "--categorical")
-    return {"categorical": cats, "means": args.means or "auto"}
+    return {"categorical": cats, "means": args.means or "auto", "probabilities": args.probabilities or "saturated"}
 
 
 def categorical_missing(frame: Any, categorical: Any, na_values: Sequence[str]) -> Any:

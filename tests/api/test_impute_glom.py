@@ -46,8 +46,9 @@ def _reference(frame: pd.DataFrame, **kw: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "options",
-    [{"categorical": ["a", "b"]}, {"categorical": ["a", "b"], "means": "additive", "tol": 1e-9}, {"categorical": "auto"}],
-    ids=["listed", "additive", "auto"],
+    [{"categorical": ["a", "b"]}, {"categorical": ["a", "b"], "means": "additive", "tol": 1e-9}, {"categorical": "auto"},
+     {"categorical": ["a", "b"], "probabilities": "pairwise"}],
+    ids=["listed", "additive", "auto", "pairwise"],
 )
 def test_json_matches_the_library(client: TestClient, validator, sim: pd.DataFrame, options: dict[str, Any]) -> None:
     data = split_of(sim)  # numbers to 10 digits (pandas' to_json): the reference fits what was sent
@@ -77,6 +78,16 @@ def test_csv_query_matches_the_library(client: TestClient, sim: pd.DataFrame, ac
     assert r.json()["loglik"] == pytest.approx(expected.loglik, rel=1e-12)
 
 
+def test_csv_query_pairwise_probabilities(client: TestClient) -> None:
+    sim3 = pd.read_csv(SIM.with_name("sim3.csv"))
+    r = client.post("/v1/impute?categorical=a&categorical=b&categorical=c&probabilities=pairwise",
+                    content=sim3.to_csv(index=False).encode(), headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    expected = imputer.impute(sim3, categorical=["a", "b", "c"], probabilities="pairwise")
+    assert r.json()["probability_model"] == "pairwise"
+    assert r.json()["loglik"] == pytest.approx(expected.loglik, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [
@@ -85,6 +96,7 @@ def test_csv_query_matches_the_library(client: TestClient, sim: pd.DataFrame, ac
         ({"categorical": ["a"], "ridge": 1.0, "columns": ["x1"]}, "not available with columns, ridge"),
         ({"categorical": ["a"], "conditional_var": True}, "not available with conditional_var"),
         ({"means": "additive"}, "means applies with categorical only"),
+        ({"probabilities": "pairwise"}, "probabilities applies with categorical only"),
     ],
 )
 def test_what_the_model_does_not_take_is_a_422(client: TestClient, sim: pd.DataFrame, options: dict[str, Any], match: str) -> None:

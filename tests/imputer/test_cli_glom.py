@@ -33,6 +33,19 @@ def test_writes_the_librarys_fills(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "level_probabilities" not in saved and "completed" not in saved
 
 
+def test_pairwise_probabilities(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sim3 = SIM.with_name("sim3.csv")
+    out, summary = tmp_path / "out.csv", tmp_path / "s.json"
+    code = cli.main(["impute", str(sim3), "-o", str(out), "--no-progress", "--categorical", "a,b,c",
+                     "--probabilities", "pairwise", "--json-summary", str(summary)])
+    assert code == 0, capsys.readouterr().err
+    res = imputer.impute(pd.read_csv(sim3), categorical=["a", "b", "c"], probabilities="pairwise")
+    saved = json.loads(summary.read_text())
+    assert saved["probability_model"] == "pairwise"
+    assert saved["loglik"] == pytest.approx(res.loglik, rel=1e-12)
+    assert pd.read_csv(out)["c"].tolist() == res.completed["c"].tolist()
+
+
 def test_auto_takes_the_two_valued_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.csv"
     assert cli.main(["impute", str(SIM), "-o", str(out), "--no-progress", "--categorical", "auto"]) == 0
@@ -46,6 +59,7 @@ def test_auto_takes_the_two_valued_numbers(tmp_path: Path, capsys: pytest.Captur
         (["--categorical", "a", "--model", "t"], "--categorical applies to a single imputation with --model normal"),
         (["--categorical", "a", "-m", "2"], "--categorical applies to a single imputation with --model normal"),
         (["--means", "additive"], "--means applies with --categorical only"),
+        (["--probabilities", "pairwise"], "--probabilities applies with --categorical only"),
         (["--categorical", "a,,b"], "--categorical 'a,,b': empty column name in the list"),
     ],
 )
