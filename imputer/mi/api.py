@@ -17,6 +17,11 @@ has honest standard errors. Two ways to draw ``theta`` for each table:
 Either way, given ``theta^(j)`` every missing cell of the original rows is drawn from
 its conditional normal.
 
+``categorical=`` (the general location model, :func:`imputer.impute_glom`) draws by the
+bootstrap: each imputation refits the model on a resample and draws each row's cell
+(hence its missing categories) from its posterior, then its missing continuous cells from
+the cell's conditional normal (:mod:`imputer.mi._glom`).
+
 ``model="t"`` or ``"mixture"`` fits :func:`imputer.impute_t` / :func:`imputer.impute_mixture`
 instead and draws by the bootstrap only: each imputation refits the model on a resample
 from the whole-data fit and draws the missing cells from the refitted model's
@@ -130,6 +135,34 @@ def _model_mi(prep: Any, seed_int: int, *, model: str, m: int, **options: Any) -
     )
 
 
+def _glom_mi(data: Any, m: Any, *, categorical: Any, method: Any, model: str, seed: Any, tol: Any, max_iter: Any,
+             columns: Any, ridge: Any, burn_in: Any, thin: Any, extended: tuple, **glom: Any) -> MultipleImputation:
+    """The general location model's path (:mod:`imputer.mi._glom`)."""
+    if categorical is None:
+        raise ImputerTypeError("continuous=, means= and probabilities= go with categorical= (the general location model)")
+    opts = MI_OPTIONS.check(m=m, method="bootstrap" if method is None else method)
+    given = [name for name, on in (
+        ("model", model != "normal"), ("columns", columns is not None), ("ridge", bool(ridge)),
+        ("burn_in", burn_in is not None), ("thin", thin is not None),
+        ("transforms, bounds, integer, panel or idvars", any(x is not None for x in extended)),
+    ) if on]
+    if given:
+        raise ImputerTypeError(f"{', '.join(given)}: not available with categorical= (the general location model)")
+    tol, max_iter, _, _ = check_options(tol, max_iter, 0.0, True)
+    seed_int = _check_seed(seed)
+    from imputer.mi._glom import glom_params, multiple_impute_glom
+
+    em, frame, imputations, fits, redraws = multiple_impute_glom(
+        data, opts["m"], categorical=categorical, method=opts["method"], seed=seed_int, tol=tol, max_iter=max_iter,
+        **glom,
+    )
+    return MultipleImputation(
+        imputations=tuple(imputations), original=frame,
+        params=glom_params(fits), em=em, method="bootstrap", m=opts["m"], seed=seed_int, burn_in=None, thin=None,
+        rate=None, wlf=None, wlf_acf=None, redraws=tuple(redraws), model="glom",
+    )
+
+
 def multiple_impute(
     data: pd.DataFrame | Any,
     m: int = MI_OPTIONS["m"].default,
@@ -153,6 +186,10 @@ def multiple_impute(
     integer: Sequence[Hashable] | None = None,
     panel: Mapping[str, Any] | None = None,
     idvars: Sequence[Hashable] | None = None,
+    categorical: Sequence[Hashable] | Mapping[Hashable, Any] | str | None = None,
+    continuous: Sequence[Hashable] | None = None,
+    means: str | None = None,
+    probabilities: str | None = None,
 ) -> MultipleImputation:
     """Draw ``m`` completed tables from the posterior predictive distribution of the missing cells.
 
@@ -242,6 +279,19 @@ def multiple_impute(
         With any of these five (``model="normal"`` only) ``params`` and ``em`` are the
         model's (transformed scale, augmented table) and the imputations have exactly the
         input's columns (:mod:`imputer.mi._extended`).
+    categorical : "auto" or list of labels (or dict of levels), optional
+        Impute under the general location model (as :func:`imputer.impute` with
+        ``categorical=``; :func:`imputer.impute_glom`), by the bootstrap only (the default
+        then; ``method="posterior"`` is an error): each imputation's missing categories
+        are drawn from their posterior level probabilities under the refitted model
+        (jointly within a row), its missing continuous cells from the drawn cell's
+        conditional normal. Categorical columns keep their dtype and categories in every
+        imputation. ``params`` are then m triples ``(probabilities, cell_means, cov)`` and
+        ``em`` the :class:`~imputer.glom.GlomImputeResult`. Not with ``columns``,
+        ``ridge``, ``model`` other than normal, nor the five options above.
+    continuous, means, probabilities
+        With ``categorical``: as for :func:`imputer.impute_glom` (``means="auto"`` is
+        resolved once, on the whole data).
 
     Returns
     -------
@@ -277,6 +327,12 @@ def multiple_impute(
     (3, ['.imp', '.id'])
     """
     model = _check_model(model, method, dof, n_components, covariance_type, n_init)
+    if any(x is not None for x in (categorical, continuous, means, probabilities)):
+        return _glom_mi(
+            data, m, categorical=categorical, continuous=continuous, means=means, probabilities=probabilities,
+            method=method, model=model, seed=seed, tol=tol, max_iter=max_iter, columns=columns, ridge=ridge,
+            burn_in=burn_in, thin=thin, extended=(transforms, bounds, integer, panel, idvars),
+        )
     if method is None:
         method = "posterior" if model == "normal" else "bootstrap"
     opts = MI_OPTIONS.check(m=m, method=method)

@@ -46,6 +46,22 @@ def test_pairwise_probabilities(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert pd.read_csv(out)["c"].tolist() == res.completed["c"].tolist()
 
 
+def test_multiple_imputation_writes_the_librarys_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, summary = tmp_path / "mi.csv", tmp_path / "mi.json"
+    code = cli.main(["impute", str(SIM), "-o", str(out), "--no-progress", "-m", "3", "--seed", "4", "--categorical", "a,b",
+                     "--means", "additive", "--json-summary", str(summary)])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    mi = imputer.multiple_impute(pd.read_csv(SIM), m=3, seed=4, categorical=["a", "b"], means="additive")
+    assert mi.summary() in stdout
+    written = pd.read_csv(out)
+    expected = mi.long()
+    assert written["a"].tolist() == expected["a"].tolist()  # the empty text cells drawn
+    np.testing.assert_allclose(written[["b", "x1", "x2"]].to_numpy(), expected[["b", "x1", "x2"]].to_numpy(), rtol=1e-15)
+    saved = json.loads(summary.read_text())
+    assert saved["model"] == "glom" and len(saved["params"]) == 3 and set(saved["params"][0]) == {"probabilities", "cell_means", "cov"}
+
+
 def test_auto_takes_the_two_valued_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.csv"
     assert cli.main(["impute", str(SIM), "-o", str(out), "--no-progress", "--categorical", "auto"]) == 0
@@ -56,8 +72,9 @@ def test_auto_takes_the_two_valued_numbers(tmp_path: Path, capsys: pytest.Captur
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--categorical", "a", "--model", "t"], "--categorical applies to a single imputation with --model normal"),
-        (["--categorical", "a", "-m", "2"], "--categorical applies to a single imputation with --model normal"),
+        (["--categorical", "a", "--model", "t"], "--categorical applies with --model normal only"),
+        (["--categorical", "a", "-m", "2", "--method", "posterior"], "--categorical with -m draws by the bootstrap only"),
+        (["--categorical", "a", "-m", "2", "--burn-in", "3"], "--categorical with -m draws by the bootstrap only"),
         (["--means", "additive"], "--means applies with --categorical only"),
         (["--probabilities", "pairwise"], "--probabilities applies with --categorical only"),
         (["--categorical", "a,,b"], "--categorical 'a,,b': empty column name in the list"),
