@@ -75,7 +75,8 @@ def ipf(
     cycles : int
         At most this many cycles over the margins (at least one is run).
     tol : float
-        Stop when every margin of the table is within ``tol`` of the target's.
+        Stop after a cycle in which every margin was within ``tol`` of the target's before
+        its scaling.
 
     Returns
     -------
@@ -87,11 +88,13 @@ def ipf(
     goal = target.reshape(shape)
     want = [_margin(goal, m) for m in margins]
     for _ in range(max(cycles, 1)):
+        gap = 0.0  # the largest margin misfit met in this cycle, before its scaling
         for m, w in zip(margins, want):
             have = _margin(tab, m)
+            gap = max(gap, float(np.abs(w - have).max()))
             ratio = np.divide(w, have, out=np.zeros_like(w), where=have > 0.0)
             tab *= ratio
-        if max(float(np.abs(_margin(tab, m) - w).max()) for m, w in zip(margins, want)) <= tol:
+        if gap <= tol:
             break
     out = tab.reshape(-1)
     return out / out.sum()

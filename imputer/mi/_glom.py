@@ -37,6 +37,7 @@ from imputer.glom._validate import GlomInput, prepare_glom
 from imputer.glom.api import impute_glom
 from imputer.glom.result import GlomImputeResult
 from imputer.mi._bootstrap import MAX_REDRAWS
+from imputer.mvn._fit import blas_threads
 from imputer.mvn.api import _completed_frame
 
 __all__ = ["glom_columns", "glom_draw_frame", "glom_params", "multiple_impute_glom"]
@@ -78,7 +79,8 @@ def glom_draw_frame(
     pi = fit.probabilities.to_numpy(dtype=float)
     means = (fit.cell_means.to_numpy(dtype=float) - center) / scale
     sigma = fit.cov.to_numpy(dtype=float) / np.outer(scale, scale)
-    z, cell = draw_cells(plan, pi, means, 0.5 * (sigma + sigma.T), rng)
+    with blas_threads(max(plan.p, 1)):  # as the fits: small products, no BLAS thread pool
+        z, cell = draw_cells(plan, pi, means, 0.5 * (sigma + sigma.T), rng)
     filled = center + scale * z
     mask = np.column_stack([np.isnan(v) for v in inp.values]) if inp.values else np.zeros((inp.n_rows, 0), bool)
     for j, v in enumerate(inp.values):
