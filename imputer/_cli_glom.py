@@ -8,7 +8,8 @@ the columns. A listed column of text is read as text (the reader applies missing
 markers to the columns of numbers only), so its empty cells, and cells equal to a
 ``--na-values`` marker, are its missing cells; any other text is a level. Only with
 ``--model normal`` (a usage error, status 2, otherwise); with ``-m M`` the imputations are
-drawn by the bootstrap (``multiple_impute(categorical=...)``).
+drawn by the bootstrap, or with ``--method posterior`` by data augmentation
+(``multiple_impute(categorical=...)``).
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ def glom_options(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     if args.model != "normal" or args.transform or args.bounds:
         raise CliError("--categorical applies with --model normal only (no --transform, --bounds)", status=2)
-    if args.m is not None and (args.method == "posterior" or args.burn_in is not None or args.thin is not None):
-        raise CliError("--categorical with -m draws by the bootstrap only (--method bootstrap, the default with it; "
-                       "no --burn-in, --thin)", status=2)
+    if args.m is not None and args.method != "posterior" and (args.burn_in is not None or args.thin is not None):
+        raise CliError("--categorical with -m: --burn-in and --thin apply to --method posterior only (the default "
+                       "with --categorical is --method bootstrap)", status=2)
     text = args.categorical.strip()
     cats: Any = "auto" if text == "auto" else column_list(text, "--categorical")
     return {"categorical": cats, "means": args.means or "auto", "probabilities": args.probabilities or "saturated"}

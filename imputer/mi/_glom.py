@@ -14,16 +14,17 @@ occur in it (the cells would differ from the data's), when its covariance heads 
 singular, or when it gives probability zero to every cell a row of the data is compatible
 with (a sparse table: cells empty in the resample); it is redrawn from the same generator, at most ``MAX_REDRAWS`` times in a row.
 
-Data augmentation (``method="posterior"``) is not available under this model: drawing the
-log-linear and additive parameters from their posterior needs Bayesian IPF and a
-regression posterior per step (Schafer 1997, ch. 8 and 9), which imputer does not do; it
-is refused with an error naming ``method``.
+Data augmentation (``method="posterior"``, saturated probabilities with saturated or
+additive means): :mod:`imputer.mi._glom_chain`. Log-linear probabilities would need
+Bayesian IPF for their posterior draws (Schafer 1997, ch. 8.4), which imputer does not do:
+``method="posterior"`` with them is an error naming ``method``.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.glom._draw import draw_cells
 from imputer.glom._estep import GlomPlan
+from imputer.glom._problem import GlomParams
 from imputer.glom._validate import GlomInput, prepare_glom
 from imputer.glom.api import impute_glom
 from imputer.glom.result import GlomImputeResult
@@ -40,7 +42,7 @@ from imputer.mi._bootstrap import MAX_REDRAWS
 from imputer.mvn._fit import blas_threads
 from imputer.mvn.api import _completed_frame
 
-__all__ = ["glom_columns", "glom_draw_frame", "glom_params", "multiple_impute_glom"]
+__all__ = ["GlomDraws", "Prepared", "glom_draw_frame", "multiple_impute_glom"]
 
 
 def _fit_resample(
@@ -68,19 +70,9 @@ def _fit_resample(
     return res
 
 
-def glom_draw_frame(
-    inp: GlomInput, plan: GlomPlan, center: np.ndarray, scale: np.ndarray, fit: GlomImputeResult, rng: np.random.Generator
-) -> pd.DataFrame:
-    """One completed table drawn at ``fit``'s parameters (original units), the input's dtypes kept.
-
-    ``plan`` holds the data standardised by ``center`` and ``scale``.
-    """
+def _frame_of(inp: GlomInput, center: np.ndarray, scale: np.ndarray, z: np.ndarray, cell: np.ndarray) -> pd.DataFrame:
+    """The completed table of a draw (``z`` standardised by ``center``, ``scale``), the input's dtypes kept."""
     frame = inp.frame
-    pi = fit.probabilities.to_numpy(dtype=float)
-    means = (fit.cell_means.to_numpy(dtype=float) - center) / scale
-    sigma = fit.cov.to_numpy(dtype=float) / np.outer(scale, scale)
-    with blas_threads(max(plan.p, 1)):  # as the fits: small products, no BLAS thread pool
-        z, cell = draw_cells(plan, pi, means, 0.5 * (sigma + sigma.T), rng)
     filled = center + scale * z
     mask = np.column_stack([np.isnan(v) for v in inp.values]) if inp.values else np.zeros((inp.n_rows, 0), bool)
     for j, v in enumerate(inp.values):
@@ -98,47 +90,105 @@ def glom_draw_frame(
     return out
 
 
+def _standardised(fit: GlomImputeResult, center: np.ndarray, scale: np.ndarray) -> GlomParams:
+    sigma = fit.cov.to_numpy(dtype=float) / np.outer(scale, scale)
+    return GlomParams(fit.probabilities.to_numpy(dtype=float), (fit.cell_means.to_numpy(dtype=float) - center) / scale,
+                      0.5 * (sigma + sigma.T))
+
+
+def glom_draw_frame(
+    inp: GlomInput, plan: GlomPlan, center: np.ndarray, scale: np.ndarray, fit: GlomImputeResult, rng: np.random.Generator
+) -> pd.DataFrame:
+    """One completed table drawn at ``fit``'s parameters (original units), the input's dtypes kept.
+
+    ``plan`` holds the data standardised by ``center`` and ``scale``.
+    """
+    with blas_threads(max(plan.p, 1)):  # as the fits: small products, no BLAS thread pool
+        z, cell = draw_cells(plan, *_standardised(fit, center, scale), rng)
+    return _frame_of(inp, center, scale, z, cell)
+
+
+@dataclass(frozen=True, eq=False)
+class GlomDraws:
+    """What :func:`multiple_impute_glom` gives: the whole-data fit, the input frame, the m tables and their parameters.
+
+    ``params``: m ``(probabilities, cell_means, cov)`` triples (original units);
+    ``redraws`` (bootstrap) or ``burn_in``, ``thin``, ``rate`` (posterior), the others None.
+    """
+
+    em: GlomImputeResult
+    frame: pd.DataFrame
+    imputations: list[pd.DataFrame]
+    params: tuple[tuple[pd.Series, pd.DataFrame, pd.DataFrame], ...]
+    redraws: tuple[int, ...] | None = None
+    burn_in: int | None = None
+    thin: int | None = None
+    rate: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """The data for the draws: ``inp``, its ``plan`` standardised by ``center`` and ``scale``, ``cats`` for refits."""
+
+    inp: GlomInput
+    plan: GlomPlan
+    center: np.ndarray
+    scale: np.ndarray
+    cats: Any
+
+    def frame_of(self, z: np.ndarray, cell: np.ndarray) -> pd.DataFrame:
+        return _frame_of(self.inp, self.center, self.scale, z, cell)
+
+    def params_of(self, em: GlomImputeResult, theta: GlomParams) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+        """``theta`` (standardised) in original units, labelled as ``em``'s estimates."""
+        sc = self.scale
+        return (
+            pd.Series(theta.pi, index=em.probabilities.index, name="probability"),
+            pd.DataFrame(self.center + sc * theta.means, index=em.cell_means.index, columns=em.cell_means.columns),
+            pd.DataFrame(theta.sigma * np.outer(sc, sc), index=em.cov.index, columns=em.cov.columns),
+        )
+
+
 def multiple_impute_glom(
     data: Any, m: int, *, categorical: Any, continuous: Any, means: Any, probabilities: Any, method: str, seed: int,
-    tol: float, max_iter: int,
-) -> tuple[GlomImputeResult, pd.DataFrame, list[pd.DataFrame], list[GlomImputeResult], list[int]]:
-    """EM on the whole data, then ``m`` bootstrap imputations.
-
-    Returns
-    -------
-    em : GlomImputeResult
-        The whole-data fit.
-    frame : DataFrame
-        The input as a DataFrame (not modified).
-    imputations : list of m DataFrames
-    fits : list of m GlomImputeResult
-        Each imputation's fit on its resample.
-    redraws : list of m int
-        Unusable resamples discarded before each.
+    tol: float, max_iter: int, burn_in: int | None = None, thin: int | None = None,
+) -> GlomDraws:
+    """EM on the whole data, then ``m`` imputations by the bootstrap or by data augmentation.
 
     Raises
     ------
     ImputerValueError
-        ``method="posterior"``; ``MAX_REDRAWS + 1`` unusable resamples in a row.
+        ``method="posterior"`` with pairwise probabilities, or an augmented table on which
+        the posterior is improper (:mod:`imputer.mi._glom_chain`); ``MAX_REDRAWS + 1``
+        unusable resamples in a row.
     """
-    if method != "bootstrap":
-        raise ImputerValueError(
-            f"method={method!r} is not available with categorical= (the general location model): multiple "
-            "imputation under it is by the bootstrap (method='bootstrap', the default with categorical=)"
-        )
     em = impute_glom(
         data, categorical=categorical, continuous=continuous, means="auto" if means is None else means,
         probabilities="saturated" if probabilities is None else probabilities, tol=tol, max_iter=max_iter,
     )
+    if method == "posterior" and em.probability_model != "saturated":
+        raise ImputerValueError(
+            "method='posterior' with probabilities='pairwise' is not available (drawing log-linear probabilities "
+            "needs Bayesian IPF): use method='bootstrap', or probabilities='saturated'"
+        )
     # the same columns and levels (a dict of levels kept) for the data and every resample
     cats = categorical if isinstance(categorical, Mapping) else list(em.categorical)
     inp = prepare_glom(data, cats, list(em.continuous) or None)
-    frame = inp.frame
     n = inp.n_rows
     center = np.array([np.nanmean(v) for v in inp.values]) if inp.values else np.zeros(0)
     scale = np.array([np.nanstd(v) or 1.0 for v in inp.values]) if inp.values else np.zeros(0)
     z = np.column_stack([(v - c) / s for v, c, s in zip(inp.values, center, scale)]) if inp.values else np.zeros((n, 0))
-    plan = GlomPlan(z, inp.codes, inp.cells)
+    prep = Prepared(inp, GlomPlan(z, inp.codes, inp.cells), center, scale, cats)
+    if method == "posterior":
+        from imputer.mi._glom_chain import run_chain
+
+        return run_chain(em, prep, m=m, seed=seed, burn_in=burn_in, thin=thin)
+    return _bootstrap(em, prep, m=m, seed=seed, tol=tol, max_iter=max_iter)
+
+
+def _bootstrap(em: GlomImputeResult, prep: Prepared, *, m: int, seed: int, tol: float, max_iter: int) -> GlomDraws:
+    """``m`` bootstrap imputations (the module docstring)."""
+    inp, n = prep.inp, prep.inp.n_rows
     imputations: list[pd.DataFrame] = []
     fits: list[GlomImputeResult] = []
     redraws: list[int] = []
@@ -148,12 +198,12 @@ def multiple_impute_glom(
         reason = ""
         for tries in range(MAX_REDRAWS + 1):
             rows = rng.integers(0, n, size=n)
-            fit = _fit_resample(frame, rows, em, cats, tol=tol, max_iter=max_iter)
+            fit = _fit_resample(inp.frame, rows, em, prep.cats, tol=tol, max_iter=max_iter)
             if isinstance(fit, str):
                 reason = fit
                 continue
             try:
-                table = glom_draw_frame(inp, plan, center, scale, fit, rng)
+                table = glom_draw_frame(inp, prep.plan, prep.center, prep.scale, fit, rng)
             except Infeasible:
                 reason = "the fit on the resample gives probability zero to every cell a row of the data can lie in"
                 continue
@@ -173,16 +223,7 @@ def multiple_impute_glom(
             f"EM did not converge within max_iter={max_iter} iterations on {not_converged} of {m} bootstrap "
             f"resamples (tol={tol:g}); increase max_iter or tol",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return em, frame, imputations, fits, redraws
-
-
-def glom_params(fits: list[GlomImputeResult]) -> tuple[tuple[pd.Series, pd.DataFrame, pd.DataFrame], ...]:
-    """Each fit's ``(probabilities, cell_means, cov)``, original units."""
-    return tuple((f.probabilities, f.cell_means, f.cov) for f in fits)
-
-
-def glom_columns(em: GlomImputeResult) -> tuple[Hashable, ...]:
-    """The modelled columns: categorical, then continuous."""
-    return tuple(em.categorical) + tuple(em.continuous)
+    params = tuple((f.probabilities, f.cell_means, f.cov) for f in fits)
+    return GlomDraws(em, inp.frame, imputations, params, redraws=tuple(redraws))

@@ -18,9 +18,10 @@ Either way, given ``theta^(j)`` every missing cell of the original rows is drawn
 its conditional normal.
 
 ``categorical=`` (the general location model, :func:`imputer.impute_glom`) draws by the
-bootstrap: each imputation refits the model on a resample and draws each row's cell
-(hence its missing categories) from its posterior, then its missing continuous cells from
-the cell's conditional normal (:mod:`imputer.mi._glom`).
+bootstrap (each imputation refits the model on a resample) or by data augmentation, and
+draws each row's cell (hence its missing categories) from its posterior, then its missing
+continuous cells from the cell's conditional normal (:mod:`imputer.mi._glom`,
+:mod:`imputer.mi._glom_chain`).
 
 ``model="t"`` or ``"mixture"`` fits :func:`imputer.impute_t` / :func:`imputer.impute_mixture`
 instead and draws by the bootstrap only: each imputation refits the model on a resample
@@ -143,23 +144,26 @@ def _glom_mi(data: Any, m: Any, *, categorical: Any, method: Any, model: str, se
     opts = MI_OPTIONS.check(m=m, method="bootstrap" if method is None else method)
     given = [name for name, on in (
         ("model", model != "normal"), ("columns", columns is not None), ("ridge", bool(ridge)),
-        ("burn_in", burn_in is not None), ("thin", thin is not None),
         ("transforms, bounds, integer, panel or idvars", any(x is not None for x in extended)),
     ) if on]
     if given:
         raise ImputerTypeError(f"{', '.join(given)}: not available with categorical= (the general location model)")
+    chain = [name for name, value in (("burn_in", burn_in), ("thin", thin)) if value is not None]
+    if chain and opts["method"] != "posterior":
+        raise ImputerValueError(f"{', '.join(chain)} applies to method='posterior' only (the default with "
+                                "categorical= is method='bootstrap')")
     tol, max_iter, _, _ = check_options(tol, max_iter, 0.0, True)
     seed_int = _check_seed(seed)
-    from imputer.mi._glom import glom_params, multiple_impute_glom
+    from imputer.mi._glom import multiple_impute_glom
 
-    em, frame, imputations, fits, redraws = multiple_impute_glom(
+    out = multiple_impute_glom(
         data, opts["m"], categorical=categorical, method=opts["method"], seed=seed_int, tol=tol, max_iter=max_iter,
-        **glom,
+        burn_in=_check_count("burn_in", burn_in), thin=_check_count("thin", thin), **glom,
     )
     return MultipleImputation(
-        imputations=tuple(imputations), original=frame,
-        params=glom_params(fits), em=em, method="bootstrap", m=opts["m"], seed=seed_int, burn_in=None, thin=None,
-        rate=None, wlf=None, wlf_acf=None, redraws=tuple(redraws), model="glom",
+        imputations=tuple(out.imputations), original=out.frame, params=out.params, em=out.em, method=opts["method"],
+        m=opts["m"], seed=seed_int, burn_in=out.burn_in, thin=out.thin, rate=out.rate, wlf=None, wlf_acf=None,
+        redraws=out.redraws, model="glom",
     )
 
 
@@ -281,11 +285,13 @@ def multiple_impute(
         input's columns (:mod:`imputer.mi._extended`).
     categorical : "auto" or list of labels (or dict of levels), optional
         Impute under the general location model (as :func:`imputer.impute` with
-        ``categorical=``; :func:`imputer.impute_glom`), by the bootstrap only (the default
-        then; ``method="posterior"`` is an error): each imputation's missing categories
-        are drawn from their posterior level probabilities under the refitted model
-        (jointly within a row), its missing continuous cells from the drawn cell's
-        conditional normal. Categorical columns keep their dtype and categories in every
+        ``categorical=``; :func:`imputer.impute_glom`). ``method="bootstrap"`` (the default
+        then) refits the model on a resample per imputation; ``method="posterior"`` runs
+        data augmentation (Dirichlet draws of the cell probabilities, normal-inverse-Wishart
+        draws of the cell means and covariance; saturated probabilities only,
+        :mod:`imputer.mi._glom_chain`). Each imputation's missing categories are drawn
+        from their posterior level probabilities (jointly within a row), its missing
+        continuous cells from the drawn cell's conditional normal. Categorical columns keep their dtype and categories in every
         imputation. ``params`` are then m triples ``(probabilities, cell_means, cov)`` and
         ``em`` the :class:`~imputer.glom.GlomImputeResult`. Not with ``columns``,
         ``ridge``, ``model`` other than normal, nor the five options above.

@@ -157,7 +157,8 @@ def test_dtypes_categories_and_observed_cells_kept(typed) -> None:
     assert len({tuple(d) for d in draws}) > 1  # drawn, not the most probable level each time
 
 
-def test_rubin_intervals_cover_a_category_share() -> None:
+@pytest.mark.parametrize("method", ["bootstrap", "posterior"])
+def test_rubin_intervals_cover_a_category_share(method: str) -> None:
     """20 simulated tables (a missing at random given x): the 95% intervals of P(a = 1) cover the truth."""
     truth = 0.4
     covered = 0
@@ -169,7 +170,7 @@ def test_rubin_intervals_cover_a_category_share() -> None:
         x = 1.5 * a + rng.normal(size=n)
         a_obs = np.where(rng.random(n) < 0.2 + 0.3 * (x > 1), np.nan, a)  # MAR: depends on x
         df = pd.DataFrame({"a": a_obs, "x": x})
-        mi = imputer.multiple_impute(df, m=5, categorical=["a"], seed=r)
+        mi = imputer.multiple_impute(df, m=5, categorical=["a"], seed=r, method=method)
         share = mi.analyze(lambda d: (pd.Series({"p": d["a"].mean()}), pd.Series({"p": np.sqrt(d["a"].var() / n)})))
         row = share.pool().table.loc["p"]
         covered += row["ci_low"] <= truth <= row["ci_high"]
@@ -179,11 +180,10 @@ def test_rubin_intervals_cover_a_category_share() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"method": "posterior"}, ImputerValueError, "method='posterior' is not available with categorical="),
         ({"ridge": 1.0}, ImputerTypeError, "ridge: not available with categorical="),
         ({"columns": ["x1"]}, ImputerTypeError, "columns: not available with categorical="),
         ({"model": "t"}, ImputerTypeError, "model: not available with categorical="),
-        ({"burn_in": 5}, ImputerTypeError, "burn_in: not available with categorical="),
+        ({"burn_in": 5, "thin": 2}, ImputerValueError, r"burn_in, thin applies to method='posterior' only"),
         ({"bounds": {"x1": (0, None)}}, ImputerTypeError, "bounds, integer, panel or idvars: not available"),
     ],
 )
