@@ -162,8 +162,9 @@ Probabilities = Literal["saturated", "pairwise"]
 _CATEGORICAL_HELP = (
     "Model categorical columns too, by the general location model (imputer.impute_glom): \"auto\" (columns "
     "of two distinct numbers, and booleans) or a list of columns (text columns count only when listed; in a "
-    "CSV body their empty cells are missing). A missing category is filled with its most probable level. "
-    "Model normal and a single imputation only; not with columns, ridge or conditional_var. The answer is "
+    "CSV body their empty cells are missing). A missing category is filled with its most probable level; with "
+    "m, drawn (method bootstrap, the default with categorical, or posterior). Model normal only; not with "
+    "columns, ridge or conditional_var. The answer is "
     "then ImputeGlomResponse (or ImputeResponse when \"auto\" finds no categorical column)."
 )
 _MEANS_HELP = (
@@ -186,12 +187,16 @@ def _check_glom(values: Any) -> None:
         return
     given = [
         name for name, bad in (
-            ("model", values.model != "normal"), ("m", values.m is not None), ("columns", bool(values.columns)),
+            ("model", values.model != "normal"), ("columns", bool(values.columns)),
             ("ridge", values.ridge > 0), ("conditional_var", values.conditional_var),
         ) if bad
     ]
     if given:
         raise ValueError(f"categorical (the general location model) is not available with {', '.join(given)}")
+    chain = [name for name in ("burn_in", "thin") if getattr(values, name) is not None]
+    if chain and values.method != "posterior":
+        raise ValueError(f"{', '.join(chain)} applies to method='posterior' only (with categorical the default is "
+                         "method 'bootstrap')")
 
 
 class ImputeOptions(RequestModel):
@@ -285,6 +290,8 @@ class ImputeOptions(RequestModel):
             names += ["model", "dof", "n_components", "covariance_type", "n_init"]
         else:
             names.append("prior")
+        if self.categorical is not None:  # the general location model (imputer.mi._glom)
+            names += ["categorical", "means", "probabilities"]
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 
