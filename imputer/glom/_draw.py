@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imputer._gaussian.linalg import Infeasible
-from imputer.glom._estep import GlomPlan
+from imputer.glom._estep import GlomPlan, cell_weights
 
 __all__ = ["draw_cells"]
 
@@ -77,12 +76,7 @@ def draw_cells(
         if blk.cell is not None:
             cell = blk.cell
         else:
-            joint = plan._joint(blk, log_pi, means, chol, logdet)
-            top = joint.max(axis=1)
-            if not np.all(np.isfinite(top)):
-                raise Infeasible("a row has zero density")
-            e = np.exp(np.maximum(joint - top[:, None], -745.0))
-            e[~np.isfinite(joint)] = 0.0
+            e, _ = cell_weights(plan._joint(blk, log_pi, means, chol, logdet))
             cum = np.cumsum(e, axis=1)
             u = rng.random(r) * cum[:, -1]
             cell = np.minimum((cum <= u[:, None]).sum(axis=1), k - 1)

@@ -24,18 +24,16 @@ is observed) stops the chain with an error saying why.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from imputer.errors import ConvergenceWarning, ImputerValueError
+from imputer.errors import ImputerValueError
 from imputer.glom._draw import draw_cells
 from imputer.glom._problem import GlomProblem
 from imputer.glom.result import GlomImputeResult
 from imputer.mi._glom import GlomDraws, Prepared, _standardised
 from imputer.mi._glom_pstep import draw_glom_params, em_rate
-from imputer.mi._rate import chain_lengths
+from imputer.mi._rate import default_lengths
 from imputer.mvn._fit import blas_threads
 
 __all__ = ["run_chain"]
@@ -63,17 +61,9 @@ def run_chain(
         )
     with blas_threads(max(plan.p, 1)):
         rate = em_rate(GlomProblem(plan, design), theta)
-        auto_burn, auto_thin, capped = chain_lengths(rate)
-        if capped and (burn_in is None or thin is None):
-            warnings.warn(
-                f"EM converges extremely slowly (worst fraction of missing information {rate:.4f}): the default "
-                "burn-in and spacing of the chain were capped and the imputations may be autocorrelated; pass "
-                "burn_in= and thin= explicitly, or use method='bootstrap'",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
-        burn_in = auto_burn if burn_in is None else burn_in
-        thin = auto_thin if thin is None else thin
+        burn_in, thin = default_lengths(
+            rate, burn_in, thin, "pass burn_in= and thin= explicitly, or use method='bootstrap'", 5
+        )
         (ss,) = np.random.SeedSequence(seed).spawn(1)
         rng = np.random.default_rng(ss)
         imputations: list[pd.DataFrame] = []

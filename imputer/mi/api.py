@@ -49,7 +49,7 @@ from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mi._bootstrap import bootstrap_draw
 from imputer.mi._posterior import acf, run_chain
-from imputer.mi._rate import chain_lengths, em_rate
+from imputer.mi._rate import default_lengths, em_rate
 from imputer.mi.result import MultipleImputation
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, fill_missing, standardise
@@ -406,17 +406,7 @@ def multiple_impute(
         with blas_threads(p):
             est = em_rate(layout, em_mu_z, em_sigma_z, kernel)
         rate = est.rate
-        auto_burn, auto_thin, capped = chain_lengths(rate)
-        if capped and (burn_in is None or thin is None):
-            warnings.warn(
-                f"EM converges extremely slowly (worst fraction of missing information {rate:.4f}): the default "
-                "burn-in and spacing of the chain were capped and the imputations may be autocorrelated; "
-                "pass ridge > 0, or burn_in= and thin= explicitly",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        burn_in = auto_burn if burn_in is None else burn_in
-        thin = auto_thin if thin is None else thin
+        burn_in, thin = default_lengths(rate, burn_in, thin, "pass ridge > 0, or burn_in= and thin= explicitly", 2)
         (chain_ss,) = root.spawn(1)
         with blas_threads(p):
             chain = run_chain(

@@ -14,7 +14,8 @@ with baseline coding (``lambda_j(0) = 0``, ``lambda_jk(0, .) = lambda_jk(., 0) =
 ``lambda_0`` the normaliser: ``pi = softmax(D lambda)``), additive or saturated cell
 means and ``Sigma = L L'`` (``exp`` diagonal), in working units ``z = (x - mean) / sd``.
 ``-ell / n`` is minimised by BFGS with central-difference gradients (``gtol = 1e-10``),
-restarted once from its own answer (as :func:`tests.reference.glom_direct.glom_mle`).
+restarted once from its own answer (:func:`tests.reference.glom_direct.maximise`, which
+:func:`tests.reference.glom_direct.glom_mle` uses too).
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy import optimize, special
-
-from tests.reference.glom_direct import glom_loglik
+from tests.reference.glom_direct import maximise
 
 __all__ = ["glom_mle_pairwise", "pairwise_design"]
 
@@ -55,42 +54,17 @@ def glom_mle_pairwise(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Maximise the observed-data log-likelihood under pairwise log-linear probabilities.
 
+    The start of ``lambda``: least squares of the log complete-case counts (plus one) on
+    the intercept and the design. :func:`tests.reference.glom_direct.maximise` does the rest.
+
     Returns
     -------
     pi (C,), means (C, p), sigma (p, p), loglik
         The maximiser in original units (cells in ``itertools.product`` order) and its log-likelihood.
     """
-    n, p = x.shape
-    m, s = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-    z = (x - m) / s
     dp = pairwise_design(levels)
-    dm = _mean_design(levels, additive)
-    a, b = dp.shape[1], dm.shape[1] * p
-    tril = np.tril_indices(p)
-    diag = np.arange(p)
 
-    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        eta = dp @ theta[:a]
-        pi = np.exp(eta - special.logsumexp(eta))
-        mu = dm @ theta[a : a + b].reshape(dm.shape[1], p)
-        L = np.zeros((p, p))
-        L[tril] = theta[a + b :]
-        L[diag, diag] = np.exp(L[diag, diag])
-        return pi, mu, L @ L.T
+    def start(counts: np.ndarray) -> np.ndarray:
+        return np.linalg.lstsq(np.c_[np.ones(dp.shape[0]), dp], np.log(counts), rcond=None)[0][1:]
 
-    full = (codes >= 0).all(axis=1) & ~np.isnan(z).any(axis=1)
-    idx = np.ravel_multi_index(tuple(codes[full].T), levels)
-    counts = np.bincount(idx, minlength=dp.shape[0]) + 1.0
-    lam0 = np.linalg.lstsq(np.c_[np.ones(dp.shape[0]), dp], np.log(counts), rcond=None)[0][1:]
-    coef0 = np.linalg.lstsq(dm[idx], z[full], rcond=None)[0]
-    theta = np.concatenate([lam0, coef0.reshape(-1), np.zeros(tril[0].size)])
-
-    def f(theta: np.ndarray) -> float:
-        pi, mu, sig = unpack(theta)
-        return -glom_loglik(codes, z, levels, pi, mu, sig) / n
-
-    for _ in range(2):
-        theta = optimize.minimize(f, theta, method="BFGS", jac="3-point", options={"gtol": 1e-10, "maxiter": 20000}).x
-    pi, mu, sig = unpack(theta)
-    means, sigma = m + s * mu, sig * np.outer(s, s)
-    return pi, means, sigma, glom_loglik(codes, x, levels, pi, means, sigma)
+    return maximise(codes, x, levels, dp, _mean_design(levels, additive), start)
