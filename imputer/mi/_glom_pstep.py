@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from imputer.glom._problem import GlomParams, GlomProblem
+from imputer.mvn._fit import blas_threads
 
 __all__ = ["DIRICHLET_PRIOR", "draw_glom_params", "em_rate"]
 
@@ -109,6 +110,11 @@ def em_rate(problem: GlomProblem, estimate: GlomParams) -> float:
     ``_POWER_STEPS`` EM steps of size ``_EPS``; the probabilities of cells below ``10 _EPS``
     are not perturbed (they must stay non-negative). Returns a number in ``[0, 0.999]``.
     """
+    with blas_threads(max(problem.p, 1)):  # small products: no BLAS thread pool (as the fits)
+        return _power(problem, estimate)
+
+
+def _power(problem: GlomProblem, estimate: GlomParams) -> float:
     x0 = problem.pack(estimate)
     f0, _ = problem.step(x0)
     if f0 is None:  # pragma: no cover - a fitted estimate has weight in every cell it needs

@@ -44,7 +44,7 @@ def test_pstep_draws_the_complete_data_posterior(completed, additive) -> None:
     cell, z, grid = completed
     design = grid.additive_design() if additive else None
     rng = np.random.default_rng(1)
-    draws = [draw_glom_params(cell, z, design, 6, rng) for _ in range(3000)]
+    draws = [draw_glom_params(cell, z, design, 6, rng) for _ in range(2000)]
     assert not any(isinstance(d, str) for d in draws)
     pis = np.array([d.pi for d in draws])
     sig = np.array([d.sigma for d in draws])
