@@ -136,6 +136,15 @@ def _model_mi(prep: Any, seed_int: int, *, model: str, m: int, **options: Any) -
     )
 
 
+def _auto_finds_none(data: Any, categorical: Any, continuous: Any) -> bool:
+    """``categorical="auto"`` and no column the rule makes categorical: the normal model, as :func:`imputer.impute`."""
+    if not (isinstance(categorical, str) and categorical == "auto"):
+        return False
+    from imputer.glom._validate import prepare_glom
+
+    return not prepare_glom(data, "auto", continuous).categorical
+
+
 def _glom_mi(data: Any, m: Any, *, categorical: Any, method: Any, model: str, seed: Any, tol: Any, max_iter: Any,
              columns: Any, ridge: Any, burn_in: Any, thin: Any, extended: tuple, **glom: Any) -> MultipleImputation:
     """The general location model's path (:mod:`imputer.mi._glom`)."""
@@ -285,7 +294,8 @@ def multiple_impute(
         input's columns (:mod:`imputer.mi._extended`).
     categorical : "auto" or list of labels (or dict of levels), optional
         Impute under the general location model (as :func:`imputer.impute` with
-        ``categorical=``; :func:`imputer.impute_glom`). ``method="bootstrap"`` (the default
+        ``categorical=``; :func:`imputer.impute_glom`; ``"auto"`` finding no categorical
+        column: the normal model). ``method="bootstrap"`` (the default
         then) refits the model on a resample per imputation; ``method="posterior"`` runs
         data augmentation (Dirichlet draws of the cell probabilities, normal-inverse-Wishart
         draws of the cell means and covariance; saturated probabilities only,
@@ -333,7 +343,9 @@ def multiple_impute(
     (3, ['.imp', '.id'])
     """
     model = _check_model(model, method, dof, n_components, covariance_type, n_init)
-    if any(x is not None for x in (categorical, continuous, means, probabilities)):
+    if any(x is not None for x in (categorical, continuous, means, probabilities)) and not _auto_finds_none(
+        data, categorical, continuous
+    ):
         return _glom_mi(
             data, m, categorical=categorical, continuous=continuous, means=means, probabilities=probabilities,
             method=method, model=model, seed=seed, tol=tol, max_iter=max_iter, columns=columns, ridge=ridge,

@@ -221,3 +221,9 @@ def test_too_many_unusable_resamples(rare, monkeypatch) -> None:
     with pytest.raises(ImputerValueError, match=r"imputation 1: 1 bootstrap resamples in a row were unusable \(the last: "
                        r"level 'rare' of categorical column 'g' does not occur in the resample\)"):
         imputer.multiple_impute(rare, m=1, categorical=["g"], seed=3)
+
+
+def test_auto_without_a_categorical_column_is_the_normal_model(sim3) -> None:
+    cont = sim3[["x1", "x2"]]
+    mi = imputer.multiple_impute(cont, m=2, categorical="auto", seed=1, method="bootstrap")
+    assert mi.model == "normal" and mi == imputer.multiple_impute(cont, m=2, seed=1, method="bootstrap")
