@@ -105,7 +105,7 @@ def _resample(seed: int, m: int, j: int, n: int) -> np.ndarray:
 
 @pytest.mark.parametrize("probabilities", ["saturated", "pairwise"])
 def test_each_bootstrap_imputation_is_impute_glom_on_its_resample(sim3, probabilities) -> None:
-    m, seed = 3, 5
+    m, seed = 2, 5
     mi = imputer.multiple_impute(sim3, m=m, categorical=CATS, means="additive", probabilities=probabilities, seed=seed)
     assert (mi.model, mi.method, mi.redraws) == ("glom", "bootstrap", (0,) * m)
     for j, (pi, mu, cov) in enumerate(mi.params):
@@ -138,7 +138,7 @@ def typed() -> pd.DataFrame:
 
 def test_dtypes_categories_and_observed_cells_kept(typed) -> None:
     before = typed.copy(deep=True)
-    mi = imputer.multiple_impute(typed, m=3, categorical=["cat", "ordc", "flag", "bin", "txt"], means="additive", seed=2)
+    mi = imputer.multiple_impute(typed, m=2, categorical=["cat", "ordc", "flag", "bin", "txt"], means="additive", seed=2)
     pd.testing.assert_frame_equal(typed, before)
     pd.testing.assert_frame_equal(mi.original, before)
     seen_x = typed["x"].notna().to_numpy()
@@ -157,9 +157,10 @@ def test_dtypes_categories_and_observed_cells_kept(typed) -> None:
     assert len({tuple(d) for d in draws}) > 1  # drawn, not the most probable level each time
 
 
-@pytest.mark.parametrize("method", ["bootstrap", "posterior"])
-def test_rubin_intervals_cover_a_category_share(method: str) -> None:
-    """20 simulated tables (a missing at random given x), 4 imputations each: the 95% intervals of P(a = 1) cover the truth."""
+def test_rubin_intervals_cover_a_category_share() -> None:
+    """20 simulated tables (a missing at random given x), 4 imputations each by data augmentation (the bootstrap's
+    draws are pinned above, resample by resample): the 95% intervals of P(a = 1) cover the truth."""
+    method = "posterior"
     truth = 0.4
     covered = 0
     reps = 20
