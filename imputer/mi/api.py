@@ -217,7 +217,8 @@ def multiple_impute(
         posterior: data augmentation, draws from the posterior of the mean and covariance
         (norm2); bootstrap: EM on a bootstrap resample of the rows for each imputation
         (Amelia). See the module docstring. Default: "posterior" for the normal,
-        "bootstrap" for the t and the mixture (the only method for them).
+        "bootstrap" for the t and the mixture (the only method for them) and with
+        ``categorical`` (the general location model).
     model : {"normal", "t", "mixture"}, default "normal"
         The imputation model: the multivariate normal; the multivariate t
         (:func:`imputer.impute_t`; draws from the conditional t); the Gaussian mixture
@@ -301,8 +302,8 @@ def multiple_impute(
         draws of the cell means and covariance; saturated probabilities only,
         :mod:`imputer.mi._glom_chain`). Each imputation's missing categories are drawn
         from their posterior level probabilities (jointly within a row), its missing
-        continuous cells from the drawn cell's conditional normal. Categorical columns keep their dtype and categories in every
-        imputation. ``params`` are then m triples ``(probabilities, cell_means, cov)`` and
+        continuous cells from the drawn cell's conditional normal. Categorical columns
+        keep their dtype and categories in every imputation. ``params`` are then m triples ``(probabilities, cell_means, cov)`` and
         ``em`` the :class:`~imputer.glom.GlomImputeResult`. Not with ``columns``,
         ``ridge``, ``model`` other than normal, nor the five options above.
     continuous, means, probabilities
@@ -325,6 +326,8 @@ def multiple_impute(
         ``m < 1``, an unknown ``method`` or ``model``, ``method="posterior"`` with the t or
         the mixture, an option of another model (``dof`` without ``model="t"``, ...), ``burn_in < 0``, ``thin < 1``, a negative seed,
         ``n + ridge <= p`` for the posterior; the bootstrap found no usable resample;
+        with ``categorical``: ``method="posterior"`` with pairwise probabilities, too few
+        rows for the posterior, ``burn_in``/``thin`` with the bootstrap;
         what :func:`imputer.impute` raises for the data and options.
 
     Warns
