@@ -203,10 +203,10 @@ def mi_payload(mi: Any) -> dict[str, Any]:
     """
     out = mi.to_dict()
     del out["params"], out["em"]
-    if mi.model != "normal":  # the t's or the mixture's fit, without its table
+    if mi.model != "normal":  # the t's, the mixture's or the general location model's fit, without its table
         em = mi.em.to_dict()
         for key in ("completed", "columns", "passthrough"):
-            del em[key]
+            em.pop(key, None)
         out["estimates"] = em
         return out
     with_se = n_parameters(len(mi.em.columns)) <= MAX_PARAMETERS
@@ -334,6 +334,10 @@ class ImputeTask(_Task):
             kwargs = options.mi_kwargs()
             # a fresh seed the client can send back (options.seed <= 2^63 - 1): the answer is replayable
             kwargs.setdefault("seed", secrets.randbelow(2**63))
+            if self.kind == "csv" and isinstance(options.categorical, list):  # empty text cells are missing
+                from imputer.glom._text import categorical_missing
+
+                frame = categorical_missing(frame, options.categorical, na_values)
             mi = imputer.multiple_impute(frame, **kwargs, **options.extended_kwargs())
             tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
             return _encoded(

@@ -201,7 +201,8 @@ def _multiple_impute(args: argparse.Namespace, options: dict[str, Any], table: T
     mi_options.update(model_mi_options(args))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
-        mi = imputer.multiple_impute(table.frame, args.m, **options, **mi_options)
+        frame = categorical_missing(table.frame, options.get("categorical"), args.na_values or [])
+        mi = imputer.multiple_impute(frame, args.m, **options, **mi_options)
     for w in caught:
         print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     info = sys.stderr if to_stdout else sys.stdout

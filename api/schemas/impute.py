@@ -158,11 +158,13 @@ def _check_accelerate(values: Any) -> None:
 _MODEL_FIELDS = ("dof", "n_components", "covariance_type", "n_init", "m")
 
 Means = Literal["auto", "saturated", "additive"]
+Probabilities = Literal["saturated", "pairwise"]
 _CATEGORICAL_HELP = (
     "Model categorical columns too, by the general location model (imputer.impute_glom): \"auto\" (columns "
     "of two distinct numbers, and booleans) or a list of columns (text columns count only when listed; in a "
-    "CSV body their empty cells are missing). A missing category is filled with its most probable level. "
-    "Model normal and a single imputation only; not with columns, ridge or conditional_var. The answer is "
+    "CSV body their empty cells are missing). A missing category is filled with its most probable level; with "
+    "m, drawn (method bootstrap, the default with categorical, or posterior). Model normal only; not with "
+    "columns, ridge or conditional_var. The answer is "
     "then ImputeGlomResponse (or ImputeResponse when \"auto\" finds no categorical column)."
 )
 _MEANS_HELP = (
@@ -170,21 +172,31 @@ _MEANS_HELP = (
     "(additive); auto (the default) is saturated when every cell holds p + 1 rows with their categories observed."
 )
 
+_PROBABILITIES_HELP = (
+    "With categorical: the cell probabilities, one per cell (saturated, the default) or log-linear with main "
+    "effects and pairwise associations of the categorical columns (pairwise)."
+)
+
 
 def _check_glom(values: Any) -> None:
     """``categorical`` with what the general location model does not take, or ``means`` without it: ValueError."""
     if values.categorical is None:
-        if values.means is not None:
-            raise ValueError("means applies with categorical only")
+        for name in ("means", "probabilities"):
+            if getattr(values, name) is not None:
+                raise ValueError(f"{name} applies with categorical only")
         return
     given = [
         name for name, bad in (
-            ("model", values.model != "normal"), ("m", values.m is not None), ("columns", bool(values.columns)),
+            ("model", values.model != "normal"), ("columns", bool(values.columns)),
             ("ridge", values.ridge > 0), ("conditional_var", values.conditional_var),
         ) if bad
     ]
     if given:
         raise ValueError(f"categorical (the general location model) is not available with {', '.join(given)}")
+    chain = [name for name in ("burn_in", "thin") if getattr(values, name) is not None]
+    if chain and values.method != "posterior":
+        raise ValueError(f"{', '.join(chain)} applies to method='posterior' only (with categorical the default is "
+                         "method 'bootstrap')")
 
 
 class ImputeOptions(RequestModel):
@@ -222,6 +234,7 @@ class ImputeOptions(RequestModel):
     n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
     categorical: Literal["auto"] | list[str] | None = Field(None, description=_CATEGORICAL_HELP)
     means: Means | None = Field(None, description=_MEANS_HELP)
+    probabilities: Probabilities | None = Field(None, description=_PROBABILITIES_HELP)
     transforms: dict[str, TransformSpec] | None = Field(None, description=TRANSFORMS_HELP)
     bounds: dict[str, Bound] | None = Field(None, description=BOUNDS_HELP)
     panel: PanelOptions | None = Field(None, description=PanelOptions.__doc__)
@@ -246,7 +259,7 @@ class ImputeOptions(RequestModel):
     def glom_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` with ``categorical`` (nulls left to the engine)."""
         kwargs = {k: v for k, v in self.engine_kwargs().items() if k in ("tol", "max_iter", "accelerate")}
-        return {**kwargs, "categorical": self.categorical, "means": self.means}
+        return {**kwargs, "categorical": self.categorical, "means": self.means, "probabilities": self.probabilities}
 
     def extended_kwargs(self) -> dict[str, Any]:
         """``transforms``, ``bounds``, ``panel``, ``idvars``, ``integer`` as given (api/schemas/panel.py)."""
@@ -277,6 +290,8 @@ class ImputeOptions(RequestModel):
             names += ["model", "dof", "n_components", "covariance_type", "n_init"]
         else:
             names.append("prior")
+        if self.categorical is not None:  # the general location model (imputer.mi._glom)
+            names += ["categorical", "means", "probabilities"]
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 
@@ -330,6 +345,7 @@ class ImputeQuery(CsvQuery):
         None, description=_CATEGORICAL_HELP + " Repeat the parameter for several columns (categorical=auto alone: the rule)."
     )
     means: Means | None = Field(None, description=_MEANS_HELP)
+    probabilities: Probabilities | None = Field(None, description=_PROBABILITIES_HELP)
 
     _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
@@ -364,6 +380,7 @@ class ImputeQuery(CsvQuery):
             thin=self.thin,
             categorical="auto" if self.categorical == ["auto"] else (self.categorical or None),
             means=self.means,
+            probabilities=self.probabilities,
         )
 
 

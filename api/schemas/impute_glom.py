@@ -58,6 +58,9 @@ class ImputeGlomResponse(ResponseModel):
         ..., description="Per categorical column: its rows with a missing cell and their posterior level probabilities."
     )
     means: str = Field(..., description="The cell-mean model: saturated or additive (main effects).")
+    probability_model: str = Field(
+        ..., description="The cell-probability model: saturated or pairwise (log-linear, pairwise associations)."
+    )
     loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate, constants included.")
     aic: float | None = Field(..., description="-2 loglik + 2 n_parameters.")
     bic: float | None = Field(..., description="-2 loglik + n_parameters log n.")

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from api.schemas.common import LabelledMatrix, ResponseModel, SplitFrameOut, Trace
 from api.schemas.impute import ImputeOptionsUsed
+from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_models import MixtureEstimatesOut, TEstimatesOut
 from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
-__all__ = ["EstimatesOut", "ImputeMIResponse", "MIOptionsUsed"]
+__all__ = ["EstimatesOut", "GlomEstimatesOut", "ImputeMIResponse", "MIOptionsUsed"]
 
 _SE_NOTE = " Null when there are more than 4,096 parameters (p > 89 columns)."
 
@@ -60,6 +61,15 @@ class EstimatesOut(ResponseModel):
     )
 
 
+#: The general location model's fit to the whole data: ImputeGlomResponse without the table and passthrough.
+GlomEstimatesOut = create_model(
+    "GlomEstimatesOut",
+    __base__=ResponseModel,
+    __doc__="The general location model's fit to the whole data (ImputeGlomResponse without the completed table).",
+    **{name: (f.annotation, f) for name, f in ImputeGlomResponse.model_fields.items() if name not in ("completed", "passthrough")},
+)
+
+
 class MIOptionsUsed(ResponseModel):
     """The options of the EM fits, defaults filled in."""
 
@@ -72,8 +82,9 @@ class MIOptionsUsed(ResponseModel):
 class ImputeMIResponse(ResponseModel):
     """Multiple imputation (mirrors ``MultipleImputation.to_dict()`` without the drawn parameters)."""
 
-    model: Literal["normal", "t", "mixture"] = Field(
-        ..., description="The imputation model (options.model): the estimates are that model's."
+    model: Literal["normal", "t", "mixture", "glom"] = Field(
+        ..., description="The imputation model (options.model; glom with options.categorical): the estimates are "
+        "that model's."
     )
     method: Literal["posterior", "bootstrap"] = Field(..., description=MI_OPTIONS["method"].help)
     m: int = Field(..., description=MI_OPTIONS["m"].help)
@@ -106,8 +117,9 @@ class ImputeMIResponse(ResponseModel):
         "(the row label), then the data; m * n rows. Observed cells as sent, every missing cell of the "
         "modelled columns drawn."
     )
-    estimates: EstimatesOut | TEstimatesOut | MixtureEstimatesOut = Field(
-        ..., description="The EM estimate and its standard errors (model normal), or the t's or the mixture's "
-        "fit to the whole data (their single-imputation answers without the completed table)."
+    estimates: EstimatesOut | TEstimatesOut | MixtureEstimatesOut | GlomEstimatesOut = Field(
+        ..., description="The EM estimate and its standard errors (model normal), or the t's, the mixture's or "
+        "the general location model's fit to the whole data (their single-imputation answers without the "
+        "completed table)."
     )
     options: MIOptionsUsed = Field(..., description="The options used, defaults filled in.")

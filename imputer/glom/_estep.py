@@ -43,10 +43,26 @@ from imputer._gaussian.linalg import Infeasible
 from imputer._util import LOG_2PI
 from imputer.glom._cells import CellGrid
 
-__all__ = ["GlomPass", "GlomPlan"]
+__all__ = ["GlomPass", "GlomPlan", "cell_weights"]
 
 # rows per block: about this many (row, cell) pairs at a time
 _BLOCK_PAIRS = 1 << 18
+
+
+def cell_weights(joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``exp(joint - top)`` (0 off the compatible cells) and ``top``, the rows' largest ``joint``, from (r, C).
+
+    Raises
+    ------
+    Infeasible
+        A row with zero density (no compatible cell of positive weight).
+    """
+    top = joint.max(axis=1)
+    if not np.all(np.isfinite(top)):
+        raise Infeasible("a row has zero density")
+    e = np.exp(np.maximum(joint - top[:, None], -745.0))
+    e[~np.isfinite(joint)] = 0.0
+    return e, top
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,12 +213,7 @@ class GlomPlan:
                 loglik += float(logf.sum())
                 resp = None
             else:
-                joint = self._joint(blk, log_pi, means, chol, logdet)
-                top = joint.max(axis=1)
-                if not np.all(np.isfinite(top)):
-                    raise Infeasible("a row has zero density")
-                e = np.exp(np.maximum(joint - top[:, None], -745.0))
-                e[~np.isfinite(joint)] = 0.0
+                e, top = cell_weights(self._joint(blk, log_pi, means, chol, logdet))
                 tot = e.sum(axis=1)
                 loglik += float(np.log(tot).sum() + top.sum())
                 resp = e / tot[:, None]

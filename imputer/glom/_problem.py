@@ -25,6 +25,13 @@ SQUAREM's extrapolation is an affine combination of EM iterates, so it keeps ``s
 1`` and additive means additive; :meth:`GlomProblem.feasible` rejects a negative
 probability or a covariance that is not valid (as for the mixture: variances at least
 ``VAR_FLOOR``, correlation eigenvalues at least ``SINGULAR_EIG``).
+
+Log-linear probabilities (``probabilities="pairwise"``, :mod:`imputer.glom._loglinear`):
+the M-step of ``pi`` is IPF from the current ``pi`` to the margins of ``N / n`` (ECM,
+monotone), and the packed vector holds ``log pi`` (floored at ``LOG_FLOOR``) instead of
+``pi``, so that SQUAREM's affine combinations of iterates stay in the model (log-linear
+in the same terms; ``pi = softmax``), where an affine combination of the probabilities
+themselves would not.
 """
 
 from __future__ import annotations
@@ -38,9 +45,13 @@ import numpy as np
 from imputer._em import EMTrace, TraceFields, run_em
 from imputer._gaussian.linalg import Infeasible
 from imputer.glom._estep import GlomPass, GlomPlan
+from imputer.glom._loglinear import ipf
 from imputer.mixture._problem import WEIGHT_FLOOR, valid_cov
 
-__all__ = ["GlomFit", "GlomParams", "GlomProblem", "fit_glom", "start_params"]
+__all__ = ["LOG_FLOOR", "GlomFit", "GlomParams", "GlomProblem", "fit_glom", "start_params"]
+
+#: Packed ``log pi`` of the log-linear model is at least this (``exp`` of it is 0.0 or subnormal).
+LOG_FLOOR = -745.0
 
 
 class GlomParams(NamedTuple):
@@ -59,15 +70,21 @@ class GlomProblem:
     plan : GlomPlan
     design : ndarray, shape (C, d), or None
         The additive design ``D`` (None: saturated means).
+    loglinear : bool, default False
+        Pairwise log-linear cell probabilities (IPF M-step) instead of saturated ones.
     """
 
-    def __init__(self, plan: GlomPlan, design: np.ndarray | None) -> None:
+    def __init__(self, plan: GlomPlan, design: np.ndarray | None, loglinear: bool = False) -> None:
         self.plan, self.design = plan, design
+        self.loglinear = loglinear and len(plan.cells.names) > 0
         self.k, self.p, self.n = plan.cells.n_cells, plan.p, plan.n
         self._tri = np.triu_indices(self.p)
 
     def pack(self, params: GlomParams) -> np.ndarray:
         pi, means, sigma = params
+        if self.loglinear:
+            with np.errstate(divide="ignore"):
+                pi = np.maximum(np.log(pi), LOG_FLOOR)
         return np.concatenate([pi, means.reshape(-1), sigma[self._tri]])
 
     def unpack(self, x: np.ndarray) -> GlomParams:
@@ -75,7 +92,11 @@ class GlomProblem:
         sigma = np.zeros((p, p))
         sigma[self._tri] = x[k + k * p :]
         sigma = sigma + np.triu(sigma, 1).T
-        return GlomParams(x[:k].copy(), x[k : k + k * p].reshape(k, p).copy(), sigma)
+        pi = x[:k].copy()
+        if self.loglinear:
+            pi = np.exp(pi - pi.max())
+            pi /= pi.sum()
+        return GlomParams(pi, x[k : k + k * p].reshape(k, p).copy(), sigma)
 
     def feasible(self, x: np.ndarray) -> bool:
         if not np.all(np.isfinite(x)):
@@ -94,11 +115,13 @@ class GlomProblem:
             out = max(out, float((np.abs(b.sigma - a.sigma) / np.outer(sd, sd)).max()))
         return out
 
-    def update(self, gp: GlomPass) -> GlomParams | None:
-        """The M-step (None when a saturated cell mean has no weight)."""
+    def update(self, gp: GlomPass, pi_old: np.ndarray) -> GlomParams | None:
+        """The M-step (None when a saturated cell mean has no weight); ``pi_old`` starts the IPF."""
         assert gp.nk is not None and gp.s1 is not None and gp.t is not None
         nk, s1 = gp.nk, gp.s1
         pi = nk / nk.sum()
+        if self.loglinear:
+            pi = ipf(pi, pi_old, self.plan.cells.shape)
         if self.design is None:
             if not np.all(nk > WEIGHT_FLOOR):
                 return None
@@ -118,10 +141,11 @@ class GlomProblem:
         if not self.feasible(x):
             return x, -np.inf
         try:
-            gp, _, _ = self.plan.run(*self.unpack(x))
+            params = self.unpack(x)
+            gp, _, _ = self.plan.run(*params)
         except Infeasible:
             return x, -np.inf
-        new = self.update(gp)
+        new = self.update(gp, params.pi)
         if new is None or (self.p and not valid_cov(new.sigma)):
             return None, gp.loglik
         return self.pack(new), gp.loglik
@@ -142,12 +166,19 @@ class GlomFit(TraceFields):
     trace: EMTrace
 
 
-def start_params(plan: GlomPlan, codes: np.ndarray) -> GlomParams:
-    """Cell counts of the rows with every categorical cell observed (plus one each), means 0, ``Sigma = I``."""
+def start_params(plan: GlomPlan, codes: np.ndarray, loglinear: bool = False) -> GlomParams:
+    """Cell counts of the rows with every categorical cell observed (plus one each), means 0, ``Sigma = I``.
+
+    With ``loglinear`` the probabilities are the pairwise model's fit to those counts (IPF
+    from uniform), so that the start lies in the model.
+    """
     k = plan.cells.n_cells
     full = (codes >= 0).all(axis=1)
     counts = np.bincount(plan.cells.cell_of(codes[full]), minlength=k).astype(float) + 1.0
-    return GlomParams(counts / counts.sum(), np.zeros((k, plan.p)), np.eye(plan.p))
+    pi = counts / counts.sum()
+    if loglinear and plan.cells.names:
+        pi = ipf(pi, np.full(k, 1.0 / k), plan.cells.shape)
+    return GlomParams(pi, np.zeros((k, plan.p)), np.eye(plan.p))
 
 
 def fit_glom(problem: GlomProblem, start: GlomParams, *, tol: float, max_iter: int, accelerate: bool = True) -> GlomFit:

@@ -25,12 +25,17 @@ from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.glom._cells import CellGrid, column_codes
 from imputer.mvn._validate import _array_to_frame, check_column, check_exact_integers, float_values
 
-__all__ = ["MAX_CELLS", "MEANS", "GlomInput", "choose_means", "is_auto_categorical", "prepare_glom"]
+__all__ = [
+    "MAX_CELLS", "MEANS", "PROBABILITIES", "GlomInput", "check_probabilities", "choose_means", "is_auto_categorical",
+    "prepare_glom",
+]
 
 #: Largest number of cells (product of the categorical columns' level counts).
 MAX_CELLS = 4096
 #: The cell-mean models.
 MEANS = ("auto", "saturated", "additive")
+#: The cell-probability models.
+PROBABILITIES = ("saturated", "pairwise")
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,3 +211,18 @@ def choose_means(means: Any, inp: GlomInput) -> str:
             "mean rests on no data; pass means='additive' (main effects of each categorical column)"
         )
     return means
+
+
+def check_probabilities(probabilities: Any) -> str:
+    """``probabilities`` checked: one of :data:`PROBABILITIES`.
+
+    Raises
+    ------
+    ImputerTypeError, ImputerValueError
+        Not a str; not one of :data:`PROBABILITIES`.
+    """
+    if not isinstance(probabilities, str):
+        raise ImputerTypeError(f"probabilities must be one of {PROBABILITIES!r}, got {probabilities!r}")
+    if probabilities not in PROBABILITIES:
+        raise ImputerValueError(f"probabilities must be one of {PROBABILITIES!r}, got {probabilities!r}")
+    return probabilities

@@ -2,7 +2,8 @@ r"""``impute_glom``: the general location model for tables with categorical and 
 
 Model (Olkin & Tate, 1961; Little & Schluchter, 1985; Schafer, 1997, ch. 9). The ``J``
 categorical columns of row ``i`` define its cell ``c`` (one level of each), with
-probability ``pi_c`` (multinomial, saturated: one free probability per cell); given the
+probability ``pi_c`` (multinomial: saturated, one free probability per cell, or log-linear
+with main effects and pairwise associations, :mod:`imputer.glom._loglinear`); given the
 cell, the ``p`` continuous columns are ``x_i ~ N_p(mu_c, Sigma)``, the covariance common
 to the cells. Cell means are saturated (``mu_c`` free) or additive, ``mu_c = beta_0 +
 sum_j beta_{j, c_j}`` (main effects of each categorical column, the first level of each as
@@ -38,7 +39,8 @@ from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.glom._estep import GlomPlan
 from imputer.glom._problem import GlomFit, GlomProblem, fit_glom, start_params
-from imputer.glom._validate import GlomInput, choose_means, prepare_glom
+from imputer.glom._loglinear import n_free
+from imputer.glom._validate import GlomInput, check_probabilities, choose_means, prepare_glom
 from imputer.glom.result import GlomImputeResult
 from imputer.mvn._fit import blas_threads
 from imputer.mvn._scaling import scaling_of
@@ -54,6 +56,7 @@ def impute_glom(
     categorical: Sequence[Hashable] | Mapping[Hashable, Sequence[Any] | None] | str = "auto",
     continuous: Sequence[Hashable] | None = None,
     means: str = "auto",
+    probabilities: str = "saturated",
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
     accelerate: bool = True,
@@ -86,6 +89,14 @@ def impute_glom(
         Cell means: one free mean vector per cell, or main effects of each categorical
         column. ``"auto"``: saturated when every cell holds at least ``p + 1`` rows with
         all their categorical cells observed, additive otherwise.
+    probabilities : {"saturated", "pairwise"}, default "saturated"
+        Cell probabilities: one free probability per cell (the saturated multinomial), or
+        the log-linear model with main effects and all pairwise associations of the
+        categorical columns (no association of three or more; Schafer 1997, ch. 8), fitted
+        by iterative proportional fitting to the expected two-way margins in each M-step
+        (ECM: the log-likelihood still never decreases). Needs three or more categorical
+        columns to differ from the saturated model; it takes ``sum_j (L_j - 1) +
+        sum_{j<k} (L_j - 1)(L_k - 1)`` free probabilities instead of ``C - 1``.
     tol : float, default 1e-7
         EM stops when no cell probability, and no mean or covariance entry in
         standard-deviation units, changes by more than tol between iterates.
@@ -112,7 +123,7 @@ def impute_glom(
         constant continuous column, a value outside the levels given for its column
         (or a listed level never observed), more than 4096 cells (naming the column with the
         most levels), ``means="saturated"`` with a cell that no fully observed row lies
-        in, an option out of range.
+        in, ``probabilities`` not one of its values, an option out of range.
     ImputerTypeError
         Nothing to model, a non-numeric column in ``continuous``, an option of wrong type.
 
@@ -134,6 +145,7 @@ def impute_glom(
     ['f', 'm', 'm', 'f', 'm', 'm', 'f', 'f']
     """
     tol, max_iter, _, accelerate = check_options(tol, max_iter, 0.0, accelerate)
+    probabilities = check_probabilities(probabilities)
     monitor = make_monitor(callback, progress, max_time, label="impute_glom")
     inp = prepare_glom(data, categorical, continuous)
     model = choose_means(means, inp)
@@ -152,15 +164,16 @@ def impute_glom(
     with blas_threads(max(p, 1)):
         plan = GlomPlan(z, inp.codes, inp.cells)
         design = inp.cells.additive_design() if model == "additive" else None
-        problem = GlomProblem(plan, design)
+        loglinear = probabilities == "pairwise"
+        problem = GlomProblem(plan, design, loglinear)
         with watching(monitor):
             try:
-                fit = fit_glom(problem, start_params(plan, inp.codes), tol=tol, max_iter=max_iter, accelerate=accelerate)
+                fit = fit_glom(problem, start_params(plan, inp.codes, loglinear), tol=tol, max_iter=max_iter, accelerate=accelerate)
             except Infeasible:  # pragma: no cover - the start (Sigma = I, positive pi) is valid
                 raise ImputerValueError("the general location model has no valid start on these data") from None
     if monitor is None or not monitor.warn(stacklevel=2):
         _warn(fit, tol, max_iter)
-    return _result(inp, model, fit, scaling, mask, ll_off, design, tol=tol, max_iter=max_iter, accelerate=accelerate)
+    return _result(inp, model, probabilities, fit, scaling, mask, ll_off, design, tol=tol, max_iter=max_iter, accelerate=accelerate)
 
 
 def _warn(fit: GlomFit, tol: float, max_iter: int) -> None:
@@ -189,7 +202,7 @@ def _fill_levels(series: pd.Series, rows: np.ndarray, levels: list[object], prob
 
 
 def _result(
-    inp: GlomInput, model: str, fit: GlomFit, scaling: Any, mask: np.ndarray, ll_off: float, design: np.ndarray | None,
+    inp: GlomInput, model: str, probabilities: str, fit: GlomFit, scaling: Any, mask: np.ndarray, ll_off: float, design: np.ndarray | None,
     *, tol: float, max_iter: int, accelerate: bool,
 ) -> GlomImputeResult:
     """The labelled result, in original units."""
@@ -212,6 +225,7 @@ def _result(
             completed.isetitem(position[label], _fill_levels(frame[label], rows, cells.levels[j], probs))
     index = cells.index()
     n_mean = (cells.n_cells if design is None else design.shape[1]) * p
+    n_pi = n_free(cells.shape) if probabilities == "pairwise" and inp.categorical else cells.n_cells - 1
     n_missing = pd.Series(
         np.r_[(inp.codes < 0).sum(axis=0), n_miss_cont].astype(np.int64),
         index=pd.Index(list(inp.categorical) + list(inp.continuous), tupleize_cols=False),
@@ -227,7 +241,8 @@ def _result(
         loglik=fit.loglik + ll_off,
         trace=fit.trace.shifted(ll_off),
         means=model,
-        n_parameters=cells.n_cells - 1 + n_mean + p * (p + 1) // 2,
+        probability_model=probabilities,
+        n_parameters=n_pi + n_mean + p * (p + 1) // 2,
         categorical=inp.categorical,
         continuous=inp.continuous,
         passthrough=tuple(c for c in frame.columns if c not in modelled),

@@ -52,8 +52,11 @@ class GlomImputeResult(TraceFields, ValueResult):
         ``loglik_history`` is non-decreasing.
     means : str
         ``"saturated"`` or ``"additive"``.
+    probability_model : str
+        ``"saturated"`` or ``"pairwise"`` (log-linear: main effects and pairwise associations).
     n_parameters : int
-        ``(C - 1) + C p`` (saturated) or ``+ (1 + sum_j (L_j - 1)) p`` (additive), ``+ p(p+1)/2``.
+        Free probabilities (``C - 1`` saturated; ``sum_j (L_j - 1) + sum_{j<k} (L_j - 1)(L_k - 1)``
+        pairwise), plus ``C p`` (saturated means) or ``(1 + sum_j (L_j - 1)) p`` (additive), plus ``p(p+1)/2``.
     categorical, continuous, passthrough : tuple
         Column labels by role (passthrough: carried through unchanged).
     n_missing : Series
@@ -72,6 +75,7 @@ class GlomImputeResult(TraceFields, ValueResult):
     loglik: float
     trace: EMTrace
     means: str
+    probability_model: str
     n_parameters: int
     categorical: tuple[Hashable, ...]
     continuous: tuple[Hashable, ...]
@@ -108,6 +112,7 @@ class GlomImputeResult(TraceFields, ValueResult):
             ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / max(n_cells, 1):.1f}%)"),
             ("cells", self.n_cells),
             ("cell means", self.means),
+            ("cell probabilities", self.probability_model),
             *run_fields(self, singular="the covariance heads to singular (no maximum)"),
             ("log-likelihood", self.loglik),
             ("parameters", self.n_parameters),
@@ -130,7 +135,7 @@ class GlomImputeResult(TraceFields, ValueResult):
             ``cells`` (list of level combinations, each a list with one level per
             categorical column), ``probabilities`` (list by cell), ``cell_means``
             (``{"columns", "data"}``, rows by cell), ``cov`` (``{"columns", "data"}``),
-            ``level_probabilities`` (``{column key: {"levels", "index", "data"}}``: the levels as JSON values, the rows' labels, their probabilities), ``means``, ``loglik``,
+            ``level_probabilities`` (``{column key: {"levels", "index", "data"}}``: the levels as JSON values, the rows' labels, their probabilities), ``means``, ``probability_model``, ``loglik``,
             ``aic``, ``bic``, ``n_parameters``, ``loglik_history``, ``n_iter``,
             ``n_evals``, ``converged``, ``trace``, ``n_rows``, ``n_cells``, ``n_missing``,
             ``options``.
@@ -149,6 +154,7 @@ class GlomImputeResult(TraceFields, ValueResult):
             "cov": square_frame(self.cov),
             "level_probabilities": {json_key(k): _levels(v) for k, v in self.level_probabilities.items()},
             "means": self.means,
+            "probability_model": self.probability_model,
             "loglik": json_value(self.loglik),
             "aic": json_value(self.aic),
             "bic": json_value(self.bic),

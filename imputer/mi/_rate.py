@@ -170,3 +170,23 @@ def chain_lengths(rate: float) -> tuple[int, int, bool]:
     burn = max(thin, _steps(rate, BURN_IN_FRACTION))
     capped = thin > MAX_THIN or burn > MAX_BURN_IN
     return int(min(burn, MAX_BURN_IN)), int(min(thin, MAX_THIN)), capped
+
+
+def default_lengths(rate: float, burn_in: int | None, thin: int | None, advice: str, stacklevel: int) -> tuple[int, int]:
+    """``(burn_in, thin)``: the given ones, the others from :func:`chain_lengths`; warns when a default was capped.
+
+    ``advice`` ends the warning (what to pass instead); ``stacklevel`` is the caller's caller's.
+    """
+    import warnings
+
+    from imputer.errors import ConvergenceWarning
+
+    auto_burn, auto_thin, capped = chain_lengths(rate)
+    if capped and (burn_in is None or thin is None):
+        warnings.warn(
+            f"EM converges extremely slowly (worst fraction of missing information {rate:.4f}): the default "
+            f"burn-in and spacing of the chain were capped and the imputations may be autocorrelated; {advice}",
+            ConvergenceWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return (auto_burn if burn_in is None else burn_in), (auto_thin if thin is None else thin)

@@ -17,6 +17,12 @@ has honest standard errors. Two ways to draw ``theta`` for each table:
 Either way, given ``theta^(j)`` every missing cell of the original rows is drawn from
 its conditional normal.
 
+``categorical=`` (the general location model, :func:`imputer.impute_glom`) draws by the
+bootstrap (each imputation refits the model on a resample) or by data augmentation, and
+draws each row's cell (hence its missing categories) from its posterior, then its missing
+continuous cells from the cell's conditional normal (:mod:`imputer.mi._glom`,
+:mod:`imputer.mi._glom_chain`).
+
 ``model="t"`` or ``"mixture"`` fits :func:`imputer.impute_t` / :func:`imputer.impute_mixture`
 instead and draws by the bootstrap only: each imputation refits the model on a resample
 from the whole-data fit and draws the missing cells from the refitted model's
@@ -43,7 +49,7 @@ from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mi._bootstrap import bootstrap_draw
 from imputer.mi._posterior import acf, run_chain
-from imputer.mi._rate import chain_lengths, em_rate
+from imputer.mi._rate import default_lengths, em_rate
 from imputer.mi.result import MultipleImputation
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, fill_missing, standardise
@@ -130,6 +136,46 @@ def _model_mi(prep: Any, seed_int: int, *, model: str, m: int, **options: Any) -
     )
 
 
+def _auto_finds_none(data: Any, categorical: Any, continuous: Any) -> bool:
+    """``categorical="auto"`` and no column the rule makes categorical: the normal model, as :func:`imputer.impute`."""
+    if not (isinstance(categorical, str) and categorical == "auto"):
+        return False
+    from imputer.glom._validate import prepare_glom
+
+    return not prepare_glom(data, "auto", continuous).categorical
+
+
+def _glom_mi(data: Any, m: Any, *, categorical: Any, method: Any, model: str, seed: Any, tol: Any, max_iter: Any,
+             columns: Any, ridge: Any, burn_in: Any, thin: Any, extended: tuple, **glom: Any) -> MultipleImputation:
+    """The general location model's path (:mod:`imputer.mi._glom`)."""
+    if categorical is None:
+        raise ImputerTypeError("continuous=, means= and probabilities= go with categorical= (the general location model)")
+    opts = MI_OPTIONS.check(m=m, method="bootstrap" if method is None else method)
+    given = [name for name, on in (
+        ("model", model != "normal"), ("columns", columns is not None), ("ridge", bool(ridge)),
+        ("transforms, bounds, integer, panel or idvars", any(x is not None for x in extended)),
+    ) if on]
+    if given:
+        raise ImputerTypeError(f"{', '.join(given)}: not available with categorical= (the general location model)")
+    chain = [name for name, value in (("burn_in", burn_in), ("thin", thin)) if value is not None]
+    if chain and opts["method"] != "posterior":
+        raise ImputerValueError(f"{', '.join(chain)} applies to method='posterior' only (the default with "
+                                "categorical= is method='bootstrap')")
+    tol, max_iter, _, _ = check_options(tol, max_iter, 0.0, True)
+    seed_int = _check_seed(seed)
+    from imputer.mi._glom import multiple_impute_glom
+
+    out = multiple_impute_glom(
+        data, opts["m"], categorical=categorical, method=opts["method"], seed=seed_int, tol=tol, max_iter=max_iter,
+        burn_in=_check_count("burn_in", burn_in), thin=_check_count("thin", thin), **glom,
+    )
+    return MultipleImputation(
+        imputations=tuple(out.imputations), original=out.frame, params=out.params, em=out.em, method=opts["method"],
+        m=opts["m"], seed=seed_int, burn_in=out.burn_in, thin=out.thin, rate=out.rate, wlf=None, wlf_acf=None,
+        redraws=out.redraws, model="glom",
+    )
+
+
 def multiple_impute(
     data: pd.DataFrame | Any,
     m: int = MI_OPTIONS["m"].default,
@@ -153,6 +199,10 @@ def multiple_impute(
     integer: Sequence[Hashable] | None = None,
     panel: Mapping[str, Any] | None = None,
     idvars: Sequence[Hashable] | None = None,
+    categorical: Sequence[Hashable] | Mapping[Hashable, Any] | str | None = None,
+    continuous: Sequence[Hashable] | None = None,
+    means: str | None = None,
+    probabilities: str | None = None,
 ) -> MultipleImputation:
     """Draw ``m`` completed tables from the posterior predictive distribution of the missing cells.
 
@@ -167,7 +217,8 @@ def multiple_impute(
         posterior: data augmentation, draws from the posterior of the mean and covariance
         (norm2); bootstrap: EM on a bootstrap resample of the rows for each imputation
         (Amelia). See the module docstring. Default: "posterior" for the normal,
-        "bootstrap" for the t and the mixture (the only method for them).
+        "bootstrap" for the t and the mixture (the only method for them) and with
+        ``categorical`` (the general location model).
     model : {"normal", "t", "mixture"}, default "normal"
         The imputation model: the multivariate normal; the multivariate t
         (:func:`imputer.impute_t`; draws from the conditional t); the Gaussian mixture
@@ -242,6 +293,22 @@ def multiple_impute(
         With any of these five (``model="normal"`` only) ``params`` and ``em`` are the
         model's (transformed scale, augmented table) and the imputations have exactly the
         input's columns (:mod:`imputer.mi._extended`).
+    categorical : "auto" or list of labels (or dict of levels), optional
+        Impute under the general location model (as :func:`imputer.impute` with
+        ``categorical=``; :func:`imputer.impute_glom`; ``"auto"`` finding no categorical
+        column: the normal model). ``method="bootstrap"`` (the default
+        then) refits the model on a resample per imputation; ``method="posterior"`` runs
+        data augmentation (Dirichlet draws of the cell probabilities, normal-inverse-Wishart
+        draws of the cell means and covariance; saturated probabilities only,
+        :mod:`imputer.mi._glom_chain`). Each imputation's missing categories are drawn
+        from their posterior level probabilities (jointly within a row), its missing
+        continuous cells from the drawn cell's conditional normal. Categorical columns
+        keep their dtype and categories in every imputation. ``params`` are then m triples ``(probabilities, cell_means, cov)`` and
+        ``em`` the :class:`~imputer.glom.GlomImputeResult`. Not with ``columns``,
+        ``ridge``, ``model`` other than normal, nor the five options above.
+    continuous, means, probabilities
+        With ``categorical``: as for :func:`imputer.impute_glom` (``means="auto"`` is
+        resolved once, on the whole data).
 
     Returns
     -------
@@ -259,6 +326,8 @@ def multiple_impute(
         ``m < 1``, an unknown ``method`` or ``model``, ``method="posterior"`` with the t or
         the mixture, an option of another model (``dof`` without ``model="t"``, ...), ``burn_in < 0``, ``thin < 1``, a negative seed,
         ``n + ridge <= p`` for the posterior; the bootstrap found no usable resample;
+        with ``categorical``: ``method="posterior"`` with pairwise probabilities, too few
+        rows for the posterior, ``burn_in``/``thin`` with the bootstrap;
         what :func:`imputer.impute` raises for the data and options.
 
     Warns
@@ -277,6 +346,14 @@ def multiple_impute(
     (3, ['.imp', '.id'])
     """
     model = _check_model(model, method, dof, n_components, covariance_type, n_init)
+    if any(x is not None for x in (categorical, continuous, means, probabilities)) and not _auto_finds_none(
+        data, categorical, continuous
+    ):
+        return _glom_mi(
+            data, m, categorical=categorical, continuous=continuous, means=means, probabilities=probabilities,
+            method=method, model=model, seed=seed, tol=tol, max_iter=max_iter, columns=columns, ridge=ridge,
+            burn_in=burn_in, thin=thin, extended=(transforms, bounds, integer, panel, idvars),
+        )
     if method is None:
         method = "posterior" if model == "normal" else "bootstrap"
     opts = MI_OPTIONS.check(m=m, method=method)
@@ -344,17 +421,7 @@ def multiple_impute(
         with blas_threads(p):
             est = em_rate(layout, em_mu_z, em_sigma_z, kernel)
         rate = est.rate
-        auto_burn, auto_thin, capped = chain_lengths(rate)
-        if capped and (burn_in is None or thin is None):
-            warnings.warn(
-                f"EM converges extremely slowly (worst fraction of missing information {rate:.4f}): the default "
-                "burn-in and spacing of the chain were capped and the imputations may be autocorrelated; "
-                "pass ridge > 0, or burn_in= and thin= explicitly",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        burn_in = auto_burn if burn_in is None else burn_in
-        thin = auto_thin if thin is None else thin
+        burn_in, thin = default_lengths(rate, burn_in, thin, "pass ridge > 0, or burn_in= and thin= explicitly", 2)
         (chain_ss,) = root.spawn(1)
         with blas_threads(p):
             chain = run_chain(

@@ -30,7 +30,9 @@ _METHOD_TEXT = {
 }
 
 
-_MODEL_TEXT = {"normal": "multivariate normal", "t": "multivariate t", "mixture": "Gaussian mixture"}
+_MODEL_TEXT = {
+    "normal": "multivariate normal", "t": "multivariate t", "mixture": "Gaussian mixture", "glom": "general location model",
+}
 
 
 class _ReadOnlyTuple(ReadOnlyField):
@@ -92,10 +94,12 @@ class MultipleImputation:
         means nearly independent imputations (norm2's diagnostic).
     redraws : tuple of m ints, or None
         bootstrap: unusable resamples discarded before each imputation's.
-    model : {"normal", "t", "mixture"}
+    model : {"normal", "t", "mixture", "glom"}
         The imputation model. For t and mixture, ``em`` is the
         :class:`~imputer.mvt.result.TImputeResult` / :class:`~imputer.mixture.result.MixtureImputeResult`
         of the whole data and ``params`` hold each refitted model's mean and covariance.
+        For ``"glom"`` (``categorical=``), ``em`` is the :class:`~imputer.glom.GlomImputeResult`
+        and ``params`` m triples ``(probabilities (C,), cell_means (C, p), cov (p, p))``.
     """
 
     imputations: tuple[pd.DataFrame, ...] = _ReadOnlyTuple()  # type: ignore[assignment]
@@ -123,7 +127,9 @@ class MultipleImputation:
 
     @property
     def columns(self) -> tuple[Hashable, ...]:
-        """Labels of the modelled columns."""
+        """Labels of the modelled columns (for the general location model: categorical, then continuous)."""
+        if self.model == "glom":
+            return tuple(self.em.categorical) + tuple(self.em.continuous)
         return self.em.columns
 
     def long(self, include_original: bool = False) -> pd.DataFrame:
@@ -191,14 +197,15 @@ class MultipleImputation:
     def summary(self) -> str:
         """Readable text: method, chain settings and diagnostics, between-imputation spread."""
         em = self.em
-        n_cells = em.n_rows * len(em.columns)
+        n_cells = em.n_rows * len(self.columns)
         miss = int(em.n_missing.sum())
+        ridge = getattr(em, "ridge", 0.0)
         fields: list[tuple[str, Any]] = [
-            ("method", _METHOD_TEXT.get(self.method, self.method) + (f", ridge prior {em.ridge:g}" if em.ridge > 0 else "")),
+            ("method", _METHOD_TEXT.get(self.method, self.method) + (f", ridge prior {ridge:g}" if ridge > 0 else "")),
             ("imputations", self.m),
             ("seed", str(self.seed)),
             ("rows", em.n_rows),
-            ("modelled columns", len(em.columns)),
+            ("modelled columns", len(self.columns)),
             ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / n_cells:.1f}%)"),
             ("EM iterations", em.n_iter),
             ("EM converged", em.converged),
@@ -216,6 +223,8 @@ class MultipleImputation:
                 fields.append((f"WLF autocorrelation, lag {lag}", float(acf.iloc[lag])))
         else:
             fields.append(("resamples redrawn", int(sum(self.redraws or ()))))
+        if self.model == "glom":
+            return self._glom_summary(fields)
         means = np.array([mu.to_numpy(dtype=float) for mu, _ in self.params])
         em_mean = em.weights.to_numpy(float) @ em.means if self.model == "mixture" else em.mean
         em_mean = pd.Series(np.asarray(em_mean, dtype=float), index=pd.Index(list(em.columns), tupleize_cols=False))
@@ -238,6 +247,29 @@ class MultipleImputation:
             ]
         )
 
+    def _glom_summary(self, fields: list[tuple[str, Any]]) -> str:
+        """The general location model's summary: cell probabilities and overall continuous means, EM and draws."""
+        em = self.em
+        probs = np.array([pi.to_numpy(dtype=float) for pi, _, _ in self.params])
+        sd = probs.std(axis=0, ddof=1) if self.m > 1 else np.full(probs.shape[1], np.nan)
+        cells = pd.DataFrame({"EM": em.probabilities.to_numpy(float), "mean of draws": probs.mean(axis=0), "sd of draws": sd},
+                             index=em.probabilities.index)
+        parts = [render_title(f"Multiple imputation ({_MODEL_TEXT['glom']})"), render_fields(fields), "",
+                 "Cell probabilities (drawn for the imputations)", render_table(cells)]
+        if em.continuous:
+            overall = np.array([pi.to_numpy(float) @ mu.to_numpy(float) for pi, mu, _ in self.params])
+            per_col = pd.DataFrame(
+                {
+                    "missing": em.n_missing.loc[list(em.continuous)].astype(int),
+                    "EM mean": em.probabilities.to_numpy(float) @ em.cell_means.to_numpy(float),
+                    "mean of draws": overall.mean(axis=0),
+                    "sd of draws": overall.std(axis=0, ddof=1) if self.m > 1 else np.full(overall.shape[1], np.nan),
+                },
+                index=pd.Index(list(em.continuous), tupleize_cols=False),
+            )
+            parts += ["", "Continuous columns (overall means drawn for the imputations)", render_table(per_col)]
+        return "\n".join(parts)
+
     def to_dict(self, include_original: bool = False) -> dict[str, Any]:
         """JSON-ready dictionary (:mod:`imputer._json` conventions).
 
@@ -251,7 +283,8 @@ class MultipleImputation:
         dict
             ``model``, ``method``, ``m``, ``seed``, ``columns``, ``passthrough``, ``long`` (the long
             table, ``{"columns", "index", "data"}``), ``params`` (m objects ``{"mean",
-            "cov"}``: a labelled vector and ``{"columns", "data"}``), ``em``
+            "cov"}``: a labelled vector and ``{"columns", "data"}``; for the general location
+            model ``{"probabilities", "cell_means", "cov"}``, cells in ``em``'s order), ``em``
             (:meth:`ImputeResult.to_dict`, or the t's or mixture's ``to_dict()``), ``burn_in``, ``thin``, ``rate``, ``wlf_acf``
             (list by lag), ``redraws``, ``options`` (``tol``, ``max_iter``, ``ridge``).
         """
@@ -260,16 +293,27 @@ class MultipleImputation:
             "method": self.method,
             "m": int(self.m),
             "seed": int(self.seed),
-            "columns": json_labels(self.em.columns),
+            "columns": json_labels(self.columns),
             "passthrough": json_labels(self.em.passthrough),
             "long": split_frame(self.long(include_original=include_original)),
-            "params": [{"mean": labelled_values(mu.astype(float)), "cov": square_frame(cov)} for mu, cov in self.params],
+            "params": self._params_dict(),
             "em": self.em.to_dict(),
             "burn_in": self.burn_in,
             "thin": self.thin,
             "rate": None if self.rate is None else finite_or_none(self.rate),
             "wlf_acf": None if self.wlf_acf is None else float_list(self.wlf_acf),
             "redraws": None if self.redraws is None else [int(r) for r in self.redraws],
-            "options": {"tol": float(self.em.tol), "max_iter": int(self.em.max_iter), "ridge": float(self.em.ridge),
+            "options": {"tol": float(self.em.tol), "max_iter": int(self.em.max_iter),
+                        "ridge": float(getattr(self.em, "ridge", 0.0)),
                         "prior": getattr(self.em, "prior", "ridge")},
         }
+
+    def _params_dict(self) -> list[dict[str, Any]]:
+        if self.model != "glom":
+            return [{"mean": labelled_values(mu.astype(float)), "cov": square_frame(cov)} for mu, cov in self.params]
+        return [
+            {"probabilities": float_list(pi.to_numpy(dtype=float)),
+             "cell_means": {"columns": json_labels(mu.columns), "data": [float_list(r) for r in mu.to_numpy(dtype=float)]},
+             "cov": square_frame(cov)}
+            for pi, mu, cov in self.params
+        ]

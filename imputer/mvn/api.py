@@ -93,6 +93,7 @@ def impute(
     categorical: Sequence[Hashable] | Mapping[Hashable, Any] | str | None = None,
     continuous: Sequence[Hashable] | None = None,
     means: str | None = None,
+    probabilities: str | None = None,
     panel: Mapping[str, Any] | None = None,
     idvars: Sequence[Hashable] | None = None,
     **dask_options: Any,
@@ -190,6 +191,9 @@ def impute(
         With ``categorical``: numeric columns kept continuous whatever the automatic rule says.
     means : {"auto", "saturated", "additive"}, optional
         With ``categorical``: the cell-mean model (see :func:`imputer.impute_glom`).
+    probabilities : {"saturated", "pairwise"}, optional
+        With ``categorical``: the cell-probability model, saturated (default) or log-linear
+        with main effects and pairwise associations (see :func:`imputer.impute_glom`).
     panel : dict, optional
         A time-series cross-section (Amelia's ``ts``, ``cs``, ``polytime``, ``intercs``,
         ``lags``, ``leads``): ``{"time": "year", "unit": "country", "polytime": 2,
@@ -258,7 +262,8 @@ def impute(
         )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     prior = check_prior(prior)
-    if (panel is not None or idvars is not None) and (categorical is not None or means is not None):
+    if (panel is not None or idvars is not None) and (categorical is not None or means is not None
+                                                       or probabilities is not None):
         raise ImputerTypeError("categorical (the general location model) does not combine with panel or idvars")
     if panel is not None or idvars is not None:
         from imputer.panel.api import impute_panel
@@ -268,9 +273,10 @@ def impute(
             max_iter=max_iter, ridge=ridge, prior=prior, accelerate=accelerate, progress=progress,
             callback=callback, max_time=max_time,
         )
-    if categorical is not None or continuous is not None or means is not None:
+    if categorical is not None or continuous is not None or means is not None or probabilities is not None:
         glom = _glom_dispatch(
             data, columns, ridge, transforms, bounds, categorical, continuous, means, tol=tol, max_iter=max_iter,
+            probabilities="saturated" if probabilities is None else probabilities,
             accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
         )
         if glom is not None:
@@ -310,7 +316,9 @@ def _glom_dispatch(
 ) -> GlomImputeResult | None:
     """``impute(categorical=...)``: the general location model, or None when ``"auto"`` finds no categorical column."""
     if categorical is None:
-        raise ImputerTypeError("continuous= and means= go with categorical= (the general location model)")
+        raise ImputerTypeError(
+            "continuous= and means= go with categorical= (the general location model), as does probabilities="
+        )
     if columns is not None:
         raise ImputerTypeError("columns: with categorical=, name the continuous columns with continuous= instead")
     unsupported = [k for k, v in (("ridge", ridge), ("transforms", transforms), ("bounds", bounds)) if v]

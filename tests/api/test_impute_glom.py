@@ -20,6 +20,8 @@ from fastapi.testclient import TestClient
 
 import imputer
 from api.schemas.impute_glom import ImputeGlomResponse
+from api.schemas.impute_mi import ImputeMIResponse
+from api.tasks import mi_payload
 from tests.api._assert import assert_422_at
 from tests.api.conftest import split_of
 
@@ -46,8 +48,9 @@ def _reference(frame: pd.DataFrame, **kw: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "options",
-    [{"categorical": ["a", "b"]}, {"categorical": ["a", "b"], "means": "additive", "tol": 1e-9}, {"categorical": "auto"}],
-    ids=["listed", "additive", "auto"],
+    [{"categorical": ["a", "b"]}, {"categorical": ["a", "b"], "means": "additive", "tol": 1e-9}, {"categorical": "auto"},
+     {"categorical": ["a", "b"], "probabilities": "pairwise"}],
+    ids=["listed", "additive", "auto", "pairwise"],
 )
 def test_json_matches_the_library(client: TestClient, validator, sim: pd.DataFrame, options: dict[str, Any]) -> None:
     data = split_of(sim)  # numbers to 10 digits (pandas' to_json): the reference fits what was sent
@@ -77,14 +80,50 @@ def test_csv_query_matches_the_library(client: TestClient, sim: pd.DataFrame, ac
     assert r.json()["loglik"] == pytest.approx(expected.loglik, rel=1e-12)
 
 
+def test_csv_query_pairwise_probabilities(client: TestClient) -> None:
+    sim3 = pd.read_csv(SIM.with_name("sim3.csv"))
+    r = client.post("/v1/impute?categorical=a&categorical=b&categorical=c&probabilities=pairwise",
+                    content=sim3.to_csv(index=False).encode(), headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    expected = imputer.impute(sim3, categorical=["a", "b", "c"], probabilities="pairwise")
+    assert r.json()["probability_model"] == "pairwise"
+    assert r.json()["loglik"] == pytest.approx(expected.loglik, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "posterior"])
+def test_multiple_imputation_json_matches_the_library(client: TestClient, validator, sim: pd.DataFrame, method: str) -> None:
+    data = split_of(sim)
+    options = {"categorical": ["a", "b"], "m": 2, "seed": 3, "method": method, "means": "additive"}
+    r = client.post("/v1/impute", json={"data": data, "options": options})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    sent = pd.DataFrame(data["data"], columns=data["columns"], index=data["index"]).astype({"b": float, "x1": float, "x2": float})
+    mi = imputer.multiple_impute(sent, m=2, seed=3, method=method, categorical=["a", "b"], means="additive")
+    assert body == json.loads(json.dumps(mi_payload(mi), allow_nan=False))
+    assert body["model"] == "glom" and body["estimates"]["probability_model"] == "saturated"
+    validator.validate(body)
+    ImputeMIResponse.model_validate(body)
+
+
+def test_multiple_imputation_csv_draws_the_empty_text_cells(client: TestClient, sim: pd.DataFrame) -> None:
+    r = client.post("/v1/impute?categorical=a&categorical=b&m=2&seed=5", content=sim.to_csv(index=False).encode(),
+                    headers={"content-type": "text/csv", "accept": "text/csv"})
+    assert r.status_code == 200, r.text
+    written = pd.read_csv(io.StringIO(r.text))
+    expected = imputer.multiple_impute(sim, m=2, seed=5, categorical=["a", "b"]).long()
+    assert written["a"].tolist() == expected["a"].tolist()  # "" in the CSV text: missing, drawn
+    assert not written[["a", "b", "x1", "x2"]].isna().any().any()
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [
         ({"categorical": ["a"], "model": "t"}, "not available with model"),
-        ({"categorical": ["a"], "m": 2}, "not available with m"),
+        ({"categorical": ["a"], "m": 2, "burn_in": 3}, "burn_in applies to method='posterior' only"),
         ({"categorical": ["a"], "ridge": 1.0, "columns": ["x1"]}, "not available with columns, ridge"),
         ({"categorical": ["a"], "conditional_var": True}, "not available with conditional_var"),
         ({"means": "additive"}, "means applies with categorical only"),
+        ({"probabilities": "pairwise"}, "probabilities applies with categorical only"),
     ],
 )
 def test_what_the_model_does_not_take_is_a_422(client: TestClient, sim: pd.DataFrame, options: dict[str, Any], match: str) -> None:

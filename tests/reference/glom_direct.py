@@ -33,11 +33,12 @@ objective ``-ell / n`` is minimised by BFGS with central-difference gradients
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize, special, stats
 
-__all__ = ["glom_loglik", "glom_mle"]
+__all__ = ["glom_loglik", "glom_mle", "maximise"]
 
 
 def glom_loglik(codes: np.ndarray, x: np.ndarray, levels: list[int], pi: np.ndarray, means: np.ndarray, sigma: np.ndarray) -> float:
@@ -85,21 +86,34 @@ def glom_mle(
     pi (C,), means (C, p), sigma (p, p), loglik
         The maximiser in original units (cells in ``itertools.product`` order) and its log-likelihood.
     """
+    k = int(np.prod(levels))
+    return maximise(codes, x, levels, np.eye(k)[:, 1:], _design(levels) if additive else np.eye(k),
+                    lambda counts: np.log(counts[1:] / counts[0]))
+
+
+def maximise(
+    codes: np.ndarray, x: np.ndarray, levels: list[int], prob_design: np.ndarray, mean_design: np.ndarray,
+    prob_start: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """BFGS on ``theta = (lambda, vec B, vech L)``: ``pi = softmax(prob_design lambda)``, ``mu = mean_design B``.
+
+    ``prob_start(counts)``: the start of ``lambda`` from the complete-case cell counts (plus one).
+    Returns as :func:`glom_mle`.
+    """
     n, p = x.shape
     m, s = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
     z = (x - m) / s
-    cells = np.array(list(itertools.product(*(range(L) for L in levels))))
-    k = cells.shape[0]
-    d = _design(levels) if additive else np.eye(k)
+    k = prob_design.shape[0]
+    a, d = prob_design.shape[1], mean_design
     tril = np.tril_indices(p)
     diag = np.arange(p)
 
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        a = np.concatenate([[0.0], theta[: k - 1]])
-        pi = np.exp(a - special.logsumexp(a))
-        coef = theta[k - 1 : k - 1 + d.shape[1] * p].reshape(d.shape[1], p)
+        eta = prob_design @ theta[:a]
+        pi = np.exp(eta - special.logsumexp(eta))
+        coef = theta[a : a + d.shape[1] * p].reshape(d.shape[1], p)
         L = np.zeros((p, p))
-        L[tril] = theta[k - 1 + d.shape[1] * p :]
+        L[tril] = theta[a + d.shape[1] * p :]
         L[diag, diag] = np.exp(L[diag, diag])
         return pi, d @ coef, L @ L.T
 
@@ -108,7 +122,7 @@ def glom_mle(
     idx = np.ravel_multi_index(tuple(codes[full].T), levels)
     counts = np.bincount(idx, minlength=k) + 1.0
     coef0 = np.linalg.lstsq(d[idx], z[full], rcond=None)[0]
-    theta = np.concatenate([np.log(counts[1:] / counts[0]), coef0.reshape(-1), np.zeros(tril[0].size)])
+    theta = np.concatenate([prob_start(counts), coef0.reshape(-1), np.zeros(tril[0].size)])
 
     def f(theta: np.ndarray) -> float:
         pi, mu, sig = unpack(theta)

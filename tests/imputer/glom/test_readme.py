@@ -19,3 +19,18 @@ def test_readme_glom_example_runs(capsys: pytest.CaptureFixture[str], monkeypatc
     assert isinstance(done["sex"].dtype, pd.CategoricalDtype) and set(done["smoker"]) <= {0.0, 1.0}
     assert done["note"].equals(df["note"])
     assert same == res
+
+
+def test_readme_pairwise_and_multiple_imputation_example_runs(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    ns: dict[str, Any] = run_python_block("### Log-linear cell probabilities and multiple imputation", monkeypatch)
+    pw, sat, mi, df = ns["pw"], ns["sat"], ns["mi"], ns["df"]
+    assert "smokers" in capsys.readouterr().out
+    assert (pw.probability_model, sat.probability_model) == ("pairwise", "saturated")
+    assert ns["df_lr"] == 2 and ns["lr"] >= -1e-6  # the saturated model nests the pairwise one
+    assert mi.model == "glom" and mi.m == 5
+    for imp in mi.imputations:
+        assert list(imp["region"].cat.categories) == list(df["region"].cat.categories)
+        assert not imp.isna().any().any()
+    row = ns["share"].table.loc["smokers"]
+    assert 0.15 < row["estimate"] < 0.4 and row["se"] > 0
