@@ -41,13 +41,20 @@ def to_frame(X: Any, where: str) -> tuple[pd.DataFrame, list[str] | None]:
     if isinstance(X, pd.DataFrame):
         frame = X
     else:
+        if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+            raise ImputerTypeError(f"EMImputer.{where}: sparse input is not supported; pass a dense array or a DataFrame")
         arr = np.asarray(X, dtype=object) if not isinstance(X, np.ndarray) else X
+        if np.iscomplexobj(arr):
+            raise ImputerValueError(f"EMImputer.{where}: Complex data not supported")
         if arr.ndim != 2:
             raise ImputerValueError(f"EMImputer.{where}: Expected 2D array, got {arr.ndim}D array instead")
         frame = pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
         frame = frame.infer_objects()
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ImputerValueError(f"EMImputer.{where}: X is empty (shape={frame.shape})")
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if frame.shape[axis] == 0:
+            raise ImputerValueError(
+                f"EMImputer.{where}: Found array with 0 {what}(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
     if frame.columns.has_duplicates:
         raise ImputerValueError(f"EMImputer.{where}: duplicate column name {frame.columns[frame.columns.duplicated()][0]!r}")
     given = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in frame.columns)
@@ -74,8 +81,9 @@ def fit_glom(frame: pd.DataFrame, est: Any, **options: Any) -> dict[str, Any] | 
     if other:
         c = other[0]
         raise ImputerTypeError(
-            f"EMImputer.fit: column {c!r} (dtype {frame[c].dtype}) is neither categorical nor numeric; "
-            "list it in categorical= or leave it out of X"
+            f"EMImputer.fit: column {c!r} (dtype {frame[c].dtype}) is neither categorical nor numeric (a modelled "
+            "argument must be a string or a number, and text a listed categorical); list it in categorical= or leave it "
+            "out of X"
         )
     res = imputer.impute(
         frame, categorical=est.categorical, continuous=est.continuous, means=est.means, **options

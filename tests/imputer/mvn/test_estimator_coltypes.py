@@ -185,3 +185,18 @@ def test_bad_specs_in_fit(Est: type, air: pd.DataFrame, params: dict, match: str
     data = air.assign(Wind=air["Wind"] - 5.0) if "transforms" in params else air
     with pytest.raises(ImputerValueError, match=match):
         Est(**params).fit(data)
+
+
+@pytest.mark.parametrize("params", [{"categorical": "auto"}, {"transforms": {}, "bounds": {}}], ids=["categorical", "transforms"])
+def test_check_estimator_with_the_new_options(params: dict) -> None:
+    """scikit-learn's checks (numeric data: "auto" finds two-valued columns at most) pass with the options set."""
+    pytest.importorskip("sklearn")
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(sk_module.EMImputer(**params), on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert failed == []
