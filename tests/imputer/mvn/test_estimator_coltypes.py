@@ -200,3 +200,10 @@ def test_check_estimator_with_the_new_options(params: dict) -> None:
         results = check_estimator(sk_module.EMImputer(**params), on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert failed == []
+
+
+def test_ten_thousand_levels_is_an_error_not_a_memory_blow_up(Est: type) -> None:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"id": [f"c{i}" for i in range(10_000)], "x": rng.normal(size=10_000), "y": rng.normal(size=10_000)})
+    with pytest.raises(ImputerValueError, match=r"categorical column 'id' has 10000 levels: the cells .* exceed the limit of 4096"):
+        Est(categorical=["id"]).fit(df)

@@ -1,0 +1,38 @@
+"""The bad inputs of issue 11 on the command line: exit status 1 and the library's message naming
+the option, the column, the row and the value (as ``imputer.impute`` raises it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imputer
+from imputer import cli
+from imputer.errors import ImputerValueError
+
+BAD = pd.DataFrame({"x": [1.0, 2.0, -0.5, np.nan, 3.0, 4.0], "y": [1.0, np.nan, 2.0, 3.0, 4.5, 5.0]})
+
+CASES = [
+    (["--transform", "x=log"], {"transforms": {"x": "log"}}, "transforms['x']: 'log' needs positive values, but row 2 holds -0.5"),
+    (["--bounds", "x=0:"], {"bounds": {"x": (0, None)}}, "bounds['x']: row 2 holds -0.5, outside [0, inf]"),
+    (["--bounds", "y=3:1"], {"bounds": {"y": (3, 1)}}, "bounds['y']: lower 3 must be below upper 1"),
+    (["--transform", "y=logit:5:1"], {"transforms": {"y": ("logit", 5, 1)}}, "transforms['y']: the logit's range needs finite lo < hi, got (5, 1)"),
+]
+
+
+@pytest.mark.parametrize(("flags", "kwargs", "message"), CASES, ids=["log-non-positive", "outside-bounds", "low-above-high", "logit-range"])
+def test_bad_column_specs_name_column_and_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], kwargs: dict, message: str
+) -> None:
+    data = tmp_path / "bad.csv"
+    BAD.to_csv(data, index=False)
+    code = cli.main(["impute", str(data), "-o", str(tmp_path / "out.csv"), "--no-progress", *flags])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == f"imputer: error: {message}"
+    assert not (tmp_path / "out.csv").exists()
+    with pytest.raises(ImputerValueError) as info:  # the library's own words
+        imputer.impute(BAD, **kwargs)
+    assert str(info.value) == message
