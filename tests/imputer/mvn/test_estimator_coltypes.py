@@ -207,3 +207,13 @@ def test_ten_thousand_levels_is_an_error_not_a_memory_blow_up(Est: type) -> None
     df = pd.DataFrame({"id": [f"c{i}" for i in range(10_000)], "x": rng.normal(size=10_000), "y": rng.normal(size=10_000)})
     with pytest.raises(ImputerValueError, match=r"categorical column 'id' has 10000 levels: the cells .* exceed the limit of 4096"):
         Est(categorical=["id"]).fit(df)
+
+
+def test_readme_example_runs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.readme import run_python_block
+
+    ns = run_python_block("### Categorical columns in scikit-learn", monkeypatch)
+    filled, new = ns["filled"], ns["new"]
+    assert filled["a"].dtype == new["a"].dtype and not filled.isna().any().any()
+    assert set(filled["b"]) <= {0.0, 1.0}
+    assert "categorical column 'a': value 'q' (row 121) was not seen in fit" in capsys.readouterr().out
