@@ -158,6 +158,7 @@ def glom_fill(est: Any, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """
     from imputer.glom._cells import CellGrid
     from imputer.glom._estep import GlomPlan
+    from imputer.mvn._fit import blas_threads
 
     codes = _codes(est, frame)
     x = _continuous(est, frame)
@@ -169,7 +170,8 @@ def glom_fill(est: Any, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     sigma = est.within_covariance_.to_numpy(dtype=float) / np.outer(sd, sd)
     cells = CellGrid.of(tuple(est.categorical_), tuple(list(lv) for lv in est.categories_))
     try:
-        _, zfill, posteriors = GlomPlan(z, codes, cells).run(pi, means, sigma, stats=False, fill=True)
+        with blas_threads(max(x.shape[1], 1)):  # small matrices: BLAS threads only cost (as impute_glom)
+            _, zfill, posteriors = GlomPlan(z, codes, cells).run(pi, means, sigma, stats=False, fill=True)
     except Infeasible:
         raise ImputerValueError(
             "EMImputer.transform: a row has zero probability under the fitted model (its observed levels "
