@@ -1,5 +1,5 @@
-"""``imputer impute --categorical COL[,COL] --means MODEL``: the command line's spelling of
-``impute(categorical=..., means=...)`` (the general location model, :func:`imputer.impute_glom`).
+"""``imputer impute --categorical COL[,COL] --continuous COL[,COL] --means MODEL``: the command line's
+spelling of ``impute(categorical=..., continuous=..., means=...)`` (the general location model, :func:`imputer.impute_glom`).
 
 ``--categorical auto`` applies the library's automatic rule (columns of two distinct
 numbers; a CSV has no ``category`` or boolean dtype); ``--categorical sex,region`` lists
@@ -22,12 +22,17 @@ __all__ = ["add_glom_options", "categorical_missing", "glom_options"]
 
 
 def add_glom_options(parser: argparse.ArgumentParser) -> None:
-    """``--categorical`` and ``--means`` on ``parser``."""
+    """``--categorical``, ``--continuous`` and ``--means`` on ``parser``."""
     parser.add_argument(
         "--categorical", metavar="COL[,COL]", default=None,
         help="model these columns as categorical by the general location model (cells of their levels, the "
         "numeric columns normal given the cell): a missing category is filled with its most probable level; "
         "'auto' takes the columns of two distinct numbers (0/1 answers). Text columns count only when listed",
+    )
+    parser.add_argument(
+        "--continuous", metavar="COL[,COL]", default=None,
+        help="with --categorical: numeric columns kept continuous whatever the automatic rule says (a two-valued "
+        "measurement)",
     )
     parser.add_argument(
         "--means", choices=("auto", "saturated", "additive"), default=None,
@@ -37,17 +42,21 @@ def add_glom_options(parser: argparse.ArgumentParser) -> None:
 
 
 def glom_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``{"categorical": ..., "means": ...}`` for :func:`imputer.impute` (empty without ``--categorical``)."""
+    """``{"categorical": ..., "continuous": ..., "means": ...}`` for :func:`imputer.impute` (empty without ``--categorical``)."""
     if args.categorical is None:
-        if args.means is not None:
-            raise CliError("--means applies with --categorical only", status=2)
+        for flag in ("means", "continuous"):
+            if getattr(args, flag) is not None:
+                raise CliError(f"--{flag} applies with --categorical only", status=2)
         return {}
     if args.model != "normal" or args.m is not None or args.transform or args.bounds:
         raise CliError("--categorical applies to a single imputation with --model normal (no --transform, --bounds)",
                        status=2)
     text = args.categorical.strip()
     cats: Any = "auto" if text == "auto" else column_list(text, "--categorical")
-    return {"categorical": cats, "means": args.means or "auto"}
+    out = {"categorical": cats, "means": args.means or "auto"}
+    if args.continuous is not None:
+        out["continuous"] = column_list(args.continuous.strip(), "--continuous")
+    return out
 
 
 def categorical_missing(frame: Any, categorical: Any, na_values: Sequence[str]) -> Any:

@@ -36,3 +36,20 @@ def test_bad_column_specs_name_column_and_value(
     with pytest.raises(ImputerValueError) as info:  # the library's own words
         imputer.impute(BAD, **kwargs)
     assert str(info.value) == message
+
+
+SIM = Path(__file__).resolve().parents[1] / "data" / "glom" / "sim.csv"
+
+
+def test_continuous_keeps_a_two_valued_column_continuous(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "numbers.csv"
+    frame = pd.read_csv(SIM).drop(columns="a")
+    frame.to_csv(data, index=False)
+    out = tmp_path / "out.csv"
+    assert cli.main(["impute", str(data), "-o", str(out), "--no-progress", "--categorical", "auto", "--continuous", "b"]) == 0
+    want = imputer.impute(frame, categorical="auto", continuous=["b"])  # nothing categorical left: the normal
+    assert "Multivariate-normal EM" in capsys.readouterr().out
+    np.testing.assert_array_equal(pd.read_csv(out).to_numpy(), want.completed.to_numpy())
+    assert not set(want.completed["b"]) <= {0.0, 1.0}  # b filled by conditional means, as asked
+    assert cli.main(["impute", str(data), "-o", str(out), "--continuous", "b"]) == 2
+    assert "--continuous applies with --categorical only" in capsys.readouterr().err
