@@ -188,3 +188,14 @@ def test_bad_column_specs_are_422_at_the_field(
         r = client.post("/v1/impute", params=_query(options), content=BAD.to_csv(index=False).encode(),
                         headers={"content-type": "text/csv"})
         assert_422_at(r, ["query", *field], match)
+
+
+def test_openapi_shows_the_query_options(client: TestClient) -> None:
+    params = {p["name"]: p for p in client.get("/openapi.json").json()["paths"]["/v1/impute"]["post"]["parameters"]}
+    for name in ("transforms", "bounds", "panel"):  # JSON text, its schema as the content's
+        schema = next(s for s in params[name]["schema"]["anyOf"] if s.get("type") == "string")
+        assert schema["contentMediaType"] == "application/json" and "contentSchema" in schema, name
+        assert "JSON text" in params[name]["description"]
+    assert params["panel"]["schema"]["anyOf"][0]["contentSchema"]["properties"]["polytime"]["maximum"] == 3
+    for name in ("categorical", "continuous", "idvars", "integer"):  # repeated
+        assert {"type": "array", "items": {"type": "string"}} in params[name]["schema"]["anyOf"], name
