@@ -8,8 +8,6 @@ bad inputs are errors naming column and value; with and without scikit-learn.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,14 +16,9 @@ from scipy.stats import multivariate_normal
 import imputer
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn import estimator as sk_module
-from tests.imputer.mvn.test_estimator import LOCAL_MODULE
+from tests.imputer.mvn.conftest import DATA
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-@pytest.fixture(params=["sklearn", "local"])
-def Est(request: pytest.FixtureRequest) -> type:
-    return sk_module.EMImputer if request.param == "sklearn" else LOCAL_MODULE.EMImputer
+# fixtures Est (EMImputer with and without scikit-learn) and air: tests/imputer/mvn/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -137,11 +130,6 @@ def test_a_column_neither_categorical_nor_numeric(Est: type, sim: pd.DataFrame) 
 # ------------------------------------------------------------------------ transforms, bounds
 
 SPEC = {"transforms": {"Ozone": "log"}, "bounds": {"Solar.R": (0, None)}}
-
-
-@pytest.fixture(scope="module")
-def air() -> pd.DataFrame:
-    return pd.read_csv(DATA / "airquality.csv")[["Ozone", "Solar.R", "Wind", "Temp"]]
 
 
 def test_transforms_fit_on_all_equals_impute(Est: type, air: pd.DataFrame) -> None:
