@@ -437,7 +437,17 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         -------
         ndarray, shape (n_samples, n_features_in_ + k)
             Completed data (a DataFrame under ``set_output(transform="pandas")``), then,
-            with ``add_indicator=True``, the ``k`` missing-value indicator columns.
+            with ``add_indicator=True``, the ``k`` missing-value indicator columns. With
+            ``categorical=``: missing levels are the most probable ones, an object array
+            (a DataFrame keeping each column's dtype, a ``category`` the categories of
+            ``fit``, under ``set_output(transform="pandas")``).
+
+        Raises
+        ------
+        ImputerValueError
+            Other columns than in ``fit``; with ``categorical=``, a level ``fit`` never saw
+            (naming the column, the value and the row); with ``transforms=``/``bounds=``, an
+            observed value outside the transform's domain or the bounds.
         """
         if type(X).__module__.split(".")[0] in ("dask", "dask_expr"):  # a lazy Dask DataFrame, by partition
             from imputer.dask import estimator as dask_estimator
@@ -509,7 +519,13 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             ``Var(x_j | x_o)`` at the missing cells (the marginal variance in a row with
             nothing observed), 0 at the observed cells; a DataFrame labelled like
             :meth:`transform`'s (without indicator columns) under
-            ``set_output(transform="pandas")``.
+            ``set_output(transform="pandas")``. With ``transforms=``/``bounds=``: on the
+            original scale, of the truncated distribution.
+
+        Raises
+        ------
+        ImputerTypeError
+            Fitted with ``categorical=`` (not available for the general location model).
         """
         if getattr(self, "categorical_", None) is not None:
             raise ImputerTypeError("EMImputer.conditional_variance: not available with categorical= (the general location model)")

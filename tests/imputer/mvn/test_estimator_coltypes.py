@@ -122,6 +122,11 @@ def test_bad_combinations(Est: type, sim: pd.DataFrame, params: dict, error: typ
         Est(**params).fit(sim)
 
 
+def test_conditional_variance_is_not_available_with_categorical(Est: type, sim: pd.DataFrame) -> None:
+    with pytest.raises(ImputerTypeError, match=r"^EMImputer\.conditional_variance: not available with categorical="):
+        Est(categorical="auto").fit(sim).conditional_variance(sim)
+
+
 def test_a_column_neither_categorical_nor_numeric(Est: type, sim: pd.DataFrame) -> None:
     with pytest.raises(ImputerTypeError, match=r"column 'note' \(dtype .*\) is neither categorical nor numeric"):
         Est(categorical="auto").fit(sim.assign(note="x"))
