@@ -30,7 +30,7 @@ import pandas as pd
 from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ImputerTypeError, ImputerValueError
 
-__all__ = ["fit_glom", "glom_fill", "to_frame"]
+__all__ = ["fit_estimator", "fit_glom", "glom_fill", "to_frame"]
 
 
 def to_frame(X: Any, where: str) -> tuple[pd.DataFrame, list[str] | None]:
@@ -60,6 +60,35 @@ def to_frame(X: Any, where: str) -> tuple[pd.DataFrame, list[str] | None]:
     given = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in frame.columns)
     names = list(frame.columns) if given else None
     return frame, names
+
+
+def fit_estimator(est: Any, X: Any) -> tuple[dict[str, Any], int, list[str] | None] | None:
+    """``EMImputer.fit`` with ``categorical=``: the options checked, the fitted attributes (indicators and
+    ``model_`` included), the number of features and the feature names; None when ``"auto"`` finds no
+    categorical column (the caller then fits the normal model)."""
+    from imputer.mvn import _estimator_models as models
+    from imputer.mvn._validate import check_options
+
+    if est.categorical is None:
+        raise ImputerTypeError("EMImputer: continuous= and means= go with categorical= (the general location model)")
+    model = models.check_model(est)
+    given = [k for k in ("transforms", "bounds") if getattr(est, k) is not None]
+    if model != "normal" or est.ridge or given:
+        what = given or (["ridge"] if est.ridge else [f"model={model!r}"])
+        raise ImputerValueError(f"EMImputer: categorical= (the general location model) does not combine with {', '.join(what)}")
+    if not isinstance(est.add_indicator, (bool, np.bool_)):
+        raise ImputerTypeError(f"add_indicator must be a bool, got {type(est.add_indicator).__name__}")
+    tol, max_iter, _, accelerate = check_options(est.tol, est.max_iter, 0.0, est.accelerate)
+    frame, names = to_frame(X, "fit")
+    if frame.shape[0] < 2:
+        raise ImputerValueError("EMImputer.fit: X has 1 sample (n_samples=1); estimating a covariance needs at least 2 rows")
+    fitted = fit_glom(frame, est, tol=tol, max_iter=max_iter, accelerate=accelerate)
+    if fitted is None:
+        return None
+    fitted["model_"] = "normal"
+    if est.add_indicator:
+        fitted["indicator_features_"] = np.flatnonzero(frame.isna().to_numpy().any(axis=0))
+    return fitted, frame.shape[1], names
 
 
 def fit_glom(frame: pd.DataFrame, est: Any, **options: Any) -> dict[str, Any] | None:

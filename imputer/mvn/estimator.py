@@ -346,28 +346,13 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
 
     def _fit_glom(self, X: Any) -> bool:
         """``categorical=``: fit the general location model (False when ``"auto"`` finds no categorical column)."""
-        if self.categorical is None:
-            raise ImputerTypeError("EMImputer: continuous= and means= go with categorical= (the general location model)")
-        model = models.check_model(self)
-        given = [k for k in ("transforms", "bounds") if getattr(self, k) is not None]
-        if model != "normal" or self.ridge or given:
-            what = given or (["ridge"] if self.ridge else [f"model={model!r}"])
-            raise ImputerValueError(f"EMImputer: categorical= (the general location model) does not combine with {', '.join(what)}")
-        if not isinstance(self.add_indicator, (bool, np.bool_)):
-            raise ImputerTypeError(f"add_indicator must be a bool, got {type(self.add_indicator).__name__}")
-        tol, max_iter, _, accelerate = check_options(self.tol, self.max_iter, 0.0, self.accelerate)
-        frame, names = glom.to_frame(X, "fit")
-        if frame.shape[0] < 2:
-            raise ImputerValueError("EMImputer.fit: X has 1 sample (n_samples=1); estimating a covariance needs at least 2 rows")
-        fitted = glom.fit_glom(frame, self, tol=tol, max_iter=max_iter, accelerate=accelerate)
+        fitted = glom.fit_estimator(self, X)
         if fitted is None:
             return False
+        attributes, n_features, names = fitted
         self._forget()
-        self.__dict__.update(fitted)
-        if self.add_indicator:
-            self.indicator_features_ = np.flatnonzero(frame.isna().to_numpy().any(axis=0))
-        self.model_ = "normal"
-        self._set_names(frame.shape[1], names)
+        self.__dict__.update(attributes)
+        self._set_names(n_features, names)
         return True
 
     def _set_names(self, p: int, names: list[str] | None) -> None:
