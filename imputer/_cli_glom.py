@@ -48,8 +48,8 @@ def glom_options(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, flag) is not None:
                 raise CliError(f"--{flag} applies with --categorical only", status=2)
         return {}
-    if args.model != "normal" or args.m is not None or args.transform or args.bounds:
-        raise CliError("--categorical applies to a single imputation with --model normal (no --transform, --bounds)",
+    if args.model != "normal" or args.m is not None or args.transform or getattr(args, "log", None) or args.bounds:
+        raise CliError("--categorical applies to a single imputation with --model normal (no --transform, --log, --bounds)",
                        status=2)
     text = args.categorical.strip()
     cats: Any = "auto" if text == "auto" else column_list(text, "--categorical")

@@ -53,3 +53,18 @@ def test_continuous_keeps_a_two_valued_column_continuous(tmp_path: Path, capsys:
     assert not set(want.completed["b"]) <= {0.0, 1.0}  # b filled by conditional means, as asked
     assert cli.main(["impute", str(data), "-o", str(out), "--continuous", "b"]) == 2
     assert "--continuous applies with --categorical only" in capsys.readouterr().err
+
+
+FREETRADE = Path(__file__).resolve().parents[1] / "data" / "amelia" / "freetrade.csv"
+
+
+def test_log_is_a_log_transform_of_each_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_log, out_transform = tmp_path / "log.csv", tmp_path / "transform.csv"
+    base = ["impute", str(FREETRADE), "--no-progress", "--bounds", "tariff=0:", "--idvars", "year,country"]
+    assert cli.main([*base, "-o", str(out_log), "--log", "gdp.pc,pop"]) == 0
+    assert cli.main([*base, "-o", str(out_transform), "--transform", "gdp.pc=log", "--transform", "pop=log"]) == 0
+    assert out_log.read_bytes() == out_transform.read_bytes()
+    assert cli.main([*base, "-o", str(out_log), "--log", "pop", "--transform", "pop=sqrt"]) == 2
+    assert "--log pop: the column has a --transform too" in capsys.readouterr().err
+    assert cli.main(["impute", str(SIM), "-o", str(out_log), "--categorical", "a", "--log", "x1"]) == 2
+    assert "no --transform, --log, --bounds" in capsys.readouterr().err
