@@ -5,6 +5,13 @@
 keyword arguments of the same names; a single imputation with any of them answers
 :class:`ImputeExtendedResponse` (``TransformedImputeResult.to_dict()`` /
 ``PanelImputeResult.to_dict()``).
+
+For a CSV or Parquet body they (and ``categorical``'s ``continuous``) are query parameters of
+the same names: a list by repeating the parameter, an object (``transforms``, ``bounds``,
+``panel``) as the JSON body's value in JSON text (:func:`json_query`). A malformed one is a
+422 at its field (``["query", "bounds", "tariff"]``: ``lower < upper``, a logit's ``lo <
+hi``); so is a column whose observed values break its transform or bounds
+(:func:`check_columns_against_data`, the library's message naming column, row and value).
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ from api.schemas.common import RequestModel, ResponseModel
 from imputer.errors import ImputerValueError
 
 __all__ = [
-    "Bound", "BoundsQuery", "FieldError", "PanelOptions", "PanelQuery", "TransformSpec", "TransformsQuery", "check_columns_against_data",
-    "extended_fields_check", "glom_combination_check", "json_query", "query_kwargs",
+    "Bound", "BoundsQuery", "FieldError", "PanelOptions", "PanelQuery", "TransformSpec", "TransformsQuery",
+    "check_columns_against_data", "extended_fields_check", "glom_combination_check", "json_query", "query_kwargs",
 ]
+
 
 def _ordered_range(spec: Any) -> Any:
     """``["logit", lo, hi]`` with ``lo < hi`` (ValueError: a 422 at the column's field)."""
@@ -152,13 +160,12 @@ def check_columns_against_data(values: Any, frame: Any, prefix: tuple[str, ...])
         if column not in frame.columns or not is_modelled(frame[column]):
             continue
         x = frame[column].to_numpy(dtype=float, na_value=float("nan"))
-        for option, spec in (("transforms", transforms), ("bounds", bounds)):
-            if column not in spec:
+        transform = {column: transforms[column]} if column in transforms else None
+        for option, bound in (("transforms", None), ("bounds", {column: bounds.get(column)})):
+            if column not in (transforms if option == "transforms" else bounds):
                 continue
-            given = {"transforms": {column: transforms[column]} if column in transforms else None}
-            given["bounds"] = {column: spec[column]} if option == "bounds" else None
-            try:
-                column_maps(given["transforms"], given["bounds"], [column], [x], frame.index)
+            try:  # the transform alone, then with the bounds: the first failure is the option's
+                column_maps(transform, bound, [column], [x], frame.index)
             except ImputerValueError as exc:
                 raise FieldError(str(exc), (*prefix, option, column)) from None
 
