@@ -51,6 +51,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_bo
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.impute_panel import ImputeExtendedResponse, extended_payload
+from api.schemas.panel import check_columns_against_data
 from api.schemas.impute_mi import ImputeMIResponse
 from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
@@ -326,6 +327,8 @@ class ImputeTask(_Task):
                 frame = read_parquet_body(self.body)
             options = q.options()
         _check_width(frame, options.columns, self.max_columns)
+        if options.transforms is not None or options.bounds is not None:  # data errors at the option's field
+            check_columns_against_data(options, frame, ("body", "options") if self.kind == "json" else ("query",))
         if self.time_limit_s is not None:
             _check_cost(frame, options, self.time_limit_s)
         if options.m is not None:
@@ -443,8 +446,9 @@ def _guarded(instance: str, compute: Callable[[], T]) -> T | JobOutput:
             return compute()
     except ValidationError as exc:
         return _invalid(exc, instance)
-    except ImputerError as exc:
-        return _problem(422, str(exc), instance, title="Invalid data or options")
+    except ImputerError as exc:  # an option's column at fault (api/schemas/panel.py): the problem names its field
+        at = {"errors": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]} if hasattr(exc, "loc") else {}
+        return _problem(422, str(exc), instance, title="Invalid data or options", **at)
     except MemoryError:
         return _problem(422, _TOO_BIG, instance, title="Invalid data or options")
     except Infeasible:  # the library's internal signal escaped it (e.g. impute(ridge=1e308)): still the data's

@@ -2,7 +2,8 @@
 ``impute(transforms=..., bounds=...)``.
 
 * ``--transform income=log``, ``--transform count=sqrt``, ``--transform share=logit`` (range
-  0 to 1) or ``--transform share=logit:0:100``;
+  0 to 1) or ``--transform share=logit:0:100``; ``--log income,gdp`` (Amelia's ``logs``) is
+  ``--transform COL=log`` for each column;
 * ``--bounds wind=0:`` (no upper bound), ``--bounds x=:10``, ``--bounds x=0:10``.
 
 Each may be repeated, one column each. A malformed value is a usage error (status 2)
@@ -30,6 +31,10 @@ def add_transform_options(parser: argparse.ArgumentParser) -> None:
         "--transform", action="append", default=None, metavar="COL=SPEC",
         help="model COL on another scale: log, sqrt, logit (range 0-1) or logit:LO:HI; filled cells are "
         "conditional expectations on the original scale (repeat for more columns; --model normal)",
+    )
+    parser.add_argument(
+        "--log", action="append", default=None, metavar="COL[,COL]",
+        help="model these columns on the log scale (Amelia's logs): --transform COL=log for each",
     )
     parser.add_argument(
         "--bounds", action="append", default=None, metavar="COL=LO:HI",
@@ -88,6 +93,10 @@ def transform_options(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 raise CliError(f"--transform {text!r}: expected log, sqrt, logit or logit:LO:HI", status=2)
         out["transforms"] = transforms
+    for column in _columns(args.log):
+        if column in out.get("transforms", {}):
+            raise CliError(f"--log {column}: the column has a --transform too; give it once", status=2)
+        out.setdefault("transforms", {})[column] = "log"
     if args.bounds:
         bounds: dict[str, Any] = {}
         for text in args.bounds:

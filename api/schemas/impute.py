@@ -40,8 +40,9 @@ from api.schemas.common import (
     option_field,
 )
 from api.schemas.panel import (
-    BOUNDS_HELP, IDVARS_HELP, INTEGER_HELP, TRANSFORMS_HELP, Bound, PanelOptions, TransformSpec, extended_fields_check,
-    extended_kwargs,
+    BOUNDS_HELP, CONTINUOUS_HELP, IDVARS_HELP, INTEGER_HELP, LIST_QUERY_HELP, QUERY_HELP, TRANSFORMS_HELP, Bound,
+    BoundsQuery, PanelOptions, PanelQuery, TransformSpec, TransformsQuery, extended_fields_check, extended_kwargs,
+    glom_combination_check, query_kwargs,
 )
 from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
@@ -233,6 +234,7 @@ class ImputeOptions(RequestModel):
     covariance_type: CovarianceType | None = Field(None, description=_COVTYPE_HELP)
     n_init: int | None = Field(None, ge=1, le=N_INIT_LIMIT, description=_N_INIT_HELP)
     categorical: Literal["auto"] | list[str] | None = Field(None, description=_CATEGORICAL_HELP)
+    continuous: list[str] | None = Field(None, description=CONTINUOUS_HELP)
     means: Means | None = Field(None, description=_MEANS_HELP)
     probabilities: Probabilities | None = Field(None, description=_PROBABILITIES_HELP)
     transforms: dict[str, TransformSpec] | None = Field(None, description=TRANSFORMS_HELP)
@@ -250,16 +252,14 @@ class ImputeOptions(RequestModel):
         _check_prior(self)
         _check_glom(self)
         extended_fields_check(self)
-        if self.categorical is not None and any(
-            getattr(self, n) is not None for n in ("transforms", "bounds", "panel", "idvars", "integer")
-        ):
-            raise ValueError("categorical does not combine with transforms, bounds, panel, idvars or integer")
+        glom_combination_check(self)
         return self
 
     def glom_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`imputer.impute` with ``categorical`` (nulls left to the engine)."""
         kwargs = {k: v for k, v in self.engine_kwargs().items() if k in ("tol", "max_iter", "accelerate")}
-        return {**kwargs, "categorical": self.categorical, "means": self.means, "probabilities": self.probabilities}
+        return {**kwargs, "categorical": self.categorical, "continuous": self.continuous, "means": self.means,
+                "probabilities": self.probabilities}
 
     def extended_kwargs(self) -> dict[str, Any]:
         """``transforms``, ``bounds``, ``panel``, ``idvars``, ``integer`` as given (api/schemas/panel.py)."""
@@ -346,6 +346,12 @@ class ImputeQuery(CsvQuery):
     )
     means: Means | None = Field(None, description=_MEANS_HELP)
     probabilities: Probabilities | None = Field(None, description=_PROBABILITIES_HELP)
+    continuous: list[str] | None = Field(None, description=CONTINUOUS_HELP + LIST_QUERY_HELP)
+    transforms: TransformsQuery | None = Field(None, description=TRANSFORMS_HELP + QUERY_HELP)
+    bounds: BoundsQuery | None = Field(None, description=BOUNDS_HELP + QUERY_HELP)
+    panel: PanelQuery | None = Field(None, description=str(PanelOptions.__doc__) + QUERY_HELP)
+    idvars: list[str] | None = Field(None, description=IDVARS_HELP + LIST_QUERY_HELP)
+    integer: list[str] | None = Field(None, description=INTEGER_HELP + LIST_QUERY_HELP)
 
     _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
 
@@ -355,6 +361,8 @@ class ImputeQuery(CsvQuery):
         _check_accelerate(self)
         _check_prior(self)
         _check_glom(self)
+        extended_fields_check(self)
+        glom_combination_check(self)
         return self
 
     def options(self) -> ImputeOptions:
@@ -381,6 +389,7 @@ class ImputeQuery(CsvQuery):
             categorical="auto" if self.categorical == ["auto"] else (self.categorical or None),
             means=self.means,
             probabilities=self.probabilities,
+            **query_kwargs(self),
         )
 
 

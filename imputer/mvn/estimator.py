@@ -17,6 +17,12 @@ leaving observed cells bit-for-bit unchanged (a row with nothing observed gets `
 formula at its location and scale matrix; ``model="mixture"`` a Gaussian mixture
 (:func:`imputer.impute_mixture`), filling with the responsibility-weighted conditional
 means ``sum_k r_k E_k[x_m | x_o]`` (:mod:`imputer.mvn._estimator_models`).
+``categorical=`` fits the general location model (:func:`imputer.impute_glom`) and fills new
+rows' missing levels with their most probable level, numbers with the cell-mixture
+conditional means (:mod:`imputer.mvn._estimator_glom`; a level unseen in ``fit`` is an
+error naming column and value); ``transforms=``/``bounds=`` fit the normal on the
+transformed scale and fill with original-scale, truncated conditional expectations
+(:mod:`imputer.mvn._estimator_transform`).
 
 Validation. ``X`` is converted as scikit-learn converts array-likes (its messages, which
 ``check_estimator`` matches); the options, which columns are numeric
@@ -33,7 +39,6 @@ from small local classes with the same behaviour for ``get_params``/``set_params
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -44,7 +49,10 @@ from imputer._gaussian.patterns import build_patterns
 from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ImputerTypeError, ImputerValueError, NotFittedError
 from imputer.mvn import _engine as engine
+from imputer.mvn import _estimator_glom as glom
+from imputer.mvn._estimator_local import _LocalBaseEstimator, _LocalTransformerMixin
 from imputer.mvn import _estimator_models as models
+from imputer.mvn import _estimator_transform as transform_cols
 from imputer.mvn._estimator_input import to_float_matrix as _to_float_matrix
 from imputer.mvn._fit import (
     blas_threads,
@@ -59,78 +67,9 @@ from imputer.options import MVN_OPTIONS
 
 __all__ = ["EMImputer"]
 
-
-# ------------------------------------------------------------------ local sklearn stand-ins
-
-
-class _LocalBaseEstimator:
-    """``get_params``/``set_params``/``repr`` as in ``sklearn.base.BaseEstimator``."""
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return sorted(
-            name
-            for name, par in sig.parameters.items()
-            if name != "self" and par.kind not in (par.VAR_POSITIONAL, par.VAR_KEYWORD)
-        )
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters by name (``deep`` is accepted for compatibility)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> _LocalBaseEstimator:
-        """Set constructor parameters; unknown names raise :class:`ImputerValueError`."""
-        valid = self._get_param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ImputerValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {valid}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {
-            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
-        }
-        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-    def __sklearn_clone__(self) -> _LocalBaseEstimator:
-        twin = type(self)(**self.get_params())
-        if "_output" in self.__dict__:  # keep set_output's choice, as scikit-learn does
-            twin._output = self._output  # type: ignore[attr-defined]
-        return twin
-
-
-class _LocalTransformerMixin:
-    """``fit_transform`` and ``set_output`` as in ``sklearn.base.TransformerMixin``."""
-
-    _output: str = "default"
-
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        return self.fit(X, y, **fit_params).transform(X)  # type: ignore[attr-defined]
-
-    def set_output(self, *, transform: str | None = None) -> _LocalTransformerMixin:
-        """``transform="pandas"`` makes ``transform`` return a labelled DataFrame."""
-        if transform is None:
-            return self
-        if transform not in ("default", "pandas"):
-            raise ImputerValueError(
-                f"set_output: transform must be 'default' or 'pandas', got {transform!r}"
-            )
-        self._output = transform
-        return self
-
-    def _wrap_output(self, out: np.ndarray, X: Any) -> Any:
-        if self._output != "pandas":
-            return out
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(
-            out, index=index, columns=self.get_feature_names_out()  # type: ignore[attr-defined]
-        )
+#: the fitted attributes of the general location model (``categorical=``)
+_GLOM_ATTRS = ("categorical_", "continuous_", "categories_", "probabilities_", "cell_means_", "within_covariance_",
+               "mean_model_", "_categorical_dtypes")
 
 
 try:  # pragma: no branch - exercised both ways by the tests
@@ -191,6 +130,23 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         As scikit-learn's ``SimpleImputer``: :meth:`transform` appends one 0/1 column
         per feature that had missing values in ``fit`` (1 where the cell was missing),
         named ``missingindicator_<feature>``.
+    categorical : "auto", list or dict of labels, optional
+        Model these columns as categorical by the general location model
+        (:func:`imputer.impute_glom`; the rules of :func:`imputer.impute`'s ``categorical``,
+        an array's columns named ``x0 ..``), ``continuous`` and ``means`` as there. Then
+        ``transform`` fills a missing level with its most probable one given the row's
+        observed cells and returns a DataFrame under ``set_output(transform="pandas")`` (a
+        ``category`` column with the categories it had in ``fit``), else an object array.
+        A level that ``fit`` never saw is an :class:`~imputer.errors.ImputerValueError`
+        naming the column, the value and the row (set the cell to missing to impute it).
+        Normal model only; not with ``transforms``/``bounds``/``ridge``.
+    continuous, means
+        With ``categorical``: as for :func:`imputer.impute_glom`.
+    transforms, bounds : dict, optional
+        As for :func:`imputer.impute` (``{"income": "log"}``, ``{"tariff": (0, None)}``, keys
+        the feature names): the normal is fitted on the transformed scale (``mean_`` and
+        ``covariance_`` are on it), fills are original-scale conditional expectations,
+        truncated to the bounds; new rows' observed values are checked as in ``fit``.
 
     Attributes
     ----------
@@ -204,6 +160,16 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     weights_, means_, covariances_ : ndarray (K,), (K, p), (K, p, p)
         ``model="mixture"``: the components (also ``n_components_``, ``covariance_type_``,
         ``bic_``, ``bic_table_``).
+    categorical_, continuous_ : ndarray of labels
+        ``categorical=``: the categorical and continuous columns (``mean_`` and
+        ``covariance_`` are then the continuous columns' marginal mean and covariance).
+    categories_ : list of ndarray
+        ``categorical=``: each categorical column's levels (those observed in ``fit``).
+    probabilities_, cell_means_, within_covariance_ : Series (C,), DataFrame (C, p), DataFrame (p, p)
+        ``categorical=``: cell probabilities and means labelled by the level combinations, and
+        the common within-cell covariance; ``mean_model_``: ``"saturated"`` or ``"additive"``.
+    column_maps_ : tuple of ColumnMap
+        ``transforms=``/``bounds=``: each column's scale and bounds.
     indicator_features_ : ndarray of int, shape (k,)
         ``add_indicator=True``: the features with missing values in ``fit``, whose
         indicator columns :meth:`transform` appends in this order.
@@ -247,6 +213,11 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         n_init: int = 10,
         seed: int | None = None,
         add_indicator: bool = False,
+        categorical: Any = None,
+        continuous: Any = None,
+        means: str | None = None,
+        transforms: Any = None,
+        bounds: Any = None,
     ) -> None:
         self.tol = tol
         self.max_iter = max_iter
@@ -260,6 +231,11 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         self.n_init = n_init
         self.seed = seed
         self.add_indicator = add_indicator
+        self.categorical = categorical
+        self.continuous = continuous
+        self.means = means
+        self.transforms = transforms
+        self.bounds = bounds
 
     # -- scikit-learn tags: NaN is the point of this estimator.
     def __sklearn_tags__(self) -> Any:
@@ -277,7 +253,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         Parameters
         ----------
         X : DataFrame or array-like, shape (n_samples, n_features)
-            Numeric data; NaN / None / ``pd.NA`` mark missing cells.
+            Numeric data (with ``categorical=``, categorical columns of any dtype); NaN /
+            None / ``pd.NA`` mark missing cells.
         y : ignored
 
         Returns
@@ -301,6 +278,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             from imputer.dask import estimator as dask_estimator
 
             return dask_estimator.fit(self, X)  # type: ignore[no-any-return]
+        if self.categorical is not None or self.continuous is not None or self.means is not None:
+            if self._fit_glom(X):
+                return self
         values, names = _to_float_matrix(X, where="fit")
         n, p = values.shape
         if n < 2:
@@ -319,9 +299,14 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         columns = tuple(values[:, j] for j in range(p))  # contiguous: values is Fortran-ordered
         for label, v in zip(labels, columns, strict=True):
             check_column(label, v)
-        for name in ("scale_", "dof_", "row_weights_", "weights_", "means_", "covariances_", "covariance_type_",
-                     "n_components_", "bic_", "bic_table_", "indicator_features_"):
-            self.__dict__.pop(name, None)  # a refit with another model
+        self._forget()
+        maps = transform_cols.check_maps(self, labels, values, X.index if isinstance(X, pd.DataFrame) else None, "fit")
+        if maps is not None:
+            if model != "normal":
+                raise ImputerValueError(f"EMImputer: transforms and bounds apply to model='normal' only, not {model!r}")
+            values = transform_cols.to_model_scale(maps, values)
+            columns = tuple(values[:, j] for j in range(p))
+            self.column_maps_ = maps
         if self.add_indicator:
             self.indicator_features_ = np.flatnonzero(np.isnan(values).any(axis=0))
         if model != "normal":
@@ -353,6 +338,23 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         self.loglik_ = float(fit.loglik + scaling.loglik_offset(kernel)[0])
         return self
 
+    def _forget(self) -> None:
+        """Drop the attributes of an earlier fit with another model or option."""
+        for name in ("scale_", "dof_", "row_weights_", "weights_", "means_", "covariances_", "covariance_type_",
+                     "n_components_", "bic_", "bic_table_", "indicator_features_", "column_maps_", *_GLOM_ATTRS):
+            self.__dict__.pop(name, None)
+
+    def _fit_glom(self, X: Any) -> bool:
+        """``categorical=``: fit the general location model (False when ``"auto"`` finds no categorical column)."""
+        fitted = glom.fit_estimator(self, X)
+        if fitted is None:
+            return False
+        attributes, n_features, names = fitted
+        self._forget()
+        self.__dict__.update(attributes)
+        self._set_names(n_features, names)
+        return True
+
     def _set_names(self, p: int, names: list[str] | None) -> None:
         self.n_features_in_ = p
         if names is not None:
@@ -368,7 +370,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 f"appropriate arguments before using '{where}'."
             )
 
-    def _check_columns(self, X: Any, values: np.ndarray, names: list[str] | None) -> None:
+    def _check_columns(self, n_cols: int, names: list[str] | None) -> None:
         fitted = getattr(self, "feature_names_in_", None)
         if fitted is not None and names is not None and list(fitted) != names:
             unexpected = [c for c in names if c not in set(fitted)]
@@ -384,9 +386,9 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 "EMImputer.transform: the feature names should match those passed during "
                 "fit (" + "; ".join(detail) + ")"
             )
-        if values.shape[1] != self.n_features_in_:
+        if n_cols != self.n_features_in_:
             raise ImputerValueError(
-                f"EMImputer.transform: X has {values.shape[1]} features, but EMImputer is "
+                f"EMImputer.transform: X has {n_cols} features, but EMImputer is "
                 f"expecting {self.n_features_in_} features as input"
             )
 
@@ -404,7 +406,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     def _input(self, X: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted(where)
         values, names = _to_float_matrix(X, where=where)
-        self._check_columns(X, values, names)
+        self._check_columns(values.shape[1], names)
         return values, np.isnan(values)
 
     def transform(self, X: Any) -> Any:
@@ -420,30 +422,74 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         -------
         ndarray, shape (n_samples, n_features_in_ + k)
             Completed data (a DataFrame under ``set_output(transform="pandas")``), then,
-            with ``add_indicator=True``, the ``k`` missing-value indicator columns.
+            with ``add_indicator=True``, the ``k`` missing-value indicator columns. With
+            ``categorical=``: missing levels are the most probable ones, an object array
+            (a DataFrame keeping each column's dtype, a ``category`` the categories of
+            ``fit``, under ``set_output(transform="pandas")``).
+
+        Raises
+        ------
+        ImputerValueError
+            Other columns than in ``fit``; with ``categorical=``, a level ``fit`` never saw
+            (naming the column, the value and the row); with ``transforms=``/``bounds=``, an
+            observed value outside the transform's domain or the bounds.
         """
         if type(X).__module__.split(".")[0] in ("dask", "dask_expr"):  # a lazy Dask DataFrame, by partition
             from imputer.dask import estimator as dask_estimator
 
             return dask_estimator.transform(self, X)
+        if getattr(self, "categorical_", None) is not None:
+            return self._transform_glom(X)
         out, mask = self._input(X, "transform")  # out: a Fortran-ordered copy of X
+        if getattr(self, "column_maps_", None) is not None:  # new rows' values checked, gaps or not
+            transform_cols.check_maps(
+                self, tuple(self._input_names()), out, X.index if isinstance(X, pd.DataFrame) else None, "transform"
+            )
         if mask.any() and self.model_ == "mixture":
             models.mixture_fill(out, mask, self)
+        elif mask.any() and getattr(self, "column_maps_", None) is not None:
+            model, var = self._model_scale_moments(out, mask, X, "transform")
+            out = transform_cols.back(self.column_maps_, out, mask, model, var)
         elif mask.any():
-            scaling, corr = self._standard_form()
-            p = out.shape[1]
-            columns = tuple(out[:, j] for j in range(p))
-            try:
-                with blas_threads(p):
-                    data = standardise(mask, columns, scaling)
-                    fill_missing(data, np.zeros(p), corr, out, scaling)
-            except Infeasible:
-                raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
+            self._fill_normal(out, mask)
         if self.add_indicator:
             out = np.hstack([out, mask[:, self.indicator_features_].astype(np.float64)])
         if isinstance(self, _LocalTransformerMixin):  # without scikit-learn
             return self._wrap_output(out, X)
         return out  # scikit-learn's set_output wraps this when asked
+
+    def _fill_normal(self, out: np.ndarray, mask: np.ndarray) -> None:
+        """Overwrite ``out``'s missing cells with their conditional means under the fitted normal (or t)."""
+        scaling, corr = self._standard_form()
+        p = out.shape[1]
+        columns = tuple(out[:, j] for j in range(p))
+        try:
+            with blas_threads(p):
+                data = standardise(mask, columns, scaling)
+                fill_missing(data, np.zeros(p), corr, out, scaling)
+        except Infeasible:
+            raise ImputerValueError("cov must be positive definite (its Cholesky factorisation failed)") from None
+
+    def _model_scale_moments(self, values: np.ndarray, mask: np.ndarray, X: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+        """``transforms``/``bounds``: the new rows checked, their conditional means and variances on the model scale."""
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        transform_cols.check_maps(self, tuple(self._input_names()), values, index, where)
+        model = transform_cols.to_model_scale(self.column_maps_, values)
+        var = self._conditional_variance(model, mask)
+        self._fill_normal(model, mask)
+        return model, var
+
+    def _transform_glom(self, X: Any) -> Any:
+        """``transform`` under the general location model (:mod:`imputer.mvn._estimator_glom`)."""
+        self._check_fitted("transform")
+        frame, names = glom.to_frame(X, "transform")
+        self._check_columns(frame.shape[1], names)
+        out, mask = glom.glom_fill(self, frame)
+        if self.add_indicator:
+            labels = self._input_names()
+            for j in self.indicator_features_:
+                out[f"missingindicator_{labels[j]}"] = mask[:, j].astype(np.float64)
+        return out if self._pandas_output() else out.to_numpy(dtype=object)
 
     def conditional_variance(self, X: Any) -> np.ndarray:
         """Variance of each filled cell given the row's observed cells (0 where observed).
@@ -458,9 +504,20 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             ``Var(x_j | x_o)`` at the missing cells (the marginal variance in a row with
             nothing observed), 0 at the observed cells; a DataFrame labelled like
             :meth:`transform`'s (without indicator columns) under
-            ``set_output(transform="pandas")``.
+            ``set_output(transform="pandas")``. With ``transforms=``/``bounds=``: on the
+            original scale, of the truncated distribution.
+
+        Raises
+        ------
+        ImputerTypeError
+            Fitted with ``categorical=`` (not available for the general location model).
         """
+        if getattr(self, "categorical_", None) is not None:
+            raise ImputerTypeError("EMImputer.conditional_variance: not available with categorical= (the general location model)")
         values, mask = self._input(X, "conditional_variance")
+        if mask.any() and getattr(self, "column_maps_", None) is not None:
+            model, var = self._model_scale_moments(values, mask, X, "conditional_variance")
+            return self._labelled(transform_cols.back(self.column_maps_, values, mask, model, var, variances=True), X)
         return self._labelled(self._conditional_variance(values, mask), X)
 
     def _conditional_variance(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -482,16 +539,18 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
     def _labelled(self, out: np.ndarray, X: Any) -> Any:
         """``out`` as a DataFrame (``X``'s index, the input feature names) when ``set_output``
         asked for pandas output, else as it is."""
-        if isinstance(self, _LocalTransformerMixin):
-            pandas = self._output == "pandas"
-        else:
-            from sklearn.utils._set_output import _get_output_config
-
-            pandas = _get_output_config("transform", self)["dense"] == "pandas"
-        if not pandas:
+        if not self._pandas_output():
             return out
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(out, index=index, columns=self._input_names())
+
+    def _pandas_output(self) -> bool:
+        """Whether ``set_output`` asked for pandas output."""
+        if isinstance(self, _LocalTransformerMixin):
+            return self._output == "pandas"
+        from sklearn.utils._set_output import _get_output_config
+
+        return bool(_get_output_config("transform", self)["dense"] == "pandas")
 
     def _input_names(self) -> np.ndarray:
         fitted = getattr(self, "feature_names_in_", None)

@@ -75,7 +75,9 @@ def _bounds(label: Hashable, spec: Any, cmap: ColumnMap) -> ColumnMap:
 
 def _first_bad(index: pd.Index, values: np.ndarray, bad: np.ndarray) -> str:
     i = int(np.flatnonzero(bad)[0])
-    return f"row {index[i]!r} holds {float(values[i])!r}"
+    label = index[i]
+    label = label.item() if isinstance(label, np.generic) else label  # row 2, not np.int64(2)
+    return f"row {label!r} holds {float(values[i])!r}"
 
 
 def _check_domain(label: Hashable, cmap: ColumnMap, values: np.ndarray, index: pd.Index) -> None:

@@ -84,3 +84,18 @@ def naive() -> SimpleNamespace:
     return SimpleNamespace(
         conditional=naive_conditional, loglik=naive_loglik, logpost=naive_logpost, simulate=simulate
     )
+
+
+@pytest.fixture(params=["sklearn", "local"])
+def Est(request: pytest.FixtureRequest) -> type:
+    """``EMImputer`` from scikit-learn's base classes, and from the local stand-ins (loaded with sklearn hidden)."""
+    from imputer.mvn import estimator as sk_module
+    from tests.imputer.mvn.test_estimator import LOCAL_MODULE
+
+    return sk_module.EMImputer if request.param == "sklearn" else LOCAL_MODULE.EMImputer
+
+
+@pytest.fixture(scope="module")
+def air() -> pd.DataFrame:
+    """R's airquality, its four measurements."""
+    return pd.read_csv(DATA / "airquality.csv")[["Ozone", "Solar.R", "Wind", "Temp"]]

@@ -5,27 +5,14 @@ scikit-learn installed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from imputer.errors import ImputerTypeError
 from imputer.mvn import estimator as sk_module
-from tests.imputer.mvn.test_estimator import LOCAL_MODULE
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-@pytest.fixture(params=["sklearn", "local"])
-def Est(request: pytest.FixtureRequest) -> type:
-    return sk_module.EMImputer if request.param == "sklearn" else LOCAL_MODULE.EMImputer
-
-
-@pytest.fixture(scope="module")
-def air() -> pd.DataFrame:
-    return pd.read_csv(DATA / "airquality.csv")[["Ozone", "Solar.R", "Wind", "Temp"]]
+# fixtures Est (EMImputer with and without scikit-learn) and air: tests/imputer/mvn/conftest.py
 
 
 @pytest.mark.parametrize("model", ["normal", "t", "mixture"])

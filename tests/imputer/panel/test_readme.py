@@ -35,3 +35,7 @@ def test_readme_freetrade_example(monkeypatch: pytest.MonkeyPatch, capsys: pytes
         pol = imp.loc[ft["polity"].isna(), "polity"].to_numpy()
         assert np.array_equal(pol, np.rint(pol)) and (np.abs(pol) <= 10).all()
         assert (imp["tariff"] >= 0).all() and imp.columns.equals(ft.columns)
+        assert set(imp.loc[ft["signed"].isna(), "signed"]) <= {0.0, 1.0}
+    assert lines[4] in ("[0.0, 1.0]", "[0.0]", "[1.0]")
+    signed = res.completed.loc[ft["signed"].isna(), "signed"]  # type: ignore[attr-defined]
+    assert signed.between(0, 1).all()
