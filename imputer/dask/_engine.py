@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from imputer.dask import _kernels as k
+from imputer.dask._patterns import PatternTable, TableStatistics, merge_tables, partition_table
 from imputer.dask._scan import Moments, Totals, merge, moments
 
-__all__ = ["Backend", "DaskMVNProblem", "EvaluationHook", "Partitions", "fit", "scan", "tree"]
+__all__ = ["Backend", "DaskMVNProblem", "EvaluationHook", "Partitions", "fit", "pattern_table", "scan", "tree"]
 
 #: Inputs combined per task of a tree reduction.
 SPLIT_EVERY = 8
@@ -181,6 +182,22 @@ def _futures_statistics(client: Any, layouts: list[Any], theta: tuple[Any, ...])
     return level[0].result()
 
 
+def _table_part(frame: Any, columns: tuple[Hashable, ...], scaling: k.Scaling) -> PatternTable:
+    return partition_table(k.column_values(frame, columns), scaling)
+
+
+def pattern_table(partitions: Partitions, backend: Backend, scaling: k.Scaling) -> PatternTable:
+    """The one pass for the :class:`~imputer.dask._patterns.PatternTable` of the table (equal patterns merged by a tree reduction)."""
+    from dask import delayed
+
+    token = uuid.uuid4().hex[:8]
+    parts = [
+        delayed(_table_part, pure=True)(f, partitions.columns, scaling, dask_key_name=f"imputer-patterns-{token}-{i}")
+        for i, f in enumerate(partitions.frames)
+    ]
+    return backend.compute(tree(parts, merge_tables, f"imputer-patterns-sum-{token}"))
+
+
 def scan(partitions: Partitions, backend: Backend) -> Moments:
     """The one pass for the scaling, the start values and the counts: the table's :class:`~imputer.dask._scan.Moments`."""
     from dask import delayed
@@ -202,14 +219,14 @@ class DaskMVNProblem(k.MVNProblem):
 
     def __init__(
         self,
-        partitions: Partitions,
+        partitions: Partitions | TableStatistics,
         backend: Backend,
         scaling: k.Scaling,
         ridge: float,
         hook: EvaluationHook | None = None,
         n_missing: np.ndarray | None = None,
     ) -> None:
-        super().__init__(SimpleNamespace(p=len(partitions.columns)), ridge, n_missing)  # type: ignore[arg-type]
+        super().__init__(SimpleNamespace(p=len(scaling.center)), ridge, n_missing)  # type: ignore[arg-type]
         self.partitions, self.backend, self.scaling = partitions, backend, scaling
         self.hook = hook
         self.n_evals = 0
@@ -249,7 +266,7 @@ class DaskMVNProblem(k.MVNProblem):
 
 
 def fit(
-    partitions: Partitions,
+    partitions: Partitions | TableStatistics,
     backend: Backend,
     totals: Totals,
     *,

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from imputer.dask import _kernels as k
-from imputer.dask._engine import Backend, Partitions, fit, print_evaluation, scan
+from imputer.dask._engine import Backend, Partitions, fit, pattern_table, print_evaluation, scan
+from imputer.dask._patterns import TableStatistics, table_bytes
 from imputer.dask._information import DaskInformation
 from imputer.dask._scan import finish
 from imputer.dask.result import DaskImputeResult
@@ -43,6 +44,11 @@ __all__ = ["impute", "is_dask_collection"]
 
 #: Persist (``persist=None``) when the layouts take at most this share of the memory.
 PERSIST_SHARE = 0.5
+#: The largest pattern table (:mod:`imputer.dask._patterns`) the EM runs on; beyond it (many
+#: distinct patterns: ``G (p^2 + p + 2)`` numbers, e.g. more than about 37,000 patterns at
+#: ``p = 10`` or 1,600 at ``p = 50``) every EM evaluation is a map-reduce over the partitions.
+#: A worker merging ``SPLIT_EVERY`` tables holds up to 9 of this size.
+MAX_TABLE_BYTES = 32 * 2**20
 #: Bytes of cluster memory per modelled cell of a persisted layout (work array, indices, raw copy while built).
 BYTES_PER_CELL = 24
 
@@ -186,12 +192,19 @@ def impute(
         raise ImputerValueError("data has a single row: estimating a covariance needs at least 2 rows")
     totals = finish(merged, cols)
     check_rows(n, p, ridge)
-    keep = bool(persist) if persist is not None else n * p * BYTES_PER_CELL <= PERSIST_SHARE * _memory(backend)
-    if keep:
-        _run_pass(backend, progress, lambda: parts.persist_layouts(backend, totals.scaling, progress))
+    source: Partitions | TableStatistics = parts
+    table = None
+    keep = False
+    if table_bytes(totals.n_patterns, p) <= MAX_TABLE_BYTES:
+        table = _run_pass(backend, progress, lambda: pattern_table(parts, backend, totals.scaling))
+        source = TableStatistics(table)
+    else:
+        keep = bool(persist) if persist is not None else n * p * BYTES_PER_CELL <= PERSIST_SHARE * _memory(backend)
+        if keep:
+            _run_pass(backend, progress, lambda: parts.persist_layouts(backend, totals.scaling, progress))
     hook = print_evaluation if progress else None
     try:
-        out = fit(parts, backend, totals, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, hook=hook)
+        out = fit(source, backend, totals, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, hook=hook)
     finally:
         if progress:
             sys.stderr.write("\n")
@@ -199,8 +212,8 @@ def impute(
     # the caller's line: one frame further when called through imputer.impute
     through = sys._getframe(1).f_globals.get("__name__") == "imputer.mvn.api"
     k.warn_if_unreliable(out, tol, max_iter, stacklevel=3 if through else 2)
-    info = DaskInformation(parts.frames, cols, out.mu, out.sigma, totals.scaling, ridge, totals.n_rows, backend)
-    return _result(ddf, cols, totals, out, keep, info, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    info = DaskInformation(parts.frames, cols, out.mu, out.sigma, totals.scaling, ridge, totals.n_rows, backend, table)
+    return _result(ddf, cols, totals, out, keep, table is not None, info, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
 
 
 class _Fill:
@@ -229,6 +242,7 @@ def _result(
     totals: Any,
     out: k.MVNFit,
     persisted: bool,
+    pattern_table: bool,
     information: DaskInformation,
     *,
     tol: float,
@@ -264,6 +278,7 @@ def _result(
         n_partitions=int(ddf.npartitions),
         n_patterns=totals.n_patterns,
         persisted=persisted,
+        pattern_table=pattern_table,
         ridge=ridge,
         tol=tol,
         max_iter=max_iter,
