@@ -8,7 +8,9 @@ CSV files or a glob), fits the multivariate normal by :func:`imputer.dask.impute
 the summary, and writes the completed table as partitioned Parquet to the directory
 ``OUT`` (one file per partition), never holding the table in one process's memory.
 ``--stream`` re-reads the input at every EM evaluation instead of keeping it in the
-workers' memory (tables larger than the cluster's memory).
+workers' memory (tables larger than the cluster's memory) when the fit cannot run on the
+table's per-pattern moments (many distinct patterns; :mod:`imputer.dask._patterns`).
+``--json-summary FILE`` writes the estimates with their standard errors, as in memory.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ def add_dask_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--stream", action="store_true",
-        help="read the input again at every EM evaluation instead of keeping it in the workers' memory "
-        "(for tables larger than the cluster's memory; default: keep it when it fits)",
+        help="when the fit cannot run on the per-pattern moments (many distinct missingness patterns), read the "
+        "input again at every EM evaluation instead of keeping it in the workers' memory (for tables larger than "
+        "the cluster's memory; default: keep it when it fits)",
     )
 
 
@@ -105,6 +108,18 @@ def _client(args: argparse.Namespace) -> tuple[Any, Any]:
     return Client(cluster.scheduler_address), cluster
 
 
+def _json_summary(result: Any) -> dict[str, Any]:
+    """``--json-summary``: the estimates with the standard errors (as in memory, up to ``MAX_PARAMETERS`` parameters).
+
+    From the pattern table they cost no pass over the data; from the per-evaluation route,
+    one pass on the cluster.
+    """
+    from imputer.mvn._information import MAX_PARAMETERS
+
+    p = len(result.columns)
+    return result.to_dict(standard_errors=p * (p + 3) // 2 <= MAX_PARAMETERS)
+
+
 def impute_dask(args: argparse.Namespace) -> int:
     """``imputer impute`` with ``--scheduler``/``--workers``: fit on the cluster, write partitioned Parquet."""
     import imputer
@@ -132,6 +147,8 @@ def impute_dask(args: argparse.Namespace) -> int:
             result.completed.to_parquet(args.output, write_index=True)  # on the client: the default scheduler
         except OSError as exc:
             raise CliError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
+        # while the cluster is up: the standard errors' pass, when the fit had no pattern table
+        summary = _json_summary(result) if args.json_summary is not None else None
     finally:
         client.close()
         if cluster is not None:
@@ -141,7 +158,7 @@ def impute_dask(args: argparse.Namespace) -> int:
     if args.json_summary is not None:
         out = Path(args.json_summary)
         try:
-            out.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+            out.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return 0

@@ -117,3 +117,33 @@ def test_unreachable_scheduler(tmp_path: Path, capsys: pytest.CaptureFixture[str
         status = main(["impute", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:1"])
     assert status == 1
     assert "cannot connect to the scheduler 'tcp://127.0.0.1:1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("engine", ["table", "rows"])
+def test_json_summary_with_standard_errors(
+    engine: str, client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the in-memory CLI's --json-summary entries: from the pattern table (no pass), or by
+    # one more pass on the cluster before it is closed (the per-evaluation route)
+    import json
+
+    from imputer.dask import api
+
+    if engine == "rows":
+        monkeypatch.setattr(api, "MAX_TABLE_BYTES", -1)
+    frame = mar_table(2_000, 3, seed=4)
+    frame.to_parquet(tmp_path / "t.parquet")
+    ref = imputer.impute(frame).to_dict(standard_errors=True)
+    out = tmp_path / "summary.json"
+    args = ["impute", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "out"), "--scheduler", client.scheduler.address]
+    assert main([*args, "--json-summary", str(out)]) == 0, capsys.readouterr().err
+    got = json.loads(out.read_text())
+    assert got["pattern_table"] is (engine == "table")
+    for key in ("se_mean", "se_cov", "vcov", "fraction_missing_info"):
+        theirs = ref[key]
+        ours = got[key]
+        assert ours.keys() == theirs.keys()
+        a = np.array(ours.get("data", list(ours.values())), dtype=float)
+        b = np.array(theirs.get("data", list(theirs.values())), dtype=float)
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    assert got["worst_fraction_missing_info"] == pytest.approx(ref["worst_fraction_missing_info"], rel=1e-7)

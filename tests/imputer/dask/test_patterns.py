@@ -1,0 +1,62 @@
+"""The per-pattern moments of :mod:`imputer.dask._patterns` and the choice of route.
+
+Reference for the table: a pandas ``groupby`` on the missing mask of the standardised
+rows (counts, sums and cross-products with 0 in the missing cells), independent of the
+in-memory layout. The route: the table when it fits ``MAX_TABLE_BYTES``, else the
+per-evaluation map-reduce, with the same estimates either way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imputer
+from imputer.dask import _patterns, api
+from imputer.dask._kernels import Scaling
+from tests.imputer.dask._data import assert_same_estimates, mar_table
+
+dd = pytest.importorskip("dask.dataframe")
+
+
+def _direct(x: np.ndarray, scaling: Scaling) -> dict[tuple[bool, ...], tuple[int, np.ndarray, np.ndarray]]:
+    z = (x - scaling.center) / scaling.scale
+    miss = np.isnan(z)
+    v = np.where(miss, 0.0, z)
+    out = {}
+    for key, rows in pd.DataFrame(miss).groupby(list(range(x.shape[1]))).indices.items():
+        out[tuple(bool(b) for b in key)] = (rows.size, v[rows].sum(axis=0), v[rows].T @ v[rows])
+    return out
+
+
+@pytest.mark.parametrize("p", [3, 70])  # one 64-bit word per key, and two
+def test_merged_table_equals_groupby(p: int) -> None:
+    rng = np.random.default_rng(p)
+    x = rng.standard_normal((600, p)) * 3.0 + 5.0
+    x[rng.random((600, p)) < (0.02 if p > 64 else 0.3)] = np.nan
+    x[:5, p - 1] = np.nan  # column p - 1: a pattern across the word boundary for p = 70
+    scaling = Scaling(center=np.full(p, 5.0), scale=np.full(p, 3.0), n_observed=np.full(p, 600.0))
+    parts = [x[:0], x[:250], x[250:251], x[251:]]  # an empty partition, a one-row one
+    tables = [_patterns.partition_table(tuple(part.T.copy()), scaling) for part in parts]
+    merged = _patterns.merge_tables(_patterns.merge_tables(*tables[:2]), _patterns.merge_tables(*tables[2:]))
+    ref = _direct(x, scaling)
+    masks = _patterns.pattern_masks(merged)
+    assert merged.n_patterns == len(ref) and merged.n_rows == 600
+    for g, mask in enumerate(masks):
+        count, t, T = ref[tuple(mask)]
+        assert merged.counts[g] == count
+        np.testing.assert_allclose(merged.t[g], t, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(merged.T[g], T, rtol=1e-12, atol=1e-11)
+    assert _patterns.merge_tables(tables[0]).n_patterns == 0  # the empty partition's table
+
+
+@pytest.mark.parametrize("room", [0, -1], ids=["table-fits", "one-pattern-too-many"])
+def test_route_at_the_budget(room: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the table is used up to MAX_TABLE_BYTES exactly, the map-reduce beyond; same estimates
+    frame = mar_table(3_000, 4, seed=8)
+    ref = imputer.impute(frame)
+    monkeypatch.setattr(api, "MAX_TABLE_BYTES", _patterns.table_bytes(ref.n_patterns, 4) + room)
+    res = imputer.impute(dd.from_pandas(frame, npartitions=3), progress=False, persist=False)
+    assert res.pattern_table is (room == 0)
+    assert_same_estimates(res, ref)
