@@ -25,22 +25,22 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from imputer.dask import _kernels as k
 from imputer.dask._engine import Backend, Partitions, fit, pattern_table, print_evaluation, scan
-from imputer.dask._patterns import TableStatistics, table_bytes
+from imputer.dask._patterns import PatternTable, TableStatistics, table_bytes
 from imputer.dask._information import DaskInformation
-from imputer.dask._scan import finish
+from imputer.dask._scan import Totals, finish
 from imputer.dask.result import DaskImputeResult
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn._validate import check_options, check_rows
 from imputer.options import MVN_OPTIONS
 
-__all__ = ["impute", "is_dask_collection"]
+__all__ = ["Fitted", "fit_dask", "impute", "is_dask_collection"]
 
 #: Persist (``persist=None``) when the layouts take at most this share of the memory.
 PERSIST_SHARE = 0.5
@@ -173,6 +173,38 @@ def impute(
     ConvergenceWarning
         As :func:`imputer.impute`.
     """
+    # the caller's line: one frame further when called through imputer.impute
+    through = sys._getframe(1).f_globals.get("__name__") == "imputer.mvn.api"
+    return fit_dask(
+        data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, persist=persist,
+        progress=progress, client=client, stacklevel=4 if through else 3,
+    ).result
+
+
+class Fitted(NamedTuple):
+    """What :func:`fit_dask` gives: the result, and for :mod:`imputer.dask.mi` the fit's internals."""
+
+    result: DaskImputeResult
+    table: PatternTable | None
+    totals: Totals
+    fit: k.MVNFit
+    backend: Backend
+
+
+def fit_dask(
+    data: Any,
+    *,
+    columns: Sequence[Hashable] | None,
+    tol: float,
+    max_iter: int,
+    ridge: float,
+    accelerate: bool,
+    persist: bool | None,
+    progress: bool,
+    client: Any | None,
+    stacklevel: int,
+) -> Fitted:
+    """:func:`impute`'s work (its options unchecked); warnings at ``stacklevel`` from here."""
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     if persist is not None and not isinstance(persist, (bool, np.bool_)):
         raise ImputerTypeError(f"persist must be True, False or None, got {persist!r}")
@@ -209,11 +241,10 @@ def impute(
         if progress:
             sys.stderr.write("\n")
         parts.layouts = None  # the persisted layouts are released with their last reference
-    # the caller's line: one frame further when called through imputer.impute
-    through = sys._getframe(1).f_globals.get("__name__") == "imputer.mvn.api"
-    k.warn_if_unreliable(out, tol, max_iter, stacklevel=3 if through else 2)
+    k.warn_if_unreliable(out, tol, max_iter, stacklevel=stacklevel)
     info = DaskInformation(parts.frames, cols, out.mu, out.sigma, totals.scaling, ridge, totals.n_rows, backend, table)
-    return _result(ddf, cols, totals, out, keep, table is not None, info, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    res = _result(ddf, cols, totals, out, keep, table is not None, info, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    return Fitted(res, table, totals, out, backend)
 
 
 class _Fill:
