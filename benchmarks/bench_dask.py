@@ -153,6 +153,46 @@ def _fit(
     return res, wall, timer.times, mem.peak
 
 
+def _ab(frame: pd.DataFrame, fitted: Any, rounds: int = 15) -> None:
+    """3. One EM evaluation's work, interleaved in this process (the least noisy ratio on a loaded machine).
+
+    In memory: ``em_update`` on the whole table's layout (E-step over rows and frequent
+    patterns, M-step). From the pattern table: the E-step on the table's layout and the
+    same M-step (what the Dask fit does per evaluation on the client). Both at the same
+    parameters, one BLAS thread; the minimum of ``rounds`` alternating runs each.
+    """
+    from imputer._threads import single_blas_thread
+    from imputer.dask import _kernels as k
+    from imputer.dask._patterns import PatternTable, merge_tables, partition_table, table_layout
+    from imputer.mvn._emmap import em_update
+    from imputer.mvn._scaling import scaling_of
+
+    cols = [c for c in frame.columns]
+    values = tuple(frame[c].to_numpy() for c in cols)
+    scaling = scaling_of(tuple(cols), values, np.isnan(np.column_stack(values)))
+    layout = k.layout(values, scaling)
+    # the table as the cluster makes it: per block of 500,000 rows, merged
+    blocks = [partition_table(tuple(v[a : a + 500_000] for v in values), scaling) for a in range(0, len(frame), 500_000)]
+    table: PatternTable = merge_tables(*blocks)
+    small = table_layout(table)
+    mu, sigma = np.zeros(len(cols)), np.eye(len(cols))
+    mem, tab = [], []
+    with single_blas_thread():
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            em_update(layout, mu, sigma, 0.0)
+            mem.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            prec = k.precision(sigma)
+            k.em_map(k.partition_stats(small, mu, sigma, prec), mu, sigma, 0.0, prec)
+            tab.append(time.perf_counter() - t0)
+    n = len(frame)
+    print(f"\n3. one EM evaluation's work, {n:,} rows, {table.n_patterns} patterns, interleaved x {rounds}, one thread:")
+    print(f"   in memory (em_update on the rows' layout): min {min(mem) * 1e3:.2f} ms, {n / min(mem):,.0f} rows/s")
+    print(f"   from the pattern table (client E-step + M-step): min {min(tab) * 1e3:.2f} ms, {n / min(tab):,.0f} rows/s; "
+          f"table / in memory = {min(mem) / min(tab):.2f}x the throughput (table: {table.T.nbytes / 1e6:.2f} MB)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
@@ -241,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"evaluation, {rate:,.0f} rows/s per core, peak worker memory {peak2 / 1e6:.0f} MB")
                 print(f"      per evaluation: Dask per core / in memory = {rate / mem_rate:.2f}; whole fit (passes included): "
                       f"{fit_rate / mem_fit_rate:.2f}; estimates differ by {diff:.1e} SD")
+            _ab(frame, res2)
         finally:
             client.close()
             cluster.close()

@@ -36,11 +36,17 @@ def test_readme_python_block(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ca
     (tmp_path / "examples").mkdir()
     (tmp_path / "examples" / "airquality.csv").write_bytes((ROOT / "examples" / "airquality.csv").read_bytes())
     monkeypatch.chdir(tmp_path)
-    block = re.search(r"```python\n(.*?)```", _section(), re.S)
-    assert block is not None
+    blocks = re.findall(r"```python\n(.*?)```", _section(), re.S)
+    assert len(blocks) == 2  # impute, then multiple_impute on the same ddf
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    assert "Multivariate-normal EM imputation (Dask)" in capsys.readouterr().out
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    out = capsys.readouterr().out
+    assert "Multivariate-normal EM imputation (Dask)" in out
+    mi = namespace["mi"]
+    assert out.strip().splitlines()[-1] == f"{mi.burn_in} {mi.thin} {round(mi.rate, 3)}"
+    drawn = pd.read_parquet("airquality_imp1").sort_index(kind="stable")
+    assert len(drawn) == 153 and not drawn.isna().any().any()
     res = namespace["res"]
     ref = imputer.impute(pd.read_csv("examples/airquality.csv"))
     np.testing.assert_allclose(res.mean.to_numpy(), ref.mean.to_numpy(), rtol=1e-12)
