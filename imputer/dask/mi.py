@@ -7,7 +7,8 @@ draw the completed data's sufficient statistics given ``theta_{t-1}`` and P-step
 chain runs entirely on the client against the table's per-pattern moments
 (:mod:`imputer.dask._patterns`): every I-step is the in-memory pattern-level draw of
 the sums (:func:`imputer.mi._istep.draw_sums`, every pattern a frequent one), every
-P-step :func:`imputer.mi._pstep.draw_niw`; no pass over the data. Burn-in and spacing
+P-step :func:`imputer.mi._pstep.draw_niw` (the in-memory :func:`imputer.mi._posterior.run_chain`
+with ``emit=None``); no pass over the data. Burn-in and spacing
 default to the in-memory rules from the EM rate (:func:`imputer.mi._rate.em_rate`, on
 the same table).
 
@@ -43,10 +44,8 @@ from imputer.dask._patterns import table_layout
 from imputer.dask.api import fit_dask
 from imputer.dask.result import DaskImputeResult
 from imputer.errors import ImputerTypeError, ImputerValueError
-from imputer.mi._dense import dense_factors
-from imputer.mi._istep import draw_missing, draw_sums
-from imputer.mi._posterior import acf
-from imputer.mi._pstep import draw_niw
+from imputer.mi._istep import draw_missing
+from imputer.mi._posterior import acf, run_chain
 from imputer.mi._rate import chain_lengths, em_rate
 from imputer.mvn._fit import fill_missing
 from imputer.mvn.api import _completed_frame
@@ -119,27 +118,6 @@ class DaskMultipleImputation:
             ],
             "em": self.em.to_dict(),
         }
-
-
-def _run_chain(
-    layout: Any, mu: np.ndarray, sigma: np.ndarray, *, ridge: RidgePrior, m: int, burn_in: int, thin: int,
-    direction: np.ndarray, rng: np.random.Generator,
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-    """Data augmentation on the table's layout (module docstring): ``theta_{t_j - 1}`` and the WLF."""
-    packer = k.MVNProblem(layout, ridge)
-    n = float(layout.n)
-    total = burn_in + m * thin
-    wlf = np.empty(total)
-    params: list[tuple[np.ndarray, np.ndarray]] = []
-    factors = dense_factors(layout)
-    for t in range(1, total + 1):
-        wlf[t - 1] = float(direction @ packer.pack((mu, sigma)))
-        if t > burn_in and (t - burn_in) % thin == 0:
-            params.append((mu.copy(), sigma.copy()))
-        if t < total:
-            s1, s2 = draw_sums(layout, mu, sigma, rng, factors)
-            mu, sigma = draw_niw(s1, s2, n, ridge, rng)
-    return params, wlf
 
 
 def draw_partition(
@@ -301,10 +279,11 @@ def multiple_impute(
         auto_burn, auto_thin, _ = chain_lengths(est.rate)
         burn_in = auto_burn if burn_in is None else burn_in
         thin = auto_thin if thin is None else thin
-        params_z, wlf = _run_chain(
+        chain = run_chain(
             layout, mu0, sigma0, ridge=kernel, m=m_checked, burn_in=burn_in, thin=thin,
-            direction=est.direction, rng=np.random.default_rng(chain_ss),
+            direction=est.direction, rng=np.random.default_rng(chain_ss), emit=None,
         )
+    params_z, wlf = chain.params, chain.wlf
     ddf = data
     meta = k.meta_frame(ddf._meta, em.columns, totals.n_missing)
     imputations = tuple(
