@@ -12,8 +12,8 @@ Printed, all measured in this run:
 1. *out of core*: :func:`imputer.impute` on ``dd.read_parquet`` of the whole directory on a
    ``LocalCluster`` of ``--workers`` processes (one thread each) capped at
    ``--memory-limit`` each: with 10 columns the per-pattern moments fit
-   (:mod:`imputer.dask._patterns`), so the files are read twice (scan, pattern table) and
-   the EM runs on the client; ``--max-iter`` SQUAREM cycles (default 2). Wall time, EM
+   (:mod:`imputer.dask._patterns`), so the files are read once (the scan makes the pattern
+   table) and the EM runs on the client; ``--max-iter`` SQUAREM cycles (default 2). Wall time, EM
    evaluations, milliseconds per evaluation, peak worker memory (the largest process
    memory any worker reported to the scheduler, sampled every 0.2 s), the standard
    errors' time (from the table).
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
             per_eval = statistics.median(evals)
             print(f"\n1. out of core: {args.rows:,} rows, {ddf.npartitions} partitions, {args.workers} workers "
                   f"x {args.memory_limit}, pattern table={res.pattern_table} ({res.n_patterns} patterns), persisted={res.persisted}")
-            print(f"   wall {wall:.1f} s (one pass for the scaling, one for the pattern table, then {len(evals)} EM "
+            print(f"   wall {wall:.1f} s (one pass for the scaling and the pattern table, then {len(evals)} EM "
                   f"evaluations on the client: {res.n_evals} in {res.n_iter} SQUAREM cycles (--max-iter {args.max_iter}), "
                   f"+1 final), converged={res.converged}")
             print(f"   per EM evaluation: median {per_eval * 1e3:.2f} ms; whole fit "

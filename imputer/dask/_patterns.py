@@ -10,28 +10,34 @@ of a missingness pattern ``g`` (missing set ``M``, ``c_g`` rows) only through
 with ``v_i`` the standardised row with 0 in its missing cells: the in-memory engine's
 *dense-pattern shortcut* (:mod:`imputer._gaussian.estep`, :class:`~imputer._gaussian.layout.DenseStats`)
 sums the conditional moments of a frequent pattern from exactly these, and they do not
-change between EM iterations. So one pass over the partitions computes the
-:class:`PatternTable` of every partition (:func:`partition_table`), a tree reduction
-merges equal patterns across partitions (:func:`merge_tables`, associative), and the
-whole EM runs on the client against the merged table: :func:`table_layout` makes it a
-layout on which every pattern is a frequent one and no row is stored, and the in-memory
+change between EM iterations. So the one pass over the partitions that gives the
+scaling (:mod:`imputer.dask._scan`) also gives every partition's :class:`PatternTable`
+(:func:`scan_partition`): the scaling is not known yet, so the table holds ``x - a``
+(``a``: the partition's column means, the scan's shift) instead of ``v``; a tree
+reduction merges the partitions' scans, moving their tables to a common shift
+(:func:`moved`: ``t - c e``, ``T - t e' - e t' + c e e'``, the shift algebra of the scan)
+and adding equal patterns (:func:`merge_tables`); on the client the merged table is
+moved to the global centre and divided by the scale (:func:`standardised`). The whole EM
+then runs on the client against it: :func:`table_layout` makes it a layout on which
+every pattern is a frequent one and no row is stored, and the in-memory
 :func:`~imputer._gaussian.estep.estep` runs on it unchanged. The estimates are the
-in-memory ones to rounding (the same statistics, summed in another order); the cluster
-is not used between the table's pass and the lazy completed table.
+in-memory ones to rounding (the same statistics, summed in another order, with shifts
+near the data); the cluster is not used again until the lazy completed table.
 
 The complete pattern (no missing cell) is one entry of the table too: its ``t`` and ``T``
 are the complete rows' ``s_1`` and ``S_2``.
 
-Memory: ``G (p^2 + p + 1)`` numbers for ``G`` distinct patterns, independent of the
-number of rows; :func:`table_bytes` is what the caller compares with its budget
-(:data:`imputer.dask.api.MAX_TABLE_BYTES`) before choosing this route over the
-per-evaluation map-reduce of :mod:`imputer.dask._engine`.
+Memory: ``G (p^2 + p + 2)`` numbers for ``G`` distinct patterns, independent of the
+number of rows. A partition builds its table, and a merge keeps one, only while
+:func:`table_bytes` of its distinct patterns is within the budget
+(:data:`imputer.dask.api.MAX_TABLE_BYTES`); otherwise the scan carries no table and the
+fit takes the per-evaluation map-reduce of :mod:`imputer.dask._engine`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,26 +45,22 @@ from imputer._gaussian.layout import DenseStats, StandardData, chunk_specs, dens
 from imputer._gaussian.patterns import PatternGroup, Patterns
 from imputer._gaussian.stats import SufficientStats
 from imputer.dask import _kernels as k
+from imputer.dask._scan import Moments, merge, moments, pattern_keys
 
 __all__ = [
     "PatternTable",
+    "ScanPart",
     "TableStatistics",
+    "merge_scans",
     "merge_tables",
+    "moved",
     "partition_table",
-    "pattern_keys",
     "pattern_masks",
+    "scan_partition",
+    "standardised",
     "table_bytes",
     "table_layout",
 ]
-
-
-def pattern_keys(miss: np.ndarray) -> np.ndarray:
-    """The rows of a missing mask ``(n, p)`` as 64-bit words, shape ``(n, ceil(p / 64))`` (bit ``j % 64`` of word ``j // 64``)."""
-    n, p = miss.shape
-    keys = np.zeros((n, max(1, (p + 63) // 64)), dtype=np.uint64)
-    for j in range(p):
-        keys[:, j // 64] |= miss[:, j].astype(np.uint64) << np.uint64(j % 64)
-    return keys
 
 
 def pattern_masks(table: PatternTable) -> np.ndarray:
@@ -199,6 +201,59 @@ def table_layout(table: PatternTable) -> StandardData:
         s1_dense=sum((d.t.sum(axis=0) for d in dense), np.zeros(p)),
         s2_dense=sum((d.T.sum(axis=0) for d in dense), np.zeros((p, p))),
     )
+
+
+def moved(table: PatternTable, d: np.ndarray) -> PatternTable:
+    """The table of the same rows with ``d`` subtracted from every observed cell (``v -> v - d`` on ``O``).
+
+    Per pattern, with ``e = d`` on the observed columns and 0 elsewhere:
+    ``t' = t - c e``, ``T' = T - t e' - e t' + c e e'``.
+    """
+    e = np.where(pattern_masks(table), 0.0, d)  # (G, p)
+    c = table.counts.astype(float)
+    te = table.t[:, :, None] * e[:, None, :]
+    T = table.T - te - te.transpose(0, 2, 1) + c[:, None, None] * e[:, :, None] * e[:, None, :]
+    return PatternTable(table.p, table.keys, table.counts, table.t - c[:, None] * e, T)
+
+
+def standardised(table: PatternTable, shift: np.ndarray, scaling: k.Scaling) -> PatternTable:
+    """A table of raw values less ``shift`` in the units ``z = (x - center) / scale`` of ``scaling``."""
+    out = moved(table, scaling.center - shift)
+    s = scaling.scale
+    return PatternTable(table.p, out.keys, out.counts, out.t / s, out.T / np.outer(s, s))
+
+
+class ScanPart(NamedTuple):
+    """What one pass gives about some rows: their moments, and their raw pattern table about ``moments.shift``.
+
+    ``table`` is None when it would exceed the budget (too many distinct patterns).
+    """
+
+    moments: Moments
+    table: PatternTable | None
+
+
+def scan_partition(values: tuple[np.ndarray, ...], budget: int) -> ScanPart:
+    """The :class:`ScanPart` of one partition's modelled columns (float64, NaN missing).
+
+    The table is :func:`partition_table` in the units ``x - a`` (``a``: the partition's
+    shift, its columns' observed means), built only when its distinct patterns fit ``budget`` bytes.
+    """
+    m = moments(values)
+    p = len(values)
+    if table_bytes(m.patterns.shape[0], p) > budget or np.any(m.n_inf):  # infinite cells: an error after the pass
+        return ScanPart(m, None)
+    unit = k.Scaling(center=m.shift, scale=np.ones(p), n_observed=np.diag(m.N).copy())
+    return ScanPart(m, partition_table(values, unit))
+
+
+def merge_scans(*parts: ScanPart, budget: int) -> ScanPart:
+    """The :class:`ScanPart` of the rows of all ``parts``: moments merged, tables moved to the merged shift and merged."""
+    merged = merge(*(part.moments for part in parts))
+    if any(part.table is None for part in parts) or table_bytes(merged.patterns.shape[0], merged.shift.size) > budget:
+        return ScanPart(merged, None)
+    tables = [moved(part.table, merged.shift - part.moments.shift) for part in parts]  # type: ignore[arg-type]
+    return ScanPart(merged, merge_tables(*tables))
 
 
 class TableStatistics:

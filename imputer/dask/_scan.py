@@ -34,10 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer.dask._kernels import Scaling
-from imputer.dask._patterns import pattern_keys
 from imputer.errors import ImputerValueError
 
-__all__ = ["Moments", "Totals", "finish", "merge", "moments"]
+__all__ = ["Moments", "Totals", "finish", "merge", "moments", "pattern_keys"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +63,15 @@ class Moments:
     S: np.ndarray
     n_inf: np.ndarray
     patterns: np.ndarray
+
+
+def pattern_keys(miss: np.ndarray) -> np.ndarray:
+    """The rows of a missing mask ``(n, p)`` as 64-bit words, shape ``(n, ceil(p / 64))`` (bit ``j % 64`` of word ``j // 64``)."""
+    n, p = miss.shape
+    keys = np.zeros((n, max(1, (p + 63) // 64)), dtype=np.uint64)
+    for j in range(p):
+        keys[:, j // 64] |= miss[:, j].astype(np.uint64) << np.uint64(j % 64)
+    return keys
 
 
 def _pattern_keys(miss: np.ndarray) -> np.ndarray:

@@ -14,10 +14,13 @@ in-memory pattern-grouped E-step over the partitions, sums the statistics by a t
 reduction and does the M-step on the client (:mod:`imputer.dask._engine`); SQUAREM runs
 on top. The estimates equal the in-memory ones to rounding.
 
-Passes over the data: one for the scaling, the start values and the counts
-(:mod:`imputer.dask._scan`); then, persisted, one to build the partitions' layouts in
-the cluster's memory, and none per EM evaluation; streamed, one per EM evaluation
-(about 2-3 per SQUAREM iteration). Persisting needs about three times the modelled
+Passes over the data: one for the scaling, the start values, the counts and, when the
+distinct missingness patterns are few enough (:data:`MAX_TABLE_BYTES`), the per-pattern
+moments on which the whole EM then runs on the client (:mod:`imputer.dask._patterns`):
+one pass in all, the usual case. Otherwise every EM evaluation is a map-reduce over the
+partitions: persisted, one more pass builds the partitions' layouts in the cluster's
+memory, and none per EM evaluation; streamed, one per EM evaluation (about 2-3 per
+SQUAREM iteration). Persisting needs about three times the modelled
 columns' float64 size in cluster memory; streaming needs one partition per worker thread.
 """
 
@@ -31,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from imputer.dask import _kernels as k
-from imputer.dask._engine import Backend, Partitions, fit, pattern_table, print_evaluation, scan
-from imputer.dask._patterns import PatternTable, TableStatistics, table_bytes
+from imputer.dask._engine import Backend, Partitions, fit, print_evaluation, scan
+from imputer.dask._patterns import PatternTable, TableStatistics, standardised
 from imputer.dask._information import DaskInformation
 from imputer.dask._scan import Totals, finish
 from imputer.dask.result import DaskImputeResult
@@ -216,7 +219,9 @@ def fit_dask(
     cols = tuple(chosen)
     p = len(cols)
     parts = Partitions(frames=list(ddf[list(cols)].to_delayed()), columns=cols)
-    merged = _run_pass(backend, progress, lambda: scan(parts, backend))
+    budget = MAX_TABLE_BYTES
+    scanned = _run_pass(backend, progress, lambda: scan(parts, backend, budget))
+    merged = scanned.moments
     n = merged.n  # the in-memory order of checks: size, then values, then n against p
     if n == 0:
         raise ImputerValueError(f"data is empty (0 rows x {len(ddf.columns)} columns)")
@@ -227,8 +232,8 @@ def fit_dask(
     source: Partitions | TableStatistics = parts
     table = None
     keep = False
-    if table_bytes(totals.n_patterns, p) <= MAX_TABLE_BYTES:
-        table = _run_pass(backend, progress, lambda: pattern_table(parts, backend, totals.scaling))
+    if scanned.table is not None:
+        table = standardised(scanned.table, merged.shift, totals.scaling)
         source = TableStatistics(table)
     else:
         keep = bool(persist) if persist is not None else n * p * BYTES_PER_CELL <= PERSIST_SHARE * _memory(backend)

@@ -30,16 +30,28 @@ def _direct(x: np.ndarray, scaling: Scaling) -> dict[tuple[bool, ...], tuple[int
     return out
 
 
+BUDGET = 2**30
+
+
+@pytest.mark.parametrize("route", ["standardised", "scan"])
 @pytest.mark.parametrize("p", [3, 70])  # one 64-bit word per key, and two
-def test_merged_table_equals_groupby(p: int) -> None:
+def test_merged_table_equals_groupby(p: int, route: str) -> None:
     rng = np.random.default_rng(p)
     x = rng.standard_normal((600, p)) * 3.0 + 5.0
     x[rng.random((600, p)) < (0.02 if p > 64 else 0.3)] = np.nan
     x[:5, p - 1] = np.nan  # column p - 1: a pattern across the word boundary for p = 70
     scaling = Scaling(center=np.full(p, 5.0), scale=np.full(p, 3.0), n_observed=np.full(p, 600.0))
     parts = [x[:0], x[:250], x[250:251], x[251:]]  # an empty partition, a one-row one
-    tables = [_patterns.partition_table(tuple(part.T.copy()), scaling) for part in parts]
-    merged = _patterns.merge_tables(_patterns.merge_tables(*tables[:2]), _patterns.merge_tables(*tables[2:]))
+    if route == "standardised":
+        tables = [_patterns.partition_table(tuple(part.T.copy()), scaling) for part in parts]
+        merged = _patterns.merge_tables(_patterns.merge_tables(*tables[:2]), _patterns.merge_tables(*tables[2:]))
+    else:  # as the scan makes it: raw values about each partition's means, moved to a common shift, standardised
+        scans = [_patterns.scan_partition(tuple(part.T.copy()), BUDGET) for part in parts]
+        both = _patterns.merge_scans(
+            _patterns.merge_scans(*scans[:2], budget=BUDGET), _patterns.merge_scans(*scans[2:], budget=BUDGET), budget=BUDGET
+        )
+        assert both.table is not None and both.moments.n == 600
+        merged = _patterns.standardised(both.table, both.moments.shift, scaling)
     ref = _direct(x, scaling)
     masks = _patterns.pattern_masks(merged)
     assert merged.n_patterns == len(ref) and merged.n_rows == 600
@@ -48,7 +60,21 @@ def test_merged_table_equals_groupby(p: int) -> None:
         assert merged.counts[g] == count
         np.testing.assert_allclose(merged.t[g], t, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(merged.T[g], T, rtol=1e-12, atol=1e-11)
-    assert _patterns.merge_tables(tables[0]).n_patterns == 0  # the empty partition's table
+
+
+def test_scan_drops_the_table_beyond_the_budget() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((400, 6))
+    x[rng.random((400, 6)) < 0.3] = np.nan
+    halves = [tuple(x[:200].T.copy()), tuple(x[200:].T.copy())]
+    g0 = _patterns.scan_partition(halves[0], BUDGET).table.n_patterns
+    assert _patterns.scan_partition(halves[0], _patterns.table_bytes(g0, 6) - 1).table is None
+    fits = [_patterns.scan_partition(h, _patterns.table_bytes(g0, 6) + 10**6) for h in halves]
+    merged_g = _patterns.merge_scans(*fits, budget=BUDGET).table.n_patterns
+    assert merged_g > g0
+    # each half fits, the merged table does not: no table, the moments still merged
+    out = _patterns.merge_scans(*fits, budget=_patterns.table_bytes(merged_g, 6) - 1)
+    assert out.table is None and out.moments.n == 400
 
 
 @pytest.mark.parametrize("room", [0, -1], ids=["table-fits", "one-pattern-too-many"])
