@@ -24,13 +24,16 @@ of the same statistics at the same ``theta``: the same Markov chain of ``theta``
 imputation a draw from ``p(Y_mis | Y_obs, theta_{t_j - 1})``, the imputations
 independent given their parameters.
 
-``method="bootstrap"`` is refused: an honest bootstrap resamples rows across the whole
-table and refits EM per resample; that is not built for Dask yet.
+``method="bootstrap"``: EM on a Poisson bootstrap resample per imputation, all ``m``
+resamples made in one pass by partition (:mod:`imputer.dask._bootstrap`), then the
+imputations drawn at their estimates as above (the streams: the method's sequence
+spawns one child per imputation and each of those one per partition).
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +43,13 @@ import pandas as pd
 
 from imputer._gaussian.prior import RidgePrior
 from imputer.dask import _kernels as k
+from imputer.dask import api
+from imputer.dask._bootstrap import bootstrap_fits
+from imputer.dask._engine import Partitions
 from imputer.dask._patterns import table_layout
 from imputer.dask.api import fit_dask
 from imputer.dask.result import DaskImputeResult
-from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mi._istep import draw_missing
 from imputer.mi._posterior import acf, run_chain
 from imputer.mi._rate import chain_lengths, em_rate
@@ -71,12 +77,14 @@ class DaskMultipleImputation:
     em : DaskImputeResult
         The EM fit the chain started from.
     method : str
-        "posterior".
-    m, seed, burn_in, thin : int
-    rate : float
-        The EM rate (worst fraction of missing information) the defaults came from.
-    wlf, wlf_acf : Series
-        The worst linear function along the chain and its autocorrelations after the burn-in.
+        "posterior" or "bootstrap".
+    m, seed : int
+    burn_in, thin : int or None
+        The chain's (posterior; None for the bootstrap).
+    rate : float or None
+        The EM rate (worst fraction of missing information) the defaults came from (posterior).
+    wlf, wlf_acf : Series or None
+        The worst linear function along the chain and its autocorrelations after the burn-in (posterior).
     """
 
     imputations: tuple[Any, ...]
@@ -85,18 +93,27 @@ class DaskMultipleImputation:
     method: str
     m: int
     seed: int
-    burn_in: int
-    thin: int
-    rate: float
-    wlf: pd.Series
-    wlf_acf: pd.Series
+    burn_in: int | None
+    thin: int | None
+    rate: float | None
+    wlf: pd.Series | None
+    wlf_acf: pd.Series | None
 
     def summary(self) -> str:
         """Readable text: the method, the chain, the EM fit."""
+        if self.method == "posterior":
+            how = [
+                "Multiple imputation (Dask, posterior draws by data augmentation)",
+                f"imputations: {self.m}  seed: {self.seed}  burn-in: {self.burn_in}  thin: {self.thin}",
+                f"EM rate (worst fraction of missing information): {self.rate:.4f}",
+            ]
+        else:
+            how = [
+                "Multiple imputation (Dask, EM on Poisson bootstrap resamples)",
+                f"imputations: {self.m}  seed: {self.seed}",
+            ]
         lines = [
-            "Multiple imputation (Dask, posterior draws by data augmentation)",
-            f"imputations: {self.m}  seed: {self.seed}  burn-in: {self.burn_in}  thin: {self.thin}",
-            f"EM rate (worst fraction of missing information): {self.rate:.4f}",
+            *how,
             f"partitions: {self.em.n_partitions}, each drawn with its own seed",
             "",
             self.em.summary(),
@@ -109,9 +126,9 @@ class DaskMultipleImputation:
             "method": self.method,
             "m": int(self.m),
             "seed": int(self.seed),
-            "burn_in": int(self.burn_in),
-            "thin": int(self.thin),
-            "rate": float(self.rate),
+            "burn_in": self.burn_in,
+            "thin": self.thin,
+            "rate": self.rate,
             "params": [
                 {"mean": [float(x) for x in mu], "cov": [[float(x) for x in row] for row in cov.to_numpy()]}
                 for mu, cov in self.params
@@ -191,7 +208,7 @@ def dispatch(data: Any, m: int, **options: Any) -> DaskMultipleImputation:
         if value is not default and value != default:
             raise ImputerValueError(
                 f"{name}={value!r} is not available for a Dask DataFrame (imputer.dask.mi.multiple_impute: "
-                "the multivariate normal with the ridge prior, method='posterior')"
+                "the multivariate normal with the ridge prior)"
             )
     return multiple_impute(data, m, **options)
 
@@ -219,8 +236,9 @@ def multiple_impute(
         As for :func:`imputer.dask.impute`.
     m : int, default 20
         Number of imputations.
-    method : {"posterior"}, optional
-        Data augmentation (the default). "bootstrap" is refused on Dask.
+    method : {"posterior", "bootstrap"}, optional
+        Data augmentation (the default), or EM on Poisson bootstrap resamples
+        (:mod:`imputer.dask._bootstrap`: one pass for all ``m``).
     columns, ridge, tol, max_iter, burn_in, thin
         As in :func:`imputer.multiple_impute` (the ridge prior's convention).
     seed : int, optional
@@ -237,17 +255,15 @@ def multiple_impute(
     Raises
     ------
     ImputerValueError
-        ``method="bootstrap"``; a table with too many distinct missingness patterns for
+        An unusable bootstrap resample; a table with too many distinct missingness patterns for
         the pattern table (the chain runs on it); the errors of :func:`imputer.dask.impute`;
         ``m``, ``burn_in`` or ``thin`` out of range; ``n + ridge <= p``.
     """
-    if method is not None and method not in ("posterior", "bootstrap"):
+    method = "posterior" if method is None else method
+    if method not in ("posterior", "bootstrap"):
         raise ImputerValueError(f"method must be 'posterior' or 'bootstrap', got {method!r}")
-    if method == "bootstrap":
-        raise ImputerValueError(
-            "method='bootstrap' is not available for a Dask DataFrame (a bootstrap resamples rows across the whole "
-            "table and refits EM per imputation): use method='posterior', or compute() a table that fits in memory"
-        )
+    if method == "bootstrap" and (burn_in is not None or thin is not None):
+        raise ImputerValueError("burn_in and thin are options of method='posterior', not of method='bootstrap'")
     m_checked = _check_count("m", m, 1) or 1
     burn_in, thin = _check_count("burn_in", burn_in, 0), _check_count("thin", thin, 1)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
@@ -260,30 +276,48 @@ def multiple_impute(
     p = len(em.columns)
     if table is None:
         raise ImputerValueError(
-            f"method='posterior' on a Dask DataFrame runs the chain on the table's per-pattern moments, and this table "
+            f"method={method!r} on a Dask DataFrame runs on the table's per-pattern moments, and this table "
             f"has too many distinct missingness patterns ({em.n_patterns:,} of {p} columns) for them"
         )
-    if em.n_rows + em.ridge <= p:
+    if method == "posterior" and em.n_rows + em.ridge <= p:
         raise ImputerValueError(
             f"ridge: the posterior of the covariance of {p} columns from {em.n_rows} rows is proper only for "
             f"n + ridge > p; pass ridge > {p - em.n_rows}"
         )
     seed_int = int(np.random.SeedSequence().entropy) if seed is None else int(seed)  # type: ignore[arg-type]
-    chain_ss, draws_ss = np.random.SeedSequence(seed_int).spawn(2)
+    method_ss, draws_ss = np.random.SeedSequence(seed_int).spawn(2)
     scaling = totals.scaling
-    kernel = RidgePrior.of("ridge", em.ridge, scaling.n_observed)
-    layout = table_layout(table)
-    mu0, sigma0 = fitted.fit.mu, fitted.fit.sigma
-    with k.blas_threads(p):
-        est = em_rate(layout, mu0, sigma0, kernel)
-        auto_burn, auto_thin, _ = chain_lengths(est.rate)
-        burn_in = auto_burn if burn_in is None else burn_in
-        thin = auto_thin if thin is None else thin
-        chain = run_chain(
-            layout, mu0, sigma0, ridge=kernel, m=m_checked, burn_in=burn_in, thin=thin,
-            direction=est.direction, rng=np.random.default_rng(chain_ss), emit=None,
+    rate = wlf = None
+    if method == "posterior":
+        kernel = RidgePrior.of("ridge", em.ridge, scaling.n_observed)
+        layout = table_layout(table)
+        mu0, sigma0 = fitted.fit.mu, fitted.fit.sigma
+        with k.blas_threads(p):
+            est = em_rate(layout, mu0, sigma0, kernel)
+            auto_burn, auto_thin, _ = chain_lengths(est.rate)
+            burn_in = auto_burn if burn_in is None else burn_in
+            thin = auto_thin if thin is None else thin
+            chain = run_chain(
+                layout, mu0, sigma0, ridge=kernel, m=m_checked, burn_in=burn_in, thin=thin,
+                direction=est.direction, rng=np.random.default_rng(method_ss), emit=None,
+            )
+        params_z, wlf, rate = chain.params, chain.wlf, float(est.rate)
+    else:
+        by_imputation = [ss.spawn(data.npartitions) for ss in method_ss.spawn(m_checked)]
+        parts = Partitions(frames=list(data[list(em.columns)].to_delayed()), columns=em.columns)
+        fits = bootstrap_fits(
+            parts, fitted.backend, [list(row) for row in zip(*by_imputation)], budget=api.MAX_TABLE_BYTES,
+            tol=em.tol, max_iter=em.max_iter, ridge=em.ridge,
         )
-    params_z, wlf = chain.params, chain.wlf
+        params_z = [((mu - scaling.center) / scaling.scale, sigma / np.outer(scaling.scale, scaling.scale)) for mu, sigma, _ in fits]
+        not_converged = sum(not ok for _, _, ok in fits)
+        if not_converged:
+            warnings.warn(
+                f"EM did not converge within max_iter={em.max_iter} iterations on {not_converged} of {m_checked} "
+                f"bootstrap resamples (tol={em.tol:g}); increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
     ddf = data
     meta = k.meta_frame(ddf._meta, em.columns, totals.n_missing)
     imputations = tuple(
@@ -298,17 +332,14 @@ def multiple_impute(
         )
         for mu, sigma in params_z
     )
-    wlf_acf = acf(wlf[burn_in:], max(_ACF_LAGS, 2 * thin))
+    chain_out: dict[str, Any] = {"wlf": None, "wlf_acf": None}
+    if wlf is not None:
+        wlf_acf = acf(wlf[burn_in:], max(_ACF_LAGS, 2 * thin))  # type: ignore[index,arg-type]
+        chain_out = {
+            "wlf": pd.Series(wlf, index=pd.RangeIndex(wlf.size, name="iteration"), name="wlf"),
+            "wlf_acf": pd.Series(wlf_acf, index=pd.RangeIndex(wlf_acf.size, name="lag"), name="acf"),
+        }
     return DaskMultipleImputation(
-        imputations=imputations,
-        params=params,
-        em=em,
-        method="posterior",
-        m=m_checked,
-        seed=seed_int,
-        burn_in=burn_in,
-        thin=thin,
-        rate=float(est.rate),
-        wlf=pd.Series(wlf, index=pd.RangeIndex(wlf.size, name="iteration"), name="wlf"),
-        wlf_acf=pd.Series(wlf_acf, index=pd.RangeIndex(wlf_acf.size, name="lag"), name="acf"),
+        imputations=imputations, params=params, em=em, method=method, m=m_checked, seed=seed_int,
+        burn_in=burn_in, thin=thin, rate=rate, **chain_out,
     )

@@ -127,7 +127,8 @@ def test_on_a_local_cluster(client: Any, frame: pd.DataFrame, drawn: DaskMultipl
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"method": "bootstrap"}, "method='bootstrap' is not available for a Dask DataFrame"),
+        ({"method": "bootstrap", "thin": 2}, "burn_in and thin are options of method='posterior'"),
+        ({"method": "chained"}, "method must be 'posterior' or 'bootstrap', got 'chained'"),
         ({"model": "t"}, "model='t' is not available for a Dask DataFrame"),
         ({"transforms": {"x1": "log"}}, "transforms=.* is not available for a Dask DataFrame"),
         ({"m": 0}, "m must be >= 1, got 0"),
@@ -140,9 +141,29 @@ def test_refused(options: dict[str, Any], match: str, frame: pd.DataFrame) -> No
         imputer.multiple_impute(dd.from_pandas(frame.iloc[:200], npartitions=2), **options)
 
 
-def test_too_many_patterns_is_refused(frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("method", ["posterior", "bootstrap"])
+def test_too_many_patterns_is_refused(method: str, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     from imputer.dask import api
 
     monkeypatch.setattr(api, "MAX_TABLE_BYTES", -1)
-    with pytest.raises(ImputerValueError, match="too many distinct missingness patterns"):
-        imputer.multiple_impute(dd.from_pandas(frame.iloc[:200], npartitions=2), m=2)
+    with pytest.raises(ImputerValueError, match=f"method='{method}' on a Dask DataFrame .* too many distinct missingness"):
+        imputer.multiple_impute(dd.from_pandas(frame.iloc[:200], npartitions=2), m=2, method=method)
+
+
+def test_bootstrap_spread_matches_the_standard_errors(frame: pd.DataFrame) -> None:
+    # the bootstrap estimates' spread stands in for the posterior: their SD is the observed
+    # information's standard error (in memory, an independent computation) up to the
+    # sampling error of 20 draws (about 16% on an SD)
+    ddf = dd.from_pandas(frame.iloc[:2_000], npartitions=2)
+    mi = imputer.multiple_impute(ddf, m=20, method="bootstrap", seed=5)
+    assert mi.method == "bootstrap" and mi.burn_in is None and mi.wlf is None
+    se = imputer.impute(frame.iloc[:2_000]).se_mean.to_numpy()
+    ratio = np.array([p[0].to_numpy() for p in mi.params]).std(axis=0, ddof=1) / se
+    assert np.all((ratio > 0.6) & (ratio < 1.5)), ratio
+    # reproducible; partition i of imputation j drawn at params j with its own stream
+    again = imputer.multiple_impute(ddf, m=20, method="bootstrap", seed=5)
+    np.testing.assert_array_equal(again.params[3][1].to_numpy(), mi.params[3][1].to_numpy())
+    first = mi.imputations[3].compute()
+    pd.testing.assert_frame_equal(first, again.imputations[3].compute())
+    assert not first[COLS].isna().any().any()
+    assert "Poisson bootstrap" in mi.summary() and mi.to_dict()["burn_in"] is None
