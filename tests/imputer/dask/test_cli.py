@@ -100,8 +100,8 @@ def test_readme_command_lines(client: Any, monkeypatch: pytest.MonkeyPatch, tmp_
     [
         (["--workers", "2", "--scheduler", "tcp://x:1"], "--scheduler and --workers exclude each other"),
         (["--workers", "0"], "--workers: expected a positive integer, got 0"),
-        (["--workers", "1", "--model", "t"], "the Dask engine fits --model normal, one imputation"),
-        (["--workers", "1", "-m", "5"], "the Dask engine fits --model normal, one imputation"),
+        (["--workers", "1", "--model", "t"], "the Dask engine fits --model normal"),
+        (["--workers", "1", "--seed", "3"], "--seed applies to multiple imputation: give -m M"),
         (["--workers", "1", "--na-values", "-"], "--na-values is not available with --scheduler/--workers"),
     ],
 )
@@ -153,3 +153,19 @@ def test_json_summary_with_standard_errors(
         b = np.array(theirs.get("data", list(theirs.values())), dtype=float)
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
     assert got["worst_fraction_missing_info"] == pytest.approx(ref["worst_fraction_missing_info"], rel=1e-7)
+
+
+def test_multiple_imputation(client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # -m M: M directories of Parquet files, the imputations of imputer.dask.mi.multiple_impute with the seed
+    from imputer.dask.mi import multiple_impute
+
+    frame = mar_table(1_500, 3, seed=6)
+    frame.to_parquet(tmp_path / "t.parquet")
+    args = ["impute", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "out_{imp}"), "--scheduler", client.scheduler.address]
+    assert main([*args, "-m", "2", "--seed", "11", "--json-summary", str(tmp_path / "s.json")]) == 0, capsys.readouterr().err
+    assert "wrote 2 imputations" in capsys.readouterr().out
+    ref = multiple_impute(dd.read_parquet(str(tmp_path / "t.parquet")), 2, seed=11)
+    for j in (1, 2):
+        got = pd.read_parquet(tmp_path / f"out_{j}").rename_axis(None)  # dask names an unnamed index
+        pd.testing.assert_frame_equal(got, ref.imputations[j - 1].compute(), check_index_type=False)
+    assert (tmp_path / "s.json").read_text().count('"mean"') >= 2
