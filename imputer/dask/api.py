@@ -141,7 +141,9 @@ def impute(
     columns, tol, max_iter, ridge, accelerate
         As in :func:`imputer.impute`.
     persist : bool or None, default None
-        Keep the partitions' standardised layouts in the cluster's memory (True) or read
+        Only when the distinct missingness patterns are too many for the pattern table
+        (:data:`MAX_TABLE_BYTES`; otherwise the data are read once and nothing is kept):
+        keep the partitions' standardised layouts in the cluster's memory (True) or read
         every partition again at each EM evaluation (False: data larger than the
         cluster's memory, one read per evaluation). None persists when the layouts
         (about 24 bytes per modelled cell) take at most half the workers' memory limits
