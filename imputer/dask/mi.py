@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._frozen import ReadOnlyField
 from imputer._gaussian.prior import RidgePrior
 from imputer.dask import _kernels as k
 from imputer.dask import api
@@ -96,8 +97,8 @@ class DaskMultipleImputation:
     burn_in: int | None
     thin: int | None
     rate: float | None
-    wlf: pd.Series | None
-    wlf_acf: pd.Series | None
+    wlf: pd.Series | None = ReadOnlyField()  # type: ignore[assignment]
+    wlf_acf: pd.Series | None = ReadOnlyField()  # type: ignore[assignment]
 
     def summary(self) -> str:
         """Readable text: the method, the chain, the EM fit."""

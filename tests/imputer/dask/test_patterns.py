@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import imputer
+from imputer.dask import _kernels as k
 from imputer.dask import _patterns, api
 from imputer.dask._kernels import Scaling
 from tests.imputer.dask._data import assert_same_estimates, mar_table
@@ -83,6 +84,11 @@ def test_route_at_the_budget(room: int, monkeypatch: pytest.MonkeyPatch) -> None
     frame = mar_table(3_000, 4, seed=8)
     ref = imputer.impute(frame)
     monkeypatch.setattr(api, "MAX_TABLE_BYTES", _patterns.table_bytes(ref.n_patterns, 4) + room)
+    reads = []
+    column_values = k.column_values
+    monkeypatch.setattr(k, "column_values", lambda *a: reads.append(None) or column_values(*a))
     res = imputer.impute(dd.from_pandas(frame, npartitions=3), progress=False, persist=False)
     assert res.pattern_table is (room == 0)
+    # the table: one read of each partition for the whole fit; else one more per EM evaluation
+    assert len(reads) == (3 if room == 0 else 3 * (1 + res.n_evals + 1))
     assert_same_estimates(res, ref)
