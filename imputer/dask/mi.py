@@ -297,13 +297,9 @@ def multiple_impute(
             est = em_rate(layout, mu0, sigma0, kernel)
             auto_burn, auto_thin, capped = chain_lengths(est.rate)
             if capped and (burn_in is None or thin is None):
-                warnings.warn(
-                    f"EM converges extremely slowly (worst fraction of missing information {est.rate:.4f}): the default "
-                    "burn-in and spacing of the chain were capped and the imputations may be autocorrelated; "
-                    "pass ridge > 0, or burn_in= and thin= explicitly",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
+                why = f"EM converges extremely slowly (worst fraction of missing information {est.rate:.4f})"
+                warnings.warn(f"{why}: the chain's default burn-in and spacing were capped, the imputations may be "
+                              "autocorrelated; pass ridge > 0, or burn_in= and thin=", ConvergenceWarning, stacklevel=3)
             burn_in = auto_burn if burn_in is None else burn_in
             thin = auto_thin if thin is None else thin
             chain = run_chain(
