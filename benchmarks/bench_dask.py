@@ -11,15 +11,18 @@ Printed, all measured in this run:
 
 1. *out of core*: :func:`imputer.impute` on ``dd.read_parquet`` of the whole directory on a
    ``LocalCluster`` of ``--workers`` processes (one thread each) capped at
-   ``--memory-limit`` each: the layouts do not fit, so every EM evaluation reads the
-   files again (``persist`` chosen automatically: streamed), ``--max-iter`` SQUAREM cycles
-   (default 2: the per-evaluation cost, not a converged fit). Wall time, EM evaluations,
-   seconds per evaluation (median of the map-reduces), peak worker memory (the largest
-   process memory any worker reported to the scheduler, sampled every 0.2 s).
-2. *persisted vs in memory* on the largest table here that fits the workers persisted
-   (``--memory-rows``, default 2,000,000, the first files): seconds per EM evaluation of
-   the in-memory engine (one process, one BLAS thread) and of the Dask engine with the
-   layouts persisted; rows per second per core (the cluster's cores: ``--workers``).
+   ``--memory-limit`` each: with 10 columns the per-pattern moments fit
+   (:mod:`imputer.dask._patterns`), so the files are read once (the scan makes the pattern
+   table) and the EM runs on the client; ``--max-iter`` SQUAREM cycles (default 2). Wall time, EM
+   evaluations, milliseconds per evaluation, peak worker memory (the largest process
+   memory any worker reported to the scheduler, sampled every 0.2 s), the standard
+   errors' time (from the table).
+2. *in memory vs the cluster* on the first ``--memory-rows`` rows (default 2,000,000):
+   the in-memory engine (one process, one BLAS thread), the Dask engine from the
+   pattern table, and the Dask engine forced to the per-evaluation map-reduce over
+   persisted layouts (the route for tables with too many patterns); per EM evaluation
+   (rows per second per core, the cluster's cores: ``--workers``) and over the whole fit
+   (rows x evaluations per second of wall time, the passes over the data included).
 
 Usage::
 
@@ -126,15 +129,68 @@ class _PeakMemory:
         self._thread.join()
 
 
-def _fit(ddf: Any, client: Any, persist: bool | None, max_iter: int = 1000) -> tuple[Any, float, list[float], float]:
-    from imputer.dask import _engine
+def _fit(
+    ddf: Any, client: Any, persist: bool | None, max_iter: int = 1000, rows_engine: bool = False
+) -> tuple[Any, float, list[float], float]:
+    """Fit; wall time, the EM evaluations' times and the peak worker memory.
 
-    with _EvalTimer(_engine.Partitions, "statistics") as timer, _PeakMemory(client) as mem, warnings.catch_warnings():
+    ``rows_engine``: the per-evaluation map-reduce over the partitions even though the
+    pattern table fits (``MAX_TABLE_BYTES`` set to -1 for the call).
+    """
+    from imputer.dask import _engine, _patterns, api
+
+    budget = api.MAX_TABLE_BYTES
+    owner = _engine.Partitions if rows_engine else _patterns.TableStatistics
+    with _EvalTimer(owner, "statistics") as timer, _PeakMemory(client) as mem, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dask's deprecation notices; the ConvergenceWarning of a capped run
-        t0 = time.perf_counter()
-        res = imputer.impute(ddf, client=client, persist=persist, progress=False, max_iter=max_iter)
-        wall = time.perf_counter() - t0
+        api.MAX_TABLE_BYTES = -1 if rows_engine else budget
+        try:
+            t0 = time.perf_counter()
+            res = imputer.impute(ddf, client=client, persist=persist, progress=False, max_iter=max_iter)
+            wall = time.perf_counter() - t0
+        finally:
+            api.MAX_TABLE_BYTES = budget
     return res, wall, timer.times, mem.peak
+
+
+def _ab(frame: pd.DataFrame, fitted: Any, rounds: int = 15) -> None:
+    """3. One EM evaluation's work, interleaved in this process (the least noisy ratio on a loaded machine).
+
+    In memory: ``em_update`` on the whole table's layout (E-step over rows and frequent
+    patterns, M-step). From the pattern table: the E-step on the table's layout and the
+    same M-step (what the Dask fit does per evaluation on the client). Both at the same
+    parameters, one BLAS thread; the minimum of ``rounds`` alternating runs each.
+    """
+    from imputer._threads import single_blas_thread
+    from imputer.dask import _kernels as k
+    from imputer.dask._patterns import PatternTable, merge_tables, partition_table, table_layout
+    from imputer.mvn._emmap import em_update
+    from imputer.mvn._scaling import scaling_of
+
+    cols = [c for c in frame.columns]
+    values = tuple(frame[c].to_numpy() for c in cols)
+    scaling = scaling_of(tuple(cols), values, np.isnan(np.column_stack(values)))
+    layout = k.layout(values, scaling)
+    # the table as the cluster makes it: per block of 500,000 rows, merged
+    blocks = [partition_table(tuple(v[a : a + 500_000] for v in values), scaling) for a in range(0, len(frame), 500_000)]
+    table: PatternTable = merge_tables(*blocks)
+    small = table_layout(table)
+    mu, sigma = np.zeros(len(cols)), np.eye(len(cols))
+    mem, tab = [], []
+    with single_blas_thread():
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            em_update(layout, mu, sigma, 0.0)
+            mem.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            prec = k.precision(sigma)
+            k.em_map(k.partition_stats(small, mu, sigma, prec), mu, sigma, 0.0, prec)
+            tab.append(time.perf_counter() - t0)
+    n = len(frame)
+    print(f"\n3. one EM evaluation's work, {n:,} rows, {table.n_patterns} patterns, interleaved x {rounds}, one thread:")
+    print(f"   in memory (em_update on the rows' layout): min {min(mem) * 1e3:.2f} ms, {n / min(mem):,.0f} rows/s")
+    print(f"   from the pattern table (client E-step + M-step): min {min(tab) * 1e3:.2f} ms, {n / min(tab):,.0f} rows/s; "
+          f"table / in memory = {min(mem) / min(tab):.2f}x the throughput (table: {table.T.nbytes / 1e6:.2f} MB)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,14 +240,18 @@ def main(argv: list[str] | None = None) -> None:
             res, wall, evals, peak = _fit(ddf, client, None, args.max_iter)
             per_eval = statistics.median(evals)
             print(f"\n1. out of core: {args.rows:,} rows, {ddf.npartitions} partitions, {args.workers} workers "
-                  f"x {args.memory_limit}, persisted={res.persisted}")
-            print(f"   wall {wall:.1f} s (one pass for the scaling, then {len(evals)} EM evaluations: {res.n_evals} "
-                  f"in {res.n_iter} SQUAREM cycles capped by --max-iter {args.max_iter}, +1 final), converged={res.converged}")
-            print(f"   per EM evaluation: median {per_eval:.2f} s (min {min(evals):.2f}, max {max(evals):.2f}), "
-                  f"{args.rows / per_eval / args.workers:,.0f} rows/s per core")
+                  f"x {args.memory_limit}, pattern table={res.pattern_table} ({res.n_patterns} patterns), persisted={res.persisted}")
+            print(f"   wall {wall:.1f} s (one pass for the scaling and the pattern table, then {len(evals)} EM "
+                  f"evaluations on the client: {res.n_evals} in {res.n_iter} SQUAREM cycles (--max-iter {args.max_iter}), "
+                  f"+1 final), converged={res.converged}")
+            print(f"   per EM evaluation: median {per_eval * 1e3:.2f} ms; whole fit "
+                  f"{args.rows * len(evals) / wall / args.workers:,.0f} rows x evaluations / s per core")
             print(f"   peak worker memory {peak / 1e6:.0f} MB (limit {args.memory_limit})")
+            t0 = time.perf_counter()
+            se = res.se_mean
+            print(f"   standard errors: {time.perf_counter() - t0:.3f} s (from the table, no pass); se_mean[x01] {se.iloc[1]:.3g}")
 
-            # 2. persisted vs in memory, on the first files
+            # 2. the same table in memory, on the cluster from the pattern table, and by the per-evaluation map-reduce
             k = -(-args.memory_rows // args.partition_rows)
             files = sorted(folder.glob("*.parquet"))[:k]
             frame = pd.concat([pd.read_parquet(f) for f in files])
@@ -202,20 +262,26 @@ def main(argv: list[str] | None = None) -> None:
                 mem_wall = time.perf_counter() - t0
             mem_eval = statistics.median(timer.times)
             small = dd.read_parquet([str(f) for f in files])
-            res2, wall2, evals2, peak2 = _fit(small, client, True)
-            dask_eval = statistics.median(evals2)
             sd = np.sqrt(np.diag(ref.cov.to_numpy()))
-            diff = max(
-                np.max(np.abs(res2.mean.to_numpy() - ref.mean.to_numpy()) / sd),
-                np.max(np.abs(res2.cov.to_numpy() - ref.cov.to_numpy()) / np.outer(sd, sd)),
-            )
-            mem_rate, dask_rate = n_mem / mem_eval, n_mem / dask_eval / args.workers
-            print(f"\n2. {n_mem:,} rows ({len(files)} partitions): in memory vs persisted on the cluster")
-            print(f"   in memory: wall {mem_wall:.2f} s, {ref.n_evals} evaluations, {mem_eval * 1e3:.0f} ms per "
-                  f"evaluation, {mem_rate:,.0f} rows/s (1 core)")
-            print(f"   Dask persisted: wall {wall2:.2f} s, {res2.n_evals} evaluations, {dask_eval * 1e3:.0f} ms per "
-                  f"evaluation, {dask_rate:,.0f} rows/s per core ({args.workers} cores), peak worker memory {peak2 / 1e6:.0f} MB")
-            print(f"   per-core throughput: Dask / in memory = {dask_rate / mem_rate:.2f}; estimates differ by {diff:.1e} SD")
+            mem_rate = n_mem / mem_eval
+            mem_fit_rate = n_mem * ref.n_evals / mem_wall
+            print(f"\n2. {n_mem:,} rows ({len(files)} partitions): in memory vs on the cluster ({args.workers} cores)")
+            print(f"   in memory: wall {mem_wall:.2f} s, {ref.n_evals} evaluations, {mem_eval * 1e3:.1f} ms per "
+                  f"evaluation, {mem_rate:,.0f} rows/s (1 core); whole fit {mem_fit_rate:,.0f} rows x evaluations / s")
+            for label, persist, rows_engine in (("pattern table", None, False), ("map-reduce per evaluation, persisted", True, True)):
+                res2, wall2, evals2, peak2 = _fit(small, client, persist, rows_engine=rows_engine)
+                dask_eval = statistics.median(evals2)
+                diff = max(
+                    np.max(np.abs(res2.mean.to_numpy() - ref.mean.to_numpy()) / sd),
+                    np.max(np.abs(res2.cov.to_numpy() - ref.cov.to_numpy()) / np.outer(sd, sd)),
+                )
+                rate = n_mem / dask_eval / args.workers
+                fit_rate = n_mem * len(evals2) / wall2 / args.workers
+                print(f"   Dask, {label}: wall {wall2:.2f} s, {res2.n_evals} evaluations, {dask_eval * 1e3:.2f} ms per "
+                      f"evaluation, {rate:,.0f} rows/s per core, peak worker memory {peak2 / 1e6:.0f} MB")
+                print(f"      per evaluation: Dask per core / in memory = {rate / mem_rate:.2f}; whole fit (passes included): "
+                      f"{fit_rate / mem_fit_rate:.2f}; estimates differ by {diff:.1e} SD")
+            _ab(frame, res2)
         finally:
             client.close()
             cluster.close()

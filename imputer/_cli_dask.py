@@ -8,7 +8,13 @@ CSV files or a glob), fits the multivariate normal by :func:`imputer.dask.impute
 the summary, and writes the completed table as partitioned Parquet to the directory
 ``OUT`` (one file per partition), never holding the table in one process's memory.
 ``--stream`` re-reads the input at every EM evaluation instead of keeping it in the
-workers' memory (tables larger than the cluster's memory).
+workers' memory (tables larger than the cluster's memory) when the fit cannot run on the
+table's per-pattern moments (many distinct patterns; :mod:`imputer.dask._patterns`).
+``--json-summary FILE`` writes the estimates with their standard errors, as in memory.
+With ``-m M`` (``--method posterior|bootstrap``, ``--seed``, ``--burn-in``, ``--thin``),
+:func:`imputer.dask.mi.multiple_impute` draws ``M`` imputations, written as ``M``
+directories of Parquet files: ``OUT/imp_1`` .. ``OUT/imp_M``, or ``OUT`` with ``{imp}``
+replaced by ``1..M``.
 """
 
 from __future__ import annotations
@@ -47,8 +53,9 @@ def add_dask_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--stream", action="store_true",
-        help="read the input again at every EM evaluation instead of keeping it in the workers' memory "
-        "(for tables larger than the cluster's memory; default: keep it when it fits)",
+        help="when the fit cannot run on the per-pattern moments (many distinct missingness patterns), read the "
+        "input again at every EM evaluation instead of keeping it in the workers' memory (for tables larger than "
+        "the cluster's memory; default: keep it when it fits)",
     )
 
 
@@ -62,8 +69,12 @@ def _check_usage(args: argparse.Namespace) -> None:
         raise CliError("--scheduler and --workers exclude each other: connect to a cluster or start one", status=2)
     if args.workers is not None and args.workers < 1:
         raise CliError(f"--workers: expected a positive integer, got {args.workers}", status=2)
-    if args.model != "normal" or args.m is not None:
-        raise CliError("--scheduler/--workers: the Dask engine fits --model normal, one imputation (no -m)", status=2)
+    if args.model != "normal":
+        raise CliError("--scheduler/--workers: the Dask engine fits --model normal", status=2)
+    if args.m is None:
+        given = [f"--{n.replace('_', '-')}" for n in ("method", "seed", "burn_in", "thin") if getattr(args, n, None) is not None]
+        if given or "{imp}" in args.output:
+            raise CliError(f"{', '.join(given) or '{imp}'} applies to multiple imputation: give -m M", status=2)
     if args.output == "-" or args.input == "-":
         raise CliError("--scheduler/--workers: IN and OUT must be files or directories, not standard input/output", status=2)
     if Path(args.output).suffix.lower() in (".csv", ".tsv", ".txt"):
@@ -105,6 +116,30 @@ def _client(args: argparse.Namespace) -> tuple[Any, Any]:
     return Client(cluster.scheduler_address), cluster
 
 
+def _write(table: Any, target: str) -> None:
+    try:
+        table.to_parquet(target, write_index=True)
+    except OSError as exc:
+        raise CliError(f"cannot write {target!r}: {exc.strerror or exc}") from None
+
+
+def _imputation_path(output: str, j: int) -> str:
+    """Imputation ``j``'s directory: ``{imp}`` in OUT replaced by ``j``, else ``OUT/imp_j``."""
+    return output.replace("{imp}", str(j)) if "{imp}" in output else str(Path(output) / f"imp_{j}")
+
+
+def _json_summary(result: Any) -> dict[str, Any]:
+    """``--json-summary``: the estimates with the standard errors (as in memory, up to ``MAX_PARAMETERS`` parameters).
+
+    From the pattern table they cost no pass over the data; from the per-evaluation route,
+    one pass on the cluster.
+    """
+    from imputer.mvn._information import MAX_PARAMETERS
+
+    p = len(result.columns)
+    return result.to_dict(standard_errors=p * (p + 3) // 2 <= MAX_PARAMETERS)
+
+
 def impute_dask(args: argparse.Namespace) -> int:
     """``imputer impute`` with ``--scheduler``/``--workers``: fit on the cluster, write partitioned Parquet."""
     import imputer
@@ -124,24 +159,43 @@ def impute_dask(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ImputerWarning)
             progress = sys.stderr.isatty() if args.progress is None else args.progress
-            result = imputer.impute(ddf, client=client, persist=False if args.stream else None, progress=progress, **options)
+            if args.m is None:
+                result = imputer.impute(ddf, client=client, persist=False if args.stream else None, progress=progress, **options)
+            else:
+                from imputer.dask.mi import multiple_impute
+
+                options.pop("accelerate")
+                result = multiple_impute(
+                    ddf, args.m, method=args.method, seed=args.seed, burn_in=args.burn_in, thin=args.thin,
+                    client=client, progress=progress, **options,
+                )
         for w in caught:
             print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
         print(result.summary())
-        try:
-            result.completed.to_parquet(args.output, write_index=True)  # on the client: the default scheduler
-        except OSError as exc:
-            raise CliError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
+        if args.m is None:
+            _write(result.completed, args.output)  # on the client: the default scheduler
+            # while the cluster is up: the standard errors' pass, when the fit had no pattern table
+            summary = _json_summary(result) if args.json_summary is not None else None
+        else:
+            targets = [_imputation_path(args.output, j) for j in range(1, args.m + 1)]
+            for imputation, target in zip(result.imputations, targets):
+                _write(imputation, target)
+            summary = result.to_dict()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    n_filled = int(result.n_missing.sum())
-    print(f"\nwrote {args.output} ({result.n_rows} rows in {result.n_partitions} Parquet files, {n_filled} cells filled)")
+    em = result if args.m is None else result.em
+    n_filled = int(em.n_missing.sum())
+    if args.m is None:
+        print(f"\nwrote {args.output} ({em.n_rows} rows in {em.n_partitions} Parquet files, {n_filled} cells filled)")
+    else:
+        print(f"\nwrote {args.m} imputations, {targets[0]} .. {targets[-1]} ({em.n_rows} rows in {em.n_partitions} "
+              f"Parquet files each, {n_filled} cells drawn)")
     if args.json_summary is not None:
         out = Path(args.json_summary)
         try:
-            out.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+            out.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return 0

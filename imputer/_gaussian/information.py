@@ -65,6 +65,7 @@ from imputer._gaussian.patterns import Patterns
 
 __all__ = [
     "InformationSums",
+    "add_pattern_information",
     "assemble_information",
     "complete_information",
     "complete_information_product",
@@ -73,6 +74,7 @@ __all__ = [
     "n_parameters",
     "observed_information",
     "vech_indices",
+    "zero_information_sums",
 ]
 
 #: Numbers per temporary (``p x p`` matrices of a pattern chunk, outer products of a row block).
@@ -189,24 +191,39 @@ def information_sums(
     """
     p = mu.size
     lam, _ = precision(sigma)
-    a, b = vech_indices(p)
-    i_mm = np.zeros((p, p))
-    r = np.zeros((p * p, p))
-    z = np.zeros((a.size, a.size), order="F")
+    sums = zero_information_sums(p)
     for rows, loc, miss, counts in _chunks(patterns, p):
-        g = counts.size
-        if miss is None:
-            k = lam[None, :, :].copy()
-        else:
-            k = _observed_precisions(lam, miss)
-        n_g = counts.astype(float)
-        d, s = _pattern_sums(values, rows, loc, miss, g, center, scale, mu)
-        u = np.einsum("gij,gj->gi", k, d)
-        i_mm += np.einsum("g,gij->ij", n_g, k)
-        r += k.reshape(g, p * p).T @ u
-        nmat = 0.5 * n_g[:, None, None] * k - k @ s @ k
-        # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
-        z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
+        d, s = _pattern_sums(values, rows, loc, miss, counts.size, center, scale, mu)
+        sums = add_pattern_information(sums, lam, miss, counts, d, s)
+    return sums
+
+
+def zero_information_sums(p: int) -> InformationSums:
+    """The :class:`InformationSums` of no rows."""
+    q = p * (p + 1) // 2
+    return InformationSums(np.zeros((p, p)), np.zeros((p * p, p)), np.zeros((q, q), order="F"))
+
+
+def add_pattern_information(
+    sums: InformationSums, lam: np.ndarray, miss: np.ndarray | None, counts: np.ndarray, d: np.ndarray, s: np.ndarray
+) -> InformationSums:
+    """``sums`` plus the terms of ``G`` patterns given by their deviation sums (``sums.z`` updated in place).
+
+    ``lam`` (p, p): ``Sigma^-1``; ``miss`` (G, m): the patterns' missing columns (None:
+    all observed); ``counts`` (G,): ``n_g``; ``d`` (G, p), ``s`` (G, p, p): ``d_g`` and
+    ``S_g`` about ``mu`` (0 in the missing cells; module docstring).
+    """
+    p = lam.shape[0]
+    a, b = vech_indices(p)
+    g = counts.size
+    k = lam[None, :, :].copy() if miss is None else _observed_precisions(lam, miss)
+    n_g = counts.astype(float)
+    u = np.einsum("gij,gj->gi", k, d)
+    i_mm = sums.i_mm + np.einsum("g,gij->ij", n_g, k)
+    r = sums.r + k.reshape(g, p * p).T @ u
+    nmat = 0.5 * n_g[:, None, None] * k - k @ s @ k
+    # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
+    z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=sums.z, trans=0, lower=0, overwrite_c=1)
     return InformationSums(i_mm, r, z)
 
 

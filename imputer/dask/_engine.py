@@ -9,7 +9,10 @@ runs unchanged (:class:`DaskMVNProblem` is an :class:`~imputer.mvn._problem.MVNP
 whose EM map is the map-reduce), so the iterates are the in-memory engine's up to the
 rounding of the sums' order.
 
-The partitions are either *persisted* (their standardised layouts built once and kept
+When the scan (:func:`scan`, the one pass that always runs) produced the table's
+per-pattern moments, the statistics come from them on the client instead
+(:class:`~imputer.dask._patterns.TableStatistics`, same interface) and no evaluation
+touches the cluster. Otherwise the partitions are either *persisted* (their standardised layouts built once and kept
 in the cluster's memory: one read of the data, then only the statistics travel) or
 *streamed* (each evaluation reads every partition again and builds its layout: memory
 independent of the table's size, at one read per evaluation).
@@ -18,6 +21,7 @@ independent of the table's size, at one read per evaluation).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import uuid
 from collections.abc import Callable, Hashable, Sequence
@@ -28,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from imputer.dask import _kernels as k
-from imputer.dask._scan import Moments, Totals, merge, moments
+from imputer.dask._patterns import ScanPart, TableStatistics, merge_scans, scan_partition
+from imputer.dask._scan import Totals
 
 __all__ = ["Backend", "DaskMVNProblem", "EvaluationHook", "Partitions", "fit", "scan", "tree"]
 
@@ -115,10 +120,6 @@ def _layout_stats(data: k.Layout, theta: tuple[Any, ...]) -> k.SufficientStats:
     return k.partition_stats(data, *theta)
 
 
-def _scan_part(frame: Any, columns: tuple[Hashable, ...]) -> Moments:
-    return moments(k.column_values(frame, columns))
-
-
 @dataclass
 class Partitions:
     """The table's partitions as delayed objects (the modelled columns only).
@@ -181,16 +182,22 @@ def _futures_statistics(client: Any, layouts: list[Any], theta: tuple[Any, ...])
     return level[0].result()
 
 
-def scan(partitions: Partitions, backend: Backend) -> Moments:
-    """The one pass for the scaling, the start values and the counts: the table's :class:`~imputer.dask._scan.Moments`."""
+def _scan_part(frame: Any, columns: tuple[Hashable, ...], budget: int) -> ScanPart:
+    return scan_partition(k.column_values(frame, columns), budget)
+
+
+def scan(partitions: Partitions, backend: Backend, budget: int) -> ScanPart:
+    """The one pass over the data: the table's :class:`~imputer.dask._scan.Moments` (scaling, start
+    values, counts) and, when its distinct patterns fit ``budget`` bytes, its pattern table
+    (:mod:`imputer.dask._patterns`, raw values less ``moments.shift``)."""
     from dask import delayed
 
     token = uuid.uuid4().hex[:8]
     parts = [
-        delayed(_scan_part, pure=True)(f, partitions.columns, dask_key_name=f"imputer-scan-{token}-{i}")
+        delayed(_scan_part, pure=True)(f, partitions.columns, budget, dask_key_name=f"imputer-scan-{token}-{i}")
         for i, f in enumerate(partitions.frames)
     ]
-    return backend.compute(tree(parts, merge, f"imputer-scan-sum-{token}"))
+    return backend.compute(tree(parts, functools.partial(merge_scans, budget=budget), f"imputer-scan-sum-{token}"))
 
 
 class DaskMVNProblem(k.MVNProblem):
@@ -202,14 +209,14 @@ class DaskMVNProblem(k.MVNProblem):
 
     def __init__(
         self,
-        partitions: Partitions,
+        partitions: Partitions | TableStatistics,
         backend: Backend,
         scaling: k.Scaling,
         ridge: float,
         hook: EvaluationHook | None = None,
         n_missing: np.ndarray | None = None,
     ) -> None:
-        super().__init__(SimpleNamespace(p=len(partitions.columns)), ridge, n_missing)  # type: ignore[arg-type]
+        super().__init__(SimpleNamespace(p=len(scaling.center)), ridge, n_missing)  # type: ignore[arg-type]
         self.partitions, self.backend, self.scaling = partitions, backend, scaling
         self.hook = hook
         self.n_evals = 0
@@ -249,7 +256,7 @@ class DaskMVNProblem(k.MVNProblem):
 
 
 def fit(
-    partitions: Partitions,
+    partitions: Partitions | TableStatistics,
     backend: Backend,
     totals: Totals,
     *,

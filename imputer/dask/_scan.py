@@ -36,7 +36,7 @@ import numpy as np
 from imputer.dask._kernels import Scaling
 from imputer.errors import ImputerValueError
 
-__all__ = ["Moments", "Totals", "finish", "merge", "moments"]
+__all__ = ["Moments", "Totals", "finish", "merge", "moments", "pattern_keys"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,14 +65,19 @@ class Moments:
     patterns: np.ndarray
 
 
-def _pattern_keys(miss: np.ndarray) -> np.ndarray:
-    """The distinct rows of a missing mask (n, p) as 64-bit words, shape (G, ceil(p / 64))."""
+def pattern_keys(miss: np.ndarray) -> np.ndarray:
+    """The rows of a missing mask ``(n, p)`` as 64-bit words, shape ``(n, ceil(p / 64))`` (bit ``j % 64`` of word ``j // 64``)."""
     n, p = miss.shape
-    words = (p + 63) // 64
-    keys = np.zeros((n, words), dtype=np.uint64)
+    keys = np.zeros((n, max(1, (p + 63) // 64)), dtype=np.uint64)
     for j in range(p):
         keys[:, j // 64] |= miss[:, j].astype(np.uint64) << np.uint64(j % 64)
-    if words == 1:  # one sortable integer per row (a 2-D unique is 50x slower)
+    return keys
+
+
+def _pattern_keys(miss: np.ndarray) -> np.ndarray:
+    """The distinct rows of a missing mask (n, p) as 64-bit words, shape (G, ceil(p / 64))."""
+    keys = pattern_keys(miss)
+    if keys.shape[1] == 1:  # one sortable integer per row (a 2-D unique is 50x slower)
         return np.unique(keys[:, 0])[:, None]
     return np.unique(keys, axis=0)
 

@@ -14,10 +14,13 @@ in-memory pattern-grouped E-step over the partitions, sums the statistics by a t
 reduction and does the M-step on the client (:mod:`imputer.dask._engine`); SQUAREM runs
 on top. The estimates equal the in-memory ones to rounding.
 
-Passes over the data: one for the scaling, the start values and the counts
-(:mod:`imputer.dask._scan`); then, persisted, one to build the partitions' layouts in
-the cluster's memory, and none per EM evaluation; streamed, one per EM evaluation
-(about 2-3 per SQUAREM iteration). Persisting needs about three times the modelled
+Passes over the data: one for the scaling, the start values, the counts and, when the
+distinct missingness patterns are few enough (:data:`MAX_TABLE_BYTES`), the per-pattern
+moments on which the whole EM then runs on the client (:mod:`imputer.dask._patterns`):
+one pass in all, the usual case. Otherwise every EM evaluation is a map-reduce over the
+partitions: persisted, one more pass builds the partitions' layouts in the cluster's
+memory, and none per EM evaluation; streamed, one per EM evaluation (about 2-3 per
+SQUAREM iteration). Persisting needs about three times the modelled
 columns' float64 size in cluster memory; streaming needs one partition per worker thread.
 """
 
@@ -25,24 +28,30 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from imputer.dask import _kernels as k
 from imputer.dask._engine import Backend, Partitions, fit, print_evaluation, scan
+from imputer.dask._patterns import PatternTable, TableStatistics, standardised
 from imputer.dask._information import DaskInformation
-from imputer.dask._scan import finish
+from imputer.dask._scan import Totals, finish
 from imputer.dask.result import DaskImputeResult
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn._validate import check_options, check_rows
 from imputer.options import MVN_OPTIONS
 
-__all__ = ["impute", "is_dask_collection"]
+__all__ = ["Fitted", "fit_dask", "impute", "is_dask_collection"]
 
 #: Persist (``persist=None``) when the layouts take at most this share of the memory.
 PERSIST_SHARE = 0.5
+#: The largest pattern table (:mod:`imputer.dask._patterns`) the EM runs on; beyond it (many
+#: distinct patterns: ``G (p^2 + p + 2)`` numbers, e.g. more than about 37,000 patterns at
+#: ``p = 10`` or 1,600 at ``p = 50``) every EM evaluation is a map-reduce over the partitions.
+#: A worker merging ``SPLIT_EVERY`` tables holds up to 9 of this size.
+MAX_TABLE_BYTES = 32 * 2**20
 #: Bytes of cluster memory per modelled cell of a persisted layout (work array, indices, raw copy while built).
 BYTES_PER_CELL = 24
 
@@ -132,7 +141,9 @@ def impute(
     columns, tol, max_iter, ridge, accelerate
         As in :func:`imputer.impute`.
     persist : bool or None, default None
-        Keep the partitions' standardised layouts in the cluster's memory (True) or read
+        Only when the distinct missingness patterns are too many for the pattern table
+        (:data:`MAX_TABLE_BYTES`; otherwise the data are read once and nothing is kept):
+        keep the partitions' standardised layouts in the cluster's memory (True) or read
         every partition again at each EM evaluation (False: data larger than the
         cluster's memory, one read per evaluation). None persists when the layouts
         (about 24 bytes per modelled cell) take at most half the workers' memory limits
@@ -167,6 +178,38 @@ def impute(
     ConvergenceWarning
         As :func:`imputer.impute`.
     """
+    # the caller's line: one frame further when called through imputer.impute
+    through = sys._getframe(1).f_globals.get("__name__") == "imputer.mvn.api"
+    return fit_dask(
+        data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, persist=persist,
+        progress=progress, client=client, stacklevel=4 if through else 3,
+    ).result
+
+
+class Fitted(NamedTuple):
+    """What :func:`fit_dask` gives: the result, and for :mod:`imputer.dask.mi` the fit's internals."""
+
+    result: DaskImputeResult
+    table: PatternTable | None
+    totals: Totals
+    fit: k.MVNFit
+    backend: Backend
+
+
+def fit_dask(
+    data: Any,
+    *,
+    columns: Sequence[Hashable] | None,
+    tol: float,
+    max_iter: int,
+    ridge: float,
+    accelerate: bool,
+    persist: bool | None,
+    progress: bool,
+    client: Any | None,
+    stacklevel: int,
+) -> Fitted:
+    """:func:`impute`'s work (its options unchecked); warnings at ``stacklevel`` from here."""
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     if persist is not None and not isinstance(persist, (bool, np.bool_)):
         raise ImputerTypeError(f"persist must be True, False or None, got {persist!r}")
@@ -178,7 +221,9 @@ def impute(
     cols = tuple(chosen)
     p = len(cols)
     parts = Partitions(frames=list(ddf[list(cols)].to_delayed()), columns=cols)
-    merged = _run_pass(backend, progress, lambda: scan(parts, backend))
+    budget = MAX_TABLE_BYTES
+    scanned = _run_pass(backend, progress, lambda: scan(parts, backend, budget))
+    merged = scanned.moments
     n = merged.n  # the in-memory order of checks: size, then values, then n against p
     if n == 0:
         raise ImputerValueError(f"data is empty (0 rows x {len(ddf.columns)} columns)")
@@ -186,21 +231,27 @@ def impute(
         raise ImputerValueError("data has a single row: estimating a covariance needs at least 2 rows")
     totals = finish(merged, cols)
     check_rows(n, p, ridge)
-    keep = bool(persist) if persist is not None else n * p * BYTES_PER_CELL <= PERSIST_SHARE * _memory(backend)
-    if keep:
-        _run_pass(backend, progress, lambda: parts.persist_layouts(backend, totals.scaling, progress))
+    source: Partitions | TableStatistics = parts
+    table = None
+    keep = False
+    if scanned.table is not None:
+        table = standardised(scanned.table, merged.shift, totals.scaling)
+        source = TableStatistics(table)
+    else:
+        keep = bool(persist) if persist is not None else n * p * BYTES_PER_CELL <= PERSIST_SHARE * _memory(backend)
+        if keep:
+            _run_pass(backend, progress, lambda: parts.persist_layouts(backend, totals.scaling, progress))
     hook = print_evaluation if progress else None
     try:
-        out = fit(parts, backend, totals, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, hook=hook)
+        out = fit(source, backend, totals, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, hook=hook)
     finally:
         if progress:
             sys.stderr.write("\n")
         parts.layouts = None  # the persisted layouts are released with their last reference
-    # the caller's line: one frame further when called through imputer.impute
-    through = sys._getframe(1).f_globals.get("__name__") == "imputer.mvn.api"
-    k.warn_if_unreliable(out, tol, max_iter, stacklevel=3 if through else 2)
-    info = DaskInformation(parts.frames, cols, out.mu, out.sigma, totals.scaling, ridge, totals.n_rows, backend)
-    return _result(ddf, cols, totals, out, keep, info, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    k.warn_if_unreliable(out, tol, max_iter, stacklevel=stacklevel)
+    info = DaskInformation(parts.frames, cols, out.mu, out.sigma, totals.scaling, ridge, totals.n_rows, backend, table)
+    res = _result(ddf, cols, totals, out, keep, table is not None, info, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+    return Fitted(res, table, totals, out, backend)
 
 
 class _Fill:
@@ -229,6 +280,7 @@ def _result(
     totals: Any,
     out: k.MVNFit,
     persisted: bool,
+    pattern_table: bool,
     information: DaskInformation,
     *,
     tol: float,
@@ -264,6 +316,7 @@ def _result(
         n_partitions=int(ddf.npartitions),
         n_patterns=totals.n_patterns,
         persisted=persisted,
+        pattern_table=pattern_table,
         ridge=ridge,
         tol=tol,
         max_iter=max_iter,

@@ -60,8 +60,12 @@ class DaskImputeResult(StandardErrors, TraceFields):
     n_rows, n_partitions, n_patterns : int
         Rows, partitions, distinct missingness patterns.
     persisted : bool
-        Whether the partitions' layouts were kept in the cluster's memory (else each EM
-        evaluation read them again).
+        Whether the partitions' layouts were kept in the cluster's memory for the EM
+        evaluations' map-reduces (False with a pattern table, or streamed).
+    pattern_table : bool
+        Whether the EM ran on the client against the table's per-pattern moments, computed
+        by one pass over the partitions (:mod:`imputer.dask._patterns`: few distinct
+        patterns, the usual case), rather than by a map-reduce per EM evaluation.
     ridge, tol, max_iter, accelerate
         The options of the fit.
     vcov : DataFrame, shape (k, k), ``k = p + p(p+1)/2``
@@ -88,6 +92,7 @@ class DaskImputeResult(StandardErrors, TraceFields):
     n_partitions: int
     n_patterns: int
     persisted: bool
+    pattern_table: bool
     ridge: float
     tol: float
     max_iter: int
@@ -109,6 +114,11 @@ class DaskImputeResult(StandardErrors, TraceFields):
         t = self.trace
         return hash(("DaskImputeResult", self.n_rows, self.n_patterns, t.n_iter, t.n_evals, t.stop_reason))
 
+    def _engine_text(self) -> str:
+        if self.pattern_table:
+            return "read once, EM on the pattern statistics"
+        return "persisted" if self.persisted else "streamed every pass"
+
     def summary(self) -> str:
         """Readable text: data size, missingness, iterations, convergence, estimates."""
         n_cells = self.n_rows * len(self.columns)
@@ -116,7 +126,7 @@ class DaskImputeResult(StandardErrors, TraceFields):
         method = "maximum likelihood" if self.ridge == 0 else f"posterior mode, ridge prior {self.ridge:g}"
         fields = [
             ("rows", self.n_rows),
-            ("partitions", f"{self.n_partitions:,} ({'persisted' if self.persisted else 'streamed every pass'})"),
+            ("partitions", f"{self.n_partitions:,} ({self._engine_text()})"),
             ("modelled columns", len(self.columns)),
             ("passed through", len(self.passthrough)),
             ("missing cells", f"{miss:,} of {n_cells:,} ({100.0 * miss / n_cells:.1f}%)"),
@@ -162,7 +172,7 @@ class DaskImputeResult(StandardErrors, TraceFields):
         dict
             Keys ``columns``, ``passthrough``, ``mean``, ``cov``, ``corr``, ``loglik``,
             ``loglik_history``, ``n_iter``, ``n_evals``, ``converged``, ``trace``,
-            ``n_rows``, ``n_partitions``, ``n_missing``, ``persisted`` and ``options``, with
+            ``n_rows``, ``n_partitions``, ``n_missing``, ``persisted``, ``pattern_table`` and ``options``, with
             the conventions of :meth:`imputer.ImputeResult.to_dict`.
         """
         out: dict[str, Any] = {
@@ -181,6 +191,7 @@ class DaskImputeResult(StandardErrors, TraceFields):
             "n_partitions": int(self.n_partitions),
             "n_missing": labelled_values(self.n_missing.astype(np.int64)),
             "persisted": bool(self.persisted),
+            "pattern_table": bool(self.pattern_table),
             "options": {
                 "tol": float(self.tol),
                 "max_iter": int(self.max_iter),

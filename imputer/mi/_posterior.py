@@ -75,7 +75,7 @@ def run_chain(
     thin: int,
     direction: np.ndarray,
     rng: np.random.Generator,
-    emit: Callable[[int, StandardData], None],
+    emit: Callable[[int, StandardData], None] | None,
 ) -> Chain:
     """Run data augmentation from ``(mu, sigma)``; call ``emit(j, data)`` at each imputation.
 
@@ -94,7 +94,9 @@ def run_chain(
     rng : numpy.random.Generator
     emit : callable
         ``emit(j, data)`` for ``j = 1..m`` right after the I-step of ``t_j``, while
-        ``data.work`` holds imputation ``j`` (it must copy what it keeps).
+        ``data.work`` holds imputation ``j`` (it must copy what it keeps). None: the
+        I-steps of ``t_j`` draw the statistics only, like the others (the chain of a
+        layout that holds no rows, :mod:`imputer.dask.mi`; the caller draws the rows).
 
     Returns
     -------
@@ -108,9 +110,11 @@ def run_chain(
     factors = dense_factors(data)
     for t in range(1, total + 1):
         wlf[t - 1] = float(direction @ packer.pack((mu, sigma)))
-        if t > burn_in and (t - burn_in) % thin == 0:
-            draw_missing(data, mu, sigma, rng)
+        imputation = t > burn_in and (t - burn_in) % thin == 0
+        if imputation:
             params.append((mu.copy(), sigma.copy()))
+        if imputation and emit is not None:
+            draw_missing(data, mu, sigma, rng)
             emit(len(params), data)
             s1, s2 = completed_sums(data)
         else:

@@ -345,6 +345,10 @@ def multiple_impute(
     >>> len(mi.imputations), mi.long().columns[:2].tolist()
     (3, ['.imp', '.id'])
     """
+    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
+        from imputer.dask.mi import dispatch
+
+        return dispatch(data, m, **{k: v for k, v in locals().items() if k not in ("data", "m", "dispatch")})  # type: ignore[return-value]
     model = _check_model(model, method, dof, n_components, covariance_type, n_init)
     if any(x is not None for x in (categorical, continuous, means, probabilities)) and not _auto_finds_none(
         data, categorical, continuous

@@ -35,3 +35,11 @@ def client() -> Iterator[Any]:
     with distributed.Client(cluster, set_as_default=False) as c:
         yield c
     cluster.close()
+
+
+@pytest.fixture()
+def rows_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-evaluation map-reduce over the partitions, as for tables with too many patterns for a pattern table."""
+    from imputer.dask import api
+
+    monkeypatch.setattr(api, "MAX_TABLE_BYTES", -1)

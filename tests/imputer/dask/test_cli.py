@@ -36,11 +36,17 @@ def test_readme_python_block(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ca
     (tmp_path / "examples").mkdir()
     (tmp_path / "examples" / "airquality.csv").write_bytes((ROOT / "examples" / "airquality.csv").read_bytes())
     monkeypatch.chdir(tmp_path)
-    block = re.search(r"```python\n(.*?)```", _section(), re.S)
-    assert block is not None
+    blocks = re.findall(r"```python\n(.*?)```", _section(), re.S)
+    assert len(blocks) == 2  # impute, then multiple_impute on the same ddf
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    assert "Multivariate-normal EM imputation (Dask)" in capsys.readouterr().out
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    out = capsys.readouterr().out
+    assert "Multivariate-normal EM imputation (Dask)" in out
+    mi = namespace["mi"]
+    assert out.strip().splitlines()[-1] == f"{mi.burn_in} {mi.thin} {round(mi.rate, 3)}"
+    drawn = pd.read_parquet("airquality_imp1").sort_index(kind="stable")
+    assert len(drawn) == 153 and not drawn.isna().any().any()
     res = namespace["res"]
     ref = imputer.impute(pd.read_csv("examples/airquality.csv"))
     np.testing.assert_allclose(res.mean.to_numpy(), ref.mean.to_numpy(), rtol=1e-12)
@@ -94,8 +100,8 @@ def test_readme_command_lines(client: Any, monkeypatch: pytest.MonkeyPatch, tmp_
     [
         (["--workers", "2", "--scheduler", "tcp://x:1"], "--scheduler and --workers exclude each other"),
         (["--workers", "0"], "--workers: expected a positive integer, got 0"),
-        (["--workers", "1", "--model", "t"], "the Dask engine fits --model normal, one imputation"),
-        (["--workers", "1", "-m", "5"], "the Dask engine fits --model normal, one imputation"),
+        (["--workers", "1", "--model", "t"], "the Dask engine fits --model normal"),
+        (["--workers", "1", "--seed", "3"], "--seed applies to multiple imputation: give -m M"),
         (["--workers", "1", "--na-values", "-"], "--na-values is not available with --scheduler/--workers"),
     ],
 )
@@ -117,3 +123,49 @@ def test_unreachable_scheduler(tmp_path: Path, capsys: pytest.CaptureFixture[str
         status = main(["impute", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:1"])
     assert status == 1
     assert "cannot connect to the scheduler 'tcp://127.0.0.1:1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("engine", ["table", "rows"])
+def test_json_summary_with_standard_errors(
+    engine: str, client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the in-memory CLI's --json-summary entries: from the pattern table (no pass), or by
+    # one more pass on the cluster before it is closed (the per-evaluation route)
+    import json
+
+    from imputer.dask import api
+
+    if engine == "rows":
+        monkeypatch.setattr(api, "MAX_TABLE_BYTES", -1)
+    frame = mar_table(2_000, 3, seed=4)
+    frame.to_parquet(tmp_path / "t.parquet")
+    ref = imputer.impute(frame).to_dict(standard_errors=True)
+    out = tmp_path / "summary.json"
+    args = ["impute", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "out"), "--scheduler", client.scheduler.address]
+    assert main([*args, "--json-summary", str(out)]) == 0, capsys.readouterr().err
+    got = json.loads(out.read_text())
+    assert got["pattern_table"] is (engine == "table")
+    for key in ("se_mean", "se_cov", "vcov", "fraction_missing_info"):
+        theirs = ref[key]
+        ours = got[key]
+        assert ours.keys() == theirs.keys()
+        a = np.array(ours.get("data", list(ours.values())), dtype=float)
+        b = np.array(theirs.get("data", list(theirs.values())), dtype=float)
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    assert got["worst_fraction_missing_info"] == pytest.approx(ref["worst_fraction_missing_info"], rel=1e-7)
+
+
+def test_multiple_imputation(client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # -m M: M directories of Parquet files, the imputations of imputer.dask.mi.multiple_impute with the seed
+    from imputer.dask.mi import multiple_impute
+
+    frame = mar_table(1_500, 3, seed=6)
+    frame.to_parquet(tmp_path / "t.parquet")
+    args = ["impute", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "out_{imp}"), "--scheduler", client.scheduler.address]
+    assert main([*args, "-m", "2", "--seed", "11", "--json-summary", str(tmp_path / "s.json")]) == 0, capsys.readouterr().err
+    assert "wrote 2 imputations" in capsys.readouterr().out
+    ref = multiple_impute(dd.read_parquet(str(tmp_path / "t.parquet")), 2, seed=11)
+    for j in (1, 2):
+        got = pd.read_parquet(tmp_path / f"out_{j}").rename_axis(None)  # dask names an unnamed index
+        pd.testing.assert_frame_equal(got, ref.imputations[j - 1].compute(), check_index_type=False)
+    assert (tmp_path / "s.json").read_text().count('"mean"') >= 2

@@ -1,7 +1,7 @@
 """The Dask engine on a real ``distributed.LocalCluster`` with two worker processes.
 
 The same estimates as in memory (1e-10 SD) with the client given or as dask's default,
-persisted and streamed; a worker killed during the fit (the scheduler recomputes its
+from the pattern table or by a map-reduce per EM evaluation; a worker killed during the fit (the scheduler recomputes its
 partitions from the graph) changes nothing; a closed client is a clear error.
 """
 
@@ -36,13 +36,13 @@ def table() -> tuple[pd.DataFrame, imputer.ImputeResult]:
 
 
 def test_local_cluster_equals_in_memory(client: Any, table: tuple[pd.DataFrame, imputer.ImputeResult]) -> None:
-    # streamed, on dask's default scheduler: a client of the cluster made the default one
-    # (the persisted layouts on the cluster: the worker test below)
+    # the pattern table's pass on dask's default scheduler: a client of the cluster made the
+    # default one (the per-evaluation map-reduce on persisted layouts: the worker test below)
     frame, ref = table
     ddf = dd.from_pandas(frame, npartitions=4)
     with distributed.Client(client.scheduler.address) as default:
         res = imputer.impute(ddf, persist=False, progress=False, tol=TOL)
-        assert res.persisted is False
+        assert res.persisted is False and res.pattern_table is True
         assert_same_estimates(res, ref)
         got = res.completed.compute()
         assert default.run(os.getpid)  # the workers that computed it
@@ -52,6 +52,7 @@ def test_local_cluster_equals_in_memory(client: Any, table: tuple[pd.DataFrame, 
     assert np.max(np.abs(got[cols].to_numpy() - ref.completed[cols].to_numpy()) / sd) <= 1e-10
 
 
+@pytest.mark.usefixtures("rows_engine")
 def test_worker_killed_during_the_fit(client: Any, table: tuple[pd.DataFrame, imputer.ImputeResult], monkeypatch: pytest.MonkeyPatch) -> None:
     frame, ref = table
     statistics = _engine.Partitions.statistics
@@ -67,7 +68,7 @@ def test_worker_killed_during_the_fit(client: Any, table: tuple[pd.DataFrame, im
     monkeypatch.setattr(_engine.Partitions, "statistics", kill_then_compute)
     ddf = dd.from_pandas(frame, npartitions=4)
     res = imputer.impute(ddf, client=client, persist=True, progress=False, tol=TOL)
-    assert res.persisted is True
+    assert res.persisted is True and res.pattern_table is False
     assert len(calls) == ref.n_evals + 1
     assert_same_estimates(res, ref)
     client.wait_for_workers(2, timeout=30)

@@ -63,23 +63,33 @@ def test_summary_and_dict(fitted: tuple[object, DaskImputeResult], big_ref: impu
     _, res = fitted
     text = res.summary()
     assert "rows:                 200,000" in text
-    assert "8 (persisted)" in text
+    assert "8 (read once, EM on the pattern statistics)" in text
     d = res.to_dict()
     assert d["columns"] == list(big_ref.columns) and d["passthrough"] == ["site"]
     assert d["n_missing"] == {str(c): int(v) for c, v in big_ref.n_missing.items()}
     assert (d["n_rows"], d["n_iter"], d["n_evals"], d["converged"]) == (200_000, big_ref.n_iter, big_ref.n_evals, True)
-    assert d["persisted"] is True and d["n_partitions"] == 8
+    assert d["persisted"] is False and d["pattern_table"] is True and d["n_partitions"] == 8
     assert d["options"] == {"tol": 1e-7, "max_iter": 1000, "ridge": 0.0, "accelerate": True}
     assert res == res and hash(res) == hash(res)
 
 
+@pytest.mark.parametrize("engine", ["table", "streamed", "persisted"])
 @pytest.mark.parametrize(("ridge", "accelerate"), [(0.0, True), (20.0, False)])
-def test_streamed_equals_in_memory(ridge: float, accelerate: bool) -> None:
-    # persist=False reads and lays out every partition again at each EM evaluation
+def test_engines_equal_in_memory(ridge: float, accelerate: bool, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pattern table (the default with few patterns), or a map-reduce per EM evaluation
+    # over partitions read again every time (persist=False) or persisted
+    from imputer.dask import api
+
+    if engine != "table":
+        monkeypatch.setattr(api, "MAX_TABLE_BYTES", -1)
     frame = mar_table(8_000, 5, seed=3)
     ref = imputer.impute(frame, ridge=ridge, accelerate=accelerate)
-    res = imputer.impute(dd.from_pandas(frame, npartitions=4), ridge=ridge, accelerate=accelerate, persist=False, progress=False)
-    assert not res.persisted
+    res = imputer.impute(
+        dd.from_pandas(frame, npartitions=4), ridge=ridge, accelerate=accelerate, persist=engine == "persisted", progress=False
+    )
+    assert (res.pattern_table, res.persisted) == (engine == "table", engine == "persisted")
+    np.testing.assert_allclose(res.se_mean.to_numpy(), ref.se_mean.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(res.vcov.to_numpy(), ref.vcov.to_numpy(), rtol=1e-8, atol=1e-12 * np.abs(ref.vcov.to_numpy()).max())
     assert_same_estimates(res, ref)
     got = res.completed.compute()
     sd = np.sqrt(np.diag(ref.cov.to_numpy()))

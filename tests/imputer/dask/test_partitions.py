@@ -56,8 +56,16 @@ def _from_pieces(pieces: list[pd.DataFrame], known: bool) -> object:
     return dd.from_map(lambda x: x, pieces, meta=pieces[0].iloc[:0], enforce_metadata=False)
 
 
+@pytest.mark.parametrize("engine", ["table", "rows"])
 @pytest.mark.parametrize("known", [False, True], ids=["unknown-divisions", "known-divisions"])
-def test_awkward_partitions_equal_in_memory(known: bool, table: tuple[pd.DataFrame, imputer.ImputeResult]) -> None:
+def test_awkward_partitions_equal_in_memory(
+    known: bool, engine: str, table: tuple[pd.DataFrame, imputer.ImputeResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # engine: the pattern table, or a map-reduce per EM evaluation on persisted layouts
+    from imputer.dask import api
+
+    if engine == "rows":
+        monkeypatch.setattr(api, "MAX_TABLE_BYTES", -1)
     whole, ref = table
     pieces = _pieces()
     ddf = _from_pieces(pieces, known)
@@ -65,6 +73,7 @@ def test_awkward_partitions_equal_in_memory(known: bool, table: tuple[pd.DataFra
         ref = imputer.impute(whole.reset_index(drop=True))
     assert ddf.known_divisions is known
     res = imputer.impute(ddf, progress=False, persist=True)
+    assert res.pattern_table is (engine == "table")
     assert_same_estimates(res, ref)
     assert res.passthrough == ("site", "when")
     assert res.completed.divisions == ddf.divisions
