@@ -92,6 +92,14 @@ RATE_WINDOW = 10
 #: Singular values of the step differences below this fraction of the largest are dropped.
 RITZ_RCOND = 1e-6
 
+#: The Newton point is first offered once the EM step is below this (SD units).
+NEWTON_START = 1e-1
+#: Accepted iterates to wait after a refused Newton point (doubled after each refusal).
+NEWTON_BACKOFF = 2
+#: Accepted iterates to wait when the problem offers no Newton point (information not
+#: positive definite yet): that costs no evaluation, only the information's computation.
+NEWTON_WAIT_NONE = 1
+
 _DAMP_START = 1e-8
 _DAMP_MIN = 1e-12
 _DAMP_MAX = 1e6
@@ -191,6 +199,25 @@ def _proposal(dz: np.ndarray, dg: np.ndarray, gz: np.ndarray, g: np.ndarray, dam
     return out if np.all(np.isfinite(out)) else None
 
 
+def _try_newton(
+    run: _Tally, problem: EMProblem[Any], coords: _Coordinates, newton: Any, x: np.ndarray, fx: np.ndarray, obj: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | str:
+    """Evaluate the Newton point of ``x``: ``(z, x, F(x), L(x))`` there if it is feasible and not worse;
+    ``"none"`` when the problem offers no point (its information is not positive definite there),
+    ``"refused"`` when the point is infeasible or lowers the objective."""
+    cand = newton(x, fx)
+    if cand is None:
+        return "none"
+    zc = coords.to_free(cand) if np.all(np.isfinite(cand)) and problem.feasible(cand) else None
+    if zc is None:
+        return "refused"
+    fxc, objc = run.evaluate(cand)
+    if fxc is not None and _not_worse(objc, obj):
+        return zc, cand, fxc, objc
+    run.n_rejected += 1
+    return "refused"
+
+
 def run_anderson(
     problem: EMProblem[Any],
     x0: np.ndarray,
@@ -199,6 +226,7 @@ def run_anderson(
     max_iter: int,
     stop: StopHook | None = None,
     memory: int = DEFAULT_MEMORY,
+    use_newton: bool = True,
 ) -> EMRun:
     """Anderson-accelerated EM with the monotone safeguard and the rate-scaled stopping rule.
 
@@ -219,6 +247,9 @@ def run_anderson(
         convergence test); True ends the run there with ``stop_reason="stopped"``.
     memory : int, default DEFAULT_MEMORY
         Anderson's memory ``m >= 1``.
+    use_newton : bool, default True
+        Offer the problem's Newton points (``problem.newton``, when it has one) once the
+        EM step is below :data:`NEWTON_START` (module docstring); False: Anderson only.
 
     Returns
     -------
@@ -239,6 +270,9 @@ def run_anderson(
     if not np.isfinite(obj):
         return run.end(x, "infeasible", 0)
     mem = _Memory(memory)
+    newton = getattr(problem, "newton", None) if use_newton else None
+    newton = newton if callable(newton) else None
+    wait, backoff = 0, NEWTON_BACKOFF
     recent: deque[float] = deque(maxlen=RATE_WINDOW)  # the last Ritz estimates
     damp = _DAMP_START
     for it in range(1, max_iter + 1):
@@ -258,6 +292,18 @@ def run_anderson(
             return run.end(fx, "converged", it)
         if it == max_iter:
             break
+        if newton is not None and change <= NEWTON_START:
+            if wait > 0:
+                wait -= 1
+            else:
+                took = _try_newton(run, problem, coords, newton, x, fx, obj)
+                if not isinstance(took, str):
+                    z, x, fx, obj = took
+                    continue
+                if took == "none":
+                    wait = NEWTON_WAIT_NONE
+                else:
+                    wait, backoff = backoff, 2 * backoff
         cand = _proposal(dz, dg, fz, g, damp) if dz.shape[1] >= 1 else None
         if cand is not None:
             xc = coords.from_free(cand)

@@ -31,7 +31,7 @@ from imputer.dask._engine import Backend, tree
 from imputer.mvn._information import Information, _nan, check_size, finish_information
 from imputer.mvn._scaling import Scaling
 
-__all__ = ["DaskInformation"]
+__all__ = ["DaskInformation", "partition_sums"]
 
 
 def _partition(frame: Any, columns: tuple[Hashable, ...], theta: tuple[np.ndarray, np.ndarray, Scaling]) -> InformationSums | None:
@@ -46,6 +46,19 @@ def _add(*parts: InformationSums | None) -> InformationSums | None:
     for part in present[1:]:
         total = total + part
     return total
+
+
+def partition_sums(partitions: Any, backend: Backend, mu: np.ndarray, sigma: np.ndarray, scaling: Scaling) -> InformationSums | None:
+    """The information's pattern sums at ``(mu, sigma)`` over all partitions (the Newton step of the fit)."""
+    from dask import delayed
+
+    token = uuid.uuid4().hex
+    theta = delayed((mu, sigma, scaling), traverse=False, name=f"imputer-newton-theta-{token}")
+    parts = [
+        delayed(_partition, pure=True)(frame, partitions.columns, theta, dask_key_name=f"imputer-newton-{token}-{i}")
+        for i, frame in enumerate(partitions.frames)
+    ]
+    return backend.compute(tree(parts, _add, f"imputer-newton-sum-{token}"))
 
 
 class DaskInformation:

@@ -59,6 +59,7 @@ from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
 from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
+from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
 
@@ -111,6 +112,7 @@ class MVNProblem:
         self._order = np.argsort(n_miss, kind="stable")
         self._unorder = np.argsort(self._order)
         self._strict = np.tril_indices(p, -1)
+        self._newton: NewtonStep | bool | None = None  # None: not built yet; False: none
 
     @property
     def dim(self) -> int:
@@ -170,6 +172,28 @@ class MVNProblem:
         s = np.tril(s) + np.tril(s, -1).T
         u = self._unorder
         return self.pack((z[:p], s[np.ix_(u, u)]))
+
+    def newton_sums(self) -> tuple[int, SumsAt] | None:
+        """``(n, sums)`` for the Newton step: the rows and the information's pattern sums at a point.
+
+        None where the dense step is not affordable (:func:`~imputer.mvn._newton.newton_affordable`:
+        at most 500 parameters) or the rows are not at hand (a subclass whose E-step runs
+        elsewhere overrides this).
+        """
+        if not isinstance(self.data, StandardData) or not newton_affordable(self.p, self.data.patterns.n_patterns):
+            return None
+        return self.data.n, RowSums(self.data)
+
+    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
+        """The Newton point of the observed-data objective from ``x`` and its EM update ``fx`` (:mod:`imputer.mvn._newton`).
+
+        None where :meth:`newton_sums` offers none or the observed information at ``x`` is
+        not positive definite.
+        """
+        if self._newton is None:
+            src = self.newton_sums()
+            self._newton = False if src is None else NewtonStep(self.p, src[0], self.ridge, src[1])
+        return self._newton(x, fx) if self._newton else None
 
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         """The EM map: ``(F(x), L(x))``; ``L = -inf`` if ``x`` is infeasible, ``F = None`` if its update is singular.

@@ -1,0 +1,169 @@
+r"""Newton steps on the observed-data log-posterior of the multivariate normal (private).
+
+Near the maximiser, where EM's rate (the largest fraction of missing information) is
+close to 1, EM and its secant accelerators creep; Newton's method on the objective
+itself converges quadratically. For small ``p`` the observed information is cheap
+(:func:`imputer._gaussian.information.information_sums`, ``k = p + p(p+1)/2``
+parameters), and the gradient comes free with every EM evaluation: with ``F(x) = (mu',
+Sigma')`` the EM update from ``x = (mu, Sigma)``, ``delta = mu' - mu``, ``n`` rows and the
+prior's log-determinant weight ``a`` (Fisher's identity: the score of the observed-data
+objective is that of EM's ``Q`` at its own point),
+
+.. math::
+
+    \nabla_\mu L = n\Lambda\delta, \qquad
+    \frac{\partial L}{\partial\Sigma} = \tfrac12\Lambda\big[(n + a)(\Sigma' - \Sigma)
+        + n\,\delta\delta^\top\big]\Lambda,
+
+(``Lambda = Sigma^-1``; the M-step is ``Sigma' = (A - n delta delta' + lambda D) / (n + a)``,
+``A`` the expected scatter about ``mu``, so ``A + lambda D - (n + a) Sigma`` is the bracket).
+An off-diagonal entry of ``vech Sigma`` moves both ``Sigma_jk`` and ``Sigma_kj``: its
+gradient is twice the matrix entry. The Newton point is ``x + I_obs^{-1} grad``, offered
+to the EM driver as a proposal (:mod:`imputer._em.anderson`), which keeps it only if it
+is feasible and does not lower the objective.
+
+The information is assembled from its pattern sums (:class:`~imputer._gaussian.information.InformationSums`)
+at ``x``, which a :data:`SumsAt` callable supplies: in memory :class:`RowSums` reads the observed
+cells from the problem's :class:`~imputer._gaussian.layout.StandardData` (the incomplete rows'
+work array, whose observed cells are never overwritten; the complete rows through their sums
+``s1_complete``, ``s2_complete``, one pattern with ``K = Lambda``); the Dask engine sums them
+over its partitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg
+from scipy.linalg.blas import dsyr2k as syr2k
+
+from imputer._gaussian.information import InformationSums, assemble_information, information_sums, vech_indices
+from imputer._gaussian.layout import StandardData
+from imputer._gaussian.linalg import Infeasible, precision
+from imputer._gaussian.prior import RidgePrior
+
+__all__ = ["NEWTON_MAX_PARAMETERS", "NEWTON_MAX_WORK", "NewtonStep", "RowSums", "SumsAt", "newton_affordable"]
+
+#: Most parameters ``p + p(p+1)/2`` for which the dense Newton step is offered (p <= 30):
+#: the ``k x k`` information and its factorisation stay within a few EM evaluations.
+NEWTON_MAX_PARAMETERS = 500
+#: Most ``n_patterns * q^2`` (``q = p(p+1)/2``) multiply-adds for the information's pattern sums.
+NEWTON_MAX_WORK = 5e8
+
+
+#: ``(mu, sigma) -> InformationSums`` of all rows (before the prior), or None.
+SumsAt = Callable[[np.ndarray, np.ndarray], "InformationSums | None"]
+
+
+def newton_affordable(p: int, n_patterns: int | None = None) -> bool:
+    """Whether the dense Newton step is cheap enough (see the limits above; ``n_patterns`` None: not checked)."""
+    q = p * (p + 1) // 2
+    return p + q <= NEWTON_MAX_PARAMETERS and (n_patterns is None or n_patterns * q * q <= NEWTON_MAX_WORK)
+
+
+class RowSums:
+    """The information's pattern sums of the rows of a :class:`StandardData` (a :data:`SumsAt`)."""
+
+    def __init__(self, data: StandardData) -> None:
+        p, n = data.p, data.n
+        self.p = p
+        pats = data.patterns
+        z = np.zeros((n, p))
+        z[pats.incomplete_rows] = data.work  # observed cells as they were standardised (missing cells unread)
+        self._values = tuple(np.ascontiguousarray(z[:, j]) for j in range(p))
+        self._incomplete = dataclasses.replace(pats, complete_rows=np.empty(0, dtype=np.intp))
+        self._n_complete = float(data.n_complete)
+        self._s1c, self._s2c = data.s1_complete, data.s2_complete
+
+    def __call__(self, mu: np.ndarray, sigma: np.ndarray) -> InformationSums | None:
+        p = self.p
+        try:
+            sums = information_sums(self._values, self._incomplete, np.zeros(p), np.ones(p), mu, sigma)
+            lam, _ = precision(sigma)
+        except (Infeasible, np.linalg.LinAlgError):
+            return None
+        nc = self._n_complete
+        if nc > 0.0:
+            # the complete rows: one pattern with K = Lambda, d = s1 - n_c mu, S = scatter about mu
+            d = self._s1c - nc * mu
+            t = np.outer(self._s1c, mu)
+            s = self._s2c - t - t.T + nc * np.outer(mu, mu)
+            a, b = vech_indices(p)
+            nmat = 0.5 * nc * lam - lam @ s @ lam
+            z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=sums.z, trans=0, lower=0, overwrite_c=1)
+            sums = InformationSums(sums.i_mm + nc * lam, sums.r + lam.reshape(p * p, 1) @ (lam @ d)[None, :], z)
+        return sums
+
+
+class NewtonStep:
+    """The Newton point of the observed-data log-posterior, in the packed coordinates of :class:`~imputer.mvn._problem.MVNProblem`.
+
+    Parameters
+    ----------
+    p, n : int
+        Columns and rows.
+    prior : RidgePrior
+        The problem's prior.
+    sums : SumsAt
+        The information's pattern sums of all rows at a point.
+    """
+
+    def __init__(self, p: int, n: int, prior: RidgePrior, sums: SumsAt) -> None:
+        self.p, self.n, self.prior, self._sums = p, n, prior, sums
+        # packed x holds vech(Sigma) as the lower triangle row by row; the information
+        # orders the upper triangle row by row: position of (j, k), j <= k, in the latter
+        a, b = vech_indices(p)
+        upper = np.empty((p, p), dtype=np.intp)
+        upper[a, b] = np.arange(a.size)
+        rows, cols = np.tril_indices(p)
+        self._perm = np.concatenate([np.arange(p), p + upper[cols, rows]])  # packed k -> information index
+        self._tril = rows, cols
+        self._twice = np.where(rows != cols, 2.0, 1.0)
+
+    def __call__(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
+        """``x + I_obs(x)^{-1} grad L(x)`` (packed), or None where the information is not positive definite.
+
+        Parameters
+        ----------
+        x : ndarray, shape (k,)
+            A feasible packed point.
+        fx : ndarray, shape (k,)
+            Its EM update ``F(x)`` (gives the gradient).
+        """
+        p, n, prior = self.p, self.n, self.prior
+        rows, cols = self._tril
+        mu = x[:p]
+        sigma = _unvech(x[p:], p, rows, cols)
+        try:
+            lam, _ = precision(sigma)
+        except (Infeasible, np.linalg.LinAlgError):
+            return None
+        delta = fx[:p] - mu
+        bracket = (n + prior.logdet_weight) * (_unvech(fx[p:], p, rows, cols) - sigma) + n * np.outer(delta, delta)
+        gmat = 0.5 * lam @ bracket @ lam
+        grad = np.concatenate([n * (lam @ delta), gmat[rows, cols] * self._twice])
+        sums = self._sums(mu, sigma)
+        if sums is None:
+            return None
+        try:
+            info = assemble_information(
+                sums, sigma, prior_weight=prior.weight, prior_scale=prior.scale,
+                prior_logdet_weight=prior.logdet_weight, overwrite_sums=True,
+            )
+            perm = self._perm
+            c = scipy.linalg.cho_factor(info[np.ix_(perm, perm)], lower=True, check_finite=False)
+            step = scipy.linalg.cho_solve(c, grad, check_finite=False)
+        except (Infeasible, np.linalg.LinAlgError, ValueError):
+            return None
+        out = x + step
+        return out if np.all(np.isfinite(out)) else None
+
+
+def _unvech(v: np.ndarray, p: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The symmetric matrix of a lower triangle stored row by row (``rows, cols = tril_indices(p)``)."""
+    out = np.empty((p, p))
+    out[rows, cols] = v
+    out[cols, rows] = v
+    return out
