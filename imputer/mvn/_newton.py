@@ -132,18 +132,13 @@ class NewtonStep:
         fx : ndarray, shape (k,)
             Its EM update ``F(x)`` (gives the gradient).
         """
-        p, n, prior = self.p, self.n, self.prior
+        p, prior = self.p, self.prior
         rows, cols = self._tril
         mu = x[:p]
         sigma = _unvech(x[p:], p, rows, cols)
-        try:
-            lam, _ = precision(sigma)
-        except (Infeasible, np.linalg.LinAlgError):
+        grad = self.gradient(x, fx, sigma)
+        if grad is None:
             return None
-        delta = fx[:p] - mu
-        bracket = (n + prior.logdet_weight) * (_unvech(fx[p:], p, rows, cols) - sigma) + n * np.outer(delta, delta)
-        gmat = 0.5 * lam @ bracket @ lam
-        grad = np.concatenate([n * (lam @ delta), gmat[rows, cols] * self._twice])
         sums = self._sums(mu, sigma)
         if sums is None:
             return None
@@ -159,6 +154,26 @@ class NewtonStep:
             return None
         out = x + step
         return out if np.all(np.isfinite(out)) else None
+
+
+    def gradient(self, x: np.ndarray, fx: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarray | None:
+        """The gradient of the objective at ``x`` (packed order) from its EM update ``fx`` (module docstring).
+
+        ``sigma``: the covariance of ``x`` when already unpacked. None where it is not
+        positive definite.
+        """
+        p, n, prior = self.p, self.n, self.prior
+        rows, cols = self._tril
+        if sigma is None:
+            sigma = _unvech(x[p:], p, rows, cols)
+        try:
+            lam, _ = precision(sigma)
+        except (Infeasible, np.linalg.LinAlgError):
+            return None
+        delta = fx[:p] - x[:p]
+        bracket = (n + prior.logdet_weight) * (_unvech(fx[p:], p, rows, cols) - sigma) + n * np.outer(delta, delta)
+        gmat = 0.5 * lam @ bracket @ lam
+        return np.concatenate([n * (lam @ delta), gmat[rows, cols] * self._twice])
 
 
 def _unvech(v: np.ndarray, p: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
