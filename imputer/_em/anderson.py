@@ -133,7 +133,8 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     With the thin SVD ``dz = U S V'`` truncated to the singular values above
     ``RITZ_RCOND * s_max`` (nearly collinear steps, as plain EM's become, span fewer
     directions), the Ritz values of ``J`` on ``span(U)`` are the eigenvalues of
-    ``I + U' dg V S^{-1}``.
+    ``I + U' dg V S^{-1} = I + S^{-1} V' (dz' dg) V S^{-1}``; ``V`` and ``S`` come from the
+    eigenvalues of ``dz' dz`` (``k x k``: ``2 d k^2`` flops in all, against a ``d x k`` SVD).
 
     Parameters
     ----------
@@ -149,16 +150,24 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     """
     if dz.shape[1] < 2:
         return 0.0
+    # from the k x k Gram matrices alone (no d x k SVD: on wide data d is p(p+1)/2 and the
+    # SVD cost more than the rest of the driver): dz'dz = V S^2 V', U = dz V S^-1, so
+    # U' dg V S^-1 = S^-1 V' (dz'dg) V S^-1
     try:
-        u, sv, vt = np.linalg.svd(dz, full_matrices=False)
+        w, v = np.linalg.eigh(dz.T @ dz)
     except np.linalg.LinAlgError:
         return 0.0
-    keep = sv > RITZ_RCOND * sv[0]
-    if not sv[0] > 0.0 or not np.isfinite(sv[0]):
+    w_max = float(w[-1])
+    if not w_max > 0.0 or not np.isfinite(w_max):
         return 0.0
-    u, sv, vt = u[:, keep], sv[keep], vt[keep]
-    b = (u.T @ dg @ vt.T) / sv
-    ev = np.linalg.eigvals(np.eye(b.shape[0]) + b)
+    keep = w > RITZ_RCOND**2 * w_max
+    v = v[:, keep]
+    sv = np.sqrt(w[keep])
+    b = (v.T @ (dz.T @ dg) @ v) / np.outer(sv, sv)
+    try:
+        ev = np.linalg.eigvals(np.eye(b.shape[0]) + b)
+    except np.linalg.LinAlgError:
+        return 0.0
     rho = float(np.max(ev.real))
     if not np.isfinite(rho):
         return 0.0
@@ -166,24 +175,39 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
 
 
 class _Memory:
-    """The last ``m + 1`` accepted iterates ``z_i`` and steps ``g_i`` (free coordinates)."""
+    """The differences of the last ``m + 1`` accepted iterates ``z_i`` and steps ``g_i`` (free coordinates).
+
+    Kept as two ``(d, m)`` ring buffers of difference columns (no re-stacking of the
+    iterates at every iteration: on wide data ``d`` is in the hundreds of thousands);
+    once full the columns are in rotated order, to which the secant step and the Ritz
+    values are indifferent.
+    """
 
     def __init__(self, m: int) -> None:
         self.m = m
-        self.z: list[np.ndarray] = []
-        self.g: list[np.ndarray] = []
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._dz: np.ndarray | None = None
+        self._dg: np.ndarray | None = None
+        self._k = 0
+        self._pos = 0
 
     def push(self, z: np.ndarray, g: np.ndarray) -> None:
-        self.z.append(z)
-        self.g.append(g)
-        if len(self.z) > self.m + 1:
-            del self.z[0], self.g[0]
+        if self._last is not None:
+            if self._dz is None or self._dg is None:
+                self._dz = np.empty((z.size, self.m), order="F")
+                self._dg = np.empty((z.size, self.m), order="F")
+            np.subtract(z, self._last[0], out=self._dz[:, self._pos])
+            np.subtract(g, self._last[1], out=self._dg[:, self._pos])
+            self._pos = (self._pos + 1) % self.m
+            self._k = min(self._k + 1, self.m)
+        self._last = (z, g)
 
     def differences(self) -> tuple[np.ndarray, np.ndarray]:
-        """``dZ, dG``, each shape (d, k) with ``k = len - 1``."""
-        z = np.array(self.z)
-        g = np.array(self.g)
-        return np.diff(z, axis=0).T, np.diff(g, axis=0).T
+        """``dZ, dG``, each shape (d, k), ``k`` the pairs held (views, valid until the next push)."""
+        if self._dz is None or self._dg is None:
+            d = 0 if self._last is None else self._last[0].size
+            return np.empty((d, 0)), np.empty((d, 0))
+        return self._dz[:, : self._k], self._dg[:, : self._k]
 
 
 def _proposal(dz: np.ndarray, dg: np.ndarray, gz: np.ndarray, g: np.ndarray, damp: float) -> np.ndarray | None:
