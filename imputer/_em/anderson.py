@@ -61,6 +61,18 @@ tighter than ``tol``), 0 while the memory holds fewer than two differences. The 
 ``min(tol, CHANGE_FLOOR)`` keeps the test above the rounding noise of the EM map (the
 change cannot fall much below ``1e-14``).
 
+**Newton proposals.** A problem may offer ``newton(x, F(x)) -> x_N`` (or None): for the
+multivariate normal with at most 500 parameters, the Newton point of the observed-data
+objective from its analytic information and the gradient that ``F(x)`` gives
+(:mod:`imputer.mvn._newton`). Once the EM step is below :data:`NEWTON_START`, the driver
+evaluates ``x_N`` before Anderson's proposal and accepts it under the same safeguard
+(feasible, objective not lower); otherwise the iteration goes on with Anderson's
+proposal. After a refused point it waits :data:`NEWTON_BACKOFF` accepted iterates (doubled
+at each refusal); where the problem offers none (information not positive definite yet,
+which costs no evaluation) it waits :data:`NEWTON_WAIT_NONE`. Newton converges
+quadratically where the EM rate is near 1 (``boys``: 23 evaluations instead of 65). The
+stopping rule is unchanged.
+
 How a run ends is as for SQUAREM (:mod:`imputer._em.squarem`): ``"converged"`` (result
 ``F(x)``), ``"max_iter"`` (result: the EM update of the last accepted iterate),
 ``"stopped"`` (the ``stop`` hook, checked at every accepted iterate, returned True; result
@@ -77,7 +89,10 @@ import numpy as np
 from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
-__all__ = ["CHANGE_FLOOR", "DEFAULT_MEMORY", "RATE_WINDOW", "RHO_MAX", "ritz_rate", "run_anderson"]
+__all__ = [
+    "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
+    "ritz_rate", "run_anderson",
+]
 
 #: Secant pairs kept (Anderson's memory ``m``).
 DEFAULT_MEMORY = 10
