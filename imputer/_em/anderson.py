@@ -64,7 +64,8 @@ change cannot fall much below ``1e-14``).
 **Newton proposals.** A problem may offer ``newton(x, F(x)) -> x_N`` (or None): for the
 multivariate normal with at most 500 parameters, the Newton point of the observed-data
 objective from its analytic information and the gradient that ``F(x)`` gives
-(:mod:`imputer.mvn._newton`). Once the EM step is below :data:`NEWTON_START`, the driver
+(:mod:`imputer.mvn._newton`). Once the EM step is below :data:`NEWTON_START` and the estimated EM rate is at least
+:data:`NEWTON_MIN_RATE` (where EM is fast the information is not worth its cost), the driver
 evaluates ``x_N`` before Anderson's proposal and accepts it under the same safeguard
 (feasible, objective not lower); otherwise the iteration goes on with Anderson's
 proposal. After a refused point it waits :data:`NEWTON_BACKOFF` accepted iterates (doubled
@@ -90,7 +91,7 @@ from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
 __all__ = [
-    "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
+    "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
     "ritz_rate", "run_anderson",
 ]
 
@@ -109,6 +110,9 @@ RITZ_RCOND = 1e-6
 
 #: The Newton point is first offered once the EM step is below this (SD units).
 NEWTON_START = 1e-1
+#: ... and only while the estimated EM rate is at least this (where EM is fast, Anderson
+#: converges in a few more evaluations than Newton would take, and the information costs more).
+NEWTON_MIN_RATE = 0.9
 #: Accepted iterates to wait after a refused Newton point (doubled after each refusal).
 NEWTON_BACKOFF = 2
 #: Accepted iterates to wait when the problem offers no Newton point (information not
@@ -331,7 +335,7 @@ def run_anderson(
             return run.end(fx, "converged", it)
         if it == max_iter:
             break
-        if newton is not None and change <= NEWTON_START:
+        if newton is not None and change <= NEWTON_START and rho >= NEWTON_MIN_RATE:
             if wait > 0:
                 wait -= 1
             else:

@@ -210,12 +210,13 @@ class DaskMVNProblem(k.MVNProblem):
         hook: EvaluationHook | None = None,
         n_missing: np.ndarray | None = None,
         n_rows: int | None = None,
+        n_patterns: int | None = None,
     ) -> None:
         super().__init__(SimpleNamespace(p=len(partitions.columns)), ridge, n_missing)  # type: ignore[arg-type]
         self.partitions, self.backend, self.scaling = partitions, backend, scaling
         self.hook = hook
         self.n_evals = 0
-        self.n_rows = n_rows  # the Newton step's row count (issue 16; None: no Newton step)
+        self.n_rows, self.n_patterns = n_rows, n_patterns  # for the Newton step (issue 16; None: none)
 
     def _em(self, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         prec = k.precision(sigma)
@@ -228,7 +229,7 @@ class DaskMVNProblem(k.MVNProblem):
 
     def newton_sums(self) -> Any:
         """The Newton step's information sums as a map-reduce over the partitions (one pass), as in memory."""
-        if self.n_rows is None or not newton_affordable(self.p):
+        if self.n_rows is None or not newton_affordable(self.p, self.n_patterns, self.n_rows):
             return None
 
         def sums(mu: np.ndarray, sigma: np.ndarray) -> Any:
@@ -275,7 +276,7 @@ def fit(
     hook: EvaluationHook | None = None,
 ) -> k.MVNFit:
     """EM from the in-memory start values, as :func:`imputer.mvn._problem.fit_mvn` (standardised units)."""
-    problem = DaskMVNProblem(partitions, backend, totals.scaling, ridge, hook, totals.n_missing, totals.n_rows)
+    problem = DaskMVNProblem(partitions, backend, totals.scaling, ridge, hook, totals.n_missing, totals.n_rows, totals.n_patterns)
     start = k.start_from_correlation(totals.corr)
     with k.blas_threads(problem.p):  # the client's M-steps and, threaded, the partitions' E-steps
         run = k.run_em(problem, problem.pack(start), tol=tol, max_iter=max_iter, accelerate=accelerate)

@@ -44,23 +44,38 @@ from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.prior import RidgePrior
 
-__all__ = ["NEWTON_MAX_PARAMETERS", "NEWTON_MAX_WORK", "NewtonStep", "RowSums", "SumsAt", "newton_affordable"]
+__all__ = ["NEWTON_FREE_WORK", "NEWTON_MAX_COST", "NEWTON_MAX_PARAMETERS", "NewtonStep", "RowSums", "SumsAt", "newton_affordable"]
 
-#: Most parameters ``p + p(p+1)/2`` for which the dense Newton step is offered (p <= 30):
-#: the ``k x k`` information and its factorisation stay within a few EM evaluations.
+#: Most parameters ``p + p(p+1)/2`` for which the dense Newton step is offered (p <= 30).
 NEWTON_MAX_PARAMETERS = 500
-#: Most ``n_patterns * q^2`` (``q = p(p+1)/2``) multiply-adds for the information's pattern sums.
-NEWTON_MAX_WORK = 5e8
-
+#: The information (its pattern sums, assembly and factorisation) may cost at most this
+#: many EM evaluations by the flop counts of :func:`newton_affordable` ...
+NEWTON_MAX_COST = 4.0
+#: ... or this many flops, whatever an evaluation costs (small problems: Python overhead).
+NEWTON_FREE_WORK = 2e4
 
 #: ``(mu, sigma) -> InformationSums`` of all rows (before the prior), or None.
 SumsAt = Callable[[np.ndarray, np.ndarray], "InformationSums | None"]
 
 
-def newton_affordable(p: int, n_patterns: int | None = None) -> bool:
-    """Whether the dense Newton step is cheap enough (see the limits above; ``n_patterns`` None: not checked)."""
+def newton_affordable(p: int, n_patterns: int | None = None, n_rows: int | None = None) -> bool:
+    """Whether the dense Newton step is cheap enough next to an EM evaluation.
+
+    At most :data:`NEWTON_MAX_PARAMETERS` parameters ``k = p + q``, ``q = p(p+1)/2``; and,
+    when the counts are given (``G`` patterns, ``r`` rows: what the Dask engine's scan
+    knows too, so that both engines decide alike), the information's flops ``k^3/3 + k^2
+    + G (q^2 + p^3) + 2 r p^2`` at most :data:`NEWTON_MAX_COST` times an evaluation's
+    ``r p^2 + (G + 1) p^3``, or at most :data:`NEWTON_FREE_WORK`.
+    """
     q = p * (p + 1) // 2
-    return p + q <= NEWTON_MAX_PARAMETERS and (n_patterns is None or n_patterns * q * q <= NEWTON_MAX_WORK)
+    k = p + q
+    if k > NEWTON_MAX_PARAMETERS:
+        return False
+    if n_patterns is None or n_rows is None:
+        return True
+    info = k**3 / 3 + k * k + n_patterns * (q * q + p**3) + 2 * n_rows * p * p
+    evaluation = n_rows * p * p + (n_patterns + 1) * p**3
+    return info <= max(NEWTON_MAX_COST * evaluation, NEWTON_FREE_WORK)
 
 
 class RowSums:

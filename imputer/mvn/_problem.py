@@ -177,10 +177,13 @@ class MVNProblem:
         """``(n, sums)`` for the Newton step: the rows and the information's pattern sums at a point.
 
         None where the dense step is not affordable (:func:`~imputer.mvn._newton.newton_affordable`:
-        at most 500 parameters) or the rows are not at hand (a subclass whose E-step runs
+        at most 500 parameters, and an information that costs at most a few EM evaluations)
+        or the rows are not at hand (a subclass whose E-step runs
         elsewhere overrides this).
         """
-        if not isinstance(self.data, StandardData) or not newton_affordable(self.p, self.data.patterns.n_patterns):
+        if not isinstance(self.data, StandardData):
+            return None
+        if not newton_affordable(self.p, self.data.patterns.n_patterns, self.data.n):
             return None
         return self.data.n, RowSums(self.data)
 
