@@ -128,3 +128,16 @@ def test_wide_problems_get_no_newton_step() -> None:
     x[rng.random(x.shape) < 0.2] = np.nan
     problem = MVNProblem(standard(pd.DataFrame(x)), 1.0)  # 40 + 820 parameters
     assert problem.newton_sums() is None
+
+
+def test_dask_engine_takes_the_same_newton_steps() -> None:
+    # the information summed over partitions (imputer.dask._information.partition_sums):
+    # the same iterates, evaluations and estimate as in memory
+    dd = pytest.importorskip("dask.dataframe")
+    from tests.imputer.dask._data import assert_same_estimates
+
+    df = _classic("missvals")
+    ref = imputer.impute(df)
+    res = imputer.impute(dd.from_pandas(df, npartitions=2), progress=False)
+    assert ref.n_evals <= 30
+    assert_same_estimates(res, ref)
