@@ -37,9 +37,8 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg
-from scipy.linalg.blas import dsyr2k as syr2k
 
-from imputer._gaussian.information import InformationSums, assemble_information, information_sums, vech_indices
+from imputer._gaussian.information import InformationSums, PatternMoments, assemble_information, vech_indices
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.prior import RidgePrior
@@ -79,37 +78,29 @@ def newton_affordable(p: int, n_patterns: int | None = None, n_rows: int | None 
 
 
 class RowSums:
-    """The information's pattern sums of the rows of a :class:`StandardData` (a :data:`SumsAt`)."""
+    """The information's pattern sums of the rows of a :class:`StandardData` (a :data:`SumsAt`).
+
+    The rows' per-pattern sums are formed once (:class:`~imputer._gaussian.information.PatternMoments`:
+    the incomplete rows from the work array, the complete rows from ``s1_complete`` and
+    ``s2_complete``); each call then costs ``O(G p^2)`` plus the pattern-level work.
+    """
 
     def __init__(self, data: StandardData) -> None:
         p, n = data.p, data.n
-        self.p = p
         pats = data.patterns
         z = np.zeros((n, p))
         z[pats.incomplete_rows] = data.work  # observed cells as they were standardised (missing cells unread)
-        self._values = tuple(np.ascontiguousarray(z[:, j]) for j in range(p))
-        self._incomplete = dataclasses.replace(pats, complete_rows=np.empty(0, dtype=np.intp))
-        self._n_complete = float(data.n_complete)
-        self._s1c, self._s2c = data.s1_complete, data.s2_complete
+        values = tuple(np.ascontiguousarray(z[:, j]) for j in range(p))
+        del z
+        incomplete = dataclasses.replace(pats, complete_rows=np.empty(0, dtype=np.intp))
+        extra = (np.array([data.n_complete], dtype=np.int64), data.s1_complete, data.s2_complete)
+        self._moments = PatternMoments(values, incomplete, np.zeros(p), np.ones(p), extra)
 
     def __call__(self, mu: np.ndarray, sigma: np.ndarray) -> InformationSums | None:
-        p = self.p
         try:
-            sums = information_sums(self._values, self._incomplete, np.zeros(p), np.ones(p), mu, sigma)
-            lam, _ = precision(sigma)
+            return self._moments.sums(mu, sigma)
         except (Infeasible, np.linalg.LinAlgError):
             return None
-        nc = self._n_complete
-        if nc > 0.0:
-            # the complete rows: one pattern with K = Lambda, d = s1 - n_c mu, S = scatter about mu
-            d = self._s1c - nc * mu
-            t = np.outer(self._s1c, mu)
-            s = self._s2c - t - t.T + nc * np.outer(mu, mu)
-            a, b = vech_indices(p)
-            nmat = 0.5 * nc * lam - lam @ s @ lam
-            z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=sums.z, trans=0, lower=0, overwrite_c=1)
-            sums = InformationSums(sums.i_mm + nc * lam, sums.r + lam.reshape(p * p, 1) @ (lam @ d)[None, :], z)
-        return sums
 
 
 class NewtonStep:
