@@ -109,7 +109,7 @@ RATE_WINDOW = 10
 RITZ_RCOND = 1e-6
 
 #: The Newton point is first offered once the EM step is below this (SD units).
-NEWTON_START = 1e-1
+NEWTON_START = 1e-2
 #: ... and only while the estimated EM rate is at least this (where EM is fast, Anderson
 #: converges in a few more evaluations than Newton would take, and the information costs more).
 NEWTON_MIN_RATE = 0.9
