@@ -61,6 +61,19 @@ tighter than ``tol``), 0 while the memory holds fewer than two differences. The 
 ``min(tol, CHANGE_FLOOR)`` keeps the test above the rounding noise of the EM map (the
 change cannot fall much below ``1e-14``).
 
+**Newton proposals.** A problem may offer ``newton(x, F(x)) -> x_N`` (or None): for the
+multivariate normal with at most 500 parameters, the Newton point of the observed-data
+objective from its analytic information and the gradient that ``F(x)`` gives
+(:mod:`imputer.mvn._newton`). Once the EM step is below :data:`NEWTON_START` and the estimated EM rate is at least
+:data:`NEWTON_MIN_RATE` (where EM is fast the information is not worth its cost), the driver
+evaluates ``x_N`` before Anderson's proposal and accepts it under the same safeguard
+(feasible, objective not lower); otherwise the iteration goes on with Anderson's
+proposal. After a refused point it waits :data:`NEWTON_BACKOFF` accepted iterates (doubled
+at each refusal); where the problem offers none (information not positive definite yet,
+which costs no evaluation) it waits :data:`NEWTON_WAIT_NONE`. Newton converges
+quadratically where the EM rate is near 1 (``boys``: 23 evaluations instead of 65). The
+stopping rule is unchanged.
+
 How a run ends is as for SQUAREM (:mod:`imputer._em.squarem`): ``"converged"`` (result
 ``F(x)``), ``"max_iter"`` (result: the EM update of the last accepted iterate),
 ``"stopped"`` (the ``stop`` hook, checked at every accepted iterate, returned True; result
@@ -77,7 +90,10 @@ import numpy as np
 from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
-__all__ = ["CHANGE_FLOOR", "DEFAULT_MEMORY", "RATE_WINDOW", "RHO_MAX", "ritz_rate", "run_anderson"]
+__all__ = [
+    "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
+    "ritz_rate", "run_anderson",
+]
 
 #: Secant pairs kept (Anderson's memory ``m``).
 DEFAULT_MEMORY = 10
@@ -91,6 +107,17 @@ CHANGE_FLOOR = 1e-13
 RATE_WINDOW = 10
 #: Singular values of the step differences below this fraction of the largest are dropped.
 RITZ_RCOND = 1e-6
+
+#: The Newton point is first offered once the EM step is below this (SD units).
+NEWTON_START = 1e-2
+#: ... and only while the estimated EM rate is at least this (where EM is fast, Anderson
+#: converges in a few more evaluations than Newton would take, and the information costs more).
+NEWTON_MIN_RATE = 0.9
+#: Accepted iterates to wait after a refused Newton point (doubled after each refusal).
+NEWTON_BACKOFF = 2
+#: Accepted iterates to wait when the problem offers no Newton point (information not
+#: positive definite yet): that costs no evaluation, only the information's computation.
+NEWTON_WAIT_NONE = 1
 
 _DAMP_START = 1e-8
 _DAMP_MIN = 1e-12
@@ -125,7 +152,8 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     With the thin SVD ``dz = U S V'`` truncated to the singular values above
     ``RITZ_RCOND * s_max`` (nearly collinear steps, as plain EM's become, span fewer
     directions), the Ritz values of ``J`` on ``span(U)`` are the eigenvalues of
-    ``I + U' dg V S^{-1}``.
+    ``I + U' dg V S^{-1} = I + S^{-1} V' (dz' dg) V S^{-1}``; ``V`` and ``S`` come from the
+    eigenvalues of ``dz' dz`` (``k x k``: ``2 d k^2`` flops in all, against a ``d x k`` SVD).
 
     Parameters
     ----------
@@ -141,16 +169,24 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     """
     if dz.shape[1] < 2:
         return 0.0
+    # from the k x k Gram matrices alone (no d x k SVD: on wide data d is p(p+1)/2 and the
+    # SVD cost more than the rest of the driver): dz'dz = V S^2 V', U = dz V S^-1, so
+    # U' dg V S^-1 = S^-1 V' (dz'dg) V S^-1
     try:
-        u, sv, vt = np.linalg.svd(dz, full_matrices=False)
+        w, v = np.linalg.eigh(dz.T @ dz)
     except np.linalg.LinAlgError:
         return 0.0
-    keep = sv > RITZ_RCOND * sv[0]
-    if not sv[0] > 0.0 or not np.isfinite(sv[0]):
+    w_max = float(w[-1])
+    if not w_max > 0.0 or not np.isfinite(w_max):
         return 0.0
-    u, sv, vt = u[:, keep], sv[keep], vt[keep]
-    b = (u.T @ dg @ vt.T) / sv
-    ev = np.linalg.eigvals(np.eye(b.shape[0]) + b)
+    keep = w > RITZ_RCOND**2 * w_max
+    v = v[:, keep]
+    sv = np.sqrt(w[keep])
+    b = (v.T @ (dz.T @ dg) @ v) / np.outer(sv, sv)
+    try:
+        ev = np.linalg.eigvals(np.eye(b.shape[0]) + b)
+    except np.linalg.LinAlgError:
+        return 0.0
     rho = float(np.max(ev.real))
     if not np.isfinite(rho):
         return 0.0
@@ -158,24 +194,39 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
 
 
 class _Memory:
-    """The last ``m + 1`` accepted iterates ``z_i`` and steps ``g_i`` (free coordinates)."""
+    """The differences of the last ``m + 1`` accepted iterates ``z_i`` and steps ``g_i`` (free coordinates).
+
+    Kept as two ``(d, m)`` ring buffers of difference columns (no re-stacking of the
+    iterates at every iteration: on wide data ``d`` is in the hundreds of thousands);
+    once full the columns are in rotated order, to which the secant step and the Ritz
+    values are indifferent.
+    """
 
     def __init__(self, m: int) -> None:
         self.m = m
-        self.z: list[np.ndarray] = []
-        self.g: list[np.ndarray] = []
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._dz: np.ndarray | None = None
+        self._dg: np.ndarray | None = None
+        self._k = 0
+        self._pos = 0
 
     def push(self, z: np.ndarray, g: np.ndarray) -> None:
-        self.z.append(z)
-        self.g.append(g)
-        if len(self.z) > self.m + 1:
-            del self.z[0], self.g[0]
+        if self._last is not None:
+            if self._dz is None or self._dg is None:
+                self._dz = np.empty((z.size, self.m), order="F")
+                self._dg = np.empty((z.size, self.m), order="F")
+            np.subtract(z, self._last[0], out=self._dz[:, self._pos])
+            np.subtract(g, self._last[1], out=self._dg[:, self._pos])
+            self._pos = (self._pos + 1) % self.m
+            self._k = min(self._k + 1, self.m)
+        self._last = (z, g)
 
     def differences(self) -> tuple[np.ndarray, np.ndarray]:
-        """``dZ, dG``, each shape (d, k) with ``k = len - 1``."""
-        z = np.array(self.z)
-        g = np.array(self.g)
-        return np.diff(z, axis=0).T, np.diff(g, axis=0).T
+        """``dZ, dG``, each shape (d, k), ``k`` the pairs held (views, valid until the next push)."""
+        if self._dz is None or self._dg is None:
+            d = 0 if self._last is None else self._last[0].size
+            return np.empty((d, 0)), np.empty((d, 0))
+        return self._dz[:, : self._k], self._dg[:, : self._k]
 
 
 def _proposal(dz: np.ndarray, dg: np.ndarray, gz: np.ndarray, g: np.ndarray, damp: float) -> np.ndarray | None:
@@ -191,6 +242,25 @@ def _proposal(dz: np.ndarray, dg: np.ndarray, gz: np.ndarray, g: np.ndarray, dam
     return out if np.all(np.isfinite(out)) else None
 
 
+def _try_newton(
+    run: _Tally, problem: EMProblem[Any], coords: _Coordinates, newton: Any, x: np.ndarray, fx: np.ndarray, obj: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | str:
+    """Evaluate the Newton point of ``x``: ``(z, x, F(x), L(x))`` there if it is feasible and not worse;
+    ``"none"`` when the problem offers no point (its information is not positive definite there),
+    ``"refused"`` when the point is infeasible or lowers the objective."""
+    cand = newton(x, fx)
+    if cand is None:
+        return "none"
+    zc = coords.to_free(cand) if np.all(np.isfinite(cand)) and problem.feasible(cand) else None
+    if zc is None:
+        return "refused"
+    fxc, objc = run.evaluate(cand)
+    if fxc is not None and _not_worse(objc, obj):
+        return zc, cand, fxc, objc
+    run.n_rejected += 1
+    return "refused"
+
+
 def run_anderson(
     problem: EMProblem[Any],
     x0: np.ndarray,
@@ -199,6 +269,7 @@ def run_anderson(
     max_iter: int,
     stop: StopHook | None = None,
     memory: int = DEFAULT_MEMORY,
+    use_newton: bool = True,
 ) -> EMRun:
     """Anderson-accelerated EM with the monotone safeguard and the rate-scaled stopping rule.
 
@@ -219,6 +290,9 @@ def run_anderson(
         convergence test); True ends the run there with ``stop_reason="stopped"``.
     memory : int, default DEFAULT_MEMORY
         Anderson's memory ``m >= 1``.
+    use_newton : bool, default True
+        Offer the problem's Newton points (``problem.newton``, when it has one) once the
+        EM step is below :data:`NEWTON_START` (module docstring); False: Anderson only.
 
     Returns
     -------
@@ -239,6 +313,9 @@ def run_anderson(
     if not np.isfinite(obj):
         return run.end(x, "infeasible", 0)
     mem = _Memory(memory)
+    newton = getattr(problem, "newton", None) if use_newton else None
+    newton = newton if callable(newton) else None
+    wait, backoff = 0, NEWTON_BACKOFF
     recent: deque[float] = deque(maxlen=RATE_WINDOW)  # the last Ritz estimates
     damp = _DAMP_START
     for it in range(1, max_iter + 1):
@@ -258,6 +335,18 @@ def run_anderson(
             return run.end(fx, "converged", it)
         if it == max_iter:
             break
+        if newton is not None and change <= NEWTON_START and rho >= NEWTON_MIN_RATE:
+            if wait > 0:
+                wait -= 1
+            else:
+                took = _try_newton(run, problem, coords, newton, x, fx, obj)
+                if not isinstance(took, str):
+                    z, x, fx, obj = took
+                    continue
+                if took == "none":
+                    wait = NEWTON_WAIT_NONE
+                else:
+                    wait, backoff = backoff, 2 * backoff
         cand = _proposal(dz, dg, fz, g, damp) if dz.shape[1] >= 1 else None
         if cand is not None:
             xc = coords.from_free(cand)

@@ -29,6 +29,10 @@ smooth one-to-one map between the feasible set and an open set of coordinates in
 the EM path is close to a straight line, used by the Anderson accelerator
 (:mod:`imputer._em.anderson`) to extrapolate (``to_free`` returns None for an ``x`` outside
 its domain). The EM map, the objective, ``distance`` and the result stay in ``x``.
+
+Optionally, ``newton(x, F(x)) -> x_N or None``: a Newton point of the objective from ``x``
+(for the multivariate normal with few columns, :mod:`imputer.mvn._newton`), which the
+Anderson driver offers as a proposal near the optimum under its safeguard.
 """
 
 from __future__ import annotations

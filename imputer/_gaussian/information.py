@@ -54,7 +54,7 @@ delta_ab)(1 + delta_cd))``, with ``n_c = n + lambda`` under the prior; its inver
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -65,6 +65,7 @@ from imputer._gaussian.patterns import Patterns
 
 __all__ = [
     "InformationSums",
+    "PatternMoments",
     "add_pattern_information",
     "assemble_information",
     "complete_information",
@@ -190,10 +191,21 @@ def information_sums(
     Parameters as :func:`observed_information`.
     """
     p = mu.size
+    parts = (
+        (miss, counts, *_pattern_sums(values, rows, loc, miss, counts.size, center, scale, mu))
+        for rows, loc, miss, counts in _chunks(patterns, p)
+    )
+    return _sums_of_parts(parts, sigma)
+
+
+def _sums_of_parts(
+    parts: Iterable[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]], sigma: np.ndarray
+) -> InformationSums:
+    """:class:`InformationSums` of chunks of patterns ``(miss, counts, d, S)`` (``miss`` None: all observed)."""
+    p = sigma.shape[0]
     lam, _ = precision(sigma)
     sums = zero_information_sums(p)
-    for rows, loc, miss, counts in _chunks(patterns, p):
-        d, s = _pattern_sums(values, rows, loc, miss, counts.size, center, scale, mu)
+    for miss, counts, d, s in parts:
         sums = add_pattern_information(sums, lam, miss, counts, d, s)
     return sums
 
@@ -225,6 +237,57 @@ def add_pattern_information(
     # Z += sum_g vech(N_g) vech(K_g)' + transpose: a symmetric rank-2G update (upper triangle only)
     z = syr2k(1.0, nmat[:, a, b].T, k[:, a, b].T, beta=1.0, c=sums.z, trans=0, lower=0, overwrite_c=1)
     return InformationSums(i_mm, r, z)
+
+
+class PatternMoments:
+    """Per-pattern sums of the rows and of their outer products (0 in missing cells), kept for repeated information.
+
+    :func:`information_sums` recomputes the deviations' sums ``d_g``, ``S_g`` from the rows
+    at every ``mu``; from the raw sums ``t_g = sum_i z_i``, ``T_g = sum_i z_i z_i'`` (missing
+    cells 0) they follow in ``O(G p^2)``: with ``m_g = mu`` zeroed at the pattern's missing
+    columns, ``d_g = t_g - n_g m_g`` and ``S_g = T_g - t_g m_g' - m_g t_g' + n_g m_g m_g'``.
+
+    Parameters
+    ----------
+    values, patterns, center, scale
+        As for :func:`observed_information`.
+    extra : tuple of (ndarray, ndarray, ndarray), optional
+        ``(count, t, T)`` of further all-observed rows given by their sums (shapes (1,),
+        (p,), (p, p)): added as one more pattern with nothing missing.
+    """
+
+    def __init__(
+        self,
+        values: tuple[np.ndarray, ...],
+        patterns: Patterns,
+        center: np.ndarray,
+        scale: np.ndarray,
+        extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        p = center.size
+        zero = np.zeros(p)
+        self._parts: list[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]] = []
+        for rows, loc, miss, counts in _chunks(patterns, p):
+            t, tt = _pattern_sums(values, rows, loc, miss, counts.size, center, scale, zero)
+            self._parts.append((miss, counts, t, tt))
+        if extra is not None and extra[0][0] > 0:
+            self._parts.append((None, extra[0], extra[1][None, :], extra[2][None, :, :]))
+
+    def sums(self, mu: np.ndarray, sigma: np.ndarray) -> InformationSums:
+        """The :class:`InformationSums` at ``(mu, sigma)`` (those of :func:`information_sums`, up to rounding)."""
+
+        def centred() -> Iterator[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]]:
+            for miss, counts, t, tt in self._parts:
+                m = np.broadcast_to(mu, t.shape).copy()
+                if miss is not None and miss.shape[1]:
+                    m[np.arange(m.shape[0])[:, None], miss] = 0.0
+                n_g = counts.astype(float)
+                d = t - n_g[:, None] * m
+                tm = t[:, :, None] * m[:, None, :]
+                s = tt - tm - tm.transpose(0, 2, 1) + n_g[:, None, None] * (m[:, :, None] * m[:, None, :])
+                yield miss, counts, d, s
+
+        return _sums_of_parts(centred(), sigma)
 
 
 def assemble_information(

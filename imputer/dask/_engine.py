@@ -34,6 +34,7 @@ import numpy as np
 from imputer.dask import _kernels as k
 from imputer.dask._patterns import ScanPart, TableStatistics, merge_scans, scan_partition
 from imputer.dask._scan import Totals
+from imputer.mvn._newton import newton_affordable
 
 __all__ = ["Backend", "DaskMVNProblem", "EvaluationHook", "Partitions", "fit", "scan", "tree"]
 
@@ -215,11 +216,14 @@ class DaskMVNProblem(k.MVNProblem):
         ridge: float,
         hook: EvaluationHook | None = None,
         n_missing: np.ndarray | None = None,
+        n_rows: int | None = None,
+        n_patterns: int | None = None,
     ) -> None:
         super().__init__(SimpleNamespace(p=len(scaling.center)), ridge, n_missing)  # type: ignore[arg-type]
         self.partitions, self.backend, self.scaling = partitions, backend, scaling
         self.hook = hook
         self.n_evals = 0
+        self.n_rows, self.n_patterns = n_rows, n_patterns  # for the Newton step (issue 16; None: none)
 
     def _em(self, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         prec = k.precision(sigma)
@@ -229,6 +233,21 @@ class DaskMVNProblem(k.MVNProblem):
         if self.hook is not None:
             self.hook(self.n_evals, out[3])
         return out
+
+    def newton_sums(self) -> Any:
+        """The Newton step's information sums: from the pattern table on the client when the fit
+        has one, else a map-reduce over the partitions (one pass); as in memory."""
+        if self.n_rows is None or not newton_affordable(self.p, self.n_patterns, self.n_rows):
+            return None
+
+        def sums(mu: np.ndarray, sigma: np.ndarray) -> Any:
+            from imputer.dask._information import partition_sums, table_information  # they import this module
+
+            if isinstance(self.partitions, TableStatistics):
+                return table_information(self.partitions.table, mu, sigma)
+            return partition_sums(self.partitions.frames, self.partitions.columns, self.backend, mu, sigma, self.scaling)
+
+        return self.n_rows, sums
 
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         """The EM map ``(F(x), L(x))`` as :meth:`MVNProblem.step`, its E-step over the partitions."""
@@ -267,7 +286,7 @@ def fit(
     hook: EvaluationHook | None = None,
 ) -> k.MVNFit:
     """EM from the in-memory start values, as :func:`imputer.mvn._problem.fit_mvn` (standardised units)."""
-    problem = DaskMVNProblem(partitions, backend, totals.scaling, ridge, hook, totals.n_missing)
+    problem = DaskMVNProblem(partitions, backend, totals.scaling, ridge, hook, totals.n_missing, totals.n_rows, totals.n_patterns)
     start = k.start_from_correlation(totals.corr)
     with k.blas_threads(problem.p):  # the client's M-steps and, threaded, the partitions' E-steps
         run = k.run_em(problem, problem.pack(start), tol=tol, max_iter=max_iter, accelerate=accelerate)

@@ -40,7 +40,7 @@ from imputer.dask._patterns import PatternTable, pattern_masks
 from imputer.mvn._information import Information, _nan, check_size, finish_information
 from imputer.mvn._scaling import Scaling
 
-__all__ = ["DaskInformation"]
+__all__ = ["DaskInformation", "partition_sums", "table_information"]
 
 
 def _partition(frame: Any, columns: tuple[Hashable, ...], theta: tuple[np.ndarray, np.ndarray, Scaling]) -> InformationSums | None:
@@ -94,6 +94,21 @@ def table_information(table: PatternTable, mu: np.ndarray, sigma: np.ndarray) ->
     return sums
 
 
+def partition_sums(
+    frames: list[Any], columns: tuple[Hashable, ...], backend: Backend, mu: np.ndarray, sigma: np.ndarray, scaling: Scaling
+) -> InformationSums | None:
+    """The information's pattern sums at ``(mu, sigma)`` over the partitions ``frames`` (one pass, a tree sum)."""
+    from dask import delayed
+
+    token = uuid.uuid4().hex
+    theta = delayed((mu, sigma, scaling), traverse=False, name=f"imputer-info-theta-{token}")
+    parts = [
+        delayed(_partition, pure=True)(frame, columns, theta, dask_key_name=f"imputer-info-{token}-{i}")
+        for i, frame in enumerate(frames)
+    ]
+    return backend.compute(tree(parts, _add, f"imputer-info-sum-{token}"))
+
+
 class DaskInformation:
     """The :class:`~imputer.mvn._information.Information` of a Dask fit, computed when called.
 
@@ -130,21 +145,13 @@ class DaskInformation:
         ImputerValueError
             More than :data:`imputer.mvn._information.MAX_PARAMETERS` parameters.
         """
-        from dask import delayed
-
         p = len(self._columns)
         check_size(p)
         if self._table is not None:
             with k.blas_threads(p):
                 total = table_information(self._table, self._mu, self._sigma)
             return self._finish(total)
-        token = uuid.uuid4().hex
-        theta = delayed((self._mu, self._sigma, self._scaling), traverse=False, name=f"imputer-info-theta-{token}")
-        parts = [
-            delayed(_partition, pure=True)(frame, self._columns, theta, dask_key_name=f"imputer-info-{token}-{i}")
-            for i, frame in enumerate(self._frames)
-        ]
-        return self._finish(self._backend.compute(tree(parts, _add, f"imputer-info-sum-{token}")))
+        return self._finish(partition_sums(self._frames, self._columns, self._backend, self._mu, self._sigma, self._scaling))
 
     def _finish(self, total: InformationSums | None) -> Information:
         p = len(self._columns)

@@ -193,6 +193,7 @@ def _check_count(name: str, value: Any, low: int) -> int | None:
 _IN_MEMORY_ONLY = {
     "model": "normal", "dof": None, "n_components": 2, "covariance_type": "full", "n_init": 10, "prior": "ridge",
     "transforms": None, "bounds": None, "integer": None, "panel": None, "idvars": None,
+    "categorical": None, "continuous": None, "means": None, "probabilities": None,
 }
 
 

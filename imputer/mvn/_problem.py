@@ -59,6 +59,7 @@ from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
 from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
+from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
 
@@ -111,6 +112,22 @@ class MVNProblem:
         self._order = np.argsort(n_miss, kind="stable")
         self._unorder = np.argsort(self._order)
         self._strict = np.tril_indices(p, -1)
+        # flat index maps (one take instead of 2-D fancy indexing: at p = 200 unpacking was
+        # the driver's largest cost): position in vech of each entry of Sigma, of each
+        # entry of Sigma reordered, the lower triangle's flat positions, the strict lower
+        # triangle's, and the reordered Cholesky product's (a Fortran array) entries in vech
+        idx = np.int32 if p * p < 2**31 else np.intp
+        i, j = np.divmod(np.arange(p * p, dtype=np.intp), p)
+        hi, lo = np.maximum(i, j), np.minimum(i, j)
+        self._sym = (hi * (hi + 1) // 2 + lo).astype(idx)
+        o = self._order
+        self._sym_ordered = self._sym.reshape(p, p)[np.ix_(o, o)].ravel()
+        self._lower_flat = (self._rows * p + self._cols).astype(idx)
+        self._strict_flat = (self._strict[0] * p + self._strict[1]).astype(idx)
+        a, b = self._unorder[self._rows], self._unorder[self._cols]
+        self._from_free_flat = (np.minimum(a, b) * p + np.maximum(a, b)).astype(idx)
+        del i, j, hi, lo
+        self._newton: NewtonStep | bool | None = None  # None: not built yet; False: none
 
     @property
     def dim(self) -> int:
@@ -120,15 +137,12 @@ class MVNProblem:
     def pack(self, params: MeanCov | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``x = (mu, vech(Sigma))``, shape (dim,)."""
         mu, sigma = params
-        return np.concatenate([mu, sigma[self._rows, self._cols]])
+        return np.concatenate([mu, np.asarray(sigma).take(self._lower_flat)])
 
     def unpack(self, x: np.ndarray) -> MeanCov:
         """``(mu, Sigma)`` of a packed vector (fresh arrays)."""
         p = self.p
-        sigma = np.empty((p, p))
-        sigma[self._rows, self._cols] = x[p:]
-        sigma[self._cols, self._rows] = x[p:]
-        return MeanCov(x[:p].copy(), sigma)
+        return MeanCov(x[:p].copy(), x[p:].take(self._sym).reshape(p, p))
 
     def feasible(self, x: np.ndarray) -> bool:
         """Whether ``Sigma`` is numerically positive definite (correlation eigenvalue >= SINGULAR_EIG)."""
@@ -148,28 +162,51 @@ class MVNProblem:
 
     def to_free(self, x: np.ndarray) -> np.ndarray | None:
         """Free coordinates ``z = (mu, L, log d)`` of ``x`` (module docstring); None unless ``Sigma`` is positive definite."""
-        mu, sigma = self.unpack(x)
-        o = self._order
+        p = self.p
         try:
-            c = np.linalg.cholesky(sigma[np.ix_(o, o)])
+            c = np.linalg.cholesky(x[p:].take(self._sym_ordered).reshape(p, p))
         except np.linalg.LinAlgError:
             return None
         e = np.diag(c).copy()
         if not np.all(e > 0.0):
             return None
-        return np.concatenate([mu, (c / e)[self._strict], 2.0 * np.log(e)])
+        return np.concatenate([x[:p], (c / e).take(self._strict_flat), 2.0 * np.log(e)])
 
     def from_free(self, z: np.ndarray) -> np.ndarray:
         """The packed ``x = (mu, vech Sigma)`` of free coordinates ``z`` (``Sigma = L diag(d) L'``, reordered)."""
         p = self.p
         c = np.eye(p)
-        c[self._strict] = z[p : p + self._strict[0].size]
+        np.put(c, self._strict_flat, z[p : p + self._strict_flat.size])
         with np.errstate(over="ignore", invalid="ignore"):  # a wild extrapolation: not finite, infeasible
-            c *= np.exp(0.5 * z[p + self._strict[0].size :])
-            s = syrk(1.0, c, lower=1)  # the lower triangle of c c'
-        s = np.tril(s) + np.tril(s, -1).T
-        u = self._unorder
-        return self.pack((z[:p], s[np.ix_(u, u)]))
+            c *= np.exp(0.5 * z[p + self._strict_flat.size :])
+            s = syrk(1.0, c, lower=1)  # the lower triangle of c c' (Fortran order)
+        # entry (i, j), i >= j, of the Fortran array is element j p + i of its transpose's C order
+        return np.concatenate([z[:p], np.asfortranarray(s).T.take(self._from_free_flat)])
+
+    def newton_sums(self) -> tuple[int, SumsAt] | None:
+        """``(n, sums)`` for the Newton step: the rows and the information's pattern sums at a point.
+
+        None where the dense step is not affordable (:func:`~imputer.mvn._newton.newton_affordable`:
+        at most 500 parameters, and an information that costs at most a few EM evaluations)
+        or the rows are not at hand (a subclass whose E-step runs
+        elsewhere overrides this).
+        """
+        if not isinstance(self.data, StandardData):
+            return None
+        if not newton_affordable(self.p, self.data.patterns.n_patterns, self.data.n):
+            return None
+        return self.data.n, RowSums(self.data)
+
+    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
+        """The Newton point of the observed-data objective from ``x`` and its EM update ``fx`` (:mod:`imputer.mvn._newton`).
+
+        None where :meth:`newton_sums` offers none or the observed information at ``x`` is
+        not positive definite.
+        """
+        if self._newton is None:
+            src = self.newton_sums()
+            self._newton = False if src is None else NewtonStep(self.p, src[0], self.ridge, src[1])
+        return self._newton(x, fx) if self._newton else None
 
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         """The EM map: ``(F(x), L(x))``; ``L = -inf`` if ``x`` is infeasible, ``F = None`` if its update is singular.
