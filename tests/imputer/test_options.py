@@ -244,7 +244,11 @@ def test_emimputer_params_are_the_tables() -> None:
     expected = {k: v for k, v in MVN_OPTIONS.defaults().items() if k != "columns"}
     # and the model's: impute_t's dof, impute_mixture's defaults
     models = {"model": "normal", "dof": None, "n_components": 2, "covariance_type": "full", "n_init": 10, "seed": None}
-    assert imputer.EMImputer().get_params() == {**expected, **models, "add_indicator": False}
+    # and the column types' (the general location model, transforms and bounds): impute's defaults
+    impute = inspect.signature(imputer.impute).parameters
+    coltypes = {name: impute[name].default for name in ("categorical", "continuous", "means", "transforms", "bounds")}
+    assert coltypes == dict.fromkeys(coltypes)
+    assert imputer.EMImputer().get_params() == {**expected, **models, **coltypes, "add_indicator": False}
     mixture = inspect.signature(imputer.impute_mixture).parameters
     assert all(mixture[name].default == models[name] for name in ("n_components", "covariance_type", "n_init", "seed"))
     assert inspect.signature(imputer.impute_t).parameters["dof"].default is None

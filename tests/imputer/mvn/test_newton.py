@@ -130,12 +130,16 @@ def test_wide_problems_get_no_newton_step() -> None:
     assert problem.newton_sums() is None
 
 
-def test_dask_engine_takes_the_same_newton_steps() -> None:
-    # the information summed over partitions (imputer.dask._information.partition_sums):
-    # the same iterates, evaluations and estimate as in memory
+@pytest.mark.parametrize("route", ["pattern table", "map-reduce"])
+def test_dask_engine_takes_the_same_newton_steps(route: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the information from the pattern table on the client (imputer.dask._information.table_information)
+    # or summed over partitions (partition_sums): the same iterates, evaluations and estimate as in memory
     dd = pytest.importorskip("dask.dataframe")
+    from imputer.dask import api
     from tests.imputer.dask._data import assert_same_estimates
 
+    if route == "map-reduce":
+        monkeypatch.setattr(api, "MAX_TABLE_BYTES", -1)
     df = _classic("missvals")
     ref = imputer.impute(df)
     res = imputer.impute(dd.from_pandas(df, npartitions=2), progress=False)
