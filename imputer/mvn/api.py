@@ -34,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from imputer._em.monitor import Callback, make_monitor, watching
+from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._gaussian.prior import RidgePrior
-from imputer.errors import ImputerTypeError
+from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
 from imputer.mvn._information import InformationSource
@@ -303,7 +304,13 @@ def impute(
     if monitor is not None:
         monitor.offset = scaling.loglik_offset(kernel)[1]  # the objective in original units
     with watching(monitor):
-        out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate)
+        try:
+            out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate)
+        except Infeasible as exc:  # every iterate's covariance overflowed (a ridge near the largest float)
+            raise ImputerValueError(
+                f"ridge={ridge!r}: the fit found no valid estimate (no positive-definite covariance at any iterate "
+                "in floating point); use a smaller ridge"
+            ) from exc
     if monitor is None or not monitor.warn(stacklevel=2):
         warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
     return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate,

@@ -53,10 +53,11 @@ def test_nan_token_says_to_send_null(client: TestClient, route: str, body: str, 
 
 
 def test_ridge_near_the_largest_float_is_422(client: TestClient) -> None:
-    # the review: ridge near 1e308 was a 500 (the fit's internal 'no feasible iterate' escaped)
+    # the review: ridge near 1e308 was a 500 (the fit's internal 'no feasible iterate' escaped);
+    # the library now names the ridge
     r = client.post("/v1/impute", json={"data": {"columns": ["a", "b"], "data": [[1, 2], [2, None], [3, 5], [4, 1], [5, 3]]},
                                         "options": {"ridge": 1e308}})
-    assert_problem(r, 422, r"^options: the fit found no valid estimate .*\(ridge near the largest float\)")
+    assert_problem(r, 422, r"^ridge=1e\+308: the fit found no valid estimate .*use a smaller ridge$")
 
 
 @pytest.mark.parametrize("y0", [1e308, -1e308, 5e-324])

@@ -101,6 +101,14 @@ def test_ridge_lifts_the_rows_for_columns_error() -> None:
     assert np.all(np.isfinite(res.cov.to_numpy()))
 
 
+def test_ridge_near_the_largest_float_is_named() -> None:
+    # every iterate's covariance overflows: the engine's internal signal becomes an error naming ridge
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4, 5], "b": [2.0, np.nan, 5, 1, 3]})
+    with pytest.raises(ImputerValueError, match=r"^ridge=1e\+308: the fit found no valid estimate"):
+        imputer.impute(df, ridge=1e308)
+    assert imputer.impute(df, ridge=1e300).converged  # large but representable: fine
+
+
 def test_errors_leave_the_callers_frame_alone() -> None:
     df = _frame()
     before = df.copy(deep=True)
