@@ -186,8 +186,8 @@ def _check_mixed(values: list[object], name: str, index: Sequence[object] | None
 def frame_from_split(split: SplitFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """DataFrame from a validated split-orientation table.
 
-    Integer columns become int64, other numeric columns (missing = null) float64,
-    anything else (text) an object column. A column of numbers with a few other values
+    Integer columns become int64, other numeric columns (missing = null) float64, columns
+    of booleans (and nulls) pandas' nullable ``boolean``, anything else (text) an object column. A column of numbers with a few other values
     (a stray ``"n/a"``) is an error rather than text (see :func:`_check_mixed`), unless
     ``columns`` (the request's modelled columns) leaves it out.
     """
@@ -199,7 +199,12 @@ def frame_from_split(split: SplitFrame, columns: Sequence[str] | None = None) ->
         numbers = _column_as_numbers(values)
         if numbers is None and (chosen is None or name in chosen):
             _check_mixed(values, name, split.index)
-        cols[name] = numbers if numbers is not None else pd.array(values, dtype="object")
+        if numbers is not None:
+            cols[name] = numbers
+        elif all(v is None or isinstance(v, bool) for v in values):  # true/false and nulls
+            cols[name] = pd.array(values, dtype="boolean")
+        else:
+            cols[name] = pd.array(values, dtype="object")
     index = pd.Index(split.index) if split.index is not None else pd.RangeIndex(n)
     return pd.DataFrame(cols, index=index, columns=list(split.columns))
 

@@ -33,10 +33,11 @@ __all__ = [
     "option_field",
 ]
 
-#: an input cell: a finite number, a string (non-numeric columns) or null (missing);
-#: 64-bit integers stay integers (an all-integer column is an int64 column), larger
-#: ones are read as floats (and must be finite).
-Cell = float | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str | None
+#: an input cell: a finite number, a string (non-numeric columns), a boolean or null
+#: (missing); 64-bit integers stay integers (an all-integer column is an int64 column),
+#: larger ones are read as floats (and must be finite); a column of booleans and nulls is
+#: a nullable boolean column (a category of the general location model).
+Cell = float | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str | bool | None
 #: an output cell: a number, a string, a boolean or null (missing or non-finite).
 OutCell = bool | int | float | str | None
 #: a row label.
@@ -116,7 +117,7 @@ class SplitFrame(RequestModel):
         ...,
         min_length=1,
         description="Rows, each a list with one cell per column: a finite number, a string "
-        "(non-numeric columns) or null for a missing value.",
+        "(non-numeric columns), true/false (a boolean column) or null for a missing value.",
     )
 
     @model_validator(mode="after")

@@ -144,7 +144,7 @@ FINITE = "Input should be a finite number (JSON has no NaN or Infinity: send nul
          ["body", "data", "data", 1, 0], FINITE),
         (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [1' + b"0" * 400 + b', 3]]}}',
          ["body", "data", "data", 1, 0], FINITE),
-        (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [true, 3]]}}',
+        (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [[1], 3]]}}',  # (true is a boolean cell)
          ["body", "data", "data", 1, 0], "Input should be a valid number"),
         (b'{"data": {"columns": ["a", "b"], "data": [[1, 2], [3]]}}',
          ["body", "data"], "Value error, row 1 of 'data' has 1 cells but there are 2 columns"),

@@ -9,6 +9,7 @@ of a listed text column being its missing cells). What the model does not take i
 from __future__ import annotations
 
 import io
+import re
 import json
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,39 @@ def test_library_errors_name_the_column(client: TestClient, sim: pd.DataFrame) -
     r = client.post("/v1/impute", json={"data": split_of(sim), "options": {"categorical": ["nope"]}})
     assert r.status_code == 422, r.text
     assert "categorical: unknown column 'nope'" in r.text
+
+
+def _flags() -> pd.DataFrame:
+    """A boolean answer and a text group, both with gaps, and a numeric column depending on them."""
+    flag = [True, False, None, True, False, True, None, False, True, False, True, False]
+    group = ["a", "b", "a", None, "b", "a", "b", "a", None, "b", "a", "b"]
+    x = [1.0, 2.1, 1.2, 0.9, None, 1.1, 2.2, 1.9, 1.0, 2.0, None, 2.3]
+    return pd.DataFrame({"flag": pd.array(flag, dtype="boolean"), "group": pd.array(group, dtype="object"), "x": x})
+
+
+def test_json_booleans_are_a_categorical_column(client: TestClient) -> None:
+    # true/false cells (with nulls) travel as a nullable boolean column: filled with a level, never 0.37
+    frame = _flags()
+    rows = [[None if pd.isna(v) else v for v in row] for row in frame.astype(object).itertuples(index=False)]
+    body = {"data": {"columns": list(frame.columns), "data": rows}, "options": {"categorical": ["flag", "group"]}}
+    r = client.post("/v1/impute", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()["completed"]["data"]
+    ref = imputer.impute(frame, categorical=["flag", "group"]).completed
+    assert [row[0] for row in out] == [bool(v) for v in ref["flag"]]
+    assert all(type(row[0]) is bool for row in out)
+    assert [row[0] for row, given in zip(out, rows) if given[0] is not None] == [g[0] for g in rows if g[0] is not None]
+
+
+@pytest.mark.parametrize(
+    ("cells", "match"),
+    [
+        ([1.0, True, 2.0, 3.0, 4.0], r"column 'b' holds numbers, but 1 of its 5 non-null cells is not a number: true \(row 1\)"),
+        ([False, 1, 2, None, True, 3], r"column 'b' holds numbers, but 2 of its 5 non-null cells are not a number: false \(row 0\); true \(row 4\)"),
+    ],
+)
+def test_booleans_among_numbers_are_named(client: TestClient, cells: list[Any], match: str) -> None:
+    rows = [[float(i), c] for i, c in enumerate(cells)]
+    r = client.post("/v1/impute", json={"data": {"columns": ["a", "b"], "data": rows}})
+    assert r.status_code == 422, r.text
+    assert re.search(match, r.json()["detail"]), r.text
