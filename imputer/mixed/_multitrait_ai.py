@@ -1,4 +1,4 @@
-r"""The multi-trait fit's iteration: AI-REML steps safeguarded by EM, SQUAREM at a boundary.
+r"""The multi-trait fit's iteration: AI-REML steps safeguarded by EM; a factor search at a boundary.
 
 EM for unstructured ``t x t`` covariances converges slowly (thousands of evaluations for
 three traits on a genomic kernel, whether or not traits are missing: the EM rate is set
@@ -21,9 +21,13 @@ Converged when a full AI step (``lambda = 1``) moves the parameters by at most `
 (:func:`imputer.mixed._problem.distance`); the estimate is that step's end point (the
 AI step's error near the optimum is a small fraction of its length, where EM's
 ``tol`` measures one slow step). After ``_EM_FALLBACKS`` shortened (``lambda < 1``) or EM
-steps in a row, the optimum is taken to be at the edge of the parameter space (a singular ``G`` or ``R``) and the
-run continues with SQUAREM (:func:`imputer._em.run_em`), whose ``"singular"`` stop
-reports it, from the current iterate; the traces are joined.
+steps in a row, the optimum is taken to be at the edge of the parameter space (a singular ``G`` or ``R``), where
+EM and SQUAREM crawl sublinearly (thousands of evaluations, stopping short of the edge).
+The run continues from the current iterate over Cholesky factors ``S = L L'`` with each
+factor's diagonal bounded below (L-BFGS-B, the gradient by the chain rule from the REML
+score: :func:`_continue_on_factors`): a singular ``G`` is a bound reached in tens of
+evaluations, and the run stops ``"singular"`` there (or ``"converged"`` if the optimum
+was interior after all); the traces are joined.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from imputer._em import EMRun, EMTrace, run_em
+from imputer._em import EMRun
 from imputer._em.squarem import _not_worse, _Tally
 from imputer.mixed._multitrait import Evaluation, MultiTraitEngine
 from imputer.mixed._problem import distance, is_positive_definite
@@ -45,9 +49,17 @@ __all__ = ["MultiTraitProblem", "run_ai"]
 _SECANT_FROM = 0.01
 #: Step halvings tried before falling back to the EM update.
 _HALVINGS = 8
-#: Shortened AI steps or EM fallbacks in a row after which the run continues as SQUAREM
+#: Shortened AI steps or EM fallbacks in a row after which the run continues as a factor search
 #: (the optimum is at a boundary, where the AI step keeps leaving the parameter space).
 _EM_FALLBACKS = 10
+#: Lower bound of a Cholesky factor's diagonal at a boundary (:func:`_continue_on_factors`), in
+#: units of the matrix's root mean diagonal: a bound reached is a relative eigenvalue near
+#: ``1e-10``, below :data:`imputer.mixed._output.SINGULAR_RTOL` (reported as singular).
+_FACTOR_FLOOR = 1e-5
+#: L-BFGS-B's relative fall of the objective at which the factor search stops.
+_FACTOR_FTOL = 1e-15
+#: The objective handed to L-BFGS-B where the model cannot be evaluated.
+_HUGE = 1e300
 
 
 class MultiTraitProblem:
@@ -198,26 +210,82 @@ def run_ai(problem: MultiTraitProblem, x0: np.ndarray, *, tol: float, max_iter: 
             run.accept(x, obj)
             return run.end(x, "converged", it)
         if fallbacks >= _EM_FALLBACKS:
-            return _continue_with_squarem(problem, run, x, it, tol=tol, max_iter=max_iter)
+            return _continue_on_factors(problem, run, x, it, tol=tol, max_iter=max_iter)
     return run.end(x, "max_iter", max_iter)
 
 
-def _continue_with_squarem(problem: MultiTraitProblem, run: _Tally, x: np.ndarray, it: int, *, tol: float,
-                           max_iter: int) -> EMRun:
-    problem.full = False
-    rest = run_em(problem, x, tol=tol, max_iter=max(max_iter - it, 1), accelerate=True, method="squarem")
-    tr = rest.trace
-    trace = EMTrace(
-        n_iter=it + tr.n_iter,
-        n_evals=run.n_evals + tr.n_evals,
-        converged=tr.converged,
-        history=np.concatenate([np.asarray(run.history, dtype=float), tr.history]),
-        stop_reason=tr.stop_reason,
-        n_rejected=run.n_rejected + tr.n_rejected,
-        changes=np.concatenate([np.asarray(run.changes, dtype=float), tr.changes]),
-    )
-    if rest.best_objective >= run.best_obj or run.best is None:
-        best, best_obj = rest.best, rest.best_objective
-    else:
-        best, best_obj = np.array(run.best, dtype=float), run.best_obj
-    return EMRun(x=rest.x, best=best, best_objective=best_obj, trace=trace)
+def _factors(problem: MultiTraitProblem, z: np.ndarray) -> list[np.ndarray]:
+    """The lower-triangular factors ``L_j`` (t x t) held in ``z`` (their lower triangles, row by row)."""
+    out = []
+    for j in range(problem.k):
+        L = np.zeros((problem.t, problem.t))
+        L[problem.tri] = z[j * problem.w:(j + 1) * problem.w]
+        out.append(L)
+    return out
+
+
+def _factor_gradient(problem: MultiTraitProblem, score: np.ndarray, factors: list[np.ndarray]) -> np.ndarray:
+    """``d loglik / d z`` from the score over ``x = (vech S_j)`` for ``S_j = L_j L_j'``.
+
+    With ``Gamma_j`` the symmetric gradient over ``S_j`` (the score's diagonal entries on the
+    diagonal, half of each off-diagonal entry on both sides), ``d loglik / d L_j = 2 Gamma_j L_j``.
+    """
+    out = []
+    for j, L in enumerate(factors):
+        Gam = np.zeros((problem.t, problem.t))
+        Gam[problem.tri] = score[j * problem.w:(j + 1) * problem.w]
+        Gam = 0.5 * (Gam + Gam.T)  # off-diagonals halved, diagonal kept
+        out.append((2.0 * Gam @ L)[problem.tri])
+    return np.concatenate(out)
+
+
+def _continue_on_factors(problem: MultiTraitProblem, run: _Tally, x: np.ndarray, it: int, *, tol: float,
+                         max_iter: int) -> EMRun:
+    """The optimum at the edge of the parameter space: maximise over Cholesky factors from ``x``.
+
+    ``S_j = L_j L_j'`` with ``diag(L_j) >= _FACTOR_FLOOR * sqrt(mean diag S_j)`` at ``x`` (L-BFGS-B,
+    the gradient by the chain rule from the REML score): a singular ``G`` or ``R`` is a
+    bound reached in a few dozen evaluations, where EM (and SQUAREM on it) crawls towards it
+    sublinearly (thousands of evaluations). Ends ``"singular"`` when a bound is active at
+    the optimum, ``"converged"`` when the optimum turned out interior.
+    """
+    from scipy.optimize import minimize
+
+    problem.full = True
+    mats = problem.matrices(x)
+    z0, bounds = [], []
+    for S in mats:
+        L = np.linalg.cholesky(S)
+        floor = _FACTOR_FLOOR * float(np.sqrt(np.mean(np.diag(S))))
+        z0.append(L[problem.tri])
+        bounds += [(floor, None) if a == b else (None, None) for a, b in zip(*problem.tri)]
+    z0v = np.concatenate(z0)
+    seen: dict[bytes, float] = {}
+
+    def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
+        factors = _factors(problem, z)
+        xz = problem.pack([L @ L.T for L in factors])
+        _, obj = run.evaluate(xz)
+        if not np.isfinite(obj) or problem.last is None:
+            return _HUGE, np.zeros_like(z)
+        seen[z.tobytes()] = obj
+        return -obj, -_factor_gradient(problem, problem.last[1].score, factors)
+
+    stopped = []
+
+    def accepted(z: np.ndarray) -> None:
+        obj = seen.get(np.asarray(z).tobytes())
+        if obj is not None and run.accept(problem.pack([L @ L.T for L in _factors(problem, z)]), obj):
+            stopped.append(True)  # the monitor's stop (max_time, a callback): L-BFGS-B ends here
+            raise StopIteration
+
+    out = minimize(objective, z0v, jac=True, method="L-BFGS-B", bounds=bounds, callback=accepted,
+                   options={"maxiter": max(max_iter - it, 1), "ftol": _FACTOR_FTOL, "gtol": tol})
+    factors = _factors(problem, out.x)
+    xf = problem.pack([L @ L.T for L in factors])
+    at_bound = any(lo is not None and v <= lo * (1.0 + 1e-9) for v, (lo, _) in zip(out.x, bounds))
+    reason = "stopped" if stopped else "singular" if at_bound else ("converged" if out.success else "max_iter")
+    n_iter = it + int(out.nit)
+    if reason == "singular":  # run.end reports the best point: make it the optimum's
+        run.best, run.best_obj = xf, max(run.best_obj, -float(out.fun))
+    return run.end(xf, reason, n_iter)

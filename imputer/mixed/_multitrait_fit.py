@@ -234,15 +234,6 @@ def fit_multitrait_parts(
             loglik, B0, A = engine.final(mats)
     except np.linalg.LinAlgError:
         raise ImputerValueError("the multi-trait fit reached covariances where V is not positive definite") from None
-    if monitor is not None and monitor.warn(stacklevel=4):
-        pass
-    elif not run.trace.converged:
-        warnings.warn(
-            f"fit_mixed: EM did not converge ({run.trace.stop_reason}, max_iter={max_iter}, tol={tol:g}); "
-            "the result is the last iterate",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
     B = B_ols + B0
     Ahat = A.T  # (nf, t)
     fitted = Xv @ B
@@ -262,6 +253,22 @@ def fit_multitrait_parts(
             raise ImputerValueError("the fit produced non-finite estimates; check the scaling of Y, X and K")
     names = [c.name for c in comps] + ["residual"]
     boundary = tuple(name for name, S in zip(names, mats) if _singular(S))
+    if monitor is not None and monitor.warn(stacklevel=4):
+        pass
+    elif run.trace.stop_reason == "singular" and boundary:
+        warnings.warn(
+            f"fit_mixed: the maximum is on the boundary of the parameter space (singular covariance: "
+            f"{', '.join(boundary)}); the estimate is that boundary point",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    elif not run.trace.converged:
+        warnings.warn(
+            f"fit_mixed: EM did not converge ({run.trace.stop_reason}, max_iter={max_iter}, tol={tol:g}); "
+            "the result is the last iterate",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
     t, p = len(traits), Xv.shape[1]
     n_obs = int((~miss).sum())
     d = t * p + (k + 1) * (t * (t + 1) // 2)

@@ -162,6 +162,42 @@ def test_singular_covariances_are_reported():
     assert res.correlations["u1"].iloc[0, 1] > 0.999999
 
 
+def _boundary_data(seed: int, n: int = 60):
+    """Two traits whose genetic values are proportional (genetic correlation 1): ``G`` singular."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, n // 2))
+    K = A @ A.T / (n // 2) + 0.05 * np.eye(n)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    g = np.linalg.cholesky(K) @ rng.normal(size=n)
+    R = np.linalg.cholesky(np.array([[1.0, 0.3], [0.3, 0.8]]))
+    Y = X @ rng.normal(size=(2, 2)) + np.column_stack([g, 0.8 * g]) + rng.normal(size=(n, 2)) @ R.T
+    Y[rng.random((n, 2)) < 0.2] = np.nan
+    return Y, X, K
+
+
+@pytest.mark.parametrize("seed", [2, 3, 6])
+def test_a_maximum_on_the_boundary_is_reached_and_reported(seed):
+    """G's maximum is singular: the factor search reaches it in tens of evaluations (SQUAREM took
+    3,409 and 13,821 for seeds 2 and 3, stopping short of it), no lower than the direct maximiser."""
+    Y, X, K = _boundary_data(seed)
+    n = len(Y)
+    with pytest.warns(ConvergenceWarning, match=r"maximum is on the boundary .*singular covariance: g\)"):
+        res = fit_mixed(Y, X, {"g": {"Z": np.eye(n), "K": K}}, tol=1e-8)
+    assert res.boundary == ("g",) and res.trace.stop_reason == "singular" and not res.converged
+    assert res.n_evals < 100
+    G = res.covariances["g"].to_numpy()
+    assert np.linalg.eigvalsh(G / np.sqrt(np.outer(np.diag(G), np.diag(G))))[0] < 1e-8
+    keep = ~np.isnan(Y).all(axis=1)
+    s2 = np.nanvar(Y[keep], axis=0)
+    with single_blas_thread():
+        _, ll_ref = ref.fit(Y[keep], X[keep], [K[np.ix_(keep, keep)]], [np.diag(s2 / 2), np.diag(s2 / 2)])
+    assert res.loglik >= ll_ref - 1e-9 * abs(ll_ref)
+    assert res.loglik == pytest.approx(ref.loglik(Y[keep], X[keep], [K[np.ix_(keep, keep)]],
+                                                  [G, res.covariances["residual"].to_numpy()]), rel=1e-12)
+    hist = res.loglik_history
+    assert np.all(np.diff(hist) >= -1e-9 * abs(hist[-1]))
+
+
 def test_identity_Z_takes_K_eigendecomposition():
     """Z = I reuses K's eigendecomposition; the same model written with a permuted Z (eigh of Z K Z') agrees."""
     Y, X, K = _data(n=40, seed=3)
