@@ -193,8 +193,13 @@ def fit_multitrait_parts(
     if nf > MAX_ROWS:
         raise ImputerValueError(f"Y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
     check_informative(comps, fit_rows)
+    B_ols, s2 = _check_traits(Yv[fit_rows], Xv[fit_rows], traits, x_names, field)
+    if len(comps) == 1 and comps[0].eig is not None and not fit_rows.all() and _is_identity(comps[0].Z):
+        # Z = I: K's own eigendecomposition covers every row; a row with no observed trait
+        # adds missing entries (O(m^2 n) per evaluation), no likelihood term, where dropping
+        # it would cost another n x n eigendecomposition
+        fit_rows = np.ones(Yv.shape[0], dtype=bool)
     Xf, Yf = Xv[fit_rows], Yv[fit_rows]
-    B_ols, s2 = _check_traits(Yf, Xf, traits, x_names, field)
     Y0 = Yf - Xf @ B_ols
     if len(comps) == 1:
         s, U, rank = _spectrum(comps[0], fit_rows)

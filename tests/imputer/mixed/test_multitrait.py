@@ -28,7 +28,7 @@ def _data(n: int = 45, seed: int = 2, miss: float = 0.2):
     Lk, Lg, Lr = (np.linalg.cholesky(S) for S in (K, G_TRUE, R_TRUE))
     Y = X @ rng.normal(size=(2, 3)) + Lk @ rng.normal(size=(n, 3)) @ Lg.T + rng.normal(size=(n, 3)) @ Lr.T
     Y[rng.random((n, 3)) < miss] = np.nan
-    Y[3] = np.nan  # a row with every trait missing: predicted, not fitted
+    Y[3] = np.nan  # a row with every trait missing: predicted (with Z = I it stays in the fit as missing entries)
     return Y, X, K
 
 
