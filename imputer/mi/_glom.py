@@ -14,10 +14,9 @@ occur in it (the cells would differ from the data's), when its covariance heads 
 singular, or when it gives probability zero to every cell a row of the data is compatible
 with (a sparse table: cells empty in the resample); it is redrawn from the same generator, at most ``MAX_REDRAWS`` times in a row.
 
-Data augmentation (``method="posterior"``, saturated probabilities with saturated or
-additive means): :mod:`imputer.mi._glom_chain`. Log-linear probabilities would need
-Bayesian IPF for their posterior draws (Schafer 1997, ch. 8.4), which imputer does not do:
-``method="posterior"`` with them is an error naming ``method``.
+Data augmentation (``method="posterior"``, saturated or pairwise probabilities with
+saturated or additive means): :mod:`imputer.mi._glom_chain` (pairwise probabilities drawn
+by Bayesian IPF, Schafer 1997, ch. 8.4.3).
 """
 
 from __future__ import annotations
@@ -158,19 +157,13 @@ def multiple_impute_glom(
     Raises
     ------
     ImputerValueError
-        ``method="posterior"`` with pairwise probabilities, or an augmented table on which
-        the posterior is improper (:mod:`imputer.mi._glom_chain`); ``MAX_REDRAWS + 1``
+        An augmented table on which the posterior is improper (:mod:`imputer.mi._glom_chain`); ``MAX_REDRAWS + 1``
         unusable resamples in a row.
     """
     em = impute_glom(
         data, categorical=categorical, continuous=continuous, means="auto" if means is None else means,
         probabilities="saturated" if probabilities is None else probabilities, tol=tol, max_iter=max_iter,
     )
-    if method == "posterior" and em.probability_model != "saturated":
-        raise ImputerValueError(
-            "method='posterior' with probabilities='pairwise' is not available (drawing log-linear probabilities "
-            "needs Bayesian IPF): use method='bootstrap', or probabilities='saturated'"
-        )
     # the same columns and levels (a dict of levels kept) for the data and every resample
     cats = categorical if isinstance(categorical, Mapping) else list(em.categorical)
     inp = prepare_glom(data, cats, list(em.continuous) or None)

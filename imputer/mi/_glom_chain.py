@@ -9,7 +9,8 @@ iteration ``t = 1, 2, ...`` alternates
   cells, then the cell's conditional normal), giving the augmented table ``Y_t``;
 * P-step: ``theta_t`` drawn from the complete-data posterior given ``Y_t``
   (:func:`imputer.mi._glom_pstep.draw_glom_params`: Dirichlet(``n_c + 1/2``) cell
-  probabilities, then the normal-inverse-Wishart of the multivariate regression on the
+  probabilities, or with ``probabilities="pairwise"`` one cycle of Bayesian IPF from the
+  current ones; then the normal-inverse-Wishart of the multivariate regression on the
   cells' design).
 
 Imputation ``j`` is ``Y_{t_j}`` with ``t_j = burn_in + j * thin``, drawn under
@@ -51,6 +52,7 @@ def run_chain(
     """
     inp, plan = prep.inp, prep.plan
     design = inp.cells.additive_design() if em.means == "additive" else None
+    loglinear = em.probability_model == "pairwise"
     theta = _standardised(em, prep.center, prep.scale)
     d = inp.cells.n_cells if design is None else design.shape[1]
     if inp.continuous and inp.n_rows - d < len(inp.continuous):
@@ -60,7 +62,7 @@ def run_chain(
             "column); its posterior is improper. Use means='additive', fewer categorical columns, or method='bootstrap'"
         )
     with blas_threads(max(plan.p, 1)):
-        rate = em_rate(GlomProblem(plan, design), theta)
+        rate = em_rate(GlomProblem(plan, design, loglinear), theta)
         burn_in, thin = default_lengths(
             rate, burn_in, thin, "pass burn_in= and thin= explicitly, or use method='bootstrap'", 5
         )
@@ -76,7 +78,9 @@ def run_chain(
                 params.append(prep.params_of(em, theta))
             if t == last:
                 break
-            new = draw_glom_params(cell, z, design, inp.cells.n_cells, rng)
+            new = draw_glom_params(
+                cell, z, design, inp.cells.n_cells, rng, (inp.cells.shape, theta.pi) if loglinear else None
+            )
             if isinstance(new, str):
                 raise ImputerValueError(
                     f"method='posterior': at iteration {t} of the chain the augmented table gives an improper "

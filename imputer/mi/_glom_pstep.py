@@ -21,8 +21,9 @@ completed data) and ``n - d >= p``. Drawing: Bartlett's ``Sigma = M M'``, ``M = 
 as in :mod:`imputer.mi._pstep` (``E'E = L L'``), then ``B = hat B + L_x^{-T} G M'`` with
 ``X'X = L_x L_x'`` and ``G`` a ``d x p`` matrix of standard normals.
 
-Log-linear (pairwise) probabilities would need Bayesian IPF for their posterior; the
-caller refuses them with ``method="posterior"``.
+Log-linear (pairwise) probabilities: one cycle of Bayesian IPF from the chain's current
+``pi`` (:func:`imputer.glom._loglinear.bayes_ipf`, the constrained Dirichlet with the same
+hyperparameters 1/2) takes the place of the Dirichlet draw; the rest is unchanged.
 
 The chain's length: the worst rate of EM at the estimate (the largest eigenvalue of the EM
 map's Jacobian, the worst fraction of missing information; Schafer 1997, ch. 3.3 and
@@ -32,8 +33,11 @@ spacing by :func:`imputer.mi._rate.chain_lengths`, as for the normal.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from imputer.glom._loglinear import bayes_ipf, margins_of
 from imputer.glom._problem import GlomParams, GlomProblem
 from imputer.mvn._fit import blas_threads
 
@@ -46,7 +50,12 @@ _POWER_STEPS, _EPS = 30, 1e-4
 
 
 def draw_glom_params(
-    cell: np.ndarray, z: np.ndarray, design: np.ndarray | None, n_cells: int, rng: np.random.Generator
+    cell: np.ndarray,
+    z: np.ndarray,
+    design: np.ndarray | None,
+    n_cells: int,
+    rng: np.random.Generator,
+    loglinear: tuple[tuple[int, ...], np.ndarray] | None = None,
 ) -> GlomParams | str:
     """One draw of ``(pi, mu, Sigma)`` from the complete-data posterior; or why it is improper.
 
@@ -60,16 +69,27 @@ def draw_glom_params(
         The additive design (None: saturated means).
     n_cells : int
     rng : numpy.random.Generator
-        Consumed in order: the Dirichlet (``C`` gammas), ``p`` chi-squares and ``p(p-1)/2``
-        normals (Bartlett), ``d p`` normals (``G``, row-major).
+        Consumed in order: the Dirichlet (``C`` gammas; pairwise probabilities: Bayesian
+        IPF's margin gammas), ``p`` chi-squares and ``p(p-1)/2`` normals (Bartlett), ``d p``
+        normals (``G``, row-major).
+    loglinear : (shape, current pi), optional
+        Pairwise (log-linear) probabilities: the level counts and the chain's current
+        ``pi`` (C,), from which one cycle of Bayesian IPF draws the new one.
 
     Returns
     -------
-    GlomParams, or a str: the cell with no row (saturated means) or the too-small ``n - d``.
+    GlomParams, or a str: the cell with no row (saturated means), the too-small ``n - d``, or
+    the margin with too few rows (pairwise probabilities).
     """
     n, p = z.shape
     counts = np.bincount(cell, minlength=n_cells).astype(float)
-    pi = rng.dirichlet(counts + DIRICHLET_PRIOR)
+    if loglinear is None:
+        pi = rng.dirichlet(counts + DIRICHLET_PRIOR)
+    else:
+        drawn = bayes_ipf(counts, loglinear[1], loglinear[0], rng)
+        if drawn is None:
+            return "a two-way margin of the cells has too few rows for the log-linear prior"
+        pi = drawn
     if p == 0:
         return GlomParams(pi, np.zeros((n_cells, 0)), np.zeros((0, 0)))
     sums = np.zeros((n_cells, p))
@@ -122,7 +142,8 @@ def _power(problem: GlomProblem, estimate: GlomParams) -> float:
     free = np.ones(x0.size, dtype=bool)
     if not problem.loglinear:
         free[: problem.k] = estimate.pi > 10 * _EPS
-    d = np.random.default_rng(0).standard_normal(x0.size) * free  # the direction only, not the imputations' stream
+    keep = _in_model(problem)
+    d = keep(np.random.default_rng(0).standard_normal(x0.size) * free)  # the direction only, not the imputations' stream
     rate = 0.0
     for _ in range(_POWER_STEPS):
         norm = float(np.linalg.norm(d))
@@ -132,6 +153,33 @@ def _power(problem: GlomProblem, estimate: GlomParams) -> float:
         f, _ = problem.step(x0 + d)
         if f is None:  # pragma: no cover - a step this small keeps every cell's weight
             break
-        d = (f - f0) * free
+        d = keep((f - f0) * free)
         rate = float(np.linalg.norm(d)) / _EPS
     return float(min(max(rate, 0.0), 0.999))
+
+
+def _in_model(problem: GlomProblem) -> Any:
+    """``d -> d`` with its ``log pi`` part projected on the pairwise model's terms (log-linear problems).
+
+    A direction outside the model (a three-way interaction of ``log pi``) is a fixed direction
+    of the EM map, whose IPF keeps the start's higher interactions: eigenvalue 1, not a rate
+    of EM within the model.
+    """
+    if not problem.loglinear:
+        return lambda d: d
+    shape = problem.plan.cells.shape
+    grid = np.indices(shape).reshape(len(shape), -1)  # (J, C): each cell's levels
+    cols = [np.ones((1, grid.shape[1]))]
+    for m in margins_of(len(shape)):
+        key = np.ravel_multi_index(tuple(grid[j] for j in m), tuple(shape[j] for j in m))
+        cols.append(np.equal.outer(np.arange(key.max() + 1), key).astype(float))
+    u, sv, _ = np.linalg.svd(np.vstack(cols).T, full_matrices=False)
+    basis = u[:, sv > 1e-10 * sv[0]]  # (C, r): an orthonormal basis of the model's log-linear span
+    k = problem.k
+
+    def keep(d: np.ndarray) -> np.ndarray:
+        out = d.copy()
+        out[:k] = basis @ (basis.T @ d[:k])
+        return out
+
+    return keep

@@ -326,8 +326,7 @@ def multiple_impute(
         ``m < 1``, an unknown ``method`` or ``model``, ``method="posterior"`` with the t or
         the mixture, an option of another model (``dof`` without ``model="t"``, ...), ``burn_in < 0``, ``thin < 1``, a negative seed,
         ``n + ridge <= p`` for the posterior; the bootstrap found no usable resample;
-        with ``categorical``: ``method="posterior"`` with pairwise probabilities, too few
-        rows for the posterior, ``burn_in``/``thin`` with the bootstrap;
+        with ``categorical``: too few rows for the posterior, ``burn_in``/``thin`` with the bootstrap;
         what :func:`imputer.impute` raises for the data and options.
 
     Warns

@@ -18,6 +18,7 @@ from imputer.errors import ImputerValueError
 from imputer.glom._cells import CellGrid
 from imputer.glom._estep import GlomPlan
 from imputer.glom._problem import GlomParams, GlomProblem
+from imputer.glom._loglinear import MARGIN_PRIOR, bayes_ipf, ipf, margins_of
 from imputer.mi._glom_pstep import DIRICHLET_PRIOR, draw_glom_params, em_rate
 from tests.imputer.glom.conftest import DATA
 
@@ -117,9 +118,85 @@ def test_chain_runs_and_repeats(sim3) -> None:
     assert "burn-in" in mi.summary()
 
 
-def test_posterior_with_pairwise_probabilities_is_refused(sim3) -> None:
-    with pytest.raises(ImputerValueError, match="method='posterior' with probabilities='pairwise' is not available"):
-        imputer.multiple_impute(sim3, m=2, categorical=CATS, probabilities="pairwise", method="posterior")
+def test_bayes_ipf_with_two_columns_is_the_dirichlet() -> None:
+    """J = 2: the pairwise model is saturated and one cycle draws Dirichlet(N_c + 1/2) whatever the current pi."""
+    counts = np.array([30.0, 2.0, 11.0, 0.0, 5.0, 19.0])
+    rng = np.random.default_rng(2)
+    start = np.full(6, 1 / 6)
+    draws = np.array([bayes_ipf(counts, start, (3, 2), rng) for _ in range(3000)])
+    total = counts.sum() + 6 * MARGIN_PRIOR
+    for c in (0, 1, 3):
+        beta = stats.beta(counts[c] + MARGIN_PRIOR, total - counts[c] - MARGIN_PRIOR)
+        assert stats.kstest(draws[:, c], beta.cdf).pvalue > 1e-3
+
+
+def _pairwise_table(shape: tuple[int, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of ``n`` rows from a pairwise log-linear model, and the model's fit to them (IPF: the MLE)."""
+    rng = np.random.default_rng(seed)
+    grid = np.indices(shape).reshape(len(shape), -1)
+    logit = sum(rng.normal(size=(shape[j], shape[k]))[grid[j], grid[k]] for j, k in margins_of(len(shape)))
+    pi = np.exp(logit) / np.exp(logit).sum()
+    counts = rng.multinomial(n, pi).astype(float)
+    return counts, ipf(counts / n, np.full(pi.size, 1 / pi.size), shape)
+
+
+def test_bayes_ipf_draws_the_large_sample_posterior_in_the_model() -> None:
+    """J = 3: every draw is in the pairwise model (IPF to its own margins returns it), and with n =
+    20,000 the chain's mean and spread are the MLE's and the inverse Fisher information's
+    (``D X (X'DX)^+ X'D / n``, ``D = diag(pi) - pi pi'``, ``X`` the model's log-linear design)."""
+    shape, n = (2, 3, 2), 20_000
+    counts, mle = _pairwise_table(shape, n, seed=5)
+    rng = np.random.default_rng(6)
+    pi, draws = mle, []
+    for _ in range(3000):
+        pi = bayes_ipf(counts, pi, shape, rng)
+        draws.append(pi)
+    draws = np.array(draws)
+    for d in draws[::500]:
+        np.testing.assert_allclose(ipf(d, np.full(d.size, 1 / d.size), shape), d, atol=1e-10)
+    grid = np.indices(shape).reshape(len(shape), -1)
+    cols = [np.ones(grid.shape[1])] + [
+        (np.ravel_multi_index((grid[j], grid[k]), (shape[j], shape[k])) == v).astype(float)
+        for j, k in margins_of(3) for v in range(shape[j] * shape[k])
+    ]
+    X = np.column_stack(cols)
+    D = np.diag(mle) - np.outer(mle, mle)
+    cov = D @ X @ np.linalg.pinv(X.T @ D @ X) @ X.T @ D / n
+    sd = np.sqrt(np.diag(cov))
+    # the chain's draws are autocorrelated: means to a few of their standard errors (blocks of 100)
+    se = draws.reshape(30, 100, -1).mean(axis=1).std(axis=0) / np.sqrt(30)
+    assert np.all(np.abs(draws.mean(axis=0) - mle) < 4 * se + 0.05 * sd)
+    np.testing.assert_allclose(draws.std(axis=0), sd, rtol=0.2)
+
+
+def test_bayes_ipf_names_an_improper_margin() -> None:
+    """A margin cell with fewer than K_S/2 - 1 rows (K_S = 12 cells each here): the posterior is improper."""
+    shape = (2, 2, 3, 4)
+    counts = np.zeros(48)
+    counts[:40] = 3.0  # the (0, 1) margin cell (1, 1) holds cells 36-47: 12 rows, shape 12 + 1 - 6 = 7 > 0
+    assert bayes_ipf(counts, np.full(48, 1 / 48), shape, np.random.default_rng(0)) is not None
+    counts[36:] = 0.0  # now 0 + 1 - 6 < 0
+    assert bayes_ipf(counts, np.full(48, 1 / 48), shape, np.random.default_rng(0)) is None
+    z = np.zeros((int(counts.sum()), 0))
+    cell = np.repeat(np.arange(48), counts.astype(int))
+    assert "too few rows" in draw_glom_params(cell, z, None, 48, np.random.default_rng(0), (shape, np.full(48, 1 / 48)))
+
+
+def test_chain_with_pairwise_probabilities(sim3) -> None:
+    """Bayesian IPF in the chain: the EM rate within the model, complete imputations, draws in the model."""
+    kw = dict(m=3, categorical=CATS, probabilities="pairwise", method="posterior", seed=4)
+    mi = imputer.multiple_impute(sim3, **kw)
+    assert (mi.model, mi.method) == ("glom", "posterior")
+    assert 0.3 < mi.rate < 0.7  # within the model (a direction off it would be a fixed one: rate 1)
+    shape = mi.em.probabilities.index.levshape  # (a, b, c) levels, cells in C order
+    for probs, _, _ in mi.params:
+        p = probs.to_numpy()
+        np.testing.assert_allclose(ipf(p, np.full(p.size, 1 / p.size), shape), p, atol=1e-9)
+    seen = sim3.notna()
+    for imp in mi.imputations:
+        assert not imp.isna().any().any()
+        assert all(imp.loc[seen[c], c].tolist() == sim3.loc[seen[c], c].tolist() for c in sim3.columns)
+    assert imputer.multiple_impute(sim3, **kw) == mi
 
 
 def test_too_few_rows_for_the_posterior() -> None:
