@@ -298,8 +298,8 @@ def multiple_impute(
         ``categorical=``; :func:`imputer.impute_glom`; ``"auto"`` finding no categorical
         column: the normal model). ``method="bootstrap"`` (the default
         then) refits the model on a resample per imputation; ``method="posterior"`` runs
-        data augmentation (Dirichlet draws of the cell probabilities, normal-inverse-Wishart
-        draws of the cell means and covariance; saturated probabilities only,
+        data augmentation (Dirichlet draws of the cell probabilities, or Bayesian IPF for
+        pairwise ones; normal-inverse-Wishart draws of the cell means and covariance;
         :mod:`imputer.mi._glom_chain`). Each imputation's missing categories are drawn
         from their posterior level probabilities (jointly within a row), its missing
         continuous cells from the drawn cell's conditional normal. Categorical columns
