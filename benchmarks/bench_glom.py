@@ -8,8 +8,9 @@ every column missing at random. Printed, all measured in this run (median second
 (additive means), their EM evaluations and seconds per evaluation, the pairwise fit's time
 per evaluation as a multiple of the saturated one's (the IPF M-step's cost); then
 ``multiple_impute(categorical=..., m=5)`` as a multiple of five single fits (the bootstrap
-refits plus the draws), and ``method="posterior"`` (data augmentation, saturated probabilities)
-as a multiple of five saturated fits, with its chain length.
+refits plus the draws), and ``method="posterior"`` (data augmentation; saturated probabilities
+by Dirichlet draws, pairwise ones by Bayesian IPF) as a multiple of five fits of the same
+model, with its chain length.
 
 Usage::
 
@@ -78,11 +79,12 @@ def main(argv: list[str] | None = None) -> None:
                                                          probabilities="pairwise", seed=1), 1)
     print(f"multiple_impute m={m} (pairwise, bootstrap): {secs:.3f} s = {secs / (m * fits['pairwise']):.2f} x "
           f"{m} single pairwise fits; resamples redrawn {sum(mi.redraws)}")
-    secs, _, mi = timed(lambda: imputer.multiple_impute(df, m=m, categorical=CATS, means="additive",
-                                                         method="posterior", seed=1), 1)
-    print(f"multiple_impute m={m} (saturated, posterior): {secs:.3f} s = {secs / (m * fits['saturated']):.2f} x "
-          f"{m} single saturated fits; chain burn-in {mi.burn_in}, thin {mi.thin} (EM rate {mi.rate:.3f}), "
-          f"{mi.burn_in + m * mi.thin} data-augmentation iterations")
+    for name in ("saturated", "pairwise"):
+        secs, _, mi = timed(lambda: imputer.multiple_impute(df, m=m, categorical=CATS, means="additive",
+                                                             probabilities=name, method="posterior", seed=1), 1)
+        print(f"multiple_impute m={m} ({name}, posterior): {secs:.3f} s = {secs / (m * fits[name]):.2f} x "
+              f"{m} single {name} fits; chain burn-in {mi.burn_in}, thin {mi.thin} (EM rate {mi.rate:.3f}), "
+              f"{mi.burn_in + m * mi.thin} data-augmentation iterations")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
