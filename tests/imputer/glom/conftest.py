@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,3 +22,14 @@ def sim() -> pd.DataFrame:
 def reference() -> dict:
     """tests/data/glom/make_reference.py's direct maximisation (tests/reference/glom_direct.py)."""
     return json.loads((DATA / "reference.json").read_text())
+
+
+def kinds_columns(rng: np.random.Generator, n: int) -> dict[str, object]:
+    """One column of each kind the automatic rule meets: a category with an unused level, an
+    ordered category, a nullable boolean, a nullable 0/1 integer (no holes yet)."""
+    return {
+        "cat": pd.Categorical(rng.choice(["lo", "hi"], n), categories=["lo", "hi", "unused"]),
+        "ordc": pd.Categorical(rng.choice(["s", "m", "l"], n), categories=["s", "m", "l"], ordered=True),
+        "flag": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+        "bin": pd.array(rng.integers(0, 2, n), dtype="Int64"),
+    }

@@ -12,6 +12,7 @@ import pytest
 import imputer
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.glom._validate import MAX_CELLS
+from tests.imputer.glom.conftest import kinds_columns
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +21,7 @@ def mixed() -> pd.DataFrame:
     rng = np.random.default_rng(3)
     n = 40
     df = pd.DataFrame({
-        "cat": pd.Categorical(rng.choice(["lo", "hi"], n), categories=["lo", "hi", "unused"]),
-        "ordc": pd.Categorical(rng.choice(["s", "m", "l"], n), categories=["s", "m", "l"], ordered=True),
-        "flag": pd.array(rng.random(n) < 0.5, dtype="boolean"),
-        "bin": pd.array(rng.integers(0, 2, n), dtype="Int64"),
+        **kinds_columns(rng, n),
         "f01": rng.integers(0, 2, n).astype(float),
         "txt": rng.choice(["alpha", "beta"], n).astype(object),
         "x": rng.normal(size=n),

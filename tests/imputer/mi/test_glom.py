@@ -19,7 +19,7 @@ from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.glom._draw import draw_cells
 from imputer.glom._estep import GlomPlan
 from imputer.glom._validate import prepare_glom
-from tests.imputer.glom.conftest import DATA
+from tests.imputer.glom.conftest import DATA, kinds_columns
 
 CATS = ["a", "b", "c"]
 
@@ -123,10 +123,7 @@ def typed() -> pd.DataFrame:
     rng = np.random.default_rng(4)
     n = 60
     df = pd.DataFrame({
-        "cat": pd.Categorical(rng.choice(["lo", "hi"], n), categories=["lo", "hi", "unused"]),
-        "ordc": pd.Categorical(rng.choice(["s", "m", "l"], n), categories=["s", "m", "l"], ordered=True),
-        "flag": pd.array(rng.random(n) < 0.5, dtype="boolean"),
-        "bin": pd.array(rng.integers(0, 2, n), dtype="Int64"),
+        **kinds_columns(rng, n),
         "txt": rng.choice(["alpha", "beta"], n).astype(object),
         "x": rng.normal(size=n),
     })
