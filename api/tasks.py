@@ -24,6 +24,7 @@ import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -56,6 +57,7 @@ from api.schemas.impute_mi import ImputeMIResponse
 from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_models import ImputeMixtureResponse, ImputeTResponse
 from api.schemas.mixed import MixedFrameRequest, MixedRequest, response_model_for
+from api.schemas.mixed_query import MixedFrameQuery
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
 from imputer._gaussian.linalg import Infeasible
@@ -510,17 +512,36 @@ class MixedFrameTask(_Task):
     Attributes
     ----------
     body : bytes
-        The JSON request body (:class:`~api.schemas.mixed.MixedFrameRequest`).
+        The request body: JSON (:class:`~api.schemas.mixed.MixedFrameRequest`), CSV or Parquet.
     instance : str
         Request path, the ``instance`` of problem details.
+    kind : {"json", "csv", "parquet"}
+        Format of ``body``.
+    query : Mapping[str, Any]
+        The query parameters (``MixedFrameQuery.model_dump()``): for CSV and Parquet
+        bodies, the model and options (:mod:`api.schemas.mixed_query`) and CSV parsing.
     """
 
     body: bytes
     instance: str = "/v1/mixed/frame"
+    kind: InputKind = "json"
+    query: Mapping[str, Any] = field(default_factory=dict)
 
     def _compute(self) -> JobOutput:
-        request = _parse(MixedFrameRequest, self.body)
-        frame = frame_from_split(request.data)
+        if self.kind == "json":
+            request: Any = _parse(MixedFrameRequest, self.body)
+            frame = frame_from_split(request.data)
+        else:
+            q = MixedFrameQuery.model_validate(dict(self.query))
+            _check_memory(self.body, self.kind)
+            if self.kind == "csv":
+                frame, _ = read_csv_table_body(
+                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
+                    passthrough=q.passthrough,
+                )
+            else:
+                frame = read_parquet_body(self.body)
+            request = SimpleNamespace(**q.model())
         kernels = (
             None
             if request.kernels is None

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from api.body import read_body
 from api.deps import error_responses, get_runner
 from api.dispatch import answer_while_connected
-from api.formats import JSON, InputKind, OutputKind, request_kind, response_kind
+from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
+from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
 from api.pool import WorkerPool
 from api.schemas.mixed import MixedResponse, MultiTraitResponse
+from api.schemas.mixed_query import MixedFrameQuery
 from api.security import require_api_key
 from api.settings import Settings, get_settings
 from api.tasks import MixedFrameTask, MixedTask
@@ -21,6 +24,10 @@ router = APIRouter(prefix="/v1", tags=["mixed"], dependencies=[Depends(require_a
 
 def _json_only(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind:
     return request_kind(content_type, ("json",))
+
+
+def _table_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
+    return kind_or_upload(content_type)  # a file upload: its part's format once read (mixed_frame_task)
 
 
 def _json_out(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> OutputKind:
@@ -134,7 +141,9 @@ MIXED_BODY = _body(
 )
 MIXED_FRAME_BODY = _body(
     "MixedFrameRequest",
-    "A table plus the response (one column, or a list of trait columns), fixed-effect and grouping column names.",
+    "A table plus the response (one column, or a list of trait columns), fixed-effect and grouping column "
+    "names: JSON; or the table as CSV or Parquet (raw, or one file uploaded as a form) with the model in the "
+    "query (formula=..., or response=, fixed=, random=).",
     {
         "intercepts": {"summary": "lme4's Yield ~ 1 + (1 | Batch)", "value": _FRAME_EXAMPLE},
         "slopes": {"summary": "lme4's Reaction ~ Days + (Days | Subject)", "value": _SLOPES_EXAMPLE},
@@ -142,6 +151,29 @@ MIXED_FRAME_BODY = _body(
                        "value": _MULTITRAIT_FRAME_EXAMPLE},
     },
 )
+MIXED_FRAME_BODY["requestBody"]["content"].update({  # type: ignore[index]
+    CSV: {
+        "schema": {"type": "string"},
+        "example": "Batch,Yield\n" + "".join(f"{r[0]},{'' if r[1] is None else r[1]}\n" for r in _FRAME_EXAMPLE["data"]["data"]),  # type: ignore[index]
+    },
+    PARQUET: {"schema": {"type": "string", "format": "binary"}},
+    **UPLOAD_CONTENT,
+})
+
+
+def mixed_frame_task(
+    request: Request,
+    query: Annotated[MixedFrameQuery, Query()],
+    kind: Annotated[InputKind | str, Depends(_table_kind)],
+    body: Annotated[bytes, Depends(read_body)],
+) -> MixedFrameTask:
+    """The task of a table-form mixed-model request: a JSON body, or a CSV or Parquet table (raw or
+    uploaded, :mod:`api.multipart`) with the model in the query (:mod:`api.schemas.mixed_query`)."""
+    if kind == MULTIPART:
+        kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
+    if kind != "json" and (why := query.missing_model()) is not None:
+        raise RequestValidationError([{"loc": ("query",), "msg": why, "type": "value_error"}])
+    return MixedFrameTask(body=body, instance=request.url.path, kind=kind, query=query.model_dump())  # type: ignore[arg-type]
 
 
 @router.post(
@@ -175,14 +207,22 @@ async def mixed(
 )
 async def mixed_frame(
     request: Request,
-    _kind: Annotated[InputKind, Depends(_json_only)],
+    _kind: Annotated[InputKind | str, Depends(_table_kind)],  # 415 before 406 (the task's, cached)
     _out: Annotated[OutputKind, Depends(_json_out)],
-    body: Annotated[bytes, Depends(read_body)],
+    task: Annotated[MixedFrameTask, Depends(mixed_frame_task)],
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
-    """Fit `response ~ fixed + (1 | g) for g in random` (or lme4's bar terms, `(Days | Subject)`) by EM-REML from a table."""
-    task = MixedFrameTask(body=body, instance=request.url.path)
+    """Fit `response ~ fixed + (1 | g) for g in random` (or lme4's bar terms, `(Days | Subject)`) by EM-REML from a table.
+
+    The table is JSON (split orientation, with the model and options in the body), or CSV or
+    Parquet with the model in the query: `formula` (`Reaction ~ Days + (Days | Subject)`),
+    or `response` (repeated for the traits of a multi-trait model), `fixed` and `random`
+    (repeated); options `method`, `tol`, `max_iter`, `accelerate`, `na_action`, `intercept`,
+    `contrasts` (a JSON object). A `multipart/form-data` upload of one such file works as
+    for `POST /v1/impute` (`curl -F file=@sleepstudy.csv`). Relationship matrices (`kernels`)
+    need a JSON body.
+    """
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
 
 
@@ -198,10 +238,3 @@ def mixed_task(
     return MixedTask(body=body, instance=request.url.path)
 
 
-def mixed_frame_task(
-    request: Request,
-    _kind: Annotated[InputKind, Depends(_json_only)],
-    body: Annotated[bytes, Depends(read_body)],
-) -> MixedFrameTask:
-    """The task of a table-form mixed-model request (JSON only)."""
-    return MixedFrameTask(body=body, instance=request.url.path)

@@ -36,7 +36,7 @@ def assert_problem(r: Any, status: int, title: str, detail: str | None = None) -
          "application/json, text/csv, application/vnd.apache.parquet"),
         ("/v1/impute", None, "no Content-Type", "application/json, text/csv, application/vnd.apache.parquet"),
         ("/v1/mixed", "text/csv", "'text/csv'", "application/json"),
-        ("/v1/mixed/frame", "application/vnd.apache.parquet", "'application/vnd.apache.parquet'", "application/json"),
+        ("/v1/mixed/frame", "text/plain", "'text/plain'", "application/json, text/csv, application/vnd.apache.parquet"),
     ],
 )
 def test_unsupported_media_type_is_415(
