@@ -123,26 +123,39 @@ def _default_start(problem: Problem, ols: _Centred) -> np.ndarray:
     effects starts from a diagonal ``G`` whose effect ``a`` gets ``s2 / (k + 1) / d``
     divided by that effect's ``tr(Z_a K Z_a') / n``.
     """
-    k = len(problem.components)
     n = ols.X.shape[0]
-    layout = _layout(problem)
-    default = np.empty(layout.size + 1)
-    share = ols.s2 / (k + 1)
+    scales: list[np.ndarray | float] = []
     for i, c in enumerate(problem.components):
         Zi = ols.Z[i]
         if c.d > 1 or c.effects is not None:
             ZL = Zi if c.eig is None else sp.csr_matrix(np.asarray(Zi @ c.L_full))
             sq = np.asarray(ZL.multiply(ZL).sum(axis=0)).ravel()
-            scale = sq.reshape(-1, c.d).sum(axis=0) / n
-            G = np.diag(share / c.d / np.maximum(scale, 1e-12))
-            default[layout.slot(i)] = layout.vector(G, i)
-            continue
-        if c.eig is None:
-            scale = float(Zi.multiply(Zi).sum()) / n  # tr(Z_o Z_o') / n
+            scales.append(sq.reshape(-1, c.d).sum(axis=0) / n)
+        elif c.eig is None:
+            scales.append(float(Zi.multiply(Zi).sum()) / n)  # tr(Z_o Z_o') / n
         else:  # tr(Z_o K Z_o') / n from K = Q diag(w) Q', without forming K's factor
             w, Q = c.eig
-            scale = float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n
-        default[layout.slot(i)] = share / max(scale, 1e-12)
+            scales.append(float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n)
+    return start_from_scales(problem.components, _layout(problem), ols.s2, scales)
+
+
+def start_from_scales(
+    components: list[Component], layout: Layout, s2: float, scales: list[np.ndarray | float]
+) -> np.ndarray:
+    """The default start, shape (layout.size + 1,), from each term's ``tr(Z_a K Z_a') / n``.
+
+    ``scales[i]``: a float for a scalar term, an array (d_i,) (one per effect) for a term
+    with several effects; ``s2`` the OLS residual variance (see :func:`_default_start`).
+    """
+    k = len(components)
+    default = np.empty(layout.size + 1)
+    share = s2 / (k + 1)
+    for i, c in enumerate(components):
+        if c.d > 1 or c.effects is not None:
+            G = np.diag(share / c.d / np.maximum(np.asarray(scales[i]), 1e-12))
+            default[layout.slot(i)] = layout.vector(G, i)
+        else:
+            default[layout.slot(i)] = share / max(float(scales[i]), 1e-12)
     default[-1] = share
     return default
 
