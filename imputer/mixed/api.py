@@ -48,7 +48,7 @@ from imputer.mixed.multitrait_result import MultiTraitResult
 from imputer.mixed.result import MixedResult
 from imputer.options import MIXED_OPTIONS
 
-__all__ = ["fit_mixed", "fit_mixed_frame", "fit_problem"]
+__all__ = ["fit_mixed", "fit_mixed_frame", "fit_problem", "run_em", "start_from_scales"]
 
 #: Default tolerance on the relative change of each variance component (see
 #: :data:`imputer.options.MIXED_OPTIONS` for why 1e-10).
@@ -383,8 +383,8 @@ def fit_mixed_frame(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
-) -> MixedResult | MultiTraitResult:
-    """Fit a linear mixed model from the columns of a DataFrame.
+) -> MixedResult | MultiTraitResult | Any:
+    """Fit a linear mixed model from the columns of a DataFrame (pandas, or Dask: see Returns).
 
     ``fit_mixed_frame(df, "Yield ~ 1 + (1 | Batch)")`` is lme4's
     ``lmer(Yield ~ 1 + (1 | Batch), df)``, the same as the keyword form
@@ -440,13 +440,24 @@ def fit_mixed_frame(
     -------
     MixedResult
         Components named by their terms; ``fitted``/``completed``/``residuals`` indexed
-        like ``data`` (without dropped rows).
+        like ``data`` (without dropped rows). For a ``dask.dataframe.DataFrame`` ``data``:
+        a :class:`imputer.dask.DaskMixedResult` with the same estimates and lazy rows, by
+        :func:`imputer.dask.mixed.fit_mixed_frame` (one pass for the levels, one for the
+        mixed-model equations' sums; identity kernels, one response, ``na_action="error"``).
 
     Raises
     ------
     ImputerValueError, ImputerTypeError
         Naming the column, term or argument at fault.
     """
+    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
+        from imputer.dask.mixed import fit_mixed_frame as fit_mixed_dask
+
+        return fit_mixed_dask(  # type: ignore[return-value]
+            data, response, fixed=fixed, random=random, kernels=kernels, intercept=intercept, contrasts=contrasts,
+            na_action=na_action, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
+            progress=progress, callback=callback, max_time=max_time,
+        )
     if isinstance(response, (list, tuple)):
         from imputer.mixed._multitrait_frame import fit_multitrait_frame
 
@@ -522,20 +533,35 @@ def fit_problem(
     ols = _centre(problem)
     engine, engine_name = _engine(problem, ols.X, ols.y0, ols.Z, method == "ML", engine_name)
     theta0 = _init(init, problem, _default_start(problem, ols))
+    em, fin = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=accelerate, monitor=monitor)
+    options = {"method": method, "tol": tol, "max_iter": max_iter, "accelerate": bool(accelerate)}
+    return build_result(problem, _layout(problem), em, fin, ols.b, engine_name, options)
+
+
+def run_em(engine: Any, theta0: np.ndarray, *, tol: float, max_iter: int, accelerate: bool, monitor: Any) -> tuple[Any, Any]:
+    """EM from ``theta0`` (shape (layout.size + 1,)) on a built engine: the fit and its estimates.
+
+    Shared by :func:`fit_problem` and the Dask fit (:mod:`imputer.dask.mixed`); warns
+    (:class:`ConvergenceWarning`) when EM stopped without converging.
+
+    Returns
+    -------
+    em : MixedFit
+    fin : Estimates
+    """
     with single_blas_thread(_small_system(engine)), watching(monitor):
         em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
             fin = em.estimates(engine)
         except np.linalg.LinAlgError as exc:
             raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
-    if monitor is not None and monitor.warn(stacklevel=3):
+    if monitor is not None and monitor.warn(stacklevel=4):
         pass
     elif not em.converged:
         warnings.warn(
             f"fit_mixed: EM did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
             "the result is the last iterate",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    options = {"method": method, "tol": tol, "max_iter": max_iter, "accelerate": bool(accelerate)}
-    return build_result(problem, _layout(problem), em, fin, ols.b, engine_name, options)
+    return em, fin
