@@ -82,7 +82,7 @@ class _GlobalCodes:
 
 
 class _Recorder:
-    """Codes of a (meta) partition, recording which columns the model treats as factors."""
+    """Stand-in codes for the (empty) meta partition, recording which columns the model treats as factors."""
 
     def __init__(self) -> None:
         self.columns: list[Hashable] = []
@@ -90,7 +90,7 @@ class _Recorder:
     def __call__(self, s: pd.Series) -> tuple[np.ndarray, pd.Index]:
         if s.name not in self.columns:
             self.columns.append(s.name)
-        return _codes(s)
+        return np.zeros(len(s), dtype=np.int64), pd.Index(["level 1", "level 2"])  # stand-in levels
 
 
 def _design(pdf: pd.DataFrame, spec: _Spec, codes: Any) -> tuple[np.ndarray, np.ndarray, list[Component], list[str], dict]:

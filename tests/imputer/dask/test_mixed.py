@@ -1,0 +1,185 @@
+"""``fit_mixed_frame`` on a Dask DataFrame against the in-memory fit and lme4.
+
+Awkward partitionings (uneven, empty first and in the middle, partitions missing levels,
+rows with missing ``y``): estimates, variance components, log-likelihood and BLUPs equal
+the in-memory fit of the concatenated table to 1e-10 relative, the lazy rows its
+``fitted``/``completed``/``residuals``; the published lme4 values hold for the Dask fit
+too; options and inputs outside its scope are refused by name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imputer
+
+dd = pytest.importorskip("dask.dataframe")
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+RTOL = 1e-10
+
+#: case -> (csv, formula, grouping column the pieces are sorted by, rows whose y is made missing)
+CASES = {
+    # (a) a random intercept with a numeric covariate and a categorical fixed effect
+    "intercept": ("lme4/orthodont.csv", "distance ~ age + Sex + (1 | Subject)", "Subject", [2, 3, 40, 41, 42, 43, 77]),
+    # (b) two crossed random intercepts
+    "crossed": ("penicillin.csv", "diameter ~ 1 + (1 | plate) + (1 | sample)", "plate", [0, 7, 100]),
+    # (c) correlated random slopes
+    "slopes": ("sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "Subject", [5, 6, 90, 179]),
+}
+METHODS = ["REML", "ML"]
+
+
+def _table(case: str, missing: bool = True) -> pd.DataFrame:
+    file, formula, group, rows = CASES[case]
+    df = pd.read_csv(DATA / file, dtype={"Subject": str})
+    y = formula.split("~")[0].strip()
+    if missing:
+        df.loc[rows, y] = np.nan
+    return df.sort_values(group, kind="stable")  # contiguous pieces: some levels absent from a partition
+
+
+def _pieces(df: pd.DataFrame) -> list[pd.DataFrame]:
+    n = len(df)
+    cuts = [0, 0, n // 7, n // 7, n // 2, n // 2 + 3, n]  # empty, uneven, empty in the middle, tiny, large
+    return [df.iloc[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _dask(df: pd.DataFrame) -> object:
+    pieces = _pieces(df)
+    return dd.from_map(lambda x: x, pieces, meta=df.iloc[:0], enforce_metadata=False)
+
+
+def _assert_close(got: object, want: object, rtol: float = RTOL) -> None:
+    if isinstance(want, (pd.Series, pd.DataFrame)):
+        assert got.index.equals(want.index)  # type: ignore[union-attr]
+        if isinstance(want, pd.DataFrame):
+            assert got.columns.equals(want.columns)  # type: ignore[union-attr]
+        got, want = got.to_numpy(dtype=float), want.to_numpy(dtype=float)  # type: ignore[union-attr]
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    scale = max(float(np.nanmax(np.abs(want))), np.finfo(float).tiny)  # relative to the quantity's size
+    np.testing.assert_allclose(got, want, rtol=0, atol=rtol * scale, equal_nan=True)
+
+
+_FITS: dict = {}
+
+
+def _fits(case: str, method: str) -> tuple:
+    if (case, method) not in _FITS:
+        df = _table(case)
+        formula = CASES[case][1]
+        ddf = _dask(df)
+        _FITS[(case, method)] = (
+            ddf, df, imputer.fit_mixed_frame(ddf, formula, method=method), imputer.fit_mixed_frame(df, formula, method=method)
+        )
+    return _FITS[(case, method)]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_estimates_equal_in_memory(case: str, method: str) -> None:
+    ddf, df, got, want = _fits(case, method)
+    assert isinstance(got, imputer.dask.DaskMixedResult)
+    assert got.converged and want.converged and got.n_iter == want.n_iter
+    assert (got.method, got.engine, got.n_obs, got.n_missing, got.n_rows) == (method, "mme", want.n_obs, want.n_missing, len(df))
+    assert got.n_partitions == ddf.npartitions == 6
+    for name in ("beta", "var_beta", "var_comp"):
+        _assert_close(getattr(got, name), getattr(want, name))
+    for term in want.u:
+        _assert_close(got.u[term], want.u[term])
+        _assert_close(got.pev[term], want.pev[term])
+        _assert_close(got.covariances[term], want.covariances[term])
+    assert got.loglik == pytest.approx(want.loglik, rel=RTOL)
+    assert got.aic == pytest.approx(want.aic, rel=RTOL) and got.bic == pytest.approx(want.bic, rel=RTOL)
+    assert got.boundary == want.boundary and dict(got.contrasts) == dict(want.contrasts)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_rows_are_lazy_and_equal_in_memory(case: str) -> None:
+    ddf, df, got, want = _fits(case, "REML")
+    for name in ("fitted", "completed", "residuals"):
+        lazy = getattr(got, name)
+        assert isinstance(lazy, dd.Series)  # never collected to the client
+        assert lazy.npartitions == ddf.npartitions
+        rows = lazy.compute()
+        assert rows.index.equals(df.index)
+        _assert_close(rows, getattr(want, name))
+    y = CASES[case][1].split("~")[0].strip()
+    missing = df[y].isna().to_numpy()
+    assert missing.sum() == len(CASES[case][3])
+    completed = got.completed.compute().to_numpy()
+    # missing y predicted (x'b + z'u), observed y kept bit for bit
+    np.testing.assert_array_equal(completed[~missing], df[y].to_numpy()[~missing])
+    _assert_close(completed[missing], want.fitted.to_numpy()[missing])
+
+
+def test_known_divisions_are_kept() -> None:
+    df = _table("intercept").reset_index(drop=True)
+    ddf = dd.from_pandas(df, npartitions=1).repartition(divisions=[0, 10, 11, 60, len(df) - 1])
+    res = imputer.fit_mixed_frame(ddf, "distance ~ age + Sex + (1 | Subject)")
+    assert res.fitted.divisions == ddf.divisions
+    ref = imputer.fit_mixed_frame(df, "distance ~ age + Sex + (1 | Subject)")
+    _assert_close(res.completed.compute(), ref.completed)
+
+
+def test_keyword_form_summary_and_to_dict() -> None:
+    ddf, _, got, want = _fits("slopes", "REML")
+    kw = imputer.fit_mixed_frame(ddf, "Reaction", fixed=["Days"], random=["(Days | Subject)"])
+    assert kw == got
+    text = got.summary()
+    assert "Linear mixed model fit by REML (EM, mme, Dask)" in text
+    assert "partitions:" in text and "Subject, 18" in text
+    assert text.split("Random effects:")[1] == want.summary().split("Random effects:")[1]
+    d = got.to_dict()
+    rows = {"index", "fitted", "completed", "residuals"}
+    assert set(d) == (set(want.to_dict()) - rows) | {"n_rows", "n_partitions"}
+    assert d["u"].keys() == want.to_dict()["u"].keys() and d["n_rows"] == 180
+    json.dumps(d)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_published_lme4_values(method: str) -> None:
+    """The in-memory tests' lme4 fixtures (tests/data/lme4) hold for the Dask fit too."""
+    pen = json.loads((DATA / "lme4" / "penicillin.json").read_text())[method]
+    res = imputer.fit_mixed_frame(_dask(_table("crossed", missing=False)), CASES["crossed"][1], method=method)
+    vc = pen["var_comp"]
+    np.testing.assert_allclose(res.var_comp[["plate", "sample", "residual"]], [vc["plate"], vc["sample"], vc["Residual"]], rtol=1e-6)
+    assert res.loglik == pytest.approx(pen["loglik"], rel=1e-9)
+    sleep = json.loads((DATA / "lme4" / "slopes_sleepstudy.json").read_text())[method]
+    res = imputer.fit_mixed_frame(_dask(_table("slopes", missing=False)), CASES["slopes"][1], method=method)
+    G = np.array(sleep["covariances"]["Subject"]["data"])
+    scale = np.sqrt(np.outer(np.diag(G), np.diag(G)))
+    assert np.max(np.abs(res.covariances["Subject"].to_numpy() - G) / scale) <= 1e-5
+    np.testing.assert_allclose(res.beta.to_numpy(), list(sleep["fixef"].values()), rtol=1e-5)
+    assert res.loglik == pytest.approx(sleep["loglik"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"response": "distance ~ age + (1 | Subject)", "kernels": {"Subject": None}}, imputer.ImputerValueError, "kernels: available in memory only"),
+        ({"response": ["distance", "age"], "random": ["Subject"]}, imputer.ImputerValueError, "list of responses.*in memory only"),
+        ({"response": "distance ~ age + (1 | Subject)", "na_action": "drop"}, imputer.ImputerValueError, "na_action='drop': available in memory only"),
+        ({"response": "distance ~ agee + (1 | Subject)"}, imputer.ImputerValueError, "agee"),
+        ({"response": "distance", "random": ["Subjectt"]}, imputer.ImputerValueError, "'Subjectt' is not in data"),
+        ({"response": "Sex", "random": ["Subject"]}, imputer.ImputerTypeError, "response: column 'Sex' is not numeric"),
+        ({"response": "distance", "random": ["Subject:Sex"]}, imputer.ImputerValueError, "interaction term 'Subject:Sex' is available in memory only"),
+    ],
+)
+def test_out_of_scope_and_bad_input_are_refused_by_name(kwargs: dict, error: type, match: str) -> None:
+    ddf = _dask(_table("intercept"))
+    response = kwargs.pop("response")
+    with pytest.raises(error, match=match):
+        imputer.fit_mixed_frame(ddf, response, **kwargs)
+
+
+def test_missing_grouping_value_is_the_in_memory_error() -> None:
+    df = _table("intercept")
+    df.loc[df.index[50], "Subject"] = None
+    with pytest.raises(imputer.ImputerValueError, match="random: column 'Subject' has 1 missing value"):
+        imputer.fit_mixed_frame(_dask(df), "distance ~ age + (1 | Subject)")
