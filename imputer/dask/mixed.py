@@ -22,9 +22,8 @@ input's divisions).
 
 Scope: identity kernels, random intercepts and random slopes on grouping columns,
 one response, ``na_action="error"``. The in-memory fit chooses the MME engine for all of
-these; it additionally probes a covariance term at a singular ``G`` for a lower rank
-from the rows (:mod:`imputer.mixed._rank`), which the Dask fit does not (its EM
-approaches such a boundary point as plain EM does).
+these; its reduced-rank probe of a covariance term at a singular ``G``
+(:mod:`imputer.mixed._rank`) runs on the sums too (:meth:`~imputer.mixed._gram.GramSums.reduced`).
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from imputer.mixed._fixed import fixed_design, fixed_terms
 from imputer.mixed._gram import Gram, GramSums, gram_sums
 from imputer.mixed._output import estimate_fields, fitted_values
 from imputer.mixed._problem import Layout
+from imputer.mixed._rank import EngineInputs
 from imputer.mixed._validate import Component, Problem, check_method
 from imputer.mixed._validate import check_options as _check_options
 from imputer.mixed.api import DEFAULT_MAX_ITER, DEFAULT_TOL, _EXACT_FIT_RTOL, _init, run_em, start_from_scales
@@ -333,7 +333,8 @@ def fit_mixed_frame(
         b_ols[0] += shift
     layout = Layout(dims=tuple(c.d for c in comps), structures=tuple(c.structure for c in comps))
     gram = Gram.from_sums(centred, [None] * len(comps), [c.d for c in comps])
-    engine = MMEEngine(gram, method == "ML", layout, inputs=None)
+    inputs = EngineInputs(X=None, y=None, Zs=None, Ls=[None] * len(comps), ml=method == "ML", sums=centred)
+    engine = MMEEngine(gram, method == "ML", layout, inputs=inputs)  # with the reduced-rank probe, from the sums
     problem = Problem(
         y=np.empty(0), X=np.empty((0, p)), x_names=x_names, components=comps, index=pd.RangeIndex(0),
         observed=np.empty(0, dtype=bool), contrasts=coding,

@@ -90,6 +90,50 @@ class GramSums:
         )
 
 
+    def reduced(self, j: int, T: sp.spmatrix, t: sp.spmatrix) -> GramSums:
+        """The sums with term ``j``'s columns ``Z_j T`` and an appended term ``Z_j t``.
+
+        For the reduced-rank probe (:class:`imputer.mixed._rank.ReducedEngine`) when only
+        the sums are known (a Dask fit): with ``W = [X, Z_1..Z_k]`` the new cross products
+        are the old ones multiplied by ``T`` or ``t`` on term ``j``'s side.
+
+        Parameters
+        ----------
+        j : int
+        T : sparse matrix, shape (q_j d_j, q_j r)
+        t : sparse matrix, shape (q_j d_j, q_j)
+        """
+        k = len(self.Zty)
+        right = {i: (T if i == j else None) for i in range(k)}
+        right[k] = t
+        src = {i: i for i in range(k)}
+        src[k] = j
+
+        def zz(a: int, b: int) -> sp.csr_matrix:  # Z'_a Z'_b of the new terms, a <= b
+            sa, sb = src[a], src[b]
+            M = self.ZZ[(sa, sb)] if sa <= sb else self.ZZ[(sb, sa)].T
+            if right[a] is not None:
+                M = right[a].T @ M
+            if right[b] is not None:
+                M = M @ right[b]
+            return sp.csr_matrix(M)
+
+        def xz(a: int) -> np.ndarray:
+            M = self.XtZ[src[a]]
+            return M if right[a] is None else np.asarray((right[a].T @ M.T).T)
+
+        def zy(a: int) -> np.ndarray:
+            v = self.Zty[src[a]]
+            return v if right[a] is None else np.asarray(right[a].T @ v).ravel()
+
+        return GramSums(
+            n=self.n, XtX=self.XtX, Xty=self.Xty, yty=self.yty,
+            XtZ=tuple(xz(a) for a in range(k + 1)),
+            Zty=tuple(zy(a) for a in range(k + 1)),
+            ZZ={(a, b): zz(a, b) for a in range(k + 1) for b in range(a, k + 1)},
+        )
+
+
 def gram_sums(X: np.ndarray, y: np.ndarray, Zs: list[sp.csr_matrix]) -> GramSums:
     """The cross products of ``W = [X, Z_1, ..., Z_k]`` and ``y`` over the given rows.
 

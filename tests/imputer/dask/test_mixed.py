@@ -183,3 +183,34 @@ def test_missing_grouping_value_is_the_in_memory_error() -> None:
     df.loc[df.index[50], "Subject"] = None
     with pytest.raises(imputer.ImputerValueError, match="random: column 'Subject' has 1 missing value"):
         imputer.fit_mixed_frame(_dask(df), "distance ~ age + (1 | Subject)")
+
+
+# Singular covariance terms (tests/data/lme4/boundary.csv, as in test_lme4_slopes): the
+# reduced-rank probe runs on the summed statistics (GramSums.reduced); without it EM
+# creeps towards the boundary and stops at max_iter.
+BOUNDARY = [
+    ("boundary_corr", "y1", "(x | g)", "REML"),
+    ("boundary_corr", "y1", "(x | g)", "ML"),
+    ("boundary_slope", "y2", "(x | g)", "REML"),
+    ("boundary_slope", "y2", "(x | g)", "ML"),
+    ("boundary_diag", "y2", "(x || g)", "ML"),
+]
+
+
+@pytest.mark.parametrize(("name", "response", "term", "method"), BOUNDARY, ids=[f"{b[0]}-{b[3]}" for b in BOUNDARY])
+def test_singular_fits_use_the_rank_probe_on_the_sums(name: str, response: str, term: str, method: str) -> None:
+    ref = json.loads((DATA / "lme4" / f"slopes_{name}.json").read_text())[method]
+    df = pd.read_csv(DATA / "lme4" / "boundary.csv")
+    mem = imputer.fit_mixed_frame(df, response, fixed=["x"], random=[term], method=method)
+    res = imputer.fit_mixed_frame(_dask(df), response, fixed=["x"], random=[term], method=method)
+    assert res.converged and res.boundary == mem.boundary == ("g",)
+    assert res.loglik == pytest.approx(mem.loglik, rel=1e-12)
+    assert res.loglik == pytest.approx(ref["loglik"], rel=1e-9)
+    Gw = np.array(ref["covariances"]["g"]["data"])
+    floor = 1e-4 * ref["sigma2"]
+    scale = np.sqrt(np.outer(np.maximum(np.diag(Gw), floor), np.maximum(np.diag(Gw), floor)))
+    assert np.max(np.abs(res.covariances["g"].to_numpy() - Gw) / scale) <= 1e-5
+    # the boundary optimum is found by a profile search over a flat likelihood (equal to
+    # 1e-12): the two fits' parameters agree to about 1e-7 there, not to rounding
+    _assert_close(res.var_comp, mem.var_comp, rtol=1e-6)
+    _assert_close(res.beta, mem.beta, rtol=1e-6)
