@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from imputer.dask.api import impute, is_dask_collection
 from imputer.dask.mi import DaskMultipleImputation, multiple_impute
+from imputer.dask.mixed import fit_mixed_frame
 from imputer.dask.mixed_result import DaskMixedResult
 from imputer.dask.result import DaskImputeResult
 
-__all__ = ["DaskImputeResult", "DaskMixedResult", "DaskMultipleImputation", "impute", "is_dask_collection", "multiple_impute"]
+__all__ = ["DaskImputeResult", "DaskMixedResult", "DaskMultipleImputation", "fit_mixed_frame", "impute", "is_dask_collection", "multiple_impute"]

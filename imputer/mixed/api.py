@@ -383,6 +383,7 @@ def fit_mixed_frame(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
+    **dask_options: Any,
 ) -> MixedResult | MultiTraitResult | Any:
     """Fit a linear mixed model from the columns of a DataFrame (pandas, or Dask: see Returns).
 
@@ -435,6 +436,9 @@ def fit_mixed_frame(
         (``result.n_dropped``, ``result.dropped``). Missing responses are predicted either way.
     method, tol, max_iter, init, accelerate, progress, callback, max_time
         As in :func:`fit_mixed`; ``init`` keys are the term names and ``"residual"``.
+    **dask_options
+        For a Dask DataFrame only: ``client`` (a ``distributed.Client``; default: dask's
+        current scheduler).
 
     Returns
     -------
@@ -456,7 +460,12 @@ def fit_mixed_frame(
         return fit_mixed_dask(  # type: ignore[return-value]
             data, response, fixed=fixed, random=random, kernels=kernels, intercept=intercept, contrasts=contrasts,
             na_action=na_action, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
-            progress=progress, callback=callback, max_time=max_time,
+            progress=progress, callback=callback, max_time=max_time, **dask_options,
+        )
+    if dask_options:
+        raise ImputerTypeError(
+            f"unexpected option(s) {', '.join(dask_options)} (client is an option for a "
+            f"Dask DataFrame only; data is a {type(data).__name__})"
         )
     if isinstance(response, (list, tuple)):
         from imputer.mixed._multitrait_frame import fit_multitrait_frame

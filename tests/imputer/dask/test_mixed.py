@@ -214,3 +214,48 @@ def test_singular_fits_use_the_rank_probe_on_the_sums(name: str, response: str, 
     # 1e-12): the two fits' parameters agree to about 1e-7 there, not to rounding
     _assert_close(res.var_comp, mem.var_comp, rtol=1e-6)
     _assert_close(res.beta, mem.beta, rtol=1e-6)
+
+
+def test_categorical_columns_poly_contrasts_and_unused_categories() -> None:
+    """Categorical dtypes keep their category order (unused ones dropped), as in memory."""
+    rng = np.random.default_rng(3)
+    n = 400
+    df = pd.DataFrame({
+        "g": pd.Categorical(rng.choice(["z", "b", "m"], n), categories=["z", "m", "b", "unused"]),
+        "temp": pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi"], ordered=True),
+        "x": rng.normal(size=n),
+        "h": rng.integers(0, 25, n),
+    })
+    df["y"] = rng.normal(size=n) + df["x"] + df["g"].cat.codes + 0.1 * df["h"] % 3
+    df.loc[[1, 2, 3], "y"] = np.nan
+    df = df.sort_values("g", kind="stable")
+    kwargs = {"fixed": ["x", "temp"], "random": ["g", "h"], "contrasts": {"temp": "poly"}}
+    got = imputer.fit_mixed_frame(_dask(df), "y", **kwargs)
+    want = imputer.fit_mixed_frame(df, "y", **kwargs)
+    assert list(got.u["g"].index) == list(want.u["g"].index) == ["z", "m", "b"]
+    assert got.beta.index.equals(want.beta.index) and dict(got.contrasts) == {"temp": "poly"}
+    for name in ("beta", "var_comp"):
+        _assert_close(getattr(got, name), getattr(want, name))
+    _assert_close(got.u["h"], want.u["h"])
+    _assert_close(got.completed.compute(), want.completed)
+
+
+def test_distributed_client(client: object) -> None:
+    ddf, df, _, want = _fits("crossed", "REML")
+    got = imputer.fit_mixed_frame(ddf, CASES["crossed"][1], client=client)
+    _assert_close(got.var_comp, want.var_comp)
+    _assert_close(got.u["plate"], want.u["plate"])
+    with pytest.raises(imputer.ImputerTypeError, match="client is an option for a Dask DataFrame only"):
+        imputer.fit_mixed_frame(df, CASES["crossed"][1], client=client)
+
+
+def test_callback_and_progress_monitor_the_fit() -> None:
+    ddf, df, _, _ = _fits("slopes", "REML")
+    seen: list[int] = []
+    seen_mem: list[int] = []
+    imputer.fit_mixed_frame(ddf, CASES["slopes"][1], callback=lambda i, prog: seen.append(i))
+    imputer.fit_mixed_frame(df, CASES["slopes"][1], callback=lambda i, prog: seen_mem.append(i))
+    assert seen and seen == seen_mem
+    with pytest.warns(UserWarning, match="stopped"):
+        stopped = imputer.fit_mixed_frame(ddf, CASES["slopes"][1], callback=lambda i, prog: i >= 2)
+    assert not stopped.converged and stopped.trace.stop_reason == "stopped"
