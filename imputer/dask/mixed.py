@@ -110,8 +110,19 @@ def _levels_part(pdf: pd.DataFrame, columns: list[Hashable], response: Hashable)
     return values, len(pdf), int(obs.sum()), float(np.sum(y[obs])), bool(np.isinf(y).any())
 
 
+def _union(series: list[pd.Series]) -> pd.Series:
+    """The distinct values of ``series`` in order; categoricals with their categories united
+    as ``ddf.compute()`` unites them (partitions of unknown categories: in order of appearance)."""
+    if all(isinstance(s.dtype, pd.CategoricalDtype) for s in series):
+        cats = {tuple(s.cat.categories) for s in series}
+        if len(cats) > 1:
+            united = pd.api.types.union_categoricals([s.array for s in series])
+            return pd.Series(united, name=series[0].name).drop_duplicates()
+    return pd.concat(series).drop_duplicates()
+
+
 def _levels_add(*parts: tuple) -> tuple:
-    values = {c: pd.concat([p[0][c] for p in parts]).drop_duplicates() for c in parts[0][0]}
+    values = {c: _union([p[0][c] for p in parts]) for c in parts[0][0]}
     return (values, *(sum(p[i] for p in parts) for i in (1, 2, 3)), any(p[4] for p in parts))
 
 

@@ -259,3 +259,17 @@ def test_callback_and_progress_monitor_the_fit() -> None:
     with pytest.warns(UserWarning, match="stopped"):
         stopped = imputer.fit_mixed_frame(ddf, CASES["slopes"][1], callback=lambda i, prog: i >= 2)
     assert not stopped.converged and stopped.trace.stop_reason == "stopped"
+
+
+def test_unknown_categories_are_united_as_compute_unites_them(tmp_path: Path) -> None:
+    """``read_csv(dtype="category")``: each partition has its own categories; the levels (and
+    the treatment-coding baseline) are those of ``ddf.compute()``, not sorted."""
+    (tmp_path / "o.csv").write_bytes((DATA / "lme4" / "orthodont.csv").read_bytes())
+    ddf = dd.read_csv(tmp_path / "o.csv", blocksize=800, dtype={"Subject": "category", "Sex": "category"})
+    assert ddf.npartitions > 1 and not ddf["Subject"].cat.known
+    formula = "distance ~ age + Sex + (1 | Subject)"
+    got = imputer.fit_mixed_frame(ddf, formula)
+    want = imputer.fit_mixed_frame(ddf.compute(), formula)
+    assert list(got.beta.index) == list(want.beta.index) == ["(Intercept)", "age", "Sex[T.Female]"]
+    _assert_close(got.beta, want.beta)
+    _assert_close(got.u["Subject"], want.u["Subject"])
