@@ -19,6 +19,9 @@ with diagonal ``Z'Z`` and ``K = I``), when ``p + rank(K) > n / 2`` for the ``n <
 observed rows, goes through the EMMA spectral path
 (:mod:`imputer.mixed._spectral`, one eigendecomposition, ``O(n)`` per iteration);
 everything else through Henderson's mixed-model equations (:mod:`imputer.mixed._mme`).
+A Dask DataFrame (identity kernels only) always takes the latter, from the partitions'
+summed cross products (:mod:`imputer.dask.mixed`): the spectral path needs the rows, and
+would not be chosen for a grouping factor with ``K = I`` anyway.
 """
 
 from __future__ import annotations

@@ -273,3 +273,14 @@ def test_unknown_categories_are_united_as_compute_unites_them(tmp_path: Path) ->
     assert list(got.beta.index) == list(want.beta.index) == ["(Intercept)", "age", "Sex[T.Female]"]
     _assert_close(got.beta, want.beta)
     _assert_close(got.u["Subject"], want.u["Subject"])
+
+
+def test_init_is_taken_as_in_memory() -> None:
+    ddf, df, _, _ = _fits("slopes", "ML")
+    init = {"Subject": np.diag([500.0, 30.0]), "residual": 600.0}
+    got = imputer.fit_mixed_frame(ddf, CASES["slopes"][1], init=init, method="ML")
+    want = imputer.fit_mixed_frame(df, CASES["slopes"][1], init=init, method="ML")
+    assert got.n_iter == want.n_iter
+    _assert_close(got.var_comp, want.var_comp)
+    with pytest.raises(imputer.ImputerValueError, match="init must give a start for each of"):
+        imputer.fit_mixed_frame(ddf, CASES["slopes"][1], init={"x": 1.0})
