@@ -284,3 +284,19 @@ def test_init_is_taken_as_in_memory() -> None:
     _assert_close(got.var_comp, want.var_comp)
     with pytest.raises(imputer.ImputerValueError, match="init must give a start for each of"):
         imputer.fit_mixed_frame(ddf, CASES["slopes"][1], init={"x": 1.0})
+
+
+def test_data_errors_from_the_sums_name_what_is_wrong() -> None:
+    df = _table("intercept")
+    df["age2"] = 2.0 * df["age"]
+    with pytest.raises(imputer.ImputerValueError, match=r"X is rank-deficient \(rank 2 < 3.*\['age', 'age2'\]"):
+        imputer.fit_mixed_frame(_dask(df), "distance ~ age + age2 + (1 | Subject)")
+    df["flat"] = 3.0 + df["age"]
+    with pytest.raises(imputer.ImputerValueError, match="fitted exactly by X"):
+        imputer.fit_mixed_frame(_dask(df), "flat ~ age + (1 | Subject)")
+    df["one"] = np.arange(len(df)).astype(str)
+    with pytest.raises(imputer.ImputerValueError, match="every observed y is in a level of its own"):
+        imputer.fit_mixed_frame(_dask(df), "distance ~ age + (1 | one)")
+    df["distance"] = np.nan
+    with pytest.raises(imputer.ImputerValueError, match="entirely missing"):
+        imputer.fit_mixed_frame(_dask(df), "distance ~ age + (1 | Subject)")
