@@ -47,7 +47,9 @@ __all__ = ["EngineInputs", "ReducedEngine", "null_direction", "scaled_covariance
 
 @dataclass(frozen=True, eq=False)
 class EngineInputs:
-    """What an engine was built from (observed rows), kept to build reduced engines."""
+    """What an engine was built from, kept to build reduced engines: the observed rows
+    (``X`` (n, p), centred ``y`` (n,), ``Zs``), or, for a fit that only has the summed cross
+    products (a Dask DataFrame, identity kernels), ``sums`` (:class:`GramSums`) instead."""
 
     X: np.ndarray | None
     y: np.ndarray | None
