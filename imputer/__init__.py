@@ -10,7 +10,8 @@ Two engines share one exception root (:mod:`imputer.errors`):
   by ECME, with estimated or fixed degrees of freedom; :func:`impute_mixture` for a
   Gaussian mixture (clusters), filling each cell with the mixture's conditional mean.
 * :func:`fit_mixed` / :func:`fit_mixed_frame` -- variance components, fixed effects
-  and BLUPs of ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``.
+  and BLUPs of ``y = X b + sum_i Z_i u_i + e`` by EM-REML, predicting missing ``y``;
+  ``fit_mixed_frame`` also takes a Dask DataFrame (:mod:`imputer.dask.mixed`).
 
 and diagnostics to look at before trusting either (:mod:`imputer.diagnostics`):
 :func:`patterns` (the missingness pattern table) and :func:`mcar_test` (Little's test).

@@ -31,7 +31,7 @@ naming the column, or with ``na_action="drop"`` its row is left out of the model
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import re
@@ -49,6 +49,10 @@ __all__ = ["build_frame_problem", "NA_ACTIONS"]
 
 #: What a missing value in a fixed-effect or grouping column does: an error, or drop its row.
 NA_ACTIONS = ("error", "drop")
+
+
+#: A factor's integer codes and levels: ``codes(series) -> (codes (n,), levels)``.
+Codes = Callable[[pd.Series], tuple[np.ndarray, pd.Index]]
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -87,14 +91,19 @@ def _as_list(value: Any, role: str) -> list:
     raise ImputerTypeError(f"{role} must be a list of column names, got {type(value).__name__}")
 
 
-def _term(data: pd.DataFrame, term: str) -> tuple[np.ndarray, pd.Index]:
+def _term(data: pd.DataFrame, term: str, codes: Codes | None = None) -> tuple[np.ndarray, pd.Index]:
+    codes = _codes if codes is None else codes
     if term in data.columns:  # a column, even if its name contains ':'
-        return _codes(_column(data, term, "random"))
+        return codes(_column(data, term, "random"))
     parts = [t.strip() for t in str(term).split(":")]
     if any(not t for t in parts):
         raise ImputerValueError(f"random: term {term!r} is malformed (expected 'g' or 'a:b')")
     if len(parts) == 1:
-        return _codes(_column(data, parts[0], "random"))
+        return codes(_column(data, parts[0], "random"))
+    if codes is not _codes:  # the observed combinations are levels: only known from all the rows
+        raise ImputerValueError(
+            f"random: the interaction term {term!r} is available in memory only (not on a Dask DataFrame)"
+        )
     codes_list, levels_list = [], []
     for t in parts:
         c, lv = _codes(_column(data, t, f"random term {term!r}"))
@@ -299,14 +308,17 @@ def build_frame_problem(
     )
 
 
-def _random_components(data: pd.DataFrame, random_l: list, kernels: Mapping) -> list[Component]:
+def _random_components(
+    data: pd.DataFrame, random_l: list, kernels: Mapping, codes_of: Codes | None = None
+) -> list[Component]:
+    """One :class:`Component` per random term (``codes_of``: a factor's codes and levels, default :func:`_codes`)."""
     comps = []
     n = len(data)
     taken: set[str] = set()
     for term in random_l:
         bar = _bar_term(data, term)
         group, effects, values, structure = (str(term), None, None, "us") if bar is None else bar
-        codes, levels = _term(data, group)
+        codes, levels = _term(data, group, codes_of)
         eig = None
         if term in kernels:
             codes, levels, Kd = _kernel_levels(term, kernels[term], codes, levels)

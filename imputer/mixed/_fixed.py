@@ -206,7 +206,7 @@ def fixed_design(
             else:
                 m, names = v[:, None], [str(col)]
             # the new part varies slowest: earlier columns of the term vary fastest
-            block = (block[:, None, :] * m[:, :, None]).reshape(n, -1)
+            block = (block[:, None, :] * m[:, :, None]).reshape(n, m.shape[1] * block.shape[1])  # n may be 0
             labels = [f"{a}:{b}" if a else b for b in names for a in labels]
         for lab, j in zip(labels, range(block.shape[1])):
             if lab in cols:

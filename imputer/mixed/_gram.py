@@ -14,10 +14,12 @@ factor with its covariates, ``K = I``) keeps those blocks as an array ``(q_i, d_
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Gram", "block_sum"]
+__all__ = ["Gram", "GramSums", "block_sum", "gram_sums"]
 
 
 def block_sum(M: np.ndarray | sp.spmatrix, d: int) -> np.ndarray:
@@ -30,6 +32,132 @@ def block_sum(M: np.ndarray | sp.spmatrix, d: int) -> np.ndarray:
         return out
     q = M.shape[0] // d
     return np.einsum("lalb->ab", np.asarray(M).reshape(q, d, q, d))
+
+
+@dataclass(frozen=True, eq=False)
+class GramSums:
+    """The raw cross products ``W'W``, ``W'y``, ``y'y`` over some rows (``W = [X, Z_1..Z_k]``).
+
+    Sums over disjoint sets of rows add (``a + b``), so a table split into partitions has
+    the sums of its partitions' sums (:mod:`imputer.dask.mixed`).
+
+    Attributes
+    ----------
+    n : int
+        Rows summed over.
+    XtX : ndarray, shape (p, p)
+    Xty : ndarray, shape (p,)
+    yty : float
+    XtZ : tuple of ndarray, shapes (p, q_i d_i)
+    Zty : tuple of ndarray, shapes (q_i d_i,)
+    ZZ : dict (i, j) -> csr_matrix, shape (q_i d_i, q_j d_j), for i <= j
+    """
+
+    n: int
+    XtX: np.ndarray
+    Xty: np.ndarray
+    yty: float
+    XtZ: tuple[np.ndarray, ...]
+    Zty: tuple[np.ndarray, ...]
+    ZZ: dict[tuple[int, int], sp.csr_matrix]
+
+    def __add__(self, other: GramSums) -> GramSums:
+        return GramSums(
+            n=self.n + other.n,
+            XtX=self.XtX + other.XtX,
+            Xty=self.Xty + other.Xty,
+            yty=self.yty + other.yty,
+            XtZ=tuple(a + b for a, b in zip(self.XtZ, other.XtZ)),
+            Zty=tuple(a + b for a, b in zip(self.Zty, other.Zty)),
+            ZZ={key: (self.ZZ[key] + other.ZZ[key]).tocsr() for key in self.ZZ},
+        )
+
+    def centred(self, b: np.ndarray) -> GramSums:
+        """The sums of ``y - X b`` in place of ``y`` (same ``W``), shape as ``self``.
+
+        ``y0'y0 = y'y - 2 b'X'y + b'X'X b`` loses about ``log10(y'y / y0'y0)`` digits to
+        cancellation: shift ``y`` towards its mean before summing (:mod:`imputer.dask.mixed`).
+        """
+        XtXb = self.XtX @ b
+        return GramSums(
+            n=self.n,
+            XtX=self.XtX,
+            Xty=self.Xty - XtXb,
+            yty=float(self.yty - 2.0 * b @ self.Xty + b @ XtXb),
+            XtZ=self.XtZ,
+            Zty=tuple(zy - XtZ.T @ b for zy, XtZ in zip(self.Zty, self.XtZ)),
+            ZZ=self.ZZ,
+        )
+
+
+    def reduced(self, j: int, T: sp.spmatrix, t: sp.spmatrix) -> GramSums:
+        """The sums with term ``j``'s columns ``Z_j T`` and an appended term ``Z_j t``.
+
+        For the reduced-rank probe (:class:`imputer.mixed._rank.ReducedEngine`) when only
+        the sums are known (a Dask fit): with ``W = [X, Z_1..Z_k]`` the new cross products
+        are the old ones multiplied by ``T`` or ``t`` on term ``j``'s side.
+
+        Parameters
+        ----------
+        j : int
+        T : sparse matrix, shape (q_j d_j, q_j r)
+        t : sparse matrix, shape (q_j d_j, q_j)
+        """
+        k = len(self.Zty)
+        right = {i: (T if i == j else None) for i in range(k)}
+        right[k] = t
+        src = {i: i for i in range(k)}
+        src[k] = j
+
+        def zz(a: int, b: int) -> sp.csr_matrix:  # Z'_a Z'_b of the new terms, a <= b
+            sa, sb = src[a], src[b]
+            M = self.ZZ[(sa, sb)] if sa <= sb else self.ZZ[(sb, sa)].T
+            if right[a] is not None:
+                M = right[a].T @ M
+            if right[b] is not None:
+                M = M @ right[b]
+            return sp.csr_matrix(M)
+
+        def xz(a: int) -> np.ndarray:
+            M = self.XtZ[src[a]]
+            return M if right[a] is None else np.asarray((right[a].T @ M.T).T)
+
+        def zy(a: int) -> np.ndarray:
+            v = self.Zty[src[a]]
+            return v if right[a] is None else np.asarray(right[a].T @ v).ravel()
+
+        return GramSums(
+            n=self.n, XtX=self.XtX, Xty=self.Xty, yty=self.yty,
+            XtZ=tuple(xz(a) for a in range(k + 1)),
+            Zty=tuple(zy(a) for a in range(k + 1)),
+            ZZ={(a, b): zz(a, b) for a in range(k + 1) for b in range(a, k + 1)},
+        )
+
+
+def gram_sums(X: np.ndarray, y: np.ndarray, Zs: list[sp.csr_matrix]) -> GramSums:
+    """The cross products of ``W = [X, Z_1, ..., Z_k]`` and ``y`` over the given rows.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+    y : ndarray, shape (n,)
+    Zs : list of csr_matrix, shapes (n, q_i d_i)
+
+    Returns
+    -------
+    GramSums
+    """
+    ZT = [Z.T.tocsr() for Z in Zs]
+    k = len(Zs)
+    return GramSums(
+        n=int(X.shape[0]),
+        XtX=X.T @ X,
+        Xty=X.T @ y,
+        yty=float(y @ y),
+        XtZ=tuple(np.asarray((ZT[i] @ X).T) for i in range(k)),
+        Zty=tuple(np.asarray(ZT[i] @ y).ravel() for i in range(k)),
+        ZZ={(i, j): (ZT[i] @ Zs[j]).tocsr() for i in range(k) for j in range(i, k)},
+    )
 
 
 class Gram:
@@ -56,24 +184,41 @@ class Gram:
         Ls: list[np.ndarray | None],
         dims: list[int] | None = None,
     ):
-        self.n, self.p = X.shape
-        self.k = len(Zs)
+        self._finish(gram_sums(X, y, Zs), Ls, dims)
+
+    @classmethod
+    def from_sums(cls, sums: GramSums, Ls: list[np.ndarray | None], dims: list[int] | None = None) -> Gram:
+        """The statistics from precomputed cross products (e.g. summed over a Dask DataFrame's partitions).
+
+        Parameters
+        ----------
+        sums : GramSums
+            Of the observed rows, with ``y`` already centred on its OLS fit.
+        Ls, dims
+            As for the constructor.
+        """
+        self = cls.__new__(cls)
+        self._finish(sums, Ls, dims)
+        return self
+
+    def _finish(self, sums: GramSums, Ls: list[np.ndarray | None], dims: list[int] | None) -> None:
+        self.n, self.p = sums.n, sums.XtX.shape[0]
+        self.k = len(sums.Zty)
         self.L = Ls
         self.d = [1] * self.k if dims is None else [int(d) for d in dims]
-        self.r = [Z.shape[1] if L is None else L.shape[1] for Z, L in zip(Zs, Ls)]
+        self.r = [zy.shape[0] if L is None else L.shape[1] for zy, L in zip(sums.Zty, Ls)]
         self.nl = [r // d for r, d in zip(self.r, self.d)]
-        self.XtX = X.T @ X
-        self.Xty = X.T @ y
-        self.yty = float(y @ y)
+        self.XtX = sums.XtX
+        self.Xty = sums.Xty
+        self.yty = sums.yty
         self.XtZ: list[np.ndarray] = []
         self.Zty: list[np.ndarray] = []
         self._ZZ: dict[tuple[int, int], np.ndarray | sp.spmatrix] = {}
-        ZT = [Z.T.tocsr() for Z in Zs]
         for i in range(self.k):
-            self.XtZ.append(self._right(np.asarray((ZT[i] @ X).T), i))
-            self.Zty.append(self._left(np.asarray(ZT[i] @ y).ravel(), i))
+            self.XtZ.append(self._right(sums.XtZ[i], i))
+            self.Zty.append(self._left(sums.Zty[i], i))
             for j in range(i, self.k):
-                block = (ZT[i] @ Zs[j]).tocsr()
+                block = sums.ZZ[(i, j)]
                 if Ls[i] is not None or Ls[j] is not None:
                     block = self._right(self._left(block.toarray(), i), j)
                 self._ZZ[(i, j)] = block

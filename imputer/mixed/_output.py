@@ -32,7 +32,7 @@ from imputer.mixed._problem import Estimates, Layout
 from imputer.mixed._validate import Component, Problem
 from imputer.mixed.result import MixedResult
 
-__all__ = ["build_result", "SINGULAR_RTOL"]
+__all__ = ["build_result", "estimate_fields", "fitted_values", "SINGULAR_RTOL"]
 
 #: A covariance term is reported singular when its correlation matrix's smallest
 #: eigenvalue is below this (or one of its variances is 0).
@@ -79,8 +79,53 @@ def build_result(
 ) -> MixedResult:
     """The :class:`MixedResult` of a finished fit (``options``: method, tol, max_iter, accelerate)."""
     index = problem.index
+    obs = problem.observed
+    fields = estimate_fields(
+        problem.components, problem.x_names, layout, em, fin, b_ols, engine_name, options,
+        n_obs=problem.n_obs, n_missing=int((~obs).sum()), contrasts=problem.contrasts, dropped=problem.dropped,
+    )
+    fitted = fitted_values(problem.X, [c.Z for c in problem.components], fields["beta"], fields["u"])
+    y = problem.y
+    completed = np.where(obs, y, fitted)
+    residuals = np.where(obs, y - fitted, np.nan)
+    if not np.all(np.isfinite(fitted[obs])):
+        raise ImputerValueError("the fit produced non-finite estimates; check the scaling of y, X and K")
+    return MixedResult(
+        fitted=pd.Series(fitted, index=index, name="fitted"),
+        completed=pd.Series(completed, index=index, name="completed"),
+        residuals=pd.Series(residuals, index=index, name="residuals"),
+        **fields,
+    )
+
+
+def fitted_values(X: np.ndarray, Zs: list, beta: pd.Series, u: dict[str, pd.Series | pd.DataFrame]) -> np.ndarray:
+    """``X b + sum_i Z_i vec(u_i)`` (level-major), shape (n,), for design rows ``X`` (n, p) and ``Z_i`` (n, q_i d_i)."""
+    fitted = X @ beta.to_numpy(dtype=float)
+    for Z, ui in zip(Zs, u.values()):
+        fitted = fitted + np.asarray(Z @ ui.to_numpy(dtype=float).ravel()).ravel()
+    return fitted
+
+
+def estimate_fields(
+    components: list[Component],
+    x_names: list[str],
+    layout: Layout,
+    em: MixedFit,
+    fin: Estimates,
+    b_ols: np.ndarray,
+    engine_name: str,
+    options: dict[str, Any],
+    *,
+    n_obs: int,
+    n_missing: int,
+    contrasts: Any,
+    dropped: tuple,
+) -> dict[str, Any]:
+    """Every field of :class:`MixedResult` but the per-row ``fitted``, ``completed``, ``residuals``.
+
+    Shared with the Dask fit (:mod:`imputer.dask.mixed`), which computes those rows lazily.
+    """
     b = b_ols + fin.b
-    fitted = problem.X @ b
     theta = em.theta.copy()
     for i in em.boundary:
         theta[layout.slot(i)] = 0.0
@@ -91,10 +136,9 @@ def build_result(
     var_labels: list[str] = []
     var_values: list[float] = []
     boundary: list[str] = []
-    for i, c in enumerate(problem.components):
+    for i, c in enumerate(components):
         ui = np.asarray(fin.u[i], dtype=float).reshape(c.q, c.d)
         pi = np.einsum("laa->la", np.asarray(fin.pev[i], dtype=float).reshape(c.q, c.d, c.d))
-        fitted = fitted + np.asarray(c.Z @ ui.ravel()).ravel()
         eff = _effects(c)
         G = layout.matrix(theta, i)
         cov[c.name] = pd.DataFrame(G, index=eff, columns=eff)
@@ -110,38 +154,30 @@ def build_result(
             cols = pd.Index(eff, name="effect")
             u[c.name] = pd.DataFrame(ui, index=c.levels, columns=cols)
             pev[c.name] = pd.DataFrame(pi, index=c.levels, columns=cols)
-    y = problem.y
-    obs = problem.observed
-    completed = np.where(obs, y, fitted)
-    residuals = np.where(obs, y - fitted, np.nan)
-    n_obs = problem.n_obs
-    p = problem.X.shape[1]
+    p = len(x_names)
     d = p + layout.size + 1
-    var_beta = pd.DataFrame(fin.var_b, index=problem.x_names, columns=problem.x_names)
-    for arr in [theta, b, fitted[obs]]:
+    var_beta = pd.DataFrame(fin.var_b, index=x_names, columns=x_names)
+    for arr in [theta, b]:
         if not np.all(np.isfinite(arr)):
             raise ImputerValueError("the fit produced non-finite estimates; check the scaling of y, X and K")
-    return MixedResult(
+    return dict(
         var_comp=pd.Series(var_values + [float(theta[-1])], index=var_labels + ["residual"], name="variance"),
         covariances=cov,
         correlations=cor,
-        beta=pd.Series(b, index=problem.x_names, name="beta"),
+        beta=pd.Series(b, index=x_names, name="beta"),
         var_beta=var_beta,
         u=u,
         pev=pev,
-        fitted=pd.Series(fitted, index=index, name="fitted"),
-        completed=pd.Series(completed, index=index, name="completed"),
-        residuals=pd.Series(residuals, index=index, name="residuals"),
         loglik=em.loglik,
         aic=-2.0 * em.loglik + 2.0 * d,
         bic=-2.0 * em.loglik + d * float(np.log(n_obs)),
         trace=em.trace,
         boundary=tuple(boundary),
         n_obs=n_obs,
-        n_missing=int((~obs).sum()),
+        n_missing=n_missing,
         engine=engine_name,
-        contrasts=dict(problem.contrasts),
-        n_dropped=len(problem.dropped),
-        dropped=tuple(problem.dropped),
+        contrasts=dict(contrasts),
+        n_dropped=len(dropped),
+        dropped=tuple(dropped),
         **options,
     )

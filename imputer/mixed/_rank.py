@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from imputer.mixed._gram import Gram
+from imputer.mixed._gram import Gram, GramSums
 from imputer.mixed._problem import Estimates, Layout
 
 __all__ = ["EngineInputs", "ReducedEngine", "null_direction", "scaled_covariance"]
@@ -47,13 +47,17 @@ __all__ = ["EngineInputs", "ReducedEngine", "null_direction", "scaled_covariance
 
 @dataclass(frozen=True, eq=False)
 class EngineInputs:
-    """What an engine was built from (observed rows), kept to build reduced engines."""
+    """What an engine was built from, kept to build reduced engines: the observed rows
+    (``X`` (n, p), centred ``y`` (n,), ``Zs``), or, for a fit that only has the summed cross
+    products (a Dask DataFrame, identity kernels), ``sums`` (:class:`GramSums`) instead."""
 
-    X: np.ndarray
-    y: np.ndarray
-    Zs: list
+    X: np.ndarray | None
+    y: np.ndarray | None
+    Zs: list | None
     Ls: list  # level factors (q, r) or None, per term (not yet expanded by the effects)
     ml: bool
+    #: the Gram's cross products instead of the rows (a Dask fit: identity kernels); X, y, Zs None
+    sums: GramSums | None = None
 
 
 def scales(gram: Gram, i: int) -> np.ndarray:
@@ -128,10 +132,8 @@ class ReducedEngine:
         inp: EngineInputs = parent.inputs
         lay: Layout = parent.layout
         q = parent.g.nl[j] if inp.Ls[j] is None else inp.Ls[j].shape[0]
-        Zj = inp.Zs[j]
-        Zs = list(inp.Zs)
-        Zs[j] = sp.csr_matrix(Zj @ sp.kron(sp.identity(q), sp.csr_matrix(A)))
-        Zs.append(sp.csr_matrix(Zj @ sp.kron(sp.identity(q), sp.csr_matrix(m[:, None]))))
+        T = sp.kron(sp.identity(q), sp.csr_matrix(A))
+        t = sp.kron(sp.identity(q), sp.csr_matrix(m[:, None]))
         Ls = list(inp.Ls) + [inp.Ls[j]]
         r = A.shape[1]
         dims = list(lay.dims)
@@ -141,8 +143,17 @@ class ReducedEngine:
         if r == 1:
             structures[j] = "us"
         full = [L if (L is None or d == 1) else np.kron(L, np.eye(d)) for L, d in zip(Ls, dims)]
-        gram = Gram(inp.X, inp.y, Zs, full, dims)
-        inner_inputs = EngineInputs(X=inp.X, y=inp.y, Zs=Zs, Ls=Ls, ml=inp.ml)
+        if inp.sums is not None:  # only the cross products are known (identity kernels)
+            sums = inp.sums.reduced(j, T, t)
+            gram = Gram.from_sums(sums, full, dims)
+            inner_inputs = EngineInputs(X=None, y=None, Zs=None, Ls=Ls, ml=inp.ml, sums=sums)
+        else:
+            Zj = inp.Zs[j]
+            Zs = list(inp.Zs)
+            Zs[j] = sp.csr_matrix(Zj @ T)
+            Zs.append(sp.csr_matrix(Zj @ t))
+            gram = Gram(inp.X, inp.y, Zs, full, dims)
+            inner_inputs = EngineInputs(X=inp.X, y=inp.y, Zs=Zs, Ls=Ls, ml=inp.ml)
         self.inner = MMEEngine(gram, inp.ml, Layout(tuple(dims), tuple(structures)), inputs=inner_inputs)
         self.parent_layout = lay
         self.j, self.A = j, A

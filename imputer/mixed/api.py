@@ -19,6 +19,9 @@ with diagonal ``Z'Z`` and ``K = I``), when ``p + rank(K) > n / 2`` for the ``n <
 observed rows, goes through the EMMA spectral path
 (:mod:`imputer.mixed._spectral`, one eigendecomposition, ``O(n)`` per iteration);
 everything else through Henderson's mixed-model equations (:mod:`imputer.mixed._mme`).
+A Dask DataFrame (identity kernels only) always takes the latter, from the partitions'
+summed cross products (:mod:`imputer.dask.mixed`): the spectral path needs the rows, and
+would not be chosen for a grouping factor with ``K = I`` anyway.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from imputer.mixed.multitrait_result import MultiTraitResult
 from imputer.mixed.result import MixedResult
 from imputer.options import MIXED_OPTIONS
 
-__all__ = ["fit_mixed", "fit_mixed_frame", "fit_problem"]
+__all__ = ["fit_mixed", "fit_mixed_frame", "fit_problem", "run_em", "start_from_scales"]
 
 #: Default tolerance on the relative change of each variance component (see
 #: :data:`imputer.options.MIXED_OPTIONS` for why 1e-10).
@@ -123,26 +126,39 @@ def _default_start(problem: Problem, ols: _Centred) -> np.ndarray:
     effects starts from a diagonal ``G`` whose effect ``a`` gets ``s2 / (k + 1) / d``
     divided by that effect's ``tr(Z_a K Z_a') / n``.
     """
-    k = len(problem.components)
     n = ols.X.shape[0]
-    layout = _layout(problem)
-    default = np.empty(layout.size + 1)
-    share = ols.s2 / (k + 1)
+    scales: list[np.ndarray | float] = []
     for i, c in enumerate(problem.components):
         Zi = ols.Z[i]
         if c.d > 1 or c.effects is not None:
             ZL = Zi if c.eig is None else sp.csr_matrix(np.asarray(Zi @ c.L_full))
             sq = np.asarray(ZL.multiply(ZL).sum(axis=0)).ravel()
-            scale = sq.reshape(-1, c.d).sum(axis=0) / n
-            G = np.diag(share / c.d / np.maximum(scale, 1e-12))
-            default[layout.slot(i)] = layout.vector(G, i)
-            continue
-        if c.eig is None:
-            scale = float(Zi.multiply(Zi).sum()) / n  # tr(Z_o Z_o') / n
+            scales.append(sq.reshape(-1, c.d).sum(axis=0) / n)
+        elif c.eig is None:
+            scales.append(float(Zi.multiply(Zi).sum()) / n)  # tr(Z_o Z_o') / n
         else:  # tr(Z_o K Z_o') / n from K = Q diag(w) Q', without forming K's factor
             w, Q = c.eig
-            scale = float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n
-        default[layout.slot(i)] = share / max(scale, 1e-12)
+            scales.append(float(np.sum(np.asarray(Zi @ Q) ** 2 @ w)) / n)
+    return start_from_scales(problem.components, _layout(problem), ols.s2, scales)
+
+
+def start_from_scales(
+    components: list[Component], layout: Layout, s2: float, scales: list[np.ndarray | float]
+) -> np.ndarray:
+    """The default start, shape (layout.size + 1,), from each term's ``tr(Z_a K Z_a') / n``.
+
+    ``scales[i]``: a float for a scalar term, an array (d_i,) (one per effect) for a term
+    with several effects; ``s2`` the OLS residual variance (see :func:`_default_start`).
+    """
+    k = len(components)
+    default = np.empty(layout.size + 1)
+    share = s2 / (k + 1)
+    for i, c in enumerate(components):
+        if c.d > 1 or c.effects is not None:
+            G = np.diag(share / c.d / np.maximum(np.asarray(scales[i]), 1e-12))
+            default[layout.slot(i)] = layout.vector(G, i)
+        else:
+            default[layout.slot(i)] = share / max(float(scales[i]), 1e-12)
     default[-1] = share
     return default
 
@@ -370,8 +386,9 @@ def fit_mixed_frame(
     progress: bool = False,
     callback: Callback | None = None,
     max_time: float | None = None,
-) -> MixedResult | MultiTraitResult:
-    """Fit a linear mixed model from the columns of a DataFrame.
+    **dask_options: Any,
+) -> MixedResult | MultiTraitResult | Any:
+    """Fit a linear mixed model from the columns of a DataFrame (pandas, or Dask: see Returns).
 
     ``fit_mixed_frame(df, "Yield ~ 1 + (1 | Batch)")`` is lme4's
     ``lmer(Yield ~ 1 + (1 | Batch), df)``, the same as the keyword form
@@ -422,18 +439,37 @@ def fit_mixed_frame(
         (``result.n_dropped``, ``result.dropped``). Missing responses are predicted either way.
     method, tol, max_iter, init, accelerate, progress, callback, max_time
         As in :func:`fit_mixed`; ``init`` keys are the term names and ``"residual"``.
+    **dask_options
+        For a Dask DataFrame only: ``client`` (a ``distributed.Client``; default: dask's
+        current scheduler).
 
     Returns
     -------
     MixedResult
         Components named by their terms; ``fitted``/``completed``/``residuals`` indexed
-        like ``data`` (without dropped rows).
+        like ``data`` (without dropped rows). For a ``dask.dataframe.DataFrame`` ``data``:
+        a :class:`imputer.dask.DaskMixedResult` with the same estimates and lazy rows, by
+        :func:`imputer.dask.mixed.fit_mixed_frame` (one pass for the levels, one for the
+        mixed-model equations' sums; identity kernels, one response, ``na_action="error"``).
 
     Raises
     ------
     ImputerValueError, ImputerTypeError
         Naming the column, term or argument at fault.
     """
+    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
+        from imputer.dask.mixed import fit_mixed_frame as fit_mixed_dask
+
+        return fit_mixed_dask(  # type: ignore[return-value]
+            data, response, fixed=fixed, random=random, kernels=kernels, intercept=intercept, contrasts=contrasts,
+            na_action=na_action, method=method, tol=tol, max_iter=max_iter, init=init, accelerate=accelerate,
+            progress=progress, callback=callback, max_time=max_time, **dask_options,
+        )
+    if dask_options:
+        raise ImputerTypeError(
+            f"unexpected option(s) {', '.join(dask_options)} (client is an option for a "
+            f"Dask DataFrame only; data is a {type(data).__name__})"
+        )
     if isinstance(response, (list, tuple)):
         from imputer.mixed._multitrait_frame import fit_multitrait_frame
 
@@ -509,20 +545,35 @@ def fit_problem(
     ols = _centre(problem)
     engine, engine_name = _engine(problem, ols.X, ols.y0, ols.Z, method == "ML", engine_name)
     theta0 = _init(init, problem, _default_start(problem, ols))
+    em, fin = run_em(engine, theta0, tol=tol, max_iter=max_iter, accelerate=accelerate, monitor=monitor)
+    options = {"method": method, "tol": tol, "max_iter": max_iter, "accelerate": bool(accelerate)}
+    return build_result(problem, _layout(problem), em, fin, ols.b, engine_name, options)
+
+
+def run_em(engine: Any, theta0: np.ndarray, *, tol: float, max_iter: int, accelerate: bool, monitor: Any) -> tuple[Any, Any]:
+    """EM from ``theta0`` (shape (layout.size + 1,)) on a built engine: the fit and its estimates.
+
+    Shared by :func:`fit_problem` and the Dask fit (:mod:`imputer.dask.mixed`); warns
+    (:class:`ConvergenceWarning`) when EM stopped without converging.
+
+    Returns
+    -------
+    em : MixedFit
+    fin : Estimates
+    """
     with single_blas_thread(_small_system(engine)), watching(monitor):
         em = fit_components(engine, theta0, tol=tol, max_iter=max_iter, accelerate=bool(accelerate))
         try:
             fin = em.estimates(engine)
         except np.linalg.LinAlgError as exc:
             raise ImputerValueError(f"the mixed-model equations are singular at the estimate ({exc})") from None
-    if monitor is not None and monitor.warn(stacklevel=3):
+    if monitor is not None and monitor.warn(stacklevel=4):
         pass
     elif not em.converged:
         warnings.warn(
             f"fit_mixed: EM did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
             "the result is the last iterate",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    options = {"method": method, "tol": tol, "max_iter": max_iter, "accelerate": bool(accelerate)}
-    return build_result(problem, _layout(problem), em, fin, ols.b, engine_name, options)
+    return em, fin

@@ -29,7 +29,7 @@ from imputer._frozen import ReadOnlyField, same_fields
 from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
 from imputer._render import format_value, render_fields, render_table, render_title, run_fields
 
-__all__ = ["MixedResult"]
+__all__ = ["MixedEstimates", "MixedResult"]
 
 #: The stop reasons in words, for ``summary()``.
 
@@ -75,8 +75,90 @@ def _groups_line(n_obs: int, u: Mapping[str, pd.Series | pd.DataFrame]) -> str:
     return f"Number of obs: {n_obs}, groups: " + "; ".join(f"{name}, {len(b)}" for name, b in u.items())
 
 
+class MixedEstimates:
+    """``se_beta``, ``summary()`` and the estimates' part of ``to_dict()``, shared by
+    :class:`MixedResult` and :class:`imputer.dask.DaskMixedResult` (whose rows are lazy)."""
+
+    #: the title's engine text and extra fields of ``summary()`` (subclasses)
+    _summary_engine_suffix = ""
+
+    def _summary_extra(self) -> list[tuple[str, Any]]:
+        return []
+
+    @property
+    def se_beta(self) -> pd.Series:
+        """Standard errors of ``beta``: square roots of the diagonal of ``var_beta``."""
+        return pd.Series(np.sqrt(np.diag(self.var_beta.to_numpy())), index=self.beta.index, name="se")
+
+    def summary(self) -> str:
+        """Text summary: fit statistics, how EM stopped, random effects (lme4's table), fixed effects."""
+        fe = pd.DataFrame({"estimate": self.beta, "std.error": self.se_beta})
+        fe["t value"] = fe["estimate"] / fe["std.error"]
+        parts = [
+            render_title(f"Linear mixed model fit by {self.method} (EM, {self.engine}{self._summary_engine_suffix})"),
+            render_fields(
+                [
+                    *self._summary_extra(),
+                    ("observations", self.n_obs),
+                    ("missing y (predicted)", self.n_missing),
+                    *([("rows dropped (missing covariate)", self.n_dropped)] if self.n_dropped else []),
+                    ("log-likelihood", self.loglik),
+                    ("AIC", self.aic),
+                    ("BIC", self.bic),
+                    *run_fields(self, converged="converged (relative change of the components <= tol)"),
+                    ("on the boundary (singular)", ", ".join(self.boundary) if self.boundary else "none"),
+                ]
+            ),
+            "",
+            "Random effects:",
+            random_effects_table(self.covariances, self.correlations, float(self.var_comp["residual"])),
+            _groups_line(self.n_obs, self.u),
+            "",
+            "Fixed effects:",
+            render_table(fe),
+        ]
+        if self.contrasts:
+            parts.append("Contrasts: " + ", ".join(f"{f} {c}" for f, c in self.contrasts.items()))
+        return "\n".join(parts)
+
+    def _estimates_dict(self, rows: dict[str, Any]) -> dict[str, Any]:
+        """``to_dict()`` with ``rows`` (the per-row entries, if any) after ``pev``."""
+        return {
+            "var_comp": labelled_values(self.var_comp.astype(float)),
+            "beta": labelled_values(self.beta.astype(float)),
+            "var_beta": square_frame(self.var_beta),
+            "covariances": {name: square_frame(g) for name, g in self.covariances.items()},
+            "correlations": {name: square_frame(g) for name, g in self.correlations.items()},
+            "u": {name: _effects_json(s) for name, s in self.u.items()},
+            "pev": {name: _effects_json(s) for name, s in self.pev.items()},
+            **rows,
+            "loglik": json_value(float(self.loglik)),
+            "aic": json_value(float(self.aic)),
+            "bic": json_value(float(self.bic)),
+            "n_iter": int(self.n_iter),
+            "n_evals": int(self.n_evals),
+            "converged": bool(self.converged),
+            "trace": self.trace.to_dict(),
+            "method": str(self.method),
+            "engine": str(self.engine),
+            "boundary": [str(b) for b in self.boundary],
+            "loglik_history": float_list(self.loglik_history),
+            "n_obs": int(self.n_obs),
+            "n_missing": int(self.n_missing),
+            "n_dropped": int(self.n_dropped),
+            "dropped": json_labels(self.dropped),
+            "contrasts": {str(k): str(v) for k, v in self.contrasts.items()},
+            "options": {
+                "method": str(self.method),
+                "tol": float(self.tol),
+                "max_iter": int(self.max_iter),
+                "accelerate": bool(self.accelerate),
+            },
+        }
+
+
 @dataclass(frozen=True, eq=False)
-class MixedResult(TraceFields):
+class MixedResult(MixedEstimates, TraceFields):
     """Fitted linear mixed model (an immutable value).
 
     ``==`` compares every field (labelled pandas objects with their labels and dtypes,
@@ -199,41 +281,6 @@ class MixedResult(TraceFields):
         t = self.trace
         return hash(("MixedResult", self.method, self.engine, self.n_obs, t.n_iter, t.n_evals, t.stop_reason))
 
-    @property
-    def se_beta(self) -> pd.Series:
-        """Standard errors of ``beta``: square roots of the diagonal of ``var_beta``."""
-        return pd.Series(np.sqrt(np.diag(self.var_beta.to_numpy())), index=self.beta.index, name="se")
-
-    def summary(self) -> str:
-        """Text summary: fit statistics, how EM stopped, random effects (lme4's table), fixed effects."""
-        fe = pd.DataFrame({"estimate": self.beta, "std.error": self.se_beta})
-        fe["t value"] = fe["estimate"] / fe["std.error"]
-        parts = [
-            render_title(f"Linear mixed model fit by {self.method} (EM, {self.engine})"),
-            render_fields(
-                [
-                    ("observations", self.n_obs),
-                    ("missing y (predicted)", self.n_missing),
-                    *([("rows dropped (missing covariate)", self.n_dropped)] if self.n_dropped else []),
-                    ("log-likelihood", self.loglik),
-                    ("AIC", self.aic),
-                    ("BIC", self.bic),
-                    *run_fields(self, converged="converged (relative change of the components <= tol)"),
-                    ("on the boundary (singular)", ", ".join(self.boundary) if self.boundary else "none"),
-                ]
-            ),
-            "",
-            "Random effects:",
-            random_effects_table(self.covariances, self.correlations, float(self.var_comp["residual"])),
-            _groups_line(self.n_obs, self.u),
-            "",
-            "Fixed effects:",
-            render_table(fe),
-        ]
-        if self.contrasts:
-            parts.append("Contrasts: " + ", ".join(f"{f} {c}" for f, c in self.contrasts.items()))
-        return "\n".join(parts)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict in the wire convention of :mod:`imputer._json`.
 
@@ -255,38 +302,11 @@ class MixedResult(TraceFields):
             :func:`~imputer._json.json_key` of the labels (``1`` -> ``"1"``).
         """
         fitted = self.fitted
-        return {
-            "var_comp": labelled_values(self.var_comp.astype(float)),
-            "beta": labelled_values(self.beta.astype(float)),
-            "var_beta": square_frame(self.var_beta),
-            "covariances": {name: square_frame(g) for name, g in self.covariances.items()},
-            "correlations": {name: square_frame(g) for name, g in self.correlations.items()},
-            "u": {name: _effects_json(s) for name, s in self.u.items()},
-            "pev": {name: _effects_json(s) for name, s in self.pev.items()},
-            "index": json_labels(fitted.index),
-            "fitted": float_list(fitted.to_numpy(dtype=float)),
-            "completed": float_list(self.completed.to_numpy(dtype=float)),
-            "residuals": float_list(self.residuals.to_numpy(dtype=float)),
-            "loglik": json_value(float(self.loglik)),
-            "aic": json_value(float(self.aic)),
-            "bic": json_value(float(self.bic)),
-            "n_iter": int(self.n_iter),
-            "n_evals": int(self.n_evals),
-            "converged": bool(self.converged),
-            "trace": self.trace.to_dict(),
-            "method": str(self.method),
-            "engine": str(self.engine),
-            "boundary": [str(b) for b in self.boundary],
-            "loglik_history": float_list(self.loglik_history),
-            "n_obs": int(self.n_obs),
-            "n_missing": int(self.n_missing),
-            "n_dropped": int(self.n_dropped),
-            "dropped": json_labels(self.dropped),
-            "contrasts": {str(k): str(v) for k, v in self.contrasts.items()},
-            "options": {
-                "method": str(self.method),
-                "tol": float(self.tol),
-                "max_iter": int(self.max_iter),
-                "accelerate": bool(self.accelerate),
-            },
-        }
+        return self._estimates_dict(
+            {
+                "index": json_labels(fitted.index),
+                "fitted": float_list(fitted.to_numpy(dtype=float)),
+                "completed": float_list(self.completed.to_numpy(dtype=float)),
+                "residuals": float_list(self.residuals.to_numpy(dtype=float)),
+            }
+        )

@@ -34,17 +34,25 @@ def _section() -> str:
 
 def test_readme_python_block(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "examples").mkdir()
-    (tmp_path / "examples" / "airquality.csv").write_bytes((ROOT / "examples" / "airquality.csv").read_bytes())
+    for name in ("airquality.csv", "sleepstudy.csv"):
+        (tmp_path / "examples" / name).write_bytes((ROOT / "examples" / name).read_bytes())
     monkeypatch.chdir(tmp_path)
     blocks = re.findall(r"```python\n(.*?)```", _section(), re.S)
-    assert len(blocks) == 2  # impute, then multiple_impute on the same ddf
+    assert len(blocks) == 3  # impute, multiple_impute on the same ddf, then a mixed model
     namespace: dict[str, Any] = {}
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     out = capsys.readouterr().out
     assert "Multivariate-normal EM imputation (Dask)" in out
     mi = namespace["mi"]
-    assert out.strip().splitlines()[-1] == f"{mi.burn_in} {mi.thin} {round(mi.rate, 3)}"
+    assert f"\n{mi.burn_in} {mi.thin} {round(mi.rate, 3)}\n" in out
+    assert "Linear mixed model fit by REML (EM, mme, Dask)" in out
+    fit = namespace["fit"]
+    assert fit.n_partitions > 1
+    mem = imputer.fit_mixed_frame(pd.read_csv("examples/sleepstudy.csv", dtype={"Subject": str}), "Reaction ~ Days + (Days | Subject)")
+    np.testing.assert_allclose(fit.covariances["Subject"].to_numpy(), mem.covariances["Subject"].to_numpy(), rtol=1e-10)
+    completed = pd.read_parquet("sleepstudy_completed")  # partition order (read_csv restarts the index per partition)
+    np.testing.assert_allclose(completed.iloc[:, 0].to_numpy(), mem.completed.to_numpy(), rtol=1e-12)
     drawn = pd.read_parquet("airquality_imp1").sort_index(kind="stable")
     assert len(drawn) == 153 and not drawn.isna().any().any()
     res = namespace["res"]
