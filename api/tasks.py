@@ -63,6 +63,7 @@ from imputer.diagnostics._overview import overview
 from imputer._gaussian.linalg import Infeasible
 from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
 from imputer.columns import is_modelled
+from imputer.mixed._fixed import contrast_factors
 from imputer._gaussian.information import n_parameters
 from imputer.mvn._information import MAX_PARAMETERS
 
@@ -550,9 +551,7 @@ class MixedFrameTask(_Task):
                 for name, k in request.kernels.items()
             }
         )
-        for col in request.contrasts or {}:
-            if col in frame.columns and is_modelled(frame[col]):  # numeric levels: a factor, ordered by value
-                frame[col] = pd.Categorical(frame[col], ordered=True)
+        frame = contrast_factors(frame, request.contrasts)  # numeric levels: a factor, ordered by value
         check_fixed_design(frame, request.fixed, request.formula)
         reject_repeated_frame_terms(frame, request.random, request.formula, request.kernels)
         model = (

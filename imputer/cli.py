@@ -24,6 +24,9 @@ table's numeric columns (text, or ``--json``); see :mod:`imputer._cli_diagnose`.
 input options shared by the subcommands are declared and read in
 :mod:`imputer._cli_args`.
 
+``imputer mixed IN FORMULA`` fits a linear mixed model (lme4's notation) and predicts the
+missing responses; see :mod:`imputer._cli_mixed`.
+
 ``imputer serve`` runs the FastAPI application ``api.main:app`` under uvicorn.
 
 Exit status: 0 on success, 1 when the input cannot be read or imputed (the reason is
@@ -48,6 +51,7 @@ from imputer import __version__
 from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
 from imputer._cli_dask import add_dask_options, wants_dask
 from imputer._cli_diagnose import add_diagnose_parser
+from imputer._cli_mixed import add_mixed_parser
 from imputer._cli_mi import add_mi_options, check_mi_usage, model_mi_options, write_json, write_mi
 from imputer._cli_transform import add_transform_options, transform_options
 from imputer._cli_glom import add_glom_options, categorical_missing, glom_options
@@ -393,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_diagnose_parser(sub)
 
+    add_mixed_parser(sub)
     srv = sub.add_parser("serve", help="run the REST service (needs the 'api' extra)")
     srv.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
     srv.add_argument("--port", type=int, default=8000, help="port (default: %(default)d)")

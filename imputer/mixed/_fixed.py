@@ -126,6 +126,22 @@ def _factor_coding(
     return (codes[:, None] == np.arange(1, k)[None, :]).astype(float), [f"{col}[T.{lv}]" for lv in levels[1:]]
 
 
+def contrast_factors(frame: pd.DataFrame, contrasts: Mapping[str, str] | None) -> pd.DataFrame:
+    """``frame`` with every numeric column named in ``contrasts`` as an ordered factor (levels by value).
+
+    A table read from text (CSV, a REST body) has no categorical dtype, so naming a column of
+    numbers in ``contrasts`` is how the command line and the service make it a factor; the
+    caller's frame is not modified (a copy is returned when a column changes).
+    """
+    cols = [c for c in (contrasts or {}) if c in frame.columns and _is_numeric(frame[c])]
+    if not cols:
+        return frame
+    out = frame.copy()
+    for col in cols:
+        out[col] = pd.Categorical(out[col], ordered=True)
+    return out
+
+
 def check_contrasts(contrasts: Any, factors: list[str]) -> dict[str, str]:
     """Validate ``contrasts`` (factor column -> ``"treatment"`` or ``"poly"``) against the fixed factors."""
     if contrasts is None:
