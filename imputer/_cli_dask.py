@@ -31,18 +31,20 @@ from imputer._cli_base import CliError
 from imputer.errors import ImputerWarning
 from imputer.options import MVN_OPTIONS
 
-__all__ = ["add_dask_options", "impute_dask", "wants_dask"]
+__all__ = [
+    "add_cluster_options", "add_dask_options", "check_dask_io", "dask_client", "impute_dask", "read_dask", "wants_dask",
+    "write_dask",
+]
 
 #: input options of the in-memory reader that the Dask reader does not take
 _IN_MEMORY_ONLY = (("na_values", "--na-values"), ("passthrough", "--passthrough"), ("sep", "--sep"), ("index_col", "--index-col"))
 
 
-def add_dask_options(parser: argparse.ArgumentParser) -> None:
-    """``--scheduler``, ``--workers``, ``--memory-limit``, ``--stream`` of ``imputer impute`` (``--progress`` is the command's own)."""
+def add_cluster_options(parser: argparse.ArgumentParser, what: str) -> argparse._ArgumentGroup:
+    """``--scheduler``, ``--workers``, ``--memory-limit`` on ``parser`` (``what``: what runs on the cluster)."""
     group = parser.add_argument_group(
         "bigger than memory (Dask)",
-        "with --scheduler or --workers, IN may be a glob or a directory of Parquet (or CSV) files, the fit "
-        "runs partition by partition on a Dask cluster and OUT is a directory of Parquet files "
+        f"with --scheduler or --workers, IN may be a glob or a directory of Parquet (or CSV) files, {what} "
         "(needs pip install 'imputer[dask]')",
     )
     group.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler, e.g. tcp://host:8786")
@@ -50,6 +52,14 @@ def add_dask_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--memory-limit", metavar="SIZE", default="auto",
         help="with --workers: memory limit per worker, e.g. 2GB (default: auto, the machine's memory shared out)",
+    )
+    return group
+
+
+def add_dask_options(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler``, ``--workers``, ``--memory-limit``, ``--stream`` of ``imputer impute`` (``--progress`` is the command's own)."""
+    group = add_cluster_options(
+        parser, "the fit runs partition by partition on a Dask cluster and OUT is a directory of Parquet files"
     )
     group.add_argument(
         "--stream", action="store_true",
@@ -64,29 +74,35 @@ def wants_dask(args: argparse.Namespace) -> bool:
     return args.scheduler is not None or args.workers is not None
 
 
-def _check_usage(args: argparse.Namespace) -> None:
+def check_dask_io(args: argparse.Namespace, command: str = "imputer impute") -> None:
+    """The cluster flags, IN, OUT and the in-memory-only reader options of a command run on Dask (usage errors)."""
     if args.scheduler is not None and args.workers is not None:
         raise CliError("--scheduler and --workers exclude each other: connect to a cluster or start one", status=2)
     if args.workers is not None and args.workers < 1:
         raise CliError(f"--workers: expected a positive integer, got {args.workers}", status=2)
+    if args.output == "-" or args.input == "-":
+        raise CliError("--scheduler/--workers: IN and OUT must be files or directories, not standard input/output", status=2)
+    if args.output is not None and Path(args.output).suffix.lower() in (".csv", ".tsv", ".txt"):
+        raise CliError(f"--scheduler/--workers: OUT is a directory of Parquet files, got {args.output!r}", status=2)
+    for dest, flag in _IN_MEMORY_ONLY:
+        if getattr(args, dest, None):
+            raise CliError(f"{flag} is not available with --scheduler/--workers ({command})", status=2)
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    check_dask_io(args)
     if args.model != "normal":
         raise CliError("--scheduler/--workers: the Dask engine fits --model normal", status=2)
     if args.m is None:
         given = [f"--{n.replace('_', '-')}" for n in ("method", "seed", "burn_in", "thin") if getattr(args, n, None) is not None]
         if given or "{imp}" in args.output:
             raise CliError(f"{', '.join(given) or '{imp}'} applies to multiple imputation: give -m M", status=2)
-    if args.output == "-" or args.input == "-":
-        raise CliError("--scheduler/--workers: IN and OUT must be files or directories, not standard input/output", status=2)
-    if Path(args.output).suffix.lower() in (".csv", ".tsv", ".txt"):
-        raise CliError(f"--scheduler/--workers: OUT is a directory of Parquet files, got {args.output!r}", status=2)
     if getattr(args, "max_time", None) is not None:
         raise CliError("--max-time is not available with --scheduler/--workers", status=2)
-    for dest, flag in _IN_MEMORY_ONLY:
-        if getattr(args, dest, None):
-            raise CliError(f"{flag} is not available with --scheduler/--workers", status=2)
 
 
-def _read(source: str, fmt: str | None) -> Any:
+def read_dask(source: str, fmt: str | None) -> Any:
+    """The input as a lazy Dask DataFrame (Parquet files, a directory or a glob; CSV files or a glob)."""
     import dask.dataframe as dd
 
     path = Path(source)
@@ -99,7 +115,8 @@ def _read(source: str, fmt: str | None) -> Any:
         raise CliError(f"cannot read {source!r}: {one_line(str(exc))}") from None
 
 
-def _client(args: argparse.Namespace) -> tuple[Any, Any]:
+def dask_client(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A client of ``--scheduler``, or of a new ``LocalCluster`` of ``--workers`` (returned to be closed)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -116,7 +133,8 @@ def _client(args: argparse.Namespace) -> tuple[Any, Any]:
     return Client(cluster.scheduler_address), cluster
 
 
-def _write(table: Any, target: str) -> None:
+def write_dask(table: Any, target: str) -> None:
+    """``table`` as a directory of Parquet files (one per partition)."""
     try:
         table.to_parquet(target, write_index=True)
     except OSError as exc:
@@ -153,8 +171,8 @@ def impute_dask(args: argparse.Namespace) -> int:
         import dask.dataframe  # noqa: F401
     except ImportError:
         raise CliError("--scheduler/--workers need the Dask extra: pip install 'imputer[dask]'") from None
-    ddf = _read(args.input, args.format)
-    client, cluster = _client(args)
+    ddf = read_dask(args.input, args.format)
+    client, cluster = dask_client(args)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ImputerWarning)
@@ -173,13 +191,13 @@ def impute_dask(args: argparse.Namespace) -> int:
             print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
         print(result.summary())
         if args.m is None:
-            _write(result.completed, args.output)  # on the client: the default scheduler
+            write_dask(result.completed, args.output)  # on the client: the default scheduler
             # while the cluster is up: the standard errors' pass, when the fit had no pattern table
             summary = _json_summary(result) if args.json_summary is not None else None
         else:
             targets = [_imputation_path(args.output, j) for j in range(1, args.m + 1)]
             for imputation, target in zip(result.imputations, targets):
-                _write(imputation, target)
+                write_dask(imputation, target)
             summary = result.to_dict()
     finally:
         client.close()

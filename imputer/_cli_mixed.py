@@ -10,6 +10,11 @@ without the per-row parts, which are the output table). Grouping columns of numb
 levels (a factor), as in the Python call. Warnings (a boundary fit, no convergence) go to
 standard error as ``imputer: warning: ...``.
 
+With ``--scheduler ADDRESS`` or ``--workers N``, ``IN`` may be a glob or a directory of
+Parquet (or CSV) files: the fit runs on Dask (:func:`imputer.dask.fit_mixed_frame`: the
+Gram sums partition by partition, EM on them here) and ``-o OUT`` is a directory of
+Parquet files, the responses predicted lazily, partition by partition.
+
 The subcommand is declared by :func:`add_mixed_parser` (called by
 :func:`imputer.cli.build_parser`).
 """
@@ -48,6 +53,8 @@ def _contrasts(text: str | None) -> dict[str, str] | None:
 def _cmd_mixed(args: argparse.Namespace) -> int:
     import imputer
 
+    if args.scheduler is not None or args.workers is not None:
+        return _mixed_dask(args, _contrasts(args.contrasts))
     to_stdout = args.output == STDIO
     if args.output is not None and not to_stdout:
         _format(Path(args.output), "output")  # fail before the fit on a bad output name
@@ -81,6 +88,47 @@ def _cmd_mixed(args: argparse.Namespace) -> int:
         n_filled = int(missing.sum() - out[response].isna().sum())
         where = "<stdout>" if to_stdout else args.output
         print(f"\nwrote {where} ({len(out)} rows, {n_filled} missing {response!r} predicted)", file=info)
+    if args.json_summary is not None:
+        summary = {k: v for k, v in result.to_dict().items() if k not in _PER_ROW_KEYS}
+        try:
+            Path(args.json_summary).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.json_summary!r}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _mixed_dask(args: argparse.Namespace, contrasts: dict[str, str] | None) -> int:
+    """``imputer mixed`` with ``--scheduler``/``--workers``: the Gram sums on the cluster, EM on the
+    client (:func:`imputer.dask.fit_mixed_frame`), OUT a directory of Parquet files."""
+    import imputer
+    from imputer._cli_dask import check_dask_io, dask_client, read_dask, write_dask
+
+    check_dask_io(args, "imputer mixed")
+    try:
+        import dask.dataframe  # noqa: F401
+    except ImportError:
+        raise CliError("--scheduler/--workers need the Dask extra: pip install 'imputer[dask]'") from None
+    ddf = read_dask(args.input, args.format)
+    client, cluster = dask_client(args)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", imputer.ImputerWarning)
+            result = imputer.fit_mixed_frame(
+                ddf, args.formula, contrasts=contrasts, na_action=args.na_action, method=args.method,
+                tol=args.tol, max_iter=args.max_iter, accelerate=args.accelerate, client=client,
+            )
+        for w in caught:
+            print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
+        print(result.summary())
+        if args.output is not None:
+            response = args.formula.partition("~")[0].strip().strip("`")
+            write_dask(ddf.assign(**{response: result.completed}), args.output)
+            print(f"\nwrote {args.output} ({result.n_rows} rows in {result.n_partitions} Parquet files, "
+                  f"{result.n_missing} missing {response!r} predicted)")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
     if args.json_summary is not None:
         summary = {k: v for k, v in result.to_dict().items() if k not in _PER_ROW_KEYS}
         try:
@@ -130,5 +178,9 @@ def add_mixed_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     mix.add_argument("--float-format", type=_float_format, default=None, metavar="FMT",
                      help="printf-style format of the predicted responses in a CSV output (e.g. %%.6g)")
     add_input_options(mix)
+    from imputer._cli_dask import add_cluster_options
+
+    add_cluster_options(mix, "the Gram sums of the mixed-model equations are computed partition by partition on a "
+                        "Dask cluster, EM runs on them in this process, and OUT is a directory of Parquet files")
     mix.set_defaults(func=_cmd_mixed)
     return mix

@@ -99,3 +99,39 @@ def test_bad_input_is_named(sleep_holes, capsys, extra: list[str], status: int, 
     import re
 
     assert re.search(match, capsys.readouterr().err)
+
+
+def test_on_a_local_dask_cluster_as_in_memory(sleep_holes, tmp_path: Path, capsys) -> None:
+    """--workers: the Gram sums on a LocalCluster, OUT a directory of Parquet files; the in-memory answer."""
+    dd = pytest.importorskip("dask.dataframe")
+    pytest.importorskip("distributed")
+    _, df = sleep_holes
+    parts = tmp_path / "parts"
+    dd.from_pandas(df, npartitions=3).to_parquet(parts)
+    out, js = tmp_path / "out", tmp_path / "fit.json"
+    formula = "Reaction ~ Days + (Days | Subject)"
+    assert main(["mixed", str(parts), formula, "--workers", "1", "-o", str(out), "--json-summary", str(js)]) == 0
+    ref = imputer.fit_mixed_frame(df, formula)
+    assert "3 missing 'Reaction' predicted" in capsys.readouterr().out
+    got = pd.read_parquet(out)
+    np.testing.assert_allclose(got["Reaction"].to_numpy(), ref.completed.to_numpy(), rtol=1e-12)
+    pd.testing.assert_frame_equal(got.drop(columns="Reaction").reset_index(drop=True), df.drop(columns="Reaction"),
+                                  check_dtype=False)  # Dask reads text back as its string dtype
+    assert json.loads(js.read_text())["var_comp"] == pytest.approx(ref.to_dict()["var_comp"], rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--workers", "1", "--scheduler", "tcp://127.0.0.1:1"], r"--scheduler and --workers exclude each other"),
+        (["--workers", "1", "-o", "out.csv"], r"OUT is a directory of Parquet files, got 'out.csv'"),
+        (["--workers", "1", "--na-values", "x"], r"--na-values is not available with --scheduler/--workers \(imputer mixed\)"),
+    ],
+    ids=["both", "csv-out", "na-values"],
+)
+def test_dask_usage_errors(sleep_holes, capsys, extra: list[str], match: str) -> None:
+    path, _ = sleep_holes
+    assert main(["mixed", str(path), "Reaction ~ Days + (1 | Subject)", *extra]) == 2
+    import re
+
+    assert re.search(match, capsys.readouterr().err)
