@@ -20,9 +20,11 @@ replaced by ``1..M``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from imputer.errors import ImputerWarning
 from imputer.options import MVN_OPTIONS
 
 __all__ = [
-    "add_cluster_options", "add_dask_options", "check_dask_io", "dask_client", "impute_dask", "read_dask", "wants_dask",
+    "add_cluster_options", "add_dask_options", "check_dask_io", "dask_client", "dask_session", "impute_dask", "read_dask", "wants_dask",
     "write_dask",
 ]
 
@@ -133,6 +135,24 @@ def dask_client(args: argparse.Namespace) -> tuple[Any, Any]:
     return Client(cluster.scheduler_address), cluster
 
 
+@contextlib.contextmanager
+def dask_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """``(ddf, client)``: the input read lazily and a client of ``--scheduler`` or of a new local cluster,
+    closed on exit (a missing Dask extra is an error saying how to install it)."""
+    try:
+        import dask.dataframe  # noqa: F401
+    except ImportError:
+        raise CliError("--scheduler/--workers need the Dask extra: pip install 'imputer[dask]'") from None
+    ddf = read_dask(args.input, args.format)
+    client, cluster = dask_client(args)
+    try:
+        yield ddf, client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def write_dask(table: Any, target: str) -> None:
     """``table`` as a directory of Parquet files (one per partition)."""
     try:
@@ -167,13 +187,7 @@ def impute_dask(args: argparse.Namespace) -> int:
     options["columns"] = column_list(options["columns"], "--columns")
     if options.pop("prior") != "ridge":
         raise CliError("--prior amelia is not available with --scheduler/--workers", status=2)
-    try:
-        import dask.dataframe  # noqa: F401
-    except ImportError:
-        raise CliError("--scheduler/--workers need the Dask extra: pip install 'imputer[dask]'") from None
-    ddf = read_dask(args.input, args.format)
-    client, cluster = dask_client(args)
-    try:
+    with dask_session(args) as (ddf, client):  # the fit and the writes while the cluster is up
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ImputerWarning)
             progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -199,10 +213,6 @@ def impute_dask(args: argparse.Namespace) -> int:
             for imputation, target in zip(result.imputations, targets):
                 write_dask(imputation, target)
             summary = result.to_dict()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     em = result if args.m is None else result.em
     n_filled = int(em.n_missing.sum())
     if args.m is None:

@@ -26,6 +26,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from imputer._cli_args import add_input_options, add_input_positional, one_line, read_input
 from imputer._cli_base import STDIO, CliError, _format
@@ -70,14 +71,12 @@ def _cmd_mixed(args: argparse.Namespace) -> int:
             model_frame, args.formula, contrasts=contrasts, na_action=args.na_action, method=args.method,
             tol=args.tol, max_iter=args.max_iter, accelerate=args.accelerate,
         )
-    for w in caught:
-        print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     info = sys.stderr if to_stdout else sys.stdout
-    print(result.summary(), file=info)
+    _report(caught, result, info)
     if args.output is not None:
         from imputer._cli_io import write_table
 
-        response = args.formula.partition("~")[0].strip().strip("`")  # the fit checked it is a column
+        response = _response(args.formula)
         out = frame.copy()
         missing = out[response].isna()
         out.loc[result.completed.index, response] = result.completed  # observed responses are bit for bit
@@ -88,12 +87,7 @@ def _cmd_mixed(args: argparse.Namespace) -> int:
         n_filled = int(missing.sum() - out[response].isna().sum())
         where = "<stdout>" if to_stdout else args.output
         print(f"\nwrote {where} ({len(out)} rows, {n_filled} missing {response!r} predicted)", file=info)
-    if args.json_summary is not None:
-        summary = {k: v for k, v in result.to_dict().items() if k not in _PER_ROW_KEYS}
-        try:
-            Path(args.json_summary).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-        except OSError as exc:
-            raise CliError(f"cannot write {args.json_summary!r}: {exc.strerror or exc}") from None
+    _write_summary(args.json_summary, result)
     return 0
 
 
@@ -101,41 +95,47 @@ def _mixed_dask(args: argparse.Namespace, contrasts: dict[str, str] | None) -> i
     """``imputer mixed`` with ``--scheduler``/``--workers``: the Gram sums on the cluster, EM on the
     client (:func:`imputer.dask.fit_mixed_frame`), OUT a directory of Parquet files."""
     import imputer
-    from imputer._cli_dask import check_dask_io, dask_client, read_dask, write_dask
+    from imputer._cli_dask import check_dask_io, dask_session, write_dask
 
     check_dask_io(args, "imputer mixed")
-    try:
-        import dask.dataframe  # noqa: F401
-    except ImportError:
-        raise CliError("--scheduler/--workers need the Dask extra: pip install 'imputer[dask]'") from None
-    ddf = read_dask(args.input, args.format)
-    client, cluster = dask_client(args)
-    try:
+    with dask_session(args) as (ddf, client):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", imputer.ImputerWarning)
             result = imputer.fit_mixed_frame(
                 ddf, args.formula, contrasts=contrasts, na_action=args.na_action, method=args.method,
                 tol=args.tol, max_iter=args.max_iter, accelerate=args.accelerate, client=client,
             )
-        for w in caught:
-            print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
-        print(result.summary())
+        _report(caught, result, sys.stdout)
         if args.output is not None:
-            response = args.formula.partition("~")[0].strip().strip("`")
+            response = _response(args.formula)
             write_dask(ddf.assign(**{response: result.completed}), args.output)
             print(f"\nwrote {args.output} ({result.n_rows} rows in {result.n_partitions} Parquet files, "
                   f"{result.n_missing} missing {response!r} predicted)")
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    if args.json_summary is not None:
-        summary = {k: v for k, v in result.to_dict().items() if k not in _PER_ROW_KEYS}
-        try:
-            Path(args.json_summary).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-        except OSError as exc:
-            raise CliError(f"cannot write {args.json_summary!r}: {exc.strerror or exc}") from None
+    _write_summary(args.json_summary, result)
     return 0
+
+
+def _response(formula: str) -> str:
+    """The response column of ``formula`` (the fit has checked it is one)."""
+    return formula.partition("~")[0].strip().strip("`")
+
+
+def _report(caught: list[warnings.WarningMessage], result: Any, info: Any) -> None:
+    """The fit's warnings on standard error (one line each), then its summary on ``info``."""
+    for w in caught:
+        print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
+    print(result.summary(), file=info)
+
+
+def _write_summary(path: str | None, result: Any) -> None:
+    """``--json-summary``: the estimates (``to_dict()`` without the per-row parts)."""
+    if path is None:
+        return
+    summary = {k: v for k, v in result.to_dict().items() if k not in _PER_ROW_KEYS}
+    try:
+        Path(path).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise CliError(f"cannot write {path!r}: {exc.strerror or exc}") from None
 
 
 def add_mixed_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
