@@ -91,17 +91,23 @@ def test_csv_query_pairwise_probabilities(client: TestClient) -> None:
     assert r.json()["loglik"] == pytest.approx(expected.loglik, rel=1e-12)
 
 
-@pytest.mark.parametrize("method", ["bootstrap", "posterior"])
-def test_multiple_imputation_json_matches_the_library(client: TestClient, validator, sim: pd.DataFrame, method: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "probabilities"), [("bootstrap", "saturated"), ("posterior", "saturated"), ("posterior", "pairwise")]
+)
+def test_multiple_imputation_json_matches_the_library(
+    client: TestClient, validator, sim: pd.DataFrame, method: str, probabilities: str
+) -> None:
     data = split_of(sim)
-    options = {"categorical": ["a", "b"], "m": 2, "seed": 3, "method": method, "means": "additive"}
+    options = {"categorical": ["a", "b"], "m": 2, "seed": 3, "method": method, "means": "additive",
+               "probabilities": probabilities}
     r = client.post("/v1/impute", json={"data": data, "options": options})
     assert r.status_code == 200, r.text
     body = r.json()
     sent = pd.DataFrame(data["data"], columns=data["columns"], index=data["index"]).astype({"b": float, "x1": float, "x2": float})
-    mi = imputer.multiple_impute(sent, m=2, seed=3, method=method, categorical=["a", "b"], means="additive")
+    mi = imputer.multiple_impute(sent, m=2, seed=3, method=method, categorical=["a", "b"], means="additive",
+                                 probabilities=probabilities)
     assert body == json.loads(json.dumps(mi_payload(mi), allow_nan=False))
-    assert body["model"] == "glom" and body["estimates"]["probability_model"] == "saturated"
+    assert body["model"] == "glom" and body["estimates"]["probability_model"] == probabilities
     validator.validate(body)
     ImputeMIResponse.model_validate(body)
 
