@@ -225,14 +225,23 @@ class MixedFrameRequest(RequestModel):
 
     @model_validator(mode="after")
     def _formula_or_columns(self) -> MixedFrameRequest:
-        if self.formula is not None:
-            given = [k for k in ("response", "fixed", "random") if getattr(self, k) is not None]
-            given += [] if self.intercept else ["intercept"]
-            if given:
-                raise ValueError(f"give either 'formula' or {given}, not both")
-        elif self.response is None or self.random is None:
-            raise ValueError("give 'formula', or 'response' and 'random'")
+        why = formula_or_columns(self)
+        if why is not None:
+            raise ValueError(why)
         return self
+
+
+def formula_or_columns(model: Any, missing: str = "give 'formula', or 'response' and 'random'") -> str | None:
+    """Why ``model`` (its ``formula``, ``response``, ``fixed``, ``random``, ``intercept``) names no model
+    or both forms; None when it gives exactly one (the JSON body's and the query's rule)."""
+    if model.formula is not None:
+        given = [k for k in ("response", "fixed", "random") if getattr(model, k) is not None]
+        given += [] if model.intercept else ["intercept"]
+        if given:
+            return f"give either 'formula' or {given}, not both"
+    elif model.response is None or model.random is None:
+        return missing
+    return None
 
 
 class MixedOptionsUsed(ResponseModel):

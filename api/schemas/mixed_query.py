@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from api.schemas.common import MAX_ITER_LIMIT, CsvQuery, option_field
-from api.schemas.mixed import MixedFrameRequest, MixedOptions
+from api.schemas.mixed import MixedFrameRequest, MixedOptions, formula_or_columns
 from imputer.options import MIXED_OPTIONS
 
 __all__ = ["MixedFrameQuery"]
@@ -57,14 +57,9 @@ class MixedFrameQuery(CsvQuery):
     def missing_model(self) -> str | None:
         """Why the query does not give a model (None when it does): checked for CSV and Parquet
         bodies only (a JSON body's model is in the body, and the query is ignored)."""
-        if self.formula is not None:
-            given = [k for k in ("response", "fixed", "random") if getattr(self, k) is not None]
-            given += [] if self.intercept else ["intercept"]
-            if given:
-                return f"give either 'formula' or {given}, not both"
-        elif self.response is None or self.random is None:
-            return "a CSV or Parquet table needs the model in the query: 'formula', or 'response' and 'random'"
-        return None
+        return formula_or_columns(
+            self, "a CSV or Parquet table needs the model in the query: 'formula', or 'response' and 'random'"
+        )
 
     def model(self) -> dict[str, Any]:
         """The model fields of :class:`~api.schemas.mixed.MixedFrameRequest` (no ``data``, no ``kernels``)."""

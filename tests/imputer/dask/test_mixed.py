@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import imputer
+from tests.imputer.mixed.test_lme4_slopes import BOUNDARY  # the lme4 boundary fixtures
 
 dd = pytest.importorskip("dask.dataframe")
 
@@ -188,13 +189,6 @@ def test_missing_grouping_value_is_the_in_memory_error() -> None:
 # Singular covariance terms (tests/data/lme4/boundary.csv, as in test_lme4_slopes): the
 # reduced-rank probe runs on the summed statistics (GramSums.reduced); without it EM
 # creeps towards the boundary and stops at max_iter.
-BOUNDARY = [
-    ("boundary_corr", "y1", "(x | g)", "REML"),
-    ("boundary_corr", "y1", "(x | g)", "ML"),
-    ("boundary_slope", "y2", "(x | g)", "REML"),
-    ("boundary_slope", "y2", "(x | g)", "ML"),
-    ("boundary_diag", "y2", "(x || g)", "ML"),
-]
 
 
 @pytest.mark.parametrize(("name", "response", "term", "method"), BOUNDARY, ids=[f"{b[0]}-{b[3]}" for b in BOUNDARY])
