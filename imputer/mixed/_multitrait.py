@@ -95,6 +95,7 @@ class _State:
     TI: np.ndarray  # (t, t)
     C: np.ndarray
     AI: np.ndarray | None = None  # (2w, 2w) average information over (vech G, vech R)
+    traced: bool = True  # TM and TI computed
 
     @cached_property
     def A(self) -> np.ndarray:
@@ -232,14 +233,16 @@ class MultiTraitEngine:
     def state(self, G: np.ndarray, R: np.ndarray, traces: bool = True, ai: bool = False) -> _State | None:
         """Everything one iteration needs at ``(G, R)``; None if not evaluable.
 
-        The last state with traces and AI is kept: asked again at the same ``(G, R)`` (the
-        fit's final call at the estimate), it is returned without being recomputed.
+        The last state is kept: asked again at the same ``(G, R)`` for no more than it has
+        (the fit's final call at the estimate), it is returned without being recomputed.
         """
         key = np.concatenate([np.ravel(G), np.ravel(R)]).tobytes()
         if self._last is not None and self._last[0] == key:
-            return self._last[1]
+            last = self._last[1]
+            if (last.traced or not traces) and (last.AI is not None or not ai):
+                return last
         st = self._state(G, R, traces, ai)
-        if st is not None and traces and ai:
+        if st is not None:
             self._last = (key, st)
         return st
 
@@ -280,7 +283,7 @@ class MultiTraitEngine:
             ll = -0.5 * ((N - t * p) * LOG_2PI + logdetV + logdetPhi + quad)
         B = b.reshape(t, p).T
         if not traces:
-            return _State(ll, self.U, ahat, B, np.zeros((t, t)), np.zeros((t, t)), C)
+            return _State(ll, self.U, ahat, B, np.zeros((t, t)), np.zeros((t, t)), C, traced=False)
         # traces in rotated coordinates: Gamma^D_ef = sum_s d_s Pt_(e,s),(f,s)
         GD = np.diag(w @ self.d)
         GI = np.diag(w.sum(axis=1))

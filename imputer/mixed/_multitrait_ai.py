@@ -86,6 +86,8 @@ class MultiTraitProblem:
         self._partners = (np.concatenate([pa + j * w for j in range(n_mats)]),
                           np.concatenate([pb + j * w for j in range(n_mats)]))
         self.full = True
+        #: Log-likelihood only (spectral engine): ``step`` returns ``(None, loglik)``.
+        self.light = False
         self.last: tuple[np.ndarray, Evaluation] | None = None
 
     def matrices(self, x: np.ndarray) -> list[np.ndarray]:
@@ -119,6 +121,10 @@ class MultiTraitProblem:
         self.last = None
         if not self.feasible(x):
             return x, -np.inf
+        if self.light and self.spectral:
+            st = self.engine.state(*self.matrices(x), traces=False)
+            ok = st is not None and np.isfinite(st.loglik)
+            return (None, st.loglik) if ok else (x, -np.inf)
         if self.full:
             ev = self._evaluate(self.matrices(x), True)
             if ev is None:
@@ -184,6 +190,19 @@ def run_ai(problem: MultiTraitProblem, x0: np.ndarray, *, tol: float, max_iter: 
             lam = 1.0
             for _ in range(_HALVINGS):
                 cand = x + lam * step
+                if lam == 1.0 and problem.spectral and problem.distance(x, cand) <= tol and problem.feasible(cand):
+                    # the last step: only its end point's log-likelihood is needed (no traces)
+                    problem.light = True
+                    try:
+                        _, obj_c = run.evaluate(cand)
+                    finally:
+                        problem.light = False
+                    if _not_worse(obj_c, obj):
+                        run.changes.append(problem.distance(x, cand))
+                        run.accept(cand, obj_c)
+                        return run.end(cand, "converged", it)
+                    lam *= 0.5
+                    continue
                 if problem.feasible(cand):
                     em_c, obj_c = run.evaluate(cand)
                     if _not_worse(obj_c, obj) and problem.last is not None:
