@@ -68,6 +68,11 @@ from imputer._util import LOG_2PI
 
 __all__ = ["Evaluation", "MultiTraitEngine", "MultiEstimates"]
 
+#: Width of the column (row) chunks in which the triangular products are made: the
+#: triangle's upper part inside a chunk is the only wasted work (256 of ~400-wide blocks
+#: in the n = 2,000 benchmark: 25% fewer multiply-adds for ``H`` and the trace columns).
+_CHUNK = 256
+
 
 @dataclass(frozen=True, eq=False)
 class MultiEstimates:
@@ -176,9 +181,10 @@ class MultiTraitEngine:
     def _h_factor(self, C: np.ndarray, w: np.ndarray) -> np.ndarray | None:
         """Lower Cholesky factor of ``H`` (m x m, Fortran order), blocks ``U_a diag(omega_ab) U_b'``.
 
-        Column block ``a`` below the diagonal is one product ``[U_b diag(omega_ab)]_{b >= a} U_a'``
-        (``t`` products in all, the lower triangle of blocks only), written into the engine's
-        buffer; the factor overwrites it (valid until the next call).
+        Column block ``a`` below the diagonal is ``[U_b diag(omega_ab)]_{b >= a} U_a'``, made in
+        column chunks of :data:`_CHUNK` from the chunk's diagonal down (the lower triangle only:
+        ``m^2 n / 2`` multiply-adds), written into the engine's buffer; the factor overwrites
+        it (valid until the next call).
         """
         H = self._hbuf
         o, t = self.off, self.t
@@ -189,7 +195,9 @@ class MultiTraitEngine:
             for b in range(a, t):
                 om = (C[a] * C[b]) @ w  # (n,)
                 np.multiply(self.Ua[b], om, out=Q[o[b] - o[a]:o[b + 1] - o[a]])
-            H[o[a]:, o[a]:o[a + 1]] = Q @ self.Ua[a].T
+            for c0 in range(0, o[a + 1] - o[a], _CHUNK):
+                c1 = min(c0 + _CHUNK, o[a + 1] - o[a])
+                H[o[a] + c0:, o[a] + c0:o[a] + c1] = Q[c0:] @ self.Ua[a][c0:c1].T
         try:
             Lh = sla.cholesky(H, lower=True, overwrite_a=True, check_finite=False)
         except (sla.LinAlgError, ValueError):
@@ -220,7 +228,7 @@ class MultiTraitEngine:
         Li, info = lapack.dtrtri(Lh, lower=1)
         if info != 0 or not np.all(np.isfinite(Li)):
             return None
-        J = [Li[o[a]:, o[a]:o[a + 1]] @ self.Ua[a] for a in range(t)]
+        J = [self._lower_product(Li[o[a]:, o[a]:o[a + 1]], self.Ua[a]) for a in range(t)]
         D = np.zeros((t, t, n))
         for a in range(t):
             for b in range(a, t):
@@ -229,6 +237,22 @@ class MultiTraitEngine:
                 D[a, b] = np.einsum("ks,ks->s", J[a][o[b] - o[a]:], J[b])
                 D[b, a] = D[a, b]
         return D
+
+    @staticmethod
+    def _lower_product(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """``L B`` for ``L`` (k x j, k >= j) lower triangular in its top ``j x j`` block.
+
+        Row chunks of :data:`_CHUNK` in the top block use the columns up to their diagonal
+        only (half of that block's multiply-adds saved).
+        """
+        k, j = L.shape
+        out = np.empty((k, B.shape[1]))
+        for r0 in range(0, j, _CHUNK):
+            r1 = min(r0 + _CHUNK, j)
+            np.matmul(L[r0:r1, :r1], B[:r1], out=out[r0:r1])
+        if k > j:
+            np.matmul(L[j:], B, out=out[j:])
+        return out
 
     def state(self, G: np.ndarray, R: np.ndarray, traces: bool = True, ai: bool = False) -> _State | None:
         """Everything one iteration needs at ``(G, R)``; None if not evaluable.
