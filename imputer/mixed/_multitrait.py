@@ -24,9 +24,10 @@ space is the Schur complement (exact; Woodbury on the ``m`` missing entries)::
 zero on the missing rows and columns; ``log|V_oo| = log|V| + log|H|``. Block ``(a, b)``
 of ``H`` is ``U_a diag(omega_ab) U_b'`` with ``omega_ab = sum_e C_ae C_be w_e`` (one
 product of the missing rows of ``U``, ``O(m^2 n)`` in all, not ``O(t n m^2)``), and the
-traces below need the diagonals ``D_ab(s) = [U_a' (H^-1)_ab U_b]_ss`` (one triangular
-solve with ``H``'s Cholesky factor, ``O(m^2 n)``); applying ``Pi`` to a vector costs
-``O(m n)``.
+traces below need the diagonals ``D_ab(s) = [U_a' (H^-1)_ab U_b]_ss`` (the inverse of
+``H``'s Cholesky factor times the ``U_a``, ``O(m^2 n)``); both products are made for the
+lower triangle only, about ``m^2 n / 2`` multiply-adds each, the only ``O(m^2 n)`` work
+of an evaluation; applying ``Pi`` to a vector costs ``O(m n)``.
 
 EM-REML (the complete data are ``U``, ``E`` and the missing entries)::
 
