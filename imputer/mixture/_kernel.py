@@ -97,10 +97,14 @@ class _Piece:
 
 @dataclass(frozen=True, eq=False)
 class _Chunk:
-    """Consecutive patterns whose pattern-level arrays are computed together, and their pieces."""
+    """Consecutive patterns whose pattern-level arrays are computed together, and their pieces.
+
+    ``total`` (G, p + 1, p + 1): each pattern's unweighted moments, embedded.
+    """
 
     masks: PatternMasks
     pieces: list[_Piece]
+    total: np.ndarray
 
 
 def _items(counts: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
@@ -153,6 +157,28 @@ def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray
     return _Piece(p_o, pat0, aug, batches, total, s_at)
 
 
+def _fix_far_rows(joint: np.ndarray, e: np.ndarray, tot: np.ndarray) -> np.ndarray:
+    """``log`` of each row's sum ``tot`` of ``e = exp(max(joint, -700))``; rows far from every component redone.
+
+    ``joint`` (b, K, c) is each row's log-density shifted by its pattern's largest base,
+    so ``<= 0``. A row whose terms all fall below ``exp(-600)`` (a Mahalanobis distance
+    of over 1,200 to every component) is redone with its own largest term as the shift
+    (``e``, ``tot`` overwritten there), so that clamping at -700 costs nothing above
+    ``exp(-100)`` relative.
+    """
+    lt = np.log(tot)
+    far = lt < -600.0
+    if far.any():
+        bi, ci = np.nonzero(far)
+        jj = joint[bi, :, ci]
+        top = jj.max(axis=1)
+        ee = np.exp(np.maximum(jj - top[:, None], -700.0))
+        e[bi, :, ci] = ee
+        tot[bi, ci] = ee.sum(axis=1)
+        lt[bi, ci] = np.log(tot[bi, ci]) + top
+    return lt
+
+
 class PatternPlan(MixturePass):
     """The rows of a layout cut into items for :meth:`run` (built once per EM run).
 
@@ -194,10 +220,17 @@ class PatternPlan(MixturePass):
                 pieces[c].append(_piece(xo, orig_ext, obs[a:b], counts[a:b], int(row0[a]), pat0, k, p))
                 a = b
             first += g
-        self.chunks = [_Chunk(PatternMasks.of(observed[c * size : (c + 1) * size]), pc) for c, pc in enumerate(pieces)]
+        self.chunks = []
+        for c, pcs in enumerate(pieces):
+            masks = PatternMasks.of(observed[c * size : (c + 1) * size])
+            total = np.zeros((masks.obs.shape[0], k, p + 1, p + 1))
+            for pc in pcs:
+                np.put(total, pc.s_at[:, :1], pc.total[:, None])
+            self.chunks.append(_Chunk(masks, pcs, np.ascontiguousarray(total[:, 0])))
         shapes = [(bt.x.shape, pc.p_o) for pcs in pieces for pc in pcs for bt in pc.batches]
         self._y = np.empty(max((s[0] * k * p_o * s[2] for s, p_o in shapes), default=0))
         self._z = np.empty(max((s[0] * max(k - 1, 1) * (p_o + 1) * s[2] for s, p_o in shapes), default=0))
+        self._e = np.empty(max((s[0] * k * s[2] for s, _ in shapes), default=0))
 
     def run(
         self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, *, stats: bool = True, rows: bool = False
@@ -217,48 +250,49 @@ class PatternPlan(MixturePass):
         e_all = np.zeros((k, p + 1, p + 1))
         for chunk in self.chunks:
             fac = pattern_factors(chunk.masks, log_weights, means, covs)
+            # each pattern's log-densities shifted by its largest base (module docstring)
+            shift = fac.base.max(axis=1)
+            loglik += float(np.dot(chunk.total[:, p, p], shift))
+            base_all = fac.base - shift[:, None]
             moments = np.zeros((chunk.masks.obs.shape[0], k, p + 1, p + 1)) if stats else None
+            flat = moments.reshape(-1) if stats else None
             for piece in chunk.pieces:
                 p_o = piece.p_o
                 g = piece.total.shape[0]
-                mom = np.zeros((g, k, p_o + 1, p_o + 1)) if stats else None
                 # each pattern's W: its observed rows, and columns with the 1's, of the embedded one
                 at = (piece.first + np.arange(g)[:, None, None, None], np.arange(k)[:, None, None])
                 w = fac.w[at + (piece.cols[:, None, :p_o, None], piece.cols[:, None, None, :])]
                 w = w.reshape(g, k * p_o, p_o + 1)
-                base = fac.base[piece.first : piece.first + g, :, None]
+                base = base_all[piece.first : piece.first + g, :, None]
                 for bt in piece.batches:
                     b, _, c = bt.x.shape
                     y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
                     np.matmul(w[bt.pat], bt.x, out=y)  # W x~ / sqrt 2, all components
                     y4 = y.reshape(b, k, p_o, c)
                     joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2
-                    np.subtract(base[bt.pat], joint, out=joint)
-                    top = joint.max(axis=1)
-                    e = joint - top[:, None, :]
-                    # below -700 a responsibility is < 1e-304 of the largest: 0 to any sum here,
-                    # and exp's slow (denormal) path avoided
-                    np.maximum(e, -700.0, out=e)
+                    np.subtract(base[bt.pat], joint, out=joint)  # <= 0
+                    e = self._e[: b * k * c].reshape(b, k, c)
+                    # below -700 a term is < 1e-304: 0 to any sum here, and exp's slow
+                    # (denormal) path avoided
+                    np.maximum(joint, -700.0, out=e)
                     np.exp(e, out=e)
                     tot = e.sum(axis=1)
-                    lt = np.log(tot)
-                    lt += top
-                    loglik += float((lt * bt.valid).sum() if bt.valid is not None else lt.sum())
-                    e /= tot[:, None, :]
+                    lt = _fix_far_rows(joint, e, tot)
+                    loglik += float(np.dot(lt.reshape(-1), bt.valid.reshape(-1)) if bt.valid is not None else lt.sum())
+                    np.divide(1.0, tot, out=tot)
+                    e *= tot[:, None, :]
                     if rows:
                         resp_all[bt.rows] = e.transpose(0, 2, 1)
-                        joint -= log_weights[:, None]
+                        joint += (shift[piece.first : piece.first + g][bt.pat])[:, None, None] - log_weights[:, None]
                         dens_all[bt.rows] = joint.transpose(0, 2, 1)
                     if not stats or k == 1:
                         continue
                     z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
                     np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
                     part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
-                    mom[bt.seg_pat, : k - 1] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
-                if stats:
-                    mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
-                    np.put(moments, piece.s_at, mom)
+                    flat[piece.s_at[bt.seg_pat, : k - 1]] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
             if stats:
+                moments[:, k - 1] = chunk.total - moments[:, : k - 1].sum(axis=1)
                 e_all += completed_moments(chunk.masks, fac, means, covs, moments)
         inv = np.argsort(perm)
         out_resp = out_dens = None

@@ -134,3 +134,18 @@ def test_patterns_in_chunks_give_the_same_pass(monkeypatch: pytest.MonkeyPatch) 
     assert cut.loglik == pytest.approx(whole.loglik, rel=1e-13)
     np.testing.assert_allclose(cut.resp, whole.resp, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(cut.s2, whole.s2, rtol=1e-12, atol=1e-11)
+
+
+def test_rows_far_from_every_component_keep_their_responsibilities() -> None:
+    """Rows whose shifted log-densities all fall below -600 are redone with their own shift."""
+    k, p = 3, 4
+    x = _data(400, p, 0.25, True, seed=21)
+    x[10] = [300.0, -250.0, np.nan, 280.0]  # Mahalanobis distance in the thousands
+    x[11] = 400.0
+    params = _params(k, p, seed=22)
+    cp = PatternPlan(build_layout(x), k).run(*params, rows=True)
+    loglik, resp, dens, nk, s1, s2 = _by_rows(x, *params)
+    assert cp.loglik == pytest.approx(loglik, rel=1e-12)
+    np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cp.log_dens, dens, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(cp.s2, s2, rtol=1e-10, atol=1e-9)
