@@ -44,7 +44,7 @@ import numpy as np
 
 from imputer._gaussian.layout import StandardData
 from imputer.mixture._pass import ComponentPass, MixturePass, precisions
-from imputer.mixture._patterns import PatternMasks, completed_moments, pattern_factors
+from imputer.mixture._patterns import PieceIndex, completed_moments, piece_factors
 from imputer.mixture._rowkernel import RowPlan
 
 __all__ = ["ComponentPass", "MixturePlan", "PatternPlan"]
@@ -81,30 +81,23 @@ class _Batch:
 class _Piece:
     """Patterns ``first:first + G`` of a chunk, of one group (all with ``p_o`` observed cells), and their batches.
 
-    ``cols`` (G, p_o + 1) the observed columns of each pattern and ``p`` (the 1);
+    ``index`` the patterns' constant positions (:class:`~imputer.mixture._patterns.PieceIndex`);
     ``total`` (G, p_o + 1, p_o + 1) the unweighted moments ``sum_i x~_i x~_i'`` of each
-    pattern (constant); ``s_at`` (G, K, p_o + 1, p_o + 1) the positions of a pattern's
-    moments in its chunk's flat embedded ``(G_chunk, K, p + 1, p + 1)`` array.
+    pattern (constant; its last entry the pattern's rows).
     """
 
     p_o: int
     first: int
-    cols: np.ndarray
+    index: PieceIndex
     batches: list[_Batch]
     total: np.ndarray
-    s_at: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
 class _Chunk:
-    """Consecutive patterns whose pattern-level arrays are computed together, and their pieces.
+    """Consecutive patterns (at most :data:`_PATTERN_ELEMENTS` numbers of pattern-level arrays), as pieces."""
 
-    ``total`` (G, p + 1, p + 1): each pattern's unweighted moments, embedded.
-    """
-
-    masks: PatternMasks
     pieces: list[_Piece]
-    total: np.ndarray
 
 
 def _items(counts: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
@@ -123,16 +116,15 @@ def _items(counts: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
     return out
 
 
-def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray, row0: int, pat0: int, k: int, p: int) -> _Piece:
+def _piece(
+    xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, miss: np.ndarray, counts: np.ndarray, row0: int, pat0: int, k: int
+) -> _Piece:
     """The batches of patterns ``obs`` (G, p_o), whose rows start at ``xo[row0]``, patterns ``pat0:`` of their chunk.
 
     ``xo`` holds the group's rows as ``(x_O, 1)`` and a zero row last (the padding),
     ``orig`` their original positions and ``n`` last.
     """
     g, p_o = obs.shape
-    aug = np.concatenate([obs, np.full((g, 1), p)], axis=1)  # observed columns and the 1
-    gl = (pat0 + np.arange(g))[:, None, None, None] * k + np.arange(k)[None, :, None, None]
-    s_at = (gl * (p + 1) + aug[:, None, :, None]) * (p + 1) + aug[:, None, None, :]
     pad_row = xo.shape[0] - 1
     total = np.zeros((g, p_o + 1, p_o + 1))
     batches = []
@@ -154,7 +146,7 @@ def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray
             valid = (~pad).astype(float) if pad.any() else None
             batches.append(_Batch(x, orig[idx[sl]], pb, seg, pb[seg], valid))
             total[pb[seg]] += np.add.reduceat(x @ x.transpose(0, 2, 1), seg, axis=0)
-    return _Piece(p_o, pat0, aug, batches, total, s_at)
+    return _Piece(p_o, pat0, PieceIndex.of(obs, miss, k), batches, total)
 
 
 def _fix_far_rows(joint: np.ndarray, e: np.ndarray, tot: np.ndarray) -> np.ndarray:
@@ -217,16 +209,10 @@ class PatternPlan(MixturePass):
             while a < g:  # the group's patterns, cut at the chunk boundaries
                 c, pat0 = divmod(first + a, size)
                 b = min(g, a + size - pat0)
-                pieces[c].append(_piece(xo, orig_ext, obs[a:b], counts[a:b], int(row0[a]), pat0, k, p))
+                pieces[c].append(_piece(xo, orig_ext, obs[a:b], miss[a:b], counts[a:b], int(row0[a]), pat0, k))
                 a = b
             first += g
-        self.chunks = []
-        for c, pcs in enumerate(pieces):
-            masks = PatternMasks.of(observed[c * size : (c + 1) * size])
-            total = np.zeros((masks.obs.shape[0], k, p + 1, p + 1))
-            for pc in pcs:
-                np.put(total, pc.s_at[:, :1], pc.total[:, None])
-            self.chunks.append(_Chunk(masks, pcs, np.ascontiguousarray(total[:, 0])))
+        self.chunks = [_Chunk(pcs) for pcs in pieces]
         shapes = [(bt.x.shape, pc.p_o) for pcs in pieces for pc in pcs for bt in pc.batches]
         self._y = np.empty(max((s[0] * k * p_o * s[2] for s, p_o in shapes), default=0))
         self._z = np.empty(max((s[0] * max(k - 1, 1) * (p_o + 1) * s[2] for s, p_o in shapes), default=0))
@@ -241,59 +227,51 @@ class PatternPlan(MixturePass):
         # components reordered so that the largest weight is last: its moments are the
         # total minus the others'
         perm = np.argsort(np.arange(k) == int(np.argmax(weights)), kind="stable")
-        weights, means, covs = weights[perm], means[perm], covs[perm]
+        weights, means, precs_k = weights[perm], means[perm], precs[perm]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         loglik = 0.0
         resp_all = np.empty((n + 1, k)) if rows else None
         dens_all = np.empty((n + 1, k)) if rows else None
         e_all = np.zeros((k, p + 1, p + 1))
-        for chunk in self.chunks:
-            fac = pattern_factors(chunk.masks, log_weights, means, covs)
+        for piece in (pc for chunk in self.chunks for pc in chunk.pieces):
+            p_o = piece.p_o
+            fac = piece_factors(piece.index, precs_k, means, log_weights)
             # each pattern's log-densities shifted by its largest base (module docstring)
             shift = fac.base.max(axis=1)
-            loglik += float(np.dot(chunk.total[:, p, p], shift))
-            base_all = fac.base - shift[:, None]
-            moments = np.zeros((chunk.masks.obs.shape[0], k, p + 1, p + 1)) if stats else None
-            flat = moments.reshape(-1) if stats else None
-            for piece in chunk.pieces:
-                p_o = piece.p_o
-                g = piece.total.shape[0]
-                # each pattern's W: its observed rows, and columns with the 1's, of the embedded one
-                at = (piece.first + np.arange(g)[:, None, None, None], np.arange(k)[:, None, None])
-                w = fac.w[at + (piece.cols[:, None, :p_o, None], piece.cols[:, None, None, :])]
-                w = w.reshape(g, k * p_o, p_o + 1)
-                base = base_all[piece.first : piece.first + g, :, None]
-                for bt in piece.batches:
-                    b, _, c = bt.x.shape
-                    y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
-                    np.matmul(w[bt.pat], bt.x, out=y)  # W x~ / sqrt 2, all components
-                    y4 = y.reshape(b, k, p_o, c)
-                    joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2
-                    np.subtract(base[bt.pat], joint, out=joint)  # <= 0
-                    e = self._e[: b * k * c].reshape(b, k, c)
-                    # below -700 a term is < 1e-304: 0 to any sum here, and exp's slow
-                    # (denormal) path avoided
-                    np.maximum(joint, -700.0, out=e)
-                    np.exp(e, out=e)
-                    tot = e.sum(axis=1)
-                    lt = _fix_far_rows(joint, e, tot)
-                    loglik += float(np.dot(lt.reshape(-1), bt.valid.reshape(-1)) if bt.valid is not None else lt.sum())
-                    np.divide(1.0, tot, out=tot)
-                    e *= tot[:, None, :]
-                    if rows:
-                        resp_all[bt.rows] = e.transpose(0, 2, 1)
-                        joint += (shift[piece.first : piece.first + g][bt.pat])[:, None, None] - log_weights[:, None]
-                        dens_all[bt.rows] = joint.transpose(0, 2, 1)
-                    if not stats or k == 1:
-                        continue
-                    z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
-                    np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
-                    part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
-                    flat[piece.s_at[bt.seg_pat, : k - 1]] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
+            loglik += float(np.dot(piece.total[:, p_o, p_o], shift))
+            base = (fac.base - shift[:, None])[:, :, None]
+            mom = np.zeros((piece.total.shape[0], k, p_o + 1, p_o + 1)) if stats else None
+            for bt in piece.batches:
+                b, _, c = bt.x.shape
+                y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
+                np.matmul(fac.w[bt.pat], bt.x, out=y)  # W x~ / sqrt 2, all components
+                y4 = y.reshape(b, k, p_o, c)
+                joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2
+                np.subtract(base[bt.pat], joint, out=joint)  # <= 0
+                e = self._e[: b * k * c].reshape(b, k, c)
+                # below -700 a term is < 1e-304: 0 to any sum here, and exp's slow
+                # (denormal) path avoided
+                np.maximum(joint, -700.0, out=e)
+                np.exp(e, out=e)
+                tot = e.sum(axis=1)
+                lt = _fix_far_rows(joint, e, tot)
+                loglik += float(np.dot(lt.reshape(-1), bt.valid.reshape(-1)) if bt.valid is not None else lt.sum())
+                np.divide(1.0, tot, out=tot)
+                e *= tot[:, None, :]
+                if rows:
+                    resp_all[bt.rows] = e.transpose(0, 2, 1)
+                    joint += shift[bt.pat][:, None, None] - log_weights[:, None]
+                    dens_all[bt.rows] = joint.transpose(0, 2, 1)
+                if not stats or k == 1:
+                    continue
+                z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
+                np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
+                part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
+                mom[bt.seg_pat, : k - 1] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
             if stats:
-                moments[:, k - 1] = chunk.total - moments[:, : k - 1].sum(axis=1)
-                e_all += completed_moments(chunk.masks, fac, means, covs, moments)
+                mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
+                e_all += completed_moments(fac, mom, piece.index)
         inv = np.argsort(perm)
         out_resp = out_dens = None
         if rows:
