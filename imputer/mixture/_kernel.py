@@ -7,9 +7,10 @@ least ``(p + 1)^2`` rows on average, else the update-form row pass
 
 Rows are grouped by missingness pattern (complete rows form one more pattern), each
 kept as its observed cells only, augmented by a 1: ``x~_i = (x_{i,O}', 1)'``. Per
-evaluation, per pattern ``g`` and component ``k`` (:mod:`imputer.mixture._patterns`):
-one Cholesky factor of the observed block ``Sigma_{k,OO}`` gives ``W_{gk}`` with
-``d_ik = ||W_{gk} x~_i||^2`` the Mahalanobis distance of the observed part, and
+evaluation, per group of patterns with the same ``p_o`` and per component ``k``
+(:mod:`imputer.mixture._patterns`, compact ``p_o``- and ``m``-wide arrays): one
+Cholesky factor of ``Sigma_{k,OO}`` gives ``W_{gk}`` with ``d_ik = ||W_{gk} x~_i||^2`` the Mahalanobis
+distance of the observed part, and
 
 .. math::
 
@@ -23,7 +24,10 @@ contribute nothing); the items of one group (same ``p_o``) and one size are stor
 one ``(items, p_o + 1, c)`` array, so that for a run of items one batched matrix product
 ``W X~`` gives every row's ``W_{gk} x~_i`` for all components. Then ``d``, the
 responsibilities ``r_ik = pi_k N_ik / sum_l pi_l N_il`` (log-sum-exp over components,
-which also gives the log-likelihood), and the weighted moments of each item,
+which also gives the log-likelihood: each pattern's log-densities are shifted by the
+largest of its constants ``log pi_k - (p_o log 2 pi + log|Sigma_{k,OO}|) / 2``, so that
+they are ``<= 0`` with no per-row maximum; a row below ``-600`` for every component is
+redone with its own maximum), and the weighted moments of each item,
 ``X~ diag(r_k) X~'`` (one more batched product), summed per pattern into
 ``S~_{gk} = sum_i r_ik x~_i x~_i'``. Since ``sum_k r_ik = 1`` the moments of one
 component (the one with the largest weight, so that nothing cancels badly) are the
@@ -52,7 +56,7 @@ __all__ = ["ComponentPass", "MixturePlan", "PatternPlan"]
 
 #: Item sizes (rows), largest first; a pattern's rows are cut greedily into them.
 _ITEM_ROWS = (1024, 128, 16)
-#: Numbers in a chunk's largest pattern-level array (``patterns x K (p + 1)^2``): 16 MB.
+#: Patterns x ``K (p + 1)^2`` numbers of a chunk (bounds its pieces' pattern-level arrays): 16 MB.
 _PATTERN_ELEMENTS = 1 << 21
 #: Numbers in a batch's largest temporary (``items x K p_o x c``): about 4 MB (measured: larger
 #: batches, fewer calls, are faster down to L3-sized ones).
@@ -232,7 +236,7 @@ class PatternPlan(MixturePass):
         # components reordered so that the largest weight is last: its moments are the
         # total minus the others'
         perm = np.argsort(np.arange(k) == int(np.argmax(weights)), kind="stable")
-        weights, means, precs_k = weights[perm], means[perm], precs[perm]
+        weights, means, covs = weights[perm], means[perm], covs[perm]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         loglik = 0.0
@@ -241,7 +245,7 @@ class PatternPlan(MixturePass):
         e_all = np.zeros((k, p + 1, p + 1))
         for piece in (pc for chunk in self.chunks for pc in chunk.pieces):
             p_o = piece.p_o
-            fac = piece_factors(piece.index, precs_k, means, log_weights)
+            fac = piece_factors(piece.index, covs, means, log_weights)
             # each pattern's log-densities shifted by its largest base (module docstring)
             shift = fac.base.max(axis=1)
             loglik += float(np.dot(piece.total[:, p_o, p_o], shift))
