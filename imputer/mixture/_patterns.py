@@ -73,8 +73,9 @@ class PieceIndex:
     Attributes
     ----------
     p_o : int
-    cov : ndarray, shape (G, K, p, p)
-        Of a ``(K, p, p)`` array's entries, rows and columns in the order ``(O, M)``.
+    oo, mo, mm : ndarray, shape (G, K, p_o, p_o), (G, K, m, p_o), (G, K, m, m)
+        Of a ``(K, p, p)`` array's entries: its blocks ``O x O``, ``M x O``, ``M x M``
+        (gathered apart: contiguous blocks factorise twice as fast).
     mean : ndarray, shape (G, K, p)
         Of a ``(K, p)`` array's entries, in the order ``(O, M)``.
     scatter : ndarray, shape (G, K, p + 1, p + 1)
@@ -83,7 +84,9 @@ class PieceIndex:
     """
 
     p_o: int
-    cov: np.ndarray
+    oo: np.ndarray
+    mo: np.ndarray
+    mm: np.ndarray
     mean: np.ndarray
     scatter: np.ndarray
 
@@ -95,10 +98,11 @@ class PieceIndex:
         comp = np.arange(k)[None, :, None, None]
         om = np.concatenate([obs, miss], axis=1)
         cov = (comp * p + om[:, None, :, None]) * p + om[:, None, None, :]
+        oo, mo, mm = (np.ascontiguousarray(b) for b in (cov[:, :, :p_o, :p_o], cov[:, :, p_o:, :p_o], cov[:, :, p_o:, p_o:]))
         mean = comp[..., 0] * p + om[:, None, :]
         order = np.concatenate([obs, np.full((g, 1), p), miss], axis=1)
         scatter = (comp * (p + 1) + order[:, None, :, None]) * (p + 1) + order[:, None, None, :]
-        return cls(p_o, cov, mean, scatter)
+        return cls(p_o, oo, mo, mm, mean, scatter)
 
 
 def _lower_inverse(chol: np.ndarray, diag: np.ndarray) -> np.ndarray:
@@ -124,14 +128,12 @@ def piece_factors(index: PieceIndex, covs: np.ndarray, means: np.ndarray, log_we
 
     Raises :class:`Infeasible` if an observed block is not numerically positive definite.
     """
-    g, k, p, _ = index.cov.shape
-    p_o = index.p_o
-    m = p - p_o
-    sig = covs.reshape(-1).take(index.cov)  # rows and columns in the order (O, M)
+    g, k, m, p_o = index.mo.shape
+    flat = covs.reshape(-1)
     mu = means.reshape(-1).take(index.mean)[..., None]  # (G, K, p, 1), (O, M)
     mu_o = mu[:, :, :p_o]
     try:
-        chol = np.linalg.cholesky(sig[:, :, :p_o, :p_o])
+        chol = np.linalg.cholesky(flat.take(index.oo))
     except np.linalg.LinAlgError:
         raise Infeasible("covariance block not positive definite") from None
     ld = np.diagonal(chol, axis1=2, axis2=3)
@@ -146,10 +148,11 @@ def piece_factors(index: PieceIndex, covs: np.ndarray, means: np.ndarray, log_we
     base = log_weights - 0.5 * (p_o * LOG_2PI + 2.0 * np.log(ld).sum(axis=2))
     a = np.empty((g, k, m, p_o + 1))
     if m:
-        gm = np.matmul(np.ascontiguousarray(sig[:, :, p_o:, :p_o]), np.ascontiguousarray(t.transpose(0, 1, 3, 2)))
-        np.matmul(gm, t, out=a[..., :p_o])  # B = Sigma_MO T'T
-        a[..., p_o] = mu[:, :, p_o:, 0] - np.matmul(a[..., :p_o], mu_o)[..., 0]
-        cond = sig[:, :, p_o:, p_o:] - np.matmul(gm, np.ascontiguousarray(gm.transpose(0, 1, 3, 2)))
+        gm = np.matmul(flat.take(index.mo), np.ascontiguousarray(t.transpose(0, 1, 3, 2)))
+        lin = np.matmul(gm, t)  # B = Sigma_MO T'T
+        a[..., :p_o] = lin
+        a[..., p_o] = mu[:, :, p_o:, 0] - np.matmul(lin, mu_o)[..., 0]
+        cond = flat.take(index.mm) - np.matmul(gm, np.ascontiguousarray(gm.transpose(0, 1, 3, 2)))
     else:
         cond = np.zeros((g, k, 0, 0))
     return PieceFactors(w.reshape(g, k * p_o, p_o + 1), base, a, cond)
