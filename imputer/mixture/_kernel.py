@@ -168,9 +168,8 @@ def _fix_far_rows(joint: np.ndarray, e: np.ndarray, tot: np.ndarray) -> np.ndarr
     ``exp(-100)`` relative.
     """
     lt = np.log(tot)
-    far = lt < -600.0
-    if far.any():
-        bi, ci = np.nonzero(far)
+    if lt.min() < -600.0:
+        bi, ci = np.nonzero(lt < -600.0)
         jj = joint[bi, :, ci]
         top = jj.max(axis=1)
         ee = np.exp(np.maximum(jj - top[:, None], -700.0))
