@@ -144,7 +144,7 @@ def test_rows_far_from_every_component_keep_their_responsibilities() -> None:
     x[11] = 400.0
     params = _params(k, p, seed=22)
     cp = PatternPlan(build_layout(x), k).run(*params, rows=True)
-    loglik, resp, dens, nk, s1, s2 = _by_rows(x, *params)
+    loglik, resp, dens, _, _, s2 = _by_rows(x, *params)
     assert cp.loglik == pytest.approx(loglik, rel=1e-12)
     np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(cp.log_dens, dens, rtol=1e-10, atol=1e-10)
@@ -159,7 +159,7 @@ def test_ill_conditioned_covariances_keep_their_digits() -> None:
     weights, means = rng.dirichlet(np.ones(k) * 3), rng.standard_normal((k, p))
     covs = np.stack([a @ a.T + 1e-5 * np.eye(p) for a in rng.standard_normal((k, p, 2))])
     cp = PatternPlan(build_layout(x), k).run(weights, means, covs, rows=True)
-    loglik, resp, dens, nk, s1, s2 = _by_rows(x, weights, means, covs)
+    loglik, resp, _, _, _, s2 = _by_rows(x, weights, means, covs)
     assert cp.loglik == pytest.approx(loglik, rel=1e-10)
     np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(cp.s2, s2, rtol=1e-9, atol=1e-8)
