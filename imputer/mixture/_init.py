@@ -44,23 +44,27 @@ def kmeans_plus_plus(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
     return idx
 
 
-def _nearest(y: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    d2 = (y * y).sum(axis=1)[:, None] - 2.0 * y @ centres.T + (centres * centres).sum(axis=1)[None, :]
+def _nearest(y: np.ndarray, centres: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest centre; ``yy`` (n, 1) the rows' squared norms (the same every iteration)."""
+    d2 = yy - 2.0 * y @ centres.T + (centres * centres).sum(axis=1)[None, :]
     return np.argmin(d2, axis=1)
 
 
 def lloyd(y: np.ndarray, centres: np.ndarray, n_iter: int = LLOYD_ITER) -> np.ndarray:
     """Cluster labels (shape (n,)) after up to ``n_iter`` Lloyd iterations from ``centres`` (shape (k, p))."""
     k = centres.shape[0]
-    labels = _nearest(y, centres)
+    yy = (y * y).sum(axis=1)[:, None]
+    labels = _nearest(y, centres, yy)
     for _ in range(n_iter):
         counts = np.bincount(labels, minlength=k)
-        sums = np.zeros_like(centres)
-        np.add.at(sums, labels, y)
+        # the clusters' sums, each in row order as numpy.add.at would (bitwise the same), in one pass
+        p = y.shape[1]
+        at = (labels[:, None] * p + np.arange(p)).reshape(-1)
+        sums = np.bincount(at, weights=y.reshape(-1), minlength=k * p).reshape(k, p)
         keep = counts > 0
         centres = centres.copy()
         centres[keep] = sums[keep] / counts[keep, None]
-        new = _nearest(y, centres)
+        new = _nearest(y, centres, yy)
         if np.array_equal(new, labels):
             break
         labels = new

@@ -7,9 +7,10 @@ least ``(p + 1)^2`` rows on average, else the update-form row pass
 
 Rows are grouped by missingness pattern (complete rows form one more pattern), each
 kept as its observed cells only, augmented by a 1: ``x~_i = (x_{i,O}', 1)'``. Per
-evaluation, per pattern ``g`` and component ``k`` (:mod:`imputer.mixture._patterns`):
-one Cholesky factor of the observed block ``Sigma_{k,OO}`` gives ``W_{gk}`` with
-``d_ik = ||W_{gk} x~_i||^2`` the Mahalanobis distance of the observed part, and
+evaluation, per group of patterns with the same ``p_o`` and per component ``k``
+(:mod:`imputer.mixture._patterns`, compact ``p_o``- and ``m``-wide arrays): one
+Cholesky factor of ``Sigma_{k,OO}`` gives ``W_{gk}`` with ``d_ik = ||W_{gk} x~_i||^2`` the Mahalanobis
+distance of the observed part, and
 
 .. math::
 
@@ -23,7 +24,10 @@ contribute nothing); the items of one group (same ``p_o``) and one size are stor
 one ``(items, p_o + 1, c)`` array, so that for a run of items one batched matrix product
 ``W X~`` gives every row's ``W_{gk} x~_i`` for all components. Then ``d``, the
 responsibilities ``r_ik = pi_k N_ik / sum_l pi_l N_il`` (log-sum-exp over components,
-which also gives the log-likelihood), and the weighted moments of each item,
+which also gives the log-likelihood: each pattern's log-densities are shifted by the
+largest of its constants ``log pi_k - (p_o log 2 pi + log|Sigma_{k,OO}|) / 2``, so that
+they are ``<= 0`` with no per-row maximum; a row below ``-600`` for every component is
+redone with its own maximum), and the weighted moments of each item,
 ``X~ diag(r_k) X~'`` (one more batched product), summed per pattern into
 ``S~_{gk} = sum_i r_ik x~_i x~_i'``. Since ``sum_k r_ik = 1`` the moments of one
 component (the one with the largest weight, so that nothing cancels badly) are the
@@ -41,17 +45,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from imputer._gaussian.layout import StandardData
 from imputer.mixture._pass import ComponentPass, MixturePass, precisions
-from imputer.mixture._patterns import PatternMasks, completed_moments, pattern_factors
+from imputer.mixture._patterns import PieceIndex, completed_moments, piece_factors
 from imputer.mixture._rowkernel import RowPlan
 
 __all__ = ["ComponentPass", "MixturePlan", "PatternPlan"]
 
 #: Item sizes (rows), largest first; a pattern's rows are cut greedily into them.
 _ITEM_ROWS = (1024, 128, 16)
-#: Numbers in a chunk's largest pattern-level array (``patterns x K (p + 1)^2``): 16 MB.
+#: Patterns x ``K (p + 1)^2`` numbers of a chunk (bounds its pieces' pattern-level arrays): 16 MB.
 _PATTERN_ELEMENTS = 1 << 21
 #: Numbers in a batch's largest temporary (``items x K p_o x c``): about 4 MB (measured: larger
 #: batches, fewer calls, are faster down to L3-sized ones).
@@ -65,8 +70,9 @@ class _Batch:
     ``x`` (b, p_o + 1, c) the rows' observed cells and a 1, transposed, zero in padding
     columns; ``rows`` (b, c) their original positions (``n`` for padding); ``pat`` (b,)
     each item's pattern in the piece, non-decreasing; ``seg`` the starts of its runs and
-    ``seg_pat`` their patterns; ``valid`` (b, c) 1.0 for rows, 0.0 for
-    padding (None without padding).
+    ``seg_pat`` their patterns; ``seg_sum`` the sparse ``(runs, b)`` 0/1 matrix that sums
+    each run's items (five times faster than ``numpy.add.reduceat`` over many small
+    items); ``valid`` (b, c) 1.0 for rows, 0.0 for padding (None without padding).
     """
 
     x: np.ndarray
@@ -74,6 +80,7 @@ class _Batch:
     pat: np.ndarray
     seg: np.ndarray
     seg_pat: np.ndarray
+    seg_sum: sparse.csr_array
     valid: np.ndarray | None
 
 
@@ -81,25 +88,22 @@ class _Batch:
 class _Piece:
     """Patterns ``first:first + G`` of a chunk, of one group (all with ``p_o`` observed cells), and their batches.
 
-    ``cols`` (G, p_o + 1) the observed columns of each pattern and ``p`` (the 1);
+    ``index`` the patterns' constant positions (:class:`~imputer.mixture._patterns.PieceIndex`);
     ``total`` (G, p_o + 1, p_o + 1) the unweighted moments ``sum_i x~_i x~_i'`` of each
-    pattern (constant); ``s_at`` (G, K, p_o + 1, p_o + 1) the positions of a pattern's
-    moments in its chunk's flat embedded ``(G_chunk, K, p + 1, p + 1)`` array.
+    pattern (constant; its last entry the pattern's rows).
     """
 
     p_o: int
     first: int
-    cols: np.ndarray
+    index: PieceIndex
     batches: list[_Batch]
     total: np.ndarray
-    s_at: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
 class _Chunk:
-    """Consecutive patterns whose pattern-level arrays are computed together, and their pieces."""
+    """Consecutive patterns (at most :data:`_PATTERN_ELEMENTS` numbers of pattern-level arrays), as pieces."""
 
-    masks: PatternMasks
     pieces: list[_Piece]
 
 
@@ -119,16 +123,15 @@ def _items(counts: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
     return out
 
 
-def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray, row0: int, pat0: int, k: int, p: int) -> _Piece:
+def _piece(
+    xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, miss: np.ndarray, counts: np.ndarray, row0: int, pat0: int, k: int
+) -> _Piece:
     """The batches of patterns ``obs`` (G, p_o), whose rows start at ``xo[row0]``, patterns ``pat0:`` of their chunk.
 
     ``xo`` holds the group's rows as ``(x_O, 1)`` and a zero row last (the padding),
     ``orig`` their original positions and ``n`` last.
     """
     g, p_o = obs.shape
-    aug = np.concatenate([obs, np.full((g, 1), p)], axis=1)  # observed columns and the 1
-    gl = (pat0 + np.arange(g))[:, None, None, None] * k + np.arange(k)[None, :, None, None]
-    s_at = (gl * (p + 1) + aug[:, None, :, None]) * (p + 1) + aug[:, None, None, :]
     pad_row = xo.shape[0] - 1
     total = np.zeros((g, p_o + 1, p_o + 1))
     batches = []
@@ -148,9 +151,32 @@ def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, counts: np.ndarray
             seg = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
             pad = idx[sl] == pad_row
             valid = (~pad).astype(float) if pad.any() else None
-            batches.append(_Batch(x, orig[idx[sl]], pb, seg, pb[seg], valid))
+            run = np.cumsum(np.r_[True, pb[1:] != pb[:-1]]) - 1
+            seg_sum = sparse.csr_array((np.ones(run.size), (run, np.arange(run.size))), shape=(seg.size, run.size))
+            batches.append(_Batch(x, orig[idx[sl]], pb, seg, pb[seg], seg_sum, valid))
             total[pb[seg]] += np.add.reduceat(x @ x.transpose(0, 2, 1), seg, axis=0)
-    return _Piece(p_o, pat0, aug, batches, total, s_at)
+    return _Piece(p_o, pat0, PieceIndex.of(obs, miss, k), batches, total)
+
+
+def _fix_far_rows(joint: np.ndarray, e: np.ndarray, tot: np.ndarray) -> np.ndarray:
+    """``log`` of each row's sum ``tot`` of ``e = exp(max(joint, -700))``; rows far from every component redone.
+
+    ``joint`` (b, K, c) is each row's log-density shifted by its pattern's largest base,
+    so ``<= 0``. A row whose terms all fall below ``exp(-600)`` (a Mahalanobis distance
+    of over 1,200 to every component) is redone with its own largest term as the shift
+    (``e``, ``tot`` overwritten there), so that clamping at -700 costs nothing above
+    ``exp(-100)`` relative.
+    """
+    lt = np.log(tot)
+    if lt.min() < -600.0:
+        bi, ci = np.nonzero(lt < -600.0)
+        jj = joint[bi, :, ci]
+        top = jj.max(axis=1)
+        ee = np.exp(np.maximum(jj - top[:, None], -700.0))
+        e[bi, :, ci] = ee
+        tot[bi, ci] = ee.sum(axis=1)
+        lt[bi, ci] = np.log(tot[bi, ci]) + top
+    return lt
 
 
 class PatternPlan(MixturePass):
@@ -191,13 +217,14 @@ class PatternPlan(MixturePass):
             while a < g:  # the group's patterns, cut at the chunk boundaries
                 c, pat0 = divmod(first + a, size)
                 b = min(g, a + size - pat0)
-                pieces[c].append(_piece(xo, orig_ext, obs[a:b], counts[a:b], int(row0[a]), pat0, k, p))
+                pieces[c].append(_piece(xo, orig_ext, obs[a:b], miss[a:b], counts[a:b], int(row0[a]), pat0, k))
                 a = b
             first += g
-        self.chunks = [_Chunk(PatternMasks.of(observed[c * size : (c + 1) * size]), pc) for c, pc in enumerate(pieces)]
+        self.chunks = [_Chunk(pcs) for pcs in pieces]
         shapes = [(bt.x.shape, pc.p_o) for pcs in pieces for pc in pcs for bt in pc.batches]
         self._y = np.empty(max((s[0] * k * p_o * s[2] for s, p_o in shapes), default=0))
         self._z = np.empty(max((s[0] * max(k - 1, 1) * (p_o + 1) * s[2] for s, p_o in shapes), default=0))
+        self._e = np.empty(max((s[0] * k * s[2] for s, _ in shapes), default=0))
 
     def run(
         self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, *, stats: bool = True, rows: bool = False
@@ -215,51 +242,44 @@ class PatternPlan(MixturePass):
         resp_all = np.empty((n + 1, k)) if rows else None
         dens_all = np.empty((n + 1, k)) if rows else None
         e_all = np.zeros((k, p + 1, p + 1))
-        for chunk in self.chunks:
-            fac = pattern_factors(chunk.masks, log_weights, means, covs)
-            moments = np.zeros((chunk.masks.obs.shape[0], k, p + 1, p + 1)) if stats else None
-            for piece in chunk.pieces:
-                p_o = piece.p_o
-                g = piece.total.shape[0]
-                mom = np.zeros((g, k, p_o + 1, p_o + 1)) if stats else None
-                # each pattern's W: its observed rows, and columns with the 1's, of the embedded one
-                at = (piece.first + np.arange(g)[:, None, None, None], np.arange(k)[:, None, None])
-                w = fac.w[at + (piece.cols[:, None, :p_o, None], piece.cols[:, None, None, :])]
-                w = w.reshape(g, k * p_o, p_o + 1)
-                base = fac.base[piece.first : piece.first + g, :, None]
-                for bt in piece.batches:
-                    b, _, c = bt.x.shape
-                    y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
-                    np.matmul(w[bt.pat], bt.x, out=y)  # W x~ / sqrt 2, all components
-                    y4 = y.reshape(b, k, p_o, c)
-                    joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2
-                    np.subtract(base[bt.pat], joint, out=joint)
-                    top = joint.max(axis=1)
-                    e = joint - top[:, None, :]
-                    # below -700 a responsibility is < 1e-304 of the largest: 0 to any sum here,
-                    # and exp's slow (denormal) path avoided
-                    np.maximum(e, -700.0, out=e)
-                    np.exp(e, out=e)
-                    tot = e.sum(axis=1)
-                    lt = np.log(tot)
-                    lt += top
-                    loglik += float((lt * bt.valid).sum() if bt.valid is not None else lt.sum())
-                    e /= tot[:, None, :]
-                    if rows:
-                        resp_all[bt.rows] = e.transpose(0, 2, 1)
-                        joint -= log_weights[:, None]
-                        dens_all[bt.rows] = joint.transpose(0, 2, 1)
-                    if not stats or k == 1:
-                        continue
-                    z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
-                    np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
-                    part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
-                    mom[bt.seg_pat, : k - 1] += np.add.reduceat(part.reshape(b, k - 1, p_o + 1, p_o + 1), bt.seg, axis=0)
-                if stats:
-                    mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
-                    np.put(moments, piece.s_at, mom)
+        for piece in (pc for chunk in self.chunks for pc in chunk.pieces):
+            p_o = piece.p_o
+            fac = piece_factors(piece.index, covs, means, log_weights)
+            # each pattern's log-densities shifted by its largest base (module docstring)
+            shift = fac.base.max(axis=1)
+            loglik += float(np.dot(piece.total[:, p_o, p_o], shift))
+            base = (fac.base - shift[:, None])[:, :, None]
+            mom = np.zeros((piece.total.shape[0], k, p_o + 1, p_o + 1)) if stats else None
+            for bt in piece.batches:
+                b, _, c = bt.x.shape
+                y = self._y[: b * k * p_o * c].reshape(b, k * p_o, c)
+                np.matmul(fac.w[bt.pat], bt.x, out=y)  # W x~ / sqrt 2, all components
+                y4 = y.reshape(b, k, p_o, c)
+                joint = np.einsum("bkjc,bkjc->bkc", y4, y4)  # d / 2
+                np.subtract(base[bt.pat], joint, out=joint)  # <= 0
+                e = self._e[: b * k * c].reshape(b, k, c)
+                # below -700 a term is < 1e-304: 0 to any sum here, and exp's slow
+                # (denormal) path avoided
+                np.maximum(joint, -700.0, out=e)
+                np.exp(e, out=e)
+                tot = e.sum(axis=1)
+                lt = _fix_far_rows(joint, e, tot)
+                loglik += float(np.dot(lt.reshape(-1), bt.valid.reshape(-1)) if bt.valid is not None else lt.sum())
+                np.divide(1.0, tot, out=tot)
+                e *= tot[:, None, :]
+                if rows:
+                    resp_all[bt.rows] = e.transpose(0, 2, 1)
+                    joint += shift[bt.pat][:, None, None] - log_weights[:, None]
+                    dens_all[bt.rows] = joint.transpose(0, 2, 1)
+                if not stats or k == 1:
+                    continue
+                z = self._z[: b * (k - 1) * (p_o + 1) * c].reshape(b, k - 1, p_o + 1, c)
+                np.multiply(e[:, : k - 1, None, :], bt.x[:, None], out=z)
+                part = np.matmul(z.reshape(b, (k - 1) * (p_o + 1), c), bt.x.transpose(0, 2, 1))
+                mom[bt.seg_pat, : k - 1] += (bt.seg_sum @ part.reshape(b, -1)).reshape(-1, k - 1, p_o + 1, p_o + 1)
             if stats:
-                e_all += completed_moments(chunk.masks, fac, means, covs, moments)
+                mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
+                e_all += completed_moments(fac, mom, piece.index)
         inv = np.argsort(perm)
         out_resp = out_dens = None
         if rows:

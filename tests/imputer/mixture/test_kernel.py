@@ -134,3 +134,32 @@ def test_patterns_in_chunks_give_the_same_pass(monkeypatch: pytest.MonkeyPatch) 
     assert cut.loglik == pytest.approx(whole.loglik, rel=1e-13)
     np.testing.assert_allclose(cut.resp, whole.resp, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(cut.s2, whole.s2, rtol=1e-12, atol=1e-11)
+
+
+def test_rows_far_from_every_component_keep_their_responsibilities() -> None:
+    """Rows whose shifted log-densities all fall below -600 are redone with their own shift."""
+    k, p = 3, 4
+    x = _data(400, p, 0.25, True, seed=21)
+    x[10] = [300.0, -250.0, np.nan, 280.0]  # Mahalanobis distance in the thousands
+    x[11] = 400.0
+    params = _params(k, p, seed=22)
+    cp = PatternPlan(build_layout(x), k).run(*params, rows=True)
+    loglik, resp, dens, _, _, s2 = _by_rows(x, *params)
+    assert cp.loglik == pytest.approx(loglik, rel=1e-12)
+    np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cp.log_dens, dens, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(cp.s2, s2, rtol=1e-10, atol=1e-9)
+
+
+def test_ill_conditioned_covariances_keep_their_digits() -> None:
+    """Nearly rank-2 covariances (condition number about 1e6): the pattern pass as exact as the row-by-row one."""
+    k, p = 3, 5
+    x = _data(600, p, 0.25, True, seed=3)
+    rng = np.random.default_rng(4)
+    weights, means = rng.dirichlet(np.ones(k) * 3), rng.standard_normal((k, p))
+    covs = np.stack([a @ a.T + 1e-5 * np.eye(p) for a in rng.standard_normal((k, p, 2))])
+    cp = PatternPlan(build_layout(x), k).run(weights, means, covs, rows=True)
+    loglik, resp, _, _, _, s2 = _by_rows(x, weights, means, covs)
+    assert cp.loglik == pytest.approx(loglik, rel=1e-10)
+    np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cp.s2, s2, rtol=1e-9, atol=1e-8)
