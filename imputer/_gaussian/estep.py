@@ -28,16 +28,19 @@ constant ``t = sum v`` and ``T = sum v v'`` (:class:`~imputer._gaussian.layout.D
 at cost ``O(m p^2)`` per pattern instead of ``O(p^2)`` per row; those rows are then not
 completed in the work array. The statistics are the same up to rounding.
 
-*Small problems* (:func:`small_plan`: ``p`` and ``n p^2`` small). There the cost of an
-E-step is not flops but the numpy calls of the pattern loop (a few dozen per chunk). All
-``G`` patterns then go through one batch of ``p x p`` matrices: ``B_g`` is ``Lambda`` in
-the missing rows and columns and the identity elsewhere, so that ``B_g^{-1}`` is ``C_M``
-embedded (zeroed outside ``M x M``) and ``log|B_g| = log|Lambda_MM|`` (one batched
-Cholesky factorisation and one batched inverse for all patterns); every row is completed
-from its observed cells (the constant rows with 0 in their missing cells, so that the
-statistics do not depend on what the work array held) by one gathered product, and the
-statistics are a handful of products: about 25 numpy calls per E-step in all, whatever
-the number of patterns.
+*Batched path* (:func:`small_plan`: few patterns or small ones, and a work array of at
+most ``SMALL_MAX_ELEMENTS`` numbers; small ``p``, or wide data with few rows). There the
+cost of an E-step is not flops but the numpy calls of the pattern loop (a few dozen per
+chunk, and on wide data every row is a chunk of its own: its ``m`` is its group). All
+``G`` patterns then go through one batch of ``m_max x m_max`` matrices: ``B_g`` is
+``Lambda_MM`` padded with the identity, so that ``B_g^{-1}`` is ``C_M`` padded (zeroed
+outside ``M x M``) and ``log|B_g| = log|Lambda_MM|`` (one batched Cholesky factorisation
+and one batched inverse for all patterns, or LAPACK ``potrf``/``potri`` per pattern for
+``m_max >= SWEEP_MAX_M``); the rows are completed in update form (as the chunk loop does:
+near convergence the update is a small correction, accurate to rounding of its own
+size) by one product ``(W - mu) Lambda`` and one gathered row-wise product per missing
+cell, and the statistics are a handful of products: about 30 numpy calls per E-step in
+all, whatever the number of patterns.
 
 No prior and no log-likelihood here: both are functions of the statistics
 (:mod:`imputer._gaussian.objective`).
@@ -51,111 +54,117 @@ import numpy as np
 
 from imputer._gaussian.chunks import iter_completed
 from imputer._gaussian.layout import DenseStats, StandardData
-from imputer._gaussian.linalg import SWEEP_MAX_M, Infeasible, precision
+from imputer._gaussian.linalg import SWEEP_MAX_M, Infeasible, _potr_inverse, precision
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
 __all__ = ["SmallPlan", "estep", "estep_diagonals", "small_plan"]
 
-#: The batched small-problem E-step (module docstring) is used up to this many columns ...
-SMALL_MAX_P = 32
-#: ... and this many numbers in the gathered ``(n_inc, p, p)`` and ``(G, p, p)`` arrays ...
-SMALL_MAX_ELEMENTS = 1 << 18
-#: ... and this many flops ``G p^3`` for the padded pattern inverses. (Tests switch the
-#: small path off through this flag, to compare it with the general one.)
+#: The batched E-step (module docstring) is used up to this many numbers in its padded
+#: pattern blocks ``G m_max^2``, its gathered cells ``(sum m) m_max`` and the work array ...
+SMALL_MAX_ELEMENTS = 1 << 20
+#: ... and this many flops ``G m_max^3`` for the padded inverses (or 4x those of the
+#: unpadded ones). (Tests switch the batched path off through this flag, to compare it
+#: with the general one.)
 SMALL_PATH = True
-_SMALL_MAX_FLOPS = 1 << 21
+_SMALL_MAX_FLOPS = 1 << 24
 
 
 @dataclass(frozen=True, eq=False)
 class SmallPlan:
-    """Constant set-up of the batched small-problem E-step (module docstring).
+    """Constant set-up of the batched E-step (module docstring), ``G`` patterns, ``m_max`` cells.
 
     Attributes
     ----------
-    pattern : ndarray of intp, shape (n_inc,)
-        Index of each work row's pattern among all ``G`` patterns (groups stacked).
-    both : ndarray of bool, shape (G, p, p)
-        ``M x M`` of each pattern.
-    eye : ndarray, shape (p, p)
+    block_pos : ndarray of intp, shape (G, m_max, m_max)
+        Flat position in the ``p x p`` precision of each entry of the padded ``Lambda_MM``
+        (padding: position 0, masked).
+    both : ndarray of bool, shape (G, m_max, m_max)
+        The entries of ``M x M`` (not padding).
+    eye : ndarray, shape (m_max, m_max)
     counts : ndarray, shape (G,)
         Rows per pattern (float).
     n_miss : ndarray, shape (G,)
         ``m`` per pattern (float).
-    rows0 : ndarray, shape (n_inc, p)
-        The incomplete rows (work order) with 0 in their missing cells.
     miss_flat : ndarray of intp
-        Flat positions of the missing cells in the work array.
+        Flat positions of the missing cells in the work array (row by row).
+    cell_cond : ndarray of intp, same length
+        Per missing cell, the row ``g m_max + s`` of the ``(G m_max, m_max)`` stack of the
+        padded ``C_M`` (``g`` its row's pattern, ``s`` its slot in the pattern).
+    cell_y : ndarray of intp, shape (n_cells, m_max)
+        Per missing cell of row ``i``, the flat positions in the ``(n_inc, p)`` array
+        ``(W - mu) Lambda`` of row ``i``'s missing columns (padding: column 0).
     group_start : tuple of int
         First pattern of each group among the ``G``.
-    cell_row, cell_cond : ndarray of intp
-        Per missing cell ``(i, j)`` (order of ``miss_flat``), its row ``i`` and the row
-        ``g p + j`` of the ``(G p, p)`` stack of the ``C_M`` (``g``: the pattern of row ``i``),
-        so that the conditional means are one gathered row-wise dot product.
     """
 
-    pattern: np.ndarray
+    block_pos: np.ndarray
     both: np.ndarray
     eye: np.ndarray
     counts: np.ndarray
     n_miss: np.ndarray
-    rows0: np.ndarray
     miss_flat: np.ndarray
-    group_start: tuple[int, ...]
-    cell_row: np.ndarray
     cell_cond: np.ndarray
+    cell_y: np.ndarray
+    group_start: tuple[int, ...]
 
 
 def small_plan(data: StandardData) -> SmallPlan | None:
     """The :class:`SmallPlan` of a layout (built once, kept in ``data.memo``), or None where
-    the problem is not small (``SMALL_MAX_P``, ``SMALL_MAX_ELEMENTS``), nothing is missing
-    or the incomplete rows are not in the work array (a pattern table's layout, summed
-    per pattern: :func:`imputer.dask._patterns.table_layout`)."""
+    the batched E-step does not apply (``SMALL_MAX_ELEMENTS``, ``_SMALL_MAX_FLOPS``), nothing
+    is missing or the incomplete rows are not in the work array (a pattern table's layout,
+    summed per pattern: :func:`imputer.dask._patterns.table_layout`)."""
     memo = data.memo
     if "small" in memo:
         return memo["small"]
-    plan = None
+    memo["small"] = plan = _small_plan(data)
+    return plan
+
+
+def _small_plan(data: StandardData) -> SmallPlan | None:
     p = data.p
     groups = data.patterns.groups
     n_inc = data.work.shape[0]
+    if not groups or not sum(g.n_rows for g in groups) == n_inc == int(sum(g.counts.sum() for g in groups)):
+        return None
     n_pat = sum(g.n_patterns for g in groups)
+    m_max = max(g.n_miss for g in groups)
+    n_cells = sum(g.n_rows * g.n_miss for g in groups)
+    flops = sum(g.n_patterns * g.n_miss**3 for g in groups)
     if (
-        groups
-        and sum(g.n_rows for g in groups) == n_inc == int(sum(g.counts.sum() for g in groups))  # rows at hand
-        and p <= SMALL_MAX_P
-        and max(n_inc, n_pat) * p * p <= SMALL_MAX_ELEMENTS
-        and n_pat * p**3 <= _SMALL_MAX_FLOPS
+        max(n_pat * m_max, n_cells) * m_max > SMALL_MAX_ELEMENTS
+        or n_inc * p > SMALL_MAX_ELEMENTS
+        or n_pat * m_max**3 > max(_SMALL_MAX_FLOPS, 4 * flops)
     ):
-        pmask = np.zeros((n_pat, p), dtype=bool)
-        pattern = np.empty(n_inc, dtype=np.intp)
-        flats = []
-        starts = []
-        first = 0
-        for g in groups:
-            starts.append(first)
-            np.put_along_axis(pmask[first : first + g.n_patterns], g.miss, True, axis=1)
-            pattern[g.offset : g.offset + g.n_rows] = first + g.row_pattern
-            rows = np.arange(g.offset, g.offset + g.n_rows, dtype=np.intp)[:, None]
-            flats.append((rows * p + g.miss[g.row_pattern]).reshape(-1))
-            first += g.n_patterns
-        miss_flat = np.concatenate(flats)
-        rows0 = data.work.copy()
-        np.put(rows0.reshape(-1), miss_flat, 0.0)
-        cell_row, col = np.divmod(miss_flat, p)
-        plan = SmallPlan(
-            cell_row=cell_row,
-            cell_cond=pattern[cell_row] * p + col,
-            pattern=pattern,
-            both=pmask[:, :, None] & pmask[:, None, :],
-            eye=np.eye(p),
-            counts=np.concatenate([g.counts for g in groups]).astype(float),
-            n_miss=pmask.sum(axis=1).astype(float),
-            rows0=rows0,
-            miss_flat=miss_flat,
-            group_start=tuple(starts),
-        )
-    memo["small"] = plan
-    return plan
+        return None
+    miss_pad = np.zeros((n_pat, m_max), dtype=np.intp)
+    valid = np.zeros((n_pat, m_max), dtype=bool)
+    pattern = np.empty(n_inc, dtype=np.intp)
+    flats, slots, starts = [], [], []
+    first = 0
+    for g in groups:
+        starts.append(first)
+        miss_pad[first : first + g.n_patterns, : g.n_miss] = g.miss
+        valid[first : first + g.n_patterns, : g.n_miss] = True
+        pattern[g.offset : g.offset + g.n_rows] = first + g.row_pattern
+        rows = np.arange(g.offset, g.offset + g.n_rows, dtype=np.intp)[:, None]
+        flats.append((rows * p + g.miss[g.row_pattern]).reshape(-1))
+        slots.append(np.broadcast_to(np.arange(g.n_miss), (g.n_rows, g.n_miss)).reshape(-1))
+        first += g.n_patterns
+    miss_flat = np.concatenate(flats)
+    cell_row = miss_flat // p
+    cell_pat = pattern[cell_row]
+    return SmallPlan(
+        block_pos=miss_pad[:, :, None] * p + miss_pad[:, None, :],
+        both=valid[:, :, None] & valid[:, None, :],
+        eye=np.eye(m_max),
+        counts=np.concatenate([g.counts for g in groups]).astype(float),
+        n_miss=valid.sum(axis=1).astype(float),
+        miss_flat=miss_flat,
+        cell_cond=cell_pat * m_max + np.concatenate(slots),
+        cell_y=cell_row[:, None] * p + miss_pad[cell_pat],
+        group_start=tuple(starts),
+    )
 
 
 class _Scatter:
@@ -386,36 +395,43 @@ def _estep_small(
     cov_weights: np.ndarray | None,
     diags: list[list[np.ndarray]] | None,
 ) -> SufficientStats:
-    """:func:`_estep` for small problems: all patterns in one batch (module docstring)."""
-    b = np.where(plan.both, prec, plan.eye)  # Lambda_MM embedded in the identity, per pattern
-    try:
-        chol = np.linalg.cholesky(b)
-    except np.linalg.LinAlgError:
-        raise Infeasible("matrix not positive definite") from None
-    piv = np.diagonal(chol, axis1=1, axis2=2)
-    if not np.all(piv > 0.0):
-        raise Infeasible("matrix not positive definite")
-    logdet = -2.0 * np.log(piv).sum(axis=1)  # log|C_M|
-    cond = np.linalg.inv(b)
-    cond += cond.transpose(0, 2, 1)
-    cond *= 0.5
-    cond *= plan.both  # exactly C_M embedded: zero outside M x M
-    z0 = plan.rows0
-    # update form on the rows with 0 in their missing cells: zhat_M = -C_M (Lambda (z0 - mu))_M
-    y = (z0 - mean) @ prec
-    g, p = plan.counts.size, data.p
-    # per missing cell (i, j): -(row j of C_M) . y_i
-    zm = np.einsum("ij,ij->i", cond.reshape(g * p, p).take(plan.cell_cond, axis=0), y.take(plan.cell_row, axis=0))
-    np.negative(zm, out=zm)
-    zhat = z0.copy()
-    np.put(zhat.reshape(-1), plan.miss_flat, zm)
-    np.put(data.work.reshape(-1), plan.miss_flat, zm)
+    """:func:`_estep` on the batched path: all patterns at once (module docstring)."""
+    p = data.p
+    g, m_max = plan.n_miss.size, plan.eye.shape[0]
+    b = np.where(plan.both, prec.reshape(-1).take(plan.block_pos), plan.eye)  # Lambda_MM padded
+    if m_max >= SWEEP_MAX_M:
+        # LAPACK potrf + potri per pattern (m^3 flops, a third of a batched LU inverse's;
+        # exactly symmetric), the log-determinants from the factors' diagonals
+        cond, logdet = _potr_inverse(b)
+        np.negative(logdet, out=logdet)
+    else:
+        try:
+            chol = np.linalg.cholesky(b)
+        except np.linalg.LinAlgError:
+            raise Infeasible("matrix not positive definite") from None
+        piv = np.diagonal(chol, axis1=1, axis2=2)
+        if not piv.min() > 0.0:
+            raise Infeasible("matrix not positive definite")
+        logdet = -2.0 * np.log(piv).sum(axis=1)  # log|C_M|
+        cond = np.linalg.inv(b)
+        cond += cond.transpose(0, 2, 1)
+        cond *= 0.5
+    cond *= plan.both  # exactly C_M padded with zeros
+    # update form on the rows as they are (chunks.py): per missing cell (i, j),
+    # zhat_ij = w_ij - (row j of C_M) . (Lambda (w_i - mu))_M
+    zhat = data.work
+    work_flat = zhat.reshape(-1)
+    y = (zhat - mean) @ prec
+    zm = np.einsum("ij,ij->i", cond.reshape(g * m_max, m_max).take(plan.cell_cond, axis=0), y.take(plan.cell_y))
+    np.subtract(work_flat.take(plan.miss_flat), zm, out=zm)
+    np.put(work_flat, plan.miss_flat, zm)
     if weights is not None:
         w = np.asarray(weights, dtype=float)
         v = w if cov_weights is None else np.asarray(cov_weights, dtype=float)
         inc = data.patterns.incomplete_rows
         w_inc = w[inc]
-        cw = np.bincount(plan.pattern, weights=v[inc], minlength=plan.counts.size)
+        pattern = np.repeat(np.arange(g), plan.counts.astype(np.intp))  # rows are sorted by pattern
+        cw = np.bincount(pattern, weights=v[inc], minlength=g)
         zc = data.complete_rows()
         wc = w[data.patterns.complete_rows]
         s1 = wc @ zc + w_inc @ zhat
@@ -429,12 +445,13 @@ def _estep_small(
     if diags is not None:
         cdiag = np.diagonal(cond, axis1=1, axis2=2)
         for gi, (group, start) in enumerate(zip(data.patterns.groups, plan.group_start)):
-            diags[gi].append(np.take_along_axis(cdiag[start : start + group.n_patterns], group.miss, axis=1))
+            diags[gi].append(cdiag[start : start + group.n_patterns, : group.n_miss].copy())
+    cond *= cw[:, None, None]
     return SufficientStats(
         weight=total_w,
         cov_weight=total_v,
         s1=s1,
         s2=s2,
-        cond=(cw @ cond.reshape(g, p * p)).reshape(p, p),
+        cond=np.bincount(plan.block_pos.reshape(-1), weights=cond.reshape(-1), minlength=p * p).reshape(p, p),
         entropy=0.5 * float(cw @ (plan.n_miss * (LOG_2PI + 1.0) + logdet)),
     )
