@@ -61,9 +61,12 @@ from imputer._util import LOG_2PI
 __all__ = ["SmallPlan", "estep", "estep_diagonals", "small_plan"]
 
 #: The batched E-step (module docstring) is used up to this many numbers in its padded
-#: pattern blocks ``G m_max^2``, its gathered cells ``(sum m) m_max`` and the work array ...
-SMALL_MAX_ELEMENTS = 1 << 20
-#: ... and this many flops ``G m_max^3`` for the padded inverses (or 4x those of the
+#: pattern blocks ``G m_max^2``, its gathered cells ``(sum m) m_max`` and the work array
+#: (about 2 MB each, in cache: beyond, e.g. n=100 p=300, the chunk loop's per-chunk
+#: overhead is small next to its arithmetic, and its chunks stay in cache) ...
+SMALL_MAX_ELEMENTS = 1 << 18
+#: ... and, for ``m_max < SWEEP_MAX_M`` (batched padded inverses; larger blocks are
+#: inverted unpadded, by LAPACK), this many flops ``G m_max^3`` (or 4x those of the
 #: unpadded ones). (Tests switch the batched path off through this flag, to compare it
 #: with the general one.)
 SMALL_PATH = True
@@ -134,7 +137,7 @@ def _small_plan(data: StandardData) -> SmallPlan | None:
     if (
         max(n_pat * m_max, n_cells) * m_max > SMALL_MAX_ELEMENTS
         or n_inc * p > SMALL_MAX_ELEMENTS
-        or n_pat * m_max**3 > max(_SMALL_MAX_FLOPS, 4 * flops)
+        or (m_max < SWEEP_MAX_M and n_pat * m_max**3 > max(_SMALL_MAX_FLOPS, 4 * flops))
     ):
         return None
     miss_pad = np.zeros((n_pat, m_max), dtype=np.intp)
@@ -398,13 +401,19 @@ def _estep_small(
     """:func:`_estep` on the batched path: all patterns at once (module docstring)."""
     p = data.p
     g, m_max = plan.n_miss.size, plan.eye.shape[0]
-    b = np.where(plan.both, prec.reshape(-1).take(plan.block_pos), plan.eye)  # Lambda_MM padded
     if m_max >= SWEEP_MAX_M:
-        # LAPACK potrf + potri per pattern (m^3 flops, a third of a batched LU inverse's;
-        # exactly symmetric), the log-determinants from the factors' diagonals
-        cond, logdet = _potr_inverse(b)
-        np.negative(logdet, out=logdet)
+        # LAPACK potrf + potri per pattern, group by group (unpadded: m^3 flops, a third of
+        # a batched LU inverse's; exactly symmetric), log-determinants from the factors
+        cond = np.zeros((g, m_max, m_max))
+        logdet = np.empty(g)
+        flat_prec = prec.reshape(-1)
+        for group, start in zip(data.patterns.groups, plan.group_start):
+            stop, m = start + group.n_patterns, group.n_miss
+            inv, ld = _potr_inverse(flat_prec.take(plan.block_pos[start:stop, :m, :m]))
+            cond[start:stop, :m, :m] = inv
+            np.negative(ld, out=logdet[start:stop])
     else:
+        b = np.where(plan.both, prec.reshape(-1).take(plan.block_pos), plan.eye)  # Lambda_MM padded
         try:
             chol = np.linalg.cholesky(b)
         except np.linalg.LinAlgError:
@@ -416,7 +425,7 @@ def _estep_small(
         cond = np.linalg.inv(b)
         cond += cond.transpose(0, 2, 1)
         cond *= 0.5
-    cond *= plan.both  # exactly C_M padded with zeros
+        cond *= plan.both  # exactly C_M padded with zeros
     # update form on the rows as they are (chunks.py): per missing cell (i, j),
     # zhat_ij = w_ij - (row j of C_M) . (Lambda (w_i - mu))_M
     zhat = data.work
