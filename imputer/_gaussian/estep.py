@@ -28,21 +28,146 @@ constant ``t = sum v`` and ``T = sum v v'`` (:class:`~imputer._gaussian.layout.D
 at cost ``O(m p^2)`` per pattern instead of ``O(p^2)`` per row; those rows are then not
 completed in the work array. The statistics are the same up to rounding.
 
+*Batched path* (:func:`small_plan`: few patterns or small ones, and a work array of at
+most ``SMALL_MAX_ELEMENTS`` numbers; small ``p``, or wide data with few rows). There the
+cost of an E-step is not flops but the numpy calls of the pattern loop (a few dozen per
+chunk, and on wide data every row is a chunk of its own: its ``m`` is its group). All
+``G`` patterns then go through one batch of ``m_max x m_max`` matrices: ``B_g`` is
+``Lambda_MM`` padded with the identity, so that ``B_g^{-1}`` is ``C_M`` padded (zeroed
+outside ``M x M``) and ``log|B_g| = log|Lambda_MM|`` (one batched Cholesky factorisation
+and one batched inverse for all patterns, or LAPACK ``potrf``/``potri`` per pattern for
+``m_max >= SWEEP_MAX_M``); the rows are completed in update form (as the chunk loop does:
+near convergence the update is a small correction, accurate to rounding of its own
+size) by one product ``(W - mu) Lambda`` and one gathered row-wise product per missing
+cell, and the statistics are a handful of products: about 30 numpy calls per E-step in
+all, whatever the number of patterns.
+
 No prior and no log-likelihood here: both are functions of the statistics
 (:mod:`imputer._gaussian.objective`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from imputer._gaussian.chunks import iter_completed
 from imputer._gaussian.layout import DenseStats, StandardData
-from imputer._gaussian.linalg import SWEEP_MAX_M, precision
+from imputer._gaussian.linalg import SWEEP_MAX_M, Infeasible, _potr_inverse, precision
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
-__all__ = ["estep", "estep_diagonals"]
+__all__ = ["SmallPlan", "estep", "estep_diagonals", "small_plan"]
+
+#: The batched E-step (module docstring) is used up to this many numbers in its padded
+#: pattern blocks ``G m_max^2``, its gathered cells ``(sum m) m_max`` and the work array
+#: (about 2 MB each, in cache: beyond, e.g. n=100 p=300, the chunk loop's per-chunk
+#: overhead is small next to its arithmetic, and its chunks stay in cache) ...
+SMALL_MAX_ELEMENTS = 1 << 18
+#: ... and, for ``m_max < SWEEP_MAX_M`` (batched padded inverses; larger blocks are
+#: inverted unpadded, by LAPACK), this many flops ``G m_max^3`` (or 4x those of the
+#: unpadded ones). (Tests switch the batched path off through this flag, to compare it
+#: with the general one.)
+SMALL_PATH = True
+_SMALL_MAX_FLOPS = 1 << 24
+
+
+@dataclass(frozen=True, eq=False)
+class SmallPlan:
+    """Constant set-up of the batched E-step (module docstring), ``G`` patterns, ``m_max`` cells.
+
+    Attributes
+    ----------
+    block_pos : ndarray of intp, shape (G, m_max, m_max)
+        Flat position in the ``p x p`` precision of each entry of the padded ``Lambda_MM``
+        (padding: position 0, masked).
+    both : ndarray of bool, shape (G, m_max, m_max)
+        The entries of ``M x M`` (not padding).
+    eye : ndarray, shape (m_max, m_max)
+    counts : ndarray, shape (G,)
+        Rows per pattern (float).
+    n_miss : ndarray, shape (G,)
+        ``m`` per pattern (float).
+    miss_flat : ndarray of intp
+        Flat positions of the missing cells in the work array (row by row).
+    cell_cond : ndarray of intp, same length
+        Per missing cell, the row ``g m_max + s`` of the ``(G m_max, m_max)`` stack of the
+        padded ``C_M`` (``g`` its row's pattern, ``s`` its slot in the pattern).
+    cell_y : ndarray of intp, shape (n_cells, m_max)
+        Per missing cell of row ``i``, the flat positions in the ``(n_inc, p)`` array
+        ``(W - mu) Lambda`` of row ``i``'s missing columns (padding: column 0).
+    group_start : tuple of int
+        First pattern of each group among the ``G``.
+    """
+
+    block_pos: np.ndarray
+    both: np.ndarray
+    eye: np.ndarray
+    counts: np.ndarray
+    n_miss: np.ndarray
+    miss_flat: np.ndarray
+    cell_cond: np.ndarray
+    cell_y: np.ndarray
+    group_start: tuple[int, ...]
+
+
+def small_plan(data: StandardData) -> SmallPlan | None:
+    """The :class:`SmallPlan` of a layout (built once, kept in ``data.memo``), or None where
+    the batched E-step does not apply (``SMALL_MAX_ELEMENTS``, ``_SMALL_MAX_FLOPS``), nothing
+    is missing or the incomplete rows are not in the work array (a pattern table's layout,
+    summed per pattern: :func:`imputer.dask._patterns.table_layout`)."""
+    memo = data.memo
+    if "small" in memo:
+        return memo["small"]
+    memo["small"] = plan = _small_plan(data)
+    return plan
+
+
+def _small_plan(data: StandardData) -> SmallPlan | None:
+    p = data.p
+    groups = data.patterns.groups
+    n_inc = data.work.shape[0]
+    if not groups or not sum(g.n_rows for g in groups) == n_inc == int(sum(g.counts.sum() for g in groups)):
+        return None
+    n_pat = sum(g.n_patterns for g in groups)
+    m_max = max(g.n_miss for g in groups)
+    n_cells = sum(g.n_rows * g.n_miss for g in groups)
+    flops = sum(g.n_patterns * g.n_miss**3 for g in groups)
+    if (
+        max(n_pat * m_max, n_cells) * m_max > SMALL_MAX_ELEMENTS
+        or n_inc * p > SMALL_MAX_ELEMENTS
+        or (m_max < SWEEP_MAX_M and n_pat * m_max**3 > max(_SMALL_MAX_FLOPS, 4 * flops))
+    ):
+        return None
+    miss_pad = np.zeros((n_pat, m_max), dtype=np.intp)
+    valid = np.zeros((n_pat, m_max), dtype=bool)
+    pattern = np.empty(n_inc, dtype=np.intp)
+    flats, slots, starts = [], [], []
+    first = 0
+    for g in groups:
+        starts.append(first)
+        miss_pad[first : first + g.n_patterns, : g.n_miss] = g.miss
+        valid[first : first + g.n_patterns, : g.n_miss] = True
+        pattern[g.offset : g.offset + g.n_rows] = first + g.row_pattern
+        rows = np.arange(g.offset, g.offset + g.n_rows, dtype=np.intp)[:, None]
+        flats.append((rows * p + g.miss[g.row_pattern]).reshape(-1))
+        slots.append(np.broadcast_to(np.arange(g.n_miss), (g.n_rows, g.n_miss)).reshape(-1))
+        first += g.n_patterns
+    miss_flat = np.concatenate(flats)
+    cell_row = miss_flat // p
+    cell_pat = pattern[cell_row]
+    return SmallPlan(
+        block_pos=miss_pad[:, :, None] * p + miss_pad[:, None, :],
+        both=valid[:, :, None] & valid[:, None, :],
+        eye=np.eye(m_max),
+        counts=np.concatenate([g.counts for g in groups]).astype(float),
+        n_miss=valid.sum(axis=1).astype(float),
+        miss_flat=miss_flat,
+        cell_cond=cell_pat * m_max + np.concatenate(slots),
+        cell_y=cell_row[:, None] * p + miss_pad[cell_pat],
+        group_start=tuple(starts),
+    )
 
 
 class _Scatter:
@@ -186,6 +311,9 @@ def _estep(
 ) -> SufficientStats:
     p = data.p
     prec = (prec_pair or precision(cov))[0]
+    plan = small_plan(data) if SMALL_PATH else None
+    if plan is not None:
+        return _estep_small(data, plan, mean, prec, weights, cov_weights, diags)
     prec_mu = prec @ mean
     groups = data.patterns.groups
     weighted = weights is not None
@@ -258,4 +386,81 @@ def _estep(
         s2=s2,
         cond=cond_sum.total().reshape(p, p),
         entropy=0.5 * entropy,
+    )
+
+
+def _estep_small(
+    data: StandardData,
+    plan: SmallPlan,
+    mean: np.ndarray,
+    prec: np.ndarray,
+    weights: np.ndarray | None,
+    cov_weights: np.ndarray | None,
+    diags: list[list[np.ndarray]] | None,
+) -> SufficientStats:
+    """:func:`_estep` on the batched path: all patterns at once (module docstring)."""
+    p = data.p
+    g, m_max = plan.n_miss.size, plan.eye.shape[0]
+    if m_max >= SWEEP_MAX_M:
+        # LAPACK potrf + potri per pattern, group by group (unpadded: m^3 flops, a third of
+        # a batched LU inverse's; exactly symmetric), log-determinants from the factors
+        cond = np.zeros((g, m_max, m_max))
+        logdet = np.empty(g)
+        flat_prec = prec.reshape(-1)
+        for group, start in zip(data.patterns.groups, plan.group_start):
+            stop, m = start + group.n_patterns, group.n_miss
+            inv, ld = _potr_inverse(flat_prec.take(plan.block_pos[start:stop, :m, :m]))
+            cond[start:stop, :m, :m] = inv
+            np.negative(ld, out=logdet[start:stop])
+    else:
+        b = np.where(plan.both, prec.reshape(-1).take(plan.block_pos), plan.eye)  # Lambda_MM padded
+        try:
+            chol = np.linalg.cholesky(b)
+        except np.linalg.LinAlgError:
+            raise Infeasible("matrix not positive definite") from None
+        piv = np.diagonal(chol, axis1=1, axis2=2)
+        if not piv.min() > 0.0:
+            raise Infeasible("matrix not positive definite")
+        logdet = -2.0 * np.log(piv).sum(axis=1)  # log|C_M|
+        cond = np.linalg.inv(b)
+        cond += cond.transpose(0, 2, 1)
+        cond *= 0.5
+        cond *= plan.both  # exactly C_M padded with zeros
+    # update form on the rows as they are (chunks.py): per missing cell (i, j),
+    # zhat_ij = w_ij - (row j of C_M) . (Lambda (w_i - mu))_M
+    zhat = data.work
+    work_flat = zhat.reshape(-1)
+    y = (zhat - mean) @ prec
+    zm = np.einsum("ij,ij->i", cond.reshape(g * m_max, m_max).take(plan.cell_cond, axis=0), y.take(plan.cell_y))
+    np.subtract(work_flat.take(plan.miss_flat), zm, out=zm)
+    np.put(work_flat, plan.miss_flat, zm)
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        v = w if cov_weights is None else np.asarray(cov_weights, dtype=float)
+        inc = data.patterns.incomplete_rows
+        w_inc = w[inc]
+        pattern = np.repeat(np.arange(g), plan.counts.astype(np.intp))  # rows are sorted by pattern
+        cw = np.bincount(pattern, weights=v[inc], minlength=g)
+        zc = data.complete_rows()
+        wc = w[data.patterns.complete_rows]
+        s1 = wc @ zc + w_inc @ zhat
+        s2 = (zc.T * wc) @ zc + (zhat.T * w_inc) @ zhat
+        total_w, total_v = float(w.sum()), float(v.sum())
+    else:
+        cw = plan.counts
+        s1 = data.s1_complete + zhat.sum(axis=0)
+        s2 = data.s2_complete + zhat.T @ zhat
+        total_w = total_v = float(data.n)
+    if diags is not None:
+        cdiag = np.diagonal(cond, axis1=1, axis2=2)
+        for gi, (group, start) in enumerate(zip(data.patterns.groups, plan.group_start)):
+            diags[gi].append(cdiag[start : start + group.n_patterns, : group.n_miss].copy())
+    cond *= cw[:, None, None]
+    return SufficientStats(
+        weight=total_w,
+        cov_weight=total_v,
+        s1=s1,
+        s2=s2,
+        cond=np.bincount(plan.block_pos.reshape(-1), weights=cond.reshape(-1), minlength=p * p).reshape(p, p),
+        entropy=0.5 * float(cw @ (plan.n_miss * (LOG_2PI + 1.0) + logdet)),
     )

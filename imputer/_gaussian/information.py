@@ -54,6 +54,7 @@ delta_ab)(1 + delta_cd))``, with ``n_c = n + lambda`` under the prior; its inver
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -87,10 +88,28 @@ def n_parameters(p: int) -> int:
     return p + p * (p + 1) // 2
 
 
+@functools.lru_cache(maxsize=16)
 def vech_indices(p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of each ``vech`` entry (upper triangle, row-major), shape (q,) each."""
+    """Row and column of each ``vech`` entry (upper triangle, row-major), shape (q,) each (read-only, cached)."""
     a, b = np.triu_indices(p)
-    return a.astype(np.intp), b.astype(np.intp)
+    a, b = a.astype(np.intp), b.astype(np.intp)
+    a.flags.writeable = False
+    b.flags.writeable = False
+    return a, b
+
+
+def _embedded_observed_precisions(sigma: np.ndarray, both: np.ndarray) -> np.ndarray:
+    """``K_g = embed_O(Sigma_OO^-1)`` for patterns given by ``both`` (G, p, p), True on ``O x O``.
+
+    One batched inverse of ``Sigma`` embedded in the identity (``Sigma_OO`` on ``O x O``,
+    the identity elsewhere), zeroed outside ``O x O`` and symmetrised: for small ``p``
+    one call for all patterns, whatever their sizes.
+    """
+    k = np.linalg.inv(np.where(both, sigma, np.eye(sigma.shape[0])))
+    k += k.transpose(0, 2, 1)
+    k *= 0.5
+    k *= both
+    return k
 
 
 def _observed_precisions(lam: np.ndarray, miss: np.ndarray) -> np.ndarray:
@@ -225,11 +244,14 @@ def add_pattern_information(
     all observed); ``counts`` (G,): ``n_g``; ``d`` (G, p), ``s`` (G, p, p): ``d_g`` and
     ``S_g`` about ``mu`` (0 in the missing cells; module docstring).
     """
-    p = lam.shape[0]
-    a, b = vech_indices(p)
-    g = counts.size
     k = lam[None, :, :].copy() if miss is None else _observed_precisions(lam, miss)
-    n_g = counts.astype(float)
+    return _add_information(sums, k, counts.astype(float), d, s)
+
+
+def _add_information(sums: InformationSums, k: np.ndarray, n_g: np.ndarray, d: np.ndarray, s: np.ndarray) -> InformationSums:
+    """:func:`add_pattern_information` given the patterns' ``K_g`` (G, p, p) and counts (float)."""
+    g, p, _ = k.shape
+    a, b = vech_indices(p)
     u = np.einsum("gij,gj->gi", k, d)
     i_mm = sums.i_mm + np.einsum("g,gij->ij", n_g, k)
     r = sums.r + k.reshape(g, p * p).T @ u
@@ -266,28 +288,48 @@ class PatternMoments:
     ) -> None:
         p = center.size
         zero = np.zeros(p)
-        self._parts: list[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]] = []
+        obs, counts_all, t_all, tt_all = [], [], [], []
         for rows, loc, miss, counts in _chunks(patterns, p):
             t, tt = _pattern_sums(values, rows, loc, miss, counts.size, center, scale, zero)
-            self._parts.append((miss, counts, t, tt))
+            o = np.ones((counts.size, p))
+            if miss is not None:
+                np.put_along_axis(o, miss, 0.0, axis=1)
+            obs.append(o)
+            counts_all.append(counts.astype(float))
+            t_all.append(t)
+            tt_all.append(tt)
         if extra is not None and extra[0][0] > 0:
-            self._parts.append((None, extra[0], extra[1][None, :], extra[2][None, :, :]))
+            obs.append(np.ones((1, p)))
+            counts_all.append(np.asarray(extra[0], dtype=float))
+            t_all.append(extra[1][None, :])
+            tt_all.append(extra[2][None, :, :])
+        # all patterns stacked (whatever their number of missing cells): the information's
+        # pattern terms are then a few batched operations per chunk of ``_ELEMENTS / (4 p^2)``
+        # patterns (:func:`_embedded_observed_precisions`) instead of a dozen per group
+        self._obs = np.concatenate(obs) if obs else np.zeros((0, p))
+        self._counts = np.concatenate(counts_all) if obs else np.zeros(0)
+        self._t = np.concatenate(t_all) if obs else np.zeros((0, p))
+        self._tt = np.concatenate(tt_all) if obs else np.zeros((0, p, p))
+        self._both = (self._obs[:, :, None] * self._obs[:, None, :]) > 0.0
+        self._per_chunk = max(1, _ELEMENTS // (4 * p * p))
 
     def sums(self, mu: np.ndarray, sigma: np.ndarray) -> InformationSums:
         """The :class:`InformationSums` at ``(mu, sigma)`` (those of :func:`information_sums`, up to rounding)."""
 
-        def centred() -> Iterator[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]]:
-            for miss, counts, t, tt in self._parts:
-                m = np.broadcast_to(mu, t.shape).copy()
-                if miss is not None and miss.shape[1]:
-                    m[np.arange(m.shape[0])[:, None], miss] = 0.0
-                n_g = counts.astype(float)
-                d = t - n_g[:, None] * m
-                tm = t[:, :, None] * m[:, None, :]
-                s = tt - tm - tm.transpose(0, 2, 1) + n_g[:, None, None] * (m[:, :, None] * m[:, None, :])
-                yield miss, counts, d, s
-
-        return _sums_of_parts(centred(), sigma)
+        p = mu.size
+        sums = zero_information_sums(p)
+        for lo in range(0, self._counts.size, self._per_chunk):
+            part = slice(lo, lo + self._per_chunk)
+            n_g, t = self._counts[part], self._t[part]
+            m = self._obs[part] * mu  # mu, zero at each pattern's missing cells
+            d = t - n_g[:, None] * m
+            tm = t[:, :, None] * m[:, None, :]
+            s = self._tt[part] - tm
+            s -= tm.transpose(0, 2, 1)
+            s += n_g[:, None, None] * (m[:, :, None] * m[:, None, :])
+            k = _embedded_observed_precisions(sigma, self._both[part])
+            sums = _add_information(sums, k, n_g, d, s)
+        return sums
 
 
 def assemble_information(
@@ -306,11 +348,11 @@ def assemble_information(
     may be added into ``sums.z`` in place (no ``q x q`` copy).
     """
     p = sigma.shape[0]
-    lam, _ = precision(sigma)
     a, b = vech_indices(p)
     z = sums.z if overwrite_sums else np.array(sums.z, order="F")
     a_weight = prior_weight if prior_logdet_weight is None else prior_logdet_weight
     if prior_weight > 0.0 or a_weight > 0.0:
+        lam, _ = precision(sigma)
         dvec = np.ones(p) if prior_scale is None else np.asarray(prior_scale, dtype=float)
         nmat = 0.5 * a_weight * lam - prior_weight * (lam * dvec) @ lam
         z = syr2k(1.0, nmat[a, b][:, None], lam[a, b][:, None], beta=1.0, c=z, trans=0, lower=0, overwrite_c=1)
@@ -377,6 +419,30 @@ def _upper(z: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return z[np.minimum(i, j), np.maximum(i, j)]
 
 
+#: Largest ``q^2`` for which :func:`_fill_covariance_block` keeps its gather index (p <= 30).
+_COVARIANCE_INDEX_MAX = 500 * 500
+
+
+@functools.lru_cache(maxsize=4)
+def _covariance_index(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gathers of :func:`_fill_covariance_block` for ``p`` (cached): the Fortran-order
+    flat positions in the upper triangle of ``z`` of ``Z_{ad,bc}`` and ``Z_{ac,bd}``, and
+    ``-half_ab half_cd``, each ``(q, q)``."""
+    a, b = vech_indices(p)
+    q = a.size
+    vidx = np.empty((p, p), dtype=np.intp)
+    vidx[a, b] = np.arange(q)
+    vidx[b, a] = np.arange(q)
+    half = 1.0 / (1.0 + (a == b))
+
+    def upper_flat(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return np.maximum(i, j) * q + np.minimum(i, j)  # (min, max) of a Fortran (q, q) array
+
+    first = upper_flat(vidx[a[:, None], b[None, :]], vidx[b[:, None], a[None, :]])
+    second = upper_flat(vidx[a[:, None], a[None, :]], vidx[b[:, None], b[None, :]])
+    return first, second, -half[:, None] * half[None, :]
+
+
 def _fill_covariance_block(out: np.ndarray, z: np.ndarray, a: np.ndarray, b: np.ndarray, half: np.ndarray) -> None:
     """``out_(ab),(cd) = -(Z_{ad,bc} + Z_{ac,bd}) half_ab half_cd``, a block of rows at a time.
 
@@ -384,6 +450,12 @@ def _fill_covariance_block(out: np.ndarray, z: np.ndarray, a: np.ndarray, b: np.
     entries of ``z`` in both triangles).
     """
     p = int(a.max()) + 1
+    if a.size * a.size <= _COVARIANCE_INDEX_MAX:
+        first, second, hh = _covariance_index(p)
+        zf = np.asfortranarray(z).reshape(-1, order="F")
+        np.add(zf.take(first), zf.take(second), out=out)
+        out *= hh
+        return
     vidx = np.empty((p, p), dtype=np.intp)
     vidx[a, b] = np.arange(a.size)
     vidx[b, a] = np.arange(a.size)

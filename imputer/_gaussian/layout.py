@@ -22,7 +22,8 @@ cells, :class:`DenseStats`), with which an unweighted E-step sums them per patte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -168,6 +169,10 @@ class StandardData:
     complete : ndarray, shape (n_complete, p), or None
         The complete rows (order of ``patterns.complete_rows``), when kept: weighted
         E-steps and per-row functions need them.
+    memo : dict
+        Constant per-layout set-up of the kernels, built on first use and reused by every
+        E-step (e.g. :class:`~imputer._gaussian.estep.SmallPlan`); not copied by
+        ``dataclasses.replace``.
     """
 
     patterns: Patterns
@@ -180,6 +185,7 @@ class StandardData:
     s1_dense: np.ndarray | None = None
     s2_dense: np.ndarray | None = None
     complete: np.ndarray | None = None
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:

@@ -74,6 +74,9 @@ def mirror_upper(a: np.ndarray, block: int = 64) -> np.ndarray:
     slower for ``p`` in the hundreds or more). Returns ``a``, now symmetric.
     """
     p = a.shape[0]
+    if p <= 512:  # one masked copy (the transposed read still fits in cache)
+        np.copyto(a, a.T.copy(), where=_strict_lower_mask(p))
+        return a
     for i in range(0, p, block):
         j = min(i + block, p)
         a[j:, i:j] = a[i:j, j:].T
@@ -81,6 +84,14 @@ def mirror_upper(a: np.ndarray, block: int = 64) -> np.ndarray:
         tile = a[i:j, i:j]
         tile[low_r, low_c] = tile[low_c, low_r]
     return a
+
+
+@functools.lru_cache(maxsize=8)
+def _strict_lower_mask(p: int) -> np.ndarray:
+    """``i > j`` for a ``p x p`` array (read-only, cached)."""
+    mask = np.tril(np.ones((p, p), dtype=bool), -1)
+    mask.flags.writeable = False
+    return mask
 
 
 @functools.cache

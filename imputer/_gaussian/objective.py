@@ -57,8 +57,18 @@ def scatter_about(stats: SufficientStats, mean: np.ndarray) -> np.ndarray:
 
 
 def _symmetrise_minus(a: np.ndarray, t: np.ndarray, block: int = 64) -> np.ndarray:
-    """``a <- (a + a')/2 - (t + t')`` in place, by square tiles (exactly symmetric)."""
+    """``a <- (a + a')/2 - (t + t')`` in place, by square tiles (exactly symmetric).
+
+    Up to ``p = 512`` in whole-matrix operations (fewer numpy calls; the strided
+    transposes still fit in cache).
+    """
     p = a.shape[0]
+    if p <= 512:
+        x = a + a.T
+        x *= 0.5
+        x -= t + t.T
+        a[...] = x
+        return a
     for i in range(0, p, block):
         ri = slice(i, min(i + block, p))
         for j in range(i, p, block):

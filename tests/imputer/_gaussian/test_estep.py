@@ -5,10 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imputer._gaussian.estep import estep, estep_diagonals
+import imputer._gaussian.estep as estep_module
+from imputer._gaussian.estep import estep, estep_diagonals, small_plan
 from imputer._gaussian.layout import build_layout
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.stats import SufficientStats
+
+
+@pytest.fixture(autouse=True, params=["small", "general"])
+def kernel_path(request, monkeypatch) -> str:
+    """Every test on both E-step paths: the batched small-problem one (where the case
+    qualifies) and the pattern-chunk loop."""
+    monkeypatch.setattr(estep_module, "SMALL_PATH", request.param == "small")
+    return request.param
 
 
 @pytest.mark.parametrize("shortcut", [True, False])
@@ -97,3 +106,28 @@ def test_sum_of_parts(ref) -> None:
     case = ref.make_case("medium")
     parts = [estep(build_layout(case.x[k::3]), case.mean, case.cov) for k in range(3)]
     ref.assert_stats(sum(parts), estep(build_layout(case.x), case.mean, case.cov), rtol=1e-10)
+
+
+def test_small_path_equals_the_chunk_loop(case, ref, kernel_path, monkeypatch) -> None:
+    """The batched small-problem E-step gives the chunk loop's statistics, conditional
+    means and diagonals up to rounding (unweighted and weighted), whatever the work
+    array's missing cells held (update form)."""
+    if kernel_path != "small":
+        pytest.skip("compares the two paths")
+    rng = np.random.default_rng(5)
+    w, v = rng.uniform(0.1, 2.0, case.n), rng.uniform(0.1, 2.0, case.n)
+    out = {}
+    for small in (True, False):
+        monkeypatch.setattr(estep_module, "SMALL_PATH", small)
+        data = build_layout(case.x)
+        assert small_plan(data) is not None
+        data.work[np.isnan(case.x[data.patterns.incomplete_rows])] = 3.0  # arbitrary content
+        stats, diags = estep_diagonals(data, case.mean, case.cov, complete_all=True)
+        out[small] = stats, diags, data.work.copy(), estep(data, case.mean, case.cov, w, v)
+    ref.assert_stats(out[True][0], out[False][0], rtol=1e-11)
+    ref.assert_stats(out[True][3], out[False][3], rtol=1e-11)
+    for a, b in zip(out[True][1], out[False][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-11)
+    np.testing.assert_allclose(out[True][2], out[False][2], rtol=1e-11, atol=1e-12)
+    observed = ~np.isnan(case.x[build_layout(case.x).patterns.incomplete_rows])
+    np.testing.assert_array_equal(out[True][2][observed], out[False][2][observed])
