@@ -92,7 +92,7 @@ from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
 __all__ = [
     "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
-    "ritz_rate", "run_anderson",
+    "ritz_rate", "ritz_rate_gram", "run_anderson",
 ]
 
 #: Secant pairs kept (Anderson's memory ``m``).
@@ -153,7 +153,8 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     ``RITZ_RCOND * s_max`` (nearly collinear steps, as plain EM's become, span fewer
     directions), the Ritz values of ``J`` on ``span(U)`` are the eigenvalues of
     ``I + U' dg V S^{-1} = I + S^{-1} V' (dz' dg) V S^{-1}``; ``V`` and ``S`` come from the
-    eigenvalues of ``dz' dz`` (``k x k``: ``2 d k^2`` flops in all, against a ``d x k`` SVD).
+    eigenvalues of ``dz' dz`` (``k x k``), so only the Gram matrices are needed
+    (:func:`ritz_rate_gram`; the driver keeps them up to date).
 
     Parameters
     ----------
@@ -169,11 +170,17 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     """
     if dz.shape[1] < 2:
         return 0.0
-    # from the k x k Gram matrices alone (no d x k SVD: on wide data d is p(p+1)/2 and the
-    # SVD cost more than the rest of the driver): dz'dz = V S^2 V', U = dz V S^-1, so
-    # U' dg V S^-1 = S^-1 V' (dz'dg) V S^-1
+    return ritz_rate_gram(dz.T @ dz, dz.T @ dg)
+
+
+def ritz_rate_gram(zz: np.ndarray, zg: np.ndarray) -> float:
+    """:func:`ritz_rate` from the Gram matrices ``zz = dz' dz`` and ``zg = dz' dg``, each shape (k, k)."""
+    if zz.shape[0] < 2:
+        return 0.0
+    # dz'dz = V S^2 V', U = dz V S^-1, so U' dg V S^-1 = S^-1 V' (dz'dg) V S^-1 (no d x k
+    # SVD: on wide data d is p(p+1)/2)
     try:
-        w, v = np.linalg.eigh(dz.T @ dz)
+        w, v = np.linalg.eigh(zz)
     except np.linalg.LinAlgError:
         return 0.0
     w_max = float(w[-1])
@@ -182,7 +189,7 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
     keep = w > RITZ_RCOND**2 * w_max
     v = v[:, keep]
     sv = np.sqrt(w[keep])
-    b = (v.T @ (dz.T @ dg) @ v) / np.outer(sv, sv)
+    b = (v.T @ zg @ v) / np.outer(sv, sv)
     try:
         ev = np.linalg.eigvals(np.eye(b.shape[0]) + b)
     except np.linalg.LinAlgError:
@@ -194,43 +201,61 @@ def ritz_rate(dz: np.ndarray, dg: np.ndarray) -> float:
 
 
 class _Memory:
-    """The differences of the last ``m + 1`` accepted iterates ``z_i`` and steps ``g_i`` (free coordinates).
+    """The differences of the last ``m + 1`` accepted iterates ``z_i`` and steps ``g_i`` (free coordinates), and their Gram matrix.
 
-    Kept as two ``(d, m)`` ring buffers of difference columns (no re-stacking of the
-    iterates at every iteration: on wide data ``d`` is in the hundreds of thousands);
-    once full the columns are in rotated order, to which the secant step and the Ritz
-    values are indifferent.
+    The difference columns live in one ``(d, 2m)`` ring buffer, ``dZ`` in its first ``m``
+    columns and ``dG`` in its last ``m`` (no re-stacking of the iterates at every
+    iteration: on wide data ``d`` is in the hundreds of thousands); once full the columns
+    are in rotated order, to which the secant step and the Ritz values are indifferent.
+    The ``2m x 2m`` Gram matrix of the buffer is updated with each new pair (one
+    ``d x 2m`` by ``d x 2`` product, ``4 d m`` flops) instead of being recomputed from the
+    whole memory at every iteration (``dZ'dZ``, ``dZ'dG``, ``dG'dG``: ``6 d k^2``).
     """
 
     def __init__(self, m: int) -> None:
         self.m = m
         self._last: tuple[np.ndarray, np.ndarray] | None = None
-        self._dz: np.ndarray | None = None
-        self._dg: np.ndarray | None = None
+        self._buf: np.ndarray | None = None
+        self._gram = np.zeros((2 * m, 2 * m))
         self._k = 0
         self._pos = 0
 
     def push(self, z: np.ndarray, g: np.ndarray) -> None:
         if self._last is not None:
-            if self._dz is None or self._dg is None:
-                self._dz = np.empty((z.size, self.m), order="F")
-                self._dg = np.empty((z.size, self.m), order="F")
-            np.subtract(z, self._last[0], out=self._dz[:, self._pos])
-            np.subtract(g, self._last[1], out=self._dg[:, self._pos])
-            self._pos = (self._pos + 1) % self.m
-            self._k = min(self._k + 1, self.m)
+            m, pos = self.m, self._pos
+            if self._buf is None:
+                self._buf = np.zeros((z.size, 2 * m), order="F")  # zeros: unused columns add nothing
+            buf = self._buf
+            np.subtract(z, self._last[0], out=buf[:, pos])
+            np.subtract(g, self._last[1], out=buf[:, m + pos])
+            new = buf.T @ buf[:, [pos, m + pos]]  # (2m, 2)
+            self._gram[:, pos] = self._gram[pos, :] = new[:, 0]
+            self._gram[:, m + pos] = self._gram[m + pos, :] = new[:, 1]
+            self._pos = (pos + 1) % m
+            self._k = min(self._k + 1, m)
         self._last = (z, g)
 
+    @property
+    def k(self) -> int:
+        """The pairs held."""
+        return self._k
+
     def differences(self) -> tuple[np.ndarray, np.ndarray]:
-        """``dZ, dG``, each shape (d, k), ``k`` the pairs held (views, valid until the next push)."""
-        if self._dz is None or self._dg is None:
+        """``dZ, dG``, each shape (d, k) (views, valid until the next push)."""
+        if self._buf is None:
             d = 0 if self._last is None else self._last[0].size
             return np.empty((d, 0)), np.empty((d, 0))
-        return self._dz[:, : self._k], self._dg[:, : self._k]
+        return self._buf[:, : self._k], self._buf[:, self.m : self.m + self._k]
+
+    def grams(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``dZ'dZ, dZ'dG, dG'dG``, each shape (k, k) (views, valid until the next push)."""
+        k, m, gram = self._k, self.m, self._gram
+        return gram[:k, :k], gram[:k, m : m + k], gram[m : m + k, m : m + k]
 
 
-def _proposal(dz: np.ndarray, dg: np.ndarray, gz: np.ndarray, g: np.ndarray, damp: float) -> np.ndarray | None:
-    a = dg.T @ dg
+def _proposal(dz: np.ndarray, dg: np.ndarray, gg: np.ndarray, gz: np.ndarray, g: np.ndarray, damp: float) -> np.ndarray | None:
+    """Anderson's point ``G(z_k) - (dZ + dG) gamma`` (module docstring); ``gg = dG'dG``."""
+    a = gg
     scale = float(np.trace(a)) / a.shape[0]
     if not scale > 0.0 or not np.isfinite(scale):
         return None
@@ -238,7 +263,8 @@ def _proposal(dz: np.ndarray, dg: np.ndarray, gz: np.ndarray, g: np.ndarray, dam
         gamma = np.linalg.solve(a + damp * scale * np.eye(a.shape[0]), dg.T @ g)
     except np.linalg.LinAlgError:
         return None
-    out = gz - (dz + dg) @ gamma
+    out = gz - dz @ gamma
+    out -= dg @ gamma
     return out if np.all(np.isfinite(out)) else None
 
 
@@ -329,7 +355,8 @@ def run_anderson(
         g = fz - z
         mem.push(z, g)
         dz, dg = mem.differences()
-        recent.append(ritz_rate(dz, dg))
+        zz, zg, gg = mem.grams()
+        recent.append(ritz_rate_gram(zz, zg))
         rho = max(recent)
         if change <= max(tol * (1.0 - rho), min(tol, CHANGE_FLOOR)):
             return run.end(fx, "converged", it)
@@ -347,7 +374,7 @@ def run_anderson(
                     wait = NEWTON_WAIT_NONE
                 else:
                     wait, backoff = backoff, 2 * backoff
-        cand = _proposal(dz, dg, fz, g, damp) if dz.shape[1] >= 1 else None
+        cand = _proposal(dz, dg, gg, fz, g, damp) if mem.k >= 1 else None
         if cand is not None:
             xc = coords.from_free(cand)
             if np.all(np.isfinite(xc)) and problem.feasible(xc):

@@ -36,10 +36,12 @@ chunk, and on wide data every row is a chunk of its own: its ``m`` is its group)
 ``Lambda_MM`` padded with the identity, so that ``B_g^{-1}`` is ``C_M`` padded (zeroed
 outside ``M x M``) and ``log|B_g| = log|Lambda_MM|`` (one batched Cholesky factorisation
 and one batched inverse for all patterns, or LAPACK ``potrf``/``potri`` per pattern for
-``m_max >= SWEEP_MAX_M``); the rows are completed in update form (as the chunk loop does:
-near convergence the update is a small correction, accurate to rounding of its own
-size) by one product ``(W - mu) Lambda`` and one gathered row-wise product per missing
-cell, and the statistics are a handful of products: about 30 numpy calls per E-step in
+``m_max >= SWEEP_MAX_M``); the rows are completed from the mean, ``zhat_M = mu_M - C_M
+(Lambda (w - mu))_M`` with the missing cells of ``w`` first set to ``mu_M`` (so that an
+E-step is a function of ``(mu, Sigma)`` alone, bit for bit, whatever the work array held
+from an earlier one: the accelerators compare objectives of revisited points), by one
+product ``(W - mu) Lambda`` and one gathered row-wise product per missing cell, and the
+statistics are a handful of products: about 30 numpy calls per E-step in
 all, whatever the number of patterns.
 
 No prior and no log-likelihood here: both are functions of the statistics
@@ -91,6 +93,8 @@ class SmallPlan:
         ``m`` per pattern (float).
     miss_flat : ndarray of intp
         Flat positions of the missing cells in the work array (row by row).
+    miss_col : ndarray of intp, same length
+        Their columns.
     cell_cond : ndarray of intp, same length
         Per missing cell, the row ``g m_max + s`` of the ``(G m_max, m_max)`` stack of the
         padded ``C_M`` (``g`` its row's pattern, ``s`` its slot in the pattern).
@@ -107,6 +111,7 @@ class SmallPlan:
     counts: np.ndarray
     n_miss: np.ndarray
     miss_flat: np.ndarray
+    miss_col: np.ndarray
     cell_cond: np.ndarray
     cell_y: np.ndarray
     group_start: tuple[int, ...]
@@ -164,6 +169,7 @@ def _small_plan(data: StandardData) -> SmallPlan | None:
         counts=np.concatenate([g.counts for g in groups]).astype(float),
         n_miss=valid.sum(axis=1).astype(float),
         miss_flat=miss_flat,
+        miss_col=miss_flat % p,
         cell_cond=cell_pat * m_max + np.concatenate(slots),
         cell_y=cell_row[:, None] * p + miss_pad[cell_pat],
         group_start=tuple(starts),
@@ -426,10 +432,11 @@ def _estep_small(
         cond += cond.transpose(0, 2, 1)
         cond *= 0.5
         cond *= plan.both  # exactly C_M padded with zeros
-    # update form on the rows as they are (chunks.py): per missing cell (i, j),
-    # zhat_ij = w_ij - (row j of C_M) . (Lambda (w_i - mu))_M
+    # from the mean (module docstring): w_M = mu_M, then per missing cell (i, j),
+    # zhat_ij = mu_j - (row j of C_M) . (Lambda (w_i - mu))_M
     zhat = data.work
     work_flat = zhat.reshape(-1)
+    np.put(work_flat, plan.miss_flat, mean.take(plan.miss_col))
     y = (zhat - mean) @ prec
     zm = np.einsum("ij,ij->i", cond.reshape(g * m_max, m_max).take(plan.cell_cond, axis=0), y.take(plan.cell_y))
     np.subtract(work_flat.take(plan.miss_flat), zm, out=zm)

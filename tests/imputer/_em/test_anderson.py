@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from imputer._em import run_em
-from imputer._em.anderson import RHO_MAX, ritz_rate, run_anderson
+from imputer._em.anderson import RHO_MAX, _Memory, ritz_rate, ritz_rate_gram, run_anderson
 from tests.imputer._em.test_squarem import (
     _SINGULAR_BELOW,
     _T_STAR,
@@ -99,6 +99,22 @@ def test_ritz_rate_recovers_the_largest_eigenvalue_of_a_linear_map(top: float) -
     g = np.array(xs[1:]) - z
     rho = ritz_rate(np.diff(z, axis=0).T, np.diff(g, axis=0).T)
     assert rho == pytest.approx(top, abs=1e-8)
+
+
+@pytest.mark.parametrize("pushes", [1, 2, 4, 5, 9, 23])
+def test_memory_keeps_the_gram_matrices_of_its_differences(pushes: int) -> None:
+    # updated one pair at a time, through the ring buffer's wrap-around (memory 4)
+    rng = np.random.default_rng(pushes)
+    mem = _Memory(4)
+    for _ in range(pushes):
+        mem.push(rng.standard_normal(50), rng.standard_normal(50))
+    dz, dg = mem.differences()
+    assert dz.shape == dg.shape == (50, min(pushes - 1, 4)) and mem.k == dz.shape[1]
+    zz, zg, gg = mem.grams()
+    np.testing.assert_allclose(zz, dz.T @ dz, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(zg, dz.T @ dg, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(gg, dg.T @ dg, rtol=1e-13, atol=1e-12)
+    assert ritz_rate_gram(zz, zg) == pytest.approx(ritz_rate(dz, dg), abs=1e-12)
 
 
 def test_ritz_rate_is_clipped_and_zero_without_two_differences() -> None:
