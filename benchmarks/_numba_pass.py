@@ -39,7 +39,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from benchmarks._numba_patterns import complete, pattern_factors
 from imputer._gaussian.layout import StandardData
+from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._pass import ComponentPass, MixturePass, precisions
 from imputer.mixture._patterns import PieceIndex, completed_moments, piece_factors
 
@@ -203,6 +205,8 @@ class _Piece:
     orig: np.ndarray
     total: np.ndarray
     index: PieceIndex
+    obs: np.ndarray
+    miss: np.ndarray
 
 
 def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, miss: np.ndarray, counts: np.ndarray, k: int) -> _Piece:
@@ -210,17 +214,20 @@ def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, miss: np.ndarray, 
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
     x = np.ascontiguousarray(xo)
     total = np.stack([x[a:b].T @ x[a:b] for a, b in zip(starts[:-1], starts[1:])])
-    return _Piece(obs.shape[1], x, starts, np.ascontiguousarray(orig, dtype=np.intp), total, PieceIndex.of(obs, miss, k))
+    return _Piece(obs.shape[1], x, starts, np.ascontiguousarray(orig, dtype=np.intp), total, PieceIndex.of(obs, miss, k), obs, miss)
 
 
 class NumbaPlan(MixturePass):
-    """The rows of a layout by pattern, transposed, for :meth:`run` (built once per EM run).
+    """The rows of a layout by pattern for :meth:`run` (built once per EM run).
 
-    Parameters as :class:`~imputer.mixture._pass.MixturePass`.
+    Parameters as :class:`~imputer.mixture._pass.MixturePass`, and ``compiled_patterns``:
+    the pattern level by :mod:`benchmarks._numba_patterns` too (else numpy's,
+    :mod:`imputer.mixture._patterns`).
     """
 
-    def __init__(self, data: StandardData, k: int) -> None:
+    def __init__(self, data: StandardData, k: int, *, compiled_patterns: bool = False) -> None:
         super().__init__(data, k)
+        self.compiled_patterns = compiled_patterns
         p = data.p
         sources = []  # (missing columns (G, m), rows (n_g, p), original positions, counts)
         if data.n_complete:
@@ -235,6 +242,7 @@ class NumbaPlan(MixturePass):
             observed = np.ones((g, p), dtype=bool)
             observed[np.arange(g)[:, None], miss] = False
             obs = np.nonzero(observed)[1].reshape(g, p_o)
+            miss = np.ascontiguousarray(miss, dtype=np.int64)
             xo = np.empty((rows.shape[0], p_o + 1))
             xo[:, :p_o] = np.take_along_axis(rows, obs[np.repeat(np.arange(g), counts)], axis=1)
             xo[:, p_o] = 1.0
@@ -263,13 +271,22 @@ class NumbaPlan(MixturePass):
         loglik = 0.0
         for piece in self.pieces:
             p_o, g = piece.p_o, piece.total.shape[0]
-            fac = piece_factors(piece.index, covs, means, log_weights)
-            f = p_o + 1
+            f, m = p_o + 1, p - p_o
+            if self.compiled_patterns:
+                w, base = np.empty((g, k * p_o, f)), np.empty((g, k))
+                a, cond = np.empty((g, k, m, f)), np.empty((g, k, m, m))
+                if not pattern_factors(piece.obs, piece.miss, covs, means, log_weights, w, base, a, cond):
+                    raise Infeasible("covariance block not positive definite")
+            else:
+                fac = piece_factors(piece.index, covs, means, log_weights)
+                w, base = fac.w, np.ascontiguousarray(fac.base)
             low = np.zeros((g, (k - 1) * f, f))
-            loglik += piece_rows(
-                piece.x, piece.starts, fac.w, np.ascontiguousarray(fac.base), log_weights, low, resp_all, dens_all, piece.orig, rows, stats
-            )
-            if stats:
+            loglik += piece_rows(piece.x, piece.starts, w, base, log_weights, low, resp_all, dens_all, piece.orig, rows, stats)
+            if not stats:
+                continue
+            if self.compiled_patterns:
+                complete(piece.obs, piece.miss, low, piece.total, a, cond, e_all)
+            else:
                 mom = np.empty((g, k, f, f))
                 mom[:, : k - 1] = low.reshape(g, k - 1, f, f)
                 mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)

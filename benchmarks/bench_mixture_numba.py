@@ -8,7 +8,7 @@ Run from the repository root (needs ``pip install numba``)::
 The data, start and timings are those of :mod:`benchmarks.bench_mixture` (tables 2 and 3):
 ``mar_mvn(n, 10, seed=1)`` (15% of cells missing), K = 3, full covariances. Printed:
 
-1. agreement of the prototype :class:`benchmarks._numba_pass.NumbaPlan` with the
+1. agreement of the prototype :class:`benchmarks._numba_pass.NumbaPlan` (both variants) with the
    library's numpy pass (:class:`~imputer.mixture._kernel.PatternPlan`) at the start:
    log-likelihood (relative), responsibilities and statistics (largest differences);
 2. the first call's JIT compile time, in fresh processes: with an empty numba cache
@@ -17,7 +17,10 @@ The data, start and timings are those of :mod:`benchmarks.bench_mixture` (tables
    single normal's (``MVNProblem.step``): wall-clock median and least process CPU time;
 4. the user-facing calls, whole call divided by ``n_evals`` (as table 3 of
    ``bench_mixture``): ``impute`` against ``impute_mixture`` with the numpy pass and with
-   the compiled one (``MixturePlan`` replaced for that call).
+   the compiled ones (``MixturePlan`` replaced for that call).
+
+"numba rows": the row level compiled, the pattern level numpy's; "numba rows+patterns":
+the pattern level compiled too (:mod:`benchmarks._numba_patterns`).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ t0 = time.perf_counter()
 from benchmarks._numba_pass import NumbaPlan
 t1 = time.perf_counter()
 data, ct, sc, start = _setup(mar_mvn(2_000, 10, seed=1), 3, "full")
-plan = NumbaPlan(data, 3)
+plan = NumbaPlan(data, 3, compiled_patterns=True)
 t2 = time.perf_counter()
 plan.run(*start)
 t3 = time.perf_counter()
@@ -61,11 +64,15 @@ print(f"{t1 - t0:.2f} {(t3 - t2) - (t4 - t3):.2f}")
 """
 
 
-def _numba_plan(data, k):
+def _numba_plan(compiled_patterns: bool):
+    """A ``MixturePlan`` that builds :class:`NumbaPlan` where the library builds ``PatternPlan``."""
     from benchmarks._numba_pass import NumbaPlan
 
-    plan = MixturePlan(data, k)
-    return NumbaPlan(data, k) if isinstance(plan, PatternPlan) else plan
+    def build(data, k):
+        plan = MixturePlan(data, k)
+        return NumbaPlan(data, k, compiled_patterns=compiled_patterns) if isinstance(plan, PatternPlan) else plan
+
+    return build
 
 
 def agreement(n: int) -> None:
@@ -73,13 +80,12 @@ def agreement(n: int) -> None:
 
     data, ct, sc, start = _setup(mar_mvn(n, 10, seed=1), 3, "full")
     a = PatternPlan(data, 3).run(*start, rows=True)
-    b = NumbaPlan(data, 3).run(*start, rows=True)
-    print(f"\nAgreement at the start, {n:,} x 10, K = 3 (numba - numpy):")
-    print(f"loglik relative {abs(b.loglik - a.loglik) / abs(a.loglik):.1e}   resp {np.abs(b.resp - a.resp).max():.1e}"
-          f"   log_dens {np.abs(b.log_dens - a.log_dens).max():.1e}")
-    for name in ("nk", "s1", "s2"):
-        x, y = getattr(a, name), getattr(b, name)
-        print(f"{name}: largest difference relative to the largest entry {np.abs(y - x).max() / np.abs(x).max():.1e}")
+    print(f"\nAgreement at the start, {n:,} x 10, K = 3 (numba - numpy; statistics: largest difference / largest entry):")
+    for label, compiled in (("rows compiled", False), ("rows and patterns", True)):
+        b = NumbaPlan(data, 3, compiled_patterns=compiled).run(*start, rows=True)
+        rel = [np.abs(getattr(b, f) - getattr(a, f)).max() / np.abs(getattr(a, f)).max() for f in ("nk", "s1", "s2")]
+        print(f"{label:<18} loglik relative {abs(b.loglik - a.loglik) / abs(a.loglik):.1e}   resp {np.abs(b.resp - a.resp).max():.1e}"
+              f"   log_dens {np.abs(b.log_dens - a.log_dens).max():.1e}   N {rel[0]:.1e}  s1 {rel[1]:.1e}  s2 {rel[2]:.1e}")
 
 
 def first_call() -> None:
@@ -101,10 +107,13 @@ def em_map(n: int, iters: int, repeats: int) -> None:
     frame = mar_mvn(n, 10, seed=1)
     data, ct, sc, start = _setup(frame, 3, "full")
     numpy_problem = MixtureProblem(data, ct, 0.0)
-    numba_problem = MixtureProblem(data, ct, 0.0)
-    numba_problem.plan = NumbaPlan(data, 3)
+    rows_problem = MixtureProblem(data, ct, 0.0)
+    rows_problem.plan = NumbaPlan(data, 3)
+    both_problem = MixtureProblem(data, ct, 0.0)
+    both_problem.plan = NumbaPlan(data, 3, compiled_patterns=True)
     x0 = numpy_problem.pack(start)
-    numba_problem.step(x0)  # compiled (or loaded) before timing
+    both_problem.step(x0)  # compiled (or loaded) before timing
+    rows_problem.step(x0)
     mvn_data = standardise(frame.isna().to_numpy(), tuple(frame[c].to_numpy(float) for c in frame), sc)
     mvn = MVNProblem(mvn_data, 0.0)
     y0 = mvn.pack(mvn_start(mvn_data))
@@ -113,7 +122,7 @@ def em_map(n: int, iters: int, repeats: int) -> None:
     with blas_threads(10):
         c_mvn = _cpu(lambda: mvn.step(y0), iters * repeats)
         t_mvn, _, _ = timed(lambda: [mvn.step(y0) for _ in range(iters)], repeats)
-        for name, prob in (("mixture, numpy pass", numpy_problem), ("mixture, numba pass", numba_problem)):
+        for name, prob in (("mixture, numpy pass", numpy_problem), ("mixture, numba rows", rows_problem), ("numba rows+patterns", both_problem)):
             t, _, _ = timed(lambda: [prob.step(x0) for _ in range(iters)], repeats)
             c = _cpu(lambda: prob.step(x0), iters * repeats)
             print(f"{name:<22} {t / iters:>14.4f} {c:>12.4f} {c / c_mvn:>13.2f}")
@@ -128,18 +137,24 @@ def user_facing(n: int, max_iter: int, repeats: int) -> None:
     def mixture():
         return impute_mixture(frame, n_components=3, n_init=1, seed=0, max_iter=max_iter, tol=1e-15)
 
-    def with_numba():
-        _problem.MixturePlan = _numba_plan
-        try:
-            return mixture()
-        finally:
-            _problem.MixturePlan = MixturePlan
+    def with_numba(compiled_patterns: bool):
+        def call():
+            _problem.MixturePlan = _numba_plan(compiled_patterns)
+            try:
+                return mixture()
+            finally:
+                _problem.MixturePlan = MixturePlan
 
-    with_numba()  # compiled (or loaded) before timing
+        return call
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with_numba(True)()  # compiled (or loaded) before timing
     runs = {
         "impute": lambda: impute(frame, accelerate=False, max_iter=max_iter, tol=1e-15),
         "mixture, numpy pass": mixture,
-        "mixture, numba pass": with_numba,
+        "mixture, numba rows": with_numba(False),
+        "numba rows+patterns": with_numba(True),
     }
     print(f"\nUser-facing calls, max_iter={max_iter}, tol=1e-15 (whole call / n_evals); {_load()}")
     print(f"{'call':<20} {'n_evals':>7} {'wall s':>8} {'CPU s':>8} {'wall/eval':>10} {'CPU/eval':>10} {'ratio wall':>10} {'ratio CPU':>9}")
