@@ -60,7 +60,7 @@ from imputer._gaussian.linalg import SWEEP_MAX_M, Infeasible, _potr_inverse, pre
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
-__all__ = ["SmallPlan", "estep", "estep_diagonals", "small_plan"]
+__all__ = ["SmallPlan", "estep", "estep_diagonals", "small_conditionals", "small_fill", "small_plan"]
 
 #: The batched E-step (module docstring) is used up to this many numbers in its padded
 #: pattern blocks ``G m_max^2``, its gathered cells ``(sum m) m_max`` and the work array
@@ -395,17 +395,30 @@ def _estep(
     )
 
 
-def _estep_small(
-    data: StandardData,
-    plan: SmallPlan,
-    mean: np.ndarray,
-    prec: np.ndarray,
-    weights: np.ndarray | None,
-    cov_weights: np.ndarray | None,
-    diags: list[list[np.ndarray]] | None,
-) -> SufficientStats:
-    """:func:`_estep` on the batched path: all patterns at once (module docstring)."""
-    p = data.p
+
+def small_conditionals(data: StandardData, plan: SmallPlan, prec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pattern's ``C_M = (Lambda_MM)^-1``, padded, and ``log|C_M|`` (the batched path).
+
+    Parameters
+    ----------
+    data : StandardData
+    plan : SmallPlan
+        ``small_plan(data)``.
+    prec : ndarray, shape (p, p)
+        ``Lambda``.
+
+    Returns
+    -------
+    cond : ndarray, shape (G, m_max, m_max)
+        ``C_M`` of each pattern, zero outside ``M x M``.
+    logdet : ndarray, shape (G,)
+        ``log|C_M|``.
+
+    Raises
+    ------
+    Infeasible
+        Where a ``Lambda_MM`` is not positive definite.
+    """
     g, m_max = plan.n_miss.size, plan.eye.shape[0]
     if m_max >= SWEEP_MAX_M:
         # LAPACK potrf + potri per pattern, group by group (unpadded: m^3 flops, a third of
@@ -418,29 +431,54 @@ def _estep_small(
             inv, ld = _potr_inverse(flat_prec.take(plan.block_pos[start:stop, :m, :m]))
             cond[start:stop, :m, :m] = inv
             np.negative(ld, out=logdet[start:stop])
-    else:
-        b = np.where(plan.both, prec.reshape(-1).take(plan.block_pos), plan.eye)  # Lambda_MM padded
-        try:
-            chol = np.linalg.cholesky(b)
-        except np.linalg.LinAlgError:
-            raise Infeasible("matrix not positive definite") from None
-        piv = np.diagonal(chol, axis1=1, axis2=2)
-        if not piv.min() > 0.0:
-            raise Infeasible("matrix not positive definite")
-        logdet = -2.0 * np.log(piv).sum(axis=1)  # log|C_M|
-        cond = np.linalg.inv(b)
-        cond += cond.transpose(0, 2, 1)
-        cond *= 0.5
-        cond *= plan.both  # exactly C_M padded with zeros
-    # from the mean (module docstring): w_M = mu_M, then per missing cell (i, j),
-    # zhat_ij = mu_j - (row j of C_M) . (Lambda (w_i - mu))_M
-    zhat = data.work
-    work_flat = zhat.reshape(-1)
+        return cond, logdet
+    b = np.where(plan.both, prec.reshape(-1).take(plan.block_pos), plan.eye)  # Lambda_MM padded
+    try:
+        chol = np.linalg.cholesky(b)
+    except np.linalg.LinAlgError:
+        raise Infeasible("matrix not positive definite") from None
+    piv = np.diagonal(chol, axis1=1, axis2=2)
+    if not piv.min() > 0.0:
+        raise Infeasible("matrix not positive definite")
+    logdet = -2.0 * np.log(piv).sum(axis=1)  # log|C_M|
+    cond = np.linalg.inv(b)
+    cond += cond.transpose(0, 2, 1)
+    cond *= 0.5
+    cond *= plan.both  # exactly C_M padded with zeros
+    return cond, logdet
+
+
+def small_fill(plan: SmallPlan, work: np.ndarray, mean: np.ndarray, prec: np.ndarray, cond: np.ndarray) -> None:
+    """Overwrite the missing cells of ``work`` (shape (n_inc, p), C order) with their conditional means.
+
+    From the mean (module docstring): ``w_M = mu_M``, then per missing cell ``(i, j)``,
+    ``zhat_ij = mu_j - (row j of C_M) . (Lambda (w_i - mu))_M``; ``cond`` is
+    :func:`small_conditionals`' stack.
+    """
+    g, m_max = plan.n_miss.size, plan.eye.shape[0]
+    work_flat = work.reshape(-1)
     np.put(work_flat, plan.miss_flat, mean.take(plan.miss_col))
-    y = (zhat - mean) @ prec
+    y = (work - mean) @ prec
     zm = np.einsum("ij,ij->i", cond.reshape(g * m_max, m_max).take(plan.cell_cond, axis=0), y.take(plan.cell_y))
     np.subtract(work_flat.take(plan.miss_flat), zm, out=zm)
     np.put(work_flat, plan.miss_flat, zm)
+
+
+def _estep_small(
+    data: StandardData,
+    plan: SmallPlan,
+    mean: np.ndarray,
+    prec: np.ndarray,
+    weights: np.ndarray | None,
+    cov_weights: np.ndarray | None,
+    diags: list[list[np.ndarray]] | None,
+) -> SufficientStats:
+    """:func:`_estep` on the batched path: all patterns at once (module docstring)."""
+    p = data.p
+    g = plan.n_miss.size
+    cond, logdet = small_conditionals(data, plan, prec)
+    zhat = data.work
+    small_fill(plan, zhat, mean, prec, cond)
     if weights is not None:
         w = np.asarray(weights, dtype=float)
         v = w if cov_weights is None else np.asarray(cov_weights, dtype=float)

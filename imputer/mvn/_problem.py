@@ -59,6 +59,8 @@ from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
 from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
+from imputer._gaussian.estep import small_plan
+from imputer.mvn._fillnewton import FillNewton, fill_newton_applies
 from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
@@ -127,7 +129,7 @@ class MVNProblem:
         a, b = self._unorder[self._rows], self._unorder[self._cols]
         self._from_free_flat = (np.minimum(a, b) * p + np.maximum(a, b)).astype(idx)
         del i, j, hi, lo
-        self._newton: NewtonStep | bool | None = None  # None: not built yet; False: none
+        self._newton: NewtonStep | FillNewton | bool | None = None  # None: not built yet; False: none
 
     @property
     def dim(self) -> int:
@@ -200,12 +202,20 @@ class MVNProblem:
     def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
         """The Newton point of the observed-data objective from ``x`` and its EM update ``fx`` (:mod:`imputer.mvn._newton`).
 
-        None where :meth:`newton_sums` offers none or the observed information at ``x`` is
-        not positive definite.
+        Where the dense step is not affordable and the rows are few (the batched E-step's
+        layout, more than 500 parameters), Newton's step on the fixed point of the missing
+        cells' fills instead (:mod:`imputer.mvn._fillnewton`). None where neither is
+        offered, or the observed information at ``x`` is not positive definite.
         """
         if self._newton is None:
             src = self.newton_sums()
-            self._newton = False if src is None else NewtonStep(self.p, src[0], self.ridge, src[1])
+            if src is not None:
+                self._newton = NewtonStep(self.p, src[0], self.ridge, src[1])
+            elif isinstance(self.data, StandardData) and fill_newton_applies(self.data, plan := small_plan(self.data)):
+                assert plan is not None
+                self._newton = FillNewton(self.data, plan, self.ridge, self.pack, self.unpack)
+            else:
+                self._newton = False
         return self._newton(x, fx) if self._newton else None
 
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:

@@ -1,0 +1,279 @@
+r"""Newton steps on the fixed point of the missing cells' conditional means (wide data with few rows).
+
+Why. Where ``p`` exceeds the rows, every row's observed cells predict its missing ones
+almost exactly (leverage near 1), so EM's fractions of missing information approach 1
+(``benchmarks/wide_iterations.py``: at ``n = 10, p = 200, ridge = 1`` the 150 largest
+eigenvalues of EM's Jacobian lie in [0.990, 0.9985]) and any method built on EM steps
+alone (Anderson, SQUAREM, L-BFGS) needs hundreds of evaluations. The dense Newton step
+(:mod:`imputer.mvn._newton`) is out of reach with ``p(p+3)/2`` parameters. The slow
+directions live, however, in the space of the ``m`` missing cells' fills, which is small
+when the rows are few: the step here is Newton's on that fixed point.
+
+The map. For fills ``z`` of the missing cells (the completed rows ``z_k``) and the
+conditional covariances ``C_k`` (``C_{M_k}`` embedded) held fixed, the M-step gives
+
+.. math::
+
+    \mu(z) = \tfrac1n \sum_k z_k,\qquad
+    \Sigma(z) = \frac{\sum_k (z_k - \mu)(z_k - \mu)^\top + \sum_k C_k + \lambda D}{n + a}
+
+(:mod:`imputer._gaussian.prior`), and the E-step at ``(mu, Sigma)`` the new fills
+``Phi_i(z) = mu_M + Sigma_MO Sigma_OO^{-1} (x_O - mu_O)`` of every incomplete row ``i``.
+EM on the fills is ``z <- Phi(z)`` (with ``C`` refreshed each step).
+
+Its Jacobian. With ``r_k = z_k - mu``, ``Lambda = Sigma^{-1}`` and the completed residual's
+image ``u_i = Lambda (zhat_i - mu)`` (which is ``Sigma_OO^{-1}(x_O - mu_O)`` on ``O_i`` and 0
+on ``M_i``), a change ``delta`` of the fills (row ``k``: ``d_k``, zero on ``O_k``) moves
+``mu`` by ``sum_k d_k / n`` and ``Sigma`` by ``sum_k (d_k r_k' + r_k d_k') / (n + a)``, and
+``P_i v = v_M - B_i v_O = C_{M_i} (Lambda v)_{M_i}`` (``B_i = Sigma_MO Sigma_OO^{-1}``) gives
+
+.. math::
+
+    (J \delta)_i = C_{M_i} \big(\Lambda v_i\big)_{M_i},\qquad
+    v_i = \sum_k c_{ik} d_k + \frac{1}{n + a} \sum_k (d_k^\top u_i)\, r_k,\qquad
+    c_{ik} = \frac1n + \frac{r_k^\top u_i}{n + a},
+
+one product ``V Lambda`` (``n_inc x p`` by ``p x p``) and the gathered ``C_M`` blocks per
+product: no E-step. The change of ``C`` with the parameters is left out (it is refreshed at
+every step), so the iteration converges linearly, but at a rate set by what is left out
+(about 0.15-0.5 per step on the wide benchmarks) instead of EM's 0.99.
+
+The step. From a point ``x = (mu, Sigma)`` that is the M-step of known fills ``z_in``
+(a candidate this class returned and the driver accepted), with ``zhat = Phi(z_in)`` the
+fills at ``x``: solve ``(I - J) delta = zhat - z_in`` by GMRES (matrix-free,
+:data:`GMRES_RESTART` x :data:`GMRES_CYCLES` products at most: an inexact Newton step),
+``z' = z_in + t delta`` and the candidate is the M-step of ``z'`` with ``C`` at ``x``.
+``t`` starts at 1 and is divided by 4 after a refused candidate (multiplied by 4 after an
+accepted one, at most 1), a backtracking spread over the driver's iterations. From any
+other point (Anderson's, or EM's, whose fills are not kept) the candidate is the EM update
+``M(zhat(x))`` recomputed here, which starts the chain. The driver
+(:func:`imputer._em.anderson.run_anderson`) evaluates every candidate and keeps it only if
+the objective does not fall: the answer is EM's fixed point whatever the steps.
+
+The chain is dropped (the method answers None for a while, doubling) when its fill
+corrections stop shrinking (ratio above :data:`STALL_RATIO` twice running): there the
+left-out ``C`` coupling dominates and Anderson does better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse.linalg as ssl
+
+from imputer._gaussian.estep import SmallPlan, small_conditionals, small_fill
+from imputer._gaussian.layout import StandardData
+from imputer._gaussian.linalg import Infeasible, precision
+from imputer._gaussian.objective import mstep
+from imputer._gaussian.prior import RidgePrior
+from imputer._gaussian.stats import SufficientStats
+
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "AtPoint", "FillNewton", "fill_newton_applies"]
+
+#: Krylov dimension of one GMRES cycle, and the cycles of one step.
+GMRES_RESTART = 100
+GMRES_CYCLES = 2
+#: Relative residual at which GMRES stops.
+GMRES_RTOL = 1e-8
+#: Correction ratio above which the chain counts as stalled.
+STALL_RATIO = 0.9
+#: Offered only where the dense Newton step is not (more parameters than this).
+MIN_PARAMS = 500
+
+
+def fill_newton_applies(data: StandardData, plan: SmallPlan | None) -> bool:
+    """Whether the step is offered: the batched E-step applies (few rows), unweighted rows, and more
+    than :data:`MIN_PARAMS` parameters."""
+    p = data.p
+    return plan is not None and p + p * (p + 1) // 2 > MIN_PARAMS and plan.miss_flat.size > 0
+
+
+class AtPoint:
+    """Quantities at one point ``(mu, Sigma)``: ``Lambda``, the padded ``C_M`` stack, the fills.
+
+    Attributes
+    ----------
+    mu : ndarray, shape (p,)
+    prec : ndarray, shape (p, p)
+        ``Lambda = Sigma^-1``.
+    cond : ndarray, shape (G, m_max, m_max)
+        Every pattern's ``C_M`` (:func:`~imputer._gaussian.estep.small_conditionals`).
+    work : ndarray, shape (n_inc, p)
+        The incomplete rows completed at the point.
+    fills : ndarray, shape (m,)
+        Their missing cells, row by row (``plan.miss_flat``).
+
+    Raises
+    ------
+    Infeasible
+        Where ``Sigma`` or a ``Lambda_MM`` is not positive definite.
+    """
+
+    def __init__(self, data: StandardData, plan: SmallPlan, mu: np.ndarray, sigma: np.ndarray) -> None:
+        self.mu = mu
+        self.prec, _ = precision(sigma)
+        self.cond, _ = small_conditionals(data, plan, self.prec)
+        self.work = data.work.copy()
+        small_fill(plan, self.work, mu, self.prec, self.cond)
+        self.fills = self.work.reshape(-1).take(plan.miss_flat)
+
+
+class FillNewton:
+    """Newton proposals on the fills' fixed point for :class:`~imputer.mvn._problem.MVNProblem` (module docstring).
+
+    Parameters
+    ----------
+    data : StandardData
+        The problem's standardised data (unweighted rows).
+    plan : SmallPlan
+        ``small_plan(data)`` (not None).
+    prior : RidgePrior
+        The problem's prior.
+    pack : callable
+        ``pack((mu, Sigma)) -> x``, the problem's packing.
+    unpack : callable
+        ``unpack(x) -> (mu, Sigma)``.
+    """
+
+    def __init__(
+        self,
+        data: StandardData,
+        plan: SmallPlan,
+        prior: RidgePrior,
+        pack: Callable[[tuple[np.ndarray, np.ndarray]], np.ndarray],
+        unpack: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ) -> None:
+        self.data, self.plan, self.prior = data, plan, prior
+        self._pack, self._unpack = pack, unpack
+        self._last: np.ndarray | None = None  # the last candidate returned
+        self._last_fills: np.ndarray | None = None  # the fills it is the M-step of
+        self._scale = 1.0
+        self._prev_norm: float | None = None
+        self._stalls = 0
+        self._pause = 0
+        self._pause_len = 4
+        #: products ``J v`` taken (all steps), for the benchmarks
+        self.products = 0
+
+    def __call__(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
+        """The next candidate from the accepted point ``x`` (``fx`` its EM update, unused), or None."""
+        in_chain = self._last is not None and x is self._last
+        if self._last is not None and not in_chain:
+            self._scale = max(self._scale / 4.0, 1.0 / 64.0)  # the last candidate was refused
+        elif in_chain:
+            self._scale = min(self._scale * 4.0, 1.0)
+        if self._pause > 0:
+            self._pause -= 1
+            self._forget()
+            return None
+        mu, sigma = self._unpack(x)
+        try:
+            here = AtPoint(self.data, self.plan, mu, sigma)
+        except Infeasible:
+            self._forget()
+            return None
+        if not in_chain:
+            self._prev_norm = None
+            return self._candidate(here.fills, here)
+        z_in = self._last_fills
+        resid = here.fills - z_in
+        norm = float(np.max(np.abs(resid)))
+        if self._prev_norm is not None and norm > STALL_RATIO * self._prev_norm:
+            self._stalls += 1
+            if self._stalls >= 2:  # the left-out coupling dominates: let Anderson work
+                self._stalls, self._pause = 0, self._pause_len
+                self._pause_len *= 2
+                self._forget()
+                return None
+        else:
+            self._stalls = 0
+        self._prev_norm = norm
+        delta = self._solve(here, z_in, resid)
+        if delta is None:
+            self._forget()
+            return None
+        return self._candidate(z_in + self._scale * delta, here)
+
+    def _forget(self) -> None:
+        self._last = self._last_fills = None
+        self._prev_norm = None
+
+    def _candidate(self, fills: np.ndarray, at: AtPoint) -> np.ndarray | None:
+        """The M-step of ``fills`` with ``C`` at ``at``; remembered as the chain's last candidate."""
+        data, plan = self.data, self.plan
+        work = data.work.copy()
+        np.put(work.reshape(-1), plan.miss_flat, fills)
+        n = float(data.n)
+        cond = at.cond * plan.counts[:, None, None]
+        p = data.p
+        stats = SufficientStats(
+            weight=n,
+            cov_weight=n,
+            s1=data.s1_complete + work.sum(axis=0),
+            s2=data.s2_complete + work.T @ work,
+            cond=np.bincount(plan.block_pos.reshape(-1), weights=cond.reshape(-1), minlength=p * p).reshape(p, p),
+            entropy=0.0,
+        )
+        mu, sigma = mstep(stats, at.mu, self.prior)
+        x = self._pack((mu, sigma))
+        if not np.all(np.isfinite(x)):
+            self._forget()
+            return None
+        self._last, self._last_fills = x, fills
+        return x
+
+    def _solve(self, at: AtPoint, z_in: np.ndarray, resid: np.ndarray) -> np.ndarray | None:
+        """``(I - J)^{-1} resid`` by GMRES (module docstring), or None if it fails."""
+        jac = self.jacobian(at, z_in)
+
+        def apply(d: np.ndarray) -> np.ndarray:
+            return d - jac(d)
+
+        m = z_in.size
+        op = ssl.LinearOperator((m, m), matvec=apply, dtype=float)
+        restart = min(GMRES_RESTART, m)
+        delta, info = ssl.gmres(op, resid, rtol=GMRES_RTOL, atol=0.0, restart=restart, maxiter=GMRES_CYCLES)
+        if info < 0 or not np.all(np.isfinite(delta)):
+            return None
+        return delta
+
+    def jacobian(self, at: AtPoint, z_in: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """``d -> J d``, the Jacobian of the fill map at ``z_in`` (module docstring).
+
+        Parameters
+        ----------
+        at : AtPoint
+            The quantities at ``x``, the M-step of ``z_in``.
+        z_in : ndarray, shape (m,)
+            The fills ``x`` is the M-step of (the missing cells, row by row).
+
+        Returns
+        -------
+        callable
+            ``J d`` for ``d`` of shape (m,), one ``n_inc x p`` by ``p x p`` product each.
+        """
+        data, plan = self.data, self.plan
+        n = float(data.n)
+        div = n + self.prior.logdet_weight
+        work_in = data.work.copy()
+        np.put(work_in.reshape(-1), plan.miss_flat, z_in)
+        r = work_in - at.mu  # residuals of the input fills about x's mean (x is their M-step)
+        u = (at.work - at.mu) @ at.prec
+        np.put(u.reshape(-1), plan.miss_flat, 0.0)  # exactly 0 on M (rounding aside)
+        cmat = 1.0 / n + (u @ r.T) / div  # c_ik
+        g, m_max = plan.n_miss.size, plan.eye.shape[0]
+        cond_rows = at.cond.reshape(g * m_max, m_max).take(plan.cell_cond, axis=0)
+        d_mat = np.zeros_like(r)
+        d_flat = d_mat.reshape(-1)
+
+        def jac(d: np.ndarray) -> np.ndarray:
+            self.products += 1
+            np.put(d_flat, plan.miss_flat, d)
+            t = d_mat @ u.T  # t[k, i] = d_k . u_i
+            v = cmat @ d_mat
+            v += (t.T @ r) / div
+            y = v @ at.prec
+            return np.einsum("ij,ij->i", cond_rows, y.take(plan.cell_y))
+
+        return jac
