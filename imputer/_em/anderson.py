@@ -69,7 +69,7 @@ objective from its analytic information and the gradient that ``F(x)`` gives
 evaluates ``x_N`` before Anderson's proposal and accepts it under the same safeguard
 (feasible, objective not lower); otherwise the iteration goes on with Anderson's
 proposal. After a refused point it waits :data:`NEWTON_BACKOFF` accepted iterates (doubled
-at each refusal); where the problem offers none (information not positive definite yet,
+at each refusal, reset by an accepted point); where the problem offers none (information not positive definite yet,
 which costs no evaluation) it waits :data:`NEWTON_WAIT_NONE`. Newton converges
 quadratically where the EM rate is near 1 (``boys``: 23 evaluations instead of 65). The
 stopping rule is unchanged.
@@ -369,6 +369,7 @@ def run_anderson(
                 took = _try_newton(run, problem, coords, newton, x, fx, obj)
                 if not isinstance(took, str):
                     z, x, fx, obj = took
+                    backoff = NEWTON_BACKOFF
                     continue
                 if took == "none":
                     wait = NEWTON_WAIT_NONE

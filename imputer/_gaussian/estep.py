@@ -51,6 +51,7 @@ No prior and no log-likelihood here: both are functions of the statistics
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,7 +61,7 @@ from imputer._gaussian.linalg import SWEEP_MAX_M, Infeasible, _potr_inverse, pre
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
-__all__ = ["SmallPlan", "estep", "estep_diagonals", "small_conditionals", "small_fill", "small_plan"]
+__all__ = ["SmallPlan", "SmallPoint", "batched_plan", "estep", "estep_diagonals", "small_conditionals", "small_fill", "small_plan"]
 
 #: The batched E-step (module docstring) is used up to this many numbers in its padded
 #: pattern blocks ``G m_max^2``, its gathered cells ``(sum m) m_max`` and the work array
@@ -117,6 +118,17 @@ class SmallPlan:
     group_start: tuple[int, ...]
 
 
+class SmallPoint(NamedTuple):
+    """The batched E-step's last point (``data.memo["small_last"]``); its fills are in ``data.work``
+    until the next E-step."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    prec: np.ndarray
+    #: every pattern's ``C_M``, padded (:func:`small_conditionals`)
+    cond: np.ndarray
+
+
 def small_plan(data: StandardData) -> SmallPlan | None:
     """The :class:`SmallPlan` of a layout (built once, kept in ``data.memo``), or None where
     the batched E-step does not apply (``SMALL_MAX_ELEMENTS``, ``_SMALL_MAX_FLOPS``), nothing
@@ -129,7 +141,21 @@ def small_plan(data: StandardData) -> SmallPlan | None:
     return plan
 
 
-def _small_plan(data: StandardData) -> SmallPlan | None:
+def batched_plan(data: StandardData, max_elements: float) -> SmallPlan | None:
+    """A :class:`SmallPlan` whatever the E-step's own limits, up to ``max_elements`` numbers in
+    its padded blocks and gathered cells (the step on the fills, :mod:`imputer.mvn._fillnewton`,
+    uses the batched layout where the E-step itself goes by chunks); kept in ``data.memo``.
+    None where the incomplete rows are not in the work array or the blocks are larger."""
+    plan = small_plan(data)
+    if plan is not None:
+        return plan
+    key = ("batched", max_elements)
+    if key not in data.memo:
+        data.memo[key] = _small_plan(data, limits=False, max_elements=max_elements)
+    return data.memo[key]
+
+
+def _small_plan(data: StandardData, *, limits: bool = True, max_elements: float = 0.0) -> SmallPlan | None:
     p = data.p
     groups = data.patterns.groups
     n_inc = data.work.shape[0]
@@ -139,7 +165,10 @@ def _small_plan(data: StandardData) -> SmallPlan | None:
     m_max = max(g.n_miss for g in groups)
     n_cells = sum(g.n_rows * g.n_miss for g in groups)
     flops = sum(g.n_patterns * g.n_miss**3 for g in groups)
-    if (
+    if not limits:
+        if max(n_pat * m_max, n_cells) * m_max > max_elements:
+            return None
+    elif (
         max(n_pat * m_max, n_cells) * m_max > SMALL_MAX_ELEMENTS
         or n_inc * p > SMALL_MAX_ELEMENTS
         or (m_max < SWEEP_MAX_M and n_pat * m_max**3 > max(_SMALL_MAX_FLOPS, 4 * flops))
@@ -319,7 +348,11 @@ def _estep(
     prec = (prec_pair or precision(cov))[0]
     plan = small_plan(data) if SMALL_PATH else None
     if plan is not None:
-        return _estep_small(data, plan, mean, prec, weights, cov_weights, diags)
+        stats, cond = _estep_small(data, plan, mean, prec, weights, cov_weights, diags)
+        # what the step on the fills (imputer.mvn._fillnewton) needs at this point, kept
+        # until the next E-step (references: no copies)
+        data.memo["small_last"] = SmallPoint(mean, cov, prec, cond)
+        return stats
     prec_mu = prec @ mean
     groups = data.patterns.groups
     weighted = weights is not None
@@ -472,8 +505,9 @@ def _estep_small(
     weights: np.ndarray | None,
     cov_weights: np.ndarray | None,
     diags: list[list[np.ndarray]] | None,
-) -> SufficientStats:
-    """:func:`_estep` on the batched path: all patterns at once (module docstring)."""
+) -> tuple[SufficientStats, np.ndarray]:
+    """:func:`_estep` on the batched path: all patterns at once (module docstring); also
+    the padded ``C_M`` stack."""
     p = data.p
     g = plan.n_miss.size
     cond, logdet = small_conditionals(data, plan, prec)
@@ -500,12 +534,13 @@ def _estep_small(
         cdiag = np.diagonal(cond, axis1=1, axis2=2)
         for gi, (group, start) in enumerate(zip(data.patterns.groups, plan.group_start)):
             diags[gi].append(cdiag[start : start + group.n_patterns, : group.n_miss].copy())
-    cond *= cw[:, None, None]
-    return SufficientStats(
+    scaled = cond * cw[:, None, None]
+    stats = SufficientStats(
         weight=total_w,
         cov_weight=total_v,
         s1=s1,
         s2=s2,
-        cond=np.bincount(plan.block_pos.reshape(-1), weights=cond.reshape(-1), minlength=p * p).reshape(p, p),
+        cond=np.bincount(plan.block_pos.reshape(-1), weights=scaled.reshape(-1), minlength=p * p).reshape(p, p),
         entropy=0.5 * float(cw @ (plan.n_miss * (LOG_2PI + 1.0) + logdet)),
     )
+    return stats, cond

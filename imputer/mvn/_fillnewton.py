@@ -43,16 +43,18 @@ The step. From a point ``x = (mu, Sigma)`` that is the M-step of known fills ``z
 fills at ``x``: solve ``(I - J) delta = zhat - z_in`` by GMRES (matrix-free,
 :data:`GMRES_RESTART` x :data:`GMRES_CYCLES` products at most: an inexact Newton step),
 ``z' = z_in + t delta`` and the candidate is the M-step of ``z'`` with ``C`` at ``x``.
-``t`` starts at 1 and is divided by 4 after a refused candidate (multiplied by 4 after an
-accepted one, at most 1), a backtracking spread over the driver's iterations. From any
+``t`` starts at 1 and is divided by 4 after a refused Newton candidate (multiplied by 4
+after an accepted one, at most 1), a backtracking spread over the driver's iterations. From any
 other point (Anderson's, or EM's, whose fills are not kept) the candidate is the EM update
 ``M(zhat(x))`` recomputed here, which starts the chain. The driver
 (:func:`imputer._em.anderson.run_anderson`) evaluates every candidate and keeps it only if
 the objective does not fall: the answer is EM's fixed point whatever the steps.
 
-The chain is dropped (the method answers None for a while, doubling) when its fill
-corrections stop shrinking (ratio above :data:`STALL_RATIO` twice running): there the
-left-out ``C`` coupling dominates and Anderson does better.
+The steps end for the run (the method answers None from then on) when the fill
+corrections of full steps stop shrinking fast (ratio above :data:`STALL_RATIO` twice
+running), a candidate is refused even at the shortest step (:data:`MIN_SCALE`) or
+:data:`MAX_REFUSALS` candidates have been refused in all: there the left-out ``C`` coupling dominates (more rows, more missing
+cells per row: ``n = 100, p = 300``) and Anderson does better.
 """
 
 from __future__ import annotations
@@ -62,31 +64,47 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse.linalg as ssl
 
-from imputer._gaussian.estep import SmallPlan, small_conditionals, small_fill
+from imputer._gaussian.estep import SmallPlan, batched_plan, small_conditionals, small_fill
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.objective import mstep
 from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "AtPoint", "FillNewton", "fill_newton_applies"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_REFUSALS", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
 GMRES_CYCLES = 2
 #: Relative residual at which GMRES stops.
 GMRES_RTOL = 1e-8
-#: Correction ratio above which the chain counts as stalled.
-STALL_RATIO = 0.9
+#: The shortest step tried; a refused candidate at this scale ends the steps for the run.
+MIN_SCALE = 1.0 / 64.0
+#: Refused Newton candidates after which the steps end for the run.
+MAX_REFUSALS = 3
+#: Ratio of successive fill corrections (full steps) above which the chain counts as stalled.
+STALL_RATIO = 0.7
 #: Offered only where the dense Newton step is not (more parameters than this).
 MIN_PARAMS = 500
+#: ... where the columns are at least this many times the rows (the regime where the fills
+#: carry EM's slow directions; at n = 100, p = 300 the left-out change of C_M dominates and
+#: the steps were refused)
+MIN_COLUMNS_PER_ROW = 10
+#: ... and where its padded ``C_M`` blocks and gathered cells hold at most this many numbers
+#: (160 MB): few rows (n = 50, p = 1,000 at 20% missing: 3.1 million).
+MAX_ELEMENTS = 2e7
 
 
-def fill_newton_applies(data: StandardData, plan: SmallPlan | None) -> bool:
-    """Whether the step is offered: the batched E-step applies (few rows), unweighted rows, and more
-    than :data:`MIN_PARAMS` parameters."""
+def fill_plan(data: StandardData) -> SmallPlan | None:
+    """The batched layout of the step, or None where it is not offered: at most
+    :data:`MIN_PARAMS` parameters (the dense step's domain), fewer than
+    :data:`MIN_COLUMNS_PER_ROW` columns per row, nothing missing, or padded blocks of more
+    than :data:`MAX_ELEMENTS` numbers."""
     p = data.p
-    return plan is not None and p + p * (p + 1) // 2 > MIN_PARAMS and plan.miss_flat.size > 0
+    if p + p * (p + 1) // 2 <= MIN_PARAMS or data.n * MIN_COLUMNS_PER_ROW > p:
+        return None
+    plan = batched_plan(data, MAX_ELEMENTS)
+    return plan if plan is not None and plan.miss_flat.size > 0 else None
 
 
 class AtPoint:
@@ -112,10 +130,15 @@ class AtPoint:
 
     def __init__(self, data: StandardData, plan: SmallPlan, mu: np.ndarray, sigma: np.ndarray) -> None:
         self.mu = mu
-        self.prec, _ = precision(sigma)
-        self.cond, _ = small_conditionals(data, plan, self.prec)
-        self.work = data.work.copy()
-        small_fill(plan, self.work, mu, self.prec, self.cond)
+        last = data.memo.get("small_last")
+        if last is not None and np.array_equal(last.mean, mu) and np.array_equal(last.cov, sigma):
+            # the driver evaluated this point last: its E-step's Lambda, C_M and fills
+            self.prec, self.cond, self.work = last.prec, last.cond, data.work.copy()
+        else:
+            self.prec, _ = precision(sigma)
+            self.cond, _ = small_conditionals(data, plan, self.prec)
+            self.work = data.work.copy()
+            small_fill(plan, self.work, mu, self.prec, self.cond)
         self.fills = self.work.reshape(-1).take(plan.miss_flat)
 
 
@@ -148,25 +171,31 @@ class FillNewton:
         self._pack, self._unpack = pack, unpack
         self._last: np.ndarray | None = None  # the last candidate returned
         self._last_fills: np.ndarray | None = None  # the fills it is the M-step of
+        self._last_newton = False  # whether it was a Newton step (else the chain's first, EM's)
         self._scale = 1.0
+        self._disabled = False
+        self._refused = 0
         self._prev_norm: float | None = None
         self._stalls = 0
-        self._pause = 0
-        self._pause_len = 4
         #: products ``J v`` taken (all steps), for the benchmarks
         self.products = 0
 
     def __call__(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
         """The next candidate from the accepted point ``x`` (``fx`` its EM update, unused), or None."""
         in_chain = self._last is not None and x is self._last
-        if self._last is not None and not in_chain:
-            self._scale = max(self._scale / 4.0, 1.0 / 64.0)  # the last candidate was refused
-        elif in_chain:
-            self._scale = min(self._scale * 4.0, 1.0)
-        if self._pause > 0:
-            self._pause -= 1
-            self._forget()
+        if self._disabled:
             return None
+        if self._last is not None and not in_chain and self._last_newton:
+            # the last Newton candidate was refused
+            self._refused += 1
+            if self._scale <= MIN_SCALE or self._refused >= MAX_REFUSALS:
+                # even the shortest step, or time and again: the direction is no good here
+                self._disabled = True
+                self._forget()
+                return None
+            self._scale = max(self._scale / 4.0, MIN_SCALE)
+        elif in_chain and self._last_newton:
+            self._scale = min(self._scale * 4.0, 1.0)
         mu, sigma = self._unpack(x)
         try:
             here = AtPoint(self.data, self.plan, mu, sigma)
@@ -175,15 +204,15 @@ class FillNewton:
             return None
         if not in_chain:
             self._prev_norm = None
+            self._last_newton = False
             return self._candidate(here.fills, here)
         z_in = self._last_fills
         resid = here.fills - z_in
         norm = float(np.max(np.abs(resid)))
-        if self._prev_norm is not None and norm > STALL_RATIO * self._prev_norm:
+        if self._prev_norm is not None and self._scale == 1.0 and norm > STALL_RATIO * self._prev_norm:
             self._stalls += 1
             if self._stalls >= 2:  # the left-out coupling dominates: let Anderson work
-                self._stalls, self._pause = 0, self._pause_len
-                self._pause_len *= 2
+                self._disabled = True
                 self._forget()
                 return None
         else:
@@ -193,6 +222,7 @@ class FillNewton:
         if delta is None:
             self._forget()
             return None
+        self._last_newton = True
         return self._candidate(z_in + self._scale * delta, here)
 
     def _forget(self) -> None:

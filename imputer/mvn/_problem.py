@@ -59,8 +59,7 @@ from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
 from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
-from imputer._gaussian.estep import small_plan
-from imputer.mvn._fillnewton import FillNewton, fill_newton_applies
+from imputer.mvn._fillnewton import FillNewton, fill_plan
 from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
@@ -199,24 +198,28 @@ class MVNProblem:
             return None
         return self.data.n, RowSums(self.data)
 
-    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
-        """The Newton point of the observed-data objective from ``x`` and its EM update ``fx`` (:mod:`imputer.mvn._newton`).
-
-        Where the dense step is not affordable and the rows are few (the batched E-step's
-        layout, more than 500 parameters), Newton's step on the fixed point of the missing
-        cells' fills instead (:mod:`imputer.mvn._fillnewton`). None where neither is
-        offered, or the observed information at ``x`` is not positive definite.
-        """
+    def _newton_step(self) -> NewtonStep | FillNewton | None:
+        """The Newton step this problem offers (built once): dense, on the fills, or none."""
         if self._newton is None:
             src = self.newton_sums()
             if src is not None:
                 self._newton = NewtonStep(self.p, src[0], self.ridge, src[1])
-            elif isinstance(self.data, StandardData) and fill_newton_applies(self.data, plan := small_plan(self.data)):
-                assert plan is not None
+            elif isinstance(self.data, StandardData) and (plan := fill_plan(self.data)) is not None:
                 self._newton = FillNewton(self.data, plan, self.ridge, self.pack, self.unpack)
             else:
                 self._newton = False
-        return self._newton(x, fx) if self._newton else None
+        return self._newton or None
+
+    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
+        """The Newton point of the observed-data objective from ``x`` and its EM update ``fx`` (:mod:`imputer.mvn._newton`).
+
+        Where the dense step is not affordable and the rows are few (the batched E-step's
+        layout, more than 500 parameters: :func:`~imputer.mvn._fillnewton.fill_plan`), Newton's step on the fixed point of the missing
+        cells' fills instead (:mod:`imputer.mvn._fillnewton`). None where neither is
+        offered, or the observed information at ``x`` is not positive definite.
+        """
+        step = self._newton_step()
+        return None if step is None else step(x, fx)
 
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         """The EM map: ``(F(x), L(x))``; ``L = -inf`` if ``x`` is infeasible, ``F = None`` if its update is singular.

@@ -17,7 +17,7 @@ from imputer._em import run_em
 from imputer._em.anderson import run_anderson
 from imputer._gaussian.estep import small_plan
 from imputer._gaussian.prior import RidgePrior, as_prior
-from imputer.mvn._fillnewton import AtPoint, FillNewton
+from imputer.mvn._fillnewton import MAX_REFUSALS, AtPoint, FillNewton
 from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._newton import NewtonStep
@@ -120,7 +120,7 @@ def test_jacobian_equals_differences_of_the_fill_map(prior_kind: str, shape: tup
 
 
 @pytest.mark.parametrize("prior_kind", ["ridge", "amelia"])
-@pytest.mark.parametrize("shape", [(10, 60, 0), (10, 100, 0), (15, 50, 3)])
+@pytest.mark.parametrize("shape", [(6, 60, 0), (6, 80, 0), (7, 90, 2)])
 def test_fit_reaches_andersons_fixed_point_in_fewer_evaluations(prior_kind: str, shape: tuple[int, int, int]) -> None:
     n, p, complete = shape
     data = standard(_wide(n, p, seed=p, complete_rows=complete))
@@ -145,8 +145,8 @@ def test_fit_reaches_andersons_fixed_point_in_fewer_evaluations(prior_kind: str,
 
 @pytest.mark.parametrize(
     ("shape", "kind"),
-    [((200, 4, 0), NewtonStep), ((10, 40, 0), FillNewton), ((3000, 40, 0), type(None))],
-    ids=["dense Newton", "fills", "neither (many rows)"],
+    [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), type(None)), ((3000, 40, 0), type(None))],
+    ids=["dense Newton", "fills", "neither (rows not few enough)", "neither (many rows)"],
 )
 def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -> None:
     n, p, _ = shape
@@ -158,18 +158,64 @@ def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -
     assert isinstance(problem._newton if problem._newton is not False else None, kind)
 
 
-def test_a_refused_candidate_shrinks_the_next_step() -> None:
-    data = standard(_wide(10, 40, seed=2))
+def _chain(seed: int) -> tuple[MVNProblem, FillNewton, np.ndarray]:
+    data = standard(_wide(5, 60, seed=seed))
     problem = MVNProblem(data, 1.0)
     x = problem.pack(start_values(data))
     fx, _ = problem.step(x)
-    newton = problem.newton(x, fx) is not None and problem._newton
-    assert isinstance(newton, FillNewton)
-    # the driver moved on without the candidate: refused
-    problem.newton(fx, problem.step(fx)[0])
-    assert newton._scale == 0.25
-    cand = problem.newton(fx, problem.step(fx)[0])
-    assert newton._scale == 0.0625
-    problem.step(cand)
-    problem.newton(cand, problem.step(cand)[0])  # accepted: back up
-    assert newton._scale == 0.25
+    cand = problem.newton(x, fx)  # the chain's first candidate: the EM update, recomputed
+    assert isinstance(problem._newton, FillNewton) and not problem._newton._last_newton
+    np.testing.assert_allclose(cand, fx, rtol=1e-9, atol=1e-12)
+    return problem, problem._newton, cand
+
+
+def test_a_refused_candidate_shrinks_the_next_step() -> None:
+    problem, newton, cand = _chain(2)
+    fc, _ = problem.step(cand)  # accepted
+    step = problem.newton(cand, fc)  # a Newton step at full length
+    assert newton._last_newton and newton._scale == 1.0
+    # the driver moved on without it (refused): a new chain, shorter steps
+    other, _ = problem.step(fc)
+    start = problem.newton(fc, other)
+    assert newton._scale == 0.25 and newton._refused == 1 and not newton._last_newton
+    fs, _ = problem.step(start)
+    short = problem.newton(start, fs)
+    assert newton._last_newton and not np.array_equal(short, step)
+    fsh, _ = problem.step(short)  # accepted: back to full length at the next step
+    problem.newton(short, fsh)
+    assert newton._scale == 1.0
+
+
+def test_the_steps_end_after_repeated_refusals() -> None:
+    problem, newton, x = _chain(3)
+    problem.step(x)  # the chain's start accepted
+    for refusals in range(1, MAX_REFUSALS + 1):
+        fx, _ = problem.step(x)
+        assert problem.newton(x, fx) is not None and newton._last_newton  # a Newton candidate
+        # the driver refuses it and takes the EM step instead
+        fy, _ = problem.step(fx)
+        start = problem.newton(fx, fy)
+        assert newton._refused == refusals
+        if refusals < MAX_REFUSALS:
+            assert start is not None and not newton._last_newton  # a new chain
+            problem.step(start)
+            x = start
+    assert newton._disabled and start is None
+    assert problem.newton(fx, fy) is None  # for the rest of the run
+
+
+def test_the_last_e_step_is_reused_where_it_was_at_the_same_point() -> None:
+    data = standard(_wide(10, 40, seed=4))
+    problem = MVNProblem(data, 1.0)
+    plan = small_plan(data)
+    x = problem.pack(start_values(data))
+    x, _ = problem.step(x)
+    problem.step(x)  # the driver's evaluation of x
+    mu, sigma = problem.unpack(x)
+    reused = AtPoint(data, plan, mu, sigma)
+    assert reused.prec is data.memo["small_last"].prec
+    del data.memo["small_last"]
+    fresh = AtPoint(data, plan, mu, sigma)
+    np.testing.assert_allclose(reused.fills, fresh.fills, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(reused.cond, fresh.cond, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(reused.prec, fresh.prec, rtol=1e-12, atol=1e-13)
