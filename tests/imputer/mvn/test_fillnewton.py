@@ -219,3 +219,25 @@ def test_the_last_e_step_is_reused_where_it_was_at_the_same_point() -> None:
     np.testing.assert_allclose(reused.fills, fresh.fills, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(reused.cond, fresh.cond, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(reused.prec, fresh.prec, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("e_step", ["chunk loop", "no batched E-step"])
+def test_the_step_works_beside_the_chunk_e_step(e_step: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the E-step by chunks (nothing of it reused: Lambda, C_M and the fills recomputed), and
+    # a layout too large for the batched E-step (the step's own plan, without its limits)
+    import imputer._gaussian.estep as estep_module
+
+    data = standard(_wide(6, 80, seed=80))
+    x0 = MVNProblem(data, 1.0).pack(start_values(data))
+    ref = run_anderson(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000, use_newton=False)
+    if e_step == "chunk loop":
+        monkeypatch.setattr(estep_module, "SMALL_PATH", False)
+    else:
+        monkeypatch.setattr(estep_module, "SMALL_MAX_ELEMENTS", 0)
+    fresh = standard(_wide(6, 80, seed=80))
+    problem = MVNProblem(fresh, 1.0)
+    run = run_em(problem, x0, tol=1e-10, max_iter=5_000)
+    assert isinstance(problem._newton, FillNewton) and problem._newton.products > 0
+    assert "small_last" not in fresh.memo
+    assert (small_plan(fresh) is None) == (e_step == "no batched E-step")
+    assert run.trace.converged and problem.distance(ref.x, run.x) < 1e-8
