@@ -293,7 +293,16 @@ class FillNewton:
         np.put(u.reshape(-1), plan.miss_flat, 0.0)  # exactly 0 on M (rounding aside)
         cmat = 1.0 / n + (u @ r.T) / div  # c_ik
         g, m_max = plan.n_miss.size, plan.eye.shape[0]
-        cond_rows = at.cond.reshape(g * m_max, m_max).take(plan.cell_cond, axis=0)
+        # per incomplete row: its pattern's C_M (padded) and the flat positions of its missing
+        # columns in an (n_inc, p) array (padding: column 0, against zero rows of C_M); per
+        # cell its slot in the row's (n_inc, m_max) result
+        cell_row = plan.miss_flat // data.p
+        cond_of_row = np.empty(r.shape[0], dtype=np.intp)
+        cond_of_row[cell_row] = plan.cell_cond // m_max
+        cond_r = at.cond[cond_of_row]  # (n_inc, m_max, m_max)
+        pos_r = np.empty((r.shape[0], m_max), dtype=np.intp)
+        pos_r[cell_row] = plan.cell_y
+        cell_out = cell_row * m_max + plan.cell_cond % m_max
         d_mat = np.zeros_like(r)
         d_flat = d_mat.reshape(-1)
 
@@ -303,7 +312,7 @@ class FillNewton:
             t = d_mat @ u.T  # t[k, i] = d_k . u_i
             v = cmat @ d_mat
             v += (t.T @ r) / div
-            y = v @ at.prec
-            return np.einsum("ij,ij->i", cond_rows, y.take(plan.cell_y))
+            y = (v @ at.prec).reshape(-1).take(pos_r)  # (Lambda v_i)_M, padded
+            return np.matmul(cond_r, y[:, :, None]).reshape(-1).take(cell_out)
 
         return jac
