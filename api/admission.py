@@ -9,9 +9,12 @@
   5,000-level fixed factor drove a worker to 4 GB).
 * :func:`check_cost`: an imputation whose low time estimate exceeds the time limit
   (``IMPUTER_TIMEOUT_S``) is refused before the fit, with a hint to submit it as a job.
-  With ``W = sum over missingness patterns of p_obs^3`` (each EM iteration sweeps the
-  covariance on a pattern's observed columns), the estimate is
-  ``EM_ITERATIONS * W * SECONDS_PER_UNIT`` (times the mixture's components).
+  The estimate is ``EM_ITERATIONS * W * SECONDS_PER_UNIT``. For the normal and the t,
+  whose E-step works from the precision matrix (one ``p x p`` factorisation, then each
+  pattern's ``m x m`` block of it and each incomplete row's product with it),
+  ``W = p^3 + sum over patterns of m^3 + n_inc p^2``; for the mixture, whose E-step
+  factors each pattern's observed block per component,
+  ``W = sum over patterns of p_obs^3`` times the components (its own constants).
 
 Both raise :class:`imputer.errors.ImputerValueError` (a 422 naming the sizes and the limit).
 """
@@ -27,7 +30,7 @@ from api.schemas.impute import ImputeOptions
 from imputer.columns import is_modelled
 from imputer.errors import ImputerValueError
 
-__all__ = ["MAX_FIXED_DESIGN_BYTES", "check_fixed_design", "MEMORY_PER_BODY_BYTE", "EM_ITERATIONS", "SECONDS_PER_UNIT", "check_memory", "estimated_seconds", "check_cost"]
+__all__ = ["MAX_FIXED_DESIGN_BYTES", "check_fixed_design", "MEMORY_PER_BODY_BYTE", "EM_ITERATIONS", "SECONDS_PER_UNIT", "MIXTURE_ITERATIONS", "MIXTURE_SECONDS_PER_UNIT", "check_memory", "estimated_seconds", "check_cost"]
 
 
 #: address space a request needs per byte of body, beyond what the worker maps already:
@@ -100,20 +103,24 @@ def check_fixed_design(frame: pd.DataFrame, fixed: list | None, formula: str | N
         )
 
 
-#: the cost model of an EM fit (:func:`estimated_seconds`): iterations assumed, and seconds per
-#: unit of work (one observed column cubed, per missingness pattern, per iteration). Measured:
-#: a 10 x 300 table, ridge=1, 10% missing (10 patterns of ~270 observed columns) ran 174
-#: iterations in 18 s on a loaded 2-core machine (5.3e-10 s a unit); both constants are
-#: taken low, so the estimate stays under the true time and refuses only hopeless fits.
-EM_ITERATIONS, SECONDS_PER_UNIT = 50, 1e-10
+#: the cost model of an EM fit (:func:`estimated_seconds`): evaluations assumed, and seconds per
+#: unit of work. Measured (2-core machine, one BLAS thread, ``ridge=1``, 10% missing): a
+#: 10 x 1,999 table of noise, 10 patterns, ran 25 evaluations in 33 s (1.3 s each, 8.1e9
+#: units: 1.6e-10 s a unit); 10 x 300 in well under a second. Both constants are taken low
+#: (the fewest evaluations a fit takes, a fraction of the measured time per unit), so that the
+#: estimate stays under the true time and refuses only hopeless fits.
+EM_ITERATIONS, SECONDS_PER_UNIT = 20, 5e-11
+#: the mixture's (its E-step unchanged since they were measured: a 10 x 300 table's 174
+#: iterations in 18 s, 5.3e-10 s a unit of ``p_obs^3``)
+MIXTURE_ITERATIONS, MIXTURE_SECONDS_PER_UNIT = 50, 1e-10
 
 
 def estimated_seconds(frame: pd.DataFrame, options: ImputeOptions) -> tuple[float, str]:
     """A low estimate of the fit's time, and the sizes it came from (for the message).
 
-    Each EM iteration sweeps the covariance once per missingness pattern, on the pattern's
-    observed columns: about ``p_obs^3`` operations. The estimate is
-    ``EM_ITERATIONS * sum(p_obs^3) * SECONDS_PER_UNIT``, times the mixture's components.
+    ``EM_ITERATIONS * W * SECONDS_PER_UNIT`` with ``W`` the work of one evaluation (module
+    docstring): ``p^3 + sum(m^3) + n_inc p^2`` for the normal and the t; for the mixture
+    ``MIXTURE_ITERATIONS * sum(p_obs^3) * K * MIXTURE_SECONDS_PER_UNIT``.
     """
     names = list(options.columns) if options.columns else [c for c in frame.columns if is_modelled(frame[c].dtype)]
     names = [c for c in names if c in frame.columns]
@@ -123,11 +130,14 @@ def estimated_seconds(frame: pd.DataFrame, options: ImputeOptions) -> tuple[floa
     if not len(rows):
         return 0.0, f"{len(frame):,} rows x {len(names):,} columns, no missing cell"
     unique = np.unique(np.packbits(rows, axis=1), axis=0, return_index=True)[1]
-    observed = len(names) - rows[unique].sum(axis=1).astype(float)
-    work = float(np.sum(observed**3))
-    components = options.n_components if options.model == "mixture" else 1
-    k = sum(components) if isinstance(components, list) else (components or 2)
-    seconds = EM_ITERATIONS * work * SECONDS_PER_UNIT * k
+    n_miss = rows[unique].sum(axis=1).astype(float)
+    p = float(len(names))
+    if options.model == "mixture":
+        components = options.n_components
+        k = sum(components) if isinstance(components, list) else (components or 2)
+        seconds = MIXTURE_ITERATIONS * float(np.sum((p - n_miss) ** 3)) * k * MIXTURE_SECONDS_PER_UNIT
+    else:
+        seconds = EM_ITERATIONS * (p**3 + float(np.sum(n_miss**3)) + len(rows) * p**2) * SECONDS_PER_UNIT
     sizes = (
         f"{len(frame):,} rows x {len(names):,} columns, {n_missing:,} missing cells in {len(unique):,} patterns"
         + (f", {k} mixture components" if options.model == "mixture" else "")
