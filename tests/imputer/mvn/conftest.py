@@ -38,6 +38,22 @@ def naive_conditional(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> 
     return filled, var
 
 
+def naive_completion(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows completed by ``mu_M + S_MO S_OO^-1 (x_O - mu_O)`` and the sum of the embedded
+    ``C_M = S_MM - S_MO S_OO^-1 S_OM``, shape (p, p), row by row (every row observes a cell)."""
+    zhat = values.copy()
+    cond = np.zeros_like(cov)
+    for i, row in enumerate(values):
+        m = np.isnan(row)
+        o = ~m
+        if not m.any():
+            continue
+        reg = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)]).T
+        zhat[i, m] = mean[m] + reg @ (row[o] - mean[o])
+        cond[np.ix_(m, m)] += cov[np.ix_(m, m)] - reg @ cov[np.ix_(o, m)]
+    return zhat, cond
+
+
 def naive_loglik(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
     """``sum_i log N(x_{i,O}; mu_O, S_OO)`` row by row (rows with nothing observed: 0)."""
     total = 0.0

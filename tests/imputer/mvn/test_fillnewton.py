@@ -22,6 +22,7 @@ from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._newton import NewtonStep
 from imputer.mvn._problem import MVNProblem
+from tests.imputer.mvn.conftest import naive_completion
 from tests.imputer.mvn.test_problem import standard
 
 
@@ -54,21 +55,6 @@ def _prior(kind: str, data) -> RidgePrior:
     return RidgePrior(weight=4.0, logdet_weight=4.0 + data.p + 2, scale=n_obs / (n_obs - 1.0))
 
 
-def _naive_fills(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Completed rows and the summed embedded ``C_M``, row by row by dense solves."""
-    z = x.copy()
-    cond = np.zeros_like(sigma)
-    for i, row in enumerate(x):
-        m = np.isnan(row)
-        o = ~m
-        if not m.any():
-            continue
-        b = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T
-        z[i, m] = mu[m] + b @ (row[o] - mu[o])
-        cond[np.ix_(m, m)] += sigma[np.ix_(m, m)] - b @ sigma[np.ix_(o, m)]
-    return z, cond
-
-
 def _naive_mstep(z: np.ndarray, cond: np.ndarray, prior: RidgePrior) -> tuple[np.ndarray, np.ndarray]:
     mu = z.mean(axis=0)
     r = z - mu
@@ -97,7 +83,7 @@ def test_jacobian_equals_differences_of_the_fill_map(prior_kind: str, shape: tup
     np.put(work.reshape(-1), plan.miss_flat, np.nan)
     rows = np.vstack([work, data.complete_rows()])
     missing = np.isnan(rows)
-    z_rows, cond = _naive_fills(rows, mu0, s0)
+    z_rows, cond = naive_completion(rows, mu0, s0)
     z_in = z_rows[missing]  # row by row, as plan.miss_flat
     assert missing[n_inc:].sum() == 0
     mu, sigma = _naive_mstep(z_rows, cond, prior)  # x: the M-step of z_in
@@ -106,7 +92,7 @@ def test_jacobian_equals_differences_of_the_fill_map(prior_kind: str, shape: tup
         full = z_rows.copy()
         full[missing] = z
         a, b = _naive_mstep(full, cond, prior)  # C held fixed
-        return _naive_fills(rows, a, b)[0][missing]
+        return naive_completion(rows, a, b)[0][missing]
 
     newton = FillNewton(data, plan, prior, problem.pack, problem.unpack)
     jac = newton.jacobian(AtPoint(data, plan, mu, sigma), z_in)

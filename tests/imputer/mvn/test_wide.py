@@ -23,6 +23,7 @@ from imputer._gaussian.layout import build_layout
 from imputer.mvn._emmap import em_update, evaluate
 from imputer.mvn._problem import MVNProblem
 from imputer.mvn.conditional import fill_conditional
+from tests.imputer.mvn.conftest import naive_completion
 from tests.imputer.mvn.test_reference_agreement import ridge_prior
 from tests.reference.mvn_mle import mvn_mle, observed_loglik
 
@@ -62,16 +63,7 @@ def _naive_loglik(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
 def _naive_update(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
     """One EM update row by row (conditional means and covariances by ``solve`` on ``Sigma_OO``)."""
     n, p = x.shape
-    zhat = x.copy()
-    cond = np.zeros((p, p))
-    for i, row in enumerate(x):
-        m = np.isnan(row)
-        o = ~m
-        if not m.any():
-            continue
-        reg = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T
-        zhat[i, m] = mu[m] + reg @ (row[o] - mu[o])
-        cond[np.ix_(m, m)] += sigma[np.ix_(m, m)] - reg @ sigma[np.ix_(o, m)]
+    zhat, cond = naive_completion(x, mu, sigma)
     mu_new = zhat.mean(axis=0)
     d = zhat - mu_new
     return mu_new, (d.T @ d + cond + ridge * np.eye(p)) / (n + ridge)
