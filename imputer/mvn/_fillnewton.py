@@ -42,7 +42,10 @@ The step. From a point ``x = (mu, Sigma)`` that is the M-step of known fills ``z
 (a candidate this class returned and the driver accepted), with ``zhat = Phi(z_in)`` the
 fills at ``x``: solve ``(I - J) delta = zhat - z_in`` by GMRES (matrix-free,
 :data:`GMRES_RESTART` x :data:`GMRES_CYCLES` products at most: an inexact Newton step),
-``z' = z_in + t delta`` and the candidate is the M-step of ``z'`` with ``C`` at ``x``.
+``z' = z_in + t delta`` and the candidate is the M-step of ``z'`` with ``C`` at ``x``,
+``t`` also capped so that no fill moves by more than :data:`TRUST_SD` of its conditional
+standard deviation (a trust region: first steps move fills by 5-18 of them, and on rows
+sharing a few patterns such a step hopped to a lower local maximum).
 ``t`` starts at 1 and is divided by 4 after a refused Newton candidate (multiplied by 4
 after an accepted one, at most 1), a backtracking spread over the driver's iterations. From any
 other point (Anderson's, or EM's, whose fills are not kept) the candidate is the EM update
@@ -71,11 +74,13 @@ from imputer._gaussian.objective import mstep
 from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_REFUSALS", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_REFUSALS", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
 GMRES_CYCLES = 2
+#: Trust region: the largest move of a fill, in conditional standard deviations.
+TRUST_SD = 2.0
 #: Relative residual at which GMRES stops.
 GMRES_RTOL = 1e-8
 #: The shortest step tried; a refused candidate at this scale ends the steps for the run.
@@ -168,6 +173,9 @@ class FillNewton:
         unpack: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     ) -> None:
         self.data, self.plan, self.prior = data, plan, prior
+        m_max = plan.eye.shape[0]
+        # per missing cell, its C_M diagonal entry in the flattened (G, m_max, m_max) stack
+        self._cell_diag = plan.cell_cond * m_max + plan.cell_cond % m_max
         self._pack, self._unpack = pack, unpack
         self._last: np.ndarray | None = None  # the last candidate returned
         self._last_fills: np.ndarray | None = None  # the fills it is the M-step of
@@ -223,7 +231,12 @@ class FillNewton:
             self._forget()
             return None
         self._last_newton = True
-        return self._candidate(z_in + self._scale * delta, here)
+        # trust region: no fill moves by more than TRUST_SD of its conditional standard deviation
+        g, m_max = self.plan.n_miss.size, self.plan.eye.shape[0]
+        cell_var = here.cond.reshape(g * m_max * m_max)[self._cell_diag]
+        reach = float(np.max(np.abs(delta) / np.sqrt(np.maximum(cell_var, 1e-300))))
+        step = min(self._scale, TRUST_SD / reach) if reach > 0.0 else self._scale
+        return self._candidate(z_in + step * delta, here)
 
     def _forget(self) -> None:
         self._last = self._last_fills = None
