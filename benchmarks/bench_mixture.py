@@ -121,15 +121,21 @@ def user_facing(n: int, max_iter: int, repeats: int) -> None:
     print(f"\nUser-facing calls, same data, max_iter={max_iter}, tol=1e-15 (whole call / n_evals); {_load()}")
     print(f"{'call':<20} {'n_iter':>6} {'n_evals':>7} {'wall s':>8} {'CPU s':>8} {'wall/eval':>10} {'CPU/eval':>10}")
     per = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # not converged at max_iter: expected
-        for name, fn in runs.items():
-            wall, _, res = timed(fn, repeats)
-            cpu = min(_cpu_once(fn) for _ in range(repeats))
-            per[name] = (wall / res.n_evals, cpu / res.n_evals)
-            print(f"{name:<20} {res.n_iter:>6} {res.n_evals:>7} {wall:>8.3f} {cpu:>8.3f} {per[name][0]:>10.4f} {per[name][1]:>10.4f}")
+    for name, (res, wall, cpu) in time_calls(runs, repeats):
+        per[name] = (wall / res.n_evals, cpu / res.n_evals)
+        print(f"{name:<20} {res.n_iter:>6} {res.n_evals:>7} {wall:>8.3f} {cpu:>8.3f} {per[name][0]:>10.4f} {per[name][1]:>10.4f}")
     (wm, cm), (wn, cn) = per["impute_mixture K=3"], per["impute"]
     print(f"ratio per evaluation: wall {wm / wn:.2f}   CPU {cm / cn:.2f}")
+
+
+def time_calls(runs: dict, repeats: int):
+    """Yield ``(name, (result, wall s, CPU s))`` per call, as each is timed (best of ``repeats``;
+    the not-converged warnings at a fixed ``max_iter`` silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, fn in runs.items():
+            wall, _, res = timed(fn, repeats)
+            yield name, (res, wall, min(_cpu_once(fn) for _ in range(repeats)))
 
 
 def _cpu_once(fn) -> float:

@@ -1,6 +1,6 @@
 """Issue 10: the mixture pass with its row level compiled by numba, against the numpy pass, in one run.
 
-Run from the repository root (needs ``pip install numba``)::
+Run from the repository root (numba comes with the ``dev`` extra)::
 
     python -m benchmarks.bench_mixture_numba            # 100,000 x 10, K = 3, about 2 minutes
     python -m benchmarks.bench_mixture_numba --quick    # 10,000 rows
@@ -37,7 +37,7 @@ import numpy as np
 
 from benchmarks._datasets import mar_mvn
 from benchmarks._timing import machine, timed
-from benchmarks.bench_mixture import _cpu, _cpu_once, _load, _setup
+from benchmarks.bench_mixture import _cpu, _load, _setup, time_calls
 from imputer.mixture import _problem
 from imputer.mixture._kernel import MixturePlan, PatternPlan
 from imputer.mixture._problem import MixtureProblem
@@ -159,15 +159,11 @@ def user_facing(n: int, max_iter: int, repeats: int) -> None:
     print(f"\nUser-facing calls, max_iter={max_iter}, tol=1e-15 (whole call / n_evals); {_load()}")
     print(f"{'call':<20} {'n_evals':>7} {'wall s':>8} {'CPU s':>8} {'wall/eval':>10} {'CPU/eval':>10} {'ratio wall':>10} {'ratio CPU':>9}")
     per = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # not converged at max_iter: expected
-        for name, fn in runs.items():
-            wall, _, res = timed(fn, repeats)
-            cpu = min(_cpu_once(fn) for _ in range(repeats))
-            per[name] = (wall / res.n_evals, cpu / res.n_evals)
-            wn, cn = per["impute"]
-            print(f"{name:<20} {res.n_evals:>7} {wall:>8.3f} {cpu:>8.3f} {per[name][0]:>10.4f} {per[name][1]:>10.4f}"
-                  f" {per[name][0] / wn:>10.2f} {per[name][1] / cn:>9.2f}")
+    for name, (res, wall, cpu) in time_calls(runs, repeats):
+        per[name] = (wall / res.n_evals, cpu / res.n_evals)
+        wn, cn = per["impute"]
+        print(f"{name:<20} {res.n_evals:>7} {wall:>8.3f} {cpu:>8.3f} {per[name][0]:>10.4f} {per[name][1]:>10.4f}"
+              f" {per[name][0] / wn:>10.2f} {per[name][1] / cn:>9.2f}")
 
 
 def main() -> None:

@@ -238,6 +238,11 @@ class _Memory:
             self._k = min(self._k + 1, m)
         self._last = (z, g)
 
+    def reset(self) -> None:
+        """Forget every pair (the buffer is kept: a column's Gram entries are recomputed when it is next written)."""
+        self._last = None
+        self._k = self._pos = 0
+
     @property
     def k(self) -> int:
         """The pairs held."""
@@ -374,7 +379,7 @@ def run_anderson(
                 if not isinstance(took, str):
                     z, x, fx, obj = took
                     backoff = NEWTON_BACKOFF
-                    mem = _Memory(memory)  # secant pairs across a Newton step mislead Anderson
+                    mem.reset()  # secant pairs across a Newton step mislead Anderson
                     continue
                 if took == "none":
                     wait = NEWTON_WAIT_NONE

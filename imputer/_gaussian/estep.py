@@ -119,14 +119,16 @@ class SmallPlan:
 
 
 class SmallPoint(NamedTuple):
-    """The batched E-step's last point (``data.memo["small_last"]``); its fills are in ``data.work``
-    until the next E-step."""
+    """The batched E-step's last point (``data.memo["small_last"]``)."""
 
     mean: np.ndarray
     cov: np.ndarray
     prec: np.ndarray
     #: every pattern's ``C_M``, padded (:func:`small_conditionals`)
     cond: np.ndarray
+    #: the missing cells' conditional means, row by row (``plan.miss_flat``): a copy, since
+    #: other passes (draws, the final completion) also write the work array
+    fills: np.ndarray
 
 
 def small_plan(data: StandardData) -> SmallPlan | None:
@@ -351,7 +353,7 @@ def _estep(
         stats, cond = _estep_small(data, plan, mean, prec, weights, cov_weights, diags)
         # what the step on the fills (imputer.mvn._fillnewton) needs at this point, kept
         # until the next E-step (references: no copies)
-        data.memo["small_last"] = SmallPoint(mean, cov, prec, cond)
+        data.memo["small_last"] = SmallPoint(mean, cov, prec, cond, data.work.reshape(-1).take(plan.miss_flat))
         return stats
     prec_mu = prec @ mean
     groups = data.patterns.groups

@@ -136,13 +136,14 @@ class AtPoint:
     def __init__(self, data: StandardData, plan: SmallPlan, mu: np.ndarray, sigma: np.ndarray) -> None:
         self.mu = mu
         last = data.memo.get("small_last")
+        self.work = data.work.copy()
         if last is not None and np.array_equal(last.mean, mu) and np.array_equal(last.cov, sigma):
             # the driver evaluated this point last: its E-step's Lambda, C_M and fills
-            self.prec, self.cond, self.work = last.prec, last.cond, data.work.copy()
+            self.prec, self.cond = last.prec, last.cond
+            np.put(self.work.reshape(-1), plan.miss_flat, last.fills)
         else:
             self.prec, _ = precision(sigma)
             self.cond, _ = small_conditionals(data, plan, self.prec)
-            self.work = data.work.copy()
             small_fill(plan, self.work, mu, self.prec, self.cond)
         self.fills = self.work.reshape(-1).take(plan.miss_flat)
 

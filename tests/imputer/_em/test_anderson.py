@@ -101,11 +101,18 @@ def test_ritz_rate_recovers_the_largest_eigenvalue_of_a_linear_map(top: float) -
     assert rho == pytest.approx(top, abs=1e-8)
 
 
+@pytest.mark.parametrize("reset_after", [None, 3, 7])
 @pytest.mark.parametrize("pushes", [1, 2, 4, 5, 9, 23])
-def test_memory_keeps_the_gram_matrices_of_its_differences(pushes: int) -> None:
-    # updated one pair at a time, through the ring buffer's wrap-around (memory 4)
+def test_memory_keeps_the_gram_matrices_of_its_differences(pushes: int, reset_after: int | None) -> None:
+    # updated one pair at a time, through the ring buffer's wrap-around (memory 4), and
+    # after a reset (the buffer kept, its stale columns never read)
     rng = np.random.default_rng(pushes)
     mem = _Memory(4)
+    if reset_after is not None:
+        for _ in range(reset_after):
+            mem.push(rng.standard_normal(50), rng.standard_normal(50))
+        mem.reset()
+        assert mem.k == 0 and mem.differences()[0].shape == (50, 0)
     for _ in range(pushes):
         mem.push(rng.standard_normal(50), rng.standard_normal(50))
     dz, dg = mem.differences()

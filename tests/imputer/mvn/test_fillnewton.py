@@ -197,6 +197,8 @@ def test_the_last_e_step_is_reused_where_it_was_at_the_same_point() -> None:
     x = problem.pack(start_values(data))
     x, _ = problem.step(x)
     problem.step(x)  # the driver's evaluation of x
+    data.work[:] = 7.0  # another pass writing the work array (draws, the final completion)
+    data.work[:] = standard(_wide(10, 40, seed=4)).work  # the observed values again, fills stale
     mu, sigma = problem.unpack(x)
     reused = AtPoint(data, plan, mu, sigma)
     assert reused.prec is data.memo["small_last"].prec
