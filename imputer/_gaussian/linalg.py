@@ -29,6 +29,7 @@ __all__ = [
     "cholesky_batch",
     "chunk_conditional",
     "precision",
+    "precision_of_factor",
     "mirror_upper",
     "spd_inverse_batch",
 ]
@@ -65,6 +66,25 @@ def precision(sigma: np.ndarray) -> tuple[np.ndarray, float]:
         raise Infeasible("singular covariance")
     # Fortran-ordered with its lower triangle set: its C-ordered transpose has the upper one
     return mirror_upper(inv.T), 2.0 * float(np.sum(np.log(diag)))
+
+
+def precision_of_factor(factor: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(Sigma^-1, log|Sigma|)`` from a lower Cholesky factor ``L`` (``Sigma = L L'``) already at hand.
+
+    ``factor`` (shape (p, p), C-ordered, lower triangular) is overwritten. LAPACK ``potri``
+    only: the two thirds of :func:`precision` after the factorisation. Raises
+    :class:`Infeasible` for a zero, negative or non-finite diagonal.
+    """
+    diag = np.diag(factor).copy()
+    if not (np.all(diag > 0.0) and np.all(np.isfinite(diag))):
+        raise Infeasible("singular covariance")
+    # the C-ordered L is the Fortran-ordered L' = U with Sigma = U'U: potri on the upper
+    # factor writes the upper triangle of the inverse (Fortran order), in place
+    inv, info = lapack.dpotri(factor.T, lower=0, overwrite_c=1)
+    if info != 0:
+        raise Infeasible("singular covariance")
+    # mirror_upper copies a view's upper triangle onto its lower one whatever the order
+    return np.ascontiguousarray(mirror_upper(inv).T), 2.0 * float(np.sum(np.log(diag)))
 
 
 def mirror_upper(a: np.ndarray, block: int = 64) -> np.ndarray:

@@ -49,21 +49,23 @@ def scatter_about(stats: SufficientStats, mean: np.ndarray) -> np.ndarray:
 
     ``S_2 + C - (u mu' + mu u')`` with ``u = s_1 - (W/2) mu``, symmetrised (``S_2`` and
     ``C`` of weighted E-steps are symmetric only up to rounding) tile by tile: a handful
-    of passes over ``p^2`` numbers, none strided through the whole matrix.
+    of passes over ``p^2`` numbers, none strided through the whole matrix, and the
+    rank-two term made tile by tile (no ``p x p`` temporary).
     """
     a = stats.s2 + stats.cond
     u = stats.s1 - (0.5 * stats.weight) * mean
-    return _symmetrise_minus(a, np.outer(u, mean))
+    return _symmetrise_minus(a, u, mean)
 
 
-def _symmetrise_minus(a: np.ndarray, t: np.ndarray, block: int = 64) -> np.ndarray:
-    """``a <- (a + a')/2 - (t + t')`` in place, by square tiles (exactly symmetric).
+def _symmetrise_minus(a: np.ndarray, u: np.ndarray, v: np.ndarray, block: int = 128) -> np.ndarray:
+    """``a <- (a + a')/2 - (u v' + v u')`` in place, by square tiles (exactly symmetric).
 
     Up to ``p = 512`` in whole-matrix operations (fewer numpy calls; the strided
     transposes still fit in cache).
     """
     p = a.shape[0]
     if p <= 512:
+        t = np.outer(u, v)
         x = a + a.T
         x *= 0.5
         x -= t + t.T
@@ -74,9 +76,27 @@ def _symmetrise_minus(a: np.ndarray, t: np.ndarray, block: int = 64) -> np.ndarr
         for j in range(i, p, block):
             rj = slice(j, min(j + block, p))
             x = 0.5 * (a[ri, rj] + a[rj, ri].T)
-            x -= t[ri, rj] + t[rj, ri].T
+            x -= np.outer(u[ri], v[rj]) + np.outer(v[ri], u[rj])
             a[ri, rj] = x
             a[rj, ri] = x.T
+    return a
+
+
+def _add_outer(a: np.ndarray, alpha: float, x: np.ndarray, block: int = 128) -> np.ndarray:
+    """``a <- alpha x x' + a`` in place (``a`` symmetric stays exactly symmetric), by row blocks
+    for ``p > 512`` (no ``p x p`` temporary). The same arithmetic as
+    ``(np.outer(x, x) * alpha) + a``, bit for bit."""
+    p = a.shape[0]
+    if p <= 512:
+        t = np.outer(x, x)
+        t *= alpha
+        a += t
+        return a
+    for i in range(0, p, block):
+        ri = slice(i, min(i + block, p))
+        t = np.outer(x[ri], x)
+        t *= alpha
+        a[ri] += t
     return a
 
 
@@ -122,25 +142,31 @@ def log_posterior(
 
 
 def mstep(
-    stats: SufficientStats, mean: np.ndarray, ridge: float | RidgePrior, *, scatter: np.ndarray | None = None
+    stats: SufficientStats,
+    mean: np.ndarray,
+    ridge: float | RidgePrior,
+    *,
+    scatter: np.ndarray | None = None,
+    overwrite_scatter: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mode ``(mu', Sigma')`` given statistics computed at ``mean`` (``D = I``
     for a number ``ridge``; a :class:`~imputer._gaussian.prior.RidgePrior` gives
     ``(A - W delta delta' + lambda D) / (V + a)``).
+
+    ``scatter`` (:func:`scatter_about` at ``mean``), when given, is used in place with
+    ``overwrite_scatter`` (a ``p x p`` copy spared), else copied.
 
     Returns
     -------
     mean : ndarray, shape (p,)
     cov : ndarray, shape (p, p), symmetric
     """
-    a = scatter_about(stats, mean) if scatter is None else scatter
     w = stats.weight
     delta = (stats.s1 - w * mean) / w
-    # A - W delta delta' + lambda I, in place on a fresh array (exactly symmetric: the
-    # outer product is, and A is)
-    scat = np.outer(delta, delta)
-    scat *= -w
-    scat += a
+    # A - W delta delta' + lambda I, in place on a fresh (or given) array (exactly
+    # symmetric: the outer product is, and A is)
+    scat = scatter_about(stats, mean) if scatter is None else (scatter if overwrite_scatter else scatter.copy())
+    _add_outer(scat, -w, delta)
     prior = as_prior(ridge)
     prior.add_to_scatter(scat)
     scat /= stats.cov_weight + prior.logdet_weight

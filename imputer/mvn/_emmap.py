@@ -26,7 +26,7 @@ from imputer._gaussian.estep import estep, estep_diagonals
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.objective import loglik, mstep, ridge_penalty, scatter_about
-from imputer._gaussian.prior import RidgePrior
+from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer._gaussian.stats import SufficientStats
 
 __all__ = ["EMUpdate", "Evaluation", "em_update", "evaluate"]
@@ -42,12 +42,17 @@ class EMUpdate:
         The updated parameters.
     loglik, objective : float
         Observed-data log-likelihood and log-posterior at the *input* parameters.
+    floor : ndarray, shape (p,), or None
+        The diagonal of ``lambda D / (V + a)``, the ridge prior's share of ``sigma``: a
+        lower bound in the Loewner order (:mod:`imputer.mvn._certify`); None without a
+        prior.
     """
 
     mu: np.ndarray
     sigma: np.ndarray
     loglik: float
     objective: float
+    floor: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,7 +83,13 @@ def _objectives(
     return ll, objective, scatter
 
 
-def em_update(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float | RidgePrior) -> EMUpdate:
+def em_update(
+    data: StandardData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    ridge: float | RidgePrior,
+    prec: tuple[np.ndarray, float] | None = None,
+) -> EMUpdate:
     """One EM update from ``(mu, sigma)``; raises :class:`Infeasible` where ``sigma`` is not valid.
 
     Parameters
@@ -86,25 +97,36 @@ def em_update(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: floa
     data : StandardData
         Standardised data (its work array is updated, frequent patterns aside).
     mu, sigma : ndarray, shapes (p,), (p, p)
-    ridge : float
-        Prior pseudo-rows ``lambda >= 0``.
+    ridge : float or RidgePrior
+        Prior pseudo-rows ``lambda >= 0``, or the prior.
+    prec : tuple, optional
+        ``(Sigma^-1, log|Sigma|)`` when the caller has it (computed here otherwise).
     """
-    prec = precision(sigma)
+    prec = prec or precision(sigma)
     stats = estep(data, mu, sigma, prec=prec)
     ll, objective, scatter = _objectives(stats, mu, sigma, ridge, prec)
-    mu_new, sigma_new = mstep(stats, mu, ridge, scatter=scatter)
-    return EMUpdate(mu=mu_new, sigma=sigma_new, loglik=ll, objective=objective)
+    mu_new, sigma_new = mstep(stats, mu, ridge, scatter=scatter, overwrite_scatter=True)
+    prior = as_prior(ridge)
+    floor = prior.diagonal(data.p) / (stats.cov_weight + prior.logdet_weight) if prior.weight > 0.0 else None
+    return EMUpdate(mu=mu_new, sigma=sigma_new, loglik=ll, objective=objective, floor=floor)
 
 
-def evaluate(data: StandardData, mu: np.ndarray, sigma: np.ndarray, ridge: float | RidgePrior) -> Evaluation:
+def evaluate(
+    data: StandardData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    ridge: float | RidgePrior,
+    prec: tuple[np.ndarray, float] | None = None,
+) -> Evaluation:
     """The last E-step at an estimate: every row of ``data.work`` completed at ``(mu, sigma)``.
 
     Its statistics, hence ``loglik`` and ``objective``, are those of :func:`em_update` at
-    the same point (same arithmetic).
+    the same point (same arithmetic, given the same ``prec``, ``(Sigma^-1, log|Sigma|)``,
+    computed here when not given).
 
     Raises :class:`Infeasible` where ``sigma`` is not valid.
     """
-    prec = precision(sigma)
+    prec = prec or precision(sigma)
     # the statistics of em_update (frequent patterns summed per pattern), so that the
     # objective here is the one the EM trace saw at the same point, bit for bit; every
     # row of the work array is completed all the same

@@ -133,7 +133,14 @@ class AtPoint:
         Where ``Sigma`` or a ``Lambda_MM`` is not positive definite.
     """
 
-    def __init__(self, data: StandardData, plan: SmallPlan, mu: np.ndarray, sigma: np.ndarray) -> None:
+    def __init__(
+        self,
+        data: StandardData,
+        plan: SmallPlan,
+        mu: np.ndarray,
+        sigma: np.ndarray,
+        prec_of: Callable[[], tuple[np.ndarray, float]] | None = None,
+    ) -> None:
         self.mu = mu
         last = data.memo.get("small_last")
         self.work = data.work.copy()
@@ -142,7 +149,7 @@ class AtPoint:
             self.prec, self.cond = last.prec, last.cond
             np.put(self.work.reshape(-1), plan.miss_flat, last.fills)
         else:
-            self.prec, _ = precision(sigma)
+            self.prec, _ = precision(sigma) if prec_of is None else prec_of()
             self.cond, _ = small_conditionals(data, plan, self.prec)
             small_fill(plan, self.work, mu, self.prec, self.cond)
         self.fills = self.work.reshape(-1).take(plan.miss_flat)
@@ -163,6 +170,9 @@ class FillNewton:
         ``pack((mu, Sigma)) -> x``, the problem's packing.
     unpack : callable
         ``unpack(x) -> (mu, Sigma)``.
+    precision : callable, optional
+        ``precision(x) -> (Lambda, log|Sigma|)``, the problem's own (which keeps the
+        factorisations of the points the driver works on); computed afresh without it.
     """
 
     def __init__(
@@ -172,12 +182,13 @@ class FillNewton:
         prior: RidgePrior,
         pack: Callable[[tuple[np.ndarray, np.ndarray]], np.ndarray],
         unpack: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        precision: Callable[[np.ndarray], tuple[np.ndarray, float]] | None = None,
     ) -> None:
         self.data, self.plan, self.prior = data, plan, prior
         m_max = plan.eye.shape[0]
         # per missing cell, its C_M diagonal entry in the flattened (G, m_max, m_max) stack
         self._cell_diag = plan.cell_cond * m_max + plan.cell_cond % m_max
-        self._pack, self._unpack = pack, unpack
+        self._pack, self._unpack, self._precision = pack, unpack, precision
         self._last: np.ndarray | None = None  # the last candidate returned
         self._last_fills: np.ndarray | None = None  # the fills it is the M-step of
         self._last_newton = False  # whether it was a Newton step (else the chain's first, EM's)
@@ -207,7 +218,8 @@ class FillNewton:
             self._scale = min(self._scale * 4.0, 1.0)
         mu, sigma = self._unpack(x)
         try:
-            here = AtPoint(self.data, self.plan, mu, sigma)
+            prec_of = None if self._precision is None else (lambda: self._precision(x))
+            here = AtPoint(self.data, self.plan, mu, sigma, prec_of)
         except Infeasible:
             self._forget()
             return None

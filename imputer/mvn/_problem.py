@@ -57,9 +57,11 @@ from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
+from imputer.mvn._certify import certified_by_floor, certified_by_precision
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
 from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
 from imputer.mvn._fillnewton import FillNewton, fill_plan
+from imputer.mvn._point import PointCache, pack_sigma, unpack_sigma
 from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
@@ -113,22 +115,17 @@ class MVNProblem:
         self._order = np.argsort(n_miss, kind="stable")
         self._unorder = np.argsort(self._order)
         self._strict = np.tril_indices(p, -1)
-        # flat index maps (one take instead of 2-D fancy indexing: at p = 200 unpacking was
-        # the driver's largest cost): position in vech of each entry of Sigma, of each
-        # entry of Sigma reordered, the lower triangle's flat positions, the strict lower
-        # triangle's, and the reordered Cholesky product's (a Fortran array) entries in vech
+        # flat index maps (one take instead of 2-D fancy indexing): the strict lower
+        # triangle's flat positions, and the reordered Cholesky product's (a Fortran array)
+        # entries in vech
         idx = np.int32 if p * p < 2**31 else np.intp
-        i, j = np.divmod(np.arange(p * p, dtype=np.intp), p)
-        hi, lo = np.maximum(i, j), np.minimum(i, j)
-        self._sym = (hi * (hi + 1) // 2 + lo).astype(idx)
-        o = self._order
-        self._sym_ordered = self._sym.reshape(p, p)[np.ix_(o, o)].ravel()
-        self._lower_flat = (self._rows * p + self._cols).astype(idx)
         self._strict_flat = (self._strict[0] * p + self._strict[1]).astype(idx)
         a, b = self._unorder[self._rows], self._unorder[self._cols]
         self._from_free_flat = (np.minimum(a, b) * p + np.maximum(a, b)).astype(idx)
-        del i, j, hi, lo
         self._newton: NewtonStep | FillNewton | bool | None = None  # None: not built yet; False: none
+        # Sigma, the free coordinates' Cholesky factor and the precision of the last point
+        # the driver asked about, each computed once (imputer.mvn._point)
+        self._point = PointCache(p, self._order)
 
     @property
     def dim(self) -> int:
@@ -138,19 +135,30 @@ class MVNProblem:
     def pack(self, params: MeanCov | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``x = (mu, vech(Sigma))``, shape (dim,)."""
         mu, sigma = params
-        return np.concatenate([mu, np.asarray(sigma).take(self._lower_flat)])
+        return np.concatenate([mu, pack_sigma(np.asarray(sigma))])
 
     def unpack(self, x: np.ndarray) -> MeanCov:
         """``(mu, Sigma)`` of a packed vector (fresh arrays)."""
         p = self.p
-        return MeanCov(x[:p].copy(), x[p:].take(self._sym).reshape(p, p))
+        return MeanCov(x[:p].copy(), unpack_sigma(x[p:], p))
 
     def feasible(self, x: np.ndarray) -> bool:
-        """Whether ``Sigma`` is numerically positive definite (correlation eigenvalue >= SINGULAR_EIG)."""
-        ok = x is self._known_feasible or corr_feasible(self.unpack(x).sigma)
-        if ok:
-            self._known_feasible = x
-        return ok
+        """Whether ``Sigma`` is numerically positive definite (correlation eigenvalue >= SINGULAR_EIG).
+
+        Decided from the precision (kept for :meth:`step` at ``x``) where a bound allows
+        (:mod:`imputer.mvn._certify`), else by the exact test.
+        """
+        if x is self._known_feasible:
+            return True
+        try:
+            prec = self._point.precision(x)  # kept for step(x), its factor for to_free(x)
+        except Infeasible:
+            return False
+        sigma = self._point.sigma(x)
+        if not (certified_by_precision(np.diag(sigma), np.diag(prec[0])) or corr_feasible(sigma)):
+            return False
+        self._known_feasible = x
+        return True
 
     def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
         """Largest parameter change in standard-deviation units of ``x_old`` (module docstring)."""
@@ -163,15 +171,12 @@ class MVNProblem:
 
     def to_free(self, x: np.ndarray) -> np.ndarray | None:
         """Free coordinates ``z = (mu, L, log d)`` of ``x`` (module docstring); None unless ``Sigma`` is positive definite."""
-        p = self.p
         try:
-            c = np.linalg.cholesky(x[p:].take(self._sym_ordered).reshape(p, p))
-        except np.linalg.LinAlgError:
+            c = self._point.factor(x)  # kept: the precision at x, should it be evaluated, from it
+        except Infeasible:
             return None
         e = np.diag(c).copy()
-        if not np.all(e > 0.0):
-            return None
-        return np.concatenate([x[:p], (c / e).take(self._strict_flat), 2.0 * np.log(e)])
+        return np.concatenate([x[: self.p], (c / e).take(self._strict_flat), 2.0 * np.log(e)])
 
     def from_free(self, z: np.ndarray) -> np.ndarray:
         """The packed ``x = (mu, vech Sigma)`` of free coordinates ``z`` (``Sigma = L diag(d) L'``, reordered)."""
@@ -180,7 +185,8 @@ class MVNProblem:
         np.put(c, self._strict_flat, z[p : p + self._strict_flat.size])
         with np.errstate(over="ignore", invalid="ignore"):  # a wild extrapolation: not finite, infeasible
             c *= np.exp(0.5 * z[p + self._strict_flat.size :])
-            s = syrk(1.0, c, lower=1)  # the lower triangle of c c' (Fortran order)
+            # the lower triangle of c c' (Fortran order); c' is the Fortran view of c: no copy
+            s = syrk(1.0, c.T, trans=1, lower=1)
         # entry (i, j), i >= j, of the Fortran array is element j p + i of its transpose's C order
         return np.concatenate([z[:p], np.asfortranarray(s).T.take(self._from_free_flat)])
 
@@ -205,7 +211,7 @@ class MVNProblem:
             if src is not None:
                 self._newton = NewtonStep(self.p, src[0], self.ridge, src[1])
             elif isinstance(self.data, StandardData) and (plan := fill_plan(self.data)) is not None:
-                self._newton = FillNewton(self.data, plan, self.ridge, self.pack, self.unpack)
+                self._newton = FillNewton(self.data, plan, self.ridge, self.pack, self.unpack, self._point.precision)
             else:
                 self._newton = False
         return self._newton or None
@@ -234,20 +240,26 @@ class MVNProblem:
         objective : float
             Log-likelihood (log-posterior when ``ridge > 0``) at ``x``, standardised units.
         """
-        mu, sigma = self.unpack(x)
-        if x is not self._known_feasible and not corr_feasible(sigma):
+        mu, sigma = x[: self.p].copy(), self._point.sigma(x)
+        known = x is self._known_feasible
+        try:
+            prec = self._point.precision(x)
+        except Infeasible:
+            return x, -np.inf
+        if not (known or certified_by_precision(np.diag(sigma), np.diag(prec[0])) or corr_feasible(sigma)):
             return x, -np.inf
         # The E- and M-step of the EM map: the one place the engine's kernels are called
         # for it (frequent patterns are summed per pattern).
         try:
-            upd = em_update(self.data, mu, sigma, self.ridge)
+            upd = em_update(self.data, mu, sigma, self.ridge, prec)
         except Infeasible:
             return x, -np.inf
-        if not corr_feasible(upd.sigma):
+        if not (certified_by_floor(np.diag(upd.sigma), upd.floor) or corr_feasible(upd.sigma)):
             # an EM update from a valid point is (numerically) singular: the likelihood
             # increases toward a singular covariance
             return None, upd.objective
         self._known_feasible = self.pack((upd.mu, upd.sigma))
+        self._point.put(self._known_feasible, upd.sigma)
         return self._known_feasible, upd.objective
 
     def evaluate(self, params: MeanCov) -> Evaluation | None:
@@ -257,10 +269,12 @@ class MVNProblem:
         conditional mean at ``params``, which :func:`~imputer.mvn._fit.fill_missing` can
         then reuse.
         """
-        if not corr_feasible(params.sigma):
-            return None
         try:
-            return evaluate(self.data, params.mu, params.sigma, self.ridge)
+            # the precision as step() computes it, so that the objective is the trace's
+            prec = self._point.precision_of(params.sigma)
+            if not (certified_by_precision(np.diag(params.sigma), np.diag(prec[0])) or corr_feasible(params.sigma)):
+                return None
+            return evaluate(self.data, params.mu, params.sigma, self.ridge, prec)
         except Infeasible:
             return None
 

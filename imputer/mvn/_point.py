@@ -1,0 +1,138 @@
+r"""The factorisations of one point, shared by the EM driver's calls at it (private; clean input assumed).
+
+Along an accelerated EM path the driver asks several things of the same packed point
+``x = (mu, vech Sigma)``: whether it is feasible, its free coordinates (a Cholesky factor
+of ``P Sigma P'``, ``P`` the columns' order from the most to the least observed), its EM
+update (the precision ``Lambda = Sigma^{-1}``). On wide data each of these is a ``p x p``
+factorisation (``p^3 / 3`` flops) or a pass over ``p^2`` numbers, and computed
+apart they were most of an evaluation's cost. :class:`PointCache` keeps, for the two
+points last asked about (array objects: the driver never writes into its points), their
+``Sigma``, the lower Cholesky factor ``C`` of ``P Sigma P'`` and the precision, each
+computed at most once, the precision from the factor (LAPACK ``potri`` alone:
+``Lambda = P' (C C')^{-1} P``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from imputer._gaussian.linalg import Infeasible, mirror_upper, precision_of_factor
+
+__all__ = ["PointCache", "unpack_sigma"]
+
+
+@functools.lru_cache(maxsize=4)
+def _lower_mask(p: int) -> np.ndarray:
+    """``i >= j`` for a ``p x p`` array (read-only, cached): C order visits it as ``vech`` does."""
+    mask = np.tril(np.ones((p, p), dtype=bool))
+    mask.flags.writeable = False
+    return mask
+
+
+def unpack_sigma(vech: np.ndarray, p: int) -> np.ndarray:
+    """``Sigma`` (shape (p, p), C-ordered, fresh) of its lower triangle row by row, shape (p(p+1)/2,).
+
+    A masked write and a tiled mirror: three times faster than a gather through a
+    ``p^2`` index at ``p = 2,000`` (9 against 27 ms).
+    """
+    sigma = np.empty((p, p))
+    sigma[_lower_mask(p)] = vech
+    mirror_upper(sigma.T)  # the transpose's upper triangle is sigma's lower one
+    return sigma
+
+
+def pack_sigma(sigma: np.ndarray) -> np.ndarray:
+    """The lower triangle of a C-ordered ``Sigma`` row by row, shape (p(p+1)/2,) (fresh)."""
+    return sigma[_lower_mask(sigma.shape[0])]
+
+
+class PointCache:
+    """``Sigma``, the Cholesky factor of ``P Sigma P'`` and ``(Lambda, log|Sigma|)`` of the two points last asked about.
+
+    Parameters
+    ----------
+    p : int
+    order : ndarray, shape (p,)
+        The free coordinates' column order (``P Sigma P' = Sigma[order][:, order]``).
+    """
+
+    def __init__(self, p: int, order: np.ndarray) -> None:
+        self.p = p
+        idx = np.int32 if p * p < 2**31 else np.intp
+        # flat positions of P Sigma P' in Sigma, and of Lambda in P Lambda P'
+        unorder = np.argsort(order)
+        self._ordered = (order[:, None] * p + order[None, :]).astype(idx).ravel()
+        self._unordered = (unorder[:, None] * p + unorder[None, :]).astype(idx).ravel()
+        self._x: np.ndarray | None = None
+        self._sigma: np.ndarray | None = None
+        self._factor: np.ndarray | None = None
+        self._prec: tuple[np.ndarray, float] | None = None
+        # the point before (the driver's accepted point while it works on its update)
+        self._older: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, tuple[np.ndarray, float] | None]
+        self._older = (None, None, None, None)
+
+    def _at(self, x: np.ndarray) -> None:
+        if x is self._x:
+            return
+        newer = (self._x, self._sigma, self._factor, self._prec)
+        if x is self._older[0]:
+            self._x, self._sigma, self._factor, self._prec = self._older
+        else:
+            self._x, self._sigma, self._factor, self._prec = x, None, None, None
+        self._older = newer
+
+    def put(self, x: np.ndarray, sigma: np.ndarray) -> None:
+        """Record ``Sigma`` at ``x`` where the caller has it (kept, not copied; it must be the
+        exactly symmetric matrix whose lower triangle ``x`` holds)."""
+        self._at(x)
+        self._sigma = sigma
+
+    def sigma(self, x: np.ndarray) -> np.ndarray:
+        """``Sigma`` at ``x`` (shape (p, p); shared: not to be written)."""
+        self._at(x)
+        if self._sigma is None:
+            self._sigma = unpack_sigma(x[self.p :], self.p)
+        return self._sigma
+
+    def factor(self, x: np.ndarray) -> np.ndarray:
+        """The lower Cholesky factor of ``P Sigma P'`` at ``x`` (shared: not to be written); raises :class:`Infeasible`."""
+        self._at(x)
+        if self._factor is None:
+            self._factor = self._ordered_factor(self.sigma(x))
+        return self._factor
+
+    def precision(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(Lambda, log|Sigma|)`` at ``x`` from :meth:`factor` (LAPACK ``potri``); raises :class:`Infeasible`.
+
+        Always from the factor of ``P Sigma P'`` computed from ``Sigma`` (as
+        :meth:`precision_of`), never from one the caller made otherwise (the free
+        coordinates' ``C``, whose product is ``Sigma`` only up to rounding): an evaluation
+        is a function of ``x`` alone, bit for bit, whatever was asked before (near a
+        singular ``Sigma`` two routes differ in the objective's fifth digit).
+        """
+        self._at(x)
+        if self._prec is None:
+            self._prec = self._from_factor(self.factor(x).copy())
+        return self._prec
+
+    def precision_of(self, sigma: np.ndarray) -> tuple[np.ndarray, float]:
+        """:meth:`precision` of any ``Sigma`` (shape (p, p)), same arithmetic, nothing kept."""
+        return self._from_factor(self._ordered_factor(sigma))
+
+    def _ordered_factor(self, sigma: np.ndarray) -> np.ndarray:
+        p = self.p
+        ordered = np.ascontiguousarray(sigma).reshape(-1).take(self._ordered).reshape(p, p)
+        try:
+            c = np.linalg.cholesky(ordered)
+        except np.linalg.LinAlgError:
+            raise Infeasible("covariance not positive definite") from None
+        if not np.all(np.diag(c) > 0.0):
+            raise Infeasible("singular covariance")
+        return c
+
+    def _from_factor(self, c: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(Lambda, log|Sigma|)`` of ``P Sigma P' = c c'`` (``c`` overwritten)."""
+        lam, logdet = precision_of_factor(c)
+        return lam.reshape(-1).take(self._unordered).reshape(self.p, self.p), logdet
