@@ -54,12 +54,18 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from scipy.linalg.blas import dgemm
 
 from imputer._gaussian.chunks import iter_completed
 from imputer._gaussian.layout import DenseStats, StandardData
 from imputer._gaussian.linalg import SWEEP_MAX_M, Infeasible, _potr_inverse, precision
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
+
+#: From this many columns the completed rows' cross-product is added to ``S_2`` in place
+#: (BLAS ``gemm`` with ``beta = 1``): a fresh ``p x p`` product and the pass adding it cost
+#: more than the product itself on wide data (46 against 5 ms at ``p = 2,000``, ``n = 10``).
+_INPLACE_MIN_P = 512
 
 __all__ = ["SmallPlan", "SmallPoint", "batched_plan", "estep", "estep_diagonals", "small_conditionals", "small_fill", "small_plan"]
 
@@ -398,6 +404,11 @@ def _estep(
             wb = w_inc[lo:hi]
             s1 += wb @ rows
             s2 += (rows.T * wb) @ rows
+        elif p >= _INPLACE_MIN_P:
+            s1 += np.ones(hi - lo) @ rows
+            # s2 <- rows' rows + s2 in place (the C-ordered s2 is the Fortran-ordered s2',
+            # and rows' rows is symmetric): no p x p temporary, one pass fewer
+            dgemm(1.0, rows, rows, beta=1.0, c=s2.T, trans_a=1, overwrite_c=1)
         else:
             s1 += np.ones(hi - lo) @ rows
             s2 += rows.T @ rows
