@@ -12,6 +12,7 @@ Cases (public API only, so any revision that has it can be compared):
 * ``mvn``: ``imputer.impute`` on ``mar_mvn(100_000, 20)`` (19,377 patterns), defaults;
 * ``mvn-plain``: the same with ``accelerate=False``;
 * ``mvn-few``: ``mar_mvn(100_000, 20, n_patterns=10)``;
+* ``wide-200``, ``wide-500``: ``imputer.impute(mcar_mvn(10, p), ridge=1)`` (issue 16's wide cases);
 * ``mixed``: ``fit_mixed_frame`` with two crossed intercepts, 100,000 rows (1,000 x 50);
 * ``kernel``: ``fit_mixed`` with one dense kernel, n = 1,000 (spectral engine).
 
@@ -39,6 +40,10 @@ CASES: dict[str, str] = {
     "f = lambda: imputer.impute(d, accelerate=False)",
     "mvn-few": "from benchmarks._datasets import mar_mvn; d = mar_mvn(100_000, 20, seed=0, n_patterns=10)\n"
     "f = lambda: imputer.impute(d)",
+    "wide-200": "from benchmarks._datasets import mcar_mvn; d = mcar_mvn(10, 200, seed=0)\n"
+    "f = lambda: imputer.impute(d, ridge=1.0)",
+    "wide-500": "from benchmarks._datasets import mcar_mvn; d = mcar_mvn(10, 500, seed=0)\n"
+    "f = lambda: imputer.impute(d, ridge=1.0)",
     "mixed": "from benchmarks._datasets import crossed_intercepts; d = crossed_intercepts(100_000, 1000, 50, seed=0)\n"
     "f = lambda: imputer.fit_mixed_frame(d, 'y', fixed=['x'], random=['g1', 'g2'])",
     "kernel": "import scipy.sparse as sp; from benchmarks._datasets import single_kernel\n"
