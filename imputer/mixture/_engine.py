@@ -24,8 +24,11 @@ from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import Patterns
 from imputer._gaussian.rows import conditional_means
 from imputer.mixture._covtypes import CovarianceType
+from imputer.mixture._fills import pattern_means
 from imputer.mixture._init import start_values
+from imputer.mixture._kernel import PatternPlan
 from imputer.mixture._problem import MixtureFit, MixtureParams, MixtureProblem, fit_start
+from imputer.mixture._rowkernel import RowPlan
 from imputer.mvn._fit import blas_threads, conditional_variances, standardise
 from imputer.mvn._scaling import Scaling
 
@@ -46,6 +49,8 @@ class ComponentsRun:
         Starts whose components collapsed (or that were infeasible), dropped unless all did.
     start_logliks : tuple of float
         Log-likelihood (standardised units) reached from each start, in order (NaN: infeasible start).
+    completed : ndarray, shape (n, p)
+        The rows completed by the kept fit's mixture conditional means (standardised units).
     """
 
     fit: MixtureFit
@@ -53,6 +58,7 @@ class ComponentsRun:
     cov_type: CovarianceType
     n_singular: int
     start_logliks: tuple[float, ...]
+    completed: np.ndarray
 
 
 def component_seeds(root: np.random.SeedSequence, k: int, n_init: int) -> list[np.random.SeedSequence]:
@@ -119,7 +125,17 @@ def run(
         raise Infeasible("no start gave a valid mixture")
     pool = [f for f in fits if not f.singular] or fits
     best = max(pool, key=lambda f: f.evaluation.objective)
-    return ComponentsRun(best, data, cov_type, n_singular, tuple(logliks))
+    with blas_threads(patterns.n_cols):
+        completed = _completed(problem.plan, data, best)
+    return ComponentsRun(best, data, cov_type, n_singular, tuple(logliks), completed)
+
+
+def _completed(plan: PatternPlan | RowPlan, data: StandardData, fit: MixtureFit) -> np.ndarray:
+    """The rows completed by ``fit``'s mixture conditional means: through the pattern pass's items when it has them."""
+    params, resp = fit.params, fit.evaluation.resp
+    if isinstance(plan, PatternPlan):
+        return pattern_means(plan, data, params.means, params.covs, resp)
+    return mixture_moments(data, params, resp)[0]
 
 
 def mixture_moments(

@@ -224,11 +224,10 @@ def _result(
     comps = pd.RangeIndex(k, name="component")
     means = scaling.center + scaling.scale * params.means
     covs = params.covs * np.outer(scaling.scale, scaling.scale)
-    mean_z, _ = engine.mixture_moments(out.data, params, ev.resp)
     filled = np.empty((n, len(prep.columns)))
     for j, v in enumerate(prep.values):
         filled[:, j] = v
-    filled[mask] = (scaling.center + scaling.scale * mean_z)[mask]
+    filled[mask] = (scaling.center + scaling.scale * out.completed)[mask]
     ll_off = -float(scaling.n_observed @ np.log(scaling.scale))
     obj_off = ll_off - cov_type.n_priors * ridge * float(np.sum(np.log(scaling.scale)))
     resp = pd.DataFrame(ev.resp, index=prep.frame.index, columns=comps.copy())
