@@ -24,7 +24,7 @@ from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import Patterns
 from imputer._gaussian.rows import conditional_means
 from imputer.mixture._covtypes import CovarianceType
-from imputer.mixture._fills import pattern_means
+from imputer.mixture._fills import fill_means
 from imputer.mixture._init import start_values
 from imputer.mixture._kernel import PatternPlan
 from imputer.mixture._problem import MixtureFit, MixtureParams, MixtureProblem, fit_start
@@ -50,7 +50,8 @@ class ComponentsRun:
     start_logliks : tuple of float
         Log-likelihood (standardised units) reached from each start, in order (NaN: infeasible start).
     completed : ndarray, shape (n, p)
-        The rows completed by the kept fit's mixture conditional means (standardised units).
+        The table (modelled columns, original units) with its missing cells filled by
+        the kept fit's mixture conditional means; observed cells as given.
     """
 
     fit: MixtureFit
@@ -126,16 +127,27 @@ def run(
     pool = [f for f in fits if not f.singular] or fits
     best = max(pool, key=lambda f: f.evaluation.objective)
     with blas_threads(patterns.n_cols):
-        completed = _completed(problem.plan, data, best)
+        completed = _completed(problem.plan, data, best, values, scaling)
     return ComponentsRun(best, data, cov_type, n_singular, tuple(logliks), completed)
 
 
-def _completed(plan: PatternPlan | RowPlan, data: StandardData, fit: MixtureFit) -> np.ndarray:
-    """The rows completed by ``fit``'s mixture conditional means: through the pattern pass's items when it has them."""
+def _completed(
+    plan: PatternPlan | RowPlan, data: StandardData, fit: MixtureFit, values: tuple[np.ndarray, ...], scaling: Scaling
+) -> np.ndarray:
+    """The table ``values`` (original units) with its missing cells at ``fit``'s mixture conditional means.
+
+    Through the pattern pass's items when it has them (:func:`~imputer.mixture._fills.fill_means`).
+    """
     params, resp = fit.params, fit.evaluation.resp
+    out = np.empty((data.n, data.p))
+    for j, v in enumerate(values):
+        out[:, j] = v
     if isinstance(plan, PatternPlan):
-        return pattern_means(plan, data, params.means, params.covs, resp)
-    return mixture_moments(data, params, resp)[0]
+        fill_means(plan, params.means, params.covs, resp, out, scaling.center, scaling.scale)
+    else:
+        mask = np.isnan(out)
+        out[mask] = (scaling.center + scaling.scale * mixture_moments(data, params, resp)[0])[mask]
+    return out
 
 
 def mixture_moments(

@@ -15,26 +15,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from imputer._gaussian.layout import StandardData
 from imputer.mixture._kernel import PatternPlan
 from imputer.mixture._patterns import piece_factors
 
-__all__ = ["pattern_means"]
+__all__ = ["fill_means"]
 
 
-def pattern_means(plan: PatternPlan, data: StandardData, means: np.ndarray, covs: np.ndarray, resp: np.ndarray) -> np.ndarray:
-    """Every row completed by the mixture's conditional mean, shape (n, p), standardised units.
+def fill_means(
+    plan: PatternPlan, means: np.ndarray, covs: np.ndarray, resp: np.ndarray, out: np.ndarray, center: np.ndarray, scale: np.ndarray
+) -> None:
+    """Write the mixture's conditional means into the missing cells of ``out``, as ``center + scale z``.
+
+    Only the missing cells are written (their values in the units ``x = center + scale z``
+    of the table, the engine's ``z`` standardised), so that the observed cells of
+    ``out`` stay as the caller put them, bit for bit, and no ``n x p`` array is converted.
 
     Parameters
     ----------
     plan : PatternPlan
-        The pass built on ``data``.
-    data : StandardData
-        The layout (observed cells read from it; not modified).
+        The pass built on the standardised layout.
     means : ndarray, shape (K, p)
     covs : ndarray, shape (K, p, p)
+        Standardised units.
     resp : ndarray, shape (n, K)
         Responsibilities, original row order.
+    out : ndarray, shape (n, p)
+        C-contiguous; its missing cells are overwritten.
+    center, scale : ndarray, shape (p,)
 
     Raises
     ------
@@ -42,12 +49,8 @@ def pattern_means(plan: PatternPlan, data: StandardData, means: np.ndarray, covs
         A covariance's observed block not numerically positive definite.
     """
     k, p, n = plan.k, plan.p, plan.n
-    # observed cells in place; one more row takes the items' padding columns
-    out = np.empty((n + 1, p))
-    out[data.patterns.complete_rows] = data.complete_rows()
-    out[data.patterns.incomplete_rows] = data.work
     flat = out.reshape(-1)
-    # the padding's weights are 0
+    # the padding's weights are 0 (its row, n, is dropped below)
     r = np.zeros((n + 1, k))
     r[:n] = resp
     for piece in (pc for chunk in plan.chunks for pc in chunk.pieces):
@@ -61,5 +64,13 @@ def pattern_means(plan: PatternPlan, data: StandardData, means: np.ndarray, covs
             b, f, c = bt.x.shape
             comp = np.matmul(a[bt.pat].reshape(b, k * m, f), bt.x).reshape(b, k, m, c)
             comp *= r[bt.rows].transpose(0, 2, 1)[:, :, None, :]
-            flat[bt.rows[:, None, :] * p + miss[bt.pat][:, :, None]] = comp.sum(axis=1)
-    return out[:n]
+            z = comp.sum(axis=1)  # (b, m, c)
+            cols = np.broadcast_to(miss[bt.pat][:, :, None], z.shape)
+            z *= scale[cols]
+            z += center[cols]
+            at = bt.rows[:, None, :] * p + cols
+            if bt.valid is None:
+                flat[at] = z
+            else:
+                keep = np.broadcast_to(bt.rows[:, None, :] < n, z.shape)
+                flat[at[keep]] = z[keep]
