@@ -140,10 +140,9 @@ def _piece(
     for c, items in _items(counts).items():
         if not items:
             continue
-        pat = np.array([it[0] for it in items], dtype=np.intp)
-        idx = np.full((len(items), c), pad_row, dtype=np.intp)
-        for j, (_, a, r) in enumerate(items):
-            idx[j, :r] = np.arange(row0 + a, row0 + a + r)
+        pat, first, used = (np.array(v, dtype=np.intp) for v in zip(*items))
+        col = np.arange(c)
+        idx = np.where(col < used[:, None], row0 + first[:, None] + col, pad_row)
         # the batch's products and its items' W (gathered per batch) within the budget
         size = max(1, _BATCH_ELEMENTS // (max(k, 2) * max(p_o, 1) * max(c, p_o + 1)))
         for a in range(0, len(items), size):
@@ -153,8 +152,10 @@ def _piece(
             seg = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
             pad = idx[sl] == pad_row
             valid = (~pad).astype(float) if pad.any() else None
-            run = np.cumsum(np.r_[True, pb[1:] != pb[:-1]]) - 1
-            seg_sum = sparse.csr_array((np.ones(run.size), (run, np.arange(run.size))), shape=(seg.size, run.size))
+            # items sorted by pattern: run r holds items seg[r]:seg[r + 1], so the CSR arrays
+            # are the runs' bounds (built directly: the COO route costs 0.1 ms a batch)
+            nb = pb.size
+            seg_sum = sparse.csr_array((np.ones(nb), np.arange(nb), np.append(seg, nb)), shape=(seg.size, nb))
             batches.append(_Batch(x, orig[idx[sl]], pb, seg, pb[seg], seg_sum, valid))
             total[pb[seg]] += np.add.reduceat(x @ x.transpose(0, 2, 1), seg, axis=0)
     return _Piece(p_o, pat0, PieceIndex.of(obs, miss, k), batches, total)
@@ -211,7 +212,9 @@ class PatternPlan(MixturePass):
             obs = np.nonzero(observed[first : first + g])[1].reshape(g, p_o)
             # observed cells and a 1, then a zero row for the padding
             xo = np.zeros((rows.shape[0] + 1, p_o + 1))
-            xo[:-1, :p_o] = np.take_along_axis(rows, obs[np.repeat(np.arange(g), counts)], axis=1)
+            # each row's observed cells in column order (a boolean gather: 4x faster than
+            # take_along_axis with a per-row index)
+            xo[:-1, :p_o] = rows[np.repeat(observed[first : first + g], counts, axis=0)].reshape(rows.shape[0], p_o)
             xo[:-1, p_o] = 1.0
             orig_ext = np.append(np.asarray(orig, dtype=np.intp), self.n)
             row0 = np.concatenate([[0], np.cumsum(counts)])
