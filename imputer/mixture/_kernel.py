@@ -48,7 +48,7 @@ import numpy as np
 from scipy import sparse
 
 from imputer._gaussian.layout import StandardData
-from imputer.mixture._pass import ComponentPass, MixturePass, precisions
+from imputer.mixture._pass import ComponentPass, MixturePass
 from imputer.mixture._patterns import PieceIndex, completed_moments, piece_factors
 from imputer.mixture._rowkernel import RowPlan
 
@@ -236,7 +236,9 @@ class PatternPlan(MixturePass):
     ) -> ComponentPass:
         """:meth:`MixturePass.run <imputer.mixture._pass.MixturePass.run>`."""
         k, p, n = self.k, self.p, self.n
-        precs, logdets = precisions(covs)
+        # no Sigma^-1 here: the pass needs only the observed blocks' factors (the
+        # penalty, when there is one, computes its own)
+        precs = logdets = None
         # components reordered so that the largest weight is last: its moments are the
         # total minus the others'
         perm = np.argsort(np.arange(k) == int(np.argmax(weights)), kind="stable")
