@@ -273,7 +273,9 @@ class PatternPlan(MixturePass):
                 lt = _fix_far_rows(joint, e, tot)
                 loglik += float(np.dot(lt.reshape(-1), bt.valid.reshape(-1)) if bt.valid is not None else lt.sum())
                 np.divide(1.0, tot, out=tot)
-                e *= tot[:, None, :]
+                # the last component's responsibilities are needed only for the rows (its
+                # moments are the total minus the others')
+                e[:, : k if rows else k - 1] *= tot[:, None, :]
                 if rows:
                     resp_all[bt.rows] = e.transpose(0, 2, 1)
                     joint += shift[bt.pat][:, None, None] - log_weights[:, None]
