@@ -11,6 +11,12 @@ conditional variances, the mixture's conditional mean and variance (law of total
 
     E[z_M | z_O] = \sum_k r_{ik} \hat z_{ik}, \qquad
     \operatorname{Var}[z_j | z_O] = \sum_k r_{ik}\big(V_{ik,j} + \hat z_{ik,j}^2\big) - E[z_j | z_O]^2 .
+
+The kept fit's fills (the means) are computed here, once, through the pattern pass's
+items when the fit used :class:`~imputer.mixture._kernel.PatternPlan`
+(:mod:`imputer.mixture._fills`), else by :func:`mixture_moments`; the variances on
+first use (:class:`~imputer.mixture.result.MixtureMoments`). Everything runs with one
+BLAS thread (:func:`~imputer.mvn._fit.blas_threads`).
 """
 
 from __future__ import annotations
