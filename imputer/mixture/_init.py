@@ -44,27 +44,52 @@ def kmeans_plus_plus(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
     return idx
 
 
-def _nearest(y: np.ndarray, centres: np.ndarray, yy: np.ndarray) -> np.ndarray:
-    """Index of each row's nearest centre; ``yy`` (n, 1) the rows' squared norms (the same every iteration)."""
-    d2 = yy - 2.0 * y @ centres.T + (centres * centres).sum(axis=1)[None, :]
-    return np.argmin(d2, axis=1)
+def _nearest(y: np.ndarray, centres: np.ndarray, yy: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest centre (the first on ties, as ``numpy.argmin``).
+
+    ``yy`` (n,) holds the rows' squared norms (the same every iteration), ``out`` (n, K)
+    is scratch for ``y c'``. The distances ``yy - 2 y c_j' + |c_j|^2`` are formed one
+    centre at a time, the same operations in the same order as on the whole ``n x K``
+    array (so bitwise the same), each compared with the running minimum: ``argmin``
+    along a short last axis, and arithmetic broadcast along it, pay per row (three
+    times slower for a few centres).
+    """
+    prod = np.matmul(y, centres.T, out=out)
+    cc = (centres * centres).sum(axis=1)
+    labels = np.zeros(y.shape[0], dtype=np.intp)
+    best = np.empty(y.shape[0])
+    d2 = np.empty(y.shape[0])
+    for j in range(centres.shape[0]):
+        np.multiply(prod[:, j], 2.0, out=d2)
+        np.subtract(yy, d2, out=d2)
+        d2 += cc[j]
+        if j == 0:
+            best, d2 = d2, best
+        else:
+            labels[d2 < best] = j
+            np.minimum(best, d2, out=best)
+    return labels
 
 
 def lloyd(y: np.ndarray, centres: np.ndarray, n_iter: int = LLOYD_ITER) -> np.ndarray:
     """Cluster labels (shape (n,)) after up to ``n_iter`` Lloyd iterations from ``centres`` (shape (k, p))."""
-    k = centres.shape[0]
-    yy = (y * y).sum(axis=1)[:, None]
-    labels = _nearest(y, centres, yy)
+    k, p = centres.shape
+    yy = (y * y).sum(axis=1)
+    # the columns contiguous, for the clusters' sums below
+    cols = np.ascontiguousarray(y.T)
+    prod = np.empty((y.shape[0], k))
+    labels = _nearest(y, centres, yy, prod)
     for _ in range(n_iter):
         counts = np.bincount(labels, minlength=k)
-        # the clusters' sums, each in row order as numpy.add.at would (bitwise the same), in one pass
-        p = y.shape[1]
-        at = (labels[:, None] * p + np.arange(p)).reshape(-1)
-        sums = np.bincount(at, weights=y.reshape(-1), minlength=k * p).reshape(k, p)
+        # the clusters' sums, one bincount per column: each sum in row order, as
+        # numpy.add.at would (bitwise the same)
+        sums = np.empty((k, p))
+        for j in range(p):
+            sums[:, j] = np.bincount(labels, weights=cols[j], minlength=k)
         keep = counts > 0
         centres = centres.copy()
         centres[keep] = sums[keep] / counts[keep, None]
-        new = _nearest(y, centres, yy)
+        new = _nearest(y, centres, yy, prod)
         if np.array_equal(new, labels):
             break
         labels = new

@@ -21,10 +21,10 @@ class ComponentPass:
     ----------
     loglik : float
         ``sum_i log sum_k pi_k N(z_{i,O}; mu_{k,O}, Sigma_{k,OO})``.
-    precs : ndarray, shape (K, p, p)
-        ``Sigma_k^{-1}``.
-    logdets : ndarray, shape (K,)
-        ``log|Sigma_k|``.
+    precs : ndarray, shape (K, p, p), or None
+        ``Sigma_k^{-1}`` (None from the pattern pass, which does not need them).
+    logdets : ndarray, shape (K,), or None
+        ``log|Sigma_k|`` (as ``precs``).
     resp, log_dens : ndarray, shape (n, K), or None
         Responsibilities and ``log N(z_{i,O}; mu_{k,O}, Sigma_{k,OO})``, original row
         order (when asked for).
@@ -38,8 +38,8 @@ class ComponentPass:
     """
 
     loglik: float
-    precs: np.ndarray
-    logdets: np.ndarray
+    precs: np.ndarray | None
+    logdets: np.ndarray | None
     resp: np.ndarray | None
     log_dens: np.ndarray | None
     nk: np.ndarray | None

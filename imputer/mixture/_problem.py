@@ -51,6 +51,7 @@ from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._covtypes import CovarianceType
 from imputer.mixture._kernel import ComponentPass, MixturePlan
+from imputer.mixture._pass import precisions
 from imputer.mvn._fit import corr_feasible
 
 __all__ = ["Evaluation", "MixtureFit", "MixtureParams", "MixtureProblem", "fit_start"]
@@ -104,6 +105,8 @@ class MixtureProblem:
         self.data, self.cov_type, self.ridge = data, cov_type, float(ridge)
         self.k, self.p = cov_type.k, cov_type.p
         self.plan = MixturePlan(data, self.k)
+        # the last point known to be feasible (see feasible)
+        self._feasible: np.ndarray | None = None
 
     def pack(self, params: MixtureParams | tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         """``x = (pi, vec(mu), covariance parameters)``."""
@@ -116,11 +119,23 @@ class MixtureProblem:
         return MixtureParams(x[:k].copy(), x[k : k + k * p].reshape(k, p).copy(), self.cov_type.unpack(x[k + k * p :]))
 
     def feasible(self, x: np.ndarray) -> bool:
-        """Positive weights and valid covariances (module docstring)."""
+        """Positive weights and valid covariances (module docstring).
+
+        The last point found feasible, here or as an update of :meth:`step` (which checks
+        its covariances anyway), is remembered by value: SQUAREM checks an extrapolated
+        point and then evaluates it, and evaluates the updates it was given, so each
+        check would otherwise be made twice (``K`` Cholesky factorisations each).
+        """
+        known = self._feasible
+        if known is not None and x.shape == known.shape and np.array_equal(x, known):
+            return True
         if not np.all(np.isfinite(x)):
             return False
         params = self.unpack(x)
-        return bool(np.all(params.weights > 0.0)) and all(valid_cov(c) for c in params.covs)
+        ok = bool(np.all(params.weights > 0.0)) and all(valid_cov(c) for c in params.covs)
+        if ok:
+            self._feasible = np.array(x, dtype=float)
+        return ok
 
     def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
         """Largest change of a weight, or of a mean or covariance entry in SD units of ``x_old``."""
@@ -142,10 +157,14 @@ class MixtureProblem:
         """
         cp = self.plan.run(*params, stats=False, rows=True)
         assert cp.resp is not None and cp.log_dens is not None
-        return Evaluation(cp.loglik, cp.loglik - self._penalty(cp), cp.resp, cp.log_dens)
+        return Evaluation(cp.loglik, cp.loglik - self._penalty(cp, params.covs), cp.resp, cp.log_dens)
 
-    def _penalty(self, cp: ComponentPass) -> float:
-        return self.cov_type.penalty(self.ridge, list(zip(cp.precs, cp.logdets)))
+    def _penalty(self, cp: ComponentPass, covs: np.ndarray) -> float:
+        """The ridge prior's term at ``covs``: 0 without a ridge (no inverse computed)."""
+        if self.ridge <= 0.0:
+            return 0.0
+        precs, logdets = (cp.precs, cp.logdets) if cp.precs is not None and cp.logdets is not None else precisions(covs)
+        return self.cov_type.penalty(self.ridge, list(zip(precs, logdets)))
 
     def update(self, cp: ComponentPass) -> MixtureParams | None:
         """The M-step from the statistics of one pass (None if a weight vanishes)."""
@@ -167,13 +186,18 @@ class MixtureProblem:
         params = self.unpack(x)
         try:
             cp = self.plan.run(*params)
+            objective = cp.loglik - self._penalty(cp, params.covs)
         except Infeasible:
             return x, -np.inf
-        objective = cp.loglik - self._penalty(cp)
         new = self.update(cp)
         if new is None or not all(valid_cov(c) for c in new.covs):
             return None, objective
-        return self.pack(new), objective
+        fx = self.pack(new)
+        # the covariances are exactly symmetric, so those of unpack(fx) are these: fx is
+        # feasible when also finite with positive weights
+        if np.all(np.isfinite(fx)) and np.all(new.weights > 0.0):
+            self._feasible = fx.copy()
+        return fx, objective
 
 
 @dataclass(frozen=True, eq=False)

@@ -224,16 +224,11 @@ def _result(
     comps = pd.RangeIndex(k, name="component")
     means = scaling.center + scaling.scale * params.means
     covs = params.covs * np.outer(scaling.scale, scaling.scale)
-    mean_z, _ = engine.mixture_moments(out.data, params, ev.resp)
-    filled = np.empty((n, len(prep.columns)))
-    for j, v in enumerate(prep.values):
-        filled[:, j] = v
-    filled[mask] = (scaling.center + scaling.scale * mean_z)[mask]
     ll_off = -float(scaling.n_observed @ np.log(scaling.scale))
     obj_off = ll_off - cov_type.n_priors * ridge * float(np.sum(np.log(scaling.scale)))
     resp = pd.DataFrame(ev.resp, index=prep.frame.index, columns=comps.copy())
     return MixtureImputeResult(
-        completed=_completed_frame(prep.frame, prep.columns, filled, n_missing),
+        completed=_completed_frame(prep.frame, prep.columns, out.completed, n_missing),
         weights=pd.Series(params.weights, index=comps.copy(), name="weight"),
         means=pd.DataFrame(means, index=comps.copy(), columns=labels),
         covs=tuple(pd.DataFrame(c, index=labels, columns=labels.copy()) for c in covs),
