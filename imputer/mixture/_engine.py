@@ -138,7 +138,7 @@ def run(
 
 
 def _completed(
-    plan: PatternPlan | RowPlan, data: StandardData, fit: MixtureFit, values: tuple[np.ndarray, ...], scaling: Scaling
+    plan: MixturePass, data: StandardData, fit: MixtureFit, values: tuple[np.ndarray, ...], scaling: Scaling
 ) -> np.ndarray:
     """The table ``values`` (original units) with its missing cells at ``fit``'s mixture conditional means.
 

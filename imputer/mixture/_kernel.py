@@ -42,6 +42,8 @@ by :data:`_PATTERN_ELEMENTS`.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -299,17 +301,36 @@ class PatternPlan(MixturePass):
         return ComponentPass(loglik, precs, logdets, out_resp, out_dens, e_all[:, p, p], e_all[:, :p, p], e_all[:, :p, :p])
 
 
-def MixturePlan(data: StandardData, k: int) -> PatternPlan | RowPlan:  # noqa: N802 (the plans' common constructor)
-    """The pass for ``data``: :class:`PatternPlan` when its patterns hold at least ``(p + 1)^2`` rows on average, else :class:`RowPlan`.
+#: Rows from which the compiled pass (:mod:`imputer.mixture._compiled`) replaces
+#: :class:`PatternPlan` when numba is installed: below, its one-time compilation (about
+#: 6 s, then cached on disk) would outweigh what it saves.
+COMPILED_MIN_ROWS = 20_000
+
+
+def compiled_available() -> bool:
+    """Whether numba is installed and the compiled pass not switched off (``IMPUTER_COMPILED=0``)."""
+    if os.environ.get("IMPUTER_COMPILED", "1").strip() == "0":
+        return False
+    return importlib.util.find_spec("numba") is not None
+
+
+def MixturePlan(data: StandardData, k: int) -> MixturePass:  # noqa: N802 (the plans' common constructor)
+    """The pass for ``data``: a pattern pass when its patterns hold at least ``(p + 1)^2`` rows on average, else :class:`RowPlan`.
 
     The pattern pass costs about ``K p^3`` per pattern (factors, completion, each item's
     ``W``) on top of ``K p^2`` per row; with few rows per pattern (wide data, nearly one
     pattern per row) the row pass in update form, whose pattern-level work is only the
     ``m x m`` blocks of the missing cells, is faster. Measured crossovers (K = 3, 300
     patterns): about 100 rows per pattern at ``p = 10``, 500 at ``p = 20``; at 20,000 x 40
-    with 19,671 patterns the row pass is 80x faster. Both give the same statistics to
-    rounding.
+    with 19,671 patterns the row pass is 80x faster. The pattern pass is the compiled one
+    (:class:`~imputer.mixture._compiled.CompiledPlan`) from :data:`COMPILED_MIN_ROWS` rows
+    when :func:`compiled_available`, else :class:`PatternPlan`. All give the same
+    statistics to rounding.
     """
     if data.n >= (data.p + 1) ** 2 * data.patterns.n_patterns:
+        if data.n >= COMPILED_MIN_ROWS and compiled_available():
+            from imputer.mixture._compiled import CompiledPlan  # numba imported here only
+
+            return CompiledPlan(data, k)
         return PatternPlan(data, k)
     return RowPlan(data, k)

@@ -6,10 +6,12 @@ with scikit-learn started at the same point. Imported as ``tests.imputer.mixture
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from imputer.mixture._covtypes import CovarianceType
 from imputer.mixture._problem import MixtureParams, MixtureProblem, fit_start
@@ -18,6 +20,23 @@ from imputer.mvn._scaling import scaling_of
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 COV_TYPES = ("full", "tied", "diag", "spherical")
+
+#: The compiled pass as a test parameter, skipped where numba is not installed.
+COMPILED = pytest.param(
+    "compiled", marks=pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba not installed (the fast extra)")
+)
+
+
+def plan_class(name: str) -> type:
+    """The pass called ``name``: ``"pattern"`` (numpy), ``"row"`` or ``"compiled"`` (numba)."""
+    if name == "compiled":
+        from imputer.mixture._compiled import CompiledPlan
+
+        return CompiledPlan
+    from imputer.mixture._kernel import PatternPlan
+    from imputer.mixture._rowkernel import RowPlan
+
+    return {"pattern": PatternPlan, "row": RowPlan}[name]
 
 
 def with_holes(frame: pd.DataFrame, n_holes: int, seed: int) -> pd.DataFrame:

@@ -18,6 +18,8 @@ from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._kernel import MixturePlan, PatternPlan
 from imputer.mixture._rowkernel import RowPlan
 
+from tests.imputer.mixture.helpers import COMPILED, plan_class
+
 
 def _data(n: int, p: int, rate: float, complete_rows: bool, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -69,18 +71,18 @@ def _by_rows(x: np.ndarray, weights: np.ndarray, means: np.ndarray, covs: np.nda
     return loglik.sum(), resp, dens, nk, s1, s2
 
 
-@pytest.mark.parametrize("plan_type", [PatternPlan, RowPlan])
+@pytest.mark.parametrize("plan_name", ["pattern", "row", COMPILED])
 @pytest.mark.parametrize(
     ("k", "n", "rate", "complete_rows"),
     # the last: patterns of over 1024 and over 128 rows (cut into items of 1024, 128 and 16)
     [(1, 150, 0.3, True), (3, 300, 0.25, True), (3, 200, 0.4, False), (4, 1600, 0.06, True)],
     ids=["K1", "K3", "K3-no-complete-rows", "K4-big-patterns"],
 )
-def test_pass_equals_the_row_by_row_computation(plan_type: type, k: int, n: int, rate: float, complete_rows: bool) -> None:
+def test_pass_equals_the_row_by_row_computation(plan_name: str, k: int, n: int, rate: float, complete_rows: bool) -> None:
     p = 4
     x = _data(n, p, rate, complete_rows, seed=k)
     params = _params(k, p, seed=10 + k)
-    cp = plan_type(build_layout(x), k).run(*params, rows=True)
+    cp = plan_class(plan_name)(build_layout(x), k).run(*params, rows=True)
     loglik, resp, dens, nk, s1, s2 = _by_rows(x, *params)
     assert cp.loglik == pytest.approx(loglik, rel=1e-12, abs=1e-9)
     np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)
@@ -102,13 +104,13 @@ def test_statistics_do_not_depend_on_the_order_of_components() -> None:
     np.testing.assert_allclose(b.s2, a.s2[perm], rtol=1e-11, atol=1e-10)
 
 
-@pytest.mark.parametrize("plan_type", [PatternPlan, RowPlan])
-def test_a_singular_covariance_is_infeasible(plan_type: type) -> None:
+@pytest.mark.parametrize("plan_name", ["pattern", "row", COMPILED])
+def test_a_singular_covariance_is_infeasible(plan_name: str) -> None:
     x = _data(100, 3, 0.2, True, seed=3)
     weights, means, covs = _params(2, 3, seed=4)
     covs[1] = np.outer([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     with pytest.raises(Infeasible, match="positive definite"):
-        plan_type(build_layout(x), 2).run(weights, means, covs)
+        plan_class(plan_name)(build_layout(x), 2).run(weights, means, covs)
 
 
 @pytest.mark.parametrize(("n", "expected"), [(2000, PatternPlan), (100, RowPlan)])
@@ -136,14 +138,16 @@ def test_patterns_in_chunks_give_the_same_pass(monkeypatch: pytest.MonkeyPatch) 
     np.testing.assert_allclose(cut.s2, whole.s2, rtol=1e-12, atol=1e-11)
 
 
-def test_rows_far_from_every_component_keep_their_responsibilities() -> None:
-    """Rows whose shifted log-densities all fall below -600 are redone with their own shift."""
+@pytest.mark.parametrize("plan_name", ["pattern", COMPILED])
+def test_rows_far_from_every_component_keep_their_responsibilities(plan_name: str) -> None:
+    """Rows whose shifted log-densities all fall below -600 are redone with their own shift
+    (the compiled pass shifts every row by its own largest term)."""
     k, p = 3, 4
     x = _data(400, p, 0.25, True, seed=21)
     x[10] = [300.0, -250.0, np.nan, 280.0]  # Mahalanobis distance in the thousands
     x[11] = 400.0
     params = _params(k, p, seed=22)
-    cp = PatternPlan(build_layout(x), k).run(*params, rows=True)
+    cp = plan_class(plan_name)(build_layout(x), k).run(*params, rows=True)
     loglik, resp, dens, _, _, s2 = _by_rows(x, *params)
     assert cp.loglik == pytest.approx(loglik, rel=1e-12)
     np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)
@@ -151,14 +155,15 @@ def test_rows_far_from_every_component_keep_their_responsibilities() -> None:
     np.testing.assert_allclose(cp.s2, s2, rtol=1e-10, atol=1e-9)
 
 
-def test_ill_conditioned_covariances_keep_their_digits() -> None:
+@pytest.mark.parametrize("plan_name", ["pattern", COMPILED])
+def test_ill_conditioned_covariances_keep_their_digits(plan_name: str) -> None:
     """Nearly rank-2 covariances (condition number about 1e6): the pattern pass as exact as the row-by-row one."""
     k, p = 3, 5
     x = _data(600, p, 0.25, True, seed=3)
     rng = np.random.default_rng(4)
     weights, means = rng.dirichlet(np.ones(k) * 3), rng.standard_normal((k, p))
     covs = np.stack([a @ a.T + 1e-5 * np.eye(p) for a in rng.standard_normal((k, p, 2))])
-    cp = PatternPlan(build_layout(x), k).run(weights, means, covs, rows=True)
+    cp = plan_class(plan_name)(build_layout(x), k).run(weights, means, covs, rows=True)
     loglik, resp, _, _, _, s2 = _by_rows(x, weights, means, covs)
     assert cp.loglik == pytest.approx(loglik, rel=1e-10)
     np.testing.assert_allclose(cp.resp, resp, rtol=1e-9, atol=1e-12)

@@ -1,26 +1,25 @@
-"""Issue 10: the mixture pass with its row level compiled by numba, against the numpy pass, in one run.
+"""Issue 10: the mixture's compiled pattern pass (numba) against the numpy one, in one run.
 
-Run from the repository root (numba comes with the ``dev`` extra)::
+Run from the repository root (numba comes with the ``fast`` and ``dev`` extras)::
 
-    python -m benchmarks.bench_mixture_numba            # 100,000 x 10, K = 3, about 2 minutes
-    python -m benchmarks.bench_mixture_numba --quick    # 10,000 rows
+    python -m benchmarks.bench_mixture_compiled            # 100,000 x 10, K = 3, about 2 minutes
+    python -m benchmarks.bench_mixture_compiled --quick    # 10,000 rows
 
 The data, start and timings are those of :mod:`benchmarks.bench_mixture` (tables 2 and 3):
 ``mar_mvn(n, 10, seed=1)`` (15% of cells missing), K = 3, full covariances. Printed:
 
-1. agreement of the prototype :class:`benchmarks._numba_pass.NumbaPlan` (both variants) with the
-   library's numpy pass (:class:`~imputer.mixture._kernel.PatternPlan`) at the start:
-   log-likelihood (relative), responsibilities and statistics (largest differences);
+1. agreement of :class:`~imputer.mixture._compiled.CompiledPlan` with the numpy pass
+   (:class:`~imputer.mixture._kernel.PatternPlan`) at the start: log-likelihood
+   (relative), responsibilities and statistics (largest differences);
 2. the first call's JIT compile time, in fresh processes: with an empty numba cache
    directory (compilation) and again with the cache it left (loading);
 3. seconds per EM-map evaluation (``MixtureProblem.step``) with each pass and of the
    single normal's (``MVNProblem.step``): wall-clock median and least process CPU time;
 4. the user-facing calls, whole call divided by ``n_evals`` (as table 3 of
-   ``bench_mixture``): ``impute`` against ``impute_mixture`` with the numpy pass and with
-   the compiled ones (``MixturePlan`` replaced for that call).
-
-"numba rows": the row level compiled, the pattern level numpy's; "numba rows+patterns":
-the pattern level compiled too (:mod:`benchmarks._numba_patterns`).
+   ``bench_mixture``, the issue's "within 5x the time of the single-normal ``impute`` per
+   iteration"): ``impute`` against ``impute_mixture`` as installed (the compiled pass from
+   :data:`~imputer.mixture._kernel.COMPILED_MIN_ROWS` rows) and with ``IMPUTER_COMPILED=0``
+   (the numpy pass).
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ import numpy as np
 from benchmarks._datasets import mar_mvn
 from benchmarks._timing import machine, timed
 from benchmarks.bench_mixture import _cpu, _load, _setup, time_calls
-from imputer.mixture import _problem
-from imputer.mixture._kernel import MixturePlan, PatternPlan
+from imputer.mixture._compiled import CompiledPlan
+from imputer.mixture._kernel import PatternPlan
 from imputer.mixture._problem import MixtureProblem
 from imputer.mvn._fit import blas_threads, standardise
 from imputer.mvn._fit import start_values as mvn_start
@@ -51,10 +50,10 @@ import numpy as np
 from benchmarks._datasets import mar_mvn
 from benchmarks.bench_mixture import _setup
 t0 = time.perf_counter()
-from benchmarks._numba_pass import NumbaPlan
+from imputer.mixture._compiled import CompiledPlan
 t1 = time.perf_counter()
 data, ct, sc, start = _setup(mar_mvn(2_000, 10, seed=1), 3, "full")
-plan = NumbaPlan(data, 3, compiled_patterns=True)
+plan = CompiledPlan(data, 3)
 t2 = time.perf_counter()
 plan.run(*start)
 t3 = time.perf_counter()
@@ -64,28 +63,14 @@ print(f"{t1 - t0:.2f} {(t3 - t2) - (t4 - t3):.2f}")
 """
 
 
-def _numba_plan(compiled_patterns: bool):
-    """A ``MixturePlan`` that builds :class:`NumbaPlan` where the library builds ``PatternPlan``."""
-    from benchmarks._numba_pass import NumbaPlan
-
-    def build(data, k):
-        plan = MixturePlan(data, k)
-        return NumbaPlan(data, k, compiled_patterns=compiled_patterns) if isinstance(plan, PatternPlan) else plan
-
-    return build
-
-
 def agreement(n: int) -> None:
-    from benchmarks._numba_pass import NumbaPlan
-
     data, ct, sc, start = _setup(mar_mvn(n, 10, seed=1), 3, "full")
     a = PatternPlan(data, 3).run(*start, rows=True)
-    print(f"\nAgreement at the start, {n:,} x 10, K = 3 (numba - numpy; statistics: largest difference / largest entry):")
-    for label, compiled in (("rows compiled", False), ("rows and patterns", True)):
-        b = NumbaPlan(data, 3, compiled_patterns=compiled).run(*start, rows=True)
-        rel = [np.abs(getattr(b, f) - getattr(a, f)).max() / np.abs(getattr(a, f)).max() for f in ("nk", "s1", "s2")]
-        print(f"{label:<18} loglik relative {abs(b.loglik - a.loglik) / abs(a.loglik):.1e}   resp {np.abs(b.resp - a.resp).max():.1e}"
-              f"   log_dens {np.abs(b.log_dens - a.log_dens).max():.1e}   N {rel[0]:.1e}  s1 {rel[1]:.1e}  s2 {rel[2]:.1e}")
+    b = CompiledPlan(data, 3).run(*start, rows=True)
+    print(f"\nAgreement at the start, {n:,} x 10, K = 3 (compiled - numpy; statistics: largest difference / largest entry):")
+    rel = [np.abs(getattr(b, f) - getattr(a, f)).max() / np.abs(getattr(a, f)).max() for f in ("nk", "s1", "s2")]
+    print(f"loglik relative {abs(b.loglik - a.loglik) / abs(a.loglik):.1e}   resp {np.abs(b.resp - a.resp).max():.1e}"
+          f"   log_dens {np.abs(b.log_dens - a.log_dens).max():.1e}   N {rel[0]:.1e}  s1 {rel[1]:.1e}  s2 {rel[2]:.1e}")
 
 
 def first_call() -> None:
@@ -102,18 +87,14 @@ def first_call() -> None:
 
 
 def em_map(n: int, iters: int, repeats: int) -> None:
-    from benchmarks._numba_pass import NumbaPlan
-
     frame = mar_mvn(n, 10, seed=1)
     data, ct, sc, start = _setup(frame, 3, "full")
     numpy_problem = MixtureProblem(data, ct, 0.0)
-    rows_problem = MixtureProblem(data, ct, 0.0)
-    rows_problem.plan = NumbaPlan(data, 3)
-    both_problem = MixtureProblem(data, ct, 0.0)
-    both_problem.plan = NumbaPlan(data, 3, compiled_patterns=True)
+    numpy_problem.plan = PatternPlan(data, 3)
+    compiled_problem = MixtureProblem(data, ct, 0.0)
+    compiled_problem.plan = CompiledPlan(data, 3)
     x0 = numpy_problem.pack(start)
-    both_problem.step(x0)  # compiled (or loaded) before timing
-    rows_problem.step(x0)
+    compiled_problem.step(x0)  # compiled (or loaded) before timing
     mvn_data = standardise(frame.isna().to_numpy(), tuple(frame[c].to_numpy(float) for c in frame), sc)
     mvn = MVNProblem(mvn_data, 0.0)
     y0 = mvn.pack(mvn_start(mvn_data))
@@ -122,7 +103,7 @@ def em_map(n: int, iters: int, repeats: int) -> None:
     with blas_threads(10):
         c_mvn = _cpu(lambda: mvn.step(y0), iters * repeats)
         t_mvn, _, _ = timed(lambda: [mvn.step(y0) for _ in range(iters)], repeats)
-        for name, prob in (("mixture, numpy pass", numpy_problem), ("mixture, numba rows", rows_problem), ("numba rows+patterns", both_problem)):
+        for name, prob in (("mixture, numpy pass", numpy_problem), ("mixture, compiled", compiled_problem)):
             t, _, _ = timed(lambda: [prob.step(x0) for _ in range(iters)], repeats)
             c = _cpu(lambda: prob.step(x0), iters * repeats)
             print(f"{name:<22} {t / iters:>14.4f} {c:>12.4f} {c / c_mvn:>13.2f}")
@@ -137,24 +118,20 @@ def user_facing(n: int, max_iter: int, repeats: int) -> None:
     def mixture():
         return impute_mixture(frame, n_components=3, n_init=1, seed=0, max_iter=max_iter, tol=1e-15)
 
-    def with_numba(compiled_patterns: bool):
-        def call():
-            _problem.MixturePlan = _numba_plan(compiled_patterns)
-            try:
-                return mixture()
-            finally:
-                _problem.MixturePlan = MixturePlan
-
-        return call
+    def numpy_pass():
+        os.environ["IMPUTER_COMPILED"] = "0"
+        try:
+            return mixture()
+        finally:
+            del os.environ["IMPUTER_COMPILED"]
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with_numba(True)()  # compiled (or loaded) before timing
+        mixture()  # compiled (or loaded) before timing
     runs = {
         "impute": lambda: impute(frame, accelerate=False, max_iter=max_iter, tol=1e-15),
-        "mixture, numpy pass": mixture,
-        "mixture, numba rows": with_numba(False),
-        "numba rows+patterns": with_numba(True),
+        "mixture, compiled": mixture,
+        "mixture, numpy pass": numpy_pass,
     }
     print(f"\nUser-facing calls, max_iter={max_iter}, tol=1e-15 (whole call / n_evals); {_load()}")
     print(f"{'call':<20} {'n_evals':>7} {'wall s':>8} {'CPU s':>8} {'wall/eval':>10} {'CPU/eval':>10} {'ratio wall':>10} {'ratio CPU':>9}")

@@ -1,4 +1,4 @@
-r"""Prototype (not part of the library): the pattern level of the mixture pass compiled by numba.
+r"""The pattern level of the compiled mixture pass (private; needs numba; clean input assumed).
 
 The same algebra as :mod:`imputer.mixture._patterns` (whose module docstring states it),
 one pattern and component at a time in compiled loops instead of batched numpy calls
@@ -13,7 +13,8 @@ per group:
   added in the columns' order, the last component's ``S~`` taken as the pattern's
   unweighted moments minus the others'.
 
-Used by :class:`benchmarks._numba_pass.NumbaPlan` with ``compiled_patterns=True``.
+Used by :class:`imputer.mixture._compiled.CompiledPlan`; compiled on first use and
+cached on disk (``cache=True``).
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-r"""Prototype (not part of the library): the mixture's pattern pass with its row level compiled by numba.
+r"""The mixture's pattern pass compiled by numba (private; needs the ``fast`` extra; clean input assumed).
 
-Measured by :mod:`benchmarks.bench_mixture_numba` against the numpy pass
-(:class:`~imputer.mixture._kernel.PatternPlan`) on the same data in the same run; kept
-here, out of the package, because it did not pay enough to be integrated (see
-benchmarks/README.md, issue 10, fourth round).
+Chosen by :func:`~imputer.mixture._kernel.MixturePlan` where the numpy pattern pass
+(:class:`~imputer.mixture._kernel.PatternPlan`) would be, on tables of at least
+:data:`~imputer.mixture._kernel.COMPILED_MIN_ROWS` rows, when numba is installed (and
+``IMPUTER_COMPILED`` is not ``0``): the numpy pass spends its time in batched calls on
+small arrays (inner dimension ``p_o + 1``) and passes over ``n K`` numbers, which compiled
+loops fuse. Same statistics to rounding (``tests/imputer/mixture/test_compiled.py``);
+compiled on first use (about 6 s) and cached on disk (``cache=True``: later processes
+load it in about 0.2 s).
 
-:class:`NumbaPlan` is ``PatternPlan`` with the same pattern level
-(:func:`~imputer.mixture._patterns.piece_factors` and
-:func:`~imputer.mixture._patterns.completed_moments`, numpy) and its row level as one
-compiled loop per piece (:func:`piece_rows`, rows stored pattern after pattern, no items
-and no padding). For the patterns ``g`` of one piece (all with ``p_o`` observed cells),
+:class:`CompiledPlan` is ``PatternPlan`` with its pattern level compiled
+(:mod:`imputer.mixture._compiled_patterns`) and its row level as one compiled loop per
+piece (:func:`piece_rows`, rows stored pattern after pattern, no items and no padding). For the patterns ``g`` of one piece (all with ``p_o`` observed cells),
 per block of at most :data:`BLOCK` rows ``x~_i = (x_{i,O}', 1)'`` of one pattern:
 
 * one BLAS product ``Y = w_g X~'`` (``w_g`` the ``K p_o x (p_o + 1)`` stack of
@@ -39,13 +41,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from benchmarks._numba_patterns import complete, pattern_factors
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
-from imputer.mixture._pass import ComponentPass, MixturePass, precisions
-from imputer.mixture._patterns import PieceIndex, completed_moments, piece_factors
+from imputer.mixture._compiled_patterns import complete, pattern_factors
+from imputer.mixture._pass import ComponentPass, MixturePass
 
-__all__ = ["BLOCK", "NumbaPlan", "exp_nonpositive", "piece_rows"]
+__all__ = ["BLOCK", "CompiledPlan", "exp_nonpositive", "piece_rows"]
 
 #: Rows per block (the block's products and terms stay in L2).
 BLOCK = 256
@@ -196,7 +197,8 @@ class _Piece:
 
     ``x`` (n_rows, p_o + 1) the rows' observed cells and a 1, pattern after pattern; ``starts`` (G + 1,) each pattern's first column; ``orig`` (n_rows,) the
     original rows; ``total`` (G, p_o + 1, p_o + 1) each pattern's unweighted moments
-    ``sum_i x~_i x~_i'``; ``index`` the patterns' constant positions.
+    ``sum_i x~_i x~_i'``; ``obs`` (G, p_o) and ``miss`` (G, m) the patterns' observed and
+    missing columns.
     """
 
     p_o: int
@@ -204,30 +206,27 @@ class _Piece:
     starts: np.ndarray
     orig: np.ndarray
     total: np.ndarray
-    index: PieceIndex
     obs: np.ndarray
     miss: np.ndarray
 
 
-def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, miss: np.ndarray, counts: np.ndarray, k: int) -> _Piece:
+def _piece(xo: np.ndarray, orig: np.ndarray, obs: np.ndarray, miss: np.ndarray, counts: np.ndarray) -> _Piece:
     """The piece of patterns ``obs`` (G, p_o) whose rows ``xo`` (as ``(x_O, 1)``) and ``orig`` follow each other."""
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
     x = np.ascontiguousarray(xo)
     total = np.stack([x[a:b].T @ x[a:b] for a, b in zip(starts[:-1], starts[1:])])
-    return _Piece(obs.shape[1], x, starts, np.ascontiguousarray(orig, dtype=np.intp), total, PieceIndex.of(obs, miss, k), obs, miss)
+    obs = np.ascontiguousarray(obs, dtype=np.int64)
+    return _Piece(obs.shape[1], x, starts, np.ascontiguousarray(orig, dtype=np.intp), total, obs, miss)
 
 
-class NumbaPlan(MixturePass):
+class CompiledPlan(MixturePass):
     """The rows of a layout by pattern for :meth:`run` (built once per EM run).
 
-    Parameters as :class:`~imputer.mixture._pass.MixturePass`, and ``compiled_patterns``:
-    the pattern level by :mod:`benchmarks._numba_patterns` too (else numpy's,
-    :mod:`imputer.mixture._patterns`).
+    Parameters as :class:`~imputer.mixture._pass.MixturePass`.
     """
 
-    def __init__(self, data: StandardData, k: int, *, compiled_patterns: bool = False) -> None:
+    def __init__(self, data: StandardData, k: int) -> None:
         super().__init__(data, k)
-        self.compiled_patterns = compiled_patterns
         p = data.p
         sources = []  # (missing columns (G, m), rows (n_g, p), original positions, counts)
         if data.n_complete:
@@ -251,18 +250,18 @@ class NumbaPlan(MixturePass):
             for a in range(0, g, size):
                 b = min(g, a + size)
                 sl = slice(row0[a], row0[b])
-                self.pieces.append(_piece(xo[sl], orig[sl], obs[a:b], miss[a:b], counts[a:b], k))
+                self.pieces.append(_piece(xo[sl], orig[sl], obs[a:b], miss[a:b], counts[a:b]))
 
     def run(
         self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, *, stats: bool = True, rows: bool = False
     ) -> ComponentPass:
         """:meth:`MixturePass.run <imputer.mixture._pass.MixturePass.run>`."""
         k, p, n = self.k, self.p, self.n
-        precs, logdets = precisions(covs)
         # components reordered so that the largest weight is last: its moments are the
         # total minus the others'
         perm = np.argsort(np.arange(k) == int(np.argmax(weights)), kind="stable")
-        weights, means, covs = weights[perm], means[perm], covs[perm]
+        weights = np.ascontiguousarray(weights[perm])
+        means, covs = np.ascontiguousarray(means[perm]), np.ascontiguousarray(covs[perm])
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         resp_all = np.empty((n, k)) if rows else np.empty((0, k))
@@ -272,29 +271,18 @@ class NumbaPlan(MixturePass):
         for piece in self.pieces:
             p_o, g = piece.p_o, piece.total.shape[0]
             f, m = p_o + 1, p - p_o
-            if self.compiled_patterns:
-                w, base = np.empty((g, k * p_o, f)), np.empty((g, k))
-                a, cond = np.empty((g, k, m, f)), np.empty((g, k, m, m))
-                if not pattern_factors(piece.obs, piece.miss, covs, means, log_weights, w, base, a, cond):
-                    raise Infeasible("covariance block not positive definite")
-            else:
-                fac = piece_factors(piece.index, covs, means, log_weights)
-                w, base = fac.w, np.ascontiguousarray(fac.base)
+            w, base = np.empty((g, k * p_o, f)), np.empty((g, k))
+            a, cond = np.empty((g, k, m, f)), np.empty((g, k, m, m))
+            if not pattern_factors(piece.obs, piece.miss, covs, means, log_weights, w, base, a, cond):
+                raise Infeasible("covariance block not positive definite")
             low = np.zeros((g, (k - 1) * f, f))
             loglik += piece_rows(piece.x, piece.starts, w, base, log_weights, low, resp_all, dens_all, piece.orig, rows, stats)
-            if not stats:
-                continue
-            if self.compiled_patterns:
+            if stats:
                 complete(piece.obs, piece.miss, low, piece.total, a, cond, e_all)
-            else:
-                mom = np.empty((g, k, f, f))
-                mom[:, : k - 1] = low.reshape(g, k - 1, f, f)
-                mom[:, k - 1] = piece.total - mom[:, : k - 1].sum(axis=1)
-                e_all += completed_moments(fac, mom, piece.index)
         inv = np.argsort(perm)
         out_resp = resp_all[:, inv] if rows else None
         out_dens = dens_all[:, inv] if rows else None
         if not stats:
-            return ComponentPass(loglik, precs, logdets, out_resp, out_dens, None, None, None)
+            return ComponentPass(loglik, None, None, out_resp, out_dens, None, None, None)
         e_all = e_all[inv]
-        return ComponentPass(loglik, precs, logdets, out_resp, out_dens, e_all[:, p, p], e_all[:, :p, p], e_all[:, :p, :p])
+        return ComponentPass(loglik, None, None, out_resp, out_dens, e_all[:, p, p], e_all[:, :p, p], e_all[:, :p, :p])
