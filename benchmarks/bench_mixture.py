@@ -25,6 +25,10 @@ Run from the repository root::
    ``impute``; SQUAREM's cycles of up to three EM steps for the mixture, whose
    ``n_iter`` is also printed). The set-up is billed to the iterations, so this ratio is
    kinder to the mixture than table 2's EM map against EM map.
+
+Every table uses the pass :func:`~imputer.mixture._kernel.MixturePlan` chooses (printed):
+with numba installed (the ``fast`` extra) the compiled one at these sizes, the numpy one
+with ``IMPUTER_COMPILED=0``; ``bench_mixture_compiled`` sets the two side by side.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ def missing(n: int, iters: int, repeats: int) -> None:
         c_mix = _cpu(lambda: problem.step(x0), iters * repeats)
         c_mvn = _cpu(lambda: mvn.step(y0), iters * repeats)
     pct = 100.0 * frame.isna().to_numpy().mean()
-    print(f"\nMissing data ({pct:.1f}% of cells), {n:,} x 10, full (seconds per EM evaluation); {_load()}")
+    print(f"\nMissing data ({pct:.1f}% of cells), {n:,} x 10, full (seconds per EM evaluation; {type(problem.plan).__name__}); {_load()}")
     print(f"wall: mixture K=3 {t_mix / iters:.4f}   one normal {t_mvn / iters:.4f}   ratio {t_mix / t_mvn:.2f}")
     print(f"CPU:  mixture K=3 {c_mix:.4f}   one normal {c_mvn:.4f}   ratio {c_mix / c_mvn:.2f}")
 
