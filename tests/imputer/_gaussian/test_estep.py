@@ -153,3 +153,27 @@ def test_small_path_is_a_function_of_the_parameters_alone(case, weighted: bool) 
         for name in ("s1", "s2", "cond"):
             np.testing.assert_array_equal(getattr(stats, name), getattr(out[0][0], name))
         assert stats.entropy == out[0][0].entropy
+
+
+def test_wide_rows_enter_s2_in_place_as_by_a_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    # from _INPLACE_MIN_P columns the completed rows' cross-product is added to S_2 by gemm
+    # with beta = 1: the same statistics as the product-then-add path
+    import imputer._gaussian.estep as es
+
+    monkeypatch.setattr(es, "SMALL_PATH", False)  # the chunk path, where rows are added
+    calls = []
+    gemm = es.dgemm
+    monkeypatch.setattr(es, "dgemm", lambda *a, **k: calls.append(1) or gemm(*a, **k))
+    rng = np.random.default_rng(5)
+    n, p = 12, 600
+    x = rng.standard_normal((n, p))
+    x[rng.random((n, p)) < 0.1] = np.nan
+    data = build_layout(x)
+    mean = np.zeros(p)
+    cov = np.eye(p) * 1.5 + 0.2
+    fast = es.estep(data, mean, cov)
+    assert calls
+    monkeypatch.setattr(es, "_INPLACE_MIN_P", 10**9)
+    slow = es.estep(build_layout(x), mean, cov)
+    np.testing.assert_allclose(fast.s2, slow.s2, rtol=0, atol=1e-12 * np.abs(slow.s2).max())
+    np.testing.assert_allclose(fast.s1, slow.s1, rtol=1e-14)

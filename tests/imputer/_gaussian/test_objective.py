@@ -54,3 +54,32 @@ def test_scatter_about_the_mean(case, ref) -> None:
         zhat, c, _ = ref.row(row, case.mean, case.cov)
         expected += np.outer(zhat - case.mean, zhat - case.mean) + c
     np.testing.assert_allclose(scatter_about(stats, case.mean), expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("p", [40, 600])  # whole-matrix operations, and tiles above p = 512
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_scatter_and_mstep_by_tiles_are_the_formula(p: int, overwrite: bool) -> None:
+    # A = (S2 + C + (S2 + C)')/2 - (u mu' + mu u'), u = s1 - (W/2) mu, and the M-step's
+    # (A - W delta delta' + lambda I) / (V + lambda): exactly symmetric, and the given
+    # scatter left alone unless it may be overwritten
+    from imputer._gaussian.stats import SufficientStats
+
+    rng = np.random.default_rng(p)
+    s2 = rng.standard_normal((p, p))
+    cond = rng.standard_normal((p, p))
+    stats = SufficientStats(weight=50.0, cov_weight=50.0, s1=rng.standard_normal(p), s2=s2, cond=cond, entropy=0.0)
+    mean = rng.standard_normal(p)
+    a = scatter_about(stats, mean)
+    u = stats.s1 - 25.0 * mean
+    ref = 0.5 * ((s2 + cond) + (s2 + cond).T) - (np.outer(u, mean) + np.outer(mean, u))
+    np.testing.assert_allclose(a, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    np.testing.assert_array_equal(a, a.T)
+    given = a.copy()
+    mu_new, sigma = mstep(stats, mean, 2.0, scatter=given, overwrite_scatter=overwrite)
+    delta = (stats.s1 - 50.0 * mean) / 50.0
+    np.testing.assert_allclose(mu_new, mean + delta, rtol=1e-15)
+    ref_sigma = (a - 50.0 * np.outer(delta, delta) + 2.0 * np.eye(p)) / 52.0
+    np.testing.assert_allclose(sigma, ref_sigma, rtol=0, atol=1e-13 * np.abs(ref_sigma).max())
+    np.testing.assert_array_equal(sigma, sigma.T)
+    if not overwrite:
+        np.testing.assert_array_equal(given, a)
