@@ -44,7 +44,7 @@ import numpy as np
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._compiled_patterns import complete, pattern_factors
-from imputer.mixture._pass import ComponentPass, MixturePass
+from imputer.mixture._pass import ComponentPass, MixturePass, pattern_sources
 
 __all__ = ["BLOCK", "CompiledPlan", "exp_nonpositive", "piece_rows"]
 
@@ -228,11 +228,7 @@ class CompiledPlan(MixturePass):
     def __init__(self, data: StandardData, k: int) -> None:
         super().__init__(data, k)
         p = data.p
-        sources = []  # (missing columns (G, m), rows (n_g, p), original positions, counts)
-        if data.n_complete:
-            sources.append((np.zeros((1, 0), np.intp), data.complete_rows(), data.patterns.complete_rows, np.array([data.n_complete])))
-        for grp in data.patterns.groups:
-            sources.append((grp.miss, data.work[grp.offset : grp.offset + grp.n_rows], grp.rows, grp.counts))
+        sources = pattern_sources(data)
         size = max(1, _PATTERN_ELEMENTS // (k * (p + 1) ** 2))
         self.pieces: list[_Piece] = []
         for miss, rows, orig, counts in sources:

@@ -50,7 +50,7 @@ import numpy as np
 from scipy import sparse
 
 from imputer._gaussian.layout import StandardData
-from imputer.mixture._pass import ComponentPass, MixturePass
+from imputer.mixture._pass import ComponentPass, MixturePass, pattern_sources
 from imputer.mixture._patterns import PieceIndex, completed_moments, piece_factors
 from imputer.mixture._rowkernel import RowPlan
 
@@ -197,11 +197,7 @@ class PatternPlan(MixturePass):
     def __init__(self, data: StandardData, k: int) -> None:
         super().__init__(data, k)
         p = data.p
-        sources = []  # (missing columns (G, m), rows (n_g, p), original positions, counts)
-        if data.n_complete:
-            sources.append((np.zeros((1, 0), np.intp), data.complete_rows(), data.patterns.complete_rows, np.array([data.n_complete])))
-        for grp in data.patterns.groups:
-            sources.append((grp.miss, data.work[grp.offset : grp.offset + grp.n_rows], grp.rows, grp.counts))
+        sources = pattern_sources(data)
         n_pat = sum(s[0].shape[0] for s in sources)
         size = max(1, _PATTERN_ELEMENTS // (k * (p + 1) ** 2))
         observed = np.ones((n_pat, p), dtype=bool)

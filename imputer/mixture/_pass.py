@@ -10,7 +10,7 @@ import numpy as np
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import precision
 
-__all__ = ["ComponentPass", "MixturePass", "precisions"]
+__all__ = ["ComponentPass", "MixturePass", "pattern_sources", "precisions"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +51,24 @@ def precisions(covs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``Sigma_k^{-1}`` (shape (K, p, p)) and ``log|Sigma_k|`` (shape (K,)); raises ``Infeasible``."""
     pairs = [precision(c) for c in covs]
     return np.stack([a for a, _ in pairs]), np.array([b for _, b in pairs])
+
+
+def pattern_sources(data: StandardData) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The layout's rows by group of patterns, the complete rows first (as one pattern).
+
+    Returns
+    -------
+    list of tuple
+        ``(miss, rows, orig, counts)`` per group: its patterns' missing columns (G, m),
+        its rows in the layout (n_g, p; the standardised values, pattern after pattern),
+        their original positions (n_g,) and each pattern's number of rows (G,).
+    """
+    sources = []
+    if data.n_complete:
+        sources.append((np.zeros((1, 0), np.intp), data.complete_rows(), data.patterns.complete_rows, np.array([data.n_complete])))
+    for grp in data.patterns.groups:
+        sources.append((grp.miss, data.work[grp.offset : grp.offset + grp.n_rows], grp.rows, grp.counts))
+    return sources
 
 
 class MixturePass(ABC):
