@@ -42,14 +42,17 @@ by :data:`_PATTERN_ELEMENTS`.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
-from imputer._gaussian.layout import StandardData
+from imputer._gaussian.layout import StandardData, build_layout
+from imputer.errors import ImputerWarning
 from imputer.mixture._pass import ComponentPass, MixturePass, pattern_sources
 from imputer.mixture._patterns import PieceIndex, completed_moments, piece_factors
 from imputer.mixture._rowkernel import RowPlan
@@ -304,10 +307,28 @@ COMPILED_MIN_ROWS = 20_000
 
 
 def compiled_available() -> bool:
-    """Whether numba is installed and the compiled pass not switched off (``IMPUTER_COMPILED=0``)."""
+    """Whether the compiled pass can be used: numba installed, the pass not switched off
+    (``IMPUTER_COMPILED=0``), and its kernels compiled (or loaded from numba's cache) once
+    in this process without error (:func:`_compiled_works`)."""
     if os.environ.get("IMPUTER_COMPILED", "1").strip() == "0":
         return False
-    return importlib.util.find_spec("numba") is not None
+    return importlib.util.find_spec("numba") is not None and _compiled_works()
+
+
+@functools.cache
+def _compiled_works() -> bool:
+    """Compile (or load) the kernels on a tiny table: a numba that cannot (no writable cache,
+    an unsupported numpy) fails here, with one warning, not in the middle of a fit."""
+    try:
+        from imputer.mixture._compiled import CompiledPlan  # numba imported here only
+
+        x = np.array([[0.0, 1.0], [1.0, np.nan], [2.0, 0.5], [np.nan, 1.5], [1.0, 2.0]])
+        covs = np.stack([np.eye(2), 2.0 * np.eye(2)])
+        CompiledPlan(build_layout(x), 2).run(np.array([0.5, 0.5]), np.zeros((2, 2)), covs, rows=True)
+    except Exception as exc:  # noqa: BLE001 (whatever numba raises, the numpy pass remains)
+        warnings.warn(f"the compiled mixture pass is unavailable ({type(exc).__name__}: {exc}); numpy's is used", ImputerWarning, stacklevel=2)
+        return False
+    return True
 
 
 def MixturePlan(data: StandardData, k: int) -> MixturePass:  # noqa: N802 (the plans' common constructor)
@@ -325,7 +346,7 @@ def MixturePlan(data: StandardData, k: int) -> MixturePass:  # noqa: N802 (the p
     """
     if data.n >= (data.p + 1) ** 2 * data.patterns.n_patterns:
         if data.n >= COMPILED_MIN_ROWS and compiled_available():
-            from imputer.mixture._compiled import CompiledPlan  # numba imported here only
+            from imputer.mixture._compiled import CompiledPlan
 
             return CompiledPlan(data, k)
         return PatternPlan(data, k)

@@ -83,3 +83,24 @@ def test_a_fit_with_the_compiled_pass_is_the_numpy_fit(monkeypatch, cov_type: st
     # observed cells bit for bit whichever pass ran
     obs = ~np.isnan(x)
     np.testing.assert_array_equal(res.completed.to_numpy()[obs], x[obs])
+
+
+def test_a_numba_that_fails_leaves_the_numpy_pass_with_one_warning(monkeypatch) -> None:
+    # e.g. no writable cache directory, or a numpy this numba does not support: the failure
+    # shows on a tiny table before any fit, once, and the numpy pass does the work
+    from imputer.errors import ImputerWarning
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("cannot cache function 'piece_rows': no locator available")
+
+    monkeypatch.setattr(_kernel, "COMPILED_MIN_ROWS", 1000)
+    monkeypatch.delenv("IMPUTER_COMPILED", raising=False)
+    monkeypatch.setattr(CompiledPlan, "run", broken)
+    _kernel._compiled_works.cache_clear()
+    try:
+        with pytest.warns(ImputerWarning, match=r"compiled mixture pass is unavailable \(RuntimeError: cannot cache"):
+            plan = MixturePlan(build_layout(_tall(3000)), 2)
+        assert type(plan) is PatternPlan
+        assert type(MixturePlan(build_layout(_tall(3000)), 2)) is PatternPlan  # no second attempt, no warning
+    finally:
+        _kernel._compiled_works.cache_clear()
