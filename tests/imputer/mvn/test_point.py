@@ -104,3 +104,5 @@ def test_the_em_map_is_a_function_of_the_point_alone(ridge: float, before: str) 
     fx, obj = problem.step(x)
     assert obj == ref_obj
     np.testing.assert_array_equal(fx, ref_fx)
+    # the update's Sigma, kept for its next use, is exactly the one its packing holds
+    np.testing.assert_array_equal(problem._point.sigma(fx), problem.unpack(fx).sigma)
