@@ -44,6 +44,7 @@ import numpy as np
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer.mixture._compiled_patterns import complete, pattern_factors
+from imputer.mixture._kernel import _PATTERN_ELEMENTS
 from imputer.mixture._pass import ComponentPass, MixturePass, pattern_sources
 
 __all__ = ["BLOCK", "CompiledPlan", "exp_nonpositive", "piece_rows"]
@@ -187,8 +188,6 @@ def piece_rows(  # pragma: no cover (compiled)
     return loglik
 
 
-#: Patterns x ``K (p + 1)^2`` numbers of a piece's pattern-level arrays at most: 16 MB.
-_PATTERN_ELEMENTS = 1 << 21
 
 
 @dataclass(frozen=True, eq=False)

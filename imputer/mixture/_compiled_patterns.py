@@ -51,7 +51,6 @@ def pattern_factors(  # pragma: no cover (compiled)
     g_n, p_o = obs.shape
     m = miss.shape[1]
     k_n = covs.shape[0]
-    f = p_o + 1
     lo = np.empty((p_o, p_o))
     t = np.zeros((p_o, p_o))
     mu_o = np.empty(p_o)

@@ -34,7 +34,7 @@ from imputer.mixture._fills import fill_means
 from imputer.mixture._init import start_values
 from imputer.mixture._kernel import PatternPlan
 from imputer.mixture._problem import MixtureFit, MixtureParams, MixtureProblem, fit_start
-from imputer.mixture._rowkernel import RowPlan
+from imputer.mixture._pass import MixturePass
 from imputer.mvn._fit import blas_threads, conditional_variances, standardise
 from imputer.mvn._scaling import Scaling
 

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CERTIFY_EIG", "certified_by_floor", "certified_by_precision"]
+from imputer.mvn._fit import corr_feasible
+
+__all__ = ["CERTIFY_EIG", "certified_by_floor", "certified_by_precision", "feasible_above", "feasible_given"]
 
 #: A bound at or above this certifies feasibility (module docstring).
 CERTIFY_EIG = 1e-6
@@ -51,3 +53,13 @@ def certified_by_floor(sigma_diag: np.ndarray, floor_diag: np.ndarray | None) ->
     if floor_diag is None or not np.all(np.isfinite(sigma_diag)) or not np.all(sigma_diag > 0.0):
         return False
     return bool(np.min(floor_diag / sigma_diag) >= CERTIFY_EIG)
+
+
+def feasible_given(sigma: np.ndarray, prec: np.ndarray) -> bool:
+    """Feasibility of ``Sigma`` (shape (p, p)) whose precision ``prec`` is at hand: certified, else the exact test."""
+    return certified_by_precision(np.diag(sigma), np.diag(prec)) or corr_feasible(sigma)
+
+
+def feasible_above(sigma: np.ndarray, floor_diag: np.ndarray | None) -> bool:
+    """Feasibility of ``Sigma`` known to be ``>= diag(floor_diag)``: certified, else the exact test."""
+    return certified_by_floor(np.diag(sigma), floor_diag) or corr_feasible(sigma)

@@ -318,7 +318,7 @@ class FillNewton:
         u = (at.work - at.mu) @ at.prec
         np.put(u.reshape(-1), plan.miss_flat, 0.0)  # exactly 0 on M (rounding aside)
         cmat = 1.0 / n + (u @ r.T) / div  # c_ik
-        g, m_max = plan.n_miss.size, plan.eye.shape[0]
+        m_max = plan.eye.shape[0]
         # per incomplete row: its pattern's C_M (padded) and the flat positions of its missing
         # columns in an (n_inc, p) array (padding: column 0, against zero rows of C_M); per
         # cell its slot in the row's (n_inc, m_max) result

@@ -57,9 +57,9 @@ from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
-from imputer.mvn._certify import certified_by_floor, certified_by_precision
+from imputer.mvn._certify import feasible_above, feasible_given
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
-from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
+from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
 from imputer.mvn._fillnewton import FillNewton, fill_plan
 from imputer.mvn._point import PointCache, pack_sigma, unpack_sigma
 from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
@@ -102,7 +102,7 @@ class MVNProblem:
         self._diag_pos = p + (np.arange(1, p + 1) * np.arange(2, p + 2)) // 2 - 1
         # the last packed vector known feasible (an update this problem returned, or a
         # point feasible() accepted): the driver passes it straight back to step(), whose
-        # check (a Cholesky factorisation, corr_feasible) is then skipped
+        # feasibility check (imputer.mvn._certify) is then skipped
         self._known_feasible: np.ndarray | None = None
         # free coordinates: columns from the most to the least observed (stable); the
         # counts come from the patterns, or from the caller (the Dask engine has no rows here)
@@ -155,7 +155,7 @@ class MVNProblem:
         except Infeasible:
             return False
         sigma = self._point.sigma(x)
-        if not (certified_by_precision(np.diag(sigma), np.diag(prec[0])) or corr_feasible(sigma)):
+        if not feasible_given(sigma, prec[0]):
             return False
         self._known_feasible = x
         return True
@@ -246,7 +246,7 @@ class MVNProblem:
             prec = self._point.precision(x)
         except Infeasible:
             return x, -np.inf
-        if not (known or certified_by_precision(np.diag(sigma), np.diag(prec[0])) or corr_feasible(sigma)):
+        if not (known or feasible_given(sigma, prec[0])):
             return x, -np.inf
         # The E- and M-step of the EM map: the one place the engine's kernels are called
         # for it (frequent patterns are summed per pattern).
@@ -254,7 +254,7 @@ class MVNProblem:
             upd = em_update(self.data, mu, sigma, self.ridge, prec)
         except Infeasible:
             return x, -np.inf
-        if not (certified_by_floor(np.diag(upd.sigma), upd.floor) or corr_feasible(upd.sigma)):
+        if not feasible_above(upd.sigma, upd.floor):
             # an EM update from a valid point is (numerically) singular: the likelihood
             # increases toward a singular covariance
             return None, upd.objective
@@ -272,7 +272,7 @@ class MVNProblem:
         try:
             # the precision as step() computes it, so that the objective is the trace's
             prec = self._point.precision_of(params.sigma)
-            if not (certified_by_precision(np.diag(params.sigma), np.diag(prec[0])) or corr_feasible(params.sigma)):
+            if not feasible_given(params.sigma, prec[0]):
                 return None
             return evaluate(self.data, params.mu, params.sigma, self.ridge, prec)
         except Infeasible:
