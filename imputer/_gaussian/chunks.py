@@ -25,6 +25,11 @@ chunk's blocks exist at a time, so they stay in cache while its rows are process
 exactly. Per block of rows this is one dense ``r x p`` by ``p x p`` product, one
 ``m x m`` product per row and one gather/scatter of the missing cells.
 
+A chunk may instead take the *observed* route (:mod:`imputer._gaussian.observed`: ``C_M``
+and the regression ``B = Sigma_MO Sigma_OO^{-1}`` from a factor of ``Sigma_OO``, cheaper where
+rows observe few cells): the callers that pass ``routes`` (the E-step, the fills) get the
+same chunks, and such a chunk's rows are filled as ``mu_M + B (z_O - mu_O)``.
+
 :func:`iter_completed` is the row pass over a whole layout: it yields every chunk and
 completes its rows, with the products ``W Lambda`` of consecutive row blocks batched
 into *runs* of at least ``_BLOCK_ELEMENTS`` numbers (:func:`update_rows`). On wide data
@@ -44,6 +49,7 @@ import numpy as np
 
 from imputer._gaussian.layout import _BLOCK_ELEMENTS, Block, ChunkSpec, StandardData, chunk_specs
 from imputer._gaussian.linalg import cholesky_batch, chunk_conditional
+from imputer._gaussian.observed import ObservedChunk, fill_block, observed_chunk
 from imputer._gaussian.patterns import Patterns
 
 __all__ = ["Chunk", "cond_diagonals", "iter_chunks", "iter_completed", "update_block", "update_rows"]
@@ -68,9 +74,12 @@ class Chunk:
     cells : ndarray of intp, shape (m, m, g)
         Flat position ``j * p + k`` in a ``p x p`` matrix of every element of ``cond_t``.
     logdet : ndarray, shape (g,)
-        ``log|C_M|``.
+        ``log|C_M|`` (on the observed route ``log|Sigma| - log|Sigma_OO|``: NaN where the
+        caller, which only fills, gave no ``log|Sigma|``).
     chol : ndarray, shape (g, m, m), or None
         Lower Cholesky factor of ``C_M`` (when asked for).
+    observed : ObservedChunk or None
+        The observed route's regressions, for a chunk that took that route.
     """
 
     spec: ChunkSpec
@@ -81,6 +90,7 @@ class Chunk:
     cells: np.ndarray
     logdet: np.ndarray
     chol: np.ndarray | None = None
+    observed: ObservedChunk | None = None
 
     @property
     def n_miss(self) -> int:
@@ -89,10 +99,12 @@ class Chunk:
 
 def iter_chunks(
     patterns: Patterns,
-    prec: np.ndarray,
+    prec: np.ndarray | None,
     specs: Sequence[ChunkSpec] | None = None,
     *,
     factor: bool = False,
+    routes: Sequence[bool] | None = None,
+    sigma: tuple[np.ndarray, float] | None = None,
 ) -> Iterator[Chunk]:
     """Yield the conditional blocks of every chunk of patterns, in layout order.
 
@@ -100,13 +112,18 @@ def iter_chunks(
     ----------
     patterns : Patterns
         The missingness patterns.
-    prec : ndarray, shape (p, p)
-        ``Lambda = Sigma^{-1}``.
+    prec : ndarray, shape (p, p), or None
+        ``Lambda = Sigma^{-1}`` (None only if every chunk takes the observed route).
     specs : sequence of ChunkSpec, optional
         The chunks (a layout's ``chunks``, which also name their row blocks); default: the
         chunks of :func:`~imputer._gaussian.layout.chunk_specs`, without row blocks.
     factor : bool, default False
         Also compute the Cholesky factor of every ``C_M``.
+    routes : sequence of bool, optional
+        Per chunk, True for the observed route (:func:`~imputer._gaussian.observed.chunk_routes`);
+        default: every chunk through the precision.
+    sigma : (ndarray (p, p), float), optional
+        ``(Sigma, log|Sigma|)``, needed by the observed route.
 
     Yields
     ------
@@ -115,14 +132,24 @@ def iter_chunks(
     Raises
     ------
     Infeasible
-        A block ``Lambda_MM`` not numerically positive definite.
+        A block ``Lambda_MM`` (or ``Sigma_OO``) not numerically positive definite.
     """
     groups = patterns.groups
-    for spec in chunk_specs(patterns) if specs is None else specs:
+    for i, spec in enumerate(chunk_specs(patterns) if specs is None else specs):
         group = groups[spec.group]
         miss = group.miss[spec.pat_start : spec.pat_stop]
-        cond_t, logdet, cells = chunk_conditional(prec, miss)
-        cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
+        oc = None
+        if routes is not None and routes[i]:
+            assert sigma is not None
+            oc = observed_chunk(sigma[0], miss)
+            cond = oc.cond
+            cond_t = cond.transpose(1, 2, 0)
+            cells = (miss[:, :, None] * patterns.n_cols + miss[:, None, :]).transpose(1, 2, 0)
+            logdet = sigma[1] - oc.logdet_oo
+        else:
+            assert prec is not None
+            cond_t, logdet, cells = chunk_conditional(prec, miss)
+            cond = np.ascontiguousarray(cond_t.transpose(2, 0, 1))
         yield Chunk(
             spec=spec,
             miss=miss,
@@ -132,13 +159,22 @@ def iter_chunks(
             cells=cells,
             logdet=logdet,
             chol=cholesky_batch(cond) if factor else None,
+            observed=oc,
         )
 
 
-def cond_diagonals(patterns: Patterns, prec: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per pattern group, the diagonals of every ``C_M``: a tuple of ``(G, m)`` arrays."""
+def cond_diagonals(
+    patterns: Patterns, prec: np.ndarray | None, *, routes: Sequence[bool] | None = None, sigma: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """Per pattern group, the diagonals of every ``C_M``: a tuple of ``(G, m)`` arrays.
+
+    ``routes`` (per chunk of :func:`~imputer._gaussian.layout.chunk_specs`, True for the
+    observed route) and ``sigma`` as for :func:`iter_chunks`; ``prec`` may then be None if
+    every chunk takes the observed route.
+    """
     diags: list[list[np.ndarray]] = [[] for _ in patterns.groups]
-    for ch in iter_chunks(patterns, prec):
+    pair = None if sigma is None else (sigma, float("nan"))  # (log|Sigma| unused here)
+    for ch in iter_chunks(patterns, prec, routes=routes, sigma=pair):
         diags[ch.spec.group].append(np.diagonal(ch.cond, axis1=1, axis2=2))
     return tuple(np.concatenate(d) for d in diags)
 
@@ -188,25 +224,35 @@ def update_rows(block: np.ndarray, blk: Block, cond: np.ndarray, lam_w: np.ndarr
     flat_block[blk.flat] = np.take(flat_block, blk.flat) - step
 
 
-def _run_stop(blocks: Sequence[Block], first: int, limit: int, rows: int) -> int:
+def _run_stop(blocks: Sequence[Block], first: int, limit: int, rows: int, observed: np.ndarray | None = None) -> int:
     """End (exclusive) of the run of blocks from ``first``: same kind (frequent or not),
-    at most ``rows`` rows unless one block alone has more, and before ``limit``."""
+    at most ``rows`` rows unless one block alone has more, before ``limit``, and (with
+    ``observed``, per block True where its chunk takes the observed route) before the
+    first block of the observed route."""
     dense = blocks[first].dense
     start = blocks[first].start
     stop = first + 1
-    while stop < limit and blocks[stop].dense == dense and blocks[stop].stop - start <= rows:
+    while (
+        stop < limit
+        and blocks[stop].dense == dense
+        and blocks[stop].stop - start <= rows
+        and (observed is None or not observed[stop])
+    ):
         stop += 1
     return stop
 
 
 def iter_completed(
     data: StandardData,
-    prec: np.ndarray,
-    prec_mu: np.ndarray,
+    prec: np.ndarray | None,
+    prec_mu: np.ndarray | None,
     *,
     skip_dense: bool = False,
     factor: bool = False,
     rows_done: Callable[[int, int], None] | None = None,
+    routes: Sequence[bool] | None = None,
+    sigma: tuple[np.ndarray, float] | None = None,
+    mean: np.ndarray | None = None,
 ) -> Iterator[Chunk]:
     """Yield every chunk of the layout and complete its rows in ``data.work`` (update form).
 
@@ -215,10 +261,10 @@ def iter_completed(
     data : StandardData
         The layout; the missing cells of its work array are overwritten with the
         conditional means (the rows of frequent patterns too, unless ``skip_dense``).
-    prec : ndarray, shape (p, p)
-        ``Lambda``.
-    prec_mu : ndarray, shape (p,)
-        ``Lambda mu``.
+    prec : ndarray, shape (p, p), or None
+        ``Lambda`` (None only if every chunk takes the observed route).
+    prec_mu : ndarray, shape (p,), or None
+        ``Lambda mu`` (likewise).
     skip_dense : bool, default False
         Leave the rows of frequent-pattern chunks alone (the caller sums them per pattern).
     factor : bool, default False
@@ -227,6 +273,11 @@ def iter_completed(
         Called once the blocks ``data.blocks[first:stop]`` (a run of consecutive rows of
         the work array) are complete, in layout order, before their rows are touched
         again; every completed block is reported exactly once.
+    routes, sigma : optional
+        As for :func:`iter_chunks`; the observed route's chunks are completed as
+        ``mean_M + B (z_O - mean_O)``.
+    mean : ndarray, shape (p,), optional
+        ``mu``, needed by the observed route.
 
     Yields
     ------
@@ -243,20 +294,53 @@ def iter_completed(
     run_rows = max(256, _BLOCK_ELEMENTS // max(data.p, 1))
     run_first = run_stop = 0  # the current run of blocks, with its product
     lam_w = np.empty((0, data.p))
-    for ch in iter_chunks(data.patterns, prec, data.chunks, factor=factor):
+    pend_first = pend_stop = 0  # blocks completed by the observed route, not yet reported
+    observed = None
+    if routes is not None and any(routes):
+        observed = np.zeros(len(blocks), dtype=bool)
+        for spec, route in zip(data.chunks, routes):
+            observed[spec.block_start : spec.block_stop] = route
+    for ch in iter_chunks(data.patterns, prec, data.chunks, factor=factor, routes=routes, sigma=sigma):
         spec = ch.spec
         yield ch
         if skip_dense and spec.dense:
             continue
+        if ch.observed is not None:
+            # the pending run ends before this chunk (runs never reach into it)
+            if rows_done is not None and run_stop > run_first:
+                rows_done(run_first, run_stop)
+            run_first = run_stop = spec.block_stop
+            # the observed route's completed blocks are reported in runs too (on wide data
+            # a chunk is a row or two): the run so far, unless this chunk does not follow
+            # it or it is full
+            if (
+                pend_stop == pend_first
+                or pend_stop != spec.block_start
+                or blocks[pend_stop - 1].stop - blocks[pend_first].start >= run_rows
+            ):
+                if rows_done is not None and pend_stop > pend_first:
+                    rows_done(pend_first, pend_stop)
+                pend_first = spec.block_start
+            assert mean is not None
+            for blk in blocks[spec.block_start : spec.block_stop]:
+                fill_block(data.work[blk.start : blk.stop], blk, ch.observed, mean)
+            pend_stop = spec.block_stop
+            continue
+        if rows_done is not None and pend_stop > pend_first:
+            rows_done(pend_first, pend_stop)
+        pend_first = pend_stop = 0
+        assert prec is not None and prec_mu is not None
         for b in range(spec.block_start, spec.block_stop):
             if b >= run_stop:
                 if rows_done is not None and run_stop > run_first:
                     rows_done(run_first, run_stop)
-                run_first, run_stop = b, _run_stop(blocks, b, len(blocks), run_rows)
+                run_first, run_stop = b, _run_stop(blocks, b, len(blocks), run_rows, observed)
                 lo, hi = blocks[run_first].start, blocks[run_stop - 1].stop
                 lam_w = data.work[lo:hi] @ prec
             blk = blocks[b]
             off = blocks[run_first].start
             update_rows(data.work[blk.start : blk.stop], blk, ch.cond, lam_w[blk.start - off : blk.stop - off], prec_mu)
+    if rows_done is not None and pend_stop > pend_first:
+        rows_done(pend_first, pend_stop)
     if rows_done is not None and run_stop > run_first:
         rows_done(run_first, run_stop)

@@ -59,6 +59,7 @@ from scipy.linalg.blas import dgemm
 from imputer._gaussian.chunks import iter_completed
 from imputer._gaussian.layout import DenseStats, StandardData
 from imputer._gaussian.linalg import SWEEP_MAX_M, Infeasible, _potr_inverse, precision
+from imputer._gaussian.observed import Route, layout_routes
 from imputer._gaussian.stats import SufficientStats
 from imputer._util import LOG_2PI
 
@@ -79,6 +80,9 @@ SMALL_MAX_ELEMENTS = 1 << 18
 #: unpadded ones). (Tests switch the batched path off through this flag, to compare it
 #: with the general one.)
 SMALL_PATH = True
+#: How the pattern blocks are computed (:mod:`imputer._gaussian.observed`): ``"auto"``
+#: chooses per chunk by flop count (tests force either route through this flag).
+ROUTE: Route = "auto"
 _SMALL_MAX_FLOPS = 1 << 24
 
 
@@ -353,8 +357,10 @@ def _estep(
     complete_all: bool = False,
 ) -> SufficientStats:
     p = data.p
-    prec = (prec_pair or precision(cov))[0]
-    plan = small_plan(data) if SMALL_PATH else None
+    prec, logdet = prec_pair or precision(cov)
+    routes = layout_routes(data, ROUTE, precision_needed=True)
+    observed = any(routes)
+    plan = small_plan(data) if SMALL_PATH and not observed else None
     if plan is not None:
         stats, cond = _estep_small(data, plan, mean, prec, weights, cov_weights, diags)
         # what the step on the fills (imputer.mvn._fillnewton) needs at this point, kept
@@ -413,7 +419,16 @@ def _estep(
             s1 += np.ones(hi - lo) @ rows
             s2 += rows.T @ rows
 
-    for ch in iter_completed(data, prec, prec_mu, skip_dense=dense and not complete_all, rows_done=add_rows):
+    for ch in iter_completed(
+        data,
+        prec,
+        prec_mu,
+        skip_dense=dense and not complete_all,
+        rows_done=add_rows,
+        routes=routes if observed else None,
+        sigma=(cov, logdet),
+        mean=mean,
+    ):
         spec = ch.spec
         cw = v_pat[spec.group][spec.pat_start : spec.pat_stop] if weighted else ch.counts
         entropy += float(cw @ (ch.n_miss * (LOG_2PI + 1.0) + ch.logdet))

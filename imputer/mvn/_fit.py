@@ -18,8 +18,9 @@ import numpy as np
 import scipy.linalg.lapack
 
 from imputer._gaussian.chunks import cond_diagonals, iter_completed
-from imputer._gaussian.layout import Block, StandardData, assemble
-from imputer._gaussian.linalg import precision
+from imputer._gaussian.layout import Block, StandardData, assemble, chunk_specs
+from imputer._gaussian.linalg import Infeasible, precision
+from imputer._gaussian.observed import Route, chunk_routes, layout_routes
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._threads import single_blas_thread
 from imputer.mvn._scaling import Scaling
@@ -107,6 +108,18 @@ def standardise(
     return assemble(patterns, work, s1, s2, complete)
 
 
+def require_positive_definite(sigma: np.ndarray) -> None:
+    """Raise :class:`Infeasible` unless ``sigma`` has a Cholesky factor (``p^3 / 3`` flops).
+
+    Where every pattern takes the observed route no ``p x p`` factorisation is made, and
+    positive-definite blocks ``Sigma_OO`` do not make ``Sigma`` positive definite (the
+    ``C_M`` could be indefinite): this checks it once.
+    """
+    _, info = scipy.linalg.lapack.dpotrf(np.array(sigma, dtype=float, order="C").T, lower=1, clean=0, overwrite_a=1)
+    if info != 0:
+        raise Infeasible("covariance not positive definite")
+
+
 def min_corr_eig(sigma: np.ndarray) -> float:
     """Smallest eigenvalue of the correlation matrix of ``sigma``.
 
@@ -183,6 +196,7 @@ def fill_missing(
     scaling: Scaling,
     *,
     refresh: bool = True,
+    method: Route = "auto",
 ) -> tuple[np.ndarray, ...] | None:
     """Write the conditional means of the missing cells, in original units, into ``out``.
 
@@ -201,6 +215,10 @@ def fill_missing(
         Recompute the conditional means. False reuses what the work array holds, which
         is correct right after :func:`~imputer.mvn._problem.fit_mvn` (its last E-step is at
         the returned estimate).
+    method : {"auto", "precision", "observed"}, default "auto"
+        How the patterns' conditionals are computed (:mod:`imputer._gaussian.observed`):
+        through the precision ``Sigma^{-1}``, from each pattern's observed block, or
+        whichever costs fewer flops.
 
     Returns
     -------
@@ -230,7 +248,14 @@ def fill_missing(
         for blk in data.blocks:
             write(blk)
         return None
-    prec, _ = precision(sigma)
+    routes = layout_routes(data, method, precision_needed=False)
+    # no precision (nor log|Sigma|, which filling does not use) when no chunk needs it
+    prec: np.ndarray | None
+    if all(routes):
+        require_positive_definite(sigma)
+        prec, logdet = None, float("nan")
+    else:
+        prec, logdet = precision(sigma)
     diags: list[list[np.ndarray]] = [[] for _ in data.patterns.groups]
 
     def done(first: int, stop: int) -> None:
@@ -238,7 +263,8 @@ def fill_missing(
         for blk in data.blocks[first:stop]:
             write(blk)
 
-    for ch in iter_completed(data, prec, prec @ mu, rows_done=done):
+    prec_mu = None if prec is None else prec @ mu
+    for ch in iter_completed(data, prec, prec_mu, rows_done=done, routes=routes, sigma=(sigma, logdet), mean=mu):
         diags[ch.spec.group].append(np.diagonal(ch.cond_t).copy())
     return tuple(np.concatenate(d) for d in diags)
 
@@ -249,14 +275,24 @@ def conditional_variances(
     scale: np.ndarray,
     out: np.ndarray,
     cond_diag: tuple[np.ndarray, ...] | None = None,
+    *,
+    method: Route = "auto",
 ) -> None:
     """Write ``scale_j^2 Var(z_j | z_O)`` at the missing cells of ``out`` (shape (n, p)).
 
     ``cond_diag`` (per group, the (G, m) diagonals of ``C_M`` at ``sigma``, as an E-step
-    at ``sigma`` returns them) saves recomputing the pattern blocks.
+    at ``sigma`` returns them) saves recomputing the pattern blocks; otherwise they are
+    computed by ``method`` (as for :func:`fill_missing`).
     """
     if cond_diag is None:
-        cond_diag = cond_diagonals(patterns, precision(sigma)[0])
+        specs = chunk_specs(patterns)
+        routes = chunk_routes(patterns, specs, None, method, precision_needed=False)
+        prec = None
+        if all(routes):
+            require_positive_definite(sigma)
+        else:
+            prec = precision(sigma)[0]
+        cond_diag = cond_diagonals(patterns, prec, routes=routes, sigma=sigma)
     for group, cdiag in zip(patterns.groups, cond_diag):
         miss = group.miss[group.row_pattern]
         out[group.rows[:, None], miss] = scale[miss] ** 2 * cdiag[group.row_pattern]

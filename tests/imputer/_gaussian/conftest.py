@@ -22,9 +22,16 @@ def make_case(name: str) -> SimpleNamespace:
       nothing observed, complete rows;
     * ``medium``: 300 x 12, 40% MCAR: blocks up to m ~ 10 (the sweep's einsum path);
     * ``wide``: 120 x 36, 15% MCAR plus rows with 33 and 36 missing cells (LAPACK path
-      for m >= 32).
+      for m >= 32);
+    * ``sparse``: 60 x 100, 90% MCAR: rows observing a few cells each, where the observed
+      route (:mod:`imputer._gaussian.observed`) is the cheaper one.
     """
-    n, p, rate, seed = {"small": (600, 5, 0.3, 1), "medium": (300, 12, 0.4, 2), "wide": (120, 36, 0.15, 3)}[name]
+    n, p, rate, seed = {
+        "small": (600, 5, 0.3, 1),
+        "medium": (300, 12, 0.4, 2),
+        "wide": (120, 36, 0.15, 3),
+        "sparse": (60, 100, 0.9, 4),
+    }[name]
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(p, p))
     cov = a @ a.T / p + np.diag(rng.uniform(0.5, 1.5, p))
@@ -37,7 +44,7 @@ def make_case(name: str) -> SimpleNamespace:
     return SimpleNamespace(name=name, x=x, mean=mean, cov=cov, n=n, p=p)
 
 
-CASES = ["small", "medium", "wide"]
+CASES = ["small", "medium", "wide", "sparse"]
 
 
 @pytest.fixture(params=CASES)

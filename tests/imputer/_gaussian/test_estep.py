@@ -12,11 +12,15 @@ from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.stats import SufficientStats
 
 
-@pytest.fixture(autouse=True, params=["small", "general"])
+@pytest.fixture(autouse=True, params=["small", "general", "precision", "observed"])
 def kernel_path(request, monkeypatch) -> str:
-    """Every test on both E-step paths: the batched small-problem one (where the case
-    qualifies) and the pattern-chunk loop."""
+    """Every test on every E-step path: the batched small-problem one (where the case
+    qualifies and no chunk takes the observed route), the pattern-chunk loop with each
+    chunk's route chosen by cost, and the loop with every chunk through the precision or
+    through the observed blocks (:mod:`imputer._gaussian.observed`)."""
     monkeypatch.setattr(estep_module, "SMALL_PATH", request.param == "small")
+    if request.param in ("precision", "observed"):
+        monkeypatch.setattr(estep_module, "ROUTE", request.param)
     return request.param
 
 
@@ -109,6 +113,7 @@ def test_sum_of_parts(ref) -> None:
 
 
 @pytest.mark.parametrize("kernel_path", ["small"], indirect=True)  # it switches the paths itself
+@pytest.mark.parametrize("case", ["small", "medium", "wide"], indirect=True)  # within the batched path's bounds
 def test_small_path_equals_the_chunk_loop(case, ref, monkeypatch) -> None:
     """The batched small-problem E-step gives the chunk loop's statistics, conditional
     means and diagonals up to rounding (unweighted and weighted), whatever the work
@@ -137,11 +142,12 @@ def test_small_path_equals_the_chunk_loop(case, ref, monkeypatch) -> None:
 def test_small_path_is_a_function_of_the_parameters_alone(case, weighted: bool) -> None:
     """Bit for bit the same statistics and fills whatever the work array's missing cells
     held before (an earlier E-step's fills, or anything): the accelerators compare the
-    objectives of revisited points exactly."""
+    objectives of revisited points exactly. (The sparse case is beyond the batched path's
+    bounds and takes the observed route, which fills from the observed cells alone.)"""
     rng = np.random.default_rng(11)
     w = rng.uniform(0.1, 2.0, case.n) if weighted else None
     data = build_layout(case.x)
-    assert small_plan(data) is not None
+    assert (small_plan(data) is not None) == (case.name != "sparse")
     missing = np.isnan(case.x[data.patterns.incomplete_rows])
     out = []
     for content in (0.0, 1e3, -0.37):
