@@ -12,7 +12,10 @@ missing cells (``C_M = (Lambda_MM)^{-1}`` and ``log|C_M|``), ``2 n p^2`` for the
 ``W Lambda`` and ``n p^2`` for ``S_2``, and ``O(sum m^2 + p^2)`` to scatter the ``C_M``:
 nothing of order ``p^2`` or ``p^3`` per row or per chunk, which matters on wide data
 (``p`` in the hundreds or thousands, every row its own pattern). The complete rows enter through
-their constant sums (unweighted) or row by row (weighted).
+their constant sums (unweighted) or row by row (weighted). Chunks of patterns that miss
+most of their cells take the observed route instead (:mod:`imputer._gaussian.observed`,
+chosen by :data:`ROUTE`: ``p_o^3 / 3 + 2 p_o^2 m + p_o m^2`` per pattern instead of ``m^3``);
+the batched path below is then not used.
 
 *Dense-pattern shortcut* (unweighted only). For a frequent pattern, with ``v`` a row with
 0 in its missing cells, the completed row is affine in ``v``: ``zhat_M = a - K v`` with
