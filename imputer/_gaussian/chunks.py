@@ -141,7 +141,9 @@ def iter_chunks(
         oc = None
         if routes is not None and routes[i]:
             assert sigma is not None
-            oc = observed_chunk(sigma[0], miss)
+            counts = group.counts[spec.pat_start : spec.pat_stop]
+            oc = observed_chunk(sigma[0], miss, coef=int(counts.sum()) > miss.size)  # B pays beyond m rows a pattern
+            assert oc.cond is not None
             cond = oc.cond
             cond_t = cond.transpose(1, 2, 0)
             cells = (miss[:, :, None] * patterns.n_cols + miss[:, None, :]).transpose(1, 2, 0)

@@ -20,7 +20,7 @@ import scipy.linalg.lapack
 from imputer._gaussian.chunks import cond_diagonals, iter_completed
 from imputer._gaussian.layout import Block, StandardData, assemble, chunk_specs
 from imputer._gaussian.linalg import Infeasible, precision
-from imputer._gaussian.observed import Route, chunk_routes, layout_routes
+from imputer._gaussian.observed import Route, chunk_routes, fill_block, layout_routes, observed_chunk
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._threads import single_blas_thread
 from imputer.mvn._scaling import Scaling
@@ -248,6 +248,21 @@ def fill_missing(
         for blk in data.blocks:
             write(blk)
         return None
+    diags: list[list[np.ndarray]] = [[] for _ in data.patterns.groups]
+    if all(layout_routes(data, method, precision_needed=False, full=False)):
+        # every chunk from its observed blocks, and of each C_M only the diagonal: no
+        # p x p inverse, nor m x m blocks
+        require_positive_definite(sigma)
+        for spec in data.chunks:
+            group = data.patterns.groups[spec.group]
+            miss = group.miss[spec.pat_start : spec.pat_stop]
+            many = int(group.counts[spec.pat_start : spec.pat_stop].sum()) > miss.size  # B pays beyond m rows a pattern
+            oc = observed_chunk(sigma, miss, full=False, coef=many)
+            for blk in data.blocks[spec.block_start : spec.block_stop]:
+                fill_block(data.work[blk.start : blk.stop], blk, oc, mu)
+                write(blk)
+            diags[spec.group].append(oc.cond_diag)
+        return tuple(np.concatenate(d) for d in diags)
     routes = layout_routes(data, method, precision_needed=False)
     # no precision (nor log|Sigma|, which filling does not use) when no chunk needs it
     prec: np.ndarray | None
@@ -256,7 +271,6 @@ def fill_missing(
         prec, logdet = None, float("nan")
     else:
         prec, logdet = precision(sigma)
-    diags: list[list[np.ndarray]] = [[] for _ in data.patterns.groups]
 
     def done(first: int, stop: int) -> None:
         # write a run of completed blocks while it is in cache
@@ -286,13 +300,15 @@ def conditional_variances(
     """
     if cond_diag is None:
         specs = chunk_specs(patterns)
-        routes = chunk_routes(patterns, specs, None, method, precision_needed=False)
-        prec = None
-        if all(routes):
+        if all(chunk_routes(patterns, specs, None, method, precision_needed=False, full=False)):
             require_positive_definite(sigma)
+            parts: list[list[np.ndarray]] = [[] for _ in patterns.groups]
+            for spec in specs:
+                miss = patterns.groups[spec.group].miss[spec.pat_start : spec.pat_stop]
+                parts[spec.group].append(observed_chunk(sigma, miss, full=False).cond_diag)
+            cond_diag = tuple(np.concatenate(d) for d in parts)
         else:
-            prec = precision(sigma)[0]
-        cond_diag = cond_diagonals(patterns, prec, routes=routes, sigma=sigma)
+            cond_diag = cond_diagonals(patterns, precision(sigma)[0])
     for group, cdiag in zip(patterns.groups, cond_diag):
         miss = group.miss[group.row_pattern]
         out[group.rows[:, None], miss] = scale[miss] ** 2 * cdiag[group.row_pattern]
