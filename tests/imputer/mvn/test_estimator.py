@@ -223,6 +223,28 @@ def test_transform_property(seed: int, n: int, rate: float, scale: float) -> Non
     assert np.all(var[obs] == 0.0) and np.all(var[~obs] > 0.0)
 
 
+def test_transform_of_rows_observing_few_of_many_columns_is_the_regression() -> None:
+    # 60 columns, new rows answering 4 to 8 of them: the observed-block route
+    # (imputer/_gaussian/observed.py) against Sigma_MO Sigma_OO^-1 with the fitted parameters
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(3, 60))
+    train = rng.normal(size=(300, 3)) @ w + rng.normal(size=(300, 60))
+    train[rng.random(train.shape) < 0.1] = np.nan
+    est = sk_module.EMImputer().fit(train)
+    x = rng.normal(size=(25, 3)) @ w + rng.normal(size=(25, 60))
+    for i in range(25):
+        x[i, rng.permutation(60)[rng.integers(4, 9) :]] = np.nan
+    out, var = est.transform(x), est.conditional_variance(x)
+    mu, cov = est.mean_, est.covariance_
+    for i in range(25):
+        m = np.isnan(x[i])
+        o = ~m
+        coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)]).T
+        np.testing.assert_allclose(out[i, m], mu[m] + coef @ (x[i, o] - mu[o]), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(var[i, m], np.diag(cov)[m] - np.einsum("ij,ji->i", coef, cov[np.ix_(o, m)]), rtol=1e-9)
+        assert np.array_equal(out[i, o], x[i, o])
+
+
 def test_transform_computes_no_variances_and_conditional_variance_no_means(
     Est: type, air: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
