@@ -120,6 +120,7 @@ class MVNProblem:
         # entries in vech
         idx = np.int32 if p * p < 2**31 else np.intp
         self._strict_flat = (self._strict[0] * p + self._strict[1]).astype(idx)
+        self._strict_col = self._strict[1].astype(idx)
         a, b = self._unorder[self._rows], self._unorder[self._cols]
         self._from_free_flat = (np.minimum(a, b) * p + np.maximum(a, b)).astype(idx)
         self._newton: NewtonStep | FillNewton | bool | None = None  # None: not built yet; False: none
@@ -175,8 +176,17 @@ class MVNProblem:
             c = self._point.factor(x)  # kept: the precision at x, should it be evaluated, from it
         except Infeasible:
             return None
+        p, k = self.p, self._strict_flat.size
         e = np.diag(c).copy()
-        return np.concatenate([x[: self.p], (c / e).take(self._strict_flat), 2.0 * np.log(e)])
+        z = np.empty(p + k + p)
+        z[:p] = x[:p]
+        # L_jk = c_jk / e_k for the strict lower triangle alone, gathered first: half the
+        # divisions of scaling all of c, and no p x p temporary
+        low = c.reshape(-1).take(self._strict_flat, out=z[p : p + k])
+        low /= e.take(self._strict_col)
+        np.log(e, out=z[p + k :])
+        z[p + k :] *= 2.0
+        return z
 
     def from_free(self, z: np.ndarray) -> np.ndarray:
         """The packed ``x = (mu, vech Sigma)`` of free coordinates ``z`` (``Sigma = L diag(d) L'``, reordered)."""
