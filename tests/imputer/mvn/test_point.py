@@ -11,7 +11,7 @@ import pytest
 
 from imputer._gaussian.linalg import Infeasible
 from imputer.mvn._fit import start_values
-from imputer.mvn._point import PointCache, pack_sigma, unpack_sigma
+from imputer.mvn._point import PointCache, _permuted, pack_sigma, unpack_sigma
 from imputer.mvn._problem import MVNProblem
 
 from .conftest import simulate
@@ -32,6 +32,15 @@ def test_unpack_and_pack_are_the_vech_layout(p: int) -> None:
     back = unpack_sigma(vech, p)
     np.testing.assert_array_equal(back, sigma)
     np.testing.assert_array_equal(back, back.T)
+
+
+@pytest.mark.parametrize("p", [1, 31, 32, 33, 100])  # around the block of rows
+def test_permuted_is_the_two_sided_gather(p: int) -> None:
+    a = np.random.default_rng(p).standard_normal((p, p))  # not symmetric: rows and columns told apart
+    order = np.random.default_rng(p + 1).permutation(p)
+    out = _permuted(a, order)
+    np.testing.assert_array_equal(out, a[np.ix_(order, order)])
+    assert out.flags.c_contiguous
 
 
 @pytest.mark.parametrize("p", [4, 40, 600])
