@@ -55,7 +55,9 @@ def _permuted(a: np.ndarray, order: np.ndarray) -> np.ndarray:
     out = np.empty((p, p))
     for i in range(0, p, _PERMUTE_ROWS):
         rows = a.take(order[i : i + _PERMUTE_ROWS], axis=0)
-        rows.take(order, axis=1, out=out[i : i + _PERMUTE_ROWS])
+        # mode="clip": the indices are a permutation, and with the default "raise" numpy
+        # buffers out (a copy more: 11 against 8 ms at p = 2,000)
+        rows.take(order, axis=1, out=out[i : i + _PERMUTE_ROWS], mode="clip")
     return out
 
 

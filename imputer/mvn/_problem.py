@@ -182,7 +182,8 @@ class MVNProblem:
         z[:p] = x[:p]
         # L_jk = c_jk / e_k for the strict lower triangle alone, gathered first: half the
         # divisions of scaling all of c, and no p x p temporary
-        low = c.reshape(-1).take(self._strict_flat, out=z[p : p + k])
+        # (mode="clip": the positions are in range, and "raise" would buffer out: a copy more)
+        low = c.reshape(-1).take(self._strict_flat, out=z[p : p + k], mode="clip")
         low /= e.take(self._strict_col)
         np.log(e, out=z[p + k :])
         z[p + k :] *= 2.0
