@@ -151,7 +151,15 @@ class PointCache:
         return self._prec
 
     def precision_of(self, sigma: np.ndarray) -> tuple[np.ndarray, float]:
-        """:meth:`precision` of any ``Sigma`` (shape (p, p)), same arithmetic, nothing kept."""
+        """:meth:`precision` of any ``Sigma`` (shape (p, p)), same arithmetic.
+
+        Where ``sigma`` is exactly the ``Sigma`` of a point kept, that point's (its factor
+        reused: the fit's last evaluation is at the update whose free coordinates the
+        driver took, a copy of that point); else computed, nothing kept.
+        """
+        for x, kept in ((self._x, self._sigma), (self._older[0], self._older[1])):
+            if x is not None and kept is not None and np.array_equal(kept, sigma):
+                return self.precision(x)
         if self.p >= SHARED_MIN_P:
             return self._from_factor(self._ordered_factor(sigma))
         return precision(sigma)

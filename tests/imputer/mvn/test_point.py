@@ -56,10 +56,16 @@ def test_the_precision_from_the_ordered_factor(p: int) -> None:
     # the factor is that of P Sigma P'
     c = cache.factor(x)
     np.testing.assert_allclose(c @ c.T, sigma[np.ix_(order, order)], rtol=1e-12, atol=1e-12)
-    # precision_of: the same arithmetic, bit for bit
-    lam2, logdet2 = cache.precision_of(sigma)
+    # precision_of: the same arithmetic, bit for bit (on a cache that keeps nothing), and
+    # the kept point's own result where Sigma is exactly its Sigma
+    lam2, logdet2 = PointCache(p, order).precision_of(sigma.copy())
     np.testing.assert_array_equal(lam2, lam)
     assert logdet2 == logdet
+    assert cache.precision_of(sigma.copy()) is cache.precision(x)
+    other = sigma.copy()
+    other[0, 0] *= 1.5
+    assert cache.precision_of(other)[0] is not lam
+    assert cache.precision_of(other)[1] != logdet
 
 
 def test_two_points_are_kept_and_a_third_replaces_the_older() -> None:
