@@ -231,7 +231,9 @@ class _Memory:
             buf = self._buf
             np.subtract(z, self._last[0], out=buf[:, pos])
             np.subtract(g, self._last[1], out=buf[:, m + pos])
-            new = buf.T @ buf[:, [pos, m + pos]]  # (2m, 2)
+            # columns pos and m + pos as a strided view (2m columns: exactly those two),
+            # which BLAS reads in place: no (d, 2) copy
+            new = buf.T @ buf[:, pos :: m]  # (2m, 2)
             self._gram[:, pos] = self._gram[pos, :] = new[:, 0]
             self._gram[:, m + pos] = self._gram[m + pos, :] = new[:, 1]
             self._pos = (pos + 1) % m

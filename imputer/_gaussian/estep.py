@@ -396,9 +396,8 @@ def _estep(
     dense = shortcut and not weighted and bool(data.dense)
     entropy = 0.0
     cond_sum = _Scatter(p * p)
-    s1_flat = np.zeros(p)
-    s2_flat = np.zeros(p * p)
-    y_flat = np.zeros(p * p)
+    if dense:  # the per-pattern sums' accumulators (two p x p arrays: not made otherwise)
+        s1_flat, s2_flat, y_flat = np.zeros(p), np.zeros(p * p), np.zeros(p * p)
     cols_p = np.arange(p)
     work, blocks = data.work, data.blocks
 

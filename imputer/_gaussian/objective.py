@@ -44,15 +44,19 @@ from imputer._util import LOG_2PI
 __all__ = ["log_posterior", "loglik", "mstep", "ridge_penalty", "scatter_about"]
 
 
-def scatter_about(stats: SufficientStats, mean: np.ndarray) -> np.ndarray:
+def scatter_about(stats: SufficientStats, mean: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
     """``A``, the expected scatter about ``mean``, shape (p, p), symmetric.
 
     ``S_2 + C - (u mu' + mu u')`` with ``u = s_1 - (W/2) mu``, symmetrised (``S_2`` and
     ``C`` of weighted E-steps are symmetric only up to rounding) tile by tile: a handful
     of passes over ``p^2`` numbers, none strided through the whole matrix, and the
     rank-two term made tile by tile (no ``p x p`` temporary).
+
+    With ``overwrite``, ``A`` is made in the memory of ``stats.cond`` (which then no
+    longer holds ``C``; the same numbers): for a caller done with ``C``, a fresh ``p x p``
+    array spared.
     """
-    a = stats.s2 + stats.cond
+    a = np.add(stats.s2, stats.cond, out=stats.cond if overwrite else None)
     u = stats.s1 - (0.5 * stats.weight) * mean
     return _symmetrise_minus(a, u, mean)
 

@@ -74,8 +74,12 @@ class Evaluation:
 def _objectives(
     stats: SufficientStats, mu: np.ndarray, sigma: np.ndarray, ridge: float | RidgePrior, prec: tuple[np.ndarray, float]
 ) -> tuple[float, float, np.ndarray]:
-    """``(loglik, objective, scatter about mu)``; a non-finite objective is infeasible."""
-    scatter = scatter_about(stats, mu)
+    """``(loglik, objective, scatter about mu)``; a non-finite objective is infeasible.
+
+    The scatter is made in ``stats.cond``'s memory (the callers' statistics are their
+    own, and used after this only for ``s1`` and the weights).
+    """
+    scatter = scatter_about(stats, mu, overwrite=True)
     ll = loglik(stats, mu, sigma, prec=prec, scatter=scatter)
     objective = ll - ridge_penalty(ridge, sigma, prec=prec)
     if not np.isfinite(objective):

@@ -70,7 +70,7 @@ import scipy.sparse.linalg as ssl
 from imputer._gaussian.estep import SmallPlan, batched_plan, small_conditionals, small_fill
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
-from imputer._gaussian.objective import mstep
+from imputer._gaussian.objective import mstep, scatter_about
 from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 
@@ -271,7 +271,9 @@ class FillNewton:
             cond=np.bincount(plan.block_pos.reshape(-1), weights=cond.reshape(-1), minlength=p * p).reshape(p, p),
             entropy=0.0,
         )
-        mu, sigma = mstep(stats, at.mu, self.prior)
+        # the scatter in cond's memory (these statistics are made for this M-step alone)
+        scatter = scatter_about(stats, at.mu, overwrite=True)
+        mu, sigma = mstep(stats, at.mu, self.prior, scatter=scatter, overwrite_scatter=True)
         x = self._pack((mu, sigma))
         if not np.all(np.isfinite(x)):
             self._forget()

@@ -9,7 +9,8 @@ apart they were most of an evaluation's cost. :class:`PointCache` keeps, for the
 points last asked about (array objects: the driver never writes into its points), their
 ``Sigma``, the lower Cholesky factor ``C`` of ``P Sigma P'`` and the precision, each
 computed at most once, the precision from the factor (LAPACK ``potri`` alone:
-``Lambda = P' (C C')^{-1} P``).
+``Lambda = P' (C C')^{-1} P``). The two reorderings around them are gathers by blocks of
+rows (:func:`_permuted`), cache-friendly and with no ``p^2`` index to read.
 """
 
 from __future__ import annotations
@@ -35,6 +36,29 @@ def _lower_mask(p: int) -> np.ndarray:
     mask = np.tril(np.ones((p, p), dtype=bool))
     mask.flags.writeable = False
     return mask
+
+
+#: Rows per block of :func:`_permuted`: a block's gathered rows stay in cache while their
+#: columns are permuted (measured at ``p = 2,000``: 10 ms at 16 or 32 rows, 13 at 64,
+#: against 16 for one gather through a ``p^2`` index).
+_PERMUTE_ROWS = 32
+
+
+def _permuted(a: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``a[order][:, order]`` of a square C-ordered ``a`` (fresh, C-ordered), by blocks of rows.
+
+    Each block's rows are copied whole (contiguous) and then their columns permuted in
+    cache: the same numbers as one gather through a ``p^2`` flat index, without the
+    index's ``p^2`` reads.
+    """
+    p = a.shape[0]
+    out = np.empty((p, p))
+    for i in range(0, p, _PERMUTE_ROWS):
+        rows = a.take(order[i : i + _PERMUTE_ROWS], axis=0)
+        # mode="clip": the indices are a permutation, and with the default "raise" numpy
+        # buffers out (a copy more: 11 against 8 ms at p = 2,000)
+        rows.take(order, axis=1, out=out[i : i + _PERMUTE_ROWS], mode="clip")
+    return out
 
 
 def unpack_sigma(vech: np.ndarray, p: int) -> np.ndarray:
@@ -66,11 +90,9 @@ class PointCache:
 
     def __init__(self, p: int, order: np.ndarray) -> None:
         self.p = p
-        idx = np.int32 if p * p < 2**31 else np.intp
-        # flat positions of P Sigma P' in Sigma, and of Lambda in P Lambda P'
-        unorder = np.argsort(order)
-        self._ordered = (order[:, None] * p + order[None, :]).astype(idx).ravel()
-        self._unordered = (unorder[:, None] * p + unorder[None, :]).astype(idx).ravel()
+        # P Sigma P' = Sigma[order][:, order], and Lambda = (P Lambda P')[unorder][:, unorder]
+        self._order = np.asarray(order, dtype=np.intp)
+        self._unorder = np.argsort(self._order)
         self._x: np.ndarray | None = None
         self._sigma: np.ndarray | None = None
         self._factor: np.ndarray | None = None
@@ -129,16 +151,26 @@ class PointCache:
         return self._prec
 
     def precision_of(self, sigma: np.ndarray) -> tuple[np.ndarray, float]:
-        """:meth:`precision` of any ``Sigma`` (shape (p, p)), same arithmetic, nothing kept."""
+        """:meth:`precision` of any ``Sigma`` (shape (p, p)), same arithmetic.
+
+        Where ``sigma`` is exactly the ``Sigma`` of a point kept, that point's (its factor
+        reused: the fit's last evaluation is at the update whose free coordinates the
+        driver took, a copy of that point); else computed, nothing kept.
+        """
+        for x, kept in ((self._x, self._sigma), (self._older[0], self._older[1])):
+            if x is not None and kept is not None and np.array_equal(kept, sigma):
+                return self.precision(x)
         if self.p >= SHARED_MIN_P:
             return self._from_factor(self._ordered_factor(sigma))
         return precision(sigma)
 
     def _ordered_factor(self, sigma: np.ndarray) -> np.ndarray:
-        p = self.p
-        ordered = np.ascontiguousarray(sigma).reshape(-1).take(self._ordered).reshape(p, p)
+        ordered = _permuted(np.ascontiguousarray(sigma), self._order)
         try:
-            c = np.linalg.cholesky(ordered)
+            # the symmetric matrix as its Fortran-ordered transpose (the same numbers, the
+            # same factor bit for bit): numpy copies it into LAPACK's column order by
+            # contiguous columns, not by strided rows (98 against 108 ms at p = 2,000)
+            c = np.linalg.cholesky(ordered.T)
         except np.linalg.LinAlgError:
             raise Infeasible("covariance not positive definite") from None
         if not np.all(np.diag(c) > 0.0):
@@ -148,4 +180,4 @@ class PointCache:
     def _from_factor(self, c: np.ndarray) -> tuple[np.ndarray, float]:
         """``(Lambda, log|Sigma|)`` of ``P Sigma P' = c c'`` (``c`` overwritten)."""
         lam, logdet = precision_of_factor(c)
-        return lam.reshape(-1).take(self._unordered).reshape(self.p, self.p), logdet
+        return _permuted(lam, self._unorder), logdet

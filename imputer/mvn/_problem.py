@@ -66,6 +66,10 @@ from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
 
 __all__ = ["MVNFit", "MVNProblem", "MeanCov", "fit_mvn", "warn_if_unreliable"]
 
+#: Covariances per chunk of :meth:`MVNProblem.distance` (measured at ``p = 2,000``: 9.5 ms
+#: a call, against 20 for whole-vector operations).
+_DISTANCE_CHUNK = 1 << 15
+
 #: An estimate whose correlation matrix has its smallest eigenvalue below this is
 #: reported as (nearly) singular, even when EM converged to it.
 NEAR_SINGULAR_EIG = 1e3 * SINGULAR_EIG
@@ -120,6 +124,7 @@ class MVNProblem:
         # entries in vech
         idx = np.int32 if p * p < 2**31 else np.intp
         self._strict_flat = (self._strict[0] * p + self._strict[1]).astype(idx)
+        self._strict_col = self._strict[1].astype(idx)
         a, b = self._unorder[self._rows], self._unorder[self._cols]
         self._from_free_flat = (np.minimum(a, b) * p + np.maximum(a, b)).astype(idx)
         self._newton: NewtonStep | FillNewton | bool | None = None  # None: not built yet; False: none
@@ -165,9 +170,23 @@ class MVNProblem:
         p = self.p
         var = np.abs(x_old[self._diag_pos])
         sd = np.sqrt(np.where(var > 0.0, var, np.inf))
-        d_mu = np.abs(x_new[:p] - x_old[:p]) / sd
-        d_sig = np.abs(x_new[p:] - x_old[p:]) / (sd[self._rows] * sd[self._cols])
-        return float(max(d_mu.max(), d_sig.max()))
+        d_mu = float(np.max(np.abs(x_new[:p] - x_old[:p]) / sd))
+        new, old = x_new[p:], x_old[p:]
+        # the covariances' changes by chunks that stay in cache (on wide data p(p+1)/2
+        # numbers, and a handful of temporaries of that length otherwise): the same
+        # quotients and maximum, NaN if any is (numpy's max of the whole vector)
+        d_sig = -np.inf
+        for i in range(0, new.size, _DISTANCE_CHUNK):
+            part = slice(i, i + _DISTANCE_CHUNK)
+            scale = sd.take(self._rows[part])
+            scale *= sd.take(self._cols[part])
+            diff = np.subtract(new[part], old[part])
+            np.abs(diff, out=diff)
+            diff /= scale
+            d_sig = float(np.max(diff, initial=d_sig))
+            if np.isnan(d_sig):
+                break
+        return max(d_mu, d_sig)
 
     def to_free(self, x: np.ndarray) -> np.ndarray | None:
         """Free coordinates ``z = (mu, L, log d)`` of ``x`` (module docstring); None unless ``Sigma`` is positive definite."""
@@ -175,8 +194,18 @@ class MVNProblem:
             c = self._point.factor(x)  # kept: the precision at x, should it be evaluated, from it
         except Infeasible:
             return None
+        p, k = self.p, self._strict_flat.size
         e = np.diag(c).copy()
-        return np.concatenate([x[: self.p], (c / e).take(self._strict_flat), 2.0 * np.log(e)])
+        z = np.empty(p + k + p)
+        z[:p] = x[:p]
+        # L_jk = c_jk / e_k for the strict lower triangle alone, gathered first: half the
+        # divisions of scaling all of c, and no p x p temporary
+        # (mode="clip": the positions are in range, and "raise" would buffer out: a copy more)
+        low = c.reshape(-1).take(self._strict_flat, out=z[p : p + k], mode="clip")
+        low /= e.take(self._strict_col)
+        np.log(e, out=z[p + k :])
+        z[p + k :] *= 2.0
+        return z
 
     def from_free(self, z: np.ndarray) -> np.ndarray:
         """The packed ``x = (mu, vech Sigma)`` of free coordinates ``z`` (``Sigma = L diag(d) L'``, reordered)."""

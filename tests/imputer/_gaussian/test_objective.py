@@ -83,3 +83,20 @@ def test_scatter_and_mstep_by_tiles_are_the_formula(p: int, overwrite: bool) -> 
     np.testing.assert_array_equal(sigma, sigma.T)
     if not overwrite:
         np.testing.assert_array_equal(given, a)
+
+
+@pytest.mark.parametrize("p", [40, 600])
+def test_scatter_made_in_the_memory_of_cond_is_the_same(p: int) -> None:
+    # overwrite=True: the same numbers, bit for bit, in stats.cond's array; S2 untouched
+    from imputer._gaussian.stats import SufficientStats
+
+    rng = np.random.default_rng(p + 1)
+    s2, cond = rng.standard_normal((p, p)), rng.standard_normal((p, p))
+    stats = SufficientStats(weight=9.0, cov_weight=9.0, s1=rng.standard_normal(p), s2=s2.copy(), cond=cond, entropy=0.0)
+    mean = rng.standard_normal(p)
+    ref = scatter_about(stats, mean)
+    np.testing.assert_array_equal(stats.cond, cond)  # by default nothing given is written
+    a = scatter_about(stats, mean, overwrite=True)
+    assert a is stats.cond
+    np.testing.assert_array_equal(a, ref)
+    np.testing.assert_array_equal(stats.s2, s2)

@@ -11,7 +11,7 @@ import pytest
 
 from imputer._gaussian.linalg import Infeasible
 from imputer.mvn._fit import start_values
-from imputer.mvn._point import PointCache, pack_sigma, unpack_sigma
+from imputer.mvn._point import PointCache, _permuted, pack_sigma, unpack_sigma
 from imputer.mvn._problem import MVNProblem
 
 from .conftest import simulate
@@ -34,6 +34,15 @@ def test_unpack_and_pack_are_the_vech_layout(p: int) -> None:
     np.testing.assert_array_equal(back, back.T)
 
 
+@pytest.mark.parametrize("p", [1, 31, 32, 33, 100])  # around the block of rows
+def test_permuted_is_the_two_sided_gather(p: int) -> None:
+    a = np.random.default_rng(p).standard_normal((p, p))  # not symmetric: rows and columns told apart
+    order = np.random.default_rng(p + 1).permutation(p)
+    out = _permuted(a, order)
+    np.testing.assert_array_equal(out, a[np.ix_(order, order)])
+    assert out.flags.c_contiguous
+
+
 @pytest.mark.parametrize("p", [4, 40, 600])
 def test_the_precision_from_the_ordered_factor(p: int) -> None:
     sigma = _spd(p, 1)
@@ -47,10 +56,16 @@ def test_the_precision_from_the_ordered_factor(p: int) -> None:
     # the factor is that of P Sigma P'
     c = cache.factor(x)
     np.testing.assert_allclose(c @ c.T, sigma[np.ix_(order, order)], rtol=1e-12, atol=1e-12)
-    # precision_of: the same arithmetic, bit for bit
-    lam2, logdet2 = cache.precision_of(sigma)
+    # precision_of: the same arithmetic, bit for bit (on a cache that keeps nothing), and
+    # the kept point's own result where Sigma is exactly its Sigma
+    lam2, logdet2 = PointCache(p, order).precision_of(sigma.copy())
     np.testing.assert_array_equal(lam2, lam)
     assert logdet2 == logdet
+    assert cache.precision_of(sigma.copy()) is cache.precision(x)
+    other = sigma.copy()
+    other[0, 0] *= 1.5
+    assert cache.precision_of(other)[0] is not lam
+    assert cache.precision_of(other)[1] != logdet
 
 
 def test_two_points_are_kept_and_a_third_replaces_the_older() -> None:

@@ -67,6 +67,33 @@ class Counting:
         return getattr(self.problem, name)
 
 
+@pytest.mark.parametrize("where", ["none", "last chunk", "mean"])
+def test_distance_by_chunks_is_the_whole_vector_formula(where: str) -> None:
+    # p = 300: 45,150 covariances, more than one chunk; the largest change placed in the
+    # last one, and NaN where the whole vector's maximum would be NaN
+    from imputer.mvn import _problem
+
+    p = 300
+    problem = MVNProblem(standard(pd.DataFrame(np.eye(p + 2, p))), ridge=1.0)
+    assert problem.dim - p > _problem._DISTANCE_CHUNK
+    rng = np.random.default_rng(1)
+    x = problem.pack(MeanCov(rng.normal(size=p), np.diag(rng.uniform(0.5, 2.0, p))))
+    moved = x + 1e-6 * rng.normal(size=x.size)
+    moved[-2] += 0.25
+    rows, cols = np.tril_indices(p)
+    sd = np.sqrt(np.diag(problem.unpack(x).sigma))
+    expected = max(np.max(np.abs(moved[:p] - x[:p]) / sd), np.max(np.abs(moved[p:] - x[p:]) / (sd[rows] * sd[cols])))
+    if where == "none":
+        assert problem.distance(x, moved) == expected
+        return
+    moved[-1 if where == "last chunk" else 0] = np.nan
+    with np.errstate(invalid="ignore"):
+        d_mu = np.max(np.abs(moved[:p] - x[:p]) / sd)
+    assert np.isnan(problem.distance(x, moved)) == np.isnan(d_mu)
+    if where == "last chunk":
+        assert problem.distance(x, moved) == d_mu  # a NaN among the covariances: max() keeps the means'
+
+
 def test_pack_unpack_round_trip_and_distance(naive) -> None:
     problem = MVNProblem(standard(naive.simulate(50, 4, seed=0)), ridge=0.0)
     rng = np.random.default_rng(0)
