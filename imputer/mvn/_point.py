@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.linalg.lapack as lapack
 
 from imputer._gaussian.linalg import Infeasible, mirror_upper, precision, precision_of_factor
 
@@ -166,13 +167,14 @@ class PointCache:
 
     def _ordered_factor(self, sigma: np.ndarray) -> np.ndarray:
         ordered = _permuted(np.ascontiguousarray(sigma), self._order)
-        try:
-            # the symmetric matrix as its Fortran-ordered transpose (the same numbers, the
-            # same factor bit for bit): numpy copies it into LAPACK's column order by
-            # contiguous columns, not by strided rows (98 against 108 ms at p = 2,000)
-            c = np.linalg.cholesky(ordered.T)
-        except np.linalg.LinAlgError:
-            raise Infeasible("covariance not positive definite") from None
+        # LAPACK potrf in place on the symmetric matrix's Fortran-ordered transpose (the
+        # same numbers), upper: A = U'U, whose U read in C order is the lower L = U'
+        # (numpy's cholesky copies in and out around the call and links another OpenBLAS
+        # build: 98 against 63 ms at p = 2,000)
+        u, info = lapack.dpotrf(ordered.T, lower=0, clean=1, overwrite_a=1)
+        if info != 0:
+            raise Infeasible("covariance not positive definite" if info > 0 else "invalid covariance")
+        c = u.T
         if not np.all(np.diag(c) > 0.0):
             raise Infeasible("singular covariance")
         return c
