@@ -361,7 +361,9 @@ def _estep(
 ) -> SufficientStats:
     p = data.p
     prec, logdet = prec_pair or precision(cov)
-    routes = layout_routes(data, ROUTE, precision_needed=True)
+    # (the rows of frequent patterns are summed per pattern, not completed, when unweighted)
+    sums_dense = shortcut and weights is None and bool(data.dense) and not complete_all
+    routes = layout_routes(data, ROUTE, precision_needed=True, skip_dense=sums_dense)
     observed = any(routes)
     plan = small_plan(data) if SMALL_PATH and not observed else None
     if plan is not None:

@@ -68,7 +68,8 @@ PATTERN_SECONDS = 3e-5
 #: per pattern; the precision route gathers ``m^2`` from ``Lambda``), and flop rates that
 #: grow with the blocks' inner dimension (``p_o`` for this route, ``m`` for the
 #: precision's blocks) up to 20 Gflop/s, 5 Gflop/s for a row's conditional mean
-#: (``2 m p_o``) and 20 Gflop/s for the precision route's ``W Lambda`` (``2 p^2``).
+#: (``2 m p_o``) and 20 Gflop/s for the precision route's ``W Lambda`` (``2 p^2``), with
+#: the rows' gathers (``2 p_o + m`` numbers against ``2 m``).
 GATHER_SECONDS = 2e-9
 
 
@@ -225,12 +226,12 @@ def _observed_seconds(p: int, m: int, patterns: int, rows: int, full: bool = Tru
     flops = po**3 / 3.0 + 2.0 * po * po * m + (po * m * m if full else 2.0 * po * m)
     gathered = (m * m if full else m) + po * m + po * po
     per_pattern = PATTERN_SECONDS + GATHER_SECONDS * gathered + flops / min(2e10, 2e8 * max(po, 1))
-    return patterns * per_pattern + rows * 2.0 * m * po / 5e9
+    return patterns * per_pattern + rows * (2.0 * m * po / 5e9 + GATHER_SECONDS * (2 * po + m))
 
 
 def _precision_seconds(p: int, m: int, patterns: int, rows: int) -> float:
     per_pattern = 2e-6 + 0.5 * GATHER_SECONDS * m * m + float(m) ** 3 / min(2e10, 5e7 * m)
-    return patterns * per_pattern + rows * 2.0 * p * p / 2e10
+    return patterns * per_pattern + rows * (2.0 * p * p / 2e10 + GATHER_SECONDS * 2 * m)
 
 
 def precision_seconds(p: int) -> float:
@@ -246,6 +247,7 @@ def chunk_routes(
     *,
     precision_needed: bool,
     full: bool = True,
+    skip_dense: bool = False,
 ) -> tuple[bool, ...]:
     """For each chunk, True where it takes the observed route.
 
@@ -265,6 +267,9 @@ def chunk_routes(
         route, and every chunk takes the observed route when that is cheaper in all.
     full : bool, default True
         The caller needs the whole ``C_M`` (the E-step), not only its diagonal (filling).
+    skip_dense : bool, default False
+        The rows of frequent-pattern chunks are not completed (the E-step sums them per
+        pattern): their rows cost nothing on either route.
     """
     if method != "auto":
         return (method == "observed",) * len(specs)
@@ -273,7 +278,9 @@ def chunk_routes(
     for spec in specs:
         group = patterns.groups[spec.group]
         m, g = group.n_miss, spec.pat_stop - spec.pat_start
-        if blocks is not None and spec.block_stop > spec.block_start:
+        if skip_dense and spec.dense:
+            rows = 0
+        elif blocks is not None and spec.block_stop > spec.block_start:
             rows = blocks[spec.block_stop - 1].stop - blocks[spec.block_start].start
         else:
             rows = int(group.counts[spec.pat_start : spec.pat_stop].sum())
@@ -286,11 +293,15 @@ def chunk_routes(
     return (True,) * len(specs) if all_observed <= mixed else best
 
 
-def layout_routes(data: StandardData, method: Route, *, precision_needed: bool, full: bool = True) -> tuple[bool, ...]:
+def layout_routes(
+    data: StandardData, method: Route, *, precision_needed: bool, full: bool = True, skip_dense: bool = False
+) -> tuple[bool, ...]:
     """:func:`chunk_routes` for a layout's chunks, memoised on the layout."""
-    key = ("routes", method, precision_needed, full)
+    key = ("routes", method, precision_needed, full, skip_dense)
     routes = data.memo.get(key)
     if routes is None:
-        routes = chunk_routes(data.patterns, data.chunks, data.blocks, method, precision_needed=precision_needed, full=full)
+        routes = chunk_routes(
+            data.patterns, data.chunks, data.blocks, method, precision_needed=precision_needed, full=full, skip_dense=skip_dense
+        )
         data.memo[key] = routes
     return routes
