@@ -12,21 +12,24 @@ Under ``z ~ N_p(mu, Sigma)`` a row with observed set ``O`` (``p_o`` cells) and m
 The engine's usual route (*precision*, :func:`~imputer._gaussian.linalg.chunk_conditional`)
 inverts ``Lambda = Sigma^{-1}`` once (``p^3`` flops) and then ``Lambda_MM`` per pattern
 (``m^3``). This module's route (*observed*) factors ``Sigma_OO = L L'`` per pattern instead:
-with ``A = L^{-1} Sigma_OM``, ``C_M = Sigma_MM - A'A`` and ``B' = L^{-T} A``, in
-``p_o^3 / 3 + 2 p_o^2 m + p_o m^2`` flops, and a row's conditional mean in ``2 m p_o``. Where
-rows observe few of many cells (planned-missingness designs, wide panels, new rows given
-to a fitted model) that is far less than ``m^3``, and when every pattern takes this route
-the ``p x p`` precision is never formed: at ``p = 1,000`` with 50 cells observed per
-pattern, about ``2.4 * 10^6`` flops per pattern instead of ``10^9`` for the precision
-plus ``0.86 * 10^9`` for ``Lambda_MM``.
+with ``A = L^{-1} Sigma_OM``, ``C_M = Sigma_MM - A'A`` in ``p_o^3 / 3 + p_o^2 m + p_o m^2``
+flops (``p_o^2 m`` in all when only the diagonal of ``C_M`` is needed, as for filling), and
+a row's conditional mean ``A' (L^{-1} r_O)`` in ``p_o^2 + 2 m p_o`` (``2 m p_o`` with
+``B' = L^{-T} A`` formed, for patterns with more than ``m`` rows). Where rows observe few of
+many cells (planned-missingness designs, wide panels, new rows given to a fitted model)
+that is far less than ``m^3``, and when every pattern takes this route the ``p x p``
+precision is never formed: at ``p = 1,000`` with 50 cells observed per pattern, about
+``2.5 * 10^6`` flops per pattern for the fills and variances instead of ``10^9`` for the
+precision plus ``0.86 * 10^9`` for ``Lambda_MM``.
 
 :func:`chunk_routes` chooses, chunk by chunk of patterns (all with the same ``m``), the
 route that a cost model (flops at rates that grow with the blocks' sizes, gathers, a fixed
 cost per pattern: :data:`PATTERN_SECONDS`) says is faster, counting the precision's own
 ``p^3`` where the caller would form it for this choice alone. The precision route wins
 where rows miss fewer than about two thirds of their cells; the observed route beyond
-(at ``p = 1,000``: 10 against 39 ms per pattern with 950 cells missing, 16 against 18 ms
-with 700). The two routes give the same quantities up to rounding.
+(at ``p = 1,000`` with 950 cells missing, for the E-step's whole ``C_M``: 10 against 39 ms
+per pattern; for filling, about 0.5 ms). The two routes give the same quantities up to
+rounding.
 """
 
 from __future__ import annotations
