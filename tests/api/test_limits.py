@@ -208,3 +208,16 @@ def test_a_wide_fixed_factor_is_422_before_the_design_is_built(client: TestClien
         r, 422, r"^fixed: the fixed-effect design would have 20,000 rows x about 5,001 columns \(763 MiB, over 256 MiB\); "
         r"the factor 'f' has 5,000 levels: make it a random term instead \(random=\['f'\]\)"
     )
+
+
+def test_the_cost_estimate_takes_each_pattern_by_its_cheaper_route() -> None:
+    # per pattern min(m^3, p_o^3/3 + 2 p_o^2 m + p_o m^2) (imputer/_gaussian/observed.py): a
+    # row answering 1 of 10 cells costs 1/3 + 18 + 81, not 9^3; a row missing one cell, 1^3
+    x = np.ones((3, 10))
+    x[0, 1:] = np.nan
+    x[1, 0] = np.nan
+    frame = pd.DataFrame(x, columns=[f"c{j}" for j in range(10)])
+    seconds, sizes = estimated_seconds(frame, ImputeOptions(ridge=1.0))
+    work = 10**3 + (1 / 3 + 2 * 9 + 81) + 1 + 2 * 10**2
+    assert seconds == pytest.approx(20 * work * 5e-11, rel=1e-12)
+    assert sizes == "3 rows x 10 columns, 10 missing cells in 2 patterns"
