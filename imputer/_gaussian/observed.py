@@ -84,14 +84,15 @@ class ObservedChunk:
     ----------
     obs : ndarray of intp, shape (g, p - m)
         Observed columns of each pattern, ascending.
-    chol : ndarray, shape (g, p - m, p - m)
+    chol : ndarray, shape (g, p - m, p - m), or (0, p - m, p - m) with ``coef``
         ``L``, the lower Cholesky factor of ``Sigma_OO``, per pattern.
-    a : ndarray, shape (g, p - m, m)
+    a : ndarray, shape (g, p - m, m), or (0, p - m, m) with ``coef``
         ``A = L^{-1} Sigma_OM`` per pattern.
     coef : ndarray, shape (g, m, p - m), or None
-        ``B = Sigma_MO Sigma_OO^{-1} = A' L^{-1}`` per pattern, when asked for: with it a
-        row's conditional mean costs ``2 m p_o`` flops, without it (``L^{-1} r_O``, then
-        ``A'``) ``p_o^2`` more, so it pays where a pattern has more than ``m`` rows.
+        ``B = Sigma_MO Sigma_OO^{-1} = A' L^{-1}`` per pattern, when asked for (then
+        instead of ``chol`` and ``a``): with it a row's conditional mean costs ``2 m p_o``
+        flops, without it (``L^{-1} r_O``, then ``A'``) ``p_o^2`` more, so it pays where a
+        pattern has more than ``m`` rows.
     cond : ndarray, shape (g, m, m), C order, or None
         ``C_M`` (None when only its diagonal was asked for).
     cond_diag : ndarray, shape (g, m)
@@ -146,9 +147,11 @@ def observed_chunk(sigma: np.ndarray, miss: np.ndarray, *, full: bool = True, co
     g, m = miss.shape
     obs = observed_columns(miss, p)
     po = p - m
-    chol_all = np.zeros((g, po, po))
-    a_all = np.empty((g, po, m))
+    # either B (g m p_o numbers) or L and A (g p_o (p_o + m)): a chunk of many patterns with
+    # few missing cells, as tall data has, then never holds g p_o^2 numbers
     coef_all = np.empty((g, m, po)) if coef else None
+    chol_all = np.zeros((0 if coef else g, po, po))
+    a_all = np.empty((0 if coef else g, po, m))
     cond = np.empty((g, m, m)) if full else None
     cond_diag = np.take(np.diagonal(sigma), miss)  # (g, m), made conditional below
     logdet_oo = np.zeros(g)
@@ -174,9 +177,10 @@ def observed_chunk(sigma: np.ndarray, miss: np.ndarray, *, full: bool = True, co
             cond_diag[k] = np.diagonal(cond[k])
         else:
             cond_diag[k] -= np.einsum("ij,ij->j", a, a)
-        chol_all[k] = chol
-        a_all[k] = a
-        if coef_all is not None:
+        if coef_all is None:
+            chol_all[k] = chol
+            a_all[k] = a
+        else:
             bt, info = trtrs(chol, a, lower=1, trans=1)  # L^-T L^-1 Sigma_OM = Sigma_OO^-1 Sigma_OM
             if info != 0:
                 raise Infeasible("observed block singular")

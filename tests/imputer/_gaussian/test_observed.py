@@ -16,20 +16,26 @@ def test_observed_columns_are_the_complement() -> None:
     assert observed_columns(miss, 5).tolist() == [[1, 2, 4], [0, 3, 4], [0, 1, 2]]
 
 
-def test_blocks_and_fills_match_row_by_row(case, ref) -> None:
-    """``C_M``, ``log|Sigma_OO|`` and the conditional means of every pattern (rows
-    with nothing observed included) against ``Sigma_MO Sigma_OO^-1`` row by row."""
+@pytest.mark.parametrize("full", [True, False])
+@pytest.mark.parametrize("coef", [True, False])
+def test_blocks_and_fills_match_row_by_row(case, ref, full: bool, coef: bool) -> None:
+    """``C_M`` (or its diagonal), ``log|Sigma_OO|`` and the conditional means of every
+    pattern (rows with nothing observed included), with ``B`` formed or through ``L`` and
+    ``A``, against ``Sigma_MO Sigma_OO^-1`` row by row."""
     data = build_layout(case.x)
     inc = data.patterns.incomplete_rows
     logdet_sigma = float(np.linalg.slogdet(case.cov)[1])
     for spec in data.chunks:
         group = data.patterns.groups[spec.group]
-        oc = observed_chunk(case.cov, group.miss[spec.pat_start : spec.pat_stop])
-        for g in range(oc.cond.shape[0]):
+        oc = observed_chunk(case.cov, group.miss[spec.pat_start : spec.pat_stop], full=full, coef=coef)
+        assert (oc.cond is not None) == full and (oc.coef is not None) == coef and len(oc.a) == (0 if coef else len(oc.obs))
+        for g in range(len(oc.cond_diag)):
             row = case.x[group.rows[np.argmax(group.row_pattern == spec.pat_start + g)]]
             _, c, logdet = ref.row(row, case.mean, case.cov)
             miss = group.miss[spec.pat_start + g]
-            np.testing.assert_allclose(oc.cond[g], c[np.ix_(miss, miss)], rtol=1e-8, atol=1e-10)
+            if oc.cond is not None:
+                np.testing.assert_allclose(oc.cond[g], c[np.ix_(miss, miss)], rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(oc.cond_diag[g], np.diag(c)[miss], rtol=1e-8, atol=1e-10)
             assert logdet_sigma - oc.logdet_oo[g] == pytest.approx(logdet, rel=1e-9, abs=1e-9)
         for blk in data.blocks[spec.block_start : spec.block_stop]:
             block = data.work[blk.start : blk.stop].copy()
