@@ -165,18 +165,10 @@ def iter_chunks(
         )
 
 
-def cond_diagonals(
-    patterns: Patterns, prec: np.ndarray | None, *, routes: Sequence[bool] | None = None, sigma: np.ndarray | None = None
-) -> tuple[np.ndarray, ...]:
-    """Per pattern group, the diagonals of every ``C_M``: a tuple of ``(G, m)`` arrays.
-
-    ``routes`` (per chunk of :func:`~imputer._gaussian.layout.chunk_specs`, True for the
-    observed route) and ``sigma`` as for :func:`iter_chunks`; ``prec`` may then be None if
-    every chunk takes the observed route.
-    """
+def cond_diagonals(patterns: Patterns, prec: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per pattern group, the diagonals of every ``C_M``: a tuple of ``(G, m)`` arrays."""
     diags: list[list[np.ndarray]] = [[] for _ in patterns.groups]
-    pair = None if sigma is None else (sigma, float("nan"))  # (log|Sigma| unused here)
-    for ch in iter_chunks(patterns, prec, routes=routes, sigma=pair):
+    for ch in iter_chunks(patterns, prec):
         diags[ch.spec.group].append(np.diagonal(ch.cond, axis1=1, axis2=2))
     return tuple(np.concatenate(d) for d in diags)
 
