@@ -160,7 +160,7 @@ def observed_chunk(sigma: np.ndarray, miss: np.ndarray, *, full: bool = True, co
         mk, ok = miss[k], obs[k]
         if po == 0:
             if cond is not None:
-                cond[k] = sigma[np.ix_(mk, mk)]
+                cond[k] = sigma.take(mk, axis=0).take(mk, axis=1)
             continue
         # the observed rows of Sigma, then the columns: C-ordered Sigma_OO (symmetric, its
         # own Fortran-ordered transpose) and Sigma_OM, whose transpose is a Fortran-ordered
@@ -173,7 +173,7 @@ def observed_chunk(sigma: np.ndarray, miss: np.ndarray, *, full: bool = True, co
         # Sigma_MO L^-T = A' in place (BLAS trsm from the right), A = L^-1 Sigma_OM
         a = trsm(1.0, chol, rows.take(mk, axis=1).T, side=1, lower=1, trans_a=1, overwrite_b=1).T
         if cond is not None:
-            cond[k] = sigma[np.ix_(mk, mk)] - a.T @ a
+            np.subtract(sigma.take(mk, axis=0).take(mk, axis=1), a.T @ a, out=cond[k])
             cond_diag[k] = np.diagonal(cond[k])
         else:
             cond_diag[k] -= np.einsum("ij,ij->j", a, a)
