@@ -49,7 +49,7 @@ import numpy as np
 
 from imputer._gaussian.layout import _BLOCK_ELEMENTS, Block, ChunkSpec, StandardData, chunk_specs
 from imputer._gaussian.linalg import cholesky_batch, chunk_conditional
-from imputer._gaussian.observed import ObservedChunk, fill_block, observed_chunk
+from imputer._gaussian.observed import ObservedChunk, coef_pays, fill_block, observed_chunk
 from imputer._gaussian.patterns import Patterns
 
 __all__ = ["Chunk", "cond_diagonals", "iter_chunks", "iter_completed", "update_block", "update_rows"]
@@ -141,8 +141,7 @@ def iter_chunks(
         oc = None
         if routes is not None and routes[i]:
             assert sigma is not None
-            counts = group.counts[spec.pat_start : spec.pat_stop]
-            oc = observed_chunk(sigma[0], miss, coef=int(counts.sum()) > miss.size)  # B pays beyond m rows a pattern
+            oc = observed_chunk(sigma[0], miss, coef=coef_pays(group.counts[spec.pat_start : spec.pat_stop], miss))
             assert oc.cond is not None
             cond = oc.cond
             cond_t = cond.transpose(1, 2, 0)

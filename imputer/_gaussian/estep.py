@@ -361,9 +361,10 @@ def _estep(
 ) -> SufficientStats:
     p = data.p
     prec, logdet = prec_pair or precision(cov)
-    # (the rows of frequent patterns are summed per pattern, not completed, when unweighted)
-    sums_dense = shortcut and weights is None and bool(data.dense) and not complete_all
-    routes = layout_routes(data, ROUTE, precision_needed=True, skip_dense=sums_dense)
+    # unweighted, the rows of frequent patterns are summed per pattern (and, unless
+    # complete_all, never completed)
+    dense = shortcut and weights is None and bool(data.dense)
+    routes = layout_routes(data, ROUTE, precision_needed=True, skip_dense=dense and not complete_all)
     observed = any(routes)
     plan = small_plan(data) if SMALL_PATH and not observed else None
     if plan is not None:
@@ -395,7 +396,6 @@ def _estep(
         s1 = data.s1_complete.copy()
         s2 = data.s2_complete.copy()
         total_w = total_v = float(data.n)
-    dense = shortcut and not weighted and bool(data.dense)
     entropy = 0.0
     cond_sum = _Scatter(p * p)
     if dense:  # the per-pattern sums' accumulators (two p x p arrays: not made otherwise)

@@ -52,6 +52,7 @@ __all__ = [
     "ObservedChunk",
     "Route",
     "chunk_routes",
+    "coef_pays",
     "fill_block",
     "layout_routes",
     "observed_chunk",
@@ -187,6 +188,12 @@ def observed_chunk(sigma: np.ndarray, miss: np.ndarray, *, full: bool = True, co
             coef_all[k] = bt.T
         logdet_oo[k] = 2.0 * float(np.sum(np.log(diag)))
     return ObservedChunk(obs=obs, chol=chol_all, a=a_all, coef=coef_all, cond=cond, cond_diag=cond_diag, logdet_oo=logdet_oo)
+
+
+def coef_pays(counts: np.ndarray, miss: np.ndarray) -> bool:
+    """Whether a chunk's ``B`` is worth forming (:func:`observed_chunk`'s ``coef``): more
+    rows (``counts``, per pattern) than missing cells (``miss``, shape (g, m)) in all."""
+    return int(counts.sum()) > miss.size
 
 
 def fill_block(block: np.ndarray, blk: Block, oc: ObservedChunk, mu: np.ndarray) -> None:

@@ -20,7 +20,7 @@ import scipy.linalg.lapack
 from imputer._gaussian.chunks import cond_diagonals, iter_completed
 from imputer._gaussian.layout import Block, StandardData, assemble, chunk_specs
 from imputer._gaussian.linalg import Infeasible, precision
-from imputer._gaussian.observed import Route, chunk_routes, fill_block, layout_routes, observed_chunk
+from imputer._gaussian.observed import Route, chunk_routes, coef_pays, fill_block, layout_routes, observed_chunk
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._threads import single_blas_thread
 from imputer.mvn._scaling import Scaling
@@ -108,18 +108,6 @@ def standardise(
     return assemble(patterns, work, s1, s2, complete)
 
 
-def require_positive_definite(sigma: np.ndarray) -> None:
-    """Raise :class:`Infeasible` unless ``sigma`` has a Cholesky factor (``p^3 / 3`` flops).
-
-    Where every pattern takes the observed route no ``p x p`` factorisation is made, and
-    positive-definite blocks ``Sigma_OO`` do not make ``Sigma`` positive definite (the
-    ``C_M`` could be indefinite): this checks it once.
-    """
-    _, info = scipy.linalg.lapack.dpotrf(np.array(sigma, dtype=float, order="C").T, lower=1, clean=0, overwrite_a=1)
-    if info != 0:
-        raise Infeasible("covariance not positive definite")
-
-
 def min_corr_eig(sigma: np.ndarray) -> float:
     """Smallest eigenvalue of the correlation matrix of ``sigma``.
 
@@ -188,6 +176,13 @@ def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(p), corr
 
 
+def _require_positive_definite(sigma: np.ndarray) -> None:
+    # where every pattern takes the observed route no p x p factorisation is made, and
+    # positive-definite blocks Sigma_OO do not make Sigma so (C_M could be indefinite)
+    if not corr_feasible(sigma, 0.0):
+        raise Infeasible("covariance not positive definite")
+
+
 def fill_missing(
     data: StandardData,
     mu: np.ndarray,
@@ -252,12 +247,11 @@ def fill_missing(
     if all(layout_routes(data, method, precision_needed=False, full=False)):
         # every chunk from its observed blocks, and of each C_M only the diagonal: no
         # p x p inverse, nor m x m blocks
-        require_positive_definite(sigma)
+        _require_positive_definite(sigma)
         for spec in data.chunks:
             group = data.patterns.groups[spec.group]
             miss = group.miss[spec.pat_start : spec.pat_stop]
-            many = int(group.counts[spec.pat_start : spec.pat_stop].sum()) > miss.size  # B pays beyond m rows a pattern
-            oc = observed_chunk(sigma, miss, full=False, coef=many)
+            oc = observed_chunk(sigma, miss, full=False, coef=coef_pays(group.counts[spec.pat_start : spec.pat_stop], miss))
             for blk in data.blocks[spec.block_start : spec.block_stop]:
                 fill_block(data.work[blk.start : blk.stop], blk, oc, mu)
                 write(blk)
@@ -267,7 +261,7 @@ def fill_missing(
     # no precision (nor log|Sigma|, which filling does not use) when no chunk needs it
     prec: np.ndarray | None
     if all(routes):
-        require_positive_definite(sigma)
+        _require_positive_definite(sigma)
         prec, logdet = None, float("nan")
     else:
         prec, logdet = precision(sigma)
@@ -301,7 +295,7 @@ def conditional_variances(
     if cond_diag is None:
         specs = chunk_specs(patterns)
         if all(chunk_routes(patterns, specs, None, method, precision_needed=False, full=False)):
-            require_positive_definite(sigma)
+            _require_positive_definite(sigma)
             parts: list[list[np.ndarray]] = [[] for _ in patterns.groups]
             for spec in specs:
                 miss = patterns.groups[spec.group].miss[spec.pat_start : spec.pat_stop]
