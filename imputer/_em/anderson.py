@@ -250,6 +250,11 @@ class _Memory:
         """The pairs held."""
         return self._k
 
+    @property
+    def empty(self) -> bool:
+        """Nothing held (not even the last iterate): the next push makes no pair."""
+        return self._last is None
+
     def differences(self) -> tuple[np.ndarray, np.ndarray]:
         """``dZ, dG``, each shape (d, k) (views, valid until the next push)."""
         if self._buf is None:
@@ -357,17 +362,21 @@ def run_anderson(
     for it in range(1, max_iter + 1):
         if run.accept(x, obj):
             return run.end(x, "stopped", it)
-        fz = None if fx is None else coords.to_free(fx)
-        if fz is None:
+        # F(x) in free coordinates is wanted for Anderson's memory and its proposal; on a
+        # fresh memory (just after an accepted Newton point) pushing it yields no secant pair
+        # and no rate, so it waits until the Newton point is refused: on wide data it is a
+        # p x p factorisation per step of a Newton chain (the result is the same either way)
+        lazy = newton is not None and wait == 0 and mem.empty and fx is not None
+        fz = None if fx is None or lazy else coords.to_free(fx)
+        if fz is None and not lazy:
             return run.end(x, "singular", it)
         change = problem.distance(x, fx)
         run.changes.append(change)
-        g = fz - z
-        mem.push(z, g)
-        dz, dg = mem.differences()
-        zz, zg, gg = mem.grams()
-        if mem.k >= 2:  # (after a Newton step the memory restarts: the earlier estimates stand)
-            recent.append(ritz_rate_gram(zz, zg))
+        if fz is not None:
+            g = fz - z
+            mem.push(z, g)
+            if mem.k >= 2:  # (after a Newton step the memory restarts: the earlier estimates stand)
+                recent.append(ritz_rate_gram(*mem.grams()[:2]))
         rho = max(recent, default=0.0)
         if change <= max(tol * (1.0 - rho), min(tol, CHANGE_FLOOR)):
             return run.end(fx, "converged", it)
@@ -387,6 +396,14 @@ def run_anderson(
                     wait = NEWTON_WAIT_NONE
                 else:
                     wait, backoff = backoff, 2 * backoff
+        if fz is None:  # deferred above: the memory was empty, so this adds no pair
+            fz = coords.to_free(fx)
+            if fz is None:
+                return run.end(x, "singular", it)
+            g = fz - z
+            mem.push(z, g)
+        dz, dg = mem.differences()
+        gg = mem.grams()[2]
         cand = _proposal(dz, dg, gg, fz, g, damp) if mem.k >= 1 else None
         if cand is not None:
             xc = coords.from_free(cand)
