@@ -74,8 +74,21 @@ starts afresh (secant pairs across a Newton step describe no single linearisatio
 they cost the wide fits a quarter more evaluations) and the rate estimates made before it
 stand until the memory holds two pairs again; where the problem offers none (information not positive definite yet,
 which costs no evaluation) it waits :data:`NEWTON_WAIT_NONE`. Newton converges
-quadratically where the EM rate is near 1 (``boys``: 23 evaluations instead of 65). The
-stopping rule is unchanged.
+quadratically where the EM rate is near 1 (``boys``: 23 evaluations instead of 65).
+
+**Stopping on a Newton chain.** Where the accepted iterates are consecutive Newton points
+``x_k -> x_{k+1}`` (the fills' Newton steps, :mod:`imputer.mvn._fillnewton`, contract at
+0.4-0.5 a step on the wide tables, against EM's 0.99), the EM step from ``x_k`` measures the
+distance to the fixed point through EM's rate: ``change / (1 - rho)`` with ``rho`` near 1,
+about 100 times the distance that remains. The chain's own moves ``d_k = distance(x_k,
+x_{k+1})`` do better: for a linear contraction at rate ``r`` the distance of ``x_{k+1}`` from
+the fixed point is ``r d_k / (1 - r)``. So a run also ends ("converged", with the update
+``F(x_{k+1})``) once :data:`CHAIN_RATIOS` ratios of successive moves are known, the largest of
+them ``r <= CHAIN_RATE_MAX``, and ``r d_k / (1 - r) <= tol`` (on ``n = 10, p = 200``,
+``ridge = 1`` this estimate was within 20% of the true distance at every step from
+``1e-4`` down; it takes 28 evaluations instead of 33 and ends 9.5e-8 SD from the
+maximiser, against 1.5e-9 by EM's rule alone). An iteration that ends in Anderson's or EM's
+point clears the chain.
 
 How a run ends is as for SQUAREM (:mod:`imputer._em.squarem`): ``"converged"`` (result
 ``F(x)``), ``"max_iter"`` (result: the EM update of the last accepted iterate),
@@ -94,7 +107,7 @@ from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
 __all__ = [
-    "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
+    "CHAIN_RATE_MAX", "CHAIN_RATIOS", "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
     "ritz_rate", "ritz_rate_gram", "run_anderson",
 ]
 
@@ -116,6 +129,10 @@ NEWTON_START = 1e-2
 #: ... and only while the estimated EM rate is at least this (where EM is fast, Anderson
 #: converges in a few more evaluations than Newton would take, and the information costs more).
 NEWTON_MIN_RATE = 0.9
+#: The chain's stopping test looks at this many ratios of successive Newton moves ...
+CHAIN_RATIOS = 3
+#: ... and believes them up to this rate (a chain contracting more slowly stops by EM's test).
+CHAIN_RATE_MAX = 0.8
 #: Accepted iterates to wait after a refused Newton point (doubled after each refusal).
 NEWTON_BACKOFF = 2
 #: Accepted iterates to wait when the problem offers no Newton point (information not
@@ -268,6 +285,32 @@ class _Memory:
         return gram[:k, :k], gram[:k, m : m + k], gram[m : m + k, m : m + k]
 
 
+class _NewtonChain:
+    """The moves ``d_k = distance(x_k, x_{k+1})`` of consecutive accepted Newton points, and
+    the second stopping test they give (module docstring, "Stopping on a Newton chain")."""
+
+    def __init__(self) -> None:
+        self._moves: deque[float] = deque(maxlen=CHAIN_RATIOS + 1)
+
+    def push(self, move: float) -> None:
+        self._moves.append(move)
+
+    def clear(self) -> None:
+        self._moves.clear()
+
+    def converged(self, tol: float) -> bool:
+        """``r d / (1 - r) <= tol``, ``d`` the last move and ``r`` the largest of the last
+        :data:`CHAIN_RATIOS` ratios of successive moves, when ``r <= CHAIN_RATE_MAX``."""
+        moves = self._moves
+        if len(moves) <= CHAIN_RATIOS:
+            return False
+        m = list(moves)
+        if not all(a > 0.0 for a in m[:-1]):
+            return False
+        r = max(b / a for a, b in zip(m[:-1], m[1:]))
+        return r <= CHAIN_RATE_MAX and r * m[-1] / (1.0 - r) <= tol
+
+
 def _proposal(dz: np.ndarray, dg: np.ndarray, gg: np.ndarray, gz: np.ndarray, g: np.ndarray, damp: float) -> np.ndarray | None:
     """Anderson's point ``G(z_k) - (dZ + dG) gamma`` (module docstring); ``gg = dG'dG``."""
     a = gg
@@ -359,6 +402,7 @@ def run_anderson(
     wait, backoff = 0, NEWTON_BACKOFF
     recent: deque[float] = deque(maxlen=RATE_WINDOW)  # the last Ritz estimates
     damp = _DAMP_START
+    chain = _NewtonChain()
     for it in range(1, max_iter + 1):
         if run.accept(x, obj):
             return run.end(x, "stopped", it)
@@ -378,7 +422,7 @@ def run_anderson(
             if mem.k >= 2:  # (after a Newton step the memory restarts: the earlier estimates stand)
                 recent.append(ritz_rate_gram(*mem.grams()[:2]))
         rho = max(recent, default=0.0)
-        if change <= max(tol * (1.0 - rho), min(tol, CHANGE_FLOOR)):
+        if change <= max(tol * (1.0 - rho), min(tol, CHANGE_FLOOR)) or chain.converged(tol):
             return run.end(fx, "converged", it)
         if it == max_iter:
             break
@@ -388,6 +432,7 @@ def run_anderson(
             else:
                 took = _try_newton(run, problem, coords, newton, x, fx, obj)
                 if not isinstance(took, str):
+                    chain.push(problem.distance(x, took[1]))
                     z, x, fx, obj = took
                     backoff = NEWTON_BACKOFF
                     mem.reset()  # secant pairs across a Newton step mislead Anderson
@@ -396,6 +441,7 @@ def run_anderson(
                     wait = NEWTON_WAIT_NONE
                 else:
                     wait, backoff = backoff, 2 * backoff
+        chain.clear()  # this iteration ends in Anderson's or EM's point
         if fz is None:  # deferred above: the memory was empty, so this adds no pair
             fz = coords.to_free(fx)
             if fz is None:

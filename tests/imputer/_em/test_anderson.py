@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from imputer._em import run_em
+from imputer._em import anderson
 from imputer._em.anderson import RHO_MAX, _Memory, ritz_rate, ritz_rate_gram, run_anderson
 from tests.imputer._em.test_squarem import (
     _SINGULAR_BELOW,
@@ -245,3 +246,74 @@ def test_n_evals_counts_step_calls_and_changes_one_per_iteration(make, x0, tol: 
     if run.trace.converged:
         assert run.trace.changes.size == run.trace.n_iter
     assert_monotone(run)
+
+
+# ------------------------------------------------------------------------ Newton chains
+class ChainProblem(FnProblem):
+    """``slow_linear`` with a Newton hook whose points contract towards ``x*`` at ``rate``
+    (a chain like the fills' Newton steps: linear, much faster than EM), their error along
+    EM's fastest direction (as on the wide tables, where what the chain leaves is not EM's
+    slowest mode: EM's rule, which assumes it is, asks for about 100 times too small a step)."""
+
+    def __init__(self, eigs: np.ndarray, seed: int, rate: float) -> None:
+        inner, self.x_star = slow_linear(eigs, seed)
+        super().__init__(inner._step)
+        self.rate = rate
+        self.newton_calls = 0
+        a = np.stack([inner._step(self.x_star + e)[0] - self.x_star for e in np.eye(eigs.size)], axis=1)
+        self._fast = np.linalg.eigh(0.5 * (a + a.T))[1][:, 0]  # eigenvector of the smallest eigenvalue
+
+    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray:
+        self.newton_calls += 1
+        return self.x_star + self.rate * float(np.linalg.norm(x - self.x_star)) * self._fast
+
+
+def _chain_run(rate: float, tol: float, monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[ChainProblem, object]:
+    if monkeypatch is not None:  # the chain's test switched off: EM's rule alone
+        monkeypatch.setattr(anderson, "CHAIN_RATE_MAX", 0.0)
+    problem = ChainProblem(np.linspace(0.5, 0.999, 40), 3, rate)
+    # started near x* (EM steps below NEWTON_START): the chain runs from the third iteration
+    return problem, run_anderson(problem, problem.x_star + 1e-3, tol=tol, max_iter=10_000)
+
+
+@pytest.mark.parametrize("tol", [1e-7, 1e-10])
+@pytest.mark.parametrize("rate", [0.2, 0.45, 0.7])
+def test_a_newton_chain_stops_by_its_own_rate_within_tol(rate: float, tol: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    problem, run = _chain_run(rate, tol)
+    assert run.trace.converged and problem.newton_calls > anderson.CHAIN_RATIOS
+    assert np.max(np.abs(run.x - problem.x_star)) <= tol
+    _, em_rule = _chain_run(rate, tol, monkeypatch)
+    # EM's rule asks for an EM step of tol (1 - rho), rho its estimate of the slowest rate,
+    # where the error lies along a direction EM contracts at 0.5: it goes on past tol, the
+    # chain's test ends sooner with the estimate within tol
+    assert em_rule.trace.converged and run.trace.n_evals < em_rule.trace.n_evals
+    assert np.max(np.abs(em_rule.x - problem.x_star)) < 0.5 * np.max(np.abs(run.x - problem.x_star))
+
+
+def test_a_slow_chain_stops_by_the_em_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    # contracting at 0.9 > CHAIN_RATE_MAX, the chain's ratios are not believed
+    problem, run = _chain_run(0.9, 1e-7)
+    _, em_rule = _chain_run(0.9, 1e-7, monkeypatch)
+    assert run.trace.converged and run.trace.n_evals == em_rule.trace.n_evals
+    assert np.array_equal(run.x, em_rule.x)
+
+
+@pytest.mark.parametrize(
+    ("moves", "tol", "expected"),
+    [
+        ([1e-6, 4.5e-7, 2.0e-7, 9e-8], 1e-7, True),  # r = 0.45: 0.45 * 9e-8 / 0.55 = 7.4e-8
+        ([1e-6, 4.5e-7, 2.0e-7, 9e-8], 5e-8, False),
+        ([4.5e-7, 2.0e-7, 9e-8], 1.0, False),  # two ratios only
+        ([1e-6, 9e-7, 2e-7, 9e-8], 1.0, False),  # one ratio of 0.9 > CHAIN_RATE_MAX
+        ([1e-6, 1e-7, 7e-8, 1e-8], 2e-8, False),  # the largest ratio (0.7) counts: 0.7 * 1e-8 / 0.3
+        ([1e-6, 1e-7, 7e-8, 1e-8], 3e-8, True),
+        ([1e-6, 0.0, 0.0, 0.0], 1.0, False),  # zero moves give no ratio
+    ],
+)
+def test_the_chain_rule_on_given_moves(moves: list[float], tol: float, expected: bool) -> None:
+    chain = anderson._NewtonChain()
+    for d in moves:
+        chain.push(d)
+    assert chain.converged(tol) is expected
+    chain.clear()
+    assert not chain.converged(1.0)
