@@ -312,7 +312,7 @@ def impute(
                 "in floating point); use a smaller ridge"
             ) from exc
     if monitor is None or not monitor.warn(stacklevel=2):
-        warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
+        warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2, n_rows=n, ridge=ridge)
     return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate,
                    prior=prior)
 

@@ -328,7 +328,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         fit = engine.run(
             columns, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate, fill=False
         ).fit
-        warn_if_unreliable(fit, tol, max_iter, stacklevel=2)
+        warn_if_unreliable(fit, tol, max_iter, stacklevel=2, n_rows=n, ridge=ridge)
         self.mean_ = scaling.mean_to_original(fit.mu)
         self.covariance_ = scaling.cov_to_original(fit.sigma)
         self.model_ = model

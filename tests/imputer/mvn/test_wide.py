@@ -12,6 +12,8 @@ against the direct maximiser of the observed-data log-posterior
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,28 @@ def test_wide_fit_agrees_with_direct_maximisation(n, p, rate, ridge, seed) -> No
     assert res.loglik == pytest.approx(observed_loglik(x, mean, cov), rel=1e-10)
     objective = res.loglik + (prior(mean, cov)[0] if prior else 0.0)
     assert objective == pytest.approx(ref.objective, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "ridge", "advice"),
+    [
+        (10, 60, 1.0, r"with 60 columns and 10 rows EM's rate nears 1 under a weak prior \(ridge=1\): a stronger one "
+                      r"\(e\.g\. ridge=10\) converges in far fewer iterations"),
+        (40, 60, 0.5, r"\(ridge=0\.5\): a stronger one \(e\.g\. ridge=5\)"),
+        (60, 30, 1.0, None),  # more rows than columns: the plain advice
+    ],
+)
+@pytest.mark.parametrize("via", ["impute", "estimator"])
+def test_a_wide_fit_stopped_by_max_iter_advises_a_stronger_prior(n: int, p: int, ridge: float, advice: str | None, via: str) -> None:
+    x, _, _ = _wide(n, p, 0.3)
+    frame = pd.DataFrame(x, columns=[f"c{j}" for j in range(p)])
+    with pytest.warns(imputer.ConvergenceWarning, match=r"did not converge within max_iter=2 iterations") as caught:
+        if via == "impute":
+            imputer.impute(frame, ridge=ridge, max_iter=2)
+        else:
+            imputer.EMImputer(ridge=ridge, max_iter=2).fit(frame)
+    text = " ".join(str(w.message) for w in caught)
+    if advice is None:
+        assert "stronger" not in text and text.rstrip().endswith("increase max_iter or tol")
+    else:
+        assert re.search(advice, text)
