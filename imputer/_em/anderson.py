@@ -336,19 +336,19 @@ def _proposal(dz: np.ndarray, dg: np.ndarray, gg: np.ndarray, gz: np.ndarray, g:
 
 def _try_newton(
     run: _Tally, problem: EMProblem[Any], coords: _Coordinates, newton: Any, x: np.ndarray, fx: np.ndarray, obj: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | str:
-    """Evaluate the Newton point of ``x``: ``(z, x, F(x), L(x))`` there if it is feasible and not worse;
+) -> tuple[None, np.ndarray, np.ndarray, float] | str:
+    """Evaluate the Newton point of ``x``: ``(None, x, F(x), L(x))`` there if it is feasible and not worse
+    (its free coordinates, a factorisation on wide data, are made only if Anderson's memory wants them);
     ``"none"`` when the problem offers no point (its information is not positive definite there),
     ``"refused"`` when the point is infeasible or lowers the objective."""
     cand = newton(x, fx)
     if cand is None:
         return "none"
-    zc = coords.to_free(cand) if np.all(np.isfinite(cand)) and problem.feasible(cand) else None
-    if zc is None:
+    if not (np.all(np.isfinite(cand)) and problem.feasible(cand)):
         return "refused"
     fxc, objc = run.evaluate(cand)
     if fxc is not None and _not_worse(objc, obj):
-        return zc, cand, fxc, objc
+        return None, cand, fxc, objc  # its free coordinates when the memory wants them
     run.n_rejected += 1
     return "refused"
 
@@ -398,7 +398,7 @@ def run_anderson(
         return run.end(x, "infeasible", 0)
     if max_iter <= 0:
         return run.end(x, "max_iter", 0)
-    z = coords.to_free(x)
+    z: np.ndarray | None = coords.to_free(x)  # None after a Newton point: made when wanted
     if z is None:
         return run.end(x, "infeasible", 0)
     fx, obj = run.evaluate(x)
@@ -425,6 +425,9 @@ def run_anderson(
         change = problem.distance(x, fx)
         run.changes.append(change)
         if fz is not None:
+            z = z if z is not None else coords.to_free(x)
+            if z is None:
+                return run.end(x, "singular", it)
             g = fz - z
             mem.push(z, g)
             if mem.k >= 2:  # (after a Newton step the memory restarts: the earlier estimates stand)
@@ -453,6 +456,9 @@ def run_anderson(
         if fz is None:  # deferred above: the memory was empty, so this adds no pair
             fz = coords.to_free(fx)
             if fz is None:
+                return run.end(x, "singular", it)
+            z = z if z is not None else coords.to_free(x)
+            if z is None:
                 return run.end(x, "singular", it)
             g = fz - z
             mem.push(z, g)
