@@ -309,7 +309,6 @@ def fit(
         loglik=ev[0],
         objective=ev[1],
         singular=singular,
-        min_eig=min_eig,
         cond_diag=(),
         trace=trace,
     )

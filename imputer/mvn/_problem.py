@@ -45,6 +45,7 @@ column's regression, curved in ``Sigma``, is nearly straight in ``z``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -59,7 +60,7 @@ from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.errors import ConvergenceWarning
 from imputer.mvn._certify import feasible_above, feasible_given
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
-from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, start_values
+from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
 from imputer.mvn._fillnewton import FillNewton, fill_plan
 from imputer.mvn._point import PointCache, pack_sigma, unpack_sigma
 from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
@@ -325,7 +326,9 @@ class MVNFit(TraceFields):
         or the estimate's correlation matrix has an eigenvalue below ``NEAR_SINGULAR_EIG``.
         Then ``trace.stop_reason == "singular"`` (and conversely).
     min_eig : float
-        Smallest eigenvalue of the estimate's correlation matrix.
+        Smallest eigenvalue of the estimate's correlation matrix (a property, computed when
+        first read: the fit itself decides ``singular`` by one Cholesky factorisation,
+        :func:`~imputer.mvn._fit.corr_feasible`, a tenth of the eigenvalues' cost).
     cond_diag : tuple of ndarray, one (G, m) per pattern group
         Diagonals of the conditional covariances at the estimate (from its E-step).
     trace : EMTrace
@@ -339,9 +342,13 @@ class MVNFit(TraceFields):
     loglik: float
     objective: float
     singular: bool
-    min_eig: float
     cond_diag: tuple[np.ndarray, ...] = field(repr=False)
     trace: EMTrace
+
+    @functools.cached_property
+    def min_eig(self) -> float:
+        """Smallest eigenvalue of the estimate's correlation matrix (computed once, when first read)."""
+        return min_corr_eig(self.sigma)
 
 
 def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float | RidgePrior, accelerate: bool) -> MVNFit:
@@ -374,8 +381,7 @@ def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float | Rid
         stats = problem.evaluate(params)
         if stats is None:  # not reached: the best iterate passed the EM map's E-step
             raise Infeasible("no feasible iterate")
-    min_eig = min_corr_eig(params.sigma)
-    singular = fell_back or trace.stop_reason == "singular" or min_eig < NEAR_SINGULAR_EIG
+    singular = fell_back or trace.stop_reason == "singular" or not corr_feasible(params.sigma, NEAR_SINGULAR_EIG)
     if singular and trace.stop_reason != "singular":
         trace = dataclasses.replace(trace, converged=False, stop_reason="singular")
     return MVNFit(
@@ -384,7 +390,6 @@ def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float | Rid
         loglik=stats.loglik,
         objective=stats.objective,
         singular=singular,
-        min_eig=min_eig,
         cond_diag=stats.cond_diag,
         trace=trace,
     )

@@ -17,6 +17,7 @@ import pytest
 from imputer._em import run_em
 from imputer._gaussian.layout import StandardData
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig, standardise, start_values
+from imputer.mvn import _problem
 from imputer.mvn._problem import MeanCov, MVNProblem, fit_mvn
 from imputer.mvn._scaling import scaling_of
 
@@ -140,6 +141,18 @@ def test_n_evals_is_the_number_of_em_map_calls(name, accelerate, airquality, nai
     # work array before any E-step has filled it)
     fit = fit_mvn(standard(df), tol=1e-7, max_iter=1000, ridge=0.0, accelerate=accelerate)
     assert fit.trace.n_evals == run.trace.n_evals
+
+
+@pytest.mark.parametrize("name", ["airquality", "mar"])
+def test_a_regular_fit_computes_no_eigenvalues_until_asked(name, airquality, naive, monkeypatch: pytest.MonkeyPatch) -> None:
+    # singular or not is one Cholesky factorisation; min_eig (p^3 with a large constant,
+    # 0.6 s at p = 2,000) only when read
+    calls = []
+    monkeypatch.setattr(_problem, "min_corr_eig", lambda s: calls.append(1) or min_corr_eig(s))
+    fit = fit_mvn(standard(dataset(name, airquality, naive)), tol=1e-7, max_iter=1000, ridge=0.0, accelerate=True)
+    assert not fit.singular and fit.trace.converged and calls == []
+    assert fit.min_eig == min_corr_eig(fit.sigma) > 1e3 * SINGULAR_EIG and calls == [1]
+    assert fit.min_eig == min_corr_eig(fit.sigma) and calls == [1]  # computed once
 
 
 @pytest.mark.parametrize("name", ["no-maximum", "no-maximum-3", "collinear"])
