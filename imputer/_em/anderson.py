@@ -334,6 +334,20 @@ def _proposal(dz: np.ndarray, dg: np.ndarray, gg: np.ndarray, gz: np.ndarray, g:
     return out if np.all(np.isfinite(out)) else None
 
 
+def _push(
+    mem: _Memory, coords: _Coordinates, z: np.ndarray | None, x: np.ndarray, fz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Push ``(z, g = G(z) - z)`` of the accepted ``x`` (``fz = G(z)``) onto the memory; ``z`` is
+    made from ``x`` when not known (after a Newton point). ``(z, g)``, or None where ``x`` has
+    no free coordinates."""
+    z = z if z is not None else coords.to_free(x)
+    if z is None:
+        return None
+    g = fz - z
+    mem.push(z, g)
+    return z, g
+
+
 def _try_newton(
     run: _Tally, problem: EMProblem[Any], coords: _Coordinates, newton: Any, x: np.ndarray, fx: np.ndarray, obj: float
 ) -> tuple[None, np.ndarray, np.ndarray, float] | str:
@@ -425,11 +439,10 @@ def run_anderson(
         change = problem.distance(x, fx)
         run.changes.append(change)
         if fz is not None:
-            z = z if z is not None else coords.to_free(x)
-            if z is None:
+            pushed = _push(mem, coords, z, x, fz)
+            if pushed is None:
                 return run.end(x, "singular", it)
-            g = fz - z
-            mem.push(z, g)
+            z, g = pushed
             if mem.k >= 2:  # (after a Newton step the memory restarts: the earlier estimates stand)
                 recent.append(ritz_rate_gram(*mem.grams()[:2]))
         rho = max(recent, default=0.0)
@@ -455,13 +468,10 @@ def run_anderson(
         chain.clear()  # this iteration ends in Anderson's or EM's point
         if fz is None:  # deferred above: the memory was empty, so this adds no pair
             fz = coords.to_free(fx)
-            if fz is None:
+            pushed = None if fz is None else _push(mem, coords, z, x, fz)
+            if pushed is None:
                 return run.end(x, "singular", it)
-            z = z if z is not None else coords.to_free(x)
-            if z is None:
-                return run.end(x, "singular", it)
-            g = fz - z
-            mem.push(z, g)
+            z, g = pushed
         dz, dg = mem.differences()
         gg = mem.grams()[2]
         cand = _proposal(dz, dg, gg, fz, g, damp) if mem.k >= 1 else None
