@@ -162,16 +162,21 @@ def _cpu(fn, calls: int) -> float:
     return best
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def sizes(doc: str) -> tuple[bool, int, int, int]:
+    """``(quick, rows, iterations, repeats)`` from the command line (``--quick``), the machine printed."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10,000 rows, fewer repeats")
-    args = ap.parse_args()
-    n, iters, repeats = (10_000, 5, 2) if args.quick else (100_000, 10, 3)
+    quick = ap.parse_args().quick
     print(machine())
+    return (quick, 10_000, 5, 2) if quick else (quick, 100_000, 10, 3)
+
+
+def main() -> None:
+    quick, n, iters, repeats = sizes(__doc__)
     print(_load())
     complete(n, iters, repeats)
     missing(n, iters, repeats)
-    user_facing(n, 20 if args.quick else 30, repeats)
+    user_facing(n, 20 if quick else 30, repeats)
     print(_load())
 
 

@@ -24,7 +24,6 @@ The data, start and timings are those of :mod:`benchmarks.bench_mixture` (tables
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -35,8 +34,8 @@ import warnings
 import numpy as np
 
 from benchmarks._datasets import mar_mvn
-from benchmarks._timing import machine, timed
-from benchmarks.bench_mixture import _cpu, _load, _setup, time_calls
+from benchmarks._timing import timed
+from benchmarks.bench_mixture import _cpu, _load, _setup, sizes, time_calls
 from imputer.mixture._compiled import CompiledPlan
 from imputer.mixture._kernel import PatternPlan
 from imputer.mixture._problem import MixtureProblem
@@ -144,11 +143,7 @@ def user_facing(n: int, max_iter: int, repeats: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="10,000 rows, fewer repeats")
-    args = ap.parse_args()
-    n, iters, repeats = (10_000, 5, 2) if args.quick else (100_000, 10, 3)
-    print(machine())
+    quick, n, iters, repeats = sizes(__doc__)
     t0 = time.perf_counter()
     import numba
 
@@ -156,7 +151,7 @@ def main() -> None:
     agreement(n)
     first_call()
     em_map(n, iters, repeats)
-    user_facing(n, 20 if args.quick else 30, repeats)
+    user_facing(n, 20 if quick else 30, repeats)
     print(_load())
 
 

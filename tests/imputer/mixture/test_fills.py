@@ -45,12 +45,18 @@ def _filled(plan: PatternPlan, x: np.ndarray, means: np.ndarray, covs: np.ndarra
     return out
 
 
-def test_fills_are_written_in_the_tables_units_and_only_in_the_missing_cells() -> None:
-    x = _data(300, 4, 0.25, True, seed=5)
-    weights, means, covs = _params(3, 4, seed=6)
+def _three_components(n: int, rate: float, seed: int) -> tuple:
+    """A 4-column table with missing cells, three components' parameters, the pass's plan and responsibilities."""
+    x = _data(n, 4, rate, True, seed=seed)
+    weights, means, covs = _params(3, 4, seed=seed + 1)
     data = build_layout(x)
     plan = PatternPlan(data, 3)
     resp = plan.run(weights, means, covs, stats=False, rows=True).resp
+    return x, means, covs, data, plan, resp
+
+
+def test_fills_are_written_in_the_tables_units_and_only_in_the_missing_cells() -> None:
+    x, means, covs, _, plan, resp = _three_components(300, 0.25, seed=5)
     unit = _filled(plan, x, means, covs, resp)
     center, scale = np.array([1.0, -2.0, 0.5, 3.0]), np.array([2.0, 0.5, 4.0, 1.5])
     observed = np.where(np.isnan(x), np.nan, 7.0)  # any observed values: kept as they are
@@ -70,11 +76,7 @@ def _cond_mean_shift(row: np.ndarray, mu: np.ndarray, s: np.ndarray) -> np.ndarr
 
 def test_fill_means_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pattern-level arrays in chunks of 7 patterns change nothing."""
-    x = _data(500, 4, 0.3, True, seed=11)
-    weights, means, covs = _params(3, 4, seed=12)
-    data = build_layout(x)
-    plan = PatternPlan(data, 3)
-    resp = plan.run(weights, means, covs, stats=False, rows=True).resp
+    x, means, covs, data, plan, resp = _three_components(500, 0.3, seed=11)
     whole = _filled(plan, x, means, covs, resp)
     monkeypatch.setattr("imputer.mixture._kernel._PATTERN_ELEMENTS", 7 * 3 * 25)
     cut = PatternPlan(data, 3)
