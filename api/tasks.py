@@ -10,7 +10,9 @@ Expected failures are answered as problem details: pydantic validation errors (w
 the offending field's location) and engine errors (:class:`imputer.errors.ImputerError`,
 whose messages name the column or parameter) give 422. A
 :class:`imputer.errors.ConvergenceWarning` is not an error: the result says
-``converged: false``.
+``converged: false``. The library's warnings (:class:`imputer.errors.ImputerWarning`
+and its subclasses) are recorded, not shown (:func:`recorded_warnings`): the JSON
+answer of a fit carries their messages as ``warnings``.
 
 This module is imported by the forkserver before workers are forked, so the engines
 are loaded once.
@@ -22,10 +24,11 @@ import json
 import logging
 import secrets
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -61,13 +64,13 @@ from api.schemas.mixed_query import MixedFrameQuery
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
 from imputer._gaussian.linalg import Infeasible
-from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
+from imputer.errors import ImputerError, ImputerValueError, ImputerWarning
 from imputer.columns import is_modelled
 from imputer.mixed._fixed import contrast_factors
 from imputer._gaussian.information import n_parameters
 from imputer.mvn._information import MAX_PARAMETERS
 
-__all__ = ["JobOutput", "Answers", "mi_payload", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
+__all__ = ["JobOutput", "Answers", "mi_payload", "recorded_warnings", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -111,14 +114,20 @@ def _sample(value: Any) -> Any:
     return value
 
 
-def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> JobOutput:
+def _json_ok(
+    model: type[BaseModel], payload: dict[str, Any], instance: str, warned: Sequence[str] | None = None
+) -> JobOutput:
     """200 with the engine's ``to_dict()`` as JSON, or 500 if it does not fit ``model``.
 
     The keys, the types and the first rows of every table are checked against the
     response model (a mismatch is a server bug: logged, 500); the full payload is then
     encoded as is (the engines already return plain JSON values, non-finite -> None).
     Validating every cell of a 20,000-row table would cost more than the fit.
+    ``warned`` (the answer of a fit: the messages :func:`recorded_warnings` has recorded
+    so far) is added as the key ``warnings``.
     """
+    if warned is not None:
+        payload = {**payload, "warnings": list(warned)}
     try:
         model.model_validate(_sample(payload))
     except ValidationError as exc:
@@ -251,9 +260,10 @@ class _Task:
 
     def run_all(self) -> Answers | JobOutput:
         """The answer in every format offered, or one problem answer (in a worker process)."""
-        return _guarded(self.instance, lambda: {"json": self._compute()})
+        return _guarded(self.instance, lambda raised: {"json": self._compute(raised)})
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
+        """The answer; ``raised``: the library's warnings so far (:func:`recorded_warnings`)."""
         raise NotImplementedError
 
 
@@ -303,14 +313,14 @@ class ImputeTask(_Task):
     max_mi_rows: int = 1_000_000
     time_limit_s: float | None = None
 
-    def _compute(self) -> JobOutput:
-        return self._answers((self.output,))[self.output]
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
+        return self._answers((self.output,), raised)[self.output]
 
     def run_all(self) -> Answers | JobOutput:
         """The answer as JSON, CSV and Parquet from one computation (or one problem answer)."""
-        return _guarded(self.instance, lambda: self._answers(("json", "csv", "parquet")))
+        return _guarded(self.instance, lambda raised: self._answers(("json", "csv", "parquet"), raised))
 
-    def _answers(self, kinds: tuple[OutputKind, ...]) -> Answers:
+    def _answers(self, kinds: tuple[OutputKind, ...], raised: Sequence[str]) -> Answers:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         na_values: list[str] = []  # CSV markers (for the empty cells of categorical text columns)
         if self.kind == "json":
@@ -350,7 +360,7 @@ class ImputeTask(_Task):
                 kinds,
                 csv=lambda: (200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)),
                 parquet=lambda: (200, PARQUET, frame_to_parquet(mi.long())),
-                json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance),
+                json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance, raised),
             )
         response: type[BaseModel]
         if options.model == "t":
@@ -377,7 +387,7 @@ class ImputeTask(_Task):
                     kinds,
                     csv=lambda: (200, CSV_MEDIA, frame_to_csv(glom.completed, originals)),
                     parquet=lambda: (200, PARQUET, frame_to_parquet(glom.completed)),
-                    json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance),
+                    json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance, raised),
                 )
             response = ImputeResponse
         else:
@@ -389,7 +399,9 @@ class ImputeTask(_Task):
             kinds,
             csv=lambda: (200, CSV_MEDIA, frame_to_csv(result.completed, originals)),
             parquet=lambda: (200, PARQUET, frame_to_parquet(result.completed)),
-            json=lambda: _json_ok(response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance),
+            json=lambda: _json_ok(
+                response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance, raised
+            ),
         )
 
 
@@ -418,7 +430,7 @@ class DiagnosticsTask(_Task):
     instance: str = "/v1/diagnostics"
     max_columns: int = 2000
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         if self.kind == "json":
             request = _parse(DiagnosticsRequest, self.body)
             frame = frame_from_split(request.data, request.options.columns)
@@ -438,15 +450,54 @@ class DiagnosticsTask(_Task):
         return _json_ok(DiagnosticsResponse, overview(frame, columns).to_dict(), self.instance)
 
 
-def _guarded(instance: str, compute: Callable[[], T]) -> T | JobOutput:
+@contextmanager
+def recorded_warnings() -> Iterator[list[str]]:
+    """Record the library's warnings raised in the block instead of showing them.
+
+    Yields
+    ------
+    list of str
+        The messages of the :class:`~imputer.errors.ImputerWarning` s raised in the block
+        (every subclass: :class:`~imputer.errors.ConvergenceWarning`, ...), each once, in
+        the order first raised. The list fills as they are raised, so it may be read
+        inside the block.
+
+    Notes
+    -----
+    Every imputer warning is recorded, however often it is raised (the filters of the
+    process do not hide repeats nor turn them into errors); none is shown. Other warnings
+    (numpy's ``RuntimeWarning``, pandas' ``FutureWarning``...) are internal noise to a
+    REST client: they are not recorded, and are shown as before (the server's log).
+    """
+    raised: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ImputerWarning)
+        show = warnings.showwarning
+
+        def record(
+            message: Warning | str, category: type[Warning], filename: str, lineno: int,
+            file: TextIO | None = None, line: str | None = None,
+        ) -> None:
+            if not issubclass(category, ImputerWarning):
+                show(message, category, filename, lineno, file, line)
+            elif str(message) not in raised:
+                raised.append(str(message))
+
+        warnings.showwarning = record
+        yield raised
+
+
+def _guarded(instance: str, compute: Callable[[Sequence[str]], T]) -> T | JobOutput:
     """Run ``compute`` and answer its expected failures as problem details (422).
 
-    A :class:`ConvergenceWarning` is not a failure: the result says ``converged: false``.
+    ``compute`` is passed the messages of the library's warnings raised so far (a list
+    that fills as they are raised, :func:`recorded_warnings`), for its answer to carry. A
+    :class:`~imputer.errors.ConvergenceWarning` is not a failure: the result says
+    ``converged: false`` and its ``warnings`` say why.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return compute()
+        with recorded_warnings() as raised:
+            return compute(raised)
     except ValidationError as exc:
         return _invalid(exc, instance)
     except ImputerError as exc:  # an option's column at fault (api/schemas/panel.py): the problem names its field
@@ -494,7 +545,7 @@ class MixedTask(_Task):
     body: bytes
     instance: str = "/v1/mixed"
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         request = _parse(MixedRequest, self.body)
         y = request.response_values()  # None -> NaN; a matrix y: a DataFrame of traits
         if isinstance(request.ZETA, dict):
@@ -503,7 +554,7 @@ class MixedTask(_Task):
             zeta = [_zeta_term(t) for t in request.ZETA]
         reject_repeated_terms(zeta)
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
-        return _json_ok(response_model_for(result), result.to_dict(), self.instance)
+        return _json_ok(response_model_for(result), result.to_dict(), self.instance, raised)
 
 
 @dataclass(frozen=True)
@@ -528,7 +579,7 @@ class MixedFrameTask(_Task):
     kind: InputKind = "json"
     query: Mapping[str, Any] = field(default_factory=dict)
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         if self.kind == "json":
             request: Any = _parse(MixedFrameRequest, self.body)
             frame = frame_from_split(request.data)
@@ -569,7 +620,7 @@ class MixedFrameTask(_Task):
             **request.options.engine_kwargs(),
             **callback_kwargs(),
         )
-        return _json_ok(response_model_for(result), result.to_dict(), self.instance)
+        return _json_ok(response_model_for(result), result.to_dict(), self.instance, raised)
 
 
 @dataclass(frozen=True)
@@ -587,7 +638,7 @@ class PoolTask(_Task):
     body: bytes
     instance: str = "/v1/pool"
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         request = _parse(PoolRequest, self.body)
         estimates = np.asarray(request.estimates, dtype=float)
         terms = request.terms if request.terms is not None else [str(j) for j in range(estimates.shape[1])]

@@ -17,6 +17,7 @@ from imputer.options import Option
 __all__ = [
     "RequestModel",
     "ResponseModel",
+    "FitWarnings",
     "Cell",
     "OutCell",
     "IndexLabel",
@@ -101,6 +102,22 @@ class ResponseModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
+
+
+#: what the ``warnings`` key of a fit's answer holds (``FitWarnings``)
+WARNINGS_DESCRIPTION = (
+    "The messages of the warnings the fit raised, each once, in the order first raised; empty when "
+    "none. Every warning of the imputer library is included (imputer.errors.ImputerWarning and its "
+    "subclasses: a ConvergenceWarning when converged is false, saying why and what to change, e.g. a "
+    "stronger ridge for a wide table); warnings of numpy or pandas (RuntimeWarning, FutureWarning, "
+    "DeprecationWarning) are not. A warning is not an error: the answer is still 200."
+)
+
+
+class FitWarnings(ResponseModel):
+    """The ``warnings`` key of the answer of a fit (added by the service to the result's ``to_dict()``)."""
+
+    warnings: list[str] = Field(..., description=WARNINGS_DESCRIPTION)
 
 
 class SplitFrame(RequestModel):
