@@ -3,8 +3,8 @@
 A task is a frozen, picklable dataclass naming its inputs (:class:`ImputeTask`,
 :class:`DiagnosticsTask`, :class:`MixedTask`, :class:`MixedFrameTask`, :class:`PoolTask`): the raw request body (bytes), the
 negotiated formats and the limits. The worker pool (:mod:`api.pool`) sends it to a
-worker, which calls its ``run()``; ``run()`` returns ``(status, media_type,
-body_bytes)`` ready to send. Parsing, validation and JSON encoding happen there, in
+worker, which calls its ``run()``; ``run()`` returns a :class:`JobOutput`
+``(status, media_type, body, headers)`` ready to send. Parsing, validation and JSON encoding happen there, in
 the worker, so the event loop never touches the numbers.
 Expected failures are answered as problem details: pydantic validation errors (with
 the offending field's location) and engine errors (:class:`imputer.errors.ImputerError`,
@@ -12,7 +12,8 @@ whose messages name the column or parameter) give 422. A
 :class:`imputer.errors.ConvergenceWarning` is not an error: the result says
 ``converged: false``. The library's warnings (:class:`imputer.errors.ImputerWarning`
 and its subclasses) are recorded, not shown (:func:`recorded_warnings`): the JSON
-answer of a fit carries their messages as ``warnings``.
+answer of a fit carries their messages as ``warnings``, a CSV or Parquet answer in the
+header ``Imputer-Warnings`` (:data:`~api.schemas.common.WARNINGS_HEADER`).
 
 This module is imported by the forkserver before workers are forked, so the engines
 are loaded once.
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, TextIO, TypeVar
+from typing import Any, NamedTuple, TextIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,7 @@ from api.errors import TOO_BIG
 from api.random_terms import reject_repeated_frame_terms, reject_repeated_terms
 from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
+from api.schemas.common import WARNINGS_HEADER
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.impute_panel import ImputeExtendedResponse, extended_payload
@@ -70,12 +72,40 @@ from imputer.mixed._fixed import contrast_factors
 from imputer._gaussian.information import n_parameters
 from imputer.mvn._information import MAX_PARAMETERS
 
-__all__ = ["JobOutput", "Answers", "mi_payload", "recorded_warnings", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
+__all__ = ["JobOutput", "Answers", "mi_payload", "recorded_warnings", "warnings_header", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
 
 logger = logging.getLogger("api.tasks")
 
-#: (HTTP status, media type, body)
-JobOutput = tuple[int, str, bytes]
+
+class JobOutput(NamedTuple):
+    """An answer ready to send (picklable: it comes back from a worker process).
+
+    Attributes
+    ----------
+    status : int
+        HTTP status.
+    media_type : str
+        ``Content-Type`` of the body.
+    body : bytes
+        The encoded body.
+    headers : tuple of (str, str)
+        Further response headers, ``(name, value)`` pairs (:data:`~api.schemas.common.WARNINGS_HEADER`).
+    """
+
+    status: int
+    media_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def warnings_header(warned: Sequence[str]) -> str:
+    """The value of :data:`~api.schemas.common.WARNINGS_HEADER`: the messages as a JSON list, ASCII only.
+
+    Characters outside ASCII are ``\\uXXXX`` escapes and control characters (line
+    breaks) escaped too, so any message fits an HTTP header; ``json.loads`` reads it back.
+    """
+    return json.dumps(list(warned), ensure_ascii=True)
+
 
 CSV_MEDIA = "text/csv; charset=utf-8"
 
@@ -84,7 +114,7 @@ T = TypeVar("T")
 
 def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
     body = problem_body(status, detail, instance=instance, **kw)
-    return status, PROBLEM_MEDIA_TYPE, json.dumps(body).encode()
+    return JobOutput(status, PROBLEM_MEDIA_TYPE, json.dumps(body).encode())
 
 
 #: said of a non-finite number in a JSON body (a NaN, Infinity or 1e999 token)
@@ -133,7 +163,12 @@ def _json_ok(
     except ValidationError as exc:
         logger.error("result does not match %s: %s", model.__name__, exc)
         return _problem(500, "The result could not be encoded; the failure has been logged.", instance)
-    return 200, JSON, _ANY_JSON.dump_json(payload)
+    return JobOutput(200, JSON, _ANY_JSON.dump_json(payload))
+
+
+def _table_ok(media_type: str, body: bytes, warned: Sequence[str]) -> JobOutput:
+    """200 with a table of a fit (CSV or Parquet), its warnings in the header :data:`~api.schemas.common.WARNINGS_HEADER`."""
+    return JobOutput(200, media_type, body, ((WARNINGS_HEADER, warnings_header(warned)),))
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -358,8 +393,8 @@ class ImputeTask(_Task):
             tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
             return _encoded(
                 kinds,
-                csv=lambda: (200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)),
-                parquet=lambda: (200, PARQUET, frame_to_parquet(mi.long())),
+                csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(mi.long(), tiled), raised),
+                parquet=lambda: _table_ok(PARQUET, frame_to_parquet(mi.long()), raised),
                 json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance, raised),
             )
         response: type[BaseModel]
@@ -385,8 +420,8 @@ class ImputeTask(_Task):
                 glom = result
                 return _encoded(
                     kinds,
-                    csv=lambda: (200, CSV_MEDIA, frame_to_csv(glom.completed, originals)),
-                    parquet=lambda: (200, PARQUET, frame_to_parquet(glom.completed)),
+                    csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(glom.completed, originals), raised),
+                    parquet=lambda: _table_ok(PARQUET, frame_to_parquet(glom.completed), raised),
                     json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance, raised),
                 )
             response = ImputeResponse
@@ -397,8 +432,8 @@ class ImputeTask(_Task):
         shape = extended_payload if response is ImputeExtendedResponse else dict
         return _encoded(
             kinds,
-            csv=lambda: (200, CSV_MEDIA, frame_to_csv(result.completed, originals)),
-            parquet=lambda: (200, PARQUET, frame_to_parquet(result.completed)),
+            csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(result.completed, originals), raised),
+            parquet=lambda: _table_ok(PARQUET, frame_to_parquet(result.completed), raised),
             json=lambda: _json_ok(
                 response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance, raised
             ),

@@ -1,4 +1,5 @@
-"""The warnings a fit raises reach the REST client: ``warnings`` in every JSON answer of a fit.
+"""The warnings a fit raises reach the REST client: ``warnings`` in every JSON answer of a fit,
+the header ``Imputer-Warnings`` of its CSV and Parquet answers.
 
 :func:`api.tasks.recorded_warnings` records the library's warnings (``ImputerWarning``
 and its subclasses) in the worker; the answers of ``POST /v1/impute`` (every model),
@@ -8,6 +9,7 @@ in the order raised; ``[]`` when the fit raised none.
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any
 
@@ -16,7 +18,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from api.tasks import recorded_warnings
+from api.formats import PARQUET
+from api.tasks import recorded_warnings, warnings_header
 from imputer.errors import ConvergenceWarning, ImputerWarning
 from tests.api.conftest import DATA, split_of
 from tests.api.test_jobs import submit, wait_finished
@@ -49,6 +52,12 @@ def test_recorded_warnings_leaves_other_warnings_as_they_were() -> None:
             warnings.warn("a", ConvergenceWarning)
     assert raised == ["a"]
     assert [str(w.message) for w in shown] == ["overflow in exp"]
+
+
+def test_the_header_is_a_json_list_in_ascii() -> None:
+    value = warnings_header(["ridge=1 for µ", "two\nlines"])
+    assert value == '["ridge=1 for \\u00b5", "two\\nlines"]'
+    assert value.isascii() and json.loads(value) == ["ridge=1 for µ", "two\nlines"]
 
 
 # ------------------------------------------------------------------ POST /v1/impute
@@ -112,6 +121,28 @@ def test_multiple_imputation_answers_each_warning_once_in_order(client: TestClie
     ]
 
 
+@pytest.mark.parametrize("accept", ["text/csv", PARQUET])
+@pytest.mark.parametrize(
+    ("query", "header"),
+    [({"max_iter": 2}, [MAX_ITER_2]), ({}, []), ({"m": 2, "seed": 1, "max_iter": 2}, [MAX_ITER_2])],
+    ids=["max_iter", "converged", "multiple"],
+)
+def test_a_table_answer_carries_the_warnings_in_its_header(
+    client: TestClient, airquality_csv: bytes, accept: str, query: dict[str, Any], header: list[str]
+) -> None:
+    r = client.post("/v1/impute", content=airquality_csv, params=query,
+                    headers={"content-type": "text/csv", "accept": accept})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith(accept)
+    assert json.loads(r.headers["imputer-warnings"]) == header
+
+
+def test_a_json_answer_has_them_in_its_body_only(client: TestClient, airquality: pd.DataFrame) -> None:
+    r = client.post("/v1/impute", json={"data": split_of(airquality), "options": {"max_iter": 2}})
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [MAX_ITER_2] and "imputer-warnings" not in r.headers
+
+
 # ------------------------------------------------------------------ mixed models
 
 
@@ -155,4 +186,8 @@ def test_a_job_result_carries_the_warnings(client: TestClient, airquality: pd.Da
     r = client.get(f"{location}/result")
     assert r.status_code == 200, r.text
     assert r.json()["converged"] is False
-    assert r.json()["warnings"] == [MAX_ITER_2]
+    assert r.json()["warnings"] == [MAX_ITER_2] and "imputer-warnings" not in r.headers
+    for accept in ("text/csv", PARQUET):  # the tables, from the same fit, in the header
+        table = client.get(f"{location}/result", headers={"accept": accept})
+        assert table.status_code == 200 and table.headers["content-type"].startswith(accept)
+        assert json.loads(table.headers["imputer-warnings"]) == [MAX_ITER_2]
