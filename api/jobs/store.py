@@ -139,15 +139,17 @@ def _add_missing_columns(engine: Engine) -> None:
     Several servers may open the store at once: a column another one has just added is
     not an error.
     """
+    quote = engine.dialect.identifier_preparer
     for table in (outputs,):
         have = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
         for column in table.columns:
             if column.name in have:
                 continue
             kind = column.type.compile(dialect=engine.dialect)
+            alter = f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {quote.format_column(column)} {kind}"
             try:
                 with engine.begin() as conn:
-                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                    conn.exec_driver_sql(alter)
             except sa.exc.DBAPIError:
                 if column.name not in {c["name"] for c in sa.inspect(engine).get_columns(table.name)}:
                     raise
