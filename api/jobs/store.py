@@ -126,10 +126,12 @@ class Output:
 
 
 def _headers_text(headers: tuple[tuple[str, str], ...]) -> str | None:
+    """The stored form of an answer's headers: a JSON list of ``[name, value]``, None for none."""
     return json.dumps([list(pair) for pair in headers]) if headers else None
 
 
 def _headers_of(text: str | None) -> tuple[tuple[str, str], ...]:
+    """The headers of :func:`_headers_text`'s text (none for null: an answer stored without them)."""
     return () if text is None else tuple((str(name), str(value)) for name, value in json.loads(text))
 
 
