@@ -482,7 +482,10 @@ class DiagnosticsTask(_Task):
             else:
                 frame = read_parquet_body(self.body)
         _check_width(frame, columns, self.max_columns)
-        return _json_ok(DiagnosticsResponse, overview(frame, columns).to_dict(), self.instance)
+        payload = overview(frame, columns).to_dict()  # its own warnings, recorded by overview()
+        # and any the library raised outside it (recorded here instead of shown)
+        payload["warnings"] += [w for w in raised if w not in payload["warnings"]]
+        return _json_ok(DiagnosticsResponse, payload, self.instance)
 
 
 @contextmanager

@@ -191,3 +191,20 @@ def test_a_job_result_carries_the_warnings(client: TestClient, airquality: pd.Da
         table = client.get(f"{location}/result", headers={"accept": accept})
         assert table.status_code == 200 and table.headers["content-type"].startswith(accept)
         assert json.loads(table.headers["imputer-warnings"]) == [MAX_ITER_2]
+
+
+def test_diagnostics_adds_the_library_warnings_raised_outside_its_own_record(
+    monkeypatch: pytest.MonkeyPatch, airquality: pd.DataFrame
+) -> None:
+    import api.tasks as tasks
+
+    def overview_after_a_warning(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn("raised outside Little's test", ImputerWarning)
+        return real(*args, **kwargs)
+
+    real = tasks.overview
+    monkeypatch.setattr(tasks, "overview", overview_after_a_warning)
+    body = json.dumps({"data": split_of(airquality)}).encode()
+    status, _, payload, _ = tasks.DiagnosticsTask(kind="json", body=body).run()
+    assert status == 200
+    assert json.loads(payload)["warnings"] == ["raised outside Little's test"]
