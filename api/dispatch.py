@@ -2,7 +2,7 @@
 
 The pool (:mod:`api.pool`) runs jobs whatever happens to whoever submitted them. This
 module ties a job to its request: :func:`answer_while_connected` submits the task,
-answers with its ``(status, media type, body)`` when it finishes, and cancels it for
+answers with its ``(status, media type, body, headers)`` when it finishes, and cancels it for
 real when the client disconnects first (the job leaves the waiting line, or its
 worker process is killed and replaced), so clients that give up (and retry) do not
 pile up computations nobody will read.
@@ -54,7 +54,7 @@ async def answer_while_connected(
     pool : WorkerPool
         Where the task runs.
     task : Task[JobOutput]
-        Returns ``(status, media_type, body)`` (e.g. an :class:`~api.tasks.ImputeTask`).
+        Returns a :class:`~api.tasks.JobOutput` (e.g. an :class:`~api.tasks.ImputeTask`).
     timeout_s : float
         Time limit of the run.
 
@@ -86,5 +86,4 @@ async def answer_while_connected(
         logger.info("client left %s before the answer; its job was stopped", request.url.path)
         return Response(status_code=CLIENT_CLOSED)
     output: JobOutput = await job.result()  # raises the pool's errors
-    status, media, payload = output
-    return Response(payload, status_code=status, media_type=media)
+    return Response(output.body, status_code=output.status, media_type=output.media_type, headers=dict(output.headers))

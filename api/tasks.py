@@ -3,14 +3,17 @@
 A task is a frozen, picklable dataclass naming its inputs (:class:`ImputeTask`,
 :class:`DiagnosticsTask`, :class:`MixedTask`, :class:`MixedFrameTask`, :class:`PoolTask`): the raw request body (bytes), the
 negotiated formats and the limits. The worker pool (:mod:`api.pool`) sends it to a
-worker, which calls its ``run()``; ``run()`` returns ``(status, media_type,
-body_bytes)`` ready to send. Parsing, validation and JSON encoding happen there, in
+worker, which calls its ``run()``; ``run()`` returns a :class:`JobOutput`
+``(status, media_type, body, headers)`` ready to send. Parsing, validation and JSON encoding happen there, in
 the worker, so the event loop never touches the numbers.
 Expected failures are answered as problem details: pydantic validation errors (with
 the offending field's location) and engine errors (:class:`imputer.errors.ImputerError`,
 whose messages name the column or parameter) give 422. A
 :class:`imputer.errors.ConvergenceWarning` is not an error: the result says
-``converged: false``.
+``converged: false``. The library's warnings (:class:`imputer.errors.ImputerWarning`
+and its subclasses) are recorded, not shown (:func:`recorded_warnings`): the JSON
+answer of a fit carries their messages as ``warnings``, a CSV or Parquet answer in the
+header ``Imputer-Warnings`` (:data:`~api.schemas.common.WARNINGS_HEADER`).
 
 This module is imported by the forkserver before workers are forked, so the engines
 are loaded once.
@@ -22,10 +25,11 @@ import json
 import logging
 import secrets
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TextIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +53,7 @@ from api.errors import TOO_BIG
 from api.random_terms import reject_repeated_frame_terms, reject_repeated_terms
 from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
+from api.schemas.common import WARNINGS_HEADER
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.impute_panel import ImputeExtendedResponse, extended_payload
@@ -61,18 +66,46 @@ from api.schemas.mixed_query import MixedFrameQuery
 from api.schemas.pool import PoolRequest, PoolResponse
 from imputer.diagnostics._overview import overview
 from imputer._gaussian.linalg import Infeasible
-from imputer.errors import ConvergenceWarning, ImputerError, ImputerValueError
+from imputer.errors import ImputerError, ImputerValueError, ImputerWarning
 from imputer.columns import is_modelled
 from imputer.mixed._fixed import contrast_factors
 from imputer._gaussian.information import n_parameters
 from imputer.mvn._information import MAX_PARAMETERS
 
-__all__ = ["JobOutput", "Answers", "mi_payload", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
+__all__ = ["JobOutput", "Answers", "mi_payload", "recorded_warnings", "warnings_header", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
 
 logger = logging.getLogger("api.tasks")
 
-#: (HTTP status, media type, body)
-JobOutput = tuple[int, str, bytes]
+
+class JobOutput(NamedTuple):
+    """An answer ready to send (picklable: it comes back from a worker process).
+
+    Attributes
+    ----------
+    status : int
+        HTTP status.
+    media_type : str
+        ``Content-Type`` of the body.
+    body : bytes
+        The encoded body.
+    headers : tuple of (str, str)
+        Further response headers, ``(name, value)`` pairs (:data:`~api.schemas.common.WARNINGS_HEADER`).
+    """
+
+    status: int
+    media_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def warnings_header(warned: Sequence[str]) -> str:
+    """The value of :data:`~api.schemas.common.WARNINGS_HEADER`: the messages as a JSON list, ASCII only.
+
+    Characters outside ASCII are ``\\uXXXX`` escapes and control characters (line
+    breaks) escaped too, so any message fits an HTTP header; ``json.loads`` reads it back.
+    """
+    return json.dumps(list(warned), ensure_ascii=True)
+
 
 CSV_MEDIA = "text/csv; charset=utf-8"
 
@@ -81,7 +114,7 @@ T = TypeVar("T")
 
 def _problem(status: int, detail: str, instance: str, **kw: Any) -> JobOutput:
     body = problem_body(status, detail, instance=instance, **kw)
-    return status, PROBLEM_MEDIA_TYPE, json.dumps(body).encode()
+    return JobOutput(status, PROBLEM_MEDIA_TYPE, json.dumps(body).encode())
 
 
 #: said of a non-finite number in a JSON body (a NaN, Infinity or 1e999 token)
@@ -111,20 +144,31 @@ def _sample(value: Any) -> Any:
     return value
 
 
-def _json_ok(model: type[BaseModel], payload: dict[str, Any], instance: str) -> JobOutput:
+def _json_ok(
+    model: type[BaseModel], payload: dict[str, Any], instance: str, warned: Sequence[str] | None = None
+) -> JobOutput:
     """200 with the engine's ``to_dict()`` as JSON, or 500 if it does not fit ``model``.
 
     The keys, the types and the first rows of every table are checked against the
     response model (a mismatch is a server bug: logged, 500); the full payload is then
     encoded as is (the engines already return plain JSON values, non-finite -> None).
     Validating every cell of a 20,000-row table would cost more than the fit.
+    ``warned`` (the answer of a fit: the messages :func:`recorded_warnings` has recorded
+    so far) is added as the key ``warnings``.
     """
+    if warned is not None:
+        payload = {**payload, "warnings": list(warned)}
     try:
         model.model_validate(_sample(payload))
     except ValidationError as exc:
         logger.error("result does not match %s: %s", model.__name__, exc)
         return _problem(500, "The result could not be encoded; the failure has been logged.", instance)
-    return 200, JSON, _ANY_JSON.dump_json(payload)
+    return JobOutput(200, JSON, _ANY_JSON.dump_json(payload))
+
+
+def _table_ok(media_type: str, body: bytes, warned: Sequence[str]) -> JobOutput:
+    """200 with a table of a fit (CSV or Parquet), its warnings in the header :data:`~api.schemas.common.WARNINGS_HEADER`."""
+    return JobOutput(200, media_type, body, ((WARNINGS_HEADER, warnings_header(warned)),))
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -251,9 +295,10 @@ class _Task:
 
     def run_all(self) -> Answers | JobOutput:
         """The answer in every format offered, or one problem answer (in a worker process)."""
-        return _guarded(self.instance, lambda: {"json": self._compute()})
+        return _guarded(self.instance, lambda raised: {"json": self._compute(raised)})
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
+        """The answer; ``raised``: the library's warnings so far (:func:`recorded_warnings`)."""
         raise NotImplementedError
 
 
@@ -303,14 +348,14 @@ class ImputeTask(_Task):
     max_mi_rows: int = 1_000_000
     time_limit_s: float | None = None
 
-    def _compute(self) -> JobOutput:
-        return self._answers((self.output,))[self.output]
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
+        return self._answers((self.output,), raised)[self.output]
 
     def run_all(self) -> Answers | JobOutput:
         """The answer as JSON, CSV and Parquet from one computation (or one problem answer)."""
-        return _guarded(self.instance, lambda: self._answers(("json", "csv", "parquet")))
+        return _guarded(self.instance, lambda raised: self._answers(("json", "csv", "parquet"), raised))
 
-    def _answers(self, kinds: tuple[OutputKind, ...]) -> Answers:
+    def _answers(self, kinds: tuple[OutputKind, ...], raised: Sequence[str]) -> Answers:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         na_values: list[str] = []  # CSV markers (for the empty cells of categorical text columns)
         if self.kind == "json":
@@ -348,9 +393,9 @@ class ImputeTask(_Task):
             tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
             return _encoded(
                 kinds,
-                csv=lambda: (200, CSV_MEDIA, frame_to_csv(mi.long(), tiled)),
-                parquet=lambda: (200, PARQUET, frame_to_parquet(mi.long())),
-                json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance),
+                csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(mi.long(), tiled), raised),
+                parquet=lambda: _table_ok(PARQUET, frame_to_parquet(mi.long()), raised),
+                json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance, raised),
             )
         response: type[BaseModel]
         if options.model == "t":
@@ -375,9 +420,9 @@ class ImputeTask(_Task):
                 glom = result
                 return _encoded(
                     kinds,
-                    csv=lambda: (200, CSV_MEDIA, frame_to_csv(glom.completed, originals)),
-                    parquet=lambda: (200, PARQUET, frame_to_parquet(glom.completed)),
-                    json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance),
+                    csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(glom.completed, originals), raised),
+                    parquet=lambda: _table_ok(PARQUET, frame_to_parquet(glom.completed), raised),
+                    json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance, raised),
                 )
             response = ImputeResponse
         else:
@@ -387,9 +432,11 @@ class ImputeTask(_Task):
         shape = extended_payload if response is ImputeExtendedResponse else dict
         return _encoded(
             kinds,
-            csv=lambda: (200, CSV_MEDIA, frame_to_csv(result.completed, originals)),
-            parquet=lambda: (200, PARQUET, frame_to_parquet(result.completed)),
-            json=lambda: _json_ok(response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance),
+            csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(result.completed, originals), raised),
+            parquet=lambda: _table_ok(PARQUET, frame_to_parquet(result.completed), raised),
+            json=lambda: _json_ok(
+                response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance, raised
+            ),
         )
 
 
@@ -418,7 +465,7 @@ class DiagnosticsTask(_Task):
     instance: str = "/v1/diagnostics"
     max_columns: int = 2000
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         if self.kind == "json":
             request = _parse(DiagnosticsRequest, self.body)
             frame = frame_from_split(request.data, request.options.columns)
@@ -435,18 +482,60 @@ class DiagnosticsTask(_Task):
             else:
                 frame = read_parquet_body(self.body)
         _check_width(frame, columns, self.max_columns)
-        return _json_ok(DiagnosticsResponse, overview(frame, columns).to_dict(), self.instance)
+        payload = overview(frame, columns).to_dict()  # its own warnings, recorded by overview()
+        # and any the library raised outside it (recorded here instead of shown)
+        payload["warnings"] += [w for w in raised if w not in payload["warnings"]]
+        return _json_ok(DiagnosticsResponse, payload, self.instance)
 
 
-def _guarded(instance: str, compute: Callable[[], T]) -> T | JobOutput:
+@contextmanager
+def recorded_warnings() -> Iterator[list[str]]:
+    """Record the library's warnings raised in the block instead of showing them.
+
+    Yields
+    ------
+    list of str
+        The messages of the :class:`~imputer.errors.ImputerWarning` s raised in the block
+        (every subclass: :class:`~imputer.errors.ConvergenceWarning`, ...), each once, in
+        the order first raised. The list fills as they are raised, so it may be read
+        inside the block.
+
+    Notes
+    -----
+    Every imputer warning is recorded, however often it is raised (the filters of the
+    process do not hide repeats nor turn them into errors); none is shown. Other warnings
+    (numpy's ``RuntimeWarning``, pandas' ``FutureWarning``...) are internal noise to a
+    REST client: they are not recorded, and are shown as before (the server's log).
+    """
+    raised: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ImputerWarning)
+        show = warnings.showwarning
+
+        def record(
+            message: Warning | str, category: type[Warning], filename: str, lineno: int,
+            file: TextIO | None = None, line: str | None = None,
+        ) -> None:
+            if not issubclass(category, ImputerWarning):
+                show(message, category, filename, lineno, file, line)
+            elif str(message) not in raised:
+                raised.append(str(message))
+
+        warnings.showwarning = record
+        yield raised
+
+
+def _guarded(instance: str, compute: Callable[[Sequence[str]], T]) -> T | JobOutput:
     """Run ``compute`` and answer its expected failures as problem details (422).
 
-    A :class:`ConvergenceWarning` is not a failure: the result says ``converged: false``.
+    ``compute`` is passed the messages of the library's warnings raised so far (a list
+    that fills as they are raised, :func:`recorded_warnings`), for its answer to carry. A
+    :class:`~imputer.errors.ConvergenceWarning` is not a failure: the result says
+    ``converged: false`` and its ``warnings`` say why.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return compute()
+        with recorded_warnings() as raised:
+            return compute(raised)
     except ValidationError as exc:
         return _invalid(exc, instance)
     except ImputerError as exc:  # an option's column at fault (api/schemas/panel.py): the problem names its field
@@ -494,7 +583,7 @@ class MixedTask(_Task):
     body: bytes
     instance: str = "/v1/mixed"
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         request = _parse(MixedRequest, self.body)
         y = request.response_values()  # None -> NaN; a matrix y: a DataFrame of traits
         if isinstance(request.ZETA, dict):
@@ -503,7 +592,7 @@ class MixedTask(_Task):
             zeta = [_zeta_term(t) for t in request.ZETA]
         reject_repeated_terms(zeta)
         result = imputer.fit_mixed(y, _matrix(request.X), zeta, **request.options.engine_kwargs(), **callback_kwargs())
-        return _json_ok(response_model_for(result), result.to_dict(), self.instance)
+        return _json_ok(response_model_for(result), result.to_dict(), self.instance, raised)
 
 
 @dataclass(frozen=True)
@@ -528,7 +617,7 @@ class MixedFrameTask(_Task):
     kind: InputKind = "json"
     query: Mapping[str, Any] = field(default_factory=dict)
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         if self.kind == "json":
             request: Any = _parse(MixedFrameRequest, self.body)
             frame = frame_from_split(request.data)
@@ -569,7 +658,7 @@ class MixedFrameTask(_Task):
             **request.options.engine_kwargs(),
             **callback_kwargs(),
         )
-        return _json_ok(response_model_for(result), result.to_dict(), self.instance)
+        return _json_ok(response_model_for(result), result.to_dict(), self.instance, raised)
 
 
 @dataclass(frozen=True)
@@ -587,7 +676,7 @@ class PoolTask(_Task):
     body: bytes
     instance: str = "/v1/pool"
 
-    def _compute(self) -> JobOutput:
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
         request = _parse(PoolRequest, self.body)
         estimates = np.asarray(request.estimates, dtype=float)
         terms = request.terms if request.terms is not None else [str(j) for j in range(estimates.shape[1])]

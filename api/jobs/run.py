@@ -36,8 +36,8 @@ class JobTask:
     Attributes
     ----------
     task : object
-        A task of :mod:`api.tasks` (``run_all()`` -> ``{format: (status, media, body)}``
-        or one ``(status, media, body)`` problem answer).
+        A task of :mod:`api.tasks` (``run_all()`` -> ``{format: JobOutput}`` or one
+        :class:`~api.tasks.JobOutput` problem answer).
     job_id : str
         The job's id in the store.
     store_url : str
@@ -71,6 +71,6 @@ class JobTask:
         if isinstance(answers, tuple):  # one problem answer
             answers = {"json": answers}
         return [
-            Output(format=fmt, status=status, media_type=media, size=len(body), payload=compress(body))
-            for fmt, (status, media, body) in answers.items()
+            Output(format=fmt, status=status, media_type=media, size=len(body), payload=compress(body), headers=headers)
+            for fmt, (status, media, body, headers) in answers.items()
         ]

@@ -5,8 +5,10 @@ created it, ``""`` without keys), kind, status, the server instance that runs it
 that instance's last heartbeat, timestamps (seconds since the epoch, UTC), the latest
 progress report and, for a failed job, the problem document (JSON). ``job_outputs``
 holds the answers of a succeeded (or failed) job, one row per format (``json``,
-``csv``): HTTP status, media type, size and the body compressed with zstd
-(:mod:`api.jobs.codec`).
+``csv``, ``parquet``): HTTP status, media type, size, the body compressed with zstd
+(:mod:`api.jobs.codec`) and the answer's further headers (JSON, null for none: a
+table's ``Imputer-Warnings``). A table made before that column existed gets it when
+the server opens the store (:meth:`JobStore.__init__`).
 
 Any SQLAlchemy URL works with the same code; the default is a SQLite file, opened in
 WAL mode with a busy timeout so that the server and its worker processes (which write
@@ -78,6 +80,7 @@ outputs = sa.Table(
     sa.Column("media_type", sa.String(128), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("headers", sa.Text),  # added after the first release: see _add_missing_columns
 )
 
 
@@ -112,13 +115,46 @@ def sqlite_file(url: str) -> Path | None:
 
 @dataclass(frozen=True)
 class Output:
-    """One stored answer of a job: HTTP status, media type, uncompressed size, zstd body."""
+    """One stored answer of a job: HTTP status, media type, uncompressed size, zstd body, further headers."""
 
     format: str
     status: int
     media_type: str
     size: int
     payload: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _headers_text(headers: tuple[tuple[str, str], ...]) -> str | None:
+    """The stored form of an answer's headers: a JSON list of ``[name, value]``, None for none."""
+    return json.dumps([list(pair) for pair in headers]) if headers else None
+
+
+def _headers_of(text: str | None) -> tuple[tuple[str, str], ...]:
+    """The headers of :func:`_headers_text`'s text (none for null: an answer stored without them)."""
+    return () if text is None else tuple((str(name), str(value)) for name, value in json.loads(text))
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add to a table made by an earlier release the nullable columns added since (``headers``).
+
+    Several servers may open the store at once: a column another one has just added is
+    not an error.
+    """
+    quote = engine.dialect.identifier_preparer
+    for table in (outputs,):
+        have = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            alter = f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {quote.format_column(column)} {kind}"
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(alter)
+            except sa.exc.DBAPIError:
+                if column.name not in {c["name"] for c in sa.inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 @dataclass(frozen=True)
@@ -195,6 +231,7 @@ class JobStore:
         self.engine = _engine(self.url)
         if create:
             metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
 
     # ------------------------------------------------------------------ writes
     def create(self, job_id: str, *, owner: str, kind: str, instance: str) -> JobRow:
@@ -256,7 +293,7 @@ class JobStore:
                 return False
             rows = [
                 {"job_id": job_id, "format": a.format, "status": a.status, "media_type": a.media_type,
-                 "size": a.size, "payload": a.payload}
+                 "size": a.size, "payload": a.payload, "headers": _headers_text(a.headers)}
                 for a in answers
             ]
             if rows:
@@ -284,14 +321,14 @@ class JobStore:
         return None if row is None else JobRow(**row)
 
     def output(self, job_id: str, fmt: str) -> Output | None:
-        """The stored answer of the job in ``fmt`` (``json`` or ``csv``), or None."""
+        """The stored answer of the job in ``fmt`` (``json``, ``csv`` or ``parquet``), or None."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(outputs.c.format, outputs.c.status, outputs.c.media_type, outputs.c.size,
-                          outputs.c.payload)
+                          outputs.c.payload, outputs.c.headers)
                 .where(outputs.c.job_id == job_id, outputs.c.format == fmt)
             ).mappings().first()
-        return None if row is None else Output(**row)
+        return None if row is None else Output(**{**row, "headers": _headers_of(row["headers"])})
 
     def formats(self, job_id: str) -> list[str]:
         """The formats in which the job's answer is stored."""

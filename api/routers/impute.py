@@ -13,6 +13,7 @@ from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, response_kind
 from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
 from api.pool import WorkerPool
+from api.schemas.common import WARNINGS_HEADER_DOC
 from api.schemas.impute import ImputeQuery, ImputeResponse
 from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_mi import ImputeMIResponse
@@ -127,6 +128,7 @@ def impute_task(
             "`panel` or `idvars` (one imputation): the model's estimates and what it added "
             "(ImputeExtendedResponse).",
             "content": {CSV: {"schema": {"type": "string"}}, PARQUET: {"schema": {"type": "string", "format": "binary"}}},
+            "headers": WARNINGS_HEADER_DOC,
         },
         **error_responses(400, 401, 406, 408, 413, 415, 422, 500, 503, 504),
     },

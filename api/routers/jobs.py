@@ -29,6 +29,7 @@ from api.jobs.service import JobService, job_path, new_job_id
 from api.jobs.store import ACTIVE, owner_of
 from api.problems import problem_response
 from api.routers import diagnostics, impute, mixed, pool
+from api.schemas.common import WARNINGS_HEADER_DOC
 from api.schemas.jobs import JobStatus, job_status
 from api.security import api_key_header, require_api_key
 from api.settings import Settings, get_settings
@@ -237,6 +238,7 @@ async def get_job(
             "A failed job answers its problem document with its status (422, 500, 503, 504).",
             "content": {JSON: {"schema": {}}, "text/csv": {"schema": {"type": "string"}},
                         PARQUET: {"schema": {"type": "string", "format": "binary"}}},
+            "headers": WARNINGS_HEADER_DOC,
         },
         **error_responses(401, 404, 406, 409, 422),
     },
@@ -274,7 +276,7 @@ async def get_result(
     if found is None:  # deleted meanwhile
         raise _not_found(job_id)
     body = await asyncio.to_thread(decompress, found.payload, found.size)
-    return Response(body, status_code=found.status, media_type=found.media_type)
+    return Response(body, status_code=found.status, media_type=found.media_type, headers=dict(found.headers))
 
 
 @router.delete(

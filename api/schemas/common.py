@@ -17,6 +17,9 @@ from imputer.options import Option
 __all__ = [
     "RequestModel",
     "ResponseModel",
+    "FitWarnings",
+    "WARNINGS_HEADER",
+    "WARNINGS_HEADER_DOC",
     "Cell",
     "OutCell",
     "IndexLabel",
@@ -101,6 +104,36 @@ class ResponseModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
+
+
+#: the response header of a CSV or Parquet answer of a fit: its warnings (``warnings`` in JSON; :mod:`api.tasks`)
+WARNINGS_HEADER = "Imputer-Warnings"
+
+#: what the ``warnings`` key of a fit's answer holds (``FitWarnings``)
+WARNINGS_DESCRIPTION = (
+    "The messages of the warnings the fit raised, each once, in the order first raised; empty when "
+    "none. Every warning of the imputer library is included (imputer.errors.ImputerWarning and its "
+    "subclasses: a ConvergenceWarning when converged is false, saying why and what to change, e.g. a "
+    "stronger ridge for a wide table); warnings of numpy or pandas (RuntimeWarning, FutureWarning, "
+    "DeprecationWarning) are not. A warning is not an error: the answer is still 200. A CSV or Parquet "
+    f"answer carries the same list in the header {WARNINGS_HEADER}."
+)
+
+#: the entry of WARNINGS_HEADER in the OpenAPI ``headers`` of those answers
+WARNINGS_HEADER_DOC = {
+    WARNINGS_HEADER: {
+        "description": "CSV and Parquet answers: the warnings the fit raised (the JSON answer's `warnings`), as a "
+        'JSON list of strings, ASCII only (other characters \\uXXXX-escaped); `[]` when none. Example: '
+        '`["EM did not converge within max_iter=3 iterations (tol=1e-07); increase max_iter or tol"]`.',
+        "schema": {"type": "string"},
+    }
+}
+
+
+class FitWarnings(ResponseModel):
+    """The ``warnings`` key of the answer of a fit (added by the service to the result's ``to_dict()``)."""
+
+    warnings: list[str] = Field(..., description=WARNINGS_DESCRIPTION)
 
 
 class SplitFrame(RequestModel):

@@ -31,6 +31,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from api.schemas.common import (
     MAX_ITER_LIMIT,
     CsvQuery,
+    FitWarnings,
     LabelledMatrix,
     RequestModel,
     ResponseModel,
@@ -403,7 +404,7 @@ class ImputeOptionsUsed(ResponseModel):
     accelerate: bool = Field(..., description=MVN_OPTIONS["accelerate"].help)
 
 
-class ImputeResponse(ResponseModel):
+class ImputeResponse(FitWarnings):
     """Result of the EM fit (mirrors ``ImputeResult.to_dict()``)."""
 
     columns: list[str] = Field(..., description="The modelled columns, in order.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.schemas.common import IndexLabel, LabelledMatrix, OutCell, ResponseModel, SplitFrameOut, Trace
+from api.schemas.common import FitWarnings, IndexLabel, LabelledMatrix, OutCell, ResponseModel, SplitFrameOut, Trace
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["CellMeans", "GlomOptionsUsed", "ImputeGlomResponse", "LevelProbabilities"]
@@ -40,7 +40,7 @@ class GlomOptionsUsed(ResponseModel):
     accelerate: bool = Field(..., description="SQUAREM acceleration (false: plain EM).")
 
 
-class ImputeGlomResponse(ResponseModel):
+class ImputeGlomResponse(FitWarnings):
     """Result of the general location model (mirrors ``GlomImputeResult.to_dict()``; ``options.categorical``)."""
 
     categorical: list[str] = Field(..., description="The categorical columns (they define the cells).")

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, create_model
 
-from api.schemas.common import LabelledMatrix, ResponseModel, SplitFrameOut, Trace
+from api.schemas.common import FitWarnings, LabelledMatrix, ResponseModel, SplitFrameOut, Trace
 from api.schemas.impute import ImputeOptionsUsed
 from api.schemas.impute_glom import ImputeGlomResponse
 from api.schemas.impute_models import MixtureEstimatesOut, TEstimatesOut
@@ -61,12 +61,12 @@ class EstimatesOut(ResponseModel):
     )
 
 
-#: The general location model's fit to the whole data: ImputeGlomResponse without the table and passthrough.
+#: The general location model's fit to the whole data: ImputeGlomResponse without the table, passthrough and warnings.
 GlomEstimatesOut = create_model(
     "GlomEstimatesOut",
     __base__=ResponseModel,
     __doc__="The general location model's fit to the whole data (ImputeGlomResponse without the completed table).",
-    **{name: (f.annotation, f) for name, f in ImputeGlomResponse.model_fields.items() if name not in ("completed", "passthrough")},
+    **{name: (f.annotation, f) for name, f in ImputeGlomResponse.model_fields.items() if name not in ("completed", "passthrough", "warnings")},
 )
 
 
@@ -79,7 +79,7 @@ class MIOptionsUsed(ResponseModel):
     prior: Literal["ridge", "amelia"] = Field(..., description=MVN_OPTIONS["prior"].help)
 
 
-class ImputeMIResponse(ResponseModel):
+class ImputeMIResponse(FitWarnings):
     """Multiple imputation (mirrors ``MultipleImputation.to_dict()`` without the drawn parameters)."""
 
     model: Literal["normal", "t", "mixture", "glom"] = Field(

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.common import IndexLabel, LabelledMatrix, ResponseModel, SplitFrameOut, Trace
+from api.schemas.common import FitWarnings, IndexLabel, LabelledMatrix, ResponseModel, SplitFrameOut, Trace
 from imputer.options import MVN_OPTIONS
 
 __all__ = [
@@ -93,7 +93,7 @@ class _FitCore(ResponseModel):
     n_missing: dict[str, int] = Field(..., description="Missing cells per modelled column.")
 
 
-class _Fit(_FitCore):
+class _Fit(_FitCore, FitWarnings):
     """Keys every model's answer shares."""
 
     columns: list[str] = Field(..., description="The modelled columns, in order.")

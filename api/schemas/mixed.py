@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import AfterValidator, Field, model_validator
 
 from api.schemas.common import (
+    FitWarnings,
     IndexLabel,
     MAX_ITER_LIMIT,
     LabelledMatrix,
@@ -253,7 +254,7 @@ class MixedOptionsUsed(ResponseModel):
     accelerate: bool = Field(..., description=MIXED_OPTIONS["accelerate"].help)
 
 
-class MixedResponse(ResponseModel):
+class MixedResponse(FitWarnings):
     """Result of the fit (mirrors ``MixedResult.to_dict()``)."""
 
     var_comp: dict[str, float | None] = Field(
@@ -328,7 +329,7 @@ class MixedResponse(ResponseModel):
     options: MixedOptionsUsed = Field(..., description="The options used, defaults filled in.")
 
 
-class MultiTraitResponse(ResponseModel):
+class MultiTraitResponse(FitWarnings):
     """Result of a multi-trait fit (mirrors ``MultiTraitResult.to_dict()``)."""
 
     traits: list[str] = Field(..., description="The traits, in order.")

@@ -184,7 +184,8 @@ function render(res) {
   const trace = res.trace || {};
   $("result-summary").textContent =
     `${res.converged ? "Converged" : "Not converged"} (${trace.stop_reason || ""}) after ${res.n_iter} iterations ` +
-    `(${res.n_evals} EM evaluations); log-likelihood ${fmt(res.loglik, 10)}.`;
+    `(${res.n_evals} EM evaluations); log-likelihood ${fmt(res.loglik, 10)}.` +
+    (res.warnings && res.warnings.length ? ` Warnings: ${res.warnings.join(" ")}` : "");
   const sd = {};
   let means = res.mean || {};
   if (res.cov) cols.forEach((c, j) => { sd[c] = Math.sqrt(res.cov.data[j][j]); });

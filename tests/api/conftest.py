@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings, get_settings
+from api.tasks import recorded_warnings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 #: the job store of the test apps (a SQLite file of this test session, not ./imputer-jobs.sqlite3)
@@ -79,6 +80,15 @@ def airquality_csv() -> bytes:
 def split_of(frame: pd.DataFrame) -> dict[str, Any]:
     """``frame`` in split orientation with NaN as null (what a client would send)."""
     return json.loads(frame.to_json(orient="split"))
+
+
+def answer_of(fit: Callable[[], dict[str, Any]], *, allow_nan: bool = True) -> dict[str, Any]:
+    """What the service answers for a fit: ``fit()`` (the library's ``to_dict()``, run
+    here) through JSON, with the ``warnings`` the library raised while it ran (recorded
+    as the service records them, :func:`api.tasks.recorded_warnings`)."""
+    with recorded_warnings() as raised:
+        payload = fit()
+    return json.loads(json.dumps({**payload, "warnings": list(raised)}, allow_nan=allow_nan))
 
 
 def slow_impute_body() -> dict[str, Any]:

@@ -16,11 +16,13 @@ from starlette.types import Message
 from api.dispatch import CLIENT_CLOSED, answer_while_connected
 from api.errors import JobTimedOut, PoolNotRunning
 from api.pool import Call, WorkerPool
+from api.tasks import JobOutput
 from tests.api.test_pool import pid_gone, until, with_pool
 
 pytestmark = pytest.mark.timeout(60)
 
-ANSWER = Call(tuple, ([201, "text/plain", b"done"],))  # a task answering (status, media, body)
+#: a task answering (status, media, body, headers)
+ANSWER = Call(JobOutput, (201, "text/plain", b"done", (("Imputer-Warnings", '["slow"]'),)))
 SLOW = Call(time.sleep, (60,))
 
 
@@ -40,7 +42,7 @@ def test_connected_client_gets_the_task_answer() -> None:
 
     response = with_pool(body, n=1)
     assert response.status_code == 201 and response.body == b"done"
-    assert response.media_type == "text/plain"
+    assert response.media_type == "text/plain" and response.headers["imputer-warnings"] == '["slow"]'
 
 
 def test_client_that_leaves_stops_its_job_and_frees_the_worker() -> None:

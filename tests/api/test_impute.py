@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import numpy as np
@@ -15,14 +14,14 @@ import imputer
 from api.formats import frame_from_split
 from api.schemas.common import SplitFrame
 from api.schemas.impute import ImputeResponse
-from tests.api.conftest import split_of
+from tests.api.conftest import answer_of, split_of
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def reference(frame: pd.DataFrame, conditional_var: bool = False, **kw: Any) -> dict[str, Any]:
-    """What the service must return: the engine's to_dict, through JSON."""
-    return json.loads(json.dumps(imputer.impute(frame, **kw).to_dict(conditional_var=conditional_var)))
+    """What the service must return: the engine's to_dict, through JSON, with its warnings."""
+    return answer_of(lambda: imputer.impute(frame, **kw).to_dict(conditional_var=conditional_var))
 
 
 def test_json_split_matches_the_engine(client: TestClient, airquality: pd.DataFrame) -> None:

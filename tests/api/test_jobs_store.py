@@ -103,6 +103,28 @@ def test_life_of_a_job(store: JobStore) -> None:
     assert store.get("j1") is None and store.formats("j1") == []
 
 
+def test_an_answer_keeps_its_headers_and_an_older_table_gets_the_column(store: JobStore) -> None:
+    body = b"a,b\n1,2\n"
+    warned = (("Imputer-Warnings", '["EM did not converge"]'),)
+    with store.engine.begin() as conn:  # the table as the first release made it (no headers column)
+        conn.exec_driver_sql("ALTER TABLE imputer_job_outputs DROP COLUMN headers")
+        conn.exec_driver_sql(
+            "INSERT INTO imputer_job_outputs (job_id, format, status, media_type, size, payload) "
+            "VALUES ('old', 'json', 200, 'application/json', 2, '{}')"
+        )
+    upgraded = JobStore(store.url)  # the server opens it: the column is added, the old answer kept
+    old = upgraded.output("old", "json")
+    assert old is not None and (old.status, old.headers) == (200, ())
+    upgraded.create("j2", owner="", kind="impute", instance="me")
+    answers = [Output("csv", 200, "text/csv; charset=utf-8", len(body), compress(body), warned),
+               Output("json", 200, "application/json", 2, compress(b"{}"))]
+    assert upgraded.finish("j2", "succeeded", answers=answers)
+    csv, json_ = upgraded.output("j2", "csv"), upgraded.output("j2", "json")
+    assert csv is not None and csv.headers == warned and decompress(csv.payload, csv.size) == body
+    assert json_ is not None and json_.headers == ()
+    JobStore(store.url)  # a column already there is left alone
+
+
 def test_sweep_queries(store: JobStore) -> None:
     now = time.time()
     for job_id, instance in [("a", "me"), ("b", "me"), ("c", "dead")]:

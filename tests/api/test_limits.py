@@ -67,7 +67,7 @@ def test_memory_exhaustion_in_a_task_is_422(
     monkeypatch: pytest.MonkeyPatch, task: Callable[..., Any], engine: str, args: tuple[Any, ...]
 ) -> None:
     monkeypatch.setattr(imputer, engine, _raise_memory_error)
-    status, media, body = task(*args).run()
+    status, media, body, _ = task(*args).run()
     assert status == 422 and media == "application/problem+json"
     problem = json.loads(body)
     assert problem["detail"].startswith("The problem is too large for the memory available to a worker")
@@ -81,7 +81,7 @@ def test_result_not_fitting_the_response_model_is_500_not_422(monkeypatch: pytes
 
     monkeypatch.setattr(imputer, "impute", lambda *a, **k: Odd())
     body = json.dumps({"data": {"columns": ["a", "b"], "data": [[1, 2], [2, None], [3, 1]]}}).encode()
-    status, media, payload = tasks.ImputeTask("json", body, {}, "json", "/v1/impute").run()
+    status, media, payload, _ = tasks.ImputeTask("json", body, {}, "json", "/v1/impute").run()
     assert status == 500 and media == "application/problem+json"
     assert json.loads(payload)["detail"] == "The result could not be encoded; the failure has been logged."
 
@@ -119,7 +119,7 @@ def test_a_body_too_large_for_a_capped_worker_is_422_before_parsing(headroom_mb:
         await pool.start()
         try:
             try:
-                status, _, payload = await pool.submit(_CappedImpute(body, headroom_mb), timeout_s=60).result()
+                status, _, payload, _ = await pool.submit(_CappedImpute(body, headroom_mb), timeout_s=60).result()
                 return status, json.loads(payload)["detail"]  # a MemoryError in Python: the task's 422
             except WorkerOutOfMemory as exc:
                 return service_problem(exc)[:2]

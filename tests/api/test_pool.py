@@ -26,7 +26,7 @@ from api.errors import (
 )
 from api.pool import Call, JobState, WorkerPool
 from api.problems import service_problem
-from api.tasks import ImputeTask, MixedFrameTask, MixedTask
+from api.tasks import ImputeTask, JobOutput, MixedFrameTask, MixedTask
 from imputer.errors import ImputerValueError
 from tests.api.live import alive
 
@@ -357,13 +357,14 @@ _IMPUTE_BODY = json.dumps({"data": {"columns": ["a", "b"], "data": [[1, 2], [2, 
     ],
 )
 def test_service_tasks_run_in_the_pool_without_a_request(task: Any, status: int, key: str | None) -> None:
-    async def body(p: WorkerPool) -> tuple[int, str, bytes]:
+    async def body(p: WorkerPool) -> JobOutput:
         return await p.submit(task, timeout_s=60).result()  # type: ignore[no-any-return]
 
-    got_status, media, payload = with_pool(body, n=1, preload=["api.tasks"])
+    got_status, media, payload, headers = with_pool(body, n=1, preload=["api.tasks"])
     assert got_status == status
-    if key is None:
+    if key is None:  # the table of a fit: its warnings in a header
         assert media.startswith("text/csv") and payload.startswith(b"a,b")
+        assert headers == (("Imputer-Warnings", "[]"),)
     else:
         assert key in json.loads(payload)
 

@@ -177,7 +177,7 @@ def test_schema_check_fails_on_a_drifting_body(spec: dict[str, Any], spoil: Any)
 def test_task_runs_without_http_and_pickles() -> None:
     task = PoolTask(body=json.dumps(POOL_EXAMPLE).encode())
     assert pickle.loads(pickle.dumps(task)) == task
-    status, media, body = task.run()
+    status, media, body, _ = task.run()
     assert status == 200 and media == "application/json"
     assert json.loads(body)["terms"] == POOL_EXAMPLE["terms"]
 
