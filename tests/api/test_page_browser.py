@@ -1,6 +1,6 @@
 """The web page at / in a real browser (issue 14): enter the API key once, upload
 examples/airquality.csv, see its missingness, run EM as a job, wait for the result, download the completed table and compare
-it with the Python API; no console errors. A real uvicorn on 127.0.0.1 with its job store in
+it with the Python API; run it again with max_iter=2 and see the fit's warnings; no console errors. A real uvicorn on 127.0.0.1 with its job store in
 ``tmp_path``; headless Chromium (skipped with the reason where it is absent)."""
 
 from __future__ import annotations
@@ -78,6 +78,16 @@ def test_upload_run_download(site: str, tmp_path: Path) -> None:
             time.sleep(0.2)
         got = pd.read_csv(target)
         np.testing.assert_array_equal(got.to_numpy(dtype=float), expected.completed.to_numpy(dtype=float))
+        assert "Warnings" not in summary
+        # a fit stopped by max_iter: the summary says so and shows the answer's warnings
+        box = driver.find_element("id", "max-iter")
+        box.clear()
+        box.send_keys("2")
+        driver.find_element("id", "run").click()
+        summary = _wait(driver, "const t = document.getElementById('result-summary').textContent; "
+                        "return t.startsWith('Not converged') && t", "the unconverged result")
+        assert summary.endswith(
+            " Warnings: EM did not converge within max_iter=2 iterations (tol=1e-07); increase max_iter or tol")
         assert severe_console_entries(driver) == []
         driver.save_screenshot(str(tmp_path / "page.png"))
     finally:
