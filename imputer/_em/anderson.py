@@ -90,6 +90,31 @@ them ``r <= CHAIN_RATE_MAX``, and ``r d_k / (1 - r) <= tol`` (on ``n = 10, p = 2
 maximiser, against 1.5e-9 by EM's rule alone). An iteration that ends in Anderson's or EM's
 point clears the chain.
 
+**Chord jumps** (a problem opts in with ``chord_jumps = True``). On wide tables with a weak
+prior the EM path crosses long plateaus: at ``n = 100, p = 300``, ``ridge = 1`` the
+log-posterior creeps up for thousands of iterations with steps of ``1e-5`` SD, along a path
+that stays nearly straight over hundreds of them (midpoint off the chord by 2% over 800 EM
+steps) but lies in a narrow valley: a point far out along the chord has a much lower objective
+(Anderson's and SQUAREM's extrapolations are refused there), yet a few EM steps from it, which
+contract the steep directions fast, land far ahead on the valley floor. So once the
+estimated rate is at least :data:`JUMP_MIN_RATE` and :data:`JUMP_EVERY` iterates have been
+accepted since the last reset, the driver tries ``y = x + a (x - x_anchor)``, ``x_anchor``
+the accepted iterate :data:`JUMP_EVERY` or more iterations back, relaxes it by
+:data:`JUMP_RELAX` EM steps and evaluates the result: it is accepted only if its objective
+exceeds ``L(x)`` (the safeguard: the extrapolated point itself is never accepted, the EM steps
+from it never lower the objective). ``a`` starts at 1, doubles after an accepted jump (at most
+:data:`JUMP_MAX`) and is divided by 4 after a refused one (at least 1); either way the next
+window starts there, twice as long after a refusal (up to :data:`JUMP_WAIT_MAX`: a refused
+jump costs ``JUMP_RELAX + 1`` evaluations) and :data:`JUMP_EVERY` again after an acceptance,
+which also restarts Anderson's memory (as a Newton point does). :data:`JUMP_MIN_RATE` is the
+rate estimate's cap :data:`RHO_MAX`: where Anderson converges in a few hundred evaluations a
+gate of 0.99 let refused jumps and memory restarts cost 5-60% more evaluations (40 x 120:
+850 instead of 526), while on the long plateaus the estimate sits at the cap. Measured
+(``benchmarks/README.md``, issue 16's seventh round), ``ridge = 1``, 20% MCAR: ``n = 100,
+p = 300`` 2,727 evaluations instead of 14,301 (44 s instead of 266 s), ``n = 60, p = 180``
+1,725 instead of 7,837, the same maximiser (1.5e-7 SD); 30 x 90 and 40 x 120 as before
+(259, 526 -> 530), 50 x 150 581 -> 635.
+
 How a run ends is as for SQUAREM (:mod:`imputer._em.squarem`): ``"converged"`` (result
 ``F(x)``), ``"max_iter"`` (result: the EM update of the last accepted iterate),
 ``"stopped"`` (the ``stop`` hook, checked at every accepted iterate, returned True; result
@@ -107,7 +132,8 @@ from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
 __all__ = [
-    "CHAIN_RATE_MAX", "CHAIN_RATIOS", "CHANGE_FLOOR", "DEFAULT_MEMORY", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
+    "CHAIN_RATE_MAX", "CHAIN_RATIOS", "CHANGE_FLOOR", "DEFAULT_MEMORY", "JUMP_EVERY", "JUMP_MAX", "JUMP_MIN_RATE",
+    "JUMP_RELAX", "JUMP_WAIT_MAX", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
     "ritz_rate", "ritz_rate_gram", "run_anderson",
 ]
 
@@ -138,6 +164,17 @@ NEWTON_BACKOFF = 2
 #: Accepted iterates to wait when the problem offers no Newton point (information not
 #: positive definite yet): that costs no evaluation, only the information's computation.
 NEWTON_WAIT_NONE = 1
+
+#: Chord jumps (module docstring): accepted iterates between two tries (doubled after
+#: each refused one, up to JUMP_WAIT_MAX; reset by an accepted one) ...
+JUMP_EVERY = 20
+JUMP_WAIT_MAX = 40
+#: ... the estimated EM rate from which they are tried (RHO_MAX: the estimate at its cap) ...
+JUMP_MIN_RATE = 0.999
+#: ... the EM steps that relax a jump's point before it is judged ...
+JUMP_RELAX = 5
+#: ... and the longest jump, in chords.
+JUMP_MAX = 64.0
 
 _DAMP_START = 1e-8
 _DAMP_MIN = 1e-12
@@ -348,6 +385,27 @@ def _push(
     return z, g
 
 
+def _try_jump(
+    run: _Tally, problem: EMProblem[Any], x: np.ndarray, anchor: np.ndarray, scale: float, obj: float
+) -> tuple[None, np.ndarray, np.ndarray, float] | str:
+    """A chord jump from ``x`` (module docstring): ``(None, y, F(y), L(y))`` for the relaxed point
+    ``y`` if ``L(y) > obj``, else ``"refused"`` (after ``JUMP_RELAX + 1`` evaluations, or none
+    where the extrapolated point is not feasible)."""
+    y = x + scale * (x - anchor)
+    if not (np.all(np.isfinite(y)) and problem.feasible(y)):
+        return "refused"
+    for _ in range(JUMP_RELAX):
+        fy, oy = run.evaluate(y)
+        if fy is None:
+            return "refused"
+        y = fy
+    fy, oy = run.evaluate(y)
+    if fy is not None and oy > obj:
+        return None, y, fy, oy  # free coordinates made when the memory wants them
+    run.n_rejected += 1
+    return "refused"
+
+
 def _try_newton(
     run: _Tally, problem: EMProblem[Any], coords: _Coordinates, newton: Any, x: np.ndarray, fx: np.ndarray, obj: float
 ) -> tuple[None, np.ndarray, np.ndarray, float] | str:
@@ -425,6 +483,9 @@ def run_anderson(
     recent: deque[float] = deque(maxlen=RATE_WINDOW)  # the last Ritz estimates
     damp = _DAMP_START
     chain = _NewtonChain()
+    jumps = bool(getattr(problem, "chord_jumps", False))
+    anchor, anchor_it, jump_scale = x, 0, 1.0  # the chord's far end, when it was accepted
+    jump_wait = JUMP_EVERY
     for it in range(1, max_iter + 1):
         if run.accept(x, obj):
             return run.end(x, "stopped", it)
@@ -450,6 +511,20 @@ def run_anderson(
             return run.end(fx, "converged", it)
         if it == max_iter:
             break
+        if jumps and rho >= JUMP_MIN_RATE and it - anchor_it >= jump_wait:
+            jumped = _try_jump(run, problem, x, anchor, jump_scale, obj)
+            if isinstance(jumped, str):
+                jump_scale = max(jump_scale / 4.0, 1.0)
+                jump_wait = min(2 * jump_wait, JUMP_WAIT_MAX)
+                anchor, anchor_it = x, it
+            else:
+                z, x, fx, obj = jumped
+                jump_scale = min(2.0 * jump_scale, JUMP_MAX)
+                jump_wait = JUMP_EVERY
+                anchor, anchor_it = x, it
+                mem.reset()
+                chain.clear()
+                continue
         if newton is not None and change <= NEWTON_START and rho >= NEWTON_MIN_RATE:
             if wait > 0:
                 wait -= 1
@@ -460,6 +535,7 @@ def run_anderson(
                     z, x, fx, obj = took
                     backoff = NEWTON_BACKOFF
                     mem.reset()  # secant pairs across a Newton step mislead Anderson
+                    anchor, anchor_it = x, it  # nor is a chord across it EM's path
                     continue
                 if took == "none":
                     wait = NEWTON_WAIT_NONE

@@ -97,6 +97,10 @@ class MVNProblem:
         prior itself (:mod:`imputer._gaussian.prior`: Amelia's convention).
     """
 
+    #: Anderson's driver may try chord jumps across the plateaus of slow fits
+    #: (:mod:`imputer._em.anderson`, "Chord jumps")
+    chord_jumps = True
+
     def __init__(self, data: StandardData, ridge: float | RidgePrior, n_missing: np.ndarray | None = None) -> None:
         self.data = data
         self.ridge = as_prior(ridge)

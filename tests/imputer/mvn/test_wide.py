@@ -174,3 +174,50 @@ def test_a_wide_fit_stopped_by_max_iter_advises_a_stronger_prior(n: int, p: int,
         assert "stronger" not in text and text.rstrip().endswith("increase max_iter or tol")
     else:
         assert re.search(advice, text)
+
+
+def _noisy_wide(n: int, p: int, seed: int) -> pd.DataFrame:
+    """Three weak factors (loadings N(0, 0.8^2)) plus noise of variance U(0.3, 1), 20% MCAR
+    (column 0 observed): noisier than test_fillnewton's tables, so that EM's path has the
+    slow stretches where chord jumps are taken."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3)) @ rng.normal(0.0, 0.8, (3, p))
+    x += np.sqrt(rng.uniform(0.3, 1.0, p)) * rng.standard_normal((n, p))
+    hole = rng.random((n, p)) < 0.2
+    hole[:, 0] = False
+    x[hole] = np.nan
+    return pd.DataFrame(x, columns=[f"c{j}" for j in range(p)])
+
+
+@pytest.mark.parametrize(("n", "p", "seed"), [(20, 60, 1), (25, 75, 0)])
+def test_chord_jumps_keep_the_fit_at_the_same_maximiser(n: int, p: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # jumps tried from the start, every five accepted iterates (the driver's own gate, the
+    # rate estimate at RHO_MAX for twenty, is met only on long plateaus): the fit takes some,
+    # stays monotone and ends at the maximiser of a fit without them
+    from imputer._em import anderson, run_em
+    from imputer.mvn._fit import start_values
+    from tests.imputer.mvn.test_problem import standard
+
+    frame = _noisy_wide(n, p, seed)
+    reference = MVNProblem(standard(frame), 1.0)
+    reference.chord_jumps = False
+    x0 = reference.pack(start_values(reference.data))
+    ref = run_em(reference, x0, tol=1e-11, max_iter=50_000)
+    assert ref.trace.converged
+    taken: list[bool] = []
+    real = anderson._try_jump
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        took = real(*args)
+        taken.append(not isinstance(took, str))
+        return took
+
+    monkeypatch.setattr(anderson, "_try_jump", counted)
+    monkeypatch.setattr(anderson, "JUMP_MIN_RATE", 0.0)
+    monkeypatch.setattr(anderson, "JUMP_EVERY", 5)
+    problem = MVNProblem(standard(frame), 1.0)
+    run = run_em(problem, x0, tol=1e-9, max_iter=50_000)
+    assert run.trace.converged and sum(taken) >= 2
+    assert problem.distance(ref.x, run.x) < 1e-7
+    h = run.trace.history
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:]))
