@@ -394,12 +394,12 @@ def _try_jump(
     y = x + scale * (x - anchor)
     if not (np.all(np.isfinite(y)) and problem.feasible(y)):
         return "refused"
-    for _ in range(JUMP_RELAX):
-        fy, oy = run.evaluate(y)
-        if fy is None:
-            return "refused"
-        y = fy
     fy, oy = run.evaluate(y)
+    for _ in range(JUMP_RELAX):  # the relaxing EM steps, each point evaluated (F and L)
+        if fy is None:
+            break
+        y = fy
+        fy, oy = run.evaluate(y)
     if fy is not None and oy > obj:
         return None, y, fy, oy  # free coordinates made when the memory wants them
     run.n_rejected += 1
