@@ -54,11 +54,16 @@ other point (Anderson's, or EM's, whose fills are not kept) the candidate is the
 (:func:`imputer._em.anderson.run_anderson`) evaluates every candidate and keeps it only if
 the objective does not fall: the answer is EM's fixed point whatever the steps.
 
-The steps end for the run (the method answers None from then on) when the fill
-corrections of full steps stop shrinking fast (ratio above :data:`STALL_RATIO` twice
-running), a candidate is refused even at the shortest step (:data:`MIN_SCALE`) or
-:data:`MAX_REFUSALS` candidates have been refused in all: there the left-out ``C`` coupling dominates (more rows, more missing
-cells per row: ``n = 100, p = 300``) and Anderson does better.
+A chain ends (the call answers None, the next one starts a new chain at full length from the
+driver's point then) when the fill corrections of full steps stop shrinking fast (ratio
+above :data:`STALL_RATIO` twice running), a candidate is refused even at the shortest step
+(:data:`MIN_SCALE`) or :data:`MAX_REFUSALS` of its candidates have been refused: there the
+left-out ``C`` coupling dominates. It often does only for a while: early in a fit ``C``
+still moves, and a chain started a few iterations later contracts fast (``n = 10``, ``p =
+300 to 1,000``, ``ridge = 1``: ending the steps for the run at the first stall took 220 to
+650 evaluations where they were restarted took 26 to 36). After :data:`MAX_CHAINS` ended
+chains the steps end for the run (more rows, more missing cells per row, where Anderson
+does better).
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ from imputer._gaussian.objective import mstep, scatter_about
 from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_REFUSALS", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_REFUSALS", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
@@ -89,10 +94,12 @@ TRUST_SD = 2.0
 #: evaluations within one (``n = 10``: ``p = 200`` 0.31 -> 0.13 s, ``p = 300`` 0.37 -> 0.21 s,
 #: ``p = 500`` 1.19 -> 0.89 s; benchmarks/README, issue 16).
 GMRES_RTOL = 1e-2
-#: The shortest step tried; a refused candidate at this scale ends the steps for the run.
+#: The shortest step tried; a refused candidate at this scale ends the chain.
 MIN_SCALE = 1.0 / 64.0
-#: Refused Newton candidates after which the steps end for the run.
+#: Refused Newton candidates after which a chain ends.
 MAX_REFUSALS = 3
+#: Chains ended (stalled or refused) after which the steps end for the run.
+MAX_CHAINS = 8
 #: Ratio of successive fill corrections (full steps) above which the chain counts as stalled.
 STALL_RATIO = 0.7
 #: Offered only where the dense Newton step is not (more parameters than this).
@@ -200,6 +207,7 @@ class FillNewton:
         self._last_newton = False  # whether it was a Newton step (else the chain's first, EM's)
         self._scale = 1.0
         self._disabled = False
+        self._ended = 0  # chains ended (stalled or refused)
         self._refused = 0
         self._prev_norm: float | None = None
         self._stalls = 0
@@ -216,8 +224,7 @@ class FillNewton:
             self._refused += 1
             if self._scale <= MIN_SCALE or self._refused >= MAX_REFUSALS:
                 # even the shortest step, or time and again: the direction is no good here
-                self._disabled = True
-                self._forget()
+                self._end_chain()
                 return None
             self._scale = max(self._scale / 4.0, MIN_SCALE)
         elif in_chain and self._last_newton:
@@ -238,9 +245,8 @@ class FillNewton:
         norm = float(np.max(np.abs(resid)))
         if self._prev_norm is not None and self._scale == 1.0 and norm > STALL_RATIO * self._prev_norm:
             self._stalls += 1
-            if self._stalls >= 2:  # the left-out coupling dominates: let Anderson work
-                self._disabled = True
-                self._forget()
+            if self._stalls >= 2:  # the left-out coupling dominates here: start afresh later
+                self._end_chain()
                 return None
         else:
             self._stalls = 0
@@ -256,6 +262,14 @@ class FillNewton:
         reach = float(np.max(np.abs(delta) / np.sqrt(np.maximum(cell_var, 1e-300))))
         step = min(self._scale, TRUST_SD / reach) if reach > 0.0 else self._scale
         return self._candidate(z_in + step * delta, here)
+
+    def _end_chain(self) -> None:
+        """End the chain (stalled, or refused time and again): the next call starts a new one
+        at full length from the driver's point then, up to :data:`MAX_CHAINS` times in a run."""
+        self._forget()
+        self._ended += 1
+        self._disabled = self._ended >= MAX_CHAINS
+        self._refused, self._stalls, self._scale, self._last_newton = 0, 0, 1.0, False
 
     def _forget(self) -> None:
         self._last = self._last_fills = None

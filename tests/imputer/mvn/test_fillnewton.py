@@ -4,7 +4,7 @@
   (``Sigma_MO Sigma_OO^-1`` by dense solves, the M-step written out), for both priors;
 * a default fit reaches the fixed point of Anderson alone run to ``tol = 1e-12`` (1e-8 SD
   units) in a fraction of its evaluations, with a never-decreasing history;
-* where it is offered, and how refused candidates shrink the step.
+* where it is offered, how refused candidates shrink the step, and how chains end and restart.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from imputer._em import run_em
 from imputer._em.anderson import run_anderson
 from imputer._gaussian.estep import small_plan
 from imputer._gaussian.prior import RidgePrior, as_prior
-from imputer.mvn._fillnewton import MAX_REFUSALS, AtPoint, FillNewton
+from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, AtPoint, FillNewton
 from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._newton import NewtonStep
@@ -172,22 +172,56 @@ def test_a_refused_candidate_shrinks_the_next_step() -> None:
     assert newton._scale == 1.0
 
 
-def test_the_steps_end_after_repeated_refusals() -> None:
-    problem, newton, x = _chain(3)
-    problem.step(x)  # the chain's start accepted
+def _refuse_a_chain(problem: MVNProblem, newton: FillNewton, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """From ``x``, the accepted start of a chain, let the driver refuse :data:`MAX_REFUSALS`
+    Newton candidates in a row; returns the call's answer after the last and the point it was
+    made at."""
     for refusals in range(1, MAX_REFUSALS + 1):
         fx, _ = problem.step(x)
         assert problem.newton(x, fx) is not None and newton._last_newton  # a Newton candidate
         # the driver refuses it and takes the EM step instead
         fy, _ = problem.step(fx)
         start = problem.newton(fx, fy)
-        assert newton._refused == refusals
         if refusals < MAX_REFUSALS:
-            assert start is not None and not newton._last_newton  # a new chain
+            assert newton._refused == refusals
+            assert start is not None and not newton._last_newton  # a new start, shorter steps
             problem.step(start)
             x = start
-    assert newton._disabled and start is None
-    assert problem.newton(fx, fy) is None  # for the rest of the run
+    return start, fy
+
+
+def test_repeated_refusals_end_the_chain_and_max_chains_end_the_steps() -> None:
+    problem, newton, x = _chain(3)
+    problem.step(x)  # the chain's start accepted
+    for ended in range(1, MAX_CHAINS + 1):
+        start, at = _refuse_a_chain(problem, newton, x)
+        assert start is None and newton._ended == ended  # this chain ended
+        assert newton._disabled == (ended == MAX_CHAINS)
+        fa, _ = problem.step(at)
+        x = problem.newton(at, fa)
+        if ended < MAX_CHAINS:  # the next call starts a new chain at full length
+            assert x is not None and not newton._last_newton
+            assert newton._scale == 1.0 and newton._refused == 0
+            problem.step(x)
+        else:
+            assert x is None  # for the rest of the run
+
+
+def test_a_stalled_chain_is_restarted_and_reaches_the_fixed_point() -> None:
+    # a table (found by a sweep of seeds) where the first chain stalls early, while C_M
+    # still moves: ending the steps there took 275 evaluations, a restarted chain 49
+    df = _wide(10, 150, seed=2)
+    problem = MVNProblem(standard(df), 1.0)
+    x0 = problem.pack(start_values(problem.data))
+    run = run_em(problem, x0, tol=1e-7, max_iter=5_000)
+    newton = problem._newton
+    assert isinstance(newton, FillNewton) and newton._ended >= 1 and not newton._disabled
+    assert run.trace.stop_reason == "converged" and run.trace.n_evals < 100
+    ref_problem = MVNProblem(standard(df), 1.0)
+    ref = run_anderson(ref_problem, x0, tol=1e-12, max_iter=50_000, use_newton=False)
+    assert ref.trace.stop_reason == "converged"
+    assert problem.distance(ref.x, run.x) < 1e-6
+    assert np.all(np.diff(run.trace.history) >= -1e-12 * np.abs(run.trace.history[1:]))
 
 
 def test_the_last_e_step_is_reused_where_it_was_at_the_same_point() -> None:
