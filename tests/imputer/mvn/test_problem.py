@@ -95,6 +95,30 @@ def test_distance_by_chunks_is_the_whole_vector_formula(where: str) -> None:
         assert problem.distance(x, moved) == d_mu  # a NaN among the covariances: max() keeps the means'
 
 
+@pytest.mark.parametrize("p", [5, _problem.LAUUM_MIN_P - 1, _problem.LAUUM_MIN_P, 150])
+def test_from_free_is_the_reordered_cholesky_product(p: int) -> None:
+    # z = (mu, L's strict lower triangle row by row, log d) in the order P of the columns
+    # from most to least observed; Sigma = P' L diag(d) L' P, written out (syrk below
+    # LAUUM_MIN_P columns, lauum on the reversed factor from there)
+    rng = np.random.default_rng(p)
+    x = rng.normal(size=(3 * p, p))
+    x[rng.random(x.shape) < np.linspace(0.0, 0.5, p)[rng.permutation(p)]] = np.nan
+    x[:, 0] = 1.0 + rng.normal(size=3 * p)
+    problem = MVNProblem(standard(pd.DataFrame(x)), ridge=1.0)
+    order = np.argsort(np.isnan(x).sum(axis=0), kind="stable")
+    k = p * (p - 1) // 2
+    z = np.concatenate([rng.normal(size=p), rng.normal(scale=0.3, size=k), rng.normal(scale=0.5, size=p)])
+    low = np.eye(p)
+    low[np.tril_indices(p, -1)] = z[p : p + k]
+    ordered = low @ np.diag(np.exp(z[p + k :])) @ low.T
+    sigma = np.empty((p, p))
+    sigma[np.ix_(order, order)] = ordered
+    got = problem.unpack(problem.from_free(z))
+    np.testing.assert_array_equal(got.mu, z[:p])
+    np.testing.assert_allclose(got.sigma, sigma, rtol=1e-12, atol=1e-13 * np.abs(sigma).max())
+    np.testing.assert_allclose(problem.to_free(problem.from_free(z)), z, rtol=1e-9, atol=1e-10)
+
+
 def test_pack_unpack_round_trip_and_distance(naive) -> None:
     problem = MVNProblem(standard(naive.simulate(50, 4, seed=0)), ridge=0.0)
     rng = np.random.default_rng(0)
