@@ -59,9 +59,10 @@ driver's point then) when the fill corrections of full steps stop shrinking fast
 above :data:`STALL_RATIO` twice running), a candidate is refused even at the shortest step
 (:data:`MIN_SCALE`) or :data:`MAX_REFUSALS` of its candidates have been refused: there the
 left-out ``C`` coupling dominates. It often does only for a while: early in a fit ``C``
-still moves, and a chain started a few iterations later contracts fast (``n = 10``, ``p =
-300 to 1,000``, ``ridge = 1``: ending the steps for the run at the first stall took 220 to
-650 evaluations where they were restarted took 26 to 36). After :data:`MAX_CHAINS` ended
+still moves, and a chain started a few iterations later contracts fast (``n = 10`` to
+``20``, ``p = 200`` to ``2,000``, ``ridge = 1``: where ending the steps for the run at the
+first stall took 222 to 654 evaluations, restarting takes 27 to 36; benchmarks/README,
+issue 16, eighth round). After :data:`MAX_CHAINS` ended
 chains the steps end for the run (more rows, more missing cells per row, where Anderson
 does better).
 """
