@@ -139,15 +139,17 @@ class MVNProblem:
         self._strict_flat = (self._strict[0] * p + self._strict[1]).astype(idx)
         self._strict_col = self._strict[1].astype(idx)
         a, b = self._unorder[self._rows], self._unorder[self._cols]
-        # from_free's syrk: entry (a, b) of the reordered Sigma at flat position min p + max
-        self._syrk_flat = (np.minimum(a, b) * p + np.maximum(a, b)).astype(idx)
-        # from_free's lauum works on the factor reversed, R = J c J (J the reversal), which is
-        # upper triangular: c's entry (j, k) is R's (p-1-j, p-1-k), flat position p^2 - 1 - (j
-        # p + k). lauum makes R R' = J c c' J in the lower triangle of a Fortran array (its C
-        # transpose's upper one): the reordered Sigma's entry (a, b) is at flat position
-        # p^2 - 1 - (max(a, b) p + min(a, b)) of that C array
-        self._rev_strict_flat = (p * p - 1 - self._strict_flat).astype(idx)
-        self._lauum_flat = (p * p - 1 - (np.maximum(a, b) * p + np.minimum(a, b))).astype(idx)
+        if p < LAUUM_MIN_P:
+            # from_free's syrk: entry (a, b) of the reordered Sigma at flat position min p + max
+            self._product_flat = (np.minimum(a, b) * p + np.maximum(a, b)).astype(idx)
+        else:
+            # from_free's lauum works on the factor reversed, R = J c J (J the reversal), which
+            # is upper triangular: c's entry (j, k) is R's (p-1-j, p-1-k), flat position p^2 - 1
+            # - (j p + k). lauum makes R R' = J c c' J in the lower triangle of a Fortran array
+            # (its C transpose's upper one): the reordered Sigma's entry (a, b) is at flat
+            # position p^2 - 1 - (max(a, b) p + min(a, b)) of that C array
+            self._rev_strict_flat = (p * p - 1 - self._strict_flat).astype(idx)
+            self._product_flat = (p * p - 1 - (np.maximum(a, b) * p + np.minimum(a, b))).astype(idx)
         self._newton: NewtonStep | FillNewton | bool | None = None  # None: not built yet; False: none
         # Sigma, the free coordinates' Cholesky factor and the precision of the last point
         # the driver asked about, each computed once (imputer.mvn._point)
@@ -245,7 +247,7 @@ class MVNProblem:
                 # the lower triangle of c c' (Fortran order); c' is the Fortran view of c: no copy
                 s = syrk(1.0, c.T, trans=1, lower=1)
             # entry (i, j), i >= j, of the Fortran array is element j p + i of its transpose's C order
-            return np.concatenate([z[:p], np.asfortranarray(s).T.take(self._syrk_flat)])
+            return np.concatenate([z[:p], np.asfortranarray(s).T.take(self._product_flat)])
         r = np.eye(p)
         np.put(r, self._rev_strict_flat, z[p : p + k])
         with np.errstate(over="ignore", invalid="ignore"):
@@ -253,7 +255,7 @@ class MVNProblem:
             # R is upper triangular in C order: its Fortran view R' is lower, and lauum on
             # it gives (R')' R' = R R' (lower triangle, Fortran order), in place
             s, _ = lauum(r.T, lower=1, overwrite_c=1)
-        return np.concatenate([z[:p], np.asfortranarray(s).T.take(self._lauum_flat)])
+        return np.concatenate([z[:p], np.asfortranarray(s).T.take(self._product_flat)])
 
     def newton_sums(self) -> tuple[int, SumsAt] | None:
         """``(n, sums)`` for the Newton step: the rows and the information's pattern sums at a point.
