@@ -64,7 +64,9 @@ still moves, and a chain started a few iterations later contracts fast (``n = 10
 first stall took 222 to 654 evaluations, restarting takes 27 to 36; benchmarks/README,
 issue 16, eighth round). After :data:`MAX_CHAINS` ended
 chains the steps end for the run (more rows, more missing cells per row, where Anderson
-does better).
+does better). After a chain ended by refusals, the next :data:`REFUSED_PAUSE` calls (doubled
+each time) answer None: there the chains meet a floor of the fill residual that the
+left-out ``C`` coupling sets, and Anderson works undisturbed meanwhile.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ from imputer._gaussian.objective import mstep, scatter_about
 from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_REFUSALS", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
@@ -101,6 +103,11 @@ MIN_SCALE = 1.0 / 64.0
 MAX_REFUSALS = 3
 #: Chains ended (stalled or refused) after which the steps end for the run.
 MAX_CHAINS = 8
+#: Calls answered None after a chain ended by refusals (doubled after each such chain): at
+#: the floor that the left-out change of ``C`` sets, every new chain is refused again, and
+#: its accepted first candidates restart Anderson's memory (30 x 600 with ``ridge=1``: 1,100
+#: evaluations restarting at once, 520 with this pause; benchmarks/README, issue 16).
+REFUSED_PAUSE = 20
 #: Ratio of successive fill corrections (full steps) above which the chain counts as stalled.
 STALL_RATIO = 0.7
 #: Offered only where the dense Newton step is not (more parameters than this).
@@ -209,6 +216,8 @@ class FillNewton:
         self._scale = 1.0
         self._disabled = False
         self._ended = 0  # chains ended (stalled or refused)
+        self._pause = 0  # calls to answer None before the next chain
+        self._next_pause = REFUSED_PAUSE
         self._refused = 0
         self._prev_norm: float | None = None
         self._stalls = 0
@@ -220,12 +229,15 @@ class FillNewton:
         in_chain = self._last is not None and x is self._last
         if self._disabled:
             return None
+        if self._pause > 0:
+            self._pause -= 1
+            return None
         if self._last is not None and not in_chain and self._last_newton:
             # the last Newton candidate was refused
             self._refused += 1
             if self._scale <= MIN_SCALE or self._refused >= MAX_REFUSALS:
                 # even the shortest step, or time and again: the direction is no good here
-                self._end_chain()
+                self._end_chain(refused=True)
                 return None
             self._scale = max(self._scale / 4.0, MIN_SCALE)
         elif in_chain and self._last_newton:
@@ -264,10 +276,12 @@ class FillNewton:
         step = min(self._scale, TRUST_SD / reach) if reach > 0.0 else self._scale
         return self._candidate(z_in + step * delta, here)
 
-    def _end_chain(self) -> None:
+    def _end_chain(self, refused: bool = False) -> None:
         """End the chain (stalled, or refused time and again): the next call starts a new one
         at full length from the driver's point then, up to :data:`MAX_CHAINS` times in a run."""
         self._forget()
+        if refused:
+            self._pause, self._next_pause = self._next_pause, 2 * self._next_pause
         self._ended += 1
         self._disabled = self._ended >= MAX_CHAINS
         self._refused, self._stalls, self._scale, self._last_newton = 0, 0, 1.0, False

@@ -4,7 +4,7 @@
   (``Sigma_MO Sigma_OO^-1`` by dense solves, the M-step written out), for both priors;
 * a default fit reaches the fixed point of Anderson alone run to ``tol = 1e-12`` (1e-8 SD
   units) in a fraction of its evaluations, with a never-decreasing history;
-* where it is offered, how refused candidates shrink the step, and how chains end and restart.
+* where it is offered, how refused candidates shrink the step, and how chains end, pause and restart.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from imputer._em import run_em
 from imputer._em.anderson import run_anderson
 from imputer._gaussian.estep import small_plan
 from imputer._gaussian.prior import RidgePrior, as_prior
-from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, AtPoint, FillNewton
+from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, REFUSED_PAUSE, AtPoint, FillNewton
 from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._newton import NewtonStep
@@ -190,7 +190,7 @@ def _refuse_a_chain(problem: MVNProblem, newton: FillNewton, x: np.ndarray) -> t
     return start, fy
 
 
-def test_repeated_refusals_end_the_chain_and_max_chains_end_the_steps() -> None:
+def test_repeated_refusals_end_the_chain_pause_and_max_chains_end_the_steps() -> None:
     problem, newton, x = _chain(3)
     problem.step(x)  # the chain's start accepted
     for ended in range(1, MAX_CHAINS + 1):
@@ -198,13 +198,18 @@ def test_repeated_refusals_end_the_chain_and_max_chains_end_the_steps() -> None:
         assert start is None and newton._ended == ended  # this chain ended
         assert newton._disabled == (ended == MAX_CHAINS)
         fa, _ = problem.step(at)
+        if ended == MAX_CHAINS:
+            assert problem.newton(at, fa) is None  # for the rest of the run
+            break
+        # the call that ended it answered None, and so do the next REFUSED_PAUSE calls (doubled
+        # after each chain ended by refusals) ...
+        pause = REFUSED_PAUSE * 2 ** (ended - 1)
+        assert all(problem.newton(at, fa) is None for _ in range(pause))
+        # ... then a new chain at full length
         x = problem.newton(at, fa)
-        if ended < MAX_CHAINS:  # the next call starts a new chain at full length
-            assert x is not None and not newton._last_newton
-            assert newton._scale == 1.0 and newton._refused == 0
-            problem.step(x)
-        else:
-            assert x is None  # for the rest of the run
+        assert x is not None and not newton._last_newton
+        assert newton._scale == 1.0 and newton._refused == 0
+        problem.step(x)
 
 
 def test_a_stalled_chain_is_restarted_and_reaches_the_fixed_point() -> None:
