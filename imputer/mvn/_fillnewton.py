@@ -277,8 +277,9 @@ class FillNewton:
         return self._candidate(z_in + step * delta, here)
 
     def _end_chain(self, refused: bool = False) -> None:
-        """End the chain (stalled, or refused time and again): the next call starts a new one
-        at full length from the driver's point then, up to :data:`MAX_CHAINS` times in a run."""
+        """End the chain (stalled, or ``refused`` time and again): the next call (when refused,
+        the first after a pause of :data:`REFUSED_PAUSE` calls, doubled each time) starts a new
+        one at full length from the driver's point then, up to :data:`MAX_CHAINS` times in a run."""
         self._forget()
         if refused:
             self._pause, self._next_pause = self._next_pause, 2 * self._next_pause
