@@ -62,9 +62,9 @@ left-out ``C`` coupling dominates. It often does only for a while: early in a fi
 still moves, and a chain started a few iterations later contracts fast (``n = 10`` to
 ``20``, ``p = 200`` to ``2,000``, ``ridge = 1``: where ending the steps for the run at the
 first stall took 222 to 654 evaluations, restarting takes 27 to 36; benchmarks/README,
-issue 16, eighth round). After :data:`MAX_CHAINS` ended
-chains the steps end for the run (more rows, more missing cells per row, where Anderson
-does better). After a chain ended by refusals, the next :data:`REFUSED_PAUSE` calls (doubled
+issue 16, eighth round). After :data:`MAX_CHAINS` chains ended by refusals, or
+:data:`MAX_STALLED_CHAINS` stalled ones, the steps end for the run (more rows, more missing
+cells per row, where Anderson does better). After a chain ended by refusals, the next :data:`REFUSED_PAUSE` calls (doubled
 each time) answer None: there the chains meet a floor of the fill residual that the
 left-out ``C`` coupling sets, and Anderson works undisturbed meanwhile.
 """
@@ -83,7 +83,7 @@ from imputer._gaussian.objective import mstep, scatter_about
 from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
@@ -101,8 +101,13 @@ GMRES_RTOL = 1e-2
 MIN_SCALE = 1.0 / 64.0
 #: Refused Newton candidates after which a chain ends.
 MAX_REFUSALS = 3
-#: Chains ended (stalled or refused) after which the steps end for the run.
+#: Chains ended by refusals after which the steps end for the run ...
 MAX_CHAINS = 8
+#: ... and stalled chains (whose candidates were accepted: they made progress, each at its
+#: own rate; 40 x 600 with ``ridge=1`` ended 7 chains by stalls and 4 by refusals and
+#: converged in 967 evaluations, where ending the steps after 8 chains of either kind left
+#: Anderson short of convergence after 1,277).
+MAX_STALLED_CHAINS = 64
 #: Calls answered None after a chain ended by refusals (doubled after each such chain): at
 #: the floor that the left-out change of ``C`` sets, every new chain is refused again, and
 #: its accepted first candidates restart Anderson's memory (30 x 600 with ``ridge=1``: 1,100
@@ -215,7 +220,8 @@ class FillNewton:
         self._last_newton = False  # whether it was a Newton step (else the chain's first, EM's)
         self._scale = 1.0
         self._disabled = False
-        self._ended = 0  # chains ended (stalled or refused)
+        self._ended = 0  # chains ended by refusals
+        self._stalled = 0  # chains ended by a stall
         self._pause = 0  # calls to answer None before the next chain
         self._next_pause = REFUSED_PAUSE
         self._refused = 0
@@ -279,12 +285,16 @@ class FillNewton:
     def _end_chain(self, refused: bool = False) -> None:
         """End the chain (stalled, or ``refused`` time and again): the next call (when refused,
         the first after a pause of :data:`REFUSED_PAUSE` calls, doubled each time) starts a new
-        one at full length from the driver's point then, up to :data:`MAX_CHAINS` times in a run."""
+        one at full length from the driver's point then, up to :data:`MAX_CHAINS` refused and
+        :data:`MAX_STALLED_CHAINS` stalled chains in a run."""
         self._forget()
         if refused:
             self._pause, self._next_pause = self._next_pause, 2 * self._next_pause
-        self._ended += 1
-        self._disabled = self._ended >= MAX_CHAINS
+        if refused:
+            self._ended += 1
+        else:
+            self._stalled += 1
+        self._disabled = self._ended >= MAX_CHAINS or self._stalled >= MAX_STALLED_CHAINS
         self._refused, self._stalls, self._scale, self._last_newton = 0, 0, 1.0, False
 
     def _forget(self) -> None:

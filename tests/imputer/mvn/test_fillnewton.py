@@ -17,7 +17,7 @@ from imputer._em import run_em
 from imputer._em.anderson import run_anderson
 from imputer._gaussian.estep import small_plan
 from imputer._gaussian.prior import RidgePrior, as_prior
-from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, REFUSED_PAUSE, AtPoint, FillNewton
+from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, MAX_STALLED_CHAINS, REFUSED_PAUSE, AtPoint, FillNewton
 from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._newton import NewtonStep
@@ -212,6 +212,17 @@ def test_repeated_refusals_end_the_chain_pause_and_max_chains_end_the_steps() ->
         problem.step(x)
 
 
+def test_stalled_chains_have_their_own_limit() -> None:
+    _, newton, _ = _chain(3)
+    for _ in range(MAX_STALLED_CHAINS - 1):
+        newton._end_chain()  # a stall: no pause, and not counted against MAX_CHAINS
+        assert not newton._disabled and newton._pause == 0 and newton._ended == 0
+    newton._end_chain(refused=True)
+    assert newton._ended == 1 and newton._pause == REFUSED_PAUSE and not newton._disabled
+    newton._end_chain()
+    assert newton._stalled == MAX_STALLED_CHAINS and newton._disabled
+
+
 def test_a_stalled_chain_is_restarted_and_reaches_the_fixed_point() -> None:
     # a table (found by a sweep of seeds) where the first chain stalls early, while C_M
     # still moves: ending the steps there took 275 evaluations, a restarted chain 49
@@ -220,7 +231,7 @@ def test_a_stalled_chain_is_restarted_and_reaches_the_fixed_point() -> None:
     x0 = problem.pack(start_values(problem.data))
     run = run_em(problem, x0, tol=1e-7, max_iter=5_000)
     newton = problem._newton
-    assert isinstance(newton, FillNewton) and newton._ended >= 1 and not newton._disabled
+    assert isinstance(newton, FillNewton) and newton._stalled >= 1 and not newton._disabled
     assert run.trace.stop_reason == "converged" and run.trace.n_evals < 100
     ref_problem = MVNProblem(standard(df), 1.0)
     ref = run_anderson(ref_problem, x0, tol=1e-12, max_iter=50_000, use_newton=False)
