@@ -53,6 +53,7 @@ def run(
     ridge: float | RidgePrior,
     accelerate: bool,
     fill: bool = True,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> EngineRun:
     """Fit ``N_p(mu, Sigma)`` to incomplete columns by EM and (optionally) fill them in.
 
@@ -69,6 +70,9 @@ def run(
         Checked options, as in :func:`imputer.impute`.
     fill : bool, default True
         Also return the completed columns.
+    start : (ndarray, ndarray), shapes (p,) and (p, p), optional
+        Starting mean and covariance in standardised units (default: the engine's own,
+        :func:`~imputer.mvn._fit.start_values`).
 
     Returns
     -------
@@ -78,7 +82,7 @@ def run(
     # one BLAS thread-limit context for the whole engine (entering one costs ~1 ms)
     with blas_threads(p):
         data = standardise(patterns, values, scaling)
-        fit = fit_mvn(data, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate)
+        fit = fit_mvn(data, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, start=start)
         filled = None
         if fill:
             filled = np.empty((n, p), order="F")

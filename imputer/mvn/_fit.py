@@ -27,10 +27,12 @@ from imputer.mvn._scaling import Scaling
 
 __all__ = [
     "SINGULAR_EIG",
+    "START_EIG_FLOOR",
     "blas_threads",
     "conditional_variances",
     "corr_feasible",
     "fill_missing",
+    "floor_correlation",
     "min_corr_eig",
     "standardise",
     "start_values",
@@ -144,6 +146,10 @@ def blas_threads(p: int) -> AbstractContextManager[None]:
     return single_blas_thread(SINGLE_THREAD_MAX_P is None or p <= SINGLE_THREAD_MAX_P)
 
 
+#: Smallest eigenvalue of a starting correlation matrix (:func:`start_values`, :func:`floor_correlation`).
+START_EIG_FLOOR: float = 0.01
+
+
 def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
     """Starting point: zero mean and the pairwise-complete correlation, made positive definite.
 
@@ -169,11 +175,29 @@ def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
     corr = np.divide(s2, counts, out=np.zeros((p, p)), where=counts > 0)
     np.fill_diagonal(corr, 1.0)
     corr = np.clip(0.5 * (corr + corr.T), -1.0, 1.0)
+    return np.zeros(p), floor_correlation(corr)
+
+
+def floor_correlation(corr: np.ndarray, floor: float = START_EIG_FLOOR) -> np.ndarray:
+    """``(1 - t) R + t I`` with the smallest ``t >= 0`` that puts the smallest eigenvalue at ``floor`` or above.
+
+    Parameters
+    ----------
+    corr : ndarray, shape (p, p)
+        A symmetric matrix with unit diagonal (a correlation matrix, possibly indefinite).
+    floor : float
+        Smallest eigenvalue wanted, in (0, 1).
+
+    Returns
+    -------
+    ndarray, shape (p, p)
+        ``corr`` itself when its smallest eigenvalue is already at least ``floor``.
+    """
     e_min = float(np.linalg.eigvalsh(corr)[0])
-    if e_min < 0.01:
-        t = (0.01 - e_min) / (1.0 - e_min)
-        corr = (1.0 - t) * corr + t * np.eye(p)
-    return np.zeros(p), corr
+    if e_min < floor:
+        t = (floor - e_min) / (1.0 - e_min)
+        corr = (1.0 - t) * corr + t * np.eye(corr.shape[0])
+    return corr
 
 
 def _require_positive_definite(sigma: np.ndarray) -> None:

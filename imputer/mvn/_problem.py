@@ -388,8 +388,16 @@ class MVNFit(TraceFields):
         return min_corr_eig(self.sigma)
 
 
-def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float | RidgePrior, accelerate: bool) -> MVNFit:
-    """EM (Anderson-accelerated in free coordinates unless ``accelerate`` is False) from :func:`~imputer.mvn._fit.start_values`.
+def fit_mvn(
+    data: StandardData,
+    *,
+    tol: float,
+    max_iter: int,
+    ridge: float | RidgePrior,
+    accelerate: bool,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+) -> MVNFit:
+    """EM (Anderson-accelerated in free coordinates unless ``accelerate`` is False) from ``start``.
 
     On return ``data.work`` holds the conditional means at the returned estimate (its
     final E-step is evaluated there), for :func:`~imputer.mvn._fit.fill_missing` with
@@ -400,13 +408,17 @@ def fit_mvn(data: StandardData, *, tol: float, max_iter: int, ridge: float | Rid
     data : StandardData
     tol, max_iter, ridge, accelerate
         As in :func:`imputer.impute`.
+    start : (ndarray, ndarray), shapes (p,) and (p, p), optional
+        Starting mean and positive-definite covariance in standardised units; default
+        :func:`~imputer.mvn._fit.start_values`.
 
     Returns
     -------
     MVNFit
     """
     problem = MVNProblem(data, ridge)
-    run = run_em(problem, problem.pack(start_values(data)), tol=tol, max_iter=max_iter, accelerate=accelerate)
+    x0 = problem.pack(start_values(data) if start is None else start)
+    run = run_em(problem, x0, tol=tol, max_iter=max_iter, accelerate=accelerate)
     trace = run.trace
     params = problem.unpack(run.x)
     stats = problem.evaluate(params)
