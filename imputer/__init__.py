@@ -14,7 +14,8 @@ Two engines share one exception root (:mod:`imputer.errors`):
   ``fit_mixed_frame`` also takes a Dask DataFrame (:mod:`imputer.dask.mixed`).
 
 and diagnostics to look at before trusting either (:mod:`imputer.diagnostics`):
-:func:`patterns` (the missingness pattern table) and :func:`mcar_test` (Little's test).
+:func:`patterns` (the missingness pattern table), :func:`mcar_test` (Little's test) and,
+to check that the estimate does not depend on EM's start, :func:`disperse`.
 Their pictures, and checks of a fit, are in :mod:`imputer.plot` (``from imputer import
 plot``; matplotlib is optional and imported on first use); the one-file HTML report in
 :mod:`imputer.diagnostics.report` (``imputer diagnose IN --report FILE.html``).
@@ -35,7 +36,7 @@ from imputer.errors import (
 
 if TYPE_CHECKING:  # the names of _LAZY, for type checkers and IDEs
     from imputer._em.monitor import Progress
-    from imputer.diagnostics import MCARTest, PatternTable, mcar_test, patterns
+    from imputer.diagnostics import Dispersion, MCARTest, PatternTable, disperse, mcar_test, patterns
     from imputer.mi import Pooled, pool
     from imputer.mi.api import multiple_impute
     from imputer.mi.result import MultipleImputation
@@ -52,8 +53,10 @@ __version__ = "0.1.0"
 #: names imported on first use (PEP 562), with their modules
 _LAZY = {
     "Progress": "imputer._em.monitor",
+    "Dispersion": "imputer.diagnostics",
     "MCARTest": "imputer.diagnostics",
     "PatternTable": "imputer.diagnostics",
+    "disperse": "imputer.diagnostics",
     "mcar_test": "imputer.diagnostics",
     "patterns": "imputer.diagnostics",
     "Pooled": "imputer.mi",
@@ -99,6 +102,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "__version__",
     "ConvergenceWarning",
+    "Dispersion",
     "EMImputer",
     "ImputeResult",
     "ImputerError",
@@ -114,6 +118,7 @@ __all__ = [
     "Pooled",
     "Progress",
     "TImputeResult",
+    "disperse",
     "fit_mixed",
     "fit_mixed_frame",
     "GlomImputeResult",

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from imputer.errors import ImputerTypeError, ImputerValueError
 
-__all__ = ["MIXED_OPTIONS", "MI_OPTIONS", "MVN_OPTIONS", "Option", "OptionTable"]
+__all__ = ["DISPERSE_OPTIONS", "MIXED_OPTIONS", "MI_OPTIONS", "MVN_OPTIONS", "Option", "OptionTable"]
 
 Kind = Literal["real", "integer", "boolean", "choice", "labels", "values"]
 Wording = Literal["symbolic", "plain"]
@@ -336,6 +336,44 @@ MI_OPTIONS = OptionTable(
             "rate of convergence.",
             low=1,
         ),
+    ],
+)
+
+#: Options of :func:`imputer.disperse` (EM from overdispersed starts); the EM options are
+#: :data:`MVN_OPTIONS`' entries, shared.
+DISPERSE_OPTIONS = OptionTable(
+    "disperse",
+    [
+        Option(
+            "starts",
+            "integer",
+            5,
+            "Number of EM runs: the first from the engine's own starting values, the others from "
+            "overdispersed ones drawn around the first run's estimate (as Amelia's disperse).",
+            low=2,
+        ),
+        MVN_OPTIONS["columns"],
+        MVN_OPTIONS["ridge"],
+        MVN_OPTIONS["prior"],
+        Option(
+            "seed",
+            "values",
+            None,
+            "Seed of the overdispersed starting values (a non-negative integer); the same seed "
+            "gives the same starts. Default: fresh entropy, recorded on the result.",
+        ),
+        Option(
+            "atol",
+            "real",
+            1e-4,
+            "Two runs ended at the same point when their estimates differ by at most atol in "
+            "standard-deviation units (every mean and covariance entry); keep it well above tol.",
+            low=0.0,
+            low_open=True,
+        ),
+        MVN_OPTIONS["tol"],
+        MVN_OPTIONS["max_iter"],
+        MVN_OPTIONS["accelerate"],
     ],
 )
 
