@@ -347,7 +347,7 @@ def disperse(
     >>> df = pd.DataFrame({"x1": [1, 1, -1, -1, 2, 2, -2, -2, nan, nan, nan, nan],
     ...                    "x2": [1, -1, 1, -1, nan, nan, nan, nan, 2, 2, -2, -2]})
     >>> d = imputer.disperse(df, starts=8, seed=1)
-    >>> d.n_points, round(abs(d.cov.iloc[0, 1]) / d.cov.iloc[0, 0], 6)
+    >>> d.n_points, round(float(abs(d.cov.iloc[0, 1]) / d.cov.iloc[0, 0]), 6)
     (3, 0.5)
     """
     o = DISPERSE_OPTIONS.check(starts=starts, ridge=ridge, prior=prior, atol=atol, tol=tol, max_iter=max_iter,
