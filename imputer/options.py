@@ -349,8 +349,17 @@ DISPERSE_OPTIONS = OptionTable(
             "integer",
             5,
             "Number of EM runs: the first from the engine's own starting values, the others from "
-            "overdispersed ones drawn around the first run's estimate (as Amelia's disperse).",
+            "overdispersed ones (see around).",
             low=2,
+        ),
+        Option(
+            "around",
+            "choice",
+            "start",
+            "Where the overdispersed starts are drawn: start, around the engine's own starting values "
+            "(the runs take other paths, and find other maxima where there are any); estimate, around "
+            "the first run's estimate (Amelia's disperse: shows a saddle point, rarely a distant maximum).",
+            choices=("start", "estimate"),
         ),
         MVN_OPTIONS["columns"],
         MVN_OPTIONS["ridge"],

@@ -16,13 +16,23 @@ and a saddle point at ``0``, where EM from the pairwise-complete correlation sta
 tables under a weak prior (``ridge=1`` with ``n = 80, p = 240``) have several maxima
 apart by 0.1-0.3 standard deviations. One EM run cannot tell.
 
-Method (Amelia's ``disperse``, Honaker, King & Blackwell 2011). Run 1 starts from the
-engine's own starting values. Runs ``2, ..., m`` each start from the mean and
-covariance of ``k = max(ceil(2.5 p), p + 2)`` draws from ``N(mu_1, Sigma_1)``, run 1's
-estimate (standardised units, the starting correlation's smallest eigenvalue floored at
-0.01 as the engine's own start is): a start scattered around the estimate by about
-``sqrt(2 / k)`` in correlation units. Every run is the engine's full fit (the same
-tolerance, acceleration and stopping rule).
+Method (after Amelia's ``disperse``, Honaker, King & Blackwell 2011). Run 1 starts from
+the engine's own starting values ``(mu_0, Sigma_0)`` (zero mean and the pairwise-complete
+correlation, standardised units). Runs ``2, ..., m`` each start from the mean and
+covariance of ``k = max(ceil(2.5 p), p + 2)`` draws from a normal, the starting
+correlation's smallest eigenvalue floored at 0.01 as the engine's own start is:
+
+* ``around="start"`` (default): draws from ``N(mu_0, Sigma_0)``. The runs leave from
+  about where run 1 did, scattered by about ``1/sqrt(k)`` in correlation units, and take
+  other paths: where the objective has other maxima they tend to reach them. On
+  ``mcar_mvn(80, 240)`` with ``ridge=1`` five such runs ended at four maxima, run 1's
+  1.5 below the best and 0.19 SD from it.
+* ``around="estimate"``: draws from ``N(mu_1, Sigma_1)``, run 1's estimate, as Amelia
+  does. The runs leave from near where run 1 ended: they show a saddle point (Murray's
+  data) but seldom a distant maximum (on the table above all five returned to run 1's
+  point).
+
+Every run is the engine's full fit (the same tolerance, acceleration and stopping rule).
 
 The distance between two estimates is the engine's own measure, the largest change of
 a mean or covariance entry in standard-deviation units (the best run's):
@@ -55,7 +65,7 @@ from imputer._json import json_labels, json_value, labelled_values, square_frame
 from imputer._render import render_fields, render_table, render_title, stop_text
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
-from imputer.mvn._fit import floor_correlation
+from imputer.mvn._fit import blas_threads, floor_correlation, standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._validate import check_rows, prepare
 from imputer.options import DISPERSE_OPTIONS
@@ -95,7 +105,7 @@ class Dispersion:
     columns : tuple
         Labels of the modelled columns (``p``).
     n_rows : int
-    ridge, prior, tol, max_iter, atol
+    around, ridge, prior, tol, max_iter, atol
         The options used.
     seed : int
         The seed of the starts (drawn from fresh entropy when none was given).
@@ -109,6 +119,7 @@ class Dispersion:
     n_points: int
     columns: tuple[Hashable, ...]
     n_rows: int
+    around: str
     ridge: float
     prior: str
     tol: float
@@ -161,6 +172,7 @@ class Dispersion:
             ("best run", self.best),
             ("best objective", float(runs.loc[self.best, "objective"])),
             ("rows, columns", f"{self.n_rows}, {len(self.columns)}"),
+            ("starts drawn around", "the engine's start" if self.around == "start" else "run 1's estimate"),
             ("ridge", self.ridge),
             ("same point within (SD units)", self.atol),
             ("seed", self.seed),
@@ -186,7 +198,7 @@ class Dispersion:
             ``runs`` (a list of objects, one per run, with ``run`` and the columns of
             :attr:`runs`), ``best``, ``n_points``, ``unique``, ``columns``, ``means``
             (``{"columns", "data"}``, a row per run), ``mean`` and ``cov`` (the best
-            run's), ``histories`` (lists by run), ``n_rows``, ``ridge``, ``prior``,
+            run's), ``histories`` (lists by run), ``n_rows``, ``around``, ``ridge``, ``prior``,
             ``tol``, ``max_iter``, ``atol``, ``seed``.
         """
         runs = self.__dict__["runs"]
@@ -205,6 +217,7 @@ class Dispersion:
             "cov": square_frame(self.__dict__["covs"][self.best]),
             "histories": {str(k): [json_value(v) for v in h] for k, h in self.__dict__["histories"].items()},
             "n_rows": int(self.n_rows),
+            "around": self.around,
             "ridge": float(self.ridge),
             "prior": self.prior,
             "tol": float(self.tol),
@@ -285,6 +298,7 @@ def disperse(
     columns: Sequence[Hashable] | None = None,
     *,
     starts: int = DISPERSE_OPTIONS["starts"].default,
+    around: str = DISPERSE_OPTIONS["around"].default,
     ridge: float = 0.0,
     prior: str = "ridge",
     seed: int | None = None,
@@ -298,7 +312,7 @@ def disperse(
     EM reaches *a* stationary point of the objective; when the objective has several
     local maxima (or the start sits on a saddle point) the estimate depends on the
     start. This runs the fit of :func:`imputer.impute` from the engine's own start and
-    from ``starts - 1`` overdispersed ones (Amelia's ``disperse``; see the module
+    from ``starts - 1`` overdispersed ones (after Amelia's ``disperse``; see the module
     docstring) and groups the end points. Use it on wide tables under a weak prior and
     whenever the estimate matters enough to check.
 
@@ -311,6 +325,10 @@ def disperse(
         Columns to model (numeric); default every numeric column.
     starts : int, default 5
         Number of runs (at least 2).
+    around : {"start", "estimate"}, default "start"
+        Draw the overdispersed starts around the engine's starting values (other paths,
+        other maxima) or around the first run's estimate (Amelia's choice: a saddle point,
+        seldom a distant maximum).
     ridge, prior, tol, max_iter, accelerate
         As in :func:`imputer.impute`.
     seed : int, optional
@@ -350,7 +368,7 @@ def disperse(
     >>> d.n_points, round(float(abs(d.cov.iloc[0, 1]) / d.cov.iloc[0, 0]), 6)
     (3, 0.5)
     """
-    o = DISPERSE_OPTIONS.check(starts=starts, ridge=ridge, prior=prior, atol=atol, tol=tol, max_iter=max_iter,
+    o = DISPERSE_OPTIONS.check(starts=starts, around=around, ridge=ridge, prior=prior, atol=atol, tol=tol, max_iter=max_iter,
                                accelerate=accelerate)
     seed = _check_seed(seed)
     prep = prepare(data, columns)
@@ -364,9 +382,17 @@ def disperse(
     del mask
     kernel = RidgePrior.of(o["prior"], o["ridge"], scaling.n_observed)
     rng = np.random.default_rng(seed)
+    centre = None
+    if o["around"] == "start":
+        with blas_threads(p):
+            centre = start_values(standardise(patterns, prep.values, scaling))
     fits = []
     for r in range(o["starts"]):
-        start = None if r == 0 else dispersed_start(fits[0].mu, fits[0].sigma, rng)
+        if r == 0:
+            start = None
+        else:
+            mu_c, sigma_c = centre if centre is not None else (fits[0].mu, fits[0].sigma)
+            start = dispersed_start(mu_c, sigma_c, rng)
         try:
             out = engine.run(prep.values, patterns, scaling, tol=o["tol"], max_iter=o["max_iter"], ridge=kernel,
                              accelerate=o["accelerate"], fill=False, start=start)
@@ -426,6 +452,6 @@ def _dispersion(fits: list, columns: tuple[Hashable, ...], scaling: Any, kernel:
         histories[r + 1] = h
     return Dispersion(
         runs=runs, means=means, covs=covs, histories=histories, best=best + 1,
-        n_points=int(point.max(initial=0)), columns=tuple(columns), n_rows=n, ridge=o["ridge"], prior=o["prior"],
+        n_points=int(point.max(initial=0)), columns=tuple(columns), n_rows=n, around=o["around"], ridge=o["ridge"], prior=o["prior"],
         tol=o["tol"], max_iter=o["max_iter"], atol=o["atol"], seed=seed,
     )

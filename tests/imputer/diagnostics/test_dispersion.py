@@ -102,6 +102,39 @@ def test_murray_three_points_found(murray: imputer.Dispersion) -> None:
     assert "3 distinct end points; the engine's own start (run 1) ended below the best" in murray.summary()
 
 
+@pytest.mark.parametrize("around", ["start", "estimate"])
+def test_murray_both_kinds_of_start_find_both_maxima(around: str) -> None:
+    d = imputer.disperse(MURRAY, starts=8, seed=1, around=around)
+    assert d.n_points == 3 and d.around == around
+    assert d.runs.loc[1, "point"] == 3  # the saddle, only where the engine's own start went
+    assert (d.runs.loc[2:, "point"] != 3).all()
+    assert sorted({round(float(c.iloc[0, 1]), 6) for c in d.covs.values()}) == [-1.333333, 0.0, 1.333333]
+
+
+@pytest.mark.parametrize("around", ["start", "estimate"])
+def test_starts_are_drawn_around_what_was_asked(around: str, air: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from imputer.diagnostics import dispersion
+
+    centres = []
+    real = dispersion.dispersed_start
+
+    def spy(mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        centres.append((mu.copy(), sigma.copy()))
+        return real(mu, sigma, rng)
+
+    monkeypatch.setattr(dispersion, "dispersed_start", spy)
+    d = imputer.disperse(air, ["Ozone", "Solar.R", "Wind", "Temp"], starts=3, seed=0, around=around)
+    assert len(centres) == 2
+    mu, sigma = centres[0]
+    if around == "start":  # the engine's start: zero mean, a correlation matrix (standardised units)
+        assert not mu.any() and np.array_equal(np.diag(sigma), np.ones(4))
+    else:  # run 1's estimate, standardised: back in original units it is run 1's
+        sd = np.sqrt(np.diag(d.covs[1].to_numpy()) / np.diag(sigma))
+        np.testing.assert_allclose(np.outer(sd, sd) * sigma, d.covs[1].to_numpy(), rtol=1e-12)
+        assert mu.any()
+    assert all(np.array_equal(c[0], mu) for c in centres)
+
+
 def test_histories_never_decrease(murray: imputer.Dispersion) -> None:
     for run, h in murray.histories.items():
         assert np.all(np.diff(h) >= -1e-12 * max(1.0, abs(h[-1]))), run
@@ -170,7 +203,7 @@ def test_to_dict_is_strict_json(murray: imputer.Dispersion) -> None:
     assert out["mean"] == pytest.approx(dict(murray.mean))
     assert np.array(out["cov"]["data"]) == pytest.approx(murray.cov.to_numpy())
     assert out["histories"]["1"] == pytest.approx(list(murray.histories[1]))
-    assert out["seed"] == 1 and out["columns"] == ["x1", "x2"]
+    assert out["seed"] == 1 and out["columns"] == ["x1", "x2"] and out["around"] == "start"
 
 
 @pytest.mark.parametrize(
@@ -186,6 +219,7 @@ def test_to_dict_is_strict_json(murray: imputer.Dispersion) -> None:
         ({"tol": 0.0}, ImputerValueError, r"tol must be a finite number > 0"),
         ({"ridge": -1.0}, ImputerValueError, r"ridge must be"),
         ({"prior": "flat"}, ImputerValueError, r"prior must be one of"),
+        ({"around": "mode"}, ImputerValueError, r"around must be one of \['start', 'estimate'\], got 'mode'"),
         ({"columns": ["x1", "nope"]}, ImputerValueError, r"nope"),
     ],
 )
