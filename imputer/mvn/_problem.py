@@ -453,7 +453,8 @@ def warn_if_unreliable(
     singular covariance (the likelihood has no maximum), else no convergence within
     ``max_iter``. ``stacklevel`` counts from the caller of this function (2: its caller's caller).
     Given the rows ``n_rows`` and the prior's ``ridge``, a table with at least as many
-    columns as rows also gets the advice that a stronger prior converges far sooner (on
+    columns as rows also gets the advice that a stronger prior converges far sooner, and
+    that such a posterior can have several maxima (:func:`imputer.disperse`) (on
     ``n = 100, p = 300``: ``ridge=1`` 2,727 evaluations with chord jumps, 14,301 without,
     ``ridge=10`` in 54, ``ridge=100`` in 17; on ``n = 50, p = 1,000`` ``ridge=10`` in 32;
     ``benchmarks/README.md``).
@@ -473,7 +474,8 @@ def warn_if_unreliable(
         if n_rows is not None and ridge is not None and 0.0 < ridge < n_rows <= p:
             wide = (
                 f"; with {p} columns and {n_rows} rows EM's rate nears 1 under a weak prior (ridge={ridge:g}): "
-                f"a stronger one (e.g. ridge={max(10.0 * ridge, n_rows // 10):g}) converges in far fewer iterations"
+                f"a stronger one (e.g. ridge={max(10.0 * ridge, n_rows // 10):g}) converges in far fewer iterations, "
+                "and the estimate can depend on where EM starts (imputer.disperse runs it from several starts)"
             )
         warnings.warn(
             f"EM did not converge within max_iter={max_iter} iterations (tol={tol:g}); "

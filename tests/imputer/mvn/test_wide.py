@@ -155,7 +155,8 @@ def test_wide_fit_agrees_with_direct_maximisation(n, p, rate, ridge, seed) -> No
     ("n", "p", "ridge", "advice"),
     [
         (10, 60, 1.0, r"with 60 columns and 10 rows EM's rate nears 1 under a weak prior \(ridge=1\): a stronger one "
-                      r"\(e\.g\. ridge=10\) converges in far fewer iterations"),
+                      r"\(e\.g\. ridge=10\) converges in far fewer iterations, and the estimate can depend on "
+                      r"where EM starts \(imputer\.disperse runs it from several starts\)"),
         (40, 60, 0.5, r"\(ridge=0\.5\): a stronger one \(e\.g\. ridge=5\)"),
         (60, 30, 1.0, None),  # more rows than columns: the plain advice
     ],
