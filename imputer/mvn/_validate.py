@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 from imputer.columns import is_modelled, modelled_columns
 from imputer.errors import ImputerTypeError, ImputerValueError
+from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
 from imputer.options import MVN_OPTIONS
 
-__all__ = ["Prepared", "check_column", "check_options", "check_rows", "float_values", "prepare", "select"]
+__all__ = ["Prepared", "check_column", "check_options", "check_rows", "check_start", "float_values", "prepare", "select"]
 
 
 @dataclass(frozen=True)
@@ -247,3 +248,63 @@ def check_exact_integers(label: Hashable, series: pd.Series, values: np.ndarray)
             "values of a completed column would round; leave it out of the model (columns=...) so it is "
             "passed through unchanged, or rescale it"
         )
+
+
+def check_start(start: Any, columns: tuple[Hashable, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Validate ``start=(mean, cov)`` of :func:`imputer.impute` for the modelled ``columns``.
+
+    A labelled ``mean`` (Series) and ``cov`` (DataFrame) are aligned to ``columns`` by
+    label (extra labels are ignored, missing ones are an error); arrays must already be
+    in the columns' order.
+
+    Returns
+    -------
+    (ndarray, ndarray), shapes (p,) and (p, p), or None
+        The mean and the (symmetrised) covariance in original units; None for no start.
+
+    Raises
+    ------
+    ImputerTypeError
+        Not a ``(mean, cov)`` pair, or a non-numeric entry.
+    ImputerValueError
+        Wrong shape, a label of ``columns`` missing, a non-finite entry, a covariance
+        that is not symmetric or not positive definite.
+    """
+    if start is None:
+        return None
+    if not isinstance(start, (tuple, list)) or len(start) != 2:
+        raise ImputerTypeError(f"start must be a (mean, cov) pair, got {type(start).__name__}")
+    mean, cov = start
+    p = len(columns)
+    labels = list(columns)
+    try:
+        if isinstance(mean, pd.Series):
+            absent = [c for c in labels if c not in mean.index]
+            if absent:
+                raise ImputerValueError(f"start: the mean has no entry for column(s) {absent!r}")
+            mean = mean.loc[labels]
+        if isinstance(cov, pd.DataFrame):
+            absent = [c for c in labels if c not in cov.index or c not in cov.columns]
+            if absent:
+                raise ImputerValueError(f"start: the covariance has no row or column for column(s) {absent!r}")
+            cov = cov.loc[labels, labels]
+        mu = np.array(mean, dtype=float)
+        sigma = np.array(cov, dtype=float)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ImputerValueError):
+            raise
+        raise ImputerTypeError(f"start: the mean and covariance must be numeric ({exc})") from exc
+    if mu.shape != (p,) or sigma.shape != (p, p):
+        raise ImputerValueError(
+            f"start: the mean must have shape ({p},) and the covariance ({p}, {p}) for the {p} modelled column(s), "
+            f"got {mu.shape} and {sigma.shape}"
+        )
+    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
+        raise ImputerValueError("start: the mean and covariance must be finite")
+    scale = np.max(np.abs(sigma)) if sigma.size else 0.0
+    if not np.allclose(sigma, sigma.T, rtol=0.0, atol=1e-12 * scale):
+        raise ImputerValueError("start: the covariance is not symmetric")
+    sigma = 0.5 * (sigma + sigma.T)
+    if np.any(np.diag(sigma) <= 0.0) or min_corr_eig(sigma) < SINGULAR_EIG:
+        raise ImputerValueError("start: the covariance is not positive definite")
+    return mu, sigma

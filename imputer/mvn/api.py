@@ -43,7 +43,7 @@ from imputer.mvn._fit import blas_threads, conditional_variances
 from imputer.mvn._information import InformationSource
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
-from imputer.mvn._validate import Prepared, check_options, check_prior, check_rows, prepare
+from imputer.mvn._validate import Prepared, check_options, check_prior, check_rows, check_start, prepare
 from imputer.mvn.result import ImputeResult
 from imputer.transform.result import TransformedImputeResult
 from imputer.panel.result import PanelImputeResult
@@ -97,6 +97,7 @@ def impute(
     probabilities: str | None = None,
     panel: Mapping[str, Any] | None = None,
     idvars: Sequence[Hashable] | None = None,
+    start: tuple[Any, Any] | None = None,
     **dask_options: Any,
 ) -> ImputeResult | TransformedImputeResult | GlomImputeResult | PanelImputeResult:
     """Estimate a multivariate normal from incomplete data by EM and fill the gaps.
@@ -206,6 +207,15 @@ def impute(
         model, ``completed`` with exactly the input's columns (see :mod:`imputer.panel.api`).
     idvars : sequence of labels, optional
         Columns carried through unmodelled and untouched (Amelia's ``idvars``).
+    start : (mean, cov), optional
+        Starting values of EM instead of the engine's own (zero mean and the
+        pairwise-complete correlation, standardised): a mean, shape (p,), and a positive
+        definite covariance, shape (p, p), in the data's units; a Series and a DataFrame
+        are aligned to the modelled columns by label (e.g. a previous fit's ``mean`` and
+        ``cov``, or the best run of :func:`imputer.disperse`). Where the objective has
+        several maxima EM ends at the one its start leads to. The multivariate-normal
+        model only (not with ``transforms``, ``bounds``, ``categorical``, ``panel``,
+        ``idvars`` or a Dask DataFrame).
     **dask_options
         ``persist``, ``client``: only for a Dask DataFrame, which
         :func:`imputer.dask.impute` fits (partition by partition, the same estimates; with
@@ -248,7 +258,7 @@ def impute(
         from imputer.dask import impute as impute_dask
 
         given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds,
-                 "prior": None if prior == "ridge" else prior, "panel": panel, "idvars": idvars}
+                 "prior": None if prior == "ridge" else prior, "panel": panel, "idvars": idvars, "start": start}
         if any(v is not None for v in given.values()):
             unsupported = ", ".join(k for k, v in given.items() if v is not None)
             raise ImputerTypeError(f"{unsupported}: not available for a Dask DataFrame (imputer.dask.impute)")
@@ -263,6 +273,13 @@ def impute(
         )
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     prior = check_prior(prior)
+    if start is not None and (panel is not None or idvars is not None or transforms or bounds
+                              or categorical is not None or continuous is not None or means is not None
+                              or probabilities is not None):
+        raise ImputerTypeError(
+            "start: available for the multivariate-normal model only (not with transforms, bounds, categorical, "
+            "panel or idvars)"
+        )
     if (panel is not None or idvars is not None) and (categorical is not None or means is not None
                                                        or probabilities is not None):
         raise ImputerTypeError("categorical (the general location model) does not combine with panel or idvars")
@@ -298,6 +315,10 @@ def impute(
     n_missing = mask.sum(axis=0)
     scaling = scaling_of(prep.columns, prep.values, mask)
     check_rows(n, p, ridge)
+    given_start = check_start(start, prep.columns)
+    if given_start is not None:  # to the engine's standardised units
+        given_start = ((given_start[0] - scaling.center) / scaling.scale,
+                       given_start[1] / np.outer(scaling.scale, scaling.scale))
     patterns = build_patterns(mask)
     del mask  # released before the fit (1/8 of the data's memory)
     kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
@@ -305,7 +326,8 @@ def impute(
         monitor.offset = scaling.loglik_offset(kernel)[1]  # the objective in original units
     with watching(monitor):
         try:
-            out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate)
+            out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate,
+                             start=given_start)
         except Infeasible as exc:  # every iterate's covariance overflowed (a ridge near the largest float)
             raise ImputerValueError(
                 f"ridge={ridge!r}: the fit found no valid estimate (no positive-definite covariance at any iterate "

@@ -35,6 +35,7 @@ def test_example_runs_and_its_numbers_hold(monkeypatch: pytest.MonkeyPatch, tmp_
     cov = d.cov.to_numpy()  # type: ignore[attr-defined]
     assert cov[0, 0] == pytest.approx(8 / 3, abs=1e-7) and cov[0, 1] / cov[0, 0] == pytest.approx(-0.5, abs=1e-7)
     assert (tmp_path / "disperse.png").stat().st_size > 1000
+    assert round(ns["res"].loglik, 4) == -29.9743  # type: ignore[attr-defined]
 
 
 def test_example_data_is_murrays() -> None:
