@@ -66,7 +66,8 @@ from imputer._render import render_fields, render_table, render_title, stop_text
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, floor_correlation, standardise, start_values
-from imputer.mvn._scaling import scaling_of
+from imputer.mvn._problem import MVNFit
+from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import check_rows, prepare
 from imputer.options import DISPERSE_OPTIONS
 
@@ -368,8 +369,8 @@ def disperse(
     >>> d.n_points, round(float(abs(d.cov.iloc[0, 1]) / d.cov.iloc[0, 0]), 6)
     (3, 0.5)
     """
-    o = DISPERSE_OPTIONS.check(starts=starts, around=around, ridge=ridge, prior=prior, atol=atol, tol=tol, max_iter=max_iter,
-                               accelerate=accelerate)
+    o = DISPERSE_OPTIONS.check(starts=starts, around=around, ridge=ridge, prior=prior, atol=atol, tol=tol,
+                               max_iter=max_iter, accelerate=accelerate)
     seed = _check_seed(seed)
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
@@ -405,8 +406,8 @@ def disperse(
     return _dispersion(fits, prep.columns, scaling, kernel, n, seed, o)
 
 
-def _dispersion(fits: list, columns: tuple[Hashable, ...], scaling: Any, kernel: RidgePrior, n: int, seed: int,
-                o: dict[str, Any]) -> Dispersion:
+def _dispersion(fits: list[MVNFit], columns: tuple[Hashable, ...], scaling: Scaling, kernel: RidgePrior, n: int,
+                seed: int, o: dict[str, Any]) -> Dispersion:
     """The labelled :class:`Dispersion` of finished runs (standardised estimates in ``fits``)."""
     ll_off, obj_off = scaling.loglik_offset(kernel)
     objective = np.array([f.objective + obj_off for f in fits])
