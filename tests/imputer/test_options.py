@@ -22,7 +22,7 @@ import pytest
 from pydantic.fields import FieldInfo
 
 import imputer
-from api.schemas import ImputeOptions, ImputeQuery, MixedOptions
+from api.schemas import DisperseOptions, DisperseQuery, ImputeOptions, ImputeQuery, MixedOptions
 from api.schemas.impute import ImputeOptionsUsed
 from imputer.cli import build_parser
 from imputer.errors import ImputerTypeError, ImputerValueError
@@ -305,10 +305,18 @@ SCHEMAS = [
     (ImputeOptions, MVN_OPTIONS, ()),
     (ImputeQuery, MVN_OPTIONS, ()),
     (MixedOptions, MIXED_OPTIONS, ("init",)),  # init is not offered by the service
+    (DisperseOptions, DISPERSE_OPTIONS, ()),
+    (DisperseQuery, DISPERSE_OPTIONS, ()),
 ]
+#: the lower bound the service declares for an option whose value the table leaves to its
+#: engine (kind "values"): disperse's seed, a non-negative integer
+SERVICE_BOUNDS = {"seed": ("ge", 0)}
 
 
-@pytest.mark.parametrize(("model", "table", "absent"), SCHEMAS, ids=["ImputeOptions", "ImputeQuery", "MixedOptions"])
+@pytest.mark.parametrize(
+    ("model", "table", "absent"), SCHEMAS, ids=["ImputeOptions", "ImputeQuery", "MixedOptions", "DisperseOptions",
+                                                "DisperseQuery"]
+)
 def test_request_fields_default_bound_and_description(model: Any, table: OptionTable, absent: tuple[str, ...]) -> None:
     for name, option in table.items():
         if name in absent:
@@ -317,7 +325,10 @@ def test_request_fields_default_bound_and_description(model: Any, table: OptionT
         field = model.model_fields[name]
         assert field.default == option.default, name
         assert field.description is not None and field.description.startswith(option.help), name
-        expected = None if option.low is None else ("gt" if option.low_open else "ge", option.low)
+        if option.kind == "values":
+            expected = SERVICE_BOUNDS[name]
+        else:
+            expected = None if option.low is None else ("gt" if option.low_open else "ge", option.low)
         assert _lower_bound(field) == expected, name
         if option.kind == "choice":
             assert get_args(field.annotation) == option.choices
@@ -329,6 +340,12 @@ def test_request_defaults_are_passed_to_the_engine_as_the_engines_defaults(model
     kwargs = model().engine_kwargs()
     assert kwargs == {k: v for k, v in table.defaults().items() if k in kwargs}
     assert model(tol=None, max_iter=None).engine_kwargs().keys().isdisjoint({"tol", "max_iter"})
+
+
+def test_disperse_request_defaults_are_the_engines() -> None:
+    assert DisperseOptions().engine_kwargs() == DISPERSE_OPTIONS.defaults()
+    assert DisperseQuery().options() == DisperseOptions()
+    assert DisperseQuery(columns=[]).options().columns is None  # no columns= parameter: every numeric column
 
 
 def test_options_used_in_the_response_are_described_by_the_table() -> None:
