@@ -15,7 +15,9 @@ matplotlib).
   90% intervals and their coverage (Amelia's ``overimpute``); the numbers are
   :func:`overimpute_table`'s;
 * :func:`trace` -- the objective per iteration and its increments (log scale);
-* :func:`caterpillar` -- a mixed model's BLUPs with ``+-1.96 sqrt(PEV)``.
+* :func:`caterpillar` -- a mixed model's BLUPs with ``+-1.96 sqrt(PEV)``;
+* :func:`disperse` -- EM runs from overdispersed starts (:func:`imputer.disperse`): each
+  run's climb toward the best end point and where each ended.
 
 Colours are Okabe-Ito's colour-blind-safe palette. A fit with no missing cell gives a
 figure that says so (:func:`densities`, :func:`overimpute`) rather than an error, so a
@@ -28,8 +30,9 @@ from __future__ import annotations
 
 from imputer.plot.caterpillar import caterpillar
 from imputer.plot.densities import densities
+from imputer.plot.disperse import disperse
 from imputer.plot.overimpute import overimpute, overimpute_table
 from imputer.plot.patterns import patterns
 from imputer.plot.trace import trace
 
-__all__ = ["caterpillar", "densities", "overimpute", "overimpute_table", "patterns", "trace"]
+__all__ = ["caterpillar", "densities", "disperse", "overimpute", "overimpute_table", "patterns", "trace"]

@@ -1,0 +1,44 @@
+"""README's "Does the estimate depend on where EM starts?" example runs and says what it prints.
+
+The block runs in a temporary directory holding a copy of ``examples/`` (it writes
+``disperse.png``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.readme import ROOT, python_block
+
+ANCHOR = "### Does the estimate depend on where EM starts?"
+
+
+def test_example_runs_and_its_numbers_hold(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    code = python_block(ANCHOR)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    ns: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), ns)  # noqa: S102 - our own README
+    out = capsys.readouterr().out.strip()
+    # the comment after the print is what it prints (render_fields pads the label)
+    said = code.split("print(d.summary().splitlines()[2])")[1].split("# ", 1)[1].split("\n")[0].strip()
+    assert out.split(":", 1)[0] == said.split(":", 1)[0] and out.split(":", 1)[1].strip() == said.split(":", 1)[1].strip()
+    d = ns["d"]
+    run1 = d.runs.loc[1]  # type: ignore[attr-defined]
+    assert round(run1["loglik"], 4) == -30.0333 and round(run1["gap"], 4) == 0.0591 and run1["point"] == 3
+    cov = d.cov.to_numpy()  # type: ignore[attr-defined]
+    assert cov[0, 0] == pytest.approx(8 / 3, abs=1e-7) and cov[0, 1] / cov[0, 0] == pytest.approx(-0.5, abs=1e-7)
+    assert (tmp_path / "disperse.png").stat().st_size > 1000
+
+
+def test_example_data_is_murrays() -> None:
+    murray = pd.read_csv(ROOT / "examples" / "murray.csv")
+    assert murray.shape == (12, 2) and murray.isna().sum().tolist() == [4, 4]
+    assert murray.iloc[:4].to_numpy().tolist() == [[1, 1], [1, -1], [-1, 1], [-1, -1]]
+    assert murray.iloc[4:8, 0].tolist() == [2, 2, -2, -2] and murray.iloc[8:, 1].tolist() == [2, 2, -2, -2]
