@@ -46,13 +46,16 @@ _EXIT_STATUS = (
 
 
 def _plot_path(text: str | None) -> Path | None:
-    """``--plot FILE``: a ``.png``, ``.svg`` or ``.pdf`` path (else a usage error, before the fit)."""
+    """``--plot FILE``: a ``.png``, ``.svg`` or ``.pdf`` path (else a usage error) in an existing
+    directory (else status 1), both checked before the fit."""
     if text is None:
         return None
     path = Path(text)
     if path.suffix.lower() not in PLOT_SUFFIXES:
         raise CliError(f"--plot {text!r}: unknown figure format; use a file name ending in "
                        f"{', '.join(PLOT_SUFFIXES[:-1])} or {PLOT_SUFFIXES[-1]}", status=2)
+    if not path.parent.is_dir():
+        raise CliError(f"--plot {text!r}: no directory {str(path.parent)!r} to write the figure in")
     return path
 
 

@@ -180,6 +180,22 @@ def test_reads_files_as_impute_does(tmp_path: Path, murray: Path, capsys: pytest
     assert got == base
 
 
+#: the first bytes of each figure format
+MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<?xml", ".pdf": b"%PDF-"}
+
+
+@pytest.mark.parametrize("suffix", sorted(MAGIC))
+def test_plot_saves_the_figure_in_the_format_of_its_suffix(
+    suffix: str, murray: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    figure = tmp_path / f"runs{suffix.upper() if suffix == '.png' else suffix}"
+    code, out, err = _run(["disperse", str(murray), "--starts", "4", "--seed", "1", "--plot", str(figure)], capsys)
+    assert (code, err) == (0, "")
+    assert out == imputer.disperse(pd.read_csv(murray), starts=4, seed=1).summary() + "\n"
+    assert figure.read_bytes().startswith(MAGIC[suffix]) and figure.stat().st_size > 1000
+
+
 @pytest.mark.parametrize(
     ("text", "args", "status", "message"),
     [
@@ -192,11 +208,12 @@ def test_reads_files_as_impute_does(tmp_path: Path, murray: Path, capsys: pytest
         (MURRAY, ["--columns", "x1,zz"], 1, "columns: unknown column 'zz'"),
         (MURRAY, ["--columns", "x1,,x2"], 2, "--columns 'x1,,x2': empty column name"),
         (MURRAY, ["--plot", "runs.jpg"], 2, "--plot 'runs.jpg': unknown figure format"),
+        (MURRAY, ["--plot", "no/such/dir/runs.png"], 1, "--plot 'no/such/dir/runs.png': no directory 'no/such/dir'"),
         ("s\nx\ny\n", [], 1, "data has no numeric column to model"),
         ("a,b,c\n1,2,\n2,,3\n,4,5\n", [], 1, "data has 3 rows for 3 modelled columns"),
     ],
     ids=["starts", "atol", "seed", "tol", "max-iter", "ridge", "unknown-column", "empty-column", "plot-suffix",
-         "no-numeric", "too-few-rows"],
+         "plot-directory", "no-numeric", "too-few-rows"],
 )
 def test_bad_options_and_data_are_one_line(
     text: str, args: list[str], status: int, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
