@@ -48,7 +48,7 @@ from api.formats import (
     read_csv_table_body,
     read_parquet_body,
 )
-from api.admission import check_cost as _check_cost, check_fixed_design, check_memory as _check_memory
+from api.admission import check_cost as _check_cost, check_disperse_cost, check_fixed_design, check_memory as _check_memory
 from api.errors import TOO_BIG
 from api.random_terms import reject_repeated_frame_terms, reject_repeated_terms
 from api.records import records_body
@@ -506,6 +506,10 @@ class DisperseTask(_Task):
         Request path, the ``instance`` of problem details.
     max_columns : int
         Most columns one request may model (``IMPUTER_MAX_COLUMNS``).
+    time_limit_s : float or None
+        The time limit of the request (``IMPUTER_TIMEOUT_S`` for the synchronous endpoint):
+        runs whose estimated time (:func:`api.admission.check_disperse_cost`) exceeds it are
+        refused at once (422); None (the job API) admits any.
 
     The options are checked by the engine (its errors name them: 422); runs that do not
     converge are a result (``point`` 0), their warning in ``warnings``.
@@ -516,6 +520,7 @@ class DisperseTask(_Task):
     query: Mapping[str, Any] = field(default_factory=dict)
     instance: str = "/v1/diagnostics/disperse"
     max_columns: int = 2000
+    time_limit_s: float | None = None
 
     def _compute(self, raised: Sequence[str]) -> JobOutput:
         if self.kind == "json":
@@ -534,6 +539,8 @@ class DisperseTask(_Task):
             else:
                 frame = read_parquet_body(self.body)
         _check_width(frame, options.columns, self.max_columns)
+        if self.time_limit_s is not None:
+            check_disperse_cost(frame, options.columns, options.starts, self.time_limit_s)
         result = imputer.disperse(frame, **options.engine_kwargs())
         return _json_ok(DisperseResponse, result.to_dict(), self.instance, raised)
 

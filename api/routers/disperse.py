@@ -3,12 +3,14 @@
 The table comes as for ``POST /v1/diagnostics`` (JSON split orientation with options, CSV
 or Parquet with the options as query parameters, or one such file uploaded as
 ``multipart/form-data``); it is read and the runs are made in the worker pool
-(:class:`api.tasks.DisperseTask`) under the service's time limit (``IMPUTER_TIMEOUT_S``);
+(:class:`api.tasks.DisperseTask`) under the service's time limit (``IMPUTER_TIMEOUT_S``; runs
+estimated to exceed it are refused at once, :func:`api.admission.check_disperse_cost`);
 the answer is JSON only, ``Dispersion.to_dict()`` and the runs' warnings.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -113,5 +115,9 @@ async def disperse(
     best), its `gap` in objective and its `distance` from the best estimate. Runs that did
     not converge within `max_iter` have `point` 0 and a warning. The seed is returned:
     send it back to repeat the runs.
+
+    Runs whose estimated time exceeds the time limit are refused at once (422); submit
+    them as a job (`POST /v1/jobs/diagnostics/disperse`, the same body).
     """
+    task = replace(task, time_limit_s=settings.timeout_s)  # cost admission (not for jobs)
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

@@ -26,6 +26,7 @@ import imputer
 from api.routers.disperse import EXAMPLE
 from api.schemas.disperse import DisperseResponse
 from tests.api.conftest import answer_of, split_of
+from tests.api.test_limits import _wide_csv
 from tests.api.test_response_schema import _objects
 
 pytestmark = pytest.mark.timeout(120)
@@ -208,6 +209,15 @@ def test_column_limit(client: TestClient, settings_override: Any) -> None:
     settings_override(max_columns=1)
     r = client.post(PATH, json={"data": split_of(MURRAY), "options": {"starts": 2}})
     assert r.status_code == 422 and "exceed the limit of 1" in r.json()["detail"]
+
+
+def test_runs_estimated_over_the_time_limit_are_422_at_once(client: TestClient) -> None:
+    # 10 x 1,999 with ridge=1: one fit is estimated at about 8 s (tests/api/test_limits.py), ten at 80 s
+    r = client.post(f"{PATH}?ridge=1&starts=10", content=_wide_csv(10, 1999), headers={"content-type": "text/csv"})
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["detail"].startswith("body: 10 runs of the fit of 10 rows x 1,999 columns, ")
+    assert "over the time limit of 60 s (IMPUTER_TIMEOUT_S); submit it as a job (POST /v1/jobs/diagnostics/disperse" in (
+        r.json()["detail"])
 
 
 def test_only_json_answers(client: TestClient) -> None:
