@@ -8,7 +8,9 @@
   :data:`MAX_FIXED_DESIGN_BYTES` is refused before the design is built (a 0.8 MB body with a
   5,000-level fixed factor drove a worker to 4 GB).
 * :func:`check_cost`: an imputation whose low time estimate exceeds the time limit
-  (``IMPUTER_TIMEOUT_S``) is refused before the fit, with a hint to submit it as a job.
+  (``IMPUTER_TIMEOUT_S``) is refused before the fit, with a hint to submit it as a job;
+  :func:`check_disperse_cost` the same for ``starts`` runs of the normal's fit
+  (``POST /v1/diagnostics/disperse``).
   The estimate is ``EM_ITERATIONS * W * SECONDS_PER_UNIT``. For the normal and the t,
   whose E-step works from the precision matrix (one ``p x p`` factorisation, then each
   pattern's ``m x m`` block of it and each incomplete row's product with it),
@@ -30,7 +32,7 @@ from api.schemas.impute import ImputeOptions
 from imputer.columns import is_modelled
 from imputer.errors import ImputerValueError
 
-__all__ = ["MAX_FIXED_DESIGN_BYTES", "check_fixed_design", "MEMORY_PER_BODY_BYTE", "EM_ITERATIONS", "SECONDS_PER_UNIT", "MIXTURE_ITERATIONS", "MIXTURE_SECONDS_PER_UNIT", "check_memory", "estimated_seconds", "check_cost"]
+__all__ = ["MAX_FIXED_DESIGN_BYTES", "check_fixed_design", "MEMORY_PER_BODY_BYTE", "EM_ITERATIONS", "SECONDS_PER_UNIT", "MIXTURE_ITERATIONS", "MIXTURE_SECONDS_PER_UNIT", "check_memory", "estimated_seconds", "check_cost", "check_disperse_cost"]
 
 
 #: address space a request needs per byte of body, beyond what the worker maps already:
@@ -164,4 +166,18 @@ def check_cost(frame: pd.DataFrame, options: ImputeOptions, limit_s: float) -> N
             f"body: the fit of {sizes} would take at least about {seconds:,.0f} s, over the time limit of "
             f"{limit_s:g} s (IMPUTER_TIMEOUT_S); submit it as a job (POST /v1/jobs/impute, same body), or send "
             "fewer columns (options.columns)"
+        )
+
+
+def check_disperse_cost(frame: pd.DataFrame, columns: list[str] | None, starts: int, limit_s: float) -> None:
+    """ImputerValueError (422) when ``starts`` runs of the normal's fit to ``columns``
+    (:func:`imputer.disperse`), each estimated as :func:`estimated_seconds` does, already
+    exceed the time limit."""
+    seconds, sizes = estimated_seconds(frame, ImputeOptions(columns=columns))
+    total = starts * seconds
+    if total > limit_s:
+        raise ImputerValueError(
+            f"body: {starts} runs of the fit of {sizes} would take at least about {total:,.0f} s, over the time "
+            f"limit of {limit_s:g} s (IMPUTER_TIMEOUT_S); submit it as a job (POST /v1/jobs/diagnostics/disperse, "
+            "same body), or ask for fewer starts, or send fewer columns (options.columns)"
         )

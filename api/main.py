@@ -18,9 +18,10 @@ from api.jobs.service import JobService
 from api.openapi import install_openapi
 from api.pool import WorkerPool
 from api.problems import install_problem_handlers
-from api.routers import diagnostics, health, impute, jobs, mixed, pool
+from api.routers import diagnostics, disperse, health, impute, jobs, mixed, pool
 from api.routers.page import install_page
 from api.schemas.diagnostics import DiagnosticsRequest
+from api.schemas.disperse import DisperseRequest
 from api.schemas.impute import ImputeRequest
 from api.schemas.mixed import MixedFrameRequest, MixedRequest
 from api.schemas.pool import PoolRequest
@@ -33,7 +34,8 @@ EM imputation of incomplete tables (multivariate normal) and EM-REML mixed model
 Rubin's rules for pooling analyses of multiply imputed data.
 
 Send a table, read back the completed table and the estimates, or look at its
-missingness first (`/v1/diagnostics`: patterns and Little's MCAR test). Every error is
+missingness first (`/v1/diagnostics`: patterns and Little's MCAR test), or whether EM's
+maximum is unique (`/v1/diagnostics/disperse`: EM from overdispersed starts). Every error is
 RFC 9457 `application/problem+json`. Long computations run as jobs (`/v1/jobs/...`):
 submit, poll the status (with progress), fetch the result, which survives a restart. Authentication (`X-API-Key`) applies when
 `IMPUTER_API_KEYS` is set; `/healthz` and `/readyz` stay open.
@@ -99,6 +101,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(impute.router)
     app.include_router(diagnostics.router)
+    app.include_router(disperse.router)
     app.include_router(mixed.router)
     app.include_router(pool.router)
     app.include_router(jobs.router)
@@ -108,7 +111,7 @@ def create_app() -> FastAPI:
     install_page(app)
     install_openapi(
         app,
-        [ImputeRequest, DiagnosticsRequest, MixedRequest, MixedFrameRequest, PoolRequest],
+        [ImputeRequest, DiagnosticsRequest, DisperseRequest, MixedRequest, MixedFrameRequest, PoolRequest],
         auth_required=lambda: bool(_settings_of(app).api_key_set),
     )
     return app

@@ -1,7 +1,7 @@
 """The computations run in worker processes: parse, validate, fit, serialise.
 
 A task is a frozen, picklable dataclass naming its inputs (:class:`ImputeTask`,
-:class:`DiagnosticsTask`, :class:`MixedTask`, :class:`MixedFrameTask`, :class:`PoolTask`): the raw request body (bytes), the
+:class:`DiagnosticsTask`, :class:`DisperseTask`, :class:`MixedTask`, :class:`MixedFrameTask`, :class:`PoolTask`): the raw request body (bytes), the
 negotiated formats and the limits. The worker pool (:mod:`api.pool`) sends it to a
 worker, which calls its ``run()``; ``run()`` returns a :class:`JobOutput`
 ``(status, media_type, body, headers)`` ready to send. Parsing, validation and JSON encoding happen there, in
@@ -48,13 +48,14 @@ from api.formats import (
     read_csv_table_body,
     read_parquet_body,
 )
-from api.admission import check_cost as _check_cost, check_fixed_design, check_memory as _check_memory
+from api.admission import check_cost as _check_cost, check_disperse_cost, check_fixed_design, check_memory as _check_memory
 from api.errors import TOO_BIG
 from api.random_terms import reject_repeated_frame_terms, reject_repeated_terms
 from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
 from api.schemas.common import WARNINGS_HEADER
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
+from api.schemas.disperse import DisperseOptions, DisperseQuery, DisperseRequest, DisperseResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.impute_panel import ImputeExtendedResponse, extended_payload
 from api.schemas.panel import check_columns_against_data
@@ -72,7 +73,7 @@ from imputer.mixed._fixed import contrast_factors
 from imputer._gaussian.information import n_parameters
 from imputer.mvn._information import MAX_PARAMETERS
 
-__all__ = ["JobOutput", "Answers", "mi_payload", "recorded_warnings", "warnings_header", "ImputeTask", "DiagnosticsTask", "MixedTask", "MixedFrameTask", "PoolTask"]
+__all__ = ["JobOutput", "Answers", "mi_payload", "recorded_warnings", "warnings_header", "ImputeTask", "DiagnosticsTask", "DisperseTask", "MixedTask", "MixedFrameTask", "PoolTask"]
 
 logger = logging.getLogger("api.tasks")
 
@@ -486,6 +487,62 @@ class DiagnosticsTask(_Task):
         # and any the library raised outside it (recorded here instead of shown)
         payload["warnings"] += [w for w in raised if w not in payload["warnings"]]
         return _json_ok(DiagnosticsResponse, payload, self.instance)
+
+
+@dataclass(frozen=True)
+class DisperseTask(_Task):
+    """``POST /v1/diagnostics/disperse``: parse the table, run :func:`imputer.disperse`, encode.
+
+    Attributes
+    ----------
+    kind : {"json", "csv", "parquet"}
+        Format of ``body``.
+    body : bytes
+        The request body.
+    query : Mapping[str, Any]
+        The query parameters (``DisperseQuery.model_dump()``: CSV parsing and, for CSV
+        and Parquet bodies, the options of the runs).
+    instance : str
+        Request path, the ``instance`` of problem details.
+    max_columns : int
+        Most columns one request may model (``IMPUTER_MAX_COLUMNS``).
+    time_limit_s : float or None
+        The time limit of the request (``IMPUTER_TIMEOUT_S`` for the synchronous endpoint):
+        runs whose estimated time (:func:`api.admission.check_disperse_cost`) exceeds it are
+        refused at once (422); None (the job API) admits any.
+
+    The options are checked by the engine (its errors name them: 422); runs that do not
+    converge are a result (``point`` 0), their warning in ``warnings``.
+    """
+
+    kind: InputKind
+    body: bytes
+    query: Mapping[str, Any] = field(default_factory=dict)
+    instance: str = "/v1/diagnostics/disperse"
+    max_columns: int = 2000
+    time_limit_s: float | None = None
+
+    def _compute(self, raised: Sequence[str]) -> JobOutput:
+        if self.kind == "json":
+            request = _parse(DisperseRequest, self.body)
+            frame = frame_from_split(request.data, request.options.columns)
+            options: DisperseOptions = request.options
+        else:
+            q = DisperseQuery.model_validate(dict(self.query))
+            options = q.options()
+            _check_memory(self.body, self.kind)
+            if self.kind == "csv":
+                frame, _ = read_csv_table_body(
+                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
+                    columns=options.columns, passthrough=q.passthrough,
+                )
+            else:
+                frame = read_parquet_body(self.body)
+        _check_width(frame, options.columns, self.max_columns)
+        if self.time_limit_s is not None:
+            check_disperse_cost(frame, options.columns, options.starts, self.time_limit_s)
+        result = imputer.disperse(frame, **options.engine_kwargs())
+        return _json_ok(DisperseResponse, result.to_dict(), self.instance, raised)
 
 
 @contextmanager

@@ -1,10 +1,12 @@
-"""Command-line pieces shared by the subcommands that read a table (``impute``, ``diagnose``).
+"""Command-line pieces shared by the subcommands that read a table (``impute``, ``diagnose``, ``disperse``).
 
 The job: the input options (``IN``, ``--sep``, ``--decimal``, ``--encoding``,
 ``--index-col``, ``--na-values``, ``--passthrough``, ``--format``) declared once
 (:func:`add_input_options`) and turned into a table once (:func:`read_input`, through
-:func:`imputer._cli_io.read_table`), so every subcommand reads files the same way; and
-the small parsers of option text (comma-separated names, one character).
+:func:`imputer._cli_io.read_table`), so every subcommand reads files the same way; an
+engine option declared from its entry of an option table (:func:`add_option`: flag,
+default and help from :mod:`imputer.options`); and the small parsers of option text
+(comma-separated names, one character).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from imputer._cli_base import STDIO, CliError
+from imputer.options import Option
 
 if TYPE_CHECKING:  # pandas and the reader are imported when a table is read
     import pandas as pd
 
     from imputer._cli_io import Dialect, Table
 
-__all__ = ["add_input_options", "char", "column_list", "no_numeric_column", "one_line", "read_input"]
+__all__ = ["add_input_options", "add_option", "char", "column_list", "no_numeric_column", "one_line", "read_input"]
 
 
 def one_line(text: str) -> str:
@@ -175,3 +178,34 @@ def read_input(args: argparse.Namespace, columns: Sequence[str] | None) -> tuple
     if columns is None and table.dialect is not None and not modelled_columns(table.frame):
         raise no_numeric_column(table.frame, "<stdin>" if args.input == STDIO else args.input, table.dialect)
     return table, encoding
+
+
+def add_option(parser: argparse.ArgumentParser, option: Option) -> argparse.Action:
+    """Add ``--name`` for an option of an :class:`~imputer.options.OptionTable`.
+
+    Default and help come from the table; ``argparse`` converts the text (``float``,
+    ``int``), the engine checks the value (a bad one exits with status 1 naming it). A
+    boolean option that defaults to on becomes ``--no-name``; a list of column names is
+    given comma-separated.
+    """
+    flag = "--" + option.name.replace("_", "-")
+    text = option.help.replace("%", "%%")  # argparse formats help with %
+    if option.kind == "boolean" and option.default is True:
+        return parser.add_argument(
+            f"--no-{option.name.replace('_', '-')}", dest=option.name, action="store_false",
+            help=f"turn {option.name} off. {text}",
+        )
+    if option.kind == "labels":
+        return parser.add_argument(
+            flag, metavar="A,B,...", default=option.default, help=f"comma-separated names. {text}"
+        )
+    if option.kind == "choice":
+        return parser.add_argument(
+            flag, choices=option.choices, type=str.lower, default=option.default,
+            help=f"{text} (default: %(default)s)",
+        )
+    convert = {"real": float, "integer": int}[option.kind]
+    fmt = "%(default)g" if option.kind == "real" else "%(default)d"
+    return parser.add_argument(
+        flag, type=convert, default=option.default, help=f"{text} (default: {fmt})"
+    )

@@ -20,7 +20,9 @@ column and standard input/output are handled in :mod:`imputer._cli_io`.
 imputation when ``OUT`` contains ``{imp}``; see :mod:`imputer._cli_mi`.
 
 ``imputer diagnose IN`` prints the missingness patterns and Little's MCAR test of the
-table's numeric columns (text, or ``--json``); see :mod:`imputer._cli_diagnose`. The
+table's numeric columns (text, or ``--json``); see :mod:`imputer._cli_diagnose`.
+``imputer disperse IN`` runs the EM fit from overdispersed starts and prints whether the
+runs reach one maximum (:func:`imputer.disperse`); see :mod:`imputer._cli_disperse`. The
 input options shared by the subcommands are declared and read in
 :mod:`imputer._cli_args`.
 
@@ -48,16 +50,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imputer import __version__
-from imputer._cli_args import add_input_options, add_input_positional, column_list, one_line, read_input
+from imputer._cli_args import add_input_options, add_input_positional, add_option, column_list, one_line, read_input
 from imputer._cli_dask import add_dask_options, wants_dask
 from imputer._cli_diagnose import add_diagnose_parser
+from imputer._cli_disperse import add_disperse_parser
 from imputer._cli_mixed import add_mixed_parser
 from imputer._cli_mi import add_mi_options, check_mi_usage, model_mi_options, write_json, write_mi
 from imputer._cli_transform import add_transform_options, transform_options
 from imputer._cli_glom import add_glom_options, categorical_missing, glom_options
 from imputer._cli_base import STDIO, CliError, _format
 from imputer.errors import ImputerError, ImputerWarning
-from imputer.options import MVN_OPTIONS, Option
+from imputer.options import MVN_OPTIONS
 
 if TYPE_CHECKING:
     from imputer._cli_io import Table
@@ -280,39 +283,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_option(parser: argparse.ArgumentParser, option: Option) -> argparse.Action:
-    """Add ``--name`` for an option of :data:`~imputer.options.MVN_OPTIONS`.
-
-    Default and help come from the table; ``argparse`` converts the text (``float``,
-    ``int``), the engine checks the value (a bad one exits with status 1 naming it). A
-    boolean option that defaults to on becomes ``--no-name``; a list of column names is
-    given comma-separated.
-    """
-    flag = "--" + option.name.replace("_", "-")
-    text = option.help.replace("%", "%%")  # argparse formats help with %
-    if option.kind == "boolean" and option.default is True:
-        return parser.add_argument(
-            f"--no-{option.name.replace('_', '-')}", dest=option.name, action="store_false",
-            help=f"turn {option.name} off. {text}",
-        )
-    if option.kind == "labels":
-        return parser.add_argument(
-            flag, metavar="A,B,...", default=option.default, help=f"comma-separated names. {text}"
-        )
-    if option.kind == "choice":
-        return parser.add_argument(
-            flag, choices=option.choices, type=str.lower, default=option.default,
-            help=f"{text} (default: %(default)s)",
-        )
-    convert = {"real": float, "integer": int}[option.kind]
-    fmt = "%(default)g" if option.kind == "real" else "%(default)d"
-    return parser.add_argument(
-        flag, type=convert, default=option.default, help=f"{text} (default: {fmt})"
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """The ``imputer`` argument parser (subcommands ``impute``, ``diagnose`` and ``serve``)."""
+    """The ``imputer`` argument parser (subcommands ``impute``, ``diagnose``, ``disperse``, ``mixed`` and ``serve``)."""
     parser = argparse.ArgumentParser(
         prog="imputer",
         description="EM imputation for incomplete tables (multivariate normal).",
@@ -342,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         "standard output, and the summary then goes to standard error",
     )
     for option in MVN_OPTIONS.values():
-        _add_option(imp, option)
+        add_option(imp, option)
     imp.add_argument(
         "--model", choices=("normal", "t", "mixture"), default="normal",
         help="normal: the multivariate normal (default); t: the multivariate t, robust to heavy "
@@ -396,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_cmd_impute)
 
     add_diagnose_parser(sub)
+    add_disperse_parser(sub)
 
     add_mixed_parser(sub)
     srv = sub.add_parser("serve", help="run the REST service (needs the 'api' extra)")

@@ -1,7 +1,7 @@
 """Asynchronous jobs: ``POST /v1/jobs/<kind>``, ``GET /v1/jobs/{id}`` (+ ``/result``), ``DELETE``.
 
 A job takes exactly the body and options of its synchronous twin (``/v1/impute``,
-``/v1/diagnostics``, ``/v1/mixed``, ``/v1/mixed/frame``, ``/v1/pool``: the same
+``/v1/diagnostics``, ``/v1/diagnostics/disperse``, ``/v1/mixed``, ``/v1/mixed/frame``, ``/v1/pool``: the same
 request dependencies build the same task) and answers ``202 Accepted`` at once with
 ``Location: /v1/jobs/{id}`` and the status document (:class:`~api.schemas.jobs.JobStatus`).
 The computation runs in the worker pool beyond the request (:mod:`api.jobs`); its
@@ -28,12 +28,12 @@ from api.jobs.codec import decompress
 from api.jobs.service import JobService, job_path, new_job_id
 from api.jobs.store import ACTIVE, owner_of
 from api.problems import problem_response
-from api.routers import diagnostics, impute, mixed, pool
+from api.routers import diagnostics, disperse, impute, mixed, pool
 from api.schemas.common import WARNINGS_HEADER_DOC
 from api.schemas.jobs import JobStatus, job_status
 from api.security import api_key_header, require_api_key
 from api.settings import Settings, get_settings
-from api.tasks import DiagnosticsTask, ImputeTask, MixedFrameTask, MixedTask, PoolTask
+from api.tasks import DiagnosticsTask, DisperseTask, ImputeTask, MixedFrameTask, MixedTask, PoolTask
 
 __all__ = ["router", "get_jobs"]
 
@@ -134,6 +134,27 @@ async def diagnostics_job(
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JobStatus:
     return await _submit("diagnostics", task, request, response, owner, jobs, settings)
+
+
+@router.post(
+    "/diagnostics/disperse",
+    status_code=202,
+    response_model=JobStatus,
+    summary="Submit a dispersion job (the body and options of POST /v1/diagnostics/disperse)",
+    description=_SUBMIT_DOC.format(kind="diagnostics/disperse"),
+    openapi_extra=disperse.REQUEST_BODY,
+    responses=_SUBMITTED,  # type: ignore[arg-type]
+)
+async def disperse_job(
+    request: Request,
+    response: Response,
+    _accept: Annotated[None, Depends(_status_json)],
+    task: Annotated[DisperseTask, Depends(disperse.disperse_task)],
+    owner: Annotated[str, Depends(job_owner)],
+    jobs: Annotated[JobService, Depends(get_jobs)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> JobStatus:
+    return await _submit("diagnostics/disperse", task, request, response, owner, jobs, settings)
 
 
 @router.post(

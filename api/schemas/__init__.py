@@ -19,6 +19,7 @@ from api.schemas.diagnostics import (
     MCARTestOut,
     PatternTableOut,
 )
+from api.schemas.disperse import DisperseOptions, DisperseQuery, DisperseRequest, DisperseResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
 from api.schemas.impute_mi import EstimatesOut, ImputeMIResponse
 from api.schemas.mixed import (
@@ -46,6 +47,10 @@ __all__ = [
     "DiagnosticsResponse",
     "MCARTestOut",
     "PatternTableOut",
+    "DisperseOptions",
+    "DisperseQuery",
+    "DisperseRequest",
+    "DisperseResponse",
     "ImputeOptions",
     "ImputeQuery",
     "ImputeRequest",

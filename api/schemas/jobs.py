@@ -13,7 +13,7 @@ from api.schemas.common import Problem, ResponseModel
 __all__ = ["JobKind", "JobProgress", "JobStatus", "job_status"]
 
 #: the synchronous endpoint whose work a job does (its path after ``/v1/``).
-JobKind = Literal["impute", "mixed", "mixed/frame", "diagnostics", "pool"]
+JobKind = Literal["impute", "mixed", "mixed/frame", "diagnostics", "diagnostics/disperse", "pool"]
 
 
 class JobProgress(ResponseModel):

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.jobs.service import ORPHAN_DETAIL
 from api.jobs.store import JobStore
+from api.routers.disperse import EXAMPLE as DISPERSE_EXAMPLE
 from api.routers.impute import MI_EXAMPLE
 from api.routers.mixed import _FRAME_EXAMPLE, _MATRIX_EXAMPLE
 from api.schemas.pool import POOL_EXAMPLE
@@ -59,6 +60,7 @@ CASES = [
     ("impute", {"content": (DATA / "airquality.csv").read_bytes(), "headers": {"content-type": "text/csv"},
                 "params": {"columns": ["Ozone", "Solar.R", "Wind"]}}),
     ("diagnostics", {"content": (DATA / "airquality.csv").read_bytes(), "headers": {"content-type": "text/csv"}}),
+    ("diagnostics/disperse", {"json": DISPERSE_EXAMPLE}),  # seeded: the same runs
     ("mixed", {"json": _MATRIX_EXAMPLE}),
     ("mixed/frame", {"json": _FRAME_EXAMPLE}),
     ("pool", {"json": POOL_EXAMPLE}),
@@ -234,7 +236,7 @@ def test_status_document_is_declared(client: TestClient, app: Any) -> None:
     assert post["requestBody"] == spec["paths"]["/v1/impute"]["post"]["requestBody"]
     assert post["responses"]["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JobStatus"}
     assert "Location" in post["responses"]["202"]["headers"]
-    for kind in ["diagnostics", "mixed", "mixed/frame", "pool"]:
+    for kind in ["diagnostics", "diagnostics/disperse", "mixed", "mixed/frame", "pool"]:
         assert spec["paths"][f"/v1/jobs/{kind}"]["post"]["requestBody"] == spec["paths"][f"/v1/{kind}"]["post"]["requestBody"]
     assert set(spec["paths"]["/v1/jobs/{job_id}"]) == {"get", "delete"}
     assert json.dumps(spec["components"]["schemas"]["JobStatus"])  # documented fields (test_openapi_and_health)

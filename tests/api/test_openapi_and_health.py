@@ -15,7 +15,7 @@ from tests.api.conftest import slow_impute_body
 
 pytestmark = pytest.mark.timeout(120)
 
-OPERATIONS = [("/v1/impute", "post"), ("/v1/mixed", "post"), ("/v1/mixed/frame", "post")]
+OPERATIONS = [("/v1/impute", "post"), ("/v1/diagnostics/disperse", "post"), ("/v1/mixed", "post"), ("/v1/mixed/frame", "post")]
 ERRORS = ["401", "406", "413", "415", "422", "500", "503", "504"]
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -38,13 +38,15 @@ def test_every_error_is_declared_as_problem_json(spec: dict[str, Any], path: str
 
 def test_request_bodies_declare_the_media_types(spec: dict[str, Any]) -> None:
     impute = spec["paths"]["/v1/impute"]["post"]["requestBody"]["content"]
-    for path in ["/v1/impute", "/v1/diagnostics", "/v1/jobs/impute", "/v1/jobs/diagnostics"]:
+    for path in ["/v1/impute", "/v1/diagnostics", "/v1/diagnostics/disperse", "/v1/jobs/impute", "/v1/jobs/diagnostics",
+                 "/v1/jobs/diagnostics/disperse"]:
         content = spec["paths"][path]["post"]["requestBody"]["content"]
         assert set(content) == {"application/json", "text/csv", "application/vnd.apache.parquet", "multipart/form-data"}
         upload = content["multipart/form-data"]["schema"]  # curl -F file=@data.csv
         assert upload["required"] == ["file"] and upload["properties"]["file"]["format"] == "binary"
     assert impute["application/json"]["schema"] == {"$ref": "#/components/schemas/ImputeRequest"}
-    for path, model in [("/v1/mixed", "MixedRequest"), ("/v1/mixed/frame", "MixedFrameRequest")]:
+    for path, model in [("/v1/diagnostics/disperse", "DisperseRequest"), ("/v1/mixed", "MixedRequest"),
+                        ("/v1/mixed/frame", "MixedFrameRequest")]:
         content = spec["paths"][path]["post"]["requestBody"]["content"]
         assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
     for name in ["ImputeRequest", "ImputeOptions", "SplitFrame", "MixedRequest", "RandomTerm", "MixedFrameRequest"]:

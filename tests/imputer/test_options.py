@@ -22,11 +22,11 @@ import pytest
 from pydantic.fields import FieldInfo
 
 import imputer
-from api.schemas import ImputeOptions, ImputeQuery, MixedOptions
+from api.schemas import DisperseOptions, DisperseQuery, ImputeOptions, ImputeQuery, MixedOptions
 from api.schemas.impute import ImputeOptionsUsed
 from imputer.cli import build_parser
 from imputer.errors import ImputerTypeError, ImputerValueError
-from imputer.options import MIXED_OPTIONS, MVN_OPTIONS, Option, OptionTable
+from imputer.options import DISPERSE_OPTIONS, MIXED_OPTIONS, MVN_OPTIONS, Option, OptionTable
 
 TABLES = {"mvn": MVN_OPTIONS, "mixed": MIXED_OPTIONS}
 OPTIONS = [(t, name) for t, table in TABLES.items() for name in table]
@@ -234,6 +234,12 @@ def test_docstrings_start_with_the_help_text(table: str, obj: Any, skip: tuple[s
             assert kind.endswith("optional"), (name, kind)
 
 
+def test_disperse_signature_defaults() -> None:
+    params = inspect.signature(imputer.disperse).parameters
+    for name, option in DISPERSE_OPTIONS.items():
+        assert params[name].default == option.default, name
+
+
 def test_fit_mixed_frame_defers_its_options_to_fit_mixed() -> None:
     documented = _docstring_params(imputer.fit_mixed_frame)
     assert documented["method"][1].startswith("As in :func:`fit_mixed`")
@@ -254,22 +260,36 @@ def test_emimputer_params_are_the_tables() -> None:
     assert inspect.signature(imputer.impute_t).parameters["dof"].default is None
 
 
-def _impute_parser_actions() -> dict[str, Any]:
+def _parser_actions(command: str) -> dict[str, Any]:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    return {a.dest: a for a in sub.choices["impute"]._actions}
+    return {a.dest: a for a in sub.choices[command]._actions}
 
 
-@pytest.mark.parametrize("name", list(MVN_OPTIONS))
-def test_command_line_default_and_help(name: str) -> None:
-    option = MVN_OPTIONS[name]
-    action = _impute_parser_actions()[name]
+def _impute_parser_actions() -> dict[str, Any]:
+    return _parser_actions("impute")
+
+
+#: the subcommands whose engine options are declared from a table
+COMMANDS = {"impute": MVN_OPTIONS, "disperse": DISPERSE_OPTIONS}
+
+
+@pytest.mark.parametrize(
+    ("command", "name"), [(command, name) for command, table in COMMANDS.items() for name in table]
+)
+def test_command_line_default_and_help(command: str, name: str) -> None:
+    option = COMMANDS[command][name]
+    action = _parser_actions(command)[name]
     assert action.default == option.default
     assert option.help.replace("%", "%%") in action.help
     if option.kind in ("real", "integer"):
         assert action.type is {"real": float, "integer": int}[option.kind]
     if option.kind == "boolean":
         assert action.option_strings == [f"--no-{name.replace('_', '-')}"] and action.const is False
+    if option.kind == "choice":
+        assert tuple(action.choices) == option.choices
+    if option.kind == "values":  # disperse's seed: an integer, None for fresh entropy
+        assert action.type is int and action.option_strings == [f"--{name}"]
 
 
 def _lower_bound(field: FieldInfo) -> tuple[str, Any] | None:
@@ -285,10 +305,18 @@ SCHEMAS = [
     (ImputeOptions, MVN_OPTIONS, ()),
     (ImputeQuery, MVN_OPTIONS, ()),
     (MixedOptions, MIXED_OPTIONS, ("init",)),  # init is not offered by the service
+    (DisperseOptions, DISPERSE_OPTIONS, ()),
+    (DisperseQuery, DISPERSE_OPTIONS, ()),
 ]
+#: the lower bound the service declares for an option whose value the table leaves to its
+#: engine (kind "values"): disperse's seed, a non-negative integer
+SERVICE_BOUNDS = {"seed": ("ge", 0)}
 
 
-@pytest.mark.parametrize(("model", "table", "absent"), SCHEMAS, ids=["ImputeOptions", "ImputeQuery", "MixedOptions"])
+@pytest.mark.parametrize(
+    ("model", "table", "absent"), SCHEMAS, ids=["ImputeOptions", "ImputeQuery", "MixedOptions", "DisperseOptions",
+                                                "DisperseQuery"]
+)
 def test_request_fields_default_bound_and_description(model: Any, table: OptionTable, absent: tuple[str, ...]) -> None:
     for name, option in table.items():
         if name in absent:
@@ -297,7 +325,10 @@ def test_request_fields_default_bound_and_description(model: Any, table: OptionT
         field = model.model_fields[name]
         assert field.default == option.default, name
         assert field.description is not None and field.description.startswith(option.help), name
-        expected = None if option.low is None else ("gt" if option.low_open else "ge", option.low)
+        if option.kind == "values":
+            expected = SERVICE_BOUNDS[name]
+        else:
+            expected = None if option.low is None else ("gt" if option.low_open else "ge", option.low)
         assert _lower_bound(field) == expected, name
         if option.kind == "choice":
             assert get_args(field.annotation) == option.choices
@@ -309,6 +340,12 @@ def test_request_defaults_are_passed_to_the_engine_as_the_engines_defaults(model
     kwargs = model().engine_kwargs()
     assert kwargs == {k: v for k, v in table.defaults().items() if k in kwargs}
     assert model(tol=None, max_iter=None).engine_kwargs().keys().isdisjoint({"tol", "max_iter"})
+
+
+def test_disperse_request_defaults_are_the_engines() -> None:
+    assert DisperseOptions().engine_kwargs() == DISPERSE_OPTIONS.defaults()
+    assert DisperseQuery().options() == DisperseOptions()
+    assert DisperseQuery(columns=[]).options().columns is None  # no columns= parameter: every numeric column
 
 
 def test_options_used_in_the_response_are_described_by_the_table() -> None:
