@@ -100,8 +100,9 @@ def add_disperse_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         help="EM from overdispersed starts: is the maximum EM finds unique?",
         description=(
             "Fit the multivariate normal of the numeric columns (or those given with --columns) by EM "
-            "from the engine's own starting values and from --starts - 1 overdispersed ones drawn "
-            "around its estimate (as Amelia's disperse), and print where each run ended: its "
+            "from the engine's own starting values and from --starts - 1 overdispersed ones (drawn "
+            "around those starting values, or with --around estimate around the first run's estimate "
+            "as Amelia's disperse), and print where each run ended: its "
             "objective, its gap to the best run, its distance from the best estimate in standard-"
             "deviation units, and which distinct end point it reached. Several end points mean "
             "several local maxima (or a saddle point where a run stayed): the estimate of "

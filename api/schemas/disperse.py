@@ -43,6 +43,7 @@ STARTS_LIMIT = 100
 SEED_LIMIT = 2**63 - 1
 
 Prior = Literal["ridge", "amelia"]
+Around = Literal["start", "estimate"]
 StopReason = Literal["converged", "max_iter", "singular", "stopped", "infeasible", "max_time"]
 
 _SEED_NOTE = " At most 2^63 - 1."
@@ -52,6 +53,7 @@ class DisperseOptions(RequestModel):
     """Options of the runs (``imputer.disperse`` keyword arguments)."""
 
     starts: int = option_field(DISPERSE_OPTIONS["starts"], le=STARTS_LIMIT)
+    around: Around = option_field(DISPERSE_OPTIONS["around"])
     columns: list[str] | None = option_field(DISPERSE_OPTIONS["columns"], min_length=1)
     ridge: float = option_field(DISPERSE_OPTIONS["ridge"])
     prior: Prior = option_field(DISPERSE_OPTIONS["prior"])
@@ -85,6 +87,7 @@ class DisperseQuery(CsvQuery):
     """
 
     starts: int = option_field(DISPERSE_OPTIONS["starts"], le=STARTS_LIMIT)
+    around: Around = option_field(DISPERSE_OPTIONS["around"])
     columns: list[str] | None = option_field(DISPERSE_OPTIONS["columns"])
     ridge: float = option_field(DISPERSE_OPTIONS["ridge"])
     prior: Prior = option_field(DISPERSE_OPTIONS["prior"])
@@ -161,6 +164,7 @@ class DisperseResponse(FitWarnings):
         ..., description="Each run's objective at every accepted iterate (non-decreasing), by run number."
     )
     n_rows: int = Field(..., description="Rows of the table.")
+    around: Around = Field(..., description=DISPERSE_OPTIONS["around"].help)
     ridge: float = Field(..., description=DISPERSE_OPTIONS["ridge"].help)
     prior: Prior = Field(..., description=DISPERSE_OPTIONS["prior"].help)
     tol: float = Field(..., description=DISPERSE_OPTIONS["tol"].help)

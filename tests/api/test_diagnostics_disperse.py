@@ -111,8 +111,9 @@ def test_table_bodies_with_query_options_give_the_json_answer(client: TestClient
         {"tol": 1e-5, "max_iter": 40},
         {"accelerate": False},
         {"atol": 0.01},
+        {"around": "estimate"},
     ],
-    ids=["prior", "tol", "no-accelerate", "atol"],
+    ids=["prior", "tol", "no-accelerate", "atol", "around"],
 )
 def test_options_reach_the_library(client: TestClient, options: dict[str, Any]) -> None:
     r = client.post(PATH, json={"data": split_of(MURRAY), "options": {"starts": 4, "seed": 9, **options}})
@@ -156,10 +157,11 @@ def test_runs_that_do_not_converge_are_a_result_with_a_warning(client: TestClien
         ({"seed": -1}, "body.options.seed: Input should be greater than or equal to 0"),
         ({"tol": -1.0}, "body.options.tol: Input should be greater than 0"),
         ({"prior": "flat"}, "body.options.prior: Input should be 'ridge' or 'amelia'"),
+        ({"around": "mode"}, "body.options.around: Input should be 'start' or 'estimate'"),
         ({"alpha": 1}, "body.options.alpha: Extra inputs are not permitted"),
         ({"columns": ["x1", "zz"]}, "columns: unknown column 'zz'"),
     ],
-    ids=["starts", "starts-limit", "atol", "seed", "tol", "prior", "unknown-option", "unknown-column"],
+    ids=["starts", "starts-limit", "atol", "seed", "tol", "prior", "around", "unknown-option", "unknown-column"],
 )
 def test_option_errors_are_problem_details_naming_the_option(
     client: TestClient, options: dict[str, Any], detail: str
@@ -177,6 +179,7 @@ def test_option_errors_are_problem_details_naming_the_option(
         ("starts=1", "query.starts: Input should be greater than or equal to 2"),
         ("atol=0", "query.atol: Input should be greater than 0"),
         ("seed=-1", "query.seed: Input should be greater than or equal to 0"),
+        ("around=mode", "query.around: Input should be 'start' or 'estimate'"),
         ("columns=zz", "columns: unknown column 'zz'"),
     ],
 )

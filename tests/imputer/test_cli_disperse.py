@@ -120,9 +120,10 @@ def test_exit_status_is_0_whether_or_not_the_runs_agree(
         (["--tol", "1e-5", "--max-iter", "50"], None, {"tol": 1e-5, "max_iter": 50}),
         (["--no-accelerate"], None, {"accelerate": False}),
         (["--atol", "0.01"], None, {"atol": 0.01}),
+        (["--around", "estimate"], None, {"around": "estimate"}),
         (["--columns", "x2, x1"], ["x2", "x1"], {}),
     ],
-    ids=["defaults", "prior", "tol", "no-accelerate", "atol", "columns"],
+    ids=["defaults", "prior", "tol", "no-accelerate", "atol", "around", "columns"],
 )
 def test_options_reach_the_library(
     flags: list[str], columns: list[str] | None, kwargs: dict[str, Any], murray: Path,
@@ -226,7 +227,7 @@ def test_bad_options_and_data_are_one_line(
     assert message in err
 
 
-@pytest.mark.parametrize("args", [["--prior", "flat"], ["--starts", "two"], ["--seed", "1.5"]])
+@pytest.mark.parametrize("args", [["--prior", "flat"], ["--starts", "two"], ["--seed", "1.5"], ["--around", "mode"]])
 def test_option_text_argparse_cannot_read_is_a_usage_error(
     args: list[str], murray: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
