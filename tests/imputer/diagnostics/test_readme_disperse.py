@@ -43,3 +43,29 @@ def test_example_data_is_murrays() -> None:
     assert murray.shape == (12, 2) and murray.isna().sum().tolist() == [4, 4]
     assert murray.iloc[:4].to_numpy().tolist() == [[1, 1], [1, -1], [-1, 1], [-1, -1]]
     assert murray.iloc[4:8, 0].tolist() == [2, 2, -2, -2] and murray.iloc[8:, 1].tolist() == [2, 2, -2, -2]
+
+
+def test_shell_example_runs(tmp_path: Path) -> None:
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(ANCHOR):readme.index("## Clusters: Gaussian mixtures")]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    outputs = []
+    for line in block.group(1).splitlines():
+        cmd = line.replace("imputer disperse", f"{sys.executable} -m imputer disperse")
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=120)
+        assert proc.returncode == 0, (line, proc.stderr)
+        outputs.append(proc.stdout)
+    assert "3 distinct end points" in outputs[0]  # what the first line's comment says
+    written = json.loads((tmp_path / "disperse.json").read_text())
+    assert written["n_points"] == 3 and written["unique"] is False and written["input"] == "examples/murray.csv"
+    assert (tmp_path / "disperse.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
