@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Request
 
+from api.formats import InputKind, response_kind
+from api.multipart import kind_or_upload
 from api.pool import WorkerPool
 from api.schemas.common import Problem
 
-__all__ = ["get_runner", "error_responses"]
+__all__ = ["error_responses", "get_runner", "json_answer_only", "table_input_kind"]
 
 
 def get_runner(request: Request) -> WorkerPool:
@@ -49,3 +51,19 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             }
         out[status] = entry
     return out
+
+
+def table_input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
+    """The format of a table body from its ``Content-Type`` (415 for an unsupported one).
+
+    A ``multipart/form-data`` upload answers :data:`api.multipart.MULTIPART`: its file's
+    format is known once the body is read (the route's task dependency). A route declares
+    this dependency itself (so that 415 comes before 406) and its task dependency
+    declares it again: FastAPI computes it once per request.
+    """
+    return kind_or_upload(content_type)
+
+
+def json_answer_only(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
+    """406 unless JSON is an acceptable answer (``Accept``)."""
+    response_kind(accept, ("json",))

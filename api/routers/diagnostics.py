@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner
+from api.deps import error_responses, get_runner, json_answer_only, table_input_kind
 from api.dispatch import answer_while_connected
-from api.formats import CSV, JSON, PARQUET, InputKind, response_kind
-from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
+from api.formats import CSV, JSON, PARQUET, InputKind
+from api.multipart import MULTIPART, UPLOAD_CONTENT, unwrap_upload
 from api.pool import WorkerPool
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsResponse
 from api.security import require_api_key
@@ -24,14 +24,6 @@ from api.settings import Settings, get_settings
 from api.tasks import DiagnosticsTask
 
 router = APIRouter(prefix="/v1", tags=["diagnostics"], dependencies=[Depends(require_api_key)])
-
-
-def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
-    return kind_or_upload(content_type)  # a file upload: its part's format once read (diagnostics_task)
-
-
-def _json_only(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
-    response_kind(accept, ("json",))  # 406 unless JSON is acceptable
 
 
 _EXAMPLE_ROWS = [[41, 190, 7.4], [36, 118, 8.0], [12, 149, 12.6], [18, 313, 11.5], [None, None, 14.3],
@@ -66,7 +58,7 @@ REQUEST_BODY = {
 def diagnostics_task(
     request: Request,
     query: Annotated[DiagnosticsQuery, Query()],
-    kind: Annotated[InputKind | str, Depends(_input_kind)],
+    kind: Annotated[InputKind | str, Depends(table_input_kind)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> DiagnosticsTask:
@@ -95,8 +87,8 @@ def diagnostics_task(
 )
 async def diagnostics(
     request: Request,
-    _kind: Annotated[InputKind | str, Depends(_input_kind)],  # 415 before 406 (the task's, cached)
-    _: Annotated[None, Depends(_json_only)],
+    _kind: Annotated[InputKind | str, Depends(table_input_kind)],  # 415 before 406 (the task's, cached)
+    _: Annotated[None, Depends(json_answer_only)],
     task: Annotated[DiagnosticsTask, Depends(diagnostics_task)],
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner
+from api.deps import error_responses, get_runner, json_answer_only, table_input_kind
 from api.dispatch import answer_while_connected
-from api.formats import CSV, JSON, PARQUET, InputKind, response_kind
-from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
+from api.formats import CSV, JSON, PARQUET, InputKind
+from api.multipart import MULTIPART, UPLOAD_CONTENT, unwrap_upload
 from api.pool import WorkerPool
 from api.schemas.disperse import DisperseQuery, DisperseResponse
 from api.security import require_api_key
@@ -29,14 +29,6 @@ from api.tasks import DisperseTask
 __all__ = ["REQUEST_BODY", "disperse_task", "router"]
 
 router = APIRouter(prefix="/v1", tags=["diagnostics"], dependencies=[Depends(require_api_key)])
-
-
-def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
-    return kind_or_upload(content_type)  # a file upload: its part's format once read (disperse_task)
-
-
-def _json_only(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
-    response_kind(accept, ("json",))  # 406 unless JSON is acceptable
 
 
 #: Murray's (1977) twelve rows: two maxima (correlation +-1/2) and a saddle point (0) where the
@@ -68,7 +60,7 @@ REQUEST_BODY = {
 def disperse_task(
     request: Request,
     query: Annotated[DisperseQuery, Query()],
-    kind: Annotated[InputKind | str, Depends(_input_kind)],
+    kind: Annotated[InputKind | str, Depends(table_input_kind)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> DisperseTask:
@@ -97,8 +89,8 @@ def disperse_task(
 )
 async def disperse(
     request: Request,
-    _kind: Annotated[InputKind | str, Depends(_input_kind)],  # 415 before 406 (the task's, cached)
-    _: Annotated[None, Depends(_json_only)],
+    _kind: Annotated[InputKind | str, Depends(table_input_kind)],  # 415 before 406 (the task's, cached)
+    _: Annotated[None, Depends(json_answer_only)],
     task: Annotated[DisperseTask, Depends(disperse_task)],
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner
+from api.deps import error_responses, get_runner, table_input_kind
 from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, response_kind
-from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
+from api.multipart import MULTIPART, UPLOAD_CONTENT, unwrap_upload
 from api.pool import WorkerPool
 from api.schemas.common import WARNINGS_HEADER_DOC
 from api.schemas.impute import ImputeQuery, ImputeResponse
@@ -24,10 +24,6 @@ from api.settings import Settings, get_settings
 from api.tasks import ImputeTask
 
 router = APIRouter(prefix="/v1", tags=["impute"], dependencies=[Depends(require_api_key)])
-
-
-def _input_kind(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> InputKind | str:
-    return kind_or_upload(content_type)  # a file upload: its part's format once read (impute_task)
 
 
 def _output_kind(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> OutputKind:
@@ -87,7 +83,7 @@ REQUEST_BODY = {
 def impute_task(
     request: Request,
     query: Annotated[ImputeQuery, Query()],
-    kind: Annotated[InputKind | str, Depends(_input_kind)],
+    kind: Annotated[InputKind | str, Depends(table_input_kind)],
     body: Annotated[bytes, Depends(read_body)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> ImputeTask:
@@ -135,7 +131,7 @@ def impute_task(
 )
 async def impute(
     request: Request,
-    _kind: Annotated[InputKind, Depends(_input_kind)],  # 415 before 406 (the task's, cached)
+    _kind: Annotated[InputKind, Depends(table_input_kind)],  # 415 before 406 (the task's, cached)
     output: Annotated[OutputKind, Depends(_output_kind)],
     task: Annotated[ImputeTask, Depends(impute_task)],
     settings: Annotated[Settings, Depends(get_settings)],
