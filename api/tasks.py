@@ -53,7 +53,7 @@ from api.errors import TOO_BIG
 from api.random_terms import reject_repeated_frame_terms, reject_repeated_terms
 from api.records import records_body
 from api.problems import PROBLEM_MEDIA_TYPE, clean_validation_errors, problem_body, validation_detail
-from api.schemas.common import WARNINGS_HEADER
+from api.schemas.common import WARNINGS_HEADER, CsvQuery
 from api.schemas.diagnostics import DiagnosticsQuery, DiagnosticsRequest, DiagnosticsResponse
 from api.schemas.disperse import DisperseOptions, DisperseQuery, DisperseRequest, DisperseResponse
 from api.schemas.impute import ImputeOptions, ImputeQuery, ImputeRequest, ImputeResponse
@@ -474,19 +474,24 @@ class DiagnosticsTask(_Task):
         else:
             q = DiagnosticsQuery.model_validate(dict(self.query))
             columns = q.columns or None
-            _check_memory(self.body, self.kind)
-            if self.kind == "csv":
-                frame, _ = read_csv_table_body(
-                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
-                    columns=columns, passthrough=q.passthrough,
-                )
-            else:
-                frame = read_parquet_body(self.body)
+            frame = _query_table(self.body, self.kind, q, columns)
         _check_width(frame, columns, self.max_columns)
         payload = overview(frame, columns).to_dict()  # its own warnings, recorded by overview()
         # and any the library raised outside it (recorded here instead of shown)
         payload["warnings"] += [w for w in raised if w not in payload["warnings"]]
         return _json_ok(DiagnosticsResponse, payload, self.instance)
+
+
+def _query_table(body: bytes, kind: InputKind, q: CsvQuery, columns: list[str] | None) -> pd.DataFrame:
+    """A CSV (read with the query's parse options; ``columns`` the modelled ones) or Parquet body as a table."""
+    _check_memory(body, kind)
+    if kind == "csv":
+        frame, _ = read_csv_table_body(
+            body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col, columns=columns,
+            passthrough=q.passthrough,
+        )
+        return frame
+    return read_parquet_body(body)
 
 
 @dataclass(frozen=True)
@@ -530,14 +535,7 @@ class DisperseTask(_Task):
         else:
             q = DisperseQuery.model_validate(dict(self.query))
             options = q.options()
-            _check_memory(self.body, self.kind)
-            if self.kind == "csv":
-                frame, _ = read_csv_table_body(
-                    self.body, sep=q.sep, decimal=q.decimal, na_values=q.na_values, index_col=q.index_col,
-                    columns=options.columns, passthrough=q.passthrough,
-                )
-            else:
-                frame = read_parquet_body(self.body)
+            frame = _query_table(self.body, self.kind, q, options.columns)
         _check_width(frame, options.columns, self.max_columns)
         if self.time_limit_s is not None:
             check_disperse_cost(frame, options.columns, options.starts, self.time_limit_s)
