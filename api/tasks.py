@@ -539,7 +539,7 @@ class DisperseTask(_Task):
         _check_width(frame, options.columns, self.max_columns)
         if self.time_limit_s is not None:
             check_disperse_cost(frame, options.columns, options.starts, self.time_limit_s)
-        result = imputer.disperse(frame, **options.engine_kwargs())
+        result = imputer.disperse(frame, **options.engine_kwargs(), **callback_kwargs())
         return _json_ok(DisperseResponse, result.to_dict(), self.instance, raised)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import math
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -209,3 +211,30 @@ def add_option(parser: argparse.ArgumentParser, option: Option) -> argparse.Acti
     return parser.add_argument(
         flag, type=convert, default=option.default, help=f"{text} (default: {fmt})"
     )
+
+
+def positive_seconds(text: str) -> float:
+    """``--max-time``'s type: a finite number of seconds > 0 (else a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def add_monitor_options(parser: argparse.ArgumentParser, max_time_help: str) -> None:
+    """``--progress``/``--no-progress`` and ``--max-time SECONDS`` (read back by :func:`monitor_options`)."""
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show iterations, objective and parameter change on standard error while EM runs "
+        "(default: on when standard error is a terminal; the line appears after a second)",
+    )
+    parser.add_argument("--max-time", type=positive_seconds, metavar="SECONDS", default=None, help=max_time_help)
+
+
+def monitor_options(args: argparse.Namespace) -> dict[str, object]:
+    """``progress`` (default: whether standard error is a terminal) and ``max_time`` of the engines."""
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    return {"progress": progress, "max_time": args.max_time}

@@ -29,7 +29,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from imputer._cli_args import add_input_options, add_input_positional, add_option, column_list, one_line, read_input
+from imputer._cli_args import (
+    add_input_options,
+    add_input_positional,
+    add_monitor_options,
+    add_option,
+    column_list,
+    monitor_options,
+    one_line,
+    read_input,
+)
 from imputer._cli_base import STDIO, CliError
 from imputer.options import DISPERSE_OPTIONS
 
@@ -79,7 +88,7 @@ def _cmd_disperse(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in DISPERSE_OPTIONS if name != "columns"}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", imputer.ImputerWarning)
-        result = imputer.disperse(table.frame, columns, **options)
+        result = imputer.disperse(table.frame, columns, **options, **monitor_options(args))
     for w in caught:
         print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     if args.json:
@@ -128,6 +137,9 @@ def add_disperse_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         help="also save the figure of the runs (imputer.plot.disperse) to FILE, format by suffix: "
         ".png, .svg or .pdf (needs matplotlib: pip install 'imputer[plot]')",
     )
+    add_monitor_options(disp, "stop after SECONDS for all the runs together: the run under way stops at its next "
+                        "iterate and each later one at its first (not converged, point 0), with a warning; "
+                        "default: no limit")
     add_input_options(disp, output_note=False)
     disp.set_defaults(func=_cmd_disperse)
     return disp

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -50,7 +49,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imputer import __version__
-from imputer._cli_args import add_input_options, add_input_positional, add_option, column_list, one_line, read_input
+from imputer._cli_args import (
+    add_input_options,
+    add_input_positional,
+    add_monitor_options,
+    add_option,
+    column_list,
+    monitor_options,
+    one_line,
+    read_input,
+)
 from imputer._cli_dask import add_dask_options, wants_dask
 from imputer._cli_diagnose import add_diagnose_parser
 from imputer._cli_disperse import add_disperse_parser
@@ -94,8 +102,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if args.m is not None:
         return _multiple_impute(args, {**options, **extra}, table, encoding)
     frame = categorical_missing(table.frame, extra.get("categorical"), args.na_values or [])
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
-    options.update(progress=progress, max_time=args.max_time)
+    options.update(monitor_options(args))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
         if args.model != "normal":
@@ -263,16 +270,6 @@ def _float_format(text: str) -> str:
     return text
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -348,16 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         "always written in full, so they read back exactly); default: the shortest text that "
         "reads back to the same number",
     )
-    imp.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
-        help="show iterations, objective and parameter change on standard error while EM runs "
-        "(default: on when standard error is a terminal; the line appears after a second)",
-    )
-    imp.add_argument(
-        "--max-time", type=_positive_float, metavar="SECONDS", default=None,
-        help="stop EM after SECONDS and write the best iterate so far, with a warning "
-        "(converged: false); default: no limit",
-    )
+    add_monitor_options(imp, "stop EM after SECONDS and write the best iterate so far, with a warning "
+                        "(converged: false); default: no limit")
     add_input_options(imp)
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE (with -m: "

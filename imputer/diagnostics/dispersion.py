@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import build_patterns
@@ -307,6 +308,9 @@ def disperse(
     tol: float = DISPERSE_OPTIONS["tol"].default,
     max_iter: int = DISPERSE_OPTIONS["max_iter"].default,
     accelerate: bool = True,
+    progress: bool = False,
+    callback: Callback | None = None,
+    max_time: float | None = None,
 ) -> Dispersion:
     """Fit the multivariate normal by EM from ``starts`` starting values and compare where the runs end.
 
@@ -337,6 +341,12 @@ def disperse(
     atol : float, default 1e-4
         Runs whose estimates differ by at most ``atol`` standard deviations ended at the
         same point.
+    progress, callback, max_time
+        As in :func:`imputer.impute`, over all the runs together: one progress line, the
+        iterates numbered across the runs (``Progress.change`` is NaN at each run's first),
+        ``max_time`` seconds for the whole call. Once the callback asks to stop or the time
+        is up, the run under way stops at its next iterate and each later run at its first
+        (``stop_reason`` "stopped" or "max_time", not converged: ``point`` 0).
 
     Returns
     -------
@@ -356,7 +366,8 @@ def disperse(
     Warns
     -----
     ConvergenceWarning
-        Runs that did not converge within ``max_iter`` (named; they get ``point`` 0).
+        Runs that did not converge within ``max_iter`` (named; they get ``point`` 0), and
+        runs stopped by ``callback`` or ``max_time``.
 
     Examples
     --------
@@ -372,6 +383,7 @@ def disperse(
     o = DISPERSE_OPTIONS.check(starts=starts, around=around, ridge=ridge, prior=prior, atol=atol, tol=tol,
                                max_iter=max_iter, accelerate=accelerate)
     seed = _check_seed(seed)
+    monitor = make_monitor(callback, progress, max_time, label="disperse")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
     mask = np.empty((n, p), dtype=bool, order="F")
@@ -382,27 +394,32 @@ def disperse(
     patterns = build_patterns(mask)
     del mask
     kernel = RidgePrior.of(o["prior"], o["ridge"], scaling.n_observed)
+    if monitor is not None:
+        monitor.offset = scaling.loglik_offset(kernel)[1]  # the objective in original units
     rng = np.random.default_rng(seed)
     centre = None
     if o["around"] == "start":
         with blas_threads(p):
             centre = start_values(standardise(patterns, prep.values, scaling))
-    fits = []
-    for r in range(o["starts"]):
-        if r == 0:
-            start = None
-        else:
-            mu_c, sigma_c = centre if centre is not None else (fits[0].mu, fits[0].sigma)
-            start = dispersed_start(mu_c, sigma_c, rng)
-        try:
-            out = engine.run(prep.values, patterns, scaling, tol=o["tol"], max_iter=o["max_iter"], ridge=kernel,
-                             accelerate=o["accelerate"], fill=False, start=start)
-        except Infeasible as exc:
-            raise ImputerValueError(
-                f"ridge={o['ridge']!r}: run {r + 1} found no valid estimate (no positive-definite covariance at any "
-                "iterate in floating point); use a smaller ridge"
-            ) from exc
-        fits.append(out.fit)
+    fits: list[MVNFit] = []
+    with watching(monitor):
+        for r in range(o["starts"]):
+            if r == 0:
+                start = None
+            else:
+                mu_c, sigma_c = centre if centre is not None else (fits[0].mu, fits[0].sigma)
+                start = dispersed_start(mu_c, sigma_c, rng)
+            try:
+                out = engine.run(prep.values, patterns, scaling, tol=o["tol"], max_iter=o["max_iter"], ridge=kernel,
+                                 accelerate=o["accelerate"], fill=False, start=start)
+            except Infeasible as exc:
+                raise ImputerValueError(
+                    f"ridge={o['ridge']!r}: run {r + 1} found no valid estimate (no positive-definite covariance at "
+                    "any iterate in floating point); use a smaller ridge"
+                ) from exc
+            fits.append(out.fit)
+    if monitor is not None:
+        monitor.warn(stacklevel=2)
     return _dispersion(fits, prep.columns, scaling, kernel, n, seed, o)
 
 
@@ -420,14 +437,14 @@ def _dispersion(fits: list[MVNFit], columns: tuple[Hashable, ...], scaling: Scal
                 dist[a, b] = sd_distance(fits[b].mu, fits[b].sigma, fits[a].mu, fits[a].sigma)
     best = int(np.argmax(np.where(converged, objective, -np.inf))) if converged.any() else int(np.argmax(objective))
     point = group_points(objective, converged, dist, o["atol"])
-    unconverged = [r + 1 for r in np.flatnonzero(~converged)]
-    if unconverged:
-        warnings.warn(
-            f"disperse: run(s) {', '.join(map(str, unconverged))} did not converge within max_iter="
-            f"{o['max_iter']} (point 0 in runs); raise max_iter",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    unconverged: dict[str, list[int]] = {}
+    for r in np.flatnonzero(~converged):
+        unconverged.setdefault(fits[r].trace.stop_reason, []).append(int(r) + 1)
+    for reason, which in unconverged.items():
+        why = f"within max_iter={o['max_iter']} (point 0 in runs); raise max_iter" if reason == "max_iter" else (
+            f"({stop_text(reason)}; point 0 in runs)")
+        warnings.warn(f"disperse: run(s) {', '.join(map(str, which))} did not converge {why}", ConvergenceWarning,
+                      stacklevel=3)
     index = pd.RangeIndex(1, m + 1, name="run")
     labels = pd.Index(list(columns), tupleize_cols=False)
     runs = pd.DataFrame(

@@ -182,6 +182,25 @@ def test_running_job_reports_progress_and_cancel_kills_its_worker(client: TestCl
     assert client.get(location).status_code == 404
 
 
+def test_a_disperse_job_reports_progress_across_its_runs(client: TestClient) -> None:
+    body = slow_impute_body()
+    body["options"] = {"starts": 3, "seed": 0, "tol": 1e-300, "max_iter": 100000, "accelerate": False}
+    location, _ = submit(client, "diagnostics/disperse", json=body)
+    seen: list[int] = []
+    deadline = time.monotonic() + 60.0
+    while len(set(seen)) < 2:  # two different iterations reported while it runs
+        assert time.monotonic() < deadline, "no progress reported"
+        doc = client.get(location).json()
+        assert doc["status"] in ("queued", "running")
+        if doc["progress"] is not None:
+            seen.append(doc["progress"]["iteration"])
+            assert doc["progress"]["objective"] < 0 and doc["progress"]["n_evals"] >= doc["progress"]["iteration"]
+        time.sleep(0.05)
+    assert seen == sorted(seen)
+    r = client.delete(location)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+
+
 def test_expired_job_is_removed_on_access(client: TestClient, settings_override: Callable[..., None]) -> None:
     location, _ = submit(client, "pool", json=POOL_EXAMPLE)
     wait_finished(client, location)

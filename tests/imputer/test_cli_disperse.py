@@ -250,3 +250,22 @@ def test_help_documents_every_option_and_the_exit_status() -> None:
     sub = next(a for a in parser._actions if a.dest == "command")
     text = sub.choices["disperse"].format_help()
     assert "Exit status: 0 when the runs were made, whether they reached one point or several" in " ".join(text.split())
+
+
+def test_max_time_stops_the_runs_with_warnings(murray: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["disperse", str(murray), "--starts", "3", "--seed", "1", "--max-time", "1e-9",
+                           "--no-progress", "--json"], capsys)
+    assert code == 0, err
+    assert [r["stop_reason"] for r in _strict_json(out)["runs"]] == ["max_time"] * 3
+    assert "imputer: warning: disperse: run(s) 1, 2, 3 did not converge (time limit (max_time) reached" in err
+    assert "imputer: warning: EM stopped after" in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "soon"])
+def test_max_time_must_be_positive_seconds(value: str, murray: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imputer.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["disperse", str(murray), "--max-time", value])
+    assert exc.value.code == 2
+    assert f"--max-time: expected a number of seconds > 0, got '{value}'" in capsys.readouterr().err

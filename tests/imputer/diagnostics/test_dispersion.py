@@ -285,3 +285,44 @@ def test_does_not_warn_when_all_converge(murray: imputer.Dispersion) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         imputer.disperse(MURRAY, starts=3, seed=2)
+
+
+def test_progress_callback_and_time_limit_span_the_runs(air: pd.DataFrame) -> None:
+    seen: list[imputer.Progress] = []
+    d = imputer.disperse(air, starts=3, seed=0, callback=lambda i, state: seen.append(state))
+    assert [s.iteration for s in seen] == list(range(1, len(seen) + 1))  # numbered across the runs
+    assert sum(math.isnan(s.change) for s in seen) == 3  # one first iterate per run
+    assert seen[-1].n_evals == d.runs["n_evals"].sum()
+    assert seen[-1].objective == pytest.approx(d.runs.loc[3, "objective"], abs=1e-8)  # original units
+
+    seen2: list[imputer.Progress] = []
+
+    def stop_in_run_two(i: int, state: imputer.Progress) -> bool:
+        seen2.append(state)
+        return sum(math.isnan(s.change) for s in seen2) >= 2  # at run 2's first iterate
+    with pytest.warns(ConvergenceWarning) as caught:
+        stopped = imputer.disperse(air, starts=3, seed=0, callback=stop_in_run_two)
+    assert stopped.runs["stop_reason"].tolist() == ["converged", "stopped", "stopped"]
+    assert stopped.runs["point"].tolist() == [1, 0, 0]
+    text = [str(w.message) for w in caught]
+    assert "disperse: run(s) 2, 3 did not converge (stopped by the callback; point 0 in runs)" in text
+    assert any(t.startswith("EM stopped after") and "the callback asked to stop" in t for t in text)
+
+
+def test_max_time_stops_every_run_left() -> None:
+    with pytest.warns(ConvergenceWarning) as caught:
+        d = imputer.disperse(MURRAY.assign(x3=np.arange(12.0) ** 1.5), starts=2, seed=0, max_time=1e-9)
+    assert d.runs["stop_reason"].tolist() == ["max_time", "max_time"]
+    text = [str(w.message) for w in caught]
+    assert "disperse: run(s) 1, 2 did not converge (time limit (max_time) reached; point 0 in runs)" in text
+    assert any("the time limit max_time=1e-09 s was reached" in t for t in text)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"progress": "yes"}, ImputerTypeError, "progress must be a bool"),
+    ({"callback": 3}, ImputerTypeError, "callback must be callable"),
+    ({"max_time": 0}, ImputerValueError, "max_time must be a finite number of seconds > 0"),
+])
+def test_monitor_options_are_checked(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        imputer.disperse(MURRAY, **kwargs)
