@@ -5,8 +5,9 @@ The job: the input options (``IN``, ``--sep``, ``--decimal``, ``--encoding``,
 (:func:`add_input_options`) and turned into a table once (:func:`read_input`, through
 :func:`imputer._cli_io.read_table`), so every subcommand reads files the same way; an
 engine option declared from its entry of an option table (:func:`add_option`: flag,
-default and help from :mod:`imputer.options`); and the small parsers of option text
-(comma-separated names, one character).
+default and help from :mod:`imputer.options`); ``--progress`` and ``--max-time``
+(:func:`add_monitor_options`, :func:`monitor_options`); and the small parsers of option
+text (comma-separated names, one character, seconds).
 """
 
 from __future__ import annotations
@@ -26,7 +27,18 @@ if TYPE_CHECKING:  # pandas and the reader are imported when a table is read
 
     from imputer._cli_io import Dialect, Table
 
-__all__ = ["add_input_options", "add_option", "char", "column_list", "no_numeric_column", "one_line", "read_input"]
+__all__ = [
+    "add_input_options",
+    "add_monitor_options",
+    "add_option",
+    "char",
+    "column_list",
+    "monitor_options",
+    "no_numeric_column",
+    "one_line",
+    "positive_seconds",
+    "read_input",
+]
 
 
 def one_line(text: str) -> str:
