@@ -157,13 +157,14 @@ class Dispersion:
         runs = self.__dict__["runs"]
         n_conv = int(runs["converged"].sum())
         if n_conv == 0:
-            verdict = "no run converged: raise max_iter"
+            verdict = "no run converged (see stop_reason: raise max_iter or max_time)"
         elif self.unique:
             verdict = "every run reached the same point: the maximum found looks unique"
         else:
             engine_point = int(runs.loc[1, "point"])
-            verdict = f"{self.n_points} distinct end points"
-            if engine_point != 1:
+            verdict = "one end point among the converged runs" if self.n_points == 1 else (
+                f"{self.n_points} distinct end points")
+            if engine_point > 1:
                 verdict += f"; the engine's own start (run 1) ended below the best (run {self.best})"
             if n_conv < len(runs):
                 verdict += f"; {len(runs) - n_conv} run(s) did not converge"

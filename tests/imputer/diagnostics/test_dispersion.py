@@ -182,7 +182,7 @@ def test_unconverged_runs_warn_and_get_point_zero() -> None:
         d = imputer.disperse(MURRAY.assign(x3=np.arange(12.0) ** 1.5), starts=3, seed=0, max_iter=1)
     assert d.n_points == 0 and not d.unique
     assert (d.runs["point"] == 0).all()
-    assert "no run converged: raise max_iter" in d.summary()
+    assert "no run converged (see stop_reason: raise max_iter or max_time)" in d.summary()
 
 
 def test_results_are_read_only(murray: imputer.Dispersion) -> None:
@@ -304,6 +304,8 @@ def test_progress_callback_and_time_limit_span_the_runs(air: pd.DataFrame) -> No
         stopped = imputer.disperse(air, starts=3, seed=0, callback=stop_in_run_two)
     assert stopped.runs["stop_reason"].tolist() == ["converged", "stopped", "stopped"]
     assert stopped.runs["point"].tolist() == [1, 0, 0]
+    assert "verdict:" in stopped.summary() and (
+        "one end point among the converged runs; 2 run(s) did not converge" in stopped.summary())
     text = [str(w.message) for w in caught]
     assert "disperse: run(s) 2, 3 did not converge (stopped by the callback; point 0 in runs)" in text
     assert any(t.startswith("EM stopped after") and "the callback asked to stop" in t for t in text)
