@@ -100,7 +100,9 @@ async def disperse(
     EM stops at a stationary point of the log-likelihood (or log-posterior): a local
     maximum, or a saddle point when it starts on one of the objective's symmetries. Run 1
     starts from the engine's own starting values (those of `POST /v1/impute`), runs 2 to
-    `starts` from overdispersed ones drawn around run 1's estimate (Amelia's `disperse`).
+    `starts` from overdispersed ones: drawn around those starting values (`around`
+    "start", the default: the runs take other paths and find other maxima where there are
+    any) or around run 1's estimate (`around` "estimate", Amelia's `disperse`).
     Runs whose estimates differ by at most `atol` standard deviations reached the same
     point. `unique` is true when every run converged to one point; otherwise `n_points`
     distinct points were found and `runs` says which run reached which (`point`, 1 = the
