@@ -387,9 +387,7 @@ def disperse(
     monitor = make_monitor(callback, progress, max_time, label="disperse")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
-    mask = np.empty((n, p), dtype=bool, order="F")
-    for j, v in enumerate(prep.values):
-        mask[:, j] = np.isnan(v)
+    mask = prep.missing_mask()
     scaling = scaling_of(prep.columns, prep.values, mask)
     check_rows(n, p, o["ridge"])
     patterns = build_patterns(mask)

@@ -393,9 +393,7 @@ def multiple_impute(
             f"ridge: the posterior of the covariance of {p} columns from {n} rows is proper only for "
             f"n + ridge > p; pass ridge > {p - n}"
         )
-    mask = np.empty((n, p), dtype=bool, order="F")
-    for j, v in enumerate(prep.values):
-        mask[:, j] = np.isnan(v)
+    mask = prep.missing_mask()
     n_missing = mask.sum(axis=0)
     scaling = scaling_of(prep.columns, prep.values, mask)
     patterns = build_patterns(mask)

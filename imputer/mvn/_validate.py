@@ -53,6 +53,13 @@ class Prepared:
     def n_rows(self) -> int:
         return int(self.frame.shape[0])
 
+    def missing_mask(self) -> np.ndarray:
+        """Where the modelled cells are missing: bool, shape (n, p), Fortran order (a column per vector)."""
+        mask = np.empty((self.n_rows, len(self.values)), dtype=bool, order="F")
+        for j, v in enumerate(self.values):
+            mask[:, j] = np.isnan(v)
+        return mask
+
 
 def check_options(tol: Any, max_iter: Any, ridge: Any, accelerate: Any) -> tuple[float, int, float, bool]:
     """Validate the fitting options against :data:`~imputer.options.MVN_OPTIONS`.

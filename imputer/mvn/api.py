@@ -309,9 +309,7 @@ def impute(
     monitor = make_monitor(callback, progress, max_time, label="impute")
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)
-    mask = np.empty((n, p), dtype=bool, order="F")
-    for j, v in enumerate(prep.values):
-        mask[:, j] = np.isnan(v)
+    mask = prep.missing_mask()
     n_missing = mask.sum(axis=0)
     scaling = scaling_of(prep.columns, prep.values, mask)
     check_rows(n, p, ridge)
