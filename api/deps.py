@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Header, Request
+from fastapi.exceptions import RequestValidationError
 
 from api.formats import InputKind, response_kind
 from api.multipart import kind_or_upload
 from api.pool import WorkerPool
 from api.schemas.common import Problem
 
-__all__ = ["error_responses", "get_runner", "json_answer_only", "table_input_kind"]
+__all__ = ["error_responses", "get_runner", "json_answer_only", "no_query_with_json", "table_input_kind"]
 
 
 def get_runner(request: Request) -> WorkerPool:
@@ -67,3 +68,24 @@ def table_input_kind(content_type: Annotated[str | None, Header(include_in_schem
 def json_answer_only(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
     """406 unless JSON is an acceptable answer (``Accept``)."""
     response_kind(accept, ("json",))
+
+
+#: why query parameters sent with a JSON body are refused (they would not be read)
+QUERY_WITH_JSON = (
+    "not read with a JSON body, whose options go in the body itself; query parameters are for CSV and "
+    "Parquet bodies"
+)
+
+
+def no_query_with_json(kind: str, request: Request) -> None:
+    """422 naming every query parameter sent with a JSON body.
+
+    A JSON body carries its options; the query is read only for CSV and Parquet bodies.
+    Ignoring it would drop what the caller asked for in silence (``?ridge=1`` fitting
+    without the prior), so the request is refused instead.
+    """
+    if kind == "json" and request.query_params:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": QUERY_WITH_JSON, "type": "value_error"}
+             for name in dict.fromkeys(request.query_params.keys())]
+        )

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner, table_input_kind
+from api.deps import error_responses, get_runner, no_query_with_json, table_input_kind
 from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, response_kind
 from api.multipart import MULTIPART, UPLOAD_CONTENT, unwrap_upload
@@ -95,6 +95,7 @@ def impute_task(
     """
     if kind == MULTIPART:
         kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
+    no_query_with_json(kind, request)
     return ImputeTask(
         kind=kind,  # type: ignore[arg-type]
         body=body,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from api.body import read_body
-from api.deps import error_responses, get_runner
+from api.deps import error_responses, get_runner, no_query_with_json
 from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
 from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
@@ -171,6 +171,7 @@ def mixed_frame_task(
     uploaded, :mod:`api.multipart`) with the model in the query (:mod:`api.schemas.mixed_query`)."""
     if kind == MULTIPART:
         kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
+    no_query_with_json(kind, request)
     if kind != "json" and (why := query.missing_model()) is not None:
         raise RequestValidationError([{"loc": ("query",), "msg": why, "type": "value_error"}])
     return MixedFrameTask(body=body, instance=request.url.path, kind=kind, query=query.model_dump())  # type: ignore[arg-type]

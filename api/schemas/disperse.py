@@ -83,7 +83,7 @@ class DisperseQuery(CsvQuery):
 
     The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only; the
     options of the runs to CSV and Parquet (a JSON body carries its options in
-    ``options``; there the query is ignored). ``columns`` is repeated for several.
+    ``options``; a query sent with it is refused, 422). ``columns`` is repeated for several.
     """
 
     starts: int = option_field(DISPERSE_OPTIONS["starts"], le=STARTS_LIMIT)

@@ -310,8 +310,8 @@ class ImputeQuery(CsvQuery):
     """Query parameters of ``POST /v1/impute`` for CSV and Parquet bodies.
 
     The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only; the fit
-    options to CSV and Parquet (a JSON body carries its options in ``options``; there the
-    query is ignored). ``n_components`` is repeated for several counts
+    options to CSV and Parquet (a JSON body carries its options in ``options``; a query
+    sent with it is refused, 422). ``n_components`` is repeated for several counts
     (``?n_components=1&n_components=2``).
     """
 

@@ -56,7 +56,7 @@ class MixedFrameQuery(CsvQuery):
 
     def missing_model(self) -> str | None:
         """Why the query does not give a model (None when it does): checked for CSV and Parquet
-        bodies only (a JSON body's model is in the body, and the query is ignored)."""
+        bodies only (a JSON body's model is in the body, and a query sent with it is refused, 422)."""
         return formula_or_columns(
             self, "a CSV or Parquet table needs the model in the query: 'formula', or 'response' and 'random'"
         )

@@ -219,3 +219,23 @@ def test_unknown_index_col_is_422(client: TestClient) -> None:
 def test_unknown_path_and_method_are_problems(client: TestClient) -> None:
     assert_problem(client.get("/v2/nothing"), 404, "Not Found", "Not Found")
     assert_problem(client.get("/v1/impute"), 405, "Method Not Allowed", "Method Not Allowed")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/impute", {"data": {"columns": ["a", "b"], "data": [[1.0, 2.0], [2.0, None], [3.0, 5.0], [4.0, 3.0]]}}),
+        ("/v1/diagnostics", {"data": {"columns": ["a", "b"], "data": [[1.0, 2.0], [2.0, None], [3.0, 5.0]]}}),
+        ("/v1/diagnostics/disperse", {"data": {"columns": ["a", "b"], "data": [[1.0, 2.0], [2.0, None], [3.0, 5.0],
+                                                                              [4.0, 3.0]]}}),
+        ("/v1/jobs/impute", {"data": {"columns": ["a", "b"], "data": [[1.0, 2.0], [2.0, None], [3.0, 5.0]]}}),
+    ],
+)
+def test_query_parameters_with_a_json_body_are_refused_by_name(client: TestClient, path: str, body: dict) -> None:
+    # the JSON body carries the options: ?ridge=1 would otherwise be dropped without a word
+    assert client.post(path, json=body).status_code in (200, 202)
+    r = client.post(path, json=body, params={"ridge": "1", "columns": "a"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert [e["loc"] for e in problem["errors"]] == [["query", "ridge"], ["query", "columns"]]
+    assert problem["detail"].startswith("query.ridge: not read with a JSON body, whose options go in the body itself")

@@ -106,11 +106,12 @@ def test_a_column_the_data_lack_is_named(client: TestClient) -> None:
     assert "column 'Nope' is not in data" in r.json()["detail"]
 
 
-def test_the_query_is_ignored_with_a_json_body(client: TestClient) -> None:
+def test_a_query_with_a_json_body_is_refused_not_ignored(client: TestClient) -> None:
     body = {"data": split_of(_SLEEP), "formula": "Reaction ~ Days + (1 | Subject)"}
-    ref = client.post("/v1/mixed/frame", json=body)
+    assert client.post("/v1/mixed/frame", json=body).json()["method"] == "REML"
     r = client.post("/v1/mixed/frame", json=body, params={"method": "ML"})
-    assert r.status_code == 200 and r.json() == ref.json() and r.json()["method"] == "REML"
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"].startswith("query.method: not read with a JSON body")
 
 
 def test_the_job_api_takes_the_same_tables(client: TestClient) -> None:
