@@ -98,11 +98,14 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     extra.update(glom_options(args))
     options = {name: getattr(args, name) for name in MVN_OPTIONS}
     options["columns"] = column_list(options["columns"], "--columns")
+    start = _start_values(args)
     table, encoding = read_input(args, options["columns"])
     if args.m is not None:
         return _multiple_impute(args, {**options, **extra}, table, encoding)
     frame = categorical_missing(table.frame, extra.get("categorical"), args.na_values or [])
     options.update(monitor_options(args))
+    if start is not None:
+        extra["start"] = start
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImputerWarning)
         if args.model != "normal":
@@ -181,6 +184,33 @@ def _check_model_usage(args: argparse.Namespace) -> None:
     if args.model == "mixture" and not args.accelerate:
         raise CliError("--no-accelerate applies to --model normal or t (the mixture always accelerates EM)",
                        status=2)
+
+
+def _start_values(args: argparse.Namespace) -> tuple[Any, Any] | None:
+    """``--start FILE.json``: the ``mean`` (object by column) and ``cov`` (``{"columns", "data"}``) in
+    it, as a Series and a DataFrame for ``imputer.impute(start=...)``, which checks the values;
+    usage errors (status 2) with ``-m`` or another model, status 1 for an unreadable file."""
+    if args.start is None:
+        return None
+    if args.m is not None or args.model != "normal":
+        raise CliError("--start applies to the normal model without -m", status=2)
+    import pandas as pd
+
+    try:
+        doc = json.loads(Path(args.start).read_text())
+    except OSError as exc:
+        raise CliError(f"--start {args.start!r}: cannot read it ({exc.strerror or exc})") from exc
+    except ValueError as exc:
+        raise CliError(f"--start {args.start!r}: not JSON ({exc})") from exc
+    try:
+        mean, cov = doc["mean"], doc["cov"]
+        return (pd.Series(mean, dtype=float),
+                pd.DataFrame(cov["data"], index=cov["columns"], columns=cov["columns"], dtype=float))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError(
+            f"--start {args.start!r}: expected \"mean\" (an object by column) and \"cov\" ({{\"columns\", \"data\"}}), "
+            "as --json-summary and imputer disperse --json write them"
+        ) from exc
 
 
 def _mixture_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -351,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE (with -m: "
         "the multiple imputation without its tables, and the EM estimates with their standard errors)"
+    )
+    imp.add_argument(
+        "--start", metavar="FILE.json",
+        help="start EM from the mean and cov of a JSON file instead of the engine's own start: the "
+        "--json-summary of an earlier fit, or imputer disperse --json (its best run); the normal model "
+        "only, without -m",
     )
     add_mi_options(imp)
     add_dask_options(imp)

@@ -60,7 +60,8 @@ def test_shell_example_runs(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     outputs = []
     for line in block.group(1).splitlines():
-        cmd = line.replace("imputer disperse", f"{sys.executable} -m imputer disperse")
+        cmd = line.replace("imputer disperse", f"{sys.executable} -m imputer disperse").replace(
+            "imputer impute", f"{sys.executable} -m imputer impute")
         proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=tmp_path,
                               env=env, timeout=120)
         assert proc.returncode == 0, (line, proc.stderr)
@@ -69,3 +70,5 @@ def test_shell_example_runs(tmp_path: Path) -> None:
     written = json.loads((tmp_path / "disperse.json").read_text())
     assert written["n_points"] == 3 and written["unique"] is False and written["input"] == "examples/murray.csv"
     assert (tmp_path / "disperse.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "log-likelihood:       -29.9743" in outputs[3]  # the fit from the best run, as the comment says
+    assert not pd.read_csv(tmp_path / "murray_completed.csv").isna().any().any()
