@@ -128,6 +128,11 @@ class DisperseRun(ResponseModel):
         ..., description="The distinct end point the run reached, 1 = the best run's, numbered by "
         "objective; 0 for a run that did not converge."
     )
+    maximum: bool | None = Field(
+        ..., description="Whether the observed information is positive definite at the run's end (a strict "
+        "local maximum); false at a saddle point or along a flat direction; null when not checked (a run "
+        "that did not converge, or more than 4,096 parameters)."
+    )
     converged: bool = Field(..., description="Whether the run met its tolerance within max_iter.")
     stop_reason: StopReason = Field(
         ..., description="Why the run ended: 'converged' (tol met), 'max_iter' (iteration limit), "

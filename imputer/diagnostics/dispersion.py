@@ -43,14 +43,18 @@ a mean or covariance entry in standard-deviation units (the best run's):
 
 Runs are grouped by objective, highest first: a run joins the first group whose best run
 is within ``atol``, else it opens a group. The groups are the distinct end points found;
-the best run is the one of highest objective (the first such on ties).
+the best run is the one of highest objective (the first such on ties). Each point is
+classified by the observed information ``I(theta)`` (the objective's negative Hessian,
+the matrix behind the standard errors) at its best run: positive definite, a strict
+local maximum; otherwise not a maximum (Murray's saddle point has a negative eigenvalue).
+It is computed up to 4,096 parameters (``p <= 88``).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,14 +63,16 @@ import pandas as pd
 
 from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._frozen import ReadOnlyField, same_fields
+from imputer._gaussian.information import n_parameters, observed_information
 from imputer._gaussian.linalg import Infeasible
-from imputer._gaussian.patterns import build_patterns
+from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._gaussian.prior import RidgePrior
 from imputer._json import json_labels, json_value, labelled_values, square_frame
 from imputer._render import render_fields, render_table, render_title, stop_text
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, floor_correlation, standardise, start_values
+from imputer.mvn._information import MAX_PARAMETERS, SINGULAR_PIVOT
 from imputer.mvn._problem import MVNFit
 from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import check_rows, prepare
@@ -87,13 +93,17 @@ class Dispersion:
 
     Attributes
     ----------
-    runs : DataFrame, shape (starts, 9)
+    runs : DataFrame, shape (starts, 10)
         One row per run (index ``run``, 1 = the engine's own start): ``start``
         ("engine" or "dispersed"), ``objective`` (the log-likelihood, or log-posterior
         under a prior, original units), ``loglik``, ``gap`` (best objective minus this
         one), ``distance`` (from the best run's estimate, standard-deviation units),
         ``point`` (the distinct end point it reached, 1 = the best; 0 for a run that did
-        not converge), ``converged``, ``stop_reason``, ``n_evals``.
+        not converge), ``maximum`` (nullable boolean: whether the observed information is
+        positive definite at the point, a strict local maximum, checked once per point at
+        its best run; False at a saddle point or along a flat direction; NA when not
+        checked: an unconverged run, or more than 4,096 parameters, ``p`` above 88),
+        ``converged``, ``stop_reason``, ``n_evals``.
     means : DataFrame, shape (starts, p)
         Each run's estimated mean, original units.
     covs : Mapping[int, DataFrame], each shape (p, p)
@@ -168,6 +178,10 @@ class Dispersion:
                 verdict += f"; the engine's own start (run 1) ended below the best (run {self.best})"
             if n_conv < len(runs):
                 verdict += f"; {len(runs) - n_conv} run(s) did not converge"
+        not_max = [int(r) for r, m in runs["maximum"].items() if m is not pd.NA and not m]
+        if not_max:
+            verdict += (f"; run(s) {', '.join(map(str, not_max))} ended where the observed information is not "
+                        "positive definite (a saddle point, not a maximum)")
         fields = [
             ("verdict", verdict),
             ("runs", len(runs)),
@@ -276,6 +290,37 @@ def sd_distance(mu: np.ndarray, sigma: np.ndarray, mu_ref: np.ndarray, sigma_ref
     d_mu = float(np.max(np.abs(mu - mu_ref) / sd))
     d_sig = float(np.max(np.abs(sigma - sigma_ref) / np.outer(sd, sd)))
     return max(d_mu, d_sig)
+
+
+def is_maximum(fit: MVNFit, values: tuple[np.ndarray, ...], patterns: Patterns, scaling: Scaling,
+               kernel: RidgePrior) -> bool | None:
+    """Whether a converged run ended at a strict local maximum: the observed information there
+    (the objective's negative Hessian, :func:`~imputer._gaussian.information.observed_information`)
+    is positive definite, tested by a Cholesky factorisation of it scaled to unit diagonal,
+    with pivots above :data:`~imputer.mvn._information.SINGULAR_PIVOT`.
+
+    None when the run did not converge or the information has over
+    :data:`~imputer.mvn._information.MAX_PARAMETERS` parameters (not checked).
+    """
+    p = fit.mu.size
+    if not fit.trace.converged or n_parameters(p) > MAX_PARAMETERS:
+        return None
+    try:
+        with blas_threads(p):
+            info = observed_information(values, patterns, scaling.center, scaling.scale, fit.mu, fit.sigma,
+                                        prior_weight=kernel.weight, prior_scale=kernel.scale,
+                                        prior_logdet_weight=kernel.logdet_weight)
+    except (Infeasible, np.linalg.LinAlgError):
+        return False
+    d = np.sqrt(np.abs(np.diag(info)))
+    if not np.all(np.isfinite(info)) or np.any(d == 0.0):
+        return False
+    scaled = info / np.outer(d, d)
+    try:
+        factor = np.linalg.cholesky(scaled)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.min(np.diag(factor)) ** 2 > SINGULAR_PIVOT)
 
 
 def group_points(objective: np.ndarray, converged: np.ndarray, dist: np.ndarray, atol: float) -> np.ndarray:
@@ -419,12 +464,17 @@ def disperse(
             fits.append(out.fit)
     if monitor is not None:
         monitor.warn(stacklevel=2)
-    return _dispersion(fits, prep.columns, scaling, kernel, n, seed, o)
+    return _dispersion(fits, lambda f: is_maximum(f, prep.values, patterns, scaling, kernel), prep.columns, scaling,
+                       kernel, n, seed, o)
 
 
-def _dispersion(fits: list[MVNFit], columns: tuple[Hashable, ...], scaling: Scaling, kernel: RidgePrior, n: int,
-                seed: int, o: dict[str, Any]) -> Dispersion:
-    """The labelled :class:`Dispersion` of finished runs (standardised estimates in ``fits``)."""
+def _dispersion(fits: list[MVNFit], check: Callable[[MVNFit], bool | None], columns: tuple[Hashable, ...],
+                scaling: Scaling, kernel: RidgePrior, n: int, seed: int, o: dict[str, Any]) -> Dispersion:
+    """The labelled :class:`Dispersion` of finished runs (standardised estimates in ``fits``).
+
+    ``check`` (:func:`is_maximum`) runs once per distinct end point, on its best run, and
+    its answer holds for every run that reached the point.
+    """
     ll_off, obj_off = scaling.loglik_offset(kernel)
     objective = np.array([f.objective + obj_off for f in fits])
     converged = np.array([f.trace.converged for f in fits])
@@ -436,6 +486,9 @@ def _dispersion(fits: list[MVNFit], columns: tuple[Hashable, ...], scaling: Scal
                 dist[a, b] = sd_distance(fits[b].mu, fits[b].sigma, fits[a].mu, fits[a].sigma)
     best = int(np.argmax(np.where(converged, objective, -np.inf))) if converged.any() else int(np.argmax(objective))
     point = group_points(objective, converged, dist, o["atol"])
+    verdicts = {g: check(fits[int(np.flatnonzero(point == g)[np.argmax(objective[point == g])])])
+                for g in range(1, int(point.max(initial=0)) + 1)}
+    maxima = [verdicts.get(int(g)) for g in point]
     unconverged: dict[str, list[int]] = {}
     for r in np.flatnonzero(~converged):
         unconverged.setdefault(fits[r].trace.stop_reason, []).append(int(r) + 1)
@@ -454,6 +507,7 @@ def _dispersion(fits: list[MVNFit], columns: tuple[Hashable, ...], scaling: Scal
             "gap": objective[best] - objective,
             "distance": dist[best],
             "point": point,
+            "maximum": pd.array(maxima, dtype="boolean"),
             "converged": converged,
             "stop_reason": [f.trace.stop_reason for f in fits],
             "n_evals": np.array([f.trace.n_evals for f in fits], dtype=np.int64),

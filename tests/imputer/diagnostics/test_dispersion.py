@@ -153,7 +153,7 @@ def test_unimodal_runs_agree_and_run_one_is_impute(air: pd.DataFrame, ridge: flo
     d = imputer.disperse(air, cols, starts=4, seed=3, ridge=ridge, prior=prior, tol=1e-10)
     pd.testing.assert_frame_equal(air, before)
     assert d.unique and d.n_points == 1
-    assert (d.runs["distance"] < 1e-7).all()
+    assert (d.runs["distance"] < 1e-7).all() and d.runs["maximum"].all()
     ref = imputer.impute(air[cols], ridge=ridge, prior=prior, tol=1e-10)
     pd.testing.assert_series_equal(d.means.loc[1], ref.mean, check_names=False)
     pd.testing.assert_frame_equal(d.covs[1], ref.cov)
@@ -328,3 +328,23 @@ def test_max_time_stops_every_run_left() -> None:
 def test_monitor_options_are_checked(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         imputer.disperse(MURRAY, **kwargs)
+
+
+def test_maximum_tells_the_saddle_from_the_maxima(murray: imputer.Dispersion) -> None:
+    # at the saddle the observed information has a negative eigenvalue; at the maxima it is positive definite
+    runs = murray.runs
+    assert runs["maximum"].dtype == "boolean"
+    assert runs["maximum"].tolist() == [p != 3 for p in runs["point"]]
+    assert "run(s) 1 ended where the observed information is not positive definite (a saddle point" in murray.summary()
+
+
+def test_maximum_not_checked_without_convergence_or_above_the_parameter_limit() -> None:
+    with pytest.warns(ConvergenceWarning):
+        d = imputer.disperse(MURRAY.assign(x3=np.arange(12.0) ** 1.5), starts=2, seed=0, max_iter=1)
+    assert d.runs["maximum"].isna().all()
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.standard_normal((12, 90)))
+    wide[wide > 1.5] = np.nan
+    d = imputer.disperse(wide, starts=2, seed=0, ridge=5.0)  # 90 columns: 4,185 parameters
+    assert d.runs["converged"].all() and d.runs["maximum"].isna().all()
+    assert json.loads(json.dumps(d.to_dict(), allow_nan=False))["runs"][0]["maximum"] is None

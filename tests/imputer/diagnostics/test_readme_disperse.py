@@ -26,12 +26,13 @@ def test_example_runs_and_its_numbers_hold(monkeypatch: pytest.MonkeyPatch, tmp_
     ns: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), ns)  # noqa: S102 - our own README
     out = capsys.readouterr().out.strip()
-    # the comment after the print is what it prints (render_fields pads the label)
-    said = code.split("print(d.summary().splitlines()[2])")[1].split("# ", 1)[1].split("\n")[0].strip()
-    assert out.split(":", 1)[0] == said.split(":", 1)[0] and out.split(":", 1)[1].strip() == said.split(":", 1)[1].strip()
+    # the comment after the print starts with what it prints
+    said = code.split("print(d.n_points, d.best)")[1].split("# ", 1)[1].split(":")[0].strip()
+    assert out == said == "3 2"
     d = ns["d"]
     run1 = d.runs.loc[1]  # type: ignore[attr-defined]
     assert round(run1["loglik"], 4) == -30.0333 and round(run1["gap"], 4) == 0.0591 and run1["point"] == 3
+    assert d.runs["maximum"].tolist() == [False] + [True] * 7  # type: ignore[attr-defined]
     cov = d.cov.to_numpy()  # type: ignore[attr-defined]
     assert cov[0, 0] == pytest.approx(8 / 3, abs=1e-7) and cov[0, 1] / cov[0, 0] == pytest.approx(-0.5, abs=1e-7)
     assert (tmp_path / "disperse.png").stat().st_size > 1000
