@@ -24,6 +24,7 @@ import numpy as np
 import scipy.linalg.lapack as lapack
 
 __all__ = [
+    "floor_correlation",
     "SWEEP_MAX_M",
     "Infeasible",
     "cholesky_batch",
@@ -266,3 +267,25 @@ def cholesky_batch(mats: np.ndarray) -> np.ndarray:
     if not np.all(np.diagonal(chol, axis1=1, axis2=2) > 0.0):
         raise Infeasible("matrix not positive definite")
     return chol
+
+
+def floor_correlation(corr: np.ndarray, floor: float) -> np.ndarray:
+    """``(1 - t) R + t I`` with the smallest ``t >= 0`` that puts the smallest eigenvalue at ``floor`` or above.
+
+    Parameters
+    ----------
+    corr : ndarray, shape (p, p)
+        A symmetric matrix with unit diagonal (a correlation matrix, possibly indefinite).
+    floor : float
+        Smallest eigenvalue wanted, in (0, 1).
+
+    Returns
+    -------
+    ndarray, shape (p, p)
+        ``corr`` itself when its smallest eigenvalue is already at least ``floor``.
+    """
+    e_min = float(np.linalg.eigvalsh(corr)[0])
+    if e_min < floor:
+        t = (floor - e_min) / (1.0 - e_min)
+        corr = (1.0 - t) * corr + t * np.eye(corr.shape[0])
+    return corr

@@ -64,14 +64,14 @@ import pandas as pd
 from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._frozen import ReadOnlyField, same_fields
 from imputer._gaussian.information import n_parameters, observed_information
-from imputer._gaussian.linalg import Infeasible
+from imputer._gaussian.linalg import Infeasible, floor_correlation
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._gaussian.prior import RidgePrior
 from imputer._json import json_labels, json_value, labelled_values, square_frame
 from imputer._render import render_fields, render_table, render_title, stop_text
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
-from imputer.mvn._fit import blas_threads, floor_correlation, standardise, start_values
+from imputer.mvn._fit import START_EIG_FLOOR, blas_threads, standardise, start_values
 from imputer.mvn._information import MAX_PARAMETERS, SINGULAR_PIVOT
 from imputer.mvn._problem import MVNFit
 from imputer.mvn._scaling import Scaling, scaling_of
@@ -281,7 +281,7 @@ def dispersed_start(mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator)
     sd = np.sqrt(np.diag(cov))
     corr = cov / np.outer(sd, sd)
     np.fill_diagonal(corr, 1.0)
-    return mean, floor_correlation(0.5 * (corr + corr.T)) * np.outer(sd, sd)
+    return mean, floor_correlation(0.5 * (corr + corr.T), START_EIG_FLOOR) * np.outer(sd, sd)
 
 
 def sd_distance(mu: np.ndarray, sigma: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray) -> float:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from imputer._em import run_em
 from imputer._em.monitor import Callback, make_monitor, watching
+from imputer._gaussian.linalg import floor_correlation
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerValueError
 from imputer.mixed._multitrait import MultiTraitEngine
@@ -152,11 +153,7 @@ def _start_correlation(Y0: np.ndarray, floor: float = _START_EIG_FLOOR) -> np.nd
             den = float(np.sqrt((ya @ ya) * (yb @ yb)))
             if den > 0 and np.isfinite(den):
                 rho[a, b] = rho[b, a] = float(np.clip((ya @ yb) / den, -1.0, 1.0))
-    low = float(np.linalg.eigvalsh(rho)[0])
-    if low < floor:  # (1 - alpha) rho + alpha I has smallest eigenvalue floor
-        alpha = (floor - low) / (1.0 - low)
-        rho = (1.0 - alpha) * rho + alpha * np.eye(t)
-    return rho
+    return floor_correlation(rho, floor)
 
 
 def _singular(S: np.ndarray) -> bool:

@@ -19,7 +19,7 @@ import scipy.linalg.lapack
 
 from imputer._gaussian.chunks import cond_diagonals, iter_completed
 from imputer._gaussian.layout import Block, StandardData, assemble, chunk_specs
-from imputer._gaussian.linalg import Infeasible, precision
+from imputer._gaussian.linalg import Infeasible, floor_correlation, precision
 from imputer._gaussian.observed import Route, chunk_routes, coef_pays, fill_block, layout_routes, observed_chunk
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._threads import single_blas_thread
@@ -32,7 +32,6 @@ __all__ = [
     "conditional_variances",
     "corr_feasible",
     "fill_missing",
-    "floor_correlation",
     "min_corr_eig",
     "standardise",
     "start_values",
@@ -146,7 +145,7 @@ def blas_threads(p: int) -> AbstractContextManager[None]:
     return single_blas_thread(SINGLE_THREAD_MAX_P is None or p <= SINGLE_THREAD_MAX_P)
 
 
-#: Smallest eigenvalue of a starting correlation matrix (:func:`start_values`, :func:`floor_correlation`).
+#: Smallest eigenvalue of a starting correlation matrix (:func:`start_values`).
 START_EIG_FLOOR: float = 0.01
 
 
@@ -175,29 +174,7 @@ def start_values(data: StandardData) -> tuple[np.ndarray, np.ndarray]:
     corr = np.divide(s2, counts, out=np.zeros((p, p)), where=counts > 0)
     np.fill_diagonal(corr, 1.0)
     corr = np.clip(0.5 * (corr + corr.T), -1.0, 1.0)
-    return np.zeros(p), floor_correlation(corr)
-
-
-def floor_correlation(corr: np.ndarray, floor: float = START_EIG_FLOOR) -> np.ndarray:
-    """``(1 - t) R + t I`` with the smallest ``t >= 0`` that puts the smallest eigenvalue at ``floor`` or above.
-
-    Parameters
-    ----------
-    corr : ndarray, shape (p, p)
-        A symmetric matrix with unit diagonal (a correlation matrix, possibly indefinite).
-    floor : float
-        Smallest eigenvalue wanted, in (0, 1).
-
-    Returns
-    -------
-    ndarray, shape (p, p)
-        ``corr`` itself when its smallest eigenvalue is already at least ``floor``.
-    """
-    e_min = float(np.linalg.eigvalsh(corr)[0])
-    if e_min < floor:
-        t = (floor - e_min) / (1.0 - e_min)
-        corr = (1.0 - t) * corr + t * np.eye(corr.shape[0])
-    return corr
+    return np.zeros(p), floor_correlation(corr, START_EIG_FLOOR)
 
 
 def _require_positive_definite(sigma: np.ndarray) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imputer._gaussian.linalg import Infeasible, cholesky_batch, chunk_conditional, precision, spd_inverse_batch
+from imputer._gaussian.linalg import Infeasible, cholesky_batch, chunk_conditional, floor_correlation, precision, spd_inverse_batch
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 7, 12, 25])
@@ -65,3 +65,20 @@ def test_chunk_conditional_is_the_schur_complement(m) -> None:
         np.testing.assert_allclose(cond_t[:, :, g], c, rtol=1e-8, atol=1e-10)
         assert logdet[g] == pytest.approx(np.linalg.slogdet(c)[1], rel=1e-9, abs=1e-9)
         assert np.array_equal(cells[:, :, g], mi[:, None] * p + mi[None, :])
+
+
+@pytest.mark.parametrize("floor", [0.01, 0.05])
+@pytest.mark.parametrize("rho", [0.995, 0.9, -0.6, 0.2])
+def test_floor_correlation_lifts_the_smallest_eigenvalue_to_the_floor_only(rho: float, floor: float) -> None:
+    # three variables with equal correlation rho: eigenvalues 1 + 2 rho and 1 - rho (twice); rho = -0.6 is indefinite
+    corr = np.full((3, 3), rho)
+    np.fill_diagonal(corr, 1.0)
+    low = min(1 + 2 * rho, 1 - rho)
+    out = floor_correlation(corr, floor)
+    if low >= floor:
+        assert out is corr
+    else:
+        assert np.linalg.eigvalsh(out)[0] == pytest.approx(floor, abs=1e-12)
+        np.testing.assert_allclose(np.diag(out), 1.0, rtol=0, atol=1e-15)
+        t = (floor - low) / (1 - low)
+        np.testing.assert_allclose(out, (1 - t) * corr + t * np.eye(3), rtol=0, atol=1e-12)
