@@ -72,7 +72,7 @@ from imputer._render import render_fields, render_table, render_title, stop_text
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import START_EIG_FLOOR, blas_threads, standardise, start_values
-from imputer.mvn._information import MAX_PARAMETERS, SINGULAR_PIVOT
+from imputer.mvn._information import MAX_PARAMETERS, equilibrated_cholesky
 from imputer.mvn._problem import MVNFit
 from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import check_rows, prepare
@@ -296,8 +296,8 @@ def is_maximum(fit: MVNFit, values: tuple[np.ndarray, ...], patterns: Patterns, 
                kernel: RidgePrior) -> bool | None:
     """Whether a converged run ended at a strict local maximum: the observed information there
     (the objective's negative Hessian, :func:`~imputer._gaussian.information.observed_information`)
-    is positive definite, tested by a Cholesky factorisation of it scaled to unit diagonal,
-    with pivots above :data:`~imputer.mvn._information.SINGULAR_PIVOT`.
+    is positive definite, by the test the standard errors use
+    (:func:`~imputer.mvn._information.equilibrated_cholesky`).
 
     None when the run did not converge or the information has over
     :data:`~imputer.mvn._information.MAX_PARAMETERS` parameters (not checked).
@@ -312,15 +312,7 @@ def is_maximum(fit: MVNFit, values: tuple[np.ndarray, ...], patterns: Patterns, 
                                         prior_logdet_weight=kernel.logdet_weight)
     except (Infeasible, np.linalg.LinAlgError):
         return False
-    d = np.sqrt(np.abs(np.diag(info)))
-    if not np.all(np.isfinite(info)) or np.any(d == 0.0):
-        return False
-    scaled = info / np.outer(d, d)
-    try:
-        factor = np.linalg.cholesky(scaled)
-    except np.linalg.LinAlgError:
-        return False
-    return bool(np.min(np.diag(factor)) ** 2 > SINGULAR_PIVOT)
+    return equilibrated_cholesky(info) is not None
 
 
 def group_points(objective: np.ndarray, converged: np.ndarray, dist: np.ndarray, atol: float) -> np.ndarray:

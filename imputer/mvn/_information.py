@@ -73,6 +73,7 @@ __all__ = [
     "InformationSource",
     "StandardErrors",
     "cheap",
+    "equilibrated_cholesky",
     "finish_information",
     "parameter_labels",
 ]
@@ -155,8 +156,14 @@ def _nan(k: int) -> Information:
     return Information(vcov=vcov, fraction=fraction, worst=float("nan"), singular=True)
 
 
-def _inverse(info: np.ndarray) -> np.ndarray | None:
-    """Inverse of a symmetric positive-definite matrix (equilibrated Cholesky), None if it is not one."""
+def equilibrated_cholesky(info: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Cholesky factor of ``W I W``, ``W = diag(I)^(-1/2)``, and ``w``; None when ``I`` is not positive definite.
+
+    Numerically positive definite: finite, a positive diagonal, and every squared pivot of
+    the equilibrated factor at least :data:`SINGULAR_PIVOT`. The factor's lower triangle
+    holds it (the upper is not cleared). Used by the standard errors and by
+    :func:`imputer.disperse` (is an end point a maximum?).
+    """
     import scipy.linalg.lapack as lapack
 
     d = np.diag(info).copy()
@@ -168,10 +175,21 @@ def _inverse(info: np.ndarray) -> np.ndarray | None:
     low, fail = lapack.dpotrf(scaled, lower=1, overwrite_a=1, clean=0)
     if fail != 0 or float(np.min(np.diag(low))) ** 2 < SINGULAR_PIVOT:  # not (numerically) positive definite
         return None
+    return low, w
+
+
+def _inverse(info: np.ndarray) -> np.ndarray | None:
+    """Inverse of a symmetric positive-definite matrix (equilibrated Cholesky), None if it is not one."""
+    import scipy.linalg.lapack as lapack
+
+    factored = equilibrated_cholesky(info)
+    if factored is None:
+        return None
+    low, w = factored
     inv, fail = lapack.dpotri(low, lower=1, overwrite_c=1)  # the lower triangle of (W I W)^-1
     if fail != 0:
         return None
-    del low, scaled
+    del low, factored
     inv *= w[:, None]
     inv *= w[None, :]  # W (W I W)^-1 W = I^-1 (lower triangle)
     _mirror_lower(inv)  # symmetric to the last bit
