@@ -162,6 +162,7 @@ class DisperseResponse(FitWarnings):
         ..., description="Whether every run converged to the same point (within atol): the maximum found looks unique."
     )
     columns: list[str] = Field(..., description="The modelled columns, in order.")
+    passthrough: list[str] = Field(..., description="The table's other columns (not modelled), in order.")
     means: DisperseMeans = Field(..., description="Each run's estimated mean (original units).")
     mean: dict[str, float | None] = Field(..., description="The best run's mean, column -> value.")
     cov: LabelledMatrix = Field(..., description="The best run's covariance (original units).")

@@ -68,7 +68,7 @@ from imputer._gaussian.linalg import Infeasible, floor_correlation
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._gaussian.prior import RidgePrior
 from imputer._json import json_labels, json_value, labelled_values, square_frame
-from imputer._render import render_fields, render_table, render_title, stop_text
+from imputer._render import names, render_fields, render_table, render_title, stop_text
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import START_EIG_FLOOR, blas_threads, standardise, start_values
@@ -116,6 +116,8 @@ class Dispersion:
         Distinct end points among the converged runs (0 if none converged).
     columns : tuple
         Labels of the modelled columns (``p``).
+    passthrough : tuple
+        Labels of the table's other columns (not modelled), in the table's order.
     n_rows : int
     around, ridge, prior, tol, max_iter, atol
         The options used.
@@ -130,6 +132,7 @@ class Dispersion:
     best: int
     n_points: int
     columns: tuple[Hashable, ...]
+    passthrough: tuple[Hashable, ...]
     n_rows: int
     around: str
     ridge: float
@@ -189,6 +192,7 @@ class Dispersion:
             ("best run", self.best),
             ("best objective", float(runs.loc[self.best, "objective"])),
             ("rows, columns", f"{self.n_rows}, {len(self.columns)}"),
+            ("not modelled", names(self.passthrough)),
             ("starts drawn around", "the engine's start" if self.around == "start" else "run 1's estimate"),
             ("ridge", self.ridge),
             ("same point within (SD units)", self.atol),
@@ -213,7 +217,7 @@ class Dispersion:
         -------
         dict
             ``runs`` (a list of objects, one per run, with ``run`` and the columns of
-            :attr:`runs`), ``best``, ``n_points``, ``unique``, ``columns``, ``means``
+            :attr:`runs`), ``best``, ``n_points``, ``unique``, ``columns``, ``passthrough``, ``means``
             (``{"columns", "data"}``, a row per run), ``mean`` and ``cov`` (the best
             run's), ``histories`` (lists by run), ``n_rows``, ``around``, ``ridge``, ``prior``,
             ``tol``, ``max_iter``, ``atol``, ``seed``.
@@ -229,6 +233,7 @@ class Dispersion:
             "n_points": int(self.n_points),
             "unique": bool(self.unique),
             "columns": json_labels(self.columns),
+            "passthrough": json_labels(self.passthrough),
             "means": {"columns": json_labels(means.columns), "data": [[json_value(v) for v in r] for r in means.to_numpy()]},
             "mean": labelled_values(means.loc[self.best].astype(float)),
             "cov": square_frame(self.__dict__["covs"][self.best]),
@@ -456,12 +461,13 @@ def disperse(
             fits.append(out.fit)
     if monitor is not None:
         monitor.warn(stacklevel=2)
-    return _dispersion(fits, lambda f: is_maximum(f, prep.values, patterns, scaling, kernel), prep.columns, scaling,
-                       kernel, n, seed, o)
+    return _dispersion(fits, lambda f: is_maximum(f, prep.values, patterns, scaling, kernel), prep.columns,
+                       prep.passthrough(), scaling, kernel, n, seed, o)
 
 
 def _dispersion(fits: list[MVNFit], check: Callable[[MVNFit], bool | None], columns: tuple[Hashable, ...],
-                scaling: Scaling, kernel: RidgePrior, n: int, seed: int, o: dict[str, Any]) -> Dispersion:
+                passthrough: tuple[Hashable, ...], scaling: Scaling, kernel: RidgePrior, n: int, seed: int,
+                o: dict[str, Any]) -> Dispersion:
     """The labelled :class:`Dispersion` of finished runs (standardised estimates in ``fits``).
 
     ``check`` (:func:`is_maximum`) runs once per distinct end point, on its best run, and
@@ -515,6 +521,6 @@ def _dispersion(fits: list[MVNFit], check: Callable[[MVNFit], bool | None], colu
         histories[r + 1] = h
     return Dispersion(
         runs=runs, means=means, covs=covs, histories=histories, best=best + 1,
-        n_points=int(point.max(initial=0)), columns=tuple(columns), n_rows=n, around=o["around"], ridge=o["ridge"], prior=o["prior"],
+        n_points=int(point.max(initial=0)), columns=tuple(columns), passthrough=passthrough, n_rows=n, around=o["around"], ridge=o["ridge"], prior=o["prior"],
         tol=o["tol"], max_iter=o["max_iter"], atol=o["atol"], seed=seed,
     )

@@ -36,7 +36,7 @@ from imputer.mixture._validate import check_components, check_covariance_type, c
 from imputer.mixture.result import MixtureImputeResult, MixtureMoments
 from imputer.mvn._scaling import Scaling, scaling_of
 from imputer.mvn._validate import Prepared, check_options, check_rows, prepare
-from imputer.mvn.api import DEFAULT_MAX_ITER, DEFAULT_TOL, _completed_frame, _passthrough
+from imputer.mvn.api import DEFAULT_MAX_ITER, DEFAULT_TOL, _completed_frame
 
 __all__ = ["impute_mixture"]
 
@@ -239,7 +239,7 @@ def _result(
         covariance_type=cov_type.name,
         n_parameters=cov_type.n_parameters(),
         columns=prep.columns,
-        passthrough=_passthrough(prep.frame, prep.columns),
+        passthrough=prep.passthrough(),
         n_missing=pd.Series(n_missing.astype(np.int64), index=labels, name="n_missing"),
         n_rows=n,
         n_patterns=out.data.patterns.n_patterns,

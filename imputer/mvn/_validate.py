@@ -53,6 +53,11 @@ class Prepared:
     def n_rows(self) -> int:
         return int(self.frame.shape[0])
 
+    def passthrough(self) -> tuple[Hashable, ...]:
+        """Labels of the frame's columns that are not modelled, in the frame's order."""
+        modelled = set(self.columns)
+        return tuple(c for c in self.frame.columns if c not in modelled)
+
     def missing_mask(self) -> np.ndarray:
         """Where the modelled cells are missing: bool, shape (n, p), Fortran order (a column per vector)."""
         mask = np.empty((self.n_rows, len(self.values)), dtype=bool, order="F")

@@ -402,7 +402,7 @@ def _result(
         max_iter=max_iter,
         accelerate=accelerate,
         n_patterns=patterns.n_patterns,
-        passthrough=_passthrough(prep.frame, prep.columns),
+        passthrough=prep.passthrough(),
     )
 
 
@@ -410,12 +410,6 @@ def _positions(prep: Prepared) -> np.ndarray:
     """Positions of the modelled columns in the frame (hence in the completed table)."""
     position = {c: k for k, c in enumerate(prep.frame.columns)}
     return np.array([position[c] for c in prep.columns], dtype=np.intp)
-
-
-def _passthrough(frame: pd.DataFrame, columns: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
-    """Labels of the columns of ``frame`` not in ``columns``, in the frame's order."""
-    modelled = set(columns)
-    return tuple(c for c in frame.columns if c not in modelled)
 
 
 class _ConditionalVariances:

@@ -38,7 +38,7 @@ from imputer.mvn._fit import blas_threads, conditional_variances, fill_missing, 
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._validate import check_options, check_rows, prepare
-from imputer.mvn.api import DEFAULT_MAX_ITER, DEFAULT_TOL, _completed_frame, _passthrough
+from imputer.mvn.api import DEFAULT_MAX_ITER, DEFAULT_TOL, _completed_frame
 from imputer.mvt._likelihood import DOF_BOUNDS, tau
 from imputer.mvt._problem import TFit, fit_t
 from imputer.mvt.result import TImputeResult
@@ -184,7 +184,7 @@ def impute_t(
         accelerate=accelerate,
         n_patterns=patterns.n_patterns,
         conditional_var_source=_TConditionalVariances(patterns, fit, scaling.scale, prep.frame.index, labels),
-        passthrough=_passthrough(prep.frame, prep.columns),
+        passthrough=prep.passthrough(),
         dof_bounds=DOF_BOUNDS,
     )
 

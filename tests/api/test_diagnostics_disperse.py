@@ -125,7 +125,8 @@ def test_text_columns_are_left_out(client: TestClient) -> None:
     frame = MURRAY.assign(site=list("abcdefghijkl"))
     r = client.post(PATH, json={"data": split_of(frame), "options": {"starts": 4, "seed": 2}})
     assert r.status_code == 200, r.text
-    assert r.json() == reference(MURRAY, starts=4, seed=2) and r.json()["columns"] == ["x1", "x2"]
+    assert r.json() == {**reference(MURRAY, starts=4, seed=2), "passthrough": ["site"]}
+    assert r.json()["columns"] == ["x1", "x2"]
 
 
 def test_the_seed_drawn_is_returned_and_replays_the_runs(client: TestClient) -> None:

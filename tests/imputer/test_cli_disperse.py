@@ -172,12 +172,14 @@ def test_reads_files_as_impute_does(tmp_path: Path, murray: Path, capsys: pytest
     del base["input"]
     got = _json([str(semi), "--starts", "4", "--seed", "5", "--decimal", ","], capsys)
     del got["input"]
+    assert got.pop("passthrough") == ["site"] and base.pop("passthrough") == []  # reported, not modelled
     assert got == base
     pytest.importorskip("pyarrow")
     pq = tmp_path / "murray.parquet"
     frame.to_parquet(pq)
     got = _json([str(pq), "--starts", "4", "--seed", "5"], capsys)
     del got["input"]
+    assert got.pop("passthrough") == ["site"]
     assert got == base
 
 

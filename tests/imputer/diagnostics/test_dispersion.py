@@ -161,6 +161,8 @@ def test_unimodal_runs_agree_and_run_one_is_impute(air: pd.DataFrame, ridge: flo
     assert d.runs.loc[1, "n_evals"] == ref.n_evals
     np.testing.assert_array_equal(d.histories[1], ref.loglik_history)
     assert "every run reached the same point" in d.summary()
+    assert d.passthrough == ("Month", "Day") and "not modelled:" in d.summary() and "2 (Month, Day)" in d.summary()
+    assert d.to_dict()["passthrough"] == ["Month", "Day"]
 
 
 def test_seed_reproduces_and_differs(air: pd.DataFrame) -> None:
