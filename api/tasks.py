@@ -428,7 +428,8 @@ class ImputeTask(_Task):
             response = ImputeResponse
         else:
             extended = options.extended_kwargs()
-            result = imputer.impute(frame, **options.engine_kwargs(), **extended, **callback_kwargs())
+            result = imputer.impute(frame, **options.engine_kwargs(), **extended, **options.start_kwargs(),
+                                    **callback_kwargs())
             response = ImputeExtendedResponse if extended else ImputeResponse
         shape = extended_payload if response is ImputeExtendedResponse else dict
         return _encoded(

@@ -45,6 +45,7 @@ from api.schemas.panel import (
     BoundsQuery, PanelOptions, PanelQuery, TransformSpec, TransformsQuery, extended_fields_check, extended_kwargs,
     glom_combination_check, query_kwargs,
 )
+from api.schemas.start import START_HELP, StartValues, check_start_option
 from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
 __all__ = [
@@ -243,8 +244,19 @@ class ImputeOptions(RequestModel):
     panel: PanelOptions | None = Field(None, description=PanelOptions.__doc__)
     idvars: list[str] | None = Field(None, description=IDVARS_HELP)
     integer: list[str] | None = Field(None, description=INTEGER_HELP)
+    start: StartValues | None = Field(None, description=START_HELP)  # last: its check reads the others
 
     _model_options = field_validator(*_MODEL_FIELDS)(_check_model_option)
+
+    @field_validator("start")
+    @classmethod
+    def _start_alone(cls, value: StartValues | None, info: ValidationInfo) -> StartValues | None:
+        check_start_option(value, info.data)
+        return value
+
+    def start_kwargs(self) -> dict[str, Any]:
+        """``{"start": (mean, cov)}`` for :func:`imputer.impute` when given, else empty."""
+        return {} if self.start is None else {"start": self.start.pair()}
 
     @model_validator(mode="after")
     def _mi_combination(self) -> ImputeOptions:
@@ -402,6 +414,7 @@ class ImputeOptionsUsed(ResponseModel):
     ridge: float | None = Field(..., description=MVN_OPTIONS["ridge"].help)
     prior: Prior = Field(..., description=MVN_OPTIONS["prior"].help)
     accelerate: bool = Field(..., description=MVN_OPTIONS["accelerate"].help)
+    start: bool = Field(..., description="Whether EM started from the request's options.start.")
 
 
 class ImputeResponse(FitWarnings):

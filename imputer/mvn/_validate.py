@@ -25,7 +25,10 @@ from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
 from imputer.options import MVN_OPTIONS
 
-__all__ = ["Prepared", "check_column", "check_options", "check_rows", "check_start", "float_values", "prepare", "select"]
+__all__ = [
+    "Prepared", "check_column", "check_options", "check_rows", "check_start", "float_values", "prepare", "select",
+    "standardised_start",
+]
 
 
 @dataclass(frozen=True)
@@ -320,3 +323,17 @@ def check_start(start: Any, columns: tuple[Hashable, ...]) -> tuple[np.ndarray, 
     if np.any(np.diag(sigma) <= 0.0) or min_corr_eig(sigma) < SINGULAR_EIG:
         raise ImputerValueError("start: the covariance is not positive definite")
     return mu, sigma
+
+
+def standardised_start(start: Any, columns: tuple[Hashable, ...], center: np.ndarray,
+                       scale: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`check_start`, then in the engine's standardised units ``(x - center) / scale``.
+
+    Returns
+    -------
+    (ndarray, ndarray), shapes (p,) and (p, p), or None
+    """
+    given = check_start(start, columns)
+    if given is None:
+        return None
+    return (given[0] - center) / scale, given[1] / np.outer(scale, scale)

@@ -43,7 +43,7 @@ from imputer.mvn._fit import blas_threads, conditional_variances
 from imputer.mvn._information import InformationSource
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
-from imputer.mvn._validate import Prepared, check_options, check_prior, check_rows, check_start, prepare
+from imputer.mvn._validate import Prepared, check_options, check_prior, check_rows, prepare, standardised_start
 from imputer.mvn.result import ImputeResult
 from imputer.transform.result import TransformedImputeResult
 from imputer.panel.result import PanelImputeResult
@@ -313,10 +313,7 @@ def impute(
     n_missing = mask.sum(axis=0)
     scaling = scaling_of(prep.columns, prep.values, mask)
     check_rows(n, p, ridge)
-    given_start = check_start(start, prep.columns)
-    if given_start is not None:  # to the engine's standardised units
-        given_start = ((given_start[0] - scaling.center) / scaling.scale,
-                       given_start[1] / np.outer(scaling.scale, scaling.scale))
+    given_start = standardised_start(start, prep.columns, scaling.center, scaling.scale)
     patterns = build_patterns(mask)
     del mask  # released before the fit (1/8 of the data's memory)
     kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
@@ -334,7 +331,7 @@ def impute(
     if monitor is None or not monitor.warn(stacklevel=2):
         warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2, n_rows=n, ridge=ridge)
     return _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate,
-                   prior=prior)
+                   prior=prior, start_given=given_start is not None)
 
 
 def _glom_dispatch(
@@ -370,6 +367,7 @@ def _result(
     ridge: float,
     accelerate: bool,
     prior: str = "ridge",
+    start_given: bool = False,
 ) -> ImputeResult:
     """The labelled :class:`ImputeResult` of a finished run, in original units."""
     kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
@@ -403,6 +401,7 @@ def _result(
         accelerate=accelerate,
         n_patterns=patterns.n_patterns,
         passthrough=prep.passthrough(),
+        start_given=start_given,
     )
 
 

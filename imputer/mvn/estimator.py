@@ -62,7 +62,7 @@ from imputer.mvn._fit import (
 )
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
-from imputer.mvn._validate import check_column, check_options, check_prior, check_rows
+from imputer.mvn._validate import check_column, check_options, check_prior, check_rows, standardised_start
 from imputer.options import MVN_OPTIONS
 
 __all__ = ["EMImputer"]
@@ -147,6 +147,14 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         the feature names): the normal is fitted on the transformed scale (``mean_`` and
         ``covariance_`` are on it), fills are original-scale conditional expectations,
         truncated to the bounds; new rows' observed values are checked as in ``fit``.
+    start : (mean, cov), optional
+        Starting values of EM instead of the engine's own, as for :func:`imputer.impute`:
+        a mean, shape (n_features,), and a positive definite covariance, shape
+        (n_features, n_features), arrays in the features' order or a Series and a
+        DataFrame labelled by feature name (a previous fit's ``mean_`` and
+        ``covariance_``, or the best run of :func:`imputer.disperse`). Where the
+        objective has several maxima EM ends at the one its start leads to. Normal model
+        only; not with ``categorical``, ``transforms``, ``bounds`` or a Dask DataFrame.
 
     Attributes
     ----------
@@ -218,6 +226,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         means: str | None = None,
         transforms: Any = None,
         bounds: Any = None,
+        start: Any = None,
     ) -> None:
         self.tol = tol
         self.max_iter = max_iter
@@ -236,6 +245,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         self.means = means
         self.transforms = transforms
         self.bounds = bounds
+        self.start = start
 
     # -- scikit-learn tags: NaN is the point of this estimator.
     def __sklearn_tags__(self) -> Any:
@@ -274,6 +284,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         ConvergenceWarning
             No convergence within ``max_iter``, or the covariance heading to singular.
         """
+        self._check_start_alone(X)
         if type(X).__module__.split(".")[0] in ("dask", "dask_expr"):  # imputer/dask/estimator.py
             from imputer.dask import estimator as dask_estimator
 
@@ -325,8 +336,10 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         patterns = build_patterns(mask)
         del mask
         kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
+        start = standardised_start(self.start, labels, scaling.center, scaling.scale)
         fit = engine.run(
-            columns, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate, fill=False
+            columns, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=accelerate, fill=False,
+            start=start,
         ).fit
         warn_if_unreliable(fit, tol, max_iter, stacklevel=2, n_rows=n, ridge=ridge)
         self.mean_ = scaling.mean_to_original(fit.mu)
@@ -343,6 +356,22 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         for name in ("scale_", "dof_", "row_weights_", "weights_", "means_", "covariances_", "covariance_type_",
                      "n_components_", "bic_", "bic_table_", "indicator_features_", "column_maps_", *_GLOM_ATTRS):
             self.__dict__.pop(name, None)
+
+    def _check_start_alone(self, X: Any) -> None:
+        """``start`` only with the plain normal model (the engine's own start elsewhere)."""
+        if self.start is None:
+            return
+        others = [name for name, given in (
+            ("model=" + repr(self.model), self.model != "normal"),
+            ("categorical", self.categorical is not None or self.continuous is not None or self.means is not None),
+            ("transforms", bool(self.transforms)),
+            ("bounds", bool(self.bounds)),
+            ("a Dask DataFrame", type(X).__module__.split(".")[0] in ("dask", "dask_expr")),
+        ) if given]
+        if others:
+            raise ImputerTypeError(
+                f"EMImputer: start applies to the normal model only, not with {', '.join(others)}"
+            )
 
     def _fit_glom(self, X: Any) -> bool:
         """``categorical=``: fit the general location model (False when ``"auto"`` finds no categorical column)."""

@@ -133,6 +133,10 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
     prior : str
         The options of the fit (``prior``: the ridge prior's convention, ``"ridge"`` or
         ``"amelia"``).
+    start_given : bool
+        Whether EM started from the caller's ``start=(mean, cov)`` rather than the
+        engine's own starting values (where the objective has several maxima, the
+        estimate is the one its start leads to).
     n_patterns : int
         Distinct missingness patterns of the modelled columns.
     """
@@ -155,6 +159,7 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
     information_source: InformationSource = field(repr=False, compare=False)
     passthrough: tuple[Hashable, ...] = ()
     prior: str = "ridge"
+    start_given: bool = False
 
     def _hash_key(self) -> tuple[Any, ...]:
         t = self.trace
@@ -192,6 +197,7 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
             ("missingness patterns", self.n_patterns),
             ("estimate", method),
             ("acceleration", "Anderson" if self.accelerate else "none (plain EM)"),
+            *([("started from", "the given start")] if self.start_given else []),
             *run_fields(self),
             ("tolerance", self.tol),
             ("log-likelihood", self.loglik),
@@ -237,8 +243,8 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
             Keys ``columns``, ``passthrough`` (the other columns), ``completed`` (``{"columns", "index", "data"}``), ``mean``,
             ``cov`` and ``corr`` (``{"columns", "data"}``), ``loglik``, ``loglik_history``,
             ``n_iter``, ``n_evals``, ``converged``, ``trace`` (:meth:`EMTrace.to_dict`),
-            ``n_rows``, ``n_missing``, ``options`` (``tol``, ``max_iter``, ``ridge``,
-            ``accelerate``) and, when asked, ``conditional_var`` and the standard-error
+            ``n_rows``, ``n_missing``, ``options`` (``tol``, ``max_iter``, ``ridge``, ``prior``,
+            ``accelerate``, ``start``: whether EM started from ``start=``) and, when asked, ``conditional_var`` and the standard-error
             keys. The wire convention of :mod:`imputer._json`: plain Python values,
             non-finite floats as None;
             ``mean`` and ``n_missing`` are objects keyed by :func:`~imputer._json.json_key`
@@ -273,6 +279,7 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
                 "ridge": float(self.ridge),
                 "prior": self.prior,
                 "accelerate": bool(self.accelerate),
+                "start": bool(self.start_given),
             },
         }
         if conditional_var:

@@ -250,9 +250,10 @@ def test_emimputer_params_are_the_tables() -> None:
     expected = {k: v for k, v in MVN_OPTIONS.defaults().items() if k != "columns"}
     # and the model's: impute_t's dof, impute_mixture's defaults
     models = {"model": "normal", "dof": None, "n_components": 2, "covariance_type": "full", "n_init": 10, "seed": None}
-    # and the column types' (the general location model, transforms and bounds): impute's defaults
+    # and the column types' (the general location model, transforms and bounds) and start: impute's defaults
     impute = inspect.signature(imputer.impute).parameters
-    coltypes = {name: impute[name].default for name in ("categorical", "continuous", "means", "transforms", "bounds")}
+    coltypes = {name: impute[name].default
+                for name in ("categorical", "continuous", "means", "transforms", "bounds", "start")}
     assert coltypes == dict.fromkeys(coltypes)
     assert imputer.EMImputer().get_params() == {**expected, **models, **coltypes, "add_indicator": False}
     mixture = inspect.signature(imputer.impute_mixture).parameters
@@ -350,6 +351,9 @@ def test_disperse_request_defaults_are_the_engines() -> None:
 
 def test_options_used_in_the_response_are_described_by_the_table() -> None:
     for name, field in ImputeOptionsUsed.model_fields.items():
+        if name == "start":  # not a table option: whether options.start was given (a matrix, JSON bodies only)
+            assert "options.start" in (field.description or "")
+            continue
         assert field.description == MVN_OPTIONS[name].help
 
 

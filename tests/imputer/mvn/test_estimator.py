@@ -81,13 +81,13 @@ def test_init_is_passive_and_params_round_trip(Est: type) -> None:
     assert est.get_params() == {"tol": -1.0, "max_iter": 0, "ridge": -2.0, "prior": "ridge", "accelerate": False, "model": "cauchy",
                                 "dof": None, "n_components": 2, "covariance_type": "full", "n_init": 10, "seed": None,
                                 "add_indicator": False, "categorical": None, "continuous": None, "means": None,
-                                "transforms": None, "bounds": None}
+                                "transforms": None, "bounds": None, "start": None}
     assert est.set_params(tol=1e-6, ridge=0.5) is est
     assert est.get_params()["tol"] == 1e-6 and est.ridge == 0.5
     defaults = Est().get_params()
     assert set(defaults) == {"tol", "max_iter", "ridge", "prior", "accelerate", "model", "dof", "n_components",
                              "covariance_type", "n_init", "seed", "add_indicator", "categorical", "continuous", "means",
-                             "transforms", "bounds"}
+                             "transforms", "bounds", "start"}
     assert repr(Est()) == "EMImputer()"
     assert "ridge=0.5" in repr(Est(ridge=0.5))
 

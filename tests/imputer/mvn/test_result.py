@@ -129,7 +129,8 @@ def test_to_dict_is_json_ready() -> None:
     assert row0[0] == "r0" and row0[5] == "u" and row0[6].startswith("2020-01-01") and row0[7] is True
     assert back["mean"]["f"] == pytest.approx(float(res.mean["f"]))
     assert back["cov"]["data"][0][0] == pytest.approx(float(res.cov.iloc[0, 0]))
-    assert back["options"] == {"tol": DEFAULT_TOL, "max_iter": 1000, "ridge": 0.5, "prior": "ridge", "accelerate": True}
+    assert back["options"] == {"tol": DEFAULT_TOL, "max_iter": 1000, "ridge": 0.5, "prior": "ridge", "accelerate": True,
+                               "start": False}
     assert back["n_missing"] == {"f": 8, "i_na": 7, "F_na": 6, "i_full": 0}
     assert back["loglik_history"] == pytest.approx(res.loglik_history.tolist())
     with_var = res.to_dict(conditional_var=True)

@@ -39,6 +39,48 @@ def test_a_start_leads_to_its_maximum(sign: float) -> None:
     assert imputer.impute(MURRAY).loglik == pytest.approx(-30.033342386268007, abs=1e-12)  # the engine's own start
 
 
+def test_the_result_says_whether_a_start_was_given() -> None:
+    given = imputer.impute(MURRAY, start=(np.zeros(2), np.eye(2)))
+    own = imputer.impute(MURRAY)
+    assert given.start_given and not own.start_given
+    assert given.to_dict()["options"]["start"] is True and own.to_dict()["options"]["start"] is False
+    assert "started from:         the given start" in given.summary()
+    assert "started from" not in own.summary()
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_emimputer_takes_a_start(labelled: bool) -> None:
+    """The estimator's fit from a start is impute's fit from it; transform fills with that estimate."""
+    start = (np.zeros(2), np.array([[2.0, -0.5], [-0.5, 2.0]]))
+    ref = imputer.impute(MURRAY, start=start)
+    table = MURRAY[["x1", "x2"]]
+    if labelled:
+        start = (pd.Series(start[0], index=["x1", "x2"]), pd.DataFrame(start[1], index=["x1", "x2"], columns=["x1", "x2"]))
+    est = imputer.EMImputer(start=start).fit(table if labelled else table.to_numpy())
+    assert est.loglik_ == pytest.approx(-29.97428641046502, abs=1e-9) and est.loglik_ == ref.loglik
+    np.testing.assert_array_equal(est.covariance_, ref.cov.to_numpy())
+    np.testing.assert_allclose(est.transform(table), ref.completed[["x1", "x2"]].to_numpy(), rtol=1e-12, atol=1e-12)
+    assert imputer.EMImputer().fit(table).loglik_ == pytest.approx(-30.033342386268007, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"model": "t"}, r"EMImputer: start applies to the normal model only, not with model='t'"),
+        ({"transforms": {"x1": "log"}}, r"not with transforms"),
+        ({"categorical": ["x1"]}, r"not with categorical"),
+    ],
+)
+def test_emimputer_start_with_another_model_is_an_error(params: dict, match: str) -> None:
+    with pytest.raises(ImputerTypeError, match=match):
+        imputer.EMImputer(start=(np.zeros(2), np.eye(2)), **params).fit(MURRAY[["x1", "x2"]])
+
+
+def test_emimputer_bad_start_is_named() -> None:
+    with pytest.raises(ImputerValueError, match=r"start: the covariance is not positive definite"):
+        imputer.EMImputer(start=(np.zeros(2), np.ones((2, 2)))).fit(MURRAY[["x1", "x2"]])
+
+
 def test_labelled_start_is_aligned_by_label() -> None:
     mean = pd.Series({"x2": 0.1, "x1": -0.2, "other": 5.0})
     cov = pd.DataFrame([[3.0, 0.9], [0.9, 2.0]], index=["x2", "x1"], columns=["x2", "x1"])
