@@ -22,6 +22,7 @@ Usage::
 
     python -m benchmarks.bench_disperse            # needs Rscript with Amelia for the comparison
     python -m benchmarks.bench_disperse --cases wide
+    python -m benchmarks.bench_disperse --jobs 2 --no-r   # also the runs in 2 processes (n_jobs=2)
 """
 
 from __future__ import annotations
@@ -55,14 +56,15 @@ def run_amelia_disperse(df: pd.DataFrame, m: int, repeats: int, empri: float) ->
 
 
 def _ours(label: str, df: pd.DataFrame, m: int, around: str, ridge: float, prior: str, repeats: int,
-          max_iter: int) -> float:
+          max_iter: int, n_jobs: int = 1) -> tuple[float, imputer.Dispersion]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t_ours, _, d = timed(lambda: imputer.disperse(df, starts=m, around=around, seed=0, ridge=ridge, prior=prior,
-                                                      max_iter=max_iter), repeats)
+                                                      max_iter=max_iter, n_jobs=n_jobs), repeats)
     runs = d.runs
     n, p = df.shape
-    print(f"{label:<10} n={n:>6,} p={p:>4} ridge={ridge:g} ({prior}) starts={m} around={around}: imputer "
+    jobs = f" n_jobs={n_jobs}" if n_jobs != 1 else ""
+    print(f"{label:<10} n={n:>6,} p={p:>4} ridge={ridge:g} ({prior}) starts={m} around={around}{jobs}: imputer "
           f"{t_ours:8.3f} s; {d.n_points} end point(s); evaluations {runs['n_evals'].tolist()}", flush=True)
     print(f"{'':<10} run 1 (engine start): gap {runs.loc[1, 'gap']:.3g}, distance {runs.loc[1, 'distance']:.3g} SD; "
           f"largest gap {runs['gap'].max():.3g}, distance {runs['distance'].max():.3g} SD; "
@@ -70,14 +72,19 @@ def _ours(label: str, df: pd.DataFrame, m: int, around: str, ridge: float, prior
     if p == 2:
         corr = [round(float(c.iloc[0, 1] / c.iloc[0, 0]), 4) for c in d.covs.values()]
         print(f"{'':<10} end correlations: {corr}", flush=True)
-    return t_ours
+    return t_ours, d
 
 
 def bench_case(label: str, df: pd.DataFrame, m: int, ridge: float, prior: str, repeats: int, use_r: bool,
-               max_iter: int = 1000) -> None:
-    """Both kinds of start; Amelia against ``around="estimate"``, its own kind."""
-    _ours(label, df, m, "start", ridge, prior, repeats, max_iter)
-    t_est = _ours(label, df, m, "estimate", ridge, prior, repeats, max_iter)
+               max_iter: int = 1000, jobs: int = 1) -> None:
+    """Both kinds of start; Amelia against ``around="estimate"``, its own kind; with ``jobs > 1``
+    the default kind again in ``jobs`` processes, against the one-at-a-time call of the same run."""
+    t_one, d_one = _ours(label, df, m, "start", ridge, prior, repeats, max_iter)
+    if jobs > 1:
+        t_jobs, d_jobs = _ours(label, df, m, "start", ridge, prior, repeats, max_iter, n_jobs=jobs)
+        print(f"{'':<10} n_jobs={jobs}: {t_one / t_jobs:.2f}x the one-at-a-time call; same result: {d_one == d_jobs}",
+              flush=True)
+    t_est, _ = _ours(label, df, m, "estimate", ridge, prior, repeats, max_iter)
     if not use_r:
         return
     am = run_amelia_disperse(df, m, min(repeats, 3), ridge)
@@ -98,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-r", action="store_true", help="skip Amelia")
     ap.add_argument("--wide", action="store_true", help="also 80 x 240 with ridge=1 (one to two minutes a call)")
     ap.add_argument("--cases", default=None, help="comma-separated subset of murray,air,tall,moderate,wide")
+    ap.add_argument("--jobs", type=int, default=1, help="also time around='start' with n_jobs=JOBS (default: 1, not)")
     args = ap.parse_args(argv)
     use_r = not args.no_r and have_r()
     print(f"machine: {machine()}")
@@ -112,9 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     chosen = set(args.cases.split(",")) if args.cases else None
     for label, df, m, ridge, prior in cases:
         if chosen is None or label in chosen:
-            bench_case(label, df, m, ridge, prior, args.repeats, use_r)
+            bench_case(label, df, m, ridge, prior, args.repeats, use_r, jobs=args.jobs)
     if args.wide or (chosen is not None and "wide" in chosen):
-        bench_case("wide", mcar_mvn(80, 240, seed=0), args.starts, 1.0, "ridge", 1, False, max_iter=5000)
+        bench_case("wide", mcar_mvn(80, 240, seed=0), args.starts, 1.0, "ridge", 1, False, max_iter=5000,
+                   jobs=args.jobs)
 
 
 if __name__ == "__main__":

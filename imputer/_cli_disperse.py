@@ -88,7 +88,7 @@ def _cmd_disperse(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in DISPERSE_OPTIONS if name != "columns"}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", imputer.ImputerWarning)
-        result = imputer.disperse(table.frame, columns, **options, **monitor_options(args))
+        result = imputer.disperse(table.frame, columns, **options, **monitor_options(args), n_jobs=args.jobs)
     for w in caught:
         print(f"imputer: warning: {one_line(str(w.message))}", file=sys.stderr)
     if args.json:
@@ -100,6 +100,17 @@ def _cmd_disperse(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         _save_plot(result, plot)
     return 0
+
+
+def _jobs(text: str) -> int:
+    """``--jobs``: a positive integer or -1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or -1, got {text!r}") from None
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or -1, got {value}")
+    return value
 
 
 def add_disperse_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -136,6 +147,11 @@ def add_disperse_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         "--plot", metavar="FILE",
         help="also save the figure of the runs (imputer.plot.disperse) to FILE, format by suffix: "
         ".png, .svg or .pdf (needs matplotlib: pip install 'imputer[plot]')",
+    )
+    disp.add_argument(
+        "--jobs", type=_jobs, metavar="N", default=1,
+        help="runs at once, each in its own process (-1: one per CPU); the same result as one at a time, "
+        "--progress then counts finished runs (default: 1)",
     )
     add_monitor_options(disp, "stop after SECONDS for all the runs together: the run under way stops at its next "
                         "iterate and each later one at its first (not converged, point 0), with a warning; "

@@ -229,7 +229,8 @@ def test_bad_options_and_data_are_one_line(
     assert message in err
 
 
-@pytest.mark.parametrize("args", [["--prior", "flat"], ["--starts", "two"], ["--seed", "1.5"], ["--around", "mode"]])
+@pytest.mark.parametrize("args", [["--prior", "flat"], ["--starts", "two"], ["--seed", "1.5"], ["--around", "mode"],
+                                  ["--jobs", "0"], ["--jobs", "-2"], ["--jobs", "two"]])
 def test_option_text_argparse_cannot_read_is_a_usage_error(
     args: list[str], murray: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -237,6 +238,13 @@ def test_option_text_argparse_cannot_read_is_a_usage_error(
         cli.main(["disperse", str(murray), *args])
     assert info.value.code == 2
     assert args[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("around", ["start", "estimate"])
+def test_jobs_give_the_runs_of_one_at_a_time(around: str, murray: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [str(murray), "--starts", "6", "--seed", "1", "--around", around, "--no-progress"]
+    assert _json([*args, "--jobs", "2"], capsys) == _json(args, capsys)
+    assert _json([*args, "--jobs", "2"], capsys)["n_points"] == 3
 
 
 def _disperse_actions() -> dict[str, Any]:
@@ -247,7 +255,7 @@ def _disperse_actions() -> dict[str, Any]:
 
 def test_help_documents_every_option_and_the_exit_status() -> None:
     actions = _disperse_actions()
-    assert set(DISPERSE_OPTIONS) | {"input", "json", "plot", "sep", "decimal", "na_values", "format"} <= set(actions)
+    assert set(DISPERSE_OPTIONS) | {"input", "json", "plot", "jobs", "sep", "decimal", "na_values", "format"} <= set(actions)
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     text = sub.choices["disperse"].format_help()
