@@ -58,8 +58,8 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -461,17 +461,17 @@ def disperse(
     if o["around"] == "start":
         with blas_threads(p):
             centre = start_values(standardise(patterns, prep.values, scaling))
-        starts_: list[tuple[np.ndarray, np.ndarray] | None] = [None] + [
+        first_starts: list[tuple[np.ndarray, np.ndarray] | None] = [None] + [
             dispersed_start(*centre, rng) for _ in range(o["starts"] - 1)]
     else:
-        starts_ = [None]
+        first_starts = [None]
     if jobs > 1:
-        fits = _parallel_runs(problem, starts_, o["starts"], rng, min(jobs, o["starts"]), progress, max_time)
+        fits = _parallel_runs(problem, first_starts, o["starts"], rng, min(jobs, o["starts"]), progress, max_time)
     else:
         fits = []
         with watching(monitor):
             for r in range(o["starts"]):
-                start = starts_[r] if r < len(starts_) else dispersed_start(fits[0].mu, fits[0].sigma, rng)
+                start = first_starts[r] if r < len(first_starts) else dispersed_start(fits[0].mu, fits[0].sigma, rng)
                 fits.append(problem.run(r, start))
         if monitor is not None:
             monitor.warn(stacklevel=2)
