@@ -40,6 +40,14 @@ MI_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"m": 5, "method": "posterior",
 #: the OpenAPI examples of the t and the mixture (also README's curl examples)
 T_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"model": "t", "dof": 4}}
 MIXTURE_EXAMPLE = {"data": _EXAMPLE_TABLE, "options": {"model": "mixture", "n_components": 2, "ridge": 1.0, "seed": 1}}
+#: the OpenAPI example of EM from given starting values (also README's curl example): Murray's (1977) rows,
+#: whose likelihood has two maxima and a saddle point where EM from the engine's own start stays
+START_EXAMPLE = {
+    "data": {"columns": ["x1", "x2"],
+             "data": [[1, 1], [1, -1], [-1, 1], [-1, -1], [2, None], [2, None], [-2, None], [-2, None],
+                      [None, 2], [None, 2], [None, -2], [None, -2]]},
+    "options": {"start": {"mean": {"x1": 0, "x2": 0}, "cov": {"columns": ["x1", "x2"], "data": [[2, -0.5], [-0.5, 2]]}}},
+}
 
 #: the request body of ``POST /v1/impute`` in the OpenAPI document (also ``POST /v1/jobs/impute``'s)
 REQUEST_BODY = {
@@ -66,6 +74,10 @@ REQUEST_BODY = {
                     "Gaussian mixture": {
                         "summary": "A two-component Gaussian mixture (a ridge prior: five rows are few), its starts seeded",
                         "value": MIXTURE_EXAMPLE,
+                    },
+                    "start": {
+                        "summary": "EM from given starting values (e.g. the best run of /v1/diagnostics/disperse)",
+                        "value": START_EXAMPLE,
                     },
                 },
             },

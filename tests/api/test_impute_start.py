@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import imputer
+from api.routers.impute import START_EXAMPLE
 from tests.api.conftest import answer_of, split_of
 from tests.api.test_diagnostics_disperse import MAX_LOGLIK, MURRAY, SADDLE_LOGLIK
 from tests.api.test_jobs import submit, wait_finished
@@ -39,6 +40,9 @@ def test_readme_example(client: TestClient) -> None:
     body = json.loads(re.search(r"curl -s -X POST \$B/v1/impute -H 'Content-Type: application/json' -d '(\{[^']*\})'",
                                 section).group(1))  # type: ignore[union-attr]
     assert pd.DataFrame(body["data"]["data"], columns=body["data"]["columns"]).equals(MURRAY.astype(float))
+    assert body == START_EXAMPLE  # and the OpenAPI document's example
+    examples = client.get("/openapi.json").json()["paths"][PATH]["post"]["requestBody"]["content"]["application/json"]
+    assert examples["examples"]["start"]["value"] == START_EXAMPLE
     r = client.post(PATH, json=body)
     assert r.status_code == 200, r.text
     assert round(r.json()["loglik"], 4) == -29.9743 and r.json()["options"]["start"] is True
