@@ -404,7 +404,8 @@ def disperse(
         counts finished runs, ``max_time`` stops each run at its next iterate once the
         call's time is up, and ``callback`` is not available (the iterates are in other
         processes). Worth it when each run takes a second or more: starting the processes
-        costs about 0.05-0.1 s where they are forked (Linux), more where they are spawned.
+        costs about 0.05-0.1 s where they are forked (Linux), more where they are spawned
+        (macOS, Windows: there a script calls it under ``if __name__ == "__main__":``).
 
     Returns
     -------
@@ -520,13 +521,20 @@ class _Runs:
             ) from exc
 
 
+def _start_method() -> str:
+    """How :func:`_parallel_runs` starts its processes: ``"fork"`` on Linux, else ``"spawn"``."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
 def _parallel_runs(problem: _Runs, starts: list[tuple[np.ndarray, np.ndarray] | None], m: int,
                    rng: np.random.Generator, jobs: int, progress: bool, max_time: float | None) -> list[MVNFit]:
     """The ``m`` runs in ``jobs`` processes, in run order.
 
-    Forked where the platform can (the children inherit the data and do not import the
-    caller's ``__main__`` again, so a plain script needs no ``if __name__ == "__main__"``
-    guard; OpenBLAS resets its threads in a forked child), spawned elsewhere.
+    Forked on Linux (the children inherit the data and do not import the caller's
+    ``__main__`` again, so a plain script needs no ``if __name__ == "__main__"`` guard;
+    OpenBLAS resets its threads in a forked child); spawned elsewhere, as Python does by
+    default there (on macOS a forked child can crash in the system's BLAS), where a
+    script's call needs that guard.
 
     ``starts`` holds the first starts (all ``m``, or run 1's alone: the others are drawn
     around its estimate once it has finished)."""
@@ -538,8 +546,7 @@ def _parallel_runs(problem: _Runs, starts: list[tuple[np.ndarray, np.ndarray] | 
         bar = tqdm(total=m, desc="disperse", unit=" run", file=sys.stderr, dynamic_ncols=True)
     fits: list[MVNFit | None] = [None] * m
     try:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method)) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(_start_method())) as pool:
             if len(starts) < m:  # around="estimate": run 1 first
                 fits[0] = pool.submit(problem.run, 0, None, deadline).result()
                 if bar is not None:

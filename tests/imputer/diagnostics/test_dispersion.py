@@ -340,6 +340,15 @@ def test_runs_in_processes_are_the_same_runs(around: str) -> None:
     pd.testing.assert_frame_equal(one.means, two.means)
 
 
+def test_spawned_processes_give_the_same_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start method of macOS and Windows (the processes import the package and get the data pickled)."""
+    from imputer.diagnostics import dispersion
+
+    monkeypatch.setattr(dispersion, "_start_method", lambda: "spawn")
+    one = imputer.disperse(MURRAY, starts=3, seed=1)
+    assert imputer.disperse(MURRAY, starts=3, seed=1, n_jobs=2) == one
+
+
 def test_runs_in_processes_show_progress_by_run(capsys: pytest.CaptureFixture[str]) -> None:
     d = imputer.disperse(MURRAY, starts=3, seed=1, n_jobs=-1, progress=True)
     assert d.runs.shape[0] == 3
