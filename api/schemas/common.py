@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from imputer.options import Option
 
 __all__ = [
+    "check_labelled_square",
     "RequestModel",
     "ResponseModel",
     "FitWarnings",
@@ -49,6 +50,16 @@ IndexLabel = int | float | str
 
 #: Largest ``max_iter`` the service accepts (a service limit on top of the engine's bound).
 MAX_ITER_LIMIT = 1_000_000
+
+
+def check_labelled_square(labels: list[str], rows: list[list[float]], labels_name: str, per: str) -> None:
+    """A square matrix with one row and one column per unique label: ValueError naming the field otherwise."""
+    k = len(labels)
+    if len(set(labels)) != k:
+        raise ValueError(f"'{labels_name}' must be unique")
+    if len(rows) != k or any(len(row) != k for row in rows):
+        width = len(rows[0]) if rows else 0
+        raise ValueError(f"'data' must be {k} x {k} (one row and column per {per}), got {len(rows)} x {width}")
 
 
 def option_field(option: Option, *, null_means_default: bool = False, **extra: Any) -> Any:

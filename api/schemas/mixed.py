@@ -27,6 +27,7 @@ from api.schemas.common import (
     SplitFrame,
     SplitFrameOut,
     Trace,
+    check_labelled_square,
     option_field,
 )
 from imputer.options import MIXED_OPTIONS
@@ -161,15 +162,7 @@ class Kernel(RequestModel):
 
     @model_validator(mode="after")
     def _check_square(self) -> Kernel:
-        k = len(self.levels)
-        if len(set(self.levels)) != k:
-            raise ValueError("'levels' must be unique")
-        if len(self.data) != k or any(len(row) != k for row in self.data):
-            width = len(self.data[0]) if self.data else 0
-            raise ValueError(
-                f"'data' must be {k} x {k} (one row and column per level), got "
-                f"{len(self.data)} x {width}"
-            )
+        check_labelled_square(self.levels, self.data, "levels", "level")
         return self
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, model_validator
 
-from api.schemas.common import RequestModel
+from api.schemas.common import RequestModel, check_labelled_square
 
 __all__ = ["START_HELP", "StartMatrix", "StartValues", "check_start_option"]
 
@@ -36,11 +36,7 @@ class StartMatrix(RequestModel):
 
     @model_validator(mode="after")
     def _square(self) -> StartMatrix:
-        k = len(self.columns)
-        if len(set(self.columns)) != k:
-            raise ValueError("columns must be unique")
-        if len(self.data) != k or any(len(row) != k for row in self.data):
-            raise ValueError(f"data must be {k} rows of {k} numbers (one row and one column per label of columns)")
+        check_labelled_square(self.columns, self.data, "columns", "label of columns")
         return self
 
 

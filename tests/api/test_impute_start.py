@@ -103,9 +103,9 @@ def test_start_with_another_model_is_422_at_start(client: TestClient, options: d
     ("start", "detail"),
     [
         ({"mean": {"x1": 0, "x2": 0}, "cov": {"columns": ["x1", "x2"], "data": [[1.0, 0.0]]}},
-         "body.options.start.cov: Value error, data must be 2 rows of 2 numbers"),
+         "body.options.start.cov: Value error, 'data' must be 2 x 2 (one row and column per label of columns), got 1 x 2"),
         ({"mean": {"x1": 0, "x2": 0}, "cov": {"columns": ["x1", "x1"], "data": [[1, 0], [0, 1]]}},
-         "body.options.start.cov: Value error, columns must be unique"),
+         "body.options.start.cov: Value error, 'columns' must be unique"),
         ({"mean": {}, "cov": MAXIMUM["cov"]}, "body.options.start.mean: Dictionary should have at least 1 item"),
         ({"mean": {"x1": 0, "x2": 0}}, "body.options.start.cov: Field required"),
         ({**MAXIMUM, "sd": 1}, "body.options.start.sd: Extra inputs are not permitted"),
