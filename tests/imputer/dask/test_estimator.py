@@ -47,8 +47,10 @@ def test_fit_and_transform_equal_pandas(frame: pd.DataFrame) -> None:
          "every column of X must be numeric; 's' has dtype"),
         (lambda f: imputer.EMImputer().transform(dd.from_pandas(f, npartitions=2)), NotFittedError, "not fitted yet"),
         (lambda f: imputer.EMImputer().fit(dd.from_pandas(f, npartitions=2)["x0"]), ImputerTypeError, "dask Series"),
+        (lambda f: imputer.EMImputer(start=(np.zeros(4), np.eye(4))).fit(dd.from_pandas(f, npartitions=2)),
+         ImputerTypeError, "EMImputer: start applies to the normal model only, not with a Dask DataFrame"),
     ],
-    ids=["model-t", "text-column", "not-fitted", "series"],
+    ids=["model-t", "text-column", "not-fitted", "series", "start"],
 )
 def test_errors(frame: pd.DataFrame, make: object, err: type[Exception], match: str) -> None:
     with pytest.raises(err, match=match):
