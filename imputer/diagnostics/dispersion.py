@@ -404,7 +404,7 @@ def disperse(
         counts finished runs, ``max_time`` stops each run at its next iterate once the
         call's time is up, and ``callback`` is not available (the iterates are in other
         processes). Worth it when each run takes a second or more: starting the processes
-        costs about 0.05-0.1 s where they are forked (Linux), more where they are spawned
+        costs about 0.05-0.2 s where they are forked (Linux), more where they are spawned
         (macOS, Windows: there a script calls it under ``if __name__ == "__main__":``).
 
     Returns
