@@ -71,7 +71,7 @@ from imputer._util import LOG_2PI
 #: more than the product itself on wide data (46 against 5 ms at ``p = 2,000``, ``n = 10``).
 _INPLACE_MIN_P = 512
 
-__all__ = ["SmallPlan", "SmallPoint", "batched_plan", "estep", "estep_diagonals", "small_conditionals", "small_fill", "small_plan"]
+__all__ = ["KEEP_POINT", "ChunkedPoint", "SmallPlan", "SmallPoint", "batched_plan", "estep", "estep_diagonals", "small_conditionals", "small_fill", "small_plan"]
 
 #: The batched E-step (module docstring) is used up to this many numbers in its padded
 #: pattern blocks ``G m_max^2``, its gathered cells ``(sum m) m_max`` and the work array
@@ -142,6 +142,39 @@ class SmallPoint(NamedTuple):
     #: the missing cells' conditional means, row by row (``plan.miss_flat``): a copy, since
     #: other passes (draws, the final completion) also write the work array
     fills: np.ndarray
+
+    def conditionals(self, plan: SmallPlan) -> np.ndarray:
+        """``cond`` (the plan's padded ``C_M`` stack, shape (G, m_max, m_max))."""
+        return self.cond
+
+
+class ChunkedPoint(NamedTuple):
+    """The chunked E-step's last point (``data.memo["small_last"]``), kept where the step on
+    the fills asked for it (:data:`KEEP_POINT`): its ``C_M`` blocks as the chunks made them
+    (references, no copies: on wide data the padded stack is tens of MB, and the step on
+    the fills asks for it at a few of the driver's points only)."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    prec: np.ndarray
+    #: per chunk, its first pattern among the plan's ``G`` and its ``C_M`` stack, shape (g, m, m)
+    parts: tuple[tuple[int, np.ndarray], ...]
+    fills: np.ndarray
+
+    def conditionals(self, plan: SmallPlan) -> np.ndarray:
+        """The padded ``C_M`` stack of ``plan`` (shape (G, m_max, m_max)), as :func:`small_conditionals` gives it."""
+        m_max = plan.eye.shape[0]
+        cond = np.zeros((plan.n_miss.size, m_max, m_max))
+        for first, blocks in self.parts:
+            g, m, _ = blocks.shape
+            cond[first : first + g, :m, :m] = blocks
+        return cond
+
+
+#: ``data.memo`` key of the batched layout (:class:`SmallPlan`) whose point the chunked
+#: E-step keeps as a :class:`ChunkedPoint` (set by the step on the fills,
+#: :func:`imputer.mvn._fillnewton.fill_plan`; without it the chunked E-step keeps nothing).
+KEEP_POINT = "keep_point"
 
 
 def small_plan(data: StandardData) -> SmallPlan | None:
@@ -398,6 +431,8 @@ def _estep(
         total_w = total_v = float(data.n)
     entropy = 0.0
     cond_sum = _Scatter(p * p)
+    keep = data.memo.get(KEEP_POINT) if not weighted and not dense and not observed else None
+    parts: list[tuple[int, np.ndarray]] = []
     if dense:  # the per-pattern sums' accumulators (two p x p arrays: not made otherwise)
         s1_flat, s2_flat, y_flat = np.zeros(p), np.zeros(p * p), np.zeros(p * p)
     cols_p = np.arange(p)
@@ -446,6 +481,10 @@ def _estep(
             s2_flat += np.bincount(pos.reshape(-1), weights=X.reshape(-1), minlength=p * p)
             y_flat += np.bincount(ch.cells.reshape(-1), weights=Y.transpose(1, 2, 0).reshape(-1), minlength=p * p)
         cond_sum.add(ch.cells, ch.cond_t * cw)
+        if keep is not None:
+            parts.append((keep.group_start[spec.group] + spec.pat_start, ch.cond))
+    if keep is not None:
+        data.memo["small_last"] = ChunkedPoint(mean, cov, prec, tuple(parts), data.work.reshape(-1).take(keep.miss_flat))
     if dense:
         cross = s2_flat.reshape(p, p)
         s1 += data.s1_dense + s1_flat

@@ -76,7 +76,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse.linalg as ssl
 
-from imputer._gaussian.estep import SmallPlan, batched_plan, small_conditionals, small_fill
+from imputer._gaussian.estep import KEEP_POINT, SmallPlan, batched_plan, small_conditionals, small_fill
 from imputer._gaussian.layout import StandardData
 from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.objective import mstep, scatter_about
@@ -135,7 +135,10 @@ def fill_plan(data: StandardData) -> SmallPlan | None:
     if p + p * (p + 1) // 2 <= MIN_PARAMS or data.n * MIN_COLUMNS_PER_ROW > p:
         return None
     plan = batched_plan(data, MAX_ELEMENTS)
-    return plan if plan is not None and plan.miss_flat.size > 0 else None
+    if plan is None or plan.miss_flat.size == 0:
+        return None
+    data.memo[KEEP_POINT] = plan  # the chunked E-step keeps its points' C_M for AtPoint
+    return plan
 
 
 class AtPoint:
@@ -172,7 +175,7 @@ class AtPoint:
         self.work = data.work.copy()
         if last is not None and np.array_equal(last.mean, mu) and np.array_equal(last.cov, sigma):
             # the driver evaluated this point last: its E-step's Lambda, C_M and fills
-            self.prec, self.cond = last.prec, last.cond
+            self.prec, self.cond = last.prec, last.conditionals(plan)
             np.put(self.work.reshape(-1), plan.miss_flat, last.fills)
         else:
             self.prec, _ = precision(sigma) if prec_of is None else prec_of()

@@ -15,9 +15,9 @@ import pytest
 
 from imputer._em import run_em
 from imputer._em.anderson import run_anderson
-from imputer._gaussian.estep import small_plan
+from imputer._gaussian.estep import ChunkedPoint, small_plan
 from imputer._gaussian.prior import RidgePrior, as_prior
-from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, MAX_STALLED_CHAINS, REFUSED_PAUSE, AtPoint, FillNewton
+from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, MAX_STALLED_CHAINS, REFUSED_PAUSE, AtPoint, FillNewton, fill_plan
 from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._newton import NewtonStep
@@ -261,7 +261,7 @@ def test_the_last_e_step_is_reused_where_it_was_at_the_same_point() -> None:
 
 @pytest.mark.parametrize("e_step", ["chunk loop", "no batched E-step"])
 def test_the_step_works_beside_the_chunk_e_step(e_step: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the E-step by chunks (nothing of it reused: Lambda, C_M and the fills recomputed), and
+    # the E-step by chunks (which keeps its point's C_M blocks for the step: ChunkedPoint), and
     # a layout too large for the batched E-step (the step's own plan, without its limits)
     import imputer._gaussian.estep as estep_module
 
@@ -276,9 +276,39 @@ def test_the_step_works_beside_the_chunk_e_step(e_step: str, monkeypatch: pytest
     problem = MVNProblem(fresh, 1.0)
     run = run_em(problem, x0, tol=1e-10, max_iter=5_000)
     assert isinstance(problem._newton, FillNewton) and problem._newton.products > 0
-    assert "small_last" not in fresh.memo
+    assert isinstance(fresh.memo["small_last"], ChunkedPoint)
     assert (small_plan(fresh) is None) == (e_step == "no batched E-step")
     assert run.trace.converged and problem.distance(ref.x, run.x) < 1e-8
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_chunk_e_step_keeps_the_batched_quantities(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the chunk loop's kept point (C_M blocks by reference, its fills) against the batched
+    # path's own computation at the same point: what AtPoint takes from either is the same
+    import imputer._gaussian.estep as estep_module
+    from imputer._gaussian.estep import estep, small_conditionals, small_fill
+    from imputer._gaussian.linalg import precision
+
+    monkeypatch.setattr(estep_module, "SMALL_PATH", False)
+    data = standard(_wide(7, 90, seed=seed))
+    problem = MVNProblem(data, 1.0)
+    plan = fill_plan(data)
+    assert plan is not None
+    x = problem.pack(start_values(data))
+    problem.step(x)  # one step from the start: a point with correlations
+    mu, sigma = problem.unpack(problem.step(x)[0])
+    estep(data, mu, sigma)
+    last = data.memo["small_last"]
+    assert isinstance(last, ChunkedPoint) and last.mean is mu and last.cov is sigma
+    prec, _ = precision(sigma)
+    cond, _ = small_conditionals(data, plan, prec)
+    np.testing.assert_allclose(last.conditionals(plan), cond, rtol=1e-10, atol=1e-12)
+    assert np.all(last.conditionals(plan)[~plan.both] == 0.0)
+    work = data.work.copy()
+    small_fill(plan, work, mu, prec, cond)
+    np.testing.assert_allclose(last.fills, work.reshape(-1).take(plan.miss_flat), rtol=1e-9, atol=1e-10)
+    here = AtPoint(data, plan, mu, sigma)  # taken from the kept point: no recomputation
+    assert here.prec is last.prec
 
 
 def test_rows_sharing_patterns() -> None:
