@@ -113,8 +113,8 @@ search that doubles the distance covered at each try, as long as the path is str
 (measured, ``ridge = 1``, 20% MCAR: ``n = 50, p = 1,000`` 613 -> 338 evaluations, ``n =
 30, p = 600`` 520 -> 254, ``n = 100, p = 300`` 2,721 -> 2,394, to the same maximiser;
 over 28 tables from 20 x 200 to 100 x 300, fewer or as many evaluations on 26; 3 ended at
-another local maximum, 2 of them higher (the 2 with more evaluations); ``benchmarks/README.md``,
-issue 16's eleventh round). A follow-up refused ends the line; the windows go on as before. :data:`JUMP_MIN_RATE` is the
+another local maximum, 2 of them higher (the 2 with more evaluations), and a block-missing
+10 x 120 test table at a lower one; ``benchmarks/README.md``, issue 16's eleventh round). A follow-up refused ends the line; the windows go on as before. :data:`JUMP_MIN_RATE` is the
 rate estimate's cap :data:`RHO_MAX`: where Anderson converges in a few hundred evaluations a
 gate of 0.99 let refused jumps and memory restarts cost 5-60% more evaluations (40 x 120:
 850 instead of 526), while on the long plateaus the estimate sits at the cap. Measured
