@@ -345,7 +345,7 @@ class FillNewton:
             return None
         return delta
 
-    def jacobian(self, at: AtPoint, z_in: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    def jacobian(self, at: AtPoint, z_in: np.ndarray, single: bool = True) -> Callable[[np.ndarray], np.ndarray]:
         """``d -> J d``, the Jacobian of the fill map at ``z_in`` (module docstring).
 
         Parameters
@@ -354,6 +354,12 @@ class FillNewton:
             The quantities at ``x``, the M-step of ``z_in``.
         z_in : ndarray, shape (m,)
             The fills ``x`` is the M-step of (the missing cells, row by row).
+        single : bool, default True
+            The product ``V Lambda`` (most of a product's cost) in single precision: about
+            twice as fast (50 x 1,000 by 1,000 x 1,000: 0.95 against 1.8 ms), its relative
+            error (about 1e-6) far below the solve's own tolerance :data:`GMRES_RTOL`
+            (measured on 8 tables: the same evaluations within 4, 50 x 1,000 69.4 -> 63.0 s);
+            False: double precision throughout.
 
         Returns
         -------
@@ -382,6 +388,7 @@ class FillNewton:
         cell_out = cell_row * m_max + plan.cell_cond % m_max
         d_mat = np.zeros_like(r)
         d_flat = d_mat.reshape(-1)
+        prec = at.prec.astype(np.float32) if single else at.prec
 
         def jac(d: np.ndarray) -> np.ndarray:
             self.products += 1
@@ -389,7 +396,9 @@ class FillNewton:
             t = d_mat @ u.T  # t[k, i] = d_k . u_i
             v = cmat @ d_mat
             v += (t.T @ r) / div
-            y = (v @ at.prec).reshape(-1).take(pos_r)  # (Lambda v_i)_M, padded
+            if single:
+                v = v.astype(np.float32)
+            y = (v @ prec).reshape(-1).take(pos_r).astype(float)  # (Lambda v_i)_M, padded
             return np.matmul(cond_r, y[:, :, None]).reshape(-1).take(cell_out)
 
         return jac

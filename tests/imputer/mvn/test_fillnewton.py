@@ -95,7 +95,9 @@ def test_jacobian_equals_differences_of_the_fill_map(prior_kind: str, shape: tup
         return naive_completion(rows, a, b)[0][missing]
 
     newton = FillNewton(data, plan, prior, problem.pack, problem.unpack)
-    jac = newton.jacobian(AtPoint(data, plan, mu, sigma), z_in)
+    jac = newton.jacobian(AtPoint(data, plan, mu, sigma), z_in, single=False)
+    # the product the solves use: V Lambda in single precision
+    jac32 = newton.jacobian(AtPoint(data, plan, mu, sigma), z_in)
     np.testing.assert_allclose(AtPoint(data, plan, mu, sigma).fills, fill_map(z_in), rtol=1e-9, atol=1e-10)
     rng = np.random.default_rng(3)
     h = 1e-5
@@ -103,6 +105,8 @@ def test_jacobian_equals_differences_of_the_fill_map(prior_kind: str, shape: tup
         d = rng.standard_normal(z_in.size)
         diff = (fill_map(z_in + h * d) - fill_map(z_in - h * d)) / (2 * h)
         np.testing.assert_allclose(jac(d), diff, rtol=1e-6, atol=1e-7 * np.abs(diff).max())
+        err32 = np.abs(jac32(d) - diff).max() / np.abs(diff).max()
+        assert 1e-12 < err32 < 1e-4  # single precision's error, far below GMRES_RTOL
 
 
 @pytest.mark.parametrize("prior_kind", ["ridge", "amelia"])
