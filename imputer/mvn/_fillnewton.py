@@ -130,14 +130,16 @@ def fill_plan(data: StandardData) -> SmallPlan | None:
     """The batched layout of the step, or None where it is not offered: at most
     :data:`MIN_PARAMS` parameters (the dense step's domain), fewer than
     :data:`MIN_COLUMNS_PER_ROW` columns per row, nothing missing, or padded blocks of more
-    than :data:`MAX_ELEMENTS` numbers."""
+    than :data:`MAX_ELEMENTS` numbers. Where it is offered, the plan is also registered as
+    ``data.memo[KEEP_POINT]``, so that an E-step by chunks keeps its point's ``C_M`` blocks
+    and fills for :class:`AtPoint` (:class:`~imputer._gaussian.estep.ChunkedPoint`)."""
     p = data.p
     if p + p * (p + 1) // 2 <= MIN_PARAMS or data.n * MIN_COLUMNS_PER_ROW > p:
         return None
     plan = batched_plan(data, MAX_ELEMENTS)
     if plan is None or plan.miss_flat.size == 0:
         return None
-    data.memo[KEEP_POINT] = plan  # the chunked E-step keeps its points' C_M for AtPoint
+    data.memo[KEEP_POINT] = plan
     return plan
 
 
