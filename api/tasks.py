@@ -432,12 +432,14 @@ class ImputeTask(_Task):
                                     **callback_kwargs())
             response = ImputeExtendedResponse if extended else ImputeResponse
         shape = extended_payload if response is ImputeExtendedResponse else dict
+        # (the normal's single fit only, as the options' check ensures: the t's and the mixture's to_dict lack it)
+        matrices = {} if options.matrices == "both" else {"matrices": options.matrices}
         return _encoded(
             kinds,
             csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(result.completed, originals), raised),
             parquet=lambda: _table_ok(PARQUET, frame_to_parquet(result.completed), raised),
             json=lambda: _json_ok(
-                response, shape(result.to_dict(conditional_var=options.conditional_var)), self.instance, raised
+                response, shape(result.to_dict(conditional_var=options.conditional_var, **matrices)), self.instance, raised
             ),
         )
 

@@ -166,7 +166,7 @@ def _imputation_path(output: str, j: int) -> str:
     return output.replace("{imp}", str(j)) if "{imp}" in output else str(Path(output) / f"imp_{j}")
 
 
-def _json_summary(result: Any) -> dict[str, Any]:
+def _json_summary(result: Any, matrices: str = "both") -> dict[str, Any]:
     """``--json-summary``: the estimates with the standard errors (as in memory, up to ``MAX_PARAMETERS`` parameters).
 
     From the pattern table they cost no pass over the data; from the per-evaluation route,
@@ -175,7 +175,7 @@ def _json_summary(result: Any) -> dict[str, Any]:
     from imputer.mvn._information import MAX_PARAMETERS
 
     p = len(result.columns)
-    return result.to_dict(standard_errors=p * (p + 3) // 2 <= MAX_PARAMETERS)
+    return result.to_dict(standard_errors=p * (p + 3) // 2 <= MAX_PARAMETERS, matrices=matrices)
 
 
 def impute_dask(args: argparse.Namespace) -> int:
@@ -207,7 +207,7 @@ def impute_dask(args: argparse.Namespace) -> int:
         if args.m is None:
             write_dask(result.completed, args.output)  # on the client: the default scheduler
             # while the cluster is up: the standard errors' pass, when the fit had no pattern table
-            summary = _json_summary(result) if args.json_summary is not None else None
+            summary = _json_summary(result, args.matrices) if args.json_summary is not None else None
         else:
             targets = [_imputation_path(args.output, j) for j in range(1, args.m + 1)]
             for imputation, target in zip(result.imputations, targets):

@@ -30,10 +30,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from imputer.errors import ImputerValueError
 
 __all__ = [
     "finite_or_none",
@@ -44,7 +46,15 @@ __all__ = [
     "labelled_values",
     "split_frame",
     "square_frame",
+    "Matrices",
+    "wanted_matrices",
 ]
+
+#: Which of the ``p x p`` matrices ``cov`` and ``corr`` a ``to_dict()`` writes out.
+Matrices = Literal["both", "cov", "corr", "none"]
+_MATRICES: dict[str, tuple[bool, bool]] = {
+    "both": (True, True), "cov": (True, False), "corr": (False, True), "none": (False, False),
+}
 
 
 def json_value(value: Any) -> Any:
@@ -105,6 +115,19 @@ def split_frame(frame: pd.DataFrame) -> dict[str, Any]:
             converted.append([json_value(v) for v in col.tolist()])
     data = [list(row) for row in zip(*converted)] if converted else [[] for _ in range(frame.shape[0])]
     return {"columns": json_labels(frame.columns), "index": json_labels(frame.index), "data": data}
+
+
+def wanted_matrices(matrices: Any) -> tuple[bool, bool]:
+    """``(cov, corr)``: whether ``matrices`` (:data:`Matrices`) asks for each.
+
+    Raises
+    ------
+    ImputerValueError
+        ``matrices`` is not one of ``"both"``, ``"cov"``, ``"corr"``, ``"none"``.
+    """
+    if not isinstance(matrices, str) or matrices not in _MATRICES:
+        raise ImputerValueError(f"matrices must be one of {', '.join(map(repr, _MATRICES))}; got {matrices!r}")
+    return _MATRICES[matrices]
 
 
 def square_frame(frame: pd.DataFrame) -> dict[str, Any]:

@@ -81,6 +81,7 @@ __all__ = ["main", "build_parser"]
 def _cmd_impute(args: argparse.Namespace) -> int:
     import imputer
 
+    _check_matrices_usage(args)
     if wants_dask(args):  # --scheduler / --workers: imputer/_cli_dask.py
         from imputer._cli_dask import impute_dask
 
@@ -134,7 +135,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     if args.json_summary is not None:
         out = Path(args.json_summary)
         try:
-            out.write_text(json.dumps(_json_summary(result), indent=2, allow_nan=False) + "\n")
+            out.write_text(json.dumps(_json_summary(result, args.matrices), indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return 0
@@ -144,21 +145,23 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 _PER_ROW_KEYS = ("completed", "conditional_var", "responsibilities", "labels", "row_weights", "level_probabilities")
 
 
-def _json_summary(result: Any) -> dict[str, Any]:
+def _json_summary(result: Any, matrices: str = "both") -> dict[str, Any]:
     """The estimates and diagnostics of a fit for ``--json-summary``, without per-row data.
 
     For the normal, the standard errors too when the parameters are few enough for
-    ``vcov`` (``p <= 89``).
+    ``vcov`` (``p <= 89``); ``matrices`` (``--matrices``, the normal's single fit only:
+    checked by :func:`_check_matrices_usage`) as for ``ImputeResult.to_dict``.
     """
     from imputer.mvn.result import ImputeResult
 
     summary = None
+    kwargs = {} if matrices == "both" else {"matrices": matrices}
     if isinstance(result, ImputeResult):
         p = len(result.columns)
         if p * (p + 3) // 2 <= 4096:
-            summary = result.to_dict(standard_errors=True)
+            summary = result.to_dict(standard_errors=True, **kwargs)
     if summary is None:
-        summary = result.to_dict()
+        summary = result.to_dict(**kwargs)
     for key in _PER_ROW_KEYS:
         summary.pop(key, None)
     return summary
@@ -172,6 +175,20 @@ _MODEL_FLAGS = (
     ("n_init", "--n-init", "mixture"),
 )
 _MIXTURE_DEFAULTS = {"components": 2, "covariance_type": "full", "n_init": 10}
+
+
+def _check_matrices_usage(args: argparse.Namespace) -> None:
+    """Usage errors (status 2): ``--matrices`` without ``--json-summary``, or with a fit whose summary is not the
+    normal model's single imputation."""
+    if args.matrices == "both":
+        return
+    if args.json_summary is None:
+        raise CliError(f"--matrices {args.matrices} applies to --json-summary: give it too", status=2)
+    given = [flag for flag, bad in (("-m", args.m is not None), (f"--model {args.model}", args.model != "normal"),
+                                    ("--categorical", args.categorical is not None)) if bad]
+    if given:
+        raise CliError(f"--matrices applies to a single imputation under --model normal, not with {', '.join(given)}",
+                       status=2)
 
 
 def _check_model_usage(args: argparse.Namespace) -> None:
@@ -381,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--json-summary", metavar="FILE", help="also write the estimates as JSON to FILE (with -m: "
         "the multiple imputation without its tables, and the EM estimates with their standard errors)"
+    )
+    imp.add_argument(
+        "--matrices", choices=("both", "cov", "corr", "none"), default="both",
+        help="which p x p matrices --json-summary writes: both (the default), cov, corr or none (null); on "
+        "wide tables they are most of the file. The normal model's single imputation only",
     )
     imp.add_argument(
         "--start", metavar="FILE.json",

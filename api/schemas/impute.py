@@ -10,7 +10,9 @@ options ``m``, ``method``, ``seed``, ``burn_in``, ``thin`` from
 :data:`imputer.options.MI_OPTIONS`, with service limits on top: ``m <= 100``); the answer
 is then :class:`~api.schemas.impute_mi.ImputeMIResponse`. ``method``, ``seed``,
 ``burn_in`` and ``thin`` without ``m``, and ``conditional_var`` or ``accelerate=false``
-with it, are errors (422).
+with it, are errors (422). ``matrices`` (``"both"``, ``"cov"``, ``"corr"``, ``"none"``) leaves
+the ``p x p`` matrices out of a single normal imputation's JSON answer (they are most of it on
+wide tables); with another model, ``m`` or ``categorical`` it is a 422.
 
 ``model`` chooses the model: ``"normal"`` (the default, :func:`imputer.impute`), ``"t"``
 (:func:`imputer.impute_t`, option ``dof``) or ``"mixture"`` (:func:`imputer.impute_mixture`,
@@ -46,6 +48,7 @@ from api.schemas.panel import (
     glom_combination_check, query_kwargs,
 )
 from api.schemas.start import START_HELP, StartValues, check_start_option
+from imputer._json import Matrices
 from imputer.options import MI_OPTIONS, MVN_OPTIONS
 
 __all__ = [
@@ -146,6 +149,23 @@ def _check_mi(values: Any) -> None:
         raise ValueError("accelerate=false applies to a single imputation: multiple imputation always accelerates EM")
 
 
+_MATRICES_HELP = (
+    "Which of the estimated p x p matrices the answer carries: both (the default), cov, corr or none (one left "
+    "out is null). On wide tables they are most of the answer: at 2,000 columns the two are 8 million numbers, "
+    "about 160 MB of JSON. Model normal, single imputation (not with m or categorical); JSON answers."
+)
+
+
+def _check_matrices(values: Any) -> None:
+    """``matrices`` other than ``"both"`` outside the normal model's single imputation: ValueError."""
+    if values.matrices == "both":
+        return
+    given = [name for name, bad in (("model " + repr(values.model), values.model != "normal"), ("m", values.m is not None),
+                                    ("categorical", values.categorical is not None)) if bad]
+    if given:
+        raise ValueError(f"matrices applies to a single imputation under model 'normal': not with {', '.join(given)}")
+
+
 def _check_prior(values: Any) -> None:
     """``prior="amelia"`` with the t or the mixture: ValueError."""
     if values.prior != "ridge" and values.model != "normal":
@@ -217,6 +237,7 @@ class ImputeOptions(RequestModel):
         description="Also return the conditional variance of every filled cell "
         "(0 where observed).",
     )
+    matrices: Matrices = Field("both", description=_MATRICES_HELP)
     m: int | None = Field(None, ge=1, le=MI_M_LIMIT, description=_M_HELP)
     method: Literal["posterior", "bootstrap"] | None = Field(
         None, description=MI_OPTIONS["method"].help + f" Default: {MI_OPTIONS['method'].default}." + _NEEDS_M
@@ -263,6 +284,7 @@ class ImputeOptions(RequestModel):
         _check_mi(self)
         _check_accelerate(self)
         _check_prior(self)
+        _check_matrices(self)
         _check_glom(self)
         extended_fields_check(self)
         glom_combination_check(self)
@@ -337,6 +359,7 @@ class ImputeQuery(CsvQuery):
     conditional_var: bool = Field(
         False, description="Also return conditional variances (JSON responses only)."
     )
+    matrices: Matrices = Field("both", description=_MATRICES_HELP)
     m: int | None = Field(None, ge=1, le=MI_M_LIMIT, description=_M_HELP)
     method: Literal["posterior", "bootstrap"] | None = Field(
         None, description=MI_OPTIONS["method"].help + f" Default: {MI_OPTIONS['method'].default}." + _NEEDS_M
@@ -373,6 +396,7 @@ class ImputeQuery(CsvQuery):
         _check_mi(self)
         _check_accelerate(self)
         _check_prior(self)
+        _check_matrices(self)
         _check_glom(self)
         extended_fields_check(self)
         glom_combination_check(self)
@@ -394,6 +418,7 @@ class ImputeQuery(CsvQuery):
             prior=self.prior,
             accelerate=self.accelerate,
             conditional_var=self.conditional_var,
+            matrices=self.matrices,
             m=self.m,
             method=self.method,
             seed=self.seed,
@@ -429,8 +454,12 @@ class ImputeResponse(FitWarnings):
         "filled by its conditional expectation; observed values unchanged."
     )
     mean: dict[str, float | None] = Field(..., description="Estimated mean, column -> value.")
-    cov: LabelledMatrix = Field(..., description="Estimated covariance matrix.")
-    corr: LabelledMatrix = Field(..., description="Estimated correlation matrix.")
+    cov: LabelledMatrix | None = Field(
+        ..., description="Estimated covariance matrix (null when options.matrices leaves it out)."
+    )
+    corr: LabelledMatrix | None = Field(
+        ..., description="Estimated correlation matrix (null when options.matrices leaves it out)."
+    )
     loglik: float | None = Field(..., description="Observed-data log-likelihood at the estimate.")
     loglik_history: list[float | None] = Field(
         ...,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, same_fields
-from imputer._json import float_list, json_labels, json_value, labelled_values, square_frame
+from imputer._json import Matrices, float_list, json_labels, json_value, labelled_values, square_frame, wanted_matrices
 from imputer._render import render_fields, render_table, render_title, run_fields
 from imputer.mvn._information import Information, StandardErrors
 
@@ -157,7 +157,7 @@ class DaskImputeResult(StandardErrors, TraceFields):
         ]
         return "\n".join(parts)
 
-    def to_dict(self, *, standard_errors: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, standard_errors: bool = False, matrices: Matrices = "both") -> dict[str, Any]:
         """JSON-ready dictionary of the estimates (the lazy tables are not included).
 
         Parameters
@@ -166,6 +166,9 @@ class DaskImputeResult(StandardErrors, TraceFields):
             Also ``vcov``, ``se_mean``, ``se_cov``, ``fraction_missing_info`` and
             ``worst_fraction_missing_info`` as in :meth:`imputer.ImputeResult.to_dict`
             (one more pass over the partitions, the first time).
+        matrices : {"both", "cov", "corr", "none"}, default "both"
+            Which of ``cov`` and ``corr`` to write out (one left out is None), as in
+            :meth:`imputer.ImputeResult.to_dict`.
 
         Returns
         -------
@@ -175,12 +178,13 @@ class DaskImputeResult(StandardErrors, TraceFields):
             ``n_rows``, ``n_partitions``, ``n_missing``, ``persisted``, ``pattern_table`` and ``options``, with
             the conventions of :meth:`imputer.ImputeResult.to_dict`.
         """
+        want_cov, want_corr = wanted_matrices(matrices)
         out: dict[str, Any] = {
             "columns": json_labels(self.columns),
             "passthrough": json_labels(self.passthrough),
             "mean": labelled_values(self.mean.astype(float)),
-            "cov": square_frame(self.cov),
-            "corr": square_frame(self.corr),
+            "cov": square_frame(self.cov) if want_cov else None,
+            "corr": square_frame(self.corr) if want_corr else None,
             "loglik": json_value(self.loglik),
             "loglik_history": float_list(self.loglik_history),
             "n_iter": int(self.n_iter),

@@ -19,7 +19,9 @@ import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, ValueResult
-from imputer._json import float_list, json_labels, json_value, labelled_values, split_frame, square_frame
+from imputer._json import (
+    Matrices, float_list, json_labels, json_value, labelled_values, split_frame, square_frame, wanted_matrices,
+)
 from imputer._render import render_fields, render_table, render_title, run_fields
 from imputer._render import names as _names
 from imputer.mvn._information import Information, InformationSource, StandardErrors, cheap
@@ -225,7 +227,9 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
         ]
         return "\n".join(parts)
 
-    def to_dict(self, conditional_var: bool = False, standard_errors: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, conditional_var: bool = False, standard_errors: bool = False, matrices: Matrices = "both"
+    ) -> dict[str, Any]:
         """JSON-ready dictionary of the result.
 
         Parameters
@@ -236,6 +240,10 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
             Include ``vcov`` (``{"columns", "data"}``, the parameter labels as columns),
             ``se_mean`` and ``fraction_missing_info`` (objects keyed by column / parameter
             label), ``se_cov`` (``{"columns", "data"}``) and ``worst_fraction_missing_info``.
+        matrices : {"both", "cov", "corr", "none"}, default "both"
+            Which of the ``p x p`` matrices ``cov`` and ``corr`` to write out; one left out
+            is None (on wide tables they are most of the answer: ``p = 2,000`` makes
+            8 million numbers).
 
         Returns
         -------
@@ -254,8 +262,10 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
         Raises
         ------
         ImputerValueError
-            ``standard_errors=True`` with more than 4,096 parameters (``p > 89``).
+            ``standard_errors=True`` with more than 4,096 parameters (``p > 89``), or
+            ``matrices`` not one of its four values.
         """
+        want_cov, want_corr = wanted_matrices(matrices)
         cols = json_labels(self.columns)
         mean = self.mean.astype(float)
         out: dict[str, Any] = {
@@ -263,8 +273,8 @@ class ImputeResult(StandardErrors, TraceFields, ValueResult):
             "passthrough": json_labels(self.passthrough),
             "completed": split_frame(self.completed),
             "mean": labelled_values(mean),
-            "cov": square_frame(self.cov),
-            "corr": square_frame(self.corr),
+            "cov": square_frame(self.cov) if want_cov else None,
+            "corr": square_frame(self.corr) if want_corr else None,
             "loglik": json_value(self.loglik),
             "loglik_history": float_list(self.loglik_history),
             "n_iter": int(self.n_iter),

@@ -10,7 +10,7 @@ import pandas as pd
 
 from imputer._em import EMTrace
 from imputer._frozen import ReadOnlyField, same_fields
-from imputer._json import json_labels, split_frame
+from imputer._json import Matrices, json_labels, split_frame
 from imputer._render import render_fields
 from imputer.panel._spec import PanelSpec
 
@@ -109,9 +109,11 @@ class PanelImputeResult:
             rows.append(("idvars", ", ".join(map(str, self.idvars))))
         return "Panel (time-series cross-section)\n" + render_fields(rows) + "\n\n" + self.model.summary()
 
-    def to_dict(self, conditional_var: bool = False, standard_errors: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, conditional_var: bool = False, standard_errors: bool = False, matrices: Matrices = "both"
+    ) -> dict[str, Any]:
         """The model's ``to_dict()`` (augmented), with ``completed`` the input table and the panel's settings."""
-        out = self.model.to_dict(conditional_var=conditional_var, standard_errors=standard_errors)
+        out = self.model.to_dict(conditional_var=conditional_var, standard_errors=standard_errors, matrices=matrices)
         out["model_columns"] = out.get("model_columns", out["columns"])
         out["columns"] = json_labels(self.columns)
         out["passthrough"] = json_labels([c for c in self.completed.columns if c not in set(self.columns)])

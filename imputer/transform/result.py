@@ -12,7 +12,7 @@ import pandas as pd
 
 from imputer._em import EMTrace
 from imputer._frozen import ReadOnlyField, same_fields
-from imputer._json import json_labels, split_frame
+from imputer._json import Matrices, json_labels, split_frame
 from imputer._render import render_fields
 from imputer._util import readonly
 from imputer.mvn.result import ImputeResult
@@ -143,7 +143,9 @@ class TransformedImputeResult:
         ]
         return "\n".join(lines) + self.model.summary()
 
-    def to_dict(self, conditional_var: bool = False, standard_errors: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, conditional_var: bool = False, standard_errors: bool = False, matrices: Matrices = "both"
+    ) -> dict[str, Any]:
         """The model's :meth:`ImputeResult.to_dict` with the original-scale tables and the transforms.
 
         ``completed`` (and, when asked, ``conditional_var``) are on the original scale;
@@ -151,7 +153,7 @@ class TransformedImputeResult:
         ``mean``, ``cov`` and ``corr``; ``transforms`` maps each transformed or bounded
         column to ``{"transform", "lo", "hi", "lower", "upper", "label"}`` (non-finite as None).
         """
-        out = self.model.to_dict(conditional_var=False, standard_errors=standard_errors)
+        out = self.model.to_dict(conditional_var=False, standard_errors=standard_errors, matrices=matrices)
         out["model_columns"] = out["columns"]
         out["columns"] = json_labels(self.columns)
         out["completed"] = split_frame(self.completed)

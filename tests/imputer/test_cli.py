@@ -122,6 +122,38 @@ def test_json_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert set(got) >= {"mean", "cov", "se_mean", "vcov", "loglik", "trace", "n_missing"}
 
 
+@pytest.mark.parametrize(("matrices", "cov", "corr"), [("cov", True, False), ("corr", False, True), ("none", False, False)])
+def test_json_summary_leaves_out_the_matrices_not_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], matrices: str, cov: bool, corr: bool
+) -> None:
+    out, js = tmp_path / "o.csv", tmp_path / "summary.json"
+    code, _, stderr = _run(["impute", str(AIR), "-o", str(out), "--json-summary", str(js), "--matrices", matrices], capsys)
+    assert code == 0, stderr
+    full = json.loads(json.dumps(imputer.impute(pd.read_csv(AIR)).to_dict(standard_errors=True)))
+    got = json.loads(js.read_text())
+    assert got["cov"] == (full["cov"] if cov else None) and got["corr"] == (full["corr"] if corr else None)
+    assert got["vcov"] == full["vcov"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--matrices", "none"], "--matrices none applies to --json-summary: give it too"),
+        (["--matrices", "cov", "--json-summary", "s.json", "-m", "2"], "--matrices applies to a single imputation "
+         "under --model normal, not with -m"),
+        (["--matrices", "cov", "--json-summary", "s.json", "--model", "t"], "not with --model t"),
+    ],
+    ids=["without-summary", "with-m", "with-t"],
+)
+def test_matrices_misused_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], match: str
+) -> None:
+    extra = [str(tmp_path / e) if e == "s.json" else e for e in extra]
+    code, _, err = _run(["impute", str(AIR), "-o", str(tmp_path / "o.csv"), *extra], capsys)
+    assert code == 2 and match in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_non_convergence_is_a_one_line_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o.csv"
     code, _, stderr = _run(["impute", str(AIR), "-o", str(out), "--max-iter", "1"], capsys)

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 
 import imputer
-from imputer._json import finite_or_none, float_list, json_key, json_labels, json_value, labelled_values, split_frame, square_frame
+from imputer._json import (
+    finite_or_none, float_list, json_key, json_labels, json_value, labelled_values, split_frame, square_frame, wanted_matrices,
+)
+from imputer.errors import ImputerValueError
 
 
 @pytest.mark.parametrize(
@@ -94,3 +97,25 @@ def test_both_results_share_one_convention() -> None:
     assert list(mixed["u"]["g"]) == ['["x", 0]', '["x", 1]', '["x", 2]', '["x", 3]']
     # per-row values carry the row labels
     assert mvn["completed"]["index"] == mixed["index"] == [f"r{i}" for i in range(20)]
+
+
+@pytest.mark.parametrize(
+    ("matrices", "cov", "corr"),
+    [("both", True, True), ("cov", True, False), ("corr", False, True), ("none", False, False)],
+)
+def test_to_dict_writes_out_the_matrices_asked_for(matrices: str, cov: bool, corr: bool) -> None:
+    assert wanted_matrices(matrices) == (cov, corr)
+    frame = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0, 5.0, 3.0], "b": [2.0, np.nan, 3.0, 5.0, 4.0, 1.0]})
+    result = imputer.impute(frame)
+    full, out = result.to_dict(), result.to_dict(matrices=matrices)
+    assert out["cov"] == (full["cov"] if cov else None)
+    assert out["corr"] == (full["corr"] if corr else None)
+    assert {k: v for k, v in out.items() if k not in ("cov", "corr")} == {
+        k: v for k, v in full.items() if k not in ("cov", "corr")
+    }
+
+
+@pytest.mark.parametrize("bad", ["all", "", None, True])
+def test_unknown_matrices_is_an_error_naming_it(bad: object) -> None:
+    with pytest.raises(ImputerValueError, match=r"^matrices must be one of 'both', 'cov', 'corr', 'none'; got "):
+        wanted_matrices(bad)
