@@ -40,7 +40,7 @@ every step), so the iteration converges linearly, but at a rate set by what is l
 
 The step. From a point ``x = (mu, Sigma)`` that is the M-step of known fills ``z_in``
 (a candidate this class returned and the driver accepted), with ``zhat = Phi(z_in)`` the
-fills at ``x``: solve ``(I - J) delta = zhat - z_in`` by GMRES (matrix-free, to the relative residual
+fills at ``x``: solve ``(I - J) delta = zhat - z_in`` by GMRES (:func:`imputer._krylov.gmres`, matrix-free, to the relative residual
 :data:`GMRES_RTOL`, :data:`GMRES_RESTART` x :data:`GMRES_CYCLES` products at most: an
 inexact Newton step),
 ``z' = z_in + t delta`` and the candidate is the M-step of ``z'`` with ``C`` at ``x``,
@@ -74,7 +74,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse.linalg as ssl
 
 from imputer._gaussian.estep import KEEP_POINT, SmallPlan, batched_plan, small_conditionals, small_fill
 from imputer._gaussian.layout import StandardData
@@ -82,6 +81,7 @@ from imputer._gaussian.linalg import Infeasible, precision
 from imputer._gaussian.objective import mstep, scatter_about
 from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
+from imputer._krylov import gmres
 
 __all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan"]
 
@@ -339,13 +339,9 @@ class FillNewton:
         def apply(d: np.ndarray) -> np.ndarray:
             return d - jac(d)
 
-        m = z_in.size
-        op = ssl.LinearOperator((m, m), matvec=apply, dtype=float)
-        restart = min(GMRES_RESTART, m)
-        delta, info = ssl.gmres(op, resid, rtol=GMRES_RTOL, atol=0.0, restart=restart, maxiter=GMRES_CYCLES)
-        if info < 0 or not np.all(np.isfinite(delta)):
-            return None
-        return delta
+        # (not converged in GMRES_CYCLES cycles: the last iterate, an inexact step all the same)
+        delta, _ = gmres(apply, resid, rtol=GMRES_RTOL, restart=GMRES_RESTART, cycles=GMRES_CYCLES)
+        return delta if np.all(np.isfinite(delta)) else None
 
     def jacobian(self, at: AtPoint, z_in: np.ndarray, single: bool = True) -> Callable[[np.ndarray], np.ndarray]:
         """``d -> J d``, the Jacobian of the fill map at ``z_in`` (module docstring).
