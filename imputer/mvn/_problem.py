@@ -62,7 +62,7 @@ from imputer.errors import ConvergenceWarning
 from imputer.mvn._certify import feasible_above, feasible_given
 from imputer.mvn._emmap import Evaluation, em_update, evaluate
 from imputer.mvn._fit import SINGULAR_EIG, corr_feasible, min_corr_eig, start_values
-from imputer.mvn._fillnewton import FillNewton, fill_plan
+from imputer.mvn._fillnewton import FillNewton, fill_plan, fill_start
 from imputer.mvn._point import PointCache, pack_sigma, unpack_sigma
 from imputer.mvn._newton import NewtonStep, RowSums, SumsAt, newton_affordable
 
@@ -278,7 +278,8 @@ class MVNProblem:
             if src is not None:
                 self._newton = NewtonStep(self.p, src[0], self.ridge, src[1])
             elif isinstance(self.data, StandardData) and (plan := fill_plan(self.data)) is not None:
-                self._newton = FillNewton(self.data, plan, self.ridge, self.pack, self.unpack, self._point.precision)
+                self._newton = FillNewton(self.data, plan, self.ridge, self.pack, self.unpack, self._point.precision,
+                                          distance=self.distance, start=fill_start(self.data))
             else:
                 self._newton = False
         return self._newton or None

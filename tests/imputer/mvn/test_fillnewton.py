@@ -17,7 +17,9 @@ from imputer._em import run_em
 from imputer._em.anderson import run_anderson
 from imputer._gaussian.estep import ChunkedPoint, small_plan
 from imputer._gaussian.prior import RidgePrior, as_prior
-from imputer.mvn._fillnewton import MAX_CHAINS, MAX_REFUSALS, MAX_STALLED_CHAINS, REFUSED_PAUSE, AtPoint, FillNewton, fill_plan
+from imputer.mvn._fillnewton import (
+    LATE_START, MAX_CHAINS, MAX_REFUSALS, MAX_STALLED_CHAINS, MIN_COLUMNS_PER_ROW, REFUSED_PAUSE, AtPoint, FillNewton, fill_plan,
+)
 from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
 from imputer.mvn._newton import NewtonStep
@@ -135,8 +137,10 @@ def test_fit_reaches_andersons_fixed_point_in_fewer_evaluations(prior_kind: str,
 
 @pytest.mark.parametrize(
     ("shape", "kind"),
-    [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), type(None)), ((3000, 40, 0), type(None))],
-    ids=["dense Newton", "fills", "neither (rows not few enough)", "neither (many rows)"],
+    [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), FillNewton), ((40, 100, 0), type(None)),
+     ((3000, 40, 0), type(None))],
+    ids=["dense Newton", "fills", "fills, late (3 to 10 columns a row)", "neither (rows not few enough)",
+         "neither (many rows)"],
 )
 def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -> None:
     n, p, _ = shape
@@ -146,6 +150,41 @@ def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -
     fx, _ = problem.step(x)
     problem.newton(x, fx)
     assert isinstance(problem._newton if problem._newton is not False else None, kind)
+    if kind is FillNewton:  # from the driver's own start with 10 columns a row, else in the final approach
+        assert problem._newton.start == (None if p >= MIN_COLUMNS_PER_ROW * n else LATE_START)
+
+
+@pytest.mark.parametrize("shape", [(12, 40, 0), (15, 60, 0), (20, 80, 1)])
+def test_a_late_step_starts_in_the_final_approach_and_keeps_the_fixed_point(
+    shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 3 to 10 columns a row: no chain starts while the EM step exceeds LATE_START, and the fit
+    # ends where Anderson alone does (run to tol = 1e-12)
+    n, p, complete = shape
+    data = standard(_wide(n, p, seed=p, complete_rows=complete))
+    x0 = MVNProblem(data, 1.0).pack(start_values(data))
+    ref = run_anderson(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000, use_newton=False)
+    assert ref.trace.stop_reason == "converged"
+    starts: list[float] = []
+    real = FillNewton.__call__
+
+    def recorded(self, x, fx):  # type: ignore[no-untyped-def]
+        in_chain = self._last is not None and x is self._last
+        out = real(self, x, fx)
+        if out is not None and not in_chain:
+            starts.append(problem.distance(x, fx))
+        return out
+
+    monkeypatch.setattr(FillNewton, "__call__", recorded)
+    for tol, within in [(1e-7, 1e-7), (1e-10, 1e-8)]:
+        starts.clear()
+        problem = MVNProblem(standard(_wide(n, p, seed=p, complete_rows=complete)), 1.0)
+        run = run_em(problem, x0, tol=tol, max_iter=50_000)
+        assert run.trace.stop_reason == "converged"
+        assert isinstance(problem._newton, FillNewton) and problem._newton.start == LATE_START
+        assert starts and max(starts) <= LATE_START
+        assert problem.distance(ref.x, run.x) < within
+        assert np.all(np.diff(run.trace.history) >= -1e-12 * np.abs(run.trace.history[1:]))
 
 
 def _chain(seed: int) -> tuple[MVNProblem, FillNewton, np.ndarray]:
