@@ -1,4 +1,4 @@
-r"""Restarted GMRES for a matrix-free operator, with the Arnoldi basis orthogonalised by blocks.
+r"""Restarted GMRES for a matrix-free operator, its Arnoldi basis orthogonalised by classical Gram-Schmidt twice.
 
 Solves ``A x = b`` for an operator ``A`` given only as ``v -> A v`` (Saad & Schultz 1986). Each
 cycle builds an orthonormal basis ``V_k`` of the Krylov space ``span(r, A r, ..., A^{k-1} r)``

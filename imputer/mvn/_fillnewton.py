@@ -148,8 +148,9 @@ MAX_ELEMENTS = 2e7
 def fill_plan(data: StandardData) -> SmallPlan | None:
     """The batched layout of the step, or None where it is not offered: at most
     :data:`MIN_PARAMS` parameters (the dense step's domain), fewer than
-    :data:`MIN_COLUMNS_PER_ROW` columns per row, nothing missing, or padded blocks of more
-    than :data:`MAX_ELEMENTS` numbers. Where it is offered, the plan is also registered as
+    :data:`LATE_COLUMNS_PER_ROW` columns per row (below :data:`MIN_COLUMNS_PER_ROW` the step
+    is late: :func:`fill_start`), nothing missing, or padded blocks of more than
+    :data:`MAX_ELEMENTS` numbers. Where it is offered, the plan is also registered as
     ``data.memo[KEEP_POINT]``, so that an E-step by chunks keeps its point's ``C_M`` blocks
     and fills for :class:`AtPoint` (:class:`~imputer._gaussian.estep.ChunkedPoint`)."""
     p = data.p
