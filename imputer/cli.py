@@ -219,6 +219,9 @@ def _start_values(args: argparse.Namespace) -> tuple[Any, Any] | None:
         raise CliError(f"--start {args.start!r}: cannot read it ({exc.strerror or exc})") from exc
     except ValueError as exc:
         raise CliError(f"--start {args.start!r}: not JSON ({exc})") from exc
+    if isinstance(doc, dict) and "cov" in doc and doc["cov"] is None:
+        raise CliError(f"--start {args.start!r}: its \"cov\" is null (a --json-summary written with --matrices corr "
+                       "or none); write it with the covariance (--matrices both or cov)")
     try:
         mean, cov = doc["mean"], doc["cov"]
         return (pd.Series(mean, dtype=float),
