@@ -8,6 +8,18 @@ space, and the residual's norm ``|beta e_1 - H_k y|`` is known at every step fro
 rotations that triangularise ``H_k``. A cycle ends when that norm is at most ``rtol |b|`` or
 after ``restart`` steps; the next cycle starts from the true residual ``b - A x``.
 
+Deflation across a sequence of systems (:func:`gmres_deflated`). Where ``A`` has a few
+eigenvalues near 0 (``I - J`` for a slowly contracting map ``J``), GMRES spends most of its
+steps on them. The harmonic Ritz pairs of the cycle's space, ``(H_k^T H_k) g = theta
+S_k^T g`` (``S_k`` the first ``k`` rows of the ``(k + 1) x k`` matrix ``H_k``; Morgan 1995),
+estimate them; the factor ``F = I + Q (T^{-1} - I) Q^T`` (``Q = V_k R`` orthonormal over the
+``l`` vectors ``V_k g`` with ``theta`` nearest 0, and ``T = Q^T A Q = R^T S_k R`` by the
+Arnoldi relation) right-preconditions the next system, mapping those
+eigenvalues to 1 (Erhel, Burrage & Pohl 1996; Baglama, Calvetti, Golub & Reichel 1998,
+who accumulate the factors over restarts). With right preconditioning the residual that
+GMRES minimises is the system's own, so the tolerance holds whatever the preconditioner's
+quality; a stale one costs products, not accuracy.
+
 Why not :func:`scipy.sparse.linalg.gmres`, which computes the same iterates: its Arnoldi step
 orthogonalises against the basis one vector at a time in a Python loop (modified Gram-Schmidt),
 ``k`` NumPy calls at step ``k``: about 0.5 ms a step at ``k`` near 50, where the operator of
@@ -21,11 +33,43 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import eig, solve_triangular
 
-__all__ = ["gmres"]
+__all__ = ["Deflation", "gmres", "gmres_deflated"]
+
+
+@dataclass(frozen=True)
+class Deflation:
+    r"""A right preconditioner ``M^{-1} = F_1 F_2 ... F_j`` built from earlier solves' harmonic Ritz vectors.
+
+    Each factor ``F = I + Q (T^{-1} - I) Q^T`` (``Q``: ``l`` orthonormal vectors spanning
+    the approximate invariant subspace of the operator ``B = A M^{-1}`` of its solve that
+    belongs to the eigenvalues nearest 0; ``T = Q^T B Q``) maps those eigenvalues to 1 and
+    leaves the rest of the spectrum where it was (exactly so for an invariant subspace):
+    Erhel, Burrage & Pohl (1996), Baglama, Calvetti, Golub & Reichel (1998). Built for a
+    sequence of systems whose operators change little from one to the next.
+
+    Attributes
+    ----------
+    factors : tuple of (ndarray, ndarray)
+        Per factor ``(Q^T, T^{-1} - I)``, shapes ``(l, m)`` and ``(l, l)``, oldest first.
+    """
+
+    factors: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+
+    @property
+    def size(self) -> int:
+        """The vectors held, all factors."""
+        return sum(q.shape[0] for q, _ in self.factors)
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        """``M^{-1} v``, shape (m,)."""
+        for q, w in reversed(self.factors):  # the newest factor acts first
+            v = v + (w @ (q @ v)) @ q
+        return v
 
 
 def gmres(
@@ -54,35 +98,145 @@ def gmres(
         Whether the residual's norm reached ``rtol * |b|`` (by the cycle's own estimate,
         exact in exact arithmetic).
     """
+    x, converged, _ = _gmres(apply, b, rtol, restart, cycles, None, 0)
+    return x, converged
+
+
+def gmres_deflated(
+    apply: Callable[[np.ndarray], np.ndarray],
+    b: np.ndarray,
+    *,
+    rtol: float,
+    restart: int,
+    cycles: int,
+    deflation: Deflation,
+    harvest: int,
+) -> tuple[np.ndarray, bool, Deflation]:
+    """:func:`gmres` right-preconditioned by ``deflation``, which it extends for the next system.
+
+    Parameters
+    ----------
+    apply, b, rtol, restart, cycles
+        As :func:`gmres` (``rtol`` on the true residual ``b - A x``).
+    deflation : Deflation
+        The preconditioner (``Deflation()``: none).
+    harvest : int
+        Harmonic Ritz vectors (those of the values nearest 0) of the last cycle's operator
+        ``A M^{-1}`` to add as a new factor (a complex pair counts twice; fewer if the cycle
+        was shorter).
+
+    Returns
+    -------
+    x : ndarray, shape (m,)
+    converged : bool
+    deflation : Deflation
+        ``deflation`` with the new factor (unchanged if none could be formed).
+    """
+    x, converged, factor = _gmres(apply, b, rtol, restart, cycles, deflation, harvest)
+    if factor is not None:
+        deflation = Deflation(deflation.factors + (factor,))
+    return x, converged, deflation
+
+
+def _gmres(
+    apply: Callable[[np.ndarray], np.ndarray],
+    b: np.ndarray,
+    rtol: float,
+    restart: int,
+    cycles: int,
+    deflation: Deflation | None,
+    harvest: int,
+) -> tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`gmres_deflated`'s work: ``(x, converged, the harvested factor or None)``."""
     m = b.size
     x = np.zeros(m)
     b_norm = float(np.linalg.norm(b))
     if b_norm == 0.0:
-        return x, True
+        return x, True, None
     target = rtol * b_norm
     restart = min(restart, m)
+    precond = None if deflation is None or not deflation.factors else deflation.apply
+    op = apply if precond is None else (lambda v: apply(precond(v)))
     r = np.array(b, dtype=float)
     basis = np.empty((restart + 1, m))  # rows: the orthonormal vectors (C order: each row contiguous)
+    hess = np.full((restart + 1, restart), np.nan)
+    converged = False
     for cycle in range(cycles):
         beta = float(np.linalg.norm(r)) if cycle else b_norm
         if beta <= target:
-            return x, True
-        k, res = _cycle(apply, r, beta, basis, target)
-        x += res
+            converged = True
+            break
+        k, res = _cycle(op, r, beta, basis, hess, target)
+        x += res if precond is None else precond(res)
         if k < 0:  # the estimate reached the target
-            return x, True
+            converged = True
+            break
         if cycle + 1 < cycles:
             r = b - apply(x)
-    return x, False
+    used = _steps_of(hess)
+    factor = _harvest(basis, hess, used, harvest) if harvest and used >= 2 else None
+    return x, converged, factor
+
+
+def _steps_of(hess: np.ndarray) -> int:
+    """Columns of the raw Hessenberg matrix that the last cycle filled (the rest are NaN)."""
+    filled = ~np.isnan(hess[0])
+    return int(np.count_nonzero(filled))
+
+
+def _harvest(basis: np.ndarray, hess: np.ndarray, k: int, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The factor ``(Q^T, T^{-1} - I)`` of up to ``count`` harmonic Ritz vectors nearest 0."""
+    hbar = hess[: k + 1, :k]
+    hk = hbar[:k]
+    try:
+        vals, vecs = eig(hbar.T @ hbar, hk.T)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    ok = np.isfinite(vals)
+    if not np.any(ok):
+        return None
+    order = np.argsort(np.abs(np.where(ok, vals, np.inf)))
+    cols: list[np.ndarray] = []
+    limit = min(count, k - 1)
+    for i in order:
+        if len(cols) >= limit or not ok[i]:
+            break
+        g = vecs[:, i]
+        if np.iscomplexobj(g) and abs(vals[i].imag) > 0.0:
+            if vals[i].imag < 0.0:
+                continue  # its conjugate brings both parts
+            if len(cols) + 2 > limit:
+                break
+            cols.extend([g.real, g.imag])
+        else:
+            cols.append(np.real(g))
+    if not cols:
+        return None
+    r, _ = np.linalg.qr(np.array(cols).T)  # (k, l) orthonormal coefficients
+    t = r.T @ hk @ r
+    try:
+        w = np.linalg.inv(t) - np.eye(t.shape[0])
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(w)):
+        return None
+    return r.T @ basis[:k], w
 
 
 def _cycle(
-    apply: Callable[[np.ndarray], np.ndarray], r: np.ndarray, beta: float, basis: np.ndarray, target: float
+    apply: Callable[[np.ndarray], np.ndarray],
+    r: np.ndarray,
+    beta: float,
+    basis: np.ndarray,
+    raw: np.ndarray,
+    target: float,
 ) -> tuple[int, np.ndarray]:
     """One GMRES cycle from residual ``r`` (norm ``beta``): ``(-1 if the target was reached else
-    the steps taken, the correction V_k y)``."""
+    the steps taken, the correction V_k y)``. ``raw`` receives the unrotated Hessenberg matrix
+    ``H_k`` (``(restart + 1, restart)``; the columns after the last step NaN)."""
     restart = basis.shape[0] - 1
     hess = np.zeros((restart + 1, restart))
+    raw.fill(np.nan)
     cs = np.zeros(restart)
     sn = np.zeros(restart)
     g = np.zeros(restart + 1)
@@ -100,6 +254,9 @@ def _cycle(
         h_next = float(np.linalg.norm(w))
         col = hess[:, k]
         col[: k + 1] = h
+        raw[:, k] = 0.0
+        raw[: k + 1, k] = h
+        raw[k + 1, k] = h_next
         for i in range(k):  # the earlier rotations, on the new column
             a, c = col[i], col[i + 1]
             col[i] = cs[i] * a + sn[i] * c

@@ -1,4 +1,5 @@
-"""imputer._krylov.gmres against a direct solve and SciPy's GMRES (the same iterates)."""
+"""imputer._krylov.gmres against a direct solve and SciPy's GMRES (the same iterates); its deflation
+against exact eigenvectors and the products it saves on a sequence of systems."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as ssl
 
-from imputer._krylov import gmres
+from imputer._krylov import Deflation, gmres, gmres_deflated
 
 
 def _system(m: int, spread: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,3 +71,74 @@ def test_zero_right_hand_side_and_an_exact_small_space() -> None:
     x, converged = gmres(op, b, rtol=1e-12, restart=10, cycles=2)
     assert converged and op.products == 1
     np.testing.assert_allclose(x, b / 2.0, rtol=1e-14)
+
+
+def _slow_system(m: int, slow: int, seed: int, drift: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``I - J`` for ``J = U diag(e) U' + drift * G / sqrt(m)``: ``slow`` eigenvalues of ``J``
+    between 0.7 and 0.999 (EM's slow directions), the rest in [0, 0.7]; also ``U``'s slow
+    columns and a right-hand side."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    e = np.concatenate([1.0 - np.geomspace(1e-3, 0.3, slow), rng.uniform(0.0, 0.7, m - slow)])
+    j = (u * e) @ u.T + drift * rng.standard_normal((m, m)) / np.sqrt(m)
+    return np.eye(m) - j, u[:, :slow], rng.standard_normal(m)
+
+
+def test_a_deflation_maps_an_invariant_subspace_to_one_and_leaves_the_rest() -> None:
+    a, slow, _ = _slow_system(200, 12, 0)
+    q = slow.T  # exact eigenvectors: T = Q' A Q diagonal
+    t = q @ a @ q.T
+    deflation = Deflation(((q, np.linalg.inv(t) - np.eye(12)),))
+    assert deflation.size == 12 and Deflation().size == 0
+    v = np.random.default_rng(1).standard_normal(200)
+    np.testing.assert_array_equal(Deflation().apply(v), v)
+    # A M^-1 q = q on the subspace; elsewhere (orthogonal to it) A M^-1 = A
+    for k in range(12):
+        np.testing.assert_allclose(a @ deflation.apply(q[k]), q[k], atol=1e-10)
+    w = v - q.T @ (q @ v)
+    np.testing.assert_allclose(a @ deflation.apply(w), a @ w, atol=1e-12)
+    # the preconditioned operator's smallest eigenvalue: 1e-3 before, the first non-slow one after
+    before = np.min(np.abs(np.linalg.eigvals(a)))
+    after = np.min(np.abs(np.linalg.eigvals(a @ np.column_stack([deflation.apply(c) for c in np.eye(200)]))))
+    assert before == pytest.approx(1e-3, rel=1e-8) and after > 0.29
+
+
+def test_harvested_vectors_span_the_slow_eigenvectors() -> None:
+    a, slow, b = _slow_system(300, 6, 2)
+    _, converged, deflation = gmres_deflated(_Counted(a), b, rtol=1e-10, restart=120, cycles=1, deflation=Deflation(), harvest=6)
+    assert converged and deflation.size == 6
+    q, _ = deflation.factors[0]
+    # the three slowest eigenvectors lie in the harvested span (sines of the angles)
+    resid = slow[:, :3] - q.T @ (q @ slow[:, :3])
+    assert np.max(np.linalg.norm(resid, axis=0)) < 1e-3
+
+
+@pytest.mark.parametrize(("drift", "seed"), [(0.0, 3), (1e-3, 4), (1e-2, 5)])
+def test_deflation_cuts_the_products_on_a_sequence_of_systems(drift: float, seed: int) -> None:
+    """Ten systems (the same matrix, or one drifting a little each time), each to rtol=1e-2,
+    the preconditioner carried from one to the next: fewer products in all, every solution
+    at the tolerance of the true residual."""
+    rng = np.random.default_rng(seed)
+    a0, _, _ = _slow_system(400, 40, seed)
+    plain = deflated = 0
+    deflation = Deflation()
+    for k in range(10):
+        a = a0 + k * drift * rng.standard_normal((400, 400)) / 20.0
+        b = rng.standard_normal(400)
+        op = _Counted(a)
+        gmres(op, b, rtol=1e-2, restart=100, cycles=2)
+        plain += op.products
+        op = _Counted(a)
+        x, converged, deflation = gmres_deflated(op, b, rtol=1e-2, restart=100, cycles=2, deflation=deflation, harvest=10)
+        deflated += op.products
+        assert converged and np.linalg.norm(b - a @ x) <= 1e-2 * np.linalg.norm(b)
+    assert len(deflation.factors) == 10 and 10 < deflation.size <= 100  # at most 10 vectors a solve
+    assert deflated < 0.7 * plain, (deflated, plain)
+
+
+def test_deflated_without_a_preconditioner_or_harvest_is_gmres() -> None:
+    a, b = _system(300, 0.9, 7)
+    x, _ = gmres(_Counted(a), b, rtol=1e-6, restart=20, cycles=3)
+    y, _, deflation = gmres_deflated(_Counted(a), b, rtol=1e-6, restart=20, cycles=3, deflation=Deflation(), harvest=0)
+    np.testing.assert_array_equal(x, y)
+    assert deflation.size == 0
