@@ -137,10 +137,10 @@ def test_fit_reaches_andersons_fixed_point_in_fewer_evaluations(prior_kind: str,
 
 @pytest.mark.parametrize(
     ("shape", "kind"),
-    [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), FillNewton), ((40, 100, 0), type(None)),
-     ((3000, 40, 0), type(None))],
-    ids=["dense Newton", "fills", "fills, late (3 to 10 columns a row)", "neither (rows not few enough)",
-         "neither (many rows)"],
+    [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), FillNewton), ((50, 100, 0), FillNewton),
+     ((60, 100, 0), type(None)), ((3000, 40, 0), type(None))],
+    ids=["dense Newton", "fills", "fills, late (3 to 10 columns a row)", "fills, late (2 columns a row)",
+         "neither (rows not few enough)", "neither (many rows)"],
 )
 def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -> None:
     n, p, _ = shape
@@ -154,11 +154,11 @@ def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -
         assert problem._newton.start == (None if p >= MIN_COLUMNS_PER_ROW * n else LATE_START)
 
 
-@pytest.mark.parametrize("shape", [(12, 40, 0), (15, 60, 0), (20, 80, 1)])
+@pytest.mark.parametrize("shape", [(12, 40, 0), (15, 60, 0), (20, 80, 1), (25, 60, 1)])
 def test_a_late_step_starts_in_the_final_approach_and_keeps_the_fixed_point(
     shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 3 to 10 columns a row: no chain starts while the EM step exceeds LATE_START, and the fit
+    # 2 to 10 columns a row: no chain starts while the EM step exceeds LATE_START, and the fit
     # ends where Anderson alone does (run to tol = 1e-12)
     n, p, complete = shape
     data = standard(_wide(n, p, seed=p, complete_rows=complete))
