@@ -406,7 +406,7 @@ def test_an_inexact_solve_reaches_the_same_point_with_fewer_products(monkeypatch
     assert evals[fill_newton.GMRES_RTOL] <= evals[1e-8] + 2
 
 
-@pytest.mark.parametrize("shape", [(20, 80, 1), (30, 100, 0), (40, 120, 2)])
+@pytest.mark.parametrize("shape", [(25, 60, 1), (30, 100, 0), (40, 120, 2)])
 def test_the_chains_deflation_cuts_the_products_and_keeps_the_fixed_point(
     shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -428,4 +428,4 @@ def test_the_chains_deflation_cuts_the_products_and_keeps_the_fixed_point(
         assert problem.distance(ref.x, run.x) < 1e-8
         assert isinstance(problem._newton, FillNewton)
         products[harvest] = problem._newton.products
-    assert products[fill_newton.DEFLATE_HARVEST] < 0.85 * products[0], products  # (0.49-0.74 measured)
+    assert products[fill_newton.DEFLATE_HARVEST] < 0.85 * products[0], products  # (0.6-0.72 measured)
