@@ -40,7 +40,7 @@ every step), so the iteration converges linearly, but at a rate set by what is l
 
 The step. From a point ``x = (mu, Sigma)`` that is the M-step of known fills ``z_in``
 (a candidate this class returned and the driver accepted), with ``zhat = Phi(z_in)`` the
-fills at ``x``: solve ``(I - J) delta = zhat - z_in`` by GMRES (:func:`imputer._krylov.gmres`, matrix-free, to the relative residual
+fills at ``x``: solve ``(I - J) delta = zhat - z_in`` by GMRES (:func:`imputer._krylov.gmres_deflated`, matrix-free, to the relative residual
 :data:`GMRES_RTOL`, :data:`GMRES_RESTART` x :data:`GMRES_CYCLES` products at most: an
 inexact Newton step; right-preconditioned by the deflation that the chain's earlier solves
 built, :data:`DEFLATE_HARVEST` harmonic Ritz vectors each, up to :data:`DEFLATE_MAX`:
@@ -83,7 +83,7 @@ where Anderson needs about 67 evaluations a decade at ``n = 100, p = 300``, is t
 On those 14 tables: 12,725 -> 6,815 evaluations, 92 -> 70 s, the same maxima (100 x 300
 2,278 -> 1,258, 80 x 240 1,765 -> 695); one slower (40 x 120, seed 0: 1.4 -> 2.4 s);
 benchmarks/README, issue 16's twelfth round. With the chains' deflation (thirteenth round)
-the solves take fewer products (100 x 300: 8,319 -> 3,577 in the fit), and the late step
+the solves take fewer products (100 x 300: 8,319 -> 3,398 in the fit), and the late step
 pays from 2 columns a row.
 """
 
