@@ -47,6 +47,15 @@ def _wide(n: int, p: int, seed: int, complete_rows: int = 0) -> pd.DataFrame:
     return pd.DataFrame(x, columns=[f"c{j}" for j in range(p)])
 
 
+def _anderson_reference(n: int, p: int, complete: int):
+    """The start and Anderson alone run to ``tol = 1e-12`` on ``_wide(n, p, seed=p)`` with ``ridge=1``."""
+    data = standard(_wide(n, p, seed=p, complete_rows=complete))
+    x0 = MVNProblem(data, 1.0).pack(start_values(data))
+    ref = run_anderson(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000, use_newton=False)
+    assert ref.trace.stop_reason == "converged"
+    return x0, ref
+
+
 def _prior(kind: str, data) -> RidgePrior:
     if kind == "ridge":
         return as_prior(1.0)
@@ -161,10 +170,7 @@ def test_a_late_step_starts_in_the_final_approach_and_keeps_the_fixed_point(
     # 2 to 10 columns a row: no chain starts while the EM step exceeds LATE_START, and the fit
     # ends where Anderson alone does (run to tol = 1e-12)
     n, p, complete = shape
-    data = standard(_wide(n, p, seed=p, complete_rows=complete))
-    x0 = MVNProblem(data, 1.0).pack(start_values(data))
-    ref = run_anderson(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000, use_newton=False)
-    assert ref.trace.stop_reason == "converged"
+    x0, ref = _anderson_reference(n, p, complete)
     starts: list[float] = []
     real = FillNewton.__call__
 
@@ -415,10 +421,7 @@ def test_the_chains_deflation_cuts_the_products_and_keeps_the_fixed_point(
     import imputer.mvn._fillnewton as fill_newton
 
     n, p, complete = shape
-    data = standard(_wide(n, p, seed=p, complete_rows=complete))
-    x0 = MVNProblem(data, 1.0).pack(start_values(data))
-    ref = run_anderson(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000, use_newton=False)
-    assert ref.trace.stop_reason == "converged"
+    x0, ref = _anderson_reference(n, p, complete)
     products = {}
     for harvest in (0, fill_newton.DEFLATE_HARVEST):
         monkeypatch.setattr(fill_newton, "DEFLATE_HARVEST", harvest)
