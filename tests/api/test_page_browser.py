@@ -50,7 +50,10 @@ def test_upload_run_download(site: str, tmp_path: Path) -> None:
     driver = chromium_driver("the web page", timeout=WAIT, download_dir=downloads)
     try:
         driver.get(site + "/")
-        assert driver.title.startswith("imputer ")
+        # (under load the first navigation has returned before the document had its title:
+        # wait for it, then check it)
+        title = _wait(driver, "return document.readyState === 'complete' && document.title", "the page's title")
+        assert title.startswith("imputer "), title
         driver.find_element("id", "api-key").send_keys(KEY)
         driver.find_element("id", "key-save").click()
         driver.get(site + "/")  # kept for the session: not asked again
