@@ -4,7 +4,8 @@
   (``Sigma_MO Sigma_OO^-1`` by dense solves, the M-step written out), for both priors;
 * a default fit reaches the fixed point of Anderson alone run to ``tol = 1e-12`` (1e-8 SD
   units) in a fraction of its evaluations, with a never-decreasing history;
-* where it is offered, how refused candidates shrink the step, and how chains end, pause and restart.
+* where it is offered, how refused candidates shrink the step, and how chains end, pause and restart;
+* a chain's solves, deflated by the ones before, take fewer products to the same fixed point.
 """
 
 from __future__ import annotations
