@@ -56,8 +56,10 @@ estimates of the last ``RATE_WINDOW = 10`` iterations (one estimate alone can be
 nearly collinear steps), each the largest real part of the Ritz values of ``J`` on the
 span of the memory: the eigenvalues of ``I + U' dG V S^{-1}`` with ``dZ = U S V'`` (thin
 SVD, singular values below ``1e-6`` times the largest dropped; :func:`ritz_rate`),
-clipped to ``[0, RHO_MAX]`` (so the test is at most ``1 / (1 - RHO_MAX) = 1000`` times
-tighter than ``tol``), 0 while the memory holds fewer than two differences. The floor
+clipped to ``[0, RHO_MAX]`` (so the test is at most ``1 / (1 - RHO_MAX) = 10,000`` times
+tighter than ``tol``: a cap of 0.999 left the wide tables whose rate is 0.9999, 100 x 180
+and 100 x 250 with ``ridge = 1``, up to 1.1e-6 SD from the maximiser at the default
+``tol``, and 0.9999 within 1e-7 for 2-13% more evaluations), 0 while the memory holds fewer than two differences. The floor
 ``min(tol, CHANGE_FLOOR)`` keeps the test above the rounding noise of the EM map (the
 change cannot fall much below ``1e-14``).
 
@@ -78,16 +80,24 @@ quadratically where the EM rate is near 1 (``boys``: 23 evaluations instead of 6
 
 **Stopping on a Newton chain.** Where the accepted iterates are consecutive Newton points
 ``x_k -> x_{k+1}`` (the fills' Newton steps, :mod:`imputer.mvn._fillnewton`, contract at
-0.4-0.5 a step on the wide tables, against EM's 0.99), the EM step from ``x_k`` measures the
-distance to the fixed point through EM's rate: ``change / (1 - rho)`` with ``rho`` near 1,
-about 100 times the distance that remains. The chain's own moves ``d_k = distance(x_k,
-x_{k+1})`` do better: for a linear contraction at rate ``r`` the distance of ``x_{k+1}`` from
-the fixed point is ``r d_k / (1 - r)``. So a run also ends ("converged", with the update
-``F(x_{k+1})``) once :data:`CHAIN_RATIOS` ratios of successive moves are known, the largest of
-them ``r <= CHAIN_RATE_MAX``, and ``r d_k / (1 - r) <= tol`` (on ``n = 10, p = 200``,
-``ridge = 1`` this estimate was within 20% of the true distance at every step from
-``1e-4`` down; it takes 28 evaluations instead of 33 and ends 9.5e-8 SD from the
-maximiser, against 1.5e-9 by EM's rule alone). An iteration that ends in Anderson's or EM's
+0.4-0.5 a step on the widest tables and at 0.93-0.985 where the rows are more, against
+EM's 0.999 or more), the EM step from ``x_k`` says little of the distance left: the chain
+has taken out the directions EM contracts slowest along only in part, and the rate Anderson
+estimated before the chain (on its memory's span) is not the rate along what is left. At
+80 x 240 with ``ridge = 1`` the distance was 3,200 times the EM step all along a chain's
+last 60 points, at 100 x 250 11,000 times; the rule with the rate held from before the
+chain stopped 80 x 240 6.5e-6 SD from the maximiser. So at a Newton point, and after one
+until :data:`RATE_WINDOW` new Ritz estimates are made, EM's rule takes ``rho =``
+:data:`RHO_MAX`. The chain's own moves ``d_k = distance(x_k, x_{k+1})`` tell more: for a
+contraction at ``r`` a move the distance of ``x_{k+1}`` from the fixed point is at most the sum
+of the moves to come. The chains' moves alternate long and short (ratios 2.4, 0.36, 2.2 at
+80 x 200), so they are taken in pairs: with ``s_k = d_{k-1} + d_k`` and ``q`` the largest of
+:data:`CHAIN_RATIOS` ratios ``s_j / s_{j-2}``, the distance of ``x_{k+1}`` is about ``q s_k /
+(1 - q)`` (``r d_k / (1 - r)`` for a plain geometric chain). A run also ends
+("converged", with the update ``F(x_{k+1})``) once ``q <= CHAIN_RATE_MAX`` and ``q s_k / (1 -
+q) <= tol``. On ``n = 10, p = 200``, ``ridge = 1`` the chain's estimate was within 20% of
+the true distance at every step from ``1e-4`` down, and at 80 x 240 (``q = 0.875``) it
+read 9.8e-7 where the distance was 9.5e-7. An iteration that ends in Anderson's or EM's
 point clears the chain.
 
 **Chord jumps** (a problem opts in with ``chord_jumps = True``). On wide tables with a weak
@@ -128,8 +138,7 @@ tables (``benchmarks/README.md``, issue 16's twelfth round): fewer evaluations o
 100, p = 300`` 2,394 -> 2,278, ``40 x 120`` 765 -> 621, ``50 x 150`` 581 -> 551), the same on
 the others, the same maxima.
 
-:data:`JUMP_MIN_RATE` is the
-rate estimate's cap :data:`RHO_MAX`: where Anderson converges in a few hundred evaluations a
+:data:`JUMP_MIN_RATE` is 0.999 (the rate estimate's cap when it was chosen): where Anderson converges in a few hundred evaluations a
 gate of 0.99 let refused jumps and memory restarts cost 5-60% more evaluations (40 x 120:
 850 instead of 526), while on the long plateaus the estimate sits at the cap. Measured
 (``benchmarks/README.md``, issue 16's seventh round), ``ridge = 1``, 20% MCAR: ``n = 100,
@@ -161,8 +170,8 @@ __all__ = [
 
 #: Secant pairs kept (Anderson's memory ``m``).
 DEFAULT_MEMORY = 10
-#: Largest EM rate the stopping rule believes: the test is at most 1000x tighter than tol.
-RHO_MAX = 0.999
+#: Largest EM rate the stopping rule believes: the test is at most 10,000x tighter than tol.
+RHO_MAX = 0.9999
 #: The scaled test never asks for a change below this (rounding noise of the EM map in
 #: standardised units), unless ``tol`` itself is smaller.
 CHANGE_FLOOR = 1e-13
@@ -177,10 +186,11 @@ NEWTON_START = 1e-2
 #: ... and only while the estimated EM rate is at least this (where EM is fast, Anderson
 #: converges in a few more evaluations than Newton would take, and the information costs more).
 NEWTON_MIN_RATE = 0.9
-#: The chain's stopping test looks at this many ratios of successive Newton moves ...
-CHAIN_RATIOS = 3
-#: ... and believes them up to this rate (a chain contracting more slowly stops by EM's test).
-CHAIN_RATE_MAX = 0.8
+#: The chain's stopping test looks at this many ratios of pair sums of Newton moves ...
+CHAIN_RATIOS = 2
+#: ... and believes them up to this rate a pair (a chain contracting more slowly stops by
+#: EM's test at the rate RHO_MAX).
+CHAIN_RATE_MAX = 0.9
 #: Accepted iterates to wait after a refused Newton point (doubled after each refusal).
 NEWTON_BACKOFF = 2
 #: Accepted iterates to wait when the problem offers no Newton point (information not
@@ -191,7 +201,7 @@ NEWTON_WAIT_NONE = 1
 #: each refused one, up to JUMP_WAIT_MAX; reset by an accepted one) ...
 JUMP_EVERY = 20
 JUMP_WAIT_MAX = 40
-#: ... the estimated EM rate from which they are tried (RHO_MAX: the estimate at its cap) ...
+#: ... the estimated EM rate from which they are tried ...
 JUMP_MIN_RATE = 0.999
 #: ... the EM steps that relax a jump's point before it is judged ...
 JUMP_RELAX = 5
@@ -367,7 +377,7 @@ class _NewtonChain:
     the second stopping test they give (module docstring, "Stopping on a Newton chain")."""
 
     def __init__(self) -> None:
-        self._moves: deque[float] = deque(maxlen=CHAIN_RATIOS + 1)
+        self._moves: deque[float] = deque(maxlen=CHAIN_RATIOS + 3)
 
     def push(self, move: float) -> None:
         self._moves.append(move)
@@ -375,17 +385,24 @@ class _NewtonChain:
     def clear(self) -> None:
         self._moves.clear()
 
+    @property
+    def active(self) -> bool:
+        """Whether the accepted point is a Newton point (the chain holds a move)."""
+        return bool(self._moves)
+
     def converged(self, tol: float) -> bool:
-        """``r d / (1 - r) <= tol``, ``d`` the last move and ``r`` the largest of the last
-        :data:`CHAIN_RATIOS` ratios of successive moves, when ``r <= CHAIN_RATE_MAX``."""
+        """``q s / (1 - q) <= tol``, ``s = d_{k-1} + d_k`` the last two moves and ``q`` the
+        largest of the last :data:`CHAIN_RATIOS` ratios of such pair sums two moves apart,
+        when ``q <= CHAIN_RATE_MAX``."""
         moves = self._moves
-        if len(moves) <= CHAIN_RATIOS:
+        if len(moves) < CHAIN_RATIOS + 3:
             return False
         m = list(moves)
-        if not all(a > 0.0 for a in m[:-1]):
+        pairs = [a + b for a, b in zip(m[:-1], m[1:])]
+        if not all(a > 0.0 for a in pairs[:-2]):
             return False
-        r = max(b / a for a, b in zip(m[:-1], m[1:]))
-        return r <= CHAIN_RATE_MAX and r * m[-1] / (1.0 - r) <= tol
+        q = max(b / a for a, b in zip(pairs[:-2], pairs[2:]))
+        return q <= CHAIN_RATE_MAX and q * pairs[-1] / (1.0 - q) <= tol
 
 
 def _proposal(dz: np.ndarray, dg: np.ndarray, gg: np.ndarray, gz: np.ndarray, g: np.ndarray, damp: float) -> np.ndarray | None:
@@ -515,6 +532,7 @@ def run_anderson(
     recent: deque[float] = deque(maxlen=RATE_WINDOW)  # the last Ritz estimates
     damp = _DAMP_START
     chain = _NewtonChain()
+    since_newton = RATE_WINDOW  # Ritz estimates made since the last accepted Newton point
     jumps = bool(getattr(problem, "chord_jumps", False))
     anchor, anchor_it, jump_scale = x, 0, 1.0  # the chord's far end, when it was accepted
     jump_wait = JUMP_EVERY
@@ -539,8 +557,12 @@ def run_anderson(
             z, g = pushed
             if mem.k >= 2:  # (after a Newton step the memory restarts: the earlier estimates stand)
                 recent.append(ritz_rate_gram(*mem.grams()[:2]))
+                since_newton += 1
         rho = max(recent, default=0.0)
-        if change <= max(tol * (1.0 - rho), min(tol, CHANGE_FLOOR)) or chain.converged(tol):
+        # at a Newton point, and until RATE_WINDOW estimates are made after one, EM's step
+        # tells the distance at the largest rate believed (module docstring)
+        rho_stop = RHO_MAX if chain.active or since_newton < RATE_WINDOW else rho
+        if change <= max(tol * (1.0 - rho_stop), min(tol, CHANGE_FLOOR)) or chain.converged(tol):
             return run.end(fx, "converged", it)
         if it == max_iter:
             break
@@ -571,6 +593,7 @@ def run_anderson(
                 took = _try_newton(run, problem, coords, newton, x, fx, obj)
                 if not isinstance(took, str):
                     chain.push(problem.distance(x, took[1]))
+                    since_newton = 0
                     z, x, fx, obj = took
                     backoff = NEWTON_BACKOFF
                     mem.reset()  # secant pairs across a Newton step mislead Anderson

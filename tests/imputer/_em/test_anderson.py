@@ -253,61 +253,91 @@ class ChainProblem(FnProblem):
     """``slow_linear`` with a Newton hook whose points contract towards ``x*`` at ``rate``
     (a chain like the fills' Newton steps: linear, much faster than EM), their error along
     EM's fastest direction (as on the wide tables, where what the chain leaves is not EM's
-    slowest mode: EM's rule, which assumes it is, asks for about 100 times too small a step)."""
+    slowest mode: EM's rule, which assumes it is, asks for about 100 times too small a step),
+    or along its slowest (``slow=True``: EM's step then understates the distance left by
+    ``1 / (1 - rho)``). After ``calls`` Newton points the hook offers none (the chain ends
+    and Anderson goes on)."""
 
-    def __init__(self, eigs: np.ndarray, seed: int, rate: float) -> None:
+    def __init__(self, eigs: np.ndarray, seed: int, rate: float, slow: bool = False, calls: int | None = None) -> None:
         inner, self.x_star = slow_linear(eigs, seed)
         super().__init__(inner._step)
-        self.rate = rate
+        self.rate, self.offers = rate, calls
         self.newton_calls = 0
         a = np.stack([inner._step(self.x_star + e)[0] - self.x_star for e in np.eye(eigs.size)], axis=1)
-        self._fast = np.linalg.eigh(0.5 * (a + a.T))[1][:, 0]  # eigenvector of the smallest eigenvalue
+        self._dir = np.linalg.eigh(0.5 * (a + a.T))[1][:, -1 if slow else 0]
 
-    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray:
+    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
+        if self.offers is not None and self.newton_calls >= self.offers:
+            return None
         self.newton_calls += 1
-        return self.x_star + self.rate * float(np.linalg.norm(x - self.x_star)) * self._fast
+        return self.x_star + self.rate * float(np.linalg.norm(x - self.x_star)) * self._dir
 
 
-def _chain_run(rate: float, tol: float, monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[ChainProblem, object]:
+def _chain_run(
+    rate: float, tol: float, monkeypatch: pytest.MonkeyPatch | None = None, top: float = 0.999, **kw: object
+) -> tuple[ChainProblem, object]:
     if monkeypatch is not None:  # the chain's test switched off: EM's rule alone
         monkeypatch.setattr(anderson, "CHAIN_RATE_MAX", 0.0)
-    problem = ChainProblem(np.linspace(0.5, 0.999, 40), 3, rate)
+    problem = ChainProblem(np.linspace(0.5, top, 40), 3, rate, **kw)  # type: ignore[arg-type]
     # started near x* (EM steps below NEWTON_START): the chain runs from the third iteration
     return problem, run_anderson(problem, problem.x_star + 1e-3, tol=tol, max_iter=10_000)
 
 
+def _error(problem: ChainProblem, run: object) -> float:
+    return float(np.max(np.abs(run.x - problem.x_star)))  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("tol", [1e-7, 1e-10])
-@pytest.mark.parametrize("rate", [0.2, 0.45, 0.7])
+@pytest.mark.parametrize("rate", [0.2, 0.45, 0.7, 0.92])
 def test_a_newton_chain_stops_by_its_own_rate_within_tol(rate: float, tol: float, monkeypatch: pytest.MonkeyPatch) -> None:
     problem, run = _chain_run(rate, tol)
-    assert run.trace.converged and problem.newton_calls > anderson.CHAIN_RATIOS
-    assert np.max(np.abs(run.x - problem.x_star)) <= tol
-    _, em_rule = _chain_run(rate, tol, monkeypatch)
-    # EM's rule asks for an EM step of tol (1 - rho), rho its estimate of the slowest rate,
-    # where the error lies along a direction EM contracts at 0.5: it goes on past tol, the
-    # chain's test ends sooner with the estimate within tol
+    assert run.trace.converged and problem.newton_calls > anderson.CHAIN_RATIOS + 2
+    assert _error(problem, run) <= tol
+    em_problem, em_rule = _chain_run(rate, tol, monkeypatch)
+    # EM's rule at a Newton point asks for an EM step of tol (1 - RHO_MAX), where the error
+    # lies along a direction EM contracts at 0.5: it goes on past tol, the chain's test ends
+    # sooner with the estimate within tol
     assert em_rule.trace.converged and run.trace.n_evals < em_rule.trace.n_evals
-    assert np.max(np.abs(em_rule.x - problem.x_star)) < 0.5 * np.max(np.abs(run.x - problem.x_star))
+    assert _error(em_problem, em_rule) < 0.5 * _error(problem, run)
 
 
 def test_a_slow_chain_stops_by_the_em_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    # contracting at 0.9 > CHAIN_RATE_MAX, the chain's ratios are not believed
-    problem, run = _chain_run(0.9, 1e-7)
-    _, em_rule = _chain_run(0.9, 1e-7, monkeypatch)
+    # contracting at 0.97 a step (0.94 a pair > CHAIN_RATE_MAX), the chain's ratios are not believed
+    problem, run = _chain_run(0.97, 1e-7)
+    _, em_rule = _chain_run(0.97, 1e-7, monkeypatch)
     assert run.trace.converged and run.trace.n_evals == em_rule.trace.n_evals
     assert np.array_equal(run.x, em_rule.x)
+
+
+@pytest.mark.parametrize("calls", [None, 12, 150])
+def test_at_and_after_newton_points_em_rule_takes_the_largest_rate(calls: int | None) -> None:
+    # the chain's error along EM's slowest direction (rate 0.999), the chain too slow to be
+    # believed: EM's step understates the distance 1,000-fold, and the rate Anderson
+    # estimated before the chain (on its memory's span) is lower. At the Newton points and
+    # after them (the chain ended after ``calls``) until RATE_WINDOW new estimates are made,
+    # the rule takes RHO_MAX: the estimate ends within tol
+    problem, run = _chain_run(0.97, 1e-7, slow=True, calls=calls)
+    assert run.trace.converged and problem.newton_calls > 5
+    assert _error(problem, run) <= 1e-7
 
 
 @pytest.mark.parametrize(
     ("moves", "tol", "expected"),
     [
-        ([1e-6, 4.5e-7, 2.0e-7, 9e-8], 1e-7, True),  # r = 0.45: 0.45 * 9e-8 / 0.55 = 7.4e-8
-        ([1e-6, 4.5e-7, 2.0e-7, 9e-8], 5e-8, False),
-        ([4.5e-7, 2.0e-7, 9e-8], 1.0, False),  # two ratios only
-        ([1e-6, 9e-7, 2e-7, 9e-8], 1.0, False),  # one ratio of 0.9 > CHAIN_RATE_MAX
-        ([1e-6, 1e-7, 7e-8, 1e-8], 2e-8, False),  # the largest ratio (0.7) counts: 0.7 * 1e-8 / 0.3
-        ([1e-6, 1e-7, 7e-8, 1e-8], 3e-8, True),
-        ([1e-6, 0.0, 0.0, 0.0], 1.0, False),  # zero moves give no ratio
+        # r = 0.45 a move: q = 0.2025 a pair, 0.2025 * 1.32e-7 / 0.7975 = 3.4e-8 = r d / (1 - r)
+        ([1e-6, 4.5e-7, 2.025e-7, 9.1125e-8, 4.1006e-8], 4e-8, True),
+        ([1e-6, 4.5e-7, 2.025e-7, 9.1125e-8, 4.1006e-8], 3e-8, False),
+        ([4.5e-7, 2.025e-7, 9.1125e-8, 4.1006e-8], 1.0, False),  # one pair ratio only
+        # long and short moves alternating, 0.81 a pair (single ratios 0.3 and 2.7):
+        # 0.81 * 8.99e-7 / 0.19 = 3.83e-6
+        ([1e-6, 3e-7, 8.1e-7, 2.43e-7, 6.561e-7], 4e-6, True),
+        ([1e-6, 3e-7, 8.1e-7, 2.43e-7, 6.561e-7], 3.7e-6, False),
+        ([1e-6, 1e-7, 9.5e-7, 9e-8, 9e-7], 1.0, False),  # 0.95 a pair > CHAIN_RATE_MAX
+        # the largest pair ratio counts: 0.8 then 0.5, 0.8 * 5e-7 / 0.2 = 2e-6 (with 0.5: 5e-7)
+        ([5e-7, 5e-7, 5e-7, 3e-7, 2e-7], 2.1e-6, True),
+        ([5e-7, 5e-7, 5e-7, 3e-7, 2e-7], 1.9e-6, False),
+        ([1.0, 5e-7, 5e-7, 5e-7, 3e-7, 2e-7], 2.1e-6, True),  # (the last five moves count)
+        ([1e-6, 0.0, 0.0, 0.0, 0.0], 1.0, False),  # zero moves give no ratio
     ],
 )
 def test_the_chain_rule_on_given_moves(moves: list[float], tol: float, expected: bool) -> None:
@@ -315,8 +345,9 @@ def test_the_chain_rule_on_given_moves(moves: list[float], tol: float, expected:
     for d in moves:
         chain.push(d)
     assert chain.converged(tol) is expected
+    assert chain.active
     chain.clear()
-    assert not chain.converged(1.0)
+    assert not chain.converged(1.0) and not chain.active
 
 
 # ------------------------------------------------------------------------ chord jumps

@@ -144,4 +144,7 @@ def test_dask_engine_takes_the_same_newton_steps(route: str, monkeypatch: pytest
     ref = imputer.impute(df)
     res = imputer.impute(dd.from_pandas(df, npartitions=2), progress=False)
     assert ref.n_evals <= 30
-    assert_same_estimates(res, ref)
+    # the last Newton points of the two routes differ by about 2e-11 SD (the information
+    # summed in another order), where EM's rule at a Newton point asks for an EM step of
+    # tol (1 - RHO_MAX) = 1e-11: the one may stop an iteration later
+    assert_same_estimates(res, ref, spare=1)

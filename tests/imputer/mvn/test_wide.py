@@ -193,7 +193,7 @@ def _noisy_wide(n: int, p: int, seed: int) -> pd.DataFrame:
 @pytest.mark.parametrize(("n", "p", "seed"), [(20, 60, 1), (25, 75, 0)])
 def test_chord_jumps_keep_the_fit_at_the_same_maximiser(n: int, p: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # jumps tried from the start, every five accepted iterates (the driver's own gate, the
-    # rate estimate at RHO_MAX for twenty, is met only on long plateaus): the fit takes some,
+    # rate estimate at 0.999 for twenty, is met only on long plateaus): the fit takes some,
     # stays monotone and ends at the maximiser of a fit without them
     from imputer._em import anderson, run_em
     from imputer.mvn._fit import start_values
