@@ -7,7 +7,12 @@
   where the unscaled one (SQUAREM) stays ``1 / (1 - rho)`` times farther;
 * free coordinates are used when the problem has them (``method="auto"``), and the
   estimate is the same;
-* every way a run ends, the ``stop`` hook at every accepted iterate, and ``n_evals``.
+* every way a run ends, the ``stop`` hook at every accepted iterate, and ``n_evals``;
+* on a chain of Newton points the run stops by the pair sums of the chain's moves (given
+  moves, alternating long and short included) within ``tol``, and at and after Newton points
+  EM's rule takes the largest rate, so a chain whose error lies along EM's slowest direction
+  ends within ``tol`` too;
+* chord jumps.
 """
 
 from __future__ import annotations
