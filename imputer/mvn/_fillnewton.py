@@ -83,7 +83,8 @@ where Anderson needs about 67 evaluations a decade at ``n = 100, p = 300``, is t
 On those 14 tables: 12,725 -> 6,815 evaluations, 92 -> 70 s, the same maxima (100 x 300
 2,278 -> 1,258, 80 x 240 1,765 -> 695); one slower (40 x 120, seed 0: 1.4 -> 2.4 s);
 benchmarks/README, issue 16's twelfth round. With the chains' deflation (thirteenth round)
-the solves take fewer products (100 x 300: 8,319 -> 3,398 in the fit).
+the solves take fewer products (100 x 300: 8,319 -> 3,398 in the fit), and the late step
+pays from 2 columns a row.
 """
 
 from __future__ import annotations
@@ -142,11 +143,13 @@ MIN_COLUMNS_PER_ROW = 10
 #: in the final approach: once the EM step is at most LATE_START (SD units). From the start
 #: there it took fewer evaluations but about 100 products a solve, and led 10 of 14 tables to
 #: another maximum; late, the path to the maximum is Anderson's and the jumps' as before.
-#: Not from 2, though the deflated solves make it pay there (14 tables at 2 to 3 columns a
-#: row: 231 -> 101 s, fewer evaluations on all): the chains' ends then stop 2-5e-6 SD from
-#: the maximiser (80 x 200, 100 x 200; 4e-8 without the step), the EM step at a chain's
-#: point understating the distance left (benchmarks/README, issue 16's thirteenth round).
-LATE_COLUMNS_PER_ROW = 3
+#: From 2 (3 before the chains' deflation and before the driver's stop after a chain was made
+#: right): at 2 to 3 columns a row, 13 tables took 118 -> 75 s together, fewer evaluations on
+#: all 13, each ending within 1e-7 SD of its maximiser (80 x 200 7,018 -> 536 evaluations,
+#: 45 -> 5.3 s, not converged before; two slower: 100 x 250 21.1 -> 26.7 s, 100 x 200 (1)
+#: 17.5 -> 19.7 s; benchmarks/README, issue 16's fourteenth round). From 1.5 or 1, 120 x 200
+#: 11.1 -> 15.6 s, 100 x 120 2.1 -> 3.5 s.
+LATE_COLUMNS_PER_ROW = 2
 LATE_START = 1e-4
 #: Harmonic Ritz vectors that each solve of a chain adds to the deflation of the next solves'
 #: operator (:class:`imputer._krylov.Deflation`) ...

@@ -147,10 +147,10 @@ def test_fit_reaches_andersons_fixed_point_in_fewer_evaluations(prior_kind: str,
 
 @pytest.mark.parametrize(
     ("shape", "kind"),
-    [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), FillNewton), ((40, 100, 0), type(None)),
-     ((3000, 40, 0), type(None))],
-    ids=["dense Newton", "fills", "fills, late (3 to 10 columns a row)", "neither (rows not few enough)",
-         "neither (many rows)"],
+    [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), FillNewton), ((50, 100, 0), FillNewton),
+     ((60, 100, 0), type(None)), ((3000, 40, 0), type(None))],
+    ids=["dense Newton", "fills", "fills, late (3 to 10 columns a row)", "fills, late (2 columns a row)",
+         "neither (rows not few enough)", "neither (many rows)"],
 )
 def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -> None:
     n, p, _ = shape
@@ -164,11 +164,11 @@ def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -
         assert problem._newton.start == (None if p >= MIN_COLUMNS_PER_ROW * n else LATE_START)
 
 
-@pytest.mark.parametrize("shape", [(12, 40, 0), (15, 60, 0), (20, 80, 1)])
+@pytest.mark.parametrize("shape", [(12, 40, 0), (15, 60, 0), (20, 80, 1), (25, 60, 1)])
 def test_a_late_step_starts_in_the_final_approach_and_keeps_the_fixed_point(
     shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 3 to 10 columns a row: no chain starts while the EM step exceeds LATE_START, and the fit
+    # 2 to 10 columns a row: no chain starts while the EM step exceeds LATE_START, and the fit
     # ends where Anderson alone does (run to tol = 1e-12)
     n, p, complete = shape
     x0, ref = _anderson_reference(n, p, complete)
@@ -413,7 +413,7 @@ def test_an_inexact_solve_reaches_the_same_point_with_fewer_products(monkeypatch
     assert evals[fill_newton.GMRES_RTOL] <= evals[1e-8] + 2
 
 
-@pytest.mark.parametrize("shape", [(30, 100, 0), (40, 120, 2)])
+@pytest.mark.parametrize("shape", [(25, 60, 1), (30, 100, 0), (40, 120, 2)])
 def test_the_chains_deflation_cuts_the_products_and_keeps_the_fixed_point(
     shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -432,4 +432,4 @@ def test_the_chains_deflation_cuts_the_products_and_keeps_the_fixed_point(
         assert problem.distance(ref.x, run.x) < 1e-8
         assert isinstance(problem._newton, FillNewton)
         products[harvest] = problem._newton.products
-    assert products[fill_newton.DEFLATE_HARVEST] < 0.85 * products[0], products  # (0.61 and 0.6 measured)
+    assert products[fill_newton.DEFLATE_HARVEST] < 0.85 * products[0], products  # (0.6-0.72 measured)
