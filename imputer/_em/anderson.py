@@ -94,10 +94,15 @@ of the moves to come. The chains' moves alternate long and short (ratios 2.4, 0.
 80 x 200), so they are taken in pairs: with ``s_k = d_{k-1} + d_k`` and ``q`` the largest of
 :data:`CHAIN_RATIOS` ratios ``s_j / s_{j-2}``, the distance of ``x_{k+1}`` is about ``q s_k /
 (1 - q)`` (``r d_k / (1 - r)`` for a plain geometric chain). A run also ends
-("converged", with the update ``F(x_{k+1})``) once ``q <= CHAIN_RATE_MAX`` and ``q s_k / (1 -
-q) <= tol``. On ``n = 10, p = 200``, ``ridge = 1`` the chain's estimate was within 20% of
-the true distance at every step from ``1e-4`` down, and at 80 x 240 (``q = 0.875``) it
-read 9.8e-7 where the distance was 9.5e-7. An iteration that ends in Anderson's or EM's
+("converged", with the update ``F(x_{k+1})``) once the ratios agree to :data:`CHAIN_SETTLED`,
+``q <= CHAIN_RATE_MAX`` and ``q s_k / (1 - q) <= tol``. On ``n = 10, p = 200``, ``ridge =
+1`` the chain's estimate was within 20% of the true distance at every step from ``1e-4``
+down, and at 80 x 240 (``q = 0.875``) it read 9.8e-7 where the distance was 9.5e-7; but
+slower chains are not believed: after an extrapolation of the fills' chain
+(:mod:`imputer.mvn._fillnewton`) had taken out most of a slow mode, the moves of 100 x 200
+contracted at 0.79 a pair along a faster one, and the estimate read 1e-7 where the slow
+mode's remainder left 3.9e-7. A move longer than the two before it (such a jump) starts
+the ratios afresh. An iteration that ends in Anderson's or EM's
 point clears the chain.
 
 **Chord jumps** (a problem opts in with ``chord_jumps = True``). On wide tables with a weak
@@ -189,8 +194,11 @@ NEWTON_MIN_RATE = 0.9
 #: The chain's stopping test looks at this many ratios of pair sums of Newton moves ...
 CHAIN_RATIOS = 2
 #: ... and believes them up to this rate a pair (a chain contracting more slowly stops by
-#: EM's test at the rate RHO_MAX).
-CHAIN_RATE_MAX = 0.9
+#: EM's test at the rate RHO_MAX: at 0.79 a pair the moves hid a slower mode, module docstring) ...
+CHAIN_RATE_MAX = 0.5
+#: ... once they agree to this (a chain's first points after a jump contract faster along
+#: the directions the jump overshot: the ratios rise to the chain's rate)
+CHAIN_SETTLED = 0.05
 #: Accepted iterates to wait after a refused Newton point (doubled after each refusal).
 NEWTON_BACKOFF = 2
 #: Accepted iterates to wait when the problem offers no Newton point (information not
@@ -380,7 +388,10 @@ class _NewtonChain:
         self._moves: deque[float] = deque(maxlen=CHAIN_RATIOS + 3)
 
     def push(self, move: float) -> None:
-        self._moves.append(move)
+        moves = self._moves
+        if len(moves) >= 2 and move > moves[-1] + moves[-2]:
+            moves.clear()  # no contraction (an extrapolated point): the ratios start afresh
+        moves.append(move)
 
     def clear(self) -> None:
         self._moves.clear()
@@ -401,8 +412,10 @@ class _NewtonChain:
         pairs = [a + b for a, b in zip(m[:-1], m[1:])]
         if not all(a > 0.0 for a in pairs[:-2]):
             return False
-        q = max(b / a for a, b in zip(pairs[:-2], pairs[2:]))
-        return q <= CHAIN_RATE_MAX and q * pairs[-1] / (1.0 - q) <= tol
+        ratios = [b / a for a, b in zip(pairs[:-2], pairs[2:])]
+        q = max(ratios)
+        settled = q - min(ratios) <= CHAIN_SETTLED
+        return settled and q <= CHAIN_RATE_MAX and q * pairs[-1] / (1.0 - q) <= tol
 
 
 def _proposal(dz: np.ndarray, dg: np.ndarray, gg: np.ndarray, gz: np.ndarray, g: np.ndarray, damp: float) -> np.ndarray | None:
