@@ -178,8 +178,8 @@ EXTRAP_COS = 0.9995
 EXTRAP_QTOL = 0.01
 EXTRAP_QMIN = 0.6
 EXTRAP_QMAX = 0.99
-#: ... from this many consecutive full Newton points of a chain (doubled after a refused
-#: extrapolation, up to EXTRAP_POINTS_MAX).
+#: ... from this many consecutive full Newton points of a chain (at least the 6 it uses;
+#: doubled after a refused extrapolation, up to EXTRAP_POINTS_MAX).
 EXTRAP_POINTS = 6
 EXTRAP_POINTS_MAX = 48
 #: Harmonic Ritz vectors that each solve of a chain adds to the deflation of the next solves'
@@ -314,7 +314,7 @@ class FillNewton:
         self._refused = 0
         self._prev_norm: float | None = None
         self._stalls = 0
-        self._points: deque[np.ndarray] = deque(maxlen=EXTRAP_POINTS)  # the chain's latest full Newton points
+        self._points: deque[np.ndarray] = deque(maxlen=6)  # the chain's latest full Newton points
         self._since = 0  # full Newton points in a row
         self._need = EXTRAP_POINTS  # ... before the next extrapolation
         self._full = False  # whether the last candidate was a full Newton step
