@@ -519,3 +519,18 @@ def test_extrapolated_chains_reach_the_same_fixed_point_in_fewer_evaluations(
         assert (accepted >= 1) if qmax > 0.0 else (offered == 0)
         evals[qmax] = run.trace.n_evals
     assert evals[default] < 0.9 * evals[0.0], evals
+
+
+def test_extrapolation_from_more_points_than_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # EXTRAP_POINTS = 10 asks for ten full Newton points in a row; the last six are used
+    import imputer.mvn._fillnewton as fill_newton
+
+    monkeypatch.setattr(fill_newton, "EXTRAP_POINTS", 10)
+    df = _weak_factors(30, 80, 1)
+    data = standard(df)
+    x0 = MVNProblem(data, 1.0).pack(start_values(data))
+    ref = run_anderson(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000, use_newton=False)
+    problem = MVNProblem(standard(df), 1.0)
+    run = run_em(problem, x0, tol=1e-10, max_iter=50_000)
+    assert run.trace.stop_reason == "converged" and problem.distance(ref.x, run.x) < 1e-8
+    assert isinstance(problem._newton, FillNewton) and problem._newton.extrapolations[1] >= 1
