@@ -59,7 +59,8 @@ SVD, singular values below ``1e-6`` times the largest dropped; :func:`ritz_rate`
 clipped to ``[0, RHO_MAX]`` (so the test is at most ``1 / (1 - RHO_MAX) = 10,000`` times
 tighter than ``tol``: a cap of 0.999 left the wide tables whose rate is 0.9999, 100 x 180
 and 100 x 250 with ``ridge = 1``, up to 1.1e-6 SD from the maximiser at the default
-``tol``, and 0.9999 within 1e-7 for 2-13% more evaluations), 0 while the memory holds fewer than two differences. The floor
+``tol``, and 0.9999 within 1e-7 for 0-13% more evaluations), 0 while the memory holds
+fewer than two differences. The floor
 ``min(tol, CHANGE_FLOOR)`` keeps the test above the rounding noise of the EM map (the
 change cannot fall much below ``1e-14``).
 
@@ -143,8 +144,8 @@ tables (``benchmarks/README.md``, issue 16's twelfth round): fewer evaluations o
 100, p = 300`` 2,394 -> 2,278, ``40 x 120`` 765 -> 621, ``50 x 150`` 581 -> 551), the same on
 the others, the same maxima.
 
-:data:`JUMP_MIN_RATE` is 0.999 (the rate estimate's cap when it was chosen): where Anderson converges in a few hundred evaluations a
-gate of 0.99 let refused jumps and memory restarts cost 5-60% more evaluations (40 x 120:
+:data:`JUMP_MIN_RATE` is 0.999 (the rate estimate's cap when it was chosen): where Anderson
+converges in a few hundred evaluations a gate of 0.99 let refused jumps and memory restarts cost 5-60% more evaluations (40 x 120:
 850 instead of 526), while on the long plateaus the estimate sits at the cap. Measured
 (``benchmarks/README.md``, issue 16's seventh round), ``ridge = 1``, 20% MCAR: ``n = 100,
 p = 300`` 2,727 evaluations instead of 14,301 (44 s instead of 266 s), ``n = 60, p = 180``

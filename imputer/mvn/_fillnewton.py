@@ -73,8 +73,8 @@ left-out ``C`` coupling sets, and Anderson works undisturbed meanwhile.
 
 Extrapolation. Where the left-out coupling is strong (2 to 3 columns a row) a chain contracts
 at 0.93-0.985 a step, its moves alternating long and short, but as one geometric sequence
-of pairs: along the last 800 iterations of 100 x 250 (``ridge = 1``) ``x_k - x*`` kept
-``(x_k - x_{k-2}) . (x_{k-2} - x_{k-4})`` at a cosine above 0.9999 and the pair ratio at 0.966.
+of pairs: over the last 700 iterations of 100 x 250 (``ridge = 1``) the pair displacements
+``x_k - x_{k-2}`` and ``x_{k-2} - x_{k-4}`` kept a cosine above 0.9997 and a ratio of 0.94-0.97.
 So from :data:`EXTRAP_POINTS` consecutive full Newton points ``x_{k-5}, ..., x_k`` the step
 takes the pair ratio ``q = a'b / b'b`` (``a = x_k - x_{k-2}``, ``b = x_{k-2} - x_{k-4}``) and
 the same from the odd points, and where the two agree to :data:`EXTRAP_QTOL`, ``a`` and
@@ -85,10 +85,12 @@ EM update damps what the extrapolation amplified along the fast directions (``y`
 was refused 7 times in 10 at 100 x 200); it costs an E-step outside the driver's count,
 like the Jacobian products. The driver judges it as any candidate (not lower objective);
 accepted, a chain goes on from it; refused, the next waits for twice the points (up to
-:data:`EXTRAP_POINTS_MAX`). At 100 x 250 the extrapolations took the distance from the
-maximiser from 1.3e-3 to 7.6e-5 and from 4.9e-4 to 8.7e-6; over 31 tables from 10 x 200 to
-100 x 300 (``ridge = 1``) fewer evaluations on 23, the same on 5, more on 3 (at most 15), the same maxima,
-all within 1.2e-7 SD at the default ``tol`` (benchmarks/README, issue 16's fourteenth round).
+:data:`EXTRAP_POINTS_MAX`). In a fit of 100 x 250 the accepted ones took the distance
+from the maximiser down 3-6 times each (3.9e-3 -> 6.3e-4, 2.6e-5 -> 7.4e-6: a chain's first
+points after an extrapolation carry its transients), 1,159 -> 743 evaluations in all; over
+31 tables from 10 x 200 to 100 x 300 (``ridge = 1``) fewer evaluations on 23, the same on 5,
+more on 3 (at most 15, by the driver's stricter chain test), the same maxima, all within
+1.2e-7 SD at the default ``tol`` (benchmarks/README, issue 16's fourteenth round).
 
 Where it is offered (:func:`fill_plan`, :func:`fill_start`): more than :data:`MIN_PARAMS`
 parameters and padded blocks within :data:`MAX_ELEMENTS`; from the driver's own start with

@@ -126,8 +126,8 @@ def impute(
         ``rho_hat`` being the rate estimated from the accelerator's recent steps (the
         largest Ritz value of the EM map's Jacobian on the span of its memory, clipped to
         [0, 0.9999], the largest such estimate of the last 10 iterations; at and just
-        after Newton steps, 0.9999; see :mod:`imputer._em.anderson`). At the default the estimate is within 1e-6
-        standard deviations of the exact maximiser even where most information is
+        after Newton steps, 0.9999; see :mod:`imputer._em.anderson`). At the default the
+        estimate is within 1e-6 standard deviations of the exact maximiser even where most information is
         missing (measured: 3e-8 on mice's ``boys``, rate 0.993; 2e-8 on Little & Rubin's
         ``missvals``, rate 0.956). With ``accelerate=False`` plain EM stops at ``delta <=
         tol``, i.e. up to ``1 / (1 - rho)`` times farther.
