@@ -32,7 +32,21 @@ def browser():
 
 
 def _open(browser, path: Path) -> dict:
+    """Load ``path`` and read its state once the document and its images have loaded.
+
+    ``get`` may return while a large page is still ``interactive`` (seen on a loaded CI
+    machine with the 1,500-row report), so the load is awaited, bounded by ``TIMEOUT``.
+    """
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get(path.resolve().as_uri())
+    loaded = ("return document.readyState === 'complete'"
+              " && Array.from(document.images).every(i => i.complete)")
+    try:
+        WebDriverWait(browser, TIMEOUT, poll_frequency=0.1).until(lambda d: d.execute_script(loaded))
+    except TimeoutException:
+        pass  # the assertions below say what had not loaded
     state = browser.execute_script(
         "return {ready: document.readyState, title: document.title,"
         " images: Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight, i.alt]),"
