@@ -270,7 +270,9 @@ class _Scatter:
         self._pending = 0
 
     def add(self, pos: np.ndarray, val: np.ndarray) -> None:
-        if pos.shape[0] >= SWEEP_MAX_M:
+        """Add ``val`` at ``pos`` (same shapes, ``(m, m, g)`` batch-last or ``(g, m, m)``
+        pattern-major; large blocks are best given in their own, C, order: no copies)."""
+        if pos.shape[0] >= SWEEP_MAX_M or pos.shape[-1] >= SWEEP_MAX_M:
             np.add.at(self.out, pos.reshape(-1), val.reshape(-1))
             return
         self._pos.append(pos.reshape(-1))
@@ -480,7 +482,10 @@ def _estep(
             pos = ch.miss[:, :, None] * p + cols_p
             s2_flat += np.bincount(pos.reshape(-1), weights=X.reshape(-1), minlength=p * p)
             y_flat += np.bincount(ch.cells.reshape(-1), weights=Y.transpose(1, 2, 0).reshape(-1), minlength=p * p)
-        cond_sum.add(ch.cells, ch.cond_t * cw)
+        if ch.n_miss >= SWEEP_MAX_M:  # LAPACK-sized blocks, pattern-major (C order)
+            cond_sum.add(ch.cells.transpose(2, 0, 1), ch.cond * cw[:, None, None])
+        else:
+            cond_sum.add(ch.cells, ch.cond_t * cw)
         if keep is not None:
             parts.append((keep.group_start[spec.group] + spec.pat_start, ch.cond))
     if keep is not None:
