@@ -136,6 +136,20 @@ over 28 tables from 20 x 200 to 100 x 300, fewer or as many evaluations on 26; 3
 another local maximum, 2 of them higher (the 2 with more evaluations), and a block-missing
 10 x 120 test table at a lower one; ``benchmarks/README.md``, issue 16's eleventh round).
 
+A line goes on only while each follow-up gains at least :data:`JUMP_FOLLOW_GROWTH` (0.3) of
+the objective the jump before it gained; a line that stops growing ends (its last point
+kept) and the windows go on. Leaving a saddle-like region the gains grow (50 x 1,000: 0.024
+to 6.35 over 21 follow-ups); at ``n = 100, p = 300`` a line of 122 follow-ups crept along the
+plateau instead (gains 7.2, 5.4, 2.4, 0.61, 0.15, then 0.3-1.8 each, 6 evaluations apiece:
+738 of the fit's 1,214 evaluations, where Anderson without jumps took 885 in all). Measured
+on 31 tables from 10 x 200 to 50 x 1,000 (``ridge = 1``, 20% MCAR; ``benchmarks/README.md``,
+issue 16's fifteenth round): all at the same maxima for 0.15, 0.3, 0.4 and 0.5 (at 0.7 and 1,
+100 x 200 (seed 1) ended at a lower one); at 0.3 15,232 -> 14,256 evaluations, fewer on 9,
+more on 1 (100 x 180, +10), 100 x 300 1,214 -> 718, 40 x 600 852 -> 411. It can cost: on a
+synthetic two-mode valley whose line's gains dip to 0.03 and recover (the test suite's
+``two_modes``) ending the line took 503 -> 1,122 evaluations, while three others took 14-22%
+fewer.
+
 *The final approach* (:data:`JUMP_MIN_CHANGE`). A line of jumps starts only while the EM
 step is at least ``3e-6`` SD: the plateaus creep at ``5e-5`` SD a step or more, but near the
 maximiser, where Anderson converges linearly, the windows' jumps were refused (6 evaluations
@@ -169,7 +183,7 @@ from imputer._em.problem import EMProblem
 from imputer._em.squarem import EMRun, StopHook, _not_worse, _Tally
 
 __all__ = [
-    "CHAIN_RATE_MAX", "CHAIN_RATIOS", "CHANGE_FLOOR", "DEFAULT_MEMORY", "JUMP_EVERY", "JUMP_FOLLOW", "JUMP_FOLLOW_SCALE", "JUMP_MAX", "JUMP_MIN_CHANGE", "JUMP_MIN_RATE",
+    "CHAIN_RATE_MAX", "CHAIN_RATIOS", "CHANGE_FLOOR", "DEFAULT_MEMORY", "JUMP_EVERY", "JUMP_FOLLOW", "JUMP_FOLLOW_GROWTH", "JUMP_FOLLOW_SCALE", "JUMP_MAX", "JUMP_MIN_CHANGE", "JUMP_MIN_RATE",
     "JUMP_RELAX", "JUMP_WAIT_MAX", "NEWTON_BACKOFF", "NEWTON_MIN_RATE", "NEWTON_START", "NEWTON_WAIT_NONE", "RATE_WINDOW", "RHO_MAX",
     "ritz_rate", "ritz_rate_gram", "run_anderson",
 ]
@@ -222,6 +236,9 @@ JUMP_FOLLOW = True
 #: ... times this (2 was measured too: 20 x 300 302 evaluations against 360 at 1, but 50 x
 #: 1,000 410 against 338 and 30 x 600 294 against 254).
 JUMP_FOLLOW_SCALE = 1.0
+#: ... and only while each follow-up gains at least this fraction of the objective the jump
+#: before it gained (module docstring, "Follow-ups"); 0 follows every accepted one.
+JUMP_FOLLOW_GROWTH = 0.3
 #: A new line of jumps starts only while the EM step is at least this (SD units): the
 #: plateaus creep at 5e-5 SD a step or more, while in the final approach a jump is refused
 #: or gains little, and an accepted one restarts Anderson's memory.
@@ -551,6 +568,7 @@ def run_anderson(
     anchor, anchor_it, jump_scale = x, 0, 1.0  # the chord's far end, when it was accepted
     jump_wait = JUMP_EVERY
     following = False  # the next jump repeats the last accepted one's displacement
+    line_gain = 0.0  # the objective gained by the line's last jump
     for it in range(1, max_iter + 1):
         if run.accept(x, obj):
             return run.end(x, "stopped", it)
@@ -588,15 +606,19 @@ def run_anderson(
                     jump_wait = min(2 * jump_wait, JUMP_WAIT_MAX)
                 anchor, anchor_it, following = x, it, False
             else:
+                gain = jumped[3] - obj
                 if not following:
                     jump_scale = min(2.0 * jump_scale, JUMP_MAX)
                 jump_wait = JUMP_EVERY
-                if JUMP_FOLLOW:
+                # a line goes on while each follow-up gains JUMP_FOLLOW_GROWTH of the jump before it
+                go_on = JUMP_FOLLOW and (not following or gain >= JUMP_FOLLOW_GROWTH * line_gain)
+                line_gain = gain
+                if go_on:
                     # the next iteration repeats this jump's whole displacement from its end
                     anchor, anchor_it, following = x, it - jump_wait, True
                 z, x, fx, obj = jumped
-                if not JUMP_FOLLOW:
-                    anchor, anchor_it = x, it
+                if not go_on:
+                    anchor, anchor_it, following = x, it, False
                 mem.reset()
                 chain.clear()
                 continue
