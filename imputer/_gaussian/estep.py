@@ -270,16 +270,21 @@ class _Scatter:
         self._pending = 0
 
     def add(self, pos: np.ndarray, val: np.ndarray) -> None:
-        """Add ``val`` at ``pos`` (same shapes, ``(m, m, g)`` batch-last or ``(g, m, m)``
-        pattern-major; large blocks are best given in their own, C, order: no copies)."""
-        if pos.shape[0] >= SWEEP_MAX_M or pos.shape[-1] >= SWEEP_MAX_M:
-            np.add.at(self.out, pos.reshape(-1), val.reshape(-1))
+        """Add ``val`` at ``pos`` (same shapes ``(m, m, g)``, batch-last): large blocks at once,
+        small ones batched."""
+        if pos.shape[0] >= SWEEP_MAX_M:
+            self.add_large(pos, val)
             return
         self._pos.append(pos.reshape(-1))
         self._val.append(val.reshape(-1))
         self._pending += pos.size
         if self._pending >= self.size:
             self._flush()
+
+    def add_large(self, pos: np.ndarray, val: np.ndarray) -> None:
+        """Add ``val`` at ``pos`` (same shapes, any order) at once: best given C-contiguous,
+        e.g. LAPACK-sized blocks pattern-major ``(g, m, m)`` (no copies)."""
+        np.add.at(self.out, pos.reshape(-1), val.reshape(-1))
 
     def _flush(self) -> None:
         if self._pos:
@@ -483,7 +488,7 @@ def _estep(
             s2_flat += np.bincount(pos.reshape(-1), weights=X.reshape(-1), minlength=p * p)
             y_flat += np.bincount(ch.cells.reshape(-1), weights=Y.transpose(1, 2, 0).reshape(-1), minlength=p * p)
         if ch.n_miss >= SWEEP_MAX_M:  # LAPACK-sized blocks, pattern-major (C order)
-            cond_sum.add(ch.cells.transpose(2, 0, 1), ch.cond * cw[:, None, None])
+            cond_sum.add_large(ch.cells.transpose(2, 0, 1), ch.cond * cw[:, None, None])
         else:
             cond_sum.add(ch.cells, ch.cond_t * cw)
         if keep is not None:
