@@ -544,8 +544,8 @@ class FillNewton:
         real = np.float32 if single else float
         d_mat = np.zeros(r.shape, dtype=real)
         d_flat = d_mat.reshape(-1)
-        prec, u_t, r, cmat, cond_r = (a.astype(real) for a in (at.prec, u.T, r, cmat, cond_r))
-        u_t = np.ascontiguousarray(u_t)
+        prec, r, cmat, cond_r = (a.astype(real, copy=False) for a in (at.prec, r, cmat, cond_r))
+        u_t = np.ascontiguousarray(u.T, dtype=real)
         inv_div = real(1.0 / div)
 
         def jac(d: np.ndarray) -> np.ndarray:
