@@ -90,7 +90,7 @@ last 60 points, at 100 x 250 11,000 times; the rule with the rate held from befo
 chain stopped 80 x 240 6.5e-6 SD from the maximiser. So at a Newton point, and after one
 until :data:`RATE_WINDOW` new Ritz estimates are made, EM's rule takes ``rho =``
 :data:`RHO_MAX`. The chain's own moves ``d_k = distance(x_k, x_{k+1})`` tell more: for a
-contraction at ``r`` a move the distance of ``x_{k+1}`` from the fixed point is at most the sum
+contraction at rate ``r`` the distance of ``x_{k+1}`` from the fixed point is at most the sum
 of the moves to come. The chains' moves alternate long and short (ratios 2.4, 0.36, 2.2 at
 80 x 200), so they are taken in pairs: with ``s_k = d_{k-1} + d_k`` and ``q`` the largest of
 :data:`CHAIN_RATIOS` ratios ``s_j / s_{j-2}``, the distance of ``x_{k+1}`` is about ``q s_k /
