@@ -72,25 +72,37 @@ each time) answer None: there the chains meet a floor of the fill residual that 
 left-out ``C`` coupling sets, and Anderson works undisturbed meanwhile.
 
 Extrapolation. Where the left-out coupling is strong (2 to 3 columns a row) a chain contracts
-at 0.93-0.985 a step, its moves alternating long and short, but as one geometric sequence
-of pairs: over the last 700 iterations of 100 x 250 (``ridge = 1``) the pair displacements
-``x_k - x_{k-2}`` and ``x_{k-2} - x_{k-4}`` kept a cosine above 0.9997 and a ratio of 0.94-0.97.
-So from :data:`EXTRAP_POINTS` consecutive full Newton points ``x_{k-5}, ..., x_k`` the step
-takes the pair ratio ``q = a'b / b'b`` (``a = x_k - x_{k-2}``, ``b = x_{k-2} - x_{k-4}``) and
-the same from the odd points, and where the two agree to :data:`EXTRAP_QTOL`, ``a`` and
-``b`` are parallel to :data:`EXTRAP_COS` and :data:`EXTRAP_QMIN` ``<= q <=``
-:data:`EXTRAP_QMAX`, proposes the EM update of the limit ``y = x_k + q a / (1 - q)`` (Aitken's
-on pairs: exact where ``x_k - x* = q (x_{k-2} - x*)``) instead of the next Newton point. The
-EM update damps what the extrapolation amplified along the fast directions (``y`` itself
-was refused 7 times in 10 at 100 x 200); it costs an E-step outside the driver's count,
-like the Jacobian products. The driver judges it as any candidate (not lower objective);
-accepted, a chain goes on from it; refused, the next waits for twice the points (up to
-:data:`EXTRAP_POINTS_MAX`). In a fit of 100 x 250 the accepted ones took the distance
-from the maximiser down 3-6 times each (3.9e-3 -> 6.3e-4, 2.6e-5 -> 7.4e-6: a chain's first
-points after an extrapolation carry its transients), 1,159 -> 743 evaluations in all; over
-31 tables from 10 x 200 to 100 x 300 (``ridge = 1``) fewer evaluations on 23, the same on 5,
-more on 3 (at most 15, by the driver's stricter chain test), the same maxima, all within
-1.2e-7 SD at the default ``tol`` (benchmarks/README, issue 16's fourteenth round).
+at 0.93-0.985 a step, its moves alternating long and short, but the points two apart
+``x_k, x_{k-2}, ...`` approach the fixed point as a sum of a few geometric modes with
+positive ratios (over the last 700 iterations of 100 x 250, ``ridge = 1``, the pair
+displacements ``x_k - x_{k-2}`` and ``x_{k-2} - x_{k-4}`` kept a cosine above 0.9997 and a
+ratio of 0.94-0.97; at 100 x 300 the ratio drifts from 0.72 to 0.88 as a faster mode dies
+out, with cosines of 0.997-0.999). So from :data:`EXTRAP_POINTS` consecutive full Newton
+points the step takes the last ``K + 2`` points two apart, ``K =`` :data:`EXTRAP_MODES`,
+and proposes the EM update of their reduced-rank extrapolation (Eddy 1979; Sidi's RRE, here
+in the "shifted" form ``y = sum_j gamma_j x_{(j+1)}``, ``gamma`` minimising
+``|sum_j gamma_j (x_{(j+1)} - x_{(j)})|`` with ``sum_j gamma_j = 1``; its Gram matrix gets a
+ridge of ``1e-13`` of its trace): exact where the points two apart are ``x*`` plus up to ``K``
+geometric modes (for ``K = 1``, a least-squares form of Aitken's on pairs). It is tried where the last pair ratio
+``q = a'b / b'b`` (``a = x_k - x_{k-2}``, ``b = x_{k-2} - x_{k-4}``) is within
+[:data:`EXTRAP_QMIN`, :data:`EXTRAP_QMAX`] (a slow chain that contracts), instead of the next
+Newton point. Taken from the points one apart instead, the extrapolation was no better than
+``x_k``: the least squares then fit the long alternating moves and leave the slow mode,
+whose moves are short, where it is. The EM update damps what the extrapolation amplified
+along the fast directions (an extrapolated point itself was refused 7 times in 10 at
+100 x 200); it costs an E-step outside the driver's count, like the Jacobian products. The
+driver judges it as any candidate (not lower objective); accepted, a chain goes on from it;
+refused, the next waits for twice the points (up to :data:`EXTRAP_POINTS_MAX`).
+
+At 100 x 300 (``ridge = 1``) all six extrapolations were accepted; the five of the final
+approach took the distance from the maximiser down 2.5 to 21 times each (2.1e-3 -> 7.4e-4,
+3.9e-4 -> 2.1e-5, 2.3e-6 -> 1.9e-7), and the fit took 662 evaluations instead of 713 with
+Aitken's on pairs (issue 16's fourteenth round), which its cosine test (0.9995, against
+0.997-0.999 there) let fire twice. Over 31 tables from 10 x 200 to 50 x 1,000: 14,261 ->
+13,484 evaluations, fewer on 18, the same on 12, more on one (40 x 120, seed 1, +4), the same
+maxima (six of them checked against fits to ``tol = 1e-12``: within 1.1e-7 SD); 100 x 250 12.4 -> 10.5 s,
+100 x 200 (seed 1) 10.3 -> 8.4 s, 100 x 300 13.7 -> 12.3 s (benchmarks/README, issue 16's
+sixteenth round).
 
 Where it is offered (:func:`fill_plan`, :func:`fill_start`): more than :data:`MIN_PARAMS`
 parameters and padded blocks within :data:`MAX_ELEMENTS`; from the driver's own start with
@@ -123,7 +135,7 @@ from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 from imputer._krylov import Deflation, gmres_deflated
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "LATE_COLUMNS_PER_ROW", "LATE_START", "DEFLATE_HARVEST", "DEFLATE_MAX", "EXTRAP_COS", "EXTRAP_QTOL", "EXTRAP_QMIN", "EXTRAP_QMAX", "EXTRAP_POINTS", "EXTRAP_POINTS_MAX", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan", "fill_start"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "LATE_COLUMNS_PER_ROW", "LATE_START", "DEFLATE_HARVEST", "DEFLATE_MAX", "EXTRAP_MODES", "EXTRAP_QMIN", "EXTRAP_QMAX", "EXTRAP_POINTS", "EXTRAP_POINTS_MAX", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan", "fill_start"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
@@ -173,16 +185,15 @@ MIN_COLUMNS_PER_ROW = 10
 #: 11.1 -> 15.6 s, 100 x 120 2.1 -> 3.5 s.
 LATE_COLUMNS_PER_ROW = 2
 LATE_START = 1e-4
-#: A chain's points are extrapolated (module docstring, "Extrapolation") when the two latest
-#: pair ratios ``q`` agree to EXTRAP_QTOL, the last two pair displacements' cosine is at least
-#: EXTRAP_COS, and EXTRAP_QMIN <= q <= EXTRAP_QMAX ...
-EXTRAP_COS = 0.9995
-EXTRAP_QTOL = 0.01
+#: A chain's points two apart are extrapolated (module docstring, "Extrapolation") as up to
+#: this many geometric modes (2 took the same evaluations over 31 tables within 0.1%) ...
+EXTRAP_MODES = 3
+#: ... where the last pair ratio ``q`` is within [EXTRAP_QMIN, EXTRAP_QMAX] ...
 EXTRAP_QMIN = 0.6
 EXTRAP_QMAX = 0.99
-#: ... from this many consecutive full Newton points of a chain (at least the 6 it uses;
-#: doubled after a refused extrapolation, up to EXTRAP_POINTS_MAX).
-EXTRAP_POINTS = 6
+#: ... from this many consecutive full Newton points of a chain (at least the
+#: ``2 EXTRAP_MODES + 3`` it uses; doubled after a refused extrapolation, up to EXTRAP_POINTS_MAX).
+EXTRAP_POINTS = 2 * EXTRAP_MODES + 3
 EXTRAP_POINTS_MAX = 48
 #: Harmonic Ritz vectors that each solve of a chain adds to the deflation of the next solves'
 #: operator (:class:`imputer._krylov.Deflation`) ...
@@ -316,7 +327,7 @@ class FillNewton:
         self._refused = 0
         self._prev_norm: float | None = None
         self._stalls = 0
-        self._points: deque[np.ndarray] = deque(maxlen=6)  # the chain's latest full Newton points
+        self._points: deque[np.ndarray] = deque(maxlen=2 * EXTRAP_MODES + 3)  # the chain's latest full Newton points
         self._since = 0  # full Newton points in a row
         self._need = EXTRAP_POINTS  # ... before the next extrapolation
         self._full = False  # whether the last candidate was a full Newton step
@@ -415,18 +426,24 @@ class FillNewton:
         return self._candidate(here.fills, here)
 
     def _extrapolate(self) -> np.ndarray | None:
-        """The limit of the chain's latest points ``x_{k-5}, ..., x_k`` (module docstring,
-        "Extrapolation"), or None where they do not look like one geometric sequence of pairs."""
-        x5, x4, x3, x2, x1, x0 = self._points
-        a, b = x0 - x2, x2 - x4
-        a1, b1 = x1 - x3, x3 - x5
-        ab, aa, bb, bb1 = float(a @ b), float(a @ a), float(b @ b), float(b1 @ b1)
-        if not (aa > 0.0 and bb > 0.0 and bb1 > 0.0):
+        """The limit of the chain's latest points taken two apart (module docstring,
+        "Extrapolation"), or None where the last pair ratio is outside
+        [:data:`EXTRAP_QMIN`, :data:`EXTRAP_QMAX`] or the points do not move."""
+        pts = np.array(list(self._points)[::-2][::-1])  # x_{k-2K-2}, ..., x_{k-2}, x_k
+        diffs = np.diff(pts, axis=0)  # (K + 1, d)
+        a, b = diffs[-1], diffs[-2]
+        ab, bb = float(a @ b), float(b @ b)
+        if not bb > 0.0 or not EXTRAP_QMIN <= ab / bb <= EXTRAP_QMAX:
             return None
-        q, q1 = ab / bb, float(a1 @ b1) / bb1
-        if ab < EXTRAP_COS * np.sqrt(aa * bb) or abs(q - q1) > EXTRAP_QTOL or not EXTRAP_QMIN <= q <= EXTRAP_QMAX:
+        gram = diffs @ diffs.T
+        gram += (1e-13 * np.trace(gram)) * np.eye(gram.shape[0])
+        try:
+            w = np.linalg.solve(gram, np.ones(gram.shape[0]))
+        except np.linalg.LinAlgError:
             return None
-        y = x0 + (q / (1.0 - q)) * a
+        if not (np.all(np.isfinite(w)) and w.sum() != 0.0):
+            return None
+        y = (w / w.sum()) @ pts[1:]
         return y if np.all(np.isfinite(y)) else None
 
     def _end_chain(self, refused: bool = False) -> None:
