@@ -429,12 +429,12 @@ class FillNewton:
         """The limit of the chain's latest points taken two apart (module docstring,
         "Extrapolation"), or None where the last pair ratio is outside
         [:data:`EXTRAP_QMIN`, :data:`EXTRAP_QMAX`] or the points do not move."""
-        pts = np.array(list(self._points)[::-2][::-1])  # x_{k-2K-2}, ..., x_{k-2}, x_k
-        diffs = np.diff(pts, axis=0)  # (K + 1, d)
-        a, b = diffs[-1], diffs[-2]
+        pts = list(self._points)[::-2][::-1]  # x_{k-2K-2}, ..., x_{k-2}, x_k (no copies)
+        a, b = pts[-1] - pts[-2], pts[-2] - pts[-3]
         ab, bb = float(a @ b), float(b @ b)
         if not bb > 0.0 or not EXTRAP_QMIN <= ab / bb <= EXTRAP_QMAX:
-            return None
+            return None  # (tested first: at p = 1,000 the differences below are 16 MB)
+        diffs = np.array([pts[j + 1] - pts[j] for j in range(len(pts) - 3)] + [b, a])  # (K + 1, d)
         gram = diffs @ diffs.T
         gram += (1e-13 * np.trace(gram)) * np.eye(gram.shape[0])
         try:
@@ -443,7 +443,10 @@ class FillNewton:
             return None
         if not (np.all(np.isfinite(w)) and w.sum() != 0.0):
             return None
-        y = (w / w.sum()) @ pts[1:]
+        w /= w.sum()
+        y = w[0] * pts[1]
+        for wj, xj in zip(w[1:], pts[2:]):
+            y += wj * xj
         return y if np.all(np.isfinite(y)) else None
 
     def _end_chain(self, refused: bool = False) -> None:
