@@ -117,7 +117,8 @@ On those 14 tables: 12,725 -> 6,815 evaluations, 92 -> 70 s, the same maxima (10
 2,278 -> 1,258, 80 x 240 1,765 -> 695); one slower (40 x 120, seed 0: 1.4 -> 2.4 s);
 benchmarks/README, issue 16's twelfth round. With the chains' deflation (thirteenth round)
 the solves take fewer products (100 x 300: 8,319 -> 3,398 in the fit), and the late step
-pays from 2 columns a row.
+pays from 2 columns a row; with the reduced-rank extrapolation (sixteenth round) from 1.5,
+where the chains start once the EM step is at most :data:`SPARSE_START` (3e-5 SD).
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 from imputer._krylov import Deflation, gmres_deflated
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "LATE_COLUMNS_PER_ROW", "LATE_START", "DEFLATE_HARVEST", "DEFLATE_MAX", "EXTRAP_MODES", "EXTRAP_QMIN", "EXTRAP_QMAX", "EXTRAP_POINTS", "EXTRAP_POINTS_MAX", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan", "fill_start"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "LATE_COLUMNS_PER_ROW", "LATE_START", "SPARSE_COLUMNS_PER_ROW", "SPARSE_START", "DEFLATE_HARVEST", "DEFLATE_MAX", "EXTRAP_MODES", "EXTRAP_QMIN", "EXTRAP_QMAX", "EXTRAP_POINTS", "EXTRAP_POINTS_MAX", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan", "fill_start"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
@@ -182,9 +183,21 @@ MIN_COLUMNS_PER_ROW = 10
 #: all 13, each ending within 1e-7 SD of its maximiser (80 x 200 7,018 -> 536 evaluations,
 #: 45 -> 5.3 s, not converged before; two slower: 100 x 250 21.1 -> 26.7 s, 100 x 200 (1)
 #: 17.5 -> 19.7 s; benchmarks/README, issue 16's fourteenth round). From 1.5 or 1, 120 x 200
-#: 11.1 -> 15.6 s, 100 x 120 2.1 -> 3.5 s.
-LATE_COLUMNS_PER_ROW = 2
+#: 11.1 -> 15.6 s, 100 x 120 2.1 -> 3.5 s (with Aitken's extrapolation); from 1.5 with the
+#: reduced-rank one and SPARSE_START below (issue 16's sixteenth round).
+LATE_COLUMNS_PER_ROW = 1.5
 LATE_START = 1e-4
+#: Below this many columns per row (down to LATE_COLUMNS_PER_ROW) the chains start later still,
+#: once the EM step is at most SPARSE_START. On 19 tables of 1.5 to 2 columns a row
+#: (``ridge = 1``, 20% MCAR; benchmarks/README, issue 16's sixteenth round), against no step
+#: there: 33,278 -> 14,328 evaluations, 225 -> 121 s, every fit converged, and the same maximum
+#: on 17; the other two had not converged without the step (5,000 iterations): 150 x 260
+#: (6,748 evaluations, 86 s -> 1,373, 30 s) and 100 x 155 (7,740, 33 s -> 1,077, 6.2 s), whose
+#: point then was no maximum (three of four refits from perturbations of it, without the step,
+#: climbed to the step's -9841.584; the fourth ended at -9841.745). A start at LATE_START took 9,954 evaluations but led 120 x 185 to a
+#: lower maximum (and 120 x 200 to a higher one); one at 1e-5, 17,455, maxima as at 3e-5.
+SPARSE_COLUMNS_PER_ROW = 2
+SPARSE_START = 3e-5
 #: A chain's points two apart are extrapolated (module docstring, "Extrapolation") as up to
 #: this many geometric modes (2 took the same evaluations over 31 tables within 0.1%) ...
 EXTRAP_MODES = 3
@@ -227,8 +240,11 @@ def fill_plan(data: StandardData) -> SmallPlan | None:
 
 def fill_start(data: StandardData) -> float | None:
     """The EM step (SD units) below which the step is offered: None (from the driver's own
-    start) with at least :data:`MIN_COLUMNS_PER_ROW` columns per row, else :data:`LATE_START`."""
-    return None if data.n * MIN_COLUMNS_PER_ROW <= data.p else LATE_START
+    start) with at least :data:`MIN_COLUMNS_PER_ROW` columns per row, :data:`LATE_START` with
+    at least :data:`SPARSE_COLUMNS_PER_ROW`, else :data:`SPARSE_START`."""
+    if data.n * MIN_COLUMNS_PER_ROW <= data.p:
+        return None
+    return LATE_START if data.n * SPARSE_COLUMNS_PER_ROW <= data.p else SPARSE_START
 
 
 class AtPoint:

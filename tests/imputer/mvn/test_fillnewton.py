@@ -22,7 +22,8 @@ from imputer._em.anderson import run_anderson
 from imputer._gaussian.estep import ChunkedPoint, small_plan
 from imputer._gaussian.prior import RidgePrior, as_prior
 from imputer.mvn._fillnewton import (
-    LATE_START, MAX_CHAINS, MAX_REFUSALS, MAX_STALLED_CHAINS, MIN_COLUMNS_PER_ROW, REFUSED_PAUSE, AtPoint, FillNewton, fill_plan,
+    LATE_START, MAX_CHAINS, MAX_REFUSALS, MAX_STALLED_CHAINS, MIN_COLUMNS_PER_ROW, REFUSED_PAUSE, SPARSE_COLUMNS_PER_ROW,
+    SPARSE_START, AtPoint, FillNewton, fill_plan,
 )
 from imputer.mvn._fit import standardise, start_values
 from imputer.mvn._scaling import scaling_of
@@ -164,9 +165,9 @@ def test_fit_reaches_andersons_fixed_point_in_fewer_evaluations(prior_kind: str,
 @pytest.mark.parametrize(
     ("shape", "kind"),
     [((200, 4, 0), NewtonStep), ((5, 60, 0), FillNewton), ((30, 100, 0), FillNewton), ((50, 100, 0), FillNewton),
-     ((60, 100, 0), type(None)), ((3000, 40, 0), type(None))],
+     ((60, 100, 0), FillNewton), ((70, 100, 0), type(None)), ((3000, 40, 0), type(None))],
     ids=["dense Newton", "fills", "fills, late (3 to 10 columns a row)", "fills, late (2 columns a row)",
-         "neither (rows not few enough)", "neither (many rows)"],
+         "fills, later (1.5 to 2 columns a row)", "neither (rows not few enough)", "neither (many rows)"],
 )
 def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -> None:
     n, p, _ = shape
@@ -177,15 +178,16 @@ def test_which_newton_step_is_offered(shape: tuple[int, int, int], kind: type) -
     problem.newton(x, fx)
     assert isinstance(problem._newton if problem._newton is not False else None, kind)
     if kind is FillNewton:  # from the driver's own start with 10 columns a row, else in the final approach
-        assert problem._newton.start == (None if p >= MIN_COLUMNS_PER_ROW * n else LATE_START)
+        late = LATE_START if p >= SPARSE_COLUMNS_PER_ROW * n else SPARSE_START
+        assert problem._newton.start == (None if p >= MIN_COLUMNS_PER_ROW * n else late)
 
 
-@pytest.mark.parametrize("shape", [(12, 40, 0), (15, 60, 0), (20, 80, 1), (25, 60, 1)])
+@pytest.mark.parametrize("shape", [(12, 40, 0), (15, 60, 0), (20, 80, 1), (25, 60, 1), (35, 60, 0), (36, 60, 1)])
 def test_a_late_step_starts_in_the_final_approach_and_keeps_the_fixed_point(
     shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 2 to 10 columns a row: no chain starts while the EM step exceeds LATE_START, and the fit
-    # ends where Anderson alone does (run to tol = 1e-12)
+    # 2 to 10 columns a row: no chain starts while the EM step exceeds LATE_START (1.5 to 2:
+    # SPARSE_START), and the fit ends where Anderson alone does (run to tol = 1e-12)
     n, p, complete = shape
     x0, ref = _anderson_reference(n, p, complete)
     starts: list[float] = []
@@ -204,8 +206,9 @@ def test_a_late_step_starts_in_the_final_approach_and_keeps_the_fixed_point(
         problem = MVNProblem(standard(_wide(n, p, seed=p, complete_rows=complete)), 1.0)
         run = run_em(problem, x0, tol=tol, max_iter=50_000)
         assert run.trace.stop_reason == "converged"
-        assert isinstance(problem._newton, FillNewton) and problem._newton.start == LATE_START
-        assert starts and max(starts) <= LATE_START
+        late = LATE_START if p >= SPARSE_COLUMNS_PER_ROW * n else SPARSE_START
+        assert isinstance(problem._newton, FillNewton) and problem._newton.start == late
+        assert starts and max(starts) <= late
         assert problem.distance(ref.x, run.x) < within
         assert np.all(np.diff(run.trace.history) >= -1e-12 * np.abs(run.trace.history[1:]))
 
