@@ -83,8 +83,9 @@ and proposes the EM update of their reduced-rank extrapolation (Eddy 1979; Sidi'
 in the "shifted" form ``y = sum_j gamma_j x_{(j+1)}``, ``gamma`` minimising
 ``|sum_j gamma_j (x_{(j+1)} - x_{(j)})|`` with ``sum_j gamma_j = 1``; its Gram matrix gets a
 ridge of ``1e-13`` of its trace): exact where the points two apart are ``x*`` plus up to ``K``
-geometric modes (for ``K = 1``, a least-squares form of Aitken's on pairs). It is tried where the last pair ratio
-``q = a'b / b'b`` (``a = x_k - x_{k-2}``, ``b = x_{k-2} - x_{k-4}``) is within
+geometric modes (for ``K = 1``, a least-squares form of Aitken's on pairs). It is tried
+where the last pair ratio ``q = a'b / b'b`` (``a = x_k - x_{k-2}``, ``b = x_{k-2} - x_{k-4}``)
+is within
 [:data:`EXTRAP_QMIN`, :data:`EXTRAP_QMAX`] (a slow chain that contracts), instead of the next
 Newton point. Taken from the points one apart instead, the extrapolation was no better than
 ``x_k``: the least squares then fit the long alternating moves and leave the slow mode,
@@ -100,9 +101,9 @@ approach took the distance from the maximiser down 2.5 to 21 times each (2.1e-3 
 Aitken's on pairs (issue 16's fourteenth round), which its cosine test (0.9995, against
 0.997-0.999 there) let fire twice. Over 31 tables from 10 x 200 to 50 x 1,000: 14,261 ->
 13,484 evaluations, fewer on 18, the same on 12, more on one (40 x 120, seed 1, +4), the same
-maxima (six of them checked against fits to ``tol = 1e-12``: within 1.1e-7 SD); 100 x 250 12.4 -> 10.5 s,
-100 x 200 (seed 1) 10.3 -> 8.4 s, 100 x 300 13.7 -> 12.3 s (benchmarks/README, issue 16's
-sixteenth round).
+maxima (six of them checked against fits to ``tol = 1e-12``: within 1.1e-7 SD); 100 x 250
+12.4 -> 10.5 s, 100 x 200 (seed 1) 10.3 -> 8.4 s, 100 x 300 13.7 -> 12.3 s (benchmarks/README,
+issue 16's sixteenth round).
 
 Where it is offered (:func:`fill_plan`, :func:`fill_start`): more than :data:`MIN_PARAMS`
 parameters and padded blocks within :data:`MAX_ELEMENTS`; from the driver's own start with
@@ -194,8 +195,9 @@ LATE_START = 1e-4
 #: on 17; the other two had not converged without the step (5,000 iterations): 150 x 260
 #: (6,748 evaluations, 86 s -> 1,373, 30 s) and 100 x 155 (7,740, 33 s -> 1,077, 6.2 s), whose
 #: point then was no maximum (three of four refits from perturbations of it, without the step,
-#: climbed to the step's -9841.584; the fourth ended at -9841.745). A start at LATE_START took 9,954 evaluations but led 120 x 185 to a
-#: lower maximum (and 120 x 200 to a higher one); one at 1e-5, 17,455, maxima as at 3e-5.
+#: climbed to the step's -9841.584; the fourth ended at -9841.745). A start at LATE_START took
+#: 9,954 evaluations but led 120 x 185 to a lower maximum (and 120 x 200 to a higher one); one
+#: at 1e-5, 17,455, maxima as at 3e-5.
 SPARSE_COLUMNS_PER_ROW = 2
 SPARSE_START = 3e-5
 #: A chain's points two apart are extrapolated (module docstring, "Extrapolation") as up to
@@ -343,7 +345,8 @@ class FillNewton:
         self._refused = 0
         self._prev_norm: float | None = None
         self._stalls = 0
-        self._points: deque[np.ndarray] = deque(maxlen=2 * EXTRAP_MODES + 3)  # the chain's latest full Newton points
+        # the chain's latest full Newton points
+        self._points: deque[np.ndarray] = deque(maxlen=2 * EXTRAP_MODES + 3)
         self._since = 0  # full Newton points in a row
         self._need = EXTRAP_POINTS  # ... before the next extrapolation
         self._full = False  # whether the last candidate was a full Newton step

@@ -462,13 +462,12 @@ def _extrapolate(points: list[np.ndarray]) -> np.ndarray | None:
     return FillNewton._extrapolate(SimpleNamespace(_points=deque(points)))  # type: ignore[arg-type]
 
 
-def _modes(rates: tuple[float, ...], scales: tuple[float, ...] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``x* + sum_j scale_j rate_j^k v_j``, k = 0..8: a chain's points as geometric modes
-    (a negative rate alternates: the long and short moves of the chains)."""
+def _modes(rates: tuple[float, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``x* + sum_j rate_j^k v_j``, k = 0..8: a chain's points as geometric modes (a negative
+    rate alternates: the long and short moves of the chains)."""
     rng = np.random.default_rng(5)
     x_star, *vs = rng.standard_normal((1 + len(rates), 40))
-    scales = scales or (1.0,) * len(rates)
-    return x_star, [x_star + sum(s * r**k * v for r, s, v in zip(rates, scales, vs)) for k in range(9)]
+    return x_star, [x_star + sum(r**k * v for r, v in zip(rates, vs)) for k in range(9)]
 
 
 @pytest.mark.parametrize(
@@ -481,7 +480,9 @@ def _modes(rates: tuple[float, ...], scales: tuple[float, ...] | None = None) ->
         ((0.95, -0.9, 0.85), 1e-4),  # three modes: exact but for the Gram matrix's ridge
     ],
 )
-def test_up_to_extrap_modes_geometric_modes_are_extrapolated_to_their_limit(rates: tuple[float, ...], atol: float) -> None:
+def test_up_to_extrap_modes_geometric_modes_are_extrapolated_to_their_limit(
+    rates: tuple[float, ...], atol: float
+) -> None:
     # the points two apart hold the modes at the squared rates, all positive: up to
     # EXTRAP_MODES of them are taken out exactly by the reduced-rank extrapolation
     import imputer.mvn._fillnewton as fill_newton
