@@ -4,9 +4,10 @@ Cases (20% MCAR on :func:`benchmarks._datasets.mcar_mvn`, a three-factor (low-ra
 plus noise covariance; every row its own missingness pattern once ``p`` is in the
 hundreds): the issue's table -- n=1,000 p=100 (default options); n=10 p=200, n=100
 p=300, n=10 p=500, n=50 p=1,000 with ``ridge=1`` -- plus p = 1,000 and 2,000 with
-n = 10, 50, 200, 1,000, n = 10, p = 700 and n = 30, p = 600 (``ridge=1``; n = 10 is the
-shape of the REST call that once timed out, 30 x 600 a plateau case where the fills' Newton
-step is offered), and Little & Rubin's ``missvals`` and the
+n = 10, 50, 200, 1,000, n = 10, p = 700, n = 30, p = 600 and n = 150, p = 260 (``ridge=1``;
+n = 10 is the shape of the REST call that once timed out, 30 x 600 a plateau case where the
+fills' Newton step is offered, 150 x 260 one with 1.7 columns a row, where it is offered
+last), and Little & Rubin's ``missvals`` and the
 ``marijuana`` table with ``ridge=1`` when their CSVs are found (``../shared/data``,
 ``tests/data/classics`` or ``tests/data``).
 
@@ -61,6 +62,7 @@ SIMULATED: list[tuple[str, int, int, float]] = [
     ("10x200", 10, 200, 1.0),
     ("100x300", 100, 300, 1.0),
     ("30x600", 30, 600, 1.0),
+    ("150x260", 150, 260, 1.0),
     ("10x500", 10, 500, 1.0),
     ("10x700", 10, 700, 1.0),
     ("10x1000", 10, 1000, 1.0),
