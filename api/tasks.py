@@ -390,7 +390,7 @@ class ImputeTask(_Task):
                 from imputer.glom._text import categorical_missing
 
                 frame = categorical_missing(frame, options.categorical, na_values)
-            mi = imputer.multiple_impute(frame, **kwargs, **options.extended_kwargs())
+            mi = imputer.multiple_impute(frame, **kwargs, **options.extended_kwargs(), **options.start_kwargs())
             tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
             return _encoded(
                 kinds,

@@ -102,7 +102,8 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     start = _start_values(args)
     table, encoding = read_input(args, options["columns"])
     if args.m is not None:
-        return _multiple_impute(args, {**options, **extra}, table, encoding)
+        return _multiple_impute(args, {**options, **extra, **({} if start is None else {"start": start})}, table,
+                                encoding)
     frame = categorical_missing(table.frame, extra.get("categorical"), args.na_values or [])
     options.update(monitor_options(args))
     if start is not None:
@@ -206,11 +207,12 @@ def _check_model_usage(args: argparse.Namespace) -> None:
 def _start_values(args: argparse.Namespace) -> tuple[Any, Any] | None:
     """``--start FILE.json``: the ``mean`` (object by column) and ``cov`` (``{"columns", "data"}``) in
     it, as a Series and a DataFrame for ``imputer.impute(start=...)``, which checks the values;
-    usage errors (status 2) with ``-m`` or another model, status 1 for an unreadable file."""
+    usage errors (status 2) with another model, status 1 for an unreadable file (with ``-m``:
+    ``multiple_impute(start=...)``, which checks the options it does not combine with)."""
     if args.start is None:
         return None
-    if args.m is not None or args.model != "normal":
-        raise CliError("--start applies to the normal model without -m", status=2)
+    if args.model != "normal":
+        raise CliError("--start applies to the normal model only", status=2)
     import pandas as pd
 
     try:
@@ -411,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", metavar="FILE.json",
         help="start EM from the mean and cov of a JSON file instead of the engine's own start: the "
         "--json-summary of an earlier fit, or imputer disperse --json (its best run); the normal model "
-        "only, without -m",
+        "only (with -m: the EM fit and each bootstrap resample's)",
     )
     add_mi_options(imp)
     add_dask_options(imp)

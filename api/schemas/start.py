@@ -23,8 +23,9 @@ START_HELP = (
     "Starting values of EM instead of the engine's own, in the data's units: {\"mean\": {column: value}, "
     "\"cov\": {\"columns\": [...], \"data\": [[...], ...]}}, as the mean and cov of an impute answer or of "
     "POST /v1/diagnostics/disperse (its best run). Where the objective has several maxima EM ends at the "
-    "one its start leads to. Model 'normal' only, without m, categorical, transforms, bounds, panel or "
-    "idvars; JSON bodies only."
+    "one its start leads to. With m: the EM fit the imputations start from, and with method bootstrap each "
+    "resample's fit. Model 'normal' only, without categorical, transforms, bounds, panel, idvars or integer; "
+    "JSON bodies only."
 )
 
 
@@ -54,12 +55,12 @@ class StartValues(RequestModel):
 
 
 def check_start_option(value: Any, data: dict[str, Any]) -> None:
-    """``start`` with another model, ``m`` or an option that models differently: ValueError (422 at ``start``)."""
+    """``start`` with another model or an option that models differently: ValueError (422 at ``start``)."""
     if value is None:
         return
     if data.get("model", "normal") != "normal":
         raise ValueError(f"start applies to model 'normal' only, not {data['model']!r}")
-    others = [name for name in ("m", "categorical", "continuous", "means", "probabilities", "transforms", "bounds",
+    others = [name for name in ("categorical", "continuous", "means", "probabilities", "transforms", "bounds",
                                 "panel", "idvars", "integer") if data.get(name) is not None]
     if others:
         raise ValueError(f"start does not combine with {', '.join(others)} (the engine's own start is used there)")

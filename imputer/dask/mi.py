@@ -193,7 +193,7 @@ def _check_count(name: str, value: Any, low: int) -> int | None:
 _IN_MEMORY_ONLY = {
     "model": "normal", "dof": None, "n_components": 2, "covariance_type": "full", "n_init": 10, "prior": "ridge",
     "transforms": None, "bounds": None, "integer": None, "panel": None, "idvars": None,
-    "categorical": None, "continuous": None, "means": None, "probabilities": None,
+    "categorical": None, "continuous": None, "means": None, "probabilities": None, "start": None,
 }
 
 
@@ -209,7 +209,8 @@ def dispatch(data: Any, m: int, **options: Any) -> DaskMultipleImputation:
         value = options.pop(name, default)
         if value is not default and value != default:
             raise ImputerValueError(
-                f"{name}={value!r} is not available for a Dask DataFrame (imputer.dask.mi.multiple_impute: "
+                f"{name}={'(mean, cov)' if name == 'start' else repr(value)} is not available for a Dask DataFrame "
+                "(imputer.dask.mi.multiple_impute: "
                 "the multivariate normal with the ridge prior)"
             )
     return multiple_impute(data, m, **options)

@@ -31,6 +31,7 @@ from imputer.mi._istep import draw_missing
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads
 from imputer.mvn._scaling import Scaling, scaling_of
+from imputer.mvn._validate import start_in_units
 
 __all__ = ["MAX_REDRAWS", "BootstrapDraw", "bootstrap_draw", "fit_resample"]
 
@@ -70,8 +71,10 @@ def fit_resample(
     max_iter: int,
     ridge: float,
     prior: str = "ridge",
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, bool] | str:
-    """EM on the rows ``rows`` of the columns, as ``impute`` would; or why the resample is unusable.
+    """EM on the rows ``rows`` of the columns, as ``impute`` would (from ``start``, a checked
+    ``(mean, cov)`` in original units, where given); or why the resample is unusable.
 
     Returns
     -------
@@ -90,7 +93,8 @@ def fit_resample(
         return str(exc)
     patterns = build_patterns(mask)
     kernel = RidgePrior.of(prior, ridge, scaling.n_observed)  # the resample's, as impute(resample) would
-    out = engine.run(sub, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=True, fill=False)
+    out = engine.run(sub, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=True, fill=False,
+                     start=None if start is None else start_in_units(start, scaling.center, scaling.scale))
     if out.fit.singular:
         return f"the fit on the resample is singular (smallest correlation eigenvalue {out.fit.min_eig:.2g})"
     mu = scaling.mean_to_original(out.fit.mu)
@@ -110,6 +114,7 @@ def bootstrap_draw(
     ridge: float,
     imputation: int,
     prior: str = "ridge",
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> BootstrapDraw:
     """One bootstrap imputation: fit a usable resample, then draw the original rows' missing cells.
 
@@ -129,6 +134,8 @@ def bootstrap_draw(
         the conditional draws.
     tol, max_iter, ridge, prior
         EM options.
+    start : (ndarray (p,), ndarray (p, p)), optional
+        Each resample's EM start (checked, original units); default the engine's own.
     imputation : int
         Its number (1-based), for the error message.
 
@@ -141,7 +148,7 @@ def bootstrap_draw(
     reason = ""
     for redraws in range(MAX_REDRAWS + 1):
         rows = rng.integers(0, n, size=n)
-        fitted = fit_resample(values, columns, rows, tol=tol, max_iter=max_iter, ridge=ridge, prior=prior)
+        fitted = fit_resample(values, columns, rows, tol=tol, max_iter=max_iter, ridge=ridge, prior=prior, start=start)
         if isinstance(fitted, str):
             reason = fitted
             continue

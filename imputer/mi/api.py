@@ -55,7 +55,7 @@ from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, fill_missing, standardise
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import scaling_of
-from imputer.mvn._validate import check_options, check_prior, check_rows, prepare
+from imputer.mvn._validate import check_options, check_prior, check_rows, check_start, prepare, start_in_units
 from imputer.mvn.api import _completed_frame, _result
 from imputer.options import MI_OPTIONS
 
@@ -203,6 +203,7 @@ def multiple_impute(
     continuous: Sequence[Hashable] | None = None,
     means: str | None = None,
     probabilities: str | None = None,
+    start: tuple[Any, Any] | None = None,
 ) -> MultipleImputation:
     """Draw ``m`` completed tables from the posterior predictive distribution of the missing cells.
 
@@ -309,6 +310,16 @@ def multiple_impute(
     continuous, means, probabilities
         With ``categorical``: as for :func:`imputer.impute_glom` (``means="auto"`` is
         resolved once, on the whole data).
+    start : (mean, cov), optional
+        EM's starting values for every fit of the call instead of the engine's own, as for
+        :func:`imputer.impute` (a mean, shape (p,), and a positive-definite covariance,
+        shape (p, p), in the data's units; a Series and a DataFrame aligned by label, e.g. a
+        previous fit's ``mean`` and ``cov``): the EM estimate the posterior chain starts
+        from, and with the bootstrap each resample's fit. On wide tables, where EM from
+        the engine's start crosses long plateaus, a previous fit's estimate spares that
+        climb; where the objective has several maxima EM ends at the one its start leads
+        to. ``model="normal"`` only, without ``categorical``, ``transforms``, ``bounds``,
+        ``integer``, ``panel`` or ``idvars``.
 
     Returns
     -------
@@ -349,6 +360,13 @@ def multiple_impute(
 
         return dispatch(data, m, **{k: v for k, v in locals().items() if k not in ("data", "m", "dispatch")})  # type: ignore[return-value]
     model = _check_model(model, method, dof, n_components, covariance_type, n_init)
+    if start is not None and (model != "normal" or any(
+            x is not None for x in (categorical, continuous, means, probabilities, transforms, bounds, integer, panel,
+                                    idvars))):
+        raise ImputerTypeError(
+            "start: available for model='normal' only (not with categorical, transforms, bounds, integer, panel or "
+            "idvars)"
+        )
     if any(x is not None for x in (categorical, continuous, means, probabilities)) and not _auto_finds_none(
         data, categorical, continuous
     ):
@@ -396,13 +414,15 @@ def multiple_impute(
     mask = prep.missing_mask()
     n_missing = mask.sum(axis=0)
     scaling = scaling_of(prep.columns, prep.values, mask)
+    given = check_start(start, prep.columns)  # (original units: each resample standardises its own)
     patterns = build_patterns(mask)
     del mask
     kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
-    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=True)
+    out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=True,
+                     start=None if given is None else start_in_units(given, scaling.center, scaling.scale))
     warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
     em = _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True,
-                 prior=prior)
+                 prior=prior, start_given=given is not None)
     em_mu_z, em_sigma_z = out.fit.mu, out.fit.sigma  # the chain starts at the estimate itself
     del out
     root = np.random.SeedSequence(seed_int)
@@ -441,7 +461,7 @@ def multiple_impute(
         for j, ss in enumerate(root.spawn(m), start=1):
             draw = bootstrap_draw(
                 prep.values, prep.columns, layout, scaling, np.random.default_rng(ss),
-                tol=tol, max_iter=max_iter, ridge=ridge, imputation=j, prior=prior,
+                tol=tol, max_iter=max_iter, ridge=ridge, imputation=j, prior=prior, start=given,
             )
             emit(j, layout)
             params_orig.append((draw.mu, draw.sigma))

@@ -27,7 +27,7 @@ from imputer.options import MVN_OPTIONS
 
 __all__ = [
     "Prepared", "check_column", "check_options", "check_rows", "check_start", "float_values", "prepare", "select",
-    "standardised_start",
+    "standardised_start", "start_in_units",
 ]
 
 
@@ -334,6 +334,10 @@ def standardised_start(start: Any, columns: tuple[Hashable, ...], center: np.nda
     (ndarray, ndarray), shapes (p,) and (p, p), or None
     """
     given = check_start(start, columns)
-    if given is None:
-        return None
+    return None if given is None else start_in_units(given, center, scale)
+
+
+def start_in_units(given: tuple[np.ndarray, np.ndarray], center: np.ndarray,
+                   scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A checked start (:func:`check_start`) in the units ``(x - center) / scale``."""
     return (given[0] - center) / scale, given[1] / np.outer(scale, scale)

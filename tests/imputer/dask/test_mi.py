@@ -127,6 +127,7 @@ def _standardised(drawn: DaskMultipleImputation, frame: pd.DataFrame) -> tuple[n
         ({"method": "chained"}, "method must be 'posterior' or 'bootstrap', got 'chained'"),
         ({"model": "t"}, "model='t' is not available for a Dask DataFrame"),
         ({"transforms": {"x1": "log"}}, "transforms=.* is not available for a Dask DataFrame"),
+        ({"start": (np.zeros(3), np.eye(3))}, r"start=\(mean, cov\) is not available for a Dask DataFrame"),
         ({"m": 0}, "m must be >= 1, got 0"),
         ({"thin": 0}, "thin must be >= 1, got 0"),
     ],

@@ -37,6 +37,8 @@ def test_example_runs_and_its_numbers_hold(monkeypatch: pytest.MonkeyPatch, tmp_
     assert cov[0, 0] == pytest.approx(8 / 3, abs=1e-7) and cov[0, 1] / cov[0, 0] == pytest.approx(-0.5, abs=1e-7)
     assert (tmp_path / "disperse.png").stat().st_size > 1000
     assert round(ns["res"].loglik, 4) == -29.9743  # type: ignore[attr-defined]
+    mi = ns["mi"]
+    assert round(mi.em.loglik, 4) == -29.9743 and mi.m == 5  # type: ignore[attr-defined]
 
 
 def test_example_data_is_murrays() -> None:
@@ -73,3 +75,6 @@ def test_shell_example_runs(tmp_path: Path) -> None:
     assert (tmp_path / "disperse.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "log-likelihood:       -29.9743" in outputs[3]  # the fit from the best run, as the comment says
     assert not pd.read_csv(tmp_path / "murray_completed.csv").isna().any().any()
+    assert re.search(r"EM iterations: +1\n", outputs[4])  # the imputations' EM fit starts at the best run's maximum
+    for j in range(1, 6):
+        assert not pd.read_csv(tmp_path / f"murray_{j}.csv").isna().any().any()

@@ -211,3 +211,62 @@ def test_result_pickles(table: pd.DataFrame, method: str) -> None:
     back = pickle.loads(pickle.dumps(mi))
     assert back == mi and back.imputations[1].equals(mi.imputations[1])
     assert back.analyze(lambda d: (d[["v0"]].mean(), d[["v0"]].std())).estimates.shape == (2, 1)
+
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_start_begins_every_fit_there(table: pd.DataFrame, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # start=(mean, cov): the EM fit (and with the bootstrap each resample's) starts there; from
+    # the converged estimate the fit ends at once, at the same estimate (one maximum here), and
+    # the same seed gives the same imputations to the fits' tolerance
+    from imputer.mi import _bootstrap  # (its engine is the whole-data fit's too)
+
+    fit = imputer.impute(table)
+    starts: list[tuple[np.ndarray, np.ndarray] | None] = []
+    real = _bootstrap.engine.run
+
+    def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        starts.append(kwargs.get("start"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_bootstrap.engine, "run", recorded)
+    fits = 1 + 2 * (method == "bootstrap")  # the whole-data fit, and each resample's
+    plain = imputer.multiple_impute(table, m=2, seed=5, method=method)
+    assert starts == [None] * fits and plain.em.to_dict()["options"]["start"] is False
+    starts.clear()
+    warm = imputer.multiple_impute(table, m=2, seed=5, method=method, start=(fit.mean, fit.cov))
+    assert warm.em.n_evals <= 2 < plain.em.n_evals
+    assert warm.em.converged and warm.em.to_dict()["options"]["start"] is True
+    np.testing.assert_allclose(warm.em.mean, plain.em.mean, atol=1e-6 * float(np.sqrt(np.diag(fit.cov)).min()))
+    # every fit from the start, each in its own (the resample's) standardised units
+    assert len(starts) == fits and all(s is not None for s in starts)
+    for s in starts:
+        assert s[0].shape == (4,) and s[1].shape == (4, 4) and np.all(np.isfinite(s[1]))
+    for a, b in zip(plain.imputations, warm.imputations):
+        pd.testing.assert_frame_equal(a[["group", "note"]], b[["group", "note"]])
+        np.testing.assert_allclose(a[["v0", "v1", "v2"]].to_numpy(float), b[["v0", "v1", "v2"]].to_numpy(float),
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"model": "t"}, ImputerTypeError, r"start: available for model='normal' only \(not with categorical, "
+         r"transforms, bounds, integer, panel or idvars\)"),
+        ({"transforms": {"v1": "log"}}, ImputerTypeError, r"start: available for model='normal' only"),
+        ({"integer": ["count"]}, ImputerTypeError, r"start: available for model='normal' only"),
+        ({"categorical": ["group"]}, ImputerTypeError, r"start: available for model='normal' only"),
+        ({"columns": ["v0", "v2"]}, None, None),  # extra labels in the start are ignored
+        ({"columns": ["v0", "v1", "v2", "count"]}, ImputerValueError,
+         r"start: the mean has no entry for column\(s\) \['count'\]"),
+    ],
+)
+def test_start_with_what_it_does_not_combine_with(table: pd.DataFrame, kwargs: dict, error: type | None,
+                                                  match: str | None) -> None:
+    fit = imputer.impute(table, columns=["v0", "v1", "v2"])
+    if error is None:
+        mi = imputer.multiple_impute(table, m=2, seed=1, start=(fit.mean, fit.cov), **kwargs)
+        assert mi.em.to_dict()["options"]["start"] is True
+        return
+    with pytest.raises(error, match=match):
+        imputer.multiple_impute(table, m=2, seed=1, start=(fit.mean, fit.cov), **kwargs)
