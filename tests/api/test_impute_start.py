@@ -147,3 +147,9 @@ def test_the_job_takes_the_start_too(client: TestClient) -> None:
     result = client.get(f"{location}/result").json()
     assert result["loglik"] == pytest.approx(MAX_LOGLIK, abs=1e-9)
     assert result["options"]["start"] is True
+    # and with m: the imputations' EM estimate
+    location, _ = submit(client, "impute", json={"data": split_of(MURRAY), "options": {"start": MAXIMUM, "m": 2}})
+    done = wait_finished(client, location)
+    assert done["status"] == "succeeded", done
+    estimates = client.get(f"{location}/result").json()["estimates"]
+    assert estimates["loglik"] == pytest.approx(MAX_LOGLIK, abs=1e-9) and estimates["options"]["start"] is True
