@@ -315,10 +315,12 @@ def multiple_impute(
         :func:`imputer.impute` (a mean, shape (p,), and a positive-definite covariance,
         shape (p, p), in the data's units; a Series and a DataFrame aligned by label, e.g. a
         previous fit's ``mean`` and ``cov``): the EM estimate the posterior chain starts
-        from, and with the bootstrap each resample's fit. On wide tables, where EM from
-        the engine's start crosses long plateaus, a previous fit's estimate spares that
-        climb; where the objective has several maxima EM ends at the one its start leads
-        to. ``model="normal"`` only, without ``categorical``, ``transforms``, ``bounds``,
+        from, and with the bootstrap each resample's fit. Where the objective has several
+        maxima EM ends at the one its start leads to, so the start chooses the maximum the
+        imputations are drawn around; on wide tables a previous fit's estimate spares the
+        whole-data fit's climb across the plateaus (a bootstrap resample is another table:
+        its fit took as long from there, ``benchmarks/bench_mi_start.py``).
+        ``model="normal"`` only, without ``categorical``, ``transforms``, ``bounds``,
         ``integer``, ``panel`` or ``idvars``.
 
     Returns
