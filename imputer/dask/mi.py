@@ -208,9 +208,9 @@ def dispatch(data: Any, m: int, **options: Any) -> DaskMultipleImputation:
     for name, default in _IN_MEMORY_ONLY.items():
         value = options.pop(name, default)
         if value is not default and value != default:
+            shown = "(mean, cov)" if name == "start" else repr(value)  # (not a whole covariance matrix's repr)
             raise ImputerValueError(
-                f"{name}={'(mean, cov)' if name == 'start' else repr(value)} is not available for a Dask DataFrame "
-                "(imputer.dask.mi.multiple_impute: "
+                f"{name}={shown} is not available for a Dask DataFrame (imputer.dask.mi.multiple_impute: "
                 "the multivariate normal with the ridge prior)"
             )
     return multiple_impute(data, m, **options)
