@@ -20,6 +20,18 @@ who accumulate the factors over restarts). With right preconditioning the residu
 GMRES minimises is the system's own, so the tolerance holds whatever the preconditioner's
 quality; a stale one costs products, not accuracy.
 
+Saddle-free steps (``flip_below``). Where ``A = I - J`` for the Jacobian ``J`` of a fixed-point
+map at a saddle of the objective the map climbs, some eigenvalues of ``A`` are negative (``J``
+has eigenvalues above 1: the map moves away from the saddle along their eigenvectors, slowly),
+and the Newton step ``A^{-1} b`` moves towards the saddle along them. The saddle-free step
+(Dauphin et al. 2014, for Newton's method on a Hessian) takes ``|A|^{-1} b`` instead, on the
+approximate eigenvalues: from the first cycle's Arnoldi relation, with ``S_k = G diag(theta)
+G^{-1}`` and ``c = G^{-1} beta e_1``, the Galerkin (FOM) solution's terms ``c_j / theta_j (V_k
+g_j)`` with real ``theta_j < flip_below`` are replaced by ``c_j / |theta_j| (V_k g_j)``, i.e.
+``2 c_j / |theta_j| (V_k g_j)`` is added to GMRES's iterate; and a factor harvested from such a
+solve maps those eigenvalues to -1 instead of 1 (``|T|^{-1}`` for ``T^{-1}``), so that the next
+solve sees them as well conditioned as the others, and still negative, which flips them again.
+
 Why not :func:`scipy.sparse.linalg.gmres`, which computes the same iterates: its Arnoldi step
 orthogonalises against the basis one vector at a time in a Python loop (modified Gram-Schmidt),
 ``k`` NumPy calls at step ``k``: about 0.5 ms a step at ``k`` near 50, where the operator of
@@ -98,7 +110,7 @@ def gmres(
         Whether the residual's norm reached ``rtol * |b|`` (by the cycle's own estimate,
         exact in exact arithmetic).
     """
-    x, converged, _ = _gmres(apply, b, rtol, restart, cycles, None, 0)
+    x, converged, _ = _gmres(apply, b, rtol, restart, cycles, None, 0, None)
     return x, converged
 
 
@@ -111,6 +123,7 @@ def gmres_deflated(
     cycles: int,
     deflation: Deflation,
     harvest: int,
+    flip_below: float | None = None,
 ) -> tuple[np.ndarray, bool, Deflation]:
     """:func:`gmres` right-preconditioned by ``deflation``, which it extends for the next system.
 
@@ -127,6 +140,10 @@ def gmres_deflated(
         eigenvectors poorly, and deflating by them cost products (``n = 10``, ``p = 200``,
         solves of 7-13 products: 251 -> 276 products in a fit taking up to 10 vectors from
         any cycle of 2 steps or more, 242 with this rule).
+    flip_below : float, optional
+        Take the saddle-free step (module docstring): the first cycle's real Ritz values
+        below it (a negative number) are flipped, and so are the harvested factor's.
+        None (default): the solution of ``A x = b``.
 
     Returns
     -------
@@ -135,7 +152,7 @@ def gmres_deflated(
     deflation : Deflation
         ``deflation`` with the new factor (unchanged if none could be formed).
     """
-    x, converged, factor = _gmres(apply, b, rtol, restart, cycles, deflation, harvest)
+    x, converged, factor = _gmres(apply, b, rtol, restart, cycles, deflation, harvest, flip_below)
     if factor is not None:
         deflation = Deflation(deflation.factors + (factor,))
     return x, converged, deflation
@@ -149,6 +166,7 @@ def _gmres(
     cycles: int,
     deflation: Deflation | None,
     harvest: int,
+    flip_below: float | None,
 ) -> tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray] | None]:
     """:func:`gmres_deflated`'s work: ``(x, converged, the harvested factor or None)``."""
     m = b.size
@@ -164,12 +182,15 @@ def _gmres(
     basis = np.empty((restart + 1, m))  # rows: the orthonormal vectors (C order: each row contiguous)
     hess = np.full((restart + 1, restart), np.nan)
     converged = False
+    flip = None  # the saddle-free correction, in the preconditioned variable
     for cycle in range(cycles):
         beta = float(np.linalg.norm(r)) if cycle else b_norm
         if beta <= target:
             converged = True
             break
         k, res = _cycle(op, r, beta, basis, hess, target)
+        if cycle == 0 and flip_below is not None:
+            flip = _flip_correction(basis, hess, beta, flip_below)
         x += res if precond is None else precond(res)
         if k < 0:  # the estimate reached the target
             converged = True
@@ -177,8 +198,32 @@ def _gmres(
         if cycle + 1 < cycles:
             r = b - apply(x)
     used = _steps_of(hess)
-    factor = _harvest(basis, hess, used, harvest) if harvest and used >= max(2, harvest) else None
+    factor = _harvest(basis, hess, used, harvest, flip_below) if harvest and used >= max(2, harvest) else None
+    if flip is not None:
+        x += flip if precond is None else precond(flip)
     return x, converged, factor
+
+
+def _flip_correction(basis: np.ndarray, hess: np.ndarray, beta: float, below: float) -> np.ndarray | None:
+    """``sum_j 2 c_j / |theta_j| V_k g_j`` over the cycle's real Ritz values ``theta_j < below``
+    (module docstring, "Saddle-free steps"), or None where there are none."""
+    k = _steps_of(hess)
+    if k == 0:
+        return None
+    try:
+        vals, vecs = eig(hess[:k, :k])
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    neg = np.isfinite(vals) & (vals.imag == 0.0) & (vals.real < below)
+    if not np.any(neg):
+        return None
+    try:
+        c = np.linalg.solve(vecs, beta * np.eye(k)[0])
+    except np.linalg.LinAlgError:
+        return None
+    coef = (vecs[:, neg] * (2.0 * c[neg] / np.abs(vals[neg].real))).sum(axis=1).real
+    out = coef @ basis[:k]
+    return out if np.all(np.isfinite(out)) else None
 
 
 def _steps_of(hess: np.ndarray) -> int:
@@ -187,8 +232,11 @@ def _steps_of(hess: np.ndarray) -> int:
     return int(np.count_nonzero(filled))
 
 
-def _harvest(basis: np.ndarray, hess: np.ndarray, k: int, count: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The factor ``(Q^T, T^{-1} - I)`` of up to ``count`` harmonic Ritz vectors nearest 0."""
+def _harvest(
+    basis: np.ndarray, hess: np.ndarray, k: int, count: int, flip_below: float | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The factor ``(Q^T, T^{-1} - I)`` of up to ``count`` harmonic Ritz vectors nearest 0
+    (``|T|^{-1} - I`` on ``T``'s real eigenvalues below ``flip_below``, when given)."""
     hbar = hess[: k + 1, :k]
     hk = hbar[:k]
     try:
@@ -218,12 +266,22 @@ def _harvest(basis: np.ndarray, hess: np.ndarray, k: int, count: int) -> tuple[n
     r, _ = np.linalg.qr(np.array(cols).T)  # (k, l) orthonormal coefficients
     t = r.T @ hk @ r
     try:
-        w = np.linalg.inv(t) - np.eye(t.shape[0])
+        w = (np.linalg.inv(t) if flip_below is None else _abs_inverse(t, flip_below)) - np.eye(t.shape[0])
     except np.linalg.LinAlgError:
         return None
     if not np.all(np.isfinite(w)):
         return None
     return r.T @ basis[:k], w
+
+
+def _abs_inverse(t: np.ndarray, below: float) -> np.ndarray:
+    """``T^{-1}`` with ``T``'s real eigenvalues below ``below`` taken by their absolute values."""
+    vals, vecs = eig(t)
+    neg = np.isfinite(vals) & (vals.imag == 0.0) & (vals.real < below)
+    if not np.any(neg):
+        return np.linalg.inv(t)
+    vals = np.where(neg, np.abs(vals.real), vals)
+    return np.real(vecs @ np.linalg.solve(vecs.T, np.diag(1.0 / vals)).T)
 
 
 def _cycle(

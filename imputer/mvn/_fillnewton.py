@@ -57,6 +57,21 @@ other point (Anderson's, or EM's, whose fills are not kept) the candidate is the
 (:func:`imputer._em.anderson.run_anderson`) evaluates every candidate and keeps it only if
 the objective does not fall: the answer is EM's fixed point whatever the steps.
 
+Saddle-free steps (:data:`FLIP_BELOW`). On the way up, a chain can meet a saddle of the
+log-posterior: there some eigenvalues of ``J`` exceed 1 (EM leaves the saddle along their
+eigenvectors, at that rate: ``1.0005`` to ``1.01`` at ``n = 50, p = 1,000``, ``ridge = 1``,
+evaluations 30-42), and Newton's step, which solves for the fixed point whatever its kind,
+converges onto the saddle; the driver's chord jumps then took 126 evaluations to leave it. The
+step takes ``|I - J|^{-1}`` on the GMRES space's real Ritz values below ``FLIP_BELOW`` instead
+(Dauphin et al. 2014's saddle-free Newton, here on a fixed point: :func:`imputer._krylov.gmres_deflated`),
+which moves away from the saddle along those directions, by the trust region at most. Measured
+(``ridge = 1``, 20% MCAR; benchmarks/README, issue 16's eighteenth round): on the 31 tables of
+the earlier rounds, 12,425 -> 11,311 evaluations, 50 x 1,000 295 -> 153 (at a maximum 28.2
+higher, a fixed point of 300 plain EM steps to 1.4e-9 SD), 40 x 600 414 -> 114, 30 x 600 270
+-> 96, 20 x 300 354 -> 57, the others at the same maxima; on 18 more tables of 5 to 50
+columns a row, 30 x 400 1,477 -> 153, 50 x 600 1,207 -> 179, 50 x 500 824 -> 161, with 4
+higher maxima and one lower (50 x 500, by 0.93).
+
 A chain ends (the call answers None, the next one starts a new chain at full length from the
 driver's point then) when the fill corrections of full steps stop shrinking fast (ratio
 above :data:`STALL_RATIO` twice running), a candidate is refused even at the shortest step
@@ -137,7 +152,7 @@ from imputer._gaussian.prior import RidgePrior
 from imputer._gaussian.stats import SufficientStats
 from imputer._krylov import Deflation, gmres_deflated
 
-__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "LATE_COLUMNS_PER_ROW", "LATE_START", "SPARSE_COLUMNS_PER_ROW", "SPARSE_START", "DEFLATE_HARVEST", "DEFLATE_MAX", "EXTRAP_MODES", "EXTRAP_QMIN", "EXTRAP_QMAX", "EXTRAP_POINTS", "EXTRAP_POINTS_MAX", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan", "fill_start"]
+__all__ = ["GMRES_CYCLES", "GMRES_RTOL", "GMRES_RESTART", "MIN_PARAMS", "STALL_RATIO", "MAX_ELEMENTS", "MAX_CHAINS", "MAX_STALLED_CHAINS", "MAX_REFUSALS", "REFUSED_PAUSE", "TRUST_SD", "MIN_COLUMNS_PER_ROW", "LATE_COLUMNS_PER_ROW", "LATE_START", "SPARSE_COLUMNS_PER_ROW", "SPARSE_START", "DEFLATE_HARVEST", "DEFLATE_MAX", "EXTRAP_MODES", "EXTRAP_QMIN", "EXTRAP_QMAX", "EXTRAP_POINTS", "EXTRAP_POINTS_MAX", "FLIP_BELOW", "MIN_SCALE", "AtPoint", "FillNewton", "fill_plan", "fill_start"]
 
 #: Krylov dimension of one GMRES cycle, and the cycles of one step.
 GMRES_RESTART = 100
@@ -217,6 +232,10 @@ DEFLATE_HARVEST = 10
 #: stale as the chain moves (100 x 300: the products per solve fell from 42 to 15-20 over the
 #: first solves, then rose to 66 over the next hundred; kept across chains, to 90).
 DEFLATE_MAX = 80
+#: Saddle-free steps (:func:`imputer._krylov.gmres_deflated`, ``flip_below``): real Ritz
+#: values of ``I - J`` below this are flipped (``J``'s eigenvalues above ``1 - FLIP_BELOW``:
+#: the point is near a saddle, and Newton's step would move towards it). None: plain Newton.
+FLIP_BELOW: float | None = -1e-5
 #: ... and where its padded ``C_M`` blocks and gathered cells hold at most this many numbers
 #: (160 MB): few rows (n = 50, p = 1,000 at 20% missing: 3.1 million).
 MAX_ELEMENTS = 2e7
@@ -534,6 +553,7 @@ class FillNewton:
             cycles=GMRES_CYCLES,
             deflation=self._deflation,
             harvest=DEFLATE_HARVEST,
+            flip_below=FLIP_BELOW,
         )
         return delta if np.all(np.isfinite(delta)) else None
 

@@ -154,3 +154,52 @@ def test_deflated_without_a_preconditioner_or_harvest_is_gmres() -> None:
     y, _, deflation = gmres_deflated(_Counted(a), b, rtol=1e-6, restart=20, cycles=3, deflation=Deflation(), harvest=0)
     np.testing.assert_array_equal(x, y)
     assert deflation.size == 0
+
+
+def _saddle_system(
+    m: int, negative: tuple[float, ...], seed: int, low: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symmetric ``I - J`` with the eigenvalues ``negative`` (``J`` above 1: a saddle of the
+    objective the map climbs) and the rest in [low, 1]; also ``|I - J|^{-1}`` and a right-hand side."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    theta = np.concatenate([negative, np.geomspace(low, 1.0, m - len(negative))])
+    return (u * theta) @ u.T, (u / np.abs(theta)) @ u.T, rng.standard_normal(m)
+
+
+@pytest.mark.parametrize("negative", [(-1e-3,), (-0.05, -2e-3, -1e-4), (-0.5,)])
+def test_the_saddle_free_step_is_the_absolute_inverse(negative: tuple[float, ...]) -> None:
+    # a full Krylov space (m steps): the Ritz values are the eigenvalues, GMRES's iterate A^-1 b
+    a, abs_inv, b = _saddle_system(60, negative, 8)
+    x, converged, _ = gmres_deflated(_Counted(a), b, rtol=1e-13, restart=60, cycles=1, deflation=Deflation(), harvest=0)
+    y, _, _ = gmres_deflated(_Counted(a), b, rtol=1e-13, restart=60, cycles=1, deflation=Deflation(), harvest=0, flip_below=-1e-5)
+    scale = np.max(np.abs(abs_inv @ b))
+    np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(y, abs_inv @ b, rtol=0, atol=1e-6 * scale)
+    # the flip moved the step, by twice the negative eigenvalues' components
+    moved = np.linalg.solve(a, b) - abs_inv @ b
+    assert np.max(np.abs(moved)) > 1e-4 * scale
+    np.testing.assert_allclose(x - y, moved, rtol=0, atol=1e-6 * scale)
+
+
+def test_no_eigenvalue_below_the_threshold_leaves_the_step() -> None:
+    a, _, b = _saddle_system(60, (-1e-6,), 9)  # above flip_below = -1e-5
+    x, _, d1 = gmres_deflated(_Counted(a), b, rtol=1e-3, restart=60, cycles=2, deflation=Deflation(), harvest=10)
+    y, _, d2 = gmres_deflated(_Counted(a), b, rtol=1e-3, restart=60, cycles=2, deflation=Deflation(), harvest=10, flip_below=-1e-5)
+    np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(d1.factors[0][1], d2.factors[0][1])
+
+
+def test_a_flipped_factor_maps_the_negative_eigenvalues_to_minus_one() -> None:
+    a, abs_inv, b = _saddle_system(80, (-0.02, -3e-3), 10, low=0.05)
+    _, _, deflation = gmres_deflated(_Counted(a), b, rtol=1e-12, restart=80, cycles=1, deflation=Deflation(), harvest=6, flip_below=-1e-5)
+    assert deflation.size == 6
+    pre = a @ np.column_stack([deflation.apply(c) for c in np.eye(80)])
+    vals = np.sort(np.linalg.eigvals(pre).real)
+    # the two negative eigenvalues at -1, the other harvested ones (the smallest positive) at 1
+    np.testing.assert_allclose(vals[:2], [-1.0, -1.0], atol=1e-6)
+    assert vals[2] > 0.0
+    # the next solve, preconditioned by it, still takes the saddle-free step
+    b2 = np.random.default_rng(11).standard_normal(80)
+    y, converged, _ = gmres_deflated(_Counted(a), b2, rtol=1e-13, restart=80, cycles=1, deflation=deflation, harvest=0, flip_below=-1e-5)
+    np.testing.assert_allclose(y, abs_inv @ b2, rtol=0, atol=1e-6 * np.max(np.abs(abs_inv @ b2)))

@@ -385,10 +385,11 @@ def test_rows_sharing_patterns(follow: bool, monkeypatch: pytest.MonkeyPatch) ->
     # block missingness: 10 rows in 3 patterns (counts above 1 in C_M's sums and the product).
     # Without the trust region (TRUST_SD) the steps, moving fills by up to 18 conditional
     # SDs, hopped to a lower local maximum here (log-posterior -413.908 against -413.711).
-    # The driver's follow-up jumps (imputer._em.anderson.JUMP_FOLLOW) carry this path to that
-    # maximum too: the comparison with Anderson alone is made without them, and with them
-    # the end is checked to be a maximum of its own (a fixed point Anderson alone keeps)
+    # The driver's follow-up jumps (imputer._em.anderson.JUMP_FOLLOW) carried the plain Newton
+    # path to that lower maximum too; the saddle-free step (FLIP_BELOW) reaches Anderson's
+    # alone with them as without them
     import imputer._em.anderson as anderson_module
+    import imputer.mvn._fillnewton as fill_newton
 
     monkeypatch.setattr(anderson_module, "JUMP_FOLLOW", follow)
     rng = np.random.default_rng(1)
@@ -399,15 +400,20 @@ def test_rows_sharing_patterns(follow: bool, monkeypatch: pytest.MonkeyPatch) ->
     assert data.patterns.n_patterns == 3
     x0 = MVNProblem(data, 1.0).pack(start_values(data))
     ref = run_anderson(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000, use_newton=False)
+    assert ref.trace.history[-1] == pytest.approx(-413.7105932, abs=1e-6)
     problem = MVNProblem(standard(df), 1.0)
     run = run_em(problem, x0, tol=1e-10, max_iter=5_000)
     assert isinstance(problem._newton, FillNewton) and problem._newton.products > 0
-    if follow:
-        assert run.trace.history[-1] == pytest.approx(-413.9080316, abs=1e-6)
-        assert np.all(np.diff(run.trace.history) >= -1e-9)
-        ref = run_anderson(MVNProblem(data, 1.0), run.x, tol=1e-12, max_iter=50_000, use_newton=False)
     assert problem.distance(ref.x, run.x) < 1e-8
     assert run.trace.history[-1] == pytest.approx(ref.trace.history[-1], rel=1e-12)
+    assert np.all(np.diff(run.trace.history) >= -1e-9)
+    if follow:
+        # the plain Newton steps' path, for the record: the lower maximum, a fixed point of its own
+        monkeypatch.setattr(fill_newton, "FLIP_BELOW", None)
+        plain = run_em(MVNProblem(standard(df), 1.0), x0, tol=1e-10, max_iter=5_000)
+        assert plain.trace.history[-1] == pytest.approx(-413.9080316, abs=1e-6)
+        kept = run_anderson(MVNProblem(data, 1.0), plain.x, tol=1e-12, max_iter=50_000, use_newton=False)
+        assert problem.distance(kept.x, plain.x) < 1e-8
 
 
 def test_an_inexact_solve_reaches_the_same_point_with_fewer_products(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -552,3 +558,36 @@ def test_extrapolation_from_more_points_than_it_uses(monkeypatch: pytest.MonkeyP
     run = run_em(problem, x0, tol=1e-10, max_iter=50_000)
     assert run.trace.stop_reason == "converged" and problem.distance(ref.x, run.x) < 1e-8
     assert isinstance(problem._newton, FillNewton) and problem._newton.extrapolations[1] >= 1
+
+
+@pytest.mark.parametrize(("n", "p", "seed"), [(20, 200, 0), (20, 300, 0)])
+def test_the_saddle_free_step_leaves_the_saddles_on_the_way_up(n: int, p: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 10 or more columns a row: the chains run from the start and meet saddles (eigenvalues of J
+    # above 1) on the way up; there the step is flipped (FLIP_BELOW), and the fit ends at a
+    # maximum (a fixed point Anderson alone keeps) no lower than the plain Newton steps' own
+    import imputer._krylov as krylov
+    import imputer.mvn._fillnewton as fill_newton
+
+    flips: list[bool] = []
+    original = krylov._flip_correction
+
+    def counted(*args: object) -> np.ndarray | None:
+        out = original(*args)  # type: ignore[arg-type]
+        flips.append(out is not None)
+        return out
+
+    monkeypatch.setattr(krylov, "_flip_correction", counted)
+    data = standard(_weak_factors(n, p, seed))
+    x0 = MVNProblem(data, 1.0).pack(start_values(data))
+    problem = MVNProblem(data, 1.0)
+    run = run_em(problem, x0, tol=1e-10, max_iter=5_000)
+    assert run.trace.stop_reason == "converged" and any(flips)
+    assert np.all(np.diff(run.trace.history) >= -1e-9)
+    kept = run_anderson(MVNProblem(data, 1.0), run.x, tol=1e-12, max_iter=50_000, use_newton=False)
+    assert problem.distance(kept.x, run.x) < 1e-8
+    monkeypatch.setattr(fill_newton, "FLIP_BELOW", None)
+    flips.clear()
+    plain = run_em(MVNProblem(data, 1.0), x0, tol=1e-10, max_iter=5_000)
+    assert plain.trace.stop_reason == "converged" and not flips
+    assert run.trace.history[-1] >= plain.trace.history[-1] - 1e-8
+    assert run.trace.n_evals < plain.trace.n_evals
