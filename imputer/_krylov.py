@@ -59,7 +59,8 @@ class Deflation:
 
     Each factor ``F = I + Q (T^{-1} - I) Q^T`` (``Q``: ``l`` orthonormal vectors spanning
     the approximate invariant subspace of the operator ``B = A M^{-1}`` of its solve that
-    belongs to the eigenvalues nearest 0; ``T = Q^T B Q``) maps those eigenvalues to 1 and
+    belongs to the eigenvalues nearest 0; ``T = Q^T B Q``) maps those eigenvalues to 1 (the
+    negative ones to -1 for a saddle-free solve, whose factor holds ``|T|^{-1} - I``) and
     leaves the rest of the spectrum where it was (exactly so for an invariant subspace):
     Erhel, Burrage & Pohl (1996), Baglama, Calvetti, Golub & Reichel (1998). Built for a
     sequence of systems whose operators change little from one to the next.
@@ -67,7 +68,8 @@ class Deflation:
     Attributes
     ----------
     factors : tuple of (ndarray, ndarray)
-        Per factor ``(Q^T, T^{-1} - I)``, shapes ``(l, m)`` and ``(l, l)``, oldest first.
+        Per factor ``(Q^T, T^{-1} - I)`` (or ``|T|^{-1} - I``), shapes ``(l, m)`` and ``(l, l)``,
+        oldest first.
     """
 
     factors: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
