@@ -59,7 +59,7 @@ the objective does not fall: the answer is EM's fixed point whatever the steps.
 
 Saddle-free steps (:data:`FLIP_BELOW`). On the way up, a chain can meet a saddle of the
 log-posterior: there some eigenvalues of ``J`` exceed 1 (EM leaves the saddle along their
-eigenvectors, at that rate: ``1.0005`` to ``1.01`` at ``n = 50, p = 1,000``, ``ridge = 1``,
+eigenvectors, at that rate: ``1.0005`` to ``1.0011`` at ``n = 50, p = 1,000``, ``ridge = 1``,
 evaluations 30-42), and Newton's step, which solves for the fixed point whatever its kind,
 converges onto the saddle; the driver's chord jumps then took 126 evaluations to leave it. The
 step takes ``|I - J|^{-1}`` on the GMRES space's real Ritz values below ``FLIP_BELOW`` instead
@@ -68,7 +68,7 @@ which moves away from the saddle along those directions, by the trust region at 
 (``ridge = 1``, 20% MCAR; benchmarks/README, issue 16's eighteenth round): on the 31 tables of
 the earlier rounds, 12,425 -> 11,311 evaluations, 50 x 1,000 295 -> 153 (at a maximum 28.2
 higher, a fixed point of 300 plain EM steps to 1.4e-9 SD), 40 x 600 414 -> 114, 30 x 600 270
--> 96, 20 x 300 354 -> 57, the others at the same maxima; on 18 more tables of 5 to 50
+-> 96, 20 x 300 354 -> 57, the others at the same maxima; on 18 more tables of 10 to 100
 columns a row, 30 x 400 1,477 -> 153, 50 x 600 1,207 -> 179, 50 x 500 824 -> 161, with 4
 higher maxima and one lower (50 x 500, by 0.93).
 
