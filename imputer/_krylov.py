@@ -216,7 +216,7 @@ def _flip_correction(basis: np.ndarray, hess: np.ndarray, beta: float, below: fl
         vals, vecs = eig(hess[:k, :k])
     except (np.linalg.LinAlgError, ValueError):
         return None
-    neg = np.isfinite(vals) & (vals.imag == 0.0) & (vals.real < below)
+    neg = _flipped(vals, below)
     if not np.any(neg):
         return None
     try:
@@ -226,6 +226,11 @@ def _flip_correction(basis: np.ndarray, hess: np.ndarray, beta: float, below: fl
     coef = (vecs[:, neg] * (2.0 * c[neg] / np.abs(vals[neg].real))).sum(axis=1).real
     out = coef @ basis[:k]
     return out if np.all(np.isfinite(out)) else None
+
+
+def _flipped(vals: np.ndarray, below: float) -> np.ndarray:
+    """Which of the (complex-typed) eigenvalues ``vals`` are real and below ``below``."""
+    return np.isfinite(vals) & (vals.imag == 0.0) & (vals.real < below)
 
 
 def _steps_of(hess: np.ndarray) -> int:
@@ -279,7 +284,7 @@ def _harvest(
 def _abs_inverse(t: np.ndarray, below: float) -> np.ndarray:
     """``T^{-1}`` with ``T``'s real eigenvalues below ``below`` taken by their absolute values."""
     vals, vecs = eig(t)
-    neg = np.isfinite(vals) & (vals.imag == 0.0) & (vals.real < below)
+    neg = _flipped(vals, below)
     if not np.any(neg):
         return np.linalg.inv(t)
     vals = np.where(neg, np.abs(vals.real), vals)
