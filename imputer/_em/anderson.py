@@ -103,8 +103,11 @@ slower chains are not believed: after an extrapolation of the fills' chain
 (:mod:`imputer.mvn._fillnewton`) had taken out most of a slow mode, the moves of 100 x 200
 contracted at 0.79 a pair along a faster one, and the estimate read 1e-7 where the slow
 mode's remainder left 3.9e-7. A move longer than the two before it (such a jump) starts
-the ratios afresh. An iteration that ends in Anderson's or EM's
-point clears the chain.
+the ratios afresh, and so does a Newton point that the problem says starts a new contraction
+(``newton_fresh()``, :mod:`imputer._em.problem`: the fills' chain extrapolated; its move is
+not counted): the moves after it are often 100 times shorter than those before it, so that
+ratios across it would read "settled" near 0.01 whatever the chain's pace after it. An
+iteration that ends in Anderson's or EM's point clears the chain.
 
 **Chord jumps** (a problem opts in with ``chord_jumps = True``). On wide tables with a weak
 prior the EM path crosses long plateaus: at ``n = 100, p = 300``, ``ridge = 1`` the
@@ -559,6 +562,8 @@ def run_anderson(
     mem = _Memory(memory)
     newton = getattr(problem, "newton", None) if use_newton else None
     newton = newton if callable(newton) else None
+    fresh = getattr(problem, "newton_fresh", None) if newton is not None else None
+    fresh = fresh if callable(fresh) else None
     wait, backoff = 0, NEWTON_BACKOFF
     recent: deque[float] = deque(maxlen=RATE_WINDOW)  # the last Ritz estimates
     damp = _DAMP_START
@@ -628,7 +633,10 @@ def run_anderson(
             else:
                 took = _try_newton(run, problem, coords, newton, x, fx, obj)
                 if not isinstance(took, str):
-                    chain.push(problem.distance(x, took[1]))
+                    if fresh is not None and fresh():
+                        chain.clear()  # an extrapolation: the moves after it are a new contraction
+                    else:
+                        chain.push(problem.distance(x, took[1]))
                     since_newton = 0
                     z, x, fx, obj = took
                     backoff = NEWTON_BACKOFF

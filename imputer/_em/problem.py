@@ -32,7 +32,10 @@ its domain). The EM map, the objective, ``distance`` and the result stay in ``x`
 
 Optionally, ``newton(x, F(x)) -> x_N or None``: a Newton point of the objective from ``x``
 (for the multivariate normal with few columns, :mod:`imputer.mvn._newton`), which the
-Anderson driver offers as a proposal near the optimum under its safeguard.
+Anderson driver offers as a proposal near the optimum under its safeguard; and with it,
+optionally, ``newton_fresh() -> bool``: whether the point ``newton`` last returned starts
+a new contraction (an extrapolation of its chain, :mod:`imputer.mvn._fillnewton`), so that
+the driver's test on the chain's moves starts afresh after it.
 """
 
 from __future__ import annotations

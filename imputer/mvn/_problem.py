@@ -295,6 +295,11 @@ class MVNProblem:
         step = self._newton_step()
         return None if step is None else step(x, fx)
 
+    def newton_fresh(self) -> bool:
+        """Whether the point :meth:`newton` last returned is an extrapolation of the fills'
+        chain (:attr:`~imputer.mvn._fillnewton.FillNewton.extrapolated`): a new contraction starts there."""
+        return isinstance(self._newton, FillNewton) and self._newton.extrapolated
+
     def step(self, x: np.ndarray) -> tuple[np.ndarray | None, float]:
         """The EM map: ``(F(x), L(x))``; ``L = -inf`` if ``x`` is infeasible, ``F = None`` if its update is singular.
 

@@ -327,6 +327,43 @@ def test_at_and_after_newton_points_em_rule_takes_the_largest_rate(calls: int | 
     assert _error(problem, run) <= 1e-7
 
 
+class ExtrapolatingChainProblem(ChainProblem):
+    """:class:`ChainProblem` whose chain, at its ``jump_at``-th point, is extrapolated (as the
+    fills' chains are, :mod:`imputer.mvn._fillnewton`): the point lands ``1,000`` times closer
+    to ``x*`` and the chain goes on from there at 0.9 a step, a rate too slow for the
+    chain's test to believe. ``newton_fresh`` says so when ``signal``."""
+
+    def __init__(self, signal: bool, jump_at: int = 4) -> None:
+        super().__init__(np.linspace(0.5, 0.999, 40), 3, 0.45)
+        self.jump_at, self._fresh = jump_at, False
+        if signal:
+            self.newton_fresh = lambda: self._fresh
+
+    def newton(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray | None:
+        self.newton_calls += 1
+        err = float(np.linalg.norm(x - self.x_star))
+        self._fresh = self.newton_calls == self.jump_at
+        shrink = 1e-3 if self._fresh else (0.45 if self.newton_calls < self.jump_at else 0.9)
+        return self.x_star + shrink * err * self._dir
+
+
+@pytest.mark.parametrize("signal", [True, False])
+def test_after_an_extrapolated_point_the_chain_test_starts_afresh(signal: bool) -> None:
+    # the extrapolation's move, no longer than the two before it, followed by moves 1,000
+    # times shorter: pair ratios across it read about 0.001 and "settled", so the test would
+    # end the run three moves on, though the chain now contracts at 0.9 a step. With the
+    # problem's signal the ratios start after the extrapolation, the slow chain is not
+    # believed, and the run ends within tol
+    problem = ExtrapolatingChainProblem(signal)
+    tol = 1e-10
+    run = run_anderson(problem, problem.x_star + 1e-3, tol=tol, max_iter=10_000)
+    assert run.trace.converged and problem.newton_calls > problem.jump_at
+    if signal:
+        assert _error(problem, run) <= tol
+    else:
+        assert _error(problem, run) > 10 * tol
+
+
 _G = [1e-6 * 0.45**k for k in range(5)]  # a chain contracting at 0.45 a move
 
 

@@ -560,6 +560,30 @@ def test_extrapolation_from_more_points_than_it_uses(monkeypatch: pytest.MonkeyP
     assert isinstance(problem._newton, FillNewton) and problem._newton.extrapolations[1] >= 1
 
 
+def test_the_stop_after_an_extrapolation_reads_the_new_chain_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 30 columns a row, every chain extrapolated however fast (EXTRAP_QMIN = 0): after the
+    # accepted extrapolation the moves are far shorter than before it, and the driver's chain
+    # test, reading ratios across it, ended the run 1.2e-7 SD from the maximiser. The problem
+    # says the point starts a new chain (newton_fresh), the test starts afresh: 6e-9
+    import imputer.mvn._fillnewton as fill_newton
+
+    import imputer._em.anderson as anderson
+
+    monkeypatch.setattr(fill_newton, "EXTRAP_QMIN", 0.0)
+    df = _weak_factors(10, 300, 0)
+    data = standard(df)
+    x0 = MVNProblem(data, 1.0).pack(start_values(data))
+    with monkeypatch.context() as m:  # the reference: EM's rule alone (the chain's test off), tol = 1e-12
+        m.setattr(anderson, "CHAIN_RATE_MAX", 0.0)
+        ref = run_em(MVNProblem(data, 1.0), x0, tol=1e-12, max_iter=50_000)
+    assert ref.trace.stop_reason == "converged"
+    problem = MVNProblem(standard(df), 1.0)
+    run = run_em(problem, x0, tol=1e-7, max_iter=50_000)
+    assert run.trace.stop_reason == "converged"
+    assert isinstance(problem._newton, FillNewton) and problem._newton.extrapolations[1] >= 1
+    assert problem.distance(ref.x, run.x) < 2e-8
+
+
 @pytest.mark.parametrize(("n", "p", "seed"), [(20, 200, 0), (20, 300, 0)])
 def test_the_saddle_free_step_leaves_the_saddles_on_the_way_up(n: int, p: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # 10 or more columns a row: the chains run from the start and meet saddles (eigenvalues of J
