@@ -222,8 +222,12 @@ SPARSE_START = 3e-5
 #: A chain's points two apart are extrapolated (module docstring, "Extrapolation") as up to
 #: this many geometric modes (2 took the same evaluations over 31 tables within 0.1%) ...
 EXTRAP_MODES = 3
-#: ... where the last pair ratio ``q`` is within [EXTRAP_QMIN, EXTRAP_QMAX] ...
-EXTRAP_QMIN = 0.6
+#: ... where the last pair ratio ``q`` is within [EXTRAP_QMIN, EXTRAP_QMAX] (0.6 until issue 16's
+#: nineteenth round, which left 50 x 1,000's final chain, steady at 0.55 a pair over its last 40
+#: points, unextrapolated: 0.5 took it 153 -> 135 evaluations; over 65 tables fewer on 7, more
+#: on none, the same maxima; 0.3 and 0 cost 25 x 500 34 -> 49, its extrapolated point stalling
+#: the next Newton steps) ...
+EXTRAP_QMIN = 0.5
 EXTRAP_QMAX = 0.99
 #: ... from this many consecutive full Newton points of a chain (at least the
 #: ``2 EXTRAP_MODES + 3`` it uses; doubled after a refused extrapolation, up to EXTRAP_POINTS_MAX).
