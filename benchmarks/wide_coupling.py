@@ -19,7 +19,7 @@ out diagonal, a check of the formula). Three experiments, printed:
   (``--memory``).
 
 Distances are the engine's: the largest mean or covariance difference from a fit to
-``tol = 1e-11``, in standard deviations. Figures in benchmarks/README.md ("Issue 16, tenth
+``tol = 1e-11``, in standard deviations. Figures in benchmarks/wide_rounds.md ("Issue 16, tenth
 round").
 
 Usage::

@@ -137,7 +137,7 @@ before it, 6 evaluations apart, where the windows' jumps came 20-40 iterates apa
 30, p = 600`` 520 -> 254, ``n = 100, p = 300`` 2,721 -> 2,394, to the same maximiser;
 over 28 tables from 20 x 200 to 100 x 300, fewer or as many evaluations on 26; 3 ended at
 another local maximum, 2 of them higher (the 2 with more evaluations), and a block-missing
-10 x 120 test table at a lower one; ``benchmarks/README.md``, issue 16's eleventh round).
+10 x 120 test table at a lower one; ``benchmarks/wide_rounds.md``, issue 16's eleventh round).
 
 A line goes on only while each follow-up gains at least :data:`JUMP_FOLLOW_GROWTH` (0.3) of
 the objective the jump before it gained; a line that stops growing ends (its last point
@@ -145,7 +145,7 @@ kept) and the windows go on. Leaving a saddle-like region the gains grow (50 x 1
 to 6.35 over 21 follow-ups); at ``n = 100, p = 300`` a line of 122 follow-ups crept along the
 plateau instead (gains 7.2, 5.4, 2.4, 0.61, 0.15, then 0.3-1.8 each, 6 evaluations apiece:
 738 of the fit's 1,214 evaluations, where Anderson without jumps took 885 in all). Measured
-on 31 tables from 10 x 200 to 50 x 1,000 (``ridge = 1``, 20% MCAR; ``benchmarks/README.md``,
+on 31 tables from 10 x 200 to 50 x 1,000 (``ridge = 1``, 20% MCAR; ``benchmarks/wide_rounds.md``,
 issue 16's fifteenth round): all at the same maxima for 0.15, 0.3, 0.4 and 0.5 (at 0.7 and 1,
 100 x 200 (seed 1) ended at a lower one); at 0.3 15,232 -> 14,256 evaluations, fewer on 9,
 more on 1 (100 x 180, +10), 100 x 300 1,214 -> 718, 40 x 600 852 -> 411. It can cost: on a
@@ -157,14 +157,14 @@ fewer.
 step is at least ``3e-6`` SD: the plateaus creep at ``5e-5`` SD a step or more, but near the
 maximiser, where Anderson converges linearly, the windows' jumps were refused (6 evaluations
 each) or gained little, and each accepted one restarted Anderson's memory. Measured on the 28
-tables (``benchmarks/README.md``, issue 16's twelfth round): fewer evaluations on 5 (``n =
+tables (``benchmarks/wide_rounds.md``, issue 16's twelfth round): fewer evaluations on 5 (``n =
 100, p = 300`` 2,394 -> 2,278, ``40 x 120`` 765 -> 621, ``50 x 150`` 581 -> 551), the same on
 the others, the same maxima.
 
 :data:`JUMP_MIN_RATE` is 0.999 (the rate estimate's cap when it was chosen): where Anderson
 converges in a few hundred evaluations a gate of 0.99 let refused jumps and memory restarts cost 5-60% more evaluations (40 x 120:
 850 instead of 526), while on the long plateaus the estimate sits at the cap. Measured
-(``benchmarks/README.md``, issue 16's seventh round), ``ridge = 1``, 20% MCAR: ``n = 100,
+(``benchmarks/wide_rounds.md``, issue 16's seventh round), ``ridge = 1``, 20% MCAR: ``n = 100,
 p = 300`` 2,727 evaluations instead of 14,301 (44 s instead of 266 s), ``n = 60, p = 180``
 1,725 instead of 7,837, the same maximiser (1.5e-7 SD); 30 x 90 and 40 x 120 as before
 (259, 526 -> 530), 50 x 150 581 -> 635.

@@ -65,7 +65,7 @@ converges onto the saddle; the driver's chord jumps then took 126 evaluations to
 step takes ``|I - J|^{-1}`` on the GMRES space's real Ritz values below ``FLIP_BELOW`` instead
 (Dauphin et al. 2014's saddle-free Newton, here on a fixed point: :func:`imputer._krylov.gmres_deflated`),
 which moves away from the saddle along those directions, by the trust region at most. Measured
-(``ridge = 1``, 20% MCAR; benchmarks/README, issue 16's eighteenth round): on the 31 tables of
+(``ridge = 1``, 20% MCAR; benchmarks/wide_rounds.md, issue 16's eighteenth round): on the 31 tables of
 the earlier rounds, 12,425 -> 11,311 evaluations, 50 x 1,000 295 -> 153 (at a maximum 28.2
 higher, a fixed point of 300 plain EM steps to 1.4e-9 SD), 40 x 600 414 -> 114, 30 x 600 270
 -> 96, 20 x 300 354 -> 57, the others at the same maxima; on 18 more tables of 10 to 100
@@ -79,7 +79,7 @@ above :data:`STALL_RATIO` twice running), a candidate is refused even at the sho
 left-out ``C`` coupling dominates. It often does only for a while: early in a fit ``C``
 still moves, and a chain started a few iterations later contracts fast (``n = 10`` to
 ``20``, ``p = 200`` to ``2,000``, ``ridge = 1``: where ending the steps for the run at the
-first stall took 222 to 654 evaluations, restarting takes 27 to 36; benchmarks/README,
+first stall took 222 to 654 evaluations, restarting takes 27 to 36; benchmarks/wide_rounds.md,
 issue 16, eighth round). After :data:`MAX_CHAINS` chains ended by refusals, or
 :data:`MAX_STALLED_CHAINS` stalled ones, the steps end for the run (more rows, more missing
 cells per row, where Anderson does better). After a chain ended by refusals, the next :data:`REFUSED_PAUSE` calls (doubled
@@ -121,7 +121,7 @@ Aitken's on pairs (issue 16's fourteenth round), which its cosine test (0.9995, 
 0.997-0.999 there) let fire twice. Over 31 tables from 10 x 200 to 50 x 1,000: 14,261 ->
 13,484 evaluations, fewer on 18, the same on 12, more on one (40 x 120, seed 1, +4), the same
 maxima (six of them checked against fits to ``tol = 1e-12``: within 1.1e-7 SD); 100 x 250
-12.4 -> 10.5 s, 100 x 200 (seed 1) 10.3 -> 8.4 s, 100 x 300 13.7 -> 12.3 s (benchmarks/README,
+12.4 -> 10.5 s, 100 x 200 (seed 1) 10.3 -> 8.4 s, 100 x 300 13.7 -> 12.3 s (benchmarks/wide_rounds.md,
 issue 16's sixteenth round).
 
 Where it is offered (:func:`fill_plan`, :func:`fill_start`): more than :data:`MIN_PARAMS`
@@ -135,7 +135,7 @@ path up is Anderson's and the chord jumps', as without the step, and the final a
 where Anderson needs about 67 evaluations a decade at ``n = 100, p = 300``, is the chains'.
 On those 14 tables: 12,725 -> 6,815 evaluations, 92 -> 70 s, the same maxima (100 x 300
 2,278 -> 1,258, 80 x 240 1,765 -> 695); one slower (40 x 120, seed 0: 1.4 -> 2.4 s);
-benchmarks/README, issue 16's twelfth round. With the chains' deflation (thirteenth round)
+benchmarks/wide_rounds.md, issue 16's twelfth round. With the chains' deflation (thirteenth round)
 the solves take fewer products (100 x 300: 8,319 -> 3,398 in the fit), and the late step
 pays from 2 columns a row; with the reduced-rank extrapolation (sixteenth round) from 1.5,
 where the chains start once the EM step is at most :data:`SPARSE_START` (3e-5 SD).
@@ -168,7 +168,7 @@ TRUST_SD = 2.0
 #: (0.15-0.7 a step), so a residual far below it buys nothing: at ``1e-8`` a step took 31-44
 #: products, at ``1e-2`` 9-13, and the fits end as close to the maximiser with the same
 #: evaluations within one (``n = 10``: ``p = 200`` 0.31 -> 0.13 s, ``p = 300`` 0.37 -> 0.21 s,
-#: ``p = 500`` 1.19 -> 0.89 s; benchmarks/README, issue 16).
+#: ``p = 500`` 1.19 -> 0.89 s; benchmarks/wide_rounds.md, issue 16).
 GMRES_RTOL = 1e-2
 #: The shortest step tried; a refused candidate at this scale ends the chain.
 MIN_SCALE = 1.0 / 64.0
@@ -184,7 +184,7 @@ MAX_STALLED_CHAINS = 64
 #: Calls answered None after a chain ended by refusals (doubled after each such chain): at
 #: the floor that the left-out change of ``C`` sets, every new chain is refused again, and
 #: its accepted first candidates restart Anderson's memory (30 x 600 with ``ridge=1``: 1,100
-#: evaluations restarting at once, 520 with this pause; benchmarks/README, issue 16).
+#: evaluations restarting at once, 520 with this pause; benchmarks/wide_rounds.md, issue 16).
 REFUSED_PAUSE = 20
 #: Ratio of successive fill corrections (full steps) above which the chain counts as stalled
 #: (0.7 until issue 16's nineteenth round: on the way up, 50 x 1,000's chains stalled after two
@@ -207,14 +207,14 @@ MIN_COLUMNS_PER_ROW = 10
 #: right): at 2 to 3 columns a row, 13 tables took 118 -> 75 s together, fewer evaluations on
 #: all 13, each ending within 1e-7 SD of its maximiser (80 x 200 7,018 -> 536 evaluations,
 #: 45 -> 5.3 s, not converged before; two slower: 100 x 250 21.1 -> 26.7 s, 100 x 200 (1)
-#: 17.5 -> 19.7 s; benchmarks/README, issue 16's fourteenth round). From 1.5 or 1, 120 x 200
+#: 17.5 -> 19.7 s; benchmarks/wide_rounds.md, issue 16's fourteenth round). From 1.5 or 1, 120 x 200
 #: 11.1 -> 15.6 s, 100 x 120 2.1 -> 3.5 s (with Aitken's extrapolation); from 1.5 with the
 #: reduced-rank one and SPARSE_START below (issue 16's sixteenth round).
 LATE_COLUMNS_PER_ROW = 1.5
 LATE_START = 1e-4
 #: Below this many columns per row (down to LATE_COLUMNS_PER_ROW) the chains start later still,
 #: once the EM step is at most SPARSE_START. On 19 tables of 1.5 to 2 columns a row
-#: (``ridge = 1``, 20% MCAR; benchmarks/README, issue 16's sixteenth round), against no step
+#: (``ridge = 1``, 20% MCAR; benchmarks/wide_rounds.md, issue 16's sixteenth round), against no step
 #: there: 33,278 -> 14,328 evaluations, 225 -> 121 s, every fit converged, and the same maximum
 #: on 17; the other two had not converged without the step (5,000 iterations): 150 x 260
 #: (6,748 evaluations, 86 s -> 1,373, 30 s) and 100 x 155 (7,740, 33 s -> 1,077, 6.2 s), whose

@@ -463,7 +463,7 @@ def warn_if_unreliable(
     that such a posterior can have several maxima (:func:`imputer.disperse`) (on
     ``n = 100, p = 300``: ``ridge=1`` 2,727 evaluations with chord jumps, 14,301 without,
     ``ridge=10`` in 54, ``ridge=100`` in 17; on ``n = 50, p = 1,000`` ``ridge=10`` in 32;
-    ``benchmarks/README.md``).
+    ``benchmarks/wide_rounds.md``).
     """
     if fit.singular:
         warnings.warn(

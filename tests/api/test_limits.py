@@ -160,7 +160,7 @@ def test_the_normal_over_a_time_limit_is_refused() -> None:
 def test_the_cost_estimate_admits_the_wide_tables_that_finish(p: int, measured_s: float) -> None:
     # the review's input, 10 x 1,999 with ridge=1, ran into the 60 s limit (504), then was
     # refused at once (estimate 290 s); with the Newton steps on the fills it converges in 26
-    # evaluations, 33.4 s (benchmarks/README.md, issue 16 third round): admitted, and the
+    # evaluations, 33.4 s (benchmarks/wide_rounds.md, issue 16 third round): admitted, and the
     # estimate stays under the measured time
     frame = pd.read_csv(io.BytesIO(_wide_csv(10, p)))
     seconds, sizes = estimated_seconds(frame, ImputeOptions(ridge=1.0))

@@ -107,7 +107,7 @@ def test_newton_iterates_converge_quadratically_to_the_direct_maximiser(name: st
 
 @pytest.mark.parametrize("name", ["boys", "missvals", "marijuana"])
 def test_default_fit_within_thirty_evaluations(name: str) -> None:
-    # Anderson alone took 65, 34 and 17 (benchmarks/README.md)
+    # Anderson alone took 65, 34 and 17 (benchmarks/wide_rounds.md, issue 16 second round)
     res = imputer.impute(_classic(name), ridge=REFERENCE[name]["ridge"])
     assert res.converged
     assert res.n_evals <= 30
