@@ -461,9 +461,9 @@ def warn_if_unreliable(
     Given the rows ``n_rows`` and the prior's ``ridge``, a table with at least as many
     columns as rows also gets the advice that a stronger prior converges far sooner, and
     that such a posterior can have several maxima (:func:`imputer.disperse`) (on
-    ``n = 100, p = 300``: ``ridge=1`` 2,727 evaluations with chord jumps, 14,301 without,
-    ``ridge=10`` in 54, ``ridge=100`` in 17; on ``n = 50, p = 1,000`` ``ridge=10`` in 32;
-    ``benchmarks/wide_rounds.md``).
+    ``n = 100, p = 300``: ``ridge=1`` 665 evaluations, 14,301 with Anderson alone,
+    ``ridge=10`` in 35; on ``n = 50, p = 1,000`` ``ridge=1`` in 117, ``ridge=10`` in 32;
+    ``benchmarks/wide_readme_table.py``, ``benchmarks/wide_rounds.md``).
     """
     if fit.singular:
         warnings.warn(
