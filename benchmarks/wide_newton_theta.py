@@ -2,7 +2,7 @@
 
 EM's map ``F`` (``MVNProblem.step``, the engine's standardised units) at a point ``x``
 near the maximiser ``x*`` of a ``mcar_mvn`` table (20% MCAR, ``ridge = 1``); Newton's step on
-the fixed point, ``(I - J) d = F(x) - x``, solved by GMRES without restarts with ``J v`` a
+the fixed point, ``(I - J) d = F(x) - x``, solved by GMRES in one cycle (``--restart`` products at most) with ``J v`` a
 forward difference of ``F`` (one EM evaluation a product), repeated until the distance to
 ``x*`` is below 1e-8; then ``imputer.impute`` from the same point (``start=``). Printed: the
 evaluations each way and the distances (largest coordinate, standardised units).
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--case", default="150x260", help="NxP of mcar_mvn (seed 0)")
     ap.add_argument("--rtol", type=float, default=1e-3, help="GMRES's relative residual a step")
     ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--restart", type=int, default=600,
+                    help="GMRES's Krylov dimension (one cycle; the basis holds restart + 1 vectors of the parameter's length)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     n, p = map(int, args.case.split("x"))
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                 fd, _ = problem.step(x + eps * d)
                 return d - (fd - fx) / eps
 
-            step, _ = gmres(apply, fx - x, rtol=args.rtol, restart=max(problem.dim, 1), cycles=1)
+            step, _ = gmres(apply, fx - x, rtol=args.rtol, restart=args.restart, cycles=1)
             total += products[0]
             x = x + step
             dist = float(np.max(np.abs(x - x_star)))
