@@ -21,7 +21,7 @@ The issue's yardstick is one ``p x p`` Cholesky plus the ``n x p`` cross-product
     \;\ge\; 3,
 
 and with 20% of the cells missing at random (``m ~ 0.2 p``, a pattern a row) the blocks add
-``0.024 n / (1 + 3 n / p)``: above 5 in flops alone from about ``n = 100`` at
+``0.024 n / (1 + 3 n / p)``: above 5 in flops alone from about ``n = 110`` at
 ``p = 1,000``. In time the blocks weigh more than their flops say, because LAPACK runs an
 ``m = 60`` block at a quarter of the speed of a ``300 x 300`` factorisation.
 
