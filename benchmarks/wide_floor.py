@@ -63,7 +63,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks._datasets import mcar_mvn  # noqa: E402
-from benchmarks._timing import machine, timed  # noqa: E402
+from benchmarks._timing import machine  # noqa: E402
 from imputer._gaussian.patterns import build_patterns  # noqa: E402
 from imputer.mvn._fit import standardise, start_values  # noqa: E402
 from imputer.mvn._problem import MVNProblem  # noqa: E402
@@ -73,9 +73,13 @@ CASES = "10x200,100x300,150x260,30x600,10x500,10x1000,50x1000,200x1000,10x2000,5
 
 
 def _best(fn, repeats: int) -> float:
-    """Fastest of ``repeats`` calls after a warm-up call (:func:`benchmarks._timing.timed`'s timings)."""
     fn()
-    return min(timed(fn, repeats)[1])
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return min(out)
 
 
 def _blocks(blocks: list[np.ndarray]) -> None:
