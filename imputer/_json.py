@@ -43,6 +43,7 @@ __all__ = [
     "json_key",
     "json_labels",
     "json_value",
+    "keyed",
     "labelled_values",
     "split_frame",
     "square_frame",
@@ -153,8 +154,36 @@ def labelled_values(series: pd.Series) -> dict[str, Any]:
     Returns
     -------
     dict of str -> JSON value, k entries
+
+    Raises
+    ------
+    ImputerValueError
+        Two labels become the same key (:func:`keyed`).
     """
-    return {json_key(k): json_value(v) for k, v in zip(series.index, series.tolist())}
+    return keyed((k, json_value(v)) for k, v in zip(series.index, series.tolist()))
+
+
+def keyed(items: Any) -> dict[str, Any]:
+    """``{json_key(label): value}`` of ``(label, value)`` pairs, in their order.
+
+    Raises
+    ------
+    ImputerValueError
+        Two labels become the same key (``1`` and ``"1"``, ``True`` and ``"True"``):
+        one value would silently replace the other.
+    """
+    out: dict[str, Any] = {}
+    owner: dict[str, Hashable] = {}
+    for label, value in items:
+        key = json_key(label)
+        if key in out:
+            raise ImputerValueError(
+                f"labels {owner[key]!r} and {label!r} both become the JSON key {key!r}, so one value would "
+                "replace the other; rename one of them before calling to_dict()"
+            )
+        out[key] = value
+        owner[key] = label
+    return out
 
 
 def float_list(values: Any) -> list[float | None]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from imputer._em.trace import EMTrace, TraceFields
 from imputer._frozen import ReadOnlyField, ValueResult
-from imputer._json import float_list, json_key, json_labels, json_value, labelled_values, split_frame, square_frame
+from imputer._json import float_list, json_labels, json_value, keyed, labelled_values, split_frame, square_frame
 from imputer._render import render_fields, render_table, render_title, run_fields
 
 __all__ = ["GlomImputeResult"]
@@ -152,7 +152,7 @@ class GlomImputeResult(TraceFields, ValueResult):
             "probabilities": float_list(probs.to_numpy()),
             "cell_means": {"columns": json_labels(cm.columns), "data": [float_list(r) for r in cm.to_numpy(dtype=float)]},
             "cov": square_frame(self.cov),
-            "level_probabilities": {json_key(k): _levels(v) for k, v in self.level_probabilities.items()},
+            "level_probabilities": keyed((k, _levels(v)) for k, v in self.level_probabilities.items()),
             "means": self.means,
             "probability_model": self.probability_model,
             "loglik": json_value(self.loglik),

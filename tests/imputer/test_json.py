@@ -62,6 +62,27 @@ def test_labelled_values_and_float_list() -> None:
     assert json_labels(pd.Index(["a", 2, 2.5])) == ["a", 2, 2.5]
 
 
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([1, "1"], r"labels 1 and '1' both become the JSON key '1'"),
+        (["True", True], r"labels 'True' and True both become the JSON key 'True'"),
+        ([("x", 1), '["x", 1]'], r"labels \('x', 1\) and '\[\"x\", 1\]' both become"),
+    ],
+)
+def test_labelled_values_refuse_labels_that_share_a_key(labels: list[object], message: str) -> None:
+    s = pd.Series([1.0, 2.0], index=pd.Index(labels, dtype=object, tupleize_cols=False))
+    with pytest.raises(ImputerValueError, match=message):
+        labelled_values(s)
+
+
+def test_to_dict_refuses_columns_that_share_a_key_rather_than_drop_one() -> None:
+    df = pd.DataFrame({1: [1.0, 2, np.nan, 4, 5, 3], "1": [2.0, 1, 3, np.nan, 4, 1], "c": [0.0, 1, 1, 2, 3, 5]})
+    res = imputer.impute(df, ridge=1.0)
+    with pytest.raises(ImputerValueError, match=r"rename one of them before calling to_dict\(\)"):
+        res.to_dict()
+
+
 def _both() -> tuple[dict[str, object], dict[str, object]]:
     """An MVN and a mixed-model fit whose labels are tuples (MultiIndex columns / levels)."""
     rng = np.random.default_rng(4)
