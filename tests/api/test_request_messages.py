@@ -1,5 +1,6 @@
 """Requests that were silently misread, misreported or failed (issue 14, items 4, 8 and 11): a CSV
-header naming a column twice (pandas renamed it ``a.1``), a JSON object holding a key twice
+header naming a column twice (pandas renamed it ``a.1``) or none (``Unnamed: 1``), a row cut
+short (pandas padded it with missing cells), an integer float64 rounds, a JSON object holding a key twice
 (the last was kept), a NaN token (now told to send null), ridge near 1e308 and an extreme Z
 (500s), repeated random terms (converged: true without a warning)."""
 
@@ -20,6 +21,20 @@ Y12 = [0.3, -1.2, 0.8, 1.1, -0.4, 0.2, 1.9, -0.7, 0.5, -1.5, 0.9, 0.1]
 def test_csv_duplicate_header_is_422(client: TestClient, route: str) -> None:
     r = client.post(route, content=b"a,a,b\n1,2,3\n2,,4\n3,5,6\n4,1,1\n", headers={"content-type": "text/csv"})
     assert_problem(r, 422, r"the CSV header names column 'a' twice \(fields 1 and 2\)")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"a,,b\n1,x,2\n,y,3\n2.5,z,\n3,w,4.5\n", r"the CSV header's field 2 is empty"),  # was read as 'Unnamed: 1'
+        (b"a,b\n1\n2,3\n3,4\n5,6\n", r"rows with fewer fields than the header's 2 \(line 2 has 1\)"),  # b was made up
+        (b"a,b\n1,9007199254740993\n2,\n3,4\n5,6\n", r"column 'b' holds integers of magnitude 2\*\*53 or more"),
+    ],
+    ids=["unnamed-column", "short-row", "rounded-integer"],
+)
+def test_csv_the_reader_would_change_is_422(client: TestClient, body: bytes, detail: str) -> None:
+    r = client.post("/v1/impute", content=body, headers={"content-type": "text/csv", "accept": "text/csv"})
+    assert_problem(r, 422, detail)
 
 
 @pytest.mark.parametrize(

@@ -175,6 +175,33 @@ def test_index_col_unknown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert stderr.startswith(f"imputer: error: {str(AIR)!r}: index_col: 'nope' is not a column of the CSV")
 
 
+@pytest.mark.parametrize(
+    ("name", "body", "match"),
+    [
+        ("dup.csv", b"a,a,b\n1,2,3\n2,,5\n3,4,1\n", r"the CSV header names column 'a' twice \(fields 1 and 2\)"),
+        ("unnamed.csv", b"x,,y\n1,a,2\n2,b,3\n,c,1\n", r"the CSV header's field 2 is empty"),
+        ("short.csv", b"a,b,c\n1,2,3\n4,5\n6,,1\n", r"rows with fewer fields than the header's 3 \(line 3 has 2\)"),
+        ("short.csv.gz", b"a,b,c\n1,2,3\n4,5\n6,,1\n", r"rows with .* \(line 3 has 2\)"),
+        ("big.csv", b"a,big\n1,9007199254740993\n2,\n3,5\n4,7\n",
+         r"column 'big' holds integers of magnitude 2\*\*53 or more \(9007199254740993, line 2\).*--passthrough big"),
+    ],
+)
+def test_a_table_pandas_would_misread_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, body: bytes, match: str
+) -> None:
+    # read silently, these would come back renamed (a.1, Unnamed: 1), with a made-up
+    # cell (a row cut short), or with an observed integer rounded (9007199254740992)
+    import gzip
+
+    src = tmp_path / name
+    src.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    out = tmp_path / "o.csv"
+    code, _, stderr = _run(["impute", str(src), "-o", str(out)], capsys)
+    assert code == 2
+    assert re.match(rf"imputer: error: {re.escape(repr(str(src)))}: {match}", stderr)
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------------- encoding
 
 

@@ -148,3 +148,96 @@ def test_summary_of_many_passed_through_columns() -> None:
     res = imputer.impute(df)
     assert "passed through:       12 (t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, ... (2 more))" in res.summary()
     assert "passed through:       none" in imputer.impute(df[["x", "y"]]).summary()
+
+
+@pytest.mark.parametrize(
+    ("body", "kw", "match"),
+    [
+        (b"a,a,b\n1,2,3\n2,,4\n", {}, r"the CSV header names column 'a' twice \(fields 1 and 2\)"),
+        (b"a,b,a\n1,2,3\n2,,4\n", {"columns": ["b"]}, r"names column 'a' twice \(fields 1 and 3\)"),
+        (b"x,,y\n1,a,2\n2,b,\n", {}, r"the CSV header's field 2 is empty; .*'Unnamed: 1'"),
+        (b"a,b,\n1,2,\n2,,\n", {}, r"the CSV header's field 3 is empty"),
+        (b",a,b\nr1,1,2\nr2,,3\n", {}, r"field 1 is empty; .*say so with index_col"),
+        (b"\xef\xbb\xbfa;a\n1;2\n", {"sep": ";"}, r"names column 'a' twice"),
+    ],
+    ids=["duplicate", "duplicate-unmodelled", "empty-middle", "empty-last", "empty-first-no-index", "bom-semicolon"],
+)
+def test_a_header_pandas_would_rename_is_an_error(body: bytes, kw: dict[str, object], match: str) -> None:
+    # pandas reads the second 'a' as 'a.1' and an empty name as 'Unnamed: 1': the table
+    # written back would carry other names than it was given
+    with pytest.raises(ImputerValueError, match=match):
+        read_csv_table(body, **kw)
+
+
+def test_the_first_header_field_may_be_empty_when_it_holds_the_row_labels() -> None:
+    frame, _ = read_csv_table(b",a,b\nr1,1,2\nr2,,3\n", index_col=0)
+    assert list(frame.columns) == ["a", "b"]
+    assert list(frame.index) == ["r1", "r2"]
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"a,b,c\n1,2,3\n4,5\n6,,\n", r"fewer fields than the header's 3 \(line 3 has 2\)"),
+        (b"a,b,c\r\n1,2,3\r\n6,,\r\n7\r\n", r"\(line 4 has 1\)"),
+        (b"a,b,c\n1,2,3\n6,,\n7,8", r"\(line 4 has 2\)"),  # a file cut off mid-line
+        (b'a,b,c\n1,"2,5",3\n"4",5\n6,,\n', r"\(line 3 has 2\)"),  # quoted: counted by csv
+        (b"a,b,c\n" + b"1,2\n" * 5, r"line 2 has 2, line 3 has 2, line 4 has 2, \.\.\.\)"),
+    ],
+    ids=["short", "crlf", "cut-off", "quoted", "many"],
+)
+def test_a_row_cut_short_is_an_error_not_imputed(body: bytes, match: str) -> None:
+    with pytest.raises(ImputerValueError, match=match):
+        read_csv_table(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"a,b,c\n1,2,3\n\n6,,\n7,8,9\n",  # a blank line is skipped, as pandas skips it
+        b"a,b,c\r\n1,2,3\r\n6,,\r\n",
+        b'a,b,c\n1,"x, y",3\n6,"",\n',
+        b"a,b,c\n1,2,3\n6,,",
+    ],
+    ids=["blank-line", "crlf", "quoted", "no-final-newline"],
+)
+def test_rows_with_empty_last_cells_are_read_as_missing(body: bytes) -> None:
+    frame, _ = read_csv_table(body)
+    assert frame.shape[1] == 3
+    assert frame["c"].isna().sum() == 1
+
+
+def test_a_row_cut_short_is_found_in_a_utf16_file() -> None:
+    body = "a,b,c\n1,2,3\n4,5\n6,,\n".encode("utf-16")
+    with pytest.raises(ImputerValueError, match=r"\(line 3 has 2\)"):
+        read_csv_table(body, encoding="utf-16")
+
+
+@pytest.mark.parametrize(
+    ("cell", "ok"),
+    [
+        (str(2**53 + 1), False),
+        ("12345678901234567", False),
+        (f"-{2**60 + 3}", False),
+        (str(2**53), True),  # exact in float64
+        ("1e17", True),  # not an integer's digits: a float as written
+        (str(2**53 - 1), True),
+    ],
+)
+def test_integers_float64_would_round_in_a_modelled_column_are_an_error(cell: str, ok: bool) -> None:
+    # with a gap the column is read as float64: 2**53 + 1 would come back as 2**53
+    body = f"a,big\n1,{cell}\n2,\n3,5\n4,7\n".encode()
+    if ok:
+        frame, _ = read_csv_table(body)
+        assert frame["big"].iloc[0] == float(cell)
+        return
+    with pytest.raises(ImputerValueError, match=rf"column 'big' holds integers of magnitude 2\*\*53 or more \({cell}, line 2\)"):
+        read_csv_table(body)
+
+
+def test_integers_beyond_2_53_pass_through_unchanged_when_not_modelled() -> None:
+    body = f"a,big\n1,{2**53 + 1}\n2,\n3,5\n4,7\n".encode()
+    frame, originals = read_csv_table(body, passthrough=["big"])
+    assert frame["big"].tolist() == [str(2**53 + 1), "", "5", "7"]
+    frame, originals = read_csv_table(body, columns=["a"])
+    assert originals["big"][0] == str(2**53 + 1)
