@@ -441,10 +441,10 @@ def _check_row_lengths(source: Path | bytes, sep: str, encoding: str, n_fields: 
         Naming the first short rows' lines and their field counts.
     """
     raw = _raw_bytes(source)
-    if (sep + '\n"').encode(encoding, errors="replace") != (sep + '\n"').encode("ascii"):
-        raw = raw.decode(encoding, errors="replace").encode("utf-8")  # separators as single bytes
+    if (sep + '\n"').encode(encoding, errors="replace") != (sep + '\n"').encode("utf-8"):
+        raw = raw.decode(encoding, errors="replace").encode("utf-8")  # UTF-16, say: one byte a separator
     raw = raw.removeprefix(b"\xef\xbb\xbf")
-    if b'"' not in raw:
+    if sep.isascii() and b'"' not in raw:
         buf = np.frombuffer(raw, dtype=np.uint8)
         ends = np.flatnonzero(buf == 10)
         if not raw.endswith(b"\n"):
