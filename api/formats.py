@@ -15,8 +15,6 @@ event loop; the media-type negotiation here only looks at headers.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import warnings
@@ -44,6 +42,8 @@ __all__ = [
     "read_csv_body",
     "read_csv_table_body",
     "read_parquet_body",
+    "parquet_query_table",
+    "restore_types",
     "frame_to_csv",
     "frame_to_parquet",
 ]
@@ -229,24 +229,6 @@ def read_csv_body(body: bytes, **options: Any) -> pd.DataFrame:
     return read_csv_table_body(body, **options).frame
 
 
-def _reject_duplicate_header(body: bytes, sep: str) -> None:
-    """ImputerValueError naming a column the header row names twice (pandas would rename the
-    second ``a.1``, as JSON bodies' ``columns`` may not repeat a name either)."""
-    head = body[: 1 << 20].decode("utf-8", errors="replace").removeprefix("\ufeff")
-    try:
-        names = next(csv.reader(io.StringIO(head), delimiter=sep))
-    except (csv.Error, StopIteration):  # pandas reports it
-        return
-    seen: dict[str, int] = {}
-    for j, name in enumerate(names):
-        if name in seen and name != "":
-            raise ImputerValueError(
-                f"body: the CSV header names column {name!r} twice (fields {seen[name] + 1} and {j + 1}); "
-                "column names must be unique"
-            )
-        seen.setdefault(name, j)
-
-
 def read_csv_table_body(
     body: bytes,
     *,
@@ -273,7 +255,6 @@ def read_csv_table_body(
     """
     if not body.strip():
         raise ImputerValueError("body: the CSV body is empty; send a header row and data rows")
-    _reject_duplicate_header(body, sep)
     try:
         with warnings.catch_warnings():
             # rows longer than the header: an error, not a silently dropped cell
@@ -385,6 +366,62 @@ def _check_parquet_types(table: Any) -> None:
             )
 
 
+def parquet_query_table(
+    frame: pd.DataFrame,
+    *,
+    index_col: str | None = None,
+    passthrough: Sequence[str] = (),
+    columns: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table of a Parquet body (:func:`read_parquet_body`) with the query's ``index_col`` and
+    ``passthrough`` applied, as :func:`read_csv_table_body` applies them to a CSV.
+
+    ``index_col`` names the column holding the row labels (they replace any index stored in
+    the file). A column in ``passthrough`` is left out of the model whatever it holds: it
+    is made an ``object`` column of its values, which every engine carries through
+    unchanged (and a mixed model reads as a factor, as it reads a CSV's text). Its type
+    is given back for the answer's table (:func:`restore_types`), so the column comes
+    back exactly as sent.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The table, and the original dtype of each passed-through column made ``object``.
+
+    Raises
+    ------
+    ImputerValueError
+        ``index_col`` or a ``passthrough`` name is not a column, or a ``passthrough`` name is
+        also in ``columns`` (the messages of the CSV reader's, naming the parameter).
+    """
+    if index_col is not None:
+        if index_col not in frame.columns:
+            raise ImputerValueError(
+                f"index_col: {index_col!r} is not a column of the Parquet file (columns: {list(frame.columns)})"
+            )
+        frame = frame.set_index(index_col)
+    for name in passthrough:
+        if name not in frame.columns:
+            raise ImputerValueError(f"passthrough: {name!r} is not a column of the Parquet file")
+        if columns is not None and name in columns:
+            raise ImputerValueError(f"passthrough: {name!r} is also in columns; a column is either modelled or not")
+    types = {
+        name: frame[name].dtype for name in dict.fromkeys(passthrough)
+        if frame[name].dtype != object and not pd.api.types.is_datetime64_any_dtype(frame[name].dtype)
+        and not pd.api.types.is_timedelta64_dtype(frame[name].dtype)  # times: never modelled, kept as they are
+    }
+    if types:
+        frame = frame.astype(dict.fromkeys(types, object))
+    return frame, types
+
+
+def restore_types(frame: pd.DataFrame, types: Mapping[str, Any]) -> pd.DataFrame:
+    """``frame`` with the columns of ``types`` (:func:`parquet_query_table`) given back their dtype
+    (exact: they hold the values sent, carried through by the engine)."""
+    present = {name: dtype for name, dtype in types.items() if name in frame.columns}
+    return frame.astype(present) if present else frame
+
+
 def frame_to_csv(frame: pd.DataFrame, originals: Mapping[Hashable, np.ndarray] | None = None) -> bytes:
     """CSV bytes of ``frame`` (index written unless it is the default 0..n-1); the columns
     in ``originals`` are written as that text (:func:`imputer._csv.with_original_text`)."""
@@ -396,15 +433,27 @@ def frame_to_csv(frame: pd.DataFrame, originals: Mapping[Hashable, np.ndarray] |
 
 def frame_to_parquet(frame: pd.DataFrame) -> bytes:
     """Parquet bytes of ``frame`` (pyarrow; the index kept unless it is the default 0..n-1,
-    column types as they are: read back with ``pandas.read_parquet``)."""
+    column types as they are: read back with ``pandas.read_parquet``).
+
+    A Parquet column holds one type: a column of text and numbers (a passed-through JSON
+    column), or row labels mixing text and numbers (a JSON ``index`` such as
+    ``["x", 1, "y"]``), is written as text (``"1"``), missing cells staying null.
+    """
     import io as _io
 
     default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
     mixed = [c for c in frame.columns if frame[c].dtype == object and not _all_text(frame[c])]
-    if mixed:  # a passed-through column of text and numbers (JSON): Parquet holds one type, the text
+    mixed_index = (
+        not default_index and not isinstance(frame.index, pd.MultiIndex) and frame.index.dtype == object
+        and not _all_text(frame.index)
+    )
+    if mixed or mixed_index:  # Parquet holds one type a column: the text
         frame = frame.copy()  # (the caller's frame is not changed)
         for c in mixed:
             frame[c] = frame[c].map(lambda v: v if _missing(v) else str(v))
+        if mixed_index:
+            frame.index = pd.Index([v if _missing(v) else str(v) for v in frame.index], name=frame.index.name,
+                                   dtype=object)
     out = _io.BytesIO()
     frame.to_parquet(out, engine="pyarrow", index=None if default_index else True)
     return out.getvalue()
@@ -414,5 +463,5 @@ def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def _all_text(column: pd.Series) -> bool:
+def _all_text(column: pd.Series | pd.Index) -> bool:
     return all(isinstance(v, str) or _missing(v) for v in column)

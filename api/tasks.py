@@ -45,8 +45,10 @@ from api.formats import (
     frame_from_split,
     frame_to_csv,
     frame_to_parquet,
+    parquet_query_table,
     read_csv_table_body,
     read_parquet_body,
+    restore_types,
 )
 from api.admission import check_cost as _check_cost, check_disperse_cost, check_fixed_design, check_memory as _check_memory
 from api.errors import TOO_BIG
@@ -303,9 +305,31 @@ class _Task:
         raise NotImplementedError
 
 
-def _encoded(kinds: tuple[OutputKind, ...], **encoders: Callable[[], JobOutput]) -> Answers:
-    """The answer in each of ``kinds`` (``encoders`` by format name), encoded only if asked for."""
-    return {kind: encoders[kind]() for kind in kinds}
+_FORMAT_NAMES = {"json": "JSON", "csv": "CSV", "parquet": "Parquet"}
+
+
+def _encoded(kinds: tuple[OutputKind, ...], instance: str, **encoders: Callable[[], JobOutput]) -> Answers:
+    """The answer in each of ``kinds`` (``encoders`` by format name), encoded only if asked for.
+
+    With several formats (a job's answers), one that fails to encode (a bug) is a 500
+    answer of that format alone, logged: the others, and the job, stand. With one format
+    the failure propagates (the synchronous endpoint's 500).
+    """
+    if len(kinds) == 1:
+        return {kinds[0]: encoders[kinds[0]]()}
+    out: Answers = {}
+    for kind in kinds:
+        try:
+            out[kind] = encoders[kind]()
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - a bug in one encoder: that format's answer is a 500
+            logger.exception("%s: the %s answer could not be encoded", instance, kind)
+            out[kind] = _problem(
+                500, f"The result could not be encoded as {_FORMAT_NAMES[kind]}; the failure has been logged. "
+                "The other formats of the result are available (ask for one by Accept).", instance,
+            )
+    return out
 
 
 @dataclass(frozen=True)
@@ -359,6 +383,10 @@ class ImputeTask(_Task):
     def _answers(self, kinds: tuple[OutputKind, ...], raised: Sequence[str]) -> Answers:
         originals: dict[str, np.ndarray] = {}  # CSV text of passed-through columns of numbers
         na_values: list[str] = []  # CSV markers (for the empty cells of categorical text columns)
+        types: dict[str, Any] = {}  # Parquet: the dtypes of the passed-through columns, for the answer's table
+
+        def table(completed: pd.DataFrame) -> pd.DataFrame:
+            return restore_types(completed, types)
         if self.kind == "json":
             request = _parse(ImputeRequest, self.body)
             frame = frame_from_split(request.data, request.options.columns)
@@ -373,7 +401,10 @@ class ImputeTask(_Task):
                     columns=q.columns or None, passthrough=q.passthrough,
                 )
             else:
-                frame = read_parquet_body(self.body)
+                frame, types = parquet_query_table(
+                    read_parquet_body(self.body), index_col=q.index_col, passthrough=q.passthrough,
+                    columns=q.columns or None,
+                )
             options = q.options()
         _check_width(frame, options.columns, self.max_columns)
         if options.transforms is not None or options.bounds is not None:  # data errors at the option's field
@@ -394,8 +425,9 @@ class ImputeTask(_Task):
             tiled = {k: np.tile(np.asarray(v, dtype=object), mi.m) for k, v in originals.items()}
             return _encoded(
                 kinds,
-                csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(mi.long(), tiled), raised),
-                parquet=lambda: _table_ok(PARQUET, frame_to_parquet(mi.long()), raised),
+                self.instance,
+                csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(table(mi.long()), tiled), raised),
+                parquet=lambda: _table_ok(PARQUET, frame_to_parquet(table(mi.long())), raised),
                 json=lambda: _json_ok(ImputeMIResponse, mi_payload(mi), self.instance, raised),
             )
         response: type[BaseModel]
@@ -421,8 +453,9 @@ class ImputeTask(_Task):
                 glom = result
                 return _encoded(
                     kinds,
-                    csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(glom.completed, originals), raised),
-                    parquet=lambda: _table_ok(PARQUET, frame_to_parquet(glom.completed), raised),
+                    self.instance,
+                    csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(table(glom.completed), originals), raised),
+                    parquet=lambda: _table_ok(PARQUET, frame_to_parquet(table(glom.completed)), raised),
                     json=lambda: _json_ok(ImputeGlomResponse, glom.to_dict(), self.instance, raised),
                 )
             response = ImputeResponse
@@ -436,8 +469,9 @@ class ImputeTask(_Task):
         matrices = {} if options.matrices == "both" else {"matrices": options.matrices}
         return _encoded(
             kinds,
-            csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(result.completed, originals), raised),
-            parquet=lambda: _table_ok(PARQUET, frame_to_parquet(result.completed), raised),
+            self.instance,
+            csv=lambda: _table_ok(CSV_MEDIA, frame_to_csv(table(result.completed), originals), raised),
+            parquet=lambda: _table_ok(PARQUET, frame_to_parquet(table(result.completed)), raised),
             json=lambda: _json_ok(
                 response, shape(result.to_dict(conditional_var=options.conditional_var, **matrices)), self.instance, raised
             ),
@@ -486,7 +520,8 @@ class DiagnosticsTask(_Task):
 
 
 def _query_table(body: bytes, kind: InputKind, q: CsvQuery, columns: list[str] | None) -> pd.DataFrame:
-    """A CSV (read with the query's parse options; ``columns`` the modelled ones) or Parquet body as a table."""
+    """A CSV (read with the query's parse options; ``columns`` the modelled ones) or Parquet body (with the
+    query's ``index_col`` and ``passthrough``) as a table."""
     _check_memory(body, kind)
     if kind == "csv":
         frame, _ = read_csv_table_body(
@@ -494,7 +529,9 @@ def _query_table(body: bytes, kind: InputKind, q: CsvQuery, columns: list[str] |
             passthrough=q.passthrough,
         )
         return frame
-    return read_parquet_body(body)
+    frame, _ = parquet_query_table(read_parquet_body(body), index_col=q.index_col, passthrough=q.passthrough,
+                                   columns=columns)
+    return frame
 
 
 @dataclass(frozen=True)
@@ -688,7 +725,9 @@ class MixedFrameTask(_Task):
                     passthrough=q.passthrough,
                 )
             else:
-                frame = read_parquet_body(self.body)
+                frame, _ = parquet_query_table(
+                    read_parquet_body(self.body), index_col=q.index_col, passthrough=q.passthrough
+                )
             request = SimpleNamespace(**q.model())
         kernels = (
             None

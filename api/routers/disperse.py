@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner, json_answer_only, no_query_with_json, table_input_kind
+from api.deps import check_query, error_responses, get_runner, json_answer_only, table_input_kind
 from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind
 from api.multipart import MULTIPART, UPLOAD_CONTENT, unwrap_upload
@@ -68,7 +68,7 @@ def disperse_task(
     ``multipart/form-data`` upload is its one file (:mod:`api.multipart`)."""
     if kind == MULTIPART:
         kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
-    no_query_with_json(kind, request)
+    check_query(kind, request, DisperseQuery)
     return DisperseTask(
         kind=kind,  # type: ignore[arg-type]
         body=body,

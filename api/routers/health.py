@@ -1,5 +1,5 @@
-"""``GET /healthz`` (alive: answers at once, even while jobs run; ``HEAD`` too, for load
-balancers that probe with it) and ``GET /readyz``."""
+"""``GET /healthz`` (alive: answers at once, even while jobs run) and ``GET /readyz``; ``HEAD``
+too (RFC 9110: wherever GET), for load balancers that probe with it."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ async def healthz_head() -> Response:
     summary="Readiness",
     responses=error_responses(503),
 )
+@router.head("/readyz", response_model=Readiness, include_in_schema=False)  # the same answer, without its body
 async def readyz(runner: Annotated[WorkerPool, Depends(get_runner)]) -> Readiness:
     """Ready to compute: the worker pool is up and would accept a job (else 503)."""
     st = runner.status()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner, no_query_with_json, table_input_kind
+from api.deps import check_query, error_responses, get_runner, table_input_kind
 from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, response_kind
 from api.multipart import MULTIPART, UPLOAD_CONTENT, unwrap_upload
@@ -107,7 +107,7 @@ def impute_task(
     """
     if kind == MULTIPART:
         kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
-    no_query_with_json(kind, request)
+    check_query(kind, request, ImputeQuery)
     return ImputeTask(
         kind=kind,  # type: ignore[arg-type]
         body=body,
@@ -129,7 +129,9 @@ def impute_task(
     responses={
         200: {
             "description": "The completed table and the estimates (JSON), or the completed "
-            "table alone with `Accept: text/csv` (or as Parquet with `Accept: application/vnd.apache.parquet`). With `m` (multiple imputation): the m completed "
+            "table alone with `Accept: text/csv` (or as Parquet with `Accept: application/vnd.apache.parquet`; a "
+            "column, or row labels, mixing text and numbers is written there as text). With `m` (multiple imputation): "
+            "the m completed "
             "tables as one long table (`.imp`, `.id`, then the data) and the EM estimates with "
             "their standard errors (JSON, ImputeMIResponse), or the long table alone with "
             "`Accept: text/csv`. With `model` `t` or `mixture`: the completed table and that "

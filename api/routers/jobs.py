@@ -220,6 +220,17 @@ async def pool_job(
     return await _submit("pool", task, request, response, owner, jobs, settings)
 
 
+#: 503 on the routes of a job: the job service is not running (:func:`get_jobs`)
+_NO_SERVICE = {503: "The job service is not running yet, or any more (see Retry-After)."}
+#: the errors of ``GET /v1/jobs/{id}/result``: a failed job answers its problem with its status
+_RESULT_ERRORS = {
+    500: "The job failed unexpectedly (its worker crashed, or a bug, logged): its problem document.",
+    503: "The job service is not running (see Retry-After); or the job failed waiting for a free worker "
+    "(IMPUTER_JOBS_QUEUE_TIMEOUT_S) or because its server stopped: its problem document.",
+    504: "The job's computation exceeded IMPUTER_JOBS_TIMEOUT_S and was stopped: its problem document.",
+}
+
+
 def _not_found(job_id: str) -> HTTPException:
     return HTTPException(
         status_code=404,
@@ -231,8 +242,9 @@ def _not_found(job_id: str) -> HTTPException:
     "/{job_id}",
     response_model=JobStatus,
     summary="Status of a job (with progress while it runs)",
-    responses=error_responses(401, 404, 406, 422),
+    responses=error_responses(401, 404, 406, 422, 503, descriptions=_NO_SERVICE),
 )
+@router.head("/{job_id}", response_model=JobStatus, include_in_schema=False)  # RFC 9110: HEAD wherever GET
 async def get_job(
     job_id: JobId,
     _accept: Annotated[None, Depends(_status_json)],
@@ -261,9 +273,10 @@ async def get_job(
                         PARQUET: {"schema": {"type": "string", "format": "binary"}}},
             "headers": WARNINGS_HEADER_DOC,
         },
-        **error_responses(401, 404, 406, 409, 422),
+        **error_responses(401, 404, 406, 409, 422, 500, 503, 504, descriptions=_RESULT_ERRORS),
     },
 )
+@router.head("/{job_id}/result", include_in_schema=False)  # RFC 9110: HEAD wherever GET (the server sends no body)
 async def get_result(
     job_id: JobId,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -308,7 +321,7 @@ async def get_result(
         200: {"description": "The job was cancelled (its worker process stopped).", "model": JobStatus},
         202: {"description": "Another server runs the job: it cancels it at its next sweep.", "model": JobStatus},
         204: {"description": "The finished job and its result were deleted."},
-        **error_responses(401, 404, 422),
+        **error_responses(401, 404, 422, 503, descriptions=_NO_SERVICE),
     },
 )
 async def delete_job(

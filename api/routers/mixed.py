@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from api.body import read_body
-from api.deps import error_responses, get_runner, no_query_with_json
+from api.deps import NO_QUERY, check_query, error_responses, get_runner, no_query_with_json
 from api.dispatch import answer_while_connected
 from api.formats import CSV, JSON, PARQUET, InputKind, OutputKind, request_kind, response_kind
 from api.multipart import MULTIPART, UPLOAD_CONTENT, kind_or_upload, unwrap_upload
@@ -171,10 +171,21 @@ def mixed_frame_task(
     uploaded, :mod:`api.multipart`) with the model in the query (:mod:`api.schemas.mixed_query`)."""
     if kind == MULTIPART:
         kind, body = unwrap_upload(request.headers.get("content-type", ""), body)
-    no_query_with_json(kind, request)
+    check_query(kind, request, MixedFrameQuery)
     if kind != "json" and (why := query.missing_model()) is not None:
         raise RequestValidationError([{"loc": ("query",), "msg": why, "type": "value_error"}])
     return MixedFrameTask(body=body, instance=request.url.path, kind=kind, query=query.model_dump())  # type: ignore[arg-type]
+
+
+def mixed_task(
+    request: Request,
+    _kind: Annotated[InputKind, Depends(_json_only)],
+    body: Annotated[bytes, Depends(read_body)],
+) -> MixedTask:
+    """The task of a matrix-form mixed-model request (JSON only: a query parameter is a 422 naming it;
+    shared by ``POST /v1/mixed`` and its job, as :func:`mixed_frame_task` is)."""
+    no_query_with_json("json", request, NO_QUERY)
+    return MixedTask(body=body, instance=request.url.path)
 
 
 @router.post(
@@ -189,12 +200,14 @@ async def mixed(
     request: Request,
     _kind: Annotated[InputKind, Depends(_json_only)],
     _out: Annotated[OutputKind, Depends(_json_out)],
-    body: Annotated[bytes, Depends(read_body)],
+    task: Annotated[MixedTask, Depends(mixed_task)],
     settings: Annotated[Settings, Depends(get_settings)],
     runner: Annotated[WorkerPool, Depends(get_runner)],
 ) -> Response:
-    """Fit `y = X b + sum_k Z_k u_k + e` by EM-REML (or ML) and predict the missing `y`."""
-    task = MixedTask(body=body, instance=request.url.path)
+    """Fit `y = X b + sum_k Z_k u_k + e` by EM-REML (or ML) and predict the missing `y`.
+
+    The options are in the body (`options`); the endpoint takes no query parameters (any is a 422 naming it).
+    """
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
 
 
@@ -225,17 +238,4 @@ async def mixed_frame(
     need a JSON body.
     """
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)
-
-
-# -- shared with the job API (POST /v1/jobs/mixed, /v1/jobs/mixed/frame): same bodies, same checks
-
-
-def mixed_task(
-    request: Request,
-    _kind: Annotated[InputKind, Depends(_json_only)],
-    body: Annotated[bytes, Depends(read_body)],
-) -> MixedTask:
-    """The task of a matrix-form mixed-model request (JSON only)."""
-    return MixedTask(body=body, instance=request.url.path)
-
 

@@ -33,6 +33,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
+@router.head("/", response_class=HTMLResponse)  # RFC 9110: HEAD wherever GET (the server sends no body)
 async def page(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> HTMLResponse:
     """The page: upload, missingness, options, a job with its progress, the result."""
     return _TEMPLATES.TemplateResponse(

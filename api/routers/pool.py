@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from api.body import read_body
-from api.deps import error_responses, get_runner
+from api.deps import NO_QUERY, error_responses, get_runner, no_query_with_json
 from api.dispatch import answer_while_connected
 from api.formats import JSON, InputKind, OutputKind, request_kind, response_kind
 from api.pool import WorkerPool
@@ -56,7 +56,9 @@ def pool_task(
     _kind: Annotated[InputKind, Depends(_json_only)],
     body: Annotated[bytes, Depends(read_body)],
 ) -> PoolTask:
-    """The task of a pooling request (shared by ``POST /v1/pool`` and its job)."""
+    """The task of a pooling request (shared by ``POST /v1/pool`` and its job); a query parameter is a
+    422 naming it (``dfcom`` and the rest go in the JSON body)."""
+    no_query_with_json("json", request, NO_QUERY)
     return PoolTask(body=body, instance=request.url.path)
 
 
@@ -82,6 +84,7 @@ async def pool(
     pooled estimate, within-, between- and total variance, Barnard-Rubin degrees of
     freedom when `dfcom` is given (Rubin's 1987 df when null), riv, lambda, fmi, the
     t-test and the confidence interval of each term, as `imputer.pool` and R's
-    `mice::pool` compute them.
+    `mice::pool` compute them. The options (`dfcom`, `conf_level`) are in the body; the endpoint takes no
+    query parameters (any is a 422 naming it).
     """
     return await answer_while_connected(request, runner, task, timeout_s=settings.timeout_s)

@@ -85,24 +85,40 @@ class RequestModel(BaseModel):
 
 
 class CsvQuery(BaseModel):
-    """Query parameters that say how a CSV body is read (shared by the endpoints taking tables)."""
+    """Query parameters that say how a table body is read (shared by the endpoints taking tables): CSV
+    only (``sep``, ``decimal``, ``na_values``: a 422 with a Parquet body), or CSV and Parquet
+    (``index_col``, ``passthrough``: :func:`api.formats.parquet_query_table`).
+
+    An unknown query parameter is an error naming it (422 at ``["query", name]``), as an unknown
+    field of a JSON body is: a misspelled option (``?rigde=5``) would otherwise fit with the
+    default in silence. The routes refuse it (:func:`api.deps.check_query`), not this model
+    (``extra="forbid"`` would fail the request before the route sees the body's format, and a
+    JSON body's query parameters are all refused, known or not, with the reason).
+    """
 
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
-    sep: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
-    decimal: str = Field(".", min_length=1, max_length=1, description="CSV decimal mark.")
+    sep: str = Field(
+        ",", min_length=1, max_length=1, description="CSV field separator (CSV only: 422 with a Parquet body)."
+    )
+    decimal: str = Field(
+        ".", min_length=1, max_length=1, description="CSV decimal mark (CSV only: 422 with a Parquet body)."
+    )
     na_values: list[str] = Field(
         default_factory=list,
         description="Extra CSV strings read as missing in the modelled columns (besides "
-        "empty, NA, NaN, null...); the other columns keep their text.",
+        "empty, NA, NaN, null...); the other columns keep their text. CSV only: a Parquet body's missing cells "
+        "are nulls (422 with a Parquet body).",
     )
     index_col: str | None = Field(
-        None, min_length=1, description="CSV column holding the row labels; none by default."
+        None, min_length=1, description="Column holding the row labels (CSV or Parquet; for Parquet it replaces "
+        "the index stored in the file); none by default."
     )
     passthrough: list[str] = Field(
         default_factory=list,
-        description="CSV columns kept as text and not modelled, even if they hold numbers "
-        "(a column of numbers holding other text is otherwise an error, 422).",
+        description="Columns not modelled, even if they hold numbers, and returned unchanged: a CSV's as text "
+        "(a column of numbers holding other text is otherwise an error, 422), a Parquet file's with their type "
+        "(a mixed model reads either as a factor).",
     )
 
 

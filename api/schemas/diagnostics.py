@@ -43,8 +43,9 @@ class DiagnosticsRequest(RequestModel):
 class DiagnosticsQuery(CsvQuery):
     """Query parameters of ``POST /v1/diagnostics`` for CSV and Parquet bodies.
 
-    The parse options apply to CSV only, ``columns`` to CSV and Parquet (a JSON body
-    carries its options in ``options``; a query sent with it is refused, 422).
+    The parse options apply to CSV only (``index_col`` and ``passthrough`` to Parquet too),
+    ``columns`` to CSV and Parquet (a JSON body carries its options in ``options``; a query
+    sent with it is refused, 422).
     """
 
     columns: list[str] | None = Field(None, description=_COLUMNS)

@@ -81,9 +81,10 @@ class DisperseRequest(RequestModel):
 class DisperseQuery(CsvQuery):
     """Query parameters of ``POST /v1/diagnostics/disperse`` for CSV and Parquet bodies.
 
-    The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only; the
-    options of the runs to CSV and Parquet (a JSON body carries its options in
-    ``options``; a query sent with it is refused, 422). ``columns`` is repeated for several.
+    The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only (``index_col``
+    and ``passthrough`` to Parquet too); the options of the runs to CSV and Parquet (a JSON
+    body carries its options in ``options``; a query sent with it is refused, 422).
+    ``columns`` is repeated for several.
     """
 
     starts: int = option_field(DISPERSE_OPTIONS["starts"], le=STARTS_LIMIT)

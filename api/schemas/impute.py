@@ -343,10 +343,10 @@ class ImputeRequest(RequestModel):
 class ImputeQuery(CsvQuery):
     """Query parameters of ``POST /v1/impute`` for CSV and Parquet bodies.
 
-    The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only; the fit
-    options to CSV and Parquet (a JSON body carries its options in ``options``; a query
-    sent with it is refused, 422). ``n_components`` is repeated for several counts
-    (``?n_components=1&n_components=2``).
+    The parse options (:class:`~api.schemas.common.CsvQuery`) apply to CSV only (``index_col``
+    and ``passthrough`` to Parquet too); the fit options to CSV and Parquet (a JSON body
+    carries its options in ``options``; a query sent with it is refused, 422).
+    ``n_components`` is repeated for several counts (``?n_components=1&n_components=2``).
     """
 
     model: Model = Field("normal", description=_MODEL_HELP)

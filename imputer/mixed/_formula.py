@@ -110,6 +110,10 @@ def parse_formula(formula: str, columns: pd.Index) -> ParsedFormula:
         parsed = Formula(f"{lhs or '0'} ~ {fixed_text}", _ordering="none")
     except FormulaicError as exc:
         raise ImputerValueError(f"formula: cannot parse {formula!r}: {str(exc).splitlines()[0]}") from None
+    except SyntaxError as exc:  # a term that is not Python (formulaic parses terms with ast): 'x(1 2)', 'x.()'
+        raise ImputerValueError(
+            f"formula: cannot parse {formula!r}: {exc.msg} in the term {(exc.text or '').strip()!r}"
+        ) from None
     lhs_terms = [t for t in parsed.lhs if str(t) != "0"] if lhs else []
     if len(lhs_terms) != 1 or len(lhs_terms[0].factors) != 1:
         raise ImputerValueError(f"formula: the left-hand side must be one response column, got {lhs!r}")

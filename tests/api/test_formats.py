@@ -187,3 +187,29 @@ def test_parquet_multiindex_becomes_string_labels() -> None:
     frame.to_parquet(buf)
     back = read_parquet_body(buf.getvalue())
     assert list(back.index) == ["1|a", "2|b"] and back.index.name == "k|s"
+
+
+@pytest.mark.parametrize(
+    ("labels", "written"),
+    [(["x", 1, "y"], ["x", "1", "y"]), (["x", 2.5, 3], ["x", "2.5", "3"]), (["a", "b", "c"], ["a", "b", "c"])],
+)
+def test_frame_to_parquet_writes_row_labels_mixing_text_and_numbers_as_text(labels: list, written: list) -> None:
+    from api.formats import frame_to_parquet
+
+    # a JSON index such as ["x", 1, "y"]: pyarrow refuses a column of two types (was a 500)
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=pd.Index(labels, dtype=object, name="k"))
+    back = pd.read_parquet(io.BytesIO(frame_to_parquet(frame)))
+    assert back.index.tolist() == written and back.index.name == "k"
+    assert back["a"].tolist() == [1.0, 2.0, 3.0]
+    assert frame.index.tolist() == labels  # the caller's frame is not changed
+
+
+def test_parquet_query_table_restores_the_passed_through_types() -> None:
+    from api.formats import parquet_query_table, restore_types
+
+    frame = pd.DataFrame({"k": ["a", "b"], "n": pd.array([1, None], dtype="Int64"), "c": pd.Categorical(["u", "v"]),
+                          "x": [1.5, 2.5]})
+    table, types = parquet_query_table(frame, index_col="k", passthrough=["n", "c"])
+    assert list(table.columns) == ["n", "c", "x"] and table.index.tolist() == ["a", "b"]
+    assert table["n"].dtype == object and table["c"].dtype == object and table["x"].dtype == np.float64
+    pd.testing.assert_frame_equal(restore_types(table, types), frame.set_index("k"))

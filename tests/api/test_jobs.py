@@ -259,3 +259,16 @@ def test_status_document_is_declared(client: TestClient, app: Any) -> None:
         assert spec["paths"][f"/v1/jobs/{kind}"]["post"]["requestBody"] == spec["paths"][f"/v1/{kind}"]["post"]["requestBody"]
     assert set(spec["paths"]["/v1/jobs/{job_id}"]) == {"get", "delete"}
     assert json.dumps(spec["components"]["schemas"]["JobStatus"])  # documented fields (test_openapi_and_health)
+
+
+def test_head_of_a_job_and_of_its_result(client: TestClient) -> None:
+    # RFC 9110: HEAD wherever GET (was 405): the same status and headers, no body
+    location, _ = submit(client, "impute", json={"data": TABLE})
+    wait_finished(client, location)
+    for path, accept in [(location, "application/json"), (f"{location}/result", "text/csv")]:
+        get, head = client.get(path, headers={"accept": accept}), client.head(path, headers={"accept": accept})
+        assert head.status_code == get.status_code == 200 and head.content == b""
+        for name in ("content-type", "content-length"):
+            assert head.headers[name] == get.headers[name], (path, name)
+    assert client.head("/v1/jobs/AAAAAAAAAAAAAAAAAAAAAA").status_code == 404
+    assert client.head("/v1/jobs/AAAAAAAAAAAAAAAAAAAAAA/result").status_code == 404

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 import imputer
 from api.schemas.mixed import MixedResponse
+from tests.api._assert import assert_problem
 from tests.api.conftest import DATA, answer_of, split_of
 
 pytestmark = pytest.mark.timeout(120)
@@ -73,3 +74,19 @@ def test_formula_engine_error_names_the_column(client: TestClient) -> None:
     r = client.post("/v1/mixed/frame", json=body)
     assert r.status_code == 422, r.text
     assert "formula: column(s) ['x'] are not in data" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("formula", "detail"),
+    [
+        ("y ~ x(1 2) + (1|g)", r"^formula: cannot parse 'y ~ x\(1 2\) \+ \(1\|g\)': invalid syntax\. .* in the term "
+                               r"'x\(1 2\)'$"),
+        ("y ~ x.() + (1|g)", r"^formula: cannot parse 'y ~ x\.\(\) \+ \(1\|g\)': invalid syntax in the term 'x\.\(\)'$"),
+    ],
+)
+def test_a_formula_term_that_is_not_python_is_422(client: TestClient, formula: str, detail: str) -> None:
+    # was a 500: formulaic's SyntaxError escaped parse_formula
+    data = {"columns": ["g", "y", "x"], "data": [["A", 1.0, 0.5], ["A", 2.0, 1.5], ["B", 3.0, 0.7], ["B", None, 2.5],
+                                                 ["C", 2.5, 1.0], ["C", 3.5, 0.1]]}
+    r = client.post("/v1/mixed/frame", json={"data": data, "formula": formula})
+    assert_problem(r, 422, detail)

@@ -131,3 +131,36 @@ def test_timeout_in_process_is_504(client: TestClient, settings_override: Callab
     assert r.json()["detail"] == "The computation exceeded the time limit of 0.5 s and was stopped."
     after = set(app.state.runner.worker_pids())
     assert len(before - after) == 1 and len(after) == 2
+
+
+def test_head_readyz_503_before_the_pool_starts() -> None:
+    r = TestClient(create_app()).head("/readyz")  # no lifespan: workers never started
+    assert r.status_code == 503 and r.headers["retry-after"] == "5" and r.content == b""
+
+
+#: the job routes and the errors each can answer (a failed job's result: its problem, with its status)
+JOB_OPERATIONS = [
+    ("/v1/jobs/{job_id}", "get", ["401", "404", "406", "422", "503"]),
+    ("/v1/jobs/{job_id}/result", "get", ["401", "404", "406", "409", "422", "500", "503", "504"]),
+    ("/v1/jobs/{job_id}", "delete", ["401", "404", "422", "503"]),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "statuses"), JOB_OPERATIONS)
+def test_job_routes_declare_their_errors_as_problem_json(
+    spec: dict[str, Any], path: str, method: str, statuses: list[str]
+) -> None:
+    responses = spec["paths"][path][method]["responses"]
+    for status in statuses:
+        assert responses[status]["content"] == {"application/problem+json": {"schema": PROBLEM_REF}}, status
+    assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_every_status_of_a_failed_job_is_declared_on_its_result(spec: dict[str, Any]) -> None:
+    from api.problems import SERVICE_STATUS
+
+    # a failed job holds the 422 of invalid data, a service error's status, or the 500 of a bug
+    failed = {422, 500, *SERVICE_STATUS.values()}
+    declared = spec["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]
+    assert {str(s) for s in failed} <= set(declared)
+    assert "IMPUTER_JOBS_TIMEOUT_S" in declared["504"]["description"]

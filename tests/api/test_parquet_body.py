@@ -99,3 +99,32 @@ def test_parquet_answer_of_a_text_column_holding_a_number(client: TestClient) ->
     assert pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     assert column.to_pylist() == ["x", "y", "3", None, "w"]
     assert client.post("/v1/impute", json=body).json()["completed"]["data"][2][0] == 3
+
+
+MIXED_INDEX = {"data": {"columns": ["a", "b"], "index": ["x", 1, "y", "z"],
+                        "data": [[1.0, 2.0], [None, 3.0], [3.0, None], [4.0, 6.5]]}}
+
+
+def test_parquet_answer_of_row_labels_mixing_text_and_numbers(client: TestClient) -> None:
+    # was a 500: pyarrow refuses an index of two types; the labels are written as text
+    r = client.post("/v1/impute", json=MIXED_INDEX, headers={"accept": "application/vnd.apache.parquet"})
+    assert r.status_code == 200, r.text
+    back = pd.read_parquet(io.BytesIO(r.content))
+    assert back.index.tolist() == ["x", "1", "y", "z"]
+    assert back.notna().all().all()
+
+
+def test_a_job_with_row_labels_mixing_text_and_numbers_succeeds_in_every_format(client: TestClient) -> None:
+    import time
+
+    # was a failed job (500), the JSON answer included: the job encodes every format
+    r = client.post("/v1/jobs/impute", json=MIXED_INDEX)
+    assert r.status_code == 202, r.text
+    location = r.headers["location"]
+    while (doc := client.get(location).json())["status"] in ("queued", "running"):
+        time.sleep(0.02)
+    assert doc["status"] == "succeeded", doc
+    assert client.get(f"{location}/result").json()["completed"]["index"] == ["x", 1, "y", "z"]
+    parquet = client.get(f"{location}/result", headers={"accept": "application/vnd.apache.parquet"})
+    assert parquet.status_code == 200
+    assert pd.read_parquet(io.BytesIO(parquet.content)).index.tolist() == ["x", "1", "y", "z"]

@@ -31,3 +31,13 @@ def test_head_healthz(client: TestClient) -> None:
 def test_empty_index_col_is_422_at_the_parameter(client: TestClient) -> None:
     r = client.post("/v1/impute?index_col=", content=b"a,b\n1,2\n2,\n3,5\n", headers={"content-type": "text/csv"})
     assert_422_at(r, ["query", "index_col"], "at least 1 character")
+
+
+@pytest.mark.parametrize("path", ["/readyz", "/"])
+def test_head_wherever_get(client: TestClient, path: str) -> None:
+    # RFC 9110: HEAD is GET without the body (was 405); the same status and headers
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length"):
+        assert head.headers[name] == get.headers[name], name

@@ -111,3 +111,19 @@ def test_keyword_form_still_needs_random(frames: dict) -> None:
         imputer.fit_mixed_frame(frames["sleep"], "Reaction", fixed=["Days"])
     with pytest.raises(ImputerTypeError, match=r"data must be a pandas DataFrame, got dict"):
         imputer.fit_mixed_frame({"y": [1.0]}, "y ~ (1 | g)")
+
+
+@pytest.mark.parametrize(
+    ("formula", "match"),
+    [
+        ("Reaction ~ Days(1 2) + (1 | Subject)",
+         r"^formula: cannot parse 'Reaction ~ Days\(1 2\) \+ \(1 \| Subject\)': invalid syntax\. Perhaps you forgot a "
+         r"comma\? in the term 'Days\(1 2\)'$"),
+        ("Reaction ~ Days.() + (1 | Subject)", r"^formula: cannot parse .*: invalid syntax in the term 'Days\.\(\)'$"),
+        ("Reaction(1 2) ~ Days + (1 | Subject)", r"^formula: cannot parse .*in the term 'Reaction\(1 2\)'$"),
+    ],
+)
+def test_a_term_that_is_not_python_is_a_formula_error(frames: dict, formula: str, match: str) -> None:
+    # formulaic parses each term with Python's ast: its SyntaxError escaped as itself (a 500 over REST)
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.fit_mixed_frame(frames["sleep"], formula)
