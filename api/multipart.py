@@ -4,7 +4,8 @@ becomes the request body, with its format from the part's media type or file nam
 The body is split at its boundary as bytes (RFC 7578), so a binary part (Parquet) comes
 through exactly; each part's headers are read with the standard library's header parser.
 Exactly one part must carry a file (a ``filename``); form fields are not options (the
-options of a CSV or Parquet upload are query parameters, as for a raw body).
+options of a CSV or Parquet upload are query parameters, as for a raw body), and one sent
+is a 422 naming it rather than ignored.
 """
 
 from __future__ import annotations
@@ -84,10 +85,19 @@ def unwrap_upload(content_type: str, body: bytes) -> tuple[InputKind, bytes]:
     Raises
     ------
     HTTPException
-        400 for a malformed body; 422 unless exactly one part is a file; 415 for a file
+        400 for a malformed body; 422 for a form field (a part without a file name: it
+        would not be read) or unless exactly one part is a file; 415 for a file
         that is not CSV, JSON or Parquet (by its media type, else its name).
     """
-    files = [(h, c) for h, c in _parts(body, _boundary(content_type)) if h.get_filename() is not None]
+    parts = _parts(body, _boundary(content_type))
+    fields = [str(h.get_param("name", header="content-disposition")) for h, _ in parts if h.get_filename() is None]
+    if fields:  # read as options, they would be ignored in silence
+        raise HTTPException(
+            status_code=422,
+            detail=f"form field{'s' if len(fields) > 1 else ''} {', '.join(map(repr, fields))} not read: a multipart "
+            "upload carries the file only; send the options as query parameters (?ridge=1)",
+        )
+    files = parts  # each carries a file name
     if len(files) != 1:
         raise HTTPException(
             status_code=422,

@@ -58,6 +58,18 @@ def test_bad_uploads_are_problems(client: TestClient, files: dict, status: int, 
     assert_problem(client.post("/v1/impute", files=files), status, detail)
 
 
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        ({"ridge": "5"}, r"form field 'ridge' not read: a multipart upload carries the file only; send the options as query"),
+        ({"ridge": "5", "tol": "1e-3"}, r"form fields 'ridge', 'tol' not read"),
+    ],
+)
+def test_form_fields_beside_the_file_are_422_not_ignored(client: TestClient, data: dict, detail: str) -> None:
+    files = {"file": ("a.csv", b"x,y\n1,2\n2,\n3,4\n4,3\n", "text/csv")}
+    assert_problem(client.post("/v1/impute", files=files, data=data), 422, detail)
+
+
 def test_multipart_without_a_boundary_is_400(client: TestClient) -> None:
     r = client.post("/v1/impute", content=b"x", headers={"content-type": "multipart/form-data"})
     assert_problem(r, 400, "without a boundary parameter")
