@@ -59,6 +59,38 @@ def _is_bool(value: Any) -> bool:
     return np is not None and isinstance(value, np.bool_)
 
 
+def _magnitude(value: numbers.Real) -> str:
+    """``value``'s order of magnitude, ``"about -1e+400"`` (exact for a Rational of any size;
+    empty where it cannot be had)."""
+    try:
+        if isinstance(value, numbers.Rational):
+            exponent = math.log10(abs(value.numerator)) - math.log10(value.denominator)
+        else:
+            exponent = math.log10(abs(value))
+    except (ArithmeticError, TypeError, ValueError):
+        return ""
+    return f"about {'-' if value < 0 else ''}1e{math.floor(exponent):+d}"
+
+
+def _show(value: Any) -> str:
+    """``repr(value)`` for a message; its order of magnitude where Python refuses the repr
+    (an int of more than 4,300 digits, ``sys.get_int_max_str_digits``)."""
+    try:
+        return repr(value)
+    except ValueError:
+        name = type(value).__name__
+        what = f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+        magnitude = _magnitude(value) if isinstance(value, numbers.Real) else ""
+        return f"{what} of {magnitude}" if magnitude else what
+
+
+def _too_large(value: numbers.Real) -> str:
+    """``value`` (too large for a float) described by its order of magnitude, not its digits
+    (a huge int's repr is as long as the number, and past 4,300 digits Python refuses it)."""
+    magnitude = _magnitude(value)
+    return f"a value too large for a float ({magnitude})" if magnitude else "a value too large for a float"
+
+
 @dataclass(frozen=True)
 class Option:
     """One option: what it accepts, its default and its help text.
@@ -158,12 +190,16 @@ class Option:
             if self.wording == "plain":
                 raise ImputerTypeError(f"{self.name} must be a positive number, got {value!r}")
             raise ImputerTypeError(f"{self.name} must be a real number, got {type(value).__name__} {value!r}")
-        x = float(value)
+        try:
+            x, overflow = float(value), False
+        except OverflowError:  # an int (or Fraction) beyond float's range: not finite as a float
+            x, overflow = math.nan, True
         if not (math.isfinite(x) and self._in_range(x)):
+            shown = _too_large(value) if overflow else _show(value)
             if self.wording == "plain":
-                raise ImputerValueError(f"{self.name} must be a positive finite number, got {value!r}")
+                raise ImputerValueError(f"{self.name} must be a positive finite number, got {shown}")
             bound = f" {self.bound}" if self.bound else ""
-            raise ImputerValueError(f"{self.name} must be a finite number{bound}, got {value!r}")
+            raise ImputerValueError(f"{self.name} must be a finite number{bound}, got {shown}")
         return x
 
     def _check_integer(self, value: Any) -> int:
@@ -173,8 +209,8 @@ class Option:
             raise ImputerTypeError(f"{self.name} must be an integer, got {type(value).__name__} {value!r}")
         if not self._in_range(int(value)):
             if self.wording == "plain":
-                raise ImputerValueError(f"{self.name} must be a positive integer, got {value!r}")
-            raise ImputerValueError(f"{self.name} must be {self.bound}, got {value!r}")
+                raise ImputerValueError(f"{self.name} must be a positive integer, got {_show(value)}")
+            raise ImputerValueError(f"{self.name} must be {self.bound}, got {_show(value)}")
         return int(value)
 
 

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import build_patterns
 from imputer._gaussian.prior import RidgePrior
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
@@ -66,6 +67,43 @@ _MODELS = ("normal", "t", "mixture")
 
 #: Lags of the WLF autocorrelation reported (at least this many, or 2 * thin).
 _ACF_LAGS = 20
+
+
+#: Columns named in the message about a singular covariance (the largest loadings first).
+_MAX_NAMED = 10
+
+
+def _singular_posterior(sigma_z: np.ndarray, columns: Sequence[Hashable], ridge: float, *, drawn: bool) -> str:
+    """Why data augmentation cannot run on (nearly) collinear data, and the remedy (``ridge``).
+
+    ``sigma_z`` is the EM estimate (standardised units); the columns named are those that
+    load on its correlation matrix's smallest eigenvector (the near-linear combination).
+    ``drawn``: the chain itself met a covariance that is not numerically positive definite
+    (else the EM estimate was found singular before the chain).
+    """
+    d = np.sqrt(np.clip(np.diag(sigma_z), np.finfo(float).tiny, None))
+    vals, vecs = np.linalg.eigh(sigma_z / np.outer(d, d))
+    v = np.abs(vecs[:, 0])
+    order = [int(k) for k in np.argsort(-v, kind="stable") if v[k] >= 0.05 * v.max()]
+    names = [columns[k] for k in order[:_MAX_NAMED]]
+    more = f" and {len(order) - _MAX_NAMED} more" if len(order) > _MAX_NAMED else ""
+    what = (
+        f"the covariance is (nearly) singular (smallest eigenvalue of the EM estimate's correlation matrix "
+        f"{max(float(vals[0]), 0.0):.2g}; the columns {names!r}{more} are collinear, or too few rows observe them "
+        "together)"
+    )
+    if ridge > 0:
+        return (
+            f"method='posterior': {what}, and ridge={ridge:g} is too weak a prior to keep the covariances drawn by "
+            "data augmentation positive definite in float64; pass a larger ridge (e.g. 0.5-1% of the rows)"
+        )
+    cause = ("a covariance drawn by data augmentation is not numerically positive definite" if drawn else
+             "without a prior (ridge=0) the posterior of the covariance is improper (or too close to it for "
+             "float64), so data augmentation has nothing to draw from")
+    return (
+        f"method='posterior': {what}: {cause}; pass ridge > 0 (e.g. 0.5-1% of the rows) for a proper prior, "
+        "as impute's warning advises (method='bootstrap' refuses singular fits as well)"
+    )
 
 
 def _check_seed(seed: Any) -> int:
@@ -338,7 +376,9 @@ def multiple_impute(
     ImputerValueError
         ``m < 1``, an unknown ``method`` or ``model``, ``method="posterior"`` with the t or
         the mixture, an option of another model (``dof`` without ``model="t"``, ...), ``burn_in < 0``, ``thin < 1``, a negative seed,
-        ``n + ridge <= p`` for the posterior; the bootstrap found no usable resample;
+        ``n + ridge <= p`` for the posterior; for the posterior, a (nearly) singular covariance
+        (collinear columns) without ``ridge`` or with one too weak to keep the draws positive
+        definite; the bootstrap found no usable resample;
         with ``categorical``: too few rows for the posterior, ``burn_in``/``thin`` with the bootstrap;
         what :func:`imputer.impute` raises for the data and options.
 
@@ -422,6 +462,8 @@ def multiple_impute(
     kernel = RidgePrior.of(prior, ridge, scaling.n_observed)
     out = engine.run(prep.values, patterns, scaling, tol=tol, max_iter=max_iter, ridge=kernel, accelerate=True,
                      start=None if given is None else start_in_units(given, scaling.center, scaling.scale))
+    if method == "posterior" and ridge == 0 and out.fit.singular:  # no proper posterior: before the chain
+        raise ImputerValueError(_singular_posterior(out.fit.sigma, prep.columns, ridge, drawn=False))
     warn_if_unreliable(out.fit, tol, max_iter, stacklevel=2)
     em = _result(prep, scaling, out, n_missing, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=True,
                  prior=prior, start_given=given is not None)
@@ -446,11 +488,14 @@ def multiple_impute(
         rate = est.rate
         burn_in, thin = default_lengths(rate, burn_in, thin, "pass ridge > 0, or burn_in= and thin= explicitly", 2)
         (chain_ss,) = root.spawn(1)
-        with blas_threads(p):
-            chain = run_chain(
-                layout, em_mu_z, em_sigma_z, ridge=kernel, m=m, burn_in=burn_in, thin=thin,
-                direction=est.direction, rng=np.random.default_rng(chain_ss), emit=emit,
-            )
+        try:
+            with blas_threads(p):
+                chain = run_chain(
+                    layout, em_mu_z, em_sigma_z, ridge=kernel, m=m, burn_in=burn_in, thin=thin,
+                    direction=est.direction, rng=np.random.default_rng(chain_ss), emit=emit,
+                )
+        except (Infeasible, np.linalg.LinAlgError) as exc:  # a draw left the positive-definite cone
+            raise ImputerValueError(_singular_posterior(em_sigma_z, prep.columns, ridge, drawn=True)) from exc
         params_orig = [(scaling.mean_to_original(mu), scaling.cov_to_original(s)) for mu, s in chain.params]
         wlf = chain.wlf
         wlf_acf = acf(wlf[burn_in:], max(_ACF_LAGS, 2 * thin))

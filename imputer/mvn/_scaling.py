@@ -60,7 +60,24 @@ class Scaling:
         return ll, ll - as_prior(ridge).logdet_weight * float(np.sum(log_s))
 
 
-def scaling_of(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask: np.ndarray) -> Scaling:
+def _underflows(obs: np.ndarray, lo: float, hi: float) -> bool:
+    """Whether a non-constant column's spread was lost to underflow rather than to its offset.
+
+    Its squared deviations underflow when its values are tiny in magnitude (about 1e-300);
+    the same values divided by their largest magnitude then have a spread float64 resolves.
+    A spread lost against a large common offset (``1e10 + 1e-7 u``) stays lost after such
+    a division, since that keeps the ratio of spread to magnitude.
+    """
+    z = obs / max(abs(lo), abs(hi))
+    c = float(z.mean())
+    s = float(np.sqrt(np.mean(np.square(z - c))))
+    return s > 16 * np.finfo(float).eps * max(abs(c), np.finfo(float).tiny)
+
+
+def scaling_of(
+    columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask: np.ndarray, *,
+    leave_out: str = "leave it out with columns=",
+) -> Scaling:
     """The engine's :class:`Scaling`: each column's observed mean and standard deviation (divisor ``n_j``).
 
     Parameters
@@ -71,11 +88,16 @@ def scaling_of(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], ma
         Column values (NaN where missing); not modified.
     mask : ndarray of bool, shape (n, p)
         True where missing.
+    leave_out : str, default "leave it out with columns="
+        How the caller's user leaves a column out of the model, ending the messages
+        (:class:`imputer.EMImputer`, which has no ``columns``: drop it from ``X``).
 
     Raises
     ------
     ImputerValueError
-        A column whose mean or variance overflows float64, or a constant column.
+        A column whose mean or variance overflows float64, whose squared deviations
+        underflow (values about 1e-300), or a constant column (or one whose spread is lost
+        against its magnitude).
     """
     p = len(values)
     center = np.empty(p)
@@ -99,13 +121,18 @@ def scaling_of(columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], ma
             if lo == hi:
                 raise ImputerValueError(
                     f"column {columns[j]!r} is constant (every observed value equals {c:g}): it has no variance "
-                    "to model, and a ridge prior cannot help; leave it out with columns="
+                    f"to model, and a ridge prior cannot help; {leave_out}"
+                )
+            if _underflows(np.compress(observed[:, j], v), lo, hi):
+                raise ImputerValueError(
+                    f"column {columns[j]!r}: its values are too small in magnitude for float64 (about "
+                    f"{max(abs(lo), abs(hi)):.0e}: the squares of their deviations from the mean underflow, so no "
+                    "variance can be estimated); rescale the column, e.g. multiply it by a power of 10"
                 )
             raise ImputerValueError(
                 f"column {columns[j]!r} is not constant (its values run from {lo!r} to {hi!r}), but its spread "
                 f"(standard deviation {s:.3g}) is too small against its magnitude (mean {c:.17g}) for float64 "
-                "arithmetic to estimate a variance; subtract an offset first (e.g. its minimum), or leave it out "
-                "with columns="
+                f"arithmetic to estimate a variance; subtract an offset first (e.g. its minimum), or {leave_out}"
             )
         center[j], scale[j], n_obs[j] = c, s, obs.size
     return Scaling(center=center, scale=scale, n_observed=n_obs)

@@ -23,7 +23,7 @@ import pandas as pd
 from imputer.columns import is_modelled, modelled_columns
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
-from imputer.options import MVN_OPTIONS
+from imputer.options import MVN_OPTIONS, _too_large
 
 __all__ = [
     "Prepared", "check_column", "check_options", "check_rows", "check_start", "float_values", "prepare", "select",
@@ -85,7 +85,9 @@ def check_options(tol: Any, max_iter: Any, ridge: Any, accelerate: Any) -> tuple
     return o["tol"], o["max_iter"], o["ridge"], o["accelerate"]
 
 
-def check_column(label: Hashable, values: np.ndarray) -> None:
+def check_column(
+    label: Hashable, values: np.ndarray, *, leave_out: str = "drop it or leave it out of columns="
+) -> None:
     """A modelled column must have an observed value and no infinite value.
 
     Parameters
@@ -94,6 +96,10 @@ def check_column(label: Hashable, values: np.ndarray) -> None:
         The column's label, for the message.
     values : ndarray of float, shape (n,)
         Its values, NaN where missing.
+    leave_out : str, default "drop it or leave it out of columns="
+        How the caller's user leaves the column out of the model, ending the message about
+        a column with no observed value (:class:`imputer.EMImputer`, which has no
+        ``columns``: drop it from ``X``).
 
     Raises
     ------
@@ -101,7 +107,7 @@ def check_column(label: Hashable, values: np.ndarray) -> None:
         Every value missing, or an infinite value.
     """
     if not np.isfinite(values).any():
-        raise ImputerValueError(f"column {label!r} has no observed value; drop it or leave it out of columns=")
+        raise ImputerValueError(f"column {label!r} has no observed value; {leave_out}")
     if np.isinf(values).any():
         raise ImputerValueError(f"column {label!r} contains an infinite value; replace it (e.g. by NaN for missing)")
 
@@ -147,7 +153,13 @@ def _array_to_frame(data: Any) -> pd.DataFrame:
         if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             out[i, j] = np.nan
         elif isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
-            out[i, j] = float(v)
+            try:
+                out[i, j] = float(v)
+            except OverflowError:  # an int or Fraction beyond float64's range
+                raise ImputerValueError(
+                    f"data: column {j} (row {i}) holds {_too_large(v)}; rescale the column, e.g. divide it by "
+                    "a power of 10"
+                ) from None
         else:
             raise ImputerTypeError(f"data: column {j} (row {i}) holds the non-numeric value {v!r}")
     return pd.DataFrame(out)
@@ -254,7 +266,9 @@ def check_exact_integers(label: Hashable, series: pd.Series, values: np.ndarray)
     """
     if not pd.api.types.is_integer_dtype(series.dtype) or not np.isnan(values).any():
         return
-    ints = series.dropna().to_numpy(dtype=np.int64) if series.dtype != np.int64 else series.to_numpy()
+    # unsigned through uint64 (through int64 a value >= 2**63 would wrap round to a negative one)
+    as_int = np.uint64 if pd.api.types.is_unsigned_integer_dtype(series.dtype) else np.int64
+    ints = series.dropna().to_numpy(dtype=as_int) if series.dtype != as_int else series.to_numpy()
     big = np.abs(ints.astype(np.float64)) >= _EXACT_INT
     if big.any():
         first = int(ints[np.flatnonzero(big)[0]])

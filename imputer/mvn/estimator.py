@@ -67,6 +67,11 @@ from imputer.options import MVN_OPTIONS
 
 __all__ = ["EMImputer"]
 
+#: How a user of EMImputer (which has no ``columns``) leaves a column out of the model: the
+#: remedy ending the messages about a column with no observed value or no variance.
+_LEAVE_OUT = ("drop it from X before fitting (in a pipeline, route it around EMImputer with a ColumnTransformer, "
+              "sklearn.compose)")
+
 #: the fitted attributes of the general location model (``categorical=``)
 _GLOM_ATTRS = ("categorical_", "continuous_", "categories_", "probabilities_", "cell_means_", "within_covariance_",
                "mean_model_", "_categorical_dtypes")
@@ -309,7 +314,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         labels = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
         columns = tuple(values[:, j] for j in range(p))  # contiguous: values is Fortran-ordered
         for label, v in zip(labels, columns, strict=True):
-            check_column(label, v)
+            check_column(label, v, leave_out=_LEAVE_OUT)
         self._forget()
         maps = transform_cols.check_maps(self, labels, values, X.index if isinstance(X, pd.DataFrame) else None, "fit")
         if maps is not None:
@@ -320,6 +325,10 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             self.column_maps_ = maps
         if self.add_indicator:
             self.indicator_features_ = np.flatnonzero(np.isnan(values).any(axis=0))
+        mask = np.isnan(values)
+        # every model's columns checked here, so that the messages give EMImputer's remedy (the t's and
+        # the mixture's engines would give impute's, columns=)
+        scaling = scaling_of(labels, columns, mask, leave_out=_LEAVE_OUT)
         if model != "normal":
             options = {"tol": tol, "max_iter": max_iter, "ridge": ridge}
             if model == "t":
@@ -330,8 +339,6 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             self.model_ = model
             self._set_names(p, names)
             return self
-        mask = np.isnan(values)
-        scaling = scaling_of(labels, columns, mask)
         check_rows(n, p, ridge)
         patterns = build_patterns(mask)
         del mask
@@ -399,6 +406,23 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
                 f"appropriate arguments before using '{where}'."
             )
 
+    def _indicators(self, where: str) -> np.ndarray | None:
+        """The indicator columns' features (``indicator_features_``), None without ``add_indicator``.
+
+        As scikit-learn's transformers: the output follows what ``fit`` learned, so
+        ``add_indicator=True`` set after a fit without it (which recorded no features with
+        missing values) is a :class:`~imputer.errors.NotFittedError` asking for ``fit`` again.
+        """
+        if not self.add_indicator:
+            return None
+        features = getattr(self, "indicator_features_", None)
+        if features is None:
+            raise NotFittedError(
+                f"EMImputer.{where}: add_indicator=True was set after this EMImputer was fitted without it, so "
+                "fit recorded no missing-value indicators; call 'fit' again (or set add_indicator=False)"
+            )
+        return features
+
     def _check_columns(self, n_cols: int, names: list[str] | None) -> None:
         fitted = getattr(self, "feature_names_in_", None)
         if fitted is not None and names is not None and list(fitted) != names:
@@ -458,6 +482,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
 
         Raises
         ------
+        NotFittedError
+            Not fitted, or ``add_indicator=True`` set after a fit without it (call ``fit`` again).
         ImputerValueError
             Other columns than in ``fit``; with ``categorical=``, a level ``fit`` never saw
             (naming the column, the value and the row); with ``transforms=``/``bounds=``, an
@@ -470,6 +496,7 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         if getattr(self, "categorical_", None) is not None:
             return self._transform_glom(X)
         out, mask = self._input(X, "transform")  # out: a Fortran-ordered copy of X
+        indicators = self._indicators("transform")
         if getattr(self, "column_maps_", None) is not None:  # new rows' values checked, gaps or not
             transform_cols.check_maps(
                 self, tuple(self._input_names()), out, X.index if isinstance(X, pd.DataFrame) else None, "transform"
@@ -481,8 +508,8 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
             out = transform_cols.back(self.column_maps_, out, mask, model, var)
         elif mask.any():
             self._fill_normal(out, mask)
-        if self.add_indicator:
-            out = np.hstack([out, mask[:, self.indicator_features_].astype(np.float64)])
+        if indicators is not None:
+            out = np.hstack([out, mask[:, indicators].astype(np.float64)])
         if isinstance(self, _LocalTransformerMixin):  # without scikit-learn
             return self._wrap_output(out, X)
         return out  # scikit-learn's set_output wraps this when asked
@@ -513,10 +540,11 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         self._check_fitted("transform")
         frame, names = glom.to_frame(X, "transform")
         self._check_columns(frame.shape[1], names)
+        indicators = self._indicators("transform")
         out, mask = glom.glom_fill(self, frame)
-        if self.add_indicator:
+        if indicators is not None:
             labels = self._input_names()
-            for j in self.indicator_features_:
+            for j in indicators:
                 out[f"missingindicator_{labels[j]}"] = mask[:, j].astype(np.float64)
         return out if self._pandas_output() else out.to_numpy(dtype=object)
 
@@ -600,12 +628,18 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         -------
         ndarray of str objects, shape (n_features_in_ + k,)
             ``k`` indicator columns with ``add_indicator=True``, none otherwise.
+
+        Raises
+        ------
+        NotFittedError
+            Not fitted, or ``add_indicator=True`` set after a fit without it (as :meth:`transform`).
         """
         self._check_fitted("get_feature_names_out")
         names = self._names_in(input_features)
-        if getattr(self, "indicator_features_", None) is None or not self.add_indicator:
+        features = self._indicators("get_feature_names_out")
+        if features is None:
             return names
-        indicators = [f"missingindicator_{names[j]}" for j in self.indicator_features_]
+        indicators = [f"missingindicator_{names[j]}" for j in features]
         return np.asarray([*names, *indicators], dtype=object)
 
     def _names_in(self, input_features: Any) -> np.ndarray:

@@ -13,6 +13,7 @@ import ast
 import inspect
 import math
 import re
+from fractions import Fraction
 from collections.abc import Callable
 from typing import Any, get_args
 
@@ -69,6 +70,41 @@ def _norm(text: str) -> str:
 def test_check_gives_the_engines_messages(table: str, name: str, value: Any, error: type, message: str) -> None:
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         TABLES[table].check(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("table", "name", "value", "message"),
+    [
+        ("mvn", "tol", 10**400, "tol must be a finite number > 0, got a value too large for a float (about 1e+400)"),
+        ("mvn", "ridge", -(10**400), "ridge must be a finite number >= 0, got a value too large for a float "
+         "(about -1e+400)"),
+        ("mvn", "tol", Fraction(10**400, 3), "tol must be a finite number > 0, got a value too large for a float "
+         "(about 1e+399)"),
+        ("mixed", "tol", 10**400, "tol must be a positive finite number, got a value too large for a float "
+         "(about 1e+400)"),
+        # beyond Python's 4,300 digits an int has no repr: its order of magnitude instead
+        ("mvn", "tol", 10**5000, "tol must be a finite number > 0, got a value too large for a float (about 1e+5000)"),
+        ("mvn", "max_iter", -(10**5000), "max_iter must be >= 1, got an int of about -1e+5000"),
+        ("mixed", "max_iter", -(10**5000), "max_iter must be a positive integer, got an int of about -1e+5000"),
+    ],
+    ids=["tol-int", "ridge-negative", "tol-fraction", "mixed-tol", "tol-5000-digits", "max_iter-5000-digits",
+         "mixed-max_iter-5000-digits"],  # (pytest cannot print an int of 5,001 digits as an id)
+)
+def test_numbers_beyond_float_range_are_value_errors(table: str, name: str, value: Any, message: str) -> None:
+    # float(10**400) raises OverflowError: the check names the option instead
+    with pytest.raises(ImputerValueError, match=f"^{re.escape(message)}$"):
+        TABLES[table].check(**{name: value})
+
+
+@pytest.mark.parametrize("entry", ["impute", "multiple_impute", "EMImputer"])
+def test_entry_points_name_an_option_too_large_for_a_float(entry: str) -> None:
+    call = {
+        "impute": lambda **kw: imputer.impute(AIR, **kw),
+        "multiple_impute": lambda **kw: imputer.multiple_impute(AIR, m=2, seed=0, **kw),
+        "EMImputer": lambda **kw: imputer.EMImputer(**kw).fit(AIR),
+    }[entry]
+    with pytest.raises(ImputerValueError, match=r"^tol must be a finite number > 0, got a value too large for a float"):
+        call(tol=10**400)
 
 
 @pytest.mark.parametrize(

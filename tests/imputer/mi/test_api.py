@@ -270,3 +270,55 @@ def test_start_with_what_it_does_not_combine_with(table: pd.DataFrame, kwargs: d
         return
     with pytest.raises(error, match=match):
         imputer.multiple_impute(table, m=2, seed=1, start=(fit.mean, fit.cov), **kwargs)
+
+
+def _collinear(eps: float) -> pd.DataFrame:
+    """``c = 2 b + 1`` (plus ``eps`` noise), with gaps in ``a`` and ``c``."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.standard_normal((30, 2)), columns=["a", "b"])
+    df["c"] = df["b"] * 2 + 1 + eps * rng.standard_normal(30)
+    df.iloc[::5, 0] = np.nan
+    df.loc[[4, 11], "c"] = np.nan
+    return df
+
+
+@pytest.mark.parametrize(
+    ("eps", "kwargs"),
+    [
+        (0.0, {}),  # was numpy's LinAlgError from the P-step's Cholesky factorisation
+        (1e-9, {}),  # was the engine's internal Infeasible from the I-step
+        (1e-5, {}),  # the chain could run, from a singular estimate impute warns about
+        (0.0, {"integer": ["a"]}),  # the extended path runs the same chain
+        (0.0, {"prior": "amelia"}),  # no prior either
+    ],
+    ids=["exact", "near", "near-1e-5", "extended", "amelia-ridge-0"],
+)
+def test_posterior_on_collinear_columns_asks_for_a_ridge(eps: float, kwargs: dict) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before the chain: not even impute's warning first
+        with pytest.raises(ImputerValueError, match=(
+            r"^method='posterior': the covariance is \(nearly\) singular \(smallest eigenvalue of the EM estimate's "
+            r"correlation matrix .*; the columns \['[bc]', '[bc]'\] are collinear, or too few rows observe them "
+            r"together\): without a prior \(ridge=0\) the posterior of the covariance is improper .* pass ridge > 0"
+        )):
+            imputer.multiple_impute(_collinear(eps), m=2, seed=0, **kwargs)
+
+
+def test_posterior_with_too_weak_a_ridge_asks_for_a_larger_one() -> None:
+    # a ridge far below rounding leaves the drawn covariances singular: named, not LinAlgError/Infeasible
+    with pytest.warns(imputer.ConvergenceWarning), pytest.raises(ImputerValueError, match=(
+        r"^method='posterior': the covariance is \(nearly\) singular .*, and ridge=1e-14 is too weak a prior to keep "
+        r"the covariances drawn by data augmentation positive definite in float64; pass a larger ridge"
+    )):
+        imputer.multiple_impute(_collinear(0.0), m=2, seed=0, ridge=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore::imputer.ConvergenceWarning")  # ridge=1e-8: impute's singular-estimate warning
+@pytest.mark.parametrize("ridge", [1e-8, 0.5])
+def test_posterior_on_collinear_columns_runs_with_a_ridge(ridge: float) -> None:
+    # the ridge prior makes the posterior proper: the chain runs (the refusal is for ridge=0 only)
+    mi = imputer.multiple_impute(_collinear(0.0), m=2, seed=0, ridge=ridge)
+    for imp in mi.imputations:
+        assert np.isfinite(imp.to_numpy(float)).all()

@@ -371,6 +371,28 @@ def test_fit_rejects_bad_data(Est: type, frame: pd.DataFrame, err: type, match: 
         Est().fit(frame)
 
 
+@pytest.mark.parametrize("model", ["normal", "t", "mixture"])
+@pytest.mark.parametrize(
+    ("column", "match"),
+    [
+        (np.nan, r"^column 'c' has no observed value; drop it from X before fitting \(in a pipeline, route it "
+                 r"around EMImputer with a ColumnTransformer"),
+        (7.0, r"^column 'c' is constant \(every observed value equals 7\): .*; drop it from X before fitting"),
+        ([9e15, 9e15 + 1, 9e15 + 2, 9e15 + 4, np.nan] * 3, r"^column 'c' is not constant .* subtract an offset "
+         r"first \(e\.g\. its minimum\), or drop it from X before fitting"),
+    ],
+    ids=["all-missing", "constant", "offset"],
+)
+def test_fit_names_the_remedy_emimputer_has(Est: type, model: str, column: Any, match: str) -> None:
+    # the shared checks said "leave it out of columns=", an option EMImputer does not have
+    frame = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0, 5.5] * 3, "b": [2.0, np.nan, 3.5, 1.0, 0.5] * 3})
+    frame = frame.assign(c=column)
+    kw = {"n_init": 1, "seed": 0} if model == "mixture" else {}
+    with pytest.raises(ImputerValueError, match=match) as info:
+        Est(model=model, **kw).fit(frame)
+    assert "columns=" not in str(info.value)
+
+
 # ----------------------------------------------------------------- scikit-learn proper
 
 

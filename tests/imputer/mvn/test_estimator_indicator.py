@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imputer.errors import ImputerTypeError
+from imputer.errors import ImputerTypeError, NotFittedError
 from imputer.mvn import estimator as sk_module
 
 # fixtures Est (EMImputer with and without scikit-learn) and air: tests/imputer/mvn/conftest.py
@@ -78,3 +78,25 @@ def test_the_suggested_column_transformer_works(air: pd.DataFrame) -> None:
     out = ct.fit_transform(df)
     np.testing.assert_array_equal(out[:, :4].astype(float), sk_module.EMImputer().fit_transform(air))
     assert list(out[:, 4]) == list(df["city"])
+
+
+@pytest.mark.parametrize("where", ["transform", "get_feature_names_out"])
+@pytest.mark.parametrize("model", ["normal", "t", "categorical"])
+def test_add_indicator_set_after_fit_asks_for_fit_again(Est: type, air: pd.DataFrame, model: str, where: str) -> None:
+    # fit without indicators learned none: the output follows what fit learned (scikit-learn's rule), so
+    # set_params(add_indicator=True) is the NotFittedError of an unfitted estimator, not an AttributeError
+    data = air.assign(month=pd.Categorical(np.arange(len(air)) % 3)) if model == "categorical" else air
+    kw = {"categorical": ["month"], "means": "additive"} if model == "categorical" else {"model": model}
+    est = Est(**kw).fit(data).set_params(add_indicator=True)
+    with pytest.raises(NotFittedError, match=(
+        rf"^EMImputer\.{where}: add_indicator=True was set after this EMImputer was fitted without it, so fit "
+        r"recorded no missing-value indicators; call 'fit' again"
+    )):
+        est.transform(data) if where == "transform" else est.get_feature_names_out()
+    est.fit(data)  # as asked: then both agree
+    assert len(est.get_feature_names_out()) == est.transform(data).shape[1] == data.shape[1] + 2
+
+
+def test_add_indicator_switched_off_after_fit_drops_the_indicators(Est: type, air: pd.DataFrame) -> None:
+    est = Est(add_indicator=True).fit(air).set_params(add_indicator=False)
+    assert est.transform(air).shape[1] == len(est.get_feature_names_out()) == air.shape[1]

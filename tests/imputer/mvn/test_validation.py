@@ -141,3 +141,56 @@ def test_tiny_spread_at_a_huge_magnitude_is_not_called_constant() -> None:
         imputer.impute(frame)
     shifted = frame.assign(t=frame["t"] - 9e15)
     assert imputer.impute(shifted).converged
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (np.array([[10**400, 2.0], [3.0, 4.0], [5.0, np.nan], [6, 1.0]], dtype=object),
+         r"^data: column 0 \(row 0\) holds a value too large for a float \(about 1e\+400\); rescale the column"),
+        ([[1.0, 2.0], [3.0, -(10**400)], [5.0, np.nan], [6.0, 1.0]],
+         r"^data: column 1 \(row 1\) holds a value too large for a float \(about -1e\+400\); rescale the column"),
+    ],
+    ids=["object-array", "nested-list"],
+)
+def test_an_integer_beyond_float_range_in_an_array_is_named(data, match: str) -> None:
+    # float(10**400) raises OverflowError: the conversion names the cell instead
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.impute(data)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values", "shown"),
+    [
+        ("UInt64", [2**63, None, 2**63 + 8, 5], "9223372036854775808"),  # through int64 it read -9223372036854775808
+        ("UInt64", [2**64 - 1, None, 3, 5], "18446744073709551615"),
+        ("Int64", [-(2**62), None, 3, 5], "-4611686018427387904"),
+    ],
+)
+def test_integers_beyond_2_53_are_shown_with_their_true_value(dtype: str, values: list, shown: str) -> None:
+    frame = pd.DataFrame({"u": pd.array(values, dtype=dtype), "x": [1.0, 2.0, 4.0, 3.0]})
+    with pytest.raises(ImputerValueError,
+                       match=rf"^column 'u' holds integers of magnitude 2\*\*53 or more \({shown}\), "):
+        imputer.impute(frame)
+
+
+@pytest.mark.parametrize(
+    ("column", "match"),
+    [
+        # squares of deviations about 1e-300 underflow to 0: a scale problem, not an offset one
+        ([1e-300, -2e-300, 3e-300, np.nan, 2.5e-300], r"^column 't': its values are too small in magnitude for "
+         r"float64 \(about 3e-300: the squares of their deviations from the mean underflow.*multiply it by a power"),
+        ([3e-310, 1e-310, np.nan, 2e-310, 4e-310], r"^column 't': its values are too small in magnitude"),
+        ([1e-300, 1e-300 + 1e-310, 1e-300 + 2e-310, np.nan, 1e-300 + 4e-310], r"^column 't': its values are too small"),
+        # the spread lost against the magnitude still says so
+        ([9e15, 9e15 + 1, 9e15 + 2, 9e15 + 4, np.nan], r"^column 't' is not constant .* subtract an offset first"),
+        ([1e10] * 30 + [1e10 + 2e-6, np.nan], r"^column 't' is not constant .* subtract an offset first"),
+    ],
+    ids=["1e-300", "subnormal", "1e-300-offset", "offset", "offset-one-outlier"],
+)
+def test_underflow_is_told_apart_from_a_spread_lost_to_an_offset(column: list, match: str) -> None:
+    x = np.resize([1.0, 2.0, np.nan, 4.0, 3.0], len(column))
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.impute(pd.DataFrame({"t": column, "x": x}))
+    if "small" in match:  # the remedy works
+        assert imputer.impute(pd.DataFrame({"t": np.asarray(column) * 1e300, "x": x})).mean.notna().all()
