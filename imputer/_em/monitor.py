@@ -229,7 +229,12 @@ def make_monitor(
     if max_time is not None:
         if isinstance(max_time, (bool, np.bool_)) or not isinstance(max_time, numbers.Real):
             raise ImputerTypeError(f"max_time must be a number of seconds or None, got {type(max_time).__name__}")
-        max_time = float(max_time)
+        try:
+            max_time = float(max_time)
+        except OverflowError:  # an int beyond float range
+            raise ImputerValueError(
+                "max_time must be a finite number of seconds > 0 or None, got a value too large for a float"
+            ) from None
         if not (math.isfinite(max_time) and max_time > 0):
             raise ImputerValueError(f"max_time must be a finite number of seconds > 0 or None, got {max_time!r}")
     if callback is None and not progress and max_time is None:

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from imputer._frozen import ReadOnlyField
+from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.prior import RidgePrior
 from imputer.dask import _kernels as k
 from imputer.dask import api
@@ -53,6 +54,7 @@ from imputer.dask.result import DaskImputeResult
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
 from imputer.mi._istep import draw_missing
 from imputer.mi._posterior import acf, run_chain
+from imputer.mi.api import _singular_posterior
 from imputer.mi._rate import chain_lengths, em_rate
 from imputer.mvn._fit import fill_missing
 from imputer.mvn.api import _completed_frame
@@ -295,6 +297,8 @@ def multiple_impute(
         kernel = RidgePrior.of("ridge", em.ridge, scaling.n_observed)
         layout = table_layout(table)
         mu0, sigma0 = fitted.fit.mu, fitted.fit.sigma
+        if em.ridge == 0 and fitted.fit.singular:  # no proper posterior: before the chain, as in memory
+            raise ImputerValueError(_singular_posterior(sigma0, em.columns, em.ridge, drawn=False))
         with k.blas_threads(p):
             est = em_rate(layout, mu0, sigma0, kernel)
             auto_burn, auto_thin, capped = chain_lengths(est.rate)
@@ -304,10 +308,13 @@ def multiple_impute(
                               "autocorrelated; pass ridge > 0, or burn_in= and thin=", ConvergenceWarning, stacklevel=3)
             burn_in = auto_burn if burn_in is None else burn_in
             thin = auto_thin if thin is None else thin
-            chain = run_chain(
-                layout, mu0, sigma0, ridge=kernel, m=m_checked, burn_in=burn_in, thin=thin,
-                direction=est.direction, rng=np.random.default_rng(method_ss), emit=None,
-            )
+            try:
+                chain = run_chain(
+                    layout, mu0, sigma0, ridge=kernel, m=m_checked, burn_in=burn_in, thin=thin,
+                    direction=est.direction, rng=np.random.default_rng(method_ss), emit=None,
+                )
+            except (Infeasible, np.linalg.LinAlgError) as exc:  # a draw left the positive-definite cone
+                raise ImputerValueError(_singular_posterior(sigma0, em.columns, em.ridge, drawn=True)) from exc
         params_z, wlf, rate = chain.params, chain.wlf, float(est.rate)
     else:
         by_imputation = [ss.spawn(data.npartitions) for ss in method_ss.spawn(m_checked)]

@@ -148,6 +148,7 @@ def test_callback_exception_propagates_and_the_line_is_closed() -> None:
         ({"max_time": True}, ImputerTypeError, "max_time must be a number of seconds or None, got bool"),
         ({"max_time": 0}, ImputerValueError, r"max_time must be a finite number of seconds > 0 or None, got 0.0"),
         ({"max_time": float("inf")}, ImputerValueError, "max_time must be a finite number of seconds > 0"),
+        ({"max_time": 10**400}, ImputerValueError, "max_time must be .* got a value too large for a float"),
     ],
 )
 @pytest.mark.parametrize("name", ["impute", "impute_t", "impute_mixture", "fit_mixed_frame"])

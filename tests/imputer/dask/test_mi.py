@@ -147,6 +147,22 @@ def test_too_many_patterns_is_refused(method: str, frame: pd.DataFrame, monkeypa
         imputer.multiple_impute(dd.from_pandas(frame.iloc[:200], npartitions=2), m=2, method=method)
 
 
+@pytest.mark.filterwarnings("ignore::imputer.ConvergenceWarning")
+def test_collinear_columns_ask_for_a_ridge_as_in_memory() -> None:
+    # before: numpy's LinAlgError from the chain's first draw
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.standard_normal((30, 2)), columns=["a", "b"])
+    df["c"] = df["b"] * 2 + 1
+    df.iloc[::5, 0] = np.nan
+    df.loc[[4, 11], "c"] = np.nan
+    match = r"method='posterior': the covariance is \(nearly\) singular .* the columns \['[bc]', '[bc]'\] are collinear.*pass ridge > 0"
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.multiple_impute(df, m=2, seed=0)
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.multiple_impute(dd.from_pandas(df, npartitions=2), m=2, seed=0)
+    assert imputer.multiple_impute(dd.from_pandas(df, npartitions=2), m=2, seed=0, ridge=0.5).m == 2
+
+
 def test_bootstrap_spread_matches_the_standard_errors(frame: pd.DataFrame) -> None:
     # the bootstrap estimates' spread stands in for the posterior: their SD is the observed
     # information's standard error (in memory, an independent computation) up to the
