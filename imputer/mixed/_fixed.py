@@ -11,6 +11,7 @@ Each column of a term is coded, and the term's columns are the row-wise products
 columns' codings, the first column varying fastest (R's ``model.matrix`` order):
 
 * a numeric column enters as itself (label ``x``);
+* a column of dates or times is an error (a number or a factor: the caller says which);
 * a factor (categorical, string, object or boolean column; levels as in
   :func:`~imputer.mixed._design._codes`) with ``k`` levels enters by *contrasts*
   (``k - 1`` columns) when the term without it is also in the model (the intercept
@@ -197,6 +198,13 @@ def fixed_design(
             if col in values:
                 continue
             s = column(data, col, "fixed")
+            if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype) \
+                    or isinstance(s.dtype, pd.PeriodDtype):
+                # a level per date would be a silent choice (R's model.matrix takes a Date as its day number)
+                raise ImputerTypeError(
+                    f"fixed: column {col!r} holds dates or times ({s.dtype}); say how it enters the model: as a "
+                    "number (e.g. days since the first date, (d - d.min()).dt.days) or as a factor (d.astype(str))"
+                )
             if _is_numeric(s):
                 v = s.to_numpy(dtype=float)
                 if not np.all(np.isfinite(v)):

@@ -94,3 +94,20 @@ def test_poly_contrasts_case_insensitive_and_treatment_default(toy: pd.DataFrame
     X, coding = fixed_design(toy, [("o",), ("a",)], True, {"o": "Poly"}, _column, _codes)
     assert coding == {"o": "poly", "a": "treatment"}
     assert list(X.columns) == ["(Intercept)", "o.L", "o.Q", "o.C", "a[T.q]", "a[T.r]"]
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        pd.date_range("2020-01-01", periods=12),
+        pd.date_range("2020-01-01", periods=12, tz="UTC"),
+        pd.to_timedelta(np.arange(12), unit="D"),
+        pd.period_range("2020-01", periods=12, freq="M"),
+    ],
+    ids=["datetime", "datetime-tz", "timedelta", "period"],
+)
+def test_a_column_of_dates_must_be_made_a_number_or_a_factor(toy: pd.DataFrame, dates: object) -> None:
+    # before: a factor with a level per date (R's model.matrix takes a Date as its day number)
+    df = toy.assign(d=dates)
+    with pytest.raises(ImputerTypeError, match=r"fixed: column 'd' holds dates or times .*as a number .* or as a factor"):
+        fixed_design(df, fixed_terms(["d"], df.columns), True, None, _column, _codes)
