@@ -43,7 +43,15 @@ import scipy.sparse as sp
 from imputer.columns import is_modelled as _is_numeric
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mixed._fixed import fixed_design, fixed_terms
-from imputer.mixed._validate import Component, Problem, _check_rank, check_informative, check_method, factor_kernel
+from imputer.mixed._validate import (
+    Component,
+    Problem,
+    _check_rank,
+    check_informative,
+    check_labels,
+    check_method,
+    factor_kernel,
+)
 
 __all__ = ["build_frame_problem", "NA_ACTIONS"]
 
@@ -301,7 +309,7 @@ def build_frame_problem(
         )
     _check_rank(X[observed], names)
     comps = _random_components(data, random_l, kernels)
-    check_informative(comps, observed)
+    check_informative(comps, observed, X)
     return Problem(
         y=y, X=X, x_names=names, components=comps, index=data.index, observed=observed,
         dropped=dropped, contrasts=coding,
@@ -311,7 +319,12 @@ def build_frame_problem(
 def _random_components(
     data: pd.DataFrame, random_l: list, kernels: Mapping, codes_of: Codes | None = None
 ) -> list[Component]:
-    """One :class:`Component` per random term (``codes_of``: a factor's codes and levels, default :func:`_codes`)."""
+    """One :class:`Component` per random term (``codes_of``: a factor's codes and levels, default :func:`_codes`).
+
+    A term may not be named ``"residual"`` (the residual variance's label in ``var_comp``,
+    ``init`` and the output), and no two terms may get the same ``var_comp`` label (e.g.
+    ``(Days | Subject)``'s slope ``"Subject.Days"`` and a grouping column ``Subject.Days``).
+    """
     comps = []
     n = len(data)
     taken: set[str] = set()
@@ -324,6 +337,12 @@ def _random_components(
             codes, levels, Kd = _kernel_levels(term, kernels[term], codes, levels)
             eig = factor_kernel(Kd, str(term))
         name = _unique_name(group, taken)
+        if name == "residual":
+            raise ImputerValueError(
+                f"random: term {term!r} would be named 'residual', which is reserved for the residual "
+                f"variance; rename the grouping column {group!r} (e.g. "
+                f"data.rename(columns={{{group!r}: {group + '_group'!r}}}))"
+            )
         if values is None:
             Z = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))
             comps.append(Component(name=name, Z=Z, eig=eig, levels=levels))
@@ -334,4 +353,5 @@ def _random_components(
         Z = sp.csr_matrix((values.ravel(), (rows, cols)), shape=(n, len(levels) * d))
         Z.eliminate_zeros()
         comps.append(Component(name=name, Z=Z, eig=eig, levels=levels, effects=tuple(effects), structure=structure))
+    check_labels(comps, [str(t) for t in random_l], "random: terms", "rename a grouping column so that they differ")
     return comps

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from imputer.errors import ImputerTypeError, ImputerValueError
 
-__all__ = ["as_float", "coerce_Z", "finite_or_raise", "is_matrix_list", "multi_Z"]
+__all__ = ["as_float", "check_rows", "coerce_Z", "finite_or_raise", "is_matrix_list", "multi_Z"]
 
 
 def finite_or_raise(values: np.ndarray, what: str) -> None:
@@ -37,12 +37,49 @@ def as_float(values: Any, what: str) -> np.ndarray:
 _STRUCTURES = {"unstructured": "us", "diagonal": "diag"}
 
 
+def check_rows(labels: pd.Index, index: pd.Index | None, what: str, prefix: str) -> None:
+    """A labelled argument's rows must carry y's row labels, in y's order.
+
+    ``index`` is y's row labels, or None when y is a plain array (then every argument is
+    paired with y by position). When y and the argument ``what`` are both pandas objects
+    their rows are paired by label, so any difference -- other labels, or the same labels
+    in another order, whatever the types of the two indexes -- is an error (``prefix``
+    starts its message) that says how to align them or pair by position on purpose.
+    A different number of rows is left to the caller's shape check.
+    """
+    if index is None or len(labels) != len(index) or labels.equals(index):
+        return
+    where = ""
+    for i, (a, b) in enumerate(zip(labels, index)):
+        try:
+            same = bool(a == b)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            where = f" (row {i}: {what} has label {a!r}, y has {b!r})"
+            break
+    try:
+        reordered = labels.is_unique and index.is_unique and set(labels) == set(index)
+    except TypeError:  # unhashable labels
+        reordered = False
+    fix = f"reorder it with {what}.loc[y.index], or " if reordered else ""
+    raise ImputerValueError(
+        f"{prefix}{where}: y and {what} are both pandas objects, so their rows are paired by label; "
+        f"{fix}to pair the rows by position on purpose pass {what}.to_numpy() "
+        "(or reset_index(drop=True) on both)"
+    )
+
+
 def coerce_Z(Z: Any, name: str, n: int, index: pd.Index | None) -> tuple[sp.csr_matrix, pd.Index | None]:
-    """One incidence/design matrix as CSR (n, q) with its column labels (None: unlabelled)."""
+    """One incidence/design matrix as CSR (n, q) with its column labels (None: unlabelled).
+
+    ``index``: y's row labels, None when y is a plain array (a labelled Z is then paired
+    with y by position); see :func:`check_rows`.
+    """
     levels: pd.Index | None = None
+    if isinstance(Z, (pd.Series, pd.DataFrame)):  # a Series is one column, paired by label alike
+        check_rows(Z.index, index, "Z", f"Z of random effect '{name}': its index does not match y's index")
     if isinstance(Z, pd.DataFrame):
-        if index is not None and len(Z) == len(index) and not Z.index.equals(index):
-            raise ImputerValueError(f"Z of random effect '{name}': its index does not match y's index")
         levels = pd.Index(Z.columns)
         Z = Z.to_numpy(dtype=float, na_value=np.nan)
     if sp.issparse(Z):
