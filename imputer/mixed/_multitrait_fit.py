@@ -182,8 +182,9 @@ def fit_multitrait(
     Yv, index, traits = coerce_Y(Y)
     n = Yv.shape[0]
     any_obs = ~np.isnan(Yv).all(axis=1)
-    Xv, x_names = _coerce_X(X, n, index, any_obs)
-    comps = _components(ZETA, n, None if isinstance(index, pd.RangeIndex) else index)
+    labels = index if isinstance(Y, pd.DataFrame) else None  # None: an array Y pairs X and Z by position
+    Xv, x_names = _coerce_X(X, n, index, any_obs, labelled=labels is not None)
+    comps = _components(ZETA, n, labels)
     return fit_multitrait_parts(
         Yv, index, traits, Xv, x_names, comps, method=method, tol=tol, max_iter=max_iter, init=init,
         accelerate=accelerate, progress=progress, callback=callback, max_time=max_time,
@@ -221,7 +222,7 @@ def fit_multitrait_parts(
     nf = int(fit_rows.sum())
     if nf > MAX_ROWS:
         raise ImputerValueError(f"Y: {nf} rows with observed traits; a multi-trait fit takes at most {MAX_ROWS}")
-    check_informative(comps, fit_rows)
+    check_informative(comps, fit_rows, Xv)
     B_ols, s2 = _check_traits(Yv[fit_rows], Xv[fit_rows], traits, x_names, field)
     if len(comps) == 1 and comps[0].eig is not None and not fit_rows.all() and _is_identity(comps[0].Z):
         # Z = I: K's own eigendecomposition covers every row; a row with no observed trait

@@ -142,6 +142,32 @@ def test_term_in_the_span_of_x_is_refused(sleep: pd.DataFrame, data, formula, kw
         imputer.fit_mixed_frame(data(sleep), formula, **kwargs)
 
 
+def _two_traits(y: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"r": y, "r2": 0.5 * y + 20 * np.random.default_rng(0).standard_normal(len(y))})
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [("X sorted", _X_MISMATCH), ("Z shuffled", _Z_MISMATCH)],
+)
+def test_multitrait_labelled_rows_must_match_y(parts: tuple, case: str, match: str) -> None:
+    y, X, Z = parts
+    if case == "X sorted":
+        X = X.sort_values("Days")
+    else:
+        Z = Z.sample(frac=1, random_state=0)
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.fit_mixed(_two_traits(y), X, {"Subject": {"Z": Z}})
+
+
+def test_multitrait_array_pairs_by_position_and_single_level_is_refused(parts: tuple) -> None:
+    y, X, Z = parts
+    res = imputer.fit_mixed(_two_traits(y).to_numpy(), X.to_numpy(), {"Subject": {"Z": Z.to_numpy()}})
+    assert res.converged
+    with pytest.raises(ImputerValueError, match=r"random effect 'site' cannot be estimated: it has a single level"):
+        imputer.fit_mixed(_two_traits(y), X, {"site": {"Z": np.ones((len(y), 1))}})
+
+
 @pytest.mark.parametrize(
     ("ZETA", "match"),
     [
