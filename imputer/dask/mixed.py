@@ -49,7 +49,7 @@ from imputer.mixed._gram import Gram, GramSums, gram_sums
 from imputer.mixed._output import estimate_fields, fitted_values
 from imputer.mixed._problem import Layout
 from imputer.mixed._rank import EngineInputs
-from imputer.mixed._validate import Component, Problem, check_method
+from imputer.mixed._validate import Component, Problem, check_method, confounded_error
 from imputer.mixed._validate import check_options as _check_options
 from imputer.mixed.api import DEFAULT_MAX_ITER, DEFAULT_TOL, _EXACT_FIT_RTOL, _init, run_em, start_from_scales
 
@@ -201,6 +201,40 @@ def _check_informative_sums(comps: list[Component], sums: GramSums, n_obs: int) 
             )
 
 
+#: Random combinations of an effect's columns tested by :func:`_check_not_confounded_sums`.
+_SPAN_PROBES = 2
+#: An effect lies in the span of ``X`` when its squared residual after projection on ``X``
+#: is at most this fraction of its squared norm (differences of sums: rounding leaves
+#: about ``cond * 1e-16``; a separate term leaves orders of magnitude more).
+_SPAN_RTOL2 = 1e-9
+
+
+def _check_not_confounded_sums(comps: list[Component], sums: GramSums) -> None:
+    """:func:`imputer.mixed._validate.check_informative`'s test of a term confounded with ``X``, from the sums.
+
+    For ``_SPAN_PROBES`` seeded random combinations ``v = Z_a g`` of each effect's columns
+    (as the in-memory test): ``||v||^2 = g' Z_a'Z_a g`` and its projection on ``X``,
+    ``(X'v)' (X'X)^+ (X'v)`` with ``X'v = X'Z_a g``, from the Gram sums alone.
+    """
+    rng = np.random.default_rng(0)
+    scale = np.sqrt(np.diag(sums.XtX))
+    scale[~(scale > 0)] = 1.0
+    XtX = sums.XtX / np.outer(scale, scale)
+    for i, c in enumerate(comps):
+        ZZ = sums.ZZ[(i, i)]
+        effects = []
+        for a in range(c.d):
+            G = rng.standard_normal((c.q, _SPAN_PROBES))
+            vv = np.einsum("ij,ij->j", G, ZZ[a::c.d, a::c.d] @ G)
+            xv = (sums.XtZ[i][:, a::c.d] @ G) / scale[:, None]
+            proj = np.einsum("ij,ij->j", xv, np.linalg.lstsq(XtX, xv, rcond=None)[0])
+            if np.all(vv > 0) and np.all(vv - proj <= _SPAN_RTOL2 * vv):
+                effects.append(a)
+        if effects:
+            used = np.flatnonzero(ZZ.diagonal().reshape(-1, c.d).sum(axis=1) != 0)
+            raise confounded_error(c, effects, used)
+
+
 def _in_memory_only(option: str) -> ImputerValueError:
     return ImputerValueError(
         f"{option}: available in memory only, not for a Dask DataFrame (fit ddf.compute() with imputer.fit_mixed_frame)"
@@ -329,6 +363,7 @@ def fit_mixed_frame(
         for c in comps
     ]
     _check_informative_sums(comps, sums, n_obs)
+    _check_not_confounded_sums(comps, sums)
     b_shift = np.linalg.solve(sums.XtX, sums.Xty)
     centred = sums.centred(b_shift)
     rss = centred.yty

@@ -52,6 +52,7 @@ __all__ = [
     "check_informative",
     "check_labels",
     "check_method",
+    "confounded_error",
     "check_options",
     "factor_kernel",
     "variance_labels",
@@ -548,28 +549,33 @@ def _check_not_confounded(comps: list[Component], observed: np.ndarray, X: np.nd
             continue
         Zo = c.Z[observed].tocsr()
         Zo.eliminate_zeros()
-        used = np.unique(Zo.indices // c.d)
-        level = c.levels[used[:1]].tolist()[0] if used.size else None  # a Python scalar: 1, not np.int64(1)
-        if c.eig is None and used.size == 1 and c.q == 1:
-            why = f"it has a single level ({level!r})"
-            fix = ("a random effect needs two or more levels (lme4: grouping factors must have > 1 sampled level); "
-                   "drop the term")
-        elif c.eig is None and used.size == 1:
-            why = f"only its level {level!r} has observed y"
-            fix = "a random effect needs observed y in two or more of its levels; drop the term"
-        else:
-            why = "it is confounded with the fixed effects"
-            why += " (e.g. its grouping factor is also a fixed effect)" if c.eig is None else ""
-            fix = "drop the term or the fixed effects it duplicates"
-        what = f"random effect '{c.name}'"
-        if c.d > 1:
-            what += f", effect(s) {[c.effects[a] for a in effects]},"
-        design = "Z" if c.eig is None else "Z (times K's factor)"
-        raise ImputerValueError(
-            f"{what} cannot be estimated: {why}, so its {design} on the rows with observed y lies in the "
-            f"column span of the fixed effects X, which absorb it (the REML likelihood does not depend on "
-            f"its variance); {fix}"
-        )
+        raise confounded_error(c, effects, np.unique(Zo.indices // c.d))
+
+
+def confounded_error(c: Component, effects: list[int], used: np.ndarray) -> ImputerValueError:
+    """The error for term ``c`` whose ``effects`` lie in the span of ``X``; ``used``: the
+    levels (positions) with observed ``y``. Shared with the Dask path (:mod:`imputer.dask.mixed`)."""
+    level = c.levels[used[:1]].tolist()[0] if used.size else None  # a Python scalar: 1, not np.int64(1)
+    if c.eig is None and used.size == 1 and c.q == 1:
+        why = f"it has a single level ({level!r})"
+        fix = ("a random effect needs two or more levels (lme4: grouping factors must have > 1 sampled level); "
+               "drop the term")
+    elif c.eig is None and used.size == 1:
+        why = f"only its level {level!r} has observed y"
+        fix = "a random effect needs observed y in two or more of its levels; drop the term"
+    else:
+        why = "it is confounded with the fixed effects"
+        why += " (e.g. its grouping factor is also a fixed effect)" if c.eig is None else ""
+        fix = "drop the term or the fixed effects it duplicates"
+    what = f"random effect '{c.name}'"
+    if c.d > 1:
+        what += f", effect(s) {[c.effects[a] for a in effects]},"
+    design = "Z" if c.eig is None else "Z (times K's factor)"
+    return ImputerValueError(
+        f"{what} cannot be estimated: {why}, so its {design} on the rows with observed y lies in the "
+        f"column span of the fixed effects X, which absorb it (the REML likelihood does not depend on "
+        f"its variance); {fix}"
+    )
 
 
 def _proportional_to_identity(Zo: sp.csr_matrix) -> bool:

@@ -243,3 +243,22 @@ def test_dask_term_names_must_be_distinct(sleep: pd.DataFrame, rename: dict, ran
     data = sleep.assign(**{"Subject.Days": sleep["Subject"] + "x"}).rename(columns=rename)
     with pytest.raises(ImputerValueError, match=match):
         imputer.fit_mixed_frame(dd.from_pandas(data, npartitions=2), "Reaction", fixed=["Days"], random=random)
+
+
+@pytest.mark.parametrize(
+    ("formula", "match"),
+    [
+        ("Reaction ~ Days + (1 | site)", r"random effect 'site' cannot be estimated: it has a single level \('A'\)"),
+        ("Reaction ~ Days + Subject + (1 | Subject)",
+         r"random effect 'Subject' cannot be estimated: it is confounded with the fixed effects"),
+    ],
+)
+def test_dask_term_in_the_span_of_x_is_refused_as_in_memory(sleep: pd.DataFrame, formula: str, match: str) -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    data = sleep.assign(site="A")
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.fit_mixed_frame(data, formula)
+    with pytest.raises(ImputerValueError, match=match):
+        imputer.fit_mixed_frame(dd.from_pandas(data, npartitions=3), formula)
+    fit = imputer.fit_mixed_frame(dd.from_pandas(data, npartitions=3), "Reaction ~ Days + (Days | Subject)")
+    assert fit.converged
