@@ -29,7 +29,7 @@ import pandas as pd
 from imputer.errors import ImputerValueError
 from imputer.mixed._emreml import MixedFit
 from imputer.mixed._problem import Estimates, Layout
-from imputer.mixed._validate import Component, Problem
+from imputer.mixed._validate import Component, Problem, variance_labels
 from imputer.mixed.result import MixedResult
 
 __all__ = ["build_result", "estimate_fields", "fitted_values", "SINGULAR_RTOL"]
@@ -60,12 +60,6 @@ def _singular(G: np.ndarray) -> bool:
         return False
     R = G / np.sqrt(np.outer(d, d))
     return bool(np.linalg.eigvalsh(R)[0] < SINGULAR_RTOL)
-
-
-def _var_labels(c: Component) -> list[str]:
-    if c.effects is None:
-        return [c.name]
-    return [c.name if e == "(Intercept)" else f"{c.name}.{e}" for e in c.effects]
 
 
 def build_result(
@@ -143,7 +137,7 @@ def estimate_fields(
         G = layout.matrix(theta, i)
         cov[c.name] = pd.DataFrame(G, index=eff, columns=eff)
         cor[c.name] = pd.DataFrame(_correlation(G), index=eff, columns=eff)
-        var_labels += _var_labels(c)
+        var_labels += variance_labels(c)
         var_values += list(np.diag(G))
         if i in em.boundary or (c.d > 1 and _singular(G)):
             boundary.append(c.name)
