@@ -42,7 +42,7 @@ from imputer.dask._engine import tree
 from imputer.dask.api import _check_client, _check_frame
 from imputer.dask.mixed_result import DaskMixedResult
 from imputer.errors import ImputerTypeError, ImputerValueError
-from imputer.mixed._design import NA_ACTIONS, _as_list, _column, _codes, _random_components
+from imputer.mixed._design import NA_ACTIONS, _as_list, _column, _codes, _random_components, check_response_type
 from imputer.mixed._emreml import MMEEngine
 from imputer.mixed._fixed import fixed_design, fixed_terms
 from imputer.mixed._gram import Gram, GramSums, gram_sums
@@ -312,6 +312,7 @@ def fit_mixed_frame(
         parsed = parse_formula(response, pd.Index(columns))
         response, fixed, random, intercept = parsed.response, parsed.fixed, parsed.random, parsed.intercept
     elif random is None:
+        check_response_type(pd.Index(columns), response)
         raise ImputerValueError(
             "random: give at least one grouping term, e.g. random=['batch'], or a formula such as 'y ~ x + (1 | batch)'"
         )

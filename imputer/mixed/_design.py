@@ -12,8 +12,12 @@
 * Bar terms, lme4's notation: ``"(Days | Subject)"`` is a random intercept and slope
   per level of ``Subject`` with an unstructured 2 x 2 covariance, ``"(0 + Days |
   Subject)"`` (or ``- 1``) the slope alone, ``"(1 + x + z | g)"`` several covariates,
-  ``"(Days || Subject)"`` independent effects (diagonal covariance). The covariates
-  must be numeric; the grouping part is a column or an interaction ``a:b`` as above.
+  ``"(Days || Subject)"`` independent effects (diagonal covariance). The left-hand side
+  follows R's formula rules, as lme4's ``model.matrix(~ lhs)``: ``0 +`` or ``- 1``
+  anywhere (``"(-1 + Days | Subject)"``) drops the intercept, ``1 +`` keeps it, ``- x``
+  drops ``x``. The covariates must be numeric; the grouping part is a column or an
+  interaction ``a:b`` as above. Names in backticks are unquoted on both sides of the bar
+  (``"(`D ays` | `the subject`)"``, as in the fixed part of a formula).
   The term is named by its grouping part (``"Subject"``; a second term on the same
   grouping gets ``"Subject.1"``, as in lme4), its effects ``"(Intercept)"`` and the
   covariate names. ``Z`` has one column per level and effect, level-major.
@@ -34,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import re
+import reprlib
 
 import numpy as np
 import pandas as pd
@@ -127,7 +131,95 @@ def _term(data: pd.DataFrame, term: str, codes: Codes | None = None) -> tuple[np
     return codes.astype(np.int64), pd.Index(labels)
 
 
-_BAR = re.compile(r"^\(\s*(?P<lhs>[^|]*?)\s*(?P<bar>\|\|?)\s*(?P<group>[^|]+?)\s*\)$")
+def _split_unquoted(text: str, seps: str) -> list[tuple[str, str]]:
+    """``text`` cut at the characters of ``seps`` outside backtick-quoted names: (the separator before, part)."""
+    parts, quoted, start, op = [], False, 0, ""
+    for i, ch in enumerate(text):
+        if ch == "`":
+            quoted = not quoted
+        elif ch in seps and not quoted:
+            parts.append((op, text[start:i]))
+            start, op = i + 1, ch
+    parts.append((op, text[start:]))
+    return parts
+
+
+def _malformed(term: Any, why: str = "expected '(x | g)', '(0 + x | g)' or '(x || g)'") -> ImputerValueError:
+    return ImputerValueError(f"random: term {term!r} is malformed ({why})")
+
+
+def _unquote(term: Any, name: str) -> str:
+    """A name of a bar term without its backticks (```D ays``` is ``D ays``, as in the fixed part)."""
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == "`" and "`" not in name[1:-1]:
+        return name[1:-1]
+    if "`" in name:
+        raise _malformed(term, f"{name!r} is not a name; quote a whole name in backticks, e.g. `my column`")
+    return name
+
+
+def _split_bar(term: Any) -> tuple[str, str, str]:
+    """``"(x + z | g)"`` as its left-hand side, bar (``"|"`` or ``"||"``) and grouping part, as written.
+
+    A ``|`` inside backticks is part of a name.
+    """
+    text = str(term).strip()
+    inner = text[1:-1]
+    if inner.count("`") % 2:
+        raise _malformed(term, "an unmatched backtick")
+    pieces = _split_unquoted(inner, "|")
+    if len(pieces) == 2:
+        bar = "|"
+    elif len(pieces) == 3 and pieces[1][1] == "":
+        bar = "||"
+    else:
+        raise _malformed(term)
+    lhs, group = pieces[0][1], pieces[-1][1]
+    if not group.strip():
+        raise _malformed(term)
+    return lhs, bar, group
+
+
+def _bar_effects(term: Any, lhs: str) -> tuple[bool, list[str]]:
+    """The intercept and covariates of a bar term's left-hand side, by R's formula rules (as lme4,
+    which builds ``model.matrix(~ lhs)``): ``0`` or ``- 1`` anywhere drops the intercept, ``1``
+    (or ``- 0``) restores it, the last one written counts; ``- x`` drops ``x``; names in
+    backticks are unquoted."""
+    parts = [(op, p.strip()) for op, p in _split_unquoted(lhs, "+-")]
+    if len(parts) > 1 and parts[0][1] == "":
+        parts = parts[1:]  # a leading sign: "-1 + x", "- 1 + x", "+ x"
+    if parts == [("", "")]:
+        return True, []  # "( | g)": the intercept alone, as before
+    if any(not p for _, p in parts):
+        raise _malformed(term, "an empty part between '+' or '-' signs")
+    intercept = True
+    covariates: list[str] = []
+    for op, p in parts:
+        if p in ("0", "1"):
+            intercept = (p == "1") == (op != "-")
+            continue
+        name = _unquote(term, p)
+        if op == "-":
+            covariates = [c for c in covariates if c != name]
+        elif name in covariates:
+            raise ImputerValueError(f"random: term {term!r} names {name!r} twice")
+        else:
+            covariates.append(name)
+    return intercept, covariates
+
+
+def _group_name(term: Any, group: str) -> str:
+    """A bar term's grouping part with its names unquoted: ```the subject``` is ``the subject``,
+    ```a b`:c`` the interaction ``a b:c``; without backticks, as written."""
+    group = group.strip()
+    if "`" not in group:
+        return group
+    return ":".join(_unquote(term, p) for _, p in _split_unquoted(group, ":"))
+
+
+def _is_bar_text(data: pd.DataFrame, term: Any) -> bool:
+    text = str(term).strip()
+    return text.startswith("(") and text.endswith(")") and "|" in text and term not in data.columns
 
 
 def _bar_term(data: pd.DataFrame, term: str) -> tuple[str, list[str], np.ndarray, str] | None:
@@ -135,27 +227,10 @@ def _bar_term(data: pd.DataFrame, term: str) -> tuple[str, list[str], np.ndarray
 
     None when ``term`` is not in bar notation.
     """
-    text = str(term).strip()
-    if not (text.startswith("(") and text.endswith(")") and "|" in text) or term in data.columns:
+    if not _is_bar_text(data, term):
         return None
-    m = _BAR.match(text)
-    if m is None:
-        raise ImputerValueError(f"random: term {term!r} is malformed (expected '(x | g)', '(0 + x | g)' or '(x || g)')")
-    lhs = m.group("lhs").replace(" ", "")
-    tokens = [t for t in re.split(r"\+", lhs.replace("-1", "+-1"))] if lhs else []
-    if any(t == "" for t in tokens):
-        raise ImputerValueError(f"random: term {term!r} is malformed (an empty part between '+' signs)")
-    intercept = True
-    covariates: list[str] = []
-    for t in tokens:
-        if t == "1":
-            intercept = True
-        elif t in ("0", "-1"):
-            intercept = False
-        else:
-            if t in covariates:
-                raise ImputerValueError(f"random: term {term!r} names {t!r} twice")
-            covariates.append(t)
+    lhs, bar, group = _split_bar(term)
+    intercept, covariates = _bar_effects(term, lhs)
     n = len(data)
     effects = (["(Intercept)"] if intercept else []) + covariates
     if not effects:
@@ -172,8 +247,8 @@ def _bar_term(data: pd.DataFrame, term: str) -> tuple[str, list[str], np.ndarray
         if not np.all(np.isfinite(vals)):
             raise ImputerValueError(f"random term {term!r}: column {c!r} has non-finite values")
         cols.append(vals)
-    structure = "diag" if m.group("bar") == "||" else "us"
-    return m.group("group").strip(), effects, np.column_stack(cols), structure
+    structure = "diag" if bar == "||" else "us"
+    return _group_name(term, group), effects, np.column_stack(cols), structure
 
 
 def _kernel_levels(term: str, K: Any, codes: np.ndarray, levels: pd.Index) -> tuple[np.ndarray, pd.Index, np.ndarray]:
@@ -215,11 +290,13 @@ def _used_columns(data: pd.DataFrame, terms: list, random_l: list) -> list:
     """The columns of ``data`` the model's terms use (fixed, slope covariates, grouping parts)."""
     used: list = [c for t in terms for c in t]
     for term in random_l:
-        text = str(term).strip()
-        if term not in data.columns and text.startswith("(") and "|" in text:
-            lhs, _, group = text.strip("()").replace("||", "|").partition("|")
-            used += [t.strip() for t in lhs.replace("-", "+").split("+") if t.strip() not in ("", "0", "1")]
-            term = group.strip()
+        if _is_bar_text(data, term):
+            try:
+                lhs, _, group = _split_bar(term)
+                used += _bar_effects(term, lhs)[1]
+                term = _group_name(term, group)
+            except ImputerValueError:  # a malformed term: reported by _bar_term, with the others' checks
+                continue
         used += [term] if term in data.columns else [t.strip() for t in str(term).split(":")]
     out: list = []
     for c in used:
@@ -241,6 +318,21 @@ def _drop_missing(data: pd.DataFrame, used: list, na_action: Any) -> tuple[pd.Da
     if not missing.any():
         return data, ()
     return data.loc[~missing], tuple(data.index[missing])
+
+
+def check_response_type(columns: pd.Index, response: Any) -> None:
+    """ImputerTypeError unless ``response`` is a string or a (non-string) label of one of ``columns``."""
+    if isinstance(response, str):
+        return
+    try:
+        known = response in columns
+    except TypeError:  # unhashable: a dict, a set, an array
+        known = False
+    if not known:
+        raise ImputerTypeError(
+            "response must be a column name or a formula such as 'y ~ x + (1 | g)' (a str), or a list of "
+            f"trait columns; got {type(response).__name__} {reprlib.repr(response)}"
+        )
 
 
 def build_frame_problem(
@@ -268,6 +360,7 @@ def build_frame_problem(
         raise ImputerTypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not isinstance(intercept, (bool, np.bool_)):
         raise ImputerTypeError(f"intercept must be True or False, got {intercept!r}")
+    check_response_type(data.columns, response)
     if response not in data.columns:
         raise ImputerValueError(f"response: column {response!r} is not in data")
     fixed_l = _as_list(fixed, "fixed")

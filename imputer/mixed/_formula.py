@@ -5,8 +5,10 @@ random=["(Days | Subject)"], intercept=True``:
 
 * the right-hand side is split at its top-level ``+`` and ``-`` signs; each part that is a bar term
   ``( ... | ... )`` or ``( ... || ... )`` goes, as written, to ``random`` (parsed by
-  :mod:`imputer.mixed._design`'s bar-term parser), except ``(1 | g)``, which is the
-  scalar random intercept ``"g"`` (``random=["g"]``, ``u["g"]`` a Series);
+  :mod:`imputer.mixed._design`'s bar-term parser: R's formula rules on the left of the bar,
+  ``(-1 + x | g)`` as ``(0 + x | g)``, names in backticks unquoted on both sides), except
+  ``(1 | g)``, which is the scalar random intercept ``"g"`` (``random=["g"]``, ``u["g"]``
+  a Series; ``(1 | `the group`)`` is ``random=["the group"]``);
 * the rest is the fixed part, parsed by `formulaic <https://matthewwardrop.github.io/formulaic/>`_
   (Wilkinson notation: ``a:b``, ``a*b``, ``(a + b)**2``, ``- a``, ``0 +`` / ``- 1`` for no
   intercept, backticks around awkward column names); each of its terms becomes a tuple of
@@ -19,11 +21,13 @@ stays fast.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from imputer.errors import ImputerValueError
+from imputer.mixed._design import _group_name, _split_bar
 
 __all__ = ["ParsedFormula", "parse_formula"]
 
@@ -39,10 +43,15 @@ class ParsedFormula:
 
 
 def _top_level_split(text: str, seps: str) -> list[tuple[str, str]]:
-    """``text`` cut at the characters of ``seps`` outside parentheses: (the separator before, part)."""
-    parts, depth, start, op = [], 0, 0, ""
+    """``text`` cut at the characters of ``seps`` outside parentheses and backtick-quoted names:
+    (the separator before, part)."""
+    parts, depth, start, op, quoted = [], 0, 0, "", False
     for i, ch in enumerate(text):
-        if ch == "(":
+        if ch == "`":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
@@ -51,6 +60,8 @@ def _top_level_split(text: str, seps: str) -> list[tuple[str, str]]:
         elif ch in seps and depth == 0:
             parts.append((op, text[start:i]))
             start, op = i + 1, ch
+    if quoted:
+        raise ImputerValueError(f"formula: an unmatched backtick in {text!r}")
     if depth != 0:
         raise ImputerValueError(f"formula: unbalanced '(' in {text!r}")
     parts.append((op, text[start:]))
@@ -62,12 +73,24 @@ def _is_bar(part: str) -> bool:
     return p.startswith("(") and p.endswith(")") and len(_top_level_split(p[1:-1], "|")) > 1
 
 
+def _has_bar(part: str) -> bool:
+    """Whether ``part`` has a ``|`` outside backtick-quoted names."""
+    return "|" in "".join(part.split("`")[::2])
+
+
+def _squeeze(text: str) -> str:
+    """``text`` with each run of white space outside backticks made one space (names in backticks as written)."""
+    pieces = text.strip().split("`")
+    return "`".join(p if i % 2 else re.sub(r"\s+", " ", p) for i, p in enumerate(pieces))
+
+
 def _random_term(part: str) -> str:
-    """A bar term as a ``random`` entry: ``(1 | g)`` is the scalar term ``g`` (as ``random=["g"]``)."""
-    text = " ".join(part.split())
-    lhs, bar, group = text[1:-1].partition("|")
-    if lhs.strip() == "1" and not group.startswith("|"):
-        return group.strip()
+    """A bar term as a ``random`` entry: ``(1 | g)`` is the scalar term ``g`` (as ``random=["g"]``,
+    backticks removed: ``(1 | `the subject`)`` is ``"the subject"``)."""
+    text = _squeeze(part)
+    lhs, bar, group = _split_bar(text)
+    if lhs.strip() == "1" and bar == "|":
+        return _group_name(text, group)
     return text
 
 
@@ -92,8 +115,8 @@ def parse_formula(formula: str, columns: pd.Index) -> ParsedFormula:
     if any(_is_bar(p) and op == "-" for op, p in parts):
         raise ImputerValueError(f"formula: a random term cannot be subtracted in {formula!r}")
     fixed_parts = [(op, p) for op, p in parts if not _is_bar(p)]
-    if any("|" in p for _, p in fixed_parts):
-        bad = next(p for _, p in fixed_parts if "|" in p)
+    if any(_has_bar(p) for _, p in fixed_parts):
+        bad = next(p for _, p in fixed_parts if _has_bar(p))
         raise ImputerValueError(
             f"formula: {bad!r} is not a term; a random term stands on its own, e.g. '+ (x | g)'"
         )

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._threads import single_blas_thread
 from imputer.errors import ConvergenceWarning, ImputerTypeError, ImputerValueError
-from imputer.mixed._design import build_frame_problem
+from imputer.mixed._design import build_frame_problem, check_response_type
 from imputer.mixed._emreml import MMEEngine, fit_components
 from imputer.mixed._output import build_result
 from imputer.mixed._rank import EngineInputs
@@ -497,6 +497,8 @@ def fit_mixed_frame(
         parsed = parse_formula(response, data.columns)
         response, fixed, random, intercept = parsed.response, parsed.fixed, parsed.random, parsed.intercept
     elif random is None:
+        if isinstance(data, pd.DataFrame):
+            check_response_type(data.columns, response)  # fit_mixed_frame(df, 3): not "give a grouping term"
         raise ImputerValueError(
             "random: give at least one grouping term, e.g. random=['batch'], "
             "or a formula such as 'y ~ x + (1 | batch)'"

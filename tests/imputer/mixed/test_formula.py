@@ -127,3 +127,95 @@ def test_a_term_that_is_not_python_is_a_formula_error(frames: dict, formula: str
     # formulaic parses each term with Python's ast: its SyntaxError escaped as itself (a 500 over REST)
     with pytest.raises(ImputerValueError, match=match):
         imputer.fit_mixed_frame(frames["sleep"], formula)
+
+
+#: (formula, the formula lme4 fits the same model for). lme4 builds a bar term's effects by
+#: ``model.matrix(~ lhs, fr)`` (mkReTrms' mkBlist), so R's formula rules hold on the left of the
+#: bar: ``-1`` or ``- 1`` anywhere drops the intercept (as ``0 +``), a later ``+ 1`` restores it.
+MINUS_ONE = [
+    ("Reaction ~ Days + (-1 + Days | Subject)", "Reaction ~ Days + (0 + Days | Subject)"),
+    ("Reaction ~ Days + (- 1 + Days | Subject)", "Reaction ~ Days + (0 + Days | Subject)"),
+    ("Reaction ~ Days + (Days - 1 | Subject)", "Reaction ~ Days + (0 + Days | Subject)"),
+    ("Reaction~Days+(-1+Days|Subject)", "Reaction ~ Days + (0 + Days | Subject)"),
+    ("Reaction ~ Days + (1 + Days - 1 | Subject)", "Reaction ~ Days + (0 + Days | Subject)"),
+    ("Reaction ~ Days + (-1 + 1 + Days | Subject)", "Reaction ~ Days + (Days | Subject)"),
+    ("Reaction ~ Days + (-1 + Days + 1 | Subject)", "Reaction ~ Days + (Days | Subject)"),
+    ("Reaction ~ Days + (-1 + Days || Subject)", "Reaction ~ Days + (0 + Days || Subject)"),
+    # the fixed part follows the same rules
+    ("Reaction ~ -1 + Days + (-1 + Days | Subject)", "Reaction ~ 0 + Days + (0 + Days | Subject)"),
+    ("Reaction ~ Days - 1 + (1 | Subject)", "Reaction ~ 0 + Days + (1 | Subject)"),
+    ("Reaction ~ - 1 + Days + (1 | Subject)", "Reaction ~ 0 + Days + (1 | Subject)"),
+]
+
+
+@pytest.mark.parametrize(("formula", "same"), MINUS_ONE, ids=[c[0] for c in MINUS_ONE])
+def test_minus_one_drops_the_intercept_as_in_lme4(frames: dict, formula: str, same: str) -> None:
+    got = imputer.fit_mixed_frame(frames["sleep"], formula)
+    want = imputer.fit_mixed_frame(frames["sleep"], same)
+    assert got == want
+    assert list(got.var_comp.index) == list(want.var_comp.index)
+    assert list(got.beta.index) == list(want.beta.index)
+
+
+#: (renamed columns, formula on the renamed table, the same formula on sleepstudy, var_comp labels)
+SPACED = {"Subject": "the subject", "Days": "D ays"}
+BACKTICKS = [
+    (SPACED, "Reaction ~ `D ays` + (`D ays` | `the subject`)", "Reaction ~ Days + (Days | Subject)",
+     ["the subject", "the subject.D ays", "residual"]),
+    (SPACED, "Reaction ~ `D ays` + (1 | `the subject`)", "Reaction ~ Days + (1 | Subject)", ["the subject", "residual"]),
+    (SPACED, "Reaction ~ `D ays` + ( 1 + `D ays` || `the subject` )", "Reaction ~ Days + (1 + Days || Subject)",
+     ["the subject", "the subject.D ays", "residual"]),
+    (SPACED, "Reaction ~ `D ays` + (-1 + `D ays` | `the subject`)", "Reaction ~ Days + (0 + Days | Subject)",
+     ["the subject.D ays", "residual"]),
+    ({"Days": "D ays"}, "Reaction ~ `D ays` + (`D ays` | Subject)", "Reaction ~ Days + (Days | Subject)",
+     ["Subject", "Subject.D ays", "residual"]),
+    # '-', '|', '(' inside backticks are part of the name, on both sides of '~' and of the bar
+    ({"Subject": "sub|ject", "Days": "days-1 (x)"}, "Reaction ~ `days-1 (x)` + (`days-1 (x)` | `sub|ject`)",
+     "Reaction ~ Days + (Days | Subject)", ["sub|ject", "sub|ject.days-1 (x)", "residual"]),
+    ({"Days": "days-1"}, "Reaction ~ `days-1` + (1 | Subject)", "Reaction ~ Days + (1 | Subject)", ["Subject", "residual"]),
+]
+
+
+@pytest.mark.parametrize(("renames", "formula", "same", "labels"), BACKTICKS, ids=[c[1] for c in BACKTICKS])
+def test_backticks_name_awkward_columns_in_bar_terms(
+    frames: dict, renames: dict, formula: str, same: str, labels: list[str]
+) -> None:
+    sleep = frames["sleep"]
+    got = imputer.fit_mixed_frame(sleep.rename(columns=renames), formula)
+    want = imputer.fit_mixed_frame(sleep, same)
+    assert list(got.var_comp.index) == labels
+    assert list(got.beta.index) == [renames.get(c, c) for c in want.beta.index]
+    assert got.loglik == want.loglik
+    np.testing.assert_array_equal(got.var_comp.to_numpy(), want.var_comp.to_numpy())
+    np.testing.assert_array_equal(got.beta.to_numpy(), want.beta.to_numpy())
+    group = labels[0].partition(".")[0]
+    u_got, u_want = got.u[group], want.u["Subject"]
+    np.testing.assert_array_equal(np.asarray(u_got), np.asarray(u_want))
+    if isinstance(u_got, pd.DataFrame):
+        assert list(u_got.columns) == [renames.get(c, c) for c in u_want.columns]
+
+
+@pytest.mark.parametrize(
+    ("formula", "err", "match"),
+    [
+        ("Reaction ~ Days + (`Dayz` | Subject)", ImputerValueError,
+         r"^random term '\(`Dayz` \| Subject\)': column 'Dayz' is not in data \(columns: "),
+        ("Reaction ~ Days + (1 | `Subjects`)", ImputerValueError, r"^random: column 'Subjects' is not in data \(columns: "),
+        ("Reaction ~ Days + (Days | `Subjects`)", ImputerValueError, r"^random: column 'Subjects' is not in data \(columns: "),
+        ("Reaction ~ Days + (`Days | Subject)", ImputerValueError,
+         r"^formula: an unmatched backtick in 'Days \+ \(`Days \| Subject\)'$"),
+        ("Reaction ~ Days + (D`ays` | Subject)", ImputerValueError,
+         r"^random: term '\(D`ays` \| Subject\)' is malformed \('D`ays`' is not a name; quote a whole name in backticks"),
+        ("Reaction ~ Days + (-1 | Subject)", ImputerValueError,
+         r"^random: term '\(-1 \| Subject\)' has no effect \(no intercept and no covariate\)$"),
+        ("Reaction ~ Days + (Days + - 1 | Subject)", ImputerValueError,
+         r"^random: term '\(Days \+ - 1 \| Subject\)' is malformed \(an empty part between '\+' or '-' signs\)$"),
+        ("Reaction ~ Days + (-1 + Days + Days | Subject)", ImputerValueError,
+         r"^random: term '\(-1 \+ Days \+ Days \| Subject\)' names 'Days' twice$"),
+    ],
+)
+def test_bar_term_errors_name_the_written_term_and_the_unquoted_column(
+    frames: dict, formula: str, err: type, match: str
+) -> None:
+    with pytest.raises(err, match=match):
+        imputer.fit_mixed_frame(frames["sleep"], formula)

@@ -7,13 +7,14 @@ numbers, and checks the labels of every output.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from imputer import fit_mixed, fit_mixed_frame
+from imputer import ImputerTypeError, ImputerValueError, fit_mixed, fit_mixed_frame
 from imputer.mixed._design import build_frame_problem
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -166,3 +167,93 @@ def test_grouping_levels_of_unorderable_types_keep_their_order_of_appearance() -
     df = pd.DataFrame({"y": rng.normal(size=16), "g": g})
     res = fit_mixed_frame(df, "y", random=["g"])
     assert list(res.u["g"].index) == ["b", day, 1, "a"]
+
+
+def sleepstudy() -> pd.DataFrame:
+    return pd.read_csv(DATA / "sleepstudy.csv", dtype={"Subject": str})
+
+
+@pytest.mark.parametrize(
+    ("term", "same"),
+    [
+        ("(-1 + Days | Subject)", "(0 + Days | Subject)"),
+        ("(- 1 + Days | Subject)", "(0 + Days | Subject)"),
+        ("(Days-1|Subject)", "(0 + Days | Subject)"),
+        ("(+ Days | Subject)", "(Days | Subject)"),
+        ("(0 + 1 + Days | Subject)", "(Days | Subject)"),
+        ("(Days - 1 + 1 | Subject)", "(Days | Subject)"),
+        ("(Days + x - x | Subject)", "(Days | Subject)"),  # R's '- x' drops x
+    ],
+)
+def test_bar_term_left_side_follows_r_formula_rules(term: str, same: str) -> None:
+    df = sleepstudy().assign(x=lambda d: np.sqrt(d["Days"]))
+    got = fit_mixed_frame(df, "Reaction", fixed=["Days"], random=[term])
+    want = fit_mixed_frame(df, "Reaction", fixed=["Days"], random=[same])
+    assert got == want and list(got.var_comp.index) == list(want.var_comp.index)
+
+
+@pytest.mark.parametrize(
+    ("term", "labels", "effects"),
+    [
+        ("(`D ays` | `the subject`)", ["the subject", "the subject.D ays", "residual"], ["(Intercept)", "D ays"]),
+        ("(0 + `D ays` || `the subject`)", ["the subject.D ays", "residual"], ["D ays"]),
+        ("(1 | `the subject`)", ["the subject", "residual"], ["(Intercept)"]),
+        ("(`D ays` | the subject)", ["the subject", "the subject.D ays", "residual"], ["(Intercept)", "D ays"]),
+    ],
+)
+def test_bar_terms_unquote_backticked_names(term: str, labels: list[str], effects: list[str]) -> None:
+    df = sleepstudy()
+    df.loc[[4, 70], "Days"] = np.nan  # left out by na_action="drop": the quoted covariate is a used column
+    spaced = df.rename(columns={"Subject": "the subject", "Days": "D ays"})
+    got = fit_mixed_frame(spaced, "Reaction", fixed=["D ays"], random=[term], na_action="drop")
+    plain = term.replace("`", "").replace("D ays", "Days").replace("the subject", "Subject")
+    want = fit_mixed_frame(df, "Reaction", fixed=["Days"], random=[plain], na_action="drop")
+    assert list(got.var_comp.index) == labels
+    assert list(got.covariances[labels[0].partition(".")[0]].index) == effects
+    assert got.dropped == want.dropped == (4, 70)
+    assert got.loglik == want.loglik
+    np.testing.assert_array_equal(got.var_comp.to_numpy(), want.var_comp.to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("term", "match"),
+    [
+        ("(`Days | Subject)", r"^random: term '\(`Days \| Subject\)' is malformed \(an unmatched backtick\)$"),
+        ("(Days | `Subj`ect)", r"^random: term '\(Days \| `Subj`ect\)' is malformed \('`Subj`ect' is not a name; "),
+        ("(-1 | Subject)", r"^random: term '\(-1 \| Subject\)' has no effect"),
+        ("(Days - | Subject)", r"^random: term '\(Days - \| Subject\)' is malformed \(an empty part between '\+' or '-' signs\)$"),
+        ("(Days | | Subject)", r"^random: term '\(Days \| \| Subject\)' is malformed \(expected '\(x \| g\)'"),
+        ("(Days | )", r"^random: term '\(Days \| \)' is malformed \(expected '\(x \| g\)'"),
+        ("(`Dayz` | Subject)", r"^random term '\(`Dayz` \| Subject\)': column 'Dayz' is not in data"),
+    ],
+)
+def test_malformed_bar_terms_are_named(term: str, match: str) -> None:
+    with pytest.raises(ImputerValueError, match=match):
+        fit_mixed_frame(sleepstudy(), "Reaction", fixed=["Days"], random=[term])
+
+
+@pytest.mark.parametrize("response", [3, None, 2.5, {"y": 1}, np.array([1.0, 2.0]), b"Reaction"],
+                         ids=["int", "None", "float", "dict", "array", "bytes"])
+def test_a_response_that_is_no_column_name_is_a_type_error(response: object) -> None:
+    given = re.escape(f"{type(response).__name__} {response!r}")
+    match = (r"^response must be a column name or a formula such as 'y ~ x \+ \(1 \| g\)' \(a str\), "
+             rf"or a list of trait columns; got {given}$")
+    with pytest.raises(ImputerTypeError, match=match):
+        fit_mixed_frame(sleepstudy(), response, random=["Subject"])
+
+
+def test_a_response_labelled_by_a_non_string_column_label_still_fits() -> None:
+    df = sleepstudy()
+    by_label = fit_mixed_frame(df.rename(columns={"Reaction": 0}), 0, fixed=["Days"], random=["Subject"])
+    assert by_label.loglik == fit_mixed_frame(df, "Reaction", fixed=["Days"], random=["Subject"]).loglik
+
+
+@pytest.mark.parametrize("response", [3, None], ids=["int", "None"])
+def test_a_formula_that_is_not_a_string_is_a_type_error(response: object) -> None:
+    # before: "random: give at least one grouping term"
+    match = rf"^response must be a column name or a formula .*; got {type(response).__name__} "
+    with pytest.raises(ImputerTypeError, match=match):
+        fit_mixed_frame(sleepstudy(), response)
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(ImputerTypeError, match=match):
+        fit_mixed_frame(dd.from_pandas(sleepstudy(), npartitions=2), response)

@@ -27,7 +27,7 @@ Z2 = Z1 * T[:, None]
         (["(nosuch | g)"], ImputerValueError, r"random term '\(nosuch \| g\)': column 'nosuch' is not in data"),
         (["(txt | g)"], ImputerTypeError, r"random term '\(txt \| g\)': column 'txt' is not numeric"),
         (["(t | g | h)"], ImputerValueError, r"random: term '\(t \| g \| h\)' is malformed"),
-        (["(t + | g)"], ImputerValueError, r"malformed \(an empty part between '\+' signs\)"),
+        (["(t + | g)"], ImputerValueError, r"malformed \(an empty part between '\+' or '-' signs\)"),
         (["(0 | g)"], ImputerValueError, r"term '\(0 \| g\)' has no effect"),
         (["(t + t | g)"], ImputerValueError, r"names 't' twice"),
         (["(zero | g)"], ImputerValueError, r"random effect 'g': effect\(s\) \['zero'\] are zero on every row"),
