@@ -12,11 +12,15 @@ never with tabs), same decimal mark, same encoding.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import importlib.util
 import io
+import os
+import shutil
 import sys
+import tempfile
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -208,6 +212,48 @@ def _output_sep(fmt: str, dialect: Dialect | None) -> str:
     return "," if read_with == "\t" else read_with
 
 
+@contextlib.contextmanager
+def _staged(name: str) -> Iterator[str]:
+    """A temporary file beside ``name`` to write to, renamed over ``name`` when the block ends
+    without an error (removed otherwise): a failed write leaves an existing file as it was,
+    and never a half-written one. The file gets the replaced file's permissions (else the
+    umask's). A target that exists and is not a regular file (``/dev/null``, a pipe) is
+    written in place; a symbolic link's target is replaced, not the link.
+    """
+    target = os.path.realpath(name)
+    if os.path.exists(target) and not os.path.isfile(target):
+        yield name
+        return
+    try:  # a directory of its own, so the file keeps its name (recorded by gzip and zip)
+        folder = tempfile.mkdtemp(prefix=".imputer-", dir=os.path.dirname(target))
+    except OSError as exc:  # named by the target, not by the temporary directory
+        raise OSError(exc.errno, exc.strerror, name) from None
+    tmp = os.path.join(folder, os.path.basename(target))
+    try:
+        yield tmp
+        if os.path.exists(target):
+            shutil.copymode(target, tmp)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _encoded(chunks: Iterable[bytes], encoding: str) -> Iterator[bytes]:
+    """UTF-8 ``chunks`` re-encoded as one stream in ``encoding`` (one byte-order mark, at the start)."""
+    if codecs.lookup(encoding).name == "utf-8":
+        yield from chunks
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    encoder = codecs.getincrementalencoder(encoding)()
+    for chunk in chunks:
+        yield encoder.encode(decoder.decode(bytes(chunk)))
+    yield encoder.encode(decoder.decode(b"", final=True), final=True)
+
+
 def write_table(
     frame: pd.DataFrame,
     name: str,
@@ -225,12 +271,15 @@ def write_table(
     columns in ``originals`` are written as that text. ``float_format`` (printf) formats
     the cells marked in ``filled`` (the imputed ones; same shape as ``frame``) in text
     output. Text goes through :func:`imputer._csv_write.csv_chunks` (vectorised, ~10x
-    ``to_csv``), or ``to_csv`` for the tables that does not cover."""
+    ``to_csv``), or ``to_csv`` for the tables that does not cover, encoded as one stream
+    (a byte-order mark once). A file is written beside ``name`` and renamed over it
+    (:func:`_staged`): a failure leaves no half-written file and an existing one intact."""
     fmt = "csv" if name == STDIO else _format(Path(name), "output")
     try:
         if fmt == "parquet":
             _require_pyarrow(name)
-            frame.to_parquet(name, index=index)
+            with _staged(name) as path:
+                frame.to_parquet(path, index=index)
             return
         decimal = dialect.decimal if dialect is not None else "."
         out = with_original_text(frame, originals or {})
@@ -238,21 +287,23 @@ def write_table(
         chunks = csv_chunks(out, index=index, sep=sep, decimal=decimal, float_format=float_format, filled=filled)
         if chunks is None:
             chunks = _pandas_csv(out, index=index, sep=sep, decimal=decimal, float_format=float_format, filled=filled)
-        utf8 = codecs.lookup(encoding).name == "utf-8"
         if name == STDIO:
             sys.stdout.flush()
             buffer = getattr(sys.stdout, "buffer", None)
-            for chunk in chunks:
-                if buffer is None:  # a text-only stream: its own encoding
+            if buffer is None:  # a text-only stream: its own encoding
+                for chunk in chunks:
                     sys.stdout.write(bytes(chunk).decode("utf-8"))
-                else:
-                    buffer.write(chunk if utf8 else bytes(chunk).decode("utf-8").encode(encoding))
-            if buffer is not None:
+            else:
+                for data in _encoded(chunks, encoding):
+                    buffer.write(data)
                 buffer.flush()
         else:
-            with open(name, "wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk if utf8 else bytes(chunk).decode("utf-8").encode(encoding))
+            from pandas.io.common import get_handle, infer_compression
+
+            compression = infer_compression(name, "infer")  # by the name's extension (.gz, ...)
+            with _staged(name) as path, get_handle(path, "wb", compression=compression, is_text=False) as handles:
+                for data in _encoded(chunks, encoding):
+                    handles.handle.write(data)  # type: ignore[arg-type]
     except CliError:
         raise
     except UnicodeEncodeError as exc:

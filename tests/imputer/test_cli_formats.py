@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,58 @@ def test_a_table_pandas_would_misread_is_refused(
     assert code == 2
     assert re.match(rf"imputer: error: {re.escape(repr(str(src)))}: {match}", stderr)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "magic"),
+    [(".csv.gz", b"\x1f\x8b"), (".csv.bz2", b"BZh"), (".csv.xz", b"\xfd7zXZ"), (".tsv.gz", b"\x1f\x8b")],
+)
+def test_compressed_output_is_compressed(tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str, magic: bytes) -> None:
+    # before: the text was written uncompressed under a .gz name
+    out = tmp_path / f"o{suffix}"
+    code, _, _ = _run(["impute", str(AIR), "-o", str(out)], capsys)
+    assert code == 0
+    assert out.read_bytes().startswith(magic)
+    plain = tmp_path / ("o.tsv" if ".tsv" in suffix else "o.csv")
+    assert _run(["impute", str(AIR), "-o", str(plain)], capsys)[0] == 0
+    assert pd.read_csv(out, sep=None, engine="python").equals(pd.read_csv(plain, sep=None, engine="python"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, plain.name])  # nothing staged left
+
+
+def test_a_failed_write_leaves_the_existing_file_intact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: the target was truncated to its header, then the error
+    src = tmp_path / "city.csv"
+    src.write_text("a,b,c\n1,2,Zürich\n,3,x\n3,,y\n4,5,z\n", encoding="utf-8")
+    out = tmp_path / "keep.csv"
+    out.write_text("precious,content\n")
+    import imputer._cli_io as cli_io
+
+    def fail(*args: object, **kwargs: object) -> Iterator[bytes]:  # the header, then a full disk
+        yield b"a,b,c\n"
+        raise OSError(28, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cli_io, "_encoded", fail)
+        code, _, stderr = _run(["impute", str(src), "-o", str(out)], capsys)
+    assert code == 1
+    assert "cannot write" in stderr and "No space left on device" in stderr
+    assert out.read_text() == "precious,content\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["city.csv", "keep.csv"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_byte_order_mark_is_written_once(tmp_path: Path, capsys: pytest.CaptureFixture[str], encoding: str) -> None:
+    # before: each chunk got its own mark, one of them before the first data cell
+    src = tmp_path / "bom.csv"
+    src.write_bytes("a,b,name\n1,2,x\n3,,y\n5,6,z\n7,9,w\n".encode(encoding))
+    out = tmp_path / "out.csv"
+    code, _, _ = _run(["impute", str(src), "-o", str(out), "--encoding", encoding], capsys)
+    assert code == 0
+    text = out.read_bytes().decode(encoding)
+    assert "\ufeff" not in text
+    back = pd.read_csv(out, encoding=encoding)
+    assert list(back.columns) == ["a", "b", "name"]
+    assert back["a"].tolist() == [1, 3, 5, 7]
 
 
 # ---------------------------------------------------------------------------- encoding
