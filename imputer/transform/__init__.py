@@ -7,6 +7,7 @@
 * :mod:`imputer.transform.result`: :class:`TransformedImputeResult`.
 """
 
+import imputer.mvn  # noqa: F401 - first: imputer.mvn.api imports this package's result (import cycle)
 from imputer.transform.result import TransformedImputeResult
 
 __all__ = ["TransformedImputeResult"]

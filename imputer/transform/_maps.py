@@ -15,8 +15,14 @@ taken under ``Y`` truncated to ``[g(a), g(b)]``. With ``s = sqrt(v)``,
   ``Var = E[e^{2Y}]/Z - E^2``;
 * ``sqrt`` (``x = y^2``, ``y = sqrt(x) >= 0``): ``E = m^2 + v``, ``Var = 2 v^2 + 4 m^2 v``;
 * ``logit`` on ``(lo, hi)`` (``x = lo + (hi - lo) expit(y)``): no closed form, computed by
-  Gauss-Hermite quadrature with :data:`HERMITE_NODES` nodes (exact to ~1e-12 for the
-  smooth, bounded ``expit``).
+  Gauss-Hermite quadrature with :data:`HERMITE_NODES` nodes. Measured against adaptive
+  quadrature on the ``(0, 1)`` scale: about 1e-10 while the conditional sd on the logit
+  scale is at most 2, but 4e-5 at 5 and 1.5e-3 at 10 (the nodes no longer resolve
+  ``expit``'s step once it is narrow against the sd).
+
+The ratios to ``Z`` are computed in logs (``log Z`` without cancellation in either tail),
+so a conditional mean many sd beyond a bound still gives the truncated moments, not
+``0 / 0``.
 
 Bounds are allowed on untransformed and log columns (a logit column has its range in the
 transform, a sqrt column its lower bound 0).
@@ -117,6 +123,29 @@ def _ndtr(z: np.ndarray) -> np.ndarray:
     return ndtr(z)
 
 
+def _log_interval(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``log(Phi(b) - Phi(a))`` for ``a < b``, without the cancellation of ``Phi(b) - Phi(a)``
+    in either tail (both bounds above 0: ``1 - Phi`` from the right; both below: from the left)."""
+    from scipy.special import log_ndtr, ndtr
+
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    out = np.empty(a.shape)
+    upper, lower = a > 0, b < 0
+    mid = ~(upper | lower)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        la, lb = log_ndtr(-a[upper]), log_ndtr(-b[upper])
+        out[upper] = la + np.log1p(-np.exp(lb - la))
+        la, lb = log_ndtr(a[lower]), log_ndtr(b[lower])
+        out[lower] = lb + np.log1p(-np.exp(la - lb))
+        out[mid] = np.log(ndtr(b[mid]) - ndtr(a[mid]))
+    return out
+
+
+def _log_phi(z: np.ndarray) -> np.ndarray:
+    """``log phi(z)`` (``-inf`` at ``z = +-inf``)."""
+    return -0.5 * np.square(z) - 0.5 * np.log(2 * np.pi)
+
+
 def _phi(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", under="ignore"):
         return np.where(np.isfinite(z), np.exp(-0.5 * np.square(np.where(np.isfinite(z), z, 0.0))), 0.0) / np.sqrt(2 * np.pi)
@@ -150,17 +179,21 @@ def back_moments(cmap: ColumnMap, m: np.ndarray, v: np.ndarray) -> tuple[np.ndar
     ga, gb = _model_scale(cmap, cmap.lower), _model_scale(cmap, cmap.upper)
     alpha = (ga - m) / s
     beta = (gb - m) / s
-    z = _ndtr(beta) - _ndtr(alpha)
+    # every ratio to Z in logs: Z = Phi(beta) - Phi(alpha) underflows or cancels to 0 once
+    # the bounds lie several sd into a tail (the mean 8 sd below a lower bound)
+    log_z = _log_interval(alpha, beta)
     if cmap.kind == "log":
-        first = np.exp(m + v / 2) * (_ndtr(beta - s) - _ndtr(alpha - s)) / z
-        second = np.exp(2 * m + 2 * v) * (_ndtr(beta - 2 * s) - _ndtr(alpha - 2 * s)) / z
-        return first, np.maximum(second - first * first, 0.0)
-    pa, pb = _phi(alpha), _phi(beta)
-    ratio = (pa - pb) / z
+        with np.errstate(over="ignore"):
+            first = np.exp(m + v / 2 + _log_interval(alpha - s, beta - s) - log_z)
+            second = np.exp(2 * m + 2 * v + _log_interval(alpha - 2 * s, beta - 2 * s) - log_z)
+        return np.clip(first, cmap.lower, cmap.upper), np.maximum(second - first * first, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pa, pb = np.exp(_log_phi(alpha) - log_z), np.exp(_log_phi(beta) - log_z)  # phi(.) / Z
+    ratio = pa - pb
     fa = np.where(np.isfinite(alpha), np.where(np.isfinite(alpha), alpha, 0.0) * pa, 0.0)
     fb = np.where(np.isfinite(beta), np.where(np.isfinite(beta), beta, 0.0) * pb, 0.0)
     mean = m + s * ratio
-    var = v * (1 + (fa - fb) / z - ratio * ratio)
+    var = v * (1 + (fa - fb) - ratio * ratio)
     return np.clip(mean, cmap.lower, cmap.upper), np.maximum(var, 0.0)
 
 

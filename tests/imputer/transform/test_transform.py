@@ -184,3 +184,58 @@ def test_log_of_a_non_positive_value_names_the_row() -> None:
     df = pd.DataFrame({"x": [1.0, 2.0, -0.5, np.nan, 3.0], "y": [1.0, np.nan, 2.0, 3.0, 4.0]}, index=list("abcde"))
     with pytest.raises(ImputerValueError, match=r"^transforms\['x'\]: 'log' needs positive values, but row 'c' holds -0\.5$"):
         imputer.impute(df, transforms={"x": "log"})
+
+
+@pytest.mark.parametrize("alpha", [0.5, 3.0, 7.5, 8.0, 8.3, 12.0, 30.0])
+@pytest.mark.parametrize("side", ["lower", "upper"])
+def test_truncated_moments_far_in_a_tail_match_scipy(alpha: float, side: str) -> None:
+    # before: Z = Phi(beta) - Phi(alpha) cancelled to 0 from about 8 sd below a lower
+    # bound: the fill was the bound itself, then inf (NaN on a log column)
+    from scipy.stats import truncnorm
+
+    from imputer.transform._maps import ColumnMap, back_moments
+
+    m, v = np.array([-alpha]), np.array([1.0])  # the mean alpha sd beyond the bound at 0
+    cmap = ColumnMap(lower=0.0) if side == "lower" else ColumnMap(upper=0.0)
+    if side == "upper":
+        m = -m
+    a, b = (alpha, np.inf) if side == "lower" else (-np.inf, -alpha)
+    mean, var = back_moments(cmap, m, v)
+    ref = truncnorm(a, b, loc=m[0], scale=1.0)
+    assert np.isfinite(mean).all() and np.isfinite(var).all()
+    assert mean[0] == pytest.approx(ref.mean(), rel=1e-9, abs=1e-300)
+    assert var[0] == pytest.approx(ref.var(), rel=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 8.3, 20.0])
+def test_truncated_log_moments_far_below_a_lower_bound_are_finite_and_exact(alpha: float) -> None:
+    from imputer.transform._maps import ColumnMap, back_moments
+
+    s = 0.5
+    cmap = ColumnMap(kind="log", lower=1.0)  # x >= 1: y = log x >= 0
+    m = np.array([-alpha * s])
+    mean, var = back_moments(cmap, m, np.array([s * s]))
+    # the truncated density over y >= 0 up to its constant, rescaled so it cannot underflow:
+    # exp(-((y - m)^2 - m^2) / (2 s^2)) = exp(-(y^2 - 2 y m) / (2 s^2))
+    def moment(k: int) -> float:
+        return integrate.quad(lambda y: np.exp(k * y - (y * y - 2 * y * m[0]) / (2 * s * s)), 0, np.inf,
+                              epsabs=0, epsrel=1e-12)[0]
+
+    first = moment(1) / moment(0)
+    second = moment(2) / moment(0)
+    assert mean[0] == pytest.approx(first, rel=1e-8)
+    assert mean[0] >= 1.0
+    assert var[0] == pytest.approx(second - first * first, rel=1e-5)
+
+
+def test_a_fill_far_below_a_lower_bound_is_the_truncated_mean_not_inf() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 5, 50)
+    y = x + rng.normal(0, 0.1, 50)
+    x[:4] = [0.3, -0.5, -0.8, -2.0]
+    y[:4] = np.nan
+    res = imputer.impute(pd.DataFrame({"x": x, "y": y}), bounds={"y": (0, None)})
+    fills = res.completed["y"].to_numpy()[:4]
+    assert np.isfinite(fills).all() and (fills >= 0).all()
+    assert fills[2] < fills[1] < fills[0]  # the further below, the closer to the bound
+
