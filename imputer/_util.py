@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["LOG_2PI", "first_line", "readonly", "readonly_mapping"]
+__all__ = ["LOG_2PI", "first_line", "frame_like", "readonly", "readonly_mapping"]
 
 #: ``log(2 pi)``.
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -51,3 +51,22 @@ def first_line(exc: BaseException) -> str:
     """First non-empty line of ``str(exc)``; the exception's class name when it has no message."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def frame_like(parts: Mapping[int, Any], like: Any) -> Any:
+    """A DataFrame with ``like``'s index and column labels over the positional ``parts``.
+
+    Each part (a NumPy or pandas extension array, one per column of ``like``, keyed by
+    position) keeps its own dtype: ``pd.DataFrame`` would infer one from an object array,
+    and pandas 3 makes a column of strings ``str`` (``None`` becoming NaN), so a column
+    carried through unchanged would come back changed.
+    """
+    import pandas as pd
+
+    if not parts:
+        return pd.DataFrame(index=like.index, columns=like.columns)
+    out = pd.DataFrame({k: pd.Series(v, dtype=v.dtype, copy=False) for k, v in parts.items()}, copy=False)
+    out.index = like.index
+    out.columns = like.columns
+    return out
+

@@ -222,7 +222,8 @@ def _result(
         cols = pd.Index(cells.levels[j], dtype=object, name=label)
         level_probs[label] = pd.DataFrame(probs, index=frame.index[rows], columns=cols)
         if rows.size:
-            completed.isetitem(position[label], _fill_levels(frame[label], rows, cells.levels[j], probs))
+            arr = _fill_levels(frame[label], rows, cells.levels[j], probs)
+            completed.isetitem(position[label], pd.Series(arr, index=completed.index, dtype=arr.dtype, copy=False))  # no dtype inference
     index = cells.index()
     n_mean = (cells.n_cells if design is None else design.shape[1]) * p
     n_pi = n_free(cells.shape) if probabilities == "pairwise" and inp.categorical else cells.n_cells - 1

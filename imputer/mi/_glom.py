@@ -85,7 +85,7 @@ def _frame_of(inp: GlomInput, center: np.ndarray, scale: np.ndarray, z: np.ndarr
             levels = inp.cells.levels[j]
             drawn = inp.cells.grid[cell[rows], j]
             arr[rows] = pd.array([levels[b] for b in drawn], dtype=arr.dtype)
-            out.isetitem(position[label], arr)
+            out.isetitem(position[label], pd.Series(arr, index=out.index, dtype=arr.dtype, copy=False))  # no dtype inference
     return out
 
 

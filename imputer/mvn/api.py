@@ -37,6 +37,7 @@ from imputer._em.monitor import Callback, make_monitor, watching
 from imputer._gaussian.linalg import Infeasible
 from imputer._gaussian.patterns import Patterns, build_patterns
 from imputer._gaussian.prior import RidgePrior
+from imputer._util import frame_like
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn import _engine as engine
 from imputer.mvn._fit import blas_threads, conditional_variances
@@ -72,9 +73,7 @@ def _completed_frame(frame: pd.DataFrame, columns: tuple[Hashable, ...], filled:
             parts[k] = pd.array(filled[:, j], dtype="Float64")
         else:
             parts[k] = filled[:, j]
-    out = pd.DataFrame(parts, index=frame.index, copy=False)
-    out.columns = frame.columns
-    return out
+    return frame_like(parts, frame)
 
 
 def impute(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from imputer._util import frame_like
 from imputer.errors import ImputerValueError
 from imputer.mvn._validate import select
 from imputer.panel._design import augment
@@ -61,6 +62,4 @@ def completed_like(frame: pd.DataFrame, modelled: Sequence[Hashable], fitted: pd
     """``frame`` with its modelled columns taken from ``fitted`` (same labels), every other column copied."""
     keep = set(modelled)
     parts = {k: (fitted[c] if c in keep else frame.iloc[:, k]).array.copy() for k, c in enumerate(frame.columns)}
-    out = pd.DataFrame(parts, index=frame.index, copy=False)
-    out.columns = frame.columns
-    return out
+    return frame_like(parts, frame)
