@@ -79,7 +79,17 @@ def _cmd_mixed(args: argparse.Namespace) -> int:
         response = _response(args.formula)
         out = frame.copy()
         missing = out[response].isna()
-        out.loc[result.completed.index, response] = result.completed  # observed responses are bit for bit
+        # observed responses are bit for bit; rows matched by position (row labels may repeat)
+        completed = result.completed
+        if len(completed) == len(out):
+            out[response] = completed.to_numpy()
+        elif out.index.is_unique:  # --na-action drop left rows out: matched by their labels
+            out.loc[completed.index, response] = completed
+        else:
+            raise CliError(
+                f"-o: {result.n_dropped} rows were dropped (--na-action drop) and the row labels repeat, so the "
+                "fitted rows cannot be matched to the table's; give unique row labels (or none)", status=2,
+            )
         write_table(
             out, args.output, index=table.has_index, originals=table.originals, dialect=table.dialect,
             encoding=encoding, float_format=args.float_format, filled=missing.to_frame().reindex(columns=out.columns, fill_value=False),

@@ -49,6 +49,30 @@ def test_fit_and_table_are_the_librarys(sleep_holes, tmp_path: Path, capsys, for
     assert got["note"].eq("a  b").all()
 
 
+@pytest.mark.parametrize("na_action", ["error", "drop"])
+def test_repeated_row_labels_are_matched_by_position(sleep_holes, tmp_path: Path, capsys, na_action: str) -> None:
+    # before: a traceback ("cannot reindex on an axis with duplicate labels")
+    _, df = sleep_holes
+    labelled = df.set_axis([f"r{i % 5}" for i in range(len(df))])
+    if na_action == "drop":
+        labelled.loc[labelled.index[7:8], "Days"] = np.nan  # r2: five rows share the label
+        labelled = labelled.iloc[:20]
+    path, out = tmp_path / "dup.csv", tmp_path / "out.csv"
+    labelled.to_csv(path)
+    code = main(["mixed", str(path), "Reaction ~ Days + (1 | Subject)", "-o", str(out), "--na-action", na_action])
+    err = capsys.readouterr().err
+    if na_action == "drop":
+        assert code == 2
+        assert "the row labels repeat, so the fitted rows cannot be matched" in err
+        assert not out.exists()
+        return
+    assert code == 0
+    ref = imputer.fit_mixed_frame(df, "Reaction ~ Days + (1 | Subject)")
+    got = pd.read_csv(out, index_col=0)
+    assert got.index.tolist() == labelled.index.tolist()
+    assert np.array_equal(got["Reaction"].to_numpy(), ref.completed.to_numpy())
+
+
 def test_parquet_output_and_stdout(sleep_holes, tmp_path: Path, capsys) -> None:
     path, df = sleep_holes
     ref = imputer.fit_mixed_frame(df, "Reaction ~ Days + (1 | Subject)")
