@@ -304,7 +304,8 @@ def read_csv_table(
         Missing-value markers besides pandas' defaults (modelled columns only).
     index_col : int, str or None
         The column holding the row labels: by name, or ``0`` for the first column; None
-        for none. The labels are read with pandas' inference and markers.
+        for none. The labels are numbers where each prints as its cell (``8``), else the
+        cells' text (``007``, ``1.50``, ``NA`` kept as written).
     columns : sequence of labels, optional
         The columns to model (the others are passed through); default: the columns of numbers.
     passthrough : sequence of labels
@@ -404,7 +405,25 @@ def read_csv_table(
                 frame.isetitem(j, pd.Series(cells.array, index=frame.index))
     if index_pos is not None:
         frame = frame.set_index(labels[index_pos])
+    if index_col is not None:
+        frame = _labels_as_written(frame, read(
+            open_source(), dtype=str, keep_default_na=False, na_filter=False, index_col=False,
+            usecols=[index_pos if index_pos is not None else 0], **common,
+        ).iloc[:, 0].to_numpy(dtype=object))
     return CSVTable(frame, originals)
+
+
+def _labels_as_written(frame: pd.DataFrame, text: np.ndarray) -> pd.DataFrame:
+    """``frame`` with its row labels as the file wrote them unless the parsed labels read back so.
+
+    The label column is parsed with the numbers and markers (``8`` an integer); where a
+    label does not print as its cell (``007`` read as 7, ``1.50`` as 1.5, ``NA`` as
+    missing), the labels are the cells' text instead, so the table is written back with
+    the labels it was given (as every column left out of the model is).
+    """
+    if len(text) == len(frame) and not np.array_equal(frame.index.astype(str).to_numpy(dtype=object), text):
+        frame = frame.set_axis(pd.Index(text, dtype=object, name=frame.index.name))
+    return frame
 
 
 def _check_exact_integers(text: np.ndarray, numbers: np.ndarray, big: np.ndarray, name: Hashable) -> None:

@@ -255,6 +255,24 @@ def test_a_byte_order_mark_is_written_once(tmp_path: Path, capsys: pytest.Captur
     assert back["a"].tolist() == [1, 3, 5, 7]
 
 
+@pytest.mark.parametrize(
+    ("body", "flags"),
+    [
+        (b"id,x,y\nNA,1,2\n1.50,2,\n0x1,3,4\n007,4,5\nN/A,5,7\n", ["--index-col", "id"]),
+        (b",x,y\n007,1,2\n1.50,2,\nNA,3,4\n8,4,5\n", []),  # an empty first header cell: the row labels
+    ],
+    ids=["index-col", "unnamed-first-column"],
+)
+def test_row_labels_come_back_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: bytes, flags: list[str]) -> None:
+    # before: 007 came back as 7, 1.50 as 1.5, NA and N/A as empty fields
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_bytes(body)
+    code, _, _ = _run(["impute", str(src), "-o", str(out), "--ridge", "1", *flags], capsys)
+    assert code == 0
+    labels = [line.split(",")[0] for line in body.decode().splitlines()]
+    assert [line.split(",")[0] for line in out.read_text().splitlines()] == labels
+
+
 # ---------------------------------------------------------------------------- encoding
 
 

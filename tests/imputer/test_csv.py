@@ -241,3 +241,20 @@ def test_integers_beyond_2_53_pass_through_unchanged_when_not_modelled() -> None
     assert frame["big"].tolist() == [str(2**53 + 1), "", "5", "7"]
     frame, originals = read_csv_table(body, columns=["a"])
     assert originals["big"][0] == str(2**53 + 1)
+
+
+@pytest.mark.parametrize(
+    ("body", "kw", "labels"),
+    [
+        (b"id,x\n007,1\n1.50,\nNA,3\n0x1,4\n", {"index_col": "id"}, ["007", "1.50", "NA", "0x1"]),
+        (b",x\n007,1\n8,\nN/A,3\n", {"index_col": 0}, ["007", "8", "N/A"]),
+        (b"id,x\n1,1\n2,\n8,3\n", {"index_col": "id"}, [1, 2, 8]),  # labels that print as written stay numbers
+        (b"id,x\nr1,1\nr2,\n", {"index_col": "id"}, ["r1", "r2"]),
+    ],
+    ids=["text-by-name", "text-first-column", "integers", "names"],
+)
+def test_row_labels_are_read_as_written(body: bytes, kw: dict[str, object], labels: list[object]) -> None:
+    # before: parsed with the numbers and markers: 007 -> 7, 1.50 -> 1.5, NA -> missing
+    frame, _ = read_csv_table(body, **kw)
+    assert frame.index.tolist() == labels
+    assert frame["x"].isna().sum() == 1
