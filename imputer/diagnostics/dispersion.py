@@ -80,7 +80,7 @@ from imputer.mvn._fit import START_EIG_FLOOR, blas_threads, standardise, start_v
 from imputer.mvn._information import MAX_PARAMETERS, equilibrated_cholesky
 from imputer.mvn._problem import MVNFit
 from imputer.mvn._scaling import Scaling, scaling_of
-from imputer.mvn._validate import check_rows, prepare
+from imputer.mvn._validate import check_rows, prepare, refuse_dask
 from imputer.options import DISPERSE_OPTIONS
 
 __all__ = ["Dispersion", "disperse"]
@@ -420,7 +420,8 @@ def disperse(
         As :func:`imputer.impute` (empty data, a column with no observed value, a constant
         column, ``n <= p`` without a ridge prior, ...), an option out of range.
     ImputerTypeError
-        As :func:`imputer.impute` (no numeric column, ...), an option of the wrong type.
+        As :func:`imputer.impute` (no numeric column, ...), an option of the wrong type,
+        ``data`` a Dask DataFrame (in memory only: pass ``ddf.compute()``).
 
     Warns
     -----
@@ -439,6 +440,7 @@ def disperse(
     >>> d.n_points, round(float(abs(d.cov.iloc[0, 1]) / d.cov.iloc[0, 0]), 6)
     (3, 0.5)
     """
+    refuse_dask(data, "imputer.disperse")
     o = DISPERSE_OPTIONS.check(starts=starts, around=around, ridge=ridge, prior=prior, atol=atol, tol=tol,
                                max_iter=max_iter, accelerate=accelerate)
     seed = _check_seed(seed)

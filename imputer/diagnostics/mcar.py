@@ -50,7 +50,7 @@ from imputer._gaussian.patterns import build_patterns
 from imputer._json import json_labels, json_value, labelled_values, square_frame
 from imputer._render import render_fields, render_table, render_title
 from imputer.errors import ImputerValueError
-from imputer.mvn._validate import check_options, prepare
+from imputer.mvn._validate import check_options, prepare, refuse_dask
 
 __all__ = ["MCARTest", "mcar_test", "little_statistic", "MCAR_TOL", "MCAR_MAX_ITER"]
 
@@ -294,7 +294,8 @@ def mcar_test(
         estimate (the statistic is then undefined).
     ImputerTypeError
         As :func:`imputer.impute` (no numeric column, a non-numeric column in ``columns``,
-        an option of the wrong type).
+        an option of the wrong type); ``data`` a Dask DataFrame (in memory only: pass
+        ``ddf.compute()``).
 
     Warns
     -----
@@ -314,6 +315,7 @@ def mcar_test(
 
     from imputer.mvn.api import impute
 
+    refuse_dask(data, "imputer.mcar_test")
     tol, max_iter, _, _ = check_options(tol, max_iter, 0.0, True)
     prep = prepare(data, columns)
     n, p = prep.n_rows, len(prep.columns)

@@ -31,7 +31,7 @@ from imputer._frozen import ReadOnlyField, same_fields
 from imputer._gaussian.patterns import build_patterns
 from imputer._json import json_labels, labelled_values, split_frame
 from imputer._render import render_fields, render_table, render_title
-from imputer.mvn._validate import float_values, select
+from imputer.mvn._validate import float_values, refuse_dask, select
 
 __all__ = ["PatternTable", "patterns", "SHOW_PATTERNS"]
 
@@ -233,7 +233,7 @@ def patterns(data: pd.DataFrame | Any, columns: Sequence[Hashable] | None = None
     ------
     ImputerTypeError
         ``data`` is not tabular or has no numeric column; a column in ``columns`` is not
-        numeric.
+        numeric; ``data`` is a Dask DataFrame (in memory only: pass ``ddf.compute()``).
     ImputerValueError
         Empty data, duplicate column names, an unknown or repeated name in ``columns``.
 
@@ -249,6 +249,7 @@ def patterns(data: pd.DataFrame | Any, columns: Sequence[Hashable] | None = None
     1        1  1      1          0
     2        1  0      1          1
     """
+    refuse_dask(data, "imputer.patterns")
     frame, chosen = select(data, columns)
     n, p = frame.shape[0], len(chosen)
     mask = np.empty((n, p), dtype=bool, order="F")

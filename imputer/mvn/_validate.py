@@ -26,8 +26,8 @@ from imputer.mvn._fit import SINGULAR_EIG, min_corr_eig
 from imputer.options import MVN_OPTIONS, _too_large
 
 __all__ = [
-    "Prepared", "check_column", "check_options", "check_rows", "check_start", "float_values", "prepare", "select",
-    "standardised_start", "start_in_units",
+    "Prepared", "check_column", "check_options", "check_rows", "check_start", "float_values", "is_dask", "not_for_dask",
+    "prepare", "refuse_dask", "select", "standardised_start", "start_in_units",
 ]
 
 
@@ -132,7 +132,44 @@ def check_rows(n: int, p: int, ridge: float) -> None:
         )
 
 
+def is_dask(data: Any) -> bool:
+    """Whether ``data`` is a Dask collection (by module name: Dask is not imported)."""
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def not_for_dask(options: Sequence[str], note: str, *, where: str | None = None) -> ImputerTypeError:
+    """The error refusing what a Dask DataFrame does not have: ``"[where: ]a, b: not available for a Dask DataFrame (note)"``.
+
+    The one wording of these refusals (:func:`imputer.impute`, :class:`imputer.EMImputer`,
+    the diagnostics): ``options`` are the options (or the function) refused, ``note`` what
+    to do instead.
+    """
+    prefix = f"{where}: " if where else ""
+    return ImputerTypeError(f"{prefix}{', '.join(options)}: not available for a Dask DataFrame ({note})")
+
+
+def refuse_dask(data: Any, function: str | None) -> None:
+    """``function`` works on a table in memory: a Dask collection is refused, suggesting ``.compute()``.
+
+    Read as an array, a Dask DataFrame would lose its column labels (``0 .. p-1``) and its
+    non-numeric columns would stop the conversion. ``function`` None: the refusal of
+    :func:`select` (any in-memory function not naming itself).
+
+    Raises
+    ------
+    ImputerTypeError
+        ``data`` is a Dask DataFrame, Series or Array.
+    """
+    if not is_dask(data):
+        return
+    remedy = "pass data.compute() for a table that fits in memory"
+    if function is None:
+        raise ImputerTypeError(f"data is a Dask {type(data).__name__}, which this function does not take; {remedy}")
+    raise not_for_dask([function], f"it works on a table in memory; {remedy}")
+
+
 def _array_to_frame(data: Any) -> pd.DataFrame:
+    refuse_dask(data, None)  # every in-memory function's table (the Dask ones dispatch before this)
     try:
         arr = np.asarray(data)
     except (TypeError, ValueError) as exc:  # ragged nested sequences
@@ -182,8 +219,8 @@ def select(data: Any, columns: Sequence[Hashable] | None) -> tuple[pd.DataFrame,
     Raises
     ------
     ImputerTypeError
-        ``data`` is not tabular, has no numeric column, or a column chosen with
-        ``columns=`` is not numeric.
+        ``data`` is not tabular or a Dask collection (:func:`refuse_dask`), has no numeric
+        column, or a column chosen with ``columns=`` is not numeric.
     ImputerValueError
         Empty data, duplicate column names, an unknown or repeated name in ``columns``.
     """

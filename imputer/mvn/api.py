@@ -44,7 +44,9 @@ from imputer.mvn._fit import blas_threads, conditional_variances
 from imputer.mvn._information import InformationSource
 from imputer.mvn._problem import warn_if_unreliable
 from imputer.mvn._scaling import Scaling, scaling_of
-from imputer.mvn._validate import Prepared, check_options, check_prior, check_rows, prepare, standardised_start
+from imputer.mvn._validate import (
+    Prepared, check_options, check_prior, check_rows, is_dask, not_for_dask, prepare, standardised_start,
+)
 from imputer.mvn.result import ImputeResult
 from imputer.transform.result import TransformedImputeResult
 from imputer.panel.result import PanelImputeResult
@@ -219,7 +221,10 @@ def impute(
         ``persist``, ``client``: only for a Dask DataFrame, which
         :func:`imputer.dask.impute` fits (partition by partition, the same estimates; with
         ``progress``, dask's progress bar and a line per EM evaluation) and returns as a
-        :class:`~imputer.dask.DaskImputeResult` with lazy tables.
+        :class:`~imputer.dask.DaskImputeResult` with lazy tables. The options it has not
+        (``callback``, ``max_time``, ``transforms``, ``bounds``, ``prior="amelia"``,
+        ``categorical``, ``continuous``, ``means``, ``probabilities``, ``panel``, ``idvars``,
+        ``start``) are an :class:`~imputer.errors.ImputerTypeError` naming them.
 
     Returns
     -------
@@ -253,14 +258,16 @@ def impute(
     >>> res.completed.isna().any().any()
     np.False_
     """
-    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):  # by name: Dask imported only for it
+    if is_dask(data):  # by name: Dask imported only for it
         from imputer.dask import impute as impute_dask
 
+        # every in-memory-only option, refused rather than ignored (multiple_impute's Dask dispatch too)
         given = {"callback": callback, "max_time": max_time, "transforms": transforms, "bounds": bounds,
-                 "prior": None if prior == "ridge" else prior, "panel": panel, "idvars": idvars, "start": start}
-        if any(v is not None for v in given.values()):
-            unsupported = ", ".join(k for k, v in given.items() if v is not None)
-            raise ImputerTypeError(f"{unsupported}: not available for a Dask DataFrame (imputer.dask.impute)")
+                 "prior": None if prior == "ridge" else prior, "categorical": categorical, "continuous": continuous,
+                 "means": means, "probabilities": probabilities, "panel": panel, "idvars": idvars, "start": start}
+        unsupported = [k for k, v in given.items() if v is not None]
+        if unsupported:
+            raise not_for_dask(unsupported, "imputer.dask.impute: the multivariate normal with the ridge prior")
         return impute_dask(  # type: ignore[return-value]
             data, columns=columns, tol=tol, max_iter=max_iter, ridge=ridge, accelerate=accelerate, progress=progress,
             **dask_options,

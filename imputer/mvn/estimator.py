@@ -269,7 +269,11 @@ class EMImputer(_Mixin, _Base):  # type: ignore[misc,valid-type]
         ----------
         X : DataFrame or array-like, shape (n_samples, n_features)
             Numeric data (with ``categorical=``, categorical columns of any dtype); NaN /
-            None / ``pd.NA`` mark missing cells.
+            None / ``pd.NA`` mark missing cells. A Dask DataFrame is fitted partition by
+            partition (:mod:`imputer.dask.estimator`: the normal model, ``ridge``,
+            ``add_indicator``); ``prior="amelia"``, ``transforms``, ``bounds``,
+            ``categorical``, ``continuous``, ``means`` and ``start`` are then an
+            :class:`~imputer.errors.ImputerTypeError` naming them.
         y : ignored
 
         Returns

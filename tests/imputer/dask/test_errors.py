@@ -88,6 +88,62 @@ def test_in_memory_only_options(option: dict[str, Any]) -> None:
         imputer.impute(_ddf(GOOD), **option)
 
 
+MIXED = pd.DataFrame({
+    "x": [1.0, np.nan, 3.0, 2.5, 4.0, np.nan, 2.0, 5.0],
+    "y": [2.0, 1.5, np.nan, 3.0, 4.5, 2.0, 1.0, 6.0],
+    "g": pd.Categorical(["a", "b", None, "a", "b", "a", None, "b"]),
+})
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"categorical": ["g"]}, r"^categorical: not available for a Dask DataFrame \(imputer\.dask\.impute"),
+        ({"categorical": "auto"}, r"^categorical: not available for a Dask DataFrame"),
+        ({"continuous": ["x"]}, r"^continuous: not available for a Dask DataFrame"),
+        ({"means": "auto"}, r"^means: not available for a Dask DataFrame"),
+        ({"probabilities": "saturated"}, r"^probabilities: not available for a Dask DataFrame"),
+        ({"categorical": ["g"], "means": "additive"}, r"^categorical, means: not available for a Dask DataFrame"),
+        ({"prior": "amelia", "ridge": 1.0}, r"^prior: not available for a Dask DataFrame"),
+    ],
+    ids=["categorical", "categorical-auto", "continuous", "means", "probabilities", "two", "prior"],
+)
+def test_general_location_options_refused(option: dict[str, Any], match: str) -> None:
+    """The general location model's options are in memory only: refused, not a plain normal fit leaving
+    the categorical column's gaps unfilled."""
+    with pytest.raises(ImputerTypeError, match=match):
+        imputer.impute(_ddf(MIXED), **option)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda d: imputer.patterns(d), "imputer.patterns"),
+        (lambda d: imputer.patterns(d, columns=["x"]), "imputer.patterns"),
+        (lambda d: imputer.mcar_test(d), "imputer.mcar_test"),
+        (lambda d: imputer.disperse(d, starts=2, seed=0), "imputer.disperse"),
+    ],
+    ids=["patterns", "patterns-columns", "mcar_test", "disperse"],
+)
+@pytest.mark.parametrize("frame", [GOOD.rename(columns={"a": "x", "b": "y"}), MIXED], ids=["numeric", "with-text"])
+def test_diagnostics_refuse_a_dask_frame(call: Any, name: str, frame: pd.DataFrame) -> None:
+    """In memory only: read as an array, a Dask frame lost its labels (columns 0..p-1, ``columns=["x"]``
+    unknown) and a non-numeric column stopped it with "holds the non-numeric value"."""
+    with pytest.raises(ImputerTypeError, match=rf"^{name}: not available for a Dask DataFrame \(.*data\.compute\(\)"):
+        call(_ddf(frame))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda d: imputer.impute_t(d), lambda d: imputer.impute_mixture(d, n_components=1), lambda d: imputer.impute_glom(d, categorical=["g"])],
+    ids=["impute_t", "impute_mixture", "impute_glom"],
+)
+def test_in_memory_functions_refuse_a_dask_frame(call: Any) -> None:
+    """Any in-memory function's table check refuses a Dask frame rather than reading it as an unlabelled array."""
+    with pytest.raises(ImputerTypeError, match=r"^data is a Dask DataFrame, which this function does not take; pass data\.compute\(\)"):
+        call(_ddf(MIXED))
+
+
 def test_singular_covariance_warns_as_in_memory() -> None:
     frame = GOOD.assign(c=GOOD["a"] * 2.0 + 1.0)
     with pytest.warns(imputer.ConvergenceWarning, match="singular") as got:

@@ -194,3 +194,41 @@ def test_underflow_is_told_apart_from_a_spread_lost_to_an_offset(column: list, m
         imputer.impute(pd.DataFrame({"t": column, "x": x}))
     if "small" in match:  # the remedy works
         assert imputer.impute(pd.DataFrame({"t": np.asarray(column) * 1e300, "x": x})).mean.notna().all()
+
+
+class _FakeDaskFrame:
+    """Stands for a Dask DataFrame where Dask is not installed: what counts is the module name."""
+
+
+_FakeDaskFrame.__module__ = "dask.dataframe.dask_expr._collection"
+_FakeDaskFrame.__name__ = "DataFrame"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: imputer.patterns(_FakeDaskFrame()), r"^imputer\.patterns: not available for a Dask DataFrame \(.*data\.compute\(\)"),
+        (lambda: imputer.mcar_test(_FakeDaskFrame()), r"^imputer\.mcar_test: not available for a Dask DataFrame"),
+        (lambda: imputer.disperse(_FakeDaskFrame()), r"^imputer\.disperse: not available for a Dask DataFrame"),
+        (lambda: imputer.impute_t(_FakeDaskFrame()), r"^data is a Dask DataFrame, which this function does not take; pass data\.compute\(\)"),
+    ],
+    ids=["patterns", "mcar_test", "disperse", "select"],
+)
+def test_a_dask_frame_is_refused_before_being_read_as_an_array(call, match: str) -> None:
+    """A Dask frame read as an array lost its labels: refused by the in-memory functions' table check."""
+    with pytest.raises(ImputerTypeError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("options", "where", "message"),
+    [
+        (["transforms"], None, "transforms: not available for a Dask DataFrame (why)"),
+        (["categorical", "means"], "EMImputer.fit", "EMImputer.fit: categorical, means: not available for a Dask DataFrame (why)"),
+    ],
+)
+def test_not_for_dask_wording(options: list[str], where: str | None, message: str) -> None:
+    from imputer.mvn._validate import not_for_dask
+
+    err = not_for_dask(options, "why", where=where)
+    assert isinstance(err, ImputerTypeError) and str(err) == message
