@@ -135,8 +135,13 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     print(f"\nwrote {where} ({len(result.completed)} rows, {n_filled} cells filled)", file=info)
     if args.json_summary is not None:
         out = Path(args.json_summary)
+        with warnings.catch_warnings(record=True) as caught:  # the standard errors' own (once, as the fit's)
+            warnings.simplefilter("always", ImputerWarning)
+            summary = _json_summary(result, args.matrices)
+        for message in dict.fromkeys(one_line(str(w.message)) for w in caught):
+            print(f"imputer: warning: {message}", file=sys.stderr)
         try:
-            out.write_text(json.dumps(_json_summary(result, args.matrices), indent=2, allow_nan=False) + "\n")
+            out.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return 0

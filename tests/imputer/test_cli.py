@@ -163,6 +163,17 @@ def test_non_convergence_is_a_one_line_warning(tmp_path: Path, capsys: pytest.Ca
     assert out.exists()
 
 
+def test_the_standard_errors_warning_is_one_line_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: the json summary's standard errors warned through Python's own format, twice
+    src, out, js = tmp_path / "in.csv", tmp_path / "o.csv", tmp_path / "s.json"
+    src.write_text(",x,y\n1,1,2\n2,2,\n3,3,4\n8,4,5\n")  # y = x + 1 where seen: singular
+    code, _, stderr = _run(["impute", str(src), "-o", str(out), "--json-summary", str(js)], capsys)
+    assert code == 0
+    lines = [ln for ln in stderr.splitlines() if ln]
+    assert lines and all(ln.startswith("imputer: warning: ") for ln in lines)
+    assert sum("standard errors:" in ln for ln in lines) == 1
+
+
 # ------------------------------------------------------------------------------- errors
 
 
