@@ -77,7 +77,11 @@ def test_upload_run_download(site: str, tmp_path: Path) -> None:
         driver.find_element("id", "download").click()
         target = downloads / "airquality_completed.csv"
         deadline = time.monotonic() + WAIT
-        while not target.exists() and time.monotonic() < deadline:
+        # Chrome may show the file under its name before its bytes are in: wait for content,
+        # and for no partial download left (a fresh-clone CI run read it empty)
+        while time.monotonic() < deadline and not (
+            target.exists() and target.stat().st_size > 0 and not list(downloads.glob("*.crdownload"))
+        ):
             time.sleep(0.2)
         got = pd.read_csv(target)
         np.testing.assert_array_equal(got.to_numpy(dtype=float), expected.completed.to_numpy(dtype=float))
