@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from imputer.errors import ImputerValueError
-from imputer.mixed._design import _group_name, _split_bar
+from imputer.mixed._design import _group_name, _split_bar, _split_unquoted
 
 __all__ = ["ParsedFormula", "parse_formula"]
 
@@ -75,7 +75,7 @@ def _is_bar(part: str) -> bool:
 
 def _has_bar(part: str) -> bool:
     """Whether ``part`` has a ``|`` outside backtick-quoted names."""
-    return "|" in "".join(part.split("`")[::2])
+    return len(_split_unquoted(part, "|")) > 1
 
 
 def _squeeze(text: str) -> str:
