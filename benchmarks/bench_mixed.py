@@ -1,6 +1,6 @@
 """Benchmark the mixed-model engine (issue 3 and the mixed-model targets of issue 5).
 
-Six cases, each timed over several runs in this process (median wall-clock seconds):
+Seven cases, each timed over several runs in this process (median wall-clock seconds):
 
 1. Two crossed random intercepts: ``y ~ x + (1 | g1) + (1 | g2)`` on 100,000 rows with
    1,000 and 50 levels (:func:`benchmarks._datasets.crossed_intercepts`), through
@@ -16,19 +16,26 @@ Six cases, each timed over several runs in this process (median wall-clock secon
    lme4's ``lmer`` with its default control in the same run: time ratio, largest relative
    difference of the variances and the REML log-likelihood.
    Target: faster than lme4 (goal 3x).
-3. ScotsSec (issue 13): ``attain ~ verbal + sex + (1|primary) + (1|second) +
+3. Small components: ``y ~ x + (1 | a) + (1 | b)`` on 100,000 rows with 500 x 300 levels and
+   no group effect (:func:`small_components`), whose REML optimum has both variances
+   small but not zero (1e-5 and 2e-4 of the residual's): EM's rate is within 1e-5 of 1.
+   The fit (SQUAREM and Newton steps on EM's fixed point) against SQUAREM alone (the
+   driver before its Newton points, :func:`squarem_alone`, timed once) in the same run:
+   time, evaluations, and how far SQUAREM alone stopped from the optimum; lme4 when
+   ``Rscript`` is available.
+4. ScotsSec (issue 13): ``attain ~ verbal + sex + (1|primary) + (1|second) +
    (1|primary:second)`` on mlmRev's 3,435 pupils (``tests/data/lme4/scotssec.csv``), whose
    optimum has ``primary:second = 0`` and a small ``second``: the boundary probe's cost.
    EM evaluations and time against lme4. Target: under 0.5 s.
-4. InstEval (issue 13): lme4's 73,421 course ratings,
+5. InstEval (issue 13): lme4's 73,421 course ratings,
    ``y ~ service + lectage + studage + (1|s) + (1|d) + (1|dept:service)`` (2,972 students,
    1,128 lecturers, 28 department x service cells): the eliminated term's sparse coupling.
    The data is exported from lme4 by ``Rscript`` into ``benchmarks/_out/insteval.csv`` (not
    committed) on first use. Target: 3x lme4.
-5. One dense genomic kernel, ``n = 2,000`` (:func:`benchmarks._datasets.single_kernel`),
+6. One dense genomic kernel, ``n = 2,000`` (:func:`benchmarks._datasets.single_kernel`),
    through :func:`imputer.fit_mixed` with ``Z = I`` (EMMA spectral path), against one
    ``numpy.linalg.eigh(K)`` timed in the same run. Target: within 2x of the eigh.
-6. Multi-trait (issue 13): three traits on the same kernel, ``n = 2,000``, 20% of the
+7. Multi-trait (issue 13): three traits on the same kernel, ``n = 2,000``, 20% of the
    trait values missing at random, through :func:`imputer.fit_mixed` with an ``n x 3``
    ``Y`` (canonical transformation, Woodbury on the missing entries, AI-REML steps
    safeguarded by EM): time, iterations and evaluations to ``tol = 1e-8``, seconds per
@@ -41,7 +48,7 @@ Usage::
 
     python -m benchmarks.bench_mixed            # full size
     python -m benchmarks.bench_mixed --quick    # smoke run (small n, 2 repeats)
-    python -m benchmarks.bench_mixed --only slopes   # one case (crossed, slopes, scotssec, insteval, kernel, multitrait)
+    python -m benchmarks.bench_mixed --only slopes   # one case (crossed, slopes, small, scotssec, insteval, kernel, multitrait)
     python -m benchmarks.bench_mixed --only scotssec insteval   # several cases in one run
 """
 
@@ -52,6 +59,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +179,55 @@ def _compare_lme4(fit, df: pd.DataFrame, formula: str, names: dict[str, str], re
     print(f"  max relative |variance difference| imputer vs lme4 (non-zero ones): {max(rel.values()):.2e}")
     print(f"  REML loglik: imputer {fit.loglik:.6f}, lme4 {r['loglik']:.6f} (imputer - lme4 = {fit.loglik - r['loglik']:.2e})")
     print(f"  speed: imputer is {r['seconds'] / t_ours:.1f}x faster than lme4 (lme4 {r['seconds']:.3f} s / imputer {t_ours:.3f} s)")
+
+
+def small_components(n: int, n1: int, n2: int, seed: int = 0) -> pd.DataFrame:
+    """``y = 1 + 2 x + e`` with two crossed grouping factors of ``n1`` and ``n2`` levels and no
+    group effect at all: the REML optimum has both variances small (1e-5 and 2e-4 of the
+    residual's at full size), not zero, where EM's rate is within 1e-5 of 1."""
+    rng = np.random.default_rng(seed)
+    a, b, x = rng.integers(0, n1, n), rng.integers(0, n2, n), rng.normal(size=n)
+    y = 1 + 2 * x + rng.normal(size=n)
+    return pd.DataFrame({"y": y, "x": x, "a": pd.Categorical(a), "b": pd.Categorical(b)})
+
+
+@contextmanager
+def squarem_alone():
+    """The driver as it was before its Newton points (benchmark-only): no problem offers them."""
+    from imputer.mixed._problem import MixedProblem
+
+    saved = MixedProblem.newton_mask
+    MixedProblem.newton_mask = lambda self: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        MixedProblem.newton_mask = saved  # type: ignore[method-assign]
+
+
+def bench_small(n: int, n1: int, n2: int, repeats: int, use_r: bool) -> None:
+    print(f"\n## Small components: y ~ x + (1 | a) + (1 | b), n = {n:,}, {n1} x {n2} levels, no group effect")
+    df = small_components(n, n1, n2)
+    formula = "y ~ x + (1 | a) + (1 | b)"
+
+    def ours():
+        return fit_mixed_frame(df, formula)
+
+    ours()
+    t, all_t, fit = timed(ours, repeats)
+    with squarem_alone():
+        t_sq, _, sq = timed(ours, 1)
+    print(f"imputer (SQUAREM + Newton steps): {t:.3f} s median of {repeats} {[round(s, 3) for s in all_t]}, "
+          f"{fit.n_iter} iterations, {fit.n_evals} EM evaluations, converged={fit.converged}")
+    print(f"imputer (SQUAREM alone, the driver before): {t_sq:.3f} s, {sq.n_iter} iterations, {sq.n_evals} EM "
+          f"evaluations, converged={sq.converged}; time ratio {t_sq / t:.1f}x")
+    print("  variances: " + ", ".join(f"{k} {v:.10g}" for k, v in fit.var_comp.items()))
+    rel = np.abs(sq.var_comp - fit.var_comp) / np.maximum(fit.var_comp, 1e-300)
+    print(f"  SQUAREM alone: variances {', '.join(f'{k} {v:.10g}' for k, v in sq.var_comp.items())}; "
+          f"largest relative difference {float(rel.max()):.1e}; REML loglik {sq.loglik:.10f} against "
+          f"{fit.loglik:.10f} ({sq.loglik - fit.loglik:.1e})")
+    if use_r:
+        _compare_lme4(fit, df.assign(a="a" + df["a"].astype(str), b="b" + df["b"].astype(str)), formula,
+                      {"a": "a", "b": "b", "residual": "Residual"}, repeats, t)
 
 
 def _cpu_seconds(fn) -> float:
@@ -323,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: small data, 2 repeats")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per system (default 5, quick 2)")
     ap.add_argument("--no-r", action="store_true", help="skip lme4 even when Rscript is available")
-    ap.add_argument("--only", choices=["crossed", "slopes", "scotssec", "insteval", "kernel", "multitrait"], nargs="+",
+    ap.add_argument("--only", choices=["crossed", "slopes", "small", "scotssec", "insteval", "kernel", "multitrait"], nargs="+",
                     default=None, help="run these cases only (one or several)")
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
@@ -337,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     cases = {
         "crossed": lambda: bench_crossed(*((10_000, 200, 20) if small else (100_000, 1000, 50)), repeats, use_r),
         "slopes": lambda: bench_slopes(*((10_000, 200) if small else (100_000, 2000)), repeats, use_r),
+        "small": lambda: bench_small(*((10_000, 100, 60) if small else (100_000, 500, 300)), repeats, use_r),
         "scotssec": lambda: bench_scotssec(repeats, use_r),
         "insteval": lambda: bench_insteval(1 if small else min(repeats, 3), use_r),
         "kernel": lambda: bench_kernel(400 if small else 2000, repeats),

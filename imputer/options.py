@@ -268,7 +268,10 @@ class OptionTable(Mapping[str, Option]):
         return {name: o.check(values[name]) for name, o in self._options.items() if name in values}
 
 
-_ACCELERATE_HELP = "SQUAREM acceleration of EM with a safeguard that never lets the objective decrease; off runs plain EM."
+_ACCELERATE_HELP = (
+    "SQUAREM acceleration of EM, and Newton steps on EM's fixed point where EM is slow, with a "
+    "safeguard that never lets the objective decrease; off runs plain EM."
+)
 _MVN_ACCELERATE_HELP = (
     "Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a safeguard "
     "that never lets the objective decrease; off runs plain EM."
@@ -439,8 +442,10 @@ MIXED_OPTIONS = OptionTable(
             "tol",
             "real",
             1e-10,
-            "Convergence tolerance: EM stops when no variance component changes by more than "
-            "tol, relative to its value, between successive iterates.",
+            "Convergence tolerance: the fit stops when no variance component is estimated to be "
+            "more than tol, relative to its value, from the optimum: one EM step's change where "
+            "EM is fast; where it is slow, that change divided by one minus EM's rate, or the "
+            "last Newton step's.",
             low=0.0,
             low_open=True,
             wording="plain",

@@ -7,6 +7,8 @@
   safeguard and a ``stop`` hook (SQUAREM here; Anderson acceleration with a rate-scaled
   stopping rule in :mod:`imputer._em.anderson`, chosen by ``method``); it always
   returns an :class:`EMRun`.
+* :mod:`imputer._em.fdnewton`: Newton points on EM's fixed point for problems with few
+  parameters (a forward-difference Jacobian), which SQUAREM tries where EM is slow.
 * :mod:`imputer._em.monitor`: :class:`Monitor` (progress display, ``callback``,
   ``max_time``) that a fitting function makes current with :func:`watching`.
 * :mod:`imputer._em.trace`: :class:`EMTrace`, how a run went (carried by every result).

@@ -292,6 +292,11 @@ class MixedProblem:
                 return False
         return True
 
+    def newton_mask(self) -> np.ndarray:
+        """The packed entries that are variances (shape (n_packed,)): logged in the driver's
+        Newton points (:mod:`imputer._em.fdnewton`), the covariances kept."""
+        return self.layout.variances()[self._idx]
+
     def distance(self, x_old: np.ndarray, x_new: np.ndarray) -> float:
         """Relative change of the covariance parameters (module docstring)."""
         return distance(x_old, x_new, None if self._scalar else self._partners)

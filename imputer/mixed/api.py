@@ -11,7 +11,7 @@ Model
 where a scalar term has ``G_i = sigma^2_i`` (a variance component) and a term with
 ``d_i`` effects per level (random intercepts and slopes) a ``d_i x d_i`` covariance
 matrix ``G_i``, unstructured or diagonal, with the covariance parameters estimated by REML (default) or ML through EM
-(accelerated by SQUAREM), ``b`` by generalised least squares and ``u_i`` by their BLUPs.
+(accelerated by SQUAREM and Newton steps), ``b`` by generalised least squares and ``u_i`` by their BLUPs.
 Rows with missing ``y`` are left out of the fit and predicted by ``x_i'b + sum z_i'u``.
 
 Engine choice: a single scalar random effect that is not a plain grouping factor (a ``Z``
@@ -319,9 +319,11 @@ def fit_mixed(
     method : {"REML", "ML"}, default "REML"
         REML (restricted maximum likelihood) or ML (full maximum likelihood).
     tol : float, default 1e-10
-        Convergence tolerance: EM stops when no variance component changes by more than
-        tol, relative to its value, between successive iterates. See
-        :mod:`imputer.mixed._problem`.
+        Convergence tolerance: the fit stops when no variance component is estimated to
+        be more than tol, relative to its value, from the optimum: one EM step's change
+        where EM is fast; where it is slow (a small component), that change divided by
+        one minus EM's rate, or the last Newton step's. See :mod:`imputer.mixed._problem`
+        and :mod:`imputer._em.fdnewton`.
     max_iter : int, default 10000
         Iteration limit (outer EM iterations); stopping there without meeting tol is a
         warning and converged=false.
@@ -331,8 +333,8 @@ def fit_mixed(
         takes a d x d positive definite matrix (array, or DataFrame labelled by its
         effects; init must then be a dict).
     accelerate : bool, default True
-        SQUAREM acceleration of EM with a safeguard that never lets the objective
-        decrease; off runs plain EM.
+        SQUAREM acceleration of EM, and Newton steps on EM's fixed point where EM is slow,
+        with a safeguard that never lets the objective decrease; off runs plain EM.
     progress : bool, default False
         Show a progress line on standard error (tqdm) once the fit has run for a second:
         iterates, log-likelihood, parameter change.

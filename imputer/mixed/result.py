@@ -210,8 +210,8 @@ class MixedResult(MixedEstimates, TraceFields):
         (``"converged"`` or ``"max_iter"``; ``"singular"`` only if rounding made an EM
         update non-positive, which exact EM never does) and the objective history.
     n_iter : int
-        ``trace.n_iter``: outer iterations (SQUAREM cycles or plain EM steps, boundary
-        probes included).
+        ``trace.n_iter``: outer iterations (SQUAREM cycles, Newton steps or plain EM
+        steps, boundary probes included).
     n_evals : int
         ``trace.n_evals``: EM-map evaluations (the honest cost measure), plus the
         boundary probes' likelihood and score evaluations and the final likelihood.
