@@ -14,11 +14,24 @@ taken under ``Y`` truncated to ``[g(a), g(b)]``. With ``s = sqrt(v)``,
   so ``E = e^{m + v/2} (Phi(beta - s) - Phi(alpha - s))/Z`` (no bounds: ``e^{m + v/2}``) and
   ``Var = E[e^{2Y}]/Z - E^2``;
 * ``sqrt`` (``x = y^2``, ``y = sqrt(x) >= 0``): ``E = m^2 + v``, ``Var = 2 v^2 + 4 m^2 v``;
-* ``logit`` on ``(lo, hi)`` (``x = lo + (hi - lo) expit(y)``): no closed form, computed by
-  Gauss-Hermite quadrature with :data:`HERMITE_NODES` nodes. Measured against adaptive
-  quadrature on the ``(0, 1)`` scale: about 1e-10 while the conditional sd on the logit
-  scale is at most 2, but 4e-5 at 5 and 1.5e-3 at 10 (the nodes no longer resolve
-  ``expit``'s step once it is narrow against the sd).
+* ``logit`` on ``(lo, hi)`` (``x = lo + (hi - lo) expit(y)``): no closed form. By symmetry
+  (``expit(y) = 1 - expit(-y)``) the moments are computed at ``-|m|``, where the mean is
+  the smaller of ``E`` and ``1 - E`` (``Var`` is the same at ``m`` and ``-m``). Where
+  ``s <= 1.5``, or ``expit``'s step lies far in the tail (``(|m| - s^2) / s > 12``: the
+  integrand ``phi(t) expit(m + s t)`` is then smooth), by Gauss-Hermite quadrature with
+  :data:`HERMITE_NODES` nodes. Elsewhere the nodes would not resolve the step (64 nodes
+  erred by 4e-5 at ``s = 5`` and 1.5e-3 at 10), so the step is taken out exactly:
+  ``expit(y) = H(y) + r(y)`` with ``H`` the unit step, ``E[H(Y)] = Phi(m / s)``, and
+  ``r(y) = -sign(y) e^{-|y|} / (1 + e^{-|y|})``; with ``w = |y|``,
+
+  ``E[expit(Y)] = Phi(m/s) + int_0^inf e^{-w} q(w) [phi((-w-m)/s) - phi((w-m)/s)] / s dw``,
+
+  ``q = expit(w)``, by Gauss-Laguerre quadrature (:data:`LAGUERRE_NODES` nodes, weight
+  ``e^{-w}``), whose remaining factor is smooth on the scale ``s`` (and ``E[expit^2]`` the
+  same way, ``expit^2 - H = e^{-w} q^2 e^{-w}`` for ``y = -w < 0`` and
+  ``-e^{-w} q (1 + q)`` for ``y = w > 0``). Measured against adaptive quadrature
+  (``tests/imputer/transform/test_maps.py``, ``m`` in [-60, 60], ``s`` in [0.05, 100]):
+  the mean within 1e-12 relative to ``min(E, 1 - E)``, the variance within 1e-11 relative.
 
 The ratios to ``Z`` are computed in logs (``log Z`` without cancellation in either tail),
 so a conditional mean many sd beyond a bound still gives the truncated moments, not
@@ -35,12 +48,17 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["HERMITE_NODES", "ColumnMap", "back_moments", "forward", "inverse", "model_bounds"]
+__all__ = ["HERMITE_NODES", "LAGUERRE_NODES", "ColumnMap", "back_moments", "forward", "inverse", "model_bounds"]
 
 Kind = Literal["identity", "log", "sqrt", "logit"]
 
-#: Gauss-Hermite nodes for the logit's moments
+#: Gauss-Hermite nodes for the logit's moments (small conditional sd, or the step far out)
 HERMITE_NODES = 64
+#: Gauss-Laguerre nodes for the logit's moments with the step taken out
+LAGUERRE_NODES = 128
+#: The logit's moments take the step out where ``s > SPLIT_SD`` and ``(|m| - s^2) / s <= SPLIT_TAIL``.
+SPLIT_SD = 1.5
+SPLIT_TAIL = 12.0
 
 
 @dataclass(frozen=True)
@@ -198,13 +216,42 @@ def back_moments(cmap: ColumnMap, m: np.ndarray, v: np.ndarray) -> tuple[np.ndar
 
 
 def _logit_moments(cmap: ColumnMap, m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    nodes, weights = np.polynomial.hermite_e.hermegauss(HERMITE_NODES)  # weight exp(-z^2/2)
-    weights = weights / np.sqrt(2 * np.pi)
-    y = m[:, None] + s[:, None] * nodes[None, :]
+    """The logit's back-transformed moments (module docstring): at ``-|m|``, by Gauss-Hermite
+    or with ``expit``'s step taken out, then reflected for ``m > 0``."""
+    a = -np.abs(m)
+    first, var = np.empty(m.shape), np.empty(m.shape)
+    split = (s > SPLIT_SD) & (-a - s * s <= SPLIT_TAIL * s)
+    first[~split], var[~split] = _expit_moments_hermite(a[~split], s[~split])
+    first[split], var[split] = _expit_moments_split(a[split], s[split])
+    first = np.where(m > 0, 1.0 - first, first)
+    width = cmap.hi - cmap.lo
+    return cmap.lo + width * first, width * width * var
+
+
+def _expit_moments_hermite(m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(E[expit(Y)], Var[expit(Y)])``, ``Y ~ N(m, s^2)``, by Gauss-Hermite quadrature."""
     from scipy.special import expit
 
-    u = expit(y)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(HERMITE_NODES)  # weight exp(-z^2/2)
+    weights = weights / np.sqrt(2 * np.pi)
+    u = expit(m[:, None] + s[:, None] * nodes[None, :])
     first = u @ weights
     second = (u * u) @ weights
-    width = cmap.hi - cmap.lo
-    return cmap.lo + width * first, width * width * np.maximum(second - first * first, 0.0)
+    return first, np.maximum(second - first * first, 0.0)
+
+
+def _expit_moments_split(m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same moments with ``expit``'s unit step taken out exactly (module docstring),
+    the rest by Gauss-Laguerre quadrature."""
+    from scipy.special import expit, ndtr
+
+    w, weights = np.polynomial.laguerre.laggauss(LAGUERRE_NODES)  # weight exp(-w)
+    q = expit(w)
+    ew = np.exp(-w)
+    sc = s[:, None]
+    below = _phi((-w[None, :] - m[:, None]) / sc) / sc  # the density at y = -w
+    above = _phi((w[None, :] - m[:, None]) / sc) / sc  # at y = w
+    step = ndtr(m / s)
+    first = step + (below - above) @ (weights * q)
+    second = step + below @ (weights * ew * q * q) - above @ (weights * q * (1.0 + q))
+    return first, np.maximum(second - first * first, 0.0)
