@@ -120,8 +120,16 @@ def _check_listed(label: Hashable, series: pd.Series, codes: np.ndarray, levels:
         )
 
 
-def prepare_glom(data: Any, categorical: Any, continuous: Any) -> GlomInput:
+#: How a caller of :func:`imputer.impute_glom` leaves a continuous column out of the model.
+LEAVE_OUT = "drop it or leave it out of continuous="
+
+
+def prepare_glom(data: Any, categorical: Any, continuous: Any, *, leave_out: str = LEAVE_OUT) -> GlomInput:
     """Validate the table and the column lists; codes of the categorical columns.
+
+    ``leave_out`` ends the message about a continuous column with no observed value: how
+    the caller's user leaves it out of the model (:class:`imputer.EMImputer` has no
+    ``continuous`` for every column: drop it from ``X``).
 
     Raises
     ------
@@ -176,7 +184,7 @@ def prepare_glom(data: Any, categorical: Any, continuous: Any) -> GlomInput:
     values = []
     for c in cont:
         v = float_values(frame[c])
-        check_column(c, v)
+        check_column(c, v, leave_out=leave_out)
         check_exact_integers(c, frame[c], v)
         values.append(v)
     cells = CellGrid.of(tuple(cat), tuple(levels))

@@ -103,8 +103,9 @@ def fit_glom(frame: pd.DataFrame, est: Any, **options: Any) -> dict[str, Any] | 
     import imputer
     from imputer.glom import GlomImputeResult
     from imputer.glom._validate import prepare_glom
+    from imputer.mvn.estimator import _LEAVE_OUT
 
-    inp = prepare_glom(frame, est.categorical, est.continuous)
+    inp = prepare_glom(frame, est.categorical, est.continuous, leave_out=_LEAVE_OUT)
     modelled = set(inp.categorical) | set(inp.continuous)
     other = [c for c in frame.columns if c not in modelled]
     if other:

@@ -172,6 +172,14 @@ def test_categorical_column_with_no_observed_value() -> None:
         imputer.impute_glom(df)
 
 
+def test_continuous_column_with_no_observed_value_names_continuous() -> None:
+    df = _frame()
+    df["z"] = np.nan
+    # the shared check said "leave it out of columns=", which impute_glom does not take
+    with pytest.raises(ImputerValueError, match=r"^column 'z' has no observed value; drop it or leave it out of continuous=$"):
+        imputer.impute_glom(df)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

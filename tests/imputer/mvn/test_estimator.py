@@ -393,6 +393,14 @@ def test_fit_names_the_remedy_emimputer_has(Est: type, model: str, column: Any, 
     assert "columns=" not in str(info.value)
 
 
+def test_fit_names_the_remedy_emimputer_has_with_categorical(Est: type) -> None:
+    # the general location model's check said "leave it out of columns="
+    frame = pd.DataFrame({"g": ["u", "v", "u", "v", "u"] * 3, "a": [1.0, 2.0, np.nan, 4.0, 5.5] * 3, "c": np.nan})
+    with pytest.raises(ImputerValueError, match=r"^column 'c' has no observed value; drop it from X before fitting") as info:
+        Est(categorical=["g"]).fit(frame)
+    assert "columns=" not in str(info.value) and "continuous=" not in str(info.value)
+
+
 # ----------------------------------------------------------------- scikit-learn proper
 
 
