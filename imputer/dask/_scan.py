@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from imputer.dask._kernels import Scaling
-from imputer.errors import ImputerValueError
+from imputer.mvn._scaling import constant, too_large
+from imputer.mvn._validate import infinite_value, no_observed_value
 
 __all__ = ["Moments", "Totals", "finish", "merge", "moments", "pattern_keys"]
 
@@ -175,8 +176,12 @@ class Totals:
     corr: np.ndarray
 
 
-def finish(m: Moments, columns: tuple[Hashable, ...]) -> Totals:
+def finish(m: Moments, columns: tuple[Hashable, ...], *, leave_out: str | None = None) -> Totals:
     """Scaling, correlation and counts of the merged moments, with the in-memory checks.
+
+    ``leave_out``: how the caller's user leaves a column out of the model, ending the
+    messages (None: :func:`imputer.impute`'s, ``columns=``; :class:`imputer.EMImputer`
+    passes its own).
 
     Raises
     ------
@@ -187,9 +192,9 @@ def finish(m: Moments, columns: tuple[Hashable, ...]) -> Totals:
     nj = np.diag(m.N).copy()
     for j, c in enumerate(columns):
         if nj[j] == 0:
-            raise ImputerValueError(f"column {c!r} has no observed value; drop it or leave it out of columns=")
+            raise no_observed_value(c) if leave_out is None else no_observed_value(c, leave_out)
         if m.n_inf[j]:
-            raise ImputerValueError(f"column {c!r} contains an infinite value; replace it (e.g. by NaN for missing)")
+            raise infinite_value(c)
     with np.errstate(over="ignore", invalid="ignore"):
         center = m.shift + np.diag(m.T) / nj
         _, S = _moved(m, center)
@@ -197,15 +202,9 @@ def finish(m: Moments, columns: tuple[Hashable, ...]) -> Totals:
     for j, c in enumerate(columns):
         cj, sj = float(center[j]), float(scale[j])
         if not (np.isfinite(cj) and np.isfinite(sj * sj)):
-            raise ImputerValueError(
-                f"column {c!r}: its values are too large in magnitude for float64 "
-                "(its mean or variance overflows); rescale the column, e.g. divide it by a power of 10"
-            )
+            raise too_large(c)
         if not sj > 16 * np.finfo(float).eps * max(abs(cj), np.finfo(float).tiny):
-            raise ImputerValueError(
-                f"column {c!r} is constant (every observed value equals {cj:g}): it has no variance "
-                "to model, and a ridge prior cannot help; leave it out with columns="
-            )
+            raise constant(c, cj) if leave_out is None else constant(c, cj, leave_out)
     corr = np.divide(S / np.outer(scale, scale), m.N, out=np.zeros_like(S), where=m.N > 0)
     np.fill_diagonal(corr, 1.0)
     return Totals(

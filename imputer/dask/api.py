@@ -208,8 +208,13 @@ def fit_dask(
     progress: bool,
     client: Any | None,
     stacklevel: int,
+    leave_out: str | None = None,
 ) -> Fitted:
-    """:func:`impute`'s work (its options unchecked); warnings at ``stacklevel`` from here."""
+    """:func:`impute`'s work (its options unchecked); warnings at ``stacklevel`` from here.
+
+    ``leave_out``: how the caller's user leaves a column out of the model, ending the
+    messages about an unusable column (None: ``columns=``, as :func:`impute` has it).
+    """
     tol, max_iter, ridge, accelerate = check_options(tol, max_iter, ridge, accelerate)
     if persist is not None and not isinstance(persist, (bool, np.bool_)):
         raise ImputerTypeError(f"persist must be True, False or None, got {persist!r}")
@@ -229,7 +234,7 @@ def fit_dask(
         raise ImputerValueError(f"data is empty (0 rows x {len(ddf.columns)} columns)")
     if n < 2:
         raise ImputerValueError("data has a single row: estimating a covariance needs at least 2 rows")
-    totals = finish(merged, cols)
+    totals = finish(merged, cols, leave_out=leave_out)
     check_rows(n, p, ridge)
     source: Partitions | TableStatistics = parts
     table = None

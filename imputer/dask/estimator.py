@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imputer.dask.api import impute
+from imputer.dask.api import fit_dask
 from imputer.errors import ImputerTypeError, ImputerValueError
 from imputer.mvn import _estimator_models as models
 from imputer.mvn._validate import check_prior, not_for_dask
@@ -71,10 +71,12 @@ def fit(est: Any, ddf: Any) -> Any:
     """Fit ``est`` (an :class:`imputer.EMImputer`) to a Dask DataFrame; returns ``est``."""
     _check_options(est)
     cols = _columns(est, ddf, "fit")
-    res = impute(
+    from imputer.mvn.estimator import _LEAVE_OUT
+
+    res = fit_dask(
         ddf, columns=cols, tol=est.tol, max_iter=est.max_iter, ridge=est.ridge, accelerate=est.accelerate,
-        progress=False,
-    )
+        persist=None, progress=False, client=None, stacklevel=4, leave_out=_LEAVE_OUT,
+    ).result
     est._forget()  # a refit after another model or option (t, mixture, categorical, transforms, indicators)
     est.mean_ = res.mean.to_numpy()
     est.covariance_ = res.cov.to_numpy()

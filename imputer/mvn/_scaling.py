@@ -60,6 +60,27 @@ class Scaling:
         return ll, ll - as_prior(ridge).logdet_weight * float(np.sum(log_s))
 
 
+#: How a caller of :func:`imputer.impute` leaves a column out of the model (the end of the
+#: messages below; :class:`imputer.EMImputer` passes its own).
+LEAVE_OUT = "leave it out with columns="
+
+
+def too_large(label: Hashable) -> ImputerValueError:
+    """The error for a column whose mean or variance overflows float64 (in memory and on Dask)."""
+    return ImputerValueError(
+        f"column {label!r}: its values are too large in magnitude for float64 "
+        "(its mean or variance overflows); rescale the column, e.g. divide it by a power of 10"
+    )
+
+
+def constant(label: Hashable, value: float, leave_out: str = LEAVE_OUT) -> ImputerValueError:
+    """The error for a constant column (in memory and on Dask)."""
+    return ImputerValueError(
+        f"column {label!r} is constant (every observed value equals {value:g}): it has no variance "
+        f"to model, and a ridge prior cannot help; {leave_out}"
+    )
+
+
 def _underflows(obs: np.ndarray, lo: float, hi: float) -> bool:
     """Whether a non-constant column's spread was lost to underflow rather than to its offset.
 
@@ -76,7 +97,7 @@ def _underflows(obs: np.ndarray, lo: float, hi: float) -> bool:
 
 def scaling_of(
     columns: tuple[Hashable, ...], values: tuple[np.ndarray, ...], mask: np.ndarray, *,
-    leave_out: str = "leave it out with columns=",
+    leave_out: str = LEAVE_OUT,
 ) -> Scaling:
     """The engine's :class:`Scaling`: each column's observed mean and standard deviation (divisor ``n_j``).
 
@@ -113,16 +134,10 @@ def scaling_of(
             np.square(obs, out=obs)
             s = float(np.sqrt(obs.mean()))
         if not (np.isfinite(c) and np.isfinite(s * s)):
-            raise ImputerValueError(
-                f"column {columns[j]!r}: its values are too large in magnitude for float64 "
-                "(its mean or variance overflows); rescale the column, e.g. divide it by a power of 10"
-            )
+            raise too_large(columns[j])
         if not s > 16 * np.finfo(float).eps * max(abs(c), np.finfo(float).tiny):
             if lo == hi:
-                raise ImputerValueError(
-                    f"column {columns[j]!r} is constant (every observed value equals {c:g}): it has no variance "
-                    f"to model, and a ridge prior cannot help; {leave_out}"
-                )
+                raise constant(columns[j], c, leave_out)
             if _underflows(np.compress(observed[:, j], v), lo, hi):
                 raise ImputerValueError(
                     f"column {columns[j]!r}: its values are too small in magnitude for float64 (about "

@@ -85,9 +85,21 @@ def check_options(tol: Any, max_iter: Any, ridge: Any, accelerate: Any) -> tuple
     return o["tol"], o["max_iter"], o["ridge"], o["accelerate"]
 
 
-def check_column(
-    label: Hashable, values: np.ndarray, *, leave_out: str = "drop it or leave it out of columns="
-) -> None:
+#: How a caller of :func:`imputer.impute` leaves a column with no observed value out of the model.
+DROP_OR_LEAVE_OUT = "drop it or leave it out of columns="
+
+
+def no_observed_value(label: Hashable, leave_out: str = DROP_OR_LEAVE_OUT) -> ImputerValueError:
+    """The error for a modelled column with no observed value (in memory and on Dask)."""
+    return ImputerValueError(f"column {label!r} has no observed value; {leave_out}")
+
+
+def infinite_value(label: Hashable) -> ImputerValueError:
+    """The error for a modelled column holding an infinite value (in memory and on Dask)."""
+    return ImputerValueError(f"column {label!r} contains an infinite value; replace it (e.g. by NaN for missing)")
+
+
+def check_column(label: Hashable, values: np.ndarray, *, leave_out: str = DROP_OR_LEAVE_OUT) -> None:
     """A modelled column must have an observed value and no infinite value.
 
     Parameters
@@ -107,9 +119,9 @@ def check_column(
         Every value missing, or an infinite value.
     """
     if not np.isfinite(values).any():
-        raise ImputerValueError(f"column {label!r} has no observed value; {leave_out}")
+        raise no_observed_value(label, leave_out)
     if np.isinf(values).any():
-        raise ImputerValueError(f"column {label!r} contains an infinite value; replace it (e.g. by NaN for missing)")
+        raise infinite_value(label)
 
 
 def check_prior(prior: Any) -> str:

@@ -57,6 +57,19 @@ def test_errors(frame: pd.DataFrame, make: object, err: type[Exception], match: 
         make(frame)  # type: ignore[operator]
 
 
+@pytest.mark.parametrize(("column", "what"), [(np.nan, "has no observed value"), (7.0, r"is constant \(every observed value equals 7\)")],
+                         ids=["all-missing", "constant"])
+def test_unusable_column_names_the_remedy_emimputer_has(frame: pd.DataFrame, column: float, what: str) -> None:
+    # the Dask scan said "leave it out of columns=" / "with columns=", options EMImputer does not have
+    ddf = dd.from_pandas(frame.assign(c=column), npartitions=2)
+    with pytest.raises(ImputerValueError, match=rf"^column 'c' {what}.*; drop it from X before fitting \(in a pipeline") as info:
+        imputer.EMImputer().fit(ddf)
+    assert "columns=" not in str(info.value)
+    # imputer.impute on the same frame, as before: it has columns=
+    with pytest.raises(ImputerValueError, match=rf"^column 'c' {what}.*columns=$"):
+        imputer.impute(ddf)
+
+
 def _sd_gap(got: np.ndarray, ref: np.ndarray, cov: np.ndarray) -> float:
     sd = np.sqrt(np.diag(cov))
     scale = np.outer(sd, sd) if got.ndim == 2 else sd
