@@ -222,7 +222,7 @@ class LabelledMatrix(ResponseModel):
 class Trace(ResponseModel):
     """How the EM run went (``EMTrace.to_dict()``)."""
 
-    n_iter: int = Field(..., description="Outer iterations: EM steps, or accelerated iterations (Anderson for the normal, SQUAREM cycles for the other models) when accelerated.")
+    n_iter: int = Field(..., description="Outer iterations: EM steps, or accelerated iterations (Anderson for the normal, SQUAREM cycles for the other models, and Newton steps for the mixed models where EM is slow) when accelerated.")
     n_evals: int = Field(
         ...,
         description="EM-map evaluations (E-step + M-step), acceleration included (mixed models: "
@@ -240,7 +240,7 @@ class Trace(ResponseModel):
         "'stopped' (stopped early on request), 'infeasible' (invalid starting point).",
     )
     n_rejected: int = Field(
-        ..., description="SQUAREM extrapolations rejected by the monotonicity safeguard."
+        ..., description="Extrapolations (and Newton points) rejected by the monotonicity safeguard."
     )
     history: list[float | None] = Field(
         ...,

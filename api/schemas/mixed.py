@@ -286,7 +286,7 @@ class MixedResponse(FitWarnings):
     loglik: float | None = Field(..., description="(Restricted) log-likelihood at the estimate.")
     aic: float | None = Field(..., description="Akaike information criterion.")
     bic: float | None = Field(..., description="Bayesian information criterion.")
-    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles when accelerated).")
+    n_iter: int = Field(..., description="EM iterations run (SQUAREM cycles, or Newton steps where EM is slow, when accelerated).")
     n_evals: int = Field(
         ...,
         description="EM steps (map evaluations) computed, acceleration included, plus the "

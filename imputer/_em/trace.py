@@ -37,8 +37,9 @@ class EMTrace:
     Attributes
     ----------
     n_iter : int
-        Outer iterations (one plain EM step, one SQUAREM cycle of up to three, or one
-        accepted Anderson iterate of one or two).
+        Outer iterations (one plain EM step, one SQUAREM cycle of up to three, one Newton
+        step on EM's fixed point with its Jacobian's evaluations, or one accepted Anderson
+        iterate of one or two).
     n_evals : int
         Evaluations of the EM map, the honest measure of cost.
     converged : bool
@@ -50,14 +51,17 @@ class EMTrace:
     stop_reason : {"converged", "max_iter", "singular", "stopped", "infeasible", "max_time"}
         Why the run ended (see :data:`StopReason`).
     n_rejected : int, default 0
-        Extrapolations (SQUAREM or Anderson) rejected by the monotonicity safeguard.
+        Extrapolations (SQUAREM or Anderson) and Newton points rejected by the monotonicity
+        safeguard.
     changes : ndarray, shape (j,), read-only, default empty
         The convergence measure ``distance(x, F(x))`` (the parameter change of one EM
         update, compared with ``tol``) at each iteration's start ``x``, in order: one entry
         per outer iteration that evaluated its update, plus, when a SQUAREM cycle ends
         because its first EM update already moved less than ``tol``, that update's change;
-        the run converged when the last is ``<= tol`` (Anderson: ``<= tol (1 - rho_hat)``,
-        see :mod:`imputer._em.anderson`). Unlike ``history`` it need not decrease monotonically, but near
+        the run converged when the last is ``<= tol`` (Anderson, and SQUAREM with Newton
+        points where EM is slow: ``<= tol (1 - rho_hat)``, see :mod:`imputer._em.anderson`
+        and :mod:`imputer._em.squarem`; a run that a Newton step ended records that step's
+        move last). Unlike ``history`` it need not decrease monotonically, but near
         the maximum it falls geometrically at EM's rate (SQUAREM: faster).
     """
 
