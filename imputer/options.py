@@ -269,8 +269,8 @@ class OptionTable(Mapping[str, Option]):
 
 
 _ACCELERATE_HELP = (
-    "SQUAREM acceleration of EM, and Newton steps on EM's fixed point where EM is slow, with a "
-    "safeguard that never lets the objective decrease; off runs plain EM."
+    "SQUAREM acceleration of EM, and Newton steps on EM's fixed point where EM is slow (scalar "
+    "components), with a safeguard that never lets the objective decrease; off runs plain EM."
 )
 _MVN_ACCELERATE_HELP = (
     "Acceleration of EM (Anderson for the normal model, SQUAREM for the t) with a safeguard "
@@ -443,9 +443,9 @@ MIXED_OPTIONS = OptionTable(
             "real",
             1e-10,
             "Convergence tolerance: the fit stops when no variance component is estimated to be "
-            "more than tol, relative to its value, from the optimum: one EM step's change where "
-            "EM is fast; where it is slow, that change divided by one minus EM's rate, or the "
-            "last Newton step's.",
+            "more than tol, relative to its value, from the optimum: one EM step's change; where "
+            "EM is slow and Newton steps are taken (scalar components), that change divided by "
+            "one minus EM's rate, or the last Newton step's.",
             low=0.0,
             low_open=True,
             wording="plain",

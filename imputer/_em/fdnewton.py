@@ -16,13 +16,17 @@ entries (variances) are logged and the others (covariances) kept,
 with ``G`` the EM map in those coordinates and ``J`` by forward differences (``d``
 evaluations of the EM map, steps :data:`FD_STEP`). At the fixed point ``J`` is EM's rate
 matrix; its spectral radius is the EM rate, and Newton converges quadratically whatever
-that rate, where EM's own error falls by the factor ``rho`` a step. Logging the variances
-keeps every Newton point's variances positive; a point with a covariance matrix that is
-not positive definite, or a lower objective, is refused by the driver
-(:func:`imputer._em.run_em`), which then goes on with SQUAREM.
+that rate, where EM's own error falls by the factor ``rho`` a step. Away from a maximum
+Newton's point is no better than any stationary point (a saddle; or a walk along a ridge
+toward the boundary that raises the objective at every step), so no point is made where
+``J``'s spectral radius is 1 or more (near a maximum EM's Jacobian has its eigenvalues in
+[0, 1)), and the driver (:func:`imputer._em.run_em`) keeps a point only if it is feasible
+and its objective is not below the EM step's; otherwise it goes on with SQUAREM. Logging
+the variances keeps every Newton point's variances positive.
 
 A problem opts in by offering ``newton_mask() -> ndarray of bool or None`` (shape (d,):
-the entries to log; :class:`~imputer.mixed._problem.MixedProblem`).
+the entries to log; :class:`~imputer.mixed._problem.MixedProblem`, scalar variance
+components only).
 """
 
 from __future__ import annotations
@@ -103,8 +107,11 @@ def newton_point(evaluate: Evaluate, x: np.ndarray, fx: np.ndarray, mask: np.nda
     Returns
     -------
     NewtonPoint or None
-        None when a difference point is infeasible or its update singular, or ``I - J``
-        is singular (no evaluation is then spent on a point).
+        None when a difference point is infeasible or its update singular, when ``J``'s
+        spectral radius is 1 or more (away from a maximum, where EM's Jacobian has its
+        eigenvalues in [0, 1), Newton's point can be a saddle, or a step along a ridge
+        toward the boundary), or when ``I - J`` is singular; no evaluation is then spent
+        on a point.
     """
     if np.any(x[mask] <= 0) or np.any(fx[mask] <= 0):
         return None
@@ -122,13 +129,17 @@ def newton_point(evaluate: Evaluate, x: np.ndarray, fx: np.ndarray, mask: np.nda
         J[:, j] = (_to_z(fj, mask) - gz) / h[j]
     if not np.all(np.isfinite(J)):
         return None
+    rate = float(np.max(np.abs(np.linalg.eigvals(J))))
+    if not rate < 1.0:
+        # not the contraction EM is near a maximum: Newton's point would be a stationary
+        # point of another kind, or a walk along a ridge toward the boundary
+        return None
     try:
         zn = z + np.linalg.solve(np.eye(d) - J, gz - z)
     except np.linalg.LinAlgError:
         return None
     if not np.all(np.isfinite(zn)) or np.any(zn[mask] > 700.0):
         return None
-    rate = float(np.max(np.abs(np.linalg.eigvals(J))))
     return NewtonPoint(x=_from_z(zn, mask), rate=rate)
 
 

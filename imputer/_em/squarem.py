@@ -29,26 +29,28 @@ which is what the trace's ``history`` records. ``a_max`` starts at 1 and is mult
 by 4 each time the step hits it, as in the reference implementation of the ``SQUAREM``
 R package.
 
-Newton points (problems that offer ``newton_mask``, :mod:`imputer._em.fdnewton`: the
-mixed models). Each SQUAREM cycle estimates EM's rate ``rho`` as the ratio of its two EM
-changes. Once ``rho >= MIN_RATE`` the iteration first tries Newton's point for ``F(x) = x``
-(a forward-difference Jacobian, ``d`` evaluations), accepted under the same safeguard
-(feasible, objective not lower); an accepted point resets the rate to its Jacobian's
-spectral radius, a refused one lets SQUAREM go on and doubles the wait before the next
-try. Where Newton points are on offer the stopping test is scaled by the rate: the run
-ends when EM's change is at most ``tol (1 - rho)`` (the change is ``1 - rho`` times the
-distance left; no stop before a rate is measured), when Newton's move is at most ``tol``
-(with the Newton point as the result), or, at the rounding floor of EM's change
-(``CHANGE_FLOOR``) or when Newton's moves stop shrinking for no gain in the objective,
-at the last Newton point. Elsewhere (plain EM, and problems without ``newton_mask``) the
-test is EM's change against ``tol``.
+Newton points (problems that offer ``newton_mask``, :mod:`imputer._em.fdnewton`: mixed
+models with scalar variance components). Each SQUAREM cycle estimates EM's rate ``rho``
+as the ratio of its two EM changes. Once ``rho >= MIN_RATE``, after the cycle's second EM
+evaluation, the iteration tries Newton's point for ``F(x) = x`` (a forward-difference
+Jacobian, ``d`` evaluations; no point where the Jacobian's spectral radius is 1 or more),
+kept only if it is feasible and its objective is not below the EM step's, ``L(F(x))``. A
+kept point replaces the cycle's extrapolation and sets ``rho`` to its Jacobian's spectral
+radius; a refused one lets the cycle go on and doubles the wait before the next try.
+While Newton points are being kept the stopping test is scaled by the rate: the run ends
+when EM's change is at most ``tol (1 - rho)`` (the change is ``1 - rho`` times the
+distance left), when Newton's move is at most ``tol`` (the result is then the Newton
+point), or, at the rounding floor of EM's change (``CHANGE_FLOOR``) or when Newton's
+moves stop shrinking for no gain in the objective, at the last Newton point. Otherwise
+the test is EM's change against ``tol``, as without Newton points; where that test is met
+while a Newton point is due, the point is tried first.
 
 How a run ends (:attr:`EMTrace.stop_reason <imputer._em.trace.EMTrace.stop_reason>`);
 the driver always returns, whatever happens inside the problem:
 
 * ``"converged"``: ``problem.distance(x, F(x)) <= tol`` for an accepted ``x`` (scaled
-  by ``1 - rho`` with Newton points, above); the result is ``F(x)``, or the last Newton
-  point when a Newton test ended the run.
+  by ``1 - rho`` while Newton points are kept, above); the result is ``F(x)``, or the
+  last Newton point when a Newton test ended the run.
 * ``"max_iter"``: ``max_iter`` outer iterations (one EM step, or one SQUAREM cycle of up
   to three) without convergence; the result is the current iterate (an EM update, not
   yet evaluated).
@@ -235,10 +237,11 @@ def run_em(
         return run.end(x, "infeasible", 0)
     step_max = 1.0
     mask = fdnewton.newton_mask(problem, x.size) if accelerate else None
-    rate, measured = 0.0, False  # EM's rate: the last SQUAREM cycle's ratio of changes, or the last Jacobian's
+    rate = 0.0  # EM's rate: the last SQUAREM cycle's ratio of changes, or the last Jacobian's
+    trusted = False  # the last Newton point tried was kept: the stop is the rate-scaled one
     wait, backoff = 0, 1  # iterations until the next Newton point may be tried, after a refusal
-    prev_move = np.inf  # the last accepted Newton point's move
-    pending: tuple[np.ndarray | None, float] | None = None  # (F(x), L(x)) of an accepted Newton point
+    prev_move = np.inf  # the last kept Newton point's move
+    pending: tuple[np.ndarray | None, float] | None = None  # (F(x), L(x)) of a kept Newton point
     for it in range(1, max_iter + 1):
         x1, obj0 = run.evaluate(x) if pending is None else pending
         pending = None
@@ -251,27 +254,34 @@ def run_em(
             return run.end(x, "singular", it)
         change = problem.distance(x, x1)
         run.changes.append(change)
-        newton = mask is not None and rate >= fdnewton.MIN_RATE
-        # with Newton points on offer, no stop before a rate is known (a run restarted
-        # after a boundary probe starts where one EM step barely moves)
-        if (mask is None or measured) and change <= _threshold(tol, rate if newton else 0.0):
+        due = mask is not None and rate >= fdnewton.MIN_RATE and wait == 0  # a Newton point to try
+        if trusted:
+            if change <= tol * (1.0 - min(rate, 1.0)):
+                return run.end(x1, "converged", it)
+        elif change <= tol and not (accelerate and due):
             return run.end(x1, "converged", it)
         if not accelerate:
             x = x1
             continue
-        # EM's change at its rounding floor: one Newton point more, then stop
-        last = newton and change <= min(tol, fdnewton.CHANGE_FLOOR)
-        if newton and (wait == 0 or last):
-            took = _try_newton(run, problem, x, x1, obj0, mask)
-            if isinstance(took, tuple):
+
+        x2, obj1 = run.evaluate(x1)
+        if not np.isfinite(obj1):
+            return run.end(x, "singular", it)
+        change1 = None if x2 is None else problem.distance(x1, x2)
+        if change1 is not None and change > 0.0:
+            rate = change1 / change
+        if mask is not None and rate >= fdnewton.MIN_RATE and wait == 0:
+            # EM's change at its rounding floor: one Newton point more, then stop
+            last = trusted and change <= min(tol, fdnewton.CHANGE_FLOOR)
+            took = _try_newton(run, problem, x, x1, obj1, mask)
+            if took is not None:
                 xn, fxn, objn, rate = took
-                measured = True
                 wait, backoff = 0, 1
                 move = problem.distance(x, xn)
                 # Newton's move is the distance that was left, to second order; moves that no
                 # longer shrink, for no gain, are rounding (a rate within 1e-9 of 1 amplifies it)
-                stalled = move >= 0.5 * prev_move and not objn > obj0 + _OBJ_RTOL * max(1.0, abs(obj0))
-                prev_move = move
+                stalled = trusted and move >= 0.5 * prev_move and not objn > obj1 + _OBJ_RTOL * max(1.0, abs(obj1))
+                trusted, prev_move = True, move
                 if move <= tol or last or stalled:
                     run.changes.append(move)
                     if run.accept(xn, objn):
@@ -279,21 +289,13 @@ def run_em(
                     return run.end(xn, "converged", it)
                 x, pending = xn, (fxn, objn)
                 continue
-            if last:
-                return run.end(x1, "converged", it)
+            trusted, prev_move = False, np.inf
             wait, backoff = backoff, 2 * backoff
+            if change <= tol:  # the stop on EM's change, put off for this Newton point
+                return run.end(x1, "converged", it)
         elif wait > 0:
             wait -= 1
-
-        x2, obj1 = run.evaluate(x1)
-        if not np.isfinite(obj1):
-            return run.end(x, "singular", it)
-        change1 = None if x2 is None else problem.distance(x1, x2)
-        if change1 is not None and change > 0.0:
-            rate, measured = change1 / change, True
-        done = change1 is not None and change1 <= _threshold(
-            tol, rate if mask is not None and rate >= fdnewton.MIN_RATE else 0.0
-        )
+        done = change1 is not None and change1 <= (tol * (1.0 - min(rate, 1.0)) if trusted else tol)
         if done:
             run.changes.append(change1)  # the cycle converged at its first EM update
         if change1 is None or done:
@@ -335,23 +337,18 @@ def run_em(
     return run.end(x, "max_iter", max_iter)
 
 
-def _threshold(tol: float, rate: float) -> float:
-    """The EM change that ends a run: ``tol (1 - rate)`` (EM's change is ``1 - rate`` times
-    the distance left; ``rate = 0`` where it is not estimated)."""
-    return tol * (1.0 - min(rate, 1.0))
-
-
 def _try_newton(
-    run: _Tally, problem: EMProblem[Any], x: np.ndarray, fx: np.ndarray, obj: float, mask: np.ndarray
+    run: _Tally, problem: EMProblem[Any], x: np.ndarray, fx: np.ndarray, obj_fx: float, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     """The Newton point of ``x`` (:mod:`imputer._em.fdnewton`), evaluated: ``(x_N, F(x_N), L(x_N), rate)``
-    when it is feasible, its update valid and its objective not lower than ``L(x)``; else None."""
+    when it is feasible, its update valid and its objective not lower than the EM step's,
+    ``L(F(x)) = obj_fx``; else None (also when the Jacobian at ``x`` is no contraction)."""
     point = fdnewton.newton_point(run.evaluate, x, fx, mask)
     if point is None:
         return None
     if problem.feasible(point.x):
         fxn, objn = run.evaluate(point.x)
-        if fxn is not None and _not_worse(objn, obj):
+        if fxn is not None and _not_worse(objn, obj_fx):
             return point.x, fxn, objn, point.rate
     run.n_rejected += 1
     return None

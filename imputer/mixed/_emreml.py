@@ -9,19 +9,23 @@ equations; or :class:`~imputer.mixed._spectral.SpectralEngine`), wrapped as an E
 keeps every component positive; the driver (:func:`imputer._em.run_em`, SQUAREM)
 extrapolates and falls back to plain EM whenever an extrapolated point is infeasible
 (a component <= 0) or has a lower likelihood, so the recorded history is non-decreasing.
-Where EM is slow (its rate, estimated by each SQUAREM cycle, at least 0.5: a component
-small but not zero makes it 0.9999 or closer to 1) the driver tries Newton's point for
-EM's fixed point, the variances in logs (:mod:`imputer._em.fdnewton`; one EM evaluation
-per parameter for the Jacobian), under the same safeguard.
+With scalar variance components only, where EM is slow (its rate, estimated by each
+SQUAREM cycle, at least 0.5: a component small but not zero makes it 0.9999 or closer to
+1) the driver tries Newton's point for EM's fixed point, the variances in logs
+(:mod:`imputer._em.fdnewton`; one EM evaluation per parameter for the Jacobian), kept
+only where it is no worse than the EM step (see :meth:`MixedProblem.newton_mask
+<imputer.mixed._problem.MixedProblem.newton_mask>` for why terms with several effects
+keep SQUAREM alone).
 
 Convergence: the fit stops when every free variance component (and the residual) is
 estimated to be within ``tol`` of the optimum, relative to its updated value (floored at
 ``1e-10`` of the updated total ``sum(F(theta))``; the measure is
 ``max_i |F(theta)_i - theta_i| / max(F(theta)_i, 1e-10 sum(F(theta)))``,
 :func:`imputer.mixed._problem.distance`). Where EM is fast that is one EM step's change;
-where it is slow, the change divided by ``1 - rate`` (at a rate of 0.99999 a change of
-``tol`` leaves the estimate ``1e5 tol`` away: SQUAREM alone stopped 2e-5 from the optimum
-on 100,000 rows with components 1e-5 of the residual), or Newton's last move. A
+where it is slow and Newton points are kept, the change divided by ``1 - rate`` (at a
+rate of 0.99999 a change of ``tol`` leaves the estimate ``1e5 tol`` away: SQUAREM alone
+stopped 2e-5 from the optimum on 100,000 rows with components 1e-5 of the residual), or
+Newton's last move. A
 component crawling towards zero is settled by the boundary probe below.
 
 Zero boundary. Where the REML/ML optimum has ``s2_i = 0``, EM (accelerated or not)

@@ -320,9 +320,9 @@ def fit_mixed(
         REML (restricted maximum likelihood) or ML (full maximum likelihood).
     tol : float, default 1e-10
         Convergence tolerance: the fit stops when no variance component is estimated to
-        be more than tol, relative to its value, from the optimum: one EM step's change
-        where EM is fast; where it is slow (a small component), that change divided by
-        one minus EM's rate, or the last Newton step's. See :mod:`imputer.mixed._problem`
+        be more than tol, relative to its value, from the optimum: one EM step's change;
+        where EM is slow and Newton steps are taken (scalar components), that change
+        divided by one minus EM's rate, or the last Newton step's. See :mod:`imputer.mixed._problem`
         and :mod:`imputer._em.fdnewton`.
     max_iter : int, default 10000
         Iteration limit (outer EM iterations); stopping there without meeting tol is a
@@ -333,8 +333,9 @@ def fit_mixed(
         takes a d x d positive definite matrix (array, or DataFrame labelled by its
         effects; init must then be a dict).
     accelerate : bool, default True
-        SQUAREM acceleration of EM, and Newton steps on EM's fixed point where EM is slow,
-        with a safeguard that never lets the objective decrease; off runs plain EM.
+        SQUAREM acceleration of EM, and Newton steps on EM's fixed point where EM is slow
+        (scalar components), with a safeguard that never lets the objective decrease; off
+        runs plain EM.
     progress : bool, default False
         Show a progress line on standard error (tqdm) once the fit has run for a second:
         iterates, log-likelihood, parameter change.
