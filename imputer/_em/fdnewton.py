@@ -42,10 +42,13 @@ __all__ = ["CHANGE_FLOOR", "FD_STEP", "MAX_DIM", "MIN_RATE", "NewtonPoint", "new
 #: Largest number of parameters for which a Jacobian (``d`` evaluations) is worth it.
 MAX_DIM = 12
 #: EM rate (from SQUAREM's last cycle, or the last Jacobian) from which Newton points are
-#: tried: where EM is fast, ``d + 1`` evaluations a step cost more than they save.
+#: tried: where EM is fast, the ``d + 1`` evaluations of a point cost more than they save.
 MIN_RATE = 0.5
 #: Forward-difference step in the coordinates ``z`` (relative for the kept entries).
 FD_STEP = 1e-6
+#: Rounding floor of EM's relative change: below it the change no longer measures the
+#: distance left, and the driver ends the run with one Newton point more.
+CHANGE_FLOOR = 1e-14
 
 Evaluate = Callable[[np.ndarray], tuple[np.ndarray | None, float]]
 
@@ -141,9 +144,3 @@ def newton_point(evaluate: Evaluate, x: np.ndarray, fx: np.ndarray, mask: np.nda
     if not np.all(np.isfinite(zn)) or np.any(zn[mask] > 700.0):
         return None
     return NewtonPoint(x=_from_z(zn, mask), rate=rate)
-
-
-
-#: Rounding floor of EM's relative change: below it the change no longer measures the
-#: distance left, and the driver ends the run with one Newton point more.
-CHANGE_FLOOR = 1e-14
