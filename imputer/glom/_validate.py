@@ -128,8 +128,8 @@ def prepare_glom(data: Any, categorical: Any, continuous: Any, *, leave_out: str
     """Validate the table and the column lists; codes of the categorical columns.
 
     ``leave_out`` ends the message about a continuous column with no observed value: how
-    the caller's user leaves it out of the model (:class:`imputer.EMImputer` has no
-    ``continuous`` for every column: drop it from ``X``).
+    the caller's user leaves it out of the model (:class:`imputer.EMImputer` models every
+    column of ``X``: drop it from ``X``).
 
     Raises
     ------
