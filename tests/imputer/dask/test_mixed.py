@@ -294,3 +294,16 @@ def test_data_errors_from_the_sums_name_what_is_wrong() -> None:
     df["distance"] = np.nan
     with pytest.raises(imputer.ImputerValueError, match="entirely missing"):
         imputer.fit_mixed_frame(_dask(df), "distance ~ age + (1 | Subject)")
+
+
+def test_small_components_reach_the_reml_optimum_on_dask() -> None:
+    # the driver's Newton steps run on the Gram sums too: the dense REML reference's
+    # components (tests/imputer/mixed/test_slow_components.py, seed 17), to 1e-9
+    from tests.imputer.mixed.test_slow_components import FORMULA, crossed_small, reference
+
+    df = crossed_small(17)
+    got = imputer.fit_mixed_frame(dd.from_pandas(df, npartitions=4), FORMULA)
+    ref = reference(df)
+    assert got.converged and got.boundary == ()
+    np.testing.assert_allclose(got.var_comp.to_numpy(), ref.var_comp, rtol=1e-9)
+    assert got.loglik == pytest.approx(ref.loglik, rel=1e-13)
