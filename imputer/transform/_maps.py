@@ -44,6 +44,7 @@ transform, a sqrt column its lower bound 0).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -228,12 +229,24 @@ def _logit_moments(cmap: ColumnMap, m: np.ndarray, s: np.ndarray) -> tuple[np.nd
     return cmap.lo + width * first, width * width * var
 
 
+@cache
+def _hermite_rule() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes and weights for the standard normal density (made once: 0.6 ms)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(HERMITE_NODES)  # weight exp(-z^2/2)
+    return nodes, weights / np.sqrt(2 * np.pi)
+
+
+@cache
+def _laguerre_rule() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Laguerre nodes and weights, weight ``e^{-w}`` on ``(0, inf)`` (made once: 2.6 ms)."""
+    return np.polynomial.laguerre.laggauss(LAGUERRE_NODES)
+
+
 def _expit_moments_hermite(m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(E[expit(Y)], Var[expit(Y)])``, ``Y ~ N(m, s^2)``, by Gauss-Hermite quadrature."""
     from scipy.special import expit
 
-    nodes, weights = np.polynomial.hermite_e.hermegauss(HERMITE_NODES)  # weight exp(-z^2/2)
-    weights = weights / np.sqrt(2 * np.pi)
+    nodes, weights = _hermite_rule()
     u = expit(m[:, None] + s[:, None] * nodes[None, :])
     first = u @ weights
     second = (u * u) @ weights
@@ -243,15 +256,15 @@ def _expit_moments_hermite(m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np
 def _expit_moments_split(m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The same moments with ``expit``'s unit step taken out exactly (module docstring),
     the rest by Gauss-Laguerre quadrature."""
-    from scipy.special import expit, ndtr
+    from scipy.special import expit
 
-    w, weights = np.polynomial.laguerre.laggauss(LAGUERRE_NODES)  # weight exp(-w)
+    w, weights = _laguerre_rule()
     q = expit(w)
     ew = np.exp(-w)
     sc = s[:, None]
     below = _phi((-w[None, :] - m[:, None]) / sc) / sc  # the density at y = -w
     above = _phi((w[None, :] - m[:, None]) / sc) / sc  # at y = w
-    step = ndtr(m / s)
+    step = _ndtr(m / s)
     first = step + (below - above) @ (weights * q)
     second = step + below @ (weights * ew * q * q) - above @ (weights * q * (1.0 + q))
     return first, np.maximum(second - first * first, 0.0)
